@@ -1,0 +1,24 @@
+"""jaxrefine: dense-correspondence refinement of 3D human pose and shape in JAX."""
+
+from jaxrefine import body_model, camera, geometry, keypoints
+from jaxrefine.body_model import BodyModel, BodyOutput, forward
+from jaxrefine.camera import Camera
+from jaxrefine.keypoints import joint_names
+from jaxrefine.smpl_io import ModelFileError, convert, load_body_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BodyModel",
+    "BodyOutput",
+    "Camera",
+    "ModelFileError",
+    "body_model",
+    "camera",
+    "convert",
+    "forward",
+    "geometry",
+    "joint_names",
+    "keypoints",
+    "load_body_model",
+]

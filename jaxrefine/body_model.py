@@ -1,0 +1,341 @@
+"""SMPL-layout body models as frozen pytrees, and their pure forward pass.
+
+A :class:`BodyModel` holds the arrays of an SMPL-layout model (24 joints, SMPL's kinematic tree)
+as pytree leaves and its topology (parents, joint names, landmark vertices, identity) as static
+metadata. :func:`forward` poses ONE body; batch with ``jax.vmap``:
+
+>>> import jax, jax.numpy as jnp, jaxrefine
+>>> model = jaxrefine.load_body_model()
+>>> out = jaxrefine.body_model.forward(model, jnp.zeros((24, 3)), jnp.zeros(10))
+>>> out.vertices.shape == (model.num_vertices, 3), out.joints.shape
+(True, (24, 3))
+
+The forward pass reproduces smplx's ``lbs`` (REFERENCE.md section 2.3):
+
+1. ``v_shaped = v_template + shapedirs @ betas``
+2. ``J = J_regressor @ v_shaped`` (joints from the shaped mesh, before pose correctives)
+3. ``R_j = rodrigues(pose_j)``
+4. ``v_posed = v_shaped + posedirs^T vec(R_1..23 - I)`` (row-major; skipped when the model has
+   no pose correctives, e.g. the open default model)
+5. the rigid transform chain along ``parents`` gives posed joints and skinning transforms
+6. linear blend skinning of ``v_posed``; ``transl`` is added to vertices and joints.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxrefine.geometry import rodrigues
+
+SMPL_PARENTS: tuple[int, ...] = (
+    -1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21,
+)  # fmt: skip
+SMPL_JOINT_NAMES: tuple[str, ...] = (
+    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
+    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
+    "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hand", "right_hand",
+)  # fmt: skip
+NUM_JOINTS = 24
+NUM_POSE_FEATURES = 9 * (NUM_JOINTS - 1)  # 207 pose-corrective inputs
+
+
+class Landmark(NamedTuple):
+    """A surface point: a convex combination of a few vertices (static, hashable)."""
+
+    name: str
+    vertices: tuple[int, ...]
+    weights: tuple[float, ...]
+
+
+@struct.dataclass
+class BodyModel:
+    """An SMPL-layout body model.
+
+    Attributes:
+      v_template: (V, 3) rest-pose mean-shape vertices, metres; y up, the body faces +z.
+      shapedirs: (V, 3, NB) shape blend shapes.
+      posedirs: (207, V * 3) pose-corrective blend shapes, or None (the term is skipped).
+      J_regressor: (24, V) joint regressor (rows sum to 1).
+      lbs_weights: (V, 24) skinning weights.
+      faces: (F, 3) int32 triangle vertex indices, outward (counter-clockwise) orientation.
+      vt: (T, 2) float32 UV coordinates, or None.
+      ft: (F, 3) int32 per-face UV indices into ``vt``, or None.
+      parents: static tuple of 24 parent indices (``parents[0] == -1``).
+      joint_names: static tuple of 24 names.
+      landmarks: static tuple of :class:`Landmark` (nose, eyes, ears, toes, heels).
+      model_id: static identifier (file name / checksum / "jaxrefine-open-anny-v1").
+      gender: static "neutral" | "male" | "female".
+      kind: static model family, "smpl".
+    """
+
+    v_template: jnp.ndarray
+    shapedirs: jnp.ndarray
+    posedirs: jnp.ndarray | None
+    J_regressor: jnp.ndarray
+    lbs_weights: jnp.ndarray
+    faces: jnp.ndarray
+    vt: jnp.ndarray | None = None
+    ft: jnp.ndarray | None = None
+    parents: tuple[int, ...] = struct.field(pytree_node=False, default=SMPL_PARENTS)
+    joint_names: tuple[str, ...] = struct.field(pytree_node=False, default=SMPL_JOINT_NAMES)
+    landmarks: tuple[Landmark, ...] = struct.field(pytree_node=False, default=())
+    model_id: str = struct.field(pytree_node=False, default="unknown")
+    gender: str = struct.field(pytree_node=False, default="neutral")
+    kind: str = struct.field(pytree_node=False, default="smpl")
+
+    @property
+    def num_vertices(self) -> int:
+        return int(self.v_template.shape[0])
+
+    @property
+    def num_betas(self) -> int:
+        return int(self.shapedirs.shape[-1])
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.parents)
+
+    @property
+    def has_pose_correctives(self) -> bool:
+        return self.posedirs is not None
+
+    def landmark(self, name: str) -> Landmark:
+        for lm in self.landmarks:
+            if lm.name == name:
+                return lm
+        raise KeyError(f"model {self.model_id!r} defines no landmark {name!r}")
+
+    def describe(self) -> str:
+        return (
+            f"{self.kind} model {self.model_id!r} ({self.gender}): {self.num_vertices} vertices, "
+            f"{int(self.faces.shape[0])} faces, {self.num_betas} betas, "
+            f"pose correctives {'yes' if self.has_pose_correctives else 'no'}"
+        )
+
+
+@struct.dataclass
+class BodyOutput:
+    """Result of :func:`forward` for one body.
+
+    Attributes:
+      vertices: (V, 3) posed vertices (metres, model/world frame, ``transl`` included).
+      joints: (24, 3) posed joints.
+      keypoint_sets: static; the model's keypoint definitions used by :meth:`keypoints`.
+    """
+
+    vertices: jnp.ndarray
+    joints: jnp.ndarray
+    keypoint_sets: object = struct.field(pytree_node=False, default=None)
+
+    def keypoints(self, set_name: str) -> jnp.ndarray:
+        """Keypoints (K, 3) of a named set ("smpl24", "body25", "coco17"); see jaxrefine.keypoints."""
+        from jaxrefine.keypoints import gather_keypoints
+
+        return gather_keypoints(self.keypoint_sets, set_name, self.joints, self.vertices)
+
+
+def _check_single(name: str, x: jnp.ndarray, shape: tuple[int, ...]) -> None:
+    if x.ndim != len(shape) or tuple(x.shape) != shape:
+        hint = " (forward takes ONE body; batch with jax.vmap)" if x.ndim > len(shape) else ""
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(x.shape)}{hint}")
+
+
+def shape_vertices(model: BodyModel, betas: jnp.ndarray) -> jnp.ndarray:
+    """Rest-pose vertices of a shape: (NB,) -> (V, 3)."""
+    _check_single("betas", betas, (model.num_betas,))
+    return model.v_template + jnp.einsum("vcl,l->vc", model.shapedirs, betas)
+
+
+def rest_joints(model: BodyModel, betas: jnp.ndarray) -> jnp.ndarray:
+    """T-pose joints (24, 3) of a shape: ``J_regressor @ (v_template + shapedirs @ betas)``.
+
+    Computed without forming the (V, 3) mesh: the regressor is folded into the template and the
+    blend shapes (``(J_regressor @ shapedirs)`` is (24, 3, NB)), which is what keypoint-only fits
+    need.
+    """
+    _check_single("betas", betas, (model.num_betas,))
+    jt = model.J_regressor @ model.v_template
+    jd = jnp.einsum("jv,vcl->jcl", model.J_regressor, model.shapedirs)
+    return jt + jnp.einsum("jcl,l->jc", jd, betas)
+
+
+def rigid_chain(
+    rotations: jnp.ndarray, joints: jnp.ndarray, parents: tuple[int, ...]
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Forward kinematics along a static tree.
+
+    Args:
+      rotations: (J, 3, 3) local joint rotations.
+      joints: (J, 3) rest-pose joint positions.
+      parents: static parent indices, ``parents[0] == -1`` and ``parents[i] < i``.
+
+    Returns:
+      posed_joints: (J, 3); and the skinning transforms (J, 3, 4) mapping rest-pose points to
+      posed points (smplx's relative transforms ``A``; the last row [0 0 0 1] is implicit).
+    """
+    rots = [rotations[0]]
+    locs = [joints[0]]
+    for i in range(1, len(parents)):  # static tree: unrolled at trace time
+        p = parents[i]
+        rots.append(rots[p] @ rotations[i])
+        locs.append(rots[p] @ (joints[i] - joints[p]) + locs[p])
+    world_R = jnp.stack(rots)
+    posed = jnp.stack(locs)
+    trans = posed - jnp.einsum("jab,jb->ja", world_R, joints)
+    return posed, jnp.concatenate([world_R, trans[:, :, None]], axis=-1)
+
+
+def forward(
+    model: BodyModel,
+    pose: jnp.ndarray,
+    betas: jnp.ndarray,
+    transl: jnp.ndarray | None = None,
+) -> BodyOutput:
+    """Pose one body.
+
+    Args:
+      model: the body model.
+      pose: (24, 3) axis-angle, global orientation first (smplx's ``global_orient`` then
+        ``body_pose``); a flat (72,) vector is also accepted.
+      betas: (NB,) shape coefficients, ``NB == model.num_betas``.
+      transl: (3,) translation added to vertices and joints, or None.
+
+    Returns:
+      :class:`BodyOutput` with vertices (V, 3) and joints (24, 3).
+    """
+    pose = jnp.asarray(pose)
+    if pose.shape == (3 * model.num_joints,):
+        pose = pose.reshape(model.num_joints, 3)
+    _check_single("pose", pose, (model.num_joints, 3))
+    betas = jnp.asarray(betas)
+    v_shaped = shape_vertices(model, betas)
+    J = model.J_regressor @ v_shaped
+    R = rodrigues(pose)
+    if model.posedirs is not None:
+        feat = (R[1:] - jnp.eye(3, dtype=R.dtype)).reshape(-1)
+        v_posed = v_shaped + (feat @ model.posedirs).reshape(-1, 3)
+    else:
+        v_posed = v_shaped
+    posed_joints, A = rigid_chain(R, J, model.parents)
+    T = jnp.einsum("vj,jab->vab", model.lbs_weights, A)  # (V, 3, 4)
+    verts = jnp.einsum("vab,vb->va", T[:, :, :3], v_posed) + T[:, :, 3]
+    if transl is not None:
+        transl = jnp.asarray(transl)
+        _check_single("transl", transl, (3,))
+        verts = verts + transl
+        posed_joints = posed_joints + transl
+    from jaxrefine.keypoints import keypoint_sets_for
+
+    return BodyOutput(vertices=verts, joints=posed_joints, keypoint_sets=keypoint_sets_for(model))
+
+
+def posed_joints(
+    model: BodyModel, pose: jnp.ndarray, betas: jnp.ndarray, transl: jnp.ndarray | None = None
+) -> jnp.ndarray:
+    """Posed joints (24, 3) without skinning the mesh (cheap path for keypoint-only fits)."""
+    pose = jnp.asarray(pose).reshape(model.num_joints, 3)
+    J, _ = rigid_chain(rodrigues(pose), rest_joints(model, betas), model.parents)
+    return J if transl is None else J + transl
+
+
+def skin_vertices(
+    model: BodyModel,
+    pose: jnp.ndarray,
+    betas: jnp.ndarray,
+    vertex_ids: tuple[int, ...],
+    transl: jnp.ndarray | None = None,
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Posed joints (24, 3) and only the selected posed vertices (len(vertex_ids), 3).
+
+    Used when a fit needs a few surface landmarks (nose, toes, ...) but not the whole mesh.
+    """
+    pose = jnp.asarray(pose).reshape(model.num_joints, 3)
+    ids = np.asarray(vertex_ids, dtype=np.int32)
+    R = rodrigues(pose)
+    v = model.v_template[ids] + jnp.einsum("vcl,l->vc", model.shapedirs[ids], betas)
+    if model.posedirs is not None:
+        feat = (R[1:] - jnp.eye(3, dtype=R.dtype)).reshape(-1)
+        pd = model.posedirs.reshape(NUM_POSE_FEATURES, -1, 3)[:, ids]
+        v = v + jnp.einsum("p,pvc->vc", feat, pd)
+    J, A = rigid_chain(R, rest_joints(model, betas), model.parents)
+    T = jnp.einsum("vj,jab->vab", model.lbs_weights[ids], A)
+    v = jnp.einsum("vab,vb->va", T[:, :, :3], v) + T[:, :, 3]
+    if transl is not None:
+        J, v = J + transl, v + transl
+    return J, v
+
+
+def from_arrays(arrays: dict, *, model_id: str, gender: str, num_betas: int | None) -> BodyModel:
+    """Build a :class:`BodyModel` from plain numpy arrays in SMPL's naming.
+
+    Keys: ``v_template`` (V,3), ``shapedirs`` (V,3,NB), ``posedirs`` (V,3,207) optional,
+    ``J_regressor`` (24,V), ``weights`` (V,24), ``f`` (F,3), ``kintree_table`` (2,24) or
+    ``parents`` (24,); optional ``vt``, ``ft``, ``landmarks`` (JSON string). Validation of
+    the model family happens in :mod:`jaxrefine.smpl_io`.
+    """
+    f32 = np.float32
+    shapedirs = np.asarray(arrays["shapedirs"], f32)
+    if shapedirs.ndim == 2:  # (V*3, NB) flattened
+        shapedirs = shapedirs.reshape(-1, 3, shapedirs.shape[-1])
+    available = shapedirs.shape[-1]
+    if num_betas is None:
+        num_betas = available
+    if num_betas > available or num_betas < 1:
+        raise ValueError(
+            f"asked for num_betas={num_betas}, but model {model_id!r} has {available} shape "
+            f"components; use num_betas between 1 and {available}"
+        )
+    shapedirs = shapedirs[:, :, :num_betas]
+    v_template = np.asarray(arrays["v_template"], f32)
+    V = v_template.shape[0]
+    posedirs = arrays.get("posedirs")
+    if posedirs is not None:
+        posedirs = np.asarray(posedirs, f32)
+        if not np.any(posedirs):
+            posedirs = None  # all-zero correctives: skip the term instead of multiplying zeros
+        else:
+            # smplx: (V, 3, 207) -> (207, V*3), i.e. flatten the vertex axes then transpose
+            posedirs = posedirs.reshape(V * 3, -1).T.copy()
+    if "kintree_table" in arrays:
+        parents = np.asarray(arrays["kintree_table"])[0].astype(np.int64)
+    else:
+        parents = np.asarray(arrays["parents"]).astype(np.int64)
+    parents = tuple(int(p) for p in parents)
+    parents = (-1,) + parents[1:]  # smplx forces the root's parent to -1
+    landmarks = ()
+    if arrays.get("landmarks") is not None:
+        spec = json.loads(str(np.asarray(arrays["landmarks"])))
+        landmarks = tuple(
+            Landmark(k, tuple(int(i) for i in d["vertices"]), tuple(float(w) for w in d["weights"]))
+            for k, d in spec.items()
+        )
+    vt = arrays.get("vt")
+    ft = arrays.get("ft")
+    return BodyModel(
+        v_template=jnp.asarray(v_template),
+        shapedirs=jnp.asarray(shapedirs),
+        posedirs=None if posedirs is None else jnp.asarray(posedirs),
+        J_regressor=jnp.asarray(np.asarray(arrays["J_regressor"], f32)),
+        lbs_weights=jnp.asarray(np.asarray(arrays["weights"], f32)),
+        faces=jnp.asarray(np.asarray(arrays["f"], np.int32)),
+        vt=None if vt is None else jnp.asarray(np.asarray(vt, f32)),
+        ft=None if ft is None else jnp.asarray(np.asarray(ft, np.int32)),
+        parents=parents,
+        joint_names=SMPL_JOINT_NAMES,
+        landmarks=landmarks,
+        model_id=model_id,
+        gender=gender,
+        kind="smpl",
+    )
+
+
+def batched_forward(model: BodyModel):
+    """``vmap`` of :func:`forward` over (B, 24, 3) poses, (B, NB) betas and (B, 3) transl."""
+    return jax.vmap(lambda p, b, t: forward(model, p, b, t))

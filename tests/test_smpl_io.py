@@ -1,0 +1,182 @@
+"""Reading SMPL files without chumpy, format detection, clear errors, and conversion."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import types
+
+import numpy as np
+import pytest
+import scipy.sparse
+
+import jaxrefine
+from jaxrefine.body_model import forward
+from jaxrefine.smpl_io import ModelFileError, convert, convert_main, load_body_model
+
+
+def _chumpy_standin():
+    """A module named ``chumpy.ch`` whose ``Ch`` pickles the way chumpy's does: as an object
+    whose state dict keeps the array under ``x`` (plus bookkeeping)."""
+    pkg = types.ModuleType("chumpy")
+    ch = types.ModuleType("chumpy.ch")
+
+    class Ch:
+        def __init__(self, x):
+            self.x = x
+            self._dirty_vars = set()
+
+        def __getstate__(self):
+            return {"x": self.x, "_dirty_vars": self._dirty_vars, "terms": ["x"]}
+
+    Ch.__module__ = "chumpy.ch"
+    Ch.__qualname__ = "Ch"
+    ch.Ch = Ch
+    pkg.ch = ch
+    return pkg, ch
+
+
+def _write_official_style_pickle(path, arrays, gender_key=None):
+    """Write an SMPL-style pickle: shapedirs/v_template as chumpy objects, J_regressor sparse."""
+    pkg, ch = _chumpy_standin()
+    sys.modules["chumpy"], sys.modules["chumpy.ch"] = pkg, ch
+    try:
+        obj = dict(arrays)
+        obj["shapedirs"] = ch.Ch(arrays["shapedirs"])
+        obj["v_template"] = ch.Ch(arrays["v_template"])
+        obj["J_regressor"] = scipy.sparse.csc_matrix(arrays["J_regressor"])
+        obj["kintree_table"] = arrays["kintree_table"].copy()
+        obj["kintree_table"][0, 0] = 4294967295  # the official files' unsigned "-1"
+        obj["bs_style"] = "lbs"
+        if gender_key:
+            obj["gender"] = gender_key
+        with open(path, "wb") as fh:
+            pickle.dump(obj, fh, protocol=2)  # Python 2's cPickle highest protocol
+    finally:
+        del sys.modules["chumpy"], sys.modules["chumpy.ch"]
+
+
+def test_reads_chumpy_pickle_without_chumpy(tmp_path, smpl_size_arrays):
+    with pytest.raises(ImportError):
+        __import__("chumpy")  # the point: chumpy is not importable here
+    p = tmp_path / "basicModel_neutral_lbs_10_207_0_v1.0.0.pkl"
+    _write_official_style_pickle(p, smpl_size_arrays)
+    m = load_body_model(p, num_betas=10)
+    assert m.gender == "neutral" and m.num_vertices == 6890 and m.num_betas == 10
+    assert m.parents[0] == -1
+    np.testing.assert_allclose(m.J_regressor, smpl_size_arrays["J_regressor"], atol=1e-7)
+    np.testing.assert_allclose(m.shapedirs, smpl_size_arrays["shapedirs"], atol=1e-7)
+    # SMPL files get smplx's landmark vertices, so BODY_25 works
+    out = forward(m, np.zeros((24, 3), np.float32), np.zeros(10, np.float32))
+    assert out.keypoints("body25").shape == (25, 3)
+
+
+def test_gender_and_betas_detection(tmp_path):
+    from conftest import make_smpl_size_arrays
+
+    arrays = make_smpl_size_arrays(seed=1, num_betas=300, posedirs=False)
+    d = tmp_path / "models"
+    (d / "smpl").mkdir(parents=True)
+    _write_official_style_pickle(d / "smpl" / "SMPL_FEMALE.pkl", arrays)
+    m = load_body_model(d, gender="female", num_betas=None)  # v1.1-style: 300 betas
+    assert m.gender == "female" and m.num_betas == 300
+    assert load_body_model(d, gender="female", num_betas=16).num_betas == 16
+    with pytest.raises(ValueError, match="300 shape components"):
+        load_body_model(d, gender="female", num_betas=400)
+    with pytest.raises(FileNotFoundError, match="no male SMPL model"):
+        load_body_model(d, gender="male")
+    with pytest.raises(ModelFileError, match="female model but gender='neutral'"):
+        load_body_model(d / "smpl" / "SMPL_FEMALE.pkl", gender="neutral")
+    p = tmp_path / "basicmodel_m_lbs_10_207_0_v1.1.0.pkl"
+    _write_official_style_pickle(p, make_smpl_size_arrays(seed=2, posedirs=False))
+    assert load_body_model(p, gender=None).gender == "male"
+
+
+def _save_npz(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize(
+    "family,V,J,extra",
+    [
+        ("SMPL-H", 6890, 52, {"hands_componentsl": np.zeros((45, 45))}),
+        ("SMPL-X", 10475, 55, {}),
+        ("MANO", 778, 16, {"hands_components": np.zeros((45, 45))}),
+        ("FLAME", 5023, 5, {}),
+    ],
+)
+def test_refuses_other_families_by_name(tmp_path, family, V, J, extra):
+    arrays = {
+        "v_template": np.zeros((V, 3)),
+        "shapedirs": np.zeros((V, 3, 10)),
+        "J_regressor": np.zeros((J, V)),
+        "weights": np.zeros((V, J)),
+        "f": np.zeros((10, 3), np.int32),
+        "kintree_table": np.zeros((2, J), np.int64),
+        **extra,
+    }
+    p = _save_npz(tmp_path / f"{family}.npz", **arrays)
+    with pytest.raises(ModelFileError, match=f"is a {family} model; expected an SMPL-layout"):
+        load_body_model(p, gender=None)
+
+
+def test_refuses_unrelated_files(tmp_path):
+    p = _save_npz(tmp_path / "weights.npz", conv1=np.zeros(3))
+    with pytest.raises(ModelFileError, match="not a body-model file: missing"):
+        load_body_model(p, gender=None)
+    p = tmp_path / "list.pkl"
+    p.write_bytes(pickle.dumps([1, 2, 3]))
+    with pytest.raises(ModelFileError, match="expected a pickled dict"):
+        load_body_model(p, gender=None)
+    p = tmp_path / "garbage.pkl"
+    p.write_bytes(b"not a pickle at all")
+    with pytest.raises(ModelFileError, match="not a readable pickle"):
+        load_body_model(p, gender=None)
+    p = tmp_path / "evil.pkl"
+    p.write_bytes(pickle.dumps({"v_template": types.SimpleNamespace()}))
+    with pytest.raises(ModelFileError, match="types.SimpleNamespace"):
+        load_body_model(p, gender=None)
+    with pytest.raises(FileNotFoundError):
+        load_body_model(tmp_path / "nope.pkl")
+    with pytest.raises(ValueError, match="gender must be one of"):
+        load_body_model(gender="robot")
+    with pytest.raises(ModelFileError, match="gender-neutral"):
+        load_body_model(gender="male")
+
+
+def test_refuses_wrong_tree_and_shapes(tmp_path, smpl_size_arrays):
+    bad = dict(smpl_size_arrays)
+    kt = bad["kintree_table"].copy()
+    kt[0, 5] = 3
+    bad["kintree_table"] = kt
+    with pytest.raises(ModelFileError, match="kinematic tree"):
+        load_body_model(_save_npz(tmp_path / "a.npz", **bad), gender=None)
+    bad = dict(smpl_size_arrays, posedirs=np.zeros((6890, 3, 10)))
+    with pytest.raises(ModelFileError, match="posedirs has shape"):
+        load_body_model(_save_npz(tmp_path / "b.npz", **bad), gender=None)
+
+
+def test_convert_roundtrip(tmp_path, smpl_size_arrays, capsys):
+    src = tmp_path / "SMPL_MALE.pkl"
+    _write_official_style_pickle(src, smpl_size_arrays)
+    dst = tmp_path / "out" / "smpl_male.npz"
+    assert convert_main([str(src), str(dst)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    with np.load(dst, allow_pickle=False) as z:  # plain numpy, no pickles
+        assert str(z["gender"]) == "male" and z["posedirs"].shape == (6890, 3, 207)
+    a = load_body_model(src, gender="male")
+    b = load_body_model(dst, gender="male")
+    assert a.model_id == b.model_id
+    pose = np.random.default_rng(0).normal(0, 0.4, (24, 3)).astype(np.float32)
+    betas = np.ones(10, np.float32)
+    np.testing.assert_array_equal(
+        forward(a, pose, betas).vertices, forward(b, pose, betas).vertices
+    )
+    assert convert_main([str(tmp_path / "missing.pkl"), str(dst)]) == 2
+    with pytest.raises(ModelFileError):
+        convert(src, tmp_path / "x.npz", gender="female")
+
+
+def test_public_api_names():
+    assert callable(jaxrefine.load_body_model) and callable(jaxrefine.body_model.forward)
