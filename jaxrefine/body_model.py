@@ -135,7 +135,7 @@ class BodyOutput:
     keypoint_sets: object = struct.field(pytree_node=False, default=None)
 
     def keypoints(self, set_name: str) -> jnp.ndarray:
-        """Keypoints (K, 3) of a named set ("smpl24", "body25", "coco17"); see jaxrefine.keypoints."""
+        """Keypoints (K, 3) of a named set: "smpl24", "body25" or "coco17"."""
         from jaxrefine.keypoints import gather_keypoints
 
         return gather_keypoints(self.keypoint_sets, set_name, self.joints, self.vertices)

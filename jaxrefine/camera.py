@@ -2,7 +2,8 @@
 
 Convention (OpenCV): camera-space x right, y down, z forward. A world point ``X`` maps to
 ``X_cam = R @ X + t`` and to pixel coordinates ``u = fx * x / z + cx``, ``v = fy * y / z + cy``.
-Pixel ``(row i, column j)`` covers ``[j, j + 1) x [i, i + 1)``; its centre is ``(j + 0.5, i + 0.5)``.
+Pixel ``(row i, column j)`` covers ``[j, j + 1) x [i, i + 1)``; its centre is
+``(j + 0.5, i + 0.5)``.
 
 The camera is a frozen pytree with array leaves, so a batch of cameras is a ``Camera`` whose
 leaves carry a leading batch axis, and functions here are written for one camera (``vmap`` at

@@ -92,7 +92,7 @@ def canonical_set_name(set_name: str) -> str:
 
 
 def joint_names(set_name: str) -> tuple[str, ...]:
-    """Names of the keypoints of a set, in order (e.g. ``joint_names("body25")[8] == "mid_hip"``)."""
+    """Names of a set's keypoints, in order (``joint_names("body25")[8] == "mid_hip"``)."""
     return tuple(n for n, _ in SET_DEFINITIONS[canonical_set_name(set_name)])
 
 

@@ -156,7 +156,7 @@ def _num_joints(arrays: dict) -> int | None:
 
 
 def identify(arrays: dict, source: str = "file") -> str:
-    """Check a dict of arrays is an SMPL-layout model; return its family name ("SMPL" or "SMPL-layout").
+    """Check arrays form an SMPL-layout model; return "SMPL" (6,890 vertices) or "SMPL-layout".
 
     Raises:
       ModelFileError naming what the file looks like (SMPL-H, SMPL-X, MANO, FLAME, not a body
