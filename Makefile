@@ -1,0 +1,54 @@
+# jaxrefine: `make demo` and `make test` work on a fresh Debian/Ubuntu machine.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+EXTRAS ?= egl,ref,dev,jaxopt,notebooks
+OUT    ?= out
+export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
+export MPLBACKEND ?= Agg
+
+.PHONY: all install system-deps demo test lint format bench clean
+
+all: test
+
+# Debian's EGL/GL libraries (Mesa llvmpipe on CPU machines) for the rasterizer kernel.
+system-deps:
+	@if ldconfig -p 2>/dev/null | grep -q 'libEGL.so.1' && ldconfig -p | grep -q 'libGL.so.1'; then \
+	  echo "EGL/GL libraries present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing libegl1 libgl1"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libgl1 >/dev/null; \
+	else \
+	  echo "warning: libEGL/libGL missing and not root: the EGL rasterizer falls back to pure JAX"; \
+	  echo "         (install them with: sudo apt-get install libegl1 libgl1)"; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(MAKE) system-deps
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first, pinned, so that smplx does not pull a CUDA build where a CPU wheel is available
+	$(PIP) install -q torch==2.13.0 || echo "warning: torch==2.13.0 unavailable; smplx parity tests will be skipped"
+	$(PIP) install -q -e ".[$(EXTRAS)]" || $(PIP) install -q -e ".[egl,dev,jaxopt,notebooks]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) -m jaxrefine.cli demo --out $(OUT)
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider --timeout=1200
+
+lint:
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format:
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) -m jaxrefine.cli bench body --json $(OUT)/bench_body.json
+
+clean:
+	rm -rf $(OUT) .cache .pytest_cache

@@ -1,0 +1,38 @@
+"""``jaxrefine`` command line: a thin dispatcher; each command lives in a library module."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command -> (module:function taking argv, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("jaxrefine.demo:main", "render the embedded open body model (and more) to PNGs"),
+    "convert": ("jaxrefine.smpl_io:convert_main", "convert an SMPL .pkl/.npz to plain numpy .npz"),
+    "mocap": ("jaxrefine.data.mocap:main", "convert CMU BVH / ASF+AMC trials to SMPL-layout poses"),
+    "bench": ("jaxrefine.bench:main", "run a benchmark: body | raster | data | smplify"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: jaxrefine COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run 'jaxrefine COMMAND --help' for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"jaxrefine: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module, func = COMMANDS[name][0].split(":")
+    return int(getattr(importlib.import_module(module), func)(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
