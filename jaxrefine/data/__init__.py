@@ -1,0 +1,1 @@
+"""Mocap readers (BVH, ASF/AMC) and retargeting to SMPL-layout poses."""

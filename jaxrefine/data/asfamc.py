@@ -1,0 +1,470 @@
+"""Acclaim ASF (skeleton) / AMC (motion) files: a small parser and forward kinematics (numpy).
+
+ASF conventions implemented here (as used by the CMU database):
+
+- ``:units`` gives ``length`` (CMU: 0.45; one file unit is ``1 / length`` inch, so metres =
+  value * 0.0254 / length = value * 0.056444) and ``angle`` (``deg`` or ``rad``).
+- ``:root`` gives the root's channel ``order`` (e.g. ``TX TY TZ RX RY RZ``), its ``axis`` order,
+  ``position`` and ``orientation``.
+- Each bone has a ``direction`` (unit vector in the world frame of the base pose), a
+  ``length``, an ``axis`` frame ``a b c XYZ`` (Euler angles of the bone's local frame, applied in
+  the listed order) and a ``dof`` subset of ``rx ry rz`` (values in that order in the AMC).
+- Euler angles listed in order ``XYZ`` are applied x first: ``R = Rz(c) @ Ry(b) @ Rx(a)``.
+- Bone global rotation ``L_b = L_parent @ C_b @ M_b @ C_b^T`` with ``C_b`` the axis frame and
+  ``M_b`` the AMC rotation about the bone's own axes; bone start = parent's end (root: root
+  position), bone end = start + ``L_b @ direction * length``. Zero dofs give the base pose
+  (CMU: arms straight out sideways, legs angled about 20 degrees outward, Y up, facing +Z).
+
+AMC files list, per frame, a frame number line and one line per bone with its dof values.
+Malformed input raises ``ValueError("<file>:<line>: <what is wrong>")``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from flax import struct
+
+from jaxrefine.data.bvh import Kinematics, euler_to_matrix
+
+_INCH = 0.0254  # metres
+_ROT_DOFS = ("rx", "ry", "rz")
+_TRANS_DOFS = ("tx", "ty", "tz")
+_SECTIONS = (":version", ":name", ":units", ":documentation", ":root", ":bonedata", ":hierarchy")
+
+
+@struct.dataclass
+class Asf:
+    """A parsed ASF skeleton; bones in parent-before-child order, the root first.
+
+    Attributes:
+      directions: (J, 3) unit bone directions in the base pose (root row zero).
+      lengths: (J,) bone lengths in file units (root 0).
+      axes: (J, 3) Euler angles (radians) of each bone's local axis frame; root: orientation.
+      root_position: (3,) root position in file units.
+      bone_names: static, J names, ``"root"`` first.
+      parents: static, J parent indices (-1 for the root).
+      axis_orders: static, per bone the axis order of ``axes`` (e.g. ``"XYZ"``).
+      dofs: static, per bone its dof names in AMC value order (root: the ``order`` line,
+        lower case, e.g. ``("tx", "ty", "tz", "rx", "ry", "rz")``).
+      length_unit: static, the ``:units length`` value (CMU 0.45).
+      angle_unit: static, ``"deg"`` or ``"rad"``.
+      source: static, the file name.
+    """
+
+    directions: np.ndarray
+    lengths: np.ndarray
+    axes: np.ndarray
+    root_position: np.ndarray
+    bone_names: tuple[str, ...] = struct.field(pytree_node=False)
+    parents: tuple[int, ...] = struct.field(pytree_node=False)
+    axis_orders: tuple[str, ...] = struct.field(pytree_node=False)
+    dofs: tuple[tuple[str, ...], ...] = struct.field(pytree_node=False)
+    length_unit: float = struct.field(pytree_node=False, default=0.45)
+    angle_unit: str = struct.field(pytree_node=False, default="deg")
+    source: str = struct.field(pytree_node=False, default="<string>")
+
+    @property
+    def metres_per_unit(self) -> float:
+        """Metres per file length unit: ``0.0254 / length`` (CMU: 0.056444)."""
+        return _INCH / self.length_unit
+
+
+@struct.dataclass
+class Amc:
+    """Motion of an ASF skeleton.
+
+    Attributes:
+      values: (F, C) dof values per frame as written (angles in the file's unit, translations
+        in file length units); columns follow ``columns``.
+      frame_numbers: (F,) the frame numbers written in the file.
+      columns: static, per column ``(bone, dof)``, bones in the skeleton's order.
+      degrees: static, True when angles are in degrees (``:DEGREES``; the default).
+      source: static, the file name.
+    """
+
+    values: np.ndarray
+    frame_numbers: np.ndarray
+    columns: tuple[tuple[str, str], ...] = struct.field(pytree_node=False)
+    degrees: bool = struct.field(pytree_node=False, default=True)
+    source: str = struct.field(pytree_node=False, default="<string>")
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.values.shape[0])
+
+
+def _floats(words: list[str], k: int, what: str, where: str) -> np.ndarray:
+    if len(words) < k:
+        raise ValueError(f"{where}: {what} needs {k} numbers, found {len(words)}")
+    try:
+        return np.asarray([float(w) for w in words[:k]])
+    except ValueError:
+        raise ValueError(f"{where}: {what} holds a non-number: {' '.join(words[:k])}") from None
+
+
+def parse_asf(text: str, source: str = "<string>") -> Asf:
+    """Parse ASF text into an :class:`Asf` (see the module docstring for conventions).
+
+    Raises:
+      ValueError: ``"<source>:<line>: ..."`` for malformed input (unknown sections, missing
+        bone fields, bad numbers, unknown dofs, hierarchy naming unknown bones or cycles).
+    """
+    section = None
+    units = {"length": 1.0, "angle": "deg"}
+    root = {"order": None, "axis": "XYZ", "position": np.zeros(3), "orientation": np.zeros(3)}
+    bones: dict[str, dict] = {}
+    bone_order: list[str] = []
+    bone = None
+    children: dict[str, list[str]] = {}
+    hierarchy_lines: dict[str, int] = {}
+    in_hierarchy_block = False
+    in_limits = False
+
+    for n, raw in enumerate(text.splitlines(), start=1):
+        where = f"{source}:{n}"
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        words = line.split()
+        key = words[0].lower()
+        if key.startswith(":"):
+            section = key
+            in_limits = False
+            if section not in _SECTIONS:
+                raise ValueError(f"{where}: unknown ASF section {words[0]!r}")
+            continue
+        if section is None:
+            raise ValueError(f"{where}: text before the first ASF section: {line[:40]!r}")
+        if section in (":version", ":name", ":documentation"):
+            continue
+        if section == ":units":
+            if key == "length":
+                units["length"] = float(_floats(words[1:], 1, "length unit", where)[0])
+                if not units["length"] > 0:
+                    raise ValueError(f"{where}: length unit must be positive")
+            elif key == "angle":
+                if len(words) < 2 or words[1].lower() not in ("deg", "rad"):
+                    raise ValueError(f"{where}: angle unit must be 'deg' or 'rad'")
+                units["angle"] = words[1].lower()
+            continue  # mass and other units are not used
+        if section == ":root":
+            if key == "order":
+                order = tuple(w.lower() for w in words[1:])
+                bad = [w for w in order if w not in _ROT_DOFS + _TRANS_DOFS]
+                if bad or len(set(order)) != len(order) or not order:
+                    raise ValueError(f"{where}: bad root order {' '.join(words[1:])!r}")
+                root["order"] = order
+            elif key == "axis":
+                if len(words) < 2 or sorted(words[1].upper()) != ["X", "Y", "Z"]:
+                    raise ValueError(f"{where}: root axis must be a permutation of XYZ")
+                root["axis"] = words[1].upper()
+            elif key in ("position", "orientation"):
+                root[key] = _floats(words[1:], 3, f"root {key}", where)
+            else:
+                raise ValueError(f"{where}: unknown root field {words[0]!r}")
+            continue
+        if section == ":bonedata":
+            if key == "begin":
+                if bone is not None:
+                    raise ValueError(f"{where}: 'begin' inside a bone (missing 'end')")
+                bone = {"line": n, "dof": ()}
+                in_limits = False
+            elif key == "end":
+                if bone is None:
+                    raise ValueError(f"{where}: 'end' without 'begin'")
+                for field in ("name", "direction", "length", "axis"):
+                    if field not in bone:
+                        raise ValueError(
+                            f"{source}:{bone['line']}: bone block has no {field!r} line"
+                        )
+                if bone["name"] in bones or bone["name"] == "root":
+                    raise ValueError(f"{where}: bone {bone['name']!r} defined twice")
+                bones[bone["name"]] = bone
+                bone_order.append(bone["name"])
+                bone = None
+                in_limits = False
+            elif bone is None:
+                raise ValueError(f"{where}: {words[0]!r} outside a begin/end bone block")
+            elif key == "id":
+                continue
+            elif key == "name":
+                if len(words) != 2:
+                    raise ValueError(f"{where}: bone name must be one word")
+                bone["name"] = words[1]
+            elif key == "direction":
+                d = _floats(words[1:], 3, "direction", where)
+                norm = np.linalg.norm(d)
+                if not norm > 0:
+                    raise ValueError(f"{where}: bone direction is zero")
+                bone["direction"] = d / norm
+            elif key == "length":
+                bone["length"] = float(_floats(words[1:], 1, "length", where)[0])
+                if bone["length"] < 0:
+                    raise ValueError(f"{where}: negative bone length")
+            elif key == "axis":
+                bone["axis"] = _floats(words[1:], 3, "axis", where)
+                order = words[4].upper() if len(words) > 4 else "XYZ"
+                if sorted(order) != ["X", "Y", "Z"]:
+                    raise ValueError(f"{where}: axis order {order!r} is not a permutation of XYZ")
+                bone["axis_order"] = order
+            elif key == "dof":
+                dof = tuple(w.lower() for w in words[1:])
+                bad = [w for w in dof if w not in _ROT_DOFS]
+                if bad or len(set(dof)) != len(dof):
+                    raise ValueError(
+                        f"{where}: unsupported bone dof {' '.join(words[1:])!r} "
+                        "(rx, ry, rz supported)"
+                    )
+                bone["dof"] = dof
+            elif key == "limits":
+                in_limits = True
+            elif key.startswith("(") and in_limits:
+                continue
+            elif key in ("bodymass", "cofmass"):
+                continue
+            else:
+                raise ValueError(f"{where}: unknown bone field {words[0]!r}")
+            continue
+        if section == ":hierarchy":
+            if key == "begin":
+                in_hierarchy_block = True
+            elif key == "end":
+                in_hierarchy_block = False
+            elif not in_hierarchy_block:
+                raise ValueError(f"{where}: hierarchy line outside begin/end")
+            else:
+                parent = words[0]
+                if parent != "root" and parent not in bones:
+                    raise ValueError(f"{where}: hierarchy names unknown bone {parent!r}")
+                for c in words[1:]:
+                    if c not in bones:
+                        raise ValueError(f"{where}: hierarchy names unknown bone {c!r}")
+                    if c in hierarchy_lines:
+                        raise ValueError(f"{where}: bone {c!r} has two parents")
+                    hierarchy_lines[c] = n
+                    children.setdefault(parent, []).append(c)
+            continue
+    if bone is not None:
+        raise ValueError(f"{source}:{bone['line']}: bone block without 'end'")
+    if root["order"] is None:
+        raise ValueError(f"{source}:1: no ':root' section with an 'order' line")
+    missing = [b for b in bone_order if b not in hierarchy_lines]
+    if missing:
+        raise ValueError(f"{source}:1: bones missing from ':hierarchy': {missing}")
+
+    names, parents = ["root"], [-1]
+    stack = [(c, 0) for c in reversed(children.get("root", []))]
+    while stack:
+        name, parent = stack.pop()
+        if name in names:
+            raise ValueError(f"{source}:{hierarchy_lines[name]}: cycle through bone {name!r}")
+        names.append(name)
+        parents.append(parent)
+        idx = len(names) - 1
+        stack += [(c, idx) for c in reversed(children.get(name, []))]
+    if len(names) != len(bone_order) + 1:
+        unreached = [b for b in bone_order if b not in names]
+        raise ValueError(
+            f"{source}:{hierarchy_lines[unreached[0]]}: bones not connected to the root: "
+            f"{unreached}"
+        )
+
+    to_rad = np.pi / 180.0 if units["angle"] == "deg" else 1.0
+    directions = np.zeros((len(names), 3))
+    lengths = np.zeros(len(names))
+    axes = np.zeros((len(names), 3))
+    axis_orders, dofs = [root["axis"]], [root["order"]]
+    axes[0] = root["orientation"] * to_rad
+    for i, name in enumerate(names[1:], start=1):
+        b = bones[name]
+        directions[i], lengths[i], axes[i] = b["direction"], b["length"], b["axis"] * to_rad
+        axis_orders.append(b["axis_order"])
+        dofs.append(b["dof"])
+    return Asf(
+        directions=directions,
+        lengths=lengths,
+        axes=axes,
+        root_position=np.asarray(root["position"], dtype=np.float64),
+        bone_names=tuple(names),
+        parents=tuple(parents),
+        axis_orders=tuple(axis_orders),
+        dofs=tuple(dofs),
+        length_unit=float(units["length"]),
+        angle_unit=units["angle"],
+        source=source,
+    )
+
+
+def parse_amc(text: str, asf: Asf, source: str = "<string>") -> Amc:
+    """Parse AMC text against its skeleton.
+
+    Every frame must give each bone that has dofs exactly once, with one value per dof.
+
+    Raises:
+      ValueError: ``"<source>:<line>: ..."`` for unknown bones, wrong value counts,
+        non-numbers, bone lines before the first frame number, missing or repeated bones.
+    """
+    layout, columns, width = {}, [], 0
+    for name, dof in zip(asf.bone_names, asf.dofs):
+        if dof:
+            layout[name] = (width, len(dof))
+            columns += [(name, d) for d in dof]
+            width += len(dof)
+    degrees = asf.angle_unit == "deg"
+    rows, numbers = [], []
+    current, seen, frame_line = None, set(), 0
+
+    def close_frame():
+        if current is not None and len(seen) != len(layout):
+            missing = sorted(set(layout) - seen)
+            raise ValueError(f"{source}:{frame_line}: frame {numbers[-1]} lacks bones {missing}")
+
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith(":"):
+            key = line.split()[0].upper()
+            if key == ":DEGREES":
+                degrees = True
+            elif key == ":RADIANS":
+                degrees = False
+            continue
+        words = line.split()
+        if len(words) == 1:
+            try:
+                number = int(words[0])
+            except ValueError:
+                raise ValueError(f"{source}:{n}: expected a frame number, found {line!r}") from None
+            close_frame()
+            current = np.zeros(width)
+            rows.append(current)
+            numbers.append(number)
+            seen, frame_line = set(), n
+            continue
+        name = words[0]
+        if current is None:
+            raise ValueError(f"{source}:{n}: bone line before the first frame number")
+        if name not in layout:
+            raise ValueError(f"{source}:{n}: unknown bone {name!r} (not in {asf.source})")
+        if name in seen:
+            raise ValueError(f"{source}:{n}: bone {name!r} given twice in frame {numbers[-1]}")
+        start, count = layout[name]
+        if len(words) - 1 != count:
+            raise ValueError(
+                f"{source}:{n}: bone {name!r} has {len(words) - 1} values, its dofs "
+                f"{asf.dofs[asf.bone_names.index(name)]} need {count}"
+            )
+        try:
+            current[start : start + count] = [float(w) for w in words[1:]]
+        except ValueError:
+            raise ValueError(f"{source}:{n}: bone {name!r} holds a non-number") from None
+        if not np.all(np.isfinite(current[start : start + count])):
+            raise ValueError(f"{source}:{n}: bone {name!r} holds a non-finite value")
+        seen.add(name)
+    close_frame()
+    return Amc(
+        values=np.asarray(rows, dtype=np.float64).reshape(len(rows), width),
+        frame_numbers=np.asarray(numbers, dtype=np.int64),
+        columns=tuple(columns),
+        degrees=degrees,
+        source=source,
+    )
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        return path.read_text(encoding="latin-1")
+
+
+def load_asf(path: str | os.PathLike) -> Asf:
+    """Read and parse an ASF file."""
+    path = Path(path)
+    return parse_asf(_read_text(path), source=str(path))
+
+
+def load_amc(path: str | os.PathLike, asf: Asf) -> Amc:
+    """Read and parse an AMC file of the skeleton ``asf``."""
+    path = Path(path)
+    return parse_amc(_read_text(path), asf, source=str(path))
+
+
+def _order_matrix(angles: np.ndarray, order: str) -> np.ndarray:
+    """Euler angles (..., 3) listed for axes ``order``, applied first-listed first."""
+    return euler_to_matrix(angles[..., ::-1], order[::-1])
+
+
+def forward_kinematics(
+    asf: Asf,
+    amc: Amc | None = None,
+    scale: float | None = None,
+    frames: np.ndarray | slice | None = None,
+) -> Kinematics:
+    """Global bone start/end positions and rotations.
+
+    Args:
+      asf: the skeleton.
+      amc: its motion, or None for the base pose (one frame, all dofs zero, root at
+        ``root_position``).
+      scale: metres per file unit; None derives it from ``:units length`` (CMU 0.056444).
+      frames: indices or a slice into the AMC frames; None for all.
+
+    Returns:
+      :class:`~jaxrefine.data.bvh.Kinematics`: positions (F, J, 3) bone starts (root: root
+      position) in m, rotations (F, J, 3, 3) global bone rotations ``L_b``, end_positions
+      (F, J, 3) bone ends in m.
+    """
+    scale = asf.metres_per_unit if scale is None else scale
+    if amc is None:
+        values = np.zeros((1, 0))
+        index = {}
+        degrees = True
+    else:
+        values = amc.values if frames is None else amc.values[frames]
+        index = {c: k for k, c in enumerate(amc.columns)}
+        degrees = amc.degrees
+    F, J = values.shape[0], len(asf.bone_names)
+    to_rad = np.pi / 180.0 if degrees else 1.0
+
+    def dof_values(bone: str, names: tuple[str, ...]) -> np.ndarray:
+        out = np.zeros((F, len(names)))
+        for k, d in enumerate(names):
+            if (bone, d) in index:
+                out[:, k] = values[:, index[(bone, d)]]
+        return out
+
+    pos = np.zeros((F, J, 3))
+    rot = np.zeros((F, J, 3, 3))
+    ends = np.zeros((F, J, 3))
+    for j, name in enumerate(asf.bone_names):
+        dofs = asf.dofs[j]
+        vals = dof_values(name, dofs)
+        rot_names = [d for d in dofs if d in _ROT_DOFS]
+        if rot_names:
+            angles = np.stack([vals[:, dofs.index(d)] for d in rot_names], -1) * to_rad
+            order = "".join(d[1].upper() for d in rot_names)
+            M = _order_matrix(angles, order)  # first listed applied first
+        else:
+            M = np.broadcast_to(np.eye(3), (F, 3, 3))
+        C = _order_matrix(asf.axes[j], asf.axis_orders[j])
+        local = C @ M @ C.T
+        p = asf.parents[j]
+        if p < 0:
+            t = np.zeros((F, 3))
+            for k, d in enumerate(_TRANS_DOFS):
+                if d in dofs:
+                    t[:, k] = vals[:, dofs.index(d)]
+            rot[:, j] = local
+            pos[:, j] = scale * (asf.root_position + t)
+            ends[:, j] = pos[:, j]
+        else:
+            rot[:, j] = rot[:, p] @ local
+            pos[:, j] = ends[:, p]
+            bone = scale * asf.lengths[j] * asf.directions[j]
+            ends[:, j] = pos[:, j] + rot[:, j] @ bone
+    return Kinematics(pos, rot, ends, asf.bone_names, asf.parents)
