@@ -82,3 +82,58 @@ def project(camera: Camera, points: jnp.ndarray) -> jnp.ndarray:
     return jnp.stack(
         [camera.fx * pc[:, 0] / z + camera.cx, camera.fy * pc[:, 1] / z + camera.cy], -1
     )
+
+
+def weak_perspective_to_full(
+    scale,
+    tx,
+    ty,
+    box_center,
+    box_size,
+    image_size: tuple[int, int],
+    focal_length: float | None = None,
+) -> Camera:
+    """Crop weak-perspective camera of a regressor -> full-image pinhole camera.
+
+    SPIN / HMR / PARE / HMR 2.0 predict ``[s, tx, ty]`` for a square crop of side ``box_size``
+    (pixels of the full image) centred at ``box_center``: a body point ``X`` lands at crop
+    normalised coordinates ``s * (X_xy + t_xy)`` in [-1, 1], i.e. at full-image pixels
+    ``box_center + box_size / 2 * s * (X_xy + t_xy)``. A full-image pinhole camera with focal
+    ``f``, principal point at the image centre ``c`` and R = I gives
+    ``f / t_z * (X_xy + t'_xy) + c`` for a body far from the camera. Matching scale and offset:
+
+        t_z   = 2 f / (box_size * s)
+        t'_xy = t_xy + (box_center - c) * t_z / f  =  t_xy + 2 (box_center - c) / (box_size * s)
+
+    (the formula of ProHMR's full-frame fitting and 4D-Humans' ``cam_crop_to_full``). The body
+    is then at translation ``t = (t'_x, t'_y, t_z)`` in camera space; the returned camera holds it
+    as its ``t`` (world = body frame), with the regressor's convention of R = I.
+
+    Args:
+      scale, tx, ty: the regressor's weak-perspective camera (scalars).
+      box_center: (2,) crop centre (x, y) in full-image pixels.
+      box_size: crop side in full-image pixels.
+      image_size: (height, width) of the full image.
+      focal_length: full-image focal length in pixels; default ``sqrt(w^2 + h^2)``.
+    """
+    h, w = image_size
+    f = focal_from_image_size(h, w) if focal_length is None else float(focal_length)
+    cx, cy = w / 2.0, h / 2.0
+    bc = np.asarray(box_center, np.float64)
+    tz = 2.0 * f / (float(box_size) * float(scale) + 1e-9)
+    t = np.array([float(tx) + (bc[0] - cx) * tz / f, float(ty) + (bc[1] - cy) * tz / f, tz])
+    return Camera.create(f, f, cx, cy, np.eye(3), t)
+
+
+def crop_camera(box_center, box_size, crop_size: int, focal_length: float) -> Camera:
+    """The pinhole camera of a square crop (SPIN-style: focal ``focal_length`` in crop pixels,
+    principal point at the crop centre), for fitting in the crop instead of the full image."""
+    del box_center, box_size  # the crop camera is defined in crop pixels
+    c = crop_size / 2.0
+    return Camera.create(focal_length, focal_length, c, c)
+
+
+def crop_to_full_pixels(points_crop, box_center, box_size, crop_size: int):
+    """Map pixel coordinates (N, 2) of a square crop to full-image pixels."""
+    s = float(box_size) / float(crop_size)
+    return (np.asarray(points_crop) - crop_size / 2.0) * s + np.asarray(box_center)

@@ -10,6 +10,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("jaxrefine.demo:main", "render the embedded open body model (and more) to PNGs"),
     "convert": ("jaxrefine.smpl_io:convert_main", "convert an SMPL .pkl/.npz to plain numpy .npz"),
     "mocap": ("jaxrefine.data.mocap:main", "convert CMU BVH / ASF+AMC trials to SMPL-layout poses"),
+    "oracle": ("jaxrefine.oracle:main", "sparse vs dense ground-truth refinement (paper Table 2)"),
     "bench": ("jaxrefine.bench:main", "run a benchmark: body | raster | data | smplify"),
 }
 

@@ -1,0 +1,364 @@
+"""SMPLify's objective in JAX: sparse keypoints or dense vertex targets, with SPIN's priors.
+
+Every term is written in residual form (a vector whose squares sum to the term's loss), so the
+same objective serves gradient optimizers (Adam, L-BFGS) and least-squares ones (LM, GN):
+
+- **keypoints** (REFERENCE.md 1.5): ``sum_j c_j^2 sum_xy rho(r_j)``, ``r_j`` = projected minus
+  target pixel, ``rho`` = Geman-McClure with ``sigma``; residual ``c_j * gm(r_j)`` with the
+  signed square root ``gm(r) = sigma r / sqrt(sigma^2 + r^2)`` (``gm(r)^2 = rho(r)``, smooth).
+- **dense** (PAPER.md 1.6): the same robust error between the projected vertices and their
+  targets, summed over visible vertices (weights ``w_v``; 0 = not visible).
+- **pose prior**: ``w_pose^2 * GMM(theta_body)``, the max-mixture of REFERENCE.md 1.8:
+  ``min_m 0.5 d^T Lambda_m d - log nw_m``. Residual of the active component
+  ``w_pose [sqrt(0.5) L_m^T d, sqrt(-log nw_m)]`` with ``Lambda_m = L_m L_m^T``.
+- **angle prior** (1.9): ``w_angle^2 sum_k exp(s_k theta_k)^2`` over elbows/knees
+  (body-pose indices 52, 55, 9, 12; signs +1, -1, -1, -1).
+- **shape prior** (1.10): ``w_shape^2 ||beta||^2``.
+- **camera stage** (1.4): plain squared pixel error of the torso keypoints (or of the visible
+  vertices for a dense fit) plus ``w_depth^2 (t_z - t_z^init)^2``.
+
+Data-term scale: residuals in pixels are multiplied by ``data.pixel_scale`` before the robust
+function. The ``spin`` preset uses 1 (SPIN fits in a 224-pixel crop); the ``dense`` preset uses
+``REFERENCE_PERSON_SIZE / person_size_px`` so a person ``REFERENCE_PERSON_SIZE`` pixels tall
+weighs like SPIN's crop whatever the image size (PAPER.md "fitting details" (4); the paper's
+own weights were lost, this choice and the dense normalisation below are ours).
+
+The dense term is additionally normalised to the keypoint term's size: it is multiplied by
+``dense_weight * 25 / n_visible`` so ~7,000 visible vertices do not swamp the priors that were
+tuned for 25 keypoints.
+
+Parameters (one sample): ``{"global_orient": (3,), "body_pose": (23, 3), "betas": (NB,),
+"transl": (3,)}``; the body is posed by :func:`jaxrefine.body_model.forward`, translated by
+``transl`` and seen by ``data.camera``. With SPIN's camera (R = I, t = 0) ``transl`` is SPIN's
+camera translation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxrefine.body_model import BodyModel, forward, skin_vertices
+from jaxrefine.camera import Camera, project
+from jaxrefine.keypoints import BODY25_IGNORED_BY_SMPLIFY, get_set, keypoint_sets_for
+from jaxrefine.optimizers.base import AbstractObjective
+
+# body-pose (69-D) indices and signs of SPIN's angle prior: left/right elbow y, left/right knee x
+ANGLE_PRIOR_INDICES = (52, 55, 9, 12)
+ANGLE_PRIOR_SIGNS = (1.0, -1.0, -1.0, -1.0)
+# OpenPose BODY_25 torso joints used by the camera stage: RHip, LHip, RShoulder, LShoulder
+BODY25_TORSO = (9, 12, 2, 5)
+REFERENCE_PERSON_SIZE = 224.0  # px: SPIN's crop side, in which its weights were tuned
+DENSE_REFERENCE_COUNT = 25.0  # the dense term is scaled to weigh like 25 keypoints
+
+
+def gm_residual(r: jnp.ndarray, sigma) -> jnp.ndarray:
+    """Signed square root of Geman-McClure: ``sigma r / sqrt(sigma^2 + r^2)``."""
+    return sigma * r / jnp.sqrt(sigma**2 + r**2)
+
+
+@struct.dataclass
+class GMMResidualPrior:
+    """A GMM pose prior prepared for residual form (see module docstring).
+
+    Attributes:
+      means: (M, 69).
+      chol_precisions: (M, 69, 69) lower-triangular ``L_m`` with ``Lambda_m = L_m L_m^T``.
+      neg_log_nw: (M,) ``-log nw_m`` (SMPLify's normaliser, includes ``(69/2) log 2 pi``).
+    """
+
+    means: jnp.ndarray
+    chol_precisions: jnp.ndarray
+    neg_log_nw: jnp.ndarray
+
+    @classmethod
+    def from_gmm(cls, means, covars, weights) -> GMMResidualPrior:
+        means = np.asarray(means, np.float64)
+        covars = np.asarray(covars, np.float64)
+        weights = np.asarray(weights, np.float64)
+        D = means.shape[1]
+        prec = np.linalg.inv(covars)
+        chol = np.linalg.cholesky(prec)
+        sqrdets = np.sqrt(np.linalg.det(covars))
+        # SMPLify-X MaxMixturePrior: nw = w / ((2 pi)^(D/2) * sqrdet / min(sqrdet))
+        nw = weights / ((2 * np.pi) ** (D / 2.0) * sqrdets / sqrdets.min())
+        return cls(
+            means=jnp.asarray(means, jnp.float32),
+            chol_precisions=jnp.asarray(chol, jnp.float32),
+            neg_log_nw=jnp.asarray(-np.log(nw), jnp.float32),
+        )
+
+    def energies(self, body_pose: jnp.ndarray) -> jnp.ndarray:
+        """Per-component energies (M,) for one 69-D body pose."""
+        d = body_pose[None, :] - self.means
+        z = jnp.einsum("mij,mi->mj", self.chol_precisions, d)  # L^T d
+        return 0.5 * jnp.sum(z * z, -1) + self.neg_log_nw
+
+    def energy(self, body_pose: jnp.ndarray) -> jnp.ndarray:
+        return jnp.min(self.energies(body_pose))
+
+    def residuals(self, body_pose: jnp.ndarray) -> jnp.ndarray:
+        e = self.energies(body_pose)
+        m = jnp.argmin(e)
+        d = body_pose - self.means[m]
+        z = self.chol_precisions[m].T @ d
+        return jnp.concatenate([jnp.sqrt(0.5) * z, jnp.sqrt(self.neg_log_nw[m])[None]])
+
+
+def load_gmm_prior(path=None) -> GMMResidualPrior:
+    """The shipped CMU-fitted GMM (``path=None``) or SMPLify's ``gmm_08.pkl``, residual-ready."""
+    from jaxrefine import priors
+
+    g = priors.load_gmm(path)
+    return GMMResidualPrior.from_gmm(
+        np.asarray(g.means), np.asarray(g.covars), np.asarray(g.weights)
+    )
+
+
+@struct.dataclass
+class FitData:
+    """Per-sample inputs of a fit (leaves get a leading batch axis for batched fits).
+
+    Attributes:
+      camera: the :class:`~jaxrefine.camera.Camera`.
+      keypoints: (K, 2) target pixels or None.
+      keypoint_conf: (K,) confidences (0 = missing; never fitted to) or None.
+      dense_targets: (V, 2) target pixels per vertex or None.
+      dense_weights: (V,) per-vertex weights (visibility / confidence) or None.
+      init_transl: (3,) translation at the start (depth anchor of the camera stage).
+      pixel_scale: () multiplier of pixel residuals (see module docstring).
+    """
+
+    camera: Camera
+    init_transl: jnp.ndarray
+    pixel_scale: jnp.ndarray
+    keypoints: jnp.ndarray | None = None
+    keypoint_conf: jnp.ndarray | None = None
+    dense_targets: jnp.ndarray | None = None
+    dense_weights: jnp.ndarray | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Weights:
+    """Term weights (squared in the loss, as in SPIN) and the robust scale, in one place."""
+
+    sigma: float = 100.0
+    keypoint: float = 1.0
+    dense: float = 1.0
+    pose_prior: float = 4.78
+    angle_prior: float = 15.2
+    shape_prior: float = 5.0
+    depth: float = 100.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named SMPLify configuration.
+
+    Attributes:
+      name: "spin" or "dense".
+      weights: :class:`Weights`.
+      use_angle_prior / use_depth_prior: the paper's dense variant drops both.
+      scale_by_person_size: multiply pixel residuals by REFERENCE_PERSON_SIZE / person size.
+      camera_steps / body_steps: iterations of the two stages (SPIN: 100 + 100).
+      learning_rate: Adam's step (SPIN: 1e-2).
+      ignore_body25: BODY_25 joints ignored in the body stage (SPIN: neck and hips).
+    """
+
+    name: str
+    weights: Weights = Weights()
+    use_angle_prior: bool = True
+    use_depth_prior: bool = True
+    scale_by_person_size: bool = False
+    camera_steps: int = 100
+    body_steps: int = 100
+    learning_rate: float = 1e-2
+    ignore_body25: tuple[int, ...] = BODY25_IGNORED_BY_SMPLIFY
+
+
+PRESETS = {
+    "spin": Preset("spin"),
+    "dense": Preset(
+        "dense", use_angle_prior=False, use_depth_prior=False, scale_by_person_size=True
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise KeyError(f"unknown SMPLify preset {name!r}; choose from {sorted(PRESETS)}")
+    return PRESETS[name]
+
+
+@struct.dataclass
+class SMPLifyObjective(AbstractObjective):
+    """SMPLify objective for one sample (see the module docstring for every term).
+
+    Attributes:
+      model: the body model (array leaves are traced, not batched).
+      gmm: :class:`GMMResidualPrior` or None (no pose prior).
+      w: dict of term weights as () arrays (changing them does not recompile).
+      stage: static, "camera" or "body".
+      data_kind: static, "keypoints" or "dense".
+      keypoint_set: static name of the keypoint set the targets follow.
+      use_angle_prior / use_depth_prior: static switches.
+      ignore: static keypoint indices ignored in the body stage.
+    """
+
+    model: BodyModel
+    gmm: GMMResidualPrior | None
+    w: dict
+    stage: str = struct.field(pytree_node=False, default="body")
+    data_kind: str = struct.field(pytree_node=False, default="keypoints")
+    keypoint_set: str = struct.field(pytree_node=False, default="body25")
+    use_angle_prior: bool = struct.field(pytree_node=False, default=True)
+    use_depth_prior: bool = struct.field(pytree_node=False, default=True)
+    ignore: tuple[int, ...] = struct.field(pytree_node=False, default=())
+
+    has_residuals = True
+
+    # -- model evaluation ---------------------------------------------------------------------
+    def _pose(self, params) -> jnp.ndarray:
+        return jnp.concatenate([params["global_orient"][None], params["body_pose"]], 0)
+
+    def _keypoints3d(self, params) -> jnp.ndarray:
+        """Keypoints (K, 3) via the cheap path: joints + only the landmark vertices."""
+        ks = get_set(keypoint_sets_for(self.model), self.keypoint_set)
+        vids = ks.vertex_ids_flat
+        if vids:
+            J, v = skin_vertices(
+                self.model, self._pose(params), params["betas"], vids, params["transl"]
+            )
+        else:
+            from jaxrefine.body_model import posed_joints
+
+            J = posed_joints(self.model, self._pose(params), params["betas"], params["transl"])
+            v = jnp.zeros((0, 3), J.dtype)
+        col = {vid: i for i, vid in enumerate(vids)}
+        rows = []
+        for k, j in enumerate(ks.joint_index):
+            if j >= 0:
+                rows.append(J[j])
+            else:
+                ids = np.asarray([col[i] for i in ks.vertex_ids[k]])
+                wts = jnp.asarray(ks.vertex_weights[k], J.dtype)
+                rows.append(wts @ v[ids])
+        return jnp.stack(rows)
+
+    def _vertices(self, params) -> jnp.ndarray:
+        return forward(self.model, self._pose(params), params["betas"], params["transl"]).vertices
+
+    # -- residual blocks ----------------------------------------------------------------------
+    def _data_residuals(self, params, data: FitData) -> jnp.ndarray:
+        s = data.pixel_scale
+        if self.data_kind == "keypoints":
+            proj = project(data.camera, self._keypoints3d(params))
+            r = (proj - data.keypoints) * s
+            conf = data.keypoint_conf
+            if self.stage == "camera":  # SPIN: unweighted torso error; missing ones dropped
+                idx = np.asarray(BODY25_TORSO)
+                present = (conf[idx] > 0).astype(r.dtype)[:, None]
+                return (r[idx] * present * self.w["data"]).reshape(-1)
+            if self.ignore:
+                conf = conf.at[np.asarray(self.ignore)].set(0.0)
+            return (conf[:, None] * gm_residual(r, self.w["sigma"]) * self.w["data"]).reshape(-1)
+        proj = project(data.camera, self._vertices(params))
+        r = (proj - data.dense_targets) * s
+        wv = data.dense_weights
+        norm = jnp.sqrt(DENSE_REFERENCE_COUNT / jnp.maximum(jnp.sum(wv > 0), 1.0))
+        if self.stage == "camera":
+            return (jnp.sqrt(wv)[:, None] * r * norm * self.w["data"]).reshape(-1)
+        rr = jnp.sqrt(wv)[:, None] * gm_residual(r, self.w["sigma"])
+        return (rr * norm * self.w["data"]).reshape(-1)
+
+    def _blocks(self, params, data: FitData) -> dict[str, jnp.ndarray]:
+        out = {"data": self._data_residuals(params, data)}
+        if self.stage == "camera":
+            if self.use_depth_prior:
+                out["depth"] = (self.w["depth"] * (params["transl"][2] - data.init_transl[2]))[None]
+            return out
+        body = params["body_pose"].reshape(-1)
+        if self.gmm is not None:
+            out["pose_prior"] = self.w["pose_prior"] * self.gmm.residuals(body)
+        if self.use_angle_prior:
+            idx = np.asarray(ANGLE_PRIOR_INDICES)
+            sg = jnp.asarray(ANGLE_PRIOR_SIGNS, body.dtype)
+            out["angle_prior"] = self.w["angle_prior"] * jnp.exp(sg * body[idx])
+        out["shape_prior"] = self.w["shape_prior"] * params["betas"]
+        return out
+
+    def residuals(self, params, data):
+        return jnp.concatenate(list(self._blocks(params, data).values()))
+
+    def terms(self, params, data):
+        return {k: jnp.sum(v**2) for k, v in self._blocks(params, data).items()}
+
+    def loss(self, params, data):
+        blocks = self._blocks(params, data)
+        total = sum(jnp.sum(v**2) for k, v in blocks.items() if k != "pose_prior")
+        if "pose_prior" in blocks:  # exact min over components (same value as the residuals)
+            body = params["body_pose"].reshape(-1)
+            total = total + self.w["pose_prior"] ** 2 * self.gmm.energy(body)
+        return total
+
+
+def make_objectives(
+    model: BodyModel,
+    preset: Preset,
+    data_kind: str,
+    gmm: GMMResidualPrior | None,
+    keypoint_set: str = "body25",
+) -> tuple[SMPLifyObjective, SMPLifyObjective]:
+    """The (camera stage, body stage) objectives of a preset."""
+    if data_kind not in ("keypoints", "dense"):
+        raise ValueError(f"data_kind must be 'keypoints' or 'dense', got {data_kind!r}")
+    wt = preset.weights
+    w = {
+        "sigma": jnp.float32(wt.sigma),
+        "data": jnp.float32(wt.keypoint if data_kind == "keypoints" else wt.dense),
+        "pose_prior": jnp.float32(wt.pose_prior),
+        "angle_prior": jnp.float32(wt.angle_prior),
+        "shape_prior": jnp.float32(wt.shape_prior),
+        "depth": jnp.float32(wt.depth),
+    }
+    ignore = preset.ignore_body25 if (data_kind == "keypoints" and keypoint_set == "body25") else ()
+    common = dict(
+        model=model,
+        gmm=gmm,
+        w=w,
+        data_kind=data_kind,
+        keypoint_set=keypoint_set,
+        use_angle_prior=preset.use_angle_prior,
+        use_depth_prior=preset.use_depth_prior,
+    )
+    return (
+        SMPLifyObjective(stage="camera", ignore=(), **common),
+        SMPLifyObjective(stage="body", ignore=tuple(ignore), **common),
+    )
+
+
+def person_size_px(points2d: jnp.ndarray, weights: jnp.ndarray) -> jnp.ndarray:
+    """Size of a person in pixels: the larger side of the bounding box of the weighted points."""
+    big = 1e9
+    m = weights > 0
+    lo = jnp.min(jnp.where(m[:, None], points2d, big), 0)
+    hi = jnp.max(jnp.where(m[:, None], points2d, -big), 0)
+    return jnp.maximum(jnp.max(hi - lo), 1.0)
+
+
+def params_from_pose(pose: jnp.ndarray, betas: jnp.ndarray, transl: jnp.ndarray) -> dict:
+    """(..., 24, 3) pose, (..., NB) betas, (..., 3) transl -> the fit's parameter dict."""
+    pose = jnp.asarray(pose)
+    return {
+        "global_orient": pose[..., 0, :],
+        "body_pose": pose[..., 1:, :],
+        "betas": jnp.asarray(betas),
+        "transl": jnp.asarray(transl),
+    }
+
+
+def pose_from_params(params: dict) -> jnp.ndarray:
+    return jnp.concatenate([params["global_orient"][..., None, :], params["body_pose"]], -2)
