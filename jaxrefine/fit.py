@@ -1,0 +1,447 @@
+"""The generic fit engine: any objective, any optimizer, one sample or a batch, one or more stages.
+
+A fit is a fixed number of optimizer steps run in one ``lax.scan`` (one compiled program; a
+batch is the same program under ``vmap``). The engine adds, around any optimizer of
+:mod:`jaxrefine.optimizers`:
+
+- **NaN safety.** A step whose loss or params are not finite is rejected: params *and*
+  optimizer state roll back to the previous iterate and the status records it. A deterministic
+  optimizer then repeats the same rejected step, i.e. the fit stays at the last good iterate.
+- **Never worse than the start.** The best iterate by the objective's own loss is tracked and
+  returned. At the end its loss is evaluated once more and, if it is not ``<=`` the loss of the
+  start, the start itself is returned (status 2).
+- **Frozen params.** ``trainable`` selects the optimised leaves; the others are partitioned
+  out (the optimizer never sees them) and come back bit-identical.
+- **Stages.** :func:`fit_stages` chains fits (e.g. SMPLify's camera stage, then its body stage),
+  each with its own objective, optimizer (fresh state), step count and trainable set.
+
+Loss curves have ``num_steps + 1`` entries: the loss of the start and of the iterate after each
+step (a rejected step repeats the previous value). ``FitResult.status``: 0 ok (improved, no
+rejected step), 1 a non-finite loss or params was met (start or step), 2 no improvement over
+the start.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxrefine.optimizers.base import (
+    AbstractObjective,
+    Data,
+    Optimizer,
+    Params,
+    PyTree,
+    check_objective_for,
+    tree_all_finite,
+)
+
+STATUS_OK = 0
+STATUS_NONFINITE = 1
+STATUS_NO_IMPROVEMENT = 2
+
+# A trainable spec: None (all), a set/list/tuple of top-level dict keys, or a pytree of bools
+# that is a prefix of params.
+Trainable = Any
+
+
+@struct.dataclass
+class FitResult:
+    """Outcome of one fit (one stage, one sample; a batch adds a leading axis to every leaf).
+
+    Attributes:
+      params: the returned params (best iterate), same pytree and shapes as the start.
+      loss_curve: (num_steps + 1,) loss of the start and of each iterate.
+      term_curves: dict name -> (num_steps + 1,) per-term losses along the curve (empty if the
+        objective has no terms or ``record_terms=False``).
+      terms: dict name -> () per-term losses at the returned params.
+      status: () int32; 0 ok, 1 non-finite met, 2 no improvement.
+      init_loss: () loss at the start.
+      final_loss: () loss at the returned params (``<= init_loss`` unless the start is not
+        finite).
+      num_rejected: () int32 number of rejected (non-finite) steps.
+    """
+
+    params: PyTree
+    loss_curve: jax.Array
+    term_curves: dict[str, jax.Array]
+    terms: dict[str, jax.Array]
+    status: jax.Array
+    init_loss: jax.Array
+    final_loss: jax.Array
+    num_rejected: jax.Array
+
+
+class Stage(NamedTuple):
+    """One stage of a multi-stage fit.
+
+    Attributes:
+      objective: the stage's objective (see :mod:`jaxrefine.optimizers.base`).
+      optimizer: the stage's optimizer; its state starts fresh at the stage start.
+      num_steps: number of optimizer steps (static int).
+      trainable: which params are optimised (None = all; see :func:`trainable_mask`).
+    """
+
+    objective: AbstractObjective
+    optimizer: Optimizer
+    num_steps: int
+    trainable: Trainable = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Trainable partitioning
+
+
+def trainable_mask(params: Params, trainable: Trainable) -> tuple[bool, ...]:
+    """One bool per leaf of ``params`` (flattening order) saying whether it is optimised.
+
+    Args:
+      params: params pytree (a batched one is fine: only its structure is used).
+      trainable: None (every leaf); a set / list / tuple of top-level keys when ``params`` is a
+        dict (e.g. ``{"global_orient", "transl"}``); or a pytree of Python bools that is a
+        prefix of ``params`` (a bool applies to the whole subtree under it).
+
+    Returns:
+      Tuple of bools, hashable (usable as a static jit argument).
+    """
+    leaves, _ = jax.tree_util.tree_flatten(params)
+    if trainable is None:
+        return (True,) * len(leaves)
+    if isinstance(trainable, set | frozenset | list | tuple) and all(
+        isinstance(k, str) for k in trainable
+    ):
+        if not isinstance(params, Mapping):
+            raise ValueError("trainable given as keys needs params to be a dict")
+        unknown = set(trainable) - set(params)
+        if unknown:
+            raise ValueError(f"trainable keys {sorted(unknown)} not in params {sorted(params)}")
+        trainable = {k: (k in trainable) for k in params}
+    try:
+        per_leaf = jax.tree_util.tree_map(
+            lambda m, sub: [bool(m)] * len(jax.tree_util.tree_leaves(sub)), trainable, params
+        )
+    except (ValueError, TypeError) as err:
+        raise ValueError(
+            f"trainable must be None, a set of top-level keys, or a prefix pytree of bools "
+            f"of params: {err}"
+        ) from err
+    mask = tuple(
+        m
+        for sub in jax.tree_util.tree_leaves(per_leaf, is_leaf=lambda x: isinstance(x, list))
+        for m in sub
+    )
+    if len(mask) != len(leaves):  # pragma: no cover - guarded by tree_map above
+        raise ValueError("trainable does not match params")
+    return mask
+
+
+@struct.dataclass
+class _PartialObjective(AbstractObjective):
+    """``inner`` seen as a function of the trainable leaves only (frozen leaves held here)."""
+
+    inner: Any
+    frozen: PyTree  # params with None at the trainable leaves
+
+    @property
+    def has_residuals(self) -> bool:  # type: ignore[override]
+        return getattr(self.inner, "has_residuals", False)
+
+    def residuals(self, params, data):
+        return self.inner.residuals(eqx.combine(params, self.frozen), data)
+
+    def loss(self, params, data):
+        return self.inner.loss(eqx.combine(params, self.frozen), data)
+
+    def terms(self, params, data):
+        return self.inner.terms(eqx.combine(params, self.frozen), data)
+
+
+def _select(pred: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:
+    return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
+class _Carry(NamedTuple):
+    x: PyTree  # current trainable params
+    dyn: PyTree  # array part of the optimizer state
+    loss: jax.Array  # () loss of x
+    terms: dict[str, jax.Array]  # name -> () terms of x
+    best_x: PyTree  # best trainable params so far
+    best_loss: jax.Array  # () their loss (inf while none is finite)
+    nonfinite: jax.Array  # () bool, a non-finite loss/params was met
+    num_rejected: jax.Array  # () int32
+
+
+def _run_stage(
+    objective: AbstractObjective,
+    optimizer: Optimizer,
+    params: Params,
+    data: Data,
+    num_steps: int,
+    mask: tuple[bool, ...],
+    record_terms: bool,
+) -> FitResult:
+    check_objective_for(optimizer, objective)
+    if num_steps < 0:
+        raise ValueError(f"num_steps must be >= 0, got {num_steps}")
+    if not any(mask):
+        raise ValueError("no trainable params: trainable selects no leaf")
+    treedef = jax.tree_util.tree_structure(params)
+    if all(mask):
+        obj, x0, frozen = objective, params, None
+    else:
+        mask_tree = jax.tree_util.tree_unflatten(treedef, list(mask))
+        x0, frozen = eqx.partition(params, mask_tree)
+        obj = _PartialObjective(objective, frozen)
+
+    def terms_of(x):
+        return obj.terms(x, data) if record_terms else {}
+
+    init_loss = obj.loss(x0, data)
+    if jnp.ndim(init_loss) != 0:
+        raise ValueError(f"objective.loss must return a scalar, got shape {jnp.shape(init_loss)}")
+    init_terms = terms_of(x0)
+    init_finite = jnp.isfinite(init_loss) & tree_all_finite(x0)
+    state0 = optimizer.init(x0, obj, data)
+    dyn0, static = eqx.partition(state0, eqx.is_array)
+    dyn_treedef = jax.tree_util.tree_structure(dyn0)
+
+    carry0 = _Carry(
+        x=x0,
+        dyn=dyn0,
+        loss=init_loss,
+        terms=init_terms,
+        best_x=x0,
+        best_loss=jnp.where(init_finite, init_loss, jnp.inf).astype(init_loss.dtype),
+        nonfinite=~init_finite,
+        num_rejected=jnp.asarray(0, jnp.int32),
+    )
+
+    def body(c: _Carry, _):
+        state = eqx.combine(c.dyn, static)
+        x_new, state_new, loss_new = optimizer.step(c.x, state, obj, data)
+        dyn_new, _ = eqx.partition(state_new, eqx.is_array)
+        if jax.tree_util.tree_structure(dyn_new) != dyn_treedef:
+            raise ValueError(
+                f"{type(optimizer).__name__}.step changed the structure of its state's arrays"
+            )
+        loss_new = jnp.asarray(loss_new).astype(init_loss.dtype)
+        ok = jnp.isfinite(loss_new) & tree_all_finite(x_new)
+        x = _select(ok, x_new, c.x)
+        loss = jnp.where(ok, loss_new, c.loss)
+        terms = _select(ok, terms_of(x_new), c.terms) if record_terms else {}
+        improved = ok & (loss_new < c.best_loss)
+        carry = _Carry(
+            x=x,
+            dyn=_select(ok, dyn_new, c.dyn),
+            loss=loss,
+            terms=terms,
+            best_x=_select(improved, x_new, c.best_x),
+            best_loss=jnp.where(improved, loss_new, c.best_loss),
+            nonfinite=c.nonfinite | ~ok,
+            num_rejected=c.num_rejected + (~ok).astype(jnp.int32),
+        )
+        return carry, (loss, terms)
+
+    c, (losses, term_hist) = jax.lax.scan(body, carry0, None, length=num_steps)
+
+    # Final guard: re-evaluate the best iterate and fall back to the start unless it is
+    # finite and no worse (any finite iterate beats a non-finite start).
+    best_loss = obj.loss(c.best_x, data)
+    keep = jnp.isfinite(best_loss) & ((best_loss <= init_loss) | ~jnp.isfinite(init_loss))
+    x_out = _select(keep, c.best_x, x0)
+    final_loss = jnp.where(keep, best_loss, init_loss)
+    final_terms = obj.terms(x_out, data)
+    status = jnp.where(
+        c.nonfinite,
+        STATUS_NONFINITE,
+        jnp.where(keep & (best_loss < init_loss), STATUS_OK, STATUS_NO_IMPROVEMENT),
+    ).astype(jnp.int32)
+
+    out_params = x_out if frozen is None else eqx.combine(x_out, frozen)
+    loss_curve = jnp.concatenate([init_loss[None], losses])
+    term_curves = {k: jnp.concatenate([init_terms[k][None], term_hist[k]]) for k in init_terms}
+    return FitResult(
+        params=out_params,
+        loss_curve=loss_curve,
+        term_curves=term_curves,
+        terms=final_terms,
+        status=status,
+        init_loss=init_loss,
+        final_loss=final_loss,
+        num_rejected=c.num_rejected,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Public entry points
+
+
+def fit(
+    objective: AbstractObjective,
+    init_params: Params,
+    data: Data,
+    optimizer: Optimizer,
+    *,
+    num_steps: int,
+    trainable: Trainable = None,
+    record_terms: bool = True,
+) -> FitResult:
+    """Fit ONE sample: ``num_steps`` optimizer steps in one ``lax.scan``.
+
+    Not jitted (a library function): wrap it in ``jax.jit`` / ``jax.vmap`` yourself, or use
+    :func:`fit_batch`.
+
+    Args:
+      objective: see :mod:`jaxrefine.optimizers.base`.
+      init_params: start, any pytree of float arrays (no batch axis).
+      data: per-sample inputs pytree passed to the objective.
+      optimizer: any :class:`~jaxrefine.optimizers.base.Optimizer`.
+      num_steps: number of steps (static).
+      trainable: which params are optimised (None = all; see :func:`trainable_mask`);
+        the others are returned bit-identical.
+      record_terms: record ``objective.terms`` after every step (one extra objective
+        evaluation per step); the final ``terms`` are always computed.
+
+    Returns:
+      :class:`FitResult`.
+    """
+    mask = trainable_mask(init_params, trainable)
+    return _run_stage(objective, optimizer, init_params, data, int(num_steps), mask, record_terms)
+
+
+def fit_stages(
+    stages: Sequence[Stage | tuple],
+    init_params: Params,
+    data: Data,
+    *,
+    record_terms: bool = True,
+) -> tuple[FitResult, ...]:
+    """Fit ONE sample through consecutive stages (each starts where the previous ended, with a
+    fresh optimizer state).
+
+    Args:
+      stages: sequence of :class:`Stage` or ``(objective, optimizer, num_steps, trainable)``
+        tuples.
+      init_params: start of the first stage (no batch axis).
+      data: per-sample inputs shared by every stage's objective.
+      record_terms: as in :func:`fit`.
+
+    Returns:
+      One :class:`FitResult` per stage; the last one's ``params`` is the final answer.
+    """
+    stages = tuple(Stage(*s) for s in stages)
+    results = []
+    params = init_params
+    for s in stages:
+        r = fit(
+            s.objective,
+            params,
+            data,
+            s.optimizer,
+            num_steps=s.num_steps,
+            trainable=s.trainable,
+            record_terms=record_terms,
+        )
+        results.append(r)
+        params = r.params
+    return tuple(results)
+
+
+def _batch_size(tree: PyTree, what: str) -> int:
+    sizes = {jnp.shape(x)[0] if jnp.ndim(x) else None for x in jax.tree_util.tree_leaves(tree)}
+    if None in sizes:
+        raise ValueError(f"every leaf of {what} needs a leading batch axis")
+    if len(sizes) > 1:
+        raise ValueError(f"leaves of {what} disagree on the batch size: {sorted(sizes)}")
+    return sizes.pop() if sizes else 0
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "chunk_size", "record_terms"))
+def _fit_stages_batch_jit(dyn_stages, init_params, data, *, spec, chunk_size, record_terms):
+    def one(args):
+        params, d = args
+        results = []
+        for (objective, optimizer), (num_steps, mask) in zip(dyn_stages, spec):
+            r = _run_stage(objective, optimizer, params, d, num_steps, mask, record_terms)
+            results.append(r)
+            params = r.params
+        return tuple(results)
+
+    if chunk_size is None:
+        return jax.vmap(one)((init_params, data))
+    return jax.lax.map(one, (init_params, data), batch_size=chunk_size)
+
+
+def fit_stages_batch(
+    stages: Sequence[Stage | tuple],
+    init_params: Params,
+    data: Data,
+    *,
+    chunk_size: int | None = None,
+    record_terms: bool = True,
+) -> tuple[FitResult, ...]:
+    """Jitted, batched :func:`fit_stages` over a leading batch axis of params and data.
+
+    The objectives and optimizers enter the compiled program as pytree arguments (their array
+    leaves are traced; their static fields are part of the cache key), so a second call with
+    new arrays of the same shapes and the same objective/optimizer objects does not retrace.
+
+    Args:
+      stages: as in :func:`fit_stages`.
+      init_params: start, every leaf with a leading batch axis (B, ...).
+      data: per-sample inputs, every leaf with the same leading batch axis (B, ...).
+      chunk_size: if given, process the batch in chunks of this many samples
+        (``lax.map(..., batch_size=chunk_size)``: bounded memory; results are identical).
+      record_terms: as in :func:`fit`.
+
+    Returns:
+      One :class:`FitResult` per stage, each leaf with a leading (B,) axis.
+    """
+    stages = tuple(Stage(*s) for s in stages)
+    b = _batch_size(init_params, "init_params")
+    b_data = _batch_size(data, "data") if jax.tree_util.tree_leaves(data) else b
+    if b != b_data:
+        raise ValueError(f"init_params has batch size {b} but data has {b_data}")
+    if chunk_size is not None and int(chunk_size) < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    spec = tuple((int(s.num_steps), trainable_mask(init_params, s.trainable)) for s in stages)
+    dyn = tuple((s.objective, s.optimizer) for s in stages)
+    return _fit_stages_batch_jit(
+        dyn,
+        init_params,
+        data,
+        spec=spec,
+        chunk_size=None if chunk_size is None else int(chunk_size),
+        record_terms=bool(record_terms),
+    )
+
+
+def fit_batch(
+    objective: AbstractObjective,
+    init_params: Params,
+    data: Data,
+    optimizer: Optimizer,
+    *,
+    num_steps: int,
+    trainable: Trainable = None,
+    chunk_size: int | None = None,
+    record_terms: bool = True,
+) -> FitResult:
+    """Jitted :func:`fit` over a leading batch axis of ``init_params`` and ``data``.
+
+    Each sample is fitted independently (``vmap``; ``result[i]`` equals ``fit`` on sample i).
+    See :func:`fit_stages_batch` for ``chunk_size`` and recompilation.
+
+    Returns:
+      :class:`FitResult` with a leading (B,) axis on every leaf.
+    """
+    stage = Stage(objective, optimizer, num_steps, trainable)
+    return fit_stages_batch(
+        (stage,), init_params, data, chunk_size=chunk_size, record_terms=record_terms
+    )[0]
