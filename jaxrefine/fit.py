@@ -4,9 +4,12 @@ A fit is a fixed number of optimizer steps run in one ``lax.scan`` (one compiled
 batch is the same program under ``vmap``). The engine adds, around any optimizer of
 :mod:`jaxrefine.optimizers`:
 
-- **NaN safety.** A step whose loss or params are not finite is rejected: params *and*
-  optimizer state roll back to the previous iterate and the status records it. A deterministic
-  optimizer then repeats the same rejected step, i.e. the fit stays at the last good iterate.
+- **NaN safety.** A step whose loss or params are not finite is rejected: params roll back to
+  the previous iterate, the optimizer state to ``optimizer.reset(params, previous_state)``
+  (optax optimizers forget their momentum / curvature memory and go on from there; the
+  least-squares and jaxopt ones keep their state, so they repeat the rejected step, i.e. stay
+  at the last good iterate; LM's trust region rejects non-finite proposals by itself), and the
+  status records it.
 - **Never worse than the start.** The best iterate by the objective's own loss is tracked and
   returned. At the end its loss is evaluated once more and, if it is not ``<=`` the loss of the
   start, the start itself is returned (status 2).
@@ -226,19 +229,21 @@ def _run_stage(
         state = eqx.combine(c.dyn, static)
         x_new, state_new, loss_new = optimizer.step(c.x, state, obj, data)
         dyn_new, _ = eqx.partition(state_new, eqx.is_array)
-        if jax.tree_util.tree_structure(dyn_new) != dyn_treedef:
-            raise ValueError(
-                f"{type(optimizer).__name__}.step changed the structure of its state's arrays"
-            )
         loss_new = jnp.asarray(loss_new).astype(init_loss.dtype)
         ok = jnp.isfinite(loss_new) & tree_all_finite(x_new)
+        dyn_reset, _ = eqx.partition(optimizer.reset(c.x, state), eqx.is_array)
+        for name, tree in (("step", dyn_new), ("reset", dyn_reset)):
+            if jax.tree_util.tree_structure(tree) != dyn_treedef:
+                raise ValueError(
+                    f"{type(optimizer).__name__}.{name} changed the structure of its state"
+                )
         x = _select(ok, x_new, c.x)
         loss = jnp.where(ok, loss_new, c.loss)
         terms = _select(ok, terms_of(x_new), c.terms) if record_terms else {}
         improved = ok & (loss_new < c.best_loss)
         carry = _Carry(
             x=x,
-            dyn=_select(ok, dyn_new, c.dyn),
+            dyn=_select(ok, dyn_new, dyn_reset),
             loss=loss,
             terms=terms,
             best_x=_select(improved, x_new, c.best_x),

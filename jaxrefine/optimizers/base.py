@@ -180,6 +180,17 @@ class Optimizer(abc.ABC):
           (shape (), as computed by the optimizer).
         """
 
+    def reset(self, params: Params, state: OptState) -> OptState:
+        """State to continue from after the engine rejected a (non-finite) step.
+
+        ``state`` is the state from *before* the rejected step, at ``params``. The default
+        returns it unchanged, so a deterministic optimizer would repeat the rejected step;
+        optimizers override this cheaply (no objective evaluation) to forget what led there
+        (e.g. momentum or curvature memory). Must keep the structure of ``state``.
+        """
+        del params
+        return state
+
 
 def geman_mcclure_residual(r: jax.Array, sigma: float | jax.Array) -> jax.Array:
     """Residual whose square is the Geman-McClure penalty (elementwise, any shape).

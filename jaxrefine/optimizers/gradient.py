@@ -109,6 +109,10 @@ class OptaxOptimizer(Optimizer):
             value, grad = jax.value_and_grad(value_fn)(new_params)
         return new_params, GradientState(inner, value, grad), value
 
+    def reset(self, params: Params, state: GradientState) -> GradientState:
+        """Fresh optax state (no momentum / curvature memory), cached value and gradient kept."""
+        return GradientState(self.transformation().init(params), state.value, state.grad)
+
 
 def adam(
     learning_rate: float = 1e-2, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
