@@ -18,6 +18,16 @@ batch is the same program under ``vmap``). The engine adds, around any optimizer
 - **Stages.** :func:`fit_stages` chains fits (e.g. SMPLify's camera stage, then its body stage),
   each with its own objective, optimizer (fresh state), step count and trainable set.
 
+Example (fit y = a * x to data; any optimizer of :mod:`jaxrefine.optimizers` fits here):
+
+>>> import jax.numpy as jnp
+>>> from jaxrefine.optimizers import Objective, levenberg_marquardt
+>>> obj = Objective.from_residuals(lambda p, d: p["a"] * d["x"] - d["y"])
+>>> data = {"x": jnp.array([1.0, 2.0, 3.0]), "y": jnp.array([2.0, 4.0, 6.0])}
+>>> res = fit(obj, {"a": jnp.array(0.0)}, data, levenberg_marquardt(), num_steps=10)
+>>> round(float(res.params["a"]), 4), int(res.status), res.loss_curve.shape
+(2.0, 0, (11,))
+
 Loss curves have ``num_steps + 1`` entries: the loss of the start and of the iterate after each
 step (a rejected step repeats the previous value). ``FitResult.status``: 0 ok (improved, no
 rejected step), 1 a non-finite loss or params was met (start or step), 2 no improvement over

@@ -25,6 +25,12 @@ Protocol (every function is for ONE sample; ``vmap`` or :func:`compute_all_batch
 - **N-PVE**: root-aligned as PVE, then the least-squares scale estimated on the vertices.
 
 Degenerate inputs (all points coincident) give a zero scale instead of NaN.
+
+>>> import numpy as np
+>>> gt = np.array([[0.0, 0.0, 0.0], [0.0, 0.5, 0.0], [0.2, -0.4, 0.1]])
+>>> pred = 2.0 * gt + 1.0  # twice as large, shifted: only the scale is wrong
+>>> {k: round(float(v), 1) for k, v in compute_all(pred, gt).items()}
+{'mpjpe': 319.4, 'pa_mpjpe': 0.0, 'n_mpjpe': 0.0}
 """
 
 from __future__ import annotations
