@@ -51,7 +51,9 @@ arrays plus, at most, static metadata that is the same after every step (the eng
 array part through ``lax.scan`` and keeps the static part of the initial state). Optimizers are
 frozen pytrees: hyper-parameters that should not trigger recompilation (learning rates, the
 weights of a learned optimizer) are array leaves; structural settings (memory sizes, solver
-kinds) are static fields.
+kinds) are static fields. An optional ``reset(params, state) -> state`` (default: identity) is
+called by the engine after it rejected a non-finite step, to forget momentum or curvature
+memory without evaluating the objective.
 """
 
 from __future__ import annotations
