@@ -1,6 +1,7 @@
 #version 430
 // Rasterizer, fragment stage: exact barycentrics and depth of the pixel centre, from the
-// intersection of the camera ray through it with the triangle (computed in pixel units).
+// intersection of the camera ray through it with the triangle (see jaxrefine.render.
+// pixel_barycentrics for the same formula in JAX).
 
 uniform ivec2 frame_size;
 
@@ -25,17 +26,9 @@ vec3 edge_point(vec2 a, vec2 b, out float dist2) {
     return vec3(1.0 - s, s, 0.0);
 }
 
-vec3 nearest_point_barycentrics(vec2 h0, vec2 h1, vec2 h2, vec3 z, vec3 bary) {
-    // Barycentrics of the point of the projected triangle nearest to the pixel centre,
-    // perspective-corrected. Corners behind the camera have no projection: clamp instead.
-    if (min(z.x, min(z.y, z.z)) <= 0.0) {
-        bary = max(bary, vec3(0.0));
-        float s = bary.x + bary.y + bary.z;
-        return s > 0.0 ? bary / s : vec3(1.0 / 3.0);
-    }
-    vec2 d0 = h0 / z.x;  // projected corners relative to the pixel centre, in pixels
-    vec2 d1 = h1 / z.y;
-    vec2 d2 = h2 / z.z;
+vec3 nearest_point_barycentrics(vec2 d0, vec2 d1, vec2 d2, vec3 z) {
+    // Perspective-correct barycentrics of the projected triangle's point nearest to the pixel
+    // centre (d_i: projected corners relative to the pixel centre, in pixels).
     float e01, e12, e20;
     vec3 l01 = edge_point(d0, d1, e01);
     vec3 l12 = edge_point(d1, d2, e12);
@@ -44,7 +37,7 @@ vec3 nearest_point_barycentrics(vec2 h0, vec2 h1, vec2 h2, vec3 z, vec3 bary) {
     float best = e01;
     if (e12 < best) { lam = vec3(0.0, l12.x, l12.y); best = e12; }
     if (e20 < best) { lam = vec3(l20.y, 0.0, l20.x); }
-    vec3 w = lam / z;  // screen-space barycentrics -> perspective-correct ones
+    vec3 w = lam / z;
     return w / (w.x + w.y + w.z);
 }
 
@@ -52,25 +45,46 @@ void main() {
     // Pixel centre in this frame; gl_FragCoord is at +0.5 and exact in float.
     float u = gl_FragCoord.x;
     float v = gl_FragCoord.y - float(g_frame * frame_size.y);
-    // Pixel-relative homogeneous coordinates of the corners: h = (z (s_x - u), z (s_y - v))
-    // with s the projection of the corner. The perspective-correct barycentrics are the 2D
-    // cross products w_i = h_j x h_k normalised to sum 1: the same as intersecting the ray
-    // through the pixel centre with the triangle (w_i = d . (p_j x p_k), d = the ray), but
-    // free of the cancellation of large camera-space coordinates for edge-on triangles, and
-    // valid for corners behind the camera.
-    vec2 ku = vec2(g_intrinsics.z - u, g_intrinsics.w - v);
-    vec2 h0 = g_intrinsics.xy * g_p0.xy + ku * g_p0.z;
-    vec2 h1 = g_intrinsics.xy * g_p1.xy + ku * g_p1.z;
-    vec2 h2 = g_intrinsics.xy * g_p2.xy + ku * g_p2.z;
-    vec3 bary = vec3(h1.x * h2.y - h1.y * h2.x, h2.x * h0.y - h2.y * h0.x, h0.x * h1.y - h0.y * h1.x);
-    float a = bary.x + bary.y + bary.z;
-    bary = a != 0.0 ? bary / a : vec3(1.0 / 3.0);
+    // Barycentrics of the intersection of the ray through the pixel centre with the triangle.
+    // d_i: projected corners relative to the pixel centre (pixels); screen-space weights are
+    // the 2D cross products l_0 = d_1 x d_2 etc., perspective-corrected as l_i / z_i. Small
+    // pixel-relative numbers keep float32 accurate. With a corner behind the camera (clipped
+    // at the near plane) use the homogeneous d_i = (fx x + (cx - u) z, fy y + (cy - v) z),
+    // whose cross products are proportional to l_i / z_i already.
+    vec3 z = vec3(g_p0.z, g_p1.z, g_p2.z);
+    vec2 f = g_intrinsics.xy;
+    vec2 c = g_intrinsics.zw;
+    vec2 pix = vec2(u, v);
+    bool front = min(z.x, min(z.y, z.z)) > 0.0;
+    vec2 d0, d1, d2;
+    if (front) {
+        d0 = (f * g_p0.xy / g_p0.z + c) - pix;
+        d1 = (f * g_p1.xy / g_p1.z + c) - pix;
+        d2 = (f * g_p2.xy / g_p2.z + c) - pix;
+    } else {
+        d0 = f * g_p0.xy + (c - pix) * g_p0.z;
+        d1 = f * g_p1.xy + (c - pix) * g_p1.z;
+        d2 = f * g_p2.xy + (c - pix) * g_p2.z;
+    }
+    vec3 w = vec3(d1.x * d2.y - d1.y * d2.x, d2.x * d0.y - d2.y * d0.x, d0.x * d1.y - d0.y * d1.x);
+    if (front) {
+        w /= z;
+    }
+    float a = w.x + w.y + w.z;
+    vec3 bary = a != 0.0 ? w / a : vec3(1.0 / 3.0);
     if (min(bary.x, min(bary.y, bary.z)) < 0.0) {
-        // The pixel centre lies (within the rasterizer's sub-pixel precision) outside the
-        // triangle: an edge or silhouette pixel. Use the triangle's nearest point in the image.
-        bary = nearest_point_barycentrics(h0, h1, h2, vec3(g_p0.z, g_p1.z, g_p2.z), bary);
+        // The pixel centre lies (within the rasterizer's sub-pixel snapping) outside the
+        // triangle: an edge or silhouette pixel. Take the triangle's nearest point in the
+        // image; with a corner behind the camera clamp and renormalise instead.
+        if (front) {
+            bary = nearest_point_barycentrics(d0, d1, d2, z);
+        } else {
+            bary = max(bary, vec3(0.0));
+            float s = bary.x + bary.y + bary.z;
+            bary = s > 0.0 ? bary / s : vec3(1.0 / 3.0);
+        }
     }
     out_id = g_triangle + 1;
     out_bary = bary;
-    out_depth = bary.x * g_p0.z + bary.y * g_p1.z + bary.z * g_p2.z;
+    out_depth = dot(bary, z);
 }

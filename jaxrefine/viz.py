@@ -1,0 +1,112 @@
+"""Pictures: overlays of rendered meshes on images, colour maps, and PNG grids.
+
+Plain numpy on the host (no JAX, no PIL); PNGs are written with ``matplotlib.image.imsave``
+(Agg, no display needed). Images are float arrays in [0, 1] (H, W, 3) or uint8 (H, W, 3);
+every function accepts both and returns float32 in [0, 1].
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def as_float_image(image) -> np.ndarray:
+    """(H, W, 3) or (H, W) image (uint8 or float) -> (H, W, 3) float32 in [0, 1]."""
+    a = np.asarray(image)
+    if a.dtype == np.uint8:
+        a = a.astype(np.float32) / 255.0
+    a = a.astype(np.float32)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, -1)
+    if a.ndim != 3 or a.shape[-1] not in (3, 4):
+        raise ValueError(f"expected an (H, W, 3) image, got {a.shape}")
+    return np.clip(a[..., :3], 0.0, 1.0)
+
+
+def overlay(image, rendering, mask, alpha: float = 0.6) -> np.ndarray:
+    """Alpha-blend a rendering over an image where the mask is set.
+
+    Args:
+      image: (H, W, 3) background picture.
+      rendering: (H, W, 3) rendered colours (e.g. ``RenderChannels.rgb``).
+      mask: (H, W) foreground (bool or weights in [0, 1]).
+      alpha: opacity of the rendering.
+
+    Returns:
+      (H, W, 3) float32 ``image * (1 - alpha m) + rendering * alpha m``.
+    """
+    img = as_float_image(image)
+    ren = as_float_image(rendering)
+    if img.shape != ren.shape:
+        raise ValueError(f"image {img.shape} and rendering {ren.shape} differ in size")
+    m = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)[..., None] * float(alpha)
+    return img * (1.0 - m) + ren * m
+
+
+def normals_to_rgb(normals, mask=None) -> np.ndarray:
+    """(H, W, 3) unit normals -> colours ``(n + 1) / 2`` (background black)."""
+    n = np.asarray(normals, np.float32)
+    rgb = (n + 1.0) * 0.5
+    if mask is not None:
+        rgb = np.where(np.asarray(mask, bool)[..., None], rgb, 0.0)
+    return np.clip(rgb, 0.0, 1.0).astype(np.float32)
+
+
+def depth_to_rgb(depth, mask=None, cmap: str = "viridis") -> np.ndarray:
+    """(H, W) depth -> colours, near = bright, normalised over the foreground."""
+    from matplotlib import colormaps
+
+    d = np.asarray(depth, np.float32)
+    m = (d > 0) if mask is None else np.asarray(mask, bool)
+    out = np.zeros(d.shape + (3,), np.float32)
+    if m.any():
+        lo, hi = float(d[m].min()), float(d[m].max())
+        x = 1.0 - (d - lo) / max(hi - lo, 1e-9)
+        out = colormaps[cmap](np.clip(x, 0, 1))[..., :3].astype(np.float32)
+        out = np.where(m[..., None], out, 0.0)
+    return out
+
+
+def image_grid(images: Sequence, ncols: int | None = None, pad: int = 2, fill=1.0) -> np.ndarray:
+    """Tile images (same size) into one (rows x cols) picture separated by ``pad`` pixels.
+
+    Args:
+      images: sequence of (H, W, 3) / (H, W) images.
+      ncols: columns (default: all in one row, i.e. side by side).
+      pad: gap in pixels.
+      fill: gap colour (grey level in [0, 1]).
+
+    Returns:
+      (rows * (H + pad) - pad, cols * (W + pad) - pad, 3) float32.
+    """
+    ims = [as_float_image(i) for i in images]
+    if not ims:
+        raise ValueError("no images")
+    h, w = ims[0].shape[:2]
+    if any(i.shape[:2] != (h, w) for i in ims):
+        raise ValueError(f"images differ in size: {[i.shape for i in ims]}")
+    ncols = len(ims) if ncols is None else int(ncols)
+    nrows = -(-len(ims) // ncols)
+    out = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad, 3), fill, np.float32)
+    for n, im in enumerate(ims):
+        r, c = divmod(n, ncols)
+        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = im
+    return out
+
+
+def save_png(path: str | os.PathLike, image) -> str:
+    """Write an (H, W, 3) image as PNG (parent folders are created). Returns the path."""
+    from matplotlib import image as mpimg
+
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    mpimg.imsave(path, as_float_image(image))
+    return path
+
+
+def save_grid(path: str | os.PathLike, images: Sequence, ncols: int | None = None, pad: int = 2):
+    """Side-by-side (or ``ncols``-column grid) PNG of several images. Returns the path."""
+    return save_png(path, image_grid(images, ncols=ncols, pad=pad))
