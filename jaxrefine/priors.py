@@ -1,0 +1,269 @@
+"""Pose priors. The Gaussian-mixture (GMM) body-pose prior of SMPLify, in SMPLify's format.
+
+A mixture of ``M`` Gaussians over the ``D = 69`` body-pose dimensions (joints 1..23 axis-angle,
+global orientation excluded): ``means`` (M, D), ``covars`` (M, D, D), ``weights`` (M,).
+SMPLify-X's ``MaxMixturePrior`` (REFERENCE.md 1.8) precomputes, in float64,
+
+- precisions ``Lambda_m = inv(Sigma_m)``,
+- ``s_m = sqrt(det Sigma_m)`` and normaliser-weights
+  ``nw_m = w_m / ((2 pi)^(D/2) * s_m / min_k s_k)``,
+
+and evaluates the *max-mixture* energy
+
+    E(theta) = min_m [ 0.5 (theta - mu_m)^T Lambda_m (theta - mu_m) - log nw_m ].
+
+``-log nw_m`` contains the constant ``(D/2) log(2 pi)`` (63.41 for D = 69), kept here as in
+SMPLify so that absolute energies are comparable with theirs; it has no gradient effect.
+The determinants are formed as log-determinants (a 69-D determinant under- or overflows), which
+gives the same ``nw_m``.
+
+The shipped prior (``jaxrefine/assets/gmm_08.npz``) is fitted on CMU motion capture retargeted
+to the shipped open body model by ``scripts/fit_pose_prior.py`` (its inputs, split and
+held-out log-likelihood are in ``jaxrefine/assets/gmm_08.json``). :func:`load_gmm` also reads
+SMPLify's own ``gmm_08.pkl`` (a dict, or a pickled old scikit-learn GMM) without running any
+code from the pickle.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+from jax.scipy.special import logsumexp
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+SHIPPED_GMM_PATH = ASSETS / "gmm_08.npz"
+
+
+@struct.dataclass
+class GMMPrior:
+    """A Gaussian mixture pose prior with its precomputed terms.
+
+    Attributes:
+      means: (M, D) component means.
+      covars: (M, D, D) component covariances.
+      weights: (M,) mixture weights (sum to 1).
+      precisions: (M, D, D) inverse covariances.
+      nll_weights: (M,) ``-log nw_m`` (SMPLify's per-component constant, see module docstring).
+      log_norms: (M,) ``log w_m - (D/2) log(2 pi) - 0.5 log det Sigma_m`` (for the exact
+        mixture log-density).
+    """
+
+    means: jnp.ndarray
+    covars: jnp.ndarray
+    weights: jnp.ndarray
+    precisions: jnp.ndarray
+    nll_weights: jnp.ndarray
+    log_norms: jnp.ndarray
+
+    @property
+    def num_components(self) -> int:
+        return int(self.means.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.means.shape[1])
+
+
+def gmm_from_arrays(means, covars, weights, dtype=jnp.float32) -> GMMPrior:
+    """Build a :class:`GMMPrior`, precomputing precisions and normalisers in float64.
+
+    Args:
+      means: (M, D).
+      covars: (M, D, D) full covariances, or (M, D) diagonal ones.
+      weights: (M,), normalised here to sum to 1.
+      dtype: dtype of the stored arrays.
+
+    Raises:
+      ValueError: inconsistent shapes, non-positive weights or covariances that are not
+        symmetric positive definite.
+    """
+    means = np.asarray(means, np.float64)
+    covars = np.asarray(covars, np.float64)
+    weights = np.asarray(weights, np.float64).reshape(-1)
+    if means.ndim != 2:
+        raise ValueError(f"means must be (M, D), got shape {means.shape}")
+    M, D = means.shape
+    if covars.shape == (M, D):
+        covars = np.einsum("md,de->mde", covars, np.eye(D))
+    if covars.shape != (M, D, D) or weights.shape != (M,):
+        raise ValueError(
+            f"GMM shapes disagree: means {means.shape}, covars {covars.shape}, "
+            f"weights {weights.shape}; expected (M, D), (M, D, D), (M,)"
+        )
+    if not np.all(weights > 0):
+        raise ValueError("GMM weights must be positive")
+    weights = weights / weights.sum()
+    covars = 0.5 * (covars + np.swapaxes(covars, 1, 2))
+    try:
+        chol = np.linalg.cholesky(covars)
+    except np.linalg.LinAlgError:
+        raise ValueError("GMM covariances must be symmetric positive definite") from None
+    log_s = np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)  # log sqrt(det)
+    eye = np.broadcast_to(np.eye(D), (M, D, D))
+    inv_chol = np.linalg.solve(chol, eye)
+    precisions = np.swapaxes(inv_chol, 1, 2) @ inv_chol
+    half_log_2pi = 0.5 * D * np.log(2 * np.pi)
+    nll_weights = -np.log(weights) + half_log_2pi + (log_s - log_s.min())
+    log_norms = np.log(weights) - half_log_2pi - log_s
+    return GMMPrior(
+        means=jnp.asarray(means, dtype),
+        covars=jnp.asarray(covars, dtype),
+        weights=jnp.asarray(weights, dtype),
+        precisions=jnp.asarray(precisions, dtype),
+        nll_weights=jnp.asarray(nll_weights, dtype),
+        log_norms=jnp.asarray(log_norms, dtype),
+    )
+
+
+class _SklearnStub:
+    """Stand-in for pickled scikit-learn objects: keeps their attributes, runs nothing."""
+
+    def __setstate__(self, state):
+        if isinstance(state, tuple) and len(state) == 2:  # (dict, slots)
+            state = state[0] or {}
+        if isinstance(state, dict):
+            self.__dict__.update(state)
+
+
+_STUBS: dict[str, type] = {}
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Allows numpy arrays, plain containers and (stubbed) scikit-learn objects only."""
+
+    _ALLOWED = {
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"), ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"), ("copy_reg", "_reconstructor"),
+        ("copyreg", "_reconstructor"), ("__builtin__", "object"), ("builtins", "object"),
+        ("collections", "OrderedDict"), ("_codecs", "encode"),
+    }  # fmt: skip
+
+    def find_class(self, module, name):
+        if module == "sklearn" or module.startswith("sklearn."):
+            key = f"{module}.{name}"
+            if key not in _STUBS:
+                _STUBS[key] = type(name, (_SklearnStub,), {"__module__": module})
+            return _STUBS[key]
+        if (module, name) in self._ALLOWED:
+            import importlib
+
+            mod = module.replace("copy_reg", "copyreg").replace("__builtin__", "builtins")
+            if mod.startswith("numpy.core"):
+                mod = mod.replace("numpy.core", "numpy._core")
+            try:
+                obj = importlib.import_module(mod)
+            except ImportError:
+                obj = importlib.import_module(mod.replace("numpy._core", "numpy.core"))
+            return getattr(obj, name)
+        raise pickle.UnpicklingError(
+            f"a GMM pickle should hold arrays only, found {module}.{name}; refusing to load it"
+        )
+
+
+def _read_gmm_pickle(path: Path) -> dict:
+    try:
+        obj = _SafeUnpickler(io.BytesIO(path.read_bytes()), encoding="latin1").load()
+    except pickle.UnpicklingError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - any failure to unpickle is a bad file
+        raise ValueError(f"{path}: not a readable GMM pickle ({exc})") from None
+    fields = obj if isinstance(obj, dict) else getattr(obj, "__dict__", {})
+    names = {
+        "means": ("means", "means_"),
+        "covars": ("covars", "covars_", "covariances_"),
+        "weights": ("weights", "weights_"),
+    }
+    out = {}
+    for key, options in names.items():
+        for o in options:
+            if o in fields:
+                out[key] = np.asarray(fields[o])
+                break
+        else:
+            raise ValueError(
+                f"{path}: GMM pickle lacks {key!r} (looked for {options}; found {sorted(fields)})"
+            )
+    return out
+
+
+def load_gmm(path: str | os.PathLike | None = None) -> GMMPrior:
+    """Load a GMM pose prior.
+
+    Args:
+      path: None for the shipped prior; an ``.npz`` with ``means``, ``covars``, ``weights``;
+        or SMPLify's ``gmm_08.pkl`` (a dict with those keys, or an old scikit-learn GMM with
+        ``means_``, ``covars_``, ``weights_``), read with a restricted unpickler.
+
+    Raises:
+      FileNotFoundError: the file (or the shipped prior) is missing.
+      ValueError: the file is not a usable GMM.
+    """
+    if path is None:
+        path = SHIPPED_GMM_PATH
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"the shipped pose prior is missing ({path}); build it with "
+                "scripts/fit_pose_prior.py"
+            )
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"GMM file not found: {path}")
+    if path.read_bytes()[:2] == b"PK":
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in ("means", "covars", "weights") if k not in z]
+            if missing:
+                raise ValueError(f"{path}: GMM npz lacks {missing}")
+            arrays = {k: z[k] for k in ("means", "covars", "weights")}
+    else:
+        arrays = _read_gmm_pickle(path)
+    try:
+        return gmm_from_arrays(arrays["means"], arrays["covars"], arrays["weights"])
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def _check_pose(prior: GMMPrior, body_pose: jnp.ndarray) -> jnp.ndarray:
+    body_pose = jnp.asarray(body_pose)
+    if body_pose.shape != (prior.dim,):
+        hint = " (one pose; batch with jax.vmap)" if body_pose.ndim > 1 else ""
+        raise ValueError(f"body_pose must have shape ({prior.dim},), got {body_pose.shape}{hint}")
+    return body_pose
+
+
+def gmm_component_energies(prior: GMMPrior, body_pose: jnp.ndarray) -> jnp.ndarray:
+    """Per-component energies (M,): ``0.5 d_m^T Lambda_m d_m - log nw_m``, ``d_m = x - mu_m``.
+
+    Args:
+      body_pose: (D,) body pose (69 = joints 1..23 axis-angle).
+    """
+    x = _check_pose(prior, body_pose)
+    d = x[None, :] - prior.means
+    maha = jnp.einsum("md,mde,me->m", d, prior.precisions, d)
+    return 0.5 * maha + prior.nll_weights
+
+
+def gmm_energy(prior: GMMPrior, body_pose: jnp.ndarray) -> jnp.ndarray:
+    """SMPLify's max-mixture prior energy () of one body pose (D,): min over components of
+    :func:`gmm_component_energies` (the gradient flows through the best component only)."""
+    return jnp.min(gmm_component_energies(prior, body_pose))
+
+
+def gmm_log_density(prior: GMMPrior, body_pose: jnp.ndarray) -> jnp.ndarray:
+    """Exact mixture log-density () of one body pose (D,) (log-sum-exp over components)."""
+    x = _check_pose(prior, body_pose)
+    d = x[None, :] - prior.means
+    maha = jnp.einsum("md,mde,me->m", d, prior.precisions, d)
+    return logsumexp(prior.log_norms - 0.5 * maha)
+
+
+def gmm_mean_pose(prior: GMMPrior) -> jnp.ndarray:
+    """The weighted mean pose (D,) ``weights @ means`` (SMPLify-X's initial body pose)."""
+    return prior.weights @ prior.means
