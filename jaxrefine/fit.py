@@ -99,12 +99,16 @@ class Stage(NamedTuple):
       optimizer: the stage's optimizer; its state starts fresh at the stage start.
       num_steps: number of optimizer steps (static int).
       trainable: which params are optimised (None = all; see :func:`trainable_mask`).
+      select: "best" returns the best iterate by the stage's loss; "last" returns the last
+        iterate (what SPIN / PyTorch loops return). Both fall back to the start when the
+        chosen iterate is not finite or is worse than the start.
     """
 
     objective: AbstractObjective
     optimizer: Optimizer
     num_steps: int
     trainable: Trainable = None
+    select: str = "best"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,8 +202,11 @@ def _run_stage(
     num_steps: int,
     mask: tuple[bool, ...],
     record_terms: bool,
+    select: str = "best",
 ) -> FitResult:
     check_objective_for(optimizer, objective)
+    if select not in ("best", "last"):
+        raise ValueError(f"select must be 'best' or 'last', got {select!r}")
     if num_steps < 0:
         raise ValueError(f"num_steps must be >= 0, got {num_steps}")
     if not any(mask):
@@ -265,11 +272,12 @@ def _run_stage(
 
     c, (losses, term_hist) = jax.lax.scan(body, carry0, None, length=num_steps)
 
-    # Final guard: re-evaluate the best iterate and fall back to the start unless it is
-    # finite and no worse (any finite iterate beats a non-finite start).
-    best_loss = obj.loss(c.best_x, data)
+    # Final guard: re-evaluate the chosen iterate (the best, or the last) and fall back to the
+    # start unless it is finite and no worse (any finite iterate beats a non-finite start).
+    chosen = c.best_x if select == "best" else c.x
+    best_loss = obj.loss(chosen, data)
     keep = jnp.isfinite(best_loss) & ((best_loss <= init_loss) | ~jnp.isfinite(init_loss))
-    x_out = _select(keep, c.best_x, x0)
+    x_out = _select(keep, chosen, x0)
     final_loss = jnp.where(keep, best_loss, init_loss)
     final_terms = obj.terms(x_out, data)
     status = jnp.where(
@@ -306,6 +314,7 @@ def fit(
     num_steps: int,
     trainable: Trainable = None,
     record_terms: bool = True,
+    select: str = "best",
 ) -> FitResult:
     """Fit ONE sample: ``num_steps`` optimizer steps in one ``lax.scan``.
 
@@ -327,7 +336,9 @@ def fit(
       :class:`FitResult`.
     """
     mask = trainable_mask(init_params, trainable)
-    return _run_stage(objective, optimizer, init_params, data, int(num_steps), mask, record_terms)
+    return _run_stage(
+        objective, optimizer, init_params, data, int(num_steps), mask, record_terms, select
+    )
 
 
 def fit_stages(
@@ -362,6 +373,7 @@ def fit_stages(
             num_steps=s.num_steps,
             trainable=s.trainable,
             record_terms=record_terms,
+            select=s.select,
         )
         results.append(r)
         params = r.params
@@ -382,8 +394,8 @@ def _fit_stages_batch_jit(dyn_stages, init_params, data, *, spec, chunk_size, re
     def one(args):
         params, d = args
         results = []
-        for (objective, optimizer), (num_steps, mask) in zip(dyn_stages, spec):
-            r = _run_stage(objective, optimizer, params, d, num_steps, mask, record_terms)
+        for (objective, optimizer), (num_steps, mask, select) in zip(dyn_stages, spec):
+            r = _run_stage(objective, optimizer, params, d, num_steps, mask, record_terms, select)
             results.append(r)
             params = r.params
         return tuple(results)
@@ -425,7 +437,9 @@ def fit_stages_batch(
         raise ValueError(f"init_params has batch size {b} but data has {b_data}")
     if chunk_size is not None and int(chunk_size) < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    spec = tuple((int(s.num_steps), trainable_mask(init_params, s.trainable)) for s in stages)
+    spec = tuple(
+        (int(s.num_steps), trainable_mask(init_params, s.trainable), s.select) for s in stages
+    )
     dyn = tuple((s.objective, s.optimizer) for s in stages)
     return _fit_stages_batch_jit(
         dyn,

@@ -166,6 +166,8 @@ class Preset:
       camera_steps / body_steps: iterations of the two stages (SPIN: 100 + 100).
       learning_rate: Adam's step (SPIN: 1e-2).
       ignore_body25: BODY_25 joints ignored in the body stage (SPIN: neck and hips).
+      body_stage_params: what the body stage optimises (SPIN keeps the camera translation
+        fixed; without a depth anchor the dense preset lets it move too).
     """
 
     name: str
@@ -177,12 +179,17 @@ class Preset:
     body_steps: int = 100
     learning_rate: float = 1e-2
     ignore_body25: tuple[int, ...] = BODY25_IGNORED_BY_SMPLIFY
+    body_stage_params: tuple[str, ...] = ("body_pose", "betas", "global_orient")
 
 
 PRESETS = {
     "spin": Preset("spin"),
     "dense": Preset(
-        "dense", use_angle_prior=False, use_depth_prior=False, scale_by_person_size=True
+        "dense",
+        use_angle_prior=False,
+        use_depth_prior=False,
+        scale_by_person_size=True,
+        body_stage_params=("body_pose", "betas", "global_orient", "transl"),
     ),
 }
 

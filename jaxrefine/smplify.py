@@ -25,7 +25,6 @@ from jaxrefine.optimizers import (
 )
 
 CAMERA_STAGE_PARAMS = ("transl", "global_orient")
-BODY_STAGE_PARAMS = ("body_pose", "betas", "global_orient")
 OPTIMIZERS = ("adam", "lbfgs", "lm", "gn", "jaxopt-lbfgs")
 
 
@@ -82,6 +81,7 @@ def smplify(
     body_steps: int | None = None,
     chunk_size: int | None = None,
     record_terms: bool = False,
+    select: str = "best",
 ) -> SMPLifyResult:
     """Run SMPLify on a batch.
 
@@ -97,6 +97,8 @@ def smplify(
       camera_steps / body_steps: override the preset's iteration counts (0 skips a stage).
       chunk_size: bound memory for large batches (``lax.map`` chunks).
       record_terms: record per-term losses after every step (costs one more evaluation).
+      select: "best" (default) returns each stage's best iterate; "last" its last iterate, as
+        SPIN does (for parity). Either way a stage never returns worse than its start.
     """
     p = get_preset(preset) if isinstance(preset, str) else preset
     if camera_steps is not None or body_steps is not None:
@@ -109,10 +111,10 @@ def smplify(
     stages = []
     if p.camera_steps > 0:
         opt = make_optimizer(optimizer, p.learning_rate)
-        stages.append(Stage(cam_obj, opt, p.camera_steps, set(CAMERA_STAGE_PARAMS)))
+        stages.append(Stage(cam_obj, opt, p.camera_steps, set(CAMERA_STAGE_PARAMS), select))
     if p.body_steps > 0:
         opt = make_optimizer(optimizer, p.learning_rate)
-        stages.append(Stage(body_obj, opt, p.body_steps, set(BODY_STAGE_PARAMS)))
+        stages.append(Stage(body_obj, opt, p.body_steps, set(p.body_stage_params), select))
     if not stages:
         raise ValueError("both stages have 0 steps: nothing to fit")
     results = fit_stages_batch(

@@ -87,7 +87,7 @@ def sample_scenes(
     pose = np.array(poses[idx], np.float64)
     nb = model.num_betas
     betas = np.clip(rng.normal(0, config.beta_std, (n, nb)), -config.beta_clip, config.beta_clip)
-    yaw = Rotation.from_euler("y", rng.uniform(*config.yaw_deg, n), degrees=True)
+    yaw = Rotation.from_euler("y", rng.uniform(*config.yaw_deg, n)[:, None], degrees=True)
     tilt = Rotation.from_euler(
         "xz", rng.uniform(-config.tilt_deg, config.tilt_deg, (n, 2)), degrees=True
     )
@@ -118,7 +118,7 @@ def _heading(rot: Rotation) -> Rotation:
     """The rotation about the vertical (y) axis closest to ``rot`` (its heading)."""
     fwd = rot.apply(np.array([0.0, 0.0, 1.0]))
     ang = np.arctan2(fwd[..., 0], fwd[..., 2])
-    return Rotation.from_euler("y", ang)
+    return Rotation.from_euler("y", np.reshape(ang, (-1, 1)))
 
 
 def cameras_for(scenes: SceneParams):
