@@ -240,7 +240,8 @@ def rasterize_batch(
 
     Returns:
       :class:`Fragments` with a leading batch axis: tri_id (B, H, W), bary (B, H, W, 3),
-      depth (B, H, W).
+      depth (B, H, W). EGL: one host call for the batch; JAX: ``lax.map`` over frames (same
+      results as ``vmap``, bounded memory).
     """
     which, _ = _resolve_backend(backend, None, 0)
     return _rasterize_batch_jit(vertices, faces, cameras, height, width, which, cull_backfaces)
@@ -251,6 +252,8 @@ def _rasterize_batch_jit(vertices, faces, cameras, height, width, backend, cull_
     fn = functools.partial(
         rasterize, height=height, width=width, backend=backend, cull_backfaces=cull_backfaces
     )
+    if backend == "jax":  # frame by frame: the z-buffer's (F, S, S) work arrays stay small
+        return jax.lax.map(lambda vc: fn(vc[0], faces, vc[1]), (vertices, cameras))
     return jax.vmap(fn, in_axes=(0, None, 0))(vertices, faces, cameras)
 
 

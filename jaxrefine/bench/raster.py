@@ -15,7 +15,10 @@ The mesh is the shipped open body model (``jaxrefine.load_body_model()``) when i
 
 from __future__ import annotations
 
+import argparse
 import functools
+import os
+import time
 
 import numpy as np
 
@@ -131,3 +134,232 @@ def figure_mesh(pose: int = 0) -> tuple[np.ndarray, np.ndarray]:
         faces.append(f + n)
         n += len(v)
     return np.concatenate(verts).astype(np.float32), np.concatenate(faces).astype(np.int32)
+
+
+# --------------------------------------------------------------------------- pyrender
+
+
+def import_pyrender():
+    """Import pyrender for headless EGL rendering with its 4x multisampling turned off.
+
+    Returns the module, or raises ImportError / OSError (e.g. missing ``libxrender1``) when it
+    cannot be used. Sets ``PYOPENGL_PLATFORM=egl`` and ``EGL_PLATFORM=surfaceless`` unless set.
+    """
+    os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+    os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+    import pyrender
+    import pyrender.renderer as prr
+
+    if not getattr(prr, "_jaxrefine_no_msaa", False):
+        storage = prr.glRenderbufferStorageMultisample
+
+        def single_sample(target, samples, fmt, width, height):
+            return storage(target, 0, fmt, width, height)
+
+        prr.glRenderbufferStorageMultisample = single_sample
+        prr._jaxrefine_no_msaa = True
+    return pyrender
+
+
+class PyrenderDepth:
+    """pyrender depth-only renderer of (V, 3) meshes seen by OpenCV cameras (new mesh per call)."""
+
+    def __init__(self, height: int, width: int, znear: float = 0.05, zfar: float = 100.0):
+        self.pyrender = import_pyrender()
+        self.height, self.width = height, width
+        self.znear, self.zfar = znear, zfar
+        self.renderer = self.pyrender.OffscreenRenderer(width, height)
+
+    def depth(self, vertices, faces, fx, fy, cx, cy, R, t) -> np.ndarray:
+        """(H, W) float32 depth (0 = background) of world-space ``vertices`` (V, 3)."""
+        import trimesh
+
+        pr = self.pyrender
+        # OpenGL camera (y up, looking down -z) = OpenCV camera rotated by pi about x.
+        pc = (np.asarray(vertices) @ np.asarray(R).T + np.asarray(t)) * np.array([1.0, -1, -1])
+        mesh = pr.Mesh.from_trimesh(trimesh.Trimesh(pc, faces, process=False), smooth=False)
+        scene = pr.Scene()
+        scene.add(mesh)
+        cam = pr.IntrinsicsCamera(
+            float(fx), float(fy), float(cx), float(cy), znear=self.znear, zfar=self.zfar
+        )
+        scene.add(cam, pose=np.eye(4))
+        return self.renderer.render(scene, flags=pr.RenderFlags.DEPTH_ONLY)
+
+    def close(self) -> None:
+        self.renderer.delete()
+
+
+# --------------------------------------------------------------------------- benchmark
+
+
+def bench_meshes(batch: int, seed: int = 0):
+    """``batch`` posed meshes (B, V, 3) float32, faces (F, 3) int32 and a name.
+
+    The shipped open body model in random poses when it is installed, else :func:`figure_mesh`.
+    """
+    rng = np.random.default_rng(seed)
+    try:
+        import jax.numpy as jnp
+
+        import jaxrefine
+        from jaxrefine.body_model import forward
+
+        model = jaxrefine.load_body_model()
+    except (FileNotFoundError, ImportError, AttributeError):
+        meshes = [figure_mesh(i % 8) for i in range(batch)]
+        return np.stack([m[0] for m in meshes]), meshes[0][1], "procedural figure"
+    verts = []
+    for _ in range(batch):
+        pose = rng.normal(0, 0.25, (24, 3))
+        pose[0] = 0
+        out = forward(model, jnp.asarray(pose, jnp.float32), jnp.zeros(model.num_betas))
+        verts.append(np.asarray(out.vertices, np.float32))
+    return np.stack(verts), np.asarray(model.faces, np.int32), model.model_id
+
+
+def bench_cameras(batch: int, height: int, width: int, seed: int = 0):
+    """Per-frame cameras (batched :class:`Camera`) framing a standing body, varied yaw."""
+    import jax
+    import jax.numpy as jnp
+
+    from jaxrefine.camera import Camera
+
+    rng = np.random.default_rng(seed + 1)
+    cams = []
+    for _ in range(batch):
+        yaw = rng.uniform(-np.pi, np.pi)
+        c, s = np.cos(yaw), np.sin(yaw)
+        R = np.diag([1.0, -1.0, -1.0]) @ np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+        dist = rng.uniform(2.6, 3.4)
+        f = 0.85 * height * dist / 1.8
+        cams.append(Camera.create(f, f, width / 2, height / 2, R, [0.0, 0.1, dist]))
+    return jax.tree.map(lambda *x: jnp.stack(x), *cams)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import jax
+
+    from jaxrefine import render
+    from jaxrefine.bench.common import interleaved, machine_info, print_table, write_json
+
+    parser = argparse.ArgumentParser(prog="jaxrefine bench raster", description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument(
+        "--backends", nargs="+", default=["egl", "egl-cull", "jax", "pyrender"],
+        choices=["egl", "egl-cull", "jax", "pyrender"],
+    )  # fmt: skip
+    parser.add_argument("--budget", type=float, default=3.0, help="seconds per configuration")
+    parser.add_argument("--json", default=None, help="write the results to this file")
+    args = parser.parse_args(argv)
+
+    backends = list(args.backends)
+    notes = []
+    if any(b.startswith("egl") for b in backends) and not render.egl_available():
+        notes.append("EGL rows skipped: no EGL context (install libegl1 libgl1)")
+        backends = [b for b in backends if not b.startswith("egl")]
+    if "pyrender" in backends:
+        try:
+            import_pyrender()
+        except Exception as e:  # ImportError, OSError (libxrender1), ...
+            notes.append(f"pyrender rows skipped: pyrender is not importable ({e})")
+            backends.remove("pyrender")
+    verts_all, faces, mesh_name = bench_meshes(max(args.batches))
+    print(
+        f"mesh: {mesh_name} ({verts_all.shape[1]} vertices, {faces.shape[0]} faces); "
+        f"backends: {', '.join(backends)}"
+    )
+    if render.egl_available():
+        print(f"EGL renderer: {render.default_rasterizer().renderer}")
+    for n in notes:
+        print("note:", n)
+
+    rows, results = [], []
+    fj = jax.numpy.asarray(faces)
+    for size in args.sizes:
+        cams_all = bench_cameras(max(args.batches), size, size)
+        pyr = PyrenderDepth(size, size) if "pyrender" in backends else None
+        for batch in args.batches:
+            verts = jax.numpy.asarray(verts_all[:batch])
+            cams = jax.tree.map(lambda x, b=batch: x[:b], cams_all)
+            fns, compile_s = {}, {}
+            for b in backends:
+                if b == "pyrender":
+                    cam_np = jax.tree.map(np.asarray, cams)
+
+                    def run_pyrender(cam_np=cam_np, batch=batch, pyr=pyr):
+                        for i in range(batch):
+                            pyr.depth(
+                                verts_all[i], faces, cam_np.fx[i], cam_np.fy[i], cam_np.cx[i],
+                                cam_np.cy[i], cam_np.R[i], cam_np.t[i],
+                            )  # fmt: skip
+
+                    fns[b] = run_pyrender
+                    continue
+                backend = "jax" if b == "jax" else "egl"
+                cull = b == "egl-cull"
+
+                def run(verts=verts, cams=cams, backend=backend, cull=cull, size=size):
+                    out = render.rasterize_batch(
+                        verts, fj, cams, size, size, backend, cull_backfaces=cull
+                    )
+                    return jax.block_until_ready(out)
+
+                t0 = time.perf_counter()
+                run()
+                compile_s[b] = time.perf_counter() - t0
+                fns[b] = run
+            times = interleaved(fns, min_reps=3, budget_s=args.budget)
+            ref = "pyrender" if "pyrender" in fns else ("jax" if "jax" in fns else None)
+            ref_ms = np.median(times[ref]) * 1e3 / batch if ref else None
+            for b in backends:
+                t = times[b] * 1e3 / batch  # ms per frame
+                med = float(np.median(t))
+                res = {
+                    "backend": b,
+                    "size": size,
+                    "batch": batch,
+                    "ms_per_frame_median": med,
+                    "ms_per_frame_min": float(t.min()),
+                    "ms_per_frame_max": float(t.max()),
+                    "frames_per_s": 1e3 / med,
+                    "reps": len(t),
+                    "first_call_s": compile_s.get(b),
+                    "speedup_vs_ref": (ref_ms / med) if ref else None,
+                    "reference": ref,
+                }
+                results.append(res)
+                rows.append(
+                    [
+                        f"{size}x{size}", batch, b, f"{med:.2f}",
+                        f"{t.min():.2f}-{t.max():.2f}", f"{1e3 / med:.0f}",
+                        f"{ref_ms / med:.2f}x" if ref else "-", len(t),
+                    ]
+                )  # fmt: skip
+        if pyr is not None:
+            pyr.close()
+    print()
+    print_table(
+        ["image", "batch", "backend", "ms/frame", "range", "frames/s", "vs ref", "reps"], rows
+    )
+    print(
+        "ms/frame include upload and read-back (EGL: one host call per batch, outputs tri_id, "
+        "bary, depth; JAX: lax.map over frames; pyrender: depth only, new mesh per frame, "
+        "multisampling off). 'vs ref' = reference ms/frame / this ms/frame, reference = "
+        "pyrender if present, else the JAX fallback."
+    )
+    write_json(
+        args.json,
+        {
+            "benchmark": "raster",
+            "machine": machine_info(),
+            "mesh": {"name": mesh_name, "vertices": int(verts_all.shape[1]),
+                     "faces": int(faces.shape[0])},
+            "egl_renderer": render.default_rasterizer().renderer
+            if render.egl_available() else None,
+            "notes": notes,
+            "results": results,
+        },
+    )  # fmt: skip
+    return 0
