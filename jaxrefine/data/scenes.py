@@ -398,9 +398,13 @@ def generate(
     if textures is None:
         textures = make_textures(model, rng_tex.integers(0, 2**31, n), config.texture_size)
         tex_index = np.arange(n)
-    else:
-        textures = np.asarray(textures, np.float32)
-        tex_index = rng_tex.integers(0, len(textures), n)
+    else:  # pick from the bank; gather first so only n textures travel to the device
+        pick = rng_tex.integers(0, len(textures), n)
+        if isinstance(textures, jax.Array):
+            textures = textures[jnp.asarray(pick)]
+        else:
+            textures = np.asarray(textures, np.float32)[pick]
+        tex_index = np.arange(n)
     gains = (1.0 + rng_tex.normal(0, config.texture_gain, (n, 3))).astype(np.float32)
     pool = default_pool(tuple(config.background_sources))
     rng_bg = np.random.default_rng(s_bg)
