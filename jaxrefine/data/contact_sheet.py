@@ -55,10 +55,10 @@ def render_overlays(model, batch: SceneBatch, backend: str = "auto") -> np.ndarr
     Returns:
       (N, 3, H, W, 3) float32 tiles.
     """
-    from jaxrefine.data.scenes import _resolve_backend
+    from jaxrefine.data.scenes import resolve_backend
 
     h, w = batch.image_size
-    be = _resolve_backend(backend)
+    be = resolve_backend(backend)
     cams = batch.cameras
     gt, gt_mask = _render_bodies(
         model, jnp.asarray(batch.pose), jnp.asarray(batch.betas), jnp.asarray(batch.transl),

@@ -343,7 +343,8 @@ def _sample_lights(rng: np.random.Generator, n: int, config: GeneratorConfig) ->
     return np.concatenate([d, amb, dif], 1).astype(np.float32)
 
 
-def _resolve_backend(backend: str) -> str:
+def resolve_backend(backend: str) -> str:
+    """ "auto" -> "egl" when an EGL context can be made, else "jax"; others unchanged."""
     from jaxrefine.render import egl_available
 
     if backend == "auto":
@@ -429,7 +430,7 @@ def generate(
         config.visibility_margin_m,
         height=H,
         width=W,
-        backend=_resolve_backend(config.backend),
+        backend=resolve_backend(config.backend),
         keypoint_set=config.keypoint_set,
     )
     out = jax.tree.map(np.asarray, out)

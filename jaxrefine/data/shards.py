@@ -313,3 +313,43 @@ def iter_shards(folder: str | os.PathLike, *, verify: bool = True) -> Iterator[S
         raise ShardFormatError(f"{folder}: shard set is incomplete (interrupted write?)")
     for i in range(len(index["shards"])):
         yield read_shard(folder, i, verify=verify)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``jaxrefine shards OUT_DIR -n N``: generate a cached evaluation set (progress bar)."""
+    import argparse
+    import logging
+
+    from jaxrefine import load_body_model
+    from jaxrefine.data.contact_sheet import load_poses
+    from jaxrefine.data.sampling import SceneConfig
+
+    ap = argparse.ArgumentParser(prog="jaxrefine shards", description=main.__doc__)
+    ap.add_argument("out_dir")
+    ap.add_argument("-n", "--num-samples", type=int, required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--size", type=int, default=256, help="image side in pixels")
+    ap.add_argument("--difficulty", default="medium", choices=["easy", "medium", "hard"])
+    ap.add_argument("--poses", default=None, help="POSES.npz from `jaxrefine mocap` (key pose)")
+    ap.add_argument("--mocap", default=None, help="else a CMU folder to read a few trials from")
+    ap.add_argument("--shard-size", type=int, default=256)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--texture-size", type=int, default=256)
+    ap.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"])
+    ap.add_argument("--overwrite", action="store_true")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    model = load_body_model()
+    poses = load_poses(model, args.poses, args.mocap)
+    cfg = GeneratorConfig(
+        scene=SceneConfig(image_size=(args.size, args.size)),
+        difficulty=args.difficulty,
+        texture_size=args.texture_size,
+        backend=args.backend,
+    )
+    index = write_shards(
+        args.out_dir, model, poses, args.num_samples, args.seed, cfg,
+        shard_size=args.shard_size, batch_size=args.batch_size, overwrite=args.overwrite,
+    )  # fmt: skip
+    print(f"wrote {index['num_samples']} frames in {len(index['shards'])} shards to {args.out_dir}")
+    return 0

@@ -214,7 +214,7 @@ def estimate_texture(
     Returns:
       :class:`TextureEstimate`.
     """
-    from jaxrefine.data.scenes import _resolve_backend
+    from jaxrefine.data.scenes import resolve_backend
     from jaxrefine.data.textures import texel_atlas
 
     images = np.asarray(images)
@@ -244,7 +244,7 @@ def estimate_texture(
     cols, vis = _samples_batch(
         jnp.asarray(images, jnp.float32), jnp.asarray(vertices), jnp.asarray(faces), cameras,
         jnp.asarray(pf), jnp.asarray(pb), jnp.asarray(m), float(min_cos), float(depth_tol),
-        height=h, width=w, backend=_resolve_backend(backend), use_mask=use_mask,
+        height=h, width=w, backend=resolve_backend(backend), use_mask=use_mask,
     )  # fmt: skip
     med, cov, count = median_of_samples(np.asarray(cols), np.asarray(vis), min_views)
     if per == "vertex":
