@@ -448,8 +448,8 @@ def attach_gradients(
 
 # --------------------------------------------------------------------------- JAX fallback
 def default_block_size(height: int, width: int) -> int:
-    """Default per-triangle pixel block of :func:`rasterize_jax`: 6 at 256 px, scaled."""
-    return max(4, math.ceil(6 * max(height, width) / 256))
+    """Default per-triangle pixel block S of :func:`rasterize_jax`: 4 at 256 px, scaled."""
+    return max(3, math.ceil(4 * max(height, width) / 256))
 
 
 def rasterize_jax(
@@ -462,30 +462,35 @@ def rasterize_jax(
     *,
     cull_backfaces: bool = False,
     znear: float = 0.05,
+    num_medium: int = 1024,
     num_large: int = 64,
     subpixel_bits: int | None = 8,
 ) -> tuple[Fragments, jnp.ndarray]:
     """Pure-JAX z-buffer rasterizer (no callback; jit / vmap / any device).
 
     Each triangle tests the ``S x S`` pixel block starting at the first pixel centre of its
-    bounding box (``S = block_size``): coverage is the pixel centre inside the projected
-    triangle, visibility the largest perspective-correct ``1/z`` (ties: larger triangle id),
-    resolved with two scatters into a (H * W) buffer. The ``num_large`` triangles with the
-    largest bounding boxes are tested again on a ``4 S x 4 S`` block. Pixels of triangles even
-    larger than that are missed: the second return value counts such triangles (0 = exact
-    coverage). Barycentrics and depth are then computed exactly per pixel
-    (:func:`pixel_barycentrics`, the kernel's formula). Triangles with a corner closer than
-    ``znear`` are dropped (OpenGL clips them instead).
+    bounding box (``S = block_size``); the ``num_medium`` triangles with the largest bounding
+    boxes are tested again on a ``2 S`` block and the ``num_large`` largest on an ``8 S`` block
+    (fixed shapes, so it jits and vmaps). Coverage is the pixel centre inside the projected
+    triangle (corners snapped like OpenGL's), visibility the largest perspective-correct
+    ``1/z`` (ties: larger triangle id), resolved with one scatter-max of packed
+    (depth, id) keys into a (H * W) buffer (two scatters for meshes of more than 2**20
+    faces). Pixels of triangles larger than their block are missed: the second return value
+    counts such triangles (0 = exact coverage; e.g. the body model at 256x256 filling the
+    image height needs S = 4 with 1,024 medium ones). Barycentrics and depth are then
+    computed exactly per pixel (:func:`pixel_barycentrics`, the kernel's formula). Triangles
+    with a corner closer than ``znear`` are dropped (OpenGL clips them instead).
 
     Args:
       vertices: (V, 3) float32 world-space vertices.
       faces: (F, 3) int32.
       camera: :class:`Camera` with scalar leaves.
       height, width: image size (static).
-      block_size: S; ``None`` = :func:`default_block_size` (6 at 256 px).
+      block_size: S; ``None`` = :func:`default_block_size` (4 at 256 px, 8 at 512 px).
       cull_backfaces: as in :func:`rasterize`.
       znear: near-plane distance in metres.
-      num_large: how many of the largest triangles get the 4 S block (static).
+      num_medium: how many of the largest triangles also test a 2 S block (static).
+      num_large: how many of the largest triangles also test an 8 S block (static).
       subpixel_bits: the coverage test snaps projected corners to ``2**-subpixel_bits`` pixel,
         as OpenGL rasterizers do (8 on Mesa llvmpipe and NVIDIA); this makes pixel centres
         within rounding of an edge go to the same triangle as in the EGL kernel. ``None``:
@@ -522,31 +527,32 @@ def rasterize_jax(
     extent = jnp.max(hi - lo + 1, -1)  # pixels spanned (<= 0: none)
     valid &= extent > 0
     num_f = faces.shape[0]
-    zbuf = jnp.zeros(height * width, jnp.float32)  # largest 1/z per pixel (0 = empty)
     ids = jnp.arange(num_f, dtype=jnp.int32)
     sets = [(ids, s)]
-    n_large = min(num_large, num_f)
-    if n_large > 0:
-        _, big = jax.lax.top_k(jnp.where(valid, extent, -1.0), n_large)
-        sets.append((big.astype(jnp.int32), 4 * s))
+    n_medium, n_large = min(num_medium, num_f), min(num_large, num_f)
+    if n_medium > 0 or n_large > 0:
+        order = jnp.argsort(-jnp.where(valid, extent, -1.0)).astype(jnp.int32)  # largest first
+        if n_medium > 0:
+            sets.append((order[:n_medium], 2 * s))
+        if n_large > 0:
+            sets.append((order[:n_large], 8 * s))
     cands = []
     for sel, size in sets:
         pix, inv_z, ok = _block_candidates(
             tri_s[sel], tri_z[sel], lo[sel], valid[sel], size, height, width
         )
-        idx = jnp.where(ok, pix, height * width)  # out of range = dropped
-        zbuf = zbuf.at[idx.ravel()].max(inv_z.ravel(), mode="drop")
-        cands.append((sel, idx, inv_z, ok))
-    idbuf = jnp.full(height * width, -1, jnp.int32)
-    for sel, idx, inv_z, ok in cands:
-        win = ok & (inv_z == zbuf[jnp.minimum(idx, height * width - 1)])
-        tid = jnp.broadcast_to(sel[:, None, None], idx.shape)
-        idbuf = idbuf.at[jnp.where(win, idx, height * width).ravel()].max(tid.ravel(), mode="drop")
-    limit = jnp.full(num_f, s, jnp.float32)
-    if n_large > 0:
-        limit = limit.at[sets[1][0]].set(4 * s)
+        idx = jnp.where(ok, pix, height * width).ravel()  # out of range = dropped
+        cands.append((jnp.broadcast_to(sel[:, None, None], pix.shape).ravel(), idx, inv_z.ravel()))
+    id_bits = int(num_f).bit_length()  # id + 1 <= num_f < 2**id_bits
+    if 32 - id_bits >= _MIN_DEPTH_BITS:
+        tri_id = _zbuffer_packed(cands, tri_z, valid, height * width, id_bits)
+    else:
+        tri_id = _zbuffer_two_pass(cands, height * width)
+    tri_id = tri_id.reshape(height, width)
+    limit = jnp.zeros(num_f, jnp.float32)
+    for sel, size in sets:
+        limit = limit.at[sel].max(float(size))
     truncated = valid & (extent > limit)
-    tri_id = idbuf.reshape(height, width)
     mask = tri_id >= 0
     pts = tri_p[jnp.where(mask, tri_id, 0)]  # (H, W, 3, 3)
     bary, depth = pixel_barycentrics(pts, k, _pixel_centres(height, width))
@@ -556,6 +562,42 @@ def rasterize_jax(
         depth=jnp.where(mask, depth, 0.0),
     )
     return frags, jnp.sum(truncated).astype(jnp.int32)
+
+
+_MIN_DEPTH_BITS = 12  # packed z-buffer keys need at least this many bits of depth
+
+
+def _zbuffer_packed(cands, tri_z, valid, num_pixels: int, id_bits: int):
+    """Visibility with one scatter-max of uint32 keys ``(quantised 1/z) << id_bits | id + 1``.
+
+    1/z is quantised over the frame's range of valid corners with ``32 - id_bits`` bits (17
+    for the 26,692-face body: ~1e-5 m at 3 m, like a 24-bit depth buffer); ties go to the
+    larger triangle id. Returns (num_pixels,) int32 ids, -1 = empty.
+    """
+    depth_bits = 32 - id_bits
+    inv = jnp.where(valid[:, None], 1.0 / jnp.where(valid[:, None], tri_z, 1.0), jnp.nan)
+    lo = jnp.nanmin(inv)
+    hi = jnp.nanmax(inv)
+    levels = float(2**depth_bits - 1)
+    scale = levels / jnp.maximum(hi - lo, 1e-30)
+    kbuf = jnp.zeros(num_pixels, jnp.uint32)
+    for tid, idx, inv_z in cands:
+        q = jnp.clip(jnp.floor((inv_z - lo) * scale), 0.0, levels).astype(jnp.uint32)
+        key = (q << id_bits) | (tid + 1).astype(jnp.uint32)
+        kbuf = kbuf.at[idx].max(key, mode="drop")
+    return (kbuf & jnp.uint32(2**id_bits - 1)).astype(jnp.int32) - 1
+
+
+def _zbuffer_two_pass(cands, num_pixels: int):
+    """Visibility with two scatters: max 1/z, then the max id among the candidates at it."""
+    zbuf = jnp.zeros(num_pixels, jnp.float32)  # largest 1/z per pixel (0 = empty)
+    for _, idx, inv_z in cands:
+        zbuf = zbuf.at[idx].max(inv_z, mode="drop")
+    idbuf = jnp.full(num_pixels, -1, jnp.int32)
+    for tid, idx, inv_z in cands:
+        win = inv_z == zbuf[jnp.minimum(idx, num_pixels - 1)]
+        idbuf = idbuf.at[jnp.where(win, idx, num_pixels)].max(tid, mode="drop")
+    return idbuf
 
 
 def _block_candidates(tri_s, tri_z, lo, valid, size: int, height: int, width: int):

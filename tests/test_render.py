@@ -116,7 +116,9 @@ def test_jax_single_triangle_and_background():
     verts = jnp.array([[-0.5, -0.4, 2.0], [0.6, -0.3, 2.5], [0.0, 0.5, 3.0]])
     faces = jnp.array([[0, 1, 2]])
     cam = Camera.create(100.0, 100.0, 40.0, 30.0)
-    raster = jax.jit(render.rasterize_jax, static_argnums=(3, 4, 5), static_argnames="num_large")
+    raster = jax.jit(
+        render.rasterize_jax, static_argnums=(3, 4, 5), static_argnames=("num_medium", "num_large")
+    )
     fr, truncated = raster(verts, faces, cam, 60, 80, 64)
     assert int(truncated) == 0
     assert fr.tri_id.dtype == jnp.int32 and fr.bary.dtype == jnp.float32
@@ -124,7 +126,7 @@ def test_jax_single_triangle_and_background():
     assert 500 < fg.sum() < 60 * 80
     assert np.all(np.asarray(fr.bary)[~fg] == 0) and np.all(np.asarray(fr.depth)[~fg] == 0)
     # A too-small block truncates the triangle and says so.
-    fr4, truncated4 = raster(verts, faces, cam, 60, 80, 4, num_large=0)
+    fr4, truncated4 = raster(verts, faces, cam, 60, 80, 4, num_medium=0, num_large=0)
     assert int(truncated4) == 1 and np.asarray(fr4.mask).sum() <= 16
 
 
