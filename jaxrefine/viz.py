@@ -110,3 +110,28 @@ def save_png(path: str | os.PathLike, image) -> str:
 def save_grid(path: str | os.PathLike, images: Sequence, ncols: int | None = None, pad: int = 2):
     """Side-by-side (or ``ncols``-column grid) PNG of several images. Returns the path."""
     return save_png(path, image_grid(images, ncols=ncols, pad=pad))
+
+
+def channels_picture(channels, image=None, alpha: float = 0.6) -> np.ndarray:
+    """The paper's render channels side by side (one row).
+
+    Args:
+      channels: a :class:`~jaxrefine.shading.RenderChannels` of one image.
+      image: optional (H, W, 3) photo; adds an overlay of ``channels.rgb`` on it first.
+      alpha: overlay opacity.
+
+    Returns:
+      (H, k (W + 2) - 2, 3) float32: [overlay,] rgb, depth, normals, unique vertex colours, mask.
+    """
+    mask = np.asarray(channels.mask) > 0.5
+    tiles = []
+    if image is not None:
+        tiles.append(overlay(image, channels.rgb, mask, alpha))
+    tiles += [
+        as_float_image(channels.rgb),
+        depth_to_rgb(channels.depth, mask),
+        normals_to_rgb(channels.normals, mask),
+        as_float_image(channels.uvc),
+        as_float_image(mask.astype(np.float32)),
+    ]
+    return image_grid(tiles, pad=2)
