@@ -1,0 +1,160 @@
+"""SMPLify terms against hand-computed values, the GMM against scipy, residual/loss agreement."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+import jaxrefine
+from jaxrefine.camera import Camera, project
+from jaxrefine.objective import (
+    FitData,
+    GMMResidualPrior,
+    get_preset,
+    gm_residual,
+    load_gmm_prior,
+    make_objectives,
+    params_from_pose,
+)
+
+# float32 sums of a few hundred terms of size ~1e3: relative agreement to ~1e-6 expected.
+_TERM_RTOL = 1e-5
+
+
+@pytest.fixture(scope="module")
+def model():
+    return jaxrefine.load_body_model()
+
+
+def _setup(model, seed=0, kind="keypoints"):
+    rng = np.random.default_rng(seed)
+    pose = rng.normal(0, 0.2, (24, 3)).astype(np.float32)
+    pose[0] = [np.pi, 0, 0]
+    betas = rng.normal(0, 1, 10).astype(np.float32)
+    transl = np.array([0.1, -0.2, 5.0], np.float32)
+    cam = Camera.create(800.0, 800.0, 200.0, 150.0)
+    params = params_from_pose(pose, betas, transl)
+    return rng, cam, params
+
+
+def test_gm_residual_squares_to_geman_mcclure():
+    r = jnp.linspace(-500, 500, 101)
+    sigma = 100.0
+    rho = sigma**2 * r**2 / (sigma**2 + r**2)  # REFERENCE.md 1.6
+    np.testing.assert_allclose(gm_residual(r, sigma) ** 2, rho, rtol=1e-5, atol=1e-3)
+
+
+def test_keypoint_terms_by_hand(model):
+    rng, cam, params = _setup(model)
+    out = jaxrefine.forward(
+        model,
+        jnp.concatenate([params["global_orient"][None], params["body_pose"]]),
+        params["betas"],
+        params["transl"],
+    )
+    kp = np.asarray(project(cam, out.keypoints("body25")))
+    targets = kp + rng.normal(0, 30, kp.shape)
+    conf = rng.uniform(0.2, 1, 25).astype(np.float32)
+    data = FitData(
+        camera=cam, init_transl=params["transl"] + 0.5, pixel_scale=jnp.float32(1.0),
+        keypoints=jnp.asarray(targets, jnp.float32), keypoint_conf=jnp.asarray(conf),
+    )  # fmt: skip
+    cam_obj, body_obj = make_objectives(model, get_preset("spin"), "keypoints", None)
+    r = kp - targets
+    # body stage: sum c^2 rho(r) with neck and hips ignored (SPIN), plus priors
+    c = conf.copy()
+    c[[1, 9, 12]] = 0
+    s2 = 100.0**2
+    data_term = np.sum(c[:, None] ** 2 * s2 * r**2 / (s2 + r**2))
+    bp = np.asarray(params["body_pose"]).reshape(-1)
+    angle = 15.2**2 * np.sum(np.exp(np.array([1, -1, -1, -1]) * bp[[52, 55, 9, 12]]) ** 2)
+    shape = 25.0 * np.sum(np.asarray(params["betas"]) ** 2)
+    t = body_obj.terms(params, data)
+    np.testing.assert_allclose(t["data"], data_term, rtol=_TERM_RTOL)
+    np.testing.assert_allclose(t["angle_prior"], angle, rtol=_TERM_RTOL)
+    np.testing.assert_allclose(t["shape_prior"], shape, rtol=_TERM_RTOL)
+    np.testing.assert_allclose(
+        body_obj.loss(params, data), data_term + angle + shape, rtol=_TERM_RTOL
+    )
+    # camera stage: plain squared error of the 4 torso joints + 100^2 (tz - tz0)^2
+    torso = [9, 12, 2, 5]
+    expect = np.sum(r[torso] ** 2) + 1e4 * 0.5**2
+    np.testing.assert_allclose(cam_obj.loss(params, data), expect, rtol=_TERM_RTOL)
+    # a missing torso keypoint is never fitted to
+    data0 = data.replace(keypoint_conf=data.keypoint_conf.at[9].set(0.0))
+    expect0 = np.sum(r[[12, 2, 5]] ** 2) + 1e4 * 0.5**2
+    np.testing.assert_allclose(cam_obj.loss(params, data0), expect0, rtol=_TERM_RTOL)
+
+
+def test_dense_term_by_hand(model):
+    rng, cam, params = _setup(model, seed=1)
+    verts = jaxrefine.forward(
+        model,
+        jnp.concatenate([params["global_orient"][None], params["body_pose"]]),
+        params["betas"],
+        params["transl"],
+    ).vertices
+    proj = np.asarray(project(cam, verts))
+    targets = proj + rng.normal(0, 20, proj.shape)
+    w = (rng.uniform(size=len(proj)) < 0.4).astype(np.float32)
+    scale = 0.7
+    data = FitData(
+        camera=cam, init_transl=params["transl"], pixel_scale=jnp.float32(scale),
+        dense_targets=jnp.asarray(targets, jnp.float32), dense_weights=jnp.asarray(w),
+    )  # fmt: skip
+    preset = get_preset("dense")
+    _, body_obj = make_objectives(model, preset, "dense", None)
+    r = (proj - targets) * scale
+    s2 = 100.0**2
+    expect = preset.weights.dense**2 * 25.0 / w.sum() * np.sum(w[:, None] * s2 * r**2 / (s2 + r**2))
+    t = body_obj.terms(params, data)
+    np.testing.assert_allclose(t["data"], expect, rtol=1e-4)
+    assert "angle_prior" not in t  # the dense preset drops the bending term
+
+
+def test_gmm_matches_scipy_max_mixture():
+    rng = np.random.default_rng(0)
+    M, D = 3, 69
+    means = rng.normal(0, 0.3, (M, D))
+    covars = np.stack([np.diag(rng.uniform(0.01, 0.2, D)) + 0.001 for _ in range(M)])
+    weights = np.array([0.5, 0.3, 0.2])
+    prior = GMMResidualPrior.from_gmm(means, covars, weights)
+    for _ in range(5):
+        x = rng.normal(0, 0.3, D)
+        logpdf = [multivariate_normal(means[m], covars[m]).logpdf(x) for m in range(M)]
+        # REFERENCE 1.8: E_m = 0.5 d'L d - log(w_m / ((2 pi)^(D/2) s_m / min s)), s = sqrt(det S)
+        #                  = -log(w_m N(x; mu_m, S_m)) - log(min s); the prior is min_m E_m
+        sq = np.sqrt(np.linalg.det(covars))
+        expect = min(-np.log(weights[m]) - logpdf[m] - np.log(sq.min()) for m in range(M))
+        np.testing.assert_allclose(prior.energy(jnp.asarray(x, jnp.float32)), expect, rtol=1e-4)
+        res = prior.residuals(jnp.asarray(x, jnp.float32))
+        np.testing.assert_allclose(jnp.sum(res**2), expect, rtol=1e-4)
+
+
+def test_shipped_gmm_loads_into_objective():
+    prior = load_gmm_prior()
+    assert prior.means.shape == (8, 69) and prior.chol_precisions.shape == (8, 69, 69)
+    # the mean of a component has the lowest energy nearby
+    e0 = prior.energy(prior.means[0])
+    assert e0 < prior.energy(prior.means[0] + 0.3)
+
+
+def test_loss_equals_sum_of_squared_residuals_and_grads_finite(model):
+    rng, cam, params = _setup(model, seed=2)
+    kp = rng.uniform(50, 350, (25, 2)).astype(np.float32)
+    data = FitData(
+        camera=cam, init_transl=params["transl"], pixel_scale=jnp.float32(1.0),
+        keypoints=jnp.asarray(kp), keypoint_conf=jnp.ones(25),
+    )  # fmt: skip
+    for obj in make_objectives(model, get_preset("spin"), "keypoints", load_gmm_prior()):
+        loss = obj.loss(params, data)
+        np.testing.assert_allclose(jnp.sum(obj.residuals(params, data) ** 2), loss, rtol=1e-5)
+        g = jax.grad(obj.loss)(params, data)
+        assert all(np.all(np.isfinite(v)) for v in jax.tree.leaves(g))
+    with pytest.raises(ValueError, match="data_kind"):
+        make_objectives(model, get_preset("spin"), "silhouette", None)
+    with pytest.raises(KeyError, match="unknown SMPLify preset"):
+        get_preset("fast")

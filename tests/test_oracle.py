@@ -1,0 +1,88 @@
+"""The oracle experiment end to end (CLI, JSON shape) and its claim: dense ground-truth targets
+beat the 25 ground-truth keypoints, as in the paper's Table 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import jaxrefine
+from jaxrefine.cli import main as cli_main
+from jaxrefine.data.perturb import LEVELS, measure_levels, perturb
+from jaxrefine.data.sampling import sample_scenes
+
+# a spread of motions from both file formats: walk, run, jump, dance, basketball, climb, squats
+TRIALS = ("bvh/07/07_01.bvh", "bvh/09/09_01.bvh", "bvh/05/05_02.bvh", "bvh/06/06_02.bvh",
+          "bvh/01/01_02.bvh", "asfamc/13/13_30.amc", "asfamc/13/13.asf")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def poses_file(mocap_dir, tmp_path_factory):
+    src = tmp_path_factory.mktemp("mocap")
+    for t in TRIALS:
+        dst = src / t
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(mocap_dir / "cmu" / t, dst)
+    out = src / "poses.npz"
+    assert cli_main(["mocap", str(src), "--out", str(out)]) == 0
+    return out
+
+
+def test_sampling_and_perturbation_are_deterministic():
+    model = jaxrefine.load_body_model()
+    poses = np.random.default_rng(0).normal(0, 0.1, (20, 24, 3)).astype(np.float32)
+    a = sample_scenes(model, poses, 5, seed=3)
+    b = sample_scenes(model, poses, 5, seed=3)
+    c = sample_scenes(model, poses, 5, seed=4)
+    np.testing.assert_array_equal(a.pose, b.pose)
+    np.testing.assert_array_equal(a.transl, b.transl)
+    assert not np.allclose(a.pose, c.pose)
+    pel = a.transl  # any (N, 3) works for determinism
+    p1 = perturb(a.pose, a.betas, a.transl, pel, "medium", 1)
+    p2 = perturb(a.pose, a.betas, a.transl, pel, "medium", 1)
+    for x, y in zip(p1, p2):
+        np.testing.assert_array_equal(x, y)
+    with pytest.raises(KeyError, match="unknown difficulty"):
+        perturb(a.pose, a.betas, a.transl, pel, "extreme", 1)
+
+
+def test_difficulty_levels_are_ordered(poses_file):
+    model = jaxrefine.load_body_model()
+    poses = np.load(poses_file)["pose"]
+    m = measure_levels(model, poses, n=64, seed=0)
+    assert list(m) == list(LEVELS)
+    for k in ("mpjpe", "pve", "pa_pve"):
+        assert m["easy"][k] < m["medium"][k] < m["hard"][k]
+
+
+@pytest.mark.slow
+def test_oracle_64_frames_dense_beats_sparse(poses_file, tmp_path, capsys):
+    out = tmp_path / "oracle.json"
+    rc = cli_main(
+        ["oracle", "--poses", str(poses_file), "--n", "64", "--seed", "1", "--json", str(out)]
+    )
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "dense_gt" in printed and "sparse_gt" in printed
+    res = json.loads(out.read_text())
+    assert res["n"] == 64 and res["seed"] == 1
+    assert set(res["rows"]) == {"init", "sparse_gt", "dense_gt"}
+    for row in res["rows"].values():
+        assert set(row) == {
+            "mpjpe",
+            "pa_mpjpe",
+            "n_mpjpe",
+            "pve",
+            "pa_pve",
+            "n_pve",
+            "ms_per_frame",
+        }
+    r = res["rows"]
+    # the issue's targets: dense halves PVE from the initial estimate and beats sparse
+    assert r["dense_gt"]["pve"] <= 0.5 * r["init"]["pve"], r
+    assert r["dense_gt"]["pve"] < r["sparse_gt"]["pve"], r
+    assert r["dense_gt"]["pa_pve"] < r["sparse_gt"]["pa_pve"], r
+    assert r["sparse_gt"]["pve"] < r["init"]["pve"]
