@@ -15,9 +15,10 @@ perturbation here does exactly that, at named difficulty levels:
 (rotation and shift values are standard deviations; joint noise is per axis, per joint)
 
 Depth errors keep the pelvis on its viewing ray (the 2D position stays, as a regressor's
-weak-perspective camera would), so the error shows in 3D and in scale. The initial errors each level gives on CMU poses are measured by :func:`measure_levels`
-(256 frames, seed 0, open model; the table is in the README): easy is about a PARE-like
-regressor's error on 3DPW (MPJPE ~75 mm), medium about ProHMR's (~100 mm), hard well beyond.
+weak-perspective camera would), so the error shows in 3D and in scale. The initial errors
+each level gives on CMU poses are measured by :func:`measure_levels` (256 frames, seed 0,
+open model; the table is in the README): easy is about a PARE-like regressor's error on 3DPW
+(MPJPE ~75 mm), medium about ProHMR's (~100 mm), hard well beyond.
 """
 
 from __future__ import annotations
