@@ -1,14 +1,11 @@
 #version 430
 // Rasterizer, fragment stage: exact barycentrics and depth of the pixel centre, from the
-// intersection of the camera ray through it with the triangle (see jaxrefine.render.
-// pixel_barycentrics for the same formula in JAX).
-
-uniform ivec2 frame_size;
+// intersection of the camera ray through it with the triangle (jaxrefine.render.
+// pixel_barycentrics is the same formula in JAX).
 
 flat in vec3 g_p0;
 flat in vec3 g_p1;
 flat in vec3 g_p2;
-flat in int g_frame;
 flat in int g_triangle;
 flat in vec4 g_intrinsics;
 
@@ -42,9 +39,9 @@ vec3 nearest_point_barycentrics(vec2 d0, vec2 d1, vec2 d2, vec3 z) {
 }
 
 void main() {
-    // Pixel centre in this frame; gl_FragCoord is at +0.5 and exact in float.
+    // Pixel centre (u, v); gl_FragCoord is at +0.5 and exact in float.
     float u = gl_FragCoord.x;
-    float v = gl_FragCoord.y - float(g_frame * frame_size.y);
+    float v = gl_FragCoord.y;
     // Barycentrics of the intersection of the ray through the pixel centre with the triangle.
     // d_i: projected corners relative to the pixel centre (pixels); screen-space weights are
     // the 2D cross products l_0 = d_1 x d_2 etc., perspective-corrected as l_i / z_i. Small

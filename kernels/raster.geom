@@ -1,28 +1,19 @@
 #version 430
-// Rasterizer, geometry stage: hands the triangle's three camera-space corners and its id to
-// every fragment (flat), and optionally drops back faces.
+// Rasterizer, geometry stage: sends the triangle to its frame's layer, hands its three
+// camera-space corners and its id to every fragment (flat), optionally drops back faces.
 
 layout(triangles) in;
 layout(triangle_strip, max_vertices = 3) out;
 
 uniform int cull_backfaces;   // 1: drop triangles whose normal (p1-p0)x(p2-p0) faces away
 
-in gl_PerVertex {
-    vec4 gl_Position;
-    float gl_ClipDistance[4];
-} gl_in[];
 in vec3 v_point[];
 flat in int v_frame[];
 flat in vec4 v_intrinsics[];
 
-out gl_PerVertex {
-    vec4 gl_Position;
-    float gl_ClipDistance[4];
-};
 flat out vec3 g_p0;
 flat out vec3 g_p1;
 flat out vec3 g_p2;
-flat out int g_frame;
 flat out int g_triangle;
 flat out vec4 g_intrinsics;
 
@@ -35,14 +26,10 @@ void main() {
     }
     for (int i = 0; i < 3; ++i) {
         gl_Position = gl_in[i].gl_Position;
-        gl_ClipDistance[0] = gl_in[i].gl_ClipDistance[0];
-        gl_ClipDistance[1] = gl_in[i].gl_ClipDistance[1];
-        gl_ClipDistance[2] = gl_in[i].gl_ClipDistance[2];
-        gl_ClipDistance[3] = gl_in[i].gl_ClipDistance[3];
+        gl_Layer = v_frame[0];
         g_p0 = p0;
         g_p1 = p1;
         g_p2 = p2;
-        g_frame = v_frame[0];
         g_triangle = gl_PrimitiveIDIn;  // restarts at 0 for every instance (frame)
         g_intrinsics = v_intrinsics[0];
         EmitVertex();

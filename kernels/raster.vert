@@ -1,22 +1,18 @@
 #version 430
-// Rasterizer, vertex stage. One instance per frame; frame b occupies rows [b H, (b + 1) H) of
-// the stacked target. World-space vertices come from a storage buffer indexed by the element
-// buffer (gl_VertexID is the index value), so all frames share one element buffer of faces.
+// Rasterizer, vertex stage. One instance per frame (the geometry stage sends each frame to its
+// own layer of the layered targets). World-space vertices come from a storage buffer indexed
+// by the element buffer (gl_VertexID is the index value), so all frames share one element
+// buffer of faces.
 
 layout(std430, binding = 0) readonly buffer Vertices { float vertices[]; };  // (B, V, 3)
 layout(std430, binding = 1) readonly buffer Cameras { float cameras[]; };    // (B, 16)
 
 uniform int num_vertices;     // V
-uniform ivec2 frame_size;     // (W, H) of one frame
-uniform ivec2 target_size;    // (W, n H) of the stacked target of this pass
+uniform ivec2 frame_size;     // (W, H)
 uniform vec2 depth_range;     // (znear, zfar) of the hardware depth test
 
-out gl_PerVertex {
-    vec4 gl_Position;
-    float gl_ClipDistance[4];
-};
 out vec3 v_point;             // camera-space position
-flat out int v_frame;         // frame index in this pass
+flat out int v_frame;         // frame index in this pass = target layer
 flat out vec4 v_intrinsics;   // (fx, fy, cx, cy)
 
 void main() {
@@ -31,23 +27,16 @@ void main() {
                   cameras[c + 6], cameras[c + 9], cameras[c + 12]);
     vec3 t = vec3(cameras[c + 13], cameras[c + 14], cameras[c + 15]);
     vec3 p = R * x + t;
-    // Homogeneous pixel coordinates in this frame: (u z, v z, z).
+    // Window coordinates (x, y) = pixel coordinates (u, v): read-back rows are image rows,
+    // top row first. Clip space: (2 u z / W - z, 2 v z / H - z, ., z).
     float uz = k.x * p.x + k.z * p.z;
     float vz = k.y * p.y + k.w * p.z;
-    float w = float(frame_size.x);
-    float h = float(frame_size.y);
-    // Window x = u and window y = v + b H: read-back rows are image rows, top row first.
-    float X = 2.0 * uz / float(target_size.x) - p.z;
-    float Y = 2.0 * (vz + float(b) * h * p.z) / float(target_size.y) - p.z;
     float n = depth_range.x;
     float f = depth_range.y;
-    float Z = (f + n) / (f - n) * p.z - 2.0 * f * n / (f - n);
-    gl_Position = vec4(X, Y, Z, p.z);
-    // Keep each triangle inside its own frame: 0 <= u <= W and 0 <= v <= H.
-    gl_ClipDistance[0] = uz;
-    gl_ClipDistance[1] = w * p.z - uz;
-    gl_ClipDistance[2] = vz;
-    gl_ClipDistance[3] = h * p.z - vz;
+    gl_Position = vec4(2.0 * uz / float(frame_size.x) - p.z,
+                       2.0 * vz / float(frame_size.y) - p.z,
+                       (f + n) / (f - n) * p.z - 2.0 * f * n / (f - n),
+                       p.z);
     v_point = p;
     v_frame = b;
     v_intrinsics = k;

@@ -11,29 +11,31 @@ covers ``[j, j + 1) x [i, i + 1)`` and its centre is ``(j + 0.5, i + 0.5)``.
 
 How it works (see ``../shared/docs/RENDERING.md``):
 
-* The OpenGL context belongs to one worker thread owned by :class:`EGLRasterizer`; every call is
-  executed on that thread, so the object can be used from any thread.
-* All frames of a batch are drawn with one instanced draw call into a target that stacks the
-  frames vertically (frame ``b`` occupies rows ``[b H, (b + 1) H)``); clip distances keep each
-  triangle inside its frame. Batches taller than the maximum texture size are split in passes.
+* The OpenGL context (moderngl + glcontext, ``backend="egl"``) belongs to one worker thread
+  owned by :class:`EGLRasterizer`; every call runs on that thread, so the object can be used
+  from any thread.
+* All frames of a batch are drawn with ONE instanced draw call (one instance per frame) into
+  layered targets (2D texture arrays, one layer per frame; the geometry shader sets
+  ``gl_Layer``). Every frame sees exactly the same window transform, so results do not depend
+  on the batch size or the frame's position in it (bit-identical). Batches larger than
+  ``max_frames_per_pass`` are drawn in several passes.
 * The fragment shader writes ``gl_PrimitiveID + 1`` into a 32-bit integer target cleared to 0
-  and computes barycentrics and depth *exactly* for the pixel centre (ray-triangle intersection
-  in camera space); slightly negative barycentrics of silhouette pixels are clamped and
-  renormalised. The hardware depth test (24-bit, perspective, ``znear``/``zfar``) only decides
+  and computes barycentrics and depth *exactly* for the pixel centre (ray-triangle
+  intersection, see ``raster.frag``); pixel centres that the rasterizer's 1/256-pixel snapping
+  covers although they lie just outside the triangle get the triangle's nearest point. The
+  hardware depth test (32-bit float depth, perspective, ``znear`` / ``zfar``) only decides
   visibility.
-* Edge pixels and the batch: with the default ``mode="stacked"`` the frame offset ``b H`` enters
-  the window coordinates in float32, so whether a pixel centre lying (within rounding) on a
-  triangle edge is covered can depend on the frame's position in the stack, i.e. on the batch
-  size: typically 0-3 silhouette/edge pixels per frame. ``mode="exact"`` draws each frame alone
-  at the origin of the target (one draw and one read-back per frame, slower); its results do
-  not depend on the batch at all.
+* Triangles crossing the near plane are clipped by OpenGL (the part with ``z < znear`` is not
+  drawn).
 
-Triangles crossing the near plane are clipped by OpenGL (the part with ``z < znear`` is not
-drawn).
+Three raw OpenGL calls moderngl does not expose (a layered float depth texture) go through
+ctypes to the same libGL that glcontext loads.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -46,7 +48,18 @@ MISSING_PACKAGES_HINT = (
     "Mesa's EGL and llvmpipe) and the Python packages `moderngl` and `glcontext` "
     "(pip install 'jaxrefine[egl]')"
 )
-MODES = ("stacked", "exact")
+_BYTES_PER_PIXEL = 4 + 12 + 4 + 4  # id, bary, depth, depth buffer
+_MAX_PASS_BYTES = 512 << 20  # render-target memory per pass
+
+# OpenGL enums used through ctypes.
+_GL_TEXTURE_2D_ARRAY = 0x8C1A
+_GL_DEPTH_COMPONENT32F = 0x8CAC
+_GL_FRAMEBUFFER = 0x8D40
+_GL_DEPTH_ATTACHMENT = 0x8D00
+_GL_FRAMEBUFFER_COMPLETE = 0x8CD5
+_GL_DEPTH_BUFFER_BIT = 0x100
+_GL_MAX_ARRAY_TEXTURE_LAYERS = 0x88FF
+_GL_MAX_FRAMEBUFFER_LAYERS = 0x9317
 
 
 class EGLUnavailableError(RuntimeError):
@@ -68,6 +81,69 @@ def _camera_block(intrinsics: np.ndarray, R: np.ndarray, t: np.ndarray) -> np.nd
     return out
 
 
+def _load_gl():
+    """The few raw GL entry points needed (from libGL, which dispatches to the current context)."""
+    lib = ctypes.CDLL(ctypes.util.find_library("GL") or "libGL.so.1")
+    fns = {}
+    for name, args in {
+        "glGenTextures": [ctypes.c_int, ctypes.POINTER(ctypes.c_uint)],
+        "glDeleteTextures": [ctypes.c_int, ctypes.POINTER(ctypes.c_uint)],
+        "glBindTexture": [ctypes.c_uint, ctypes.c_uint],
+        "glTexStorage3D": [ctypes.c_uint, ctypes.c_int, ctypes.c_uint] + [ctypes.c_int] * 3,
+        "glFramebufferTexture": [ctypes.c_uint, ctypes.c_uint, ctypes.c_uint, ctypes.c_int],
+        "glCheckFramebufferStatus": [ctypes.c_uint],
+        "glClearDepth": [ctypes.c_double],
+        "glDepthMask": [ctypes.c_ubyte],
+        "glClear": [ctypes.c_uint],
+        "glGetIntegerv": [ctypes.c_uint, ctypes.POINTER(ctypes.c_int)],
+    }.items():
+        fn = getattr(lib, name)
+        fn.argtypes = args
+        fn.restype = ctypes.c_uint if name == "glCheckFramebufferStatus" else None
+        fns[name] = fn
+    return fns
+
+
+class _Target:
+    """Layered render targets for ``frames`` frames of H x W: id, bary, depth + depth buffer."""
+
+    def __init__(self, ctx, gl, height: int, width: int, frames: int):
+        self.gl = gl
+        size = (width, height, frames)
+        self.ids = ctx.texture_array(size, 1, dtype="i4")  # GL_R32I
+        self.bary = ctx.texture_array(size, 3, dtype="f4")  # GL_RGB32F
+        self.depth = ctx.texture_array(size, 1, dtype="f4")  # GL_R32F
+        self.fbo = ctx.framebuffer(color_attachments=[self.ids, self.bary, self.depth])
+        tex = ctypes.c_uint(0)
+        gl["glGenTextures"](1, ctypes.byref(tex))
+        gl["glBindTexture"](_GL_TEXTURE_2D_ARRAY, tex.value)
+        gl["glTexStorage3D"](_GL_TEXTURE_2D_ARRAY, 1, _GL_DEPTH_COMPONENT32F, width, height, frames)
+        gl["glBindTexture"](_GL_TEXTURE_2D_ARRAY, 0)
+        self.zbuf = tex
+        self.fbo.use()
+        gl["glFramebufferTexture"](_GL_FRAMEBUFFER, _GL_DEPTH_ATTACHMENT, tex.value, 0)
+        status = gl["glCheckFramebufferStatus"](_GL_FRAMEBUFFER)
+        if status != _GL_FRAMEBUFFER_COMPLETE:
+            self.release()
+            raise RuntimeError(f"layered framebuffer incomplete (status {status:#x})")
+        self.viewport = (0, 0, width, height)
+
+    def clear(self) -> None:
+        self.fbo.use()
+        self.fbo.viewport = self.viewport
+        self.fbo.clear(0.0, 0.0, 0.0, 0.0)  # all layers of the colour targets
+        self.gl["glClearDepth"](1.0)  # the depth array is not known to moderngl
+        self.gl["glDepthMask"](1)
+        self.gl["glClear"](_GL_DEPTH_BUFFER_BIT)
+
+    def release(self) -> None:
+        for obj in (self.fbo, self.ids, self.bary, self.depth):
+            obj.release()
+        if self.zbuf is not None:
+            self.gl["glDeleteTextures"](1, ctypes.byref(self.zbuf))
+            self.zbuf = None
+
+
 class EGLRasterizer:
     """A rasterizer that owns one headless EGL OpenGL context on one worker thread.
 
@@ -78,31 +154,19 @@ class EGLRasterizer:
       device_index: which EGL device to use when several are present (e.g. several GPUs);
         0 is the first one (on a CPU-only machine: Mesa's llvmpipe).
       znear, zfar: range of the hardware depth test in metres (camera-space z). Geometry with
-        ``z < znear`` or ``z > zfar`` is clipped. The 24-bit depth test resolves surfaces about
-        ``z**2 / znear * 6e-8`` m apart (1e-5 m at z = 3 m with the default 0.05).
-      mode: "stacked" (one instanced draw for the whole batch; fastest) or "exact" (one draw
-        per frame; results independent of the batch size). See the module docstring.
+        ``z < znear`` or ``z > zfar`` is clipped.
 
     Raises:
       EGLUnavailableError: when no context can be made (the message names the missing
         packages).
     """
 
-    def __init__(
-        self,
-        device_index: int = 0,
-        znear: float = 0.05,
-        zfar: float = 100.0,
-        mode: str = "stacked",
-    ):
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    def __init__(self, device_index: int = 0, znear: float = 0.05, zfar: float = 100.0):
         if not 0.0 < znear < zfar:
             raise ValueError(f"need 0 < znear < zfar, got znear={znear}, zfar={zfar}")
         self.device_index = int(device_index)
         self.znear = float(znear)
         self.zfar = float(zfar)
-        self.mode = mode
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="egl-raster")
         self._gl = None
@@ -110,6 +174,7 @@ class EGLRasterizer:
             self._executor.submit(self._init_gl).result()
         except Exception:
             self._executor.shutdown(wait=True)
+            self._executor = None
             raise
 
     # ------------------------------------------------------------------ worker-thread side
@@ -124,6 +189,7 @@ class EGLRasterizer:
             ctx = moderngl.create_context(
                 standalone=True, backend="egl", require=430, device_index=self.device_index
             )
+            raw = _load_gl()
         except Exception as e:
             raise EGLUnavailableError(
                 f"could not create an EGL OpenGL 4.3 context on device {self.device_index} "
@@ -134,14 +200,20 @@ class EGLRasterizer:
             geometry_shader=load_shader("raster.geom"),
             fragment_shader=load_shader("raster.frag"),
         )
-        max_size = int(ctx.info["GL_MAX_TEXTURE_SIZE"])
-        max_rb = ctx.info.get("GL_MAX_RENDERBUFFER_SIZE")
-        if max_rb:
-            max_size = min(max_size, int(max_rb))
+
+        def integer(enum):
+            v = ctypes.c_int(0)
+            raw["glGetIntegerv"](enum, ctypes.byref(v))
+            return v.value
+
         self._gl = {
             "ctx": ctx,
+            "raw": raw,
             "program": program,
-            "max_size": max_size,
+            "max_size": int(ctx.info["GL_MAX_TEXTURE_SIZE"]),
+            "max_layers": min(
+                integer(_GL_MAX_ARRAY_TEXTURE_LAYERS), integer(_GL_MAX_FRAMEBUFFER_LAYERS)
+            ),
             "buffers": {},
             "targets": {},
             "faces_key": None,
@@ -161,23 +233,14 @@ class EGLRasterizer:
             g["buffers"][name] = buf
         return buf
 
-    def _target(self, height: int, width: int, frames: int):
-        """Framebuffer and its targets (ids, bary, depth) for ``frames`` stacked frames."""
+    def _target(self, height: int, width: int, frames: int) -> _Target:
         g = self._gl
         key = (height, width, frames)
         tgt = g["targets"].get(key)
         if tgt is None:
-            ctx = g["ctx"]
             if len(g["targets"]) >= 4:  # keep a few sizes alive, drop the oldest
-                for obj in g["targets"].pop(next(iter(g["targets"]))):
-                    obj.release()
-            size = (width, height * frames)
-            ids = ctx.texture(size, 1, dtype="i4")  # GL_R32I
-            bary = ctx.texture(size, 3, dtype="f4")  # GL_RGB32F
-            depth = ctx.texture(size, 1, dtype="f4")  # GL_R32F
-            zbuf = ctx.depth_renderbuffer(size)
-            fbo = ctx.framebuffer(color_attachments=[ids, bary, depth], depth_attachment=zbuf)
-            tgt = (fbo, ids, bary, depth, zbuf)
+                g["targets"].pop(next(iter(g["targets"]))).release()
+            tgt = _Target(g["ctx"], g["raw"], height, width, frames)
             g["targets"][key] = tgt
         return tgt
 
@@ -188,9 +251,8 @@ class EGLRasterizer:
         key = (faces.shape, hash(data))
         if g["faces_key"] != key:
             for name in ("vao", "index"):
-                old = g.pop(name, None)
-                if old is not None:
-                    old.release()
+                if g[name] is not None:
+                    g[name].release()
             g["index"] = g["ctx"].buffer(data)
             g["vao"] = g["ctx"].vertex_array(
                 g["program"], [], index_buffer=g["index"], index_element_size=4
@@ -203,7 +265,7 @@ class EGLRasterizer:
         import moderngl
 
         g = self._gl
-        ctx, program = g["ctx"], g["program"]
+        program = g["program"]
         n, nv = vertices.shape[0], vertices.shape[1]
         vao = self._vertex_array(faces)
         vbuf = self._buffer("vertices", vertices.nbytes)
@@ -212,41 +274,31 @@ class EGLRasterizer:
         cbuf.write(cams)
         vbuf.bind_to_storage_buffer(0)
         cbuf.bind_to_storage_buffer(1)
-        fbo, ids, bary, depth, _ = self._target(height, width, n)
+        tgt = self._target(height, width, n)
         program["num_vertices"] = nv
         program["frame_size"] = (width, height)
-        program["target_size"] = (width, height * n)
         program["depth_range"] = (self.znear, self.zfar)
         program["cull_backfaces"] = int(cull)
-        fbo.use()
-        fbo.viewport = (0, 0, width, height * n)
-        fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        ctx.enable_only(moderngl.DEPTH_TEST)
-        ctx.depth_func = "<"
+        tgt.clear()
+        g["ctx"].enable_only(moderngl.DEPTH_TEST)
+        g["ctx"].depth_func = "<"
         vao.render(mode=moderngl.TRIANGLES, vertices=faces.size, instances=n)
-        ids.read_into(out_ids, alignment=1)
-        bary.read_into(out_bary, alignment=1)
-        depth.read_into(out_depth, alignment=1)
+        tgt.ids.read_into(out_ids, alignment=1)
+        tgt.bary.read_into(out_bary, alignment=1)
+        tgt.depth.read_into(out_depth, alignment=1)
 
     def _rasterize(self, vertices, faces, cams, height, width, cull):
         b = vertices.shape[0]
         tri_id = np.empty((b, height, width), np.int32)
         bary = np.empty((b, height, width, 3), np.float32)
         depth = np.empty((b, height, width), np.float32)
-        per_pass = 1 if self.mode == "exact" else max(1, self._gl["max_size"] // height)
+        per_pass = self.max_frames_per_pass(height, width)
         for s in range(0, b, per_pass):
             e = min(b, s + per_pass)
             self._draw(
-                vertices[s:e],
-                faces,
-                cams[s:e],
-                height,
-                width,
-                cull,
-                tri_id[s:e],
-                bary[s:e],
-                depth[s:e],
-            )
+                vertices[s:e], faces, cams[s:e], height, width, cull,
+                tri_id[s:e], bary[s:e], depth[s:e],
+            )  # fmt: skip
         tri_id -= 1  # the target holds id + 1 and 0 on background
         return tri_id, bary, depth
 
@@ -258,8 +310,13 @@ class EGLRasterizer:
 
     @property
     def max_size(self) -> int:
-        """Largest render-target side in pixels."""
+        """Largest image side in pixels."""
         return self._gl["max_size"]
+
+    def max_frames_per_pass(self, height: int, width: int) -> int:
+        """How many H x W frames one draw call renders (GL layer limit, 512 MB of targets)."""
+        by_memory = _MAX_PASS_BYTES // (_BYTES_PER_PIXEL * height * width)
+        return max(1, min(self._gl["max_layers"], by_memory))
 
     def rasterize(
         self,
@@ -299,14 +356,16 @@ class EGLRasterizer:
         R = np.asarray(R, np.float32)
         t = np.asarray(t, np.float32)
         check_inputs(vertices, faces, intrinsics, R, t, height, width)
+        if self._executor is None:
+            raise RuntimeError("this EGLRasterizer is closed")
         if height > self.max_size or width > self.max_size:
             raise ValueError(f"image {height}x{width} exceeds the GL limit {self.max_size}")
         b = vertices.shape[0]
-        if b == 0:
+        if b == 0 or faces.shape[0] == 0:
             return (
-                np.full((0, height, width), -1, np.int32),
-                np.zeros((0, height, width, 3), np.float32),
-                np.zeros((0, height, width), np.float32),
+                np.full((b, height, width), -1, np.int32),
+                np.zeros((b, height, width, 3), np.float32),
+                np.zeros((b, height, width), np.float32),
             )
         cams = _camera_block(intrinsics, R, t)
         with self._lock:
@@ -323,6 +382,8 @@ class EGLRasterizer:
         def _release():
             g, self._gl = self._gl, None
             if g is not None:
+                for tgt in g["targets"].values():
+                    tgt.release()
                 g["ctx"].release()
 
         try:
@@ -341,7 +402,7 @@ class EGLRasterizer:
 
     def __repr__(self) -> str:
         state = "closed" if self._executor is None else self._gl["renderer"]
-        return f"EGLRasterizer(device_index={self.device_index}, mode={self.mode!r}, {state})"
+        return f"EGLRasterizer(device_index={self.device_index}, {state})"
 
 
 def check_inputs(vertices, faces, intrinsics, R, t, height, width) -> None:

@@ -24,7 +24,6 @@ _BARY_SUM_TOL = 1e-5  # float32 normalisation
 _REPROJ_TOL = 0.01  # px; interpolated 3D point re-projected vs the pixel centre
 _GRAD_RTOL = 1e-2  # median per-pixel |jvp - fd| / |jvp| in float32 (eps = 1e-4 m)
 _PYRENDER_DEPTH_TOL = 1e-2  # m; pyrender reads its 24-bit depth buffer back
-_STACK_EDGE_PIXELS = 8  # per frame; EGL stacked batches (see kernels/rasterizer.py)
 
 H, W = 128, 96  # non-square on purpose
 
@@ -212,24 +211,20 @@ def test_egl_one_host_call_for_jit_vmap_and_nested_vmap():
     # Plain call (no jit, no vmap).
     one = fn(verts[2], faces, jax.tree.map(lambda x: x[2], cams))
     assert counter.calls[-1][0] == 1
-    assert np.sum(np.asarray(one.tri_id != flat.tri_id[2])) <= _STACK_EDGE_PIXELS
+    np.testing.assert_array_equal(one.tri_id, flat.tri_id[2])
 
 
 @pytest.mark.egl
-def test_egl_batch_size_changes_only_edge_pixels():
+def test_egl_batch_size_changes_nothing():
     raster = _need_egl()
     verts, faces, cams = _scenes()
     big = jnp.concatenate([verts] * 4)  # 16 frames
     big_cams = jax.tree.map(lambda x: jnp.concatenate([x] * 4), cams)
     many = render.rasterize_batch(big, faces, big_cams, H, W, backend="egl")
-    for i in range(16):
+    for i in (0, 5, 15):
         one = render.rasterize(big[i], faces, _take(big_cams, i), H, W, "egl", rasterizer=raster)
-        differ = np.asarray(one.tri_id != many.tri_id[i])
-        assert differ.sum() <= _STACK_EDGE_PIXELS, (i, differ.sum())
-        same = ~differ & np.asarray(one.mask)
-        np.testing.assert_allclose(
-            np.asarray(one.depth)[same], np.asarray(many.depth[i])[same], atol=_DEPTH_TOL
-        )
+        for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(_take(many, i))):
+            np.testing.assert_array_equal(a, b)
 
 
 def _depth_sum(v, faces, cam, backend):
