@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
-EXTRAS ?= egl,ref,dev,jaxopt,notebooks
+EXTRAS ?= egl,ref,dev,jaxopt,notebooks,data
 OUT    ?= out
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export MPLBACKEND ?= Agg
@@ -12,7 +12,9 @@ export MPLBACKEND ?= Agg
 
 all: test
 
-# Debian's EGL/GL libraries (Mesa llvmpipe on CPU machines) for the rasterizer kernel.
+# Debian's EGL/GL libraries (Mesa llvmpipe on CPU machines) for the rasterizer kernel, and
+# (optional, best effort) blender-data's CC0 HDRIs for synthetic backgrounds and libxrender1 for
+# pyrender, the optional reference renderer.
 system-deps:
 	@if ldconfig -p 2>/dev/null | grep -q 'libEGL.so.1' && ldconfig -p | grep -q 'libGL.so.1'; then \
 	  echo "EGL/GL libraries present"; \
@@ -23,6 +25,10 @@ system-deps:
 	  echo "warning: libEGL/libGL missing and not root: the EGL rasterizer falls back to pure JAX"; \
 	  echo "         (install them with: sudo apt-get install libegl1 libgl1)"; \
 	fi
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ ! -d /usr/share/blender/datafiles/studiolights ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends blender-data libxrender1 >/dev/null \
+	    || echo "note: blender-data unavailable: synthetic backgrounds use photos and procedural images"; \
+	fi
 
 $(VENV)/.installed: pyproject.toml
 	$(MAKE) system-deps
@@ -30,7 +36,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# torch first, pinned, so that smplx does not pull a CUDA build where a CPU wheel is available
 	$(PIP) install -q torch==2.13.0 || echo "warning: torch==2.13.0 unavailable; smplx parity tests will be skipped"
-	$(PIP) install -q -e ".[$(EXTRAS)]" || $(PIP) install -q -e ".[egl,dev,jaxopt,notebooks]"
+	$(PIP) install -q -e ".[$(EXTRAS)]" || $(PIP) install -q -e ".[egl,dev,jaxopt,notebooks,data]"
+	# pyrender (optional reference renderer) pins PyOpenGL 3.1.0, which fails on EGL: override it
+	$(PIP) install -q pyrender==0.1.45 && $(PIP) install -q PyOpenGL==3.1.10 \
+	  || echo "note: pyrender unavailable: its comparison test and benchmark rows are skipped"
 	touch $@
 
 install: $(VENV)/.installed

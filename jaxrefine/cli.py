@@ -11,6 +11,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("jaxrefine.smpl_io:convert_main", "convert an SMPL .pkl/.npz to plain numpy .npz"),
     "mocap": ("jaxrefine.data.mocap:main", "convert CMU BVH / ASF+AMC trials to SMPL-layout poses"),
     "oracle": ("jaxrefine.oracle:main", "sparse vs dense ground-truth refinement (paper Table 2)"),
+    "shards": ("jaxrefine.data.shards:main", "write cached synthetic evaluation shards"),
+    "contact-sheet": (
+        "jaxrefine.data.contact_sheet:main",
+        "PNG grid of synthetic samples: image, ground truth, initial estimate",
+    ),
     "bench": ("jaxrefine.bench:main", "run a benchmark: body | raster | data | smplify"),
 }
 

@@ -31,7 +31,7 @@ INIT_COLOUR = (1.0, 0.6, 0.25)
 
 
 @functools.partial(jax.jit, static_argnames=("height", "width", "backend"))
-def _render_bodies(model, pose, betas, transl, cameras, colour, *, height, width, backend):
+def render_bodies(model, pose, betas, transl, cameras, colour, *, height, width, backend):
     def one(p, b, t, cam):
         v = forward(model, p, b, t).vertices
         frags = rasterize(v, model.faces, cam, height, width, backend, cull_backfaces=True)
@@ -60,11 +60,11 @@ def render_overlays(model, batch: SceneBatch, backend: str = "auto") -> np.ndarr
     h, w = batch.image_size
     be = resolve_backend(backend)
     cams = batch.cameras
-    gt, gt_mask = _render_bodies(
+    gt, gt_mask = render_bodies(
         model, jnp.asarray(batch.pose), jnp.asarray(batch.betas), jnp.asarray(batch.transl),
         cams, jnp.asarray(GT_COLOUR), height=h, width=w, backend=be,
     )  # fmt: skip
-    ini, ini_mask = _render_bodies(
+    ini, ini_mask = render_bodies(
         model, jnp.asarray(batch.init_pose), jnp.asarray(batch.init_betas),
         jnp.asarray(batch.init_transl), cams, jnp.asarray(INIT_COLOUR), height=h, width=w,
         backend=be,
