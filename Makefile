@@ -26,7 +26,7 @@ system-deps:
 	  echo "         (install them with: sudo apt-get install libegl1 libgl1)"; \
 	fi
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ ! -d /usr/share/blender/datafiles/studiolights ]; then \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends blender-data libxrender1 >/dev/null \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends blender-data libxrender1 >/dev/null) \
 	    || echo "note: blender-data unavailable: synthetic backgrounds use photos and procedural images"; \
 	fi
 
