@@ -280,3 +280,65 @@ def main(argv: list[str]) -> int:
         Path(args.json).write_text(json.dumps(result, indent=1))
         print(f"wrote {args.json}")
     return 0
+
+
+def compare_optimizers(
+    model: BodyModel,
+    poses: np.ndarray,
+    n: int,
+    seed: int,
+    optimizers: dict[str, tuple[str, int, int]],
+    *,
+    difficulty: str = "medium",
+    data_kind: str = "dense",
+    preset: str = "dense",
+    image_size: tuple[int, int] = (256, 256),
+    backend: str = "auto",
+) -> dict:
+    """Refine the same frames with several optimizers on the same ground-truth targets.
+
+    Args:
+      optimizers: ``{label: (optimizer name, camera steps, body steps)}``, e.g.
+        ``{"Adam 100+100": ("adam", 100, 100), "LM 10+20": ("lm", 10, 20)}``.
+      data_kind: "dense" (ground-truth dense targets) or "keypoints" (25 GT keypoints).
+
+    Returns:
+      ``{"init": metrics, label: {"metrics": {...}, "ms_per_frame": ..., "compile_s": ...,
+      "loss_curve": (n, S) body-stage curves}}`` (means over frames, mm).
+    """
+    scenes = sample_scenes(model, poses, n, seed, SceneConfig(image_size=image_size))
+    cams = cameras_for(scenes)
+    gt = _pose_batch(model, scenes.pose, scenes.betas, scenes.transl)
+    ip, ib, it = perturb(
+        scenes.pose, scenes.betas, scenes.transl, np.asarray(gt.joints[:, 0]), difficulty, seed + 1
+    )
+    init = _pose_batch(model, ip, ib, it)
+    sparse, dense, _ = ground_truth_targets(model, gt, init, cams, image_size, backend)
+    p = get_preset(preset)
+    init_params = params_from_pose(ip, ib, it)
+    data = with_start(dense if data_kind == "dense" else sparse, init_params, init.vertices, p)
+    gmm = load_gmm_prior()
+    mean = lambda m: {k: float(np.mean(v)) for k, v in m.items()}  # noqa: E731
+    out = {"init": mean(_metrics_rows(init.joints, init.vertices, gt.joints, gt.vertices))}
+    for label, (opt, cs, bs) in optimizers.items():
+
+        def run(opt=opt, cs=cs, bs=bs):
+            return smplify(model, init_params, data, preset=p, data_kind=data_kind,
+                           optimizer=opt, gmm=gmm, camera_steps=cs, body_steps=bs)  # fmt: skip
+
+        t0 = time.perf_counter()
+        jax.block_until_ready(run().params)
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        res = run()
+        jax.block_until_ready(res.params)
+        secs = time.perf_counter() - t0
+        o = _pose_batch(model, pose_from_params(res.params), res.params["betas"],
+                        res.params["transl"])  # fmt: skip
+        out[label] = {
+            "metrics": mean(_metrics_rows(o.joints, o.vertices, gt.joints, gt.vertices)),
+            "ms_per_frame": secs * 1e3 / n,
+            "compile_s": max(first - secs, 0.0),
+            "loss_curve": np.asarray(res.body_stage.loss_curve),
+        }
+    return out
