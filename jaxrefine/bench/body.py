@@ -16,7 +16,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrefine.bench.common import interleaved, machine_info, print_table, summary, write_json
+from jaxrefine.bench.common import (
+    interleaved,
+    machine_info,
+    machine_line,
+    print_table,
+    summary,
+    write_json,
+)
 from jaxrefine.body_model import forward, from_arrays
 from jaxrefine.smpl_io import OPEN_MODEL_PATH, read_npz
 from jaxrefine.testing import make_smpl_size_arrays
@@ -104,9 +111,7 @@ def main(argv: list[str]) -> int:
         models["open"] = a
     models["smpl-size"] = make_smpl_size_arrays(seed=0)
     info = machine_info()
-    print(
-        f"machine: {info['cpu']} ({info['cores']} cores), jax {info['jax']} on {info['jax_backend']}"
-    )
+    print(machine_line(info))
     results, rows = [], []
     for mname, arrays in models.items():
         model = from_arrays(arrays, model_id=mname, gender="neutral", num_betas=10)

@@ -36,6 +36,14 @@ def machine_info() -> dict:
     }
 
 
+def machine_line(info: dict) -> str:
+    """One line naming the machine a benchmark ran on."""
+    return (
+        f"machine: {info['cpu']} ({info['cores']} cores), jax {info['jax']} "
+        f"on {info['jax_backend']}"
+    )
+
+
 def interleaved(
     fns: dict[str, Callable[[], object]],
     *,
