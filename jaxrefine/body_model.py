@@ -275,15 +275,20 @@ def skin_vertices(
     model: BodyModel,
     pose: jnp.ndarray,
     betas: jnp.ndarray,
-    vertex_ids: tuple[int, ...],
+    vertex_ids,
     transl: jnp.ndarray | None = None,
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """Posed joints (24, 3) and only the selected posed vertices (len(vertex_ids), 3).
+    """Posed joints (24, 3) and only the selected posed vertices (K, 3).
 
-    Used when a fit needs a few surface landmarks (nose, toes, ...) but not the whole mesh.
+    Used when a fit needs a few surface landmarks (nose, toes, ...) or only the visible
+    vertices, not the whole mesh. ``vertex_ids`` is a static tuple of K ints or a (K,) int
+    array (traced is fine: a batch of frames may select different vertices).
     """
     pose = jnp.asarray(pose).reshape(model.num_joints, 3)
-    ids = np.asarray(vertex_ids, dtype=np.int32)
+    if isinstance(vertex_ids, jax.Array):
+        ids = vertex_ids
+    else:
+        ids = np.asarray(vertex_ids, dtype=np.int32)
     R = rodrigues(pose)
     v = model.v_template[ids] + jnp.einsum("vcl,l->vc", model.shapedirs[ids], betas)
     if model.posedirs is not None:

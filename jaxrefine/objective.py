@@ -129,6 +129,8 @@ class FitData:
       keypoint_conf: (K,) confidences (0 = missing; never fitted to) or None.
       dense_targets: (V, 2) target pixels per vertex or None.
       dense_weights: (V,) per-vertex weights (visibility / confidence) or None.
+      dense_ids: (K,) int32 or None. When given, ``dense_targets`` (K, 2) and ``dense_weights``
+        (K,) belong to these vertices only and only they are skinned (see :func:`compact_dense`).
       init_transl: (3,) translation at the start (depth anchor of the camera stage).
       pixel_scale: () multiplier of pixel residuals (see module docstring).
     """
@@ -140,6 +142,39 @@ class FitData:
     keypoint_conf: jnp.ndarray | None = None
     dense_targets: jnp.ndarray | None = None
     dense_weights: jnp.ndarray | None = None
+    dense_ids: jnp.ndarray | None = None
+
+
+def compact_dense(data: FitData, multiple: int = 256) -> FitData:
+    """Keep only each frame's weighted (visible) vertices, for a batch of dense fit data.
+
+    The data term is a sum over visible vertices (PAPER.md 1.6), so the vertices nobody sees
+    need not be skinned at all. Per frame, the vertices with weight > 0 come first, padded with
+    weight-0 vertices to K = the batch's largest visible count rounded up to ``multiple`` (so
+    batches of similar visibility share one compiled program). Host-side (numpy), batched.
+
+    Args:
+      data: FitData with (B, V, 2) dense_targets and (B, V) dense_weights, no dense_ids.
+
+    Returns:
+      FitData with (B, K, 2) targets, (B, K) weights and (B, K) int32 dense_ids.
+    """
+    if data.dense_ids is not None:
+        return data
+    w = np.asarray(data.dense_weights)
+    if w.ndim != 2:
+        raise ValueError(f"compact_dense takes a batch: dense_weights (B, V), got {w.shape}")
+    vis = w > 0
+    V = w.shape[1]
+    k = int(max(vis.sum(1).max(), 1))
+    k = min(V, -(-k // multiple) * multiple)
+    ids = np.argsort(~vis, axis=1, kind="stable")[:, :k].astype(np.int32)
+    targets = np.take_along_axis(np.asarray(data.dense_targets), ids[..., None], 1)
+    return data.replace(
+        dense_targets=jnp.asarray(targets),
+        dense_weights=jnp.asarray(np.take_along_axis(w, ids, 1)),
+        dense_ids=jnp.asarray(ids),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,7 +309,13 @@ class SMPLifyObjective(AbstractObjective):
             if self.ignore:
                 conf = conf.at[np.asarray(self.ignore)].set(0.0)
             return (conf[:, None] * gm_residual(r, self.w["sigma"]) * self.w["data"]).reshape(-1)
-        proj = project(data.camera, self._vertices(params))
+        if data.dense_ids is not None:
+            _, verts = skin_vertices(
+                self.model, self._pose(params), params["betas"], data.dense_ids, params["transl"]
+            )
+        else:
+            verts = self._vertices(params)
+        proj = project(data.camera, verts)
         r = (proj - data.dense_targets) * s
         wv = data.dense_weights
         norm = jnp.sqrt(DENSE_REFERENCE_COUNT / jnp.maximum(jnp.sum(wv > 0), 1.0))
@@ -283,14 +324,14 @@ class SMPLifyObjective(AbstractObjective):
         rr = jnp.sqrt(wv)[:, None] * gm_residual(r, self.w["sigma"])
         return (rr * norm * self.w["data"]).reshape(-1)
 
-    def _blocks(self, params, data: FitData) -> dict[str, jnp.ndarray]:
+    def _blocks(self, params, data: FitData, gmm_residuals: bool = True) -> dict[str, jnp.ndarray]:
         out = {"data": self._data_residuals(params, data)}
         if self.stage == "camera":
             if self.use_depth_prior:
                 out["depth"] = (self.w["depth"] * (params["transl"][2] - data.init_transl[2]))[None]
             return out
         body = params["body_pose"].reshape(-1)
-        if self.gmm is not None:
+        if self.gmm is not None and gmm_residuals:
             out["pose_prior"] = self.w["pose_prior"] * self.gmm.residuals(body)
         if self.use_angle_prior:
             idx = np.asarray(ANGLE_PRIOR_INDICES)
@@ -306,9 +347,9 @@ class SMPLifyObjective(AbstractObjective):
         return {k: jnp.sum(v**2) for k, v in self._blocks(params, data).items()}
 
     def loss(self, params, data):
-        blocks = self._blocks(params, data)
-        total = sum(jnp.sum(v**2) for k, v in blocks.items() if k != "pose_prior")
-        if "pose_prior" in blocks:  # exact min over components (same value as the residuals)
+        blocks = self._blocks(params, data, gmm_residuals=False)
+        total = sum(jnp.sum(v**2) for v in blocks.values())
+        if self.stage == "body" and self.gmm is not None:  # min over components, computed once
             body = params["body_pose"].reshape(-1)
             total = total + self.w["pose_prior"] ** 2 * self.gmm.energy(body)
         return total

@@ -71,6 +71,20 @@ def load_poses(path: str | Path) -> np.ndarray:
     return pose
 
 
+def oracle_frames(model, poses, n, seed, difficulty, image_size):
+    """Sample ``n`` frames (camera frame) and their initial estimates.
+
+    Returns (cameras, ground truth BodyOutput batch, initial BodyOutput batch,
+    (init pose (n,24,3), init betas (n,NB), init transl (n,3))).
+    """
+    scenes = sample_scenes(model, poses, n, seed, SceneConfig(image_size=image_size))
+    gt = _pose_batch(model, scenes.pose, scenes.betas, scenes.transl)
+    start = perturb(
+        scenes.pose, scenes.betas, scenes.transl, np.asarray(gt.joints[:, 0]), difficulty, seed + 1
+    )
+    return cameras_for(scenes), gt, _pose_batch(model, *start), start
+
+
 def ground_truth_targets(
     model: BodyModel,
     gt,
@@ -148,13 +162,9 @@ def run_oracle(
     """Run the experiment; returns the JSON-ready result (see the module docstring)."""
     t_all = time.perf_counter()
     say = (lambda *a: print(*a, file=sys.stderr, flush=True)) if progress else (lambda *a: None)
-    scenes = sample_scenes(model, poses, n, seed, SceneConfig(image_size=image_size))
-    cams = cameras_for(scenes)
-    gt = _pose_batch(model, scenes.pose, scenes.betas, scenes.transl)
-    ipose, ibetas, itransl = perturb(
-        scenes.pose, scenes.betas, scenes.transl, np.asarray(gt.joints[:, 0]), difficulty, seed + 1
+    cams, gt, init, (ipose, ibetas, itransl) = oracle_frames(
+        model, poses, n, seed, difficulty, image_size
     )
-    init = _pose_batch(model, ipose, ibetas, itransl)
     say(f"[oracle] {n} frames, {difficulty} initial estimates; rasterizing the initial meshes")
     sparse, dense, info = ground_truth_targets(model, gt, init, cams, image_size, backend)
     p = get_preset(preset)
@@ -306,13 +316,7 @@ def compare_optimizers(
       ``{"init": metrics, label: {"metrics": {...}, "ms_per_frame": ..., "compile_s": ...,
       "loss_curve": (n, S) body-stage curves}}`` (means over frames, mm).
     """
-    scenes = sample_scenes(model, poses, n, seed, SceneConfig(image_size=image_size))
-    cams = cameras_for(scenes)
-    gt = _pose_batch(model, scenes.pose, scenes.betas, scenes.transl)
-    ip, ib, it = perturb(
-        scenes.pose, scenes.betas, scenes.transl, np.asarray(gt.joints[:, 0]), difficulty, seed + 1
-    )
-    init = _pose_batch(model, ip, ib, it)
+    cams, gt, init, (ip, ib, it) = oracle_frames(model, poses, n, seed, difficulty, image_size)
     sparse, dense, _ = ground_truth_targets(model, gt, init, cams, image_size, backend)
     p = get_preset(preset)
     init_params = params_from_pose(ip, ib, it)

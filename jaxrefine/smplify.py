@@ -15,7 +15,13 @@ from flax import struct
 
 from jaxrefine.body_model import BodyModel
 from jaxrefine.fit import FitResult, Stage, fit_stages_batch
-from jaxrefine.objective import GMMResidualPrior, Preset, get_preset, make_objectives
+from jaxrefine.objective import (
+    GMMResidualPrior,
+    Preset,
+    compact_dense,
+    get_preset,
+    make_objectives,
+)
 from jaxrefine.optimizers import (
     adam,
     gauss_newton,
@@ -82,6 +88,7 @@ def smplify(
     chunk_size: int | None = None,
     record_terms: bool = False,
     select: str = "best",
+    compact: bool = True,
 ) -> SMPLifyResult:
     """Run SMPLify on a batch.
 
@@ -99,6 +106,8 @@ def smplify(
       record_terms: record per-term losses after every step (costs one more evaluation).
       select: "best" (default) returns each stage's best iterate; "last" its last iterate, as
         SPIN does (for parity). Either way a stage never returns worse than its start.
+      compact: dense fits skin only each frame's visible vertices (same loss, less work;
+        :func:`~jaxrefine.objective.compact_dense`).
     """
     p = get_preset(preset) if isinstance(preset, str) else preset
     if camera_steps is not None or body_steps is not None:
@@ -107,6 +116,8 @@ def smplify(
             camera_steps=p.camera_steps if camera_steps is None else camera_steps,
             body_steps=p.body_steps if body_steps is None else body_steps,
         )
+    if data_kind == "dense" and compact:
+        data = compact_dense(data)
     cam_obj, body_obj = make_objectives(model, p, data_kind, gmm, keypoint_set)
     stages = []
     if p.camera_steps > 0:

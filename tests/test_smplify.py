@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrefine.body_model import forward, from_arrays
-from jaxrefine.camera import Camera, project
+from jaxrefine.bench.smplify import make_problem
+from jaxrefine.body_model import from_arrays
 from jaxrefine.keypoints import SMPL_LANDMARKS
 from jaxrefine.objective import FitData, GMMResidualPrior, params_from_pose
 from jaxrefine.smplify import smplify
@@ -29,35 +28,12 @@ def random_gmm(seed=0, m=8, d=69):
     return means, np.stack(covars), w
 
 
-def _problem(arrays, B=3, seed=0, kind="keypoints"):
+def _problem(arrays, kind="keypoints"):
     model = from_arrays(arrays, model_id="rand", gender="neutral", num_betas=10).replace(
         landmarks=SMPL_LANDMARKS
     )
-    rng = np.random.default_rng(seed)
-    pose = rng.normal(0, 0.15, (B, 24, 3)).astype(np.float32)
-    pose[:, 0] = [np.pi, 0, 0]  # facing the camera
-    betas = rng.normal(0, 0.5, (B, 10)).astype(np.float32)
-    transl = np.tile(np.array([0, 0, 4.0], np.float32), (B, 1))
-    focal = np.full(B, 600.0, np.float32)
-    center = np.full((B, 2), 128.0, np.float32)
-    cams = Camera(
-        fx=jnp.asarray(focal), fy=jnp.asarray(focal), cx=jnp.asarray(center[:, 0]),
-        cy=jnp.asarray(center[:, 1]), R=jnp.tile(jnp.eye(3), (B, 1, 1)), t=jnp.zeros((B, 3)),
-    )  # fmt: skip
-    gt = jax.vmap(lambda p, b, t: forward(model, p, b, t))(pose, betas, transl)
-    if kind == "keypoints":
-        kp3 = jax.vmap(lambda j, v: gt.__class__(v, j, gt.keypoint_sets).keypoints("body25"))(
-            gt.joints, gt.vertices
-        )
-        targets = np.asarray(jax.vmap(project)(cams, kp3))
-        conf = np.ones((B, 25), np.float32)
-    else:
-        targets = np.asarray(jax.vmap(project)(cams, gt.vertices))
-        conf = (rng.uniform(size=(B, targets.shape[1])) < 0.5).astype(np.float32)
-    ipose = pose + rng.normal(0, 0.1, pose.shape).astype(np.float32)
-    itransl = transl + np.array([0.05, -0.05, 0.3], np.float32)
-    ibetas = np.zeros_like(betas)
-    return model, cams, focal, center, targets, conf, (ipose, ibetas, itransl)
+    start, focal, center, targets, conf, cams = make_problem(model, 3, kind)
+    return model, cams, focal, center, targets, conf, start
 
 
 @pytest.mark.ref

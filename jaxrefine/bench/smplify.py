@@ -24,8 +24,11 @@ from jaxrefine.smpl_io import OPEN_MODEL_PATH, load_body_model, read_npz
 from jaxrefine.smplify import smplify
 
 
-def make_problem(model, B: int, kind: str, seed: int = 0):
+def make_problem(model, B: int, kind: str, seed: int = 0, visibility: str = "random"):
     """A batch of synthetic fitting problems (targets from a ground truth, a perturbed start).
+
+    Dense problems weight the vertices a 256x256 rendering sees (``visibility="render"``,
+    ~25% of the open model's vertices) or a random half of them (``"random"``).
 
     Returns (init (pose, betas, transl), focal (B,), center (B, 2), targets, conf, cameras)."""
     rng = np.random.default_rng(seed)
@@ -46,7 +49,21 @@ def make_problem(model, B: int, kind: str, seed: int = 0):
         )
         targets = np.asarray(jax.vmap(project)(cams, kp3))
         conf = np.ones((B, 25), np.float32)
-    else:
+    elif visibility == "render":  # the vertices a 256x256 rendering of the body sees
+        from jaxrefine.correspondence import pixels_to_vertices
+        from jaxrefine.render import rasterize_batch
+
+        targets = np.asarray(jax.vmap(project)(cams, gt.vertices))
+        fr = rasterize_batch(gt.vertices, model.faces, cams, 256, 256, cull_backfaces=True)
+        vis = jax.vmap(
+            lambda t, b: (
+                pixels_to_vertices(
+                    jnp.zeros(t.shape + (2,)), model.faces, t, b, model.num_vertices
+                ).visible
+            )
+        )(fr.tri_id, fr.bary)
+        conf = np.asarray(vis, np.float32)
+    else:  # a random half of the vertices (no rasterizer needed)
         targets = np.asarray(jax.vmap(project)(cams, gt.vertices))
         conf = (rng.uniform(size=(B, targets.shape[1])) < 0.5).astype(np.float32)
     ipose = pose + rng.normal(0, 0.1, pose.shape).astype(np.float32)
@@ -103,7 +120,9 @@ def main(argv: list[str]) -> int:
     rows, results = [], []
     for kind in args.kinds:
         for B in args.batches:
-            (ip, ib, it), focal, center, targets, conf, cams = make_problem(model, B, kind)
+            (ip, ib, it), focal, center, targets, conf, cams = make_problem(
+                model, B, kind, visibility="render"
+            )
             data = _fit_data(kind, cams, targets, conf, it)
             init = params_from_pose(ip, ib, it)
 
