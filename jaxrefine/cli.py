@@ -27,8 +27,26 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+def _enable_compilation_cache() -> None:
+    """Persistent XLA compilation cache for command-line runs (the edge, not the library):
+    ``$JAXREFINE_CACHE_DIR`` or ``~/.cache/jaxrefine/jax``; JAX's own
+    ``JAX_COMPILATION_CACHE_DIR`` wins; ``JAXREFINE_CACHE_DIR=off`` disables it."""
+    import os
+    from pathlib import Path
+
+    if "JAX_COMPILATION_CACHE_DIR" in os.environ:
+        return
+    where = os.environ.get("JAXREFINE_CACHE_DIR", str(Path.home() / ".cache/jaxrefine/jax"))
+    if where.lower() == "off":
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", where)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _enable_compilation_cache()
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0 if argv else 2

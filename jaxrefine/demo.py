@@ -101,6 +101,14 @@ def refinement(model, batch, out: Path, backend: str, optimizer: str) -> dict:
         metrics[row] = {k: np.asarray(v) for k, v in m.items()}
         renders[row] = render_bodies(model, po, be, tr, cams, jnp.asarray(FIT_COLOURS[row]),
                                      height=H, width=W, backend=backend)  # fmt: skip
+    from jaxrefine.io import save_obj, save_result
+
+    po, be, tr = fits["dense_gt"]
+    o = posef(po, be, tr)
+    dense_params = params_from_pose(po, be, tr)
+    save_result(out / "refined_dense.npz", model, dense_params, o.joints, cams, metrics["dense_gt"])
+    save_obj(out / "refined_dense_frame0.obj", o.vertices[0], model.faces)
+    _say(f"wrote {out / 'refined_dense.npz'} (documented in jaxrefine/io.py) and an OBJ")
     n = len(batch.pose)
     fig, axes = plt.subplots(n, 4, figsize=(12, 3 * n), squeeze=False)
     for i in range(n):

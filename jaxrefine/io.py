@@ -1,0 +1,125 @@
+"""Result files other tools can read: one documented ``.npz`` per batch of fits, OBJ / PLY meshes.
+
+Result ``.npz`` (all float32 unless noted; N = frames; written atomically):
+
+| key | shape | meaning |
+|---|---|---|
+| ``global_orient`` | (N, 3) | axis-angle, camera frame (smplx's name) |
+| ``body_pose`` | (N, 69) | axis-angle of joints 1..23 (smplx's layout) |
+| ``betas`` | (N, NB) | shape coefficients |
+| ``transl`` | (N, 3) | body translation (metres, camera frame) |
+| ``joints`` | (N, 24, 3) | posed SMPL joints (metres, camera frame) |
+| ``camera_K`` | (N, 3, 3) | pinhole intrinsics in pixels (OpenCV convention) |
+| ``camera_R``, ``camera_t`` | (N, 3, 3), (N, 3) | world-to-camera (I and 0 in camera-frame fits) |
+| ``model_id``, ``gender``, ``num_betas`` | () | the body model the parameters belong to |
+| ``metric_<name>`` | (N,) | optional per-frame metrics (mm) |
+| ``format`` | () | ``"jaxrefine-result-v1"`` |
+
+Axes: metres; SMPL's body frame (y up, the body faces +z) posed into the camera frame (x right,
+y down, z forward). Load with ``numpy.load`` (no pickles); :func:`load_result` checks the body
+model matches.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from jaxrefine.body_model import BodyModel
+
+RESULT_FORMAT = "jaxrefine-result-v1"
+
+
+def _atomic_savez(path: Path, arrays: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def save_result(path, model: BodyModel, params: dict, joints, camera, metrics=None) -> Path:
+    """Write a batch of fits (params dict of (N, ...) arrays, joints (N, 24, 3), batched
+    :class:`~jaxrefine.camera.Camera`) to the documented ``.npz``."""
+    n = np.asarray(params["betas"]).shape[0]
+    K = np.asarray(camera.K, np.float32)
+    arrays = {
+        "format": np.array(RESULT_FORMAT),
+        "global_orient": np.asarray(params["global_orient"], np.float32).reshape(n, 3),
+        "body_pose": np.asarray(params["body_pose"], np.float32).reshape(n, 69),
+        "betas": np.asarray(params["betas"], np.float32),
+        "transl": np.asarray(params["transl"], np.float32).reshape(n, 3),
+        "joints": np.asarray(joints, np.float32).reshape(n, 24, 3),
+        "camera_K": np.broadcast_to(K, (n, 3, 3)).copy(),
+        "camera_R": np.broadcast_to(np.asarray(camera.R, np.float32), (n, 3, 3)).copy(),
+        "camera_t": np.broadcast_to(np.asarray(camera.t, np.float32), (n, 3)).copy(),
+        "model_id": np.array(model.model_id),
+        "gender": np.array(model.gender),
+        "num_betas": np.array(model.num_betas),
+    }
+    for k, v in (metrics or {}).items():
+        arrays[f"metric_{k}"] = np.asarray(v, np.float32).reshape(n)
+    return _atomic_savez(Path(path), arrays)
+
+
+def load_result(path, model: BodyModel | None = None) -> dict:
+    """Read a result ``.npz``; with ``model``, refuse results made with another body model."""
+    with np.load(path, allow_pickle=False) as z:
+        out = {k: z[k] for k in z.files}
+    if str(out.get("format")) != RESULT_FORMAT:
+        raise ValueError(f"{path}: not a jaxrefine result file (format {out.get('format')!r})")
+    if model is not None:
+        mid, g, nb = str(out["model_id"]), str(out["gender"]), int(out["num_betas"])
+        if (mid, g, nb) != (model.model_id, model.gender, model.num_betas):
+            raise ValueError(
+                f"{path} was fitted with model {mid!r} ({g}, {nb} betas), not with "
+                f"{model.model_id!r} ({model.gender}, {model.num_betas} betas)"
+            )
+    return out
+
+
+def save_obj(path, vertices, faces) -> Path:
+    """Wavefront OBJ of one mesh: vertices (V, 3), faces (F, 3) (0-based in, 1-based out)."""
+    v = np.asarray(vertices, np.float64)
+    f = np.asarray(faces, np.int64) + 1
+    lines = [f"v {a:.6f} {b:.6f} {c:.6f}" for a, b, c in v]
+    lines += [f"f {a} {b} {c}" for a, b, c in f]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def save_ply(path, vertices, faces, colors=None) -> Path:
+    """Binary little-endian PLY of one mesh, optional per-vertex colours (V, 3) in [0, 1]."""
+    v = np.asarray(vertices, np.float32)
+    f = np.asarray(faces, np.int32)
+    header = ["ply", "format binary_little_endian 1.0", f"element vertex {len(v)}",
+              "property float x", "property float y", "property float z"]  # fmt: skip
+    vdt = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")]
+    if colors is not None:
+        header += ["property uchar red", "property uchar green", "property uchar blue"]
+        vdt += [("r", "u1"), ("g", "u1"), ("b", "u1")]
+    header += [f"element face {len(f)}", "property list uchar int vertex_indices", "end_header"]
+    vert = np.empty(len(v), dtype=vdt)
+    vert["x"], vert["y"], vert["z"] = v[:, 0], v[:, 1], v[:, 2]
+    if colors is not None:
+        c = np.clip(np.asarray(colors) * 255 + 0.5, 0, 255).astype(np.uint8)
+        vert["r"], vert["g"], vert["b"] = c[:, 0], c[:, 1], c[:, 2]
+    face = np.empty(len(f), dtype=[("n", "u1"), ("i", "<i4", (3,))])
+    face["n"], face["i"] = 3, f
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(("\n".join(header) + "\n").encode("ascii"))
+        fh.write(vert.tobytes())
+        fh.write(face.tobytes())
+    return path
