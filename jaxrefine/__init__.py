@@ -1,10 +1,16 @@
-"""jaxrefine: dense-correspondence refinement of 3D human pose and shape in JAX."""
+"""jaxrefine: dense-correspondence refinement of 3D human pose and shape in JAX.
 
-from jaxrefine import body_model, camera, geometry, keypoints
+Entry points: :func:`load_body_model`, :func:`body_model.forward`, :func:`smplify`
+(SMPLify on keypoints or dense targets), :mod:`metrics`, :mod:`render` (rasterizer),
+:mod:`oracle` (the paper's Table 2 analog), :mod:`io` (result files).
+"""
+
+from jaxrefine import body_model, camera, geometry, keypoints, metrics
 from jaxrefine.body_model import BodyModel, BodyOutput, forward
 from jaxrefine.camera import Camera
 from jaxrefine.keypoints import joint_names
 from jaxrefine.smpl_io import ModelFileError, convert, load_body_model
+from jaxrefine.smplify import smplify
 
 __version__ = "0.1.0"
 
@@ -21,4 +27,6 @@ __all__ = [
     "joint_names",
     "keypoints",
     "load_body_model",
+    "metrics",
+    "smplify",
 ]
