@@ -44,8 +44,21 @@ def _enable_compilation_cache() -> None:
     jax.config.update("jax_compilation_cache_dir", where)
 
 
+def _expose_cpu_cores() -> None:
+    """On CPU, XLA runs most element-wise work on one core; exposing one host device per core
+    (``--xla_force_host_platform_device_count``) lets batched fits shard frames across cores.
+    Must run before JAX creates its backend; a user's own XLA_FLAGS setting wins."""
+    import os
+
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags and os.cpu_count():
+        n = os.cpu_count()
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _expose_cpu_cores()
     _enable_compilation_cache()
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())

@@ -89,6 +89,7 @@ def smplify(
     record_terms: bool = False,
     select: str = "best",
     compact: bool = True,
+    devices=None,
 ) -> SMPLifyResult:
     """Run SMPLify on a batch.
 
@@ -108,6 +109,8 @@ def smplify(
         SPIN does (for parity). Either way a stage never returns worse than its start.
       compact: dense fits skin only each frame's visible vertices (same loss, less work;
         :func:`~jaxrefine.objective.compact_dense`).
+      devices: split the batch over these devices (default: all local devices; see
+        :func:`~jaxrefine.fit.fit_stages_batch`).
     """
     p = get_preset(preset) if isinstance(preset, str) else preset
     if camera_steps is not None or body_steps is not None:
@@ -129,7 +132,12 @@ def smplify(
     if not stages:
         raise ValueError("both stages have 0 steps: nothing to fit")
     results = fit_stages_batch(
-        stages, init_params, data, chunk_size=chunk_size, record_terms=record_terms
+        stages,
+        init_params,
+        data,
+        chunk_size=chunk_size,
+        record_terms=record_terms,
+        devices=devices,
     )
     cam = results[0] if p.camera_steps > 0 else None
     body = results[-1] if p.body_steps > 0 else None
