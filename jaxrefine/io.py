@@ -22,28 +22,14 @@ model matches.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from jaxrefine.body_model import BodyModel
+from jaxrefine.files import atomic_savez
 
 RESULT_FORMAT = "jaxrefine-result-v1"
-
-
-def _atomic_savez(path: Path, arrays: dict) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
 
 
 def save_result(path, model: BodyModel, params: dict, joints, camera, metrics=None) -> Path:
@@ -67,7 +53,7 @@ def save_result(path, model: BodyModel, params: dict, joints, camera, metrics=No
     }
     for k, v in (metrics or {}).items():
         arrays[f"metric_{k}"] = np.asarray(v, np.float32).reshape(n)
-    return _atomic_savez(Path(path), arrays)
+    return atomic_savez(Path(path), arrays)
 
 
 def load_result(path, model: BodyModel | None = None) -> dict:

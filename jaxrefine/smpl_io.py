@@ -16,7 +16,6 @@ import json
 import os
 import pickle
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -351,16 +350,9 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, gender: str | None =
         raise ModelFileError(f"{src} is a {found} model, not {gender}")
     model_id = str(np.asarray(arrays["model_id"])) if "model_id" in arrays else _file_id(src)
     out = to_npz_arrays(arrays, model_id=model_id, gender=found)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=dst.parent)
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **out)
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return dst
+    from jaxrefine.files import atomic_savez
+
+    return atomic_savez(dst, out)
 
 
 def convert_main(argv: list[str]) -> int:

@@ -38,7 +38,6 @@ import argparse
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -49,6 +48,7 @@ from scipy.spatial.transform import Rotation
 
 from jaxrefine.body_model import SMPL_PARENTS
 from jaxrefine.data import asfamc, bvh
+from jaxrefine.files import atomic_savez
 
 # The 31 CMU bones (ASF names), the canonical joint order of :class:`MocapTrial`. A joint's
 # position is the start of its bone (the root: the root position).
@@ -539,15 +539,7 @@ def _resolve_model(model):
 
 
 def _atomic_savez(out_path: Path, arrays: dict) -> None:
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_savez(out_path, arrays, compressed=False)
 
 
 def convert_folder(

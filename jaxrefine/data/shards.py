@@ -42,7 +42,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -51,6 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxrefine.data.scenes import GeneratorConfig, SceneBatch, batch_seed, generate
+from jaxrefine.files import atomic_write
 
 FORMAT = "jaxrefine-scene-shards"
 VERSION = 1
@@ -66,17 +66,7 @@ class ShardFormatError(ValueError):
 
 def _atomic_write(path: Path, write) -> None:
     """Call ``write(fh)`` on a temporary file next to ``path``, then move it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, write)
 
 
 def _sha256(path: Path) -> str:
