@@ -77,19 +77,17 @@ class GMMResidualPrior:
 
     @classmethod
     def from_gmm(cls, means, covars, weights) -> GMMResidualPrior:
-        means = np.asarray(means, np.float64)
-        covars = np.asarray(covars, np.float64)
-        weights = np.asarray(weights, np.float64)
-        D = means.shape[1]
-        prec = np.linalg.inv(covars)
-        chol = np.linalg.cholesky(prec)
-        sqrdets = np.sqrt(np.linalg.det(covars))
-        # SMPLify-X MaxMixturePrior: nw = w / ((2 pi)^(D/2) * sqrdet / min(sqrdet))
-        nw = weights / ((2 * np.pi) ** (D / 2.0) * sqrdets / sqrdets.min())
+        """From SMPLify-format arrays; validation and normalisers come from
+        :func:`jaxrefine.priors.gmm_from_arrays` (``nll_weights`` = ``-log nw_m``)."""
+        from jaxrefine.priors import gmm_from_arrays
+
+        g = gmm_from_arrays(means, covars, weights)
+        prec = np.linalg.inv(np.asarray(g.covars, np.float64))  # float64 before the Cholesky
+        chol = np.linalg.cholesky(0.5 * (prec + np.swapaxes(prec, 1, 2)))
         return cls(
-            means=jnp.asarray(means, jnp.float32),
+            means=jnp.asarray(g.means, jnp.float32),
             chol_precisions=jnp.asarray(chol, jnp.float32),
-            neg_log_nw=jnp.asarray(-np.log(nw), jnp.float32),
+            neg_log_nw=jnp.asarray(g.nll_weights, jnp.float32),
         )
 
     def energies(self, body_pose: jnp.ndarray) -> jnp.ndarray:
@@ -114,9 +112,7 @@ def load_gmm_prior(path=None) -> GMMResidualPrior:
     from jaxrefine import priors
 
     g = priors.load_gmm(path)
-    return GMMResidualPrior.from_gmm(
-        np.asarray(g.means), np.asarray(g.covars), np.asarray(g.weights)
-    )
+    return GMMResidualPrior.from_gmm(g.means, g.covars, g.weights)
 
 
 @struct.dataclass
