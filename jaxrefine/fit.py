@@ -443,7 +443,8 @@ def fit_stages_batch(
     b = _batch_size(init_params, "init_params")
     if devices is None:
         devices = jax.local_devices()
-    if len(devices) > 1 and b % len(devices) == 0 and chunk_size is None:
+    sharded = len(devices) > 1 and b % len(devices) == 0 and chunk_size is None
+    if sharded:
         mesh = Mesh(np.asarray(devices), ("batch",))
         init_params, data = jax.device_put((init_params, data), NamedSharding(mesh, P("batch")))
     b_data = _batch_size(data, "data") if jax.tree_util.tree_leaves(data) else b
@@ -455,7 +456,7 @@ def fit_stages_batch(
         (int(s.num_steps), trainable_mask(init_params, s.trainable), s.select) for s in stages
     )
     dyn = tuple((s.objective, s.optimizer) for s in stages)
-    return _fit_stages_batch_jit(
+    results = _fit_stages_batch_jit(
         dyn,
         init_params,
         data,
@@ -463,6 +464,9 @@ def fit_stages_batch(
         chunk_size=None if chunk_size is None else int(chunk_size),
         record_terms=bool(record_terms),
     )
+    # The split is internal: hand back ordinary single-device arrays, so that later programs
+    # (e.g. a rasterizer's host callback, which runs on one device) never see sharded inputs.
+    return jax.device_put(results, devices[0]) if sharded else results
 
 
 def fit_batch(
