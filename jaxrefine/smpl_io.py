@@ -16,6 +16,7 @@ import json
 import os
 import pickle
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -83,17 +84,18 @@ class _SafeUnpickler(pickle.Unpickler):
         ("copy_reg", "_reconstructor"), ("copyreg", "_reconstructor"),
         ("__builtin__", "object"), ("builtins", "object"),
         ("collections", "OrderedDict"), ("_codecs", "encode"),
-        *((m, n) for m in ("builtins", "__builtin__") for n in ("set", "frozenset", "slice")),
+        # protocol-2 pickles write an empty ``bytes`` (an empty array's data) as ``bytes()``
+        *((m, n) for m in ("builtins", "__builtin__") for n in ("set", "frozenset", "slice",
+                                                                 "bytes")),
     }  # fmt: skip
 
     def find_class(self, module, name):
         if module == "chumpy" or module.startswith("chumpy."):
             return _stub_for(module, name)
         if module.startswith("scipy.sparse"):
-            import scipy.sparse
-
-            if hasattr(scipy.sparse, name):
-                return getattr(scipy.sparse, name)
+            sparse_class = _sparse_class(name)
+            if sparse_class is not None:
+                return sparse_class
         if (module, name) in self._ALLOWED_NUMPY:
             mod = module.replace("copy_reg", "copyreg").replace("__builtin__", "builtins")
             if mod.startswith("numpy.core") and not hasattr(np, "core"):
@@ -108,6 +110,18 @@ class _SafeUnpickler(pickle.Unpickler):
             f"model file contains an object of type {module}.{name}, which a body-model file "
             "should not; refusing to load it"
         )
+
+
+def _sparse_class(name: str) -> type | None:
+    """scipy's sparse matrix / array class called ``name``; None for anything else (functions
+    such as ``scipy.sparse.save_npz`` would let a pickle touch files)."""
+    import scipy.sparse
+
+    obj = getattr(scipy.sparse, name, None)
+    base = getattr(scipy.sparse, "sparray", ())
+    if isinstance(obj, type) and issubclass(obj, (scipy.sparse.spmatrix, base)):
+        return obj
+    return None
 
 
 def _to_numpy(value):
@@ -125,25 +139,67 @@ def read_pickle(path: str | os.PathLike) -> dict:
     raw = Path(path).read_bytes()
     try:
         obj = _SafeUnpickler(io.BytesIO(raw), encoding="latin1").load()
-    except ModelFileError:
-        raise
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise ModelFileError(f"{path}: not a readable pickle ({exc})") from exc
+        what = f"{type(exc).__name__}: {exc}"
+        raise ModelFileError(f"{path}: not a readable pickle ({what})") from None
     if not isinstance(obj, dict):
         raise ModelFileError(
             f"{path}: expected a pickled dict of model arrays, found {type(obj).__name__}"
         )
-    return {k: _to_numpy(v) for k, v in obj.items()}
+    out = {}
+    for k, v in obj.items():
+        try:
+            out[str(k)] = _to_numpy(v)
+        except Exception as exc:  # noqa: BLE001 - an entry that is no array is a bad file
+            raise ModelFileError(f"{path}: entry {k!r} is not an array ({exc})") from None
+    return out
 
 
 def read_npz(path: str | os.PathLike) -> dict:
+    """Read every array of an ``.npz`` (pickled object arrays refused)."""
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except ValueError as exc:
-        raise ModelFileError(f"{path}: npz holds pickled objects; refusing ({exc})") from exc
-    except Exception as exc:  # noqa: BLE001
-        raise ModelFileError(f"{path}: not a readable .npz file ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - zip, zlib, npy-header errors: all a bad file
+        what = "holds pickled objects; refusing" if "allow_pickle" in str(exc) else "unreadable"
+        raise ModelFileError(
+            f"{path}: not a readable .npz model file ({what}: {type(exc).__name__}: {exc})"
+        ) from None
+
+
+# Expected rank and dtype kind of every array a model file may hold ("f": any real number,
+# "i": integers). Strings (gender, model_id, landmarks JSON) are checked where they are used.
+_ARRAY_SPECS = {
+    "v_template": (2, "f"), "shapedirs": (3, "f"), "posedirs": (3, "f"),
+    "J_regressor": (2, "f"), "weights": (2, "f"), "f": (2, "i"), "kintree_table": (2, "i"),
+    "parents": (1, "i"), "vt": (2, "f"), "ft": (2, "i"),
+}  # fmt: skip
+# Rows of the skinning weights and of the joint regressor are convex / affine combinations:
+# they sum to 1 (SMPL's files to float32 precision, ~1e-7); the bound leaves room for files
+# stored at lower precision while refusing a damaged row.
+_ROW_SUM_TOL = 1e-3
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_kinds(arrays: dict, source: str) -> None:
+    """Every known array has the expected rank and a numeric dtype (before any indexing)."""
+    for key, (ndim, kind) in _ARRAY_SPECS.items():
+        if key not in arrays:
+            continue
+        a = arrays[key]
+        kinds = "iu" if kind == "i" else "iuf"
+        if not isinstance(a, np.ndarray) or a.dtype.kind not in kinds or a.ndim != ndim:
+            what = "integer" if kind == "i" else "real"
+            found = f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+            raise ModelFileError(f"{source}: {key} must be a {ndim}-D {what} array, found {found}")
+    for key in ("gender", "model_id", "landmarks"):
+        if key in arrays and not (
+            isinstance(arrays[key], (str, bytes))
+            or (np.asarray(arrays[key]).ndim == 0 and np.asarray(arrays[key]).dtype.kind in "US")
+        ):
+            raise ModelFileError(f"{source}: {key} must be a string")
 
 
 def _num_joints(arrays: dict) -> int | None:
@@ -154,16 +210,125 @@ def _num_joints(arrays: dict) -> int | None:
     return None
 
 
+def _finite32(a: np.ndarray) -> bool:
+    """All values finite, also once stored as float32 (no overflow to inf)."""
+    a = np.asarray(a, np.float64)
+    return bool(np.all(np.isfinite(a)) and np.all(np.abs(a) <= _F32_MAX))
+
+
+def _check_shapes(arrays: dict, V: int, source: str) -> None:
+    """Every array's shape agrees with the vertex count V and SMPL's 24 joints."""
+    expect = {
+        "v_template": "(V, 3)", "J_regressor": f"({NUM_JOINTS}, V)",
+        "weights": f"(V, {NUM_JOINTS})", "f": "(F, 3) with F >= 1",
+        "kintree_table": f"(2, {NUM_JOINTS})", "parents": f"({NUM_JOINTS},)",
+        "shapedirs": "(V, 3, NB) with NB >= 1", "posedirs": f"(V, 3, {NUM_POSE_FEATURES})",
+        "vt": "(T, 2)", "ft": "(F, 3), F as in f",
+    }  # fmt: skip
+    F = arrays["f"].shape[0]
+    ok = {
+        "v_template": lambda s: s == (V, 3) and V >= 1,
+        "J_regressor": lambda s: s == (NUM_JOINTS, V),
+        "weights": lambda s: s == (V, NUM_JOINTS),
+        "f": lambda s: s[1:] == (3,) and s[0] >= 1,
+        "kintree_table": lambda s: s == (2, NUM_JOINTS),
+        "parents": lambda s: s == (NUM_JOINTS,),
+        "shapedirs": lambda s: s[:2] == (V, 3) and s[2] >= 1,
+        "posedirs": lambda s: s == (V, 3, NUM_POSE_FEATURES),
+        "vt": lambda s: s[1:] == (2,),
+        "ft": lambda s: s == (F, 3),
+    }
+    for key, test in ok.items():
+        if key in arrays and not test(arrays[key].shape):
+            raise ModelFileError(
+                f"{source}: {key} has shape {arrays[key].shape}, expected {expect[key]} "
+                f"(V = {V} vertices)"
+            )
+    if ("vt" in arrays) != ("ft" in arrays):
+        raise ModelFileError(f"{source}: texture coordinates need both vt and ft")
+
+
+def _check_values(arrays: dict, V: int, source: str) -> None:
+    """Finite real arrays, face / texture indices in range, weight and regressor rows that sum
+    to 1."""
+    for key in ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "vt"):
+        if key in arrays and not _finite32(arrays[key]):
+            raise ModelFileError(f"{source}: {key} holds NaN, inf or values beyond float32")
+    indexed = {"f": ("vertex", V)}
+    if "ft" in arrays:
+        indexed["ft"] = ("texture coordinate", arrays["vt"].shape[0])
+    for key, (what, n) in indexed.items():
+        a = arrays[key]
+        if a.size and (a.min() < 0 or a.max() >= n):
+            raise ModelFileError(
+                f"{source}: {key} indexes {what}s {int(a.min())}..{int(a.max())}; the model "
+                f"has {n} (expected 0..{n - 1})"
+            )
+    w = np.asarray(arrays["weights"], np.float64)
+    if w.min() < -_ROW_SUM_TOL or np.max(np.abs(w.sum(1) - 1.0)) > _ROW_SUM_TOL:
+        raise ModelFileError(
+            f"{source}: skinning weights must be non-negative with rows summing to 1 "
+            f"(+-{_ROW_SUM_TOL}); found row sums {w.sum(1).min():.4g}..{w.sum(1).max():.4g}"
+        )
+    r = np.asarray(arrays["J_regressor"], np.float64).sum(1)
+    if np.max(np.abs(r - 1.0)) > _ROW_SUM_TOL:
+        raise ModelFileError(
+            f"{source}: J_regressor rows must sum to 1 (+-{_ROW_SUM_TOL}), found "
+            f"{r.min():.4g}..{r.max():.4g}"
+        )
+    if "landmarks" in arrays:
+        _check_landmarks(arrays["landmarks"], V, source)
+
+
+def _finite_number(x) -> bool:
+    """A JSON number that is finite as a float (bools and huge integers refused)."""
+    if type(x) is int:
+        return abs(x) <= _F32_MAX
+    return type(x) is float and bool(np.isfinite(x))
+
+
+def _check_landmarks(value, V: int, source: str) -> None:
+    """``landmarks``: JSON ``{name: {"vertices": [ids], "weights": [floats]}}``, ids < V."""
+    text = value.decode("latin1") if isinstance(value, bytes) else str(np.asarray(value))
+    try:
+        spec = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ModelFileError(f"{source}: landmarks is not valid JSON ({exc})") from None
+    if not isinstance(spec, dict):
+        raise ModelFileError(f"{source}: landmarks must be a JSON object")
+    for name, d in spec.items():
+        ids = d.get("vertices") if isinstance(d, dict) else None
+        ws = d.get("weights") if isinstance(d, dict) else None
+        good = (
+            isinstance(ids, list)
+            and isinstance(ws, list)
+            and len(ids) == len(ws) >= 1
+            and all(type(i) is int and 0 <= i < V for i in ids)
+            and all(_finite_number(x) for x in ws)
+        )
+        if not good:
+            raise ModelFileError(
+                f"{source}: landmark {name!r} must hold 'vertices' (ids 0..{V - 1}) and as "
+                "many finite 'weights'"
+            )
+
+
 def identify(arrays: dict, source: str = "file") -> str:
-    """Check arrays form an SMPL-layout model; return "SMPL" (6,890 vertices) or "SMPL-layout".
+    """Check arrays form a valid SMPL-layout model; return "SMPL" (6,890 vertices) or
+    "SMPL-layout".
+
+    Checks the family (24 joints, SMPL's kinematic tree), every array's dtype and shape against
+    the vertex count, finite values (also in float32), face / texture indices in range,
+    skinning-weight and joint-regressor rows summing to 1 and the landmark table.
 
     Raises:
       ModelFileError naming what the file looks like (SMPL-H, SMPL-X, MANO, FLAME, not a body
-      model) and what was expected.
+      model) or what is wrong, and what was expected.
     """
     expected = "an SMPL-layout body model (24 joints, SMPL's kinematic tree)"
+    _check_kinds(arrays, source)
     missing = [k for k in _REQUIRED if k not in arrays]
-    V = np.asarray(arrays["v_template"]).shape[0] if "v_template" in arrays else None
+    V = arrays["v_template"].shape[0] if "v_template" in arrays else None
     J = _num_joints(arrays)
     family = _KNOWN_FAMILIES.get((V, J))
     if any(k.startswith("hands_") for k in arrays) and family is None:
@@ -177,25 +342,13 @@ def identify(arrays: dict, source: str = "file") -> str:
         )
     if J != NUM_JOINTS:
         raise ModelFileError(f"{source} is a body model with {J} joints; expected {expected}")
-    parents = (
-        np.asarray(arrays["kintree_table"])[0]
-        if "kintree_table" in arrays
-        else arrays.get("parents")
-    )
-    if parents is not None and tuple(int(p) for p in np.asarray(parents)[1:]) != SMPL_PARENTS[1:]:
+    _check_shapes(arrays, V, source)
+    parents = arrays["kintree_table"][0] if "kintree_table" in arrays else arrays.get("parents")
+    if parents is not None and tuple(int(p) for p in parents[1:]) != SMPL_PARENTS[1:]:
         raise ModelFileError(
             f"{source} has 24 joints but not SMPL's kinematic tree; expected {expected}"
         )
-    sd = np.asarray(arrays["shapedirs"])
-    if sd.ndim != 3 or sd.shape[:2] != (V, 3):
-        raise ModelFileError(f"{source}: shapedirs has shape {sd.shape}, expected ({V}, 3, NB)")
-    if "posedirs" in arrays and np.asarray(arrays["posedirs"]).shape != (V, 3, NUM_POSE_FEATURES):
-        raise ModelFileError(
-            f"{source}: posedirs has shape {np.asarray(arrays['posedirs']).shape}, "
-            f"expected ({V}, 3, {NUM_POSE_FEATURES})"
-        )
-    if np.asarray(arrays["weights"]).shape != (V, NUM_JOINTS):
-        raise ModelFileError(f"{source}: weights must be ({V}, 24)")
+    _check_values(arrays, V, source)
     return "SMPL" if V == 6890 else "SMPL-layout"
 
 
@@ -340,9 +493,16 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, gender: str | None =
     """Convert a model file (e.g. an official chumpy pickle) to a plain-numpy ``.npz``.
 
     The output loads with :func:`load_body_model` and with ``numpy.load`` (no pickles inside).
-    Written atomically (a temporary file renamed into place).
+    The source and the converted float32 / int32 arrays are validated (:func:`identify`) before
+    anything is written; the file is then written atomically (a temporary file renamed into
+    place), so a failure leaves no output behind.
+
+    Raises:
+      FileNotFoundError, ModelFileError (see :func:`identify`; also a gender mismatch).
     """
     src, dst = Path(src), Path(dst)
+    if not src.is_file():
+        raise FileNotFoundError(f"body model file not found: {src}")
     arrays = read_model_file(src)
     identify(arrays, source=str(src))
     found = _gender_from(arrays, src) or gender or "neutral"
@@ -350,6 +510,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, gender: str | None =
         raise ModelFileError(f"{src} is a {found} model, not {gender}")
     model_id = str(np.asarray(arrays["model_id"])) if "model_id" in arrays else _file_id(src)
     out = to_npz_arrays(arrays, model_id=model_id, gender=found)
+    identify(out, source=f"{src} (as float32 / int32)")
     from jaxrefine.files import atomic_savez
 
     return atomic_savez(dst, out)
@@ -370,8 +531,8 @@ def convert_main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     try:
         out = convert(args.src, args.dst, gender=args.gender)
-    except (ModelFileError, FileNotFoundError) as exc:
-        print(f"error: {exc}")
+    except (ValueError, OSError) as exc:  # ModelFileError, FileNotFoundError, unwritable dst
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     model = load_body_model(out, gender=None, num_betas=None)
     print(f"wrote {out}: {model.describe()}")
