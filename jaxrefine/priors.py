@@ -80,14 +80,16 @@ def gmm_from_arrays(means, covars, weights, dtype=jnp.float32) -> GMMPrior:
       dtype: dtype of the stored arrays.
 
     Raises:
-      ValueError: inconsistent shapes, non-positive weights or covariances that are not
-        symmetric positive definite.
+      ValueError: non-numeric or non-finite arrays, inconsistent shapes, weights that are not
+        positive or do not sum to 1 (within ``_WEIGHT_SUM_TOL``), covariances that are not
+        symmetric positive definite, or precomputed terms that overflow ``dtype``.
     """
-    means = np.asarray(means, np.float64)
-    covars = np.asarray(covars, np.float64)
-    weights = np.asarray(weights, np.float64).reshape(-1)
-    if means.ndim != 2:
-        raise ValueError(f"means must be (M, D), got shape {means.shape}")
+    means = _real_array(means, "means")
+    covars = _real_array(covars, "covars")
+    weights = _real_array(weights, "weights")
+    weights = weights.reshape(-1)
+    if means.ndim != 2 or 0 in means.shape:
+        raise ValueError(f"means must be (M, D) with M, D >= 1, got shape {means.shape}")
     M, D = means.shape
     if covars.shape == (M, D):
         covars = np.einsum("md,de->mde", covars, np.eye(D))
@@ -96,9 +98,15 @@ def gmm_from_arrays(means, covars, weights, dtype=jnp.float32) -> GMMPrior:
             f"GMM shapes disagree: means {means.shape}, covars {covars.shape}, "
             f"weights {weights.shape}; expected (M, D), (M, D, D), (M,)"
         )
-    if not np.all(weights > 0):
-        raise ValueError("GMM weights must be positive")
+    if not np.all(weights > 0) or abs(weights.sum() - 1.0) > _WEIGHT_SUM_TOL:
+        raise ValueError(
+            f"GMM weights must be positive and sum to 1 (+-{_WEIGHT_SUM_TOL}), got sum "
+            f"{weights.sum():.6g}, min {weights.min():.6g}"
+        )
     weights = weights / weights.sum()
+    scale = np.max(np.abs(covars), axis=(1, 2), keepdims=True)
+    if np.any(np.abs(covars - np.swapaxes(covars, 1, 2)) > _SYMMETRY_RTOL * scale):
+        raise ValueError(f"GMM covariances must be symmetric (to {_SYMMETRY_RTOL} relative)")
     covars = 0.5 * (covars + np.swapaxes(covars, 1, 2))
     try:
         chol = np.linalg.cholesky(covars)
@@ -111,6 +119,13 @@ def gmm_from_arrays(means, covars, weights, dtype=jnp.float32) -> GMMPrior:
     half_log_2pi = 0.5 * D * np.log(2 * np.pi)
     nll_weights = -np.log(weights) + half_log_2pi + (log_s - log_s.min())
     log_norms = np.log(weights) - half_log_2pi - log_s
+    limit = float(np.finfo(dtype).max)
+    for name, a in (("precisions", precisions), ("normalisers", nll_weights), ("means", means)):
+        if not (np.all(np.isfinite(a)) and np.all(np.abs(a) <= limit)):
+            raise ValueError(
+                f"GMM {name} are not finite in {np.dtype(dtype).name} (covariances too close "
+                "to singular, or values too large)"
+            )
     return GMMPrior(
         means=jnp.asarray(means, dtype),
         covars=jnp.asarray(covars, dtype),
@@ -119,6 +134,30 @@ def gmm_from_arrays(means, covars, weights, dtype=jnp.float32) -> GMMPrior:
         nll_weights=jnp.asarray(nll_weights, dtype),
         log_norms=jnp.asarray(log_norms, dtype),
     )
+
+
+class PriorFileError(ValueError):
+    """A file that is not a usable GMM pose prior (the message names the file)."""
+
+
+# Mixture weights are stored normalised; the bound refuses a damaged file, not rounding.
+_WEIGHT_SUM_TOL = 1e-3
+# Stored covariances are symmetric up to rounding; relative to each matrix's largest entry.
+_SYMMETRY_RTOL = 1e-6
+
+
+def _real_array(a, name: str) -> np.ndarray:
+    """``a`` as a finite float64 array; ValueError for non-numeric or non-finite content."""
+    try:
+        out = np.asarray(a)
+    except Exception as exc:  # noqa: BLE001 - ragged lists and odd objects alike
+        raise ValueError(f"GMM {name} is not an array ({exc})") from None
+    if out.dtype.kind not in "iuf":
+        raise ValueError(f"GMM {name} must hold real numbers, found dtype {out.dtype}")
+    out = out.astype(np.float64)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"GMM {name} holds NaN or inf")
+    return out
 
 
 class _SklearnStub:
@@ -168,14 +207,33 @@ class _SafeUnpickler(pickle.Unpickler):
         )
 
 
+def _read_gmm_npz(path: Path) -> dict:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in ("means", "covars", "weights") if k not in z.files]
+            if missing:
+                raise PriorFileError(f"{path}: GMM npz lacks {missing} (found {z.files})")
+            return {k: z[k] for k in ("means", "covars", "weights")}
+    except PriorFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - zip, zlib, npy-header errors: all a bad file
+        raise PriorFileError(
+            f"{path}: not a readable GMM .npz ({type(exc).__name__}: {exc})"
+        ) from None
+
+
 def _read_gmm_pickle(path: Path) -> dict:
     try:
         obj = _SafeUnpickler(io.BytesIO(path.read_bytes()), encoding="latin1").load()
     except pickle.UnpicklingError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        raise PriorFileError(f"{path}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - any failure to unpickle is a bad file
-        raise ValueError(f"{path}: not a readable GMM pickle ({exc})") from None
-    fields = obj if isinstance(obj, dict) else getattr(obj, "__dict__", {})
+        raise PriorFileError(
+            f"{path}: not a readable GMM pickle ({type(exc).__name__}: {exc})"
+        ) from None
+    fields = obj if isinstance(obj, dict) else getattr(obj, "__dict__", None)
+    if not isinstance(fields, dict):
+        raise PriorFileError(f"{path}: expected a GMM (a dict), found {type(obj).__name__}")
     names = {
         "means": ("means", "means_"),
         "covars": ("covars", "covars_", "covariances_"),
@@ -185,10 +243,10 @@ def _read_gmm_pickle(path: Path) -> dict:
     for key, options in names.items():
         for o in options:
             if o in fields:
-                out[key] = np.asarray(fields[o])
+                out[key] = fields[o]
                 break
         else:
-            raise ValueError(
+            raise PriorFileError(
                 f"{path}: GMM pickle lacks {key!r} (looked for {options}; found {sorted(fields)})"
             )
     return out
@@ -204,7 +262,9 @@ def load_gmm(path: str | os.PathLike | None = None) -> GMMPrior:
 
     Raises:
       FileNotFoundError: the file (or the shipped prior) is missing.
-      ValueError: the file is not a usable GMM.
+      PriorFileError (a ValueError) naming the file: unreadable, missing arrays, or arrays
+        that :func:`gmm_from_arrays` refuses (non-finite, inconsistent shapes, weights not
+        summing to 1, covariances not symmetric positive definite).
     """
     if path is None:
         path = SHIPPED_GMM_PATH
@@ -217,17 +277,13 @@ def load_gmm(path: str | os.PathLike | None = None) -> GMMPrior:
     if not path.is_file():
         raise FileNotFoundError(f"GMM file not found: {path}")
     if path.read_bytes()[:2] == b"PK":
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in ("means", "covars", "weights") if k not in z]
-            if missing:
-                raise ValueError(f"{path}: GMM npz lacks {missing}")
-            arrays = {k: z[k] for k in ("means", "covars", "weights")}
+        arrays = _read_gmm_npz(path)
     else:
         arrays = _read_gmm_pickle(path)
     try:
         return gmm_from_arrays(arrays["means"], arrays["covars"], arrays["weights"])
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        raise PriorFileError(f"{path}: {exc}") from None
 
 
 def _check_pose(prior: GMMPrior, body_pose: jnp.ndarray) -> jnp.ndarray:
@@ -262,8 +318,3 @@ def gmm_log_density(prior: GMMPrior, body_pose: jnp.ndarray) -> jnp.ndarray:
     d = x[None, :] - prior.means
     maha = jnp.einsum("md,mde,me->m", d, prior.precisions, d)
     return logsumexp(prior.log_norms - 0.5 * maha)
-
-
-def gmm_mean_pose(prior: GMMPrior) -> jnp.ndarray:
-    """The weighted mean pose (D,) ``weights @ means`` (SMPLify-X's initial body pose)."""
-    return prior.weights @ prior.means
