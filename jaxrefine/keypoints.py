@@ -57,12 +57,71 @@ _COCO17 = (
 )  # fmt: skip
 _SMPL24 = tuple((n, n) for n in SMPL_JOINT_NAMES)
 
+# --- MediaPipe / BlazePose 33 landmarks (jaxrefine.detect) ------------------------------------
+# MediaPipe's order and names ("left" = the subject's left, as in COCO). Points the body model
+# has no counterpart for take the nearest model point and are listed in MEDIAPIPE33_APPROXIMATE
+# (eye corners -> eye, mouth corners -> nose, pinky / index / thumb -> the SMPL hand joint):
+# fits should give them zero weight. Hips are the SMPL hip joints, as for COCO-17.
+_MEDIAPIPE33 = (
+    ("nose", "lm:nose"), ("left_eye_inner", "lm:left_eye"), ("left_eye", "lm:left_eye"),
+    ("left_eye_outer", "lm:left_eye"), ("right_eye_inner", "lm:right_eye"),
+    ("right_eye", "lm:right_eye"), ("right_eye_outer", "lm:right_eye"),
+    ("left_ear", "lm:left_ear"), ("right_ear", "lm:right_ear"), ("mouth_left", "lm:nose"),
+    ("mouth_right", "lm:nose"), ("left_shoulder", "left_shoulder"),
+    ("right_shoulder", "right_shoulder"), ("left_elbow", "left_elbow"),
+    ("right_elbow", "right_elbow"), ("left_wrist", "left_wrist"), ("right_wrist", "right_wrist"),
+    ("left_pinky", "left_hand"), ("right_pinky", "right_hand"), ("left_index", "left_hand"),
+    ("right_index", "right_hand"), ("left_thumb", "left_hand"), ("right_thumb", "right_hand"),
+    ("left_hip", "left_hip"), ("right_hip", "right_hip"), ("left_knee", "left_knee"),
+    ("right_knee", "right_knee"), ("left_ankle", "left_ankle"), ("right_ankle", "right_ankle"),
+    ("left_heel", "lm:left_heel"), ("right_heel", "lm:right_heel"),
+    ("left_foot_index", "lm:left_big_toe"), ("right_foot_index", "lm:right_big_toe"),
+)  # fmt: skip
+MEDIAPIPE33_APPROXIMATE = (1, 3, 4, 6, 9, 10, 17, 18, 19, 20, 21, 22)
+# COCO-17 keypoint k is MediaPipe landmark MEDIAPIPE33_TO_COCO17[k].
+MEDIAPIPE33_TO_COCO17 = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+# BODY_25 keypoint k is MediaPipe landmark MEDIAPIPE33_TO_BODY25[k]; a pair is the mean of two
+# (neck = shoulders' midpoint, mid_hip = hips' midpoint); -1: none (the small toes).
+MEDIAPIPE33_TO_BODY25 = (
+    0, (11, 12), 12, 14, 16, 11, 13, 15, (23, 24), 24, 26, 28, 23, 25, 27, 5, 2, 8, 7,
+    31, -1, 29, 32, -1, 30,
+)  # fmt: skip
+
+
+def mediapipe33_to(target: str, points, conf):
+    """MediaPipe-33 points (33, D) and confidences (33,) -> a COCO-17 or BODY_25 set.
+
+    A keypoint that is the mean of two landmarks gets the smaller confidence; one with no
+    MediaPipe counterpart gets position 0 and confidence 0 (numpy in, numpy out).
+    """
+    points, conf = np.asarray(points), np.asarray(conf)
+    if points.shape[0] != 33 or conf.shape != (33,):
+        got = f"{points.shape}, {conf.shape}"
+        raise ValueError(f"expected (33, D) points and (33,) conf, got {got}")
+    key = canonical_set_name(target)
+    table = {"coco17": MEDIAPIPE33_TO_COCO17, "body25": MEDIAPIPE33_TO_BODY25}.get(key)
+    if table is None:
+        raise KeyError(f"no MediaPipe-33 mapping to {target!r}; choose coco17 or body25")
+    out = np.zeros((len(table),) + points.shape[1:], points.dtype)
+    out_conf = np.zeros(len(table), conf.dtype)
+    for k, src in enumerate(table):
+        ids = src if isinstance(src, tuple) else (src,)
+        if ids[0] >= 0:
+            out[k] = points[list(ids)].mean(0)
+            out_conf[k] = conf[list(ids)].min()
+    return out, out_conf
+
+
+# --- end MediaPipe-33 ----------------------------------------------------------------------------
+
 SET_DEFINITIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "smpl24": _SMPL24,
     "body25": _BODY25,
     "coco17": _COCO17,
+    "mediapipe33": _MEDIAPIPE33,
 }
 SET_ALIASES = {"smpl": "smpl24", "openpose": "body25", "body_25": "body25", "coco": "coco17"}
+SET_ALIASES["mediapipe"] = "mediapipe33"
 
 # OpenPose BODY_25 joints SMPLify ignores in the body stage (neck, right hip, left hip:
 # REFERENCE.md 1.3 / smplify-x's joints_to_ign): SMPL has no true neck and hip labels differ.

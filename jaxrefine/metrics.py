@@ -269,3 +269,42 @@ def compute_all_batch(
         return compute_all(pj, gj, pv, gv, root=root)
 
     return jax.vmap(one)(pred_joints, gt_joints, pred_verts, gt_verts)
+
+
+# --- 2D metrics for real photos (keypoints against annotations, silhouettes against masks) ----
+def pck(pred: jax.Array, gt: jax.Array, visible: jax.Array, threshold_px) -> jax.Array:
+    """Percentage of correct keypoints: the fraction of visible keypoints whose predicted pixel
+    lies within ``threshold_px`` (inclusive) of the annotation. On COCO-style data the threshold
+    is a fraction of the person's box diagonal (PCK@0.05 / PCK@0.1 of the diagonal).
+
+    >>> round(float(pck([[0.0, 0.0], [3.0, 4.0], [9.0, 0.0]], [[0.0, 0.0]] * 3, [1, 1, 0], 5.0)), 2)
+    1.0
+
+    Args:
+      pred: (K, 2) predicted pixels.
+      gt: (K, 2) annotated pixels.
+      visible: (K,) bool / 0-1 mask of the annotated keypoints to score.
+      threshold_px: () distance threshold in pixels.
+
+    Returns:
+      () fraction in [0, 1]; NaN when no keypoint is visible.
+    """
+    pred, gt = jnp.asarray(pred), jnp.asarray(gt)
+    if pred.ndim != 2 or pred.shape[-1] != 2 or pred.shape != gt.shape:
+        raise ValueError(f"pred and gt must both be (K, 2), got {pred.shape} and {gt.shape}")
+    vis = jnp.asarray(visible) > 0
+    if vis.shape != pred.shape[:1]:
+        raise ValueError(f"visible must be ({pred.shape[0]},), got {vis.shape}")
+    hit = (jnp.linalg.norm(pred - gt, axis=-1) <= threshold_px) & vis
+    return jnp.sum(hit) / jnp.where(jnp.any(vis), jnp.sum(vis), jnp.nan)
+
+
+def mask_iou(a: jax.Array, b: jax.Array) -> jax.Array:
+    """Intersection over union of two binary masks (H, W) (nonzero = inside) -> (); 1 when both
+    are empty (they agree)."""
+    a, b = jnp.asarray(a) > 0, jnp.asarray(b) > 0
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueError(f"masks must both be (H, W), got {a.shape} and {b.shape}")
+    inter = jnp.sum(a & b)
+    union = jnp.sum(a | b)
+    return jnp.where(union > 0, inter / jnp.maximum(union, 1), 1.0)

@@ -1,0 +1,413 @@
+"""BlazePose on a photo: person boxes, 33 landmarks (2D and 3D) and a mask per person.
+
+Three steps, each a small numpy pre/post-processing around a ``.tflite`` model run by
+``ai-edge-litert`` (the models are MediaPipe 0.10.21's, see :mod:`jaxrefine.detect.models`):
+
+1. **Detector** (``pose_detection.tflite``). The image is letterboxed into a 224 x 224 square
+   (scaled by ``224 / max(H, W)``, centred, zero padding), values mapped to [-1, 1]. The model
+   scores 2254 SSD anchors and regresses, per anchor, a box and 4 keypoints as offsets in
+   input pixels from the anchor centre. The anchors are MediaPipe's SSD layout for this model:
+   strides 8, 16, 32, 32, 32 on the 224 input (feature maps 28, 14, 7, 7, 7), two anchors per
+   cell and layer (layers of equal stride share one grid: 28^2*2 + 14^2*2 + 7^2*6 = 2254),
+   fixed unit size, centres at cell centres. Scores are sigmoids of the (clipped) logits;
+   detections above ``min_score`` are merged by *weighted* non-maximum suppression (each
+   cluster of boxes overlapping the best one by IoU > 0.3 is replaced by the score-weighted
+   mean of its boxes and keypoints). Keypoint 0 is the hip centre, keypoint 1 a point whose
+   distance to it is the radius of a circle around the whole body, in the body's up direction.
+2. **Region of interest.** A square centred on the hip centre, side ``2.5 |k1 - k0|`` (the
+   circle's diameter, enlarged by 1.25), rotated so that ``k1 - k0`` points up in the crop. A
+   user box (x0, y0, x1, y1) gives an upright square around the box instead: centre = box centre,
+   side = 1.25 * the box's longer side.
+3. **Landmark model** (``pose_landmark_full.tflite``) on the 256 x 256 crop, values in [0, 1].
+   It returns 39 points (33 landmarks and 6 auxiliary ones, dropped) as (x, y, z, visibility,
+   presence) in crop pixels (z on the x scale, relative to the hips), 39 world points (metres,
+   hip-centred, in the crop's axes), a pose-presence score and a 256 x 256 segmentation logit
+   map. Everything is mapped back to the photo by undoing the crop's rotation and scale; the
+   world points are rotated by the crop angle so their x/y axes are the photo's (x right, y
+   down, z away from the camera). The person mask is the landmark model's segmentation output
+   (per person, aligned with its crop), not ``selfie_segmentation.tflite``; MediaPipe's
+   heatmap refinement of landmark positions and its temporal smoothing are not applied.
+
+Coordinates: pixel ``(row i, column j)`` covers ``[j, j+1) x [i, i+1)`` (see
+:mod:`jaxrefine.camera`); landmark x/y are in these continuous pixel coordinates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage, special
+
+from jaxrefine.detect.models import ensure_models, load_interpreter, model_path
+
+DETECTOR_SIZE = 224
+LANDMARK_SIZE = 256
+NUM_LANDMARKS = 33
+ANCHOR_STRIDES = (8, 16, 32, 32, 32)
+ANCHORS_PER_LAYER = 2  # aspect ratio 1 plus the interpolated-scale anchor
+NUM_ANCHORS = 2254
+NMS_IOU = 0.3  # MediaPipe's pose detection merges boxes overlapping by more than this
+ROI_SCALE = 1.25  # the crop is the body circle's diameter enlarged by this
+SCORE_CLIP = 100.0
+BOX_MARGIN = 0.15  # the person box may reach this fraction of the landmark box beyond it
+
+
+class NoPersonError(ValueError):
+    """No person was found in an image."""
+
+
+class ImageReadError(ValueError):
+    """An image file could not be read."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Roi:
+    """A square crop of the photo: centre (px), side (px), rotation (radians; crop -> photo)."""
+
+    cx: float
+    cy: float
+    size: float
+    rotation: float
+
+    def crop_to_image(self, uv: np.ndarray, crop_size: int) -> np.ndarray:
+        """Crop pixel coordinates (N, 2) -> photo pixel coordinates (N, 2)."""
+        c, s = np.cos(self.rotation), np.sin(self.rotation)
+        rot = np.array([[c, -s], [s, c]])
+        local = (np.asarray(uv, np.float64) / crop_size - 0.5) * self.size
+        return local @ rot.T + np.array([self.cx, self.cy])
+
+    def image_to_crop(self, xy: np.ndarray, crop_size: int) -> np.ndarray:
+        """Photo pixel coordinates (N, 2) -> crop pixel coordinates (N, 2)."""
+        c, s = np.cos(self.rotation), np.sin(self.rotation)
+        rot = np.array([[c, -s], [s, c]])
+        local = (np.asarray(xy, np.float64) - np.array([self.cx, self.cy])) @ rot
+        return (local / self.size + 0.5) * crop_size
+
+
+@dataclasses.dataclass(frozen=True)
+class PersonDetection:
+    """One person found in a photo (numpy arrays, photo pixels).
+
+    Attributes:
+      box: (4,) x0, y0, x1, y1 person box, pixels: the user's box, or the box of the mask
+        (probability > 0.5) within the landmarks' box enlarged by :data:`BOX_MARGIN` per side.
+      score: detector score in [0, 1] (1.0 for a user box).
+      detector_box: (4,) the detector's own box (BlazePose's detector boxes the *face*), or
+        the user's box.
+      landmarks2d: (33, 3) x, y (pixels) and visibility in [0, 1] of MediaPipe's 33 landmarks.
+      presence: (33,) probability that each landmark is inside the image.
+      depth: (33,) landmark depth relative to the hips, pixels (x scale), smaller = nearer.
+      world: (33, 3) metric landmarks, metres, hip-centred; x right, y down, z away.
+      mask: (H, W) float32 person probability.
+      pose_score: () the landmark model's pose-presence score in [0, 1].
+      roi: the :class:`Roi` the landmark model saw.
+    """
+
+    box: np.ndarray
+    score: float
+    detector_box: np.ndarray
+    landmarks2d: np.ndarray
+    presence: np.ndarray
+    depth: np.ndarray
+    world: np.ndarray
+    mask: np.ndarray
+    pose_score: float
+    roi: Roi
+
+
+# ----------------------------------------------------------------------------- image helpers
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 RGB (greyscale is repeated, alpha dropped).
+
+    Raises:
+      ImageReadError: the file is missing or not a readable image.
+    """
+    import imageio.v3 as iio
+
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"image file not found: {path}")
+    try:
+        img = np.asarray(iio.imread(path))
+    except Exception as e:  # imageio raises many kinds for non-images
+        raise ImageReadError(f"cannot read {path} as an image: {e}") from e
+    return as_rgb_uint8(img, str(path))
+
+
+def as_rgb_uint8(image: np.ndarray, what: str = "image") -> np.ndarray:
+    """(H, W), (H, W, 1|3|4) uint8 or float in [0, 1] -> (H, W, 3) uint8."""
+    img = np.asarray(image)
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.ndim != 3 or img.shape[-1] not in (1, 3, 4) or min(img.shape[:2]) < 2:
+        raise ImageReadError(f"{what}: expected an (H, W[, 1|3|4]) image, got shape {img.shape}")
+    if img.dtype != np.uint8:
+        if not np.issubdtype(img.dtype, np.floating):
+            raise ImageReadError(f"{what}: expected uint8 or float pixels, got {img.dtype}")
+        img = np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)
+    img = img[..., :3]
+    return np.repeat(img, 3, axis=-1) if img.shape[-1] == 1 else img
+
+
+def warp(image: np.ndarray, out_to_in, out_shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resampling: output pixel centres mapped by ``out_to_in`` into ``image``.
+
+    Args:
+      image: (H, W) or (H, W, C) float.
+      out_to_in: maps (N, 2) output (x, y) pixel coordinates to input coordinates.
+      out_shape: (h, w) of the output.
+
+    Returns:
+      (h, w) or (h, w, C) float32; samples outside the input are 0.
+    """
+    h, w = out_shape
+    jj, ii = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
+    src = out_to_in(np.stack([jj.ravel(), ii.ravel()], -1))
+    coords = [src[:, 1] - 0.5, src[:, 0] - 0.5]  # (row, col) of pixel centres
+    chans = image[..., None] if image.ndim == 2 else image
+    out = np.stack(
+        [
+            ndimage.map_coordinates(chans[..., c].astype(np.float32), coords, order=1, cval=0.0)
+            for c in range(chans.shape[-1])
+        ],
+        -1,
+    ).reshape(h, w, -1)
+    return out[..., 0] if image.ndim == 2 else out
+
+
+# --------------------------------------------------------------------------------- detector
+def ssd_anchor_centres() -> np.ndarray:
+    """(2254, 2) anchor centres (x, y) in [0, 1] of the detector input, in the model's order."""
+    centres = []
+    layer = 0
+    while layer < len(ANCHOR_STRIDES):
+        stride = ANCHOR_STRIDES[layer]
+        same = sum(1 for s in ANCHOR_STRIDES[layer:] if s == stride)  # consecutive, equal stride
+        fm = int(np.ceil(DETECTOR_SIZE / stride))
+        ys, xs = np.meshgrid(np.arange(fm), np.arange(fm), indexing="ij")
+        grid = np.stack([(xs.ravel() + 0.5) / fm, (ys.ravel() + 0.5) / fm], -1)
+        centres.append(np.repeat(grid, same * ANCHORS_PER_LAYER, axis=0))
+        layer += same
+    out = np.concatenate(centres)
+    assert out.shape == (NUM_ANCHORS, 2), out.shape
+    return out
+
+
+def letterbox_transform(height: int, width: int) -> tuple[float, np.ndarray]:
+    """Scale and offset of the letterbox: input pixel = scale * photo pixel + offset."""
+    scale = DETECTOR_SIZE / max(height, width)
+    offset = (DETECTOR_SIZE - scale * np.array([width, height])) / 2.0
+    return scale, offset
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of box (4,) ``a`` with boxes (N, 4) ``b`` (x0, y0, x1, y1) -> (N,)."""
+    b = np.atleast_2d(b)
+    lo = np.maximum(a[:2], b[:, :2])
+    hi = np.minimum(a[2:], b[:, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), -1)
+    area = lambda x: np.prod(np.clip(x[..., 2:] - x[..., :2], 0, None), -1)  # noqa: E731
+    return inter / np.maximum(area(a) + area(b) - inter, 1e-12)
+
+
+def weighted_nms(
+    boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou: float, max_out: int
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Weighted non-maximum suppression (boxes (N, 4), keypoints (N, P, 2), scores (N,)).
+
+    The best remaining box and every box overlapping it by IoU > ``iou`` form a cluster; the
+    cluster becomes one detection: score-weighted mean box and keypoints, the best score.
+    """
+    order = np.argsort(-scores)
+    boxes, keypoints, scores = boxes[order], keypoints[order], scores[order]
+    alive = np.ones(len(scores), bool)
+    out = []
+    while alive.any() and len(out) < max_out:
+        top = int(np.argmax(alive))
+        cluster = alive & (box_iou(boxes[top], boxes) > iou)
+        cluster[top] = True
+        w = scores[cluster] / scores[cluster].sum()
+        out.append(
+            (
+                np.einsum("n,nc->c", w, boxes[cluster]),
+                np.einsum("n,npc->pc", w, keypoints[cluster]),
+                float(scores[top]),
+            )
+        )
+        alive &= ~cluster
+    return out
+
+
+def decode_detections(
+    raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, min_score: float
+):
+    """Detector outputs -> boxes (N, 4) and keypoints (N, 4, 2) in input pixels, scores (N,).
+
+    Args:
+      raw_boxes: (2254, 12): box centre offset x, y, width, height, then 4 keypoints (x, y),
+        all in input pixels, offsets from the anchor centre.
+      raw_scores: (2254,) logits.
+      anchors: (2254, 2) from :func:`ssd_anchor_centres`.
+      min_score: keep anchors whose sigmoid score is at least this.
+    """
+    scores = special.expit(np.clip(raw_scores.astype(np.float64), -SCORE_CLIP, SCORE_CLIP))
+    keep = scores >= min_score
+    r = raw_boxes[keep].astype(np.float64)
+    a = anchors[keep] * DETECTOR_SIZE
+    centre = r[:, :2] + a
+    half = r[:, 2:4] / 2.0
+    boxes = np.concatenate([centre - half, centre + half], -1)
+    kps = r[:, 4:12].reshape(-1, 4, 2) + a[:, None, :]
+    return boxes, kps, scores[keep]
+
+
+class BlazePose:
+    """The three interpreters, loaded once (host-side, not a pytree; not thread-safe)."""
+
+    def __init__(self, cache_dir: str | os.PathLike | None = None, download: bool = False):
+        where = ensure_models(cache_dir, download=download)
+        self.detector = load_interpreter(model_path(where, "pose_detection.tflite"))
+        self.landmarker = load_interpreter(model_path(where, "pose_landmark_full.tflite"))
+        self.anchors = ssd_anchor_centres()
+
+    @staticmethod
+    def _run(interp, x: np.ndarray) -> list[np.ndarray]:
+        interp.set_tensor(interp.get_input_details()[0]["index"], x[None].astype(np.float32))
+        interp.invoke()
+        return [interp.get_tensor(d["index"])[0] for d in interp.get_output_details()]
+
+    def detect(
+        self, image: np.ndarray, min_score: float = 0.5, max_people: int = 10
+    ) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """Person detections on an (H, W, 3) uint8 photo: (box (4,), keypoints (4, 2), score),
+        photo pixels, best first."""
+        h, w = image.shape[:2]
+        scale, offset = letterbox_transform(h, w)
+        x = warp(image.astype(np.float32), lambda p: (p - offset) / scale, (DETECTOR_SIZE,) * 2)
+        outs = self._run(self.detector, x / 127.5 - 1.0)
+        raw_boxes = next(o for o in outs if o.shape[-1] == 12)
+        raw_scores = next(o for o in outs if o.shape[-1] == 1)[:, 0]
+        boxes, kps, scores = decode_detections(raw_boxes, raw_scores, self.anchors, min_score)
+        dets = weighted_nms(boxes, kps, scores, NMS_IOU, max_people)
+        return [
+            (((b.reshape(2, 2) - offset) / scale).ravel(), (k - offset) / scale, s)
+            for b, k, s in dets
+        ]
+
+    def landmarks(
+        self, image: np.ndarray, roi: Roi, box: np.ndarray, score: float, user_box: bool = False
+    ) -> PersonDetection:
+        """Run the landmark model on one region of interest of an (H, W, 3) uint8 photo
+        (``box``, ``score``: the detector's, or the user's box and 1.0 with ``user_box``)."""
+        h, w = image.shape[:2]
+        crop = warp(
+            image.astype(np.float32),
+            lambda p: roi.crop_to_image(p, LANDMARK_SIZE),
+            (LANDMARK_SIZE,) * 2,
+        )
+        outs = self._run(self.landmarker, crop / 255.0)
+        lm = next(o for o in outs if o.shape == (195,)).reshape(39, 5)[:NUM_LANDMARKS]
+        world = next(o for o in outs if o.shape == (117,)).reshape(39, 3)[:NUM_LANDMARKS]
+        flag = next(o for o in outs if o.size == 1).reshape(())
+        seg = next(o for o in outs if o.shape[:2] == (LANDMARK_SIZE, LANDMARK_SIZE))[..., 0]
+        sig = lambda v: special.expit(np.asarray(v, np.float64))  # noqa: E731
+        c, s = np.cos(roi.rotation), np.sin(roi.rotation)
+        rot = np.array([[c, -s], [s, c]])
+        xy = roi.crop_to_image(lm[:, :2], LANDMARK_SIZE)
+        world_xy = world[:, :2].astype(np.float64) @ rot.T
+        mask = warp(sig(seg), lambda p: roi.image_to_crop(p, LANDMARK_SIZE), (h, w))
+        flag = float(flag) if 0.0 <= float(flag) <= 1.0 else float(sig(flag))
+        return PersonDetection(
+            box=np.asarray(box, np.float64) if user_box else person_box(xy, mask),
+            score=float(score),
+            detector_box=np.asarray(box, np.float64),
+            landmarks2d=np.concatenate([xy, sig(lm[:, 3:4])], -1),
+            presence=sig(lm[:, 4]),
+            depth=lm[:, 2] / LANDMARK_SIZE * roi.size,
+            world=np.concatenate([world_xy, world[:, 2:3]], -1),
+            mask=mask.astype(np.float32),
+            pose_score=flag,
+            roi=roi,
+        )
+
+
+def person_box(landmarks_xy: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(4,) box of the mask pixels (> 0.5) inside the landmarks' box enlarged by BOX_MARGIN of
+    its size per side (so another person in the crop does not widen it); the landmarks' box
+    itself when the mask is empty there."""
+    lo, hi = landmarks_xy.min(0), landmarks_xy.max(0)
+    pad = BOX_MARGIN * (hi - lo)
+    x0, y0 = np.floor(np.maximum(lo - pad, 0)).astype(int)
+    x1, y1 = np.ceil(hi + pad).astype(int)
+    ys, xs = np.nonzero(mask[y0:y1, x0:x1] > 0.5)
+    if len(xs) == 0:
+        return np.concatenate([lo, hi]).astype(np.float64)
+    return np.array([x0 + xs.min(), y0 + ys.min(), x0 + xs.max() + 1, y0 + ys.max() + 1], float)
+
+
+def roi_from_keypoints(hip: np.ndarray, top: np.ndarray) -> Roi:
+    """The landmark crop of a detection: centred on the hip centre, side 2.5 |top - hip|,
+    rotated so that ``top - hip`` points up in the crop."""
+    d = np.asarray(top, np.float64) - np.asarray(hip, np.float64)
+    radius = float(np.hypot(*d))
+    angle = float(np.arctan2(d[0], -d[1]))
+    return Roi(float(hip[0]), float(hip[1]), 2.0 * radius * ROI_SCALE, angle)
+
+
+def roi_from_box(box) -> Roi:
+    """An upright square crop around a user box (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if not (x1 > x0 and y1 > y0):
+        raise ValueError(f"a box is (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {box}")
+    return Roi((x0 + x1) / 2, (y0 + y1) / 2, ROI_SCALE * max(x1 - x0, y1 - y0), 0.0)
+
+
+def detect_people(
+    image,
+    boxes=None,
+    *,
+    max_people: int = 10,
+    min_score: float = 0.5,
+    min_pose_score: float = 0.5,
+    runner: BlazePose | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> list[PersonDetection]:
+    """People in a photo: detector boxes (or the given ones), 33 landmarks, world points, mask.
+
+    Args:
+      image: (H, W, 3) uint8 / float in [0, 1] array, or a path to an image file.
+      boxes: optional (N, 4) user boxes x0, y0, x1, y1 in pixels; skips the detector.
+      max_people: at most this many detector boxes (best first).
+      min_score: detector score threshold.
+      min_pose_score: drop people whose landmark pose-presence score is below this.
+      runner: a loaded :class:`BlazePose` (default: load one from ``cache_dir``).
+      cache_dir: model folder (see :func:`jaxrefine.detect.models.ensure_models`).
+
+    Returns:
+      list of :class:`PersonDetection`, best detector score first.
+
+    Raises:
+      ImageReadError: unreadable image file or wrong array.
+      NoPersonError: nobody found (no box above ``min_score``, or no pose above
+        ``min_pose_score``).
+      ModelsUnavailableError: the extra or the model files are missing.
+    """
+    what = str(image) if isinstance(image, str | os.PathLike) else "image"
+    img = read_image(image) if isinstance(image, str | os.PathLike) else as_rgb_uint8(image)
+    runner = runner if runner is not None else BlazePose(cache_dir)
+    if boxes is not None:
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        people = [runner.landmarks(img, roi_from_box(b), b, 1.0, user_box=True) for b in boxes]
+    else:
+        dets = runner.detect(img, min_score=min_score, max_people=max_people)
+        people = [runner.landmarks(img, roi_from_keypoints(k[0], k[1]), b, s) for b, k, s in dets]
+    people = [p for p in people if p.pose_score >= min_pose_score]
+    if not people:
+        raise NoPersonError(
+            f"no person found in {what} ({img.shape[1]}x{img.shape[0]} px; detector threshold "
+            f"{min_score}, pose threshold {min_pose_score})"
+        )
+    return people
