@@ -16,7 +16,9 @@ ASF conventions implemented here (as used by the CMU database):
   (CMU: arms straight out sideways, legs angled about 20 degrees outward, Y up, facing +Z).
 
 AMC files list, per frame, a frame number line and one line per bone with its dof values.
-Malformed input raises ``ValueError("<file>:<line>: <what is wrong>")``.
+Malformed input raises :class:`~jaxrefine.data.bvh.MocapFileError` (a ValueError) with the
+message ``"<file>:<line>: <what is wrong>"``; numbers must be finite and no larger than
+``MAX_ABS_VALUE``.
 """
 
 from __future__ import annotations
@@ -27,11 +29,14 @@ from pathlib import Path
 import numpy as np
 from flax import struct
 
-from jaxrefine.data.bvh import Kinematics, euler_to_matrix
+from jaxrefine.data.bvh import MAX_ABS_VALUE, Kinematics, MocapFileError, euler_to_matrix
 
 _INCH = 0.0254  # metres
 _ROT_DOFS = ("rx", "ry", "rz")
 _TRANS_DOFS = ("tx", "ty", "tz")
+# Accepted ``:units length`` values (CMU 0.45): one file unit is 1 / length inch.
+LENGTH_UNIT_RANGE = (1e-6, 1e6)
+_INT64 = np.iinfo(np.int64)
 _SECTIONS = (":version", ":name", ":units", ":documentation", ":root", ":bonedata", ":hierarchy")
 
 
@@ -97,189 +102,229 @@ class Amc:
 
 
 def _floats(words: list[str], k: int, what: str, where: str) -> np.ndarray:
+    """The first ``k`` words as finite numbers no larger than ``MAX_ABS_VALUE``."""
     if len(words) < k:
-        raise ValueError(f"{where}: {what} needs {k} numbers, found {len(words)}")
+        raise MocapFileError(f"{where}: {what} needs {k} numbers, found {len(words)}")
     try:
-        return np.asarray([float(w) for w in words[:k]])
+        vals = np.asarray([float(w) for w in words[:k]])
     except ValueError:
-        raise ValueError(f"{where}: {what} holds a non-number: {' '.join(words[:k])}") from None
+        raise MocapFileError(
+            f"{where}: {what} holds a non-number: {' '.join(words[:k])[:80]}"
+        ) from None
+    if not np.all(np.abs(vals) <= MAX_ABS_VALUE):  # NaN compares False
+        raise MocapFileError(
+            f"{where}: {what} holds a non-finite number or one beyond {MAX_ABS_VALUE:g}"
+        )
+    return vals
 
 
-def parse_asf(text: str, source: str = "<string>") -> Asf:
-    """Parse ASF text into an :class:`Asf` (see the module docstring for conventions).
+class _AsfReader:
+    """Line-by-line state of :func:`parse_asf`: one small method per section."""
 
-    Raises:
-      ValueError: ``"<source>:<line>: ..."`` for malformed input (unknown sections, missing
-        bone fields, bad numbers, unknown dofs, hierarchy naming unknown bones or cycles).
-    """
-    section = None
-    units = {"length": 1.0, "angle": "deg"}
-    root = {"order": None, "axis": "XYZ", "position": np.zeros(3), "orientation": np.zeros(3)}
-    bones: dict[str, dict] = {}
-    bone_order: list[str] = []
-    bone = None
-    children: dict[str, list[str]] = {}
-    hierarchy_lines: dict[str, int] = {}
-    in_hierarchy_block = False
-    in_limits = False
+    def __init__(self, source: str):
+        self.source = source
+        self.section: str | None = None
+        self.units = {"length": 1.0, "angle": "deg"}
+        self.root = {"order": None, "axis": "XYZ", "position": np.zeros(3),
+                     "orientation": np.zeros(3)}  # fmt: skip
+        self.bones: dict[str, dict] = {}  # finished bone blocks by name, in file order
+        self.bone: dict | None = None  # the bone block being read
+        self.in_limits = False
+        self.children: dict[str, list[str]] = {}
+        self.hierarchy_lines: dict[str, int] = {}  # bone -> line naming its parent
+        self.in_hierarchy_block = False
 
-    for n, raw in enumerate(text.splitlines(), start=1):
-        where = f"{source}:{n}"
+    def feed(self, n: int, raw: str) -> None:
+        """Read line ``n`` (1-based) of the file."""
+        where = f"{self.source}:{n}"
         line = raw.split("#", 1)[0].strip()
         if not line:
-            continue
+            return
         words = line.split()
-        key = words[0].lower()
-        if key.startswith(":"):
-            section = key
-            in_limits = False
-            if section not in _SECTIONS:
-                raise ValueError(f"{where}: unknown ASF section {words[0]!r}")
-            continue
-        if section is None:
-            raise ValueError(f"{where}: text before the first ASF section: {line[:40]!r}")
-        if section in (":version", ":name", ":documentation"):
-            continue
-        if section == ":units":
-            if key == "length":
-                units["length"] = float(_floats(words[1:], 1, "length unit", where)[0])
-                if not units["length"] > 0:
-                    raise ValueError(f"{where}: length unit must be positive")
-            elif key == "angle":
-                if len(words) < 2 or words[1].lower() not in ("deg", "rad"):
-                    raise ValueError(f"{where}: angle unit must be 'deg' or 'rad'")
-                units["angle"] = words[1].lower()
-            continue  # mass and other units are not used
-        if section == ":root":
-            if key == "order":
-                order = tuple(w.lower() for w in words[1:])
-                bad = [w for w in order if w not in _ROT_DOFS + _TRANS_DOFS]
-                if bad or len(set(order)) != len(order) or not order:
-                    raise ValueError(f"{where}: bad root order {' '.join(words[1:])!r}")
-                root["order"] = order
-            elif key == "axis":
-                if len(words) < 2 or sorted(words[1].upper()) != ["X", "Y", "Z"]:
-                    raise ValueError(f"{where}: root axis must be a permutation of XYZ")
-                root["axis"] = words[1].upper()
-            elif key in ("position", "orientation"):
-                root[key] = _floats(words[1:], 3, f"root {key}", where)
-            else:
-                raise ValueError(f"{where}: unknown root field {words[0]!r}")
-            continue
-        if section == ":bonedata":
-            if key == "begin":
-                if bone is not None:
-                    raise ValueError(f"{where}: 'begin' inside a bone (missing 'end')")
-                bone = {"line": n, "dof": ()}
-                in_limits = False
-            elif key == "end":
-                if bone is None:
-                    raise ValueError(f"{where}: 'end' without 'begin'")
-                for field in ("name", "direction", "length", "axis"):
-                    if field not in bone:
-                        raise ValueError(
-                            f"{source}:{bone['line']}: bone block has no {field!r} line"
-                        )
-                if bone["name"] in bones or bone["name"] == "root":
-                    raise ValueError(f"{where}: bone {bone['name']!r} defined twice")
-                bones[bone["name"]] = bone
-                bone_order.append(bone["name"])
-                bone = None
-                in_limits = False
-            elif bone is None:
-                raise ValueError(f"{where}: {words[0]!r} outside a begin/end bone block")
-            elif key == "id":
-                continue
-            elif key == "name":
-                if len(words) != 2:
-                    raise ValueError(f"{where}: bone name must be one word")
-                bone["name"] = words[1]
-            elif key == "direction":
-                d = _floats(words[1:], 3, "direction", where)
-                norm = np.linalg.norm(d)
-                if not norm > 0:
-                    raise ValueError(f"{where}: bone direction is zero")
-                bone["direction"] = d / norm
-            elif key == "length":
-                bone["length"] = float(_floats(words[1:], 1, "length", where)[0])
-                if bone["length"] < 0:
-                    raise ValueError(f"{where}: negative bone length")
-            elif key == "axis":
-                bone["axis"] = _floats(words[1:], 3, "axis", where)
-                order = words[4].upper() if len(words) > 4 else "XYZ"
-                if sorted(order) != ["X", "Y", "Z"]:
-                    raise ValueError(f"{where}: axis order {order!r} is not a permutation of XYZ")
-                bone["axis_order"] = order
-            elif key == "dof":
-                dof = tuple(w.lower() for w in words[1:])
-                bad = [w for w in dof if w not in _ROT_DOFS]
-                if bad or len(set(dof)) != len(dof):
-                    raise ValueError(
-                        f"{where}: unsupported bone dof {' '.join(words[1:])!r} "
-                        "(rx, ry, rz supported)"
-                    )
-                bone["dof"] = dof
-            elif key == "limits":
-                in_limits = True
-            elif key.startswith("(") and in_limits:
-                continue
-            elif key in ("bodymass", "cofmass"):
-                continue
-            else:
-                raise ValueError(f"{where}: unknown bone field {words[0]!r}")
-            continue
-        if section == ":hierarchy":
-            if key == "begin":
-                in_hierarchy_block = True
-            elif key == "end":
-                in_hierarchy_block = False
-            elif not in_hierarchy_block:
-                raise ValueError(f"{where}: hierarchy line outside begin/end")
-            else:
-                parent = words[0]
-                if parent != "root" and parent not in bones:
-                    raise ValueError(f"{where}: hierarchy names unknown bone {parent!r}")
-                for c in words[1:]:
-                    if c not in bones:
-                        raise ValueError(f"{where}: hierarchy names unknown bone {c!r}")
-                    if c in hierarchy_lines:
-                        raise ValueError(f"{where}: bone {c!r} has two parents")
-                    hierarchy_lines[c] = n
-                    children.setdefault(parent, []).append(c)
-            continue
-    if bone is not None:
-        raise ValueError(f"{source}:{bone['line']}: bone block without 'end'")
-    if root["order"] is None:
-        raise ValueError(f"{source}:1: no ':root' section with an 'order' line")
-    missing = [b for b in bone_order if b not in hierarchy_lines]
-    if missing:
-        raise ValueError(f"{source}:1: bones missing from ':hierarchy': {missing}")
+        if words[0].startswith(":"):
+            self.section, self.in_limits = words[0].lower(), False
+            if self.section not in _SECTIONS:
+                raise MocapFileError(f"{where}: unknown ASF section {words[0][:40]!r}")
+            return
+        if self.section is None:
+            raise MocapFileError(f"{where}: text before the first ASF section: {line[:40]!r}")
+        handler = {
+            ":units": self._units, ":root": self._root, ":bonedata": self._bonedata,
+            ":hierarchy": self._hierarchy,
+        }.get(self.section)  # fmt: skip
+        if handler is not None:  # :version, :name and :documentation are free text
+            handler(words, where, n)
 
+    def _units(self, words: list[str], where: str, n: int) -> None:
+        key = words[0].lower()
+        if key == "length":
+            value = float(_floats(words[1:], 1, "length unit", where)[0])
+            lo, hi = LENGTH_UNIT_RANGE
+            if not lo <= value <= hi:
+                raise MocapFileError(f"{where}: length unit must be between {lo:g} and {hi:g}")
+            self.units["length"] = value
+        elif key == "angle":
+            if len(words) < 2 or words[1].lower() not in ("deg", "rad"):
+                raise MocapFileError(f"{where}: angle unit must be 'deg' or 'rad'")
+            self.units["angle"] = words[1].lower()
+        # mass and other units are not used
+
+    def _root(self, words: list[str], where: str, n: int) -> None:
+        key = words[0].lower()
+        if key == "order":
+            order = tuple(w.lower() for w in words[1:])
+            bad = [w for w in order if w not in _ROT_DOFS + _TRANS_DOFS]
+            if bad or len(set(order)) != len(order) or not order:
+                raise MocapFileError(f"{where}: bad root order {' '.join(words[1:])[:60]!r}")
+            self.root["order"] = order
+        elif key == "axis":
+            if len(words) < 2 or sorted(words[1].upper()) != ["X", "Y", "Z"]:
+                raise MocapFileError(f"{where}: root axis must be a permutation of XYZ")
+            self.root["axis"] = words[1].upper()
+        elif key in ("position", "orientation"):
+            self.root[key] = _floats(words[1:], 3, f"root {key}", where)
+        else:
+            raise MocapFileError(f"{where}: unknown root field {words[0][:40]!r}")
+
+    def _bonedata(self, words: list[str], where: str, n: int) -> None:
+        key = words[0].lower()
+        if key == "begin":
+            if self.bone is not None:
+                raise MocapFileError(f"{where}: 'begin' inside a bone (missing 'end')")
+            self.bone, self.in_limits = {"line": n, "dof": ()}, False
+        elif key == "end":
+            self._end_bone(where)
+        elif self.bone is None:
+            raise MocapFileError(f"{where}: {words[0][:40]!r} outside a begin/end bone block")
+        elif key in _BONE_FIELDS:
+            _BONE_FIELDS[key](self.bone, words, where)
+            self.in_limits = key == "limits"
+        elif key in ("id", "bodymass", "cofmass") or (key.startswith("(") and self.in_limits):
+            pass
+        else:
+            raise MocapFileError(f"{where}: unknown bone field {words[0][:40]!r}")
+
+    def _end_bone(self, where: str) -> None:
+        bone = self.bone
+        if bone is None:
+            raise MocapFileError(f"{where}: 'end' without 'begin'")
+        for field in ("name", "direction", "length", "axis"):
+            if field not in bone:
+                raise MocapFileError(
+                    f"{self.source}:{bone['line']}: bone block has no {field!r} line"
+                )
+        if bone["name"] in self.bones or bone["name"] == "root":
+            raise MocapFileError(f"{where}: bone {bone['name']!r} defined twice")
+        self.bones[bone["name"]] = bone
+        self.bone, self.in_limits = None, False
+
+    def _hierarchy(self, words: list[str], where: str, n: int) -> None:
+        key = words[0].lower()
+        if key in ("begin", "end"):
+            self.in_hierarchy_block = key == "begin"
+            return
+        if not self.in_hierarchy_block:
+            raise MocapFileError(f"{where}: hierarchy line outside begin/end")
+        parent = words[0]
+        for name in words:
+            if name not in self.bones and not (name == "root" == parent):
+                raise MocapFileError(f"{where}: hierarchy names unknown bone {name[:40]!r}")
+        for c in words[1:]:
+            if c in self.hierarchy_lines:
+                raise MocapFileError(f"{where}: bone {c!r} has two parents")
+            self.hierarchy_lines[c] = n
+            self.children.setdefault(parent, []).append(c)
+
+    def finish(self) -> None:
+        """Checks that need the whole file."""
+        if self.bone is not None:
+            raise MocapFileError(f"{self.source}:{self.bone['line']}: bone block without 'end'")
+        if self.root["order"] is None:
+            raise MocapFileError(f"{self.source}:1: no ':root' section with an 'order' line")
+        missing = [b for b in self.bones if b not in self.hierarchy_lines]
+        if missing:
+            raise MocapFileError(f"{self.source}:1: bones missing from ':hierarchy': {missing}")
+
+
+def _bone_name(bone: dict, words: list[str], where: str) -> None:
+    if len(words) != 2:
+        raise MocapFileError(f"{where}: bone name must be one word")
+    bone["name"] = words[1]
+
+
+def _bone_direction(bone: dict, words: list[str], where: str) -> None:
+    d = _floats(words[1:], 3, "direction", where)
+    norm = np.linalg.norm(d)
+    if not norm > 0:
+        raise MocapFileError(f"{where}: bone direction is zero")
+    bone["direction"] = d / norm
+
+
+def _bone_length(bone: dict, words: list[str], where: str) -> None:
+    bone["length"] = float(_floats(words[1:], 1, "length", where)[0])
+    if bone["length"] < 0:
+        raise MocapFileError(f"{where}: negative bone length")
+
+
+def _bone_axis(bone: dict, words: list[str], where: str) -> None:
+    bone["axis"] = _floats(words[1:], 3, "axis", where)
+    order = words[4].upper() if len(words) > 4 else "XYZ"
+    if sorted(order) != ["X", "Y", "Z"]:
+        raise MocapFileError(f"{where}: axis order {order[:40]!r} is not a permutation of XYZ")
+    bone["axis_order"] = order
+
+
+def _bone_dof(bone: dict, words: list[str], where: str) -> None:
+    dof = tuple(w.lower() for w in words[1:])
+    if any(w not in _ROT_DOFS for w in dof) or len(set(dof)) != len(dof):
+        raise MocapFileError(
+            f"{where}: unsupported bone dof {' '.join(words[1:])[:60]!r} (rx, ry, rz supported)"
+        )
+    bone["dof"] = dof
+
+
+_BONE_FIELDS = {
+    "name": _bone_name, "direction": _bone_direction, "length": _bone_length,
+    "axis": _bone_axis, "dof": _bone_dof, "limits": lambda bone, words, where: None,
+}  # fmt: skip
+
+
+def _bone_tree(reader: _AsfReader) -> tuple[list[str], list[int]]:
+    """Bones in parent-before-child order from the root (depth first), with parent indices.
+
+    Raises MocapFileError for cycles and bones not connected to the root."""
+    source = reader.source
     names, parents = ["root"], [-1]
-    stack = [(c, 0) for c in reversed(children.get("root", []))]
+    stack = [(c, 0) for c in reversed(reader.children.get("root", []))]
     while stack:
         name, parent = stack.pop()
         if name in names:
-            raise ValueError(f"{source}:{hierarchy_lines[name]}: cycle through bone {name!r}")
+            line = reader.hierarchy_lines[name]
+            raise MocapFileError(f"{source}:{line}: cycle through bone {name!r}")
         names.append(name)
         parents.append(parent)
         idx = len(names) - 1
-        stack += [(c, idx) for c in reversed(children.get(name, []))]
-    if len(names) != len(bone_order) + 1:
-        unreached = [b for b in bone_order if b not in names]
-        raise ValueError(
-            f"{source}:{hierarchy_lines[unreached[0]]}: bones not connected to the root: "
+        stack += [(c, idx) for c in reversed(reader.children.get(name, []))]
+    if len(names) != len(reader.bones) + 1:
+        unreached = [b for b in reader.bones if b not in names]
+        raise MocapFileError(
+            f"{source}:{reader.hierarchy_lines[unreached[0]]}: bones not connected to the root: "
             f"{unreached}"
         )
+    return names, parents
 
-    to_rad = np.pi / 180.0 if units["angle"] == "deg" else 1.0
+
+def _assemble(reader: _AsfReader, names: list[str], parents: list[int]) -> Asf:
+    """The :class:`Asf` of a finished reader, angles converted to radians."""
+    to_rad = np.pi / 180.0 if reader.units["angle"] == "deg" else 1.0
+    root = reader.root
     directions = np.zeros((len(names), 3))
     lengths = np.zeros(len(names))
     axes = np.zeros((len(names), 3))
     axis_orders, dofs = [root["axis"]], [root["order"]]
     axes[0] = root["orientation"] * to_rad
     for i, name in enumerate(names[1:], start=1):
-        b = bones[name]
+        b = reader.bones[name]
         directions[i], lengths[i], axes[i] = b["direction"], b["length"], b["axis"] * to_rad
         axis_orders.append(b["axis_order"])
         dofs.append(b["dof"])
@@ -292,10 +337,29 @@ def parse_asf(text: str, source: str = "<string>") -> Asf:
         parents=tuple(parents),
         axis_orders=tuple(axis_orders),
         dofs=tuple(dofs),
-        length_unit=float(units["length"]),
-        angle_unit=units["angle"],
-        source=source,
+        length_unit=float(reader.units["length"]),
+        angle_unit=reader.units["angle"],
+        source=reader.source,
     )
+
+
+def parse_asf(text: str, source: str = "<string>") -> Asf:
+    """Parse ASF text into an :class:`Asf` (see the module docstring for conventions).
+
+    Reads the sections line by line (:class:`_AsfReader`), orders the bones from the root
+    (:func:`_bone_tree`) and assembles the arrays (:func:`_assemble`).
+
+    Raises:
+      MocapFileError: ``"<source>:<line>: ..."`` for malformed input (unknown sections, missing
+        bone fields, bad, non-finite or huge numbers, unknown dofs, hierarchy naming unknown
+        bones or cycles).
+    """
+    reader = _AsfReader(source)
+    for n, raw in enumerate(text.splitlines(), start=1):
+        reader.feed(n, raw)
+    reader.finish()
+    names, parents = _bone_tree(reader)
+    return _assemble(reader, names, parents)
 
 
 def parse_amc(text: str, asf: Asf, source: str = "<string>") -> Amc:
@@ -304,8 +368,9 @@ def parse_amc(text: str, asf: Asf, source: str = "<string>") -> Amc:
     Every frame must give each bone that has dofs exactly once, with one value per dof.
 
     Raises:
-      ValueError: ``"<source>:<line>: ..."`` for unknown bones, wrong value counts,
-        non-numbers, bone lines before the first frame number, missing or repeated bones.
+      MocapFileError: ``"<source>:<line>: ..."`` for unknown bones, wrong value counts,
+        non-numbers, non-finite or huge values, frame numbers beyond int64, bone lines before
+        the first frame number, missing or repeated bones.
     """
     layout, columns, width = {}, [], 0
     for name, dof in zip(asf.bone_names, asf.dofs):
@@ -320,7 +385,9 @@ def parse_amc(text: str, asf: Asf, source: str = "<string>") -> Amc:
     def close_frame():
         if current is not None and len(seen) != len(layout):
             missing = sorted(set(layout) - seen)
-            raise ValueError(f"{source}:{frame_line}: frame {numbers[-1]} lacks bones {missing}")
+            raise MocapFileError(
+                f"{source}:{frame_line}: frame {numbers[-1]} lacks bones {missing}"
+            )
 
     for n, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
@@ -338,7 +405,11 @@ def parse_amc(text: str, asf: Asf, source: str = "<string>") -> Amc:
             try:
                 number = int(words[0])
             except ValueError:
-                raise ValueError(f"{source}:{n}: expected a frame number, found {line!r}") from None
+                raise MocapFileError(
+                    f"{source}:{n}: expected a frame number, found {line[:40]!r}"
+                ) from None
+            if not _INT64.min <= number <= _INT64.max:
+                raise MocapFileError(f"{source}:{n}: frame number {line[:40]} is out of range")
             close_frame()
             current = np.zeros(width)
             rows.append(current)
@@ -347,23 +418,26 @@ def parse_amc(text: str, asf: Asf, source: str = "<string>") -> Amc:
             continue
         name = words[0]
         if current is None:
-            raise ValueError(f"{source}:{n}: bone line before the first frame number")
+            raise MocapFileError(f"{source}:{n}: bone line before the first frame number")
         if name not in layout:
-            raise ValueError(f"{source}:{n}: unknown bone {name!r} (not in {asf.source})")
+            raise MocapFileError(f"{source}:{n}: unknown bone {name!r} (not in {asf.source})")
         if name in seen:
-            raise ValueError(f"{source}:{n}: bone {name!r} given twice in frame {numbers[-1]}")
+            raise MocapFileError(f"{source}:{n}: bone {name!r} given twice in frame {numbers[-1]}")
         start, count = layout[name]
         if len(words) - 1 != count:
-            raise ValueError(
+            raise MocapFileError(
                 f"{source}:{n}: bone {name!r} has {len(words) - 1} values, its dofs "
                 f"{asf.dofs[asf.bone_names.index(name)]} need {count}"
             )
         try:
             current[start : start + count] = [float(w) for w in words[1:]]
         except ValueError:
-            raise ValueError(f"{source}:{n}: bone {name!r} holds a non-number") from None
-        if not np.all(np.isfinite(current[start : start + count])):
-            raise ValueError(f"{source}:{n}: bone {name!r} holds a non-finite value")
+            raise MocapFileError(f"{source}:{n}: bone {name!r} holds a non-number") from None
+        if not np.all(np.abs(current[start : start + count]) <= MAX_ABS_VALUE):
+            raise MocapFileError(
+                f"{source}:{n}: bone {name!r} holds a non-finite value or one beyond "
+                f"{MAX_ABS_VALUE:g}"
+            )
         seen.add(name)
     close_frame()
     return Amc(

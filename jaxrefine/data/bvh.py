@@ -14,7 +14,9 @@ A BVH file has a ``HIERARCHY`` section (joints with an ``OFFSET`` from their par
 - Zero rotation is the skeleton's base pose given by the offsets (for the CMU conversion: arms
   straight out sideways, legs angled about 20 degrees outward, Y up, facing +Z).
 
-Malformed files raise ``ValueError("<file>:<line>: <what is wrong>")``.
+Malformed files raise ``MocapFileError("<file>:<line>: <what is wrong>")`` (a ValueError):
+bad tokens or structure, non-finite numbers or numbers beyond ``MAX_ABS_VALUE``, a frame time
+that is not a positive finite number of seconds.
 """
 
 from __future__ import annotations
@@ -29,6 +31,20 @@ from flax import struct
 # CMU mocap lengths (BVH conversion offsets and ASF/AMC lengths) to metres:
 # (1 / 0.45) inch = 0.0254 / 0.45 m (mocap.cs.cmu.edu FAQ).
 CMU_UNITS_TO_METRES = 0.056444
+
+# Largest magnitude accepted for any offset or channel value: far beyond any motion-capture
+# length (file units) or angle (degrees), small enough that kinematics cannot overflow.
+MAX_ABS_VALUE = 1e9
+# Frame times accepted, seconds (1 MHz .. 1 frame an hour).
+FRAME_TIME_RANGE = (1e-6, 3600.0)
+# Deepest joint chain accepted (a body has ~10; bounds the recursive parser).
+MAX_DEPTH = 256
+
+
+class MocapFileError(ValueError):
+    """A motion-capture file (BVH, ASF, AMC) that does not follow its format; the message
+    starts with ``<file>:<line>:``."""
+
 
 _POSITION_CHANNELS = {"xposition": 0, "yposition": 1, "zposition": 2}
 _ROTATION_CHANNELS = {"xrotation": "X", "yrotation": "Y", "zrotation": "Z"}
@@ -142,10 +158,10 @@ class _Tokens:
             self.items += [(w, n + 1) for w in words]
         self.pos = 0
 
-    def error(self, msg: str, line: int | None = None) -> ValueError:
+    def error(self, msg: str, line: int | None = None) -> MocapFileError:
         if line is None:
             line = self.items[min(self.pos, len(self.items) - 1)][1] if self.items else 1
-        return ValueError(f"{self.source}:{line}: {msg}")
+        return MocapFileError(f"{self.source}:{line}: {msg}")
 
     def next(self, what: str) -> tuple[str, int]:
         if self.pos >= len(self.items):
@@ -169,10 +185,16 @@ class _Tokens:
                 vals.append(float(tok))
             except ValueError:
                 raise self.error(f"{what}: {tok!r} is not a number", line) from None
+            if not abs(vals[-1]) <= MAX_ABS_VALUE:
+                raise self.error(f"{what}: {tok!r} is not a finite number <= {MAX_ABS_VALUE:g}")
         return np.asarray(vals)
 
 
-def _parse_joint(tk: _Tokens, name: str, parent: int, out: dict) -> None:
+def _parse_joint(tk: _Tokens, name: str, parent: int, out: dict, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise tk.error(f"joints nested deeper than {MAX_DEPTH}")
+    if name in out["names"]:
+        raise tk.error(f"joint name {name!r} used twice")
     index = len(out["names"])
     out["names"].append(name)
     out["parents"].append(parent)
@@ -206,7 +228,7 @@ def _parse_joint(tk: _Tokens, name: str, parent: int, out: dict) -> None:
             out["channels"][index] = tuple(chans)
         elif key == "JOINT":
             child, _ = tk.next("joint name")
-            _parse_joint(tk, child, index, out)
+            _parse_joint(tk, child, index, out, depth + 1)
         elif key == "END":
             tk.expect("Site")
             tk.expect("{")
@@ -228,14 +250,14 @@ def parse_bvh(text: str, source: str = "<string>") -> Bvh:
       The parsed :class:`Bvh`.
 
     Raises:
-      ValueError: ``"<source>:<line>: ..."`` for malformed input (bad tokens, missing
-        sections, a frame line with the wrong number of values, fewer or more frames than
-        ``Frames:`` declares).
+      MocapFileError: ``"<source>:<line>: ..."`` for malformed input (bad tokens, missing
+        sections, non-finite or huge numbers, a frame line with the wrong number of values,
+        fewer or more frames than ``Frames:`` declares, a bad frame time).
     """
     lines = text.splitlines()
     first = next((i for i, s in enumerate(lines) if s.strip()), None)
     if first is None or lines[first].split()[0].upper() != "HIERARCHY":
-        raise ValueError(f"{source}:{(first or 0) + 1}: a BVH file starts with 'HIERARCHY'")
+        raise MocapFileError(f"{source}:{(first or 0) + 1}: a BVH file starts with 'HIERARCHY'")
     tk = _Tokens(lines, first + 1, source)
     out: dict = {"names": [], "parents": [], "channels": [], "offsets": [], "ends": []}
     tok, line = tk.next("ROOT")
@@ -247,7 +269,7 @@ def parse_bvh(text: str, source: str = "<string>") -> Bvh:
         extra, line = tk.items[tk.pos]
         raise tk.error(f"unexpected {extra!r} after the root joint (one ROOT supported)", line)
     if tk.motion_line is None:
-        raise ValueError(f"{source}:{len(lines)}: no MOTION section")
+        raise MocapFileError(f"{source}:{len(lines)}: no MOTION section")
 
     n = tk.motion_line + 1
     header = {}
@@ -255,16 +277,24 @@ def parse_bvh(text: str, source: str = "<string>") -> Bvh:
         while n < len(lines) and not lines[n].strip():
             n += 1
         if n >= len(lines) or not lines[n].strip().upper().startswith(key):
-            raise ValueError(f"{source}:{n + 1}: expected '{key.title()}' in the MOTION section")
+            raise MocapFileError(
+                f"{source}:{n + 1}: expected '{key.title()}' in the MOTION section"
+            )
         value = lines[n].strip()[len(key) :].strip()
         try:
             header[key] = int(value) if key == "FRAMES:" else float(value)
         except ValueError:
-            raise ValueError(f"{source}:{n + 1}: bad {key[:-1].title()} value {value!r}") from None
+            raise MocapFileError(
+                f"{source}:{n + 1}: bad {key[:-1].title()} value {value[:40]!r}"
+            ) from None
         n += 1
     num_frames, frame_time = header["FRAMES:"], header["FRAME TIME:"]
-    if num_frames < 0 or not frame_time > 0:
-        raise ValueError(f"{source}:{n}: need Frames >= 0 and Frame Time > 0")
+    lo, hi = FRAME_TIME_RANGE
+    if num_frames < 0 or not lo <= frame_time <= hi:
+        raise MocapFileError(
+            f"{source}:{n}: need Frames >= 0 and a Frame Time of {lo:g} to {hi:g} seconds, "
+            f"found {num_frames} and {frame_time!r}"
+        )
 
     width = sum(len(c) for c in out["channels"])
     rows, row_lines = [], []
@@ -273,14 +303,14 @@ def parse_bvh(text: str, source: str = "<string>") -> Bvh:
         if not words:
             continue
         if len(words) != width:
-            raise ValueError(
+            raise MocapFileError(
                 f"{source}:{k + 1}: frame {len(rows) + 1} has {len(words)} values, the "
                 f"hierarchy defines {width} channels"
             )
         rows.append(words)
         row_lines.append(k + 1)
     if len(rows) != num_frames:
-        raise ValueError(
+        raise MocapFileError(
             f"{source}:{len(lines)}: 'Frames: {num_frames}' declared but {len(rows)} frame "
             "lines found"
         )
@@ -291,11 +321,14 @@ def parse_bvh(text: str, source: str = "<string>") -> Bvh:
             try:
                 np.asarray(words, dtype=np.float64)
             except ValueError:
-                raise ValueError(f"{source}:{k}: frame line holds a non-number") from None
-        raise
-    if not np.all(np.isfinite(motion)):
-        k = row_lines[int(np.argmax(~np.all(np.isfinite(motion), axis=1)))]
-        raise ValueError(f"{source}:{k}: frame line holds a non-finite value")
+                raise MocapFileError(f"{source}:{k}: frame line holds a non-number") from None
+        raise MocapFileError(f"{source}: frame lines are not a table of numbers") from None
+    bad = ~np.all(np.abs(motion) <= MAX_ABS_VALUE, axis=1)  # NaN compares False
+    if np.any(bad):
+        k = row_lines[int(np.argmax(bad))]
+        raise MocapFileError(
+            f"{source}:{k}: frame line holds a non-finite value or one beyond {MAX_ABS_VALUE:g}"
+        )
 
     return Bvh(
         offsets=np.asarray(out["offsets"], dtype=np.float64),
@@ -315,7 +348,7 @@ def load_bvh(path: str | os.PathLike) -> Bvh:
     try:
         text = path.read_text(encoding="utf-8", errors="strict")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}:1: not a text file ({exc.reason})") from None
+        raise MocapFileError(f"{path}:1: not a text file ({exc.reason})") from None
     return parse_bvh(text, source=str(path))
 
 
