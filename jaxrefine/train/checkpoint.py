@@ -1,0 +1,52 @@
+"""Orbax checkpoints of a training run: the train state and the input iterator's position.
+
+A checkpoint ``OUT/checkpoints/<step>/`` holds two items: ``state`` (the :class:`TrainState`
+pytree: step, params, optimizer state, rng) and ``data`` (the grain iterator state, one JSON per
+process, written by grain's orbax handler). Restoring both continues a run exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import grain
+import jax
+import orbax.checkpoint as ocp
+
+
+def manager(directory: str | os.PathLike, keep: int = 3) -> ocp.CheckpointManager:
+    """A checkpoint manager keeping the newest ``keep`` checkpoints; the caller decides when
+    to save (synchronous saves: the train step donates the state's buffers)."""
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=keep, create=True, enable_async_checkpointing=False
+    )
+    return ocp.CheckpointManager(
+        Path(directory).absolute(), options=options, item_names=("state", "data")
+    )
+
+
+def save(mgr: ocp.CheckpointManager, step: int, state, iterator) -> bool:
+    """Save ``state`` and the grain ``iterator``'s position at ``step``."""
+    args = ocp.args.Composite(
+        state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(iterator)
+    )
+    return mgr.save(int(step), args=args, force=True)
+
+
+def restore(mgr: ocp.CheckpointManager, abstract_state, iterator, step: int | None = None):
+    """Restore the newest (or ``step``) checkpoint into the structure and shardings of
+    ``abstract_state`` (a pytree of arrays or ``jax.ShapeDtypeStruct``); sets ``iterator``'s
+    position in place. Returns the state.
+
+    Raises:
+      FileNotFoundError: when the manager's folder holds no checkpoint.
+    """
+    step = mgr.latest_step() if step is None else step
+    if step is None:
+        raise FileNotFoundError(f"no checkpoint to resume from in {mgr.directory}")
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract_state)
+    args = ocp.args.Composite(
+        state=ocp.args.StandardRestore(abstract), data=grain.checkpoint.CheckpointRestore(iterator)
+    )
+    return mgr.restore(step, args=args).state

@@ -1,0 +1,220 @@
+"""The generic training loop shared by every learned part of jaxrefine (the displacement
+network, learned gradient descent).
+
+A :class:`Task` is four pure functions: ``init(key) -> params``; ``loss(params, batch, key) ->
+(scalar, metrics)`` over a whole (global) batch; ``make_batch(seed, size) -> {name: ndarray}``
+on the host (numpy, no device work that must be sharded); optional ``validate(params) ->
+metrics`` on host copies of the parameters. :func:`train` runs it: Adam (optax) with a warmup +
+cosine or constant schedule and optional gradient clipping, one jitted data-parallel step
+(:mod:`.distributed`), grain input (:mod:`.input`), orbax checkpoints (:mod:`.checkpoint`) and
+logs (:mod:`.logs`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxrefine.train import checkpoint, distributed, logs
+from jaxrefine.train import input as input_pipeline
+
+Params = Any
+Batch = dict[str, np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """What to train: pure functions (see the module docstring) and a description for
+    ``run.json``. ``make_batch`` must be picklable (grain workers receive a copy)."""
+
+    init: Callable[[jax.Array], Params]
+    loss: Callable[[Params, dict, jax.Array], tuple[jax.Array, dict]]
+    make_batch: Callable[[int, int], Batch]
+    validate: Callable[[Params], dict] | None = None
+    describe: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Settings of a run (everything :func:`train` needs besides the task).
+
+    Attributes:
+      steps: optimizer steps in the whole run (the schedule spans them).
+      batch: global batch size (over all devices and processes).
+      lr: peak learning rate of Adam.
+      warmup: linear warmup steps.
+      schedule: ``"cosine"`` (decay to ``lr * final_lr_fraction`` at ``steps``) or
+        ``"constant"``.
+      clip: global gradient-norm clipping (0 = off).
+      seed: seeds the parameters, the step keys and the data stream.
+      workers: grain worker processes generating batches (0 = in the main process).
+      ckpt_every, val_every, log_every: intervals in steps (0 = only at the end).
+      keep: checkpoints kept.
+    """
+
+    steps: int = 1000
+    batch: int = 8
+    lr: float = 1e-3
+    warmup: int = 100
+    schedule: str = "cosine"
+    final_lr_fraction: float = 0.05
+    clip: float = 1.0
+    seed: int = 0
+    workers: int = 0
+    ckpt_every: int = 500
+    val_every: int = 500
+    log_every: int = 10
+    keep: int = 3
+
+
+@flax.struct.dataclass
+class TrainState:
+    """The whole state of a run, replicated on every device.
+
+    Attributes:
+      step: () int32, optimizer steps taken.
+      params: the task's parameter pytree (float32).
+      opt_state: optax state.
+      rng: (2,) uint32 key; step ``s`` uses ``fold_in(rng, s)``.
+    """
+
+    step: jax.Array
+    params: Params
+    opt_state: Any
+    rng: jax.Array
+
+
+def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    """Adam with the configured schedule, after global-norm clipping when ``clip > 0``."""
+    warmup = min(config.warmup, max(config.steps - 1, 0))
+    if config.schedule == "cosine":
+        lr = optax.warmup_cosine_decay_schedule(
+            0.0, config.lr, warmup, max(config.steps, warmup + 1),
+            end_value=config.lr * config.final_lr_fraction,
+        )  # fmt: skip
+    elif config.schedule == "constant":
+        lr = optax.join_schedules(
+            [optax.linear_schedule(0.0, config.lr, warmup), optax.constant_schedule(config.lr)],
+            [warmup],
+        )
+    else:
+        raise ValueError(f"schedule must be 'cosine' or 'constant', got {config.schedule!r}")
+    adam = optax.adam(lr)
+    return optax.chain(optax.clip_by_global_norm(config.clip), adam) if config.clip > 0 else adam
+
+
+def init_state(task: Task, optimizer: optax.GradientTransformation, seed: int) -> TrainState:
+    """Parameters from ``task.init`` and a fresh optimizer state, at step 0."""
+    k_params, k_train = jax.random.split(jax.random.PRNGKey(seed))
+    params = task.init(k_params)
+    return TrainState(jnp.zeros((), jnp.int32), params, optimizer.init(params), k_train)
+
+
+def train_step(loss: Callable, optimizer: optax.GradientTransformation, state: TrainState,
+               batch: dict) -> tuple[TrainState, dict]:  # fmt: skip
+    """One optimizer step on ``batch``. Returns the new state and ``{"loss", **metrics,
+    "grad_norm"}`` (scalars)."""
+    key = jax.random.fold_in(state.rng, state.step)
+    (value, metrics), grads = jax.value_and_grad(loss, has_aux=True)(state.params, batch, key)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    new = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
+    return new, {"loss": value, **metrics, "grad_norm": optax.global_norm(grads)}
+
+
+def _due(step: int, every: int, last: int) -> bool:
+    return step == last or (every > 0 and step % every == 0)
+
+
+def _floats(tree: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in distributed.to_host(tree).items()}
+
+
+def train(task: Task, config: TrainConfig, out: str | os.PathLike, *, resume: bool = False,
+          run_info: dict | None = None, mesh=None) -> dict:  # fmt: skip
+    """Train ``task`` for ``config.steps`` steps, writing everything under ``out``.
+
+    Writes ``out/checkpoints/`` (orbax; every ``ckpt_every`` steps and at the end),
+    ``out/log.csv``, ``out/tb/``, ``out/curves.png`` and ``out/run.json`` (``run_info`` merged
+    in: command line, task settings...). With ``resume`` it continues from the newest
+    checkpoint (state and data position) and appends to the logs.
+
+    Returns:
+      the run summary written to ``run.json`` (``final`` holds the last metrics).
+
+    Raises:
+      FileExistsError: ``out`` holds checkpoints and ``resume`` is False.
+    """
+    out = Path(out)
+    mesh = distributed.make_mesh() if mesh is None else mesh
+    lead = jax.process_index() == 0
+    optimizer = make_optimizer(config)
+    rep = distributed.replicated(mesh)
+    state = jax.jit(lambda: init_state(task, optimizer, config.seed), out_shardings=rep)()
+    records = input_pipeline.BatchRecords(
+        functools.partial(task.make_batch, size=distributed.local_batch_size(config.batch, mesh)),
+        config.seed, config.steps, jax.process_index(), jax.process_count(),
+    )  # fmt: skip
+    iterator = iter(input_pipeline.make_dataset(records, config.workers))
+    mgr = checkpoint.manager(out / "checkpoints", config.keep)
+    if resume:
+        state = checkpoint.restore(mgr, state, iterator)
+    elif mgr.latest_step() is not None:
+        raise FileExistsError(f"{out}/checkpoints holds a run: pass --resume or a new --out")
+    start = int(distributed.to_host(state.step))
+    step_fn = jax.jit(functools.partial(train_step, task.loss, optimizer),
+                      in_shardings=(rep, distributed.batch_sharding(mesh)),
+                      out_shardings=(rep, rep), donate_argnums=0)  # fmt: skip
+    logger = logs.RunLogger(out, start, config.steps, enabled=lead)
+    final: dict[str, float] = {}
+    t_start = time.perf_counter()
+    try:
+        for step in range(start + 1, config.steps + 1):
+            batch = distributed.global_batch(mesh, next(iterator))
+            state, metrics = step_fn(state, batch)
+            row = {}
+            if _due(step, config.log_every, config.steps):
+                row = _floats(metrics)
+            if task.validate is not None and _due(step, config.val_every, config.steps):
+                val = task.validate(distributed.to_host(state.params)) if lead else {}
+                row.update({f"val_{k}": float(v) for k, v in val.items()})
+            if row:
+                final.update(logger.log(step, row))
+            else:
+                logger.tick(step)
+            if _due(step, config.ckpt_every, config.steps):
+                checkpoint.save(mgr, step, state, iterator)
+        mgr.wait_until_finished()
+    finally:
+        logger.close()
+        mgr.close()
+        if hasattr(iterator, "close"):
+            iterator.close()
+    summary = {
+        **(run_info or {}),
+        "config": dataclasses.asdict(config),
+        "task": task.describe,
+        "seed": config.seed,
+        "steps": config.steps,
+        "resumed_from": start if resume else None,
+        "wall_s_this_chunk": round(time.perf_counter() - t_start, 3),
+        "wall_s_total": round(logger.wall(), 3),
+        "machine": logs.machine_info(),
+        "final": final,
+    }
+    if lead:
+        if logger.rows:
+            logs.plot_curves(logger.rows, out / "curves.png")
+        logs.write_json(out / "run.json", summary)
+    return summary
