@@ -24,7 +24,6 @@ The forward pass reproduces smplx's ``lbs`` (REFERENCE.md section 2.3):
 from __future__ import annotations
 
 import json
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -32,26 +31,13 @@ import numpy as np
 from flax import struct
 
 from jaxrefine.geometry import rodrigues
+from jaxrefine.keypoints import SMPL_JOINT_NAMES, Landmark, gather_keypoints, keypoint_sets_for
 
 SMPL_PARENTS: tuple[int, ...] = (
     -1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21,
 )  # fmt: skip
-SMPL_JOINT_NAMES: tuple[str, ...] = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
-    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
-    "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hand", "right_hand",
-)  # fmt: skip
 NUM_JOINTS = 24
 NUM_POSE_FEATURES = 9 * (NUM_JOINTS - 1)  # 207 pose-corrective inputs
-
-
-class Landmark(NamedTuple):
-    """A surface point: a convex combination of a few vertices (static, hashable)."""
-
-    name: str
-    vertices: tuple[int, ...]
-    weights: tuple[float, ...]
 
 
 @struct.dataclass
@@ -140,8 +126,6 @@ class BodyOutput:
 
     def keypoints(self, set_name: str) -> jnp.ndarray:
         """Keypoints (K, 3) of a named set: "smpl24", "body25" or "coco17"."""
-        from jaxrefine.keypoints import gather_keypoints
-
         return gather_keypoints(self.keypoint_sets, set_name, self.joints, self.vertices)
 
 
@@ -257,8 +241,6 @@ def forward(
         _check_single("transl", transl, (3,))
         verts = verts + transl
         posed_joints = posed_joints + transl
-    from jaxrefine.keypoints import keypoint_sets_for
-
     return BodyOutput(vertices=verts, joints=posed_joints, keypoint_sets=keypoint_sets_for(model))
 
 
@@ -369,8 +351,3 @@ def from_arrays(arrays: dict, *, model_id: str, gender: str, num_betas: int | No
         gender=gender,
         kind="smpl",
     )
-
-
-def batched_forward(model: BodyModel):
-    """``vmap`` of :func:`forward` over (B, 24, 3) poses, (B, NB) betas and (B, 3) transl."""
-    return jax.vmap(lambda p, b, t: forward(model, p, b, t))

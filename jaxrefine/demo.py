@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -157,9 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from jaxrefine.bench.common import print_table
     from jaxrefine.data.contact_sheet import contact_sheet, load_poses
     from jaxrefine.data.scenes import GeneratorConfig, generate, resolve_backend
+    from jaxrefine.report import print_table, write_json
     from jaxrefine.smpl_io import load_body_model
 
     t0 = time.perf_counter()
@@ -180,8 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         ["mean over frames (mm)", *keys], [[r] + [f"{rows[r][k]:.1f}" for k in keys] for r in rows]
     )
     summary = {"n": args.n, "seed": args.seed, "difficulty": args.difficulty, "rows": rows}
-    (out / "refinement.json").write_text(json.dumps(summary, indent=1))
-    _say(f"wrote {out / 'refinement.json'}")
+    write_json(out / "refinement.json", summary)
     _say(f"demo finished in {time.perf_counter() - t0:.0f} s; look at {out}/*.png")
     return 0
 

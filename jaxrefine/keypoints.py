@@ -18,7 +18,22 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrefine.body_model import SMPL_JOINT_NAMES, BodyModel, Landmark
+# SMPL's 24 joints in order (the "smpl24" set; the body model's joint names).
+SMPL_JOINT_NAMES: tuple[str, ...] = (
+    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
+    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
+    "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hand", "right_hand",
+)  # fmt: skip
+
+
+class Landmark(NamedTuple):
+    """A surface point: a convex combination of a few vertices (static, hashable)."""
+
+    name: str
+    vertices: tuple[int, ...]
+    weights: tuple[float, ...]
+
 
 # smplx vertex ids of SMPL's surface landmarks (vertex_ids['smplh'], REFERENCE.md 2.7).
 SMPL_LANDMARKS: tuple[Landmark, ...] = tuple(
@@ -181,8 +196,11 @@ def _build_sets(landmarks: tuple[Landmark, ...]) -> tuple[KeypointSet, ...]:
     return tuple(sets)
 
 
-def keypoint_sets_for(model: BodyModel) -> tuple[KeypointSet, ...]:
-    """All keypoint sets a model supports (those needing missing landmarks are left out)."""
+def keypoint_sets_for(model) -> tuple[KeypointSet, ...]:
+    """All keypoint sets a model supports (those needing missing landmarks are left out).
+
+    ``model``: anything with a ``landmarks`` tuple of :class:`Landmark`, e.g. a
+    :class:`jaxrefine.body_model.BodyModel` (this module does not import the model back)."""
     return _build_sets(model.landmarks)
 
 
@@ -219,16 +237,3 @@ def gather_keypoints(
         surf = jnp.einsum("kn,knc->kc", jnp.asarray(w, vertices.dtype), vertices[ids])
         out = jnp.where(jnp.asarray(is_joint)[:, None], out, surf)
     return out
-
-
-def keypoint_weights_matrix(ks: KeypointSet, num_joints: int, vertex_ids: tuple[int, ...]):
-    """Dense (K, 24 + len(vertex_ids)) matrix mapping [joints; selected vertices] to keypoints."""
-    col = {v: num_joints + i for i, v in enumerate(vertex_ids)}
-    M = np.zeros((len(ks.names), num_joints + len(vertex_ids)), np.float32)
-    for k, j in enumerate(ks.joint_index):
-        if j >= 0:
-            M[k, j] = 1.0
-        else:
-            for v, w in zip(ks.vertex_ids[k], ks.vertex_weights[k]):
-                M[k, col[v]] += w
-    return M

@@ -18,7 +18,6 @@ compilation; compilation is reported separately).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -43,6 +42,7 @@ from jaxrefine.objective import (
     pose_from_params,
 )
 from jaxrefine.render import rasterize_batch
+from jaxrefine.report import print_table, write_json
 from jaxrefine.smplify import smplify
 
 METRICS = ("mpjpe", "pa_mpjpe", "n_mpjpe", "pve", "pa_pve", "n_pve")
@@ -240,8 +240,6 @@ def run_oracle(
 
 
 def format_table(result: dict) -> str:
-    from jaxrefine.bench.common import print_table
-
     headers = ["row", *METRICS, "ms_per_frame"]
     rows = [
         [r]
@@ -293,10 +291,7 @@ def main(argv: list[str]) -> int:
         f"{args.optimizer}, preset {args.preset}"
     )
     format_table(result)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1))
-        print(f"wrote {args.json}")
+    write_json(args.json, result)
     return 0
 
 

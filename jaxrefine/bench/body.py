@@ -16,15 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrefine.bench.common import (
-    interleaved,
-    machine_info,
-    machine_line,
-    print_table,
-    summary,
-    write_json,
-)
+from jaxrefine.bench.common import interleaved, summary
 from jaxrefine.body_model import forward, from_arrays
+from jaxrefine.report import machine_info, machine_line, print_table, write_json
 from jaxrefine.smpl_io import OPEN_MODEL_PATH, read_npz
 from jaxrefine.testing import make_smpl_size_arrays
 

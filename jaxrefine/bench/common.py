@@ -1,47 +1,11 @@
-"""Timing and table helpers shared by the benchmarks."""
+"""Timing helpers shared by the benchmarks (tables, JSON, machine: :mod:`jaxrefine.report`)."""
 
 from __future__ import annotations
 
-import json
-import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
-
-
-def machine_info() -> dict:
-    import jax
-
-    try:
-        cpu = next(
-            (
-                l.split(":", 1)[1].strip()
-                for l in open("/proc/cpuinfo")
-                if l.startswith("model name")
-            ),
-            platform.processor(),
-        )
-    except OSError:
-        cpu = platform.processor()
-    import os
-
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "jax": jax.__version__,
-        "jax_backend": jax.default_backend(),
-        "devices": [str(d) for d in jax.devices()],
-        "python": platform.python_version(),
-    }
-
-
-def machine_line(info: dict) -> str:
-    """One line naming the machine a benchmark ran on."""
-    return (
-        f"machine: {info['cpu']} ({info['cores']} cores), jax {info['jax']} "
-        f"on {info['jax_backend']}"
-    )
 
 
 def interleaved(
@@ -74,23 +38,3 @@ def summary(t: np.ndarray) -> dict:
         "max_ms": float(t.max() * 1e3),
         "reps": len(t),
     }
-
-
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    out = []
-    for n, r in enumerate(cells):
-        out.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |")
-        if n == 0:
-            out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    text = "\n".join(out)
-    print(text)
-    return text
-
-
-def write_json(path: str | None, payload: dict) -> None:
-    if path:
-        with open(path, "w") as fh:
-            json.dump(payload, fh, indent=2)
-        print(f"wrote {path}")

@@ -47,11 +47,12 @@ def _per_frame_costs(model, size: int, tex_size: int, reps: int = 8) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     from jaxrefine import load_body_model
-    from jaxrefine.bench.common import interleaved, machine_info, print_table, summary, write_json
+    from jaxrefine.bench.common import interleaved, summary
     from jaxrefine.data.contact_sheet import load_poses
     from jaxrefine.data.sampling import SceneConfig
     from jaxrefine.data.scenes import GeneratorConfig, generate, make_textures
     from jaxrefine.render import egl_available
+    from jaxrefine.report import machine_info, print_table, write_json
 
     ap = argparse.ArgumentParser(prog="jaxrefine bench data", description=__doc__)
     ap.add_argument("--size", type=int, default=256, help="image side in pixels")

@@ -241,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     import jax
 
     from jaxrefine import render
-    from jaxrefine.bench.common import interleaved, machine_info, print_table, write_json
+    from jaxrefine.bench.common import interleaved
+    from jaxrefine.report import machine_info, print_table, write_json
 
     parser = argparse.ArgumentParser(prog="jaxrefine bench raster", description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])

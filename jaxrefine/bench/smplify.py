@@ -16,10 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrefine.bench.common import machine_info, machine_line, print_table, write_json
 from jaxrefine.body_model import forward
 from jaxrefine.camera import Camera, project
 from jaxrefine.objective import FitData, load_gmm_prior, params_from_pose
+from jaxrefine.report import machine_info, machine_line, print_table, write_json
 from jaxrefine.smpl_io import OPEN_MODEL_PATH, load_body_model, read_npz
 from jaxrefine.smplify import smplify
 

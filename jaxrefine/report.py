@@ -1,0 +1,109 @@
+"""Reporting for experiments and benchmarks: text tables, JSON result files, the machine line.
+
+Used by the oracle, the demo and the benchmarks alike (layer 7), so none of them borrows it
+from another.
+
+>>> print(format_table(["row", "mm"], [["init", "12.5"], ["dense", 3]]))
+| row   | mm   |
+|-------|------|
+| init  | 12.5 |
+| dense | 3    |
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from jaxrefine.files import atomic_write
+
+
+def format_table(headers: Sequence[object], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table (pipes, one header rule) with left-aligned, padded columns.
+
+    Args:
+      headers: H column titles (any objects; ``str`` is applied).
+      rows: rows of exactly H cells each.
+
+    Raises:
+      ValueError: a row's length differs from the header's.
+    """
+    cells = [[str(h) for h in headers]]
+    for n, row in enumerate(rows):
+        if len(row) != len(headers):
+            raise ValueError(f"table row {n} has {len(row)} cells, the header has {len(headers)}")
+        cells.append([str(c) for c in row])
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def print_table(headers: Sequence[object], rows: Sequence[Sequence[object]], file=None) -> str:
+    """Print :func:`format_table` (to stdout unless ``file`` is given) and return the text."""
+    text = format_table(headers, rows)
+    print(text, file=file or sys.stdout)
+    return text
+
+
+def _jsonable(obj):
+    """``json.dump`` fallback for numpy scalars and arrays and paths."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"cannot write a {type(obj).__name__} to JSON")
+
+
+def write_json(path: str | os.PathLike | None, payload: dict, announce: bool = True) -> Path | None:
+    """Write ``payload`` as indented JSON, atomically (no half-written file on failure).
+
+    Numpy scalars and arrays become numbers and lists. ``path=None`` writes nothing (a
+    command's optional ``--json``). Prints ``wrote PATH`` when ``announce``.
+
+    Returns:
+      The path written, or None.
+    """
+    if path is None:
+        return None
+    text = json.dumps(payload, indent=1, default=_jsonable).encode()
+    out = atomic_write(path, lambda fh: fh.write(text))
+    if announce:
+        print(f"wrote {out}")
+    return out
+
+
+def machine_info() -> dict:
+    """The machine a figure was measured on: CPU model, core count, JAX version and devices."""
+    import jax
+
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((l.split(":", 1)[1].strip() for l in fh if l.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "jax": jax.__version__,
+        "jax_backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "python": platform.python_version(),
+    }
+
+
+def machine_line(info: dict) -> str:
+    """One line naming the machine of :func:`machine_info`."""
+    return (
+        f"machine: {info['cpu']} ({info['cores']} cores), jax {info['jax']} "
+        f"on {info['jax_backend']}"
+    )

@@ -1,0 +1,63 @@
+"""Tables and JSON result files of :mod:`jaxrefine.report`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from jaxrefine import report
+
+
+def test_format_table_pads_columns_and_rules_the_header():
+    text = report.format_table(["row", "mpjpe"], [["init", 12.5], ["dense_gt", "3.0"]])
+    assert text.splitlines() == [
+        "| row      | mpjpe |",
+        "|----------|-------|",
+        "| init     | 12.5  |",
+        "| dense_gt | 3.0   |",
+    ]
+
+
+def test_format_table_without_rows_is_the_header():
+    assert report.format_table(["a", "bb"], []).splitlines() == ["| a | bb |", "|---|----|"]
+
+
+def test_format_table_refuses_ragged_rows():
+    with pytest.raises(ValueError, match="row 1 has 1 cells, the header has 2"):
+        report.format_table(["a", "b"], [[1, 2], [3]])
+
+
+def test_print_table_prints_what_it_returns(capsys):
+    text = report.print_table(["x"], [[1]])
+    assert capsys.readouterr().out == text + "\n"
+
+
+def test_write_json_is_atomic_and_takes_numpy(tmp_path, capsys):
+    path = tmp_path / "sub" / "result.json"
+    payload = {"n": np.int64(3), "mm": np.float32(1.5), "curve": np.arange(3), "where": tmp_path}
+    assert report.write_json(path, payload) == path
+    assert json.loads(path.read_text()) == {
+        "n": 3, "mm": 1.5, "curve": [0, 1, 2], "where": str(tmp_path)
+    }  # fmt: skip
+    assert capsys.readouterr().out == f"wrote {path}\n"
+    assert [p.name for p in path.parent.iterdir()] == ["result.json"]  # no temporary left
+
+
+def test_write_json_leaves_nothing_when_the_payload_cannot_be_written(tmp_path):
+    path = tmp_path / "result.json"
+    with pytest.raises(TypeError, match="cannot write a object"):
+        report.write_json(path, {"bad": object()})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_json_without_a_path_writes_nothing(capsys):
+    assert report.write_json(None, {"a": 1}) is None
+    assert capsys.readouterr().out == ""
+
+
+def test_machine_line_names_the_machine():
+    info = report.machine_info()
+    assert info["cores"] >= 1 and info["devices"]
+    assert report.machine_line(info).startswith("machine: ")
