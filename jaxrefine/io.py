@@ -56,16 +56,82 @@ def save_result(path, model: BodyModel, params: dict, joints, camera, metrics=No
     return atomic_savez(Path(path), arrays)
 
 
+class ResultFileError(ValueError):
+    """A file that is not a readable jaxrefine result (the message names the file)."""
+
+
+# Per-frame shape of each documented array (after the leading frame axis N).
+_RESULT_SHAPES = {
+    "global_orient": (3,), "body_pose": (69,), "transl": (3,), "joints": (24, 3),
+    "camera_K": (3, 3), "camera_R": (3, 3), "camera_t": (3,),
+}  # fmt: skip
+
+
+def _scalar(out: dict, key: str, kinds: str, path) -> np.ndarray:
+    a = out.get(key)
+    if not isinstance(a, np.ndarray) or a.ndim != 0 or a.dtype.kind not in kinds:
+        found = "nothing" if a is None else f"{a.dtype} {a.shape}"
+        raise ResultFileError(f"{path}: {key} must be a scalar ({kinds} kind), found {found}")
+    return a
+
+
+def check_result(out: dict, path) -> None:
+    """Check a result file's arrays against the documented layout (see the module docstring).
+
+    Parameters and joints may hold NaN for frames whose fit diverged; the cameras, inputs of
+    the fit, must be finite. Keys not documented here are passed through unchecked.
+
+    Raises:
+      ResultFileError naming ``path`` and what was expected.
+    """
+    fmt = out.get("format")
+    if not isinstance(fmt, np.ndarray) or fmt.ndim != 0 or str(fmt) != RESULT_FORMAT:
+        raise ResultFileError(f"{path}: not a jaxrefine result file (format {fmt!r})")
+    _scalar(out, "model_id", "U", path)
+    _scalar(out, "gender", "U", path)
+    num_betas = int(_scalar(out, "num_betas", "iu", path))
+    betas = out.get("betas")
+    if not isinstance(betas, np.ndarray) or betas.ndim != 2 or betas.shape[1] != num_betas:
+        found = None if betas is None else betas.shape
+        raise ResultFileError(f"{path}: betas must be (N, {num_betas}), found {found}")
+    n = betas.shape[0]
+    shapes = {"betas": (num_betas,), **_RESULT_SHAPES}
+    shapes.update({k: () for k in out if k.startswith("metric_")})
+    for key, shape in shapes.items():
+        a = out.get(key)
+        if not isinstance(a, np.ndarray) or a.dtype.kind != "f" or a.shape != (n, *shape):
+            found = "nothing" if a is None else f"{a.dtype} {a.shape}"
+            raise ResultFileError(
+                f"{path}: {key} must be a float array of shape {(n, *shape)}, found {found}"
+            )
+    for key in ("camera_K", "camera_R", "camera_t"):
+        if not np.all(np.isfinite(out[key])):
+            raise ResultFileError(f"{path}: {key} holds NaN or inf")
+
+
 def load_result(path, model: BodyModel | None = None) -> dict:
-    """Read a result ``.npz``; with ``model``, refuse results made with another body model."""
-    with np.load(path, allow_pickle=False) as z:
-        out = {k: z[k] for k in z.files}
-    if str(out.get("format")) != RESULT_FORMAT:
-        raise ValueError(f"{path}: not a jaxrefine result file (format {out.get('format')!r})")
+    """Read a result ``.npz`` and check its layout (:func:`check_result`); with ``model``,
+    refuse results made with another body model.
+
+    Raises:
+      FileNotFoundError; ResultFileError (a ValueError) naming the file: unreadable, not a
+      result, arrays missing or of the wrong dtype / shape, or fitted with another model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"result file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {k: z[k] for k in z.files}
+    except Exception as exc:  # noqa: BLE001 - zip, zlib, npy-header, pickle refusals alike
+        raise ResultFileError(
+            f"{path}: not a readable result .npz ({type(exc).__name__}: {exc})"
+        ) from None
+    check_result(out, path)
     if model is not None:
         mid, g, nb = str(out["model_id"]), str(out["gender"]), int(out["num_betas"])
         if (mid, g, nb) != (model.model_id, model.gender, model.num_betas):
-            raise ValueError(
+            raise ResultFileError(
                 f"{path} was fitted with model {mid!r} ({g}, {nb} betas), not with "
                 f"{model.model_id!r} ({model.gender}, {model.num_betas} betas)"
             )
