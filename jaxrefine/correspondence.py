@@ -4,6 +4,12 @@ PAPER.md section 1: the per-vertex ground-truth displacement between two paramet
 (Eq. 1), the per-pixel field by barycentric interpolation over the initial mesh's rendering
 (Eq. 2), and the pixel-to-vertex transfer that turns a (predicted) field into per-visible-vertex
 2D targets (Eq. 5-6). All functions are for one frame; vmap for batches.
+
+The ground truth that training, the oracle and evaluation share lives here too:
+:func:`ground_truth_field` (the per-pixel field a network should predict over the rendering of
+the initial estimate) and :func:`ground_truth_dense_targets` (that field transferred back to
+per-vertex targets, the oracle's ``dense_gt`` input), plus the field metric
+:func:`endpoint_error`.
 """
 
 from __future__ import annotations
@@ -100,3 +106,80 @@ def dense_targets(
     vt = pixels_to_vertices(field, faces, tri_id, bary, vertices_init.shape[0])
     targets = project(camera, vertices_init) + vt.displacement
     return targets, vt.visible.astype(targets.dtype)
+
+
+def ground_truth_field(
+    vertices_gt: jnp.ndarray,
+    camera_gt: Camera,
+    vertices_init: jnp.ndarray,
+    camera_init: Camera,
+    faces: jnp.ndarray,
+    tri_id: jnp.ndarray,
+    bary: jnp.ndarray,
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """The ground-truth displacement field over the rendering of the initial estimate (Eq. 1-2).
+
+    Every foreground pixel of the initial mesh's rendering sees a point of one triangle; its
+    displacement is the barycentric interpolation of that triangle's three per-vertex
+    displacements ``proj_gt(v_gt_i) - proj_init(v_init_i)``. The rendering (``tri_id``, ``bary``)
+    must come from ``vertices_init`` seen by ``camera_init``; for a crop, pass the crop camera
+    as both cameras and the field is in crop pixels.
+
+    Args:
+      vertices_gt: (V, 3) ground-truth vertices; camera_gt: its camera.
+      vertices_init: (V, 3) initial-estimate vertices; camera_init: its camera.
+      faces: (F, 3) int32.
+      tri_id: (H, W) int32 visible triangle of the initial mesh, -1 on background.
+      bary: (H, W, 3) barycentrics of the pixel centres.
+
+    Returns:
+      field (H, W, 2) in pixels (0 on background) and the foreground (H, W) bool.
+    """
+    disp = vertex_displacements(vertices_gt, camera_gt, vertices_init, camera_init)
+    return pixel_field(disp, faces, tri_id, bary)
+
+
+def ground_truth_dense_targets(
+    vertices_gt: jnp.ndarray,
+    camera_gt: Camera,
+    vertices_init: jnp.ndarray,
+    camera_init: Camera,
+    faces: jnp.ndarray,
+    tri_id: jnp.ndarray,
+    bary: jnp.ndarray,
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Per-vertex dense targets from the ground-truth field (Eq. 1-2, then Eq. 5-6).
+
+    What a perfect network would give dense SMPLify: the ground-truth field
+    (:func:`ground_truth_field`) transferred to the visible vertices of the initial mesh.
+
+    Args: as :func:`ground_truth_field`.
+
+    Returns:
+      targets (V, 2) pixels of ``camera_init`` and weights (V,) (1 visible, 0 otherwise).
+    """
+    field, _ = ground_truth_field(
+        vertices_gt, camera_gt, vertices_init, camera_init, faces, tri_id, bary
+    )
+    return dense_targets(vertices_init, camera_init, field, faces, tri_id, bary)
+
+
+def endpoint_error(pred: jnp.ndarray, gt: jnp.ndarray, mask: jnp.ndarray) -> jnp.ndarray:
+    """Mean end-point error (pixels) over the foreground: ``mean_{mask} |pred - gt|_2``.
+
+    Args:
+      pred, gt: (..., H, W, 2) fields (any leading batch axes; the mean runs over all of them).
+      mask: (..., H, W) foreground (bool or 0/1 weights).
+
+    Returns:
+      () the mean over masked pixels (0 when the mask is empty). The zero-field baseline is
+      ``endpoint_error(jnp.zeros_like(gt), gt, mask)``.
+    """
+    if pred.shape != gt.shape or pred.shape[-1] != 2 or mask.shape != pred.shape[:-1]:
+        raise ValueError(
+            f"pred, gt (..., H, W, 2) and mask (..., H, W) expected, got {pred.shape}, "
+            f"{gt.shape}, {mask.shape}"
+        )
+    w = jnp.asarray(mask, jnp.float32)
+    err = jnp.linalg.norm(pred - gt, axis=-1)
+    return jnp.sum(err * w) / jnp.maximum(jnp.sum(w), 1.0)

@@ -28,7 +28,7 @@ import numpy as np
 
 from jaxrefine.body_model import BodyModel, forward
 from jaxrefine.camera import project
-from jaxrefine.correspondence import dense_targets, pixel_field, vertex_displacements
+from jaxrefine.correspondence import ground_truth_dense_targets
 from jaxrefine.data.perturb import perturb
 from jaxrefine.data.sampling import SceneConfig, cameras_for, sample_scenes
 from jaxrefine.metrics import compute_all
@@ -125,9 +125,7 @@ def ground_truth_targets(
     raster_s = time.perf_counter() - t0
 
     def dense_one(vg, vi, cam, tri, bary):  # Eq. 1, 2, 5-6
-        disp = vertex_displacements(vg, cam, vi, cam)
-        field, _ = pixel_field(disp, model.faces, tri, bary)
-        return dense_targets(vi, cam, field, model.faces, tri, bary)
+        return ground_truth_dense_targets(vg, cam, vi, cam, model.faces, tri, bary)
 
     d_targets, d_weights = jax.jit(jax.vmap(dense_one))(
         gt.vertices, init.vertices, cams, frags.tri_id, frags.bary

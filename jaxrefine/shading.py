@@ -302,3 +302,28 @@ def render_body(
         background=background,
     )
     return channels, frags
+
+
+def network_input(channels: RenderChannels, depth_clip: float = 1.0) -> jnp.ndarray:
+    """The displacement network's render input for one image, (H, W, 11) float32.
+
+    Channels, in order: rgb (3, [0, 1]), relative depth (1), normals (3, [-1, 1]), unique
+    vertex colours (3, [0, 1]), mask (1, 0/1) -- the layout of :meth:`RenderChannels.stacked`
+    with the depth made independent of the person's distance: ``depth - median(depth over the
+    foreground)`` in metres, clipped to ``[-depth_clip, depth_clip]`` (a body is about 0.5 m
+    deep, so 1 m keeps every surface), and 0 on background (and everywhere when the mask is
+    empty). Training and refinement both build the input with this function.
+
+    Args:
+      channels: :class:`RenderChannels` of one image (H, W, ...).
+      depth_clip: clip of the relative depth in metres.
+
+    Returns:
+      (H, W, 11) float32.
+    """
+    if channels.depth.ndim != 2:
+        raise ValueError(f"one image's channels expected, depth (H, W); got {channels.depth.shape}")
+    fg = channels.mask > 0.5
+    median = jnp.nanmedian(jnp.where(fg, channels.depth, jnp.nan))
+    rel = jnp.clip(channels.depth - jnp.nan_to_num(median), -depth_clip, depth_clip)
+    return channels.replace(depth=jnp.where(fg, rel, 0.0)).stacked().astype(jnp.float32)

@@ -1,0 +1,157 @@
+"""Mocap pose sets: the one place that reads them, filters subjects and splits train/validation.
+
+A pose file is the output of ``jaxrefine mocap`` (:func:`jaxrefine.data.mocap.convert`): an
+npz with ``pose`` (N, 24, 3) float32 axis-angle poses in SMPL layout (global orientation
+first), and per frame its ``trial`` (e.g. "02_01") and ``subject`` (e.g. "02") as unicode
+strings. Other keys (quality report, frame numbers) are ignored here.
+
+Validation subjects (:data:`VALIDATION_SUBJECTS`): CMU subjects 09 and 16, already held out
+from the GMM pose prior; never train the displacement network on them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+VALIDATION_SUBJECTS = ("09", "16")
+
+
+@dataclasses.dataclass(frozen=True)
+class PoseSet:
+    """N mocap frames.
+
+    Attributes:
+      pose: (N, 24, 3) float32 axis-angle, global orientation first.
+      subject: (N,) str subject id per frame ("02").
+      trial: (N,) str trial id per frame ("02_01").
+    """
+
+    pose: np.ndarray
+    subject: np.ndarray
+    trial: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.pose.shape[0])
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        """The distinct subject ids, sorted."""
+        return tuple(sorted(set(self.subject.tolist())))
+
+    def select(self, index) -> PoseSet:
+        """The frames ``index`` (bool mask, int array or slice) selects."""
+        return PoseSet(self.pose[index], self.subject[index], self.trial[index])
+
+
+def _fail(path, what: str) -> ValueError:
+    return ValueError(f"{path}: {what} (expected a `jaxrefine mocap` pose file)")
+
+
+def load_poses(
+    path: str | os.PathLike,
+    *,
+    subjects: Iterable[str] | None = None,
+    exclude_subjects: Iterable[str] | None = None,
+) -> PoseSet:
+    """Read a ``jaxrefine mocap`` pose file, optionally keeping or dropping subjects.
+
+    Args:
+      path: the npz file.
+      subjects: keep only these subject ids (None = all).
+      exclude_subjects: then drop these subject ids.
+
+    Returns:
+      :class:`PoseSet`.
+
+    Raises:
+      FileNotFoundError: no such file.
+      ValueError: not an npz, a missing key, wrong shapes or dtypes, non-finite poses, or no
+        frame left after the subject filter (each message names the file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"pose file not found: {path} (make it with `jaxrefine mocap`)")
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise _fail(path, f"cannot be read as an npz ({e})") from e
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise _fail(path, "is a single .npy array, not an npz")
+    with z:
+        missing = [k for k in ("pose", "subject", "trial") if k not in z.files]
+        if missing:
+            raise _fail(path, f"missing keys {missing} (found {sorted(z.files)})")
+        pose, subject, trial = z["pose"], z["subject"], z["trial"]
+    if pose.ndim != 3 or pose.shape[1:] != (24, 3) or not np.issubdtype(pose.dtype, np.floating):
+        raise _fail(path, f"'pose' must be float (N, 24, 3), got {pose.dtype} {pose.shape}")
+    n = len(pose)
+    for name, a in (("subject", subject), ("trial", trial)):
+        if a.shape != (n,) or a.dtype.kind != "U":
+            raise _fail(path, f"'{name}' must be a str array ({n},), got {a.dtype} {a.shape}")
+    bad = ~np.isfinite(pose).all(axis=(1, 2))
+    if bad.any():
+        raise _fail(path, f"{int(bad.sum())} poses are not finite (first: frame {np.argmax(bad)})")
+    out = PoseSet(pose.astype(np.float32), subject, trial)
+    keep = np.ones(n, bool)
+    if subjects is not None:
+        keep &= np.isin(subject, list(subjects))
+    if exclude_subjects is not None:
+        keep &= ~np.isin(subject, list(exclude_subjects))
+    if not keep.any():
+        raise _fail(
+            path,
+            f"no frame left (subjects={subjects}, exclude_subjects={exclude_subjects}; the file "
+            f"has subjects {list(out.subjects)})",
+        )
+    return out.select(keep)
+
+
+def split_poses(
+    poses: PoseSet, validation: Iterable[str] = VALIDATION_SUBJECTS
+) -> tuple[PoseSet, PoseSet]:
+    """Split by subject: (train = every other subject, val = the ``validation`` subjects).
+
+    Either part may be empty (e.g. a file made from the training subjects only).
+    """
+    val = np.isin(poses.subject, list(validation))
+    return poses.select(~val), poses.select(val)
+
+
+def poses_from_mocap(model, mocap_dir: str | os.PathLike, max_trials: int = 6) -> PoseSet:
+    """A few CMU trials retargeted on the fly (for demos without a pose file).
+
+    Takes ``max_trials`` trials spread over the sorted ``.bvh`` files under ``mocap_dir`` and
+    retargets them at 2 frames per second onto ``model``'s rest pose.
+
+    Raises:
+      FileNotFoundError: the folder does not exist or holds no ``.bvh`` file.
+    """
+    import jax.numpy as jnp
+
+    from jaxrefine.body_model import rest_joints
+    from jaxrefine.data import mocap
+
+    root = Path(mocap_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"mocap folder not found: {root} (pass a pose file instead)")
+    files = sorted(root.rglob("*.bvh"))
+    if not files:
+        raise FileNotFoundError(f"no .bvh trial under {root}")
+    trials = files[:: max(1, len(files) // max(1, int(max_trials)))]
+    rest = np.asarray(rest_joints(model, jnp.zeros(model.num_betas)))
+    pose, subject, trial = [], [], []
+    for path in trials:
+        tr = mocap.load_trial(path, frames_at_fps=2)
+        p = mocap.retarget(tr, rest)
+        pose.append(p)
+        subject += [tr.subject] * len(p)
+        trial += [tr.trial] * len(p)
+    return PoseSet(
+        np.concatenate(pose).astype(np.float32), np.asarray(subject, str), np.asarray(trial, str)
+    )
