@@ -1,0 +1,7 @@
+"""The one error type of the input readers."""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """A user's input file is missing, unreadable or inconsistent (the message names it)."""

@@ -1,0 +1,298 @@
+"""Initial estimates in the formats people have, as camera-frame SMPL parameters.
+
+Accepted files (detected by their keys; ``.npz``, or ``.pkl`` holding a dict of arrays):
+
+| what | keys |
+|---|---|
+| jaxrefine result | ``format == "jaxrefine-result-v1"`` (:mod:`jaxrefine.io`) |
+| pose, axis-angle | ``global_orient`` (N,3) + ``body_pose`` (N,69)/(N,23,3), or ``pose``/``poses``/``thetas``/``pred_pose`` (N,72)/(N,24,3) |
+| pose, rotation matrices | the same keys as (N,24,3,3), (N,1,3,3) + (N,23,3,3), or ``pred_rotmat`` (SPIN) |
+| shape | ``betas``/``pred_betas``/``pred_shape``/``shape`` (N,B) |
+| full-image camera | ``transl``/``cam_t``/``pred_cam_t_full`` (N,3) translation, optional ``camera_K``/``cam_K`` (N,3,3) or ``intrinsics`` (N,4) or ``focal_length`` (N,)/() |
+| crop camera | ``pred_cam`` (N,3) ``[s, tx, ty]`` with ``box_center`` (N,2) + ``box_size`` (N,) (HMR 2.0 / 4D-Humans) or ``center`` (N,2) + ``scale`` (N,) (SPIN / PARE: box side = 200 * scale) |
+| which frame | ``frame``/``frame_index``/``frame_idx`` (int) or ``imgname``/``image_name`` (str) |
+| which person | ``track_id``/``person_id``/``track`` (int) |
+
+A crop camera becomes a full-image pinhole camera with
+:func:`jaxrefine.camera.weak_perspective_to_full` (focal ``sqrt(w^2 + h^2)`` unless intrinsics
+are given); the body's translation is then the camera's translation (R = I: the regressor's
+body frame is the camera frame). Everything is checked before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from jaxrefine.camera import focal_from_image_size, weak_perspective_to_full
+from jaxrefine.inputs.errors import InputError
+
+POSE_KEYS = ("pose", "poses", "thetas", "pred_pose", "pred_rotmat", "smpl_pose")
+BETA_KEYS = ("betas", "pred_betas", "pred_shape", "shape")
+TRANSL_KEYS = ("transl", "cam_t", "pred_cam_t_full")
+FRAME_KEYS = ("frame", "frame_index", "frame_idx", "imgname", "image_name")
+TRACK_KEYS = ("track_id", "person_id", "track")
+SPIN_BOX_SCALE = 200.0  # SPIN / PARE store the box side divided by 200 pixels
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimates:
+    """N initial estimates (camera frame, R = I, metres, OpenCV axes).
+
+    Attributes:
+      global_orient: (N, 3) axis-angle. body_pose: (N, 23, 3) axis-angle. betas: (N, B).
+      transl: (N, 3). intrinsics: (N, 4) (fx, fy, cx, cy) pixels, NaN where the file gave none
+        (filled from the image size by :meth:`with_default_intrinsics`).
+      frame: (N,) object array of frame names (str) or indices (int); None = in file order.
+      track_id: (N,) int64 person ids (0 when the file has none).
+      source: the file read. fmt: the detected format.
+    """
+
+    global_orient: np.ndarray
+    body_pose: np.ndarray
+    betas: np.ndarray
+    transl: np.ndarray
+    intrinsics: np.ndarray
+    frame: np.ndarray | None
+    track_id: np.ndarray
+    source: str
+    fmt: str
+
+    def __len__(self) -> int:
+        return int(self.betas.shape[0])
+
+    @property
+    def pose(self) -> np.ndarray:
+        """(N, 24, 3) axis-angle, global orientation first."""
+        return np.concatenate([self.global_orient[:, None], self.body_pose], 1)
+
+    def with_default_intrinsics(self, image_size: Callable[[int], tuple[int, int]]) -> Estimates:
+        """Fill missing intrinsics with the focal approximation and the image centre;
+        ``image_size(i)`` gives (H, W) of estimate i's image."""
+        k = self.intrinsics.copy()
+        for i in np.flatnonzero(~np.all(np.isfinite(k), 1)):
+            h, w = image_size(int(i))
+            f = focal_from_image_size(h, w)
+            k[i] = (f, f, w / 2.0, h / 2.0)
+        return dataclasses.replace(self, intrinsics=k.astype(np.float32))
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles plain containers and numpy arrays only (a user's file may not run code)."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("collections", "OrderedDict"),
+        ("builtins", "slice"),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def _read_arrays(path: Path) -> dict:
+    if not path.is_file():
+        raise InputError(f"{path}: no such estimates file")
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        if path.suffix in (".pkl", ".pickle"):
+            with open(path, "rb") as fh:
+                obj = _ArrayUnpickler(fh, encoding="latin1").load()
+        else:
+            raise InputError(f"{path}: expected an .npz or .pkl file of SMPL parameters")
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable {path.suffix} file ({exc})") from exc
+    if not isinstance(obj, dict):
+        raise InputError(f"{path}: expected a dict of arrays, got {type(obj).__name__}")
+    if isinstance(obj.get("smpl_params"), dict):  # 4D-Humans nests the SMPL parameters
+        obj = {**{k: v for k, v in obj.items() if k != "smpl_params"}, **obj["smpl_params"]}
+    return obj
+
+
+def _float(arrays: dict, key: str, path: Path) -> np.ndarray:
+    try:
+        a = np.asarray(arrays[key], np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{path}: key {key!r} must hold numbers") from exc
+    if not np.all(np.isfinite(a)):
+        raise InputError(f"{path}: key {key!r} holds NaN or inf")
+    return a
+
+
+def _axis_angle(a: np.ndarray, joints: int, key: str, path: Path) -> np.ndarray:
+    """(N, joints*3) / (N, joints, 3) axis-angle or (N, joints, 3, 3) / (N, joints*9) rotation
+    matrices -> (N, joints, 3)."""
+    n = a.shape[0] if a.ndim else 0
+    if a.ndim >= 3 and a.shape[-2:] == (3, 3) and a.size == n * joints * 9:
+        R = a.reshape(n * joints, 3, 3)
+        det = np.linalg.det(R)
+        if not np.allclose(det, 1.0, atol=1e-2):
+            raise InputError(f"{path}: {key!r} holds matrices that are not rotations")
+        return Rotation.from_matrix(R).as_rotvec().reshape(n, joints, 3)
+    if a.size == n * joints * 3 and a.ndim in (2, 3):
+        return a.reshape(n, joints, 3)
+    raise InputError(
+        f"{path}: {key!r} has shape {a.shape}; expected (N, {joints * 3}), (N, {joints}, 3) "
+        f"axis-angle or (N, {joints}, 3, 3) rotation matrices"
+    )
+
+
+def _pose(arrays: dict, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    if "global_orient" in arrays and "body_pose" in arrays:
+        go = _float(arrays, "global_orient", path)
+        bp = _float(arrays, "body_pose", path)
+        return _axis_angle(go, 1, "global_orient", path)[:, 0], _axis_angle(
+            bp, 23, "body_pose", path
+        )
+    for key in POSE_KEYS:
+        if key in arrays:
+            pose = _axis_angle(_float(arrays, key, path), 24, key, path)
+            return pose[:, 0], pose[:, 1:]
+    raise InputError(
+        f"{path}: no SMPL pose found; expected 'global_orient' + 'body_pose' or one of "
+        f"{', '.join(POSE_KEYS)} (found keys: {', '.join(sorted(arrays))})"
+    )
+
+
+def _first(arrays: dict, keys: tuple[str, ...]) -> str | None:
+    return next((k for k in keys if k in arrays), None)
+
+
+def _intrinsics(arrays: dict, n: int, path: Path) -> np.ndarray:
+    k = np.full((n, 4), np.nan)
+    key = _first(arrays, ("camera_K", "cam_K", "K"))
+    if key:
+        K = np.broadcast_to(_float(arrays, key, path), (n, 3, 3)) if n else None
+        k = np.stack([K[:, 0, 0], K[:, 1, 1], K[:, 0, 2], K[:, 1, 2]], 1)
+    elif "intrinsics" in arrays:
+        k = np.broadcast_to(_float(arrays, "intrinsics", path), (n, 4)).copy()
+    elif "focal_length" in arrays:
+        f = np.broadcast_to(_float(arrays, "focal_length", path).reshape(-1), (n,))
+        k[:, 0] = k[:, 1] = f  # principal point: the image centre, filled later
+    if np.any(k[:, :2] <= 0):
+        raise InputError(f"{path}: focal lengths must be positive")
+    return k
+
+
+def _crop_camera_transl(arrays, n, intrinsics, image_size, path) -> np.ndarray:
+    cam = _float(arrays, "pred_cam", path).reshape(n, 3)
+    if "box_center" in arrays and "box_size" in arrays:
+        centre = _float(arrays, "box_center", path).reshape(n, 2)
+        size = _float(arrays, "box_size", path).reshape(n)
+    elif "center" in arrays and "scale" in arrays:
+        centre = _float(arrays, "center", path).reshape(n, 2)
+        size = SPIN_BOX_SCALE * _float(arrays, "scale", path).reshape(-1)[:n]
+    else:
+        raise InputError(
+            f"{path}: 'pred_cam' is a crop camera and needs its box: 'box_center' + 'box_size' "
+            "(HMR 2.0) or 'center' + 'scale' (SPIN / PARE)"
+        )
+    if image_size is None:
+        raise InputError(f"{path}: a crop camera needs the image size (give the images)")
+    out = np.zeros((n, 3))
+    for i in range(n):
+        f = intrinsics[i, 0] if np.isfinite(intrinsics[i, 0]) else None
+        cam_i = weak_perspective_to_full(*cam[i], centre[i], size[i], image_size(i), f)
+        out[i] = np.asarray(cam_i.t)
+    return out
+
+
+def _check_lengths(path: Path, **arrays: np.ndarray) -> int:
+    sizes = {k: len(v) for k, v in arrays.items()}
+    if len(set(sizes.values())) != 1:
+        raise InputError(f"{path}: arrays disagree on the number of estimates: {sizes}")
+    return next(iter(sizes.values()))
+
+
+def read_estimates(
+    path: str | os.PathLike,
+    image_size: Callable[[int], tuple[int, int]] | None = None,
+    num_betas: int | None = None,
+) -> Estimates:
+    """Read and check an estimates file (see the module docstring for the formats).
+
+    Args:
+      path: ``.npz`` or ``.pkl``.
+      image_size: ``i -> (H, W)`` of estimate i's image (needed for crop cameras).
+      num_betas: the body model's number of betas: fewer are zero-padded, more are refused
+        unless the extra ones are all zero.
+    """
+    path = Path(path)
+    arrays = _read_arrays(path)
+    fmt = "jaxrefine" if str(arrays.get("format", "")) == "jaxrefine-result-v1" else "generic"
+    go, bp = _pose(arrays, path)
+    bkey = _first(arrays, BETA_KEYS)
+    if bkey is None:
+        raise InputError(f"{path}: no shape found; expected one of {', '.join(BETA_KEYS)}")
+    betas = _float(arrays, bkey, path)
+    betas = betas.reshape(len(betas), -1) if betas.ndim else betas.reshape(1, 1)
+    n = _check_lengths(path, global_orient=go, body_pose=bp, betas=betas)
+    betas = _fit_betas(betas, num_betas, path)
+    intr = _intrinsics(arrays, n, path)
+    tkey = _first(arrays, TRANSL_KEYS)
+    if "pred_cam" in arrays and tkey is None:
+        transl, fmt = _crop_camera_transl(arrays, n, intr, image_size, path), "crop-camera"
+    elif tkey is not None:
+        transl = _float(arrays, tkey, path).reshape(n, 3)
+        if fmt == "jaxrefine" and "camera_t" in arrays:
+            transl = transl + _float(arrays, "camera_t", path).reshape(n, 3)
+    else:
+        raise InputError(
+            f"{path}: no camera found; expected a translation ({', '.join(TRANSL_KEYS)}) or a "
+            "crop camera 'pred_cam' with its box"
+        )
+    if fmt == "jaxrefine" and "camera_R" in arrays:
+        R = _float(arrays, "camera_R", path).reshape(n, 3, 3)
+        if not np.allclose(R, np.eye(3), atol=1e-5):
+            raise InputError(f"{path}: only camera-frame results (camera_R = I) can be refined")
+    fkey, tk = _first(arrays, FRAME_KEYS), _first(arrays, TRACK_KEYS)
+    frame = _frames(arrays[fkey], n, fkey, path) if fkey else None
+    track = np.asarray(arrays[tk]).reshape(-1).astype(np.int64) if tk else np.zeros(n, np.int64)
+    if len(track) != n:
+        raise InputError(f"{path}: {tk!r} has {len(track)} entries for {n} estimates")
+    f32 = np.float32
+    return Estimates(
+        go.astype(f32), bp.astype(f32), betas.astype(f32), transl.astype(f32), intr.astype(f32),
+        frame, track, str(path), fmt,
+    )  # fmt: skip
+
+
+def _fit_betas(betas: np.ndarray, num_betas: int | None, path: Path) -> np.ndarray:
+    if num_betas is None or betas.shape[1] == num_betas:
+        return betas
+    if betas.shape[1] < num_betas:
+        return np.pad(betas, ((0, 0), (0, num_betas - betas.shape[1])))
+    if np.any(betas[:, num_betas:] != 0):
+        raise InputError(
+            f"{path}: {betas.shape[1]} betas given but the body model has {num_betas}; the "
+            "extra ones are not zero (use the body model the estimates were made with)"
+        )
+    return betas[:, :num_betas]
+
+
+def _frames(values, n: int, key: str, path: Path) -> np.ndarray:
+    a = np.asarray(values).reshape(-1)
+    if len(a) != n:
+        raise InputError(f"{path}: {key!r} has {len(a)} entries for {n} estimates")
+    if a.dtype.kind in "iu":
+        return a.astype(object)
+    if a.dtype.kind in "US":
+        return np.asarray([Path(str(s)).stem for s in a], object)
+    raise InputError(f"{path}: {key!r} must hold frame indices or image names, got {a.dtype}")

@@ -1,0 +1,146 @@
+"""Images in: a folder, a list of files, or a video file (read with imageio / imageio-ffmpeg).
+
+Frames are float32 RGB in [0, 1], (H, W, 3); greyscale and RGBA inputs are converted. Image
+files are read when a frame is asked for (a long folder does not fill the memory); a video is
+decoded once, frame by frame.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from jaxrefine.inputs.errors import InputError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+
+
+def to_float_rgb(array: np.ndarray, source: str) -> np.ndarray:
+    """(H, W), (H, W, 1|3|4) uint8/uint16/float -> (H, W, 3) float32 in [0, 1]."""
+    a = np.asarray(array)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or a.shape[-1] not in (1, 3, 4) or min(a.shape[:2]) < 1:
+        raise InputError(f"{source}: expected an image (H, W[, 1|3|4]), got shape {a.shape}")
+    if a.shape[-1] == 1:
+        a = np.repeat(a, 3, -1)
+    a = a[..., :3]
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / 255.0
+    if a.dtype == np.uint16:
+        return a.astype(np.float32) / 65535.0
+    if np.issubdtype(a.dtype, np.floating):
+        if not np.all(np.isfinite(a)):
+            raise InputError(f"{source}: the image holds NaN or inf values")
+        return np.clip(a.astype(np.float32), 0.0, 1.0)
+    raise InputError(f"{source}: unsupported pixel type {a.dtype}")
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """One image file -> (H, W, 3) float32 in [0, 1]; :class:`InputError` if unreadable."""
+    import imageio.v3 as iio
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such image file")
+    try:
+        array = iio.imread(path)
+    except Exception as exc:  # imageio raises many types for broken files
+        raise InputError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from exc
+    return to_float_rgb(array, str(path))
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageSequence:
+    """Frames of one source.
+
+    Attributes:
+      names: (N,) frame names (file stems, or ``frame_000123`` for videos).
+      source: the folder, file list description or video path.
+      fps: frames per second of a video (None for images).
+      paths: image paths (None for a video).
+      frames: decoded video frames (None for images).
+    """
+
+    names: tuple[str, ...]
+    source: str
+    fps: float | None = None
+    paths: tuple[Path, ...] | None = None
+    frames: tuple[np.ndarray, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        """Frame ``i`` as (H, W, 3) float32 in [0, 1]."""
+        if self.frames is not None:
+            return self.frames[i]
+        return read_image(self.paths[i])
+
+    @property
+    def is_video(self) -> bool:
+        return self.frames is not None
+
+
+def _read_video(path: Path, max_frames: int | None) -> ImageSequence:
+    import imageio.v3 as iio
+
+    try:
+        meta = iio.immeta(path)
+        frames = []
+        for k, frame in enumerate(iio.imiter(path)):
+            if max_frames is not None and k >= max_frames:
+                break
+            frames.append(to_float_rgb(frame, f"{path} frame {k}"))
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable video ({type(exc).__name__}: {exc})") from exc
+    if not frames:
+        raise InputError(f"{path}: the video has no frames")
+    fps = meta.get("fps")
+    names = tuple(f"frame_{k:06d}" for k in range(len(frames)))
+    return ImageSequence(names, str(path), float(fps) if fps else None, frames=tuple(frames))
+
+
+def read_images(
+    source: str | os.PathLike | Sequence[str | os.PathLike], max_frames: int | None = None
+) -> ImageSequence:
+    """Images from a folder (sorted by name), an explicit list of files, or a video file.
+
+    Raises:
+      InputError: missing source, a folder without images, an unreadable video, a list entry
+        that is not an image file. Unreadable image files in a folder or list are reported when
+        their frame is read (:func:`read_image` names the file).
+    """
+    if isinstance(source, (list, tuple)):
+        paths = tuple(Path(p) for p in source)
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise InputError(f"image files not found: {', '.join(missing[:5])}")
+        if not paths:
+            raise InputError("an empty list of images was given")
+        return ImageSequence(tuple(p.stem for p in paths), f"{len(paths)} files", paths=paths)
+    path = Path(source)
+    if path.is_dir():
+        paths = tuple(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+        if not paths:
+            raise InputError(f"{path}: no image files ({', '.join(IMAGE_SUFFIXES)}) in the folder")
+        if max_frames is not None:
+            paths = paths[:max_frames]
+        return ImageSequence(tuple(p.stem for p in paths), str(path), paths=paths)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return _read_video(path, max_frames)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageSequence((path.stem,), str(path), paths=(path,))
+    raise InputError(
+        f"{path}: expected a folder of images, an image ({', '.join(IMAGE_SUFFIXES)}) or a "
+        f"video ({', '.join(VIDEO_SUFFIXES)})"
+    )

@@ -1,0 +1,138 @@
+"""2D keypoint files: OpenPose BODY_25 JSON and COCO-17 JSON.
+
+- OpenPose: one ``<frame>_keypoints.json`` per frame (a folder of them, or one file), each with
+  ``people[i].pose_keypoints_2d`` = 25 x (x, y, confidence), pixels.
+- COCO-17: a COCO results list ``[{"image_id", "keypoints": 17 x (x, y, v), "score"}]`` plus an
+  annotation file for the image names, or a COCO annotation file with ``images`` and
+  ``annotations`` (the ground-truth format; ``v`` = 0 absent, 1 occluded, 2 visible becomes
+  confidence 0 / 1 / 1).
+
+Points with confidence 0 are never fitted (a missing joint at (0, 0) is not a target).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from jaxrefine.inputs.errors import InputError
+
+SIZES = {"body25": 25, "coco17": 17}
+
+
+@dataclasses.dataclass(frozen=True)
+class Keypoints2D:
+    """Detected people per frame.
+
+    Attributes:
+      set_name: "body25" or "coco17".
+      frames: frame name -> (P, K, 3) float32 (x, y, confidence) of the P people seen.
+      source: the file or folder read.
+    """
+
+    set_name: str
+    frames: dict[str, np.ndarray]
+    source: str
+
+    def people(self, frame: str) -> np.ndarray:
+        """(P, K, 3) of ``frame`` ((0, K, 3) if the file had no entry for it)."""
+        return self.frames.get(frame, np.zeros((0, SIZES[self.set_name], 3), np.float32))
+
+
+def _load_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such keypoint file") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON file ({exc})") from exc
+
+
+def _points(values, k: int, where: str) -> np.ndarray:
+    try:
+        a = np.asarray(values, np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{where}: keypoints must be numbers") from exc
+    if a.size != 3 * k:
+        raise InputError(f"{where}: expected {k} x (x, y, c) = {3 * k} numbers, got {a.size}")
+    a = a.reshape(k, 3)
+    if not np.all(np.isfinite(a)):
+        raise InputError(f"{where}: keypoints hold NaN or inf")
+    return a
+
+
+def _openpose_file(path: Path) -> np.ndarray:
+    obj = _load_json(path)
+    if not isinstance(obj, dict) or not isinstance(obj.get("people"), list):
+        raise InputError(f"{path}: not an OpenPose file (expected a 'people' list)")
+    people = []
+    for i, person in enumerate(obj["people"]):
+        if not isinstance(person, dict) or "pose_keypoints_2d" not in person:
+            raise InputError(f"{path}: people[{i}] has no 'pose_keypoints_2d'")
+        people.append(_points(person["pose_keypoints_2d"], 25, f"{path} people[{i}]"))
+    return np.stack(people) if people else np.zeros((0, 25, 3), np.float32)
+
+
+def read_openpose(path: str | os.PathLike) -> Keypoints2D:
+    """A folder of ``*_keypoints.json`` files, or one such file; frame name = file stem without
+    ``_keypoints``."""
+    path = Path(path)
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    if path.is_dir() and not files:
+        raise InputError(f"{path}: no OpenPose *.json files in the folder")
+    frames = {f.stem.removesuffix("_keypoints"): _openpose_file(f) for f in files}
+    return Keypoints2D("body25", frames, str(path))
+
+
+def _coco_entry(entry, where: str) -> tuple[object, np.ndarray]:
+    if not isinstance(entry, dict) or "keypoints" not in entry or "image_id" not in entry:
+        raise InputError(f"{where}: expected 'image_id' and 'keypoints'")
+    pts = _points(entry["keypoints"], 17, where)
+    pts[:, 2] = np.where(pts[:, 2] > 0, np.minimum(pts[:, 2], 1.0), 0.0)
+    if "score" in entry and entry.get("num_keypoints", 1) != 0:
+        pts[:, 2] *= np.float32(min(max(float(entry["score"]), 0.0), 1.0))
+    return entry["image_id"], pts
+
+
+def read_coco(path: str | os.PathLike, images_json: str | os.PathLike | None = None) -> Keypoints2D:
+    """A COCO annotation file, or a results list (with ``images_json`` naming the images).
+    Frame name = image file stem (or the image id when no names are known)."""
+    path = Path(path)
+    obj = _load_json(path)
+    names: dict = {}
+    if isinstance(obj, dict):
+        if not isinstance(obj.get("annotations"), list):
+            raise InputError(f"{path}: a COCO file needs an 'annotations' list")
+        entries, images = obj["annotations"], obj.get("images", [])
+    elif isinstance(obj, list):
+        entries = obj
+        images = _load_json(Path(images_json)).get("images", []) if images_json else []
+    else:
+        raise InputError(f"{path}: expected a COCO annotation dict or a results list")
+    for im in images:
+        if isinstance(im, dict) and "id" in im and "file_name" in im:
+            names[im["id"]] = Path(str(im["file_name"])).stem
+    frames: dict[str, list] = {}
+    for i, entry in enumerate(entries):
+        image_id, pts = _coco_entry(entry, f"{path} entry {i}")
+        frames.setdefault(names.get(image_id, str(image_id)), []).append(pts)
+    return Keypoints2D("coco17", {k: np.stack(v) for k, v in frames.items()}, str(path))
+
+
+def read_keypoints(path: str | os.PathLike, images_json=None) -> Keypoints2D:
+    """Detect the format (OpenPose folder/file or COCO) and read it."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such keypoint file or folder")
+    if path.is_dir():
+        return read_openpose(path)
+    obj = _load_json(path)
+    if isinstance(obj, dict) and "people" in obj:
+        return read_openpose(path)
+    if isinstance(obj, list) or (isinstance(obj, dict) and "annotations" in obj):
+        return read_coco(path, images_json)
+    raise InputError(f"{path}: neither an OpenPose file ('people') nor COCO ('annotations')")

@@ -1,0 +1,196 @@
+"""Readers of user inputs: estimates in regressors' formats, keypoint JSON, images, intrinsics."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from jaxrefine.inputs import (
+    InputError,
+    read_estimates,
+    read_images,
+    read_intrinsics,
+    read_keypoints,
+)
+
+# Axis-angle -> matrix -> axis-angle in float32 loses about 1e-6 rad; 1e-5 leaves margin.
+ROTATION_TOL = 1e-5
+# Crop-camera conversion is exact for points at the body's depth plane (z = 0), up to float32.
+PIXEL_TOL = 1e-3
+
+
+def _params(n=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "global_orient": rng.normal(0, 0.5, (n, 3)).astype(np.float32),
+        "body_pose": rng.normal(0, 0.3, (n, 69)).astype(np.float32),
+        "betas": rng.normal(0, 1, (n, 10)).astype(np.float32),
+        "transl": np.tile([0.0, 0.2, 5.0], (n, 1)).astype(np.float32),
+    }
+
+
+def test_axis_angle_npz_round_trip(tmp_path):
+    p = _params()
+    np.savez(tmp_path / "est.npz", **p, frame=np.arange(3), track_id=np.array([0, 1, 1]))
+    est = read_estimates(tmp_path / "est.npz")
+    np.testing.assert_allclose(est.global_orient, p["global_orient"])
+    np.testing.assert_allclose(est.body_pose.reshape(3, 69), p["body_pose"])
+    assert est.pose.shape == (3, 24, 3) and list(est.track_id) == [0, 1, 1]
+    assert np.all(np.isnan(est.intrinsics))
+    filled = est.with_default_intrinsics(lambda i: (480, 640))
+    np.testing.assert_allclose(filled.intrinsics[0], [800.0, 800.0, 320.0, 240.0])
+
+
+def test_rotation_matrices_and_4dhumans_nesting(tmp_path):
+    p = _params()
+    pose = np.concatenate([p["global_orient"], p["body_pose"]], 1).reshape(3, 24, 3)
+    R = Rotation.from_rotvec(pose.reshape(-1, 3)).as_matrix().reshape(3, 24, 3, 3)
+    smpl = {"global_orient": R[:, :1], "body_pose": R[:, 1:], "betas": p["betas"]}
+    with open(tmp_path / "hmr2.pkl", "wb") as fh:
+        pickle.dump({"smpl_params": smpl, "transl": p["transl"]}, fh)
+    est = read_estimates(tmp_path / "hmr2.pkl")
+    expect = Rotation.from_rotvec(pose.reshape(-1, 3)).as_matrix()
+    got = Rotation.from_rotvec(est.pose.reshape(-1, 3)).as_matrix()
+    np.testing.assert_allclose(got, expect, atol=ROTATION_TOL)
+    np.savez(tmp_path / "spin.npz", pred_rotmat=R, pred_betas=p["betas"], cam_t=p["transl"])
+    est2 = read_estimates(tmp_path / "spin.npz")
+    np.testing.assert_allclose(est2.pose, est.pose, atol=ROTATION_TOL)
+
+
+@pytest.mark.parametrize("style", ["hmr2", "spin"])
+def test_crop_camera_matches_hand_computed_projection(tmp_path, style):
+    p = _params(n=1)
+    s, tx, ty = 0.9, 0.05, 0.2
+    centre, size, (h, w) = np.array([300.0, 200.0]), 180.0, (480, 640)
+    box = (
+        {"box_center": centre[None], "box_size": np.array([size])}
+        if style == "hmr2"
+        else {"center": centre[None], "scale": np.array([size / 200.0])}
+    )
+    np.savez(
+        tmp_path / "e.npz",
+        pose=np.zeros((1, 72)),
+        betas=p["betas"],
+        pred_cam=np.array([[s, tx, ty]]),
+        **box,
+    )
+    est = read_estimates(tmp_path / "e.npz", image_size=lambda i: (h, w))
+    est = est.with_default_intrinsics(lambda i: (h, w))
+    fx, fy, cx, cy = est.intrinsics[0]
+    X = np.array([[0.3, -0.4, 0.0], [-0.2, 0.5, 0.0]])  # points at the body's depth plane
+    Xc = X + est.transl[0]
+    proj = np.stack([fx * Xc[:, 0] / Xc[:, 2] + cx, fy * Xc[:, 1] / Xc[:, 2] + cy], 1)
+    regressor = centre + size / 2.0 * s * (X[:, :2] + np.array([tx, ty]))  # crop -> full px
+    np.testing.assert_allclose(proj, regressor, atol=PIXEL_TOL)
+
+
+def test_estimate_errors_name_file_and_key(tmp_path):
+    p = _params()
+    np.savez(tmp_path / "nopose.npz", betas=p["betas"], transl=p["transl"])
+    with pytest.raises(InputError, match="nopose.npz.*no SMPL pose"):
+        read_estimates(tmp_path / "nopose.npz")
+    np.savez(tmp_path / "bad.npz", **{**p, "body_pose": np.zeros((3, 50))})
+    with pytest.raises(InputError, match="'body_pose' has shape"):
+        read_estimates(tmp_path / "bad.npz")
+    np.savez(tmp_path / "count.npz", **{**p, "betas": np.zeros((2, 10))})
+    with pytest.raises(InputError, match="disagree|shape"):
+        read_estimates(tmp_path / "count.npz")
+    np.savez(tmp_path / "nan.npz", **{**p, "transl": np.full((3, 3), np.nan)})
+    with pytest.raises(InputError, match="'transl' holds NaN"):
+        read_estimates(tmp_path / "nan.npz")
+    np.savez(
+        tmp_path / "crop.npz", pose=np.zeros((3, 72)), betas=p["betas"], pred_cam=np.ones((3, 3))
+    )
+    with pytest.raises(InputError, match="needs its box"):
+        read_estimates(tmp_path / "crop.npz")
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(InputError, match="broken.npz"):
+        read_estimates(tmp_path / "broken.npz")
+    with pytest.raises(InputError, match="no such estimates file"):
+        read_estimates(tmp_path / "missing.npz")
+
+
+def test_pickle_that_runs_code_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("owned",))
+
+    with open(tmp_path / "evil.pkl", "wb") as fh:
+        pickle.dump({"pose": Evil()}, fh)
+    with pytest.raises(InputError, match="refusing to load builtins.print"):
+        read_estimates(tmp_path / "evil.pkl")
+
+
+def test_betas_padding_and_refusal(tmp_path):
+    p = _params()
+    np.savez(tmp_path / "e.npz", **p)
+    assert read_estimates(tmp_path / "e.npz", num_betas=16).betas.shape == (3, 16)
+    with pytest.raises(InputError, match="10 betas given but the body model has 8"):
+        read_estimates(tmp_path / "e.npz", num_betas=8)
+
+
+def test_openpose_and_coco_keypoints(tmp_path):
+    folder = tmp_path / "op"
+    folder.mkdir()
+    person = np.arange(75, dtype=float).tolist()
+    (folder / "img_001_keypoints.json").write_text(
+        json.dumps({"people": [{"pose_keypoints_2d": person}]})
+    )
+    (folder / "img_002_keypoints.json").write_text(json.dumps({"people": []}))
+    kp = read_keypoints(folder)
+    assert kp.set_name == "body25" and kp.people("img_001").shape == (1, 25, 3)
+    assert kp.people("img_002").shape == (0, 25, 3)
+    coco = {
+        "images": [{"id": 7, "file_name": "a/photo.jpg"}],
+        "annotations": [{"image_id": 7, "keypoints": [1.0, 2.0, 2] * 17, "num_keypoints": 17}],
+    }
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    ck = read_keypoints(tmp_path / "coco.json")
+    assert ck.set_name == "coco17" and ck.people("photo").shape == (1, 17, 3)
+    assert np.all(ck.people("photo")[0, :, 2] == 1.0)
+    (tmp_path / "short.json").write_text(json.dumps({"people": [{"pose_keypoints_2d": [1, 2]}]}))
+    with pytest.raises(InputError, match="short.json people\\[0\\].*75 numbers"):
+        read_keypoints(tmp_path / "short.json")
+    (tmp_path / "junk.json").write_text("{not json")
+    with pytest.raises(InputError, match="junk.json: not a JSON file"):
+        read_keypoints(tmp_path / "junk.json")
+
+
+def test_images_folder_video_and_errors(tmp_path):
+    import imageio.v3 as iio
+
+    rng = np.random.default_rng(0)
+    frames = (rng.uniform(0, 1, (3, 32, 48, 3)) * 255).astype(np.uint8)
+    (tmp_path / "imgs").mkdir()
+    for i, f in enumerate(frames):
+        iio.imwrite(tmp_path / "imgs" / f"f{i}.png", f)
+    seq = read_images(tmp_path / "imgs")
+    assert seq.names == ("f0", "f1", "f2") and not seq.is_video
+    np.testing.assert_allclose(seq[1], frames[1] / 255.0, atol=1e-6)
+    (tmp_path / "imgs" / "f3.png").write_bytes(b"not a png")
+    with pytest.raises(InputError, match="f3.png: not a readable image"):
+        read_images(tmp_path / "imgs")[3]
+    iio.imwrite(tmp_path / "clip.mp4", np.repeat(frames, 2, 0), fps=10)
+    vid = read_images(tmp_path / "clip.mp4")
+    assert vid.is_video and len(vid) == 6 and vid[0].shape == (32, 48, 3)
+    assert vid.fps == pytest.approx(10.0)
+    with pytest.raises(InputError, match="no such file"):
+        read_images(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no image files"):
+        read_images(tmp_path / "empty")
+
+
+def test_intrinsics(tmp_path):
+    assert read_intrinsics([500, 510, 320, 240]) == (500.0, 510.0, 320.0, 240.0)
+    (tmp_path / "k.json").write_text(json.dumps({"K": [[600, 0, 300], [0, 600, 200], [0, 0, 1]]}))
+    assert read_intrinsics(tmp_path / "k.json") == (600.0, 600.0, 300.0, 200.0)
+    with pytest.raises(InputError, match="positive"):
+        read_intrinsics([0, 1, 2, 3])
+    (tmp_path / "bad.json").write_text(json.dumps({"f": 3}))
+    with pytest.raises(InputError, match="bad.json: expected keys"):
+        read_intrinsics(tmp_path / "bad.json")
