@@ -2,16 +2,18 @@
 
 Accepted files (detected by their keys; ``.npz``, or ``.pkl`` holding a dict of arrays):
 
-| what | keys |
-|---|---|
-| jaxrefine result | ``format == "jaxrefine-result-v1"`` (:mod:`jaxrefine.io`) |
-| pose, axis-angle | ``global_orient`` (N,3) + ``body_pose`` (N,69)/(N,23,3), or ``pose``/``poses``/``thetas``/``pred_pose`` (N,72)/(N,24,3) |
-| pose, rotation matrices | the same keys as (N,24,3,3), (N,1,3,3) + (N,23,3,3), or ``pred_rotmat`` (SPIN) |
-| shape | ``betas``/``pred_betas``/``pred_shape``/``shape`` (N,B) |
-| full-image camera | ``transl``/``cam_t``/``pred_cam_t_full`` (N,3) translation, optional ``camera_K``/``cam_K`` (N,3,3) or ``intrinsics`` (N,4) or ``focal_length`` (N,)/() |
-| crop camera | ``pred_cam`` (N,3) ``[s, tx, ty]`` with ``box_center`` (N,2) + ``box_size`` (N,) (HMR 2.0 / 4D-Humans) or ``center`` (N,2) + ``scale`` (N,) (SPIN / PARE: box side = 200 * scale) |
-| which frame | ``frame``/``frame_index``/``frame_idx`` (int) or ``imgname``/``image_name`` (str) |
-| which person | ``track_id``/``person_id``/``track`` (int) |
+- jaxrefine result: ``format == "jaxrefine-result-v1"`` (:mod:`jaxrefine.io`);
+- pose, axis-angle: ``global_orient`` (N,3) + ``body_pose`` (N,69)/(N,23,3), or
+  ``pose``/``poses``/``thetas``/``pred_pose`` (N,72)/(N,24,3);
+- pose, rotation matrices: the same keys as (N,24,3,3), or (N,1,3,3) + (N,23,3,3), or
+  ``pred_rotmat`` (SPIN);
+- shape: ``betas``/``pred_betas``/``pred_shape``/``shape`` (N,B);
+- full-image camera: ``transl``/``cam_t``/``pred_cam_t_full`` (N,3), optional
+  ``camera_K``/``cam_K`` (N,3,3) or ``intrinsics`` (N,4) or ``focal_length`` (N,)/();
+- crop camera: ``pred_cam`` (N,3) ``[s, tx, ty]`` with ``box_center`` (N,2) + ``box_size`` (N,)
+  (HMR 2.0 / 4D-Humans) or ``center`` (N,2) + ``scale`` (N,) (SPIN / PARE: side = 200 * scale);
+- which frame: ``frame``/``frame_index``/``frame_idx`` (int) or ``imgname``/``image_name``;
+- which person: ``track_id``/``person_id``/``track`` (int).
 
 A crop camera becomes a full-image pinhole camera with
 :func:`jaxrefine.camera.weak_perspective_to_full` (focal ``sqrt(w^2 + h^2)`` unless intrinsics
