@@ -42,8 +42,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import zipfile
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -211,31 +209,84 @@ def read_index(folder: str | os.PathLike) -> dict:
 
     Raises:
       ShardFormatError: missing / unparsable index, wrong format or version, missing keys,
-        inconsistent sample counts.
+        fields of the wrong type (see the module docstring), shard entries that are not plain
+        file names with a sample count and a SHA-256, inconsistent sample counts.
     """
     path = Path(folder) / INDEX
     if not path.is_file():
         raise ShardFormatError(f"{path}: no shard index (not a shard folder, or still writing)")
     try:
         index = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ShardFormatError(f"{path}: not valid JSON ({e})") from e
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError, nesting
+        raise ShardFormatError(f"{path}: not valid JSON ({type(e).__name__}: {e})") from None
     if not isinstance(index, dict) or index.get("format") != FORMAT:
         raise ShardFormatError(f"{path}: format is not {FORMAT!r}")
-    if index.get("version") != VERSION:
+    if not _is_int(index.get("version")) or index["version"] != VERSION:
         raise ShardFormatError(f"{path}: version {index.get('version')!r}, expected {VERSION}")
     missing = [k for k in _REQUIRED if k not in index]
     if missing:
         raise ShardFormatError(f"{path}: missing keys {missing}")
-    for i, s in enumerate(index["shards"]):
-        if not {"file", "num_samples", "sha256"} <= set(s):
-            raise ShardFormatError(f"{path}: shard entry {i} lacks file / num_samples / sha256")
+    _check_index_types(index, path)
     total = sum(s["num_samples"] for s in index["shards"])
     if index["complete"] and total != index["num_samples"]:
         raise ShardFormatError(
             f"{path}: shards hold {total} samples, the index says {index['num_samples']}"
         )
     return index
+
+
+def _is_int(x, minimum: int = 0) -> bool:
+    """A JSON integer (not a bool) >= ``minimum``."""
+    return type(x) is int and x >= minimum
+
+
+def _is_sha256(x) -> bool:
+    return isinstance(x, str) and len(x) == 64 and all(c in "0123456789abcdef" for c in x)
+
+
+def _is_field_spec(spec) -> bool:
+    """``{"dtype": "<numeric numpy dtype>", "shape": [non-negative ints]}``."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("shape"), list):
+        return False
+    if not all(_is_int(d) for d in spec["shape"]) or not isinstance(spec.get("dtype"), str):
+        return False
+    try:
+        dt = np.dtype(spec["dtype"])
+    except (TypeError, ValueError):
+        return False
+    return dt.kind in "biuf" and str(dt) == spec["dtype"]
+
+
+def _check_index_types(index: dict, path: Path) -> None:
+    """Every index field has the documented JSON type; shard files are plain names in the
+    folder (no paths)."""
+    checks = {
+        "complete": lambda v: isinstance(v, bool),
+        "num_samples": _is_int,
+        "image_size": lambda v: isinstance(v, list) and len(v) == 2
+        and all(_is_int(d, 1) for d in v),
+        "fields": lambda v: isinstance(v, dict) and all(_is_field_spec(f) for f in v.values()),
+        "shards": lambda v: isinstance(v, list),
+        "difficulty": lambda v: isinstance(v, str),
+        "keypoint_set": lambda v: isinstance(v, str),
+    }  # fmt: skip
+    for key, ok in checks.items():
+        if key in index and not ok(index[key]):
+            raise ShardFormatError(f"{path}: {key} has the wrong type or value: {index[key]!r:.80}")
+    for i, s in enumerate(index["shards"]):
+        good = (
+            isinstance(s, dict)
+            and isinstance(s.get("file"), str)
+            and s["file"] == Path(s["file"]).name
+            and s["file"] not in ("", ".", "..")
+            and _is_int(s.get("num_samples"))
+            and _is_sha256(s.get("sha256"))
+        )
+        if not good:
+            raise ShardFormatError(
+                f"{path}: shard entry {i} must hold file (a name in the folder), num_samples "
+                f"(an integer >= 0) and sha256 (64 hex digits); found {s!r:.120}"
+            )
 
 
 def num_shards(folder: str | os.PathLike) -> int:
@@ -253,7 +304,8 @@ def read_shard(folder: str | os.PathLike, i: int, *, verify: bool = True) -> Sce
 
     Raises:
       ShardFormatError: index problems, a missing / truncated / corrupted file, a checksum
-        mismatch, missing or unexpected arrays, wrong dtype, shape or sample count.
+        mismatch, missing or unexpected arrays, wrong dtype, shape or sample count, NaN or
+        inf in a float array.
       IndexError: ``i`` out of range.
     """
     folder = Path(folder)
@@ -270,8 +322,8 @@ def read_shard(folder: str | os.PathLike, i: int, *, verify: bool = True) -> Sce
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, KeyError) as e:
-        raise ShardFormatError(f"{path}: unreadable npz ({type(e).__name__}: {e})") from e
+    except Exception as e:  # noqa: BLE001 - zip, zlib, npy-header errors: all a bad file
+        raise ShardFormatError(f"{path}: unreadable npz ({type(e).__name__}: {e})") from None
     fields = index["fields"]
     if set(arrays) != set(fields) or set(fields) != set(ARRAY_FIELDS):
         raise ShardFormatError(
@@ -290,6 +342,9 @@ def read_shard(folder: str | os.PathLike, i: int, *, verify: bool = True) -> Sce
             raise ShardFormatError(f"{path}: {name} has shape {a.shape}, expected {want}")
     if arrays["image"].dtype != np.uint8:
         raise ShardFormatError(f"{path}: image must be uint8, got {arrays['image'].dtype}")
+    for name, a in arrays.items():
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise ShardFormatError(f"{path}: {name} holds NaN or inf")
     arrays["image"] = arrays["image"].astype(np.float32) / 255.0
     return SceneBatch(
         **arrays, difficulty=index.get("difficulty", ""), keypoint_set=index.get("keypoint_set", "")
