@@ -1,9 +1,21 @@
-"""``jaxrefine`` command line: a thin dispatcher; each command lives in a library module."""
+"""``jaxrefine`` command line: a thin dispatcher; each command lives in a library module.
+
+Failures end as one line on stderr, ``jaxrefine COMMAND: error: MESSAGE``, and a non-zero exit:
+2 for bad input (a documented :class:`~jaxrefine.errors.JaxrefineError`, ``ValueError``,
+``KeyError``, a missing or unreadable file, a broken archive), 1 for any other failure, 130 when
+interrupted. ``jaxrefine --debug COMMAND ...`` or ``JAXREFINE_DEBUG=1`` re-raises instead, with
+the full traceback.
+"""
 
 from __future__ import annotations
 
 import importlib
+import os
+import pickle
 import sys
+import zipfile
+
+from jaxrefine.errors import JaxrefineError
 
 # command -> (module:function taking argv, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -21,9 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _usage() -> str:
-    lines = ["usage: jaxrefine COMMAND [ARGS...]", "", "commands:"]
+    lines = ["usage: jaxrefine [--debug] COMMAND [ARGS...]", "", "commands:"]
     lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
-    lines += ["", "Run 'jaxrefine COMMAND --help' for a command's options."]
+    lines += ["", "Run 'jaxrefine COMMAND --help' for a command's options; --debug (or"]
+    lines += ["JAXREFINE_DEBUG=1) shows the Python traceback of a failure."]
     return "\n".join(lines)
 
 
@@ -31,7 +44,6 @@ def _enable_compilation_cache() -> None:
     """Persistent XLA compilation cache for command-line runs (the edge, not the library):
     ``$JAXREFINE_CACHE_DIR`` or ``~/.cache/jaxrefine/jax``; JAX's own
     ``JAX_COMPILATION_CACHE_DIR`` wins; ``JAXREFINE_CACHE_DIR=off`` disables it."""
-    import os
     from pathlib import Path
 
     if "JAX_COMPILATION_CACHE_DIR" in os.environ:
@@ -48,27 +60,74 @@ def _expose_cpu_cores() -> None:
     """On CPU, XLA runs most element-wise work on one core; exposing one host device per core
     (``--xla_force_host_platform_device_count``) lets batched fits shard frames across cores.
     Must run before JAX creates its backend; a user's own XLA_FLAGS setting wins."""
-    import os
-
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" not in flags and os.cpu_count():
         n = os.cpu_count()
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
 
 
+# Failures caused by what the user handed a command: exit code 2.
+INPUT_ERRORS = (
+    JaxrefineError, ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile,
+    pickle.UnpicklingError,
+)  # fmt: skip
+
+
+def error_message(exc: BaseException) -> str:
+    """The message of a failure, for one line: file errors as ``PATH: reason``; the type is
+    named for errors that are not input errors (they may be bugs)."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        msg = f"{exc.filename}: {exc.strerror}"
+    elif isinstance(exc, KeyError) and len(exc.args) == 1:
+        msg = str(exc.args[0])  # str(KeyError) would quote the message
+    else:
+        msg = str(exc)
+    if not isinstance(exc, INPUT_ERRORS) or not msg:
+        msg = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+    return msg
+
+
+def _debug_requested(argv: list[str]) -> tuple[bool, list[str]]:
+    """``--debug`` before the command, or ``JAXREFINE_DEBUG`` set to 1 / true / yes."""
+    debug = os.environ.get("JAXREFINE_DEBUG", "").lower() in ("1", "true", "yes")
+    while argv and argv[0] == "--debug":
+        debug, argv = True, argv[1:]
+    return debug, argv
+
+
+def run_command(name: str, rest: list[str], debug: bool = False) -> int:
+    """Run one command; failures become a one-line message and an exit code (see the module
+    docstring). ``debug`` re-raises them instead."""
+    module, func = COMMANDS[name][0].split(":")
+    try:
+        return int(getattr(importlib.import_module(module), func)(rest) or 0)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"jaxrefine {name}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        code = 2 if isinstance(exc, INPUT_ERRORS) else 1
+        hint = "" if code == 2 else " (run 'jaxrefine --debug ...' for the traceback)"
+        print(f"jaxrefine {name}: error: {error_message(exc)}{hint}", file=sys.stderr)
+        return code
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug, argv = _debug_requested(argv)
     _expose_cpu_cores()
     _enable_compilation_cache()
     if not argv or argv[0] in ("-h", "--help"):
-        print(_usage())
+        print(_usage(), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"jaxrefine: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        print(f"jaxrefine: error: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module, func = COMMANDS[name][0].split(":")
-    return int(getattr(importlib.import_module(module), func)(rest) or 0)
+    return run_command(name, rest, debug)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxrefine.body_model import BodyModel
+from jaxrefine.errors import JaxrefineError
 from jaxrefine.files import atomic_savez
 
 RESULT_FORMAT = "jaxrefine-result-v1"
@@ -56,7 +57,7 @@ def save_result(path, model: BodyModel, params: dict, joints, camera, metrics=No
     return atomic_savez(Path(path), arrays)
 
 
-class ResultFileError(ValueError):
+class ResultFileError(JaxrefineError, ValueError):
     """A file that is not a readable jaxrefine result (the message names the file)."""
 
 

@@ -36,6 +36,8 @@ import numpy as np
 from flax import struct
 from jax.scipy.special import logsumexp
 
+from jaxrefine.errors import JaxrefineError
+
 ASSETS = Path(__file__).resolve().parent / "assets"
 SHIPPED_GMM_PATH = ASSETS / "gmm_08.npz"
 
@@ -136,7 +138,7 @@ def gmm_from_arrays(means, covars, weights, dtype=jnp.float32) -> GMMPrior:
     )
 
 
-class PriorFileError(ValueError):
+class PriorFileError(JaxrefineError, ValueError):
     """A file that is not a usable GMM pose prior (the message names the file)."""
 
 

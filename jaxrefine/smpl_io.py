@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxrefine.body_model import NUM_JOINTS, NUM_POSE_FEATURES, SMPL_PARENTS, BodyModel, from_arrays
+from jaxrefine.errors import JaxrefineError
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 OPEN_MODEL_PATH = ASSETS / "open_body_model.npz"
@@ -39,7 +40,7 @@ _KNOWN_FAMILIES = {
 }
 
 
-class ModelFileError(ValueError):
+class ModelFileError(JaxrefineError, ValueError):
     """A file that is not a usable SMPL-layout body model."""
 
 

@@ -28,6 +28,8 @@ from typing import NamedTuple
 import numpy as np
 from flax import struct
 
+from jaxrefine.errors import JaxrefineError
+
 # CMU mocap lengths (BVH conversion offsets and ASF/AMC lengths) to metres:
 # (1 / 0.45) inch = 0.0254 / 0.45 m (mocap.cs.cmu.edu FAQ).
 CMU_UNITS_TO_METRES = 0.056444
@@ -41,7 +43,7 @@ FRAME_TIME_RANGE = (1e-6, 3600.0)
 MAX_DEPTH = 256
 
 
-class MocapFileError(ValueError):
+class MocapFileError(JaxrefineError, ValueError):
     """A motion-capture file (BVH, ASF, AMC) that does not follow its format; the message
     starts with ``<file>:<line>:``."""
 

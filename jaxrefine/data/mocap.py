@@ -48,6 +48,7 @@ from scipy.spatial.transform import Rotation
 
 from jaxrefine.body_model import SMPL_PARENTS
 from jaxrefine.data import asfamc, bvh
+from jaxrefine.errors import JaxrefineError
 from jaxrefine.files import atomic_savez
 
 # The 31 CMU bones (ASF names), the canonical joint order of :class:`MocapTrial`. A joint's
@@ -521,6 +522,10 @@ def drop_near_duplicates(
     return np.asarray(keep, np.int64)
 
 
+class MocapConversionError(JaxrefineError, ValueError):
+    """A folder gave no poses: no trial files in it, or every trial failed (listed)."""
+
+
 def find_trials(src_dir: str | os.PathLike) -> list[Path]:
     """All ``.bvh`` and ``.amc`` files under ``src_dir`` (recursive, sorted)."""
     src = Path(src_dir)
@@ -554,7 +559,8 @@ def convert_folder(
 
     Per trial: load (BVH T-pose frame dropped), resample to ``fps`` (nearest frame), retarget,
     drop near-duplicate frames (:func:`drop_near_duplicates`). Files that cannot be read are
-    printed to stderr and listed in the output's ``skipped``; the rest are converted.
+    printed to stderr and listed in the output's ``skipped``; the rest are converted. When no
+    trial converts, nothing is written and :class:`MocapConversionError` lists the failures.
 
     Output arrays: ``pose`` (N, 24, 3) float32 axis-angle; ``trial`` (N,) and ``subject``
     (N,) strings; ``frame`` (N,) int32 frame index in the source file; ``fps`` (); ``model_id``
@@ -574,6 +580,10 @@ def convert_folder(
     Returns:
       A summary dict: ``frames``, ``trials``, ``skipped`` (list of strings), ``quality``
       (per segment stats), ``seconds``, ``out_path``.
+
+    Raises:
+      FileNotFoundError: ``src_dir`` is not a folder.
+      MocapConversionError: no ``.bvh`` / ``.amc`` file under ``src_dir``, or none converted.
     """
     from tqdm import tqdm
 
@@ -587,6 +597,8 @@ def convert_folder(
 
     rest = np.asarray(rest_joints(body, jnp.zeros(body.num_betas, jnp.float32)), np.float64)
     files = find_trials(src_dir)
+    if not files:
+        raise MocapConversionError(f"{src_dir}: no .bvh or .amc files in this folder or below")
     poses, trials, subjects, frames, segs = [], [], [], [], []
     trial_names, trial_fps, skipped = [], [], []
     asf_cache: dict = {}
@@ -611,13 +623,14 @@ def convert_folder(
         subjects += [tr.subject] * len(keep)
         trial_names.append(tr.trial)
         trial_fps.append(tr.fps)
-    pose = np.concatenate(poses).astype(np.float32) if poses else np.zeros((0, 24, 3), np.float32)
-    names = tuple(REPORT_SEGMENTS)
-    if len(pose):
-        joints = _posed_joints_chunked(posed_joints_fn(body), pose, 2048)
-        quality = summarize_angles(names, segment_angles(joints, np.concatenate(segs)))
-    else:
-        quality = {}
+    if not poses:
+        raise MocapConversionError(
+            f"{src_dir}: none of the {len(files)} trial files converted; nothing written:\n  "
+            + "\n  ".join(skipped)
+        )
+    pose = np.concatenate(poses).astype(np.float32)
+    joints = _posed_joints_chunked(posed_joints_fn(body), pose, 2048)
+    quality = summarize_angles(tuple(REPORT_SEGMENTS), segment_angles(joints, np.concatenate(segs)))
     q_names = np.asarray(list(quality), dtype=str)
     q_vals = np.asarray([[q["mean"], q["p95"], q["max"]] for q in quality.values()], np.float32)
     out_path = Path(out_path)
@@ -627,7 +640,7 @@ def convert_folder(
             "pose": pose,
             "trial": np.asarray(trials, dtype=str),
             "subject": np.asarray(subjects, dtype=str),
-            "frame": np.concatenate(frames).astype(np.int32) if frames else np.zeros(0, np.int32),
+            "frame": np.concatenate(frames).astype(np.int32),
             "fps": np.float32(fps),
             "model_id": np.asarray(body.model_id),
             "skipped": np.asarray(skipped, dtype=str),
@@ -684,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
             duplicate_threshold_deg=args.duplicate_threshold,
         )
     except (FileNotFoundError, ValueError) as exc:
-        print(f"jaxrefine mocap: {exc}", file=sys.stderr)
+        print(f"jaxrefine mocap: error: {exc}", file=sys.stderr)
         return 2
     print(
         f"wrote {summary['out_path']}: {summary['frames']} poses from {summary['trials']} "
@@ -695,4 +708,4 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  skipped {s}")
     print("bone-direction error, degrees (retargeted body vs mocap):")
     print(format_quality(summary["quality"]))
-    return 0 if summary["trials"] else 1
+    return 0

@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxrefine.data.scenes import GeneratorConfig, SceneBatch, batch_seed, generate
+from jaxrefine.errors import JaxrefineError
 from jaxrefine.files import atomic_write
 
 FORMAT = "jaxrefine-scene-shards"
@@ -58,7 +59,7 @@ ARRAY_FIELDS = tuple(
 )
 
 
-class ShardFormatError(ValueError):
+class ShardFormatError(JaxrefineError, ValueError):
     """A shard folder, index or file does not follow the documented format."""
 
 

@@ -1,0 +1,13 @@
+"""The base of jaxrefine's own exceptions (layer 1: imports nothing from the package).
+
+Errors about what a user handed us (a model file, a mocap trial, a result file, an argument)
+subclass :class:`JaxrefineError` and usually ``ValueError`` too, so ``except ValueError`` keeps
+working. The command line prints them as one line naming the command and exits with 2
+(:func:`jaxrefine.cli.main`); ``jaxrefine --debug`` or ``JAXREFINE_DEBUG=1`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+
+class JaxrefineError(Exception):
+    """A documented failure caused by an input, with a message that names the input."""

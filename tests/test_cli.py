@@ -1,0 +1,116 @@
+"""The command line's failures: one line naming the command, a non-zero exit, nothing written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jaxrefine import cli
+
+
+@pytest.fixture(autouse=True)
+def _cli_env(monkeypatch):
+    """cli.main sets XLA_FLAGS and the compilation cache for the process: keep both local."""
+    monkeypatch.setenv("XLA_FLAGS", os.environ.get("XLA_FLAGS", ""))
+    monkeypatch.setenv("JAXREFINE_CACHE_DIR", "off")
+    monkeypatch.delenv("JAXREFINE_DEBUG", raising=False)
+
+
+def _boom(argv):
+    raise RuntimeError("the solver diverged")
+
+
+def _bad_input(argv):
+    raise KeyError("unknown keypoint set 'body26'")
+
+
+def _error_lines(capsys) -> list[str]:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.strip().splitlines()
+
+
+def test_missing_poses_file_is_one_line_and_exit_2(tmp_path, capsys):
+    missing = tmp_path / "missing.npz"
+    assert cli.main(["oracle", "--poses", str(missing)]) == 2
+    (line,) = _error_lines(capsys)
+    assert line.startswith("jaxrefine oracle: error: ") and str(missing) in line
+
+
+def test_oracle_own_error_is_one_line(tmp_path, capsys):
+    path = tmp_path / "poses.npz"
+    np.savez(path, angles=np.zeros((2, 24, 3)))
+    assert cli.main(["oracle", "--poses", str(path)]) == 2
+    (line,) = _error_lines(capsys)
+    assert line.startswith("jaxrefine oracle: error: ") and f"{path}" in line and "pose" in line
+
+
+def test_input_error_of_any_command_exits_2_unquoted(monkeypatch, capsys):
+    monkeypatch.setitem(cli.COMMANDS, "bad", (f"{__name__}:_bad_input", "raises KeyError"))
+    assert cli.main(["bad"]) == 2
+    assert _error_lines(capsys) == ["jaxrefine bad: error: unknown keypoint set 'body26'"]
+
+
+def test_runtime_failure_exits_1_naming_the_type(monkeypatch, capsys):
+    monkeypatch.setitem(cli.COMMANDS, "boom", (f"{__name__}:_boom", "raises RuntimeError"))
+    assert cli.main(["boom"]) == 1
+    (line,) = _error_lines(capsys)
+    assert line.startswith("jaxrefine boom: error: RuntimeError: the solver diverged (run ")
+
+
+def test_debug_flag_and_variable_show_the_traceback(monkeypatch):
+    monkeypatch.setitem(cli.COMMANDS, "boom", (f"{__name__}:_boom", "raises RuntimeError"))
+    with pytest.raises(RuntimeError, match="diverged"):
+        cli.main(["--debug", "boom"])
+    monkeypatch.setenv("JAXREFINE_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="diverged"):
+        cli.main(["boom"])
+
+
+def test_unknown_or_missing_command_goes_to_stderr(capsys):
+    assert cli.main(["frobnicate"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("jaxrefine: error: unknown command 'frobnicate'")
+    assert cli.main([]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("usage: jaxrefine")
+
+
+def test_mocap_with_only_unreadable_trials_writes_nothing(tmp_path, capsys):
+    src = tmp_path / "mocap"
+    src.mkdir()
+    (src / "01_01.bvh").write_text("HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0\n")  # truncated
+    out = tmp_path / "out" / "poses.npz"
+    assert cli.main(["mocap", str(src), "--out", str(out), "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert "jaxrefine mocap: error: " in captured.err
+    assert "none of the 1 trial files converted; nothing written" in captured.err
+    assert f"written:\n  {src / '01_01.bvh'}:4: " in captured.err  # the failure is listed
+    assert captured.out == ""  # no empty report table
+    assert not out.exists() and not (out.parent.exists() and any(out.parent.iterdir()))
+
+
+def test_mocap_on_a_folder_without_trials_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "poses.npz"
+    assert cli.main(["mocap", str(tmp_path), "--out", str(out), "--no-progress"]) == 2
+    assert "no .bvh or .amc files" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_installed_entry_point_prints_one_line(tmp_path):
+    """The real process: no traceback on stderr, exit status 2."""
+    env = dict(os.environ, JAXREFINE_CACHE_DIR="off", JAX_PLATFORMS="cpu")
+    env.pop("JAXREFINE_DEBUG", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "jaxrefine.cli", "oracle", "--poses", "missing.npz"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("jaxrefine oracle: error: ") and "missing.npz" in line
