@@ -142,6 +142,7 @@ def refinement(model, batch, out: Path, backend: str, optimizer: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+
     ap = argparse.ArgumentParser(prog="jaxrefine demo", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="out")
     ap.add_argument("--n", type=int, default=6, help="synthetic frames to refine")
@@ -150,13 +151,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--optimizer", default="adam", choices=["adam", "lbfgs", "lm"])
     ap.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"])
     ap.add_argument("--poses", default=None, help="POSES.npz from `jaxrefine mocap` (optional)")
+    ap.add_argument(
+        "--mocap",
+        default=str(Path(__file__).resolve().parents[2] / "shared" / "mocap"),
+        help="without --poses: a CMU folder to retarget a few trials from",
+    )
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from jaxrefine.data.contact_sheet import contact_sheet, load_poses
+    from jaxrefine.data.contact_sheet import contact_sheet
+    from jaxrefine.data.poses import load_poses, poses_from_mocap
     from jaxrefine.data.scenes import GeneratorConfig, generate, resolve_backend
     from jaxrefine.report import print_table, write_json
     from jaxrefine.smpl_io import load_body_model
@@ -167,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"model: {model.describe()}")
     _say(f"rasterizer backend: {backend}; JAX devices: {jax.devices()}")
     body_gallery(model, out / "body_model.png", backend)
-    poses = load_poses(model, poses_path=args.poses)
+    poses = (load_poses(args.poses) if args.poses else poses_from_mocap(model, args.mocap)).pose
     _say(f"poses: {len(poses)} frames")
     batch = generate(model, poses, args.n, args.seed,
                      GeneratorConfig(difficulty=args.difficulty, backend=backend))  # fmt: skip

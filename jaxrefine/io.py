@@ -122,7 +122,8 @@ def load_result(path, model: BodyModel | None = None) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"result file not found: {path}")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # our own handle: numpy leaks the one it opens when the archive is corrupt
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
             out = {k: z[k] for k in z.files}
     except Exception as exc:  # noqa: BLE001 - zip, zlib, npy-header, pickle refusals alike
         raise ResultFileError(

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -30,6 +29,7 @@ from jaxrefine.body_model import BodyModel, forward
 from jaxrefine.camera import project
 from jaxrefine.correspondence import ground_truth_dense_targets
 from jaxrefine.data.perturb import perturb
+from jaxrefine.data.poses import load_poses
 from jaxrefine.data.sampling import SceneConfig, cameras_for, sample_scenes
 from jaxrefine.metrics import compute_all
 from jaxrefine.objective import (
@@ -70,19 +70,6 @@ def _timed(run):
 def _metrics_rows(pred_j, pred_v, gt_j, gt_v) -> dict:
     m = jax.jit(jax.vmap(compute_all))(pred_j, gt_j, pred_v, gt_v)
     return {k: np.asarray(m[k]) for k in METRICS}
-
-
-def load_poses(path: str | Path) -> np.ndarray:
-    """(N, 24, 3) poses from a ``jaxrefine mocap`` output (key ``pose``)."""
-    with np.load(path, allow_pickle=False) as z:
-        if "pose" not in z.files:
-            raise ValueError(
-                f"{path}: no 'pose' array (found {z.files}); make it with `jaxrefine mocap`"
-            )
-        pose = z["pose"].astype(np.float32)
-    if pose.ndim != 3 or pose.shape[1:] != (24, 3):
-        raise ValueError(f"{path}: pose must be (N, 24, 3), got {pose.shape}")
-    return pose
 
 
 def oracle_frames(model, poses, n, seed, difficulty, image_size):
@@ -270,7 +257,7 @@ def main(argv: list[str]) -> int:
     from jaxrefine.smpl_io import load_body_model
 
     model = load_body_model(args.model, gender=None if args.model else "neutral")
-    poses = load_poses(args.poses)
+    poses = load_poses(args.poses).pose
     result = run_oracle(
         model,
         poses,

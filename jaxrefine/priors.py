@@ -211,7 +211,8 @@ class _SafeUnpickler(pickle.Unpickler):
 
 def _read_gmm_npz(path: Path) -> dict:
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # our own handle: numpy leaks the one it opens when the archive is corrupt
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
             missing = [k for k in ("means", "covars", "weights") if k not in z.files]
             if missing:
                 raise PriorFileError(f"{path}: GMM npz lacks {missing} (found {z.files})")

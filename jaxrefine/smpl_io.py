@@ -113,23 +113,68 @@ class _SafeUnpickler(pickle.Unpickler):
         )
 
 
+# Sparse formats a model pickle may use (SMPL's joint regressor is CSC). Their unpickled
+# internals are untrusted: scipy's C routines would read out of bounds on a corrupted index
+# array (a crash, not an exception), so :func:`_sparse_to_dense` rebuilds them in numpy.
+_SPARSE_CLASSES = {f"{f}_{kind}" for f in ("csc", "csr", "coo") for kind in ("matrix", "array")}
+# Largest dense size accepted from a sparse matrix (SMPL-X's regressor: 55 x 10,475 = 0.6e6).
+_MAX_SPARSE_ELEMENTS = 10**8
+
+
 def _sparse_class(name: str) -> type | None:
-    """scipy's sparse matrix / array class called ``name``; None for anything else (functions
-    such as ``scipy.sparse.save_npz`` would let a pickle touch files)."""
+    """scipy's CSC / CSR / COO class called ``name``; None for anything else (functions such
+    as ``scipy.sparse.save_npz`` would let a pickle touch files)."""
     import scipy.sparse
 
-    obj = getattr(scipy.sparse, name, None)
-    base = getattr(scipy.sparse, "sparray", ())
-    if isinstance(obj, type) and issubclass(obj, (scipy.sparse.spmatrix, base)):
-        return obj
-    return None
+    return getattr(scipy.sparse, name, None) if name in _SPARSE_CLASSES else None
+
+
+def _index_array(a, n: int, what: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim != 1 or a.dtype.kind not in "iu" or (a.size and (a.min() < 0 or a.max() >= n)):
+        raise ModelFileError(f"sparse matrix: {what} is not a 1-D index array in 0..{n - 1}")
+    return a.astype(np.int64)
+
+
+def _sparse_to_dense(value) -> np.ndarray:
+    """A CSC / CSR / COO matrix as a dense array, from its checked components (numpy only)."""
+    state = vars(value)
+    shape = state.get("_shape", state.get("shape"))
+    if not (
+        isinstance(shape, tuple)
+        and len(shape) == 2
+        and all(type(d) is int and d >= 0 for d in shape)
+        and shape[0] * shape[1] <= _MAX_SPARSE_ELEMENTS
+    ):
+        raise ModelFileError(f"sparse matrix with an invalid shape {shape!r:.60}")
+    data = np.asarray(state.get("data"))
+    if data.ndim != 1 or data.dtype.kind not in "iuf":
+        raise ModelFileError("sparse matrix data is not a 1-D real array")
+    fmt = type(value).__name__[:3]
+    if fmt == "coo":
+        coords = state.get("coords", (state.get("row"), state.get("col")))
+        rows = _index_array(coords[0], shape[0], "row")
+        cols = _index_array(coords[1], shape[1], "col")
+    else:
+        major, minor = shape if fmt == "csr" else shape[::-1]
+        indptr = _index_array(state.get("indptr"), len(data) + 1, "indptr")
+        minors = _index_array(state.get("indices"), minor, "indices")
+        if len(indptr) != major + 1 or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+            raise ModelFileError("sparse matrix indptr is not a valid row / column pointer")
+        majors = np.repeat(np.arange(major), np.diff(indptr))
+        rows, cols = (majors, minors) if fmt == "csr" else (minors, majors)
+    if not len(rows) == len(cols) == len(data):
+        raise ModelFileError("sparse matrix index and data lengths disagree")
+    dense = np.zeros(shape, data.dtype)
+    np.add.at(dense, (rows, cols), data)
+    return dense
 
 
 def _to_numpy(value):
     if isinstance(value, _ChumpyStub):
         return value.to_numpy()
-    if hasattr(value, "toarray") and hasattr(value, "tocsr"):  # scipy sparse
-        return np.asarray(value.toarray())
+    if type(value).__name__ in _SPARSE_CLASSES and type(value).__module__.startswith("scipy"):
+        return _sparse_to_dense(value)
     if isinstance(value, (str, bytes)):
         return value
     return np.asarray(value)
@@ -161,7 +206,8 @@ def read_pickle(path: str | os.PathLike) -> dict:
 def read_npz(path: str | os.PathLike) -> dict:
     """Read every array of an ``.npz`` (pickled object arrays refused)."""
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # our own handle: numpy leaks the one it opens when the archive is corrupt
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except Exception as exc:  # noqa: BLE001 - zip, zlib, npy-header errors: all a bad file
         what = "holds pickled objects; refusing" if "allow_pickle" in str(exc) else "unreadable"

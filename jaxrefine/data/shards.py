@@ -321,7 +321,8 @@ def read_shard(folder: str | os.PathLike, i: int, *, verify: bool = True) -> Sce
     if verify and _sha256(path) != entry["sha256"]:
         raise ShardFormatError(f"{path}: SHA-256 mismatch (file corrupted or replaced)")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # our own handle: numpy leaks the one it opens when the archive is corrupt
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except Exception as e:  # noqa: BLE001 - zip, zlib, npy-header errors: all a bad file
         raise ShardFormatError(f"{path}: unreadable npz ({type(e).__name__}: {e})") from None
