@@ -152,24 +152,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def load_poses(model, poses_path=None, mocap_dir=None, max_trials: int = 6) -> np.ndarray:
-    """Poses for demos: a ``jaxrefine mocap`` file, else a few CMU trials retargeted on the fly
-    (``mocap_dir`` or ``../shared/mocap``), else small random poses (with a warning)."""
+    """(N, 24, 3) poses for demos: a ``jaxrefine mocap`` file
+    (:func:`jaxrefine.data.poses.load_poses`), else a few CMU trials retargeted on the fly
+    (:func:`jaxrefine.data.poses.poses_from_mocap`) from ``mocap_dir`` (default
+    ``../shared/mocap`` beside the repository). A missing file or folder is an error."""
     from pathlib import Path
 
-    if poses_path:
-        return np.asarray(np.load(poses_path)["pose"], np.float32)
-    from jaxrefine.body_model import rest_joints
-    from jaxrefine.data import mocap
+    from jaxrefine.data.poses import load_poses as load_pose_file
+    from jaxrefine.data.poses import poses_from_mocap
 
+    if poses_path:
+        return load_pose_file(poses_path).pose
     root = Path(mocap_dir) if mocap_dir else Path(__file__).resolve().parents[3] / "shared/mocap"
-    trials = sorted(root.rglob("*.bvh"))[:: max(1, len(list(root.rglob("*.bvh"))) // max_trials)]
-    if trials:
-        rest = np.asarray(rest_joints(model, jnp.zeros(model.num_betas)))
-        out = [mocap.retarget(mocap.load_trial(t, frames_at_fps=2), rest) for t in trials]
-        return np.concatenate(out).astype(np.float32)
-    logger.warning("no poses file and no mocap under %s: using small random poses", root)
-    rng = np.random.default_rng(0)
-    return rng.normal(0, 0.15, (64, 24, 3)).astype(np.float32)
+    return poses_from_mocap(model, root, max_trials).pose
 
 
 if __name__ == "__main__":
