@@ -19,7 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxrefine.errors import JaxrefineError
+
 VALIDATION_SUBJECTS = ("09", "16")
+
+
+class PoseFileError(JaxrefineError, ValueError):
+    """A pose file that is not a readable ``jaxrefine mocap`` output (names the file)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,8 +55,8 @@ class PoseSet:
         return PoseSet(self.pose[index], self.subject[index], self.trial[index])
 
 
-def _fail(path, what: str) -> ValueError:
-    return ValueError(f"{path}: {what} (expected a `jaxrefine mocap` pose file)")
+def _fail(path, what: str) -> PoseFileError:
+    return PoseFileError(f"{path}: {what} (expected a `jaxrefine mocap` pose file)")
 
 
 def load_poses(
@@ -71,8 +77,8 @@ def load_poses(
 
     Raises:
       FileNotFoundError: no such file.
-      ValueError: not an npz, a missing key, wrong shapes or dtypes, non-finite poses, or no
-        frame left after the subject filter (each message names the file).
+      PoseFileError (a ValueError): not an npz, a missing key, wrong shapes or dtypes,
+        non-finite poses, or no frame left after the subject filter (each names the file).
     """
     path = Path(path)
     if not path.is_file():
