@@ -40,6 +40,9 @@ $(VENV)/.installed: pyproject.toml
 	# pyrender (optional reference renderer) pins PyOpenGL 3.1.0, which fails on EGL: override it
 	$(PIP) install -q pyrender==0.1.45 && $(PIP) install -q PyOpenGL==3.1.10 \
 	  || echo "note: pyrender unavailable: its comparison test and benchmark rows are skipped"
+	# BlazePose model files for photos (the detect extra): from the mediapipe 0.10.21 wheel, sha256-checked
+	$(PY) -m jaxrefine.cli fetch-models \
+	  || echo "note: BlazePose models not fetched: photo detection unavailable (retry: jaxrefine fetch-models)"
 	touch $@
 
 install: $(VENV)/.installed

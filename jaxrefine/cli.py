@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "jaxrefine.data.contact_sheet:main",
         "PNG grid of synthetic samples: image, ground truth, initial estimate",
     ),
+    "fetch-models": ("jaxrefine.detect.models:fetch_main", "fetch the BlazePose photo models"),
+    "train": ("jaxrefine.train.run:main", "train the displacement network (scripts/train.py)"),
     "bench": ("jaxrefine.bench:main", "run a benchmark: body | raster | data | smplify"),
 }
 

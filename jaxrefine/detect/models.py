@@ -14,6 +14,7 @@ Cache folder: ``cache_dir`` if given, else ``$JAXREFINE_CACHE_DIR/blazepose``, e
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -184,4 +185,6 @@ def fetch_main(argv: list[str]) -> int:
         print(f"jaxrefine fetch-models: {e}", file=sys.stderr)
         return 1
     print(f"BlazePose models (mediapipe {MEDIAPIPE_VERSION}, Apache-2.0) ready in {where}")
+    if importlib.util.find_spec("ai_edge_litert") is None:
+        print(f"note: the ai-edge-litert runtime is missing; {EXTRA_HINT}", file=sys.stderr)
     return 0

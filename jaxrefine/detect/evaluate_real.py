@@ -1,0 +1,144 @@
+"""Measurements on a real photo with COCO ground truth (one annotated person).
+
+:func:`evaluate_coco_photo` runs BlazePose and the landmark initializer on the photo and
+compares with the COCO annotation:
+
+- ``box_iou``: the person box (:class:`~jaxrefine.detect.blazepose.PersonDetection`) against
+  the annotated box (the detector's own box is a face box, reported as ``detector_box_iou``).
+- ``pck@0.05`` / ``pck@0.1``: fraction of the annotated (v > 0) COCO-17 keypoints within 5% /
+  10% of the annotated box's diagonal, for BlazePose's landmarks mapped to COCO-17
+  (``landmarks_*``) and for the initial body's projected COCO-17 keypoints (``init_*``).
+- ``mask_iou``: BlazePose's mask (> 0.5) and the initial body's rendered silhouette
+  (``init_silhouette_iou``) against the rasterised COCO polygon.
+
+The person matched to the annotation is the one whose box overlaps the annotated box most.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from matplotlib.path import Path as PolyPath
+
+from jaxrefine import metrics
+from jaxrefine.detect.blazepose import box_iou, detect_people, read_image
+from jaxrefine.keypoints import mediapipe33_to
+
+PCK_THRESHOLDS = (0.05, 0.1)  # fractions of the annotated box diagonal
+
+
+def polygon_to_mask(polygons, height: int, width: int) -> np.ndarray:
+    """COCO polygons (list of flat [x0, y0, x1, y1, ...] lists, pixels) -> (H, W) bool mask of
+    the pixels whose centre lies inside any polygon."""
+    jj, ii = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+    centres = np.stack([jj.ravel(), ii.ravel()], -1)
+    mask = np.zeros(height * width, bool)
+    for poly in polygons:
+        pts = np.asarray(poly, np.float64).reshape(-1, 2)
+        if len(pts) < 3:
+            raise ValueError(f"a polygon needs at least 3 points, got {len(pts)}")
+        mask |= PolyPath(pts).contains_points(centres)
+    return mask.reshape(height, width)
+
+
+def read_coco_person(path: str | os.PathLike) -> dict:
+    """The single person annotation of a COCO JSON file: keypoints (17, 3), box (4,) x0, y0,
+    x1, y1, polygons, image height and width."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+        ann = [a for a in doc["annotations"] if a.get("category_id", 1) == 1]
+        image = doc["images"][0]
+    except (OSError, ValueError, KeyError, IndexError) as e:
+        raise ValueError(f"{path}: not a COCO annotation file with images and annotations") from e
+    if len(ann) != 1:
+        raise ValueError(f"{path}: expected exactly one person annotation, found {len(ann)}")
+    a = ann[0]
+    x, y, w, h = a["bbox"]
+    return {
+        "keypoints": np.asarray(a["keypoints"], np.float64).reshape(17, 3),
+        "box": np.array([x, y, x + w, y + h]),
+        "polygons": a["segmentation"],
+        "height": int(image["height"]),
+        "width": int(image["width"]),
+    }
+
+
+def _pcks(pred: np.ndarray, gt: dict, prefix: str) -> dict:
+    diag = float(np.hypot(*(gt["box"][2:] - gt["box"][:2])))
+    vis = gt["keypoints"][:, 2] > 0
+    return {
+        f"{prefix}pck@{t:g}": float(metrics.pck(pred, gt["keypoints"][:, :2], vis, t * diag))
+        for t in PCK_THRESHOLDS
+    }
+
+
+def evaluate_coco_photo(
+    image_path: str | os.PathLike,
+    annotation_path: str | os.PathLike,
+    *,
+    model=None,
+    initialize_body: bool = True,
+    render_backend: str = "auto",
+    runner=None,
+) -> dict:
+    """Detector, landmark and initializer accuracy on one COCO-annotated photo.
+
+    Args:
+      image_path: the photo.
+      annotation_path: its COCO JSON with one person annotation.
+      model: body model for the initializer (default: the open model).
+      initialize_body: also fit and score the initial body (slower: a fit and a rendering).
+      render_backend: rasterizer backend for the silhouette.
+      runner: a loaded :class:`~jaxrefine.detect.blazepose.BlazePose`.
+
+    Returns:
+      dict of floats (see the module docstring) plus ``num_people``.
+    """
+    gt = read_coco_person(annotation_path)
+    image = read_image(image_path)
+    h, w = image.shape[:2]
+    people = detect_people(image, runner=runner)
+    ious = [float(box_iou(p.box, gt["box"])[0]) for p in people]
+    person = people[int(np.argmax(ious))]
+    gt_mask = polygon_to_mask(gt["polygons"], h, w)
+    lm17, _ = mediapipe33_to("coco17", person.landmarks2d[:, :2], person.landmarks2d[:, 2])
+    out = {
+        "num_people": len(people),
+        "box_iou": max(ious),
+        "detector_box_iou": float(box_iou(person.detector_box, gt["box"])[0]),
+        "mask_iou": float(metrics.mask_iou(person.mask > 0.5, gt_mask)),
+        **_pcks(lm17, gt, "landmarks_"),
+    }
+    if initialize_body:
+        out.update(_evaluate_initial_body(model, person, (h, w), gt, gt_mask, render_backend))
+    return out
+
+
+def _evaluate_initial_body(model, person, image_size, gt, gt_mask, backend) -> dict:
+    import jax.numpy as jnp
+
+    from jaxrefine.body_model import forward
+    from jaxrefine.camera import project
+    from jaxrefine.detect.initialize import initialize, model_keypoints
+    from jaxrefine.render import rasterize
+    from jaxrefine.smpl_io import load_body_model
+
+    model = load_body_model() if model is None else model
+    est = initialize(model, person.landmarks2d, image_size, person.world)
+    kp = model_keypoints(model, est.params, "coco17")
+    proj = np.asarray(project(est.camera, kp))
+    p = est.params
+    pose = jnp.concatenate([p["global_orient"][None], p["body_pose"]], 0)
+    verts = forward(model, pose, p["betas"], p["transl"]).vertices
+    h, w = image_size
+    frags = rasterize(verts, model.faces, est.camera, h, w, backend, cull_backfaces=True)
+    return {
+        **_pcks(proj, gt, "init_"),
+        "init_silhouette_iou": float(metrics.mask_iou(np.asarray(frags.mask), gt_mask)),
+        "init_hypothesis": est.hypothesis,
+        "init_loss": est.loss,
+    }

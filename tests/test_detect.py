@@ -1,0 +1,193 @@
+"""BlazePose wrapper, MediaPipe-33 mapping, PCK / mask IoU, real-photo evaluation helpers."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxrefine import keypoints, metrics
+from jaxrefine.detect import blazepose, models
+from jaxrefine.detect.evaluate_real import polygon_to_mask, read_coco_person
+
+REAL_DIR = Path(
+    os.environ.get(
+        "JAXREFINE_REAL_IMAGES_DIR", Path(__file__).resolve().parents[2] / "shared" / "real_images"
+    )
+)
+COCO_IMAGE = REAL_DIR / "coco_000000000785.jpg"
+COCO_JSON = REAL_DIR / "coco_000000000785.json"
+MIN_BOX_IOU = 0.5  # the issue's bar; measured 0.97 (mask box vs the annotated box)
+MIN_LANDMARK_PCK10 = 0.9  # measured 1.0 at 10% of the box diagonal on this photo
+GEOMETRY_TOL = 1e-9  # float64 round trips
+
+
+@pytest.fixture(scope="module")
+def runner():
+    if importlib.util.find_spec("ai_edge_litert") is None:
+        pytest.skip("ai-edge-litert not installed (extra 'detect')")
+    try:
+        return blazepose.BlazePose()
+    except models.ModelsUnavailableError as e:
+        pytest.skip(f"BlazePose model files missing ({e})")
+
+
+@pytest.fixture(scope="module")
+def coco():
+    if not (COCO_IMAGE.is_file() and COCO_JSON.is_file()):
+        pytest.skip(f"real images not found in {REAL_DIR} (set JAXREFINE_REAL_IMAGES_DIR)")
+    return read_coco_person(COCO_JSON)
+
+
+# ------------------------------------------------------------------------- keypoint mapping
+def test_mediapipe33_set_on_the_open_model():
+    import jaxrefine
+
+    sets = keypoints.keypoint_sets_for(jaxrefine.load_body_model())
+    ks = keypoints.get_set(sets, "mediapipe")
+    assert len(ks.names) == 33
+    assert ks.names[keypoints.MEDIAPIPE33_TO_COCO17[5]] == "left_shoulder"
+    coco_names = keypoints.joint_names("coco17")
+    for k, src in enumerate(keypoints.MEDIAPIPE33_TO_COCO17):
+        assert ks.names[src] == coco_names[k]
+        assert src not in keypoints.MEDIAPIPE33_APPROXIMATE
+
+
+def test_mediapipe33_to_body25_and_coco17():
+    pts = np.arange(33 * 2, dtype=np.float64).reshape(33, 2)
+    conf = np.linspace(0.1, 1.0, 33)
+    b25, c25 = keypoints.mediapipe33_to("body25", pts, conf)
+    names = keypoints.joint_names("body25")
+    assert b25.shape == (25, 2) and c25.shape == (25,)
+    np.testing.assert_allclose(b25[names.index("neck")], (pts[11] + pts[12]) / 2)
+    assert c25[names.index("mid_hip")] == min(conf[23], conf[24])
+    np.testing.assert_allclose(b25[names.index("right_heel")], pts[30])
+    assert c25[names.index("left_small_toe")] == 0.0
+    c17, cc = keypoints.mediapipe33_to("coco", pts, conf)
+    np.testing.assert_allclose(c17[11], pts[23])  # left hip
+    assert cc[0] == conf[0]
+    with pytest.raises(KeyError, match="coco17 or body25"):
+        keypoints.mediapipe33_to("smpl24", pts, conf)
+
+
+# ---------------------------------------------------------------------------------- metrics
+def test_pck_hand_computed():
+    gt = np.zeros((4, 2))
+    pred = np.array([[3.0, 4.0], [5.0, 0.0], [6.0, 0.0], [100.0, 0.0]])  # distances 5, 5, 6, 100
+    assert float(metrics.pck(pred, gt, [1, 1, 1, 1], 5.0)) == pytest.approx(0.5)  # inclusive
+    assert float(metrics.pck(pred, gt, [1, 1, 1, 0], 5.0)) == pytest.approx(2 / 3)
+    assert np.isnan(float(metrics.pck(pred, gt, [0, 0, 0, 0], 5.0)))
+    with pytest.raises(ValueError, match="visible"):
+        metrics.pck(pred, gt, [1, 1], 5.0)
+
+
+def test_mask_iou_hand_computed():
+    a = np.zeros((4, 4), bool)
+    b = np.zeros((4, 4), bool)
+    a[:2, :2] = True  # 4 px
+    b[1:3, 1:3] = True  # 4 px, 1 shared
+    assert float(metrics.mask_iou(a, b)) == pytest.approx(1 / 7)
+    assert float(metrics.mask_iou(a, a)) == 1.0
+    assert float(metrics.mask_iou(np.zeros((2, 2)), np.zeros((2, 2)))) == 1.0
+
+
+def test_polygon_to_mask_square():
+    m = polygon_to_mask([[1, 1, 3, 1, 3, 3, 1, 3]], 4, 5)  # covers pixel centres 1.5, 2.5
+    expected = np.zeros((4, 5), bool)
+    expected[1:3, 1:3] = True
+    np.testing.assert_array_equal(m, expected)
+
+
+# -------------------------------------------------------------------- geometry of the crops
+def test_anchor_layout():
+    a = blazepose.ssd_anchor_centres()
+    assert a.shape == (2254, 2)
+    np.testing.assert_allclose(a[0], [0.5 / 28, 0.5 / 28])
+    np.testing.assert_allclose(a[1], a[0])  # two anchors per cell on the stride-8 layer
+    np.testing.assert_allclose(a[-1], [6.5 / 7, 6.5 / 7])
+
+
+def test_roi_round_trip_and_upright():
+    roi = blazepose.roi_from_keypoints(np.array([100.0, 200.0]), np.array([130.0, 160.0]))
+    assert roi.size == pytest.approx(2 * 50 * blazepose.ROI_SCALE)
+    pts = np.array([[10.0, 20.0], [128.0, 128.0], [250.0, 3.0]])
+    back = roi.image_to_crop(roi.crop_to_image(pts, 256), 256)
+    np.testing.assert_allclose(back, pts, atol=GEOMETRY_TOL)
+    # the top keypoint lands straight above the crop centre
+    top = roi.image_to_crop(np.array([[130.0, 160.0]]), 256)[0]
+    np.testing.assert_allclose(top, [128.0, 128.0 - 256 / (2 * blazepose.ROI_SCALE)], atol=1e-6)
+
+
+def test_weighted_nms_merges_overlaps():
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60]], float)
+    kps = np.zeros((3, 4, 2))
+    out = blazepose.weighted_nms(boxes, kps, np.array([0.9, 0.3, 0.8]), 0.3, 10)
+    assert len(out) == 2
+    np.testing.assert_allclose(out[0][0], [0.25, 0, 10.25, 10])  # (0.9 * 0 + 0.3 * 1) / 1.2
+    assert out[0][2] == pytest.approx(0.9)
+
+
+# ----------------------------------------------------------------------- errors, model files
+def test_unreadable_files(tmp_path):
+    with pytest.raises(blazepose.ImageReadError, match="not found"):
+        blazepose.read_image(tmp_path / "missing.jpg")
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    with pytest.raises(blazepose.ImageReadError, match="bad.png"):
+        blazepose.read_image(bad)
+
+
+def test_missing_models_name_the_extra(tmp_path):
+    with pytest.raises(models.ModelsUnavailableError, match=r"jaxrefine\[detect\]"):
+        models.ensure_models(tmp_path, download=False)
+
+
+def test_extract_checks_hashes(tmp_path):
+    import zipfile
+
+    wheel = tmp_path / "mediapipe-0.10.21-fake.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for member, _ in models.MODEL_FILES.values():
+            zf.writestr(member, b"wrong bytes")
+    with pytest.raises(models.ModelsUnavailableError, match="sha256"):
+        models.extract_models(wheel, tmp_path / "cache")
+    assert not (tmp_path / "cache" / "models.json").exists()
+
+
+# ------------------------------------------------------------------------- the real models
+def test_cached_models_match_recorded_hashes(runner):
+    where = models.ensure_models(download=False)
+    record = json.loads((where / "models.json").read_text())
+    assert record["mediapipe"] == models.MEDIAPIPE_VERSION
+    for name, (_, digest) in models.MODEL_FILES.items():
+        assert models.sha256_file(where / name) == digest
+
+
+def test_detector_on_the_coco_photo(runner, coco):
+    people = blazepose.detect_people(COCO_IMAGE, runner=runner)
+    best = max(people, key=lambda p: float(blazepose.box_iou(p.box, coco["box"])[0]))
+    assert float(blazepose.box_iou(best.box, coco["box"])[0]) > MIN_BOX_IOU
+    assert best.landmarks2d.shape == (33, 3) and best.world.shape == (33, 3)
+    assert best.mask.shape == (coco["height"], coco["width"])
+    lm17, _ = keypoints.mediapipe33_to("coco17", best.landmarks2d[:, :2], best.landmarks2d[:, 2])
+    diag = float(np.hypot(*(coco["box"][2:] - coco["box"][:2])))
+    gt = coco["keypoints"]
+    assert float(metrics.pck(lm17, gt[:, :2], gt[:, 2] > 0, 0.1 * diag)) >= MIN_LANDMARK_PCK10
+    # world points: metres, hip-centred, y down (the head above the hips)
+    np.testing.assert_allclose(best.world[[23, 24]].mean(0), 0.0, atol=0.05)
+    assert best.world[0, 1] < -0.3
+
+
+def test_user_box_skips_the_detector(runner, coco):
+    people = blazepose.detect_people(COCO_IMAGE, boxes=[coco["box"]], runner=runner)
+    assert len(people) == 1 and people[0].score == 1.0
+    np.testing.assert_allclose(people[0].box, coco["box"])
+
+
+def test_no_person_in_a_blank_image(runner):
+    with pytest.raises(blazepose.NoPersonError, match="no person"):
+        blazepose.detect_people(np.full((240, 320, 3), 128, np.uint8), runner=runner)
