@@ -1,9 +1,9 @@
 """Dense 2D correspondences between a rendering of the current estimate and the image.
 
-PAPER.md section 1: the per-vertex ground-truth displacement between two parameter sets
-(Eq. 1), the per-pixel field by barycentric interpolation over the initial mesh's rendering
-(Eq. 2), and the pixel-to-vertex transfer that turns a (predicted) field into per-visible-vertex
-2D targets (Eq. 5-6). All functions are for one frame; vmap for batches.
+docs/METHOD.md, *The refinement method*: the per-vertex ground-truth displacement between two
+parameter sets (Eq. 1), the per-pixel field by barycentric interpolation over the initial mesh's
+rendering (Eq. 2), and the pixel-to-vertex transfer that turns a (predicted) field into
+per-visible-vertex 2D targets (Eq. 5-6). All functions are for one frame; vmap for batches.
 
 The ground truth that training, the oracle and evaluation share lives here too:
 :func:`ground_truth_field` (the per-pixel field a network should predict over the rendering of

@@ -5,7 +5,8 @@
    backgrounds) with their ground truth and a regressor-like initial estimate.
 3. ``refinement.png`` / ``refinement.json`` / ``loss_curves.png``: the paper's refinement with
    ground-truth targets on those frames: the initial estimate, SMPLify on the 25 ground-truth
-   OpenPose keypoints, and SMPLify on dense ground-truth vertex targets (PAPER.md Table 2).
+   OpenPose keypoints, and SMPLify on dense ground-truth vertex targets (the paper's Table 2;
+   docs/METHOD.md).
 """
 
 from __future__ import annotations

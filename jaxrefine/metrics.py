@@ -8,7 +8,7 @@ Protocol (every function is for ONE sample; ``vmap`` or :func:`compute_all_batch
   model's ``J_regressor`` applied to the posed mesh; pelvis = joint 0) because the open body
   model has no Human3.6M joint regressor. Numbers are therefore *not* directly comparable with
   papers that use SPIN's protocol (17 H36M-regressed joints, 14 LSP joints, pelvis = H36M joint
-  0; REFERENCE.md 1.12); pass such joints yourself to follow that protocol.
+  0; docs/METHOD.md, *Metrics*); pass such joints yourself to follow that protocol.
 - **MPJPE** (root-aligned): subtract the root from prediction and ground truth separately,
   then average the joint distances. The root is one joint index (default 0, the SMPL pelvis)
   or the mean of several (e.g. ``(1, 2)``, the hip midpoint).

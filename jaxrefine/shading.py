@@ -4,7 +4,7 @@ Everything here is plain JAX, written for one image (``vmap`` for batches), and 
 w.r.t. the attributes, texture and -- through :func:`jaxrefine.render.attach_gradients` --
 the vertex positions and camera.
 
-The paper's render channels for a body (PAPER.md section 1, step 2), :func:`render_channels`:
+The paper's render channels for a body (docs/METHOD.md, *Render channels*), :func:`render_channels`:
 
 * ``rgb``: textured colour (per-vertex colours, or a UV texture map sampled bilinearly),
   optionally shaded (ambient + one directional light, :func:`shade`),

@@ -1,4 +1,5 @@
-"""SMPLify as one jitted, vmapped program: camera stage then body stage (REFERENCE.md 1.2).
+"""SMPLify as one jitted, vmapped program: camera stage then body stage
+(docs/METHOD.md, *SMPLify as SPIN runs it*).
 
 Usage: ``smplify(model, init_params, data, preset="spin", data_kind="keypoints")``.
 

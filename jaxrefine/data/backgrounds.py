@@ -1,6 +1,6 @@
 """Background images for synthetic frames: natural photos, CC0 HDRI crops, procedural patterns.
 
-Sources (DATA.md), each optional:
+Sources, each optional:
 
 * ``skimage``: the public-domain / CC0 pictures of ``skimage.data`` (coffee, chelsea, rocket,
   astronaut, camera, brick, grass, gravel, hubble_deep_field), when scikit-image is installed;

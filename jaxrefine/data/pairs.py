@@ -47,6 +47,7 @@ import dataclasses
 import functools
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import jax
@@ -69,6 +70,7 @@ from jaxrefine.data.scenes import (
 )
 from jaxrefine.data.texture_estimation import estimate_texture, fill_uncovered
 from jaxrefine.data.textures import procedural_texture
+from jaxrefine.errors import JaxrefineError
 from jaxrefine.files import atomic_savez
 from jaxrefine.network.crop import crop_camera, person_box
 from jaxrefine.render import rasterize
@@ -144,6 +146,10 @@ class PairConfig:
 
 
 # --------------------------------------------------------------------------- subject bank
+class BankFileError(JaxrefineError, ValueError):
+    """A subject-bank cache that is damaged or was built with other settings (names the file)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class SubjectBank:
     """P synthetic subjects with their true and estimated textures.
@@ -268,18 +274,18 @@ def save_bank(path: str | os.PathLike, bank: SubjectBank) -> Path:
 
 
 def load_bank(path: str | os.PathLike) -> SubjectBank:
-    """Read a bank written by :func:`save_bank`; a damaged file raises ``ValueError`` naming it."""
+    """Read a bank written by :func:`save_bank`; a damaged file raises :class:`BankFileError`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"subject bank not found: {path}")
     try:
         with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in _BANK_KEYS + _BANK_META if k not in z.files]
-            if missing:
-                raise ValueError(f"{path}: not a subject bank, missing keys {missing}")
-            a = {k: z[k] for k in _BANK_KEYS + _BANK_META}
-    except (OSError, zipfile.BadZipFile, EOFError) as e:
-        raise ValueError(f"{path}: damaged subject bank ({e}); delete it to rebuild") from e
+            a = {k: z[k] for k in z.files}
+    except (OSError, ValueError, TypeError, zipfile.BadZipFile, EOFError, zlib.error) as e:
+        raise BankFileError(f"{path}: damaged subject bank ({e}); delete it to rebuild") from e
+    missing = [k for k in _BANK_KEYS + _BANK_META if k not in a]
+    if missing:
+        raise BankFileError(f"{path}: not a subject bank, missing keys {missing}")
     P = len(a["betas"])
     T = a["true_texture"].shape[1] if a["true_texture"].ndim == 4 else -1
     expect = {
@@ -289,7 +295,7 @@ def load_bank(path: str | os.PathLike) -> SubjectBank:
     }  # fmt: skip
     for k, (shape, kind) in expect.items():
         if a[k].shape != shape or a[k].dtype.kind != kind:
-            raise ValueError(
+            raise BankFileError(
                 f"{path}: '{k}' must be {shape} of kind {kind!r}, got {a[k].dtype} {a[k].shape}"
             )
     return SubjectBank(
@@ -307,7 +313,7 @@ def load_or_build_bank(
     """The bank cached at ``path``; built (:func:`build_bank`) and written there if absent.
 
     A cached bank made for another model, seed, size or texture estimation raises
-    ``ValueError`` (no silent reuse): delete the file or pass another path.
+    :class:`BankFileError` (no silent reuse): delete the file or pass another path.
     """
     path = Path(path)
     if not path.exists():
@@ -328,7 +334,10 @@ def load_or_build_bank(
     }  # fmt: skip
     diff = {k: (have[k], want[k]) for k in want if have[k] != want[k]}
     if diff:
-        raise ValueError(f"{path}: subject bank built with other settings (have, want): {diff}")
+        raise BankFileError(
+            f"{path}: subject bank built with other settings (have, want): {diff}; delete it or "
+            "pass another path"
+        )
     return bank
 
 

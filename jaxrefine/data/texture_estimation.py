@@ -1,4 +1,5 @@
-"""Personal texture maps from a subject's frames and fits (PAPER.md, "Texture maps").
+"""Personal texture maps from a subject's frames and fits (docs/METHOD.md,
+*The refinement method*, texture maps).
 
 "Back-project the image colours of a subject's reference frames onto all visible vertices and
 take the per-vertex (or per-texel) median; blurry and incomplete textures are fine."

@@ -1,6 +1,6 @@
 """Procedural clothing and skin textures in the body model's UV layout.
 
-Nothing offline provides real clothing textures (DATA.md), so they are generated, varied widely:
+No clothing texture collection is available offline, so they are generated, varied widely:
 an outfit (upper garment with a sleeve length, lower garment with a hem height, shoes, optional
 one-piece dress, turtleneck or socks), a pattern per garment (solid, horizontal or vertical
 stripes, checks, dots, blobs, value noise, gradient, a chest print), a skin tone, a hair colour
@@ -30,7 +30,7 @@ from flax import struct
 
 logger = logging.getLogger(__name__)
 
-# Body parts by SMPL joint index (REFERENCE.md 2.6 order).
+# Body parts by SMPL joint index (SMPL's joint order, jaxrefine.keypoints.SMPL_JOINT_NAMES).
 TRUNK_PARTS = (0, 3, 6, 9, 13, 14)
 NECK_PART = 12
 HEAD_PART = 15

@@ -10,7 +10,7 @@ inside the traced program from ``factory(**static_kwargs, **hyperparams)``: ``hy
 Factories:
 
 - :func:`adam`: Kingma & Ba (2015), with PyTorch's defaults ``eps=1e-8``, ``b1=0.9``,
-  ``b2=0.999`` (SPIN's SMPLify, REFERENCE.md 1.2). optax's update
+  ``b2=0.999`` (SPIN's SMPLify, docs/METHOD.md). optax's update
   ``lr * m_hat / (sqrt(v_hat) + eps)`` is ``torch.optim.Adam``'s (eps added after the bias
   corrected square root; no weight decay, no amsgrad).
 - :func:`lbfgs`: ``optax.lbfgs`` (Nocedal & Wright, Numerical Optimization, Alg. 7.4/7.5) with
