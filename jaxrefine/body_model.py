@@ -10,7 +10,7 @@ metadata. :func:`forward` poses ONE body; batch with ``jax.vmap``:
 >>> out.vertices.shape == (model.num_vertices, 3), out.joints.shape
 (True, (24, 3))
 
-The forward pass reproduces smplx's ``lbs`` (REFERENCE.md section 2.3):
+The forward pass reproduces smplx's ``lbs`` (docs/METHOD.md, *Body model and keypoints*):
 
 1. ``v_shaped = v_template + shapedirs @ betas``
 2. ``J = J_regressor @ v_shaped`` (joints from the shaped mesh, before pose correctives)

@@ -2,7 +2,8 @@
 
 A keypoint is either one of the 24 SMPL joints or a surface landmark of the model (a convex
 combination of vertices: nose, eyes, ears, toes, heels). Landmarks are defined per mesh: for
-real SMPL files they are smplx's vertex ids (REFERENCE.md section 2.7, :data:`SMPL_LANDMARKS`);
+real SMPL files they are smplx's vertex ids (:data:`SMPL_LANDMARKS`; docs/METHOD.md, *Body model
+and keypoints*);
 the open model ships its own (chosen on its mesh, see scripts/build_open_body_model.py).
 
 BODY_25 follows SPIN / smplify-x's SMPL -> OpenPose table: MidHip is the SMPL pelvis joint, Neck
@@ -35,7 +36,7 @@ class Landmark(NamedTuple):
     weights: tuple[float, ...]
 
 
-# smplx vertex ids of SMPL's surface landmarks (vertex_ids['smplh'], REFERENCE.md 2.7).
+# smplx vertex ids of SMPL's surface landmarks (its 'smplh' table; docs/METHOD.md).
 SMPL_LANDMARKS: tuple[Landmark, ...] = tuple(
     Landmark(name, (vid,), (1.0,))
     for name, vid in [
@@ -139,7 +140,7 @@ SET_ALIASES = {"smpl": "smpl24", "openpose": "body25", "body_25": "body25", "coc
 SET_ALIASES["mediapipe"] = "mediapipe33"
 
 # OpenPose BODY_25 joints SMPLify ignores in the body stage (neck, right hip, left hip:
-# REFERENCE.md 1.3 / smplify-x's joints_to_ign): SMPL has no true neck and hip labels differ.
+# docs/METHOD.md, *SMPLify as SPIN runs it*): SMPL has no true neck and hip labels differ.
 BODY25_IGNORED_BY_SMPLIFY = (1, 9, 12)
 
 

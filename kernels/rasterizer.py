@@ -9,7 +9,7 @@ Conventions (OpenCV): camera-space x right, y down, z forward; a world point ``X
 ``R @ X + t`` and to pixel ``(fx x / z + cx, fy y / z + cy)``; pixel ``(row i, column j)``
 covers ``[j, j + 1) x [i, i + 1)`` and its centre is ``(j + 0.5, i + 0.5)``.
 
-How it works (see ``../shared/docs/RENDERING.md``):
+How it works:
 
 * The OpenGL context (moderngl + glcontext, ``backend="egl"``) belongs to one worker thread
   owned by :class:`EGLRasterizer`; every call runs on that thread, so the object can be used

@@ -1,5 +1,6 @@
-"""A PyTorch reference of SPIN's SMPLify on smplx, written from REFERENCE.md sections 1.2-1.10
-(not copied from SPIN), for the parity test and ``jaxrefine bench smplify``.
+"""A PyTorch reference of SPIN's SMPLify on smplx, written from SPIN's settings as
+docs/METHOD.md states them (not copied from SPIN), for the parity test and
+``jaxrefine bench smplify``.
 
 Same structure as SPIN: camera stage (Adam, translation + global orientation, torso joints,
 depth anchor) then body stage (Adam, body pose + betas + global orientation, GMoF data term,
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# smplx's 45 SMPL joints -> OpenPose BODY_25 (REFERENCE.md 1.3)
+# smplx's 45 SMPL joints -> OpenPose BODY_25 (docs/METHOD.md, *Body model and keypoints*)
 SMPLX_TO_BODY25 = [
     24,
     12,
