@@ -9,7 +9,7 @@ non-commercial data). Usage::
 
     python scripts/build_open_body_model.py --out jaxrefine/assets/open_body_model.npz
 
-Recipe (see docs/OPEN_BODY_MODEL.md):
+Recipe:
 
 1. Shapes: ``--samples`` training + ``--heldout`` held-out adults from Anny's calibrated sampler
    (``anny.shape_distribution.SimpleShapeDistribution``) with morphological age ~ U(18, 65)
@@ -652,9 +652,10 @@ def render_check(model: dict, path: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# The build, step by step (main runs them in order).
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="jaxrefine/assets/open_body_model.npz")
     parser.add_argument("--samples", type=int, default=4000, help="training shapes")
@@ -664,22 +665,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--regressor-samples", type=int, default=400)
     parser.add_argument("--cache-dir", default=None, help="Anny/Warp cache (default: a temp dir)")
     parser.add_argument("--check-png", default=None, help="write a matplotlib check image here")
-    args = parser.parse_args(argv)
-    t0 = time.time()
-    rng = np.random.default_rng(args.seed)
+    return parser.parse_args(argv)
 
-    anny, torch, am = load_anny(args.cache_dir)
-    labels = list(am.bone_labels)
-    parents = [int(p) for p in am.bone_parents]
-    assert all(parents[i] < i for i in range(1, len(parents))), "bones not parents-first"
-    log(f"anny {anny.__version__}: {len(labels)} bones, {am.template_vertices.shape[0]} vertices")
 
-    # Pieces and the body piece.
-    faces_all = am.faces.numpy().astype(np.int64)
-    nv_all = am.template_vertices.shape[0]
+def split_pieces(am):
+    """Recipe step 4: Anny's connected pieces; the body piece must be a closed 2-manifold.
+
+    Returns (body faces (F, 3) re-indexed to the body piece, body vertex ids into Anny's mesh,
+    body face mask over Anny's faces, per-vertex piece label, piece sizes)."""
     import scipy.sparse as sp
     from scipy.sparse.csgraph import connected_components
 
+    faces_all = am.faces.numpy().astype(np.int64)
+    nv_all = am.template_vertices.shape[0]
     adj = sp.coo_matrix(
         (np.ones(faces_all.size), (faces_all.ravel(), np.roll(faces_all, 1, axis=1).ravel())),
         shape=(nv_all, nv_all),
@@ -695,8 +693,11 @@ def main(argv: list[str] | None = None) -> int:
     log(f"pieces {sorted(sizes.tolist(), reverse=True)}; body: {len(body_ids)} v, {len(f)} f")
     counts = edge_face_counts(f)
     assert (counts == 2).all(), "body piece is not a closed 2-manifold"
+    return f, body_ids, face_mask, comp, sizes
 
-    # Eyeball pieces (by side of their centre).
+
+def eyeball_pieces(am, comp: np.ndarray, sizes: np.ndarray) -> dict[str, np.ndarray]:
+    """Vertex ids of the two eyeball pieces, keyed "L" / "R" by the side of their centre."""
     t_rest = to_smpl_axes(am.template_vertices.numpy())
     eye_pieces = {}
     for c in np.flatnonzero(sizes < 0.5 * sizes.max()):
@@ -705,17 +706,23 @@ def main(argv: list[str] | None = None) -> int:
         if abs(cen[0]) > 0.01:  # the tongue sits on the midline
             eye_pieces["L" if cen[0] > 0 else "R"] = ids
     assert set(eye_pieces) == {"L", "R"}
+    return eye_pieces
 
-    # UVs of the body faces.
+
+def body_uvs(am, face_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Recipe step 9: ``vt`` (T, 2) and ``ft`` (F, 3) restricted to the body faces."""
     vt_all = am.texture_coordinates.numpy()
     ft_all = am.face_texture_coordinate_indices.numpy().astype(np.int64)[face_mask]
     used = np.unique(ft_all)
     remap_t = -np.ones(len(vt_all), dtype=np.int64)
     remap_t[used] = np.arange(len(used))
-    vt = vt_all[used]
-    ft = remap_t[ft_all]
+    return vt_all[used], remap_t[ft_all]
 
-    # Anny skinning weights (dense, all vertices).
+
+def skinning_weights(am, labels: list[str], body_ids: np.ndarray):
+    """Recipe step 5: Anny's dense bone weights (all vertices, all bones) and the SMPL weights
+    (body vertices, 24 joints) summed over each joint's bones."""
+    nv_all = am.template_vertices.shape[0]
     bw_idx = am.vertex_bone_indices.numpy()
     bw_val = am.vertex_bone_weights.numpy()
     bone_w = np.zeros((nv_all, len(labels)))
@@ -727,12 +734,20 @@ def main(argv: list[str] | None = None) -> int:
         merge[b, smpl_joint_of_bone(name)] = 1.0
     weights = (bone_w @ merge)[body_ids]
     assert np.allclose(weights.sum(axis=1), 1.0, atol=1e-6)
+    return bone_w, weights
 
-    # Shapes.
+
+def tposed_shapes(anny, torch, am, args, labels, parents, bone_w, body_ids, t0: float) -> dict:
+    """Recipe steps 1-3: sample training and held-out shapes, move them to SMPL axes with the
+    hip centre at the origin, and T-pose them with rotations computed once on the mean shape.
+
+    Returns a dict: ``x_train`` / ``x_ho`` (N, V, 3) T-posed body vertices, ``j_train`` /
+    ``j_ho`` (N, 24, 3) joints, ``mean_full`` (all Anny vertices of the T-posed mean shape),
+    ``posed_heads`` (1, bones, 3) of the mean shape, ``angles`` (T-pose rotations, degrees)."""
     log(
         f"sampling {args.samples} + {args.heldout} adult shapes (seed {args.seed}, {args.seed + 1})"
     )
-    rest_v, rest_h, phen = sample_rest_shapes(anny, torch, am, args.samples, args.seed)
+    rest_v, rest_h, _ = sample_rest_shapes(anny, torch, am, args.samples, args.seed)
     ho_v, ho_h, _ = sample_rest_shapes(anny, torch, am, args.heldout, args.seed + 1)
     log(f"sampled in {time.time() - t0:.0f} s")
 
@@ -766,11 +781,13 @@ def main(argv: list[str] | None = None) -> int:
     mean_full_rest = rest_v.mean(axis=0)
     posed_h, tr = forward_kinematics(rest_h.mean(axis=0)[None], world, parents)
     mean_full = skin(mean_full_rest[None], bone_w, tr)[0]
-    del rest_v, ho_v
     log(f"T-posed in {time.time() - t0:.0f} s")
+    return {"x_train": x_train, "j_train": j_train, "x_ho": x_ho, "j_ho": j_ho,
+            "mean_full": mean_full, "posed_heads": posed_h, "angles": angles}  # fmt: skip
 
-    # Orientation.
-    mean_body = mean_full[body_ids]
+
+def orient_outward(mean_body: np.ndarray, f: np.ndarray, ft: np.ndarray):
+    """Recipe step 4: flip faces (and UV faces) when the mean body's signed volume is negative."""
     vol = signed_volume(mean_body, f)
     if vol < 0:
         log("flipping faces to face outward")
@@ -778,23 +795,31 @@ def main(argv: list[str] | None = None) -> int:
         ft = ft[:, [0, 2, 1]]
         vol = -vol
     log(f"signed volume of the mean body: {vol * 1000:.1f} L")
+    return f, ft
 
-    # Palm check: knuckle line (index - pinky) should be horizontal, pointing +z on both hands.
+
+def palm_roll(posed_heads: np.ndarray, labels: list[str]) -> dict[str, float]:
+    """Palm check: the knuckle line (index - pinky) should be horizontal, pointing +z on both
+    hands. Degrees per side (0 = palm down)."""
     palm = {}
     for side in ("L", "R"):
         k = (
-            posed_h[0, labels.index(f"finger2-1.{side}")]
-            - posed_h[0, labels.index(f"finger5-1.{side}")]
+            posed_heads[0, labels.index(f"finger2-1.{side}")]
+            - posed_heads[0, labels.index(f"finger5-1.{side}")]
         )
         palm[side] = float(np.degrees(np.arctan2(k[1], k[2])))
     log(f"palm roll (0 = palm down): L {palm['L']:.1f} deg, R {palm['R']:.1f} deg")
+    return palm
 
-    # PCA.
-    n, nb = len(x_train), args.num_betas
+
+def shape_space(x_train: np.ndarray, x_ho: np.ndarray, nb: int, rng) -> dict:
+    """Recipe step 6: PCA shapedirs, variance explained and the held-out vertex error.
+
+    Returns a dict: ``v_template`` (V, 3), ``shapedirs`` (V, 3, nb), ``explained`` (dict),
+    ``heldout_err`` (per number of betas), ``rec_ho`` (held-out shapes through the model)."""
+    n = len(x_train)
     heights = x_train[:, :, 1].max(axis=1) - x_train[:, :, 1].min(axis=1)
     mean, dirs, explained = pca_shape_space(x_train.reshape(n, -1), nb, rng, heights)
-    v_template = mean.reshape(-1, 3)
-    shapedirs = dirs.reshape(-1, 3, nb)
     ev = {k: float(explained[k - 1]) for k in (1, 2, 5, 10, 16, 20) if k <= len(explained)}
     log("variance explained: " + ", ".join(f"{k}: {100 * e:.4f}%" for k, e in ev.items()))
 
@@ -815,14 +840,20 @@ def main(argv: list[str] | None = None) -> int:
         )
     betas_ho, rec_ho = project(x_ho, nb)
     log(f"held-out betas std: {betas_ho.std(axis=0).round(2).tolist()}")
+    return {"v_template": mean.reshape(-1, 3), "shapedirs": dirs.reshape(-1, 3, nb),
+            "explained": ev, "heldout_err": heldout_err, "rec_ho": rec_ho}  # fmt: skip
 
-    # Joint regressor.
+
+def joint_regressor(x_train, j_train, v_template, weights, rng, regressor_samples: int):
+    """Recipe step 8: the non-negative sparse J_regressor (24, V), fitted on a random subset of
+    the training shapes. Returns (regressor, nonzeros per joint, subset size)."""
     log("fitting the non-negative sparse joint regressor")
-    sub = rng.choice(n, size=min(args.regressor_samples, n), replace=False)
+    n = len(x_train)
+    sub = rng.choice(n, size=min(regressor_samples, n), replace=False)
     vs = x_train[sub].astype(np.float64)
     js = j_train[sub]
     j_mean = j_train.mean(axis=0)
-    j_reg = np.zeros((24, len(body_ids)))
+    j_reg = np.zeros((24, len(v_template)))
     for j in range(24):
         d = np.linalg.norm(v_template - j_mean[j], axis=1)
         # Candidates: vertices near the joint that the joint or its parent/children skin.
@@ -835,14 +866,19 @@ def main(argv: list[str] | None = None) -> int:
         j_reg[j, ids] = w
     nnz = (j_reg > 0).sum(axis=1)
     log(f"regressor nonzeros per joint: {nnz.tolist()}")
+    return j_reg, nnz, len(sub)
+
+
+def regressor_errors(j_reg, shapes: dict, rec_ho) -> dict:
+    """Regressor errors (mm) on rest shapes: training, held-out through the PCA model, raw."""
 
     def joint_err(x, jt):
         e = np.linalg.norm(np.einsum("jv,nvk->njk", j_reg, x.astype(np.float64)) - jt, axis=-1)
         return e
 
-    e_tr = joint_err(x_train[:1000], j_train[:1000])
-    e_ho = joint_err(rec_ho, j_ho)
-    e_ho_raw = joint_err(x_ho, j_ho)
+    e_tr = joint_err(shapes["x_train"][:1000], shapes["j_train"][:1000])
+    e_ho = joint_err(rec_ho, shapes["j_ho"])
+    e_ho_raw = joint_err(shapes["x_ho"], shapes["j_ho"])
     reg_err = {
         "train_mean_mm": float(e_tr.mean() * 1000),
         "train_max_mm": float(e_tr.max() * 1000),
@@ -858,9 +894,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{reg_err['heldout_pca_max_mm']:.1f} mm (mean/max)"
     )
     log(f"  per joint mean (held-out, mm): {reg_err['heldout_pca_per_joint_mean_mm']}")
+    return reg_err
 
-    # Regressor on posed meshes: skin the mean shape with the merged weights and SMPL joints, and
-    # compare J_regressor @ posed vertices with the posed joints.
+
+def regressor_posed_errors(v_template, shapedirs, j_reg, weights) -> dict:
+    """Regressor on posed meshes: skin the mean shape with the merged weights and SMPL joints,
+    and compare J_regressor @ posed vertices with the posed joints (mm)."""
     posed_err = {}
     for name, pose in posing_suite().items():
         v_p, j_p = smpl_lbs(
@@ -871,40 +910,26 @@ def main(argv: list[str] | None = None) -> int:
     log("regressor on posed meshes (mean/max mm): " + ", ".join(
         f"{k} {d['mean_mm']:.1f}/{d['max_mm']:.1f}" for k, d in posed_err.items()
     ))  # fmt: skip
+    return posed_err
 
-    # Landmarks on the mean T-posed mesh.
+
+def mean_mesh_landmarks(mean_full, eye_pieces, mean_body, f, bone_w, body_ids, labels,
+                        v_template) -> dict:  # fmt: skip
+    """Recipe step 10: landmarks on the mean T-posed mesh (printed with their positions)."""
     eyeball_pts = {s: mean_full[eye_pieces[s]] for s in ("L", "R")}
     landmarks = pick_landmarks(mean_body, f, bone_w[body_ids], labels, eyeball_pts)
     for k, d in landmarks.items():
         p = np.asarray(d["weights"]) @ v_template[d["vertices"]]
         log(f"  landmark {k:16s} ids {d['vertices']} at {p.round(3).tolist()}")
+    return landmarks
 
+
+def model_arrays(space: dict, j_reg, weights, f, vt, ft, landmarks: dict) -> dict:
+    """The arrays of the model file (SMPL naming), with float32 rows renormalised to sum to 1."""
     kintree = np.array([SMPL_PARENTS, list(range(24))], dtype=np.int64)
-    build_info = {
-        "source": f"anny {anny.__version__} (rig 'anny', topology 'anny', phenotypes 'default')",
-        "model_id": MODEL_ID,
-        "seed": args.seed,
-        "heldout_seed": args.seed + 1,
-        "samples": n,
-        "heldout_samples": len(x_ho),
-        "regressor_samples": len(sub),
-        "sampler": "SimpleShapeDistribution, morphological age U(18, 65), gender U(0, 1)",
-        "num_betas": nb,
-        "variance_explained": ev,
-        "heldout_vertex_error": {str(k): v for k, v in heldout_err.items()},
-        "regressor_error": reg_err,
-        "regressor_posed_error": posed_err,
-        "regressor_nnz": nnz.tolist(),
-        "tpose_rotation_deg": angles,
-        "palm_roll_deg": palm,
-        "axes": "SMPL: metres, y up, face +z, body-left +x; Anny (x,y,z) -> (x,z,-y)",
-        "origin": "rest hip centre (Anny root bone head) of every shape at the origin",
-        "uv_convention": "OBJ (origin bottom-left, v up)",
-        "posedirs": "none (Anny has no pose correctives)",
-    }
     model = {
-        "v_template": v_template.astype(np.float32),
-        "shapedirs": shapedirs.astype(np.float32),
+        "v_template": space["v_template"].astype(np.float32),
+        "shapedirs": space["shapedirs"].astype(np.float32),
         "J_regressor": j_reg.astype(np.float32),
         "weights": weights.astype(np.float32),
         "f": f.astype(np.int32),
@@ -919,7 +944,11 @@ def main(argv: list[str] | None = None) -> int:
     # Renormalise the float32 rows exactly-ish.
     model["weights"] /= model["weights"].sum(axis=1, keepdims=True)
     model["J_regressor"] /= model["J_regressor"].sum(axis=1, keepdims=True)
+    return model
 
+
+def posing_checks(model: dict, build_info: dict) -> None:
+    """Pose the model with a numpy LBS (and smplx when importable); record into build_info."""
     log("posing checks (numpy LBS, zero posedirs)")
     pose_checks = check_posing(model)
     log("  max vertex displacement (m): " + ", ".join(
@@ -930,9 +959,12 @@ def main(argv: list[str] | None = None) -> int:
         log(f"smplx.SMPL vs numpy LBS (float64): max abs diff {smplx_err:.2e} m")
     build_info["pose_checks"] = pose_checks
     build_info["smplx_max_abs_diff_m"] = smplx_err
-    model["build_info"] = np.array(json.dumps(build_info))
 
-    out = pathlib.Path(args.out)
+
+def write_model(model: dict, build_info: dict, landmarks: dict, out: pathlib.Path,
+                argv: list[str] | None) -> None:  # fmt: skip
+    """Write the ``.npz`` and its ``.json`` record (sha256, sizes, command, build info)."""
+    model["build_info"] = np.array(json.dumps(build_info))
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, **model)
     sha = hashlib.sha256(out.read_bytes()).hexdigest()
@@ -951,6 +983,65 @@ def main(argv: list[str] | None = None) -> int:
     }
     out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     log(f"wrote {out.with_suffix('.json')}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    t0 = time.time()
+    rng = np.random.default_rng(args.seed)
+
+    anny, torch, am = load_anny(args.cache_dir)
+    labels = list(am.bone_labels)
+    parents = [int(p) for p in am.bone_parents]
+    assert all(parents[i] < i for i in range(1, len(parents))), "bones not parents-first"
+    log(f"anny {anny.__version__}: {len(labels)} bones, {am.template_vertices.shape[0]} vertices")
+
+    f, body_ids, face_mask, comp, sizes = split_pieces(am)
+    eye_pieces = eyeball_pieces(am, comp, sizes)
+    vt, ft = body_uvs(am, face_mask)
+    bone_w, weights = skinning_weights(am, labels, body_ids)
+    shapes = tposed_shapes(anny, torch, am, args, labels, parents, bone_w, body_ids, t0)
+    mean_body = shapes["mean_full"][body_ids]
+    f, ft = orient_outward(mean_body, f, ft)
+    palm = palm_roll(shapes["posed_heads"], labels)
+
+    nb = args.num_betas
+    space = shape_space(shapes["x_train"], shapes["x_ho"], nb, rng)
+    v_template = space["v_template"]
+    j_reg, nnz, n_sub = joint_regressor(
+        shapes["x_train"], shapes["j_train"], v_template, weights, rng, args.regressor_samples
+    )
+    reg_err = regressor_errors(j_reg, shapes, space["rec_ho"])
+    posed_err = regressor_posed_errors(v_template, space["shapedirs"], j_reg, weights)
+    landmarks = mean_mesh_landmarks(
+        shapes["mean_full"], eye_pieces, mean_body, f, bone_w, body_ids, labels, v_template
+    )
+
+    build_info = {
+        "source": f"anny {anny.__version__} (rig 'anny', topology 'anny', phenotypes 'default')",
+        "model_id": MODEL_ID,
+        "seed": args.seed,
+        "heldout_seed": args.seed + 1,
+        "samples": len(shapes["x_train"]),
+        "heldout_samples": len(shapes["x_ho"]),
+        "regressor_samples": n_sub,
+        "sampler": "SimpleShapeDistribution, morphological age U(18, 65), gender U(0, 1)",
+        "num_betas": nb,
+        "variance_explained": space["explained"],
+        "heldout_vertex_error": {str(k): v for k, v in space["heldout_err"].items()},
+        "regressor_error": reg_err,
+        "regressor_posed_error": posed_err,
+        "regressor_nnz": nnz.tolist(),
+        "tpose_rotation_deg": shapes["angles"],
+        "palm_roll_deg": palm,
+        "axes": "SMPL: metres, y up, face +z, body-left +x; Anny (x,y,z) -> (x,z,-y)",
+        "origin": "rest hip centre (Anny root bone head) of every shape at the origin",
+        "uv_convention": "OBJ (origin bottom-left, v up)",
+        "posedirs": "none (Anny has no pose correctives)",
+    }
+    model = model_arrays(space, j_reg, weights, f, vt, ft, landmarks)
+    posing_checks(model, build_info)
+    write_model(model, build_info, landmarks, pathlib.Path(args.out), argv)
     if args.check_png:
         render_check(model, args.check_png)
     log(f"done in {time.time() - t0:.0f} s")
