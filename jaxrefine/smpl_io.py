@@ -301,15 +301,15 @@ def _check_values(arrays: dict, V: int, source: str) -> None:
     for key in ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "vt"):
         if key in arrays and not _finite32(arrays[key]):
             raise ModelFileError(f"{source}: {key} holds NaN, inf or values beyond float32")
-    indexed = {"f": ("vertex", V)}
+    indexed = {"f": ("vertices", V)}
     if "ft" in arrays:
-        indexed["ft"] = ("texture coordinate", arrays["vt"].shape[0])
+        indexed["ft"] = ("texture coordinates", arrays["vt"].shape[0])
     for key, (what, n) in indexed.items():
         a = arrays[key]
         if a.size and (a.min() < 0 or a.max() >= n):
             raise ModelFileError(
-                f"{source}: {key} indexes {what}s {int(a.min())}..{int(a.max())}; the model "
-                f"has {n} (expected 0..{n - 1})"
+                f"{source}: {key} indexes {what} {int(a.min())}..{int(a.max())}; the model "
+                f"has {n} {what} (expected indices 0..{n - 1})"
             )
     w = np.asarray(arrays["weights"], np.float64)
     if w.min() < -_ROW_SUM_TOL or np.max(np.abs(w.sum(1) - 1.0)) > _ROW_SUM_TOL:

@@ -265,3 +265,29 @@ def test_cmu_kinematics_plausible(mocap_dir):
         "fa,fa->f", knee - mid, forward / np.linalg.norm(forward, axis=-1, keepdims=True)
     )
     assert np.mean(ahead > -0.01) > 0.95
+
+
+_NON_FINITE_ASF = {
+    "nan length": (_ASF.replace("length 2", "length nan"), r"bad\.asf:20: length holds a non-fin"),
+    "inf axis": (_ASF.replace("axis 0 0 90 XYZ", "axis 0 inf 90 XYZ"), r"bad\.asf:\d+: axis"),
+    "nan direction": (_ASF.replace("direction 0 1 0", "direction 0 nan 0"), r"direction holds"),
+    "huge position": (_ASF.replace("position 0 0 0", "position 0 1e300 0"), r"root position"),
+    "length unit inf": (_ASF.replace("length 0.45", "length inf"), r"bad\.asf:6: length unit"),
+    "length unit tiny": (_ASF.replace("length 0.45", "length 1e-300"), r"between 1e-06 and"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_NON_FINITE_ASF))
+def test_non_finite_asf_refused(case):
+    text, pattern = _NON_FINITE_ASF[case]
+    with pytest.raises(asfamc.MocapFileError, match=pattern):
+        asfamc.parse_asf(text, "bad.asf")
+
+
+def test_amc_frame_number_beyond_int64_and_non_finite_values():
+    a = asfamc.parse_asf(_ASF, "t.asf")
+    with pytest.raises(asfamc.MocapFileError, match=r"bad\.amc:8: frame number .* out of range"):
+        asfamc.parse_amc(_AMC.replace("\n2\n", f"\n{2**70}\n"), a, "bad.amc")
+    with pytest.raises(asfamc.MocapFileError, match=r"bad\.amc:11: bone 'arm' holds a non-fin"):
+        asfamc.parse_amc(_AMC.replace("arm 90", "arm -inf"), a, "bad.amc")
+    assert asfamc.parse_amc(_AMC.replace("\n2\n", f"\n{2**63 - 1}\n"), a).frame_numbers[1] > 0

@@ -171,3 +171,32 @@ def test_cmu_kinematics_plausible(mocap_dir):
     assert np.degrees(np.arccos(-leg[1] / np.linalg.norm(leg))) < 5.0
     arm = t[names["LeftHand"]] - t[names["LeftArm"]]
     assert arm[0] > 0 and abs(arm[1]) / np.linalg.norm(arm) < 0.2  # within ~12 deg
+
+
+_NON_FINITE = {
+    "offset -inf": (_TWO_JOINTS.replace("OFFSET 0 2 0", "OFFSET 0 -inf 0"), r"bad\.bvh:8: OFFSET"),
+    "offset nan": (_TWO_JOINTS.replace("OFFSET 0 1 0", "OFFSET nan 1 0"), r"bad\.bvh:12: End Site"),
+    "huge offset": (_TWO_JOINTS.replace("OFFSET 0 2 0", "OFFSET 0 1e300 0"), r"bad\.bvh:8:"),
+    "frame time inf": (
+        _TWO_JOINTS.replace("Frame Time: 0.0083333", "Frame Time: inf"),
+        r"bad\.bvh:\d+: need Frames >= 0 and a Frame Time of 1e-06 to 3600 seconds",
+    ),
+    "frame time nan": (_TWO_JOINTS.replace("0.0083333", "nan"), r"bad\.bvh:\d+: need Frames"),
+    "motion inf": (
+        _TWO_JOINTS.replace("1 2 3 90 0 0 0 0 90", "1 2 3 90 0 0 0 0 inf"),
+        r"bad\.bvh:20: frame line holds a non-finite value",
+    ),
+    "deep nesting": (
+        "HIERARCHY\nROOT a\n{\nOFFSET 0 0 0\n"
+        + "".join(f"JOINT b{i}\n{{\nOFFSET 0 0 0\n" for i in range(300)),
+        r"bad\.bvh:\d+: joints nested deeper than 256",
+    ),
+    "repeated joint name": (_TWO_JOINTS.replace("JOINT Spine", "JOINT Hips"), "used twice"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_NON_FINITE))
+def test_non_finite_and_pathological_input_refused(case):
+    text, pattern = _NON_FINITE[case]
+    with pytest.raises(bvh.MocapFileError, match=pattern):
+        bvh.parse_bvh(text, "bad.bvh")

@@ -643,3 +643,37 @@ def test_fuzz_shards(tmp_path, layer, seed, kind, verify):
 
     errors = (shards.ShardFormatError, IndexError)
     _outcome(f"shards ({layer})", load, folder, errors, _check_shard_folder(folder))
+
+
+# ----------------------------------------------------------------------------- pose files
+def _tiny_poses() -> dict:
+    rng = np.random.default_rng(4)
+    return {
+        "pose": rng.normal(0, 0.3, (6, 24, 3)).astype(np.float32),
+        "trial": np.array(["02_01"] * 3 + ["09_01"] * 3),
+        "subject": np.array(["02"] * 3 + ["09"] * 3),
+    }
+
+
+def _check_poses(poses) -> None:
+    n = len(poses)
+    assert poses.pose.shape == (n, 24, 3) and n >= 1
+    assert np.all(np.isfinite(poses.pose))
+    assert poses.subject.shape == (n,) and poses.trial.shape == (n,)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="data/poses.py (another owner) still lets BadZipFile / EOFError / OSError out of "
+    "member reads, leaks numpy's file handle on corrupt archives, words the object-array "
+    "refusal without the file name and warns on float64 -> float32 overflow; remove this mark "
+    "when it is fixed (strict: an unexpected pass fails)",
+)
+@settings(_FUZZ, max_examples=80)
+@given(how=_how())
+def test_fuzz_pose_file(tmp_path, how):
+    from jaxrefine.data.poses import PoseFileError, load_poses
+
+    p = tmp_path / "poses.npz"
+    p.write_bytes(_mutated_npz(_tiny_poses(), how, compressed=how[2] % 2 == 0))
+    _outcome("poses .npz", load_poses, p, PoseFileError, _check_poses)

@@ -180,3 +180,90 @@ def test_convert_roundtrip(tmp_path, smpl_size_arrays, capsys):
 
 def test_public_api_names():
     assert callable(jaxrefine.load_body_model) and callable(jaxrefine.body_model.forward)
+
+
+def _broken(arrays, key, edit):
+    out = dict(arrays)
+    out[key] = edit(np.array(arrays[key]))
+    return out
+
+
+def _set(a, index, value):
+    a = a.astype(np.float64) if np.isnan(value) or np.isinf(value) else a
+    a[index] = value
+    return a
+
+
+_BROKEN_MODELS = {
+    "nan vertex": ("v_template", lambda a: _set(a, (5, 1), np.nan), "v_template holds NaN"),
+    "inf shapedirs": ("shapedirs", lambda a: _set(a, (0, 0, 0), -np.inf), "shapedirs holds NaN"),
+    "beyond float32": ("posedirs", lambda a: _set(a, (1, 2, 3), 1e39), "beyond float32"),
+    "face index >= V": ("f", lambda a: _set(a, (7, 2), 6890), r"f indexes vertices 0\.\.6890"),
+    "negative face index": ("f", lambda a: _set(a, (0, 0), -1), r"expected 0\.\.6889"),
+    "23-joint regressor": ("J_regressor", lambda a: a[:23], r"J_regressor has shape \(23, 6890\)"),
+    "float faces": ("f", lambda a: a.astype(np.float32), "f must be a 2-D integer array"),
+    "weights not summing to 1": ("weights", lambda a: a * 1.5, "rows summing to 1"),
+    "regressor not summing to 1": ("J_regressor", lambda a: a * 0.5, "J_regressor rows"),
+    "string array": ("v_template", lambda a: np.array("abc"), "v_template must be a 2-D real"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BROKEN_MODELS))
+def test_refuses_broken_arrays_naming_the_file(tmp_path, smpl_size_arrays, case):
+    key, edit, message = _BROKEN_MODELS[case]
+    p = _save_npz(tmp_path / "broken.npz", **_broken(smpl_size_arrays, key, edit))
+    with pytest.raises(ModelFileError, match=str(p) + ".*" + message):
+        load_body_model(p, gender=None)
+
+
+def test_refuses_bad_landmarks(tmp_path, smpl_size_arrays):
+    import json
+
+    for spec, message in [
+        ("{not json", "not valid JSON"),
+        (json.dumps({"nose": {"vertices": [9999], "weights": [1.0]}}), "landmark 'nose'"),
+        (json.dumps({"nose": {"vertices": [1, 2], "weights": [1.0]}}), "landmark 'nose'"),
+    ]:
+        p = _save_npz(tmp_path / "lm.npz", **smpl_size_arrays, landmarks=np.array(spec))
+        with pytest.raises(ModelFileError, match=message):
+            load_body_model(p, gender=None)
+
+
+def test_protocol2_pickle_with_empty_arrays_loads(tmp_path, smpl_size_arrays):
+    """Official files hold empty arrays; protocol 2 pickles their data as ``bytes()``."""
+    p = tmp_path / "SMPL_NEUTRAL.pkl"
+    p.write_bytes(pickle.dumps(dict(smpl_size_arrays, J=np.zeros((0, 3))), protocol=2))
+    assert b"__builtin__\nbytes" in p.read_bytes()
+    assert load_body_model(p, num_betas=None).num_vertices == 6890
+
+
+class _CallsSaveNpz:
+    def __reduce__(self):
+        return scipy.sparse.save_npz, ("/nonexistent/x.npz", scipy.sparse.eye(2).tocsr())
+
+
+def test_pickle_refuses_sparse_functions_and_corrupt_sparse_matrices(tmp_path, smpl_size_arrays):
+    p = tmp_path / "evil.pkl"
+    p.write_bytes(pickle.dumps(dict(smpl_size_arrays, x=_CallsSaveNpz()), protocol=2))
+    with pytest.raises(ModelFileError, match=f"{p}.*save_npz.*refusing"):
+        load_body_model(p, gender=None)
+    # out-of-range indices in a CSC regressor made scipy read out of bounds (a crash)
+    reg = scipy.sparse.csc_matrix(smpl_size_arrays["J_regressor"])
+    reg.indices[3] = 10**6
+    p = tmp_path / "corrupt.pkl"
+    p.write_bytes(pickle.dumps(dict(smpl_size_arrays, J_regressor=reg), protocol=2))
+    with pytest.raises(ModelFileError, match=f"{p}.*'J_regressor'.*indices"):
+        load_body_model(p, gender=None)
+
+
+def test_convert_validates_before_writing(tmp_path, smpl_size_arrays):
+    out_dir = tmp_path / "out"
+    for name, arrays in [
+        ("nan.npz", _broken(smpl_size_arrays, "v_template", lambda a: _set(a, (0, 0), np.nan))),
+        ("f32.npz", _broken(smpl_size_arrays, "shapedirs", lambda a: _set(a, (0, 0, 0), 1e39))),
+    ]:
+        src = _save_npz(tmp_path / name, **arrays)
+        with pytest.raises(ModelFileError, match=str(src)):
+            convert(src, out_dir / "converted.npz")
+        assert not out_dir.exists() or not list(out_dir.iterdir())  # no output, no temp file
+    assert convert_main([str(src), str(out_dir / "converted.npz")]) == 2
