@@ -8,7 +8,7 @@ import pytest
 
 import jaxrefine
 from jaxrefine.camera import Camera
-from jaxrefine.io import load_result, save_obj, save_ply, save_result
+from jaxrefine.io import ResultFileError, load_result, save_obj, save_ply, save_result
 
 
 def test_result_roundtrip_and_model_check(tmp_path):
@@ -44,3 +44,45 @@ def test_obj_and_ply(tmp_path):
     head, body = data.split(b"end_header\n")
     assert b"element vertex 3" in head and b"element face 1" in head
     assert len(body) == 3 * (12 + 3) + 1 * (1 + 12)
+
+
+def _result_file(tmp_path):
+    n = 2
+    rng = np.random.default_rng(1)
+    model = jaxrefine.load_body_model()
+    params = {
+        "global_orient": rng.normal(size=(n, 3)), "body_pose": rng.normal(size=(n, 69)),
+        "betas": rng.normal(size=(n, model.num_betas)), "transl": rng.normal(size=(n, 3)),
+    }  # fmt: skip
+    cams = jax.tree.map(lambda x: np.stack([x] * n), Camera.create(500.0, 500.0, 128, 128))
+    return save_result(tmp_path / "r.npz", model, params, rng.normal(size=(n, 24, 3)), cams)
+
+
+def test_broken_result_files_raise_result_file_error(tmp_path):
+    p = _result_file(tmp_path)
+    good = dict(np.load(p))
+    data = p.read_bytes()
+    cases = {
+        "truncated": (data[: len(data) // 2], "not a readable result .npz"),
+        "empty": (b"", "not a readable result .npz"),
+        "text": (b"hello", "not a readable result .npz"),
+    }
+    for name, (raw, message) in cases.items():
+        q = tmp_path / f"{name}.npz"
+        q.write_bytes(raw)
+        with pytest.raises(ResultFileError, match=f"{q}: {message}"):
+            load_result(q)
+    arrays = {
+        "short joints": (dict(good, joints=good["joints"][:, :23]), r"joints must be a float"),
+        "betas width": (dict(good, betas=good["betas"][:, :3]), r"betas must be \(N, "),
+        "nan camera": (dict(good, camera_K=good["camera_K"] * np.nan), "camera_K holds NaN"),
+        "no gender": ({k: v for k, v in good.items() if k != "gender"}, "gender must be"),
+        "text pose": (dict(good, body_pose=np.array(["x"] * 2)), "body_pose must be a float"),
+    }
+    for name, (content, message) in arrays.items():
+        q = tmp_path / f"{name.replace(' ', '_')}.npz"
+        np.savez(q, **content)
+        with pytest.raises(ResultFileError, match=f"{q}: {message}"):
+            load_result(q)
+    with pytest.raises(FileNotFoundError):
+        load_result(tmp_path / "missing.npz")

@@ -229,3 +229,50 @@ def test_held_out_subjects_beat_perturbed_and_random(mocap_dir):
     assert np.median(ll["real"]) > np.median(ll["perturbed"]) > np.median(ll["random"])
     assert np.mean(e["real"] < e["perturbed"]) >= _MIN_PAIRWISE_WIN
     assert np.mean(e["real"] < e["random"]) >= _MIN_PAIRWISE_WIN
+
+
+def _broken_gmm(key, edit):
+    arrays = dict(zip(("means", "covars", "weights"), _random_gmm(seed=8)))
+    arrays[key] = edit(np.array(arrays[key]))
+    return arrays
+
+
+def _put(a, index, value):
+    a[index] = value
+    return a
+
+
+_BROKEN_GMMS = {
+    "inf covariance": ("covars", lambda a: _put(a, (0, 0, 0), np.inf), "covars holds NaN or inf"),
+    "nan weight": ("weights", lambda a: _put(a, 0, np.nan), "weights holds NaN or inf"),
+    "weights sum to 2": ("weights", lambda a: 2 * a, "sum to 1"),
+    "zero weight": ("weights", lambda a: _put(a, 1, 0.0), "must be positive"),
+    "asymmetric": ("covars", lambda a: _put(a, (2, 0, 1), a[2, 0, 1] + 1.0), "symmetric"),
+    "not positive definite": ("covars", lambda a: -a, "positive definite"),
+    "near singular": ("covars", lambda a: a * 1e-60, "not finite in float32"),
+    "text means": ("means", lambda a: np.array("abc"), "means must hold real numbers"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BROKEN_GMMS))
+@pytest.mark.parametrize("suffix", ["npz", "pkl"])
+def test_broken_gmm_files_raise_prior_file_error(tmp_path, case, suffix):
+    key, edit, message = _BROKEN_GMMS[case]
+    arrays = _broken_gmm(key, edit)
+    p = tmp_path / f"gmm.{suffix}"
+    if suffix == "npz":
+        np.savez(p, **arrays)
+    else:
+        p.write_bytes(pickle.dumps(arrays, protocol=2))
+    with pytest.raises(priors.PriorFileError, match=f"{p}: .*{message}"):
+        priors.load_gmm(p)
+
+
+def test_unreadable_gmm_npz_names_the_file(tmp_path):
+    p = tmp_path / "gmm.npz"
+    np.savez(p, **dict(zip(("means", "covars", "weights"), _random_gmm(seed=9))))
+    data = p.read_bytes()
+    for raw in (data[: len(data) // 2], data[:100] + bytes(64) + data[164:]):
+        p.write_bytes(raw)
+        with pytest.raises(priors.PriorFileError, match=f"{p}: not a readable GMM"):
+            priors.load_gmm(p)

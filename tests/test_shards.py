@@ -143,3 +143,51 @@ def test_wrong_arrays_and_index_errors(tmp_path, shard_dir):
     (d / "index.json").unlink()
     with pytest.raises(shards.ShardFormatError, match="no shard index"):
         shards.read_index(d)
+
+
+_WRONG_TYPES = {
+    "num_samples as text": ("num_samples", "5", "num_samples has the wrong type"),
+    "complete as text": ("complete", "yes", "complete has the wrong type"),
+    "version as bool": ("version", True, "version True, expected 1"),
+    "shards not a list": ("shards", {"file": "x"}, "shards has the wrong type"),
+    "image_size floats": ("image_size", [32.0, 32], "image_size has the wrong type"),
+    "object dtype": ("fields", {"image": {"dtype": "object", "shape": [1]}}, "fields has the"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_WRONG_TYPES))
+def test_wrong_typed_index_fields_raise_shard_format_error(tmp_path, shard_dir, case):
+    key, value, message = _WRONG_TYPES[case]
+    d = _copy(shard_dir, tmp_path)
+    index = shards.read_index(shard_dir)
+    (d / "index.json").write_text(json.dumps(dict(index, **{key: value})))
+    with pytest.raises(shards.ShardFormatError, match=f"{d / 'index.json'}: {message}"):
+        shards.read_shard(d, 0)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"file": "../outside.npz", "num_samples": 3, "sha256": "0" * 64},
+        {"file": "shard-00000.npz", "num_samples": "3", "sha256": "0" * 64},
+        {"file": "shard-00000.npz", "num_samples": 3, "sha256": 12},
+        {"file": "shard-00000.npz", "num_samples": 3},
+        "shard-00000.npz",
+    ],
+)
+def test_bad_shard_entries_raise_shard_format_error(tmp_path, shard_dir, entry):
+    d = _copy(shard_dir, tmp_path)
+    index = shards.read_index(shard_dir)
+    index["shards"][0] = entry
+    (d / "index.json").write_text(json.dumps(index))
+    with pytest.raises(shards.ShardFormatError, match="shard entry 0 must hold file"):
+        shards.read_shard(d, 0)
+
+
+def test_non_finite_shard_arrays_refused(tmp_path, shard_dir):
+    d = _copy(shard_dir, tmp_path)
+    good = dict(np.load(d / "shard-00000.npz"))
+    good["joints"][0, 0, 0] = np.nan
+    np.savez(d / "shard-00000.npz", **good)
+    with pytest.raises(shards.ShardFormatError, match="joints holds NaN or inf"):
+        shards.read_shard(d, 0, verify=False)
