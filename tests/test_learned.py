@@ -1,0 +1,358 @@
+"""Learned gradient descent: the optimizer contract, gradients through an unrolled fit, a tiny
+trained LGD against gradient descent, observation features, checkpoints, SMPLify stages."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxrefine.fit import Stage, fit, fit_stages_batch
+from jaxrefine.optimizers import Objective, OptaxOptimizer
+from jaxrefine.optimizers.learned import (
+    LearnedGradientDescent,
+    LGDState,
+    calibrate,
+    data_term_objective,
+    flatten_params,
+    init_lgd,
+    load_lgd,
+    param_layout,
+    save_lgd,
+    unflatten_params,
+)
+from jaxrefine.optimizers.lgd_features import keypoint_features, observation_features
+
+_LOSS_REL_TOL = 1e-5  # reported vs recomputed loss, same float32 function, maybe re-fused
+_VMAP_TOL = 1e-5  # vmapped vs one-by-one fits: same float32 arithmetic, batched kernels
+_FD_RTOL = 1e-5  # float64 autodiff vs central differences (step 1e-5: truncation ~1e-10)
+_FEATURE_TOL = 1e-5  # float32 box normalisation of pixel coordinates of order 1e2
+_ROUND_TRIP_TOL = 0.0  # saved and loaded weights are the same float32 numbers
+
+# A family of small, badly conditioned least-squares problems: r = L (x - x*), L = diag(s) with
+# s from 1 to 10 (Hessian condition 100) times a random perturbation of the identity.
+_N = 4
+_SCALES = np.logspace(0, 1, _N).astype(np.float32)
+
+
+def _bowl_res(p, d):
+    return d["L"] @ (p["x"] - d["x_star"])
+
+
+_BOWL = Objective.from_residuals(_bowl_res)
+
+
+def _bowls(key, b):
+    k1, k2 = jax.random.split(key)
+    L = _SCALES[:, None] * (jnp.eye(_N) + 0.1 * jax.random.normal(k1, (b, _N, _N)))
+    return {"x": jnp.zeros((b, _N))}, {"L": L, "x_star": jax.random.normal(k2, (b, _N))}
+
+
+def _one(tree, i=0):
+    return jax.tree_util.tree_map(lambda a: a[i], tree)
+
+
+@functools.cache
+def _toy_lgd(hidden=16, num_steps=4, detach=True):
+    p, d = _bowls(jax.random.key(1), 64)
+    lgd = init_lgd(
+        jax.random.key(0), _one(p), _BOWL, _one(d), hidden=hidden, num_blocks=1,
+        num_steps=num_steps, step_size=1.0, detach_gradient=detach,
+    )  # fmt: skip
+    return calibrate(lgd, _BOWL, p, d)
+
+
+# ---------------------------------------------------------------------------------------------
+# The contract
+
+
+def test_step_reports_loss_of_returned_params_and_keeps_state_structure():
+    lgd = _toy_lgd()
+    p, d = _bowls(jax.random.key(3), 1)
+    p, d = _one(p), _one(d)
+
+    @jax.jit
+    def three_steps(opt, p, d):
+        state = opt.init(p, _BOWL, d)
+        reported, recomputed, states = [], [], [state]
+        for _ in range(3):
+            p, state, loss = opt.step(p, state, _BOWL, d)
+            reported.append(loss)
+            recomputed.append(_BOWL.loss(p, d))
+            states.append(state)
+        return jnp.stack(reported), jnp.stack(recomputed), states
+
+    reported, recomputed, states = three_steps(lgd, p, d)
+    np.testing.assert_allclose(reported, recomputed, rtol=_LOSS_REL_TOL)
+    shapes = {jax.tree_util.tree_map(jnp.shape, s) for s in states}
+    assert len(shapes) == 1 and isinstance(states[0], LGDState)
+    # the weights are array leaves of the optimizer; structure is static
+    leaves = jax.tree_util.tree_leaves(lgd)
+    assert leaves and all(isinstance(x, jax.Array) for x in leaves)
+    assert sum(x.size for x in leaves) > 100
+
+
+def test_jit_vmap_matches_one_by_one():
+    lgd = _toy_lgd()
+    p, d = _bowls(jax.random.key(4), 3)
+    run = jax.jit(lambda o, p, d: fit(_BOWL, p, d, o, num_steps=3, record_terms=False))
+    batched = jax.jit(jax.vmap(run, (None, 0, 0)))(lgd, p, d)
+    for i in range(3):
+        single = run(lgd, _one(p, i), _one(d, i))
+        np.testing.assert_allclose(
+            batched.loss_curve[i], single.loss_curve, rtol=_VMAP_TOL, atol=_VMAP_TOL
+        )
+
+
+def test_layout_round_trip_and_clear_errors():
+    params = {"global_orient": jnp.ones(3), "body_pose": jnp.ones((23, 3)), "betas": jnp.ones(10)}
+    layout = param_layout(params, ["global_orient", "body_pose", "betas"])
+    theta = jnp.arange(82.0)
+    back = unflatten_params(params, theta, layout)
+    np.testing.assert_array_equal(flatten_params(back, layout), theta)
+    with pytest.raises(ValueError, match="transl"):
+        param_layout(params, ["transl"])
+    with pytest.raises(ValueError, match="frozen"):
+        flatten_params({**params, "betas": None}, layout)
+    with pytest.raises(ValueError, match="unknown LGD feature kind"):
+        init_lgd(jax.random.key(0), params, _BOWL, {}, features="images")
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradients through the unrolled fit
+
+
+def _final_error(opt, p, d, num_steps=3):
+    # select="none": the last iterate as is (no fallback to the start), smooth in the weights
+    res = fit(_BOWL, p, d, opt, num_steps=num_steps, select="none", record_terms=False)
+    return jnp.sum((res.params["x"] - d["x_star"]) ** 2)
+
+
+def test_unrolled_gradient_matches_finite_differences():
+    """d(error after 3 LGD steps)/d(weights), gradient feature not detached (second-order
+    terms included), against central differences along a random direction, in float64."""
+    with jax.enable_x64(True):
+        p, d = _bowls(jax.random.key(5), 1)
+        p, d = _one(p), _one(d)
+        p, d = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), (p, d))
+        lgd = init_lgd(
+            jax.random.key(0), p, _BOWL, d, hidden=8, num_blocks=1, step_size=1.0,
+            detach_gradient=False,
+        )  # fmt: skip
+        # large enough weights that the unrolled steps move (the head starts near zero)
+        lgd = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), lgd)
+        lgd = lgd.replace(
+            weights=jax.tree_util.tree_map(
+                lambda a: a * 30.0 if a.ndim == 2 and a.shape[-1] == _N else a, lgd.weights
+            )
+        )
+        f = jax.jit(lambda w: _final_error(lgd.replace(weights=w), p, d))
+        grad = jax.grad(f)(lgd.weights)
+        keys = jax.random.split(jax.random.key(6), len(jax.tree_util.tree_leaves(lgd.weights)))
+        tdef = jax.tree_util.tree_structure(lgd.weights)
+        direction = jax.tree_util.tree_unflatten(
+            tdef,
+            [
+                jax.random.normal(k, x.shape, x.dtype)
+                for k, x in zip(keys, jax.tree_util.tree_leaves(lgd.weights))
+            ],
+        )
+        h = 1e-5
+        plus = jax.tree_util.tree_map(lambda w, v: w + h * v, lgd.weights, direction)
+        minus = jax.tree_util.tree_map(lambda w, v: w - h * v, lgd.weights, direction)
+        fd = (f(plus) - f(minus)) / (2 * h)
+        ad = sum(
+            jnp.vdot(g, v)
+            for g, v in zip(jax.tree_util.tree_leaves(grad), jax.tree_util.tree_leaves(direction))
+        )
+        assert abs(float(ad)) > 1e-6  # the check is not vacuous
+        np.testing.assert_allclose(float(ad), float(fd), rtol=_FD_RTOL)
+        # detaching the gradient feature drops second-order terms: a different gradient
+        detached = lgd.replace(detach_gradient=True)
+        g_det = jax.grad(lambda w: _final_error(detached.replace(weights=w), p, d))(lgd.weights)
+        diff = jax.tree_util.tree_map(lambda a, b: jnp.max(jnp.abs(a - b)), grad, g_det)
+        assert max(float(x) for x in jax.tree_util.tree_leaves(diff)) > 1e-6
+
+
+# ---------------------------------------------------------------------------------------------
+# A tiny LGD learns the family of bowls and beats gradient descent with the same step count
+
+
+def _unrolled_errors(opt, p, d):
+    """(T,) squared parameter errors of every state after the start (LGD's training loss)."""
+    state = opt.init(p, _BOWL, d)
+
+    def body(carry, _):
+        x, s = carry
+        x, s, _ = opt.step(x, s, _BOWL, d)
+        return (x, s), jnp.sum((x["x"] - d["x_star"]) ** 2)
+
+    _, errs = jax.lax.scan(body, (p, state), None, length=opt.num_steps)
+    return errs
+
+
+def test_trained_lgd_beats_gradient_descent():
+    steps = 4
+    lgd = _toy_lgd(num_steps=steps)
+    tx = optax.adam(3e-3)
+
+    def loss(weights, key):
+        p, d = _bowls(key, 64)
+        errs = jax.vmap(_unrolled_errors, (None, 0, 0))(lgd.replace(weights=weights), p, d)
+        return jnp.mean(jnp.sum(errs, -1))  # over all states, as LGD trains
+
+    @jax.jit
+    def train(weights, opt_state, key):
+        def one(carry, k):
+            w, s = carry
+            g = jax.grad(loss)(w, k)
+            u, s = tx.update(g, s, w)
+            return (optax.apply_updates(w, u), s), None
+
+        (w, s), _ = jax.lax.scan(one, (weights, opt_state), jax.random.split(key, 100))
+        return w, s
+
+    weights, opt_state = lgd.weights, tx.init(lgd.weights)
+    for i in range(3):
+        weights, opt_state = train(weights, opt_state, jax.random.key(10 + i))
+    trained = lgd.replace(weights=weights)
+
+    p, d = _bowls(jax.random.key(99), 256)  # held-out problems of the family
+
+    @jax.jit
+    def final_errors(opt):
+        r = jax.vmap(lambda p, d: fit(_BOWL, p, d, opt, num_steps=steps, select="last"))(p, d)
+        return jnp.mean(jnp.sum((r.params["x"] - d["x_star"]) ** 2, -1))
+
+    lgd_err = float(final_errors(trained))
+
+    # gradient descent at its best fixed step size for this family (one compiled program)
+    def gd(lr):
+        return OptaxOptimizer(factory=optax.sgd, hyperparams={"learning_rate": lr})
+
+    rates = jnp.asarray([1e-3, 3e-3, 5e-3, 1e-2, 2e-2], jnp.float32)
+    gd_errs = jax.vmap(lambda lr: final_errors(gd(lr)))(rates)
+    start_err = float(jnp.mean(jnp.sum(d["x_star"] ** 2, -1)))
+    gd_err = float(jnp.min(gd_errs))
+    assert gd_err < start_err  # gradient descent itself makes progress
+    assert lgd_err < 0.7 * gd_err, (lgd_err, gd_err, start_err)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def test_checkpoint_round_trip(tmp_path):
+    lgd = _toy_lgd()
+    npz, js = save_lgd(tmp_path / "lgd_toy", lgd, meta={"trained_on": "nothing"})
+    assert npz.suffix == ".npz" and js.suffix == ".json"
+    back = load_lgd(tmp_path / "lgd_toy.npz")
+    assert isinstance(back, LearnedGradientDescent)
+    assert (back.layout, back.groups, back.features, back.hidden) == (
+        lgd.layout, lgd.groups, lgd.features, lgd.hidden,
+    )  # fmt: skip
+    for a, b in zip(jax.tree_util.tree_leaves(lgd), jax.tree_util.tree_leaves(back)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=_ROUND_TRIP_TOL)
+    p, d = _bowls(jax.random.key(7), 1)
+    r1 = fit(_BOWL, _one(p), _one(d), lgd, num_steps=2)
+    r2 = fit(_BOWL, _one(p), _one(d), back, num_steps=2)
+    np.testing.assert_array_equal(r1.loss_curve, r2.loss_curve)
+
+
+def test_checkpoint_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing"):
+        load_lgd(tmp_path / "missing")
+    lgd = _toy_lgd()
+    npz, _ = save_lgd(tmp_path / "a", lgd)
+    other = _toy_lgd(hidden=8)
+    save_lgd(tmp_path / "b", other)
+    (tmp_path / "b.npz").replace(tmp_path / "a.npz")  # arrays of another structure
+    with pytest.raises(ValueError, match=r"a\.npz"):
+        load_lgd(npz)
+
+
+# ---------------------------------------------------------------------------------------------
+# Observation features and SMPLify
+
+
+def test_keypoint_features_are_box_normalised():
+    from jaxrefine.camera import Camera
+
+    rng = np.random.default_rng(0)
+    kp = jnp.asarray(rng.uniform(50, 150, (25, 2)), jnp.float32)
+    conf = jnp.asarray(rng.uniform(size=25) > 0.2, jnp.float32)
+    cam = Camera.create(500.0, cx=128.0, cy=128.0)
+    f1 = keypoint_features(kp, conf, cam)
+    f2 = keypoint_features(2.0 * kp + 30.0, conf, cam)  # same pose, bigger and elsewhere
+    assert f1.shape == (25 * 3 + 3,)
+    np.testing.assert_allclose(f1[:75], f2[:75], atol=_FEATURE_TOL)
+    norm = np.asarray(f1[:50]).reshape(25, 2)
+    assert norm.min() >= 0.0 and norm.max() <= 1.0
+    np.testing.assert_array_equal(norm[np.asarray(conf) == 0], 0.5)
+    assert not np.allclose(f1[75:], f2[75:])  # placement: person size and viewing ray
+
+
+@pytest.fixture(scope="module")
+def smpl_problem():
+    from jaxrefine.bench.smplify import _fit_data, make_problem
+    from jaxrefine.objective import get_preset, make_objectives, params_from_pose
+    from jaxrefine.smpl_io import load_body_model
+
+    model = load_body_model()
+    out = {"model": model}
+    for kind in ("keypoints", "dense"):
+        start, _, _, targets, conf, cams = make_problem(model, 2, kind)
+        data = _fit_data(kind, cams, targets, conf, start[2])
+        cam_obj, body_obj = make_objectives(model, get_preset("spin"), kind, None)
+        out[kind] = (params_from_pose(*start), data, cam_obj, data_term_objective(body_obj))
+    return out
+
+
+def test_dense_features_fixed_size_and_compaction_invariant(smpl_problem):
+    from jaxrefine.objective import compact_dense
+
+    _, data, _, body = smpl_problem["dense"]
+    compact = compact_dense(data, multiple=64)
+    assert compact.dense_ids.shape[1] < data.dense_weights.shape[1]
+    full_f = jax.vmap(lambda d: observation_features("dense", body, d))(data)
+    comp_f = jax.vmap(lambda d: observation_features("dense", body, d))(compact)
+    assert full_f.shape == comp_f.shape == (2, 3 * 24 + 3)
+    np.testing.assert_allclose(full_f, comp_f, atol=_FEATURE_TOL)
+
+
+def test_data_term_objective_has_no_priors(smpl_problem):
+    params, data, _, body = smpl_problem["keypoints"]
+    p, d = _one(params), _one(data)
+    terms = body.terms(p, d)
+    assert set(terms) == {"data", "shape_prior"} and float(terms["shape_prior"]) == 0.0
+    np.testing.assert_allclose(body.loss(p, d), terms["data"], rtol=_LOSS_REL_TOL)
+    with pytest.raises(ValueError, match="SMPLify-like"):
+        data_term_objective(_BOWL)
+
+
+@pytest.mark.parametrize("kind", ["keypoints", "dense"])
+def test_lgd_as_a_stage_of_fit_stages_batch(smpl_problem, kind):
+    """SMPLify's camera stage with Adam, then LGD on pose, shape and translation."""
+    from jaxrefine.optimizers import adam
+
+    params, data, cam_obj, body = smpl_problem[kind]
+    keys = ("global_orient", "body_pose", "betas", "transl")
+    lgd = init_lgd(
+        jax.random.key(0), _one(params), body, _one(data), features=kind, keys=keys,
+        hidden=16, num_blocks=1, num_steps=3,
+    )  # fmt: skip
+    lgd = calibrate(lgd, body, params, data)
+    stages = (
+        Stage(cam_obj, adam(1e-2), 2, {"transl", "global_orient"}),
+        Stage(body, lgd, 3, set(keys), "last"),
+    )
+    _, res = fit_stages_batch(stages, params, data, record_terms=False, devices=jax.devices()[:1])
+    assert res.loss_curve.shape == (2, 4)
+    assert np.all(np.isfinite(np.asarray(res.loss_curve)))
+    recomputed = jax.vmap(body.loss)(res.params, data)
+    np.testing.assert_allclose(res.final_loss, recomputed, rtol=_LOSS_REL_TOL)
+    assert [g for g in lgd.groups] == [("global_orient", "body_pose"), ("betas",), ("transl",)]
