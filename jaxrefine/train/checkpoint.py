@@ -1,8 +1,10 @@
 """Orbax checkpoints of a training run: the train state and the input iterator's position.
 
-A checkpoint ``OUT/checkpoints/<step>/`` holds two items: ``state`` (the :class:`TrainState`
-pytree: step, params, optimizer state, rng) and ``data`` (the grain iterator state, one JSON per
-process, written by grain's orbax handler). Restoring both continues a run exactly.
+A checkpoint ``OUT/checkpoints/<step>/`` holds three items: ``state`` (the :class:`TrainState`
+pytree: step, params, optimizer state, rng), ``data`` (the grain iterator state, one JSON per
+process, written by grain's orbax handler) and ``params`` (the parameters alone, what users of
+a trained model load, e.g. ``jaxrefine.network.load_pretrained(OUT)``). Restoring ``state`` and
+``data`` continues a run exactly.
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ def manager(directory: str | os.PathLike, keep: int = 3) -> ocp.CheckpointManage
         max_to_keep=keep, create=True, enable_async_checkpointing=False
     )
     return ocp.CheckpointManager(
-        Path(directory).absolute(), options=options, item_names=("state", "data")
+        Path(directory).absolute(), options=options, item_names=("state", "data", "params")
     )
 
 
 def save(mgr: ocp.CheckpointManager, step: int, state, iterator) -> bool:
     """Save ``state`` and the grain ``iterator``'s position at ``step``."""
     args = ocp.args.Composite(
-        state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(iterator)
+        state=ocp.args.StandardSave(state),
+        data=grain.checkpoint.CheckpointSave(iterator),
+        params=ocp.args.StandardSave(state.params),
     )
     return mgr.save(int(step), args=args, force=True)
 
@@ -45,7 +49,10 @@ def restore(mgr: ocp.CheckpointManager, abstract_state, iterator, step: int | No
     step = mgr.latest_step() if step is None else step
     if step is None:
         raise FileNotFoundError(f"no checkpoint to resume from in {mgr.directory}")
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract_state)
+    abstract = jax.tree.map(
+        lambda x: x if isinstance(x, jax.ShapeDtypeStruct) else ocp.utils.to_shape_dtype_struct(x),
+        abstract_state,
+    )
     args = ocp.args.Composite(
         state=ocp.args.StandardRestore(abstract), data=grain.checkpoint.CheckpointRestore(iterator)
     )

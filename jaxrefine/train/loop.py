@@ -130,7 +130,7 @@ def train_step(loss: Callable, optimizer: optax.GradientTransformation, state: T
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     new = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
-    return new, {"loss": value, **metrics, "grad_norm": optax.global_norm(grads)}
+    return new, {"loss": value, **metrics, "grad_norm": optax.tree.norm(grads)}
 
 
 def _due(step: int, every: int, last: int) -> bool:
@@ -161,17 +161,22 @@ def train(task: Task, config: TrainConfig, out: str | os.PathLike, *, resume: bo
     lead = jax.process_index() == 0
     optimizer = make_optimizer(config)
     rep = distributed.replicated(mesh)
-    state = jax.jit(lambda: init_state(task, optimizer, config.seed), out_shardings=rep)()
+    fresh = functools.partial(init_state, task, optimizer, config.seed)
     records = input_pipeline.BatchRecords(
         functools.partial(task.make_batch, size=distributed.local_batch_size(config.batch, mesh)),
         config.seed, config.steps, jax.process_index(), jax.process_count(),
     )  # fmt: skip
     iterator = iter(input_pipeline.make_dataset(records, config.workers))
     mgr = checkpoint.manager(out / "checkpoints", config.keep)
-    if resume:
-        state = checkpoint.restore(mgr, state, iterator)
+    if resume:  # only shapes are needed: no initialisation is computed
+        abstract = jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=rep), jax.eval_shape(fresh)
+        )
+        state = checkpoint.restore(mgr, abstract, iterator)
     elif mgr.latest_step() is not None:
         raise FileExistsError(f"{out}/checkpoints holds a run: pass --resume or a new --out")
+    else:  # eagerly (compiling a network's initialisation costs more than running it once)
+        state = distributed.replicate(mesh, jax.device_get(fresh()))
     start = int(distributed.to_host(state.step))
     step_fn = jax.jit(functools.partial(train_step, task.loss, optimizer),
                       in_shardings=(rep, distributed.batch_sharding(mesh)),

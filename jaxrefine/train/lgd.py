@@ -1,0 +1,433 @@
+"""Training learned gradient descent (:mod:`jaxrefine.optimizers.learned`) on CMU mocap.
+
+As the public LGD code does, training needs no images: every sample is a synthetic frame made
+from a mocap pose (training subjects only; :data:`jaxrefine.data.poses.VALIDATION_SUBJECTS`
+are held out and used for validation), with
+
+- a random shape, placement and camera (:func:`jaxrefine.data.sampling.sample_scenes`),
+- an initial estimate like a regressor's (:func:`jaxrefine.data.perturb.perturb`, "medium"),
+- observations: ``sparse`` = the 25 BODY_25 keypoints projected, each dropped with
+  probability ``drop`` (LGD's Bernoulli(0.8) confidences) or when outside the image, plus
+  Gaussian pixel noise; ``dense`` = the ground-truth dense targets of the oracle (the field
+  between ground truth and initial estimate over the rendering of the initial mesh,
+  transferred to its visible vertices: :func:`jaxrefine.correspondence.ground_truth_dense_targets`),
+  rendered on the host by :func:`jaxrefine.render.rasterize_batch` outside the jitted step and
+  packed to a fixed number of visible vertices (a random subset when more are visible).
+
+The loss, as LGD's training, is over every state the learned steps produce (states 1..T; the
+start is given, not predicted): per state the L1 error of the pose (72 axis-angle numbers)
+and of the betas, plus ``joint_weight`` times the mean 3D joint error in metres (24 SMPL
+joints, camera frame, so it measures the translation too); averaged over states and samples.
+The fit inside the loss is the generic engine (:func:`jaxrefine.fit.fit`, ``select="none"``,
+``return_iterates=True``) on SMPLify's body-stage data term (:func:`data_term_objective`):
+what LGD runs at test time. Everything else (Adam, schedule, orbax checkpoints, resume, logs,
+progress) is the shared loop :func:`jaxrefine.train.loop.train`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrefine.body_model import BodyModel, forward, posed_joints
+from jaxrefine.camera import Camera, project
+from jaxrefine.correspondence import ground_truth_dense_targets
+from jaxrefine.data.perturb import perturb
+from jaxrefine.data.sampling import SceneConfig, cameras_for, sample_scenes
+from jaxrefine.fit import fit
+from jaxrefine.objective import (
+    REFERENCE_PERSON_SIZE,
+    FitData,
+    get_preset,
+    make_objectives,
+    params_from_pose,
+    person_size_px,
+)
+from jaxrefine.optimizers.learned import (
+    LearnedGradientDescent,
+    calibrate,
+    data_term_objective,
+    init_lgd,
+)
+from jaxrefine.train.loop import Task
+
+KINDS = ("sparse", "dense")
+LGD_KEYS = ("global_orient", "body_pose", "betas", "transl")
+_DATA_KIND = {"sparse": "keypoints", "dense": "dense"}
+_FEATURES = {"sparse": "keypoints", "dense": "dense"}
+
+
+@dataclasses.dataclass(frozen=True)
+class LGDConfig:
+    """What an LGD is trained on and how big it is.
+
+    Attributes:
+      kind: "sparse" (BODY_25 keypoints) or "dense" (visible vertices).
+      num_steps: learned steps per fit (the public code uses 3 after its initial prediction).
+      hidden / num_blocks: MLP width (published 1024) and residual blocks (published 2).
+      step_size: alpha (published 0.1).
+      difficulty: initial-estimate level of :mod:`jaxrefine.data.perturb`.
+      image_size: (H, W) of the synthetic frames.
+      drop: sparse keypoint drop-out probability. noise_px: sparse keypoint noise (pixels,
+        at a person 224 px tall; scaled with the person).
+      dense_capacity: visible vertices per dense sample (fixed shape for one compiled step).
+      joint_weight: weight of the joint error (metres) against the L1 parameter errors.
+      preset: SMPLify preset whose data term LGD minimises (pixel scale by person size).
+    """
+
+    kind: str = "sparse"
+    num_steps: int = 10
+    hidden: int = 256
+    num_blocks: int = 2
+    step_size: float = 0.1
+    difficulty: str = "medium"
+    image_size: tuple[int, int] = (256, 256)
+    drop: float = 0.2
+    noise_px: float = 2.0
+    dense_capacity: int = 4096
+    joint_weight: float = 10.0
+    preset: str = "dense"
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"LGD kind must be one of {KINDS}, got {self.kind!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic samples (host side, numpy)
+
+
+def _batched_forward(model: BodyModel):
+    return jax.jit(jax.vmap(lambda p, b, t: forward(model, p, b, t)))
+
+
+def _camera_arrays(cams: Camera) -> dict[str, np.ndarray]:
+    return {k: np.asarray(getattr(cams, k), np.float32) for k in ("fx", "fy", "cx", "cy")}
+
+
+def _pack_visible(targets, weights, capacity: int, rng) -> tuple[np.ndarray, ...]:
+    """(B, V, 2), (B, V) -> fixed-size (B, C, 2) targets, (B, C) weights, (B, C) int32 ids:
+    each frame's visible vertices (a random subset of C when more), padded with weight 0."""
+    b = targets.shape[0]
+    ids = np.zeros((b, capacity), np.int32)
+    w = np.zeros((b, capacity), np.float32)
+    for i in range(b):
+        vis = np.flatnonzero(weights[i] > 0)
+        if len(vis) > capacity:
+            vis = np.sort(rng.choice(vis, capacity, replace=False))
+        ids[i, : len(vis)] = vis
+        w[i, : len(vis)] = weights[i, vis]
+    return np.take_along_axis(targets, ids[..., None], 1).astype(np.float32), w, ids
+
+
+def make_samples(
+    model: BodyModel, poses: np.ndarray, config: LGDConfig, seed: int, size: int, backend="auto"
+) -> dict[str, np.ndarray]:
+    """``size`` synthetic training samples from ``poses`` (N, 24, 3), deterministic in ``seed``.
+
+    Returns a dict of numpy arrays, leading axis ``size``: ``gt_pose`` (24, 3), ``gt_betas``,
+    ``gt_transl``, ``gt_joints`` (24, 3), ``init_pose``, ``init_betas``, ``init_transl``,
+    camera ``fx``/``fy``/``cx``/``cy``, ``pixel_scale``, and ``keypoints`` (25, 2) +
+    ``keypoint_conf`` (25,) (sparse) or ``dense_targets`` (C, 2) + ``dense_weights`` (C,) +
+    ``dense_ids`` (C,) (dense).
+    """
+    rng = np.random.default_rng(seed)
+    H, W = config.image_size
+    sc = sample_scenes(model, poses, size, seed, SceneConfig(image_size=config.image_size))
+    cams = cameras_for(sc)
+    fwd = _batched_forward(model)
+    gt = fwd(sc.pose, sc.betas, sc.transl)
+    start = perturb(
+        sc.pose, sc.betas, sc.transl, np.asarray(gt.joints[:, 0]), config.difficulty, seed + 1
+    )
+    init = fwd(*start)
+    proj_init = jax.vmap(project)(cams, init.vertices)
+    size_px = np.asarray(jax.vmap(person_size_px)(proj_init, jnp.ones(proj_init.shape[:2])))
+    out = {
+        "gt_pose": sc.pose, "gt_betas": sc.betas, "gt_transl": sc.transl,
+        "gt_joints": np.asarray(gt.joints, np.float32),
+        "init_pose": start[0], "init_betas": start[1], "init_transl": start[2],
+        "pixel_scale": (REFERENCE_PERSON_SIZE / size_px).astype(np.float32),
+        **_camera_arrays(cams),
+    }  # fmt: skip
+    if config.kind == "sparse":
+        kp3 = jax.vmap(lambda j, v: gt.__class__(v, j, gt.keypoint_sets).keypoints("body25"))(
+            gt.joints, gt.vertices
+        )
+        kp = np.asarray(jax.vmap(project)(cams, kp3))
+        inside = (kp[..., 0] >= 0) & (kp[..., 0] < W) & (kp[..., 1] >= 0) & (kp[..., 1] < H)
+        kept = rng.uniform(size=inside.shape) >= config.drop
+        noise = rng.normal(0, 1, kp.shape) * config.noise_px / out["pixel_scale"][:, None, None]
+        out["keypoints"] = (kp + noise).astype(np.float32)
+        out["keypoint_conf"] = (inside & kept).astype(np.float32)
+        return out
+    from jaxrefine.render import rasterize_batch
+
+    frags = rasterize_batch(init.vertices, model.faces, cams, H, W, backend, cull_backfaces=True)
+    targets, weights = jax.jit(
+        jax.vmap(
+            lambda vg, vi, c, t, b: ground_truth_dense_targets(vg, c, vi, c, model.faces, t, b)
+        )
+    )(gt.vertices, init.vertices, cams, frags.tri_id, frags.bary)
+    t, w, ids = _pack_visible(np.asarray(targets), np.asarray(weights), config.dense_capacity, rng)
+    out.update(dense_targets=t, dense_weights=w, dense_ids=ids)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# From a batch to the fit's inputs, and the loss over all states
+
+
+def fit_inputs(batch: dict) -> tuple[dict, FitData]:
+    """(init params, FitData) of a batch dict (leading batch axis; numpy or jax arrays)."""
+    b = batch["fx"].shape[0]
+    cams = Camera(
+        fx=batch["fx"], fy=batch["fy"], cx=batch["cx"], cy=batch["cy"],
+        R=jnp.broadcast_to(jnp.eye(3), (b, 3, 3)), t=jnp.zeros((b, 3)),
+    )  # fmt: skip
+    data = FitData(
+        camera=cams,
+        init_transl=jnp.asarray(batch["init_transl"]),
+        pixel_scale=jnp.asarray(batch["pixel_scale"]),
+        keypoints=batch.get("keypoints"),
+        keypoint_conf=batch.get("keypoint_conf"),
+        dense_targets=batch.get("dense_targets"),
+        dense_weights=batch.get("dense_weights"),
+        dense_ids=batch.get("dense_ids"),
+    )
+    params = params_from_pose(batch["init_pose"], batch["init_betas"], batch["init_transl"])
+    return params, data
+
+
+def body_objective(model: BodyModel, config: LGDConfig):
+    """The data term LGD minimises (SMPLify's body-stage objective without priors)."""
+    _, body = make_objectives(model, get_preset(config.preset), _DATA_KIND[config.kind], None)
+    return data_term_objective(body)
+
+
+def run_lgd(lgd: LearnedGradientDescent, objective, params, data, num_steps: int | None = None):
+    """Batched fit with every iterate (``FitResult.iterates``, (B, T + 1, ...) leaves)."""
+    steps = lgd.num_steps if num_steps is None else num_steps
+
+    def one(p, d):
+        return fit(
+            objective, p, d, lgd, num_steps=steps, trainable=set(LGD_KEYS),
+            record_terms=False, select="none", return_iterates=True,
+        )  # fmt: skip
+
+    return jax.vmap(one)(params, data)
+
+
+def state_errors(model: BodyModel, iterates: dict, batch: dict) -> dict[str, jax.Array]:
+    """Per sample and state (B, S): L1 pose and betas errors and mean joint error (metres)."""
+    pose = jnp.concatenate([iterates["global_orient"][..., None, :], iterates["body_pose"]], -2)
+    joints = jax.vmap(jax.vmap(lambda p, b, t: posed_joints(model, p, b, t)))(
+        pose, iterates["betas"], iterates["transl"]
+    )
+    return {
+        "pose_l1": jnp.mean(jnp.abs(pose - batch["gt_pose"][:, None]), (-1, -2)),
+        "betas_l1": jnp.mean(jnp.abs(iterates["betas"] - batch["gt_betas"][:, None]), -1),
+        "joint_m": jnp.mean(jnp.linalg.norm(joints - batch["gt_joints"][:, None], axis=-1), -1),
+    }
+
+
+def lgd_loss(
+    template: LearnedGradientDescent, model: BodyModel, config: LGDConfig, params: dict, batch
+) -> tuple[jax.Array, dict]:
+    """LGD's training loss over all states (see the module docstring) and metrics."""
+    lgd = template.replace(weights=params["weights"])
+    init_params, data = fit_inputs(batch)
+    res = run_lgd(lgd, body_objective(model, config), init_params, data)
+    err = state_errors(model, res.iterates, batch)
+    per_state = err["pose_l1"] + err["betas_l1"] + config.joint_weight * err["joint_m"]
+    metrics = {
+        "joint_mm_init": 1e3 * jnp.mean(err["joint_m"][:, 0]),
+        "joint_mm_final": 1e3 * jnp.mean(err["joint_m"][:, -1]),
+        "pose_l1_final": jnp.mean(err["pose_l1"][:, -1]),
+    }
+    return jnp.mean(per_state[:, 1:]), metrics
+
+
+# ---------------------------------------------------------------------------------------------
+# The task for the shared loop
+
+
+def make_template(
+    model: BodyModel, config: LGDConfig, calibration: dict, seed: int = 0
+) -> LearnedGradientDescent:
+    """An untrained LGD whose feature standardisation comes from a calibration batch."""
+    params, data = fit_inputs(calibration)
+    one = jax.tree_util.tree_map(lambda a: a[0], (params, data))
+    obj = body_objective(model, config)
+    lgd = init_lgd(
+        jax.random.key(seed), one[0], obj, one[1], features=_FEATURES[config.kind],
+        keys=LGD_KEYS, hidden=config.hidden, num_blocks=config.num_blocks,
+        num_steps=config.num_steps, step_size=config.step_size,
+    )  # fmt: skip
+    return calibrate(lgd, obj, params, data)
+
+
+def _batch_fn(model, train_poses, config, seed, size):
+    return make_samples(model, train_poses, config, seed, size)
+
+
+def make_task(
+    model: BodyModel,
+    train_poses: np.ndarray,
+    val_poses: np.ndarray,
+    config: LGDConfig,
+    *,
+    calibration_size: int = 64,
+    val_size: int = 32,
+) -> tuple[Task, LearnedGradientDescent]:
+    """The :class:`~jaxrefine.train.loop.Task` training an LGD, and its (untrained) template
+    (structure + feature standardisation; the task's params are ``{"weights": ...}``)."""
+    calib = make_samples(model, train_poses, config, seed=-1 % 2**31, size=calibration_size)
+    template = make_template(model, config, calib)
+    val_batch = make_samples(model, val_poses, config, seed=12345, size=val_size)
+
+    def init(key):
+        return {"weights": _fresh_weights(template, key)}
+
+    def loss(params, batch, key):
+        del key
+        return lgd_loss(template, model, config, params, batch)
+
+    @functools.cache
+    def _val_fn():
+        return jax.jit(lambda p, b: lgd_loss(template, model, config, p, b))
+
+    def validate(params):
+        value, metrics = _val_fn()(params, val_batch)
+        return {"loss": float(value), **{k: float(v) for k, v in metrics.items()}}
+
+    describe = {
+        "task": f"lgd-{config.kind}",
+        "lgd_config": dataclasses.asdict(config),
+        "train_frames": int(len(train_poses)),
+        "val_frames": int(len(val_poses)),
+    }
+    make_batch = functools.partial(_batch_fn, model, train_poses, config)
+    return Task(init, loss, make_batch, validate, describe), template
+
+
+def _fresh_weights(template: LearnedGradientDescent, key: jax.Array) -> dict:
+    """New random weights with the template's structure."""
+    nf = template.feature_mean.shape[0]
+    keys = jax.random.split(key, len(template.groups))
+    return {
+        "+".join(g): template.mlp(g).init(k, jnp.zeros((nf,)))["params"]
+        for g, k in zip(template.groups, keys)
+    }
+
+
+def export(template: LearnedGradientDescent, params: dict, path: str | Path, meta: dict):
+    """Write a trained LGD as a shipped checkpoint (:func:`save_lgd`)."""
+    from jaxrefine.optimizers.learned import save_lgd
+
+    return save_lgd(path, template.replace(weights=params["weights"]), meta)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line (``scripts/train_lgd.py``)
+
+
+def parser():
+    import argparse
+
+    from jaxrefine.train.run import PLATFORMS
+
+    p = argparse.ArgumentParser(prog="train_lgd", description=__doc__.split("\n")[0])
+    a = p.add_argument
+    a("--platform", choices=sorted(PLATFORMS), default="cpu", help="JAX backend (gpu = CUDA)")
+    a("--kind", choices=KINDS, default="sparse", help="observations: keypoints or vertices")
+    a("--steps", type=int, default=20000, help="training steps of the whole run")
+    a("--batch", type=int, default=64, help="global batch")
+    a("--out", type=Path, default=Path("runs/lgd"), help="run folder")
+    a("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    a("--poses", type=Path, default=None, help="pose file made by `jaxrefine mocap`")
+    a("--mocap", type=Path, default=None, help="CMU folder converted when --poses is absent")
+    a("--export", type=Path, default=None,
+      help="write the trained LGD here (.npz + .json; default OUT/lgd_KIND)")  # fmt: skip
+    a("--lgd-steps", type=int, default=LGDConfig.num_steps, help="learned steps per fit")
+    a("--hidden", type=int, default=LGDConfig.hidden, help="MLP width (published: 1024)")
+    a("--blocks", type=int, default=LGDConfig.num_blocks, help="residual blocks per MLP")
+    a("--image-size", type=int, default=256)
+    a("--lr", type=float, default=1e-3)
+    a("--warmup", type=int, default=200)
+    a("--clip", type=float, default=1.0)
+    a("--seed", type=int, default=0)
+    a("--workers", type=int, default=0, help="grain worker processes making batches")
+    a("--ckpt-every", type=int, default=500)
+    a("--val-every", type=int, default=500)
+    a("--log-every", type=int, default=10)
+    return p
+
+
+def latest_params(out: str | Path, abstract: dict) -> dict:
+    """The ``params`` item of the newest orbax checkpoint in ``out/checkpoints``."""
+    import orbax.checkpoint as ocp
+
+    from jaxrefine.train import checkpoint
+
+    mgr = checkpoint.manager(Path(out) / "checkpoints")
+    step = mgr.latest_step()
+    if step is None:
+        raise FileNotFoundError(f"no checkpoint in {Path(out) / 'checkpoints'}")
+    shapes = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, abstract)
+    args = ocp.args.Composite(params=ocp.args.StandardRestore(shapes))
+    params = mgr.restore(step, args=args).params
+    mgr.close()
+    return params
+
+
+def main(argv: list[str] | None = None) -> int:
+    import os
+    import sys
+
+    from jaxrefine.train.run import PLATFORMS, resolve_poses
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser().parse_args(argv)
+    os.environ["JAX_PLATFORMS"] = PLATFORMS[args.platform]
+    jax.config.update("jax_platforms", PLATFORMS[args.platform])
+    from jaxrefine.data.poses import VALIDATION_SUBJECTS, load_poses
+    from jaxrefine.smpl_io import load_body_model
+    from jaxrefine.train.loop import TrainConfig, train
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    model = load_body_model()
+    path = resolve_poses(args)
+    train_poses = load_poses(path, exclude_subjects=VALIDATION_SUBJECTS).pose
+    val_poses = load_poses(path, subjects=VALIDATION_SUBJECTS).pose
+    size = (args.image_size, args.image_size)
+    config = LGDConfig(
+        kind=args.kind, num_steps=args.lgd_steps, hidden=args.hidden,
+        num_blocks=args.blocks, image_size=size,
+    )  # fmt: skip
+    task, template = make_task(model, train_poses, val_poses, config)
+    tc = TrainConfig(
+        steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, clip=args.clip,
+        seed=args.seed, workers=args.workers, ckpt_every=args.ckpt_every,
+        val_every=args.val_every, log_every=args.log_every,
+    )  # fmt: skip
+    command = " ".join(["train_lgd.py", *argv])
+    summary = train(task, tc, args.out, resume=args.resume, run_info={"command": command})
+    params = latest_params(args.out, {"weights": template.weights})
+    dest = args.export or args.out / f"lgd_{args.kind}"
+    meta = {
+        "command": command, "poses": str(path), "steps": args.steps, "batch": args.batch,
+        "validation_subjects": list(VALIDATION_SUBJECTS), "lgd_config": task.describe,
+        "final": summary["final"],
+    }  # fmt: skip
+    npz, _ = export(template, params, dest, meta)
+    final = summary["final"]
+    keys = ("loss", "joint_mm_final", "val_joint_mm_init", "val_joint_mm_final")
+    print("train_lgd: done;", ", ".join(f"{k} {final[k]:.4g}" for k in keys if k in final))
+    print(f"train_lgd: wrote {npz}")
+    return 0

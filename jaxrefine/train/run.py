@@ -1,0 +1,150 @@
+"""``scripts/train.py`` / ``jaxrefine train``: flags -> the displacement network's training run.
+
+    python scripts/train.py --platform cpu --config small --steps 20000 --out runs/small \
+        --poses /path/cmu_poses.npz [--resume] [--workers 1] [--precision bfloat16]
+
+Everything lands in ``--out``: the converted poses (when made from ``--mocap``), the cached
+subject banks and validation set, ``config.json`` (network and data settings), ``checkpoints/``
+(orbax), ``log.csv``, ``tb/``, ``curves.png`` and ``run.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+PLATFORMS = {"cpu": "cpu", "gpu": "cuda"}
+DEFAULT_BATCH = {"paper": 8, "small": 8, "tiny": 4}
+DEFAULT_MOCAP = Path(__file__).resolve().parents[3] / "shared" / "mocap"  # a checkout's sibling
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="train", description=__doc__.split("\n")[0])
+    a = p.add_argument
+    a("--platform", choices=sorted(PLATFORMS), default="cpu", help="JAX backend (gpu = CUDA)")
+    a("--config", choices=("paper", "small", "tiny"), default="small", help="network config")
+    a("--steps", type=int, default=20000, help="optimizer steps of the whole run")
+    a("--batch", type=int, default=None, help="global batch (default: 8; tiny: 4)")
+    a("--out", type=Path, default=Path("runs/train"), help="run folder")
+    a("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    a("--poses", type=Path, default=None, help="pose file made by `jaxrefine mocap`")
+    a("--mocap", type=Path, default=None,
+      help=f"CMU mocap folder converted into OUT/poses.npz when --poses is absent "
+           f"(default {DEFAULT_MOCAP} where it exists)")  # fmt: skip
+    a("--lr", type=float, default=1e-3, help="peak Adam learning rate")
+    a("--warmup", type=int, default=200, help="linear warmup steps")
+    a("--schedule", choices=("cosine", "constant"), default="cosine")
+    a("--clip", type=float, default=1.0, help="global gradient-norm clip (0 = off)")
+    a("--seed", type=int, default=0)
+    a("--workers", type=int, default=1, help="grain worker processes making batches (0 = none)")
+    a("--ckpt-every", type=int, default=500)
+    a("--val-every", type=int, default=500)
+    a("--log-every", type=int, default=10)
+    a("--val-frames", type=int, default=64, help="validation pairs (0 = no validation)")
+    a("--subjects", type=int, default=None, help="synthetic subjects in the training bank")
+    a("--precision", choices=("float32", "bfloat16"), default="float32",
+      help="compute dtype (parameters stay float32)")  # fmt: skip
+    a("--confidence", action="store_true", help="train the per-pixel confidence head too")
+    a("--confidence-weight", type=float, default=0.1)
+    a("--coordinator", default=None, help="HOST:PORT of process 0 (multi-process runs)")
+    a("--num-processes", type=int, default=1)
+    a("--process-id", type=int, default=0)
+    return p
+
+
+def pair_config(name: str, crop_size: int, subjects: int | None):
+    """The pair generator's settings for a network config (``tiny``: a 64 px scene, 2
+    subjects with 1 reference frame, 64-texel textures; fast enough for tests)."""
+    from jaxrefine.data.pairs import PairConfig
+    from jaxrefine.data.sampling import SceneConfig
+    from jaxrefine.data.scenes import GeneratorConfig
+
+    if name == "tiny":
+        gen = GeneratorConfig(scene=SceneConfig(image_size=(64, 64)), texture_size=64)
+        cfg = PairConfig(crop_size=crop_size, generator=gen, num_subjects=2, reference_frames=1)
+    else:
+        cfg = PairConfig(crop_size=crop_size)
+    return dataclasses.replace(cfg, num_subjects=subjects) if subjects else cfg
+
+
+def resolve_poses(args) -> Path:
+    """``--poses``, or ``--mocap`` (default: the shared CMU folder) converted once into
+    ``OUT/poses.npz``."""
+    if args.poses is not None:
+        return args.poses
+    out = args.out / "poses.npz"
+    if out.exists():
+        return out
+    mocap = args.mocap or (DEFAULT_MOCAP if DEFAULT_MOCAP.is_dir() else None)
+    if mocap is None or not Path(mocap).is_dir():
+        raise SystemExit(
+            f"train: no poses: pass --poses POSES.npz (made by `jaxrefine mocap`) or --mocap DIR "
+            f"(CMU BVH/AMC folder; {DEFAULT_MOCAP} does not exist)"
+        )
+    from jaxrefine.data.mocap import convert_folder
+
+    convert_folder(mocap, out)
+    return out
+
+
+def prepare(args, cfg):
+    """Poses, banks and the validation set (cached in ``--out``) -> DisplacementData."""
+    from jaxrefine import load_body_model
+    from jaxrefine.data import pairs
+    from jaxrefine.data.poses import VALIDATION_SUBJECTS, load_poses
+    from jaxrefine.train import displacement
+
+    model = load_body_model()
+    path = resolve_poses(args)
+    train_poses = load_poses(path, exclude_subjects=VALIDATION_SUBJECTS)
+    val_poses = load_poses(path, subjects=VALIDATION_SUBJECTS)
+    pc = pair_config(args.config, cfg.crop_size, args.subjects)
+    bank = pairs.load_or_build_bank(args.out / "bank_train.npz", model, train_poses.pose, pc,
+                                    args.seed)  # fmt: skip
+    val_pc = dataclasses.replace(pc, num_subjects=max(2, pc.num_subjects // 4))
+    val_bank = pairs.load_or_build_bank(args.out / "bank_val.npz", model, val_poses.pose, val_pc,
+                                        displacement.VAL_BANK_SEED)  # fmt: skip
+    validation = None
+    if args.val_frames > 0:
+        validation = displacement.load_or_make_validation(
+            args.out / "validation.npz", model, val_poses.pose, val_bank, pc, args.val_frames
+        )
+    return displacement.DisplacementData(model, train_poses, val_poses, bank, val_bank, pc,
+                                         validation)  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser().parse_args(argv)
+    os.environ["JAX_PLATFORMS"] = PLATFORMS[args.platform]
+    import jax
+
+    jax.config.update("jax_platforms", PLATFORMS[args.platform])
+    from jaxrefine import network
+    from jaxrefine.train import displacement, distributed, logs
+    from jaxrefine.train.loop import TrainConfig, train
+
+    distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    cfg = network.get_config(args.config, compute_dtype=args.precision,
+                             confidence=args.confidence)  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = prepare(args, cfg)
+    task = displacement.make_task(cfg, data, args.confidence_weight)
+    config = TrainConfig(
+        steps=args.steps, batch=args.batch or DEFAULT_BATCH[args.config], lr=args.lr,
+        warmup=args.warmup, schedule=args.schedule, clip=args.clip, seed=args.seed,
+        workers=args.workers, ckpt_every=args.ckpt_every, val_every=args.val_every,
+        log_every=args.log_every,
+    )  # fmt: skip
+    if jax.process_index() == 0:
+        logs.write_json(args.out / "config.json", {**task.describe, "train": vars(args)})
+    command = " ".join([Path(sys.argv[0]).name, *argv])
+    summary = train(task, config, args.out, resume=args.resume,
+                    run_info={"command": command, "argv": argv})  # fmt: skip
+    final = summary["final"]
+    keys = ("loss", "epe", "zero_epe", "val_epe", "val_zero_epe")
+    print("train: done;", ", ".join(f"{k} {final[k]:.4g}" for k in keys if k in final))
+    return 0

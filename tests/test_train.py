@@ -1,0 +1,251 @@
+"""Training library: the displacement loss, overfitting, grain input, checkpoints and resume,
+and ``scripts/train.py`` end to end. (Data parallel and multi-process: test_train_distributed.)
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import functools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrefine import network
+from jaxrefine.train import checkpoint, displacement, toy
+from jaxrefine.train import input as input_pipeline
+from jaxrefine.train.loop import Task, TrainConfig, init_state, make_optimizer, train, train_step
+
+# Resumed and uninterrupted runs execute the same XLA programs on the same inputs in the same
+# order on one CPU device: they agree to the last bit in practice. The tolerance only allows
+# for a re-compiled program choosing another (still deterministic) reduction order.
+RESUME_RTOL, RESUME_ATOL = 1e-6, 1e-7
+OVERFIT_DROP = 0.9  # EPE on one fixed batch must fall by at least 90 %
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = network.get_config("tiny")
+S = TINY.crop_size
+
+
+def random_batch(seed: int, size: int, cfg=TINY) -> dict[str, np.ndarray]:
+    """A synthetic displacement batch (no renderer): random inputs, a smooth field, a disc mask."""
+    rng = np.random.default_rng(seed)
+    n = cfg.crop_size
+    yy, xx = np.mgrid[:n, :n] / n
+    field = np.stack([3 * np.sin(6 * yy) * np.ones_like(xx), 2 * np.cos(5 * xx)], -1)
+    mask = ((yy - 0.5) ** 2 + (xx - 0.5) ** 2 < 0.12).astype(np.float32)
+    return {
+        "image": rng.uniform(size=(size, n, n, 3)).astype(np.float32),
+        "renders": rng.uniform(size=(size, n, n, cfg.render_channels)).astype(np.float32),
+        "field": np.repeat((field * mask[..., None])[None], size, 0).astype(np.float32),
+        "mask": np.repeat(mask[None], size, 0),
+    }
+
+
+def random_output(key, stacks=2, confidence=False):
+    k1, k2 = jax.random.split(key)
+    fields = jax.random.normal(k1, (stacks, S, S, 2))
+    log_scale = jax.random.normal(k2, (S, S)) if confidence else None
+    return network.NetworkOutput(fields=fields, log_scale=log_scale)
+
+
+# --------------------------------------------------------------------------- the loss
+@pytest.mark.parametrize("confidence", [False, True])
+def test_loss_ignores_background(confidence):
+    b = random_batch(0, 1)
+    field, mask = jnp.asarray(b["field"][0]), jnp.asarray(b["mask"][0])
+    out = random_output(jax.random.PRNGKey(0), confidence=confidence)
+    loss, metrics = displacement.example_loss(out, field, mask)
+    bg = (mask == 0)[..., None]
+    noise = jax.random.normal(jax.random.PRNGKey(1), field.shape) * 50
+    out2 = out.replace(
+        fields=jnp.where(bg[None], out.fields + noise[None], out.fields),
+        log_scale=None if out.log_scale is None else jnp.where(bg[..., 0], 9.0, out.log_scale),
+    )
+    loss2, metrics2 = displacement.example_loss(out2, jnp.where(bg, field - noise, field), mask)
+    assert float(loss2) == float(loss)
+    for k in metrics:
+        assert float(metrics2[k]) == float(metrics[k]), k
+    # ... while a foreground change does change it (the test can fail)
+    loss3, _ = displacement.example_loss(out, field + (1 - bg) * 1.0, mask)
+    assert float(loss3) != float(loss)
+
+
+def test_every_stack_supervised():
+    b = random_batch(0, 1)
+    field, mask = jnp.asarray(b["field"][0]), jnp.asarray(b["mask"][0])
+    out = random_output(jax.random.PRNGKey(0), stacks=3)
+    grad = jax.grad(lambda f: displacement.example_loss(out.replace(fields=f), field, mask)[0])(
+        out.fields
+    )
+    fg = np.asarray(mask) > 0
+    for s in range(3):  # the loss reaches every stack's output on the foreground only
+        g = np.abs(np.asarray(grad[s])).sum(-1)
+        assert (g[fg] > 0).all() and (g[~fg] == 0).all(), s
+    # ... and, through the network, every stack's head
+    params = network.init_params(TINY, jax.random.PRNGKey(0))
+    batch = {k: jnp.asarray(v) for k, v in random_batch(1, 2).items()}
+    grads = jax.grad(lambda p: displacement.batch_loss(TINY, p, batch, None)[0])(params)
+    for s in range(TINY.stacks):
+        assert float(jnp.abs(grads[f"head{s}"]["kernel"]).sum()) > 0, s
+
+
+def test_zero_epe_is_the_zero_fields_epe():
+    b = random_batch(0, 1)
+    field, mask = jnp.asarray(b["field"][0]), jnp.asarray(b["mask"][0])
+    zero = network.NetworkOutput(fields=jnp.zeros((2, S, S, 2)))
+    _, m = displacement.example_loss(zero, field, mask)
+    np.testing.assert_allclose(m["epe"], m["zero_epe"], rtol=1e-6)
+    exact = network.NetworkOutput(fields=jnp.stack([field, field]))
+    _, m = displacement.example_loss(exact, field, mask)
+    assert float(m["epe"]) == 0.0 and float(m["zero_epe"]) > 1.0
+
+
+@pytest.mark.slow
+def test_tiny_overfits_one_batch():
+    batch = {k: jnp.asarray(v) for k, v in random_batch(3, 2).items()}
+    task = Task(functools.partial(network.init_params, TINY),
+                functools.partial(displacement.batch_loss, TINY), random_batch)  # fmt: skip
+    config = TrainConfig(steps=300, lr=3e-3, warmup=10, schedule="constant", clip=0.0)
+    opt = make_optimizer(config)
+    step = jax.jit(functools.partial(train_step, task.loss, opt))
+    state = init_state(task, opt, 0)
+    first = None
+    for _ in range(config.steps):
+        state, metrics = step(state, batch)
+        first = float(metrics["epe"]) if first is None else first
+    _, last = task.loss(state.params, batch, None)
+    assert float(last["epe"]) <= (1 - OVERFIT_DROP) * first, (first, float(last["epe"]))
+
+
+# --------------------------------------------------------------------------- input pipeline
+def test_records_are_seeded_per_record_and_process():
+    make = functools.partial(toy.make_batch, size=3)
+    one = input_pipeline.BatchRecords(make, seed=5, num_records=8)
+    a, b = (input_pipeline.BatchRecords(make, 5, 4, p, 2) for p in (0, 1))
+    # process p of 2 takes global records k*2 + p: the two shards interleave the 1-process stream
+    np.testing.assert_array_equal(a[1]["x"], one[2]["x"])
+    np.testing.assert_array_equal(b[1]["x"], one[3]["x"])
+    assert not np.array_equal(one[0]["x"], one[1]["x"])
+    with pytest.raises(IndexError):
+        one[8]
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_in_process_stream_and_resume():
+    records = input_pipeline.BatchRecords(functools.partial(toy.make_batch, size=3), 5, 10)
+    ref = [b["x"].copy() for b in input_pipeline.make_dataset(records, workers=0)]
+    it = iter(input_pipeline.make_dataset(records, workers=2))
+    try:
+        got = [next(it)["x"].copy() for _ in range(4)]
+        state = it.get_state()
+    finally:
+        it.close()
+    it = iter(input_pipeline.make_dataset(records, workers=2))
+    try:
+        it.set_state(state)
+        got += [next(it)["x"].copy() for _ in range(6)]
+    finally:
+        it.close()
+    for k, (x, y) in enumerate(zip(ref, got, strict=True)):
+        np.testing.assert_array_equal(x, y, err_msg=f"record {k}")
+
+
+# --------------------------------------------------------------------------- checkpoints
+def test_checkpoint_round_trip(tmp_path):
+    task, config = toy.task(), TrainConfig(steps=5)
+    opt = make_optimizer(config)
+    state = jax.jit(functools.partial(train_step, task.loss, opt))(
+        init_state(task, opt, 3), toy.make_batch(1, 4)
+    )[0]
+    records = input_pipeline.BatchRecords(functools.partial(toy.make_batch, size=2), 0, 10)
+    it = iter(input_pipeline.make_dataset(records))
+    for _ in range(3):
+        next(it)
+    mgr = checkpoint.manager(tmp_path / "ck")
+    checkpoint.save(mgr, 1, state, it)
+    mgr.wait_until_finished()
+    fresh = init_state(task, opt, 99)
+    it2 = iter(input_pipeline.make_dataset(records))
+    restored = checkpoint.restore(checkpoint.manager(tmp_path / "ck"), fresh, it2)
+    for x, y in zip(jax.tree.leaves(state), jax.tree.leaves(restored), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    np.testing.assert_array_equal(next(it2)["x"], records[3]["x"])  # the position came back
+    with pytest.raises(FileNotFoundError):
+        checkpoint.restore(checkpoint.manager(tmp_path / "empty"), fresh, it2)
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def crashing_batch(seed: int, size: int, at: set) -> dict:
+    if seed in at:
+        raise Crash("simulated kill")
+    return toy.make_batch(seed, size)
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    config = TrainConfig(steps=12, batch=4, lr=1e-2, warmup=2, ckpt_every=5, val_every=0,
+                         log_every=1)  # fmt: skip
+    full = train(toy.task(), config, tmp_path / "full")
+    # the run dies while making batch 8 (after the checkpoint at step 5)
+    doomed = {input_pipeline.batch_seed(config.seed, 7)}
+    crash = dataclasses.replace(toy.task(), make_batch=functools.partial(crashing_batch, at=doomed))
+    with pytest.raises(Crash):
+        train(crash, config, tmp_path / "cut")
+    with pytest.raises(FileExistsError):  # no silent restart over an existing run
+        train(toy.task(), config, tmp_path / "cut")
+    resumed = train(toy.task(), config, tmp_path / "cut", resume=True)
+    assert resumed["resumed_from"] == 5
+    a, b = (checkpoint.manager(tmp_path / d / "checkpoints") for d in ("full", "cut"))
+    assert a.latest_step() == b.latest_step() == 12
+    pa, pb = (m.restore(12, args=_params_args())["params"] for m in (a, b))
+    for x, y in zip(jax.tree.leaves(pa), jax.tree.leaves(pb), strict=True):
+        np.testing.assert_allclose(x, y, rtol=RESUME_RTOL, atol=RESUME_ATOL)
+    assert full["final"]["loss"] == pytest.approx(resumed["final"]["loss"], rel=RESUME_RTOL)
+    with open(tmp_path / "cut" / "log.csv") as fh:  # the log continues, no duplicated steps
+        steps = [int(r["step"]) for r in csv.DictReader(fh)]
+    assert steps == list(range(1, 13))
+
+
+def _params_args():
+    import orbax.checkpoint as ocp
+
+    return ocp.args.Composite(params=ocp.args.StandardRestore())
+
+
+# --------------------------------------------------------------------------- end to end
+@pytest.mark.slow
+def test_script_end_to_end(tmp_path):
+    poses = tmp_path / "poses.npz"
+    rng = np.random.default_rng(0)
+    subjects = np.array(["01", "02", "09", "16"] * 4)
+    np.savez(poses, pose=(rng.normal(0, 0.2, (16, 24, 3))).astype(np.float32), subject=subjects,
+             trial=np.char.add(subjects, "_01"))  # fmt: skip
+    out = tmp_path / "run"
+    flags = "--platform cpu --config tiny --steps 20 --workers 1 --val-frames 4 --ckpt-every 10"
+    flags += " --val-every 10 --log-every 5"
+    cmd = [sys.executable, str(REPO / "scripts" / "train.py"), *flags.split()]
+    cmd += ["--out", str(out), "--poses", str(poses)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "val_zero_epe" in res.stdout
+    for name in ("log.csv", "curves.png", "run.json", "config.json", "validation.npz"):
+        assert (out / name).is_file(), name
+    assert list((out / "tb").glob("events.out.tfevents.*"))
+    assert sorted(p.name for p in (out / "checkpoints").iterdir() if p.name.isdigit()) == [
+        "10", "20"
+    ]  # fmt: skip
+    run = json.loads((out / "run.json").read_text())
+    assert run["steps"] == 20 and run["task"]["train_subjects"] == ["01", "02"]
+    assert {"epe", "zero_epe", "val_epe", "val_zero_epe"} <= set(run["final"])
+    assert run["machine"]["jax"] == jax.__version__
+    cfg, params, _ = network.load_pretrained(out)  # the run folder loads as a trained model
+    assert cfg == TINY and network.count_params(params) > 0
