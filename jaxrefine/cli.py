@@ -30,7 +30,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "fetch-models": ("jaxrefine.detect.models:fetch_main", "fetch the BlazePose photo models"),
     "train": ("jaxrefine.train.run:main", "train the displacement network (scripts/train.py)"),
-    "train": ("jaxrefine.train.run:main", "train the displacement network (scripts/train.py)"),
     "bench": ("jaxrefine.bench:main", "run a benchmark: body | raster | data | smplify"),
 }
 
