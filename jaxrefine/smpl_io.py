@@ -5,7 +5,13 @@ Official SMPL pickles (v1.0.0 with 10 betas, v1.1.0 with 300; neutral/male/femal
 arrays as chumpy ``Ch`` objects and the joint regressor as a scipy sparse matrix. chumpy does not
 import on modern numpy, so :class:`_SafeUnpickler` replaces chumpy's classes by a stand-in that
 keeps the pickled state and reads the array out of it. It also refuses every class that is not
-an array, a sparse matrix or a plain container, so loading a model file cannot run code.
+an array, a CSC / CSR / COO sparse matrix (rebuilt from checked components) or a plain
+container, so loading a model file cannot run code or crash the interpreter.
+
+Every file is validated before use (:func:`identify`): the family, each array's dtype and shape
+against the vertex count, finite values (also in float32), index ranges, row sums and the
+landmark table. Any failure, an unreadable file included, raises :class:`ModelFileError` naming
+the file and what was expected.
 """
 
 from __future__ import annotations
@@ -579,7 +585,7 @@ def convert_main(argv: list[str]) -> int:
     try:
         out = convert(args.src, args.dst, gender=args.gender)
     except (ValueError, OSError) as exc:  # ModelFileError, FileNotFoundError, unwritable dst
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"jaxrefine convert: error: {exc}", file=sys.stderr)  # the CLI's one-line form
         return 2
     model = load_body_model(out, gender=None, num_betas=None)
     print(f"wrote {out}: {model.describe()}")
