@@ -143,13 +143,14 @@ def refinement(model, batch, out: Path, backend: str, optimizer: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from jaxrefine.optimizers.registry import optimizer_names
 
     ap = argparse.ArgumentParser(prog="jaxrefine demo", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="out")
     ap.add_argument("--n", type=int, default=6, help="synthetic frames to refine")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--difficulty", default="medium", choices=["easy", "medium", "hard"])
-    ap.add_argument("--optimizer", default="adam", choices=["adam", "lbfgs", "lm"])
+    ap.add_argument("--optimizer", default="adam", choices=optimizer_names())
     ap.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"])
     ap.add_argument("--poses", default=None, help="POSES.npz from `jaxrefine mocap` (optional)")
     ap.add_argument(

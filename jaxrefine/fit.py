@@ -29,9 +29,11 @@ Example (fit y = a * x to data; any optimizer of :mod:`jaxrefine.optimizers` fit
 (2.0, 0, (11,))
 
 Loss curves have ``num_steps + 1`` entries: the loss of the start and of the iterate after each
-step (a rejected step repeats the previous value). ``FitResult.status``: 0 ok (improved, no
-rejected step), 1 a non-finite loss or params was met (start or step), 2 no improvement over
-the start.
+step (a rejected step repeats the previous value). ``FitResult.status`` is one of the
+``STATUS_*`` codes below: 0 ok (improved, no rejected step), 1 a non-finite loss or params was
+met (start or step), 2 no improvement over the start (kept it); 3 (render failed) is set by
+callers whose data came from a failed rendering. Combine codes with :func:`worst_status`, name
+them with :func:`status_name`.
 """
 
 from __future__ import annotations
@@ -58,9 +60,20 @@ from jaxrefine.optimizers.base import (
     tree_all_finite,
 )
 
-STATUS_OK = 0
-STATUS_NONFINITE = 1
-STATUS_NO_IMPROVEMENT = 2
+# Status codes, one place for every fit and SMPLify result (values are stable: they are
+# written to result files). Severity is NOT the numeric order: see STATUS_RANK / worst_status.
+STATUS_OK = 0  # improved, nothing rejected
+STATUS_NONFINITE = 1  # a non-finite loss or params was met (start or a rejected step)
+STATUS_NO_IMPROVEMENT = 2  # kept its initial estimate (no iterate beat the start)
+STATUS_RENDER_FAILED = 3  # the rendering the data came from failed or was degraded
+STATUS_NAMES = {
+    STATUS_OK: "ok",
+    STATUS_NONFINITE: "non-finite",
+    STATUS_NO_IMPROVEMENT: "kept initial",
+    STATUS_RENDER_FAILED: "render failed",
+}
+# Severity by code (index = code): ok < kept initial < render failed < non-finite.
+STATUS_RANK = (0, 3, 1, 2)
 
 # A trainable spec: None (all), a set/list/tuple of top-level dict keys, or a pytree of bools
 # that is a prefix of params.
@@ -82,6 +95,9 @@ class FitResult:
       final_loss: () loss at the returned params (``<= init_loss`` unless the start is not
         finite).
       num_rejected: () int32 number of rejected (non-finite) steps.
+      iterates: None, or (with ``return_iterates=True``) the params after every step: the
+        params pytree with a leading (num_steps + 1,) axis on every leaf (index 0 = the start;
+        a rejected step repeats the previous iterate; frozen leaves are repeated).
     """
 
     params: PyTree
@@ -92,6 +108,10 @@ class FitResult:
     init_loss: jax.Array
     final_loss: jax.Array
     num_rejected: jax.Array
+    iterates: PyTree | None = None
+
+
+SELECT_MODES = ("best", "last", "none")
 
 
 class Stage(NamedTuple):
@@ -104,7 +124,10 @@ class Stage(NamedTuple):
       trainable: which params are optimised (None = all; see :func:`trainable_mask`).
       select: "best" returns the best iterate by the stage's loss; "last" returns the last
         iterate (what SPIN / PyTorch loops return). Both fall back to the start when the
-        chosen iterate is not finite or is worse than the start.
+        chosen iterate is not finite or is worse than the start. "none" returns the last
+        iterate as is, without that fallback (for training a learned optimizer through the
+        fit: the result is a smooth function of the optimizer's weights). Non-finite steps are
+        rejected in every mode.
     """
 
     objective: AbstractObjective
@@ -112,6 +135,76 @@ class Stage(NamedTuple):
     num_steps: int
     trainable: Trainable = None
     select: str = "best"
+
+
+def worst_status(*codes: jax.Array | int) -> jax.Array:
+    """The most severe of several status codes (elementwise; shapes broadcast).
+
+    Severity: non-finite > render failed > kept initial > ok (:data:`STATUS_RANK`), so a
+    "kept initial" never hides a "non-finite".
+
+    >>> int(worst_status(STATUS_NO_IMPROVEMENT, STATUS_NONFINITE, STATUS_OK))
+    1
+    """
+    if not codes:
+        raise ValueError("worst_status needs at least one code")
+    rank = jnp.asarray(STATUS_RANK, jnp.int32)
+    out = jnp.asarray(codes[0], jnp.int32)
+    for c in codes[1:]:
+        c = jnp.asarray(c, jnp.int32)
+        out = jnp.where(rank[c] > rank[out], c, out)
+    return out
+
+
+class KeptResult(NamedTuple):
+    """Outcome of :func:`keep_if_not_better` (one sample; batched under ``vmap``)."""
+
+    params: PyTree  # the final params, or the initial ones when those were kept
+    status: jax.Array  # () int32, at least "kept initial" when kept
+    init_loss: jax.Array  # () objective at the initial params
+    final_loss: jax.Array  # () objective at the returned params
+    kept: jax.Array  # () bool, the initial params were returned
+
+
+def keep_if_not_better(
+    init_params: Params,
+    params: Params,
+    init_loss: jax.Array,
+    final_loss: jax.Array,
+    status: jax.Array | int = STATUS_OK,
+) -> KeptResult:
+    """Never worse for a whole refinement of ONE sample (several stages or fits).
+
+    Each fit is never worse than its own start, but a chain of fits with different objectives
+    (SMPLify's camera then body stage, or fits between re-computed targets) can end above
+    where it began on the objective that matters. Given that objective at the start
+    (``init_loss``) and at the end (``final_loss``), return the start when the end is not
+    ``<=`` it (a non-finite end counts as worse; a non-finite start keeps the end), with the
+    status raised to at least "kept initial" (:data:`STATUS_NO_IMPROVEMENT`).
+
+    Args:
+      init_params / params: the start and the end, same pytree.
+      init_loss / final_loss: () the objective there.
+      status: () the end's status so far.
+    """
+    init_loss, final_loss = jnp.asarray(init_loss), jnp.asarray(final_loss)
+    kept = jnp.isfinite(init_loss) & ~(final_loss <= init_loss)
+    status = jnp.where(kept, worst_status(status, STATUS_NO_IMPROVEMENT), status)
+    return KeptResult(
+        params=_select(kept, init_params, params),
+        status=status.astype(jnp.int32),
+        init_loss=init_loss,
+        final_loss=jnp.where(kept, init_loss, final_loss),
+        kept=kept,
+    )
+
+
+def status_name(code: int | jax.Array) -> str:
+    """Human-readable name of ONE status code (e.g. ``"kept initial"``)."""
+    c = int(code)
+    if c not in STATUS_NAMES:
+        raise ValueError(f"unknown status code {c}; known: {STATUS_NAMES}")
+    return STATUS_NAMES[c]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,10 +299,11 @@ def _run_stage(
     mask: tuple[bool, ...],
     record_terms: bool,
     select: str = "best",
+    return_iterates: bool = False,
 ) -> FitResult:
     check_objective_for(optimizer, objective)
-    if select not in ("best", "last"):
-        raise ValueError(f"select must be 'best' or 'last', got {select!r}")
+    if select not in SELECT_MODES:
+        raise ValueError(f"select must be one of {SELECT_MODES}, got {select!r}")
     if num_steps < 0:
         raise ValueError(f"num_steps must be >= 0, got {num_steps}")
     if not any(mask):
@@ -271,27 +365,38 @@ def _run_stage(
             nonfinite=c.nonfinite | ~ok,
             num_rejected=c.num_rejected + (~ok).astype(jnp.int32),
         )
-        return carry, (loss, terms)
+        return carry, (loss, terms, x if return_iterates else None)
 
-    c, (losses, term_hist) = jax.lax.scan(body, carry0, None, length=num_steps)
+    c, (losses, term_hist, xs) = jax.lax.scan(body, carry0, None, length=num_steps)
 
     # Final guard: re-evaluate the chosen iterate (the best, or the last) and fall back to the
     # start unless it is finite and no worse (any finite iterate beats a non-finite start).
+    # select="none": the last iterate as is (its loss may be above the start's).
     chosen = c.best_x if select == "best" else c.x
     best_loss = obj.loss(chosen, data)
-    keep = jnp.isfinite(best_loss) & ((best_loss <= init_loss) | ~jnp.isfinite(init_loss))
+    if select == "none":
+        keep = jnp.asarray(True)
+    else:
+        keep = jnp.isfinite(best_loss) & ((best_loss <= init_loss) | ~jnp.isfinite(init_loss))
     x_out = _select(keep, chosen, x0)
     final_loss = jnp.where(keep, best_loss, init_loss)
     final_terms = obj.terms(x_out, data)
     status = jnp.where(
         c.nonfinite,
         STATUS_NONFINITE,
-        jnp.where(keep & (best_loss < init_loss), STATUS_OK, STATUS_NO_IMPROVEMENT),
+        jnp.where(keep & (final_loss < init_loss), STATUS_OK, STATUS_NO_IMPROVEMENT),
     ).astype(jnp.int32)
 
     out_params = x_out if frozen is None else eqx.combine(x_out, frozen)
     loss_curve = jnp.concatenate([init_loss[None], losses])
     term_curves = {k: jnp.concatenate([init_terms[k][None], term_hist[k]]) for k in init_terms}
+    iterates = None
+    if return_iterates:
+        iterates = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), x0, xs)
+        if frozen is not None:
+            n = num_steps + 1
+            reps = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (n,) + a.shape), frozen)
+            iterates = eqx.combine(iterates, reps)
     return FitResult(
         params=out_params,
         loss_curve=loss_curve,
@@ -301,6 +406,7 @@ def _run_stage(
         init_loss=init_loss,
         final_loss=final_loss,
         num_rejected=c.num_rejected,
+        iterates=iterates,
     )
 
 
@@ -318,6 +424,7 @@ def fit(
     trainable: Trainable = None,
     record_terms: bool = True,
     select: str = "best",
+    return_iterates: bool = False,
 ) -> FitResult:
     """Fit ONE sample: ``num_steps`` optimizer steps in one ``lax.scan``.
 
@@ -334,13 +441,25 @@ def fit(
         the others are returned bit-identical.
       record_terms: record ``objective.terms`` after every step (one extra objective
         evaluation per step); the final ``terms`` are always computed.
+      select: "best", "last" or "none" (see :class:`Stage`).
+      return_iterates: also return every iterate (``FitResult.iterates``, leading
+        (num_steps + 1,) axis), e.g. for a training loss over all states of a learned optimizer.
 
     Returns:
-      :class:`FitResult`.
+      :class:`FitResult`. Differentiable w.r.t. the array leaves of ``init_params``, ``data``,
+      ``objective`` and ``optimizer`` (``select="none"`` for a smooth function of them).
     """
     mask = trainable_mask(init_params, trainable)
     return _run_stage(
-        objective, optimizer, init_params, data, int(num_steps), mask, record_terms, select
+        objective,
+        optimizer,
+        init_params,
+        data,
+        int(num_steps),
+        mask,
+        record_terms,
+        select,
+        return_iterates,
     )
 
 
@@ -350,6 +469,7 @@ def fit_stages(
     data: Data,
     *,
     record_terms: bool = True,
+    return_iterates: bool = False,
 ) -> tuple[FitResult, ...]:
     """Fit ONE sample through consecutive stages (each starts where the previous ended, with a
     fresh optimizer state).
@@ -359,7 +479,7 @@ def fit_stages(
         tuples.
       init_params: start of the first stage (no batch axis).
       data: per-sample inputs shared by every stage's objective.
-      record_terms: as in :func:`fit`.
+      record_terms, return_iterates: as in :func:`fit` (every stage).
 
     Returns:
       One :class:`FitResult` per stage; the last one's ``params`` is the final answer.
@@ -377,6 +497,7 @@ def fit_stages(
             trainable=s.trainable,
             record_terms=record_terms,
             select=s.select,
+            return_iterates=return_iterates,
         )
         results.append(r)
         params = r.params
@@ -392,13 +513,27 @@ def _batch_size(tree: PyTree, what: str) -> int:
     return sizes.pop() if sizes else 0
 
 
-@functools.partial(jax.jit, static_argnames=("spec", "chunk_size", "record_terms"))
-def _fit_stages_batch_jit(dyn_stages, init_params, data, *, spec, chunk_size, record_terms):
+@functools.partial(
+    jax.jit, static_argnames=("spec", "chunk_size", "record_terms", "return_iterates")
+)
+def _fit_stages_batch_jit(
+    dyn_stages, init_params, data, *, spec, chunk_size, record_terms, return_iterates
+):
     def one(args):
         params, d = args
         results = []
         for (objective, optimizer), (num_steps, mask, select) in zip(dyn_stages, spec):
-            r = _run_stage(objective, optimizer, params, d, num_steps, mask, record_terms, select)
+            r = _run_stage(
+                objective,
+                optimizer,
+                params,
+                d,
+                num_steps,
+                mask,
+                record_terms,
+                select,
+                return_iterates,
+            )
             results.append(r)
             params = r.params
         return tuple(results)
@@ -416,6 +551,7 @@ def fit_stages_batch(
     chunk_size: int | None = None,
     record_terms: bool = True,
     devices: Sequence | None = None,
+    return_iterates: bool = False,
 ) -> tuple[FitResult, ...]:
     """Jitted, batched :func:`fit_stages` over a leading batch axis of params and data.
 
@@ -429,7 +565,7 @@ def fit_stages_batch(
       data: per-sample inputs, every leaf with the same leading batch axis (B, ...).
       chunk_size: if given, process the batch in chunks of this many samples
         (``lax.map(..., batch_size=chunk_size)``: bounded memory; results are identical).
-      record_terms: as in :func:`fit`.
+      record_terms, return_iterates: as in :func:`fit` (``iterates`` leaves get (B, T + 1, ...)).
       devices: devices to split the batch over (default: all local devices). With several
         (GPUs, or CPU cores exposed as host devices by ``jaxrefine``'s command line) and a
         batch divisible by their number, the batch axis is sharded across them (samples are
@@ -463,6 +599,7 @@ def fit_stages_batch(
         spec=spec,
         chunk_size=None if chunk_size is None else int(chunk_size),
         record_terms=bool(record_terms),
+        return_iterates=bool(return_iterates),
     )
     # The split is internal: hand back ordinary single-device arrays, so that later programs
     # (e.g. a rasterizer's host callback, which runs on one device) never see sharded inputs.

@@ -15,7 +15,14 @@ the barycentric coordinates of the pixel centre in it and the camera-space depth
   of an edge), and barycentrics / depth to float32 rounding where they agree.
 
 ``"auto"`` uses EGL when a context can be made and JAX otherwise, and logs (``logging``, logger
-``jaxrefine.render``) which backend runs.
+``jaxrefine.render``) which backend runs; :attr:`Fragments.backend` records it.
+
+Failures speak: a callback may not raise (undefined behaviour in JAX), so a failed EGL call
+returns background fragments with :attr:`Fragments.flags` bit :data:`FLAG_EGL_FAILED` set, and
+a JAX-fallback rendering that missed pixels of triangles larger than their block has bit
+:data:`FLAG_TRUNCATED`. Callers propagate the per-frame flags (e.g. to
+``smplify(render_flags=...)``, which marks those frames "render failed") or raise with
+:func:`raise_on_render_failure`.
 
 The EGL context is a resource: pass an :class:`kernels.rasterizer.EGLRasterizer` explicitly
 (``rasterizer=``), or let :func:`default_rasterizer` create one per process and device index
@@ -49,6 +56,10 @@ from jaxrefine.camera import Camera
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "egl", "jax")
+# Fragments.flags bits (per image; 0 = a complete rendering)
+FLAG_EGL_FAILED = 1  # the EGL call raised: the fragments are all background
+FLAG_TRUNCATED = 2  # JAX fallback: some triangle was larger than its block, pixels missing
+FLAG_NAMES = {FLAG_EGL_FAILED: "EGL call failed", FLAG_TRUNCATED: "JAX fallback truncated"}
 _MISSING_DEBIAN = "libegl1 libgl1"
 
 
@@ -61,11 +72,16 @@ class Fragments:
       bary: (H, W, 3) float32 barycentric coordinates of the pixel centre in that triangle, in
         the order of its ``faces`` row: non-negative, summing to 1; 0 on background.
       depth: (H, W) float32 camera-space z (metres) of the surface point; 0 on background.
+      flags: () int32, 0 for a complete rendering, else a bitwise or of :data:`FLAG_EGL_FAILED`
+        and :data:`FLAG_TRUNCATED` (see :func:`describe_flags`).
+      backend: static, the backend that produced it ("egl" or "jax"; "auto" resolved).
     """
 
     tri_id: jnp.ndarray
     bary: jnp.ndarray
     depth: jnp.ndarray
+    flags: jnp.ndarray
+    backend: str = struct.field(pytree_node=False, default="")
 
     @property
     def mask(self) -> jnp.ndarray:
@@ -75,6 +91,41 @@ class Fragments:
 
 class EGLUnavailableError(RuntimeError):
     """``backend="egl"`` was requested but no EGL OpenGL context can be made."""
+
+
+class RenderFailedError(RuntimeError):
+    """A rendering failed or was degraded (see :func:`raise_on_render_failure`)."""
+
+
+def describe_flags(flags: int) -> str:
+    """Names of the bits set in one frame's flags, e.g. ``"EGL call failed"`` ("ok" for 0)."""
+    f = int(flags)
+    names = [n for bit, n in FLAG_NAMES.items() if f & bit]
+    unknown = f & ~sum(FLAG_NAMES)
+    if unknown:
+        names.append(f"unknown flags {unknown:#x}")
+    return ", ".join(names) or "ok"
+
+
+def raise_on_render_failure(fragments: Fragments, what: str = "rendering") -> None:
+    """Raise :class:`RenderFailedError` if any frame of ``fragments`` has a flag set.
+
+    For callers that prefer an exception to a per-frame status. Host-side: call it on
+    concrete fragments (outside ``jit``).
+
+    Args:
+      fragments: one image's or a batch's :class:`Fragments`.
+      what: names the rendering in the message (e.g. ``"initial estimates"``).
+    """
+    flags = np.atleast_1d(np.asarray(fragments.flags))
+    bad = np.flatnonzero(flags)
+    if bad.size:
+        shown = ", ".join(f"frame {i}: {describe_flags(flags[i])}" for i in bad[:8])
+        more = f" (and {bad.size - 8} more)" if bad.size > 8 else ""
+        raise RenderFailedError(
+            f"{what}: {bad.size} of {flags.size} frames failed to render with the "
+            f"{fragments.backend or 'unknown'} backend ({shown}{more})"
+        )
 
 
 # --------------------------------------------------------------------------- EGL resource
@@ -200,8 +251,11 @@ def rasterize(
       block_size: JAX backend only, see :func:`rasterize_jax`.
 
     Returns:
-      :class:`Fragments` with tri_id (H, W) int32 (-1 = background), bary (H, W, 3) float32 and
-      depth (H, W) float32 (camera-space z), all without gradient (see :func:`attach_gradients`).
+      :class:`Fragments` with tri_id (H, W) int32 (-1 = background), bary (H, W, 3) float32,
+      depth (H, W) float32 (camera-space z), all without gradient (see
+      :func:`attach_gradients`), flags () int32 (0 = complete; a failed EGL call gives
+      background with :data:`FLAG_EGL_FAILED`, a truncated JAX fallback
+      :data:`FLAG_TRUNCATED`) and the backend used.
 
     Raises:
       ValueError / TypeError: malformed inputs (checked before any callback).
@@ -243,8 +297,9 @@ def rasterize_batch(
 
     Returns:
       :class:`Fragments` with a leading batch axis: tri_id (B, H, W), bary (B, H, W, 3),
-      depth (B, H, W). EGL: one host call for the batch; JAX: ``lax.map`` over frames (same
-      results as ``vmap``, bounded memory).
+      depth (B, H, W), flags (B,); ``.backend`` names the backend used ("auto" resolved).
+      EGL: one host call for the batch; JAX: ``lax.map`` over frames (same results as
+      ``vmap``, bounded memory).
     """
     which, _ = _resolve_backend(backend, None, 0)
     return _rasterize_batch_jit(vertices, faces, cameras, height, width, which, cull_backfaces)
@@ -271,10 +326,11 @@ def _egl_host(raster, height: int, width: int, cull: bool):
             vertices.shape[:-2], faces.shape[:-2], intrinsics.shape[:-1], R.shape[:-2], t.shape[:-1]
         )
         n = math.prod(batch)
-        out = (
+        failed = (
             np.full(batch + (height, width), -1, np.int32),
             np.zeros(batch + (height, width, 3), np.float32),
             np.zeros(batch + (height, width), np.float32),
+            np.full(batch, FLAG_EGL_FAILED, np.int32),
         )
         try:
             v = np.broadcast_to(vertices, batch + vertices.shape[-2:]).reshape(n, -1, 3)
@@ -300,10 +356,11 @@ def _egl_host(raster, height: int, width: int, cull: bool):
                     for i in range(n)
                 ]
                 res = tuple(np.concatenate(p) for p in zip(*parts))
-            return tuple(a.reshape(batch + a.shape[1:]) for a in res)
-        except Exception:  # never raise inside a callback: log and return background
-            logger.exception("EGL rasterization failed; returning empty fragments")
-            return out
+            res = tuple(a.reshape(batch + a.shape[1:]) for a in res)
+            return res + (np.zeros(batch, np.int32),)
+        except Exception:  # never raise inside a callback: flag the frames, return background
+            logger.exception("EGL rasterization failed; returning background, flagged")
+            return failed
 
     return host
 
@@ -314,8 +371,9 @@ def _rasterize_egl(raster, vertices, faces, camera, height, width, cull) -> Frag
         jax.ShapeDtypeStruct((height, width), jnp.int32),
         jax.ShapeDtypeStruct((height, width, 3), jnp.float32),
         jax.ShapeDtypeStruct((height, width), jnp.float32),
+        jax.ShapeDtypeStruct((), jnp.int32),
     )
-    tri_id, bary, depth = jax.pure_callback(
+    tri_id, bary, depth, flags = jax.pure_callback(
         _egl_host(raster, height, width, bool(cull)),
         shapes,
         vertices,
@@ -325,7 +383,7 @@ def _rasterize_egl(raster, vertices, faces, camera, height, width, cull) -> Frag
         camera.t,
         vmap_method="expand_dims",
     )
-    return Fragments(tri_id=tri_id, bary=bary, depth=depth)
+    return Fragments(tri_id=tri_id, bary=bary, depth=depth, flags=flags, backend="egl")
 
 
 # --------------------------------------------------------------------------- exact per pixel
@@ -446,7 +504,7 @@ def attach_gradients(
     bary, depth = pixel_barycentrics(pts, _intrinsics(camera), _pixel_centres(h, w))
     bary = jnp.where(mask[..., None], bary, 0.0)
     depth = jnp.where(mask, depth, 0.0)
-    return Fragments(tri_id=fragments.tri_id, bary=bary, depth=depth)
+    return fragments.replace(bary=bary, depth=depth)
 
 
 # --------------------------------------------------------------------------- JAX fallback
@@ -500,8 +558,9 @@ def rasterize_jax(
         no snapping. Barycentrics and depth are always computed unsnapped.
 
     Returns:
-      (fragments, num_truncated): :class:`Fragments` as from :func:`rasterize`, and a () int32
-      count of triangles larger than their block (their far pixels are missing).
+      (fragments, num_truncated): :class:`Fragments` as from :func:`rasterize` (flags
+      :data:`FLAG_TRUNCATED` when ``num_truncated > 0``), and a () int32 count of triangles
+      larger than their block (their far pixels are missing).
     """
     if vertices.ndim != 2:
         raise ValueError(f"vertices must be (V, 3) for one mesh, got {vertices.shape}")
@@ -559,12 +618,15 @@ def rasterize_jax(
     mask = tri_id >= 0
     pts = tri_p[jnp.where(mask, tri_id, 0)]  # (H, W, 3, 3)
     bary, depth = pixel_barycentrics(pts, k, _pixel_centres(height, width))
+    num_truncated = jnp.sum(truncated).astype(jnp.int32)
     frags = Fragments(
         tri_id=tri_id,
         bary=jnp.where(mask[..., None], bary, 0.0),
         depth=jnp.where(mask, depth, 0.0),
+        flags=jnp.where(num_truncated > 0, FLAG_TRUNCATED, 0).astype(jnp.int32),
+        backend="jax",
     )
-    return frags, jnp.sum(truncated).astype(jnp.int32)
+    return frags, num_truncated
 
 
 _MIN_DEPTH_BITS = 12  # packed z-buffer keys need at least this many bits of depth

@@ -7,15 +7,19 @@ import numpy as np
 import pytest
 
 from jaxrefine.fit import (
+    STATUS_NAMES,
     STATUS_NO_IMPROVEMENT,
     STATUS_NONFINITE,
     STATUS_OK,
+    STATUS_RENDER_FAILED,
     Stage,
     fit,
     fit_batch,
     fit_stages,
     fit_stages_batch,
+    status_name,
     trainable_mask,
+    worst_status,
 )
 from jaxrefine.optimizers import Objective, adam, gauss_newton, lbfgs, levenberg_marquardt
 
@@ -325,6 +329,38 @@ def test_zero_steps_returns_the_start():
 
 
 # ---------------------------------------------------------------------------------------------
+# Status codes: the worst by severity, not by number
+
+
+def test_worst_status_ranks_by_severity_not_by_number():
+    order = [STATUS_OK, STATUS_NO_IMPROVEMENT, STATUS_RENDER_FAILED, STATUS_NONFINITE]
+    for i, a in enumerate(order):
+        for j, b in enumerate(order):
+            assert int(worst_status(a, b)) == order[max(i, j)], (a, b)
+    # elementwise over a batch, any number of codes
+    got = worst_status(
+        jnp.array([STATUS_NO_IMPROVEMENT, STATUS_OK, STATUS_OK]),
+        jnp.array([STATUS_NONFINITE, STATUS_OK, STATUS_RENDER_FAILED]),
+        STATUS_NO_IMPROVEMENT,
+    )
+    np.testing.assert_array_equal(
+        got, [STATUS_NONFINITE, STATUS_NO_IMPROVEMENT, STATUS_RENDER_FAILED]
+    )
+    assert got.dtype == jnp.int32
+    assert [status_name(c) for c in order] == [
+        "ok",
+        "kept initial",
+        "render failed",
+        "non-finite",
+    ]
+    assert set(STATUS_NAMES) == set(order)
+    with pytest.raises(ValueError, match="unknown status code 7"):
+        status_name(7)
+    with pytest.raises(ValueError, match="at least one"):
+        worst_status()
+
+
+# ---------------------------------------------------------------------------------------------
 # A learned optimizer fits the contract: weights are leaves, fits are differentiable in them
 
 
@@ -363,3 +399,56 @@ def test_learned_optimizer_contract():
     ]
     np.testing.assert_allclose(np.asarray(g), np.asarray(fd), rtol=1e-2)
     assert np.all(np.asarray(g) < 0)  # larger steps help on this bowl
+
+
+# ---------------------------------------------------------------------------------------------
+# Training through a fit: every iterate, no selection, gradients w.r.t. optimizer leaves
+
+_FD_EPS = 1e-3  # central differences in float32 on an O(1) loss: ~1e-4 relative noise
+_FD_RTOL = 1e-2
+
+
+def test_iterates_and_select_none():
+    obj = Objective.from_residuals(lambda p, d: jnp.concatenate([p["x"] - d, 3.0 * p["y"]]))
+    p0 = {"x": jnp.zeros(2), "y": jnp.ones(1)}
+    d = jnp.array([1.0, -2.0])
+    res = fit(obj, p0, d, adam(0.5), num_steps=6, select="none", return_iterates=True,
+              trainable={"x"})  # fmt: skip
+    assert res.iterates["x"].shape == (7, 2) and res.iterates["y"].shape == (7, 1)
+    np.testing.assert_array_equal(res.iterates["x"][0], p0["x"])
+    np.testing.assert_array_equal(res.iterates["y"], np.ones((7, 1)))  # frozen, repeated
+    jax.tree_util.tree_map(np.testing.assert_array_equal, res.params, _index(res.iterates, -1))
+    losses = jax.vmap(lambda p: obj.loss(p, d))(res.iterates)
+    np.testing.assert_allclose(losses, res.loss_curve, rtol=_LOSS_TOL)
+    # Adam with a big step overshoots: "best" returns the best iterate, "none" the last one
+    best = fit(obj, p0, d, adam(0.5), num_steps=6, trainable={"x"})
+    assert best.iterates is None
+    assert float(best.final_loss) == pytest.approx(float(jnp.min(res.loss_curve)), rel=_LOSS_TOL)
+    assert float(res.final_loss) == pytest.approx(float(res.loss_curve[-1]), rel=_LOSS_TOL)
+    assert float(res.final_loss) > float(best.final_loss)
+    # batched: iterates get (B, T + 1, ...)
+    pb = jax.tree_util.tree_map(lambda a: jnp.stack([a, a + 1]), p0)
+    (rb,) = fit_stages_batch([Stage(obj, adam(0.5), 4, None, "none")], pb, jnp.stack([d, d]),
+                             return_iterates=True)  # fmt: skip
+    assert rb.iterates["x"].shape == (2, 5, 2)
+    with pytest.raises(ValueError, match="select must be one of"):
+        fit(obj, p0, d, adam(), num_steps=2, select="worst")
+
+
+def test_gradient_through_unrolled_fit_wrt_learning_rate_matches_finite_differences():
+    # a tiny quadratic: sum of the loss over all iterates (as a learned optimizer's training
+    # loss) as a function of Adam's learning rate, an array leaf of the optimizer
+    obj = Objective.from_residuals(lambda p, d: d["a"] * (p - d["t"]))
+    p0, d = jnp.array([0.5, -1.0]), {"a": jnp.array([1.0, 3.0]), "t": jnp.array([1.0, 2.0])}
+
+    @jax.jit
+    def training_loss(lr):
+        res = fit(obj, p0, d, adam(lr), num_steps=8, select="none", return_iterates=True,
+                  record_terms=False)  # fmt: skip
+        return jnp.sum(jax.vmap(lambda p: obj.loss(p, d))(res.iterates)) + res.final_loss
+
+    lr = jnp.float32(0.1)
+    g = float(jax.grad(training_loss)(lr))
+    fd = float(training_loss(lr + _FD_EPS) - training_loss(lr - _FD_EPS)) / (2 * _FD_EPS)
+    assert g == pytest.approx(fd, rel=_FD_RTOL)
+    assert g < 0  # larger steps help on this bowl at this rate

@@ -261,6 +261,53 @@ def test_egl_unavailable_raises_with_packages_and_auto_falls_back(caplog):
         fr = render.rasterize(verts, faces, cam, 32, 32, "auto", device_index=97)
     assert "JAX backend" in caplog.text
     assert np.asarray(fr.mask).sum() > 0
+    assert fr.backend == "jax"  # the backend auto chose is recorded
+
+
+class _FailingRasterizer:
+    """An EGL rasterizer stand-in whose every call raises (a lost context, a driver error)."""
+
+    renderer = "always fails"
+
+    def rasterize(self, *args, **kwargs):
+        raise RuntimeError("simulated EGL failure")
+
+
+def test_failing_egl_call_is_flagged_not_silent(caplog):
+    verts = jnp.array([[-0.5, -0.4, 2.0], [0.6, -0.3, 2.5], [0.0, 0.5, 3.0]])
+    faces = jnp.array([[0, 1, 2]])
+    cam = Camera.create(50.0, 50.0, 16.0, 16.0)
+    bad = _FailingRasterizer()
+    with caplog.at_level(logging.ERROR, logger="jaxrefine.render"):
+        fr = render.rasterize(verts, faces, cam, 32, 32, "egl", rasterizer=bad)
+    assert int(fr.flags) == render.FLAG_EGL_FAILED and fr.backend == "egl"
+    assert not np.asarray(fr.mask).any()  # background, but it says so
+    assert "simulated EGL failure" in caplog.text
+    # batched under jit + vmap: every frame of the failed call is flagged
+    batch = jax.jit(jax.vmap(
+        lambda v: render.rasterize(v, faces, cam, 32, 32, "egl", rasterizer=bad)
+    ))(jnp.stack([verts, verts + 0.1]))  # fmt: skip
+    np.testing.assert_array_equal(batch.flags, [render.FLAG_EGL_FAILED] * 2)
+    with pytest.raises(render.RenderFailedError, match="initial estimates: 2 of 2 frames.*EGL"):
+        render.raise_on_render_failure(batch, "initial estimates")
+    good = render.rasterize(verts, faces, cam, 32, 32, "jax", block_size=8)  # no truncation
+    render.raise_on_render_failure(good, "a good one")  # no flags: no exception
+
+
+def test_truncated_jax_fallback_is_flagged():
+    # one triangle spanning most of a 32 px image, blocks of 1 px (8 px for the largest)
+    verts = jnp.array([[-0.9, -0.9, 2.0], [0.9, -0.9, 2.0], [0.0, 0.9, 2.0]])
+    faces = jnp.array([[0, 1, 2]])
+    cam = Camera.create(30.0, 30.0, 16.0, 16.0)
+    fr = render.rasterize(verts, faces, cam, 32, 32, "jax", block_size=1)
+    assert int(fr.flags) == render.FLAG_TRUNCATED
+    assert render.describe_flags(fr.flags) == "JAX fallback truncated"
+    full = render.rasterize(verts, faces, cam, 32, 32, "jax", block_size=8)
+    assert int(full.flags) == 0 and full.mask.sum() > fr.mask.sum()
+    assert render.describe_flags(3) == "EGL call failed, JAX fallback truncated"
+    cams = jax.tree.map(lambda x: jnp.stack([x, x]), cam)
+    batch = render.rasterize_batch(jnp.stack([verts, verts]), faces, cams, 32, 32, "jax")
+    assert batch.backend == "jax" and batch.flags.shape == (2,)
 
 
 @pytest.mark.egl

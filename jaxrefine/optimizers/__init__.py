@@ -4,6 +4,8 @@
 - Least-squares family (optimistix, residual objectives): :func:`levenberg_marquardt`,
   :func:`gauss_newton`.
 - Optional backend (needs the ``jaxopt`` extra): :func:`jaxopt_lbfgs`.
+- By name: :mod:`jaxrefine.optimizers.registry` (:func:`make_optimizer`,
+  :func:`optimizer_names`, :func:`register_optimizer`, :func:`resolve_optimizer`).
 
 The fit engine that runs any of them is :mod:`jaxrefine.fit`.
 """
@@ -28,8 +30,16 @@ from jaxrefine.optimizers.least_squares import (
     gauss_newton,
     levenberg_marquardt,
 )
+from jaxrefine.optimizers.registry import (
+    OPTIMIZERS,
+    make_optimizer,
+    optimizer_names,
+    register_optimizer,
+    resolve_optimizer,
+)
 
 __all__ = [
+    "OPTIMIZERS",
     "AbstractObjective",
     "GradientState",
     "JaxoptLBFGS",
@@ -44,5 +54,9 @@ __all__ = [
     "jaxopt_lbfgs",
     "lbfgs",
     "levenberg_marquardt",
+    "make_optimizer",
     "optax_optimizer",
+    "optimizer_names",
+    "register_optimizer",
+    "resolve_optimizer",
 ]
