@@ -8,6 +8,9 @@ same objective serves gradient optimizers (Adam, L-BFGS) and least-squares ones 
   signed square root ``gm(r) = sigma r / sqrt(sigma^2 + r^2)`` (``gm(r)^2 = rho(r)``, smooth).
 - **dense** (PAPER.md 1.6): the same robust error between the projected vertices and their
   targets, summed over visible vertices (weights ``w_v``; 0 = not visible).
+- **dense + keypoints** (data kind ``"dense+keypoints"``): both data terms summed, the keypoint
+  term with its own weight ``keypoint_in_dense`` (e.g. detected keypoints beside the
+  network's dense targets); the camera stage likewise sums both of its data terms.
 - **pose prior**: ``w_pose^2 * GMM(theta_body)``, the max-mixture of REFERENCE.md 1.8:
   ``min_m 0.5 d^T Lambda_m d - log nw_m``. Residual of the active component
   ``w_pose [sqrt(0.5) L_m^T d, sqrt(-log nw_m)]`` with ``Lambda_m = L_m L_m^T``.
@@ -54,6 +57,8 @@ ANGLE_PRIOR_SIGNS = (1.0, -1.0, -1.0, -1.0)
 BODY25_TORSO = (9, 12, 2, 5)
 REFERENCE_PERSON_SIZE = 224.0  # px: SPIN's crop side, in which its weights were tuned
 DENSE_REFERENCE_COUNT = 25.0  # the dense term is scaled to weigh like 25 keypoints
+DENSE_AND_KEYPOINTS = "dense+keypoints"  # data kind with both terms (see make_objectives)
+DATA_KINDS = ("keypoints", "dense", DENSE_AND_KEYPOINTS)
 
 
 def gm_residual(r: jnp.ndarray, sigma) -> jnp.ndarray:
@@ -180,6 +185,9 @@ class Weights:
     sigma: float = 100.0
     keypoint: float = 1.0
     dense: float = 1.0
+    # the keypoint term's weight beside the dense term (data kind "dense+keypoints"); the
+    # dense term weighs like 25 keypoints times dense^2, so 1 gives detections ~1/4 of its say
+    keypoint_in_dense: float = 1.0
     pose_prior: float = 4.78
     angle_prior: float = 15.2
     shape_prior: float = 5.0
@@ -242,7 +250,7 @@ class SMPLifyObjective(AbstractObjective):
       gmm: :class:`GMMResidualPrior` or None (no pose prior).
       w: dict of term weights as () arrays (changing them does not recompile).
       stage: static, "camera" or "body".
-      data_kind: static, "keypoints" or "dense".
+      data_kind: static, one of :data:`DATA_KINDS`.
       keypoint_set: static name of the keypoint set the targets follow.
       use_angle_prior / use_depth_prior: static switches.
       ignore: static keypoint indices ignored in the body stage.
@@ -293,6 +301,10 @@ class SMPLifyObjective(AbstractObjective):
 
     # -- residual blocks ----------------------------------------------------------------------
     def _data_residuals(self, params, data: FitData) -> jnp.ndarray:
+        if self.data_kind == DENSE_AND_KEYPOINTS:  # both terms; keypoints with their own weight
+            dense = self.replace(data_kind="dense")._data_residuals(params, data)
+            kp = self.replace(data_kind="keypoints", w={**self.w, "data": self.w["keypoint"]})
+            return jnp.concatenate([dense, kp._data_residuals(params, data)])
         s = data.pixel_scale
         if self.data_kind == "keypoints":
             proj = project(data.camera, self._keypoints3d(params))
@@ -358,19 +370,28 @@ def make_objectives(
     gmm: GMMResidualPrior | None,
     keypoint_set: str = "body25",
 ) -> tuple[SMPLifyObjective, SMPLifyObjective]:
-    """The (camera stage, body stage) objectives of a preset."""
-    if data_kind not in ("keypoints", "dense"):
-        raise ValueError(f"data_kind must be 'keypoints' or 'dense', got {data_kind!r}")
+    """The (camera stage, body stage) objectives of a preset.
+
+    ``data_kind`` (one of :data:`DATA_KINDS`): "keypoints" (``data.keypoints`` /
+    ``keypoint_conf``), "dense" (``data.dense_targets`` / ``dense_weights``) or
+    "dense+keypoints": the sum of both data terms, the dense one as for "dense", the keypoint
+    one as for "keypoints" but weighted by ``weights.keypoint_in_dense``; both in pixels times
+    ``data.pixel_scale`` (the person-size scale); priors once.
+    """
+    if data_kind not in DATA_KINDS:
+        raise ValueError(f"data_kind must be one of {DATA_KINDS}, got {data_kind!r}")
     wt = preset.weights
     w = {
         "sigma": jnp.float32(wt.sigma),
         "data": jnp.float32(wt.keypoint if data_kind == "keypoints" else wt.dense),
+        "keypoint": jnp.float32(wt.keypoint_in_dense),
         "pose_prior": jnp.float32(wt.pose_prior),
         "angle_prior": jnp.float32(wt.angle_prior),
         "shape_prior": jnp.float32(wt.shape_prior),
         "depth": jnp.float32(wt.depth),
     }
-    ignore = preset.ignore_body25 if (data_kind == "keypoints" and keypoint_set == "body25") else ()
+    uses_keypoints = data_kind in ("keypoints", DENSE_AND_KEYPOINTS)
+    ignore = preset.ignore_body25 if (uses_keypoints and keypoint_set == "body25") else ()
     common = dict(
         model=model,
         gmm=gmm,

@@ -31,6 +31,7 @@ from jaxrefine.correspondence import ground_truth_dense_targets
 from jaxrefine.data.perturb import perturb
 from jaxrefine.data.poses import load_poses
 from jaxrefine.data.sampling import SceneConfig, cameras_for, sample_scenes
+from jaxrefine.fit import STATUS_NAMES
 from jaxrefine.metrics import compute_all
 from jaxrefine.objective import (
     REFERENCE_PERSON_SIZE,
@@ -41,6 +42,7 @@ from jaxrefine.objective import (
     person_size_px,
     pose_from_params,
 )
+from jaxrefine.optimizers.registry import optimizer_names
 from jaxrefine.render import rasterize_batch
 from jaxrefine.report import print_table, write_json
 from jaxrefine.smplify import smplify
@@ -130,6 +132,8 @@ def ground_truth_targets(
     info = {
         "raster_ms_per_frame": raster_s * 1e3 / n,
         "mean_visible_vertices": float(np.mean(np.sum(np.asarray(d_weights) > 0, 1))),
+        "render_backend": frags.backend,
+        "render_flags": np.asarray(frags.flags),  # (B,) per frame, 0 = complete
     }
     return sparse, dense, info
 
@@ -189,6 +193,7 @@ def run_oracle(
                 optimizer=optimizer,
                 gmm=gmm,
                 chunk_size=chunk_size,
+                render_flags=info["render_flags"] if kind == "dense" else None,
             )
 
         say(
@@ -202,7 +207,8 @@ def run_oracle(
         per_sample[row] = _metrics_rows(out.joints, out.vertices, gt_j, gt_v)
         fit_ms[row] = fit_s * 1e3 / n
         timings[f"{row}_compile_s"] = compile_s
-        timings[f"{row}_status_counts"] = np.bincount(np.asarray(res.status), minlength=3).tolist()
+        counts = np.bincount(np.asarray(res.status), minlength=len(STATUS_NAMES))
+        timings[f"{row}_status_counts"] = counts.tolist()
         say(f"[oracle] {row}: {fit_s:.2f} s for {n} frames")
     rows = {}
     for row, ms in per_sample.items():
@@ -218,6 +224,8 @@ def run_oracle(
         "image_size": list(image_size),
         "model_id": model.model_id,
         "mean_visible_vertices": info["mean_visible_vertices"],
+        "render_backend": info["render_backend"],
+        "render_failed_frames": int(np.count_nonzero(info["render_flags"])),
         "timings": timings,
         "per_sample": {r: {k: v.tolist() for k, v in m.items()} for r, m in per_sample.items()},
         "wall_s": time.perf_counter() - t_all,
@@ -241,9 +249,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--difficulty", default="medium", choices=["easy", "medium", "hard"])
-    ap.add_argument(
-        "--optimizer", default="adam", choices=["adam", "lbfgs", "lm", "gn", "jaxopt-lbfgs"]
-    )
+    ap.add_argument("--optimizer", default="adam", choices=optimizer_names())
     ap.add_argument("--preset", default="dense", choices=["dense", "spin"])
     ap.add_argument("--image-size", type=int, default=256)
     ap.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"])

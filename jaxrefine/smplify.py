@@ -10,12 +10,23 @@ independently (as in SPIN, where losses are summed over the batch but Adam is el
 from __future__ import annotations
 
 import dataclasses
+import functools
 
+import jax
 import jax.numpy as jnp
 from flax import struct
 
 from jaxrefine.body_model import BodyModel
-from jaxrefine.fit import FitResult, Stage, fit_stages_batch
+from jaxrefine.fit import (
+    STATUS_OK,
+    STATUS_RENDER_FAILED,
+    FitResult,
+    KeptResult,
+    Stage,
+    fit_stages_batch,
+    keep_if_not_better,
+    worst_status,
+)
 from jaxrefine.objective import (
     GMMResidualPrior,
     Preset,
@@ -23,32 +34,10 @@ from jaxrefine.objective import (
     get_preset,
     make_objectives,
 )
-from jaxrefine.optimizers import (
-    adam,
-    gauss_newton,
-    jaxopt_lbfgs,
-    lbfgs,
-    levenberg_marquardt,
-)
+from jaxrefine.optimizers.registry import OptimizerSpec, make_optimizer, resolve_optimizer
 
 CAMERA_STAGE_PARAMS = ("transl", "global_orient")
-OPTIMIZERS = ("adam", "lbfgs", "lm", "gn", "jaxopt-lbfgs")
-
-
-def make_optimizer(name: str, learning_rate: float = 1e-2):
-    """Optimizer by name: "adam" (PyTorch's eps), "lbfgs" (optax, zoom line search), "lm"
-    (Levenberg-Marquardt), "gn" (Gauss-Newton), "jaxopt-lbfgs" (optional jaxopt backend)."""
-    if name == "adam":
-        return adam(learning_rate)
-    if name == "lbfgs":
-        return lbfgs()
-    if name == "lm":
-        return levenberg_marquardt()
-    if name == "gn":
-        return gauss_newton()
-    if name == "jaxopt-lbfgs":
-        return jaxopt_lbfgs()
-    raise KeyError(f"unknown optimizer {name!r}; choose from {OPTIMIZERS}")
+__all__ = ["CAMERA_STAGE_PARAMS", "SMPLifyResult", "make_optimizer", "smplify"]
 
 
 @struct.dataclass
@@ -58,20 +47,25 @@ class SMPLifyResult:
     Attributes:
       params: final parameter dict.
       camera_stage / body_stage: the :class:`~jaxrefine.fit.FitResult` of each stage (loss
-        curves, per-term losses, status codes).
+        curves, per-term losses, status codes, iterates on request), or None for a stage that
+        was skipped (0 steps).
+      status: (B,) int32, the worst (:func:`~jaxrefine.fit.worst_status`) of the stages'
+        codes, the render flags' and the whole-refinement check's: non-finite > render failed >
+        kept initial > ok.
+      init_loss: (B,) the final objective (the body stage's, or the camera stage's when the
+        body stage is skipped) at the initial params.
+      final_loss: (B,) the same objective at the returned params.
+      kept_initial: (B,) bool, the whole refinement ended above ``init_loss`` and the initial
+        params were returned instead (status then at least "kept initial").
     """
 
     params: dict
-    camera_stage: FitResult
-    body_stage: FitResult
-
-    @property
-    def final_loss(self) -> jnp.ndarray:
-        return self.body_stage.final_loss
-
-    @property
-    def status(self) -> jnp.ndarray:
-        return jnp.maximum(self.camera_stage.status, self.body_stage.status)
+    camera_stage: FitResult | None
+    body_stage: FitResult | None
+    status: jnp.ndarray
+    init_loss: jnp.ndarray
+    final_loss: jnp.ndarray
+    kept_initial: jnp.ndarray
 
 
 def smplify(
@@ -81,7 +75,8 @@ def smplify(
     *,
     preset: str | Preset = "spin",
     data_kind: str = "keypoints",
-    optimizer: str = "adam",
+    optimizer: OptimizerSpec = "adam",
+    camera_optimizer: OptimizerSpec | None = None,
     gmm: GMMResidualPrior | None = None,
     keypoint_set: str = "body25",
     camera_steps: int | None = None,
@@ -91,8 +86,16 @@ def smplify(
     select: str = "best",
     compact: bool = True,
     devices=None,
+    return_iterates: bool = False,
+    render_flags: jnp.ndarray | None = None,
 ) -> SMPLifyResult:
-    """Run SMPLify on a batch.
+    """Run SMPLify on a batch: the camera stage, then the body stage, then a whole-refinement
+    check (a frame whose final objective is above its initial one gets its start back).
+
+    Jit- and grad-friendly: with ``compact=False``, or with data already compacted by
+    :func:`~jaxrefine.objective.compact_dense` (a host-side step: call it before the jitted
+    part), ``smplify`` runs under ``jax.jit`` / ``jax.grad`` (e.g. w.r.t. a learned optimizer's
+    weights; use ``select="none"`` there for a smooth function of them).
 
     Args:
       model: body model.
@@ -100,36 +103,53 @@ def smplify(
         betas (B,NB), transl (B,3).
       data: :class:`~jaxrefine.objective.FitData` with a leading batch axis.
       preset: "spin" or "dense" (see :mod:`jaxrefine.objective`) or a Preset.
-      data_kind: "keypoints" or "dense".
-      optimizer: one of :data:`OPTIMIZERS` (fresh state per stage).
+      data_kind: "keypoints", "dense" or "dense+keypoints" (both terms, the keypoints with
+        the preset's ``keypoint_weight_in_dense``; see :mod:`jaxrefine.objective`).
+      optimizer: a name of :func:`~jaxrefine.optimizers.registry.optimizer_names`, an
+        :class:`~jaxrefine.optimizers.base.Optimizer` object, or a factory
+        ``(learning_rate) -> Optimizer``; names and factories get the preset's learning rate.
+        Each stage starts from a fresh optimizer state (optimizers are stateless pytrees).
+      camera_optimizer: the camera stage's optimizer, same forms (None: ``optimizer``), e.g.
+        Adam for the camera and a learned optimizer for the body.
       gmm: pose prior (None disables it).
       camera_steps / body_steps: override the preset's iteration counts (0 skips a stage).
       chunk_size: bound memory for large batches (``lax.map`` chunks).
       record_terms: record per-term losses after every step (costs one more evaluation).
       select: "best" (default) returns each stage's best iterate; "last" its last iterate, as
-        SPIN does (for parity). Either way a stage never returns worse than its start.
+        SPIN does (for parity); either way a stage never returns worse than its start, and
+        the whole refinement neither. "none": the last iterates as they are, every fallback
+        off (for training through the fit).
       compact: dense fits skin only each frame's visible vertices (same loss, less work;
-        :func:`~jaxrefine.objective.compact_dense`).
+        :func:`~jaxrefine.objective.compact_dense`, host-side: not on traced data).
       devices: split the batch over these devices (default: all local devices; see
         :func:`~jaxrefine.fit.fit_stages_batch`).
+      return_iterates: each stage's ``FitResult.iterates`` (B, steps + 1, ...).
+      render_flags: (B,) int, the flags of the renderings the data came from
+        (:attr:`jaxrefine.render.Fragments.flags`); nonzero marks the frame "render failed".
+
+    Raises:
+      ValueError: both stages have 0 steps; ``compact=True`` on traced, uncompacted data.
     """
-    p = get_preset(preset) if isinstance(preset, str) else preset
-    if camera_steps is not None or body_steps is not None:
-        p = dataclasses.replace(
-            p,
-            camera_steps=p.camera_steps if camera_steps is None else camera_steps,
-            body_steps=p.body_steps if body_steps is None else body_steps,
-        )
-    if data_kind == "dense" and compact:
+    p = _with_steps(get_preset(preset) if isinstance(preset, str) else preset, camera_steps,
+                    body_steps)  # fmt: skip
+    if "dense" in data_kind and compact:
+        if isinstance(data.dense_weights, jax.core.Tracer) and data.dense_ids is None:
+            raise ValueError(
+                "smplify(compact=True) compacts dense data on the host, which traced data "
+                "cannot be: call jaxrefine.objective.compact_dense(data) before the jitted "
+                "part and pass its result, or use compact=False"
+            )
         data = compact_dense(data)
     cam_obj, body_obj = make_objectives(model, p, data_kind, gmm, keypoint_set)
+    body_opt = resolve_optimizer(optimizer, p.learning_rate)
+    cam_opt = body_opt
+    if camera_optimizer is not None:
+        cam_opt = resolve_optimizer(camera_optimizer, p.learning_rate)
     stages = []
     if p.camera_steps > 0:
-        opt = make_optimizer(optimizer, p.learning_rate)
-        stages.append(Stage(cam_obj, opt, p.camera_steps, set(CAMERA_STAGE_PARAMS), select))
+        stages.append(Stage(cam_obj, cam_opt, p.camera_steps, set(CAMERA_STAGE_PARAMS), select))
     if p.body_steps > 0:
-        opt = make_optimizer(optimizer, p.learning_rate)
-        stages.append(Stage(body_obj, opt, p.body_steps, set(p.body_stage_params), select))
+        stages.append(Stage(body_obj, body_opt, p.body_steps, set(p.body_stage_params), select))
     if not stages:
         raise ValueError("both stages have 0 steps: nothing to fit")
     results = fit_stages_batch(
@@ -139,11 +159,43 @@ def smplify(
         chunk_size=chunk_size,
         record_terms=record_terms,
         devices=devices,
+        return_iterates=return_iterates,
     )
-    cam = results[0] if p.camera_steps > 0 else None
-    body = results[-1] if p.body_steps > 0 else None
+    status = worst_status(*(r.status for r in results))
+    if render_flags is not None:
+        failed = jnp.asarray(render_flags) != 0
+        status = worst_status(status, jnp.where(failed, STATUS_RENDER_FAILED, STATUS_OK))
+    kept = _whole_refinement_check(
+        stages[-1].objective, init_params, results[-1].params, data, status, select != "none"
+    )
     return SMPLifyResult(
-        params=results[-1].params,
-        camera_stage=cam if cam is not None else body,
-        body_stage=body if body is not None else cam,
+        params=kept.params,
+        camera_stage=results[0] if p.camera_steps > 0 else None,
+        body_stage=results[-1] if p.body_steps > 0 else None,
+        status=kept.status,
+        init_loss=kept.init_loss,
+        final_loss=kept.final_loss,
+        kept_initial=kept.kept,
     )
+
+
+def _with_steps(p: Preset, camera_steps: int | None, body_steps: int | None) -> Preset:
+    return dataclasses.replace(
+        p,
+        camera_steps=p.camera_steps if camera_steps is None else int(camera_steps),
+        body_steps=p.body_steps if body_steps is None else int(body_steps),
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("fallback",))
+def _whole_refinement_check(objective, init_params, params, data, status, fallback: bool):
+    """Vmapped :func:`~jaxrefine.fit.keep_if_not_better` with ``objective`` (the last stage's)
+    at the start and at the end; ``fallback=False`` only measures (kept is all False)."""
+
+    def one(p0, p1, d, s):
+        l0, l1 = objective.loss(p0, d), objective.loss(p1, d)
+        if fallback:
+            return keep_if_not_better(p0, p1, l0, l1, s)
+        return KeptResult(p1, s, l0, l1, jnp.asarray(False))
+
+    return jax.vmap(one)(init_params, params, data, status)
