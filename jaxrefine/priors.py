@@ -116,13 +116,17 @@ def gmm_from_arrays(means, covars, weights, dtype=jnp.float32) -> GMMPrior:
         raise ValueError("GMM covariances must be symmetric positive definite") from None
     log_s = np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)  # log sqrt(det)
     eye = np.broadcast_to(np.eye(D), (M, D, D))
-    inv_chol = np.linalg.solve(chol, eye)
-    precisions = np.swapaxes(inv_chol, 1, 2) @ inv_chol
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+        inv_chol = np.linalg.solve(chol, eye)
+        precisions = np.swapaxes(inv_chol, 1, 2) @ inv_chol
     half_log_2pi = 0.5 * D * np.log(2 * np.pi)
     nll_weights = -np.log(weights) + half_log_2pi + (log_s - log_s.min())
     log_norms = np.log(weights) - half_log_2pi - log_s
     limit = float(np.finfo(dtype).max)
-    for name, a in (("precisions", precisions), ("normalisers", nll_weights), ("means", means)):
+    checked = (("precisions", precisions), ("normalisers", nll_weights),
+               ("log-normalisers", log_norms), ("means", means),
+               ("covariances", covars))  # fmt: skip
+    for name, a in checked:
         if not (np.all(np.isfinite(a)) and np.all(np.abs(a) <= limit)):
             raise ValueError(
                 f"GMM {name} are not finite in {np.dtype(dtype).name} (covariances too close "
