@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
+import time
 from collections.abc import Callable
 
 import grain
@@ -61,11 +63,25 @@ def worker_init(worker_index: int, worker_count: int) -> None:
     """Run first in every grain worker process: JAX on the CPU backend only (set before any
     JAX computation in the worker; the pickled batch maker is loaded after this)."""
     del worker_index, worker_count
+    _exit_with_parent()
     os.environ["JAX_PLATFORMS"] = "cpu"
     os.environ.pop("XLA_FLAGS", None)  # one host device per worker is enough
     import jax  # grain may have imported it already: set the option, not only the variable
 
     jax.config.update("jax_platforms", "cpu")
+
+
+def _exit_with_parent(poll_s: float = 2.0) -> None:
+    """End this worker when the training process is gone (killed runs leave no orphan
+    generating batches for nobody): a daemon thread polls the parent's pid."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def make_dataset(records: BatchRecords, workers: int = 0, buffer: int = 2) -> grain.IterDataset:
