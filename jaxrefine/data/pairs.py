@@ -476,12 +476,10 @@ def make_pair(
 
 
 @functools.partial(jax.jit, static_argnames=("crop_size", "height", "width", "enlarge", "backend"))
-def _pair_batch(model, gt, init, cameras, true_tex, tex, backgrounds, lights, aug, tex_aug,
+def _pair_batch(model, gt, init, cameras, true_tex, tex, backgrounds, lights, aug,
                 seed, *, crop_size, height, width, enlarge, backend):  # fmt: skip
     n = gt[0].shape[0]
-    k_img, k_tex = jax.random.split(jax.random.key(seed))
-    noise = jax.random.normal(k_tex, tex.shape, tex.dtype) * tex_aug["noise"][:, None, None, None]
-    tex = jnp.clip(tex * tex_aug["gain"][:, None, None, :] + noise, 0.0, 1.0)
+    k_img = jax.random.key(seed)
     fn = functools.partial(
         make_pair, model, crop_size=crop_size, height=height, width=width, enlarge=enlarge,
         backend=backend,
@@ -526,8 +524,9 @@ def _draw_augmentations(rng: np.random.Generator, n: int, config: PairConfig) ->
 
 
 def _pick_textures(rng, subject, bank, config):
-    """Estimated textures (n, T, T, 3) float32 after the wrong-subject / no-texture choices,
-    the per-sample texel noise std and gain, and the texture-kind code (0 own, 1 wrong, 2 none)."""
+    """Textures (n, T, T, 3) float32 of the initial renderings: the estimated ones after the
+    wrong-subject / no-texture choices, brightness gain and texel noise; and the texture-kind
+    code (n,) (0 own, 1 wrong subject's, 2 none)."""
     n, P = len(subject), len(bank)
     u = rng.random(n)
     kind = np.where(u < config.p_no_texture, 2, 0)
@@ -537,13 +536,11 @@ def _pick_textures(rng, subject, bank, config):
     pick = np.where(kind == 1, other, subject)
     tex = bank.estimated_texture[pick].astype(np.float32) / 255.0
     tex[kind == 2] = NO_TEXTURE_GREY
-    noise = np.where(rng.random(n) < config.p_texture_noise, config.texture_noise_std, 0.0)
-    gain = np.where(
-        (rng.random(n) < config.p_brightness)[:, None],
-        rng.uniform(*config.brightness_gain, (n, 3)),
-        1.0,
-    )
-    return tex, {"noise": noise.astype(np.float32), "gain": gain.astype(np.float32)}, kind
+    for i in np.nonzero(rng.random(n) < config.p_brightness)[0]:
+        tex[i] *= rng.uniform(*config.brightness_gain, 3).astype(np.float32)
+    for i in np.nonzero(rng.random(n) < config.p_texture_noise)[0]:  # noise where drawn only
+        tex[i] += rng.normal(0, config.texture_noise_std, tex.shape[1:]).astype(np.float32)
+    return np.clip(tex, 0.0, 1.0), kind
 
 
 def make_pairs(
@@ -613,13 +610,13 @@ def make_pairs(
     aug["gain"] = 1.0 + rng_aug.normal(0, gen.texture_gain, (n, 3))
     aug["noise"] = rng_aug.uniform(*gen.pixel_noise, n)
     aug = {k: jnp.asarray(v, jnp.float32) for k, v in aug.items()}
-    tex, tex_aug, kind = _pick_textures(np.random.default_rng(s_tex), subject, bank, config)
+    tex, kind = _pick_textures(np.random.default_rng(s_tex), subject, bank, config)
     true_tex = bank.true_texture[subject].astype(np.float32) / 255.0
     cams = cameras_for(params)
     out = _pair_batch(
         model, tuple(jnp.asarray(a) for a in (params.pose, betas, transl)),
         tuple(jnp.asarray(a) for a in init), cams, jnp.asarray(true_tex), jnp.asarray(tex),
-        jnp.asarray(bgs), jnp.asarray(lights), aug, {k: jnp.asarray(v) for k, v in tex_aug.items()},
+        jnp.asarray(bgs), jnp.asarray(lights), aug,
         s_key % (2**31), crop_size=S, height=H, width=W, enlarge=float(config.box_enlarge),
         backend=resolve_backend(gen.backend),
     )  # fmt: skip
