@@ -388,6 +388,8 @@ def identify(arrays: dict, source: str = "file") -> str:
         family = "MANO" if V == 778 else "SMPL-H"
     if family not in (None, "SMPL"):
         raise ModelFileError(f"{source} is a {family} model; expected {expected}")
+    if "kintree_table" not in arrays and "parents" not in arrays:
+        missing.append("kintree_table (or parents)")
     if missing:
         raise ModelFileError(
             f"{source} is not a body-model file: missing {missing} (found keys "

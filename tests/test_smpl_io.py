@@ -199,7 +199,7 @@ _BROKEN_MODELS = {
     "inf shapedirs": ("shapedirs", lambda a: _set(a, (0, 0, 0), -np.inf), "shapedirs holds NaN"),
     "beyond float32": ("posedirs", lambda a: _set(a, (1, 2, 3), 1e39), "beyond float32"),
     "face index >= V": ("f", lambda a: _set(a, (7, 2), 6890), r"f indexes vertices 0\.\.6890"),
-    "negative face index": ("f", lambda a: _set(a, (0, 0), -1), r"expected 0\.\.6889"),
+    "negative face index": ("f", lambda a: _set(a, (0, 0), -1), r"expected indices 0\.\.6889"),
     "23-joint regressor": ("J_regressor", lambda a: a[:23], r"J_regressor has shape \(23, 6890\)"),
     "float faces": ("f", lambda a: a.astype(np.float32), "f must be a 2-D integer array"),
     "weights not summing to 1": ("weights", lambda a: a * 1.5, "rows summing to 1"),
@@ -267,3 +267,10 @@ def test_convert_validates_before_writing(tmp_path, smpl_size_arrays):
             convert(src, out_dir / "converted.npz")
         assert not out_dir.exists() or not list(out_dir.iterdir())  # no output, no temp file
     assert convert_main([str(src), str(out_dir / "converted.npz")]) == 2
+
+
+def test_refuses_missing_kinematic_tree(tmp_path, smpl_size_arrays):
+    arrays = {k: v for k, v in smpl_size_arrays.items() if k != "kintree_table"}
+    p = _save_npz(tmp_path / "no_tree.npz", **arrays)
+    with pytest.raises(ModelFileError, match=r"missing \['kintree_table \(or parents\)'\]"):
+        load_body_model(p, gender=None)
