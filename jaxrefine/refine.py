@@ -1,0 +1,571 @@
+"""The paper's pipeline for a batch of frames: personal texture -> render the estimate -> predict
+the displacement field -> per-visible-vertex targets -> dense SMPLify.
+
+Per frame (``docs/METHOD.md``, "The refinement method"):
+
+1. the square person box around the initial estimate's projection (enlarged as in training,
+   :func:`jaxrefine.network.crop.person_box`) and its crop camera;
+2. the initial mesh rendered into the crop (one rasterizer host call for the batch) with the
+   subject's estimated texture: textured RGB, relative depth, normals, unique vertex colours,
+   mask (:func:`jaxrefine.shading.network_input`);
+3. the image resampled to the crop (anti-aliased first when the box is much larger than the
+   crop), the network's field in crop pixels;
+4. the pixel-to-vertex transfer (:func:`jaxrefine.correspondence.pixels_to_vertices`) on the
+   crop's triangle ids and barycentrics, displacements scaled to full-image pixels, targets =
+   projection of the initial vertex + displacement, weights = visibility (times a confidence
+   from the network's scale head when asked);
+5. dense SMPLify in the full image (``dense`` preset).
+
+Everything but the rasterizer call is jitted and vmapped over the batch; the fit is sharded
+over local devices by :func:`jaxrefine.fit.fit_stages_batch`. The rasterizer callback stays out
+of sharded programs.
+
+The oracle (:mod:`jaxrefine.oracle`) and the evaluation (:mod:`jaxrefine.evaluate`) use the same
+pieces with ground-truth or predicted fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxrefine.body_model import BodyModel, forward
+from jaxrefine.camera import Camera, project
+from jaxrefine.correspondence import pixels_to_vertices
+from jaxrefine.network import apply_batch
+from jaxrefine.network.config import NetworkConfig
+from jaxrefine.network.crop import crop_camera, crop_image, person_box
+from jaxrefine.objective import REFERENCE_PERSON_SIZE, FitData, person_size_px
+from jaxrefine.render import rasterize_batch
+from jaxrefine.shading import network_input, render_channels
+
+BOX_ENLARGE = 1.2  # the person box of training (data.pairs.PairConfig.enlarge): keep them equal
+ANTIALIAS_FROM = 1.5  # blur the image before cropping when the box is this many times the crop
+CONFIDENCE_FLOOR = 0.05  # smallest per-vertex confidence weight (a vertex is never dropped)
+
+
+@struct.dataclass
+class FieldPrediction:
+    """The network's view of a batch (leading B axis everywhere).
+
+    Attributes:
+      field: (B, S, S, 2) displacement of the last stack, crop pixels.
+      log_scale: (B, S, S) per-pixel log Laplace scale, or None (no confidence head).
+      tri_id: (B, S, S) int32 visible triangle of the initial mesh in the crop, -1 background.
+      bary: (B, S, S, 3) barycentrics.
+      box_center: (B, 2), box_size: (B,) the crop box in full-image pixels.
+      image_crop, renders: (B, S, S, 3) / (B, S, S, 11) the network inputs (for pictures).
+      render_flags: (B,) int32 rasterizer flags (0 = fine), when the rasterizer reports them.
+    """
+
+    field: jnp.ndarray
+    log_scale: jnp.ndarray | None
+    tri_id: jnp.ndarray
+    bary: jnp.ndarray
+    box_center: jnp.ndarray
+    box_size: jnp.ndarray
+    image_crop: jnp.ndarray
+    renders: jnp.ndarray
+    render_flags: jnp.ndarray
+
+
+def with_start(data: FitData, init_transl, init_vertices, preset) -> FitData:
+    """Fill a batch's depth anchor (``init_transl`` (B, 3)) and person-size scale (from the
+    projected initial vertices (B, V, 3)) -- what every refinement row needs before a fit."""
+    proj = jax.vmap(project)(data.camera, init_vertices)
+    size = jax.vmap(person_size_px)(proj, jnp.ones(proj.shape[:2]))
+    n = proj.shape[0]
+    scale = REFERENCE_PERSON_SIZE / size if preset.scale_by_person_size else jnp.ones(n)
+    return data.replace(init_transl=jnp.asarray(init_transl), pixel_scale=scale)
+
+
+@functools.partial(jax.jit, static_argnames=("crop_size", "enlarge"))
+def crop_boxes(model: BodyModel, vertices, cameras: Camera, *, crop_size: int, enlarge: float):
+    """Person boxes (B, 2), (B,) and crop cameras of a batch of posed bodies (B, V, 3)."""
+
+    def one(v, cam):
+        center, size = person_box(project(cam, v), jnp.ones(v.shape[0]), enlarge)
+        return center, size, crop_camera(cam, center, size, crop_size)
+
+    return jax.vmap(one)(vertices, cameras)
+
+
+def crop_images(images, centers, sizes, crop_size: int) -> jnp.ndarray:
+    """(B, S, S, 3) crops of full images (a list: sizes may differ), anti-aliased when the box
+    is much larger than the crop (a Gaussian of sigma ``0.5 * size / S`` before resampling)."""
+    from scipy import ndimage
+
+    out = []
+    for img, c, s in zip(images, np.asarray(centers), np.asarray(sizes)):
+        img = np.asarray(img, np.float32)
+        ratio = float(s) / crop_size
+        if ratio > ANTIALIAS_FROM:
+            img = ndimage.gaussian_filter(img, sigma=(0.5 * ratio, 0.5 * ratio, 0))
+        out.append(_crop_one(jnp.asarray(img), jnp.asarray(c), jnp.asarray(s), crop_size))
+    return jnp.stack(out)
+
+
+@functools.partial(jax.jit, static_argnames=("crop_size",))
+def _crop_one(image, center, size, crop_size):
+    return crop_image(image, center, size, crop_size)
+
+
+@functools.partial(jax.jit, static_argnames=("per_vertex",))
+def _renders(model: BodyModel, vertices, crops: Camera, frags, colours, *, per_vertex: bool):
+    def one(v, cam, fr, col):
+        kw = {"vertex_colors": col} if per_vertex else {"texture": col, "vt": model.vt,
+                                                          "ft": model.ft}  # fmt: skip
+        ch = render_channels(v, model.faces, cam, fr, model.v_template, **kw)
+        return network_input(ch)
+
+    return jax.vmap(one)(vertices, crops, frags, colours)
+
+
+@struct.dataclass
+class CropRendering:
+    """A batch's initial estimates rendered into their person crops (steps 1-2 and the image
+    crop of step 3; leading B axis).
+
+    Attributes:
+      box_center (B, 2), box_size (B,): the boxes; crops: batched crop cameras;
+      tri_id (B, S, S), bary (B, S, S, 3): the initial mesh's fragments in the crop;
+      renders (B, S, S, 11): the network's render input; image_crop (B, S, S, 3);
+      render_flags (B,) int32: rasterizer flags (0 = fine).
+    """
+
+    box_center: jnp.ndarray
+    box_size: jnp.ndarray
+    crops: Camera
+    tri_id: jnp.ndarray
+    bary: jnp.ndarray
+    renders: jnp.ndarray
+    image_crop: jnp.ndarray
+    render_flags: jnp.ndarray
+
+
+def render_crops(
+    model: BodyModel,
+    images,
+    vertices,
+    cameras: Camera,
+    colours,
+    *,
+    crop_size: int,
+    backend: str = "auto",
+    enlarge: float = BOX_ENLARGE,
+) -> CropRendering:
+    """Steps 1-3 of a batch but the network: boxes, crop renderings, image crops.
+
+    Args:
+      model: body model.
+      images: B full images (H_i, W_i, 3) float in [0, 1] (a list or an array).
+      vertices: (B, V, 3) posed initial vertices (camera frame). cameras: batched full cameras.
+      colours: (B, T, T, 3) UV textures (model with UVs) or (B, V, 3) per-vertex colours.
+      crop_size: the network's input side S. backend: rasterizer backend.
+    """
+    S = crop_size
+    centers, sizes, crops = crop_boxes(model, vertices, cameras, crop_size=S, enlarge=enlarge)
+    frags = rasterize_batch(vertices, model.faces, crops, S, S, backend, cull_backfaces=True)
+    per_vertex = colours.ndim == 3
+    renders = _renders(model, vertices, crops, frags, jnp.asarray(colours), per_vertex=per_vertex)
+    flags = getattr(frags, "flags", None)
+    return CropRendering(
+        box_center=centers,
+        box_size=sizes,
+        crops=crops,
+        tri_id=frags.tri_id,
+        bary=frags.bary,
+        renders=renders,
+        image_crop=crop_images(images, centers, sizes, S),
+        render_flags=jnp.zeros(len(sizes), jnp.int32) if flags is None else flags,
+    )
+
+
+def predict_fields(net_cfg: NetworkConfig, net_params, rendering: CropRendering) -> FieldPrediction:
+    """Step 3: the network's field (last stack) for a batch of crop renderings."""
+    out = _network(net_cfg, net_params, rendering.image_crop, rendering.renders)
+    return FieldPrediction(
+        field=out.fields[:, -1],
+        log_scale=out.log_scale,
+        tri_id=rendering.tri_id,
+        bary=rendering.bary,
+        box_center=rendering.box_center,
+        box_size=rendering.box_size,
+        image_crop=rendering.image_crop,
+        renders=rendering.renders,
+        render_flags=rendering.render_flags,
+    )
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _network(net_cfg, net_params, image_crop, renders):
+    return apply_batch(net_cfg, net_params, image_crop, renders)
+
+
+@functools.partial(jax.jit, static_argnames=("use_confidence",))
+def targets_from_fields(
+    model: BodyModel, pred: FieldPrediction, vertices, cameras: Camera, *, use_confidence: bool
+):
+    """Per-vertex targets of a batch (steps 4): ``(targets (B, V, 2), weights (B, V),
+    mean displacement (B,) in full-image pixels)``.
+
+    With ``use_confidence`` the weight of a visible vertex is ``median(b) / b_i`` (clipped to
+    [CONFIDENCE_FLOOR, 1]), ``b_i`` the barycentric-weighted mean Laplace scale of the pixels that
+    saw it: vertices the network is unsure about count less, none is dropped.
+    """
+    S = pred.field.shape[1]
+    V = vertices.shape[1]
+
+    def one(v, cam, field, tri, bary, size, log_scale):
+        vt = pixels_to_vertices(field, model.faces, tri, bary, V)
+        disp = vt.displacement * (size / S)
+        weights = vt.visible.astype(jnp.float32)
+        if use_confidence:
+            scale = pixels_to_vertices(
+                jnp.exp(log_scale)[..., None], model.faces, tri, bary, V
+            ).displacement[:, 0]
+            med = jnp.nanmedian(jnp.where(vt.visible, scale, jnp.nan))
+            conf = jnp.clip(med / jnp.maximum(scale, 1e-6), CONFIDENCE_FLOOR, 1.0)
+            weights = jnp.where(vt.visible, conf, 0.0)
+        mean_disp = jnp.sum(jnp.linalg.norm(disp, axis=-1) * vt.visible) / jnp.maximum(
+            jnp.sum(vt.visible), 1
+        )
+        return project(cam, v) + disp, weights, mean_disp
+
+    log_scale = pred.log_scale if use_confidence else jnp.zeros(pred.field.shape[:3])
+    return jax.vmap(one)(
+        vertices, cameras, pred.field, pred.tri_id, pred.bary, pred.box_size, log_scale
+    )
+
+
+@functools.partial(jax.jit, static_argnums=())
+def pose_batch(model: BodyModel, pose, betas, transl):
+    """Posed bodies of a batch: ``BodyOutput`` with (B, V, 3) vertices and (B, 24, 3) joints."""
+    return jax.vmap(lambda p, b, t: forward(model, p, b, t))(pose, betas, transl)
+
+
+def timed(fn, *args, **kwargs):
+    """``(result, seconds)`` of a call, waiting for its arrays."""
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(fn(*args, **kwargs))
+    return out, time.perf_counter() - t0
+
+
+@dataclasses.dataclass(frozen=True)
+class RefineOptions:
+    """How :func:`refine` runs (each option's measured effect is in the README's eval table).
+
+    Attributes:
+      preset: SMPLify preset ("dense": the paper's variant).
+      optimizer: optimizer name, object or factory (see :func:`jaxrefine.smplify.smplify`).
+      camera_steps / body_steps: override the preset's iterations.
+      use_confidence: weight vertices by the network's confidence head (needs a config with
+        ``confidence=True``).
+      keypoint_weight: with 2D keypoints given, their term's weight beside the dense term.
+      rerun_every: re-run the network every k body iterations (0: once, as the paper found
+        enough); a host-side loop of fits, so rendering stays out of sharded programs.
+      share_betas: one shape per subject: after the fit, every frame of a subject gets the
+        subject's median betas and its pose is refitted with the betas held.
+      use_gmm: the GMM pose prior.
+      batch_size: frames per compiled batch (the last batch is padded to it).
+      backend: rasterizer backend. texture_size: side of estimated UV textures.
+    """
+
+    preset: str = "dense"
+    optimizer: object = "adam"
+    camera_steps: int | None = None
+    body_steps: int | None = None
+    use_confidence: bool = False
+    keypoint_weight: float | None = None
+    rerun_every: int = 0
+    share_betas: bool = False
+    use_gmm: bool = True
+    batch_size: int = 16
+    backend: str = "auto"
+    texture_size: int = 256
+
+
+@struct.dataclass
+class RefineResult:
+    """Per-frame results of :func:`refine` (leading N axis).
+
+    Attributes:
+      params: refined dict (global_orient (N,3), body_pose (N,23,3), betas (N,NB), transl (N,3)).
+      status: (N,) int32 fit status (:func:`jaxrefine.fit.status_name`).
+      init_loss / final_loss: (N,) body-stage objective at the start and at the result.
+      visible: (N,) int32 vertices with a target. mean_displacement: (N,) px, predicted.
+      ms: dict stage -> milliseconds per frame (render, network, transfer, fit; first batch
+        includes compilation).
+    """
+
+    params: dict
+    status: jnp.ndarray
+    init_loss: jnp.ndarray
+    final_loss: jnp.ndarray
+    visible: jnp.ndarray
+    mean_displacement: jnp.ndarray
+    ms: dict = struct.field(pytree_node=False, default_factory=dict)
+
+
+def subject_colours(
+    model: BodyModel,
+    images,
+    vertices,
+    cameras: Camera,
+    subjects,
+    *,
+    size: int = 256,
+    backend: str = "auto",
+):
+    """Each subject's personal texture from all its frames (median of back-projected colours,
+    uncovered texels filled from their nearest covered one).
+
+    Args:
+      images: N full images (a subject's frames must share one size).
+      vertices: (N, V, 3) the estimates' vertices. cameras: batched (N).
+      subjects: (N,) subject ids (e.g. track ids).
+
+    Returns:
+      ``(colours, index)``: (P, T, T, 3) UV textures (models with UVs) or (P, V, 3) per-vertex
+      colours (models without, such as SMPL pickles), and (N,) the row of each frame.
+    """
+    from jaxrefine.data.texture_estimation import estimate_texture, fill_uncovered
+
+    per = "texel" if model.vt is not None and model.ft is not None else "vertex"
+    subjects = np.asarray(subjects)
+    keys, index = np.unique(subjects, return_inverse=True)
+    out = []
+    for k in range(len(keys)):
+        idx = np.flatnonzero(index == k)
+        shapes = {np.shape(images[i]) for i in idx}
+        if len(shapes) != 1:
+            raise ValueError(f"subject {keys[k]!r}: its frames differ in size {sorted(shapes)}")
+        est = estimate_texture(
+            model, np.stack([np.asarray(images[i]) for i in idx]), np.asarray(vertices)[idx],
+            jax.tree.map(lambda a, idx=idx: a[idx], cameras), per=per, size=size,
+            backend=backend,
+        )  # fmt: skip
+        if per == "texel":
+            out.append(fill_uncovered(est.colours, est.coverage))
+        else:
+            fill = est.colours[est.coverage].mean(0) if est.coverage.any() else 0.5
+            out.append(np.where(est.coverage[:, None], est.colours, fill).astype(np.float32))
+    return np.stack(out), index
+
+
+def _take(tree, idx):
+    return jax.tree.map(lambda a: jnp.asarray(a)[idx], tree)
+
+
+def _fit_data(model, pred_targets, cams, params, vertices, keypoints, preset):
+    targets, weights, _ = pred_targets
+    kp = {}
+    if keypoints is not None:
+        kp = {"keypoints": jnp.asarray(keypoints[..., :2]),
+              "keypoint_conf": jnp.asarray(keypoints[..., 2])}  # fmt: skip
+    n = targets.shape[0]
+    data = FitData(
+        camera=cams, init_transl=params["transl"], pixel_scale=jnp.ones(n),
+        dense_targets=targets, dense_weights=weights, **kp,
+    )  # fmt: skip
+    return with_start(data, params["transl"], vertices, preset)
+
+
+def _round(
+    model,
+    network,
+    images,
+    params,
+    cams,
+    colours,
+    keypoints,
+    options,
+    gmm,
+    preset,
+    camera_steps,
+    body_steps,
+):
+    """One render -> network -> targets -> fit round of a batch; returns (SMPLifyResult,
+    targets, data, timings in seconds)."""
+    from jaxrefine.smplify import smplify
+
+    net_cfg, net_params = network
+    body = pose_batch(model, _pose(params), params["betas"], params["transl"])
+    rendering, t_render = timed(
+        render_crops, model, images, body.vertices, cams, colours,
+        crop_size=net_cfg.crop_size, backend=options.backend,
+    )  # fmt: skip
+    pred, t_net = timed(predict_fields, net_cfg, net_params, rendering)
+    tg, t_tr = timed(
+        targets_from_fields, model, pred, body.vertices, cams,
+        use_confidence=options.use_confidence,
+    )  # fmt: skip
+    data = _fit_data(model, tg, cams, params, body.vertices, keypoints, preset)
+    kind = "dense" if keypoints is None else "dense+keypoints"
+    res, t_fit = timed(
+        smplify, model, params, data, preset=preset, data_kind=kind, optimizer=options.optimizer,
+        gmm=gmm, camera_steps=camera_steps, body_steps=body_steps,
+        render_flags=rendering.render_flags,
+    )  # fmt: skip
+    return res, tg, data, pred, (t_render, t_net, t_tr, t_fit)
+
+
+def _pose(params):
+    return jnp.concatenate([params["global_orient"][:, None], params["body_pose"]], 1)
+
+
+def _batches(n: int, size: int):
+    """Index arrays of ``size`` (the last one padded with its final frame) and their true
+    lengths: one compiled program serves every batch."""
+    for start in range(0, n, size):
+        idx = np.arange(start, min(start + size, n))
+        yield np.concatenate([idx, np.full(size - len(idx), idx[-1])]), len(idx)
+
+
+def _preset(options: RefineOptions):
+    from jaxrefine.objective import get_preset
+
+    p = get_preset(options.preset)
+    if options.keypoint_weight is not None:
+        p = dataclasses.replace(
+            p,
+            weights=dataclasses.replace(
+                p.weights, keypoint_in_dense=float(options.keypoint_weight)
+            ),
+        )
+    return p
+
+
+def _refine_batch(model, network, images, params, cams, colours, kp, options, gmm, preset):
+    """All rounds of one batch: ``(results dict, last round's FitData, seconds per stage)``.
+    A frame whose rendering failed gets the render-failed status from :func:`smplify`."""
+    from jaxrefine.fit import worst_status
+
+    steps = preset.body_steps if options.body_steps is None else options.body_steps
+    k = options.rerun_every if options.rerun_every > 0 else steps
+    rounds = max(1, -(-steps // k))
+    status, init_loss, secs = None, None, np.zeros(4)
+    for r in range(rounds):
+        body = min(k, steps - r * k)
+        cam = options.camera_steps if r == 0 else 0
+        res, tg, data, _, t = _round(
+            model, network, images, params, cams, colours, kp, options, gmm, preset, cam, body
+        )
+        secs += t
+        status = res.status if status is None else worst_status(status, res.status)
+        if init_loss is None:
+            init_loss = (res.body_stage or res.camera_stage).init_loss
+        params = res.params
+    visible = jnp.sum(tg[1] > 0, axis=1)
+    out = {"params": params, "status": status, "init_loss": init_loss, "visible": visible,
+           "final_loss": res.final_loss, "mean_displacement": tg[2]}  # fmt: skip
+    return out, data, secs
+
+
+def refine(
+    model: BodyModel,
+    images,
+    params: dict,
+    cameras: Camera,
+    network: tuple[NetworkConfig, dict],
+    *,
+    subjects=None,
+    keypoints=None,
+    options: RefineOptions = RefineOptions(),
+    progress=None,
+) -> RefineResult:
+    """Refine N initial estimates against their images with the displacement network.
+
+    Args:
+      model: body model of the estimates.
+      images: N full images (H_i, W_i, 3) float in [0, 1] (a list, an array or an
+        :class:`~jaxrefine.inputs.ImageSequence`).
+      params: initial estimates, camera frame: global_orient (N,3), body_pose (N,23,3),
+        betas (N,NB), transl (N,3).
+      cameras: batched full-image cameras (N).
+      network: ``(config, params)`` of the displacement network (e.g. ``load_pretrained()``).
+      subjects: (N,) subject / track ids: frames of one subject share a personal texture (and
+        a shape with ``share_betas``); default: one subject per frame.
+      keypoints: optional (N, K, 3) detected 2D keypoints (x, y, confidence) of the preset's
+        keypoint set (BODY_25), fitted beside the dense targets with ``keypoint_weight``.
+      options: :class:`RefineOptions`.
+      progress: optional callable ``(frames_done)`` called after each batch (a progress bar).
+
+    Returns:
+      :class:`RefineResult`.
+    """
+    from jaxrefine.objective import load_gmm_prior
+
+    n = len(images)
+    params = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
+    _check_counts(n, params, cameras, subjects, keypoints)
+    preset = _preset(options)
+    gmm = load_gmm_prior() if options.use_gmm else None
+    subjects = np.arange(n) if subjects is None else np.asarray(subjects)
+    v0 = pose_batch(model, _pose(params), params["betas"], params["transl"]).vertices
+    colours, cindex = subject_colours(
+        model, images, v0, cameras, subjects, size=options.texture_size, backend=options.backend
+    )
+    parts, datas, secs = [], [], np.zeros(4)
+    for idx, m in _batches(n, min(options.batch_size, n)):
+        out, data, t = _refine_batch(
+            model, network, [images[i] for i in idx], _take(params, idx), _take(cameras, idx),
+            jnp.asarray(colours[cindex[idx]]), None if keypoints is None else keypoints[idx],
+            options, gmm, preset,
+        )  # fmt: skip
+        parts.append(jax.tree.map(lambda a, m=m: np.asarray(a)[:m], out))
+        datas.append((idx, m, data))
+        secs += t
+        if progress is not None:
+            progress(m)
+    merged = jax.tree.map(lambda *a: np.concatenate(a), *parts)
+    if options.share_betas:
+        merged = _share_betas(model, merged, datas, subjects, options, gmm, preset)
+    ms = dict(zip(("render", "network", "transfer", "fit"), (secs * 1e3 / n).tolist()))
+    return RefineResult(**merged, ms=ms)
+
+
+def _check_counts(n, params, cameras, subjects, keypoints):
+    sizes = {k: np.shape(v)[0] for k, v in params.items()}
+    sizes["cameras"] = np.shape(cameras.fx)[0]
+    if subjects is not None:
+        sizes["subjects"] = len(subjects)
+    if keypoints is not None:
+        sizes["keypoints"] = np.shape(keypoints)[0]
+    bad = {k: v for k, v in sizes.items() if v != n}
+    if bad:
+        raise ValueError(f"{n} images but the other inputs have other counts: {bad}")
+
+
+def _share_betas(model, merged, datas, subjects, options, gmm, preset):
+    """Every frame of a subject gets the subject's median betas; poses are refitted with them
+    held (body stage only, on the same targets)."""
+    from jaxrefine.fit import worst_status
+    from jaxrefine.smplify import smplify
+
+    betas = merged["params"]["betas"].copy()
+    for s in np.unique(subjects):
+        sel = subjects == s
+        betas[sel] = np.median(betas[sel], axis=0)
+    held = dataclasses.replace(
+        preset, body_stage_params=tuple(k for k in preset.body_stage_params if k != "betas")
+    )
+    kind = "dense" if datas[0][2].keypoints is None else "dense+keypoints"
+    for idx, m, data in datas:
+        start = _take({**merged["params"], "betas": betas}, np.minimum(idx, len(betas) - 1))
+        res = smplify(
+            model, start, data, preset=held, data_kind=kind, optimizer=options.optimizer,
+            gmm=gmm, camera_steps=0, body_steps=options.body_steps,
+        )  # fmt: skip
+        rows = idx[:m]
+        for key, val in res.params.items():
+            merged["params"][key][rows] = np.asarray(val)[:m]
+        merged["status"][rows] = np.asarray(worst_status(merged["status"][rows], res.status[:m]))
+        merged["final_loss"][rows] = np.asarray(res.final_loss)[:m]
+    return merged

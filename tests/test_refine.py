@@ -1,0 +1,106 @@
+"""The learned refinement pipeline (jaxrefine.refine) on small synthetic frames."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrefine import network
+from jaxrefine.camera import project
+from jaxrefine.data.sampling import SceneConfig
+from jaxrefine.data.scenes import GeneratorConfig, generate
+from jaxrefine.fit import STATUS_NONFINITE
+from jaxrefine.refine import (
+    RefineOptions,
+    pose_batch,
+    predict_fields,
+    refine,
+    render_crops,
+    subject_colours,
+    targets_from_fields,
+)
+from jaxrefine.smpl_io import load_body_model
+
+# Crop pixels map to full-image pixels by size / S; float32 arithmetic on ~100 px values.
+PIXEL_TOL = 1e-3
+SIZE = 64  # full image side of the test frames
+FAST = RefineOptions(batch_size=4, camera_steps=3, body_steps=6, texture_size=32)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_body_model()
+
+
+@pytest.fixture(scope="module")
+def frames(model):
+    rng = np.random.default_rng(0)
+    poses = rng.normal(0, 0.2, (16, 24, 3)).astype(np.float32)
+    cfg = GeneratorConfig(scene=SceneConfig(image_size=(SIZE, SIZE)), texture_size=32)
+    return generate(model, poses, 4, 0, cfg)
+
+
+@pytest.fixture(scope="module")
+def net():
+    cfg = network.get_config("tiny")
+    return cfg, network.init_params(cfg, jax.random.key(0))
+
+
+def _init(b):
+    return {"global_orient": b.init_pose[:, 0], "body_pose": b.init_pose[:, 1:],
+            "betas": b.init_betas, "transl": b.init_transl}  # fmt: skip
+
+
+def test_constant_field_moves_every_visible_vertex_by_its_image_size(model, frames, net):
+    cfg, params = net
+    body = pose_batch(model, jnp.asarray(frames.init_pose), jnp.asarray(frames.init_betas),
+                      jnp.asarray(frames.init_transl))  # fmt: skip
+    colours, index = subject_colours(model, list(frames.image), body.vertices, frames.cameras,
+                                     np.zeros(4), size=32)  # fmt: skip
+    assert colours.shape == (1, 32, 32, 3) and list(index) == [0, 0, 0, 0]
+    rendering = render_crops(model, list(frames.image), body.vertices, frames.cameras,
+                             jnp.asarray(colours[index]), crop_size=cfg.crop_size)  # fmt: skip
+    pred = predict_fields(cfg, params, rendering)
+    field = jnp.broadcast_to(jnp.array([2.0, -1.0]), pred.field.shape)
+    targets, weights, mean = targets_from_fields(
+        model, pred.replace(field=field), body.vertices, frames.cameras, use_confidence=False
+    )
+    proj = jax.vmap(project)(frames.cameras, body.vertices)
+    scale = np.asarray(pred.box_size) / cfg.crop_size
+    expect = np.asarray(proj) + np.array([2.0, -1.0]) * scale[:, None, None]
+    vis = np.asarray(weights) > 0
+    assert vis.sum() > 50
+    np.testing.assert_allclose(np.asarray(targets)[vis], expect[vis], atol=PIXEL_TOL)
+    np.testing.assert_allclose(mean, np.sqrt(5.0) * scale, rtol=1e-5)
+    assert np.all(np.asarray(weights)[~vis] == 0)
+
+
+def test_refine_end_to_end_never_worse(model, frames, net):
+    res = refine(model, list(frames.image), _init(frames), frames.cameras, net,
+                 subjects=np.array([0, 0, 1, 1]), options=FAST)  # fmt: skip
+    assert res.params["body_pose"].shape == (4, 23, 3) and res.status.shape == (4,)
+    assert np.all(np.isfinite(res.params["transl"]))
+    assert np.all(res.status != STATUS_NONFINITE)
+    assert np.all(res.final_loss <= res.init_loss * (1 + 1e-6))
+    assert np.all(res.visible > 0)
+    assert set(res.ms) == {"render", "network", "transfer", "fit"}
+
+
+def test_share_betas_and_rerun(model, frames, net):
+    opts = dataclasses.replace(FAST, share_betas=True, rerun_every=3, batch_size=3)
+    res = refine(model, list(frames.image), _init(frames), frames.cameras, net,
+                 subjects=np.array([5, 5, 9, 9]), options=opts)  # fmt: skip
+    b = np.asarray(res.params["betas"])
+    np.testing.assert_array_equal(b[0], b[1])
+    np.testing.assert_array_equal(b[2], b[3])
+    assert np.all(np.isfinite(b))
+
+
+def test_mismatched_counts_are_refused(model, frames, net):
+    with pytest.raises(ValueError, match="4 images but"):
+        refine(model, list(frames.image), _init(frames), frames.cameras, net,
+               subjects=np.zeros(3), options=FAST)  # fmt: skip
