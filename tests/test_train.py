@@ -107,6 +107,20 @@ def test_zero_epe_is_the_zero_fields_epe():
     assert float(m["epe"]) == 0.0 and float(m["zero_epe"]) > 1.0
 
 
+def test_bfloat16_compute_float32_params():
+    cfg = TINY.replace(compute_dtype="bfloat16")
+    params = network.init_params(cfg, jax.random.PRNGKey(0))
+    batch = {k: jnp.asarray(v) for k, v in random_batch(1, 2).items()}
+    (loss, metrics), grads = jax.value_and_grad(
+        lambda p: displacement.batch_loss(cfg, p, batch, None), has_aux=True
+    )(params)
+    assert loss.dtype == jnp.float32 and np.isfinite(float(loss))
+    assert {g.dtype for g in jax.tree.leaves(grads)} == {jnp.dtype(jnp.float32)}
+    _, m32 = displacement.batch_loss(TINY, params, batch, None)
+    # same parameters, lower precision activations: close, not equal (bf16 has 8 bits)
+    np.testing.assert_allclose(metrics["epe"], m32["epe"], rtol=0.05)
+
+
 @pytest.mark.slow
 def test_tiny_overfits_one_batch():
     batch = {k: jnp.asarray(v) for k, v in random_batch(3, 2).items()}

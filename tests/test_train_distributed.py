@@ -16,11 +16,13 @@ import textwrap
 
 import pytest
 
-# Two devices compute the same per-example losses, but the batch mean is then a sum of two
-# partial sums (one per device) instead of one: float32 rounding differs in the last bits and
-# Adam carries that over 6 steps. 1e-5 relative is ~100 float32 ulps, far below any real
-# difference (a wrong split, a per-device mean, batch statistics) which shows at 1e-2.
-DP_RTOL, DP_ATOL = 1e-5, 1e-6
+# Two devices compute the same per-example losses, but the batch mean and the gradient are then
+# sums of two partial sums (one per device) instead of one: float32 rounding differs in the last
+# bits. Adam divides by sqrt(v), so a parameter with a near-zero gradient still moves by ~lr per
+# step and a rounding difference can shift such a step slightly: measured 2e-6 after 6 steps at
+# lr 3e-3. The tolerance, 1e-4 absolute (3 % of one step), stays far below what a real error
+# (batch statistics, a per-device loss) gives: whole steps, 1e-3 and more.
+DP_RTOL, DP_ATOL = 1e-4, 1e-4
 
 TWO_DEVICES = textwrap.dedent(
     """
@@ -48,7 +50,7 @@ TWO_DEVICES = textwrap.dedent(
                for a, b in zip(jax.tree.leaves(p[1]), jax.tree.leaves(p[2])))
     for a, b in zip(jax.tree.leaves(p[1]), jax.tree.leaves(p[2])):
         np.testing.assert_allclose(a, b, rtol=%(rtol)g, atol=%(atol)g)
-    np.testing.assert_allclose(runs[1]["final"]["loss"], runs[2]["final"]["loss"], rtol=%(rtol)g)
+    np.testing.assert_allclose(runs[1]["final"]["loss"], runs[2]["final"]["loss"], rtol=1e-5)
     print("OK max abs diff", diff)
     """
 ) % {"rtol": DP_RTOL, "atol": DP_ATOL}

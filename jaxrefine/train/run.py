@@ -18,7 +18,7 @@ from pathlib import Path
 
 PLATFORMS = {"cpu": "cpu", "gpu": "cuda"}
 DEFAULT_BATCH = {"paper": 8, "small": 8, "tiny": 4}
-DEFAULT_MOCAP = Path(__file__).resolve().parents[3] / "shared" / "mocap"  # a checkout's sibling
+DEFAULT_MOCAP = Path("..") / "shared" / "mocap"  # from a checkout's root: its sibling
 
 
 def parser() -> argparse.ArgumentParser:
