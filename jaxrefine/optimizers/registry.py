@@ -21,6 +21,7 @@ from collections.abc import Callable
 from jaxrefine.optimizers.base import Optimizer
 from jaxrefine.optimizers.gradient import adam, lbfgs
 from jaxrefine.optimizers.jaxopt_backend import jaxopt_lbfgs
+from jaxrefine.optimizers.learned import load_pretrained
 from jaxrefine.optimizers.least_squares import gauss_newton, levenberg_marquardt
 
 OptimizerFactory = Callable[[float], Optimizer]
@@ -33,6 +34,7 @@ OPTIMIZERS: dict[str, OptimizerFactory] = {
     "lm": lambda learning_rate: levenberg_marquardt(),  # optimistix
     "gn": lambda learning_rate: gauss_newton(),  # optimistix
     "jaxopt-lbfgs": lambda learning_rate: jaxopt_lbfgs(),  # optional jaxopt backend
+    "lgd": lambda learning_rate: load_pretrained("sparse"),  # learned (shipped sparse weights)
 }
 
 
