@@ -52,6 +52,7 @@ NUM_ANCHORS = 2254
 NMS_IOU = 0.3  # MediaPipe's pose detection merges boxes overlapping by more than this
 ROI_SCALE = 1.25  # the crop is the body circle's diameter enlarged by this
 SCORE_CLIP = 100.0
+DUPLICATE_OVERLAP = 0.7  # two people whose boxes overlap more (of the smaller) are one
 BOX_MARGIN = 0.15  # the person box may reach this fraction of the landmark box beyond it
 
 
@@ -203,6 +204,20 @@ def letterbox_transform(height: int, width: int) -> tuple[float, np.ndarray]:
     return scale, offset
 
 
+def tile_grid(height: int, width: int, fractions) -> list[tuple[int, int, int]]:
+    """(x0, y0, side) of square tiles: for each fraction, tiles of side ``fraction * max(H, W)``
+    overlapping by at least half, covering the photo."""
+    out = []
+    for frac in fractions:
+        side = max(int(round(frac * max(height, width))), 2)
+        starts = []
+        for extent in (width, height):
+            n = 1 if side >= extent else int(np.ceil((extent - side) / (side / 2))) + 1
+            starts.append(np.unique(np.linspace(0, max(extent - side, 0), n).astype(int)))
+        out += [(int(x), int(y), side) for y in starts[1] for x in starts[0]]
+    return out
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of box (4,) ``a`` with boxes (N, 4) ``b`` (x0, y0, x1, y1) -> (N,)."""
     b = np.atleast_2d(b)
@@ -280,22 +295,40 @@ class BlazePose:
         return [interp.get_tensor(d["index"])[0] for d in interp.get_output_details()]
 
     def detect(
-        self, image: np.ndarray, min_score: float = 0.5, max_people: int = 10
+        self,
+        image: np.ndarray,
+        min_score: float = 0.5,
+        max_people: int = 10,
+        tiles: tuple[float, ...] = (1.0,),
     ) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """Person detections on an (H, W, 3) uint8 photo: (box (4,), keypoints (4, 2), score),
-        photo pixels, best first."""
-        h, w = image.shape[:2]
+        photo pixels, best first.
+
+        ``tiles``: square tile sides as fractions of the photo's longer side; 1.0 is the whole
+        photo. Smaller tiles (overlapping by half) let the detector, trained on people filling
+        much of its input, see small people in crowds; detections of all tiles are merged by
+        the same weighted NMS.
+        """
+        found = [self._detect_tile(image, x0, y0, side, min_score) for x0, y0, side in
+                 tile_grid(*image.shape[:2], tiles)]  # fmt: skip
+        found = [d for tile in found for d in tile]
+        if not found:
+            return []
+        boxes, kps, scores = (np.stack([d[i] for d in found]) for i in range(3))
+        return weighted_nms(boxes, kps, scores, NMS_IOU, max_people)
+
+    def _detect_tile(self, image, x0: int, y0: int, side: int, min_score: float):
+        tile = image[y0 : y0 + side, x0 : x0 + side]
+        h, w = tile.shape[:2]
         scale, offset = letterbox_transform(h, w)
-        x = warp(image.astype(np.float32), lambda p: (p - offset) / scale, (DETECTOR_SIZE,) * 2)
+        x = warp(tile.astype(np.float32), lambda p: (p - offset) / scale, (DETECTOR_SIZE,) * 2)
         outs = self._run(self.detector, x / 127.5 - 1.0)
         raw_boxes = next(o for o in outs if o.shape[-1] == 12)
         raw_scores = next(o for o in outs if o.shape[-1] == 1)[:, 0]
         boxes, kps, scores = decode_detections(raw_boxes, raw_scores, self.anchors, min_score)
-        dets = weighted_nms(boxes, kps, scores, NMS_IOU, max_people)
-        return [
-            (((b.reshape(2, 2) - offset) / scale).ravel(), (k - offset) / scale, s)
-            for b, k, s in dets
-        ]
+        shift = np.array([x0, y0], np.float64)
+        boxes = ((boxes.reshape(-1, 2, 2) - offset) / scale + shift).reshape(-1, 4)
+        return list(zip(boxes, (kps - offset) / scale + shift, scores))
 
     def landmarks(
         self, image: np.ndarray, roi: Roi, box: np.ndarray, score: float, user_box: bool = False
@@ -365,6 +398,24 @@ def roi_from_box(box) -> Roi:
     return Roi((x0 + x1) / 2, (y0 + y1) / 2, ROI_SCALE * max(x1 - x0, y1 - y0), 0.0)
 
 
+def box_containment(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection of boxes ``a`` and ``b`` (4,) over the smaller one's area."""
+    inter = np.prod(np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None))
+    smaller = min(np.prod(np.clip(x[2:] - x[:2], 0, None)) for x in (a, b))
+    return float(inter / max(smaller, 1e-12))
+
+
+def _distinct(people: list[PersonDetection], overlap: float = DUPLICATE_OVERLAP):
+    """Drop a person whose box lies mostly inside (or around) a kept one's: intersection over
+    the smaller box > ``overlap``; kept in order of pose score, returned in detector-score
+    order. Tiled detection finds a body twice, e.g. whole and from the waist up."""
+    kept = []
+    for p in sorted(people, key=lambda q: -q.pose_score):
+        if all(box_containment(p.box, q.box) <= overlap for q in kept):
+            kept.append(p)
+    return sorted(kept, key=lambda q: -q.score)
+
+
 def detect_people(
     image,
     boxes=None,
@@ -372,6 +423,7 @@ def detect_people(
     max_people: int = 10,
     min_score: float = 0.5,
     min_pose_score: float = 0.5,
+    tiles: tuple[float, ...] = (1.0,),
     runner: BlazePose | None = None,
     cache_dir: str | os.PathLike | None = None,
 ) -> list[PersonDetection]:
@@ -383,6 +435,8 @@ def detect_people(
       max_people: at most this many detector boxes (best first).
       min_score: detector score threshold.
       min_pose_score: drop people whose landmark pose-presence score is below this.
+      tiles: detector tiles (see :meth:`BlazePose.detect`); e.g. (1.0, 0.6) for crowds. People
+        whose person boxes overlap by IoU > 0.5 are one person (the higher pose score stays).
       runner: a loaded :class:`BlazePose` (default: load one from ``cache_dir``).
       cache_dir: model folder (see :func:`jaxrefine.detect.models.ensure_models`).
 
@@ -402,8 +456,9 @@ def detect_people(
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         people = [runner.landmarks(img, roi_from_box(b), b, 1.0, user_box=True) for b in boxes]
     else:
-        dets = runner.detect(img, min_score=min_score, max_people=max_people)
+        dets = runner.detect(img, min_score=min_score, max_people=max_people, tiles=tiles)
         people = [runner.landmarks(img, roi_from_keypoints(k[0], k[1]), b, s) for b, k, s in dets]
+        people = _distinct(people)
     people = [p for p in people if p.pose_score >= min_pose_score]
     if not people:
         raise NoPersonError(
