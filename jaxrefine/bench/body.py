@@ -81,75 +81,91 @@ def _with_threads(n, f):
     return g
 
 
-def main(argv: list[str]) -> int:
+HEADERS = [
+    "model", "batch", "pass", "jaxrefine ms (range)", "smplx 1 thr ms", "speed-up",
+    "smplx 2 thr ms", "speed-up", "compile s",
+]  # fmt: skip
+
+
+def _parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="jaxrefine bench body", description=__doc__)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 32, 256])
     ap.add_argument("--budget", type=float, default=3.0, help="seconds per measurement cell")
     ap.add_argument("--no-torch", action="store_true", help="skip the smplx reference")
     ap.add_argument("--json", default=None)
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
-    have_torch = not args.no_torch
-    if have_torch:
-        try:
-            import smplx  # noqa: F401
-            import torch  # noqa: F401
-        except ImportError:
-            print("torch/smplx not installed (pip install '.[ref]'): reference columns skipped")
-            have_torch = False
 
+def _torch_available() -> bool:
+    try:
+        import smplx  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError:
+        print("torch/smplx not installed (pip install '.[ref]'): reference columns skipped")
+        return False
+    return True
+
+
+def _model_arrays() -> dict[str, dict]:
+    """The models measured: the shipped open model (10 betas) and a random SMPL-size one."""
     models = {}
     if OPEN_MODEL_PATH.is_file():
         a = read_npz(OPEN_MODEL_PATH)
         a["shapedirs"] = a["shapedirs"][:, :, :10]
         models["open"] = a
     models["smpl-size"] = make_smpl_size_arrays(seed=0)
+    return models
+
+
+def _measure(model, arrays, batch: int, budget: float, with_torch: bool):
+    """Round-robin timings of one cell: {name: summary} and jaxrefine's compile seconds."""
+    jfwd, jfb, compile_s = _jax_fns(model, batch)
+    cells = {"jax fwd": jfwd, "jax fwd+bwd": jfb}
+    if with_torch:
+        tfwd, tfb = _torch_fns(arrays, batch, 10)
+        for n in (1, 2):
+            cells[f"torch{n} fwd"] = _with_threads(n, tfwd)
+            cells[f"torch{n} fwd+bwd"] = _with_threads(n, tfb)
+        for f in cells.values():  # warm-up
+            f()
+    t = interleaved(cells, budget_s=budget)
+    return {k: summary(v) for k, v in t.items()}, compile_s
+
+
+def _row_and_record(mname, batch, kind, s: dict, compile_s: float, with_torch: bool):
+    """The table row and the JSON record of one (model, batch, pass)."""
+    j = s[f"jax {kind}"]
+    row = [mname, batch, kind, f"{j['median_ms']:.2f} ({j['min_ms']:.2f}-{j['max_ms']:.2f})"]
+    rec = {"model": mname, "batch": batch, "pass": kind, "jax": j}
+    for n in (1, 2):
+        if with_torch:
+            r = s[f"torch{n} {kind}"]
+            ratio = r["median_ms"] / j["median_ms"]
+            row += [f"{r['median_ms']:.2f} ({r['min_ms']:.2f}-{r['max_ms']:.2f})", f"{ratio:.1f}x"]
+            rec[f"torch_{n}thread"] = r
+            rec[f"speedup_vs_torch_{n}thread"] = ratio
+        else:
+            row += ["-", "-"]
+    row.append(f"{compile_s:.2f}" if kind == "fwd+bwd" else "")
+    rec["compile_s"] = compile_s if kind == "fwd+bwd" else None
+    return row, rec
+
+
+def main(argv: list[str]) -> int:
+    args = _parse_args(argv)
+    with_torch = not args.no_torch and _torch_available()
+    models = _model_arrays()
     info = machine_info()
     print(machine_line(info))
     results, rows = [], []
     for mname, arrays in models.items():
         model = from_arrays(arrays, model_id=mname, gender="neutral", num_betas=10)
         for batch in args.batches:
-            jfwd, jfb, compile_s = _jax_fns(model, batch)
-            cells = {"jax fwd": jfwd, "jax fwd+bwd": jfb}
-            if have_torch:
-                tfwd, tfb = _torch_fns(arrays, batch, 10)
-                for n in (1, 2):
-                    cells[f"torch{n} fwd"] = _with_threads(n, tfwd)
-                    cells[f"torch{n} fwd+bwd"] = _with_threads(n, tfb)
-                for f in cells.values():  # warm-up
-                    f()
-            t = interleaved(cells, budget_s=args.budget)
-            s = {k: summary(v) for k, v in t.items()}
+            s, compile_s = _measure(model, arrays, batch, args.budget, with_torch)
             for kind in ("fwd", "fwd+bwd"):
-                j = s[f"jax {kind}"]
-                row = [
-                    mname,
-                    batch,
-                    kind,
-                    f"{j['median_ms']:.2f} ({j['min_ms']:.2f}-{j['max_ms']:.2f})",
-                ]
-                rec = {"model": mname, "batch": batch, "pass": kind, "jax": j}
-                for n in (1, 2):
-                    if have_torch:
-                        r = s[f"torch{n} {kind}"]
-                        ratio = r["median_ms"] / j["median_ms"]
-                        row += [
-                            f"{r['median_ms']:.2f} ({r['min_ms']:.2f}-{r['max_ms']:.2f})",
-                            f"{ratio:.1f}x",
-                        ]
-                        rec[f"torch_{n}thread"] = r
-                        rec[f"speedup_vs_torch_{n}thread"] = ratio
-                    else:
-                        row += ["-", "-"]
-                row.append(f"{compile_s:.2f}" if kind == "fwd+bwd" else "")
-                rec["compile_s"] = compile_s if kind == "fwd+bwd" else None
+                row, rec = _row_and_record(mname, batch, kind, s, compile_s, with_torch)
                 rows.append(row)
                 results.append(rec)
-    headers = [
-        "model", "batch", "pass", "jaxrefine ms (range)", "smplx 1 thr ms", "speed-up",
-        "smplx 2 thr ms", "speed-up", "compile s",
-    ]  # fmt: skip
-    print_table(headers, rows)
+    print_table(HEADERS, rows)
     write_json(args.json, {"machine": info, "results": results})
     return 0

@@ -45,15 +45,7 @@ def _per_frame_costs(model, size: int, tex_size: int, reps: int = 8) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    from jaxrefine import load_body_model
-    from jaxrefine.bench.common import interleaved, summary
-    from jaxrefine.data.contact_sheet import load_poses
-    from jaxrefine.data.sampling import SceneConfig
-    from jaxrefine.data.scenes import GeneratorConfig, generate, make_textures
-    from jaxrefine.render import egl_available
-    from jaxrefine.report import machine_info, print_table, write_json
-
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="jaxrefine bench data", description=__doc__)
     ap.add_argument("--size", type=int, default=256, help="image side in pixels")
     ap.add_argument("--batch-sizes", default="1,8,32")
@@ -65,52 +57,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-reps", type=int, default=3)
     ap.add_argument("--poses", default=None, help="POSES.npz from `jaxrefine mocap`")
     ap.add_argument("--json", default=None)
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
-    model = load_body_model()
-    poses = load_poses(model, args.poses)
-    backends = [b for b in args.backends.split(",") if b]
-    notes = []
-    if "egl" in backends and not egl_available():
-        backends.remove("egl")
-        notes.append("egl: no EGL context on this machine; rows skipped")
-    modes = [m for m in args.modes.split(",") if m]
-    sizes = [int(s) for s in args.batch_sizes.split(",")]
-    bank = make_textures(model, range(args.pool), args.texture_size) if "pool" in modes else None
-    costs = _per_frame_costs(model, args.size, args.texture_size)
 
-    results = []
-    seeds = itertools.count()
-    for bs in sizes:
-        fns = {}
-        for backend, mode in itertools.product(backends, modes):
-            cfg = GeneratorConfig(
-                scene=SceneConfig(image_size=(args.size, args.size)),
-                texture_size=args.texture_size,
-                backend=backend,
-            )
-            tex = bank if mode == "pool" else None
+def _time_batch(model, poses, bs: int, configs: dict, args, seeds) -> list[dict]:
+    """Time generating batches of ``bs`` frames for every (backend, mode) config, round-robin
+    after one warm-up call each. Returns one record per config."""
+    from jaxrefine.bench.common import interleaved, summary
+    from jaxrefine.data.scenes import generate
 
-            def fn(cfg=cfg, tex=tex, bs=bs):
-                b = generate(model, poses, bs, next(seeds), cfg, textures=tex)
-                return b.image.sum()  # arrays are numpy: the work is done
+    fns, records = {}, []
+    for (backend, mode), (cfg, tex) in configs.items():
 
-            t0 = time.perf_counter()
-            fn()  # warm-up: compilation
-            compile_s = time.perf_counter() - t0
-            fns[(backend, mode)] = fn
-            results.append({"backend": backend, "mode": mode, "batch": bs, "warmup_s": compile_s})
-        times = interleaved(
-            {f"{k[0]}/{k[1]}": f for k, f in fns.items()},
-            min_reps=args.min_reps,
-            budget_s=args.budget,
-        )
-        for r in results:
-            if r["batch"] == bs:
-                t = times[f"{r['backend']}/{r['mode']}"]
-                r.update(summary(t))
-                r["samples_per_s"] = bs / float(np.median(t))
+        def fn(cfg=cfg, tex=tex, bs=bs):
+            b = generate(model, poses, bs, next(seeds), cfg, textures=tex)
+            return b.image.sum()  # arrays are numpy: the work is done
 
+        t0 = time.perf_counter()
+        fn()  # warm-up: compilation
+        compile_s = time.perf_counter() - t0
+        fns[f"{backend}/{mode}"] = fn
+        records.append({"backend": backend, "mode": mode, "batch": bs, "warmup_s": compile_s})
+    times = interleaved(fns, min_reps=args.min_reps, budget_s=args.budget)
+    for r in records:
+        t = times[f"{r['backend']}/{r['mode']}"]
+        r.update(summary(t))
+        r["samples_per_s"] = bs / float(np.median(t))
+    return records
+
+
+def _table_rows(results: list[dict]) -> list[list]:
+    """Rows of the table; adds each record's ``ratio_vs_jax`` (same mode and batch)."""
     rows = []
     for r in results:
         ref = next(
@@ -134,6 +111,40 @@ def main(argv: list[str] | None = None) -> int:
                 "-" if r["ratio_vs_jax"] is None else f"{r['ratio_vs_jax']:.2f}x",
             ]
         )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    from jaxrefine import load_body_model
+    from jaxrefine.data.contact_sheet import load_poses
+    from jaxrefine.data.sampling import SceneConfig
+    from jaxrefine.data.scenes import GeneratorConfig, make_textures
+    from jaxrefine.render import egl_available
+    from jaxrefine.report import machine_info, print_table, write_json
+
+    args = _parse_args(argv)
+    model = load_body_model()
+    poses = load_poses(model, args.poses)
+    backends = [b for b in args.backends.split(",") if b]
+    notes = []
+    if "egl" in backends and not egl_available():
+        backends.remove("egl")
+        notes.append("egl: no EGL context on this machine; rows skipped")
+    modes = [m for m in args.modes.split(",") if m]
+    sizes = [int(s) for s in args.batch_sizes.split(",")]
+    bank = make_textures(model, range(args.pool), args.texture_size) if "pool" in modes else None
+    costs = _per_frame_costs(model, args.size, args.texture_size)
+    scene = SceneConfig(image_size=(args.size, args.size))
+    configs = {
+        (backend, mode): (
+            GeneratorConfig(scene=scene, texture_size=args.texture_size, backend=backend),
+            bank if mode == "pool" else None,
+        )
+        for backend, mode in itertools.product(backends, modes)
+    }
+    seeds = itertools.count()
+    results = [r for bs in sizes for r in _time_batch(model, poses, bs, configs, args, seeds)]
+    rows = _table_rows(results)
     print(f"generated frames at {args.size}x{args.size} (texture {args.texture_size}^2)")
     print_table(
         ["backend", "textures", "batch", "median ms", "range ms", "reps", "samples/s", "vs jax"],

@@ -237,26 +237,24 @@ def bench_cameras(batch: int, height: int, width: int, seed: int = 0):
     return jax.tree.map(lambda *x: jnp.stack(x), *cams)
 
 
-def main(argv: list[str] | None = None) -> int:
-    import jax
+BACKENDS = ("egl", "egl-cull", "jax", "pyrender")
 
-    from jaxrefine import render
-    from jaxrefine.bench.common import interleaved
-    from jaxrefine.report import machine_info, print_table, write_json
 
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="jaxrefine bench raster", description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument(
-        "--backends", nargs="+", default=["egl", "egl-cull", "jax", "pyrender"],
-        choices=["egl", "egl-cull", "jax", "pyrender"],
-    )  # fmt: skip
+    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
     parser.add_argument("--budget", type=float, default=3.0, help="seconds per configuration")
     parser.add_argument("--json", default=None, help="write the results to this file")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    backends = list(args.backends)
-    notes = []
+
+def _available_backends(requested: list[str]) -> tuple[list[str], list[str]]:
+    """The requested backends this machine can run, and notes on those it cannot."""
+    from jaxrefine import render
+
+    backends, notes = list(requested), []
     if any(b.startswith("egl") for b in backends) and not render.egl_available():
         notes.append("EGL rows skipped: no EGL context (install libegl1 libgl1)")
         backends = [b for b in backends if not b.startswith("egl")]
@@ -266,6 +264,85 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as e:  # ImportError, OSError (libxrender1), ...
             notes.append(f"pyrender rows skipped: pyrender is not importable ({e})")
             backends.remove("pyrender")
+    return backends, notes
+
+
+def _callables(backends, verts_np, faces, verts, cams, size: int, pyr):
+    """One blocking callable per backend for a batch, and the first-call (compile) seconds of
+    the jaxrefine backends."""
+    import jax
+
+    from jaxrefine import render
+
+    batch = len(verts)
+    fj = jax.numpy.asarray(faces)
+    fns, compile_s = {}, {}
+    for b in backends:
+        if b == "pyrender":
+            cam_np = jax.tree.map(np.asarray, cams)
+
+            def run_pyrender(cam_np=cam_np, batch=batch, pyr=pyr):
+                for i in range(batch):
+                    pyr.depth(
+                        verts_np[i], faces, cam_np.fx[i], cam_np.fy[i], cam_np.cx[i],
+                        cam_np.cy[i], cam_np.R[i], cam_np.t[i],
+                    )  # fmt: skip
+
+            fns[b] = run_pyrender
+            continue
+        backend = "jax" if b == "jax" else "egl"
+        cull = b == "egl-cull"
+
+        def run(verts=verts, cams=cams, backend=backend, cull=cull, size=size):
+            out = render.rasterize_batch(verts, fj, cams, size, size, backend, cull_backfaces=cull)
+            return jax.block_until_ready(out)
+
+        t0 = time.perf_counter()
+        run()
+        compile_s[b] = time.perf_counter() - t0
+        fns[b] = run
+    return fns, compile_s
+
+
+def _records(times, backends, compile_s, size: int, batch: int):
+    """Per backend: the JSON record and the table row (ms per frame vs the reference: pyrender
+    when measured, else the JAX fallback)."""
+    ref = "pyrender" if "pyrender" in times else ("jax" if "jax" in times else None)
+    ref_ms = np.median(times[ref]) * 1e3 / batch if ref else None
+    out = []
+    for b in backends:
+        t = times[b] * 1e3 / batch  # ms per frame
+        med = float(np.median(t))
+        res = {
+            "backend": b,
+            "size": size,
+            "batch": batch,
+            "ms_per_frame_median": med,
+            "ms_per_frame_min": float(t.min()),
+            "ms_per_frame_max": float(t.max()),
+            "frames_per_s": 1e3 / med,
+            "reps": len(t),
+            "first_call_s": compile_s.get(b),
+            "speedup_vs_ref": (ref_ms / med) if ref else None,
+            "reference": ref,
+        }
+        row = [
+            f"{size}x{size}", batch, b, f"{med:.2f}", f"{t.min():.2f}-{t.max():.2f}",
+            f"{1e3 / med:.0f}", f"{ref_ms / med:.2f}x" if ref else "-", len(t),
+        ]  # fmt: skip
+        out.append((res, row))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import jax
+
+    from jaxrefine import render
+    from jaxrefine.bench.common import interleaved
+    from jaxrefine.report import machine_info, print_table, write_json
+
+    args = _parse_args(argv)
+    backends, notes = _available_backends(args.backends)
     verts_all, faces, mesh_name = bench_meshes(max(args.batches))
     print(
         f"mesh: {mesh_name} ({verts_all.shape[1]} vertices, {faces.shape[0]} faces); "
@@ -277,67 +354,17 @@ def main(argv: list[str] | None = None) -> int:
         print("note:", n)
 
     rows, results = [], []
-    fj = jax.numpy.asarray(faces)
     for size in args.sizes:
         cams_all = bench_cameras(max(args.batches), size, size)
         pyr = PyrenderDepth(size, size) if "pyrender" in backends else None
         for batch in args.batches:
             verts = jax.numpy.asarray(verts_all[:batch])
             cams = jax.tree.map(lambda x, b=batch: x[:b], cams_all)
-            fns, compile_s = {}, {}
-            for b in backends:
-                if b == "pyrender":
-                    cam_np = jax.tree.map(np.asarray, cams)
-
-                    def run_pyrender(cam_np=cam_np, batch=batch, pyr=pyr):
-                        for i in range(batch):
-                            pyr.depth(
-                                verts_all[i], faces, cam_np.fx[i], cam_np.fy[i], cam_np.cx[i],
-                                cam_np.cy[i], cam_np.R[i], cam_np.t[i],
-                            )  # fmt: skip
-
-                    fns[b] = run_pyrender
-                    continue
-                backend = "jax" if b == "jax" else "egl"
-                cull = b == "egl-cull"
-
-                def run(verts=verts, cams=cams, backend=backend, cull=cull, size=size):
-                    out = render.rasterize_batch(
-                        verts, fj, cams, size, size, backend, cull_backfaces=cull
-                    )
-                    return jax.block_until_ready(out)
-
-                t0 = time.perf_counter()
-                run()
-                compile_s[b] = time.perf_counter() - t0
-                fns[b] = run
+            fns, compile_s = _callables(backends, verts_all, faces, verts, cams, size, pyr)
             times = interleaved(fns, min_reps=3, budget_s=args.budget)
-            ref = "pyrender" if "pyrender" in fns else ("jax" if "jax" in fns else None)
-            ref_ms = np.median(times[ref]) * 1e3 / batch if ref else None
-            for b in backends:
-                t = times[b] * 1e3 / batch  # ms per frame
-                med = float(np.median(t))
-                res = {
-                    "backend": b,
-                    "size": size,
-                    "batch": batch,
-                    "ms_per_frame_median": med,
-                    "ms_per_frame_min": float(t.min()),
-                    "ms_per_frame_max": float(t.max()),
-                    "frames_per_s": 1e3 / med,
-                    "reps": len(t),
-                    "first_call_s": compile_s.get(b),
-                    "speedup_vs_ref": (ref_ms / med) if ref else None,
-                    "reference": ref,
-                }
+            for res, row in _records(times, backends, compile_s, size, batch):
                 results.append(res)
-                rows.append(
-                    [
-                        f"{size}x{size}", batch, b, f"{med:.2f}",
-                        f"{t.min():.2f}-{t.max():.2f}", f"{1e3 / med:.0f}",
-                        f"{ref_ms / med:.2f}x" if ref else "-", len(t),
-                    ]
-                )  # fmt: skip
+                rows.append(row)
         if pyr is not None:
             pyr.close()
     print()

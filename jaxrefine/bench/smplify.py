@@ -82,7 +82,7 @@ def _fit_data(kind, cams, targets, conf, itransl):
     return FitData(camera=cams, init_transl=jnp.asarray(itransl), pixel_scale=jnp.ones(B), **extra)
 
 
-def main(argv: list[str]) -> int:
+def _parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="jaxrefine bench smplify", description=__doc__)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 32, 256])
     ap.add_argument("--kinds", nargs="+", default=["keypoints", "dense"])
@@ -92,37 +92,78 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--max-torch-batch", type=int, default=256)
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--json", default=None)
-    args = ap.parse_args(argv)
-    have_torch = not args.no_torch
-    if have_torch:
-        try:
-            import torch
+    return ap.parse_args(argv)
 
-            from jaxrefine.bench.spin_torch import SpinSMPLifyTorch
 
-            torch.set_num_threads(2)
-        except ImportError:
-            print("torch/smplx not installed (pip install '.[ref]'): reference skipped")
-            have_torch = False
+def _torch_reference():
+    """The PyTorch SPIN reference on the open model (10 betas) and the shipped prior, or None
+    when torch / smplx are not installed (said on stdout)."""
+    try:
+        import torch
+
+        from jaxrefine.bench.spin_torch import SpinSMPLifyTorch
+    except ImportError:
+        print("torch/smplx not installed (pip install '.[ref]'): reference skipped")
+        return None
+    torch.set_num_threads(2)
+    from jaxrefine import priors
+
+    g = priors.load_gmm()
+    gmm_raw = (np.asarray(g.means), np.asarray(g.covars), np.asarray(g.weights))
+    arrays = read_npz(OPEN_MODEL_PATH)
+    arrays["shapedirs"] = arrays["shapedirs"][:, :, :10]
+    return SpinSMPLifyTorch(arrays, gmm_raw)
+
+
+def _time_jaxrefine(run, reps: int) -> dict:
+    """Median / range of ``reps`` timed calls after a first (compiling) one, in seconds."""
+    t0 = time.perf_counter()
+    run()
+    first = time.perf_counter() - t0
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        run()
+        ts.append(time.perf_counter() - t0)
+    j = float(np.median(ts))
+    return {"jax_s": j, "jax_min_s": min(ts), "jax_max_s": max(ts),
+            "compile_s": max(first - j, 0.0)}  # fmt: skip
+
+
+def _time_reference(ref, problem, kind: str, steps: int, reps: int) -> float:
+    """Median seconds of ``reps`` reference fits of the same problem."""
+    (ip, ib, it), focal, center, targets, conf, _ = problem
+    tt = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        ref.fit(ip, ib, it, focal, center, targets, conf, kind=kind,
+                camera_steps=steps, body_steps=steps)  # fmt: skip
+        tt.append(time.perf_counter() - t0)
+    return float(np.median(tt))
+
+
+def _table_row(rec: dict) -> list:
+    j, tref, B = rec["jax_s"], rec.get("torch_s"), rec["batch"]
+    lo, hi = rec["jax_min_s"] * 1e3, rec["jax_max_s"] * 1e3
+    return [
+        rec["kind"], B, f"{j * 1e3:.1f} ({lo:.1f}-{hi:.1f})",
+        f"{j * 1e3 / B:.2f}", f"{tref * 1e3:.0f}" if tref else "-",
+        f"{tref / j:.1f}x" if tref else "-", f"{rec['compile_s']:.1f}",
+    ]  # fmt: skip
+
+
+def main(argv: list[str]) -> int:
+    args = _parse_args(argv)
+    ref = None if args.no_torch else _torch_reference()
     model = load_body_model()
     gmm_r = load_gmm_prior()
-    gmm_raw = None
-    if have_torch:
-        from jaxrefine import priors
-
-        g = priors.load_gmm()
-        gmm_raw = (np.asarray(g.means), np.asarray(g.covars), np.asarray(g.weights))
-        arrays = read_npz(OPEN_MODEL_PATH)
-        arrays["shapedirs"] = arrays["shapedirs"][:, :, :10]
-        ref = SpinSMPLifyTorch(arrays, gmm_raw)
     info = machine_info()
     print(machine_line(info))
     rows, results = [], []
     for kind in args.kinds:
         for B in args.batches:
-            (ip, ib, it), focal, center, targets, conf, cams = make_problem(
-                model, B, kind, visibility="render"
-            )
+            problem = make_problem(model, B, kind, visibility="render")
+            (ip, ib, it), _, _, targets, conf, cams = problem
             data = _fit_data(kind, cams, targets, conf, it)
             init = params_from_pose(ip, ib, it)
 
@@ -131,35 +172,14 @@ def main(argv: list[str]) -> int:
                             camera_steps=args.steps, body_steps=args.steps)  # fmt: skip
                 return jax.block_until_ready(r.params)
 
-            t0 = time.perf_counter()
-            run()
-            first = time.perf_counter() - t0
-            ts = []
-            for _ in range(args.reps):
-                t0 = time.perf_counter()
-                run()
-                ts.append(time.perf_counter() - t0)
-            j = float(np.median(ts))
-            rec = {"kind": kind, "batch": B, "jax_s": j, "jax_min_s": min(ts), "jax_max_s": max(ts),
-                   "compile_s": max(first - j, 0.0)}  # fmt: skip
-            tref = None
-            if have_torch and B <= args.max_torch_batch:
-                tt = []
-                for _ in range(args.torch_reps):
-                    t0 = time.perf_counter()
-                    ref.fit(ip, ib, it, focal, center, targets, conf, kind=kind,
-                            camera_steps=args.steps, body_steps=args.steps)  # fmt: skip
-                    tt.append(time.perf_counter() - t0)
-                tref = float(np.median(tt))
-                rec["torch_s"] = tref
-                rec["speedup"] = tref / j
+            rec = {"kind": kind, "batch": B, **_time_jaxrefine(run, args.reps)}
+            if ref is not None and B <= args.max_torch_batch:
+                rec["torch_s"] = _time_reference(ref, problem, kind, args.steps, args.torch_reps)
+                rec["speedup"] = rec["torch_s"] / rec["jax_s"]
             results.append(rec)
-            rows.append([
-                kind, B, f"{j * 1e3:.1f} ({min(ts) * 1e3:.1f}-{max(ts) * 1e3:.1f})",
-                f"{j * 1e3 / B:.2f}", f"{tref * 1e3:.0f}" if tref else "-",
-                f"{tref / j:.1f}x" if tref else "-", f"{rec['compile_s']:.1f}",
-            ])  # fmt: skip
-            print(f"  {kind} batch {B}: jaxrefine {j * 1e3:.1f} ms"
+            rows.append(_table_row(rec))
+            tref = rec.get("torch_s")
+            print(f"  {kind} batch {B}: jaxrefine {rec['jax_s'] * 1e3:.1f} ms"
                   + (f", torch {tref * 1e3:.0f} ms" if tref else ""), flush=True)  # fmt: skip
     print(f"SMPLify {args.steps} + {args.steps} Adam iterations, spin preset, open body model")
     print_table(
