@@ -18,8 +18,9 @@ the subject in other poses, back-projected through *easy*-perturbed fits (a good
 error, as a user's initial estimates would be: the texture is blurred and shifted the way it
 will be at test time); texels never seen copy their nearest seen texel
 (:func:`~jaxrefine.data.texture_estimation.fill_uncovered`, refinement does the same). Building
-a bank costs K renders and one estimation per subject: about 0.3 s per subject with K = 4 at
-256 px on the 2-core CPU (EGL); cache it with :func:`load_or_build_bank`.
+a bank costs K renders and one estimation per subject: about 0.5 CPU-seconds per subject with
+K = 4 at 256 px (EGL llvmpipe), plus 1-2 minutes of compilation; P = 48 takes well under a
+minute of CPU once compiled. Cache it with :func:`load_or_build_bank`.
 
 Initial estimates (:data:`DIFFICULTIES`, mixed by ``PairConfig.mix``): the ``easy`` / ``medium``
 / ``hard`` perturbations of :mod:`jaxrefine.data.perturb`, and ``gt_pose``: the ground-truth pose
@@ -38,7 +39,11 @@ Texture augmentations on the estimated texture (the paper's): Gaussian texel noi
 brightness change (per-channel gain), a wrong subject's texture, no texture (uniform grey, what
 :func:`~jaxrefine.shading.render_channels` draws without one).
 
-Speed (2-core CPU, EGL llvmpipe, batch 8, warm, one process): see :func:`make_pairs`.
+Speed (EGL llvmpipe, batch 8, compiled, full image 256 px; CPU time of the process, all its
+threads, measured on the shared 2-core machine): 0.57 CPU-s per batch at S = 128 (14 pairs per
+CPU-second) and 1.33 CPU-s at S = 256 (6 per CPU-second). About half is the two rasterizations
+and shading in the jitted batch, a quarter host-side sampling (scene parameters, backgrounds,
+textures). The first batch compiles for 1-2 minutes.
 """
 
 from __future__ import annotations
@@ -578,7 +583,7 @@ def make_pairs(
         ``texture_kind`` (n,) int32 (0 own estimate, 1 wrong subject's, 2 none);
       - ``pose``, ``betas``, ``transl`` and ``init_pose``, ``init_betas``, ``init_transl``.
 
-    Speed (warm, batch 8, EGL llvmpipe, 2-core CPU otherwise idle): see the module docstring.
+    Speed: see the module docstring (14 pairs per CPU-second at S = 128, 6 at S = 256).
     """
     poses = _pose_array(poses)
     n = int(n)
