@@ -11,6 +11,8 @@ compares with the COCO annotation:
 - ``mask_iou``: BlazePose's mask (> 0.5) and the initial body's rendered silhouette
   (``init_silhouette_iou``) against the rasterised COCO polygon.
 
+:func:`score_body` scores any body (e.g. after SMPLify or refinement) the same way.
+
 The person matched to the annotation is the one whose box overlaps the annotated box most.
 """
 
@@ -118,27 +120,47 @@ def evaluate_coco_photo(
     return out
 
 
-def _evaluate_initial_body(model, person, image_size, gt, gt_mask, backend) -> dict:
+def score_body(model, params: dict, camera, gt: dict, gt_mask: np.ndarray, prefix: str = "",
+               backend: str = "auto") -> dict:  # fmt: skip
+    """PCK of a body's projected COCO-17 keypoints and IoU of its rendered silhouette.
+
+    Args:
+      model: the body model.
+      params: one person's dict global_orient (3,), body_pose (23, 3), betas (NB,), transl (3,).
+      camera: the full-image :class:`~jaxrefine.camera.Camera`.
+      gt: :func:`read_coco_person` output; gt_mask: (H, W) bool (:func:`polygon_to_mask`).
+      prefix: prepended to the keys (e.g. "init_", "smplify_", "refined_").
+      backend: rasterizer backend.
+
+    Returns:
+      dict ``{prefix}pck@0.05``, ``{prefix}pck@0.1``, ``{prefix}silhouette_iou``.
+    """
     import jax.numpy as jnp
 
     from jaxrefine.body_model import forward
     from jaxrefine.camera import project
-    from jaxrefine.detect.initialize import initialize, model_keypoints
+    from jaxrefine.detect.initialize import model_keypoints
     from jaxrefine.render import rasterize
+
+    proj = np.asarray(project(camera, model_keypoints(model, params, "coco17")))
+    pose = jnp.concatenate([params["global_orient"][None], params["body_pose"]], 0)
+    verts = forward(model, pose, params["betas"], params["transl"]).vertices
+    h, w = gt_mask.shape
+    frags = rasterize(verts, model.faces, camera, h, w, backend, cull_backfaces=True)
+    return {
+        **_pcks(proj, gt, prefix),
+        f"{prefix}silhouette_iou": float(metrics.mask_iou(np.asarray(frags.mask), gt_mask)),
+    }
+
+
+def _evaluate_initial_body(model, person, image_size, gt, gt_mask, backend) -> dict:
+    from jaxrefine.detect.initialize import initialize
     from jaxrefine.smpl_io import load_body_model
 
     model = load_body_model() if model is None else model
     est = initialize(model, person.landmarks2d, image_size, person.world)
-    kp = model_keypoints(model, est.params, "coco17")
-    proj = np.asarray(project(est.camera, kp))
-    p = est.params
-    pose = jnp.concatenate([p["global_orient"][None], p["body_pose"]], 0)
-    verts = forward(model, pose, p["betas"], p["transl"]).vertices
-    h, w = image_size
-    frags = rasterize(verts, model.faces, est.camera, h, w, backend, cull_backfaces=True)
     return {
-        **_pcks(proj, gt, "init_"),
-        "init_silhouette_iou": float(metrics.mask_iou(np.asarray(frags.mask), gt_mask)),
+        **score_body(model, est.params, est.camera, gt, gt_mask, "init_", backend),
         "init_hypothesis": est.hypothesis,
         "init_loss": est.loss,
     }
