@@ -125,15 +125,28 @@ def weak_perspective_to_full(
     return Camera.create(f, f, cx, cy, np.eye(3), t)
 
 
-def crop_camera(box_center, box_size, crop_size: int, focal_length: float) -> Camera:
-    """The pinhole camera of a square crop (SPIN-style: focal ``focal_length`` in crop pixels,
-    principal point at the crop centre), for fitting in the crop instead of the full image."""
-    del box_center, box_size  # the crop camera is defined in crop pixels
-    c = crop_size / 2.0
-    return Camera.create(focal_length, focal_length, c, c)
+def crop_camera(camera: Camera, box_center, box_size, crop_size: int) -> Camera:
+    """The camera of a square crop of ``camera``'s image: projecting with it gives crop pixels.
+
+    The box (centre (2,) (x, y), side ``box_size``, full-image pixels) is resampled to
+    ``crop_size`` x ``crop_size``; its left/top edge maps to 0. With ``k = crop_size / box_size``,
+    ``u_crop = (u - box_center_x) k + crop_size / 2``, so the crop camera keeps R and t and has
+    ``f' = k f`` and ``c' = (c - box_center) k + crop_size / 2`` (pixel centres at +0.5 in both).
+    Jittable; one camera (vmap for a batch).
+    """
+    k = crop_size / box_size
+    half = crop_size / 2.0
+    return camera.replace(
+        fx=camera.fx * k,
+        fy=camera.fy * k,
+        cx=(camera.cx - box_center[0]) * k + half,
+        cy=(camera.cy - box_center[1]) * k + half,
+    )
 
 
 def crop_to_full_pixels(points_crop, box_center, box_size, crop_size: int):
-    """Map pixel coordinates (N, 2) of a square crop to full-image pixels."""
-    s = float(box_size) / float(crop_size)
-    return (np.asarray(points_crop) - crop_size / 2.0) * s + np.asarray(box_center)
+    """Map pixel coordinates (..., 2) of a square crop to full-image pixels (the inverse of
+    :func:`crop_camera`'s mapping; jittable)."""
+    return (jnp.asarray(points_crop) - crop_size / 2.0) * (box_size / crop_size) + jnp.asarray(
+        box_center
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("body", "raster", "data", "smplify")
+BENCHMARKS = ("body", "raster", "data", "smplify", "network")
 
 
 def main(argv: list[str]) -> int:
