@@ -1,29 +1,34 @@
 """SMPLify's objective in JAX: sparse keypoints or dense vertex targets, with SPIN's priors.
 
+The method and every setting below are explained in docs/METHOD.md (sections *SMPLify as SPIN
+runs it*, *The Geman-McClure error*, *The GMM pose prior*, *Deviations we chose*).
+
 Every term is written in residual form (a vector whose squares sum to the term's loss), so the
 same objective serves gradient optimizers (Adam, L-BFGS) and least-squares ones (LM, GN):
 
-- **keypoints** (REFERENCE.md 1.5): ``sum_j c_j^2 sum_xy rho(r_j)``, ``r_j`` = projected minus
+- **keypoints** (body stage): ``sum_j c_j^2 sum_xy rho(r_j)``, ``r_j`` = projected minus
   target pixel, ``rho`` = Geman-McClure with ``sigma``; residual ``c_j * gm(r_j)`` with the
-  signed square root ``gm(r) = sigma r / sqrt(sigma^2 + r^2)`` (``gm(r)^2 = rho(r)``, smooth).
-- **dense** (PAPER.md 1.6): the same robust error between the projected vertices and their
+  signed square root ``gm(r) = sigma r / sqrt(sigma^2 + r^2)`` (``gm(r)^2 = rho(r)``, smooth;
+  :func:`jaxrefine.optimizers.base.geman_mcclure_residual`).
+- **dense** (the paper's data term): the same robust error between the projected vertices and their
   targets, summed over visible vertices (weights ``w_v``; 0 = not visible).
 - **dense + keypoints** (data kind ``"dense+keypoints"``): both data terms summed, the keypoint
   term with its own weight ``keypoint_in_dense`` (e.g. detected keypoints beside the
   network's dense targets); the camera stage likewise sums both of its data terms.
-- **pose prior**: ``w_pose^2 * GMM(theta_body)``, the max-mixture of REFERENCE.md 1.8:
+- **pose prior**: ``w_pose^2 * GMM(theta_body)``, SMPLify's max-mixture:
   ``min_m 0.5 d^T Lambda_m d - log nw_m``. Residual of the active component
-  ``w_pose [sqrt(0.5) L_m^T d, sqrt(-log nw_m)]`` with ``Lambda_m = L_m L_m^T``.
-- **angle prior** (1.9): ``w_angle^2 sum_k exp(s_k theta_k)^2`` over elbows/knees
+  ``w_pose [sqrt(0.5) W_m d, sqrt(-log nw_m)]`` with ``W_m^T W_m = Lambda_m`` (both forms from
+  :mod:`jaxrefine.priors`).
+- **angle prior**: ``w_angle^2 sum_k exp(s_k theta_k)^2`` over elbows/knees
   (body-pose indices 52, 55, 9, 12; signs +1, -1, -1, -1).
-- **shape prior** (1.10): ``w_shape^2 ||beta||^2``.
-- **camera stage** (1.4): plain squared pixel error of the torso keypoints (or of the visible
+- **shape prior**: ``w_shape^2 ||beta||^2``.
+- **camera stage**: plain squared pixel error of the torso keypoints (or of the visible
   vertices for a dense fit) plus ``w_depth^2 (t_z - t_z^init)^2``.
 
 Data-term scale: residuals in pixels are multiplied by ``data.pixel_scale`` before the robust
 function. The ``spin`` preset uses 1 (SPIN fits in a 224-pixel crop); the ``dense`` preset uses
 ``REFERENCE_PERSON_SIZE / person_size_px`` so a person ``REFERENCE_PERSON_SIZE`` pixels tall
-weighs like SPIN's crop whatever the image size (PAPER.md "fitting details" (4); the paper's
+weighs like SPIN's crop whatever the image size (the paper's fitting change (4); its
 own weights were lost, this choice and the dense normalisation below are ours).
 
 The dense term is additionally normalised to the keypoint term's size: it is multiplied by
@@ -48,7 +53,8 @@ from flax import struct
 from jaxrefine.body_model import BodyModel, forward, skin_vertices
 from jaxrefine.camera import Camera, project
 from jaxrefine.keypoints import BODY25_IGNORED_BY_SMPLIFY, get_set, keypoint_sets_for
-from jaxrefine.optimizers.base import AbstractObjective
+from jaxrefine.optimizers.base import AbstractObjective, geman_mcclure_residual
+from jaxrefine.priors import GMMPrior, load_gmm
 
 # body-pose (69-D) indices and signs of SPIN's angle prior: left/right elbow y, left/right knee x
 ANGLE_PRIOR_INDICES = (52, 55, 9, 12)
@@ -61,63 +67,15 @@ DENSE_AND_KEYPOINTS = "dense+keypoints"  # data kind with both terms (see make_o
 DATA_KINDS = ("keypoints", "dense", DENSE_AND_KEYPOINTS)
 
 
-def gm_residual(r: jnp.ndarray, sigma) -> jnp.ndarray:
-    """Signed square root of Geman-McClure: ``sigma r / sqrt(sigma^2 + r^2)``."""
-    return sigma * r / jnp.sqrt(sigma**2 + r**2)
+# The pose prior of the objective is priors.GMMPrior (the one implementation of SMPLify's
+# max-mixture energy and of its residual form); the old name stays for callers.
+GMMResidualPrior = GMMPrior
 
 
-@struct.dataclass
-class GMMResidualPrior:
-    """A GMM pose prior prepared for residual form (see module docstring).
-
-    Attributes:
-      means: (M, 69).
-      chol_precisions: (M, 69, 69) lower-triangular ``L_m`` with ``Lambda_m = L_m L_m^T``.
-      neg_log_nw: (M,) ``-log nw_m`` (SMPLify's normaliser, includes ``(69/2) log 2 pi``).
-    """
-
-    means: jnp.ndarray
-    chol_precisions: jnp.ndarray
-    neg_log_nw: jnp.ndarray
-
-    @classmethod
-    def from_gmm(cls, means, covars, weights) -> GMMResidualPrior:
-        """From SMPLify-format arrays; validation and normalisers come from
-        :func:`jaxrefine.priors.gmm_from_arrays` (``nll_weights`` = ``-log nw_m``)."""
-        from jaxrefine.priors import gmm_from_arrays
-
-        g = gmm_from_arrays(means, covars, weights)
-        prec = np.linalg.inv(np.asarray(g.covars, np.float64))  # float64 before the Cholesky
-        chol = np.linalg.cholesky(0.5 * (prec + np.swapaxes(prec, 1, 2)))
-        return cls(
-            means=jnp.asarray(g.means, jnp.float32),
-            chol_precisions=jnp.asarray(chol, jnp.float32),
-            neg_log_nw=jnp.asarray(g.nll_weights, jnp.float32),
-        )
-
-    def energies(self, body_pose: jnp.ndarray) -> jnp.ndarray:
-        """Per-component energies (M,) for one 69-D body pose."""
-        d = body_pose[None, :] - self.means
-        z = jnp.einsum("mij,mi->mj", self.chol_precisions, d)  # L^T d
-        return 0.5 * jnp.sum(z * z, -1) + self.neg_log_nw
-
-    def energy(self, body_pose: jnp.ndarray) -> jnp.ndarray:
-        return jnp.min(self.energies(body_pose))
-
-    def residuals(self, body_pose: jnp.ndarray) -> jnp.ndarray:
-        e = self.energies(body_pose)
-        m = jnp.argmin(e)
-        d = body_pose - self.means[m]
-        z = self.chol_precisions[m].T @ d
-        return jnp.concatenate([jnp.sqrt(0.5) * z, jnp.sqrt(self.neg_log_nw[m])[None]])
-
-
-def load_gmm_prior(path=None) -> GMMResidualPrior:
-    """The shipped CMU-fitted GMM (``path=None``) or SMPLify's ``gmm_08.pkl``, residual-ready."""
-    from jaxrefine import priors
-
-    g = priors.load_gmm(path)
-    return GMMResidualPrior.from_gmm(g.means, g.covars, g.weights)
+def load_gmm_prior(path=None) -> GMMPrior:
+    """The shipped CMU-fitted GMM (``path=None``) or SMPLify's ``gmm_08.pkl``
+    (:func:`jaxrefine.priors.load_gmm`)."""
+    return load_gmm(path)
 
 
 @struct.dataclass
@@ -149,8 +107,8 @@ class FitData:
 def compact_dense(data: FitData, multiple: int = 256) -> FitData:
     """Keep only each frame's weighted (visible) vertices, for a batch of dense fit data.
 
-    The data term is a sum over visible vertices (PAPER.md 1.6), so the vertices nobody sees
-    need not be skinned at all. Per frame, the vertices with weight > 0 come first, padded with
+    The data term is a sum over visible vertices (the paper's dense term), so the vertices nobody
+    sees need not be skinned at all. Per frame, the vertices with weight > 0 come first, padded with
     weight-0 vertices to K = the batch's largest visible count rounded up to ``multiple`` (so
     batches of similar visibility share one compiled program). Host-side (numpy), batched.
 
@@ -247,7 +205,7 @@ class SMPLifyObjective(AbstractObjective):
 
     Attributes:
       model: the body model (array leaves are traced, not batched).
-      gmm: :class:`GMMResidualPrior` or None (no pose prior).
+      gmm: :class:`~jaxrefine.priors.GMMPrior` or None (no pose prior).
       w: dict of term weights as () arrays (changing them does not recompile).
       stage: static, "camera" or "body".
       data_kind: static, one of :data:`DATA_KINDS`.
@@ -257,7 +215,7 @@ class SMPLifyObjective(AbstractObjective):
     """
 
     model: BodyModel
-    gmm: GMMResidualPrior | None
+    gmm: GMMPrior | None
     w: dict
     stage: str = struct.field(pytree_node=False, default="body")
     data_kind: str = struct.field(pytree_node=False, default="keypoints")
@@ -316,7 +274,8 @@ class SMPLifyObjective(AbstractObjective):
                 return (r[idx] * present * self.w["data"]).reshape(-1)
             if self.ignore:
                 conf = conf.at[np.asarray(self.ignore)].set(0.0)
-            return (conf[:, None] * gm_residual(r, self.w["sigma"]) * self.w["data"]).reshape(-1)
+            robust = geman_mcclure_residual(r, self.w["sigma"])
+            return (conf[:, None] * robust * self.w["data"]).reshape(-1)
         if data.dense_ids is not None:
             _, verts = skin_vertices(
                 self.model, self._pose(params), params["betas"], data.dense_ids, params["transl"]
@@ -329,7 +288,7 @@ class SMPLifyObjective(AbstractObjective):
         norm = jnp.sqrt(DENSE_REFERENCE_COUNT / jnp.maximum(jnp.sum(wv > 0), 1.0))
         if self.stage == "camera":
             return (jnp.sqrt(wv)[:, None] * r * norm * self.w["data"]).reshape(-1)
-        rr = jnp.sqrt(wv)[:, None] * gm_residual(r, self.w["sigma"])
+        rr = jnp.sqrt(wv)[:, None] * geman_mcclure_residual(r, self.w["sigma"])
         return (rr * norm * self.w["data"]).reshape(-1)
 
     def _blocks(self, params, data: FitData, gmm_residuals: bool = True) -> dict[str, jnp.ndarray]:
@@ -367,7 +326,7 @@ def make_objectives(
     model: BodyModel,
     preset: Preset,
     data_kind: str,
-    gmm: GMMResidualPrior | None,
+    gmm: GMMPrior | None,
     keypoint_set: str = "body25",
 ) -> tuple[SMPLifyObjective, SMPLifyObjective]:
     """The (camera stage, body stage) objectives of a preset.

@@ -2,7 +2,7 @@
 
 A mixture of ``M`` Gaussians over the ``D = 69`` body-pose dimensions (joints 1..23 axis-angle,
 global orientation excluded): ``means`` (M, D), ``covars`` (M, D, D), ``weights`` (M,).
-SMPLify-X's ``MaxMixturePrior`` (REFERENCE.md 1.8) precomputes, in float64,
+SMPLify-X's ``MaxMixturePrior`` (docs/METHOD.md, "The GMM pose prior") precomputes, in float64,
 
 - precisions ``Lambda_m = inv(Sigma_m)``,
 - ``s_m = sqrt(det Sigma_m)`` and normaliser-weights
@@ -16,6 +16,12 @@ and evaluates the *max-mixture* energy
 SMPLify so that absolute energies are comparable with theirs; it has no gradient effect.
 The determinants are formed as log-determinants (a 69-D determinant under- or overflows), which
 gives the same ``nw_m``.
+
+This module holds the only implementation of that energy: the SMPLify objective's pose prior
+(:mod:`jaxrefine.objective`) uses :func:`gmm_component_energies` for its loss and
+:func:`gmm_residuals` for its residual form (Gauss-Newton, Levenberg-Marquardt), and
+``scripts/fit_pose_prior.py`` reports it. Both go through the whitening matrices
+``W_m = C_m^-1`` of the Cholesky factors ``Sigma_m = C_m C_m^T``: ``||W_m d||^2 = d^T Lambda_m d``.
 
 The shipped prior (``jaxrefine/assets/gmm_08.npz``) is fitted on CMU motion capture retargeted
 to the shipped open body model by ``scripts/fit_pose_prior.py`` (its inputs, split and
@@ -51,6 +57,8 @@ class GMMPrior:
       covars: (M, D, D) component covariances.
       weights: (M,) mixture weights (sum to 1).
       precisions: (M, D, D) inverse covariances.
+      whiten: (M, D, D) lower-triangular ``W_m = C_m^-1`` for ``Sigma_m = C_m C_m^T``
+        (``||W_m d||^2 = d^T Lambda_m d``; the residual form of the energy).
       nll_weights: (M,) ``-log nw_m`` (SMPLify's per-component constant, see module docstring).
       log_norms: (M,) ``log w_m - (D/2) log(2 pi) - 0.5 log det Sigma_m`` (for the exact
         mixture log-density).
@@ -60,6 +68,7 @@ class GMMPrior:
     covars: jnp.ndarray
     weights: jnp.ndarray
     precisions: jnp.ndarray
+    whiten: jnp.ndarray
     nll_weights: jnp.ndarray
     log_norms: jnp.ndarray
 
@@ -70,6 +79,16 @@ class GMMPrior:
     @property
     def dim(self) -> int:
         return int(self.means.shape[1])
+
+    # method forms of the module's functions, for objectives that hold a prior
+    def energies(self, body_pose: jnp.ndarray) -> jnp.ndarray:
+        return gmm_component_energies(self, body_pose)
+
+    def energy(self, body_pose: jnp.ndarray) -> jnp.ndarray:
+        return gmm_energy(self, body_pose)
+
+    def residuals(self, body_pose: jnp.ndarray) -> jnp.ndarray:
+        return gmm_residuals(self, body_pose)
 
 
 def gmm_from_arrays(means, covars, weights, dtype=jnp.float32) -> GMMPrior:
@@ -123,7 +142,7 @@ def gmm_from_arrays(means, covars, weights, dtype=jnp.float32) -> GMMPrior:
     nll_weights = -np.log(weights) + half_log_2pi + (log_s - log_s.min())
     log_norms = np.log(weights) - half_log_2pi - log_s
     limit = float(np.finfo(dtype).max)
-    checked = (("precisions", precisions), ("normalisers", nll_weights),
+    checked = (("precisions", precisions), ("whitening", inv_chol), ("normalisers", nll_weights),
                ("log-normalisers", log_norms), ("means", means),
                ("covariances", covars))  # fmt: skip
     for name, a in checked:
@@ -137,6 +156,7 @@ def gmm_from_arrays(means, covars, weights, dtype=jnp.float32) -> GMMPrior:
         covars=jnp.asarray(covars, dtype),
         weights=jnp.asarray(weights, dtype),
         precisions=jnp.asarray(precisions, dtype),
+        whiten=jnp.asarray(inv_chol, dtype),
         nll_weights=jnp.asarray(nll_weights, dtype),
         log_norms=jnp.asarray(log_norms, dtype),
     )
@@ -301,16 +321,24 @@ def _check_pose(prior: GMMPrior, body_pose: jnp.ndarray) -> jnp.ndarray:
     return body_pose
 
 
+def _whitened(prior: GMMPrior, body_pose: jnp.ndarray) -> jnp.ndarray:
+    """(M, D) ``W_m (x - mu_m)``: its squared norm is the Mahalanobis distance."""
+    x = _check_pose(prior, body_pose)
+    return jnp.einsum("mij,mj->mi", prior.whiten, x[None, :] - prior.means)
+
+
+def _mahalanobis(prior: GMMPrior, body_pose: jnp.ndarray) -> jnp.ndarray:
+    z = _whitened(prior, body_pose)
+    return jnp.sum(z * z, -1)
+
+
 def gmm_component_energies(prior: GMMPrior, body_pose: jnp.ndarray) -> jnp.ndarray:
     """Per-component energies (M,): ``0.5 d_m^T Lambda_m d_m - log nw_m``, ``d_m = x - mu_m``.
 
     Args:
       body_pose: (D,) body pose (69 = joints 1..23 axis-angle).
     """
-    x = _check_pose(prior, body_pose)
-    d = x[None, :] - prior.means
-    maha = jnp.einsum("md,mde,me->m", d, prior.precisions, d)
-    return 0.5 * maha + prior.nll_weights
+    return 0.5 * _mahalanobis(prior, body_pose) + prior.nll_weights
 
 
 def gmm_energy(prior: GMMPrior, body_pose: jnp.ndarray) -> jnp.ndarray:
@@ -321,7 +349,16 @@ def gmm_energy(prior: GMMPrior, body_pose: jnp.ndarray) -> jnp.ndarray:
 
 def gmm_log_density(prior: GMMPrior, body_pose: jnp.ndarray) -> jnp.ndarray:
     """Exact mixture log-density () of one body pose (D,) (log-sum-exp over components)."""
-    x = _check_pose(prior, body_pose)
-    d = x[None, :] - prior.means
-    maha = jnp.einsum("md,mde,me->m", d, prior.precisions, d)
-    return logsumexp(prior.log_norms - 0.5 * maha)
+    return logsumexp(prior.log_norms - 0.5 * _mahalanobis(prior, body_pose))
+
+
+def gmm_residuals(prior: GMMPrior, body_pose: jnp.ndarray) -> jnp.ndarray:
+    """Residual form (D + 1,) of :func:`gmm_energy`: its squares sum to the energy.
+
+    For the best component ``m``: ``[sqrt(0.5) W_m (x - mu_m), sqrt(-log nw_m)]`` (``-log nw_m``
+    is positive: it contains ``(D/2) log 2 pi``, 63.4 for D = 69, and ``w_m < 1``).
+    """
+    z = _whitened(prior, body_pose)
+    e = 0.5 * jnp.sum(z * z, -1) + prior.nll_weights
+    m = jnp.argmin(e)
+    return jnp.concatenate([jnp.sqrt(0.5) * z[m], jnp.sqrt(prior.nll_weights[m])[None]])

@@ -12,13 +12,12 @@ import jaxrefine
 from jaxrefine.camera import Camera, project
 from jaxrefine.objective import (
     FitData,
-    GMMResidualPrior,
     get_preset,
-    gm_residual,
     load_gmm_prior,
     make_objectives,
     params_from_pose,
 )
+from jaxrefine.priors import gmm_from_arrays
 
 # float32 sums of a few hundred terms of size ~1e3: relative agreement to ~1e-6 expected.
 _TERM_RTOL = 1e-5
@@ -38,13 +37,6 @@ def _setup(model, seed=0, kind="keypoints"):
     cam = Camera.create(800.0, 800.0, 200.0, 150.0)
     params = params_from_pose(pose, betas, transl)
     return rng, cam, params
-
-
-def test_gm_residual_squares_to_geman_mcclure():
-    r = jnp.linspace(-500, 500, 101)
-    sigma = 100.0
-    rho = sigma**2 * r**2 / (sigma**2 + r**2)  # REFERENCE.md 1.6
-    np.testing.assert_allclose(gm_residual(r, sigma) ** 2, rho, rtol=1e-5, atol=1e-3)
 
 
 def test_keypoint_terms_by_hand(model):
@@ -121,11 +113,11 @@ def test_gmm_matches_scipy_max_mixture():
     means = rng.normal(0, 0.3, (M, D))
     covars = np.stack([np.diag(rng.uniform(0.01, 0.2, D)) + 0.001 for _ in range(M)])
     weights = np.array([0.5, 0.3, 0.2])
-    prior = GMMResidualPrior.from_gmm(means, covars, weights)
+    prior = gmm_from_arrays(means, covars, weights)
     for _ in range(5):
         x = rng.normal(0, 0.3, D)
         logpdf = [multivariate_normal(means[m], covars[m]).logpdf(x) for m in range(M)]
-        # REFERENCE 1.8: E_m = 0.5 d'L d - log(w_m / ((2 pi)^(D/2) s_m / min s)), s = sqrt(det S)
+        # docs/METHOD.md: E_m = 0.5 d'L d - log(w_m / ((2 pi)^(D/2) s_m / min s)), s = sqrt(det S)
         #                  = -log(w_m N(x; mu_m, S_m)) - log(min s); the prior is min_m E_m
         sq = np.sqrt(np.linalg.det(covars))
         expect = min(-np.log(weights[m]) - logpdf[m] - np.log(sq.min()) for m in range(M))
@@ -136,7 +128,7 @@ def test_gmm_matches_scipy_max_mixture():
 
 def test_shipped_gmm_loads_into_objective():
     prior = load_gmm_prior()
-    assert prior.means.shape == (8, 69) and prior.chol_precisions.shape == (8, 69, 69)
+    assert prior.means.shape == (8, 69) and prior.whiten.shape == (8, 69, 69)
     # the mean of a component has the lowest energy nearby
     e0 = prior.energy(prior.means[0])
     assert e0 < prior.energy(prior.means[0] + 0.3)

@@ -9,7 +9,8 @@ import pytest
 from jaxrefine.bench.smplify import make_problem
 from jaxrefine.body_model import from_arrays
 from jaxrefine.keypoints import SMPL_LANDMARKS
-from jaxrefine.objective import FitData, GMMResidualPrior, params_from_pose
+from jaxrefine.objective import FitData, params_from_pose
+from jaxrefine.priors import gmm_from_arrays
 from jaxrefine.smplify import smplify
 
 # 200 Adam steps in float32 in two frameworks: both follow the same trajectory; differences
@@ -59,7 +60,7 @@ def test_spin_parity_with_pytorch_reference(smpl_size_arrays, kind):
     )  # fmt: skip
     res = smplify(
         model, params_from_pose(ipose, ibetas, itransl), data, preset="spin", data_kind=kind,
-        optimizer="adam", gmm=GMMResidualPrior.from_gmm(*gmm), camera_steps=steps,
+        optimizer="adam", gmm=gmm_from_arrays(*gmm), camera_steps=steps,
         body_steps=steps, select="last",
     )  # fmt: skip
     ref = SpinSMPLifyTorch(smpl_size_arrays, gmm).fit(

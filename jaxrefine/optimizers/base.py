@@ -34,7 +34,7 @@ Two ways to write one:
 
 **Robust terms as residuals.** A robust penalty ``sum_i rho(r_i)`` with ``rho >= 0`` equals
 ``sum_i r'_i ** 2`` for ``r'_i = sqrt(rho(r_i))``. For the Geman-McClure penalty of SMPLify
-(``rho(r) = sigma^2 r^2 / (sigma^2 + r^2)``, REFERENCE.md 1.6) the signed form
+(``rho(r) = sigma^2 r^2 / (sigma^2 + r^2)``, docs/METHOD.md) the signed form
 ``r' = sigma * r / sqrt(sigma^2 + r^2)`` (see :func:`geman_mcclure_residual`) has the same square
 and, unlike ``sqrt(rho)``, a finite Jacobian at ``r = 0``. A weight ``w`` on a term becomes a
 factor ``sqrt(w)`` on its residuals. Gauss-Newton on ``r'`` is then the classic
@@ -198,7 +198,8 @@ def geman_mcclure_residual(r: jax.Array, sigma: float | jax.Array) -> jax.Array:
     """Residual whose square is the Geman-McClure penalty (elementwise, any shape).
 
     ``out ** 2 == sigma^2 r^2 / (sigma^2 + r^2)`` (SPIN's ``gmof``), with the sign of ``r`` kept
-    so that the map is smooth at 0: ``out = sigma * r / sqrt(sigma^2 + r^2)``.
+    so that the map is smooth at 0: ``out = sigma * r / sqrt(sigma^2 + r^2)``. The one
+    implementation: the SMPLify objective's keypoint and dense terms use it too.
 
     Args:
       r: raw residuals, any shape.
@@ -207,7 +208,7 @@ def geman_mcclure_residual(r: jax.Array, sigma: float | jax.Array) -> jax.Array:
     Returns:
       Robust residuals, same shape as ``r``.
     """
-    return sigma * r * jax.lax.rsqrt(sigma**2 + r**2)
+    return sigma * r / jnp.sqrt(sigma**2 + r**2)
 
 
 def tree_all_finite(tree: PyTree) -> jax.Array:
