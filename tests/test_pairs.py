@@ -209,3 +209,16 @@ def test_network_input_depth_is_relative():
     np.testing.assert_array_equal(x[..., :3], ch.rgb)
     empty = network_input(ch.replace(mask=jnp.zeros_like(mask)))
     assert np.all(np.isfinite(empty)) and np.all(empty[..., 3] == 0.0)
+
+
+def test_inside_image_marks_the_padding():
+    full = Camera.create(100.0, 100.0, 32.0, 32.0)
+    same = crop_camera(full, jnp.array([32.0, 32.0]), 64.0, 16)  # the whole image, 4x smaller
+    assert bool(pairs.inside_image(same, full, 16, 64, 64).all())
+    right = crop_camera(full, jnp.array([64.0, 32.0]), 64.0, 16)  # centred on the right edge
+    inside = np.asarray(pairs.inside_image(right, full, 16, 64, 64))
+    assert inside[:, :8].all() and not inside[:, 8:].any()
+    # rotating the crop by 90 degrees about its centre turns the inside half to the top
+    turned = pairs.rotate_in_plane(right, jnp.pi / 2, jnp.array([8.0, 8.0]))
+    inside = np.asarray(pairs.inside_image(turned, full, 16, 64, 64))
+    assert inside[:8].all() and not inside[8:].any()

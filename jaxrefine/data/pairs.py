@@ -33,7 +33,10 @@ geometry *before* rendering, so the ground truth stays exact: a scale jitter of 
 shift of its centre and an in-plane rotation of the crop (:func:`rotate_in_plane`, a rotation of
 the crop camera about its optical axis). Image, renders and field are all rendered directly
 with the crop camera (no resampling); crop pixels outside the full synthetic image are set to
-:data:`PAD_VALUE` in the image only, as cropping a real photo would.
+:data:`PAD_VALUE` in the image only, as cropping a real photo would
+(:func:`jaxrefine.network.crop.crop_image` reads zeros there). One difference from test time
+remains: there the image crop is resampled bilinearly from the photo (blurred when upscaled,
+aliased when strongly downscaled), here it is rendered at the crop's resolution.
 
 Texture augmentations on the estimated texture (the paper's): Gaussian texel noise, a
 brightness change (per-channel gain), a wrong subject's texture, no texture (uniform grey, what
