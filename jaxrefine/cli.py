@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "PNG grid of synthetic samples: image, ground truth, initial estimate",
     ),
     "fetch-models": ("jaxrefine.detect.models:fetch_main", "fetch the BlazePose photo models"),
+    "refine": ("jaxrefine.refine_files:main", "refine initial estimates against your images"),
     "eval": ("jaxrefine.evaluate:main", "learned refinement vs keypoints and GT (paper Table 1)"),
     "train": ("jaxrefine.train.run:main", "train the displacement network (scripts/train.py)"),
     "bench": ("jaxrefine.bench:main", "run a benchmark: body | raster | data | smplify"),

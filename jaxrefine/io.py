@@ -33,9 +33,16 @@ from jaxrefine.files import atomic_savez
 RESULT_FORMAT = "jaxrefine-result-v1"
 
 
-def save_result(path, model: BodyModel, params: dict, joints, camera, metrics=None) -> Path:
+def save_result(
+    path, model: BodyModel, params: dict, joints, camera, metrics=None, extra=None
+) -> Path:
     """Write a batch of fits (params dict of (N, ...) arrays, joints (N, 24, 3), batched
-    :class:`~jaxrefine.camera.Camera`) to the documented ``.npz``."""
+    :class:`~jaxrefine.camera.Camera`) to the documented ``.npz``.
+
+    ``extra``: more per-frame arrays (leading N) or scalars stored under their own names, e.g.
+    ``jaxrefine refine``'s ``status`` (N,) int32 (:func:`jaxrefine.fit.status_name`),
+    ``status_name`` (N,) str, ``frame`` (N,) str, ``track_id`` (N,) int64, ``init_loss`` /
+    ``final_loss`` (N,) and ``render_backend`` (). They must not shadow a documented key."""
     n = np.asarray(params["betas"]).shape[0]
     K = np.asarray(camera.K, np.float32)
     arrays = {
@@ -54,6 +61,11 @@ def save_result(path, model: BodyModel, params: dict, joints, camera, metrics=No
     }
     for k, v in (metrics or {}).items():
         arrays[f"metric_{k}"] = np.asarray(v, np.float32).reshape(n)
+    for k, v in (extra or {}).items():
+        a = np.asarray(v)
+        if k in arrays or (a.ndim and a.shape[0] != n) or a.dtype == object:
+            raise ValueError(f"extra result array {k!r}: a new name, (N, ...) or () and no objects")
+        arrays[k] = a
     return atomic_savez(Path(path), arrays)
 
 

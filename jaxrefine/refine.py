@@ -275,6 +275,7 @@ class RefineOptions:
       use_gmm: the GMM pose prior.
       batch_size: frames per compiled batch (the last batch is padded to it).
       backend: rasterizer backend. texture_size: side of estimated UV textures.
+      keypoint_set: the set of the given 2D keypoints ("body25" or "coco17").
     """
 
     preset: str = "dense"
@@ -289,6 +290,7 @@ class RefineOptions:
     batch_size: int = 16
     backend: str = "auto"
     texture_size: int = 256
+    keypoint_set: str = "body25"
 
 
 @struct.dataclass
@@ -411,7 +413,7 @@ def _round(
     res, t_fit = timed(
         smplify, model, params, data, preset=preset, data_kind=kind, optimizer=options.optimizer,
         gmm=gmm, camera_steps=camera_steps, body_steps=body_steps,
-        render_flags=rendering.render_flags,
+        render_flags=rendering.render_flags, keypoint_set=options.keypoint_set,
     )  # fmt: skip
     return res, tg, data, pred, (t_render, t_net, t_tr, t_fit)
 
@@ -562,6 +564,7 @@ def _share_betas(model, merged, datas, subjects, options, gmm, preset):
         res = smplify(
             model, start, data, preset=held, data_kind=kind, optimizer=options.optimizer,
             gmm=gmm, camera_steps=0, body_steps=options.body_steps,
+            keypoint_set=options.keypoint_set,
         )  # fmt: skip
         rows = idx[:m]
         for key, val in res.params.items():

@@ -161,3 +161,29 @@ def poses_from_mocap(model, mocap_dir: str | os.PathLike, max_trials: int = 6) -
     return PoseSet(
         np.concatenate(pose).astype(np.float32), np.asarray(subject, str), np.asarray(trial, str)
     )
+
+
+DEMO_POSES_PATH = Path(__file__).resolve().parents[1] / "assets" / "demo_poses.npz"
+CMU_CREDIT = (
+    "The data used in this project was obtained from mocap.cs.cmu.edu. The database was "
+    "created with funding from NSF EIA-0196217."
+)
+
+
+def write_demo_poses(src, dst, *, n: int, subjects, command: str) -> Path:
+    """Evenly spaced poses of ``subjects`` from a ``jaxrefine mocap`` file, with the CMU credit
+    and the command that made them (``scripts/make_demo_poses.py``)."""
+    from jaxrefine.files import atomic_savez
+
+    ps = load_poses(src, subjects=subjects)
+    pick = np.linspace(0, len(ps) - 1, min(n, len(ps))).round().astype(int)
+    sel = ps.select(pick)
+    return atomic_savez(dst, {
+        "pose": sel.pose, "subject": sel.subject, "trial": sel.trial,
+        "credit": np.array(CMU_CREDIT), "command": np.array(command),
+    })  # fmt: skip
+
+
+def load_demo_poses() -> PoseSet:
+    """The pose set shipped for the demo (CMU subjects 09 and 16, evenly spaced)."""
+    return load_poses(DEMO_POSES_PATH)

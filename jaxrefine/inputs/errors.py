@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from jaxrefine.errors import JaxrefineError
 
-class InputError(ValueError):
+
+class InputError(JaxrefineError, ValueError):
     """A user's input file is missing, unreadable or inconsistent (the message names it)."""

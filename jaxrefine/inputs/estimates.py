@@ -227,14 +227,19 @@ def read_estimates(
     path: str | os.PathLike,
     image_size: Callable[[int], tuple[int, int]] | None = None,
     num_betas: int | None = None,
+    intrinsics: tuple[float, float, float, float] | None = None,
 ) -> Estimates:
     """Read and check an estimates file (see the module docstring for the formats).
 
     Args:
       path: ``.npz`` or ``.pkl``.
-      image_size: ``i -> (H, W)`` of estimate i's image (needed for crop cameras).
+      image_size: ``key -> (H, W)`` of an estimate's image (needed for crop cameras); ``key``
+        is the estimate's frame entry (image name or index) or, when the file has none, the
+        estimate's position.
       num_betas: the body model's number of betas: fewer are zero-padded, more are refused
         unless the extra ones are all zero.
+      intrinsics: the user's (fx, fy, cx, cy) for every frame; replaces the file's and is used
+        when converting crop cameras.
     """
     path = Path(path)
     arrays = _read_arrays(path)
@@ -247,10 +252,14 @@ def read_estimates(
     betas = betas.reshape(len(betas), -1) if betas.ndim else betas.reshape(1, 1)
     n = _check_lengths(path, global_orient=go, body_pose=bp, betas=betas)
     betas = _fit_betas(betas, num_betas, path)
-    intr = _intrinsics(arrays, n, path)
+    intr = _intrinsics(arrays, n, path) if intrinsics is None else np.tile(intrinsics, (n, 1))
+    fkey, tk = _first(arrays, FRAME_KEYS), _first(arrays, TRACK_KEYS)
+    frame = _frames(arrays[fkey], n, fkey, path) if fkey else None
     tkey = _first(arrays, TRANSL_KEYS)
     if "pred_cam" in arrays and tkey is None:
-        transl, fmt = _crop_camera_transl(arrays, n, intr, image_size, path), "crop-camera"
+        size_of = image_size if image_size is None or frame is None else (
+            lambda i: image_size(frame[i]))  # fmt: skip
+        transl, fmt = _crop_camera_transl(arrays, n, intr, size_of, path), "crop-camera"
     elif tkey is not None:
         transl = _float(arrays, tkey, path).reshape(n, 3)
         if fmt == "jaxrefine" and "camera_t" in arrays:
@@ -264,8 +273,6 @@ def read_estimates(
         R = _float(arrays, "camera_R", path).reshape(n, 3, 3)
         if not np.allclose(R, np.eye(3), atol=1e-5):
             raise InputError(f"{path}: only camera-frame results (camera_R = I) can be refined")
-    fkey, tk = _first(arrays, FRAME_KEYS), _first(arrays, TRACK_KEYS)
-    frame = _frames(arrays[fkey], n, fkey, path) if fkey else None
     track = np.asarray(arrays[tk]).reshape(-1).astype(np.int64) if tk else np.zeros(n, np.int64)
     if len(track) != n:
         raise InputError(f"{path}: {tk!r} has {len(track)} entries for {n} estimates")

@@ -1,0 +1,472 @@
+"""``jaxrefine refine``: a user's images and initial estimates in, refined bodies and files out.
+
+Inputs are read and checked before any work starts (:mod:`jaxrefine.inputs`): images (a folder,
+a list, a video), initial estimates (jaxrefine's npz, generic npz/pkl with SMPL parameters and a
+full-image or crop camera), optional 2D keypoints (OpenPose BODY_25 / COCO-17 JSON) and
+intrinsics. Estimates are matched to frames by their ``frame`` / ``imgname`` entry (or in order
+when the file has none and counts agree); keypoints to estimates by the closest detected person.
+
+Work goes in chunks of frames; each chunk's results are written atomically to
+``OUT/parts/`` as it finishes, so an interrupted run continues where it stopped with
+``--resume``. At the end (``OUT/``):
+
+- ``refined.npz``: the documented result format (:mod:`jaxrefine.io`) plus ``status``,
+  ``status_name``, ``frame``, ``track_id``, ``init_loss``, ``final_loss``;
+- ``report.json``: per frame its status, initial and final objective, visible vertices, mean
+  predicted displacement (px) and time; the run's settings and totals;
+- ``overlays/<frame>_<track>.png``: before / after overlays; for videos ``overlays.mp4``;
+- ``tracks/track_<id>.glb`` and ``.bvh``: each person's refined sequence (shared shape);
+- ``meshes/<frame>_<track>.obj|.ply`` on request.
+
+The exit status is 0 when every frame refined or kept its start for lack of improvement, and 1
+when a frame's rendering failed or a fit met non-finite values (see the report).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrefine.camera import Camera, project
+from jaxrefine.files import atomic_savez
+from jaxrefine.fit import STATUS_NONFINITE, STATUS_RENDER_FAILED, status_name
+from jaxrefine.inputs import Estimates, ImageSequence, InputError
+from jaxrefine.refine import pose_batch, refine
+
+PART_FORMAT = "jaxrefine-refine-part-v1"
+MATCH_RADIUS = 0.5  # a detection matches an estimate within half the person's size (mean px)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outputs:
+    """Which files to write besides ``refined.npz`` and ``report.json``."""
+
+    overlays: bool = True
+    video: bool = True
+    tracks: bool = True
+    obj: bool = False
+    ply: bool = False
+    fps: float | None = None  # of the tracks' animations (default: the video's, else 30)
+
+
+def match_frames(estimates: Estimates, images: ImageSequence) -> np.ndarray:
+    """(N,) index of each estimate's image; :class:`InputError` when one has none."""
+    n = len(estimates)
+    if estimates.frame is None:
+        if n != len(images):
+            raise InputError(
+                f"{estimates.source}: {n} estimates without frame entries for {len(images)} "
+                "images: add a 'frame' (index) or 'imgname' key, or give one estimate per image"
+            )
+        return np.arange(n)
+    names = {name: i for i, name in enumerate(images.names)}
+    out = np.empty(n, np.int64)
+    for k, f in enumerate(estimates.frame):
+        if isinstance(f, str):
+            if f not in names:
+                raise InputError(
+                    f"{estimates.source}: estimate {k} names image {f!r}, which is not among "
+                    f"the {len(images)} images of {images.source}"
+                )
+            out[k] = names[f]
+        else:
+            if not 0 <= int(f) < len(images):
+                raise InputError(f"{estimates.source}: estimate {k} has frame {f}, outside the "
+                                 f"{len(images)} images of {images.source}")  # fmt: skip
+            out[k] = int(f)
+    return out
+
+
+def match_keypoints(detected: list[np.ndarray], predicted: np.ndarray) -> np.ndarray:
+    """Pick, per estimate, the detected person closest to its projected keypoints.
+
+    Args:
+      detected: per estimate, the (P, K, 3) people detected in its frame.
+      predicted: (N, K, 2) the estimates' projected keypoints of the same set.
+
+    Returns:
+      (N, K, 3) keypoints (confidence 0 everywhere when no detection is within
+      ``MATCH_RADIUS`` of the person's size).
+    """
+    n, k = predicted.shape[:2]
+    out = np.zeros((n, k, 3), np.float32)
+    for i in range(n):
+        people = detected[i]
+        if len(people) == 0:
+            continue
+        size = np.ptp(predicted[i], axis=0).max() + 1e-6
+        conf = people[..., 2] > 0
+        dist = np.linalg.norm(people[..., :2] - predicted[i][None], axis=-1)
+        mean = np.sum(dist * conf, 1) / np.maximum(conf.sum(1), 1)
+        mean[conf.sum(1) == 0] = np.inf
+        best = int(np.argmin(mean))
+        if mean[best] < MATCH_RADIUS * size:
+            out[i] = people[best]
+    return out
+
+
+def _cameras(intrinsics: np.ndarray) -> Camera:
+    n = len(intrinsics)
+    k = jnp.asarray(intrinsics, jnp.float32)
+    return Camera(fx=k[:, 0], fy=k[:, 1], cx=k[:, 2], cy=k[:, 3],
+                  R=jnp.tile(jnp.eye(3), (n, 1, 1)), t=jnp.zeros((n, 3)))  # fmt: skip
+
+
+def _params(est: Estimates, idx) -> dict:
+    return {"global_orient": est.global_orient[idx], "body_pose": est.body_pose[idx],
+            "betas": est.betas[idx], "transl": est.transl[idx]}  # fmt: skip
+
+
+def _size_lookup(images: ImageSequence):
+    """``key -> (H, W)`` for a frame name, a frame index or (for one estimate per image) a
+    position; sizes are cached."""
+    cache: dict[int, tuple[int, int]] = {}
+    names = {name: i for i, name in enumerate(images.names)}
+
+    def size(key) -> tuple[int, int]:
+        i = names[key] if isinstance(key, str) and key in names else int(key)
+        if i not in cache:
+            cache[i] = tuple(np.shape(images[i])[:2])
+        return cache[i]
+
+    return size
+
+
+def _projected_keypoints(model, est: Estimates, set_name: str) -> np.ndarray:
+    """(N, K, 2) the estimates' keypoints of ``set_name`` projected with their cameras."""
+    body = pose_batch(model, jnp.asarray(est.pose), jnp.asarray(est.betas),
+                      jnp.asarray(est.transl))  # fmt: skip
+    kp3d = jax.vmap(lambda j, v: body.__class__(v, j, body.keypoint_sets).keypoints(set_name))(
+        body.joints, body.vertices
+    )
+    return np.asarray(jax.vmap(project)(_cameras(est.intrinsics), kp3d))
+
+
+def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intrinsics=None):
+    """Read and check everything before any work: ``(images, estimates, frame_of, keypoints
+    (N, K, 3) or None, keypoint set name or None)``."""
+    from jaxrefine.inputs import read_estimates, read_images, read_intrinsics, read_keypoints
+
+    images = read_images(images_src)
+    intr = None if intrinsics is None else read_intrinsics(intrinsics)
+    est = read_estimates(estimates_path, image_size=_size_lookup(images),
+                         num_betas=model.num_betas, intrinsics=intr)  # fmt: skip
+    frame_of = match_frames(est, images)
+    size = _size_lookup(images)
+    est = est.with_default_intrinsics(lambda i: size(int(frame_of[i])))
+    if keypoints_path is None:
+        return images, est, frame_of, None, None
+    kp = read_keypoints(keypoints_path)
+    detected = [kp.people(images.names[f]) for f in frame_of]
+    matched = match_keypoints(detected, _projected_keypoints(model, est, kp.set_name))
+    return images, est, frame_of, matched, kp.set_name
+
+
+def _part_path(out: Path, k: int) -> Path:
+    return out / "parts" / f"part_{k:05d}.npz"
+
+
+def _run_chunk(model, network, images, est, frame_of, idx, keypoints, options) -> dict:
+    t0 = time.perf_counter()
+    res = refine(
+        model, [images[int(frame_of[i])] for i in idx], _params(est, idx),
+        _cameras(est.intrinsics[idx]), network, subjects=est.track_id[idx],
+        keypoints=None if keypoints is None else keypoints[idx], options=options,
+    )  # fmt: skip
+    secs = (time.perf_counter() - t0) / len(idx)
+    out = {f"param_{k}": np.asarray(v) for k, v in res.params.items()}
+    out.update(index=idx, status=np.asarray(res.status), init_loss=np.asarray(res.init_loss),
+               final_loss=np.asarray(res.final_loss), visible=np.asarray(res.visible),
+               mean_displacement=np.asarray(res.mean_displacement),
+               seconds=np.full(len(idx), secs), format=np.array(PART_FORMAT))  # fmt: skip
+    return out
+
+
+def _load_part(path: Path, idx: np.ndarray) -> dict | None:
+    """A finished chunk, or None when it is missing, damaged or from other inputs."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            part = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError):
+        return None
+    if str(part.get("format")) != PART_FORMAT or not np.array_equal(part.get("index"), idx):
+        return None
+    return part
+
+
+def run_chunks(
+    model,
+    network,
+    images,
+    est,
+    frame_of,
+    keypoints,
+    options,
+    out: Path,
+    *,
+    chunk: int,
+    resume: bool,
+    progress: bool = True,
+) -> dict:
+    """Refine all estimates chunk by chunk (each saved to ``OUT/parts/`` when done; with
+    ``resume`` finished chunks are read back instead of refitted). Returns the merged arrays."""
+    from tqdm import tqdm
+
+    n = len(est)
+    bar = tqdm(total=n, unit="frame", disable=not progress, desc="refine")
+    parts = []
+    for k, start in enumerate(range(0, n, chunk)):
+        idx = np.arange(start, min(start + chunk, n))
+        path = _part_path(out, k)
+        part = _load_part(path, idx) if resume else None
+        if part is None:
+            part = _run_chunk(model, network, images, est, frame_of, idx, keypoints, options)
+            atomic_savez(path, part)
+        parts.append(part)
+        bar.update(len(idx))
+    bar.close()
+    keys = [k for k in parts[0] if k != "format"]
+    return {k: np.concatenate([p[k] for p in parts]) for k in keys}
+
+
+def _label(images: ImageSequence, frame: int, track: int) -> str:
+    return f"{images.names[frame]}_{track}"
+
+
+def write_overlays(model, images, est, frame_of, merged, out: Path, backend: str) -> list:
+    """Before / after overlays per estimate (PNG), returned as uint8 pictures for a video."""
+    from jaxrefine.shading import render_body
+    from jaxrefine.viz import image_grid, overlay, save_png
+
+    pics = []
+    for i in range(len(est)):
+        img = np.asarray(images[int(frame_of[i])], np.float32)
+        h, w = img.shape[:2]
+        cam = jax.tree.map(lambda a, i=i: a[i], _cameras(est.intrinsics))
+        panels = [img]
+        for prefix in ("init", "param"):
+            keys = ("global_orient", "body_pose", "betas", "transl")
+            p = _params(est, i) if prefix == "init" else {k: merged[f"param_{k}"][i] for k in keys}
+            pose = jnp.concatenate([jnp.asarray(p["global_orient"])[None], p["body_pose"]])
+            verts = pose_batch(model, pose[None], jnp.asarray(p["betas"])[None],
+                               jnp.asarray(p["transl"])[None]).vertices[0]  # fmt: skip
+            ch, _ = render_body(model, verts, cam, h, w, lighting=True, backend=backend)
+            panels.append(overlay(img, np.asarray(ch.rgb), np.asarray(ch.mask) > 0.5))
+        pic = image_grid(panels, ncols=3)
+        save_png(out / "overlays" / f"{_label(images, int(frame_of[i]), est.track_id[i])}.png",
+                 pic)  # fmt: skip
+        pics.append((np.clip(pic, 0, 1) * 255).astype(np.uint8))
+    return pics
+
+
+def write_video(path: Path, pictures: list, fps: float) -> None:
+    """An MP4 of the overlays (imageio-ffmpeg), written to a temporary file then moved."""
+    import imageio.v3 as iio
+
+    h = max(p.shape[0] for p in pictures) // 2 * 2
+    w = max(p.shape[1] for p in pictures) // 2 * 2
+    frames = np.stack([np.pad(p, ((0, max(h - p.shape[0], 0)), (0, max(w - p.shape[1], 0)),
+                                  (0, 0)))[:h, :w] for p in pictures])  # fmt: skip
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    iio.imwrite(tmp, frames, fps=fps)
+    os.replace(tmp, path)
+
+
+def write_tracks(model, est, merged, out: Path, fps: float) -> list[str]:
+    """Each person's refined sequence (frames in order, one median shape) as glTF and BVH."""
+    from jaxrefine.export import save_bvh, save_gltf
+
+    written = []
+    for track in np.unique(est.track_id):
+        sel = np.flatnonzero(est.track_id == track)
+        params = {k: merged[f"param_{k}"][sel] for k in ("global_orient", "body_pose", "transl")}
+        betas = np.median(merged["param_betas"][sel], axis=0)
+        base = out / "tracks" / f"track_{int(track)}"
+        save_gltf(base.with_suffix(".glb"), model, params, betas, fps)
+        save_bvh(base.with_suffix(".bvh"), model, params, betas, fps)
+        written += [str(base.with_suffix(".glb")), str(base.with_suffix(".bvh"))]
+    return written
+
+
+def write_meshes(model, images, est, frame_of, merged, out: Path, obj: bool, ply: bool):
+    from jaxrefine.io import save_obj, save_ply
+
+    for i in range(len(est)):
+        pose = jnp.concatenate([jnp.asarray(merged["param_global_orient"][i])[None],
+                                merged["param_body_pose"][i]])  # fmt: skip
+        v = pose_batch(model, pose[None], jnp.asarray(merged["param_betas"][i])[None],
+                       jnp.asarray(merged["param_transl"][i])[None]).vertices[0]  # fmt: skip
+        base = out / "meshes" / _label(images, int(frame_of[i]), est.track_id[i])
+        if obj:
+            save_obj(base.with_suffix(".obj"), np.asarray(v), np.asarray(model.faces))
+        if ply:
+            save_ply(base.with_suffix(".ply"), np.asarray(v), np.asarray(model.faces))
+
+
+def write_results(model, images, est, frame_of, merged, out: Path, backend: str) -> Path:
+    """``refined.npz`` in the documented result format with the per-frame extras."""
+    from jaxrefine.io import save_result
+
+    params = {k: merged[f"param_{k}"] for k in ("global_orient", "body_pose", "betas", "transl")}
+    pose = jnp.concatenate([jnp.asarray(params["global_orient"])[:, None], params["body_pose"]], 1)
+    joints = pose_batch(model, pose, jnp.asarray(params["betas"]),
+                        jnp.asarray(params["transl"])).joints  # fmt: skip
+    status = merged["status"].astype(np.int32)
+    extra = {
+        "status": status, "status_name": np.array([status_name(int(s)) for s in status]),
+        "frame": np.array([images.names[int(f)] for f in frame_of]),
+        "track_id": est.track_id, "init_loss": merged["init_loss"].astype(np.float32),
+        "final_loss": merged["final_loss"].astype(np.float32), "render_backend": np.array(backend),
+    }  # fmt: skip
+    return save_result(out / "refined.npz", model, params, joints, _cameras(est.intrinsics),
+                       extra=extra)  # fmt: skip
+
+
+def report(images, est, frame_of, merged, settings: dict) -> dict:
+    """The JSON report: one entry per estimate and the run's totals."""
+    frames = [
+        {"frame": images.names[int(frame_of[i])], "track_id": int(est.track_id[i]),
+         "status": status_name(int(merged["status"][i])),
+         "initial_objective": float(merged["init_loss"][i]),
+         "final_objective": float(merged["final_loss"][i]),
+         "visible_vertices": int(merged["visible"][i]),
+         "mean_displacement_px": float(merged["mean_displacement"][i]),
+         "seconds": float(merged["seconds"][i])}
+        for i in range(len(est))
+    ]  # fmt: skip
+    counts = {}
+    for f in frames:
+        counts[f["status"]] = counts.get(f["status"], 0) + 1
+    fps = len(frames) / max(float(np.sum(merged["seconds"])), 1e-9)
+    return {"settings": settings, "frames": frames, "status_counts": counts,
+            "frames_per_second": fps}  # fmt: skip
+
+
+def failed(merged) -> bool:
+    """True when a frame's rendering failed or its fit met non-finite values."""
+    return bool(np.any(np.isin(merged["status"], (STATUS_NONFINITE, STATUS_RENDER_FAILED))))
+
+
+def refine_files(
+    images_src,
+    estimates_path,
+    out,
+    *,
+    model,
+    network,
+    keypoints_path=None,
+    intrinsics=None,
+    options=None,
+    outputs: Outputs = Outputs(),
+    chunk: int = 64,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict:
+    """The whole command as a function (see the module docstring); returns the report."""
+    from jaxrefine.data.scenes import resolve_backend
+    from jaxrefine.refine import RefineOptions
+    from jaxrefine.report import write_json
+
+    out = Path(out)
+    images, est, frame_of, kp, kp_set = read_inputs(
+        images_src, estimates_path, model, keypoints_path=keypoints_path, intrinsics=intrinsics
+    )
+    options = RefineOptions() if options is None else options
+    if kp_set is not None:
+        options = dataclasses.replace(options, keypoint_set=kp_set,
+                                      keypoint_weight=options.keypoint_weight or 1.0)  # fmt: skip
+    backend = resolve_backend(options.backend)
+    merged = run_chunks(model, network, images, est, frame_of, kp, options, out, chunk=chunk,
+                        resume=resume, progress=progress)  # fmt: skip
+    write_results(model, images, est, frame_of, merged, out, backend)
+    fps = outputs.fps or images.fps or 30.0
+    files = [str(out / "refined.npz")]
+    if outputs.overlays or (outputs.video and images.is_video):
+        pics = write_overlays(model, images, est, frame_of, merged, out, backend)
+        if outputs.video and images.is_video:
+            write_video(out / "overlays.mp4", pics, fps)
+            files.append(str(out / "overlays.mp4"))
+    if outputs.tracks:
+        files += write_tracks(model, est, merged, out, fps)
+    if outputs.obj or outputs.ply:
+        write_meshes(model, images, est, frame_of, merged, out, outputs.obj, outputs.ply)
+    settings = {"images": str(images.source), "estimates": str(estimates_path),
+                "estimates_format": est.fmt, "keypoints": None if keypoints_path is None else
+                str(keypoints_path), "model_id": model.model_id, "network": network[0].name,
+                "render_backend": backend, "options": {k: str(v) for k, v in
+                dataclasses.asdict(options).items()}, "files": files}  # fmt: skip
+    result = report(images, est, frame_of, merged, settings)
+    write_json(out / "report.json", result, announce=False)
+    result["failed"] = failed(merged)
+    return result
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+    import sys
+
+    from jaxrefine.optimizers.registry import optimizer_names
+    from jaxrefine.refine import RefineOptions
+
+    ap = argparse.ArgumentParser(prog="jaxrefine refine", description=__doc__.split("\n\n")[0])
+    a = ap.add_argument
+    a("images", help="a folder of images, one image, or a video file")
+    a("--estimates", required=True, help="initial estimates (.npz / .pkl; see docs)")
+    a("--out", required=True, help="output folder")
+    a("--keypoints", default=None, help="OpenPose BODY_25 folder/JSON or COCO-17 JSON")
+    a("--intrinsics", nargs="+", default=None, help="fx fy cx cy, or a JSON file")
+    a("--checkpoint", default=None, help="network checkpoint (default: the shipped one)")
+    a("--model", default=None, help="body model file (default: the open model)")
+    a("--gender", default=None, help="gender of a model folder (neutral/male/female)")
+    a("--device", choices=("cpu", "gpu"), default=None, help="JAX platform (default: JAX's)")
+    a("--optimizer", default="adam", choices=optimizer_names())
+    a("--confidence", action="store_true", help="weight vertices by the network's confidence")
+    a("--keypoint-weight", type=float, default=None, help="weight of --keypoints' term")
+    a("--rerun-every", type=int, default=0, help="re-run the network every k iterations")
+    a("--share-betas", action="store_true", help="one body shape per track")
+    a("--batch", type=int, default=16, help="frames per compiled batch")
+    a("--chunk", type=int, default=64, help="frames per saved chunk (resume granularity)")
+    a("--fps", type=float, default=None, help="fps of the exported animations")
+    a("--obj", action="store_true", help="write a mesh per frame (.obj)")
+    a("--ply", action="store_true", help="write a mesh per frame (.ply)")
+    a("--no-overlays", action="store_true")
+    a("--no-tracks", action="store_true", help="no glTF / BVH per track")
+    a("--resume", action="store_true", help="continue an interrupted run in --out")
+    a("--backend", default="auto", choices=["auto", "egl", "jax"])
+    args = ap.parse_args(argv)
+    if args.device:
+        jax.config.update("jax_platforms", "cuda" if args.device == "gpu" else "cpu")
+    from jaxrefine.network import load_pretrained
+    from jaxrefine.smpl_io import load_body_model
+
+    model = load_body_model(args.model, gender=args.gender)
+    cfg, params, _ = load_pretrained(args.checkpoint)
+    intr = args.intrinsics
+    if intr is not None:
+        intr = intr[0] if len(intr) == 1 else [float(v) for v in intr]
+    options = RefineOptions(
+        optimizer=args.optimizer, use_confidence=args.confidence,
+        keypoint_weight=args.keypoint_weight, rerun_every=args.rerun_every,
+        share_betas=args.share_betas, batch_size=args.batch, backend=args.backend,
+    )  # fmt: skip
+    outputs = Outputs(overlays=not args.no_overlays, tracks=not args.no_tracks, obj=args.obj,
+                      ply=args.ply, fps=args.fps)  # fmt: skip
+    result = refine_files(
+        args.images, args.estimates, args.out, model=model, network=(cfg, params),
+        keypoints_path=args.keypoints, intrinsics=intr, options=options, outputs=outputs,
+        chunk=args.chunk, resume=args.resume,
+    )  # fmt: skip
+    print(f"refine: {len(result['frames'])} estimates -> {args.out} "
+          f"({', '.join(f'{k}: {v}' for k, v in result['status_counts'].items())}; "
+          f"{result['frames_per_second']:.2f} frames/s)")  # fmt: skip
+    if result["failed"]:
+        print("refine: some frames failed (rendering or non-finite fit): see report.json",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    return 0
