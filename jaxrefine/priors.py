@@ -42,6 +42,7 @@ import numpy as np
 from flax import struct
 from jax.scipy.special import logsumexp
 
+from jaxrefine import safepickle
 from jaxrefine.errors import JaxrefineError
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -251,7 +252,9 @@ def _read_gmm_npz(path: Path) -> dict:
 
 def _read_gmm_pickle(path: Path) -> dict:
     try:
-        obj = _SafeUnpickler(io.BytesIO(path.read_bytes()), encoding="latin1").load()
+        raw = path.read_bytes()
+        safepickle.scan(raw)  # malformed streams and memo bombs, before unpickling
+        obj = _SafeUnpickler(io.BytesIO(raw), encoding="latin1").load()
     except pickle.UnpicklingError as exc:
         raise PriorFileError(f"{path}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - any failure to unpickle is a bad file

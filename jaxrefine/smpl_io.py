@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxrefine import safepickle
 from jaxrefine.body_model import NUM_JOINTS, NUM_POSE_FEATURES, SMPL_PARENTS, BodyModel, from_arrays
 from jaxrefine.errors import JaxrefineError
 
@@ -97,6 +98,8 @@ class _SafeUnpickler(pickle.Unpickler):
     }  # fmt: skip
 
     def find_class(self, module, name):
+        if (module, name) in _GUARDED:
+            return _GUARDED[(module, name)]
         if module == "chumpy" or module.startswith("chumpy."):
             return _stub_for(module, name)
         if module.startswith("scipy.sparse"):
@@ -125,6 +128,27 @@ class _SafeUnpickler(pickle.Unpickler):
 _SPARSE_CLASSES = {f"{f}_{kind}" for f in ("csc", "csr", "coo") for kind in ("matrix", "array")}
 # Largest dense size accepted from a sparse matrix (SMPL-X's regressor: 55 x 10,475 = 0.6e6).
 _MAX_SPARSE_ELEMENTS = 10**8
+
+
+def _empty_bytes(*args):
+    """``bytes()`` as protocol-2 pickles call it for empty data; ``bytes(n)`` (n zero bytes, a
+    way to exhaust memory) is refused."""
+    if args:
+        raise ModelFileError("pickle calls bytes() with arguments; refusing")
+    return b""
+
+
+def _latin1_encode(text, encoding="latin1"):
+    """``_codecs.encode`` as protocol-2 pickles call it for binary data (latin-1 only)."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise ModelFileError("pickle calls _codecs.encode other than on latin-1 text; refusing")
+    return text.encode("latin1")
+
+
+_GUARDED = {
+    **{(m, "bytes"): _empty_bytes for m in ("builtins", "__builtin__")},
+    ("_codecs", "encode"): _latin1_encode,
+}
 
 
 def _sparse_class(name: str) -> type | None:
@@ -190,6 +214,7 @@ def read_pickle(path: str | os.PathLike) -> dict:
     """Read a model pickle (Python 2 or 3, with or without chumpy objects) into numpy arrays."""
     raw = Path(path).read_bytes()
     try:
+        safepickle.scan(raw)
         obj = _SafeUnpickler(io.BytesIO(raw), encoding="latin1").load()
     except ModelFileError as exc:
         raise ModelFileError(f"{path}: {exc}") from None

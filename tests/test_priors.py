@@ -276,3 +276,10 @@ def test_unreadable_gmm_npz_names_the_file(tmp_path):
         p.write_bytes(raw)
         with pytest.raises(priors.PriorFileError, match=f"{p}: not a readable GMM"):
             priors.load_gmm(p)
+
+
+def test_gmm_pickle_memory_bomb_refused(tmp_path):
+    p = tmp_path / "gmm.pkl"
+    p.write_bytes(b"\x80\x02}r" + (4_000_000_000).to_bytes(4, "little") + b".")
+    with pytest.raises(priors.PriorFileError, match=f"{p}: .*memo entry"):
+        priors.load_gmm(p)

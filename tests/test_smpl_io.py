@@ -274,3 +274,21 @@ def test_refuses_missing_kinematic_tree(tmp_path, smpl_size_arrays):
     p = _save_npz(tmp_path / "no_tree.npz", **arrays)
     with pytest.raises(ModelFileError, match=r"missing \['kintree_table \(or parents\)'\]"):
         load_body_model(p, gender=None)
+
+
+def test_pickle_memory_bombs_refused_before_unpickling(tmp_path):
+    """Opcode arguments that would make the unpickler allocate gigabytes are refused."""
+    memo_bomb = b"\x80\x02}r" + (4_000_000_000).to_bytes(4, "little") + b"."
+    # {"v_template": bytes(10**9)}: PROTO 2, EMPTY_DICT, MARK, BINUNICODE, GLOBAL, BININT,
+    # TUPLE1, REDUCE, SETITEMS, STOP
+    zeros = (b"\x80\x02}(X\x0a\x00\x00\x00v_templatec__builtin__\nbytes\n"
+             b"J\x00\xca\x9a;\x85Ru.")  # fmt: skip
+    for name, raw, message in [
+        ("memo.pkl", memo_bomb, "memo entry at index 4000000000"),
+        ("zeros.pkl", zeros, r"bytes\(\) with arguments"),
+        ("truncated.pkl", memo_bomb[:6], "malformed pickle stream"),
+    ]:
+        p = tmp_path / name
+        p.write_bytes(raw)
+        with pytest.raises(ModelFileError, match=f"{p}: .*{message}"):
+            load_body_model(p, gender=None)
