@@ -309,9 +309,9 @@ def test_bench_network_smoke(tmp_path):
 
     out = tmp_path / "bench.json"
     rc = bench.main(
-        ["--configs", "tiny", "--batches", "1,2", "--reps", "2", "--no-torch", "--json", str(out)]
+        ["--configs", "tiny", "--batches", "2", "--reps", "1", "--no-torch", "--json", str(out)]
     )
     assert rc == 0
     rows = json.loads(out.read_text())["results"]
-    assert {(r["config"], r["batch"]) for r in rows} == {("tiny", 1), ("tiny", 2)}
+    assert [(r["config"], r["batch"]) for r in rows] == [("tiny", 2)]
     assert all(r["forward_ms_per_frame"] > 0 and r["train_step_ms"] > 0 for r in rows)
