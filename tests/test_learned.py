@@ -258,9 +258,8 @@ def test_checkpoint_round_trip(tmp_path):
     for a, b in zip(jax.tree_util.tree_leaves(lgd), jax.tree_util.tree_leaves(back)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=_ROUND_TRIP_TOL)
     p, d = _bowls(jax.random.key(7), 1)
-    r1 = fit(_BOWL, _one(p), _one(d), lgd, num_steps=2)
-    r2 = fit(_BOWL, _one(p), _one(d), back, num_steps=2)
-    np.testing.assert_array_equal(r1.loss_curve, r2.loss_curve)
+    run = jax.jit(lambda o: fit(_BOWL, _one(p), _one(d), o, num_steps=2).loss_curve)
+    np.testing.assert_array_equal(run(lgd), run(back))  # one program: same structure
 
 
 def test_checkpoint_errors_name_the_file(tmp_path):
@@ -268,7 +267,7 @@ def test_checkpoint_errors_name_the_file(tmp_path):
         load_lgd(tmp_path / "missing")
     lgd = _toy_lgd()
     npz, _ = save_lgd(tmp_path / "a", lgd)
-    other = _toy_lgd(hidden=8)
+    other = init_lgd(jax.random.key(0), {"x": jnp.zeros(_N)}, _BOWL, None, hidden=8)
     save_lgd(tmp_path / "b", other)
     (tmp_path / "b.npz").replace(tmp_path / "a.npz")  # arrays of another structure
     with pytest.raises(ValueError, match=r"a\.npz"):
@@ -336,23 +335,79 @@ def test_data_term_objective_has_no_priors(smpl_problem):
 
 @pytest.mark.parametrize("kind", ["keypoints", "dense"])
 def test_lgd_as_a_stage_of_fit_stages_batch(smpl_problem, kind):
-    """SMPLify's camera stage with Adam, then LGD on pose, shape and translation."""
+    """LGD on pose, shape and translation as a stage of a batched fit (keypoints: after
+    SMPLify's camera stage with Adam; dense: alone, on 200 visible vertices per frame)."""
+    from jaxrefine.objective import compact_dense
     from jaxrefine.optimizers import adam
 
     params, data, cam_obj, body = smpl_problem[kind]
+    if kind == "dense":  # keep it cheap: few visible vertices, only those are skinned
+        w = np.asarray(data.dense_weights)
+        w = w * (np.cumsum(w > 0, axis=1) <= 200)
+        data = compact_dense(data.replace(dense_weights=jnp.asarray(w)), multiple=64)
     keys = ("global_orient", "body_pose", "betas", "transl")
     lgd = init_lgd(
         jax.random.key(0), _one(params), body, _one(data), features=kind, keys=keys,
         hidden=16, num_blocks=1, num_steps=3,
     )  # fmt: skip
-    lgd = calibrate(lgd, body, params, data)
-    stages = (
-        Stage(cam_obj, adam(1e-2), 2, {"transl", "global_orient"}),
-        Stage(body, lgd, 3, set(keys), "last"),
-    )
-    _, res = fit_stages_batch(stages, params, data, record_terms=False, devices=jax.devices()[:1])
+    assert lgd.groups == (("global_orient", "body_pose"), ("betas",), ("transl",))
+    stages = [Stage(body, lgd, 3, set(keys), "last")]
+    if kind == "keypoints":
+        stages.insert(0, Stage(cam_obj, adam(1e-2), 2, {"transl", "global_orient"}))
+    res = fit_stages_batch(stages, params, data, record_terms=False, devices=jax.devices()[:1])
+    res = res[-1]
     assert res.loss_curve.shape == (2, 4)
     assert np.all(np.isfinite(np.asarray(res.loss_curve)))
     recomputed = jax.vmap(body.loss)(res.params, data)
     np.testing.assert_allclose(res.final_loss, recomputed, rtol=_LOSS_REL_TOL)
-    assert [g for g in lgd.groups] == [("global_orient", "body_pose"), ("betas",), ("transl",)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Training (jaxrefine.train.lgd): a short run of the command line, dense samples
+
+
+def _pose_file(path, n=24):
+    rng = np.random.default_rng(0)
+    pose = rng.normal(0, 0.2, (n, 24, 3)).astype(np.float32)
+    subject = np.array(["01", "09", "02", "16"] * (n // 4))
+    trial = np.array([f"{s}_01" for s in subject])
+    np.savez(path, pose=pose, subject=subject, trial=trial)
+    return path
+
+
+@pytest.mark.slow
+def test_train_lgd_smoke_run_exports_a_loadable_checkpoint(tmp_path):
+    from jaxrefine.optimizers.learned import checkpoint_meta
+    from jaxrefine.train.lgd import main
+
+    poses = _pose_file(tmp_path / "poses.npz")
+    out = tmp_path / "run"
+    args = [
+        "--platform", "cpu", "--kind", "sparse", "--steps", "20", "--batch", "4",
+        "--out", str(out), "--poses", str(poses), "--lgd-steps", "2", "--hidden", "16",
+        "--blocks", "1", "--val-every", "20", "--ckpt-every", "20", "--log-every", "10",
+        "--warmup", "2",
+    ]  # fmt: skip
+    assert main(args) == 0
+    lgd = load_lgd(out / "lgd_sparse")
+    assert lgd.features == "keypoints" and lgd.num_steps == 2
+    meta = checkpoint_meta(out / "lgd_sparse")
+    # half the frames belong to the validation subjects 09 and 16: never trained on
+    assert meta["lgd_config"]["train_frames"] == 12 and meta["lgd_config"]["val_frames"] == 12
+    assert np.isfinite(meta["final"]["loss"]) and "val_joint_mm_final" in meta["final"]
+    with pytest.raises(FileExistsError):
+        main(args)  # a finished run is not overwritten without --resume
+
+
+@pytest.mark.slow
+def test_dense_training_samples_have_a_fixed_size():
+    from jaxrefine.smpl_io import load_body_model
+    from jaxrefine.train.lgd import LGDConfig, make_samples
+
+    model = load_body_model()
+    poses = np.random.default_rng(0).normal(0, 0.2, (8, 24, 3)).astype(np.float32)
+    cfg = LGDConfig(kind="dense", image_size=(64, 64), dense_capacity=128)
+    b = make_samples(model, poses, cfg, seed=0, size=2, backend="jax")
+    assert b["dense_targets"].shape == (2, 128, 2) and b["dense_ids"].shape == (2, 128)
+    assert np.all(b["dense_weights"].sum(1) > 0)  # every frame sees some vertices
+    assert b["dense_ids"].max() < model.num_vertices

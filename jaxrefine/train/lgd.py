@@ -102,8 +102,18 @@ class LGDConfig:
 # Synthetic samples (host side, numpy)
 
 
-def _batched_forward(model: BodyModel):
-    return jax.jit(jax.vmap(lambda p, b, t: forward(model, p, b, t)))
+# Jitted once per shape with the model as an argument (a closure over it would recompile for
+# every batch the host makes).
+_forward_batch = jax.jit(jax.vmap(forward, in_axes=(None, 0, 0, 0)))
+_dense_batch = jax.jit(jax.vmap(ground_truth_dense_targets, in_axes=(0, 0, 0, 0, None, 0, 0)))
+
+
+@jax.jit
+def _body25_batch(out):
+    """(B, 25, 3) BODY_25 keypoints of a batched BodyOutput."""
+    return jax.vmap(lambda j, v: out.replace(joints=j, vertices=v).keypoints("body25"))(
+        out.joints, out.vertices
+    )
 
 
 def _camera_arrays(cams: Camera) -> dict[str, np.ndarray]:
@@ -140,12 +150,11 @@ def make_samples(
     H, W = config.image_size
     sc = sample_scenes(model, poses, size, seed, SceneConfig(image_size=config.image_size))
     cams = cameras_for(sc)
-    fwd = _batched_forward(model)
-    gt = fwd(sc.pose, sc.betas, sc.transl)
+    gt = _forward_batch(model, sc.pose, sc.betas, sc.transl)
     start = perturb(
         sc.pose, sc.betas, sc.transl, np.asarray(gt.joints[:, 0]), config.difficulty, seed + 1
     )
-    init = fwd(*start)
+    init = _forward_batch(model, *start)
     proj_init = jax.vmap(project)(cams, init.vertices)
     size_px = np.asarray(jax.vmap(person_size_px)(proj_init, jnp.ones(proj_init.shape[:2])))
     out = {
@@ -156,10 +165,7 @@ def make_samples(
         **_camera_arrays(cams),
     }  # fmt: skip
     if config.kind == "sparse":
-        kp3 = jax.vmap(lambda j, v: gt.__class__(v, j, gt.keypoint_sets).keypoints("body25"))(
-            gt.joints, gt.vertices
-        )
-        kp = np.asarray(jax.vmap(project)(cams, kp3))
+        kp = np.asarray(jax.vmap(project)(cams, _body25_batch(gt)))
         inside = (kp[..., 0] >= 0) & (kp[..., 0] < W) & (kp[..., 1] >= 0) & (kp[..., 1] < H)
         kept = rng.uniform(size=inside.shape) >= config.drop
         noise = rng.normal(0, 1, kp.shape) * config.noise_px / out["pixel_scale"][:, None, None]
@@ -169,11 +175,9 @@ def make_samples(
     from jaxrefine.render import rasterize_batch
 
     frags = rasterize_batch(init.vertices, model.faces, cams, H, W, backend, cull_backfaces=True)
-    targets, weights = jax.jit(
-        jax.vmap(
-            lambda vg, vi, c, t, b: ground_truth_dense_targets(vg, c, vi, c, model.faces, t, b)
-        )
-    )(gt.vertices, init.vertices, cams, frags.tri_id, frags.bary)
+    targets, weights = _dense_batch(
+        gt.vertices, cams, init.vertices, cams, model.faces, frags.tri_id, frags.bary
+    )
     t, w, ids = _pack_visible(np.asarray(targets), np.asarray(weights), config.dense_capacity, rng)
     out.update(dense_targets=t, dense_weights=w, dense_ids=ids)
     return out
