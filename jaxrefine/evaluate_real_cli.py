@@ -1,0 +1,236 @@
+"""``jaxrefine eval-real``: the photo pipeline measured on real photographs.
+
+Per person, four rows:
+
+- ``initial``: the landmark initializer (:func:`jaxrefine.photo.estimates_from_photo`);
+- ``sparse_landmarks``: SMPLify from there on the BlazePose landmarks only (mapped to BODY_25;
+  the ``dense`` preset with data kind "keypoints");
+- ``learned_dense``: :func:`jaxrefine.refine.refine` with the network, no landmarks;
+- ``learned_dense_landmarks``: the network's targets plus the landmark term.
+
+Scores (:func:`jaxrefine.detect.evaluate_real.score_body`): PCK@0.05 / PCK@0.1 (of the box
+diagonal) of the body's projected COCO-17 keypoints and the IoU of its rendered silhouette.
+
+- On a COCO photo with its annotation (``--image`` / ``--annotation``): against the COCO
+  keypoints, box and polygon (real ground truth; the person whose BlazePose mask overlaps the
+  polygon most).
+- On other photos (``--pseudo``): **pseudo ground truth** -- each detected person's BlazePose
+  landmarks mapped to COCO-17 (visibility >= 0.5), the box of its mask and its mask (> 0.5);
+  figures are means over the people. They measure agreement with BlazePose, not accuracy.
+
+Pictures (``--out``): per photo and row, the bodies over the photo, with the photo's
+attribution in the PNG's text metadata and in a caption file beside it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+ROWS = ("initial", "sparse_landmarks", "learned_dense", "learned_dense_landmarks")
+METRICS = ("pck@0.05", "pck@0.1", "silhouette_iou")
+MASK_THRESHOLD = 0.5  # BlazePose mask probability counted as person
+
+# Attribution lines of the photos in the project's real-image folder (from its NOTICE.md).
+ATTRIBUTION = {
+    "coco_000000000785.jpg": "Photo: COCO val2017 image 785, Flickr photo 6795644157 "
+    "(photographer not recorded in COCO), "
+    "http://farm8.staticflickr.com/7015/6795644157_f019453ae7_z.jpg, CC BY 2.0, "
+    "https://creativecommons.org/licenses/by/2.0/. Annotations: COCO Consortium (CC BY 4.0).",
+    "51960182045_d5d6407a3c_c.jpg": "Photo by Erik Drost, "
+    "https://www.flickr.com/photos/edrost88/51960182045/, CC BY 2.0, "
+    "https://creativecommons.org/licenses/by/2.0/.",
+    "3969570423_58eb848b75_c.jpg": "Photo by Jan S0L0, "
+    "https://www.flickr.com/photos/jansolo09/3969570423/, CC BY-SA 2.0, "
+    "https://creativecommons.org/licenses/by-sa/2.0/.",
+    "opencv_basketball1.png": "basketball1.png from the OpenCV samples (Debian opencv-doc "
+    "4.6.0+dfsg-12), Apache-2.0 AND BSD-3-Clause.",
+    "opencv_basketball2.png": "basketball2.png from the OpenCV samples (Debian opencv-doc "
+    "4.6.0+dfsg-12), Apache-2.0 AND BSD-3-Clause.",
+}
+
+
+def attribution(path) -> str:
+    """The attribution line of a known photo, else a note that none is recorded."""
+    return ATTRIBUTION.get(Path(path).name, f"{Path(path).name}: attribution not recorded")
+
+
+def _one(tree, i):
+    return jax.tree.map(lambda a: jnp.asarray(a)[i : i + 1], tree)
+
+
+def sparse_landmark_fit(model, params: dict, cameras, keypoints: np.ndarray) -> dict:
+    """SMPLify on landmarks only (``dense`` preset, data kind "keypoints", BODY_25).
+
+    Args: params (P, ...) start; cameras (P); keypoints (P, 25, 3). Returns fitted params."""
+    from jaxrefine.objective import FitData, get_preset, load_gmm_prior
+    from jaxrefine.refine import pose_batch, with_start
+    from jaxrefine.smplify import smplify
+
+    preset = get_preset("dense")
+    p = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
+    pose = jnp.concatenate([p["global_orient"][:, None], p["body_pose"]], 1)
+    verts = pose_batch(model, pose, p["betas"], p["transl"]).vertices
+    n = len(keypoints)
+    data = FitData(camera=cameras, init_transl=p["transl"], pixel_scale=jnp.ones(n),
+                   keypoints=jnp.asarray(keypoints[..., :2]),
+                   keypoint_conf=jnp.asarray(keypoints[..., 2]))  # fmt: skip
+    data = with_start(data, p["transl"], verts, preset)
+    res = smplify(model, p, data, preset=preset, data_kind="keypoints", keypoint_set="body25",
+                  gmm=load_gmm_prior())  # fmt: skip
+    return {k: np.asarray(v) for k, v in res.params.items()}
+
+
+def fit_rows(model, image: np.ndarray, pe, network, options) -> dict:
+    """The four rows' parameters (P leading) for a photo's estimates ``pe``
+    (:class:`~jaxrefine.photo.PhotoEstimates`); ``image`` (H, W, 3) float in [0, 1]."""
+    from jaxrefine.photo import estimate_params, landmark_keypoints, landmark_options
+    from jaxrefine.refine import refine
+
+    init = estimate_params(pe.estimates)
+    kp = landmark_keypoints(pe.landmarks)
+    n = len(kp)
+    rows = {"initial": init, "sparse_landmarks": sparse_landmark_fit(model, init, pe.cameras, kp)}
+    for row, use in (("learned_dense", False), ("learned_dense_landmarks", True)):
+        res = refine(model, [image] * n, init, pe.cameras, network,
+                     keypoints=kp if use else None,
+                     options=landmark_options(options) if use else options)  # fmt: skip
+        rows[row] = {k: np.asarray(v) for k, v in res.params.items()}
+    return rows
+
+
+def pseudo_ground_truth(landmarks: np.ndarray, mask: np.ndarray) -> tuple[dict, np.ndarray]:
+    """One person's BlazePose output as a COCO-like annotation: (gt dict, (H, W) bool mask)."""
+    from jaxrefine.keypoints import mediapipe33_to
+
+    pts, conf = mediapipe33_to("coco17", landmarks[:, :2], landmarks[:, 2])
+    vis = (conf >= 0.5).astype(np.float64)
+    m = mask > MASK_THRESHOLD
+    ys, xs = np.nonzero(m)
+    if len(xs):
+        box = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float64)
+    else:
+        box = np.concatenate([pts[vis > 0].min(0), pts[vis > 0].max(0)]).astype(np.float64)
+    return {"keypoints": np.concatenate([pts, vis[:, None]], 1), "box": box}, m
+
+
+def score_rows(model, rows: dict, cameras, gts: list, backend: str) -> dict:
+    """Mean over people of :func:`score_body` per row: ``{row: {metric: value}}``."""
+    from jaxrefine.detect.evaluate_real import score_body
+
+    out = {}
+    for row, params in rows.items():
+        scores = [score_body(model, jax.tree.map(lambda a, i=i: jnp.asarray(a)[i], params),
+                             jax.tree.map(lambda a, i=i: a[i], cameras), gt, gm, "", backend)
+                  for i, (gt, gm) in enumerate(gts) if gt is not None]  # fmt: skip
+        out[row] = {m: float(np.mean([s[m] for s in scores])) for m in METRICS}
+    return out
+
+
+def save_row_pictures(model, image, rows, cameras, out: Path, name: str, credit: str, backend):
+    """``OUT/<photo>_<row>.png`` (bodies over the photo) with the attribution in the PNG's text
+    metadata and in ``OUT/<photo>_<row>.txt``."""
+    from jaxrefine.photo import people_picture, save_attributed_png
+
+    for row, params in rows.items():
+        pic = people_picture(model, image, [params], cameras, backend=backend)
+        save_attributed_png(out / f"{name}_{row}.png", pic, credit,
+                            f"jaxrefine eval-real, row {row}: photo | bodies")  # fmt: skip
+
+
+def evaluate_photo(model, path, network, options, runner, *, annotation=None, out=None,
+                   backend="auto", tiles=(1.0,)) -> dict:  # fmt: skip
+    """Rows and scores of one photo (COCO ground truth with ``annotation``, else pseudo)."""
+    from jaxrefine import metrics
+    from jaxrefine.detect import read_image
+    from jaxrefine.detect.evaluate_real import polygon_to_mask, read_coco_person
+    from jaxrefine.photo import estimates_from_photo
+
+    t0 = time.perf_counter()
+    img = np.asarray(read_image(path), np.float32) / 255.0
+    h, w = img.shape[:2]
+    pe = estimates_from_photo(model, img, tiles=tiles, runner=runner, source=str(path))
+    if annotation is not None:
+        gt = read_coco_person(annotation)
+        gt_mask = polygon_to_mask(gt["polygons"], h, w)
+        best = int(np.argmax([metrics.mask_iou(m > MASK_THRESHOLD, gt_mask) for m in pe.masks]))
+        keep = np.array([best])
+        gts = [(gt, gt_mask)]
+    else:
+        keep = np.arange(len(pe.landmarks))
+        gts = [pseudo_ground_truth(lm, m) for lm, m in zip(pe.landmarks, pe.masks)]
+    pe = type(pe)(
+        estimates=_select(pe.estimates, keep), cameras=jax.tree.map(lambda a: a[keep], pe.cameras),
+        landmarks=pe.landmarks[keep], masks=pe.masks[keep],
+    )  # fmt: skip
+    rows = fit_rows(model, img, pe, network, options)
+    scores = score_rows(model, rows, pe.cameras, gts, backend)
+    if out is not None:
+        save_row_pictures(model, img, rows, pe.cameras, Path(out), Path(path).stem,
+                          attribution(path), backend)  # fmt: skip
+    kind = "coco_ground_truth" if annotation is not None else "pseudo_ground_truth_blazepose"
+    return {"photo": str(path), "ground_truth": kind, "people": len(keep), "rows": scores,
+            "seconds": time.perf_counter() - t0, "attribution": attribution(path)}  # fmt: skip
+
+
+def _select(est, keep):
+    import dataclasses
+
+    keys = ("global_orient", "body_pose", "betas", "transl", "intrinsics", "frame", "track_id")
+    return dataclasses.replace(est, **{k: getattr(est, k)[keep] for k in keys})
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    from jaxrefine.detect import BlazePose
+    from jaxrefine.network import load_pretrained
+    from jaxrefine.refine import RefineOptions
+    from jaxrefine.report import print_table, write_json
+    from jaxrefine.smpl_io import load_body_model
+
+    real = Path("../shared/real_images")  # the project's layout, relative to the working dir
+    ap = argparse.ArgumentParser(prog="jaxrefine eval-real", description=__doc__.split("\n\n")[0])
+    a = ap.add_argument
+    a("--image", default=None, help="COCO photo (default: ../shared/real_images/coco_...785.jpg)")
+    a("--annotation", default=None, help="its COCO JSON (default: the photo's .json)")
+    a("--pseudo", nargs="*", default=[], help="photos scored against BlazePose (pseudo GT)")
+    a("--checkpoint", default=None, help="network checkpoint (default: the shipped one)")
+    a("--tiles", nargs="+", type=float, default=[1.0], help="detector tiles for --pseudo photos")
+    a("--camera-steps", type=int, default=None)
+    a("--body-steps", type=int, default=None)
+    a("--texture-size", type=int, default=256)
+    a("--backend", default="auto", choices=["auto", "egl", "jax"])
+    a("--out", default=None, help="folder for the overlay pictures")
+    a("--json", default=None, help="write the results as JSON")
+    args = ap.parse_args(argv)
+    image = args.image
+    if image is None and (real / "coco_000000000785.jpg").is_file():
+        image = str(real / "coco_000000000785.jpg")
+    if image is None and not args.pseudo:
+        raise FileNotFoundError(f"no --image given and {real / 'coco_000000000785.jpg'} is absent")
+    annotation = args.annotation or (str(Path(image).with_suffix(".json")) if image else None)
+    model = load_body_model()
+    cfg, params, meta = load_pretrained(args.checkpoint)
+    options = RefineOptions(camera_steps=args.camera_steps, body_steps=args.body_steps,
+                            texture_size=args.texture_size, backend=args.backend)  # fmt: skip
+    runner = BlazePose()
+    kw = {"out": args.out, "backend": args.backend}
+    results = []
+    if image is not None:
+        results.append(evaluate_photo(model, image, (cfg, params), options, runner,
+                                      annotation=annotation, **kw))  # fmt: skip
+    for p in args.pseudo:
+        results.append(evaluate_photo(model, p, (cfg, params), options, runner,
+                                      tiles=tuple(args.tiles), **kw))  # fmt: skip
+    table = [[Path(r["photo"]).name, "COCO" if r["ground_truth"].startswith("coco") else
+              "pseudo (BlazePose)", r["people"], row] + [f"{r['rows'][row][m]:.3f}" for m in
+             METRICS] for r in results for row in ROWS]  # fmt: skip
+    print_table(["photo", "ground truth", "people", "row", *METRICS], table)
+    write_json(args.json, {"network": args.checkpoint or "shipped", "network_name": cfg.name,
+                           "results": results})  # fmt: skip
+    return 0

@@ -1,0 +1,286 @@
+"""A plain photograph in, refined bodies out, without a regressor (optional extra ``detect``).
+
+1. People: BlazePose (:func:`jaxrefine.detect.detect_people`) finds every person (or takes the
+   user's boxes) and gives 33 landmarks, metric world landmarks and a mask per person.
+2. Initial estimate per person: the landmark initializer
+   (:func:`jaxrefine.detect.initialize.initialize`; a fit of the body model to the world and
+   image landmarks, full-image camera with the focal approximation ``f = sqrt(W^2 + H^2)``).
+3. Refinement (:func:`jaxrefine.refine.refine`): the displacement network's dense targets,
+   and -- unless switched off -- the landmarks mapped to BODY_25 as a sparse keypoint term
+   beside them. There is no silhouette term: BlazePose's mask is kept in the result for
+   scoring and pictures only.
+
+People are numbered in the detector's order (best score first); that number is the
+``track_id`` of their estimate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrefine.camera import Camera
+from jaxrefine.inputs import Estimates
+from jaxrefine.keypoints import mediapipe33_to
+from jaxrefine.refine import RefineOptions, pose_batch, refine
+
+MIN_LANDMARK_VISIBILITY = 0.5  # landmarks below this visibility are not fitted (as the init)
+LANDMARK_WEIGHT = 1.0  # default weight of the landmark term beside the dense term
+
+
+class PhotoEstimates(NamedTuple):
+    """Initial estimates of the P people of one photo.
+
+    Attributes:
+      estimates: :class:`~jaxrefine.inputs.Estimates` (P) with full-image intrinsics,
+        ``frame`` 0 and ``track_id`` = person index.
+      cameras: batched full-image :class:`~jaxrefine.camera.Camera` (P).
+      landmarks: (P, 33, 3) BlazePose landmarks x, y (pixels), visibility.
+      masks: (P, H, W) float32 BlazePose person probabilities.
+    """
+
+    estimates: Estimates
+    cameras: Camera
+    landmarks: np.ndarray
+    masks: np.ndarray
+
+
+def estimates_from_photo(
+    model,
+    image,
+    *,
+    boxes=None,
+    tiles: tuple[float, ...] = (1.0,),
+    runner=None,
+    init_config=None,
+    frame=0,
+    source: str | None = None,
+) -> PhotoEstimates:
+    """Detect the people of a photo and fit an initial body to each (steps 1-2 above).
+
+    Args:
+      model: body model.
+      image: (H, W, 3) uint8 / float in [0, 1] array, or an image path.
+      boxes: optional (N, 4) person boxes x0, y0, x1, y1 (pixels): skip the detector.
+      tiles: detector tiles (see :func:`~jaxrefine.detect.detect_people`).
+      runner: a loaded :class:`~jaxrefine.detect.BlazePose` (default: load one).
+      init_config: :class:`~jaxrefine.detect.initialize.InitConfig` (default: its defaults).
+      frame: the ``frame`` entry of the estimates (an image index or name).
+      source: the name recorded in the estimates (default: the path, or "photo").
+
+    Raises:
+      NoPersonError, ImageReadError, ModelsUnavailableError (see ``detect_people``).
+    """
+    from jaxrefine.detect import detect_people, read_image
+    from jaxrefine.detect.initialize import InitConfig, initialize
+    from jaxrefine.objective import load_gmm_prior
+
+    img = read_image(image) if not isinstance(image, np.ndarray) else image
+    h, w = img.shape[:2]
+    people = detect_people(img, boxes, tiles=tiles, runner=runner)
+    gmm = load_gmm_prior()
+    cfg = InitConfig() if init_config is None else init_config
+    fits = [initialize(model, p.landmarks2d, (h, w), p.world, gmm=gmm, config=cfg) for p in people]
+    stack = {k: np.stack([np.asarray(f.params[k], np.float32) for f in fits])
+             for k in fits[0].params}  # fmt: skip
+    cams = jax.tree.map(lambda *a: jnp.stack(a), *[f.camera for f in fits])
+    intr = np.stack([[float(f.camera.fx), float(f.camera.fy), float(f.camera.cx),
+                      float(f.camera.cy)] for f in fits]).astype(np.float32)  # fmt: skip
+    n = len(fits)
+    est = Estimates(
+        global_orient=stack["global_orient"], body_pose=stack["body_pose"], betas=stack["betas"],
+        transl=stack["transl"], intrinsics=intr, frame=np.array([frame] * n, object),
+        track_id=np.arange(n, dtype=np.int64),
+        source=source or (str(image) if not isinstance(image, np.ndarray) else "photo"),
+        fmt="blazepose",
+    )  # fmt: skip
+    return PhotoEstimates(
+        estimates=est,
+        cameras=cams,
+        landmarks=np.stack([p.landmarks2d for p in people]).astype(np.float32),
+        masks=np.stack([p.mask for p in people]).astype(np.float32),
+    )
+
+
+def landmark_keypoints(landmarks: np.ndarray, set_name: str = "body25") -> np.ndarray:
+    """(P, 33, 3) BlazePose landmarks -> (P, K, 3) keypoints of ``set_name`` (x, y, confidence);
+    landmarks below :data:`MIN_LANDMARK_VISIBILITY` get confidence 0."""
+    out = []
+    for lm in np.asarray(landmarks, np.float32):
+        conf = np.where(lm[:, 2] >= MIN_LANDMARK_VISIBILITY, lm[:, 2], 0.0).astype(np.float32)
+        pts, c = mediapipe33_to(set_name, lm[:, :2], conf)
+        out.append(np.concatenate([pts, c[:, None]], 1))
+    return np.stack(out).astype(np.float32)
+
+
+def estimate_params(est: Estimates) -> dict:
+    """The parameter dict (P leading) of estimates, as :func:`refine` takes it."""
+    return {"global_orient": est.global_orient, "body_pose": est.body_pose, "betas": est.betas,
+            "transl": est.transl}  # fmt: skip
+
+
+def landmark_options(options: RefineOptions) -> RefineOptions:
+    """``options`` with the BODY_25 keypoint term on (its weight kept when one is set)."""
+    weight = options.keypoint_weight if options.keypoint_weight is not None else LANDMARK_WEIGHT
+    return dataclasses.replace(options, keypoint_set="body25", keypoint_weight=weight)
+
+
+def refine_photo(
+    model,
+    image_path,
+    network,
+    *,
+    boxes=None,
+    use_landmarks: bool = True,
+    options: RefineOptions | None = None,
+    tiles: tuple[float, ...] = (1.0,),
+    runner=None,
+) -> dict:
+    """Detect, initialize and refine every person of one photo (the module's three steps).
+
+    Args:
+      model: body model. image_path: the photo (or an (H, W, 3) array).
+      network: ``(config, params)`` of the displacement network.
+      boxes: optional (N, 4) person boxes. use_landmarks: add the landmarks as a BODY_25
+        keypoint term. options: refinement options. tiles / runner: see
+        :func:`estimates_from_photo`.
+
+    Returns:
+      dict ``initial`` / ``refined`` (parameter dicts, P leading), ``cameras``, ``status``
+      (P,), ``status_name``, ``init_loss``, ``final_loss``, ``landmarks`` (P, 33, 3),
+      ``masks`` (P, H, W), ``image`` (H, W, 3) float in [0, 1].
+    """
+    from jaxrefine.detect import read_image
+    from jaxrefine.fit import status_name
+
+    options = RefineOptions() if options is None else options
+    img = read_image(image_path) if not isinstance(image_path, np.ndarray) else image_path
+    img = np.asarray(img, np.float32) / (255.0 if img.dtype == np.uint8 else 1.0)
+    pe = estimates_from_photo(model, img, boxes=boxes, tiles=tiles, runner=runner)
+    n = len(pe.estimates)
+    kp = landmark_keypoints(pe.landmarks) if use_landmarks else None
+    opts = landmark_options(options) if use_landmarks else options
+    init = estimate_params(pe.estimates)
+    res = refine(model, [img] * n, init, pe.cameras, network, keypoints=kp, options=opts)
+    status = np.asarray(res.status)
+    return {
+        "initial": init,
+        "refined": {k: np.asarray(v) for k, v in res.params.items()},
+        "cameras": pe.cameras,
+        "status": status,
+        "status_name": [status_name(int(s)) for s in status],
+        "init_loss": np.asarray(res.init_loss),
+        "final_loss": np.asarray(res.final_loss),
+        "landmarks": pe.landmarks,
+        "masks": pe.masks,
+        "image": img,
+    }
+
+
+def read_photo_inputs(images_src, model, *, boxes=None, tiles=(1.0,), use_landmarks=True):
+    """``jaxrefine refine`` without ``--estimates``: the people of each image as estimates.
+
+    Returns ``(images, estimates, frame_of, keypoints (N, 25, 3) or None, "body25" or None,
+    landmarks (N, 33, 3))`` (the first five as
+    :func:`jaxrefine.refine_files.read_inputs` returns them).
+
+    Raises:
+      NoPersonError: an image without a person (the message names the image).
+    """
+    from jaxrefine.detect import BlazePose, NoPersonError
+    from jaxrefine.inputs import read_images
+
+    images = read_images(images_src)
+    runner = BlazePose()
+    parts = []
+    for i in range(len(images)):
+        img = images[i]
+        try:
+            parts.append(estimates_from_photo(model, img, boxes=boxes, tiles=tiles, runner=runner,
+                                              frame=i, source=str(images.source)))  # fmt: skip
+        except NoPersonError as e:
+            raise NoPersonError(f"{images.names[i]}: {e}") from e
+    est = _concat_estimates([p.estimates for p in parts])
+    landmarks = np.concatenate([p.landmarks for p in parts])
+    frame_of = np.asarray(est.frame, np.int64)
+    if not use_landmarks:
+        return images, est, frame_of, None, None, landmarks
+    return images, est, frame_of, landmark_keypoints(landmarks), "body25", landmarks
+
+
+def _concat_estimates(parts: list[Estimates]) -> Estimates:
+    arrays = ("global_orient", "body_pose", "betas", "transl", "intrinsics", "frame", "track_id")
+    cat = {k: np.concatenate([getattr(p, k) for p in parts]) for k in arrays}
+    return dataclasses.replace(parts[0], **cat)
+
+
+def people_picture(model, image, param_sets: list[dict], cameras: Camera, *, backend="auto"):
+    """The photo beside each parameter set's people rendered over it (farther people first,
+    nearer ones on top): (H, (1 + S) W + pads, 3) float32.
+
+    Args:
+      image: (H, W, 3) float in [0, 1]. param_sets: S dicts of (P, ...) parameters.
+      cameras: batched full-image cameras (P).
+    """
+    from jaxrefine.shading import render_body
+    from jaxrefine.viz import image_grid, overlay
+
+    img = np.asarray(image, np.float32)
+    h, w = img.shape[:2]
+    panels = [img]
+    for p in param_sets:
+        pose = jnp.concatenate([jnp.asarray(p["global_orient"])[:, None], p["body_pose"]], 1)
+        verts = pose_batch(model, pose, jnp.asarray(p["betas"]), jnp.asarray(p["transl"]))
+        pic = img
+        for i in np.argsort(-np.asarray(p["transl"])[:, 2]):
+            cam = jax.tree.map(lambda a, i=i: a[i], cameras)
+            ch, _ = render_body(model, verts.vertices[i], cam, h, w, lighting=True,
+                                backend=backend)  # fmt: skip
+            pic = overlay(pic, np.asarray(ch.rgb), np.asarray(ch.mask) > 0.5)
+        panels.append(pic)
+    return image_grid(panels)
+
+
+def write_people_overlays(model, images, est, frame_of, merged, out, backend: str) -> list[str]:
+    """``OUT/overlays/<image>_people.png``: per image, the photo, every person's initial and
+    refined body (``merged`` as :func:`jaxrefine.refine_files.run_chunks` returns it)."""
+    from pathlib import Path
+
+    from jaxrefine.viz import save_png
+
+    keys = ("global_orient", "body_pose", "betas", "transl")
+    written = []
+    for f in np.unique(frame_of):
+        sel = np.flatnonzero(frame_of == f)
+        k = est.intrinsics[sel]
+        cams = Camera(fx=jnp.asarray(k[:, 0]), fy=jnp.asarray(k[:, 1]), cx=jnp.asarray(k[:, 2]),
+                      cy=jnp.asarray(k[:, 3]), R=jnp.tile(jnp.eye(3), (len(sel), 1, 1)),
+                      t=jnp.zeros((len(sel), 3)))  # fmt: skip
+        init = {k_: getattr(est, k_)[sel] for k_ in keys}
+        refined = {k_: merged[f"param_{k_}"][sel] for k_ in keys}
+        pic = people_picture(model, images[int(f)], [init, refined], cams, backend=backend)
+        path = Path(out) / "overlays" / f"{images.names[int(f)]}_people.png"
+        written.append(save_png(path, pic))
+    return written
+
+
+def save_attributed_png(path, picture, credit: str, description: str = "") -> str:
+    """Save an (H, W, 3) float picture as PNG with the photo's ``credit`` (attribution line) in
+    its text metadata ("Attribution", "Description") and in a caption file ``path.txt``."""
+    from pathlib import Path
+
+    from PIL import Image, PngImagePlugin
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Attribution", credit)
+    info.add_text("Description", description)
+    u8 = (np.clip(np.asarray(picture), 0, 1) * 255).astype(np.uint8)
+    Image.fromarray(u8).save(path, pnginfo=info)
+    path.with_suffix(".txt").write_text(f"{credit}\n{description}\n")
+    return str(path)

@@ -1,0 +1,138 @@
+"""A real photo in, refined bodies out: `jaxrefine refine PHOTO` without estimates, its errors,
+and `jaxrefine eval-real`'s table on the COCO photo."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import imageio.v3 as iio
+import jax
+import numpy as np
+import pytest
+
+from jaxrefine import network
+from jaxrefine.cli import main as cli_main
+
+REAL_DIR = Path(
+    os.environ.get(
+        "JAXREFINE_REAL_IMAGES_DIR", Path(__file__).resolve().parents[2] / "shared" / "real_images"
+    )
+)
+COCO_IMAGE = REAL_DIR / "coco_000000000785.jpg"
+COCO_JSON = REAL_DIR / "coco_000000000785.json"
+# Few steps: these tests check the plumbing, not the fit's quality (eval-real measures that).
+FAST = ["--camera-steps", "2", "--body-steps", "3", "--texture-size", "32"]
+
+
+def _need_detect():
+    from jaxrefine.detect import models
+
+    if importlib.util.find_spec("ai_edge_litert") is None:
+        pytest.skip("ai-edge-litert not installed (extra 'detect')")
+    try:
+        models.ensure_models()
+    except models.ModelsUnavailableError as e:
+        pytest.skip(f"BlazePose model files missing ({e})")
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    """A tiny random displacement network (plumbing only; no shipped checkpoint needed)."""
+    path = tmp_path_factory.mktemp("net") / "tiny.npz"
+    cfg = network.get_config("tiny")
+    network.save_params(path, cfg, network.init_params(cfg, jax.random.key(0)), {})
+    return path
+
+
+@pytest.fixture(scope="module")
+def coco_photo():
+    _need_detect()
+    if not (COCO_IMAGE.is_file() and COCO_JSON.is_file()):
+        pytest.skip(f"real images not found in {REAL_DIR} (set JAXREFINE_REAL_IMAGES_DIR)")
+    return COCO_IMAGE
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_blank_image_is_no_person_exit_2(tmp_path, tiny_checkpoint, capsys):
+    _need_detect()
+    iio.imwrite(tmp_path / "blank.png", np.full((64, 64, 3), 128, np.uint8))
+    code = cli_main(["refine", str(tmp_path / "blank.png"), "--out", str(tmp_path / "o"),
+                     "--checkpoint", str(tiny_checkpoint)])  # fmt: skip
+    line = _one_error_line(capsys)
+    assert code == 2 and "no person found" in line and "blank" in line
+    assert not (tmp_path / "o" / "refined.npz").exists()
+
+
+def test_unreadable_image_exit_2(tmp_path, tiny_checkpoint, capsys):
+    _need_detect()
+    (tmp_path / "broken.png").write_bytes(b"this is not a PNG")
+    code = cli_main(["refine", str(tmp_path / "broken.png"), "--out", str(tmp_path / "o"),
+                     "--checkpoint", str(tiny_checkpoint)])  # fmt: skip
+    line = _one_error_line(capsys)
+    assert code == 2 and "broken.png" in line
+
+
+def test_keypoints_without_estimates_is_refused(tmp_path, tiny_checkpoint, capsys):
+    iio.imwrite(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    code = cli_main(["refine", str(tmp_path / "a.png"), "--out", str(tmp_path / "o"),
+                     "--keypoints", str(tmp_path / "kp.json"),
+                     "--checkpoint", str(tiny_checkpoint)])  # fmt: skip
+    assert code == 2 and "--estimates" in _one_error_line(capsys)
+
+
+@pytest.mark.slow
+def test_refine_photo_without_estimates_end_to_end(coco_photo, tiny_checkpoint, tmp_path):
+    from jaxrefine.io import load_result
+    from jaxrefine.refine import RefineOptions
+    from jaxrefine.refine_files import Outputs, refine_files
+    from jaxrefine.smpl_io import load_body_model
+
+    model = load_body_model()
+    out = tmp_path / "out"
+    fast = RefineOptions(batch_size=1, camera_steps=2, body_steps=3, texture_size=32)
+    rep = refine_files(coco_photo, None, out, model=model,
+                       network=network.load_params(tiny_checkpoint)[:2], options=fast,
+                       outputs=Outputs(tracks=False), progress=False)  # fmt: skip
+    assert not rep["failed"]
+    res = load_result(out / "refined.npz", model)
+    assert res["body_pose"].shape == (1, 69) and list(res["track_id"]) == [0]
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["settings"]["estimates_format"] == "blazepose"
+    assert "keypoint_weight" in saved["settings"]["options"]
+    frame = saved["frames"][0]
+    assert frame["final_objective"] <= frame["initial_objective"] * (1 + 1e-6)
+    assert (out / "overlays" / f"{coco_photo.stem}_people.png").is_file()
+    assert (out / "overlays" / f"{coco_photo.stem}_0.png").is_file()
+
+
+@pytest.mark.slow
+def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys):
+    from PIL import Image
+
+    from jaxrefine.evaluate_real_cli import METRICS, ROWS
+
+    code = cli_main(["eval-real", "--image", str(coco_photo), "--annotation", str(COCO_JSON),
+                     "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "pics"),
+                     "--json", str(tmp_path / "r.json"), *FAST])  # fmt: skip
+    assert code == 0
+    table = capsys.readouterr().out
+    for row in ROWS:
+        assert row in table
+    doc = json.loads((tmp_path / "r.json").read_text())
+    (res,) = doc["results"]
+    assert res["ground_truth"] == "coco_ground_truth" and res["people"] == 1
+    assert set(res["rows"]) == set(ROWS)
+    for row in ROWS:
+        assert set(res["rows"][row]) == set(METRICS)
+        assert all(0.0 <= v <= 1.0 for v in res["rows"][row].values())
+        png = tmp_path / "pics" / f"{coco_photo.stem}_{row}.png"
+        assert "CC BY 2.0" in Image.open(png).text["Attribution"]
+        assert "6795644157" in png.with_suffix(".txt").read_text()
