@@ -367,16 +367,35 @@ def refine_files(
     chunk: int = 64,
     resume: bool = False,
     progress: bool = True,
+    boxes=None,
+    tiles: tuple[float, ...] = (1.0,),
+    use_landmarks: bool = True,
 ) -> dict:
-    """The whole command as a function (see the module docstring); returns the report."""
+    """The whole command as a function (see the module docstring); returns the report.
+
+    Without ``estimates_path`` the people of each image are detected and initialized from
+    BlazePose landmarks (:func:`jaxrefine.photo.read_photo_inputs`; ``boxes``, ``tiles``), their
+    landmarks are the keypoint term (BODY_25) unless ``use_landmarks`` is False, and
+    ``overlays/<image>_people.png`` shows every person of an image."""
     from jaxrefine.data.scenes import resolve_backend
     from jaxrefine.refine import RefineOptions
     from jaxrefine.report import write_json
 
     out = Path(out)
-    images, est, frame_of, kp, kp_set = read_inputs(
-        images_src, estimates_path, model, keypoints_path=keypoints_path, intrinsics=intrinsics
-    )
+    if estimates_path is None:
+        from jaxrefine.photo import read_photo_inputs
+
+        if keypoints_path is not None or intrinsics is not None:
+            raise InputError("--keypoints / --intrinsics need --estimates (without them the "
+                             "detected landmarks and the focal approximation serve)")  # fmt: skip
+        images, est, frame_of, kp, kp_set, _ = read_photo_inputs(
+            images_src, model, boxes=boxes, tiles=tiles, use_landmarks=use_landmarks
+        )
+    else:
+        images, est, frame_of, kp, kp_set = read_inputs(
+            images_src, estimates_path, model, keypoints_path=keypoints_path,
+            intrinsics=intrinsics,
+        )  # fmt: skip
     options = RefineOptions() if options is None else options
     if kp_set is not None:
         options = dataclasses.replace(options, keypoint_set=kp_set,
@@ -392,11 +411,15 @@ def refine_files(
         if outputs.video and images.is_video:
             write_video(out / "overlays.mp4", pics, fps)
             files.append(str(out / "overlays.mp4"))
+        if estimates_path is None:
+            from jaxrefine.photo import write_people_overlays
+
+            files += write_people_overlays(model, images, est, frame_of, merged, out, backend)
     if outputs.tracks:
         files += write_tracks(model, est, merged, out, fps)
     if outputs.obj or outputs.ply:
         write_meshes(model, images, est, frame_of, merged, out, outputs.obj, outputs.ply)
-    settings = {"images": str(images.source), "estimates": str(estimates_path),
+    settings = {"images": str(images.source), "estimates": str(estimates_path or "blazepose"),
                 "estimates_format": est.fmt, "keypoints": None if keypoints_path is None else
                 str(keypoints_path), "model_id": model.model_id, "network": network[0].name,
                 "render_backend": backend, "options": {k: str(v) for k, v in
@@ -417,7 +440,12 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="jaxrefine refine", description=__doc__.split("\n\n")[0])
     a = ap.add_argument
     a("images", help="a folder of images, one image, or a video file")
-    a("--estimates", required=True, help="initial estimates (.npz / .pkl; see docs)")
+    a("--estimates", default=None, help="initial estimates (.npz / .pkl; see docs); without "
+      "them people are detected and initialized from BlazePose landmarks (extra 'detect')")
+    a("--box", nargs=4, type=float, action="append", default=None, metavar=("X0", "Y0", "X1", "Y1"),
+      help="without --estimates: a person box in pixels (repeatable; skips the detector)")
+    a("--tiles", nargs="+", type=float, default=[1.0], help="detector tiles (e.g. 1 0.6 0.4)")
+    a("--no-landmarks", action="store_true", help="without --estimates: no landmark term")
     a("--out", required=True, help="output folder")
     a("--keypoints", default=None, help="OpenPose BODY_25 folder/JSON or COCO-17 JSON")
     a("--intrinsics", nargs="+", default=None, help="fx fy cx cy, or a JSON file")
@@ -460,7 +488,8 @@ def main(argv: list[str]) -> int:
     result = refine_files(
         args.images, args.estimates, args.out, model=model, network=(cfg, params),
         keypoints_path=args.keypoints, intrinsics=intr, options=options, outputs=outputs,
-        chunk=args.chunk, resume=args.resume,
+        chunk=args.chunk, resume=args.resume, boxes=args.box, tiles=tuple(args.tiles),
+        use_landmarks=not args.no_landmarks,
     )  # fmt: skip
     print(f"refine: {len(result['frames'])} estimates -> {args.out} "
           f"({', '.join(f'{k}: {v}' for k, v in result['status_counts'].items())}; "
