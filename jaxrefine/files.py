@@ -33,3 +33,18 @@ def atomic_savez(path: str | os.PathLike, arrays: dict, compressed: bool = True)
     """``numpy.savez[_compressed]`` to ``path``, atomically (see :func:`atomic_write`)."""
     save = np.savez_compressed if compressed else np.savez
     return atomic_write(path, lambda fh: save(fh, **arrays))
+
+
+def read_npz(path: str | os.PathLike, error: type[Exception], what: str = "npz") -> dict:
+    """Every array of an ``.npz`` (pickled object arrays refused), read through our own file
+    handle (numpy leaks the one it opens when an archive is corrupt). Any failure -- missing
+    file aside -- raises ``error`` with a message naming the file."""
+    try:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise ValueError("a single .npy array, not an .npz archive")
+            return {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - zip, zlib, npy-header errors: all a bad file
+        raise error(f"{path}: not a readable {what} ({type(exc).__name__}: {exc})") from None

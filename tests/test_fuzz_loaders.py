@@ -662,13 +662,6 @@ def _check_poses(poses) -> None:
     assert poses.subject.shape == (n,) and poses.trial.shape == (n,)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="data/poses.py (another owner) still lets BadZipFile / EOFError / OSError out of "
-    "member reads, leaks numpy's file handle on corrupt archives, words the object-array "
-    "refusal without the file name and warns on float64 -> float32 overflow; remove this mark "
-    "when it is fixed (strict: an unexpected pass fails)",
-)
 @settings(_FUZZ, max_examples=80, phases=[Phase.generate])  # no shrinking while it fails
 @given(how=_how())
 def test_fuzz_pose_file(tmp_path, how):
@@ -703,11 +696,6 @@ def test_fuzz_intrinsics_json(tmp_path, kind, seed):
     _outcome("intrinsics .json", read_intrinsics, p, InputError, check)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inputs/keypoint_files.py (another owner) warns on float32 overflow of a huge "
-    "coordinate (1e300) instead of refusing it; remove when fixed",
-)
 @settings(_FUZZ, max_examples=80, phases=[Phase.generate])
 @given(kind=st.sampled_from(_TEXT_KINDS), seed=_SEEDS)
 def test_fuzz_openpose_json(tmp_path, kind, seed):
@@ -734,12 +722,6 @@ def _tiny_estimates() -> dict:
     }  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inputs/estimates.py (another owner) leaks numpy's file handle on corrupt "
-    "archives, lets a raw ValueError out (a (3,) K reshaped to 3x3) and warns on float32 "
-    "overflow; remove when fixed",
-)
 @settings(_FUZZ, max_examples=80, phases=[Phase.generate])
 @given(how=_how())
 def test_fuzz_estimates_npz(tmp_path, how):
@@ -757,11 +739,6 @@ def test_fuzz_estimates_npz(tmp_path, how):
     _outcome("estimates .npz", lambda q: read_estimates(q, num_betas=10), p, InputError, check)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inputs/images.py (another owner): imageio leaks its file handle on a corrupt "
-    "PNG (read the bytes first); remove when fixed",
-)
 @settings(_FUZZ, max_examples=60, phases=[Phase.generate])
 @given(kind=st.sampled_from(_BYTE_KINDS), seed=_SEEDS)
 def test_fuzz_image_png(tmp_path, kind, seed):

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from jaxrefine.errors import JaxrefineError
+from jaxrefine.files import read_npz
 
 VALIDATION_SUBJECTS = ("09", "16")
+MAX_ANGLE = 1e4  # radians; any axis-angle component beyond is a damaged file, not a pose
 
 
 class PoseFileError(JaxrefineError, ValueError):
@@ -83,26 +84,21 @@ def load_poses(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"pose file not found: {path} (make it with `jaxrefine mocap`)")
-    try:
-        z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise _fail(path, f"cannot be read as an npz ({e})") from e
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise _fail(path, "is a single .npy array, not an npz")
-    with z:
-        missing = [k for k in ("pose", "subject", "trial") if k not in z.files]
-        if missing:
-            raise _fail(path, f"missing keys {missing} (found {sorted(z.files)})")
-        pose, subject, trial = z["pose"], z["subject"], z["trial"]
+    z = read_npz(path, PoseFileError, "pose file (expected one made by `jaxrefine mocap`)")
+    missing = [k for k in ("pose", "subject", "trial") if k not in z]
+    if missing:
+        raise _fail(path, f"missing keys {missing} (found {sorted(z)})")
+    pose, subject, trial = z["pose"], z["subject"], z["trial"]
     if pose.ndim != 3 or pose.shape[1:] != (24, 3) or not np.issubdtype(pose.dtype, np.floating):
         raise _fail(path, f"'pose' must be float (N, 24, 3), got {pose.dtype} {pose.shape}")
     n = len(pose)
     for name, a in (("subject", subject), ("trial", trial)):
         if a.shape != (n,) or a.dtype.kind != "U":
             raise _fail(path, f"'{name}' must be a str array ({n},), got {a.dtype} {a.shape}")
-    bad = ~np.isfinite(pose).all(axis=(1, 2))
+    bad = ~(np.abs(pose) <= MAX_ANGLE).all(axis=(1, 2))  # NaN compares False
     if bad.any():
-        raise _fail(path, f"{int(bad.sum())} poses are not finite (first: frame {np.argmax(bad)})")
+        raise _fail(path, f"{int(bad.sum())} poses are not finite or beyond {MAX_ANGLE} rad "
+                    f"(first: frame {np.argmax(bad)})")  # fmt: skip
     out = PoseSet(pose.astype(np.float32), subject, trial)
     keep = np.ones(n, bool)
     if subjects is not None:

@@ -24,6 +24,7 @@ body frame is the camera frame). Everything is checked before any work starts.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import pickle
 from collections.abc import Callable
@@ -32,7 +33,9 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from jaxrefine import safepickle
 from jaxrefine.camera import focal_from_image_size, weak_perspective_to_full
+from jaxrefine.files import read_npz
 from jaxrefine.inputs.errors import InputError
 
 POSE_KEYS = ("pose", "poses", "thetas", "pred_pose", "pred_rotmat", "smpl_pose")
@@ -41,6 +44,7 @@ TRANSL_KEYS = ("transl", "cam_t", "pred_cam_t_full")
 FRAME_KEYS = ("frame", "frame_index", "frame_idx", "imgname", "image_name")
 TRACK_KEYS = ("track_id", "person_id", "track")
 SPIN_BOX_SCALE = 200.0  # SPIN / PARE store the box side divided by 200 pixels
+MAX_VALUE = 1e8  # no parameter, translation or pixel is this large: a damaged file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,11 +114,11 @@ def _read_arrays(path: Path) -> dict:
         raise InputError(f"{path}: no such estimates file")
     try:
         if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
+            return read_npz(path, InputError, "npz of SMPL parameters")
         if path.suffix in (".pkl", ".pickle"):
-            with open(path, "rb") as fh:
-                obj = _ArrayUnpickler(fh, encoding="latin1").load()
+            raw = path.read_bytes()
+            safepickle.scan(raw)  # malformed streams and memo bombs, before unpickling
+            obj = _ArrayUnpickler(io.BytesIO(raw), encoding="latin1").load()
         else:
             raise InputError(f"{path}: expected an .npz or .pkl file of SMPL parameters")
     except InputError:
@@ -135,6 +139,8 @@ def _float(arrays: dict, key: str, path: Path) -> np.ndarray:
         raise InputError(f"{path}: key {key!r} must hold numbers") from exc
     if not np.all(np.isfinite(a)):
         raise InputError(f"{path}: key {key!r} holds NaN or inf")
+    if np.any(np.abs(a) > MAX_VALUE):
+        raise InputError(f"{path}: key {key!r} holds values beyond {MAX_VALUE:g}")
     return a
 
 
@@ -242,6 +248,15 @@ def read_estimates(
         when converting crop cameras.
     """
     path = Path(path)
+    try:
+        return _read_estimates(path, image_size, num_betas, intrinsics)
+    except (ValueError, TypeError, IndexError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"{path}: inconsistent estimates ({type(exc).__name__}: {exc})") from None
+
+
+def _read_estimates(path: Path, image_size, num_betas, intrinsics) -> Estimates:
     arrays = _read_arrays(path)
     fmt = "jaxrefine" if str(arrays.get("format", "")) == "jaxrefine-result-v1" else "generic"
     go, bp = _pose(arrays, path)

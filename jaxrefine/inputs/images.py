@@ -48,8 +48,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such image file")
-    try:
-        array = iio.imread(path)
+    try:  # read the bytes ourselves: imageio leaks its file handle on a corrupt file
+        array = iio.imread(path.read_bytes(), extension=path.suffix.lower() or None)
     except Exception as exc:  # imageio raises many types for broken files
         raise InputError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from exc
     return to_float_rgb(array, str(path))

@@ -22,6 +22,7 @@ import numpy as np
 from jaxrefine.inputs.errors import InputError
 
 SIZES = {"body25": 25, "coco17": 17}
+MAX_VALUE = 1e8  # pixels and confidences are never this large: a damaged file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,14 +55,16 @@ def _load_json(path: Path):
 
 def _points(values, k: int, where: str) -> np.ndarray:
     try:
-        a = np.asarray(values, np.float32)
+        a = np.asarray(values, np.float64)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{where}: keypoints must be numbers") from exc
     if a.size != 3 * k:
         raise InputError(f"{where}: expected {k} x (x, y, c) = {3 * k} numbers, got {a.size}")
     a = a.reshape(k, 3)
-    if not np.all(np.isfinite(a)):
-        raise InputError(f"{where}: keypoints hold NaN or inf")
+    if np.all(np.abs(a) <= MAX_VALUE):
+        a = a.astype(np.float32)
+    if not np.all(np.abs(a) <= MAX_VALUE):  # NaN compares False
+        raise InputError(f"{where}: keypoints hold NaN, inf or values beyond {MAX_VALUE:g}")
     return a
 
 
