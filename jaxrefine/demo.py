@@ -3,10 +3,14 @@
 1. ``body_model.png``: the shipped open body model (SMPL layout) in a few shapes and poses.
 2. ``contact_sheet.png``: synthetic frames (CMU mocap poses, procedural clothing, natural
    backgrounds) with their ground truth and a regressor-like initial estimate.
-3. ``refinement.png`` / ``refinement.json`` / ``loss_curves.png``: the paper's refinement with
-   ground-truth targets on those frames: the initial estimate, SMPLify on the 25 ground-truth
-   OpenPose keypoints, and SMPLify on dense ground-truth vertex targets (the paper's Table 2;
-   docs/METHOD.md).
+3. ``refinement.png`` / ``refinement.json`` / ``refined_learned_dense.npz`` (+ an OBJ): the
+   paper's pipeline on those frames (two synthetic subjects, personal textures estimated from
+   their frames): the initial estimate, the shipped network's dense targets + dense SMPLify
+   (the main job), and as comparison columns SMPLify on the 25 ground-truth OpenPose keypoints
+   and on dense ground-truth vertex targets (docs/METHOD.md).
+
+Poses: the shipped demo set (CMU subjects 09 and 16, which the network never trained on), or
+``--poses`` / ``--mocap``. Nothing is read from outside the package unless named.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-FIT_COLOURS = {"init": (1.0, 0.6, 0.25), "sparse_gt": (0.4, 0.6, 1.0), "dense_gt": (0.45, 0.9, 0.5)}
-TITLES = {"init": "initial estimate", "sparse_gt": "SMPLify, 25 GT keypoints",
+FIT_COLOURS = {"init": (1.0, 0.6, 0.25), "learned_dense": (0.95, 0.4, 0.8),
+               "sparse_gt": (0.4, 0.6, 1.0), "dense_gt": (0.45, 0.9, 0.5)}  # fmt: skip
+TITLES = {"init": "initial estimate", "learned_dense": "learned dense (network)",
+          "sparse_gt": "SMPLify, 25 GT keypoints",
           "dense_gt": "SMPLify, dense GT targets"}  # fmt: skip
 
 
@@ -59,58 +65,90 @@ def body_gallery(model, path: Path, backend: str) -> None:
     _say(f"wrote {path}")
 
 
-def refinement(model, batch, out: Path, backend: str, optimizer: str) -> dict:
-    import matplotlib.pyplot as plt
-
-    from jaxrefine import viz
-    from jaxrefine.body_model import forward
-    from jaxrefine.data.contact_sheet import render_bodies
-    from jaxrefine.metrics import compute_all
-    from jaxrefine.objective import get_preset, load_gmm_prior, params_from_pose, pose_from_params
-    from jaxrefine.oracle import ground_truth_targets, with_start
+def _gt_rows(model, batch, init_params, init_vertices, options) -> dict:
+    """SMPLify on the ground-truth targets (the comparison columns): sparse and dense."""
+    from jaxrefine.evaluate import ground_truth_data
+    from jaxrefine.objective import get_preset, load_gmm_prior
+    from jaxrefine.refine import with_start
     from jaxrefine.smplify import smplify
 
-    posef = jax.jit(jax.vmap(lambda p, b, t: forward(model, p, b, t)))
-    gt = posef(batch.pose, batch.betas, batch.transl)
-    init = posef(batch.init_pose, batch.init_betas, batch.init_transl)
-    cams = batch.cameras
-    H, W = batch.image_size
-    sparse, dense, _ = ground_truth_targets(model, gt, init, cams, (H, W), backend)
-    preset = get_preset("dense")
+    data, info = ground_truth_data(model, batch, options)
+    preset, gmm, out = get_preset("dense"), load_gmm_prior(), {}
+    for row, kind in (("sparse_gt", "keypoints"), ("dense_gt", "dense")):
+        _say(f"refining {len(batch)} frames with {TITLES[row]} (compiles first)")
+        d = with_start(data[row], init_params["transl"], init_vertices, preset)
+        res = smplify(model, init_params, d, preset=preset, data_kind=kind,
+                      optimizer=options.optimizer, gmm=gmm,
+                      render_flags=info["render_flags"] if kind == "dense" else None)  # fmt: skip
+        out[row] = jax.tree.map(np.asarray, res.params)
+    return out
+
+
+def _learned_row(model, batch, subjects, init_params, options):
+    """The main job: the shipped network's dense targets, then dense SMPLify."""
+    from jaxrefine.network import load_pretrained
+    from jaxrefine.refine import refine
+
+    try:
+        cfg, params, meta = load_pretrained()
+    except FileNotFoundError as exc:
+        _say(f"NOTE: learned refinement skipped: {exc}")
+        return None
+    _say(f"refining {len(batch)} frames with the shipped network ({cfg.name}, trained "
+         f"{meta.get('steps', '?')} steps) + dense SMPLify (compiles first)")  # fmt: skip
+    t0 = time.perf_counter()
+    res = refine(model, list(batch.image), init_params, batch.cameras, (cfg, params),
+                 subjects=subjects, options=options)  # fmt: skip
+    _say(f"  done in {time.perf_counter() - t0:.1f} s (compilation included); status "
+         f"{np.bincount(np.asarray(res.status)).tolist()}")  # fmt: skip
+    return jax.tree.map(np.asarray, res.params)
+
+
+def refinement(model, batch, subjects, out: Path, backend: str, optimizer: str) -> dict:
+    """Initial estimate, learned dense refinement and the ground-truth columns on the demo
+    frames: overlays, a table, the result file of the learned row and one OBJ."""
+    from jaxrefine import viz
+    from jaxrefine.data.contact_sheet import render_bodies
+    from jaxrefine.io import save_obj, save_result
+    from jaxrefine.metrics import compute_all
+    from jaxrefine.objective import params_from_pose
+    from jaxrefine.refine import RefineOptions, pose_batch
+
+    options = RefineOptions(optimizer=optimizer, backend=backend, batch_size=len(batch))
     init_params = params_from_pose(batch.init_pose, batch.init_betas, batch.init_transl)
-    gmm = load_gmm_prior()
-    fits = {"init": (batch.init_pose, batch.init_betas, batch.init_transl)}
-    curves = {}
-    for row, kind, data in (("sparse_gt", "keypoints", sparse), ("dense_gt", "dense", dense)):
-        _say(f"refining {len(batch.pose)} frames with {TITLES[row]} ({optimizer}; compiles first)")
-        t0 = time.perf_counter()
-        res = smplify(model, init_params, with_start(data, init_params, init.vertices, preset),
-                      preset=preset, data_kind=kind, optimizer=optimizer, gmm=gmm)  # fmt: skip
-        jax.block_until_ready(res.params)
-        _say(f"  done in {time.perf_counter() - t0:.1f} s (compilation included)")
-        p = res.params
-        fits[row] = (pose_from_params(p), p["betas"], p["transl"])
-        curves[row] = np.concatenate(
-            [np.asarray(res.camera_stage.loss_curve), np.asarray(res.body_stage.loss_curve)], 1
-        )
-    metrics = {}
-    renders = {}
-    for row, (po, be, tr) in fits.items():
-        o = posef(po, be, tr)
+    gt = pose_batch(model, jnp.asarray(batch.pose), jnp.asarray(batch.betas),
+                    jnp.asarray(batch.transl))  # fmt: skip
+    init_v = pose_batch(model, jnp.asarray(batch.init_pose), jnp.asarray(batch.init_betas),
+                        jnp.asarray(batch.init_transl)).vertices  # fmt: skip
+    fits = {"init": jax.tree.map(np.asarray, init_params)}
+    learned = _learned_row(model, batch, subjects, init_params, options)
+    if learned is not None:
+        fits["learned_dense"] = learned
+    fits.update(_gt_rows(model, batch, init_params, init_v, options))
+    metrics, renders, H, W = {}, {}, *batch.image_size
+    for row, p in fits.items():
+        pose = jnp.concatenate([jnp.asarray(p["global_orient"])[:, None], p["body_pose"]], 1)
+        o = pose_batch(model, pose, jnp.asarray(p["betas"]), jnp.asarray(p["transl"]))
         m = jax.vmap(compute_all)(o.joints, gt.joints, o.vertices, gt.vertices)
         metrics[row] = {k: np.asarray(v) for k, v in m.items()}
-        renders[row] = render_bodies(model, po, be, tr, cams, jnp.asarray(FIT_COLOURS[row]),
-                                     height=H, width=W, backend=backend)  # fmt: skip
-    from jaxrefine.io import save_obj, save_result
+        renders[row] = render_bodies(model, pose, p["betas"], p["transl"], batch.cameras,
+                                     jnp.asarray(FIT_COLOURS[row]), height=H, width=W,
+                                     backend=backend)  # fmt: skip
+        if row == ("learned_dense" if learned is not None else "dense_gt"):
+            save_result(out / f"refined_{row}.npz", model, p, o.joints, batch.cameras,
+                        metrics[row])  # fmt: skip
+            save_obj(out / f"refined_{row}_frame0.obj", o.vertices[0], model.faces)
+            _say(f"wrote {out / f'refined_{row}.npz'} (documented in jaxrefine/io.py), an OBJ")
+    _overlay_figure(batch, fits, renders, metrics, out / "refinement.png", viz)
+    return {row: {k: float(np.mean(v)) for k, v in m.items()} for row, m in metrics.items()}
 
-    po, be, tr = fits["dense_gt"]
-    o = posef(po, be, tr)
-    dense_params = params_from_pose(po, be, tr)
-    save_result(out / "refined_dense.npz", model, dense_params, o.joints, cams, metrics["dense_gt"])
-    save_obj(out / "refined_dense_frame0.obj", o.vertices[0], model.faces)
-    _say(f"wrote {out / 'refined_dense.npz'} (documented in jaxrefine/io.py) and an OBJ")
-    n = len(batch.pose)
-    fig, axes = plt.subplots(n, 4, figsize=(12, 3 * n), squeeze=False)
+
+def _overlay_figure(batch, fits, renders, metrics, path: Path, viz) -> None:
+    import matplotlib.pyplot as plt
+
+    n = len(batch)
+    fig, axes = plt.subplots(n, len(fits) + 1, figsize=(3 * (len(fits) + 1), 3 * n),
+                             squeeze=False)  # fmt: skip
     for i in range(n):
         image = np.asarray(batch.image[i])
         axes[i, 0].imshow(np.clip(image, 0, 1))
@@ -124,22 +162,9 @@ def refinement(model, batch, out: Path, backend: str, optimizer: str) -> dict:
         for a in axes[i]:
             a.axis("off")
     fig.tight_layout()
-    fig.savefig(out / "refinement.png", dpi=80)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
-    _say(f"wrote {out / 'refinement.png'}")
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
-    for a, row in zip(ax, curves):
-        for c in curves[row]:
-            a.plot(c, lw=0.8)
-        a.axvline(curves[row].shape[1] // 2, color="k", ls=":", lw=0.8)
-        a.set_yscale("log")
-        a.set_title(f"{TITLES[row]}: loss per frame")
-        a.set_xlabel("iteration (camera stage | body stage)")
-    fig.tight_layout()
-    fig.savefig(out / "loss_curves.png", dpi=80)
-    plt.close(fig)
-    _say(f"wrote {out / 'loss_curves.png'}")
-    return {row: {k: float(np.mean(v)) for k, v in m.items()} for row, m in metrics.items()}
+    _say(f"wrote {path}")
 
 
 ASTRONAUT_CREDIT = ("scikit-image's data.astronaut(): Eileen Collins, NASA "
@@ -206,12 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--difficulty", default="medium", choices=["easy", "medium", "hard"])
     ap.add_argument("--optimizer", default="adam", choices=optimizer_names())
     ap.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"])
-    ap.add_argument("--poses", default=None, help="POSES.npz from `jaxrefine mocap` (optional)")
-    ap.add_argument(
-        "--mocap",
-        default=str(Path(__file__).resolve().parents[2] / "shared" / "mocap"),
-        help="without --poses: a CMU folder to retarget a few trials from",
-    )
+    ap.add_argument("--poses", default=None, help="POSES.npz from `jaxrefine mocap` (default: "
+                    "the shipped demo poses, CMU subjects 09 and 16)")  # fmt: skip
+    ap.add_argument("--mocap", default=None, help="instead: a CMU folder to retarget trials from")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -219,8 +241,14 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from jaxrefine.data.contact_sheet import contact_sheet
-    from jaxrefine.data.poses import load_poses, poses_from_mocap
-    from jaxrefine.data.scenes import GeneratorConfig, generate, resolve_backend
+    from jaxrefine.data.poses import (
+        DEMO_POSES_PATH,
+        load_demo_poses,
+        load_poses,
+        poses_from_mocap,
+    )
+    from jaxrefine.data.scenes import GeneratorConfig, resolve_backend
+    from jaxrefine.evaluate import eval_frames
     from jaxrefine.report import print_table, write_json
     from jaxrefine.smpl_io import load_body_model
 
@@ -230,13 +258,18 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"model: {model.describe()}")
     _say(f"rasterizer backend: {backend}; JAX devices: {jax.devices()}")
     body_gallery(model, out / "body_model.png", backend)
-    poses = (load_poses(args.poses) if args.poses else poses_from_mocap(model, args.mocap)).pose
-    _say(f"poses: {len(poses)} frames")
-    batch = generate(model, poses, args.n, args.seed,
-                     GeneratorConfig(difficulty=args.difficulty, backend=backend))  # fmt: skip
+    if args.poses:
+        poses, where = load_poses(args.poses).pose, args.poses
+    elif args.mocap:
+        poses, where = poses_from_mocap(model, args.mocap).pose, args.mocap
+    else:
+        poses, where = load_demo_poses().pose, DEMO_POSES_PATH
+    _say(f"poses: {len(poses)} from {where}")
+    config = GeneratorConfig(difficulty=args.difficulty, backend=backend)
+    batch, subjects = eval_frames(model, poses, args.n, args.seed, config, group=args.n // 2 or 1)
     contact_sheet(batch, out / "contact_sheet.png", model=model, backend=backend)
     _say(f"wrote {out / 'contact_sheet.png'}")
-    rows = refinement(model, batch, out, backend, args.optimizer)
+    rows = refinement(model, batch, subjects, out, backend, args.optimizer)
     keys = ("mpjpe", "pa_mpjpe", "n_mpjpe", "pve", "pa_pve", "n_pve")
     print_table(
         ["mean over frames (mm)", *keys], [[r] + [f"{rows[r][k]:.1f}" for k in keys] for r in rows]
