@@ -34,15 +34,14 @@ from jaxrefine.data.sampling import SceneConfig, cameras_for, sample_scenes
 from jaxrefine.fit import STATUS_NAMES
 from jaxrefine.metrics import compute_all
 from jaxrefine.objective import (
-    REFERENCE_PERSON_SIZE,
     FitData,
     get_preset,
     load_gmm_prior,
     params_from_pose,
-    person_size_px,
     pose_from_params,
 )
 from jaxrefine.optimizers.registry import optimizer_names
+from jaxrefine.refine import with_start as refine_with_start
 from jaxrefine.render import rasterize_batch
 from jaxrefine.report import print_table, write_json
 from jaxrefine.smplify import smplify
@@ -139,12 +138,9 @@ def ground_truth_targets(
 
 
 def with_start(data: FitData, init_params: dict, init_vertices, preset) -> FitData:
-    """Fill a batch's depth anchor and person-size scale from the initial estimate."""
-    proj = jax.vmap(project)(data.camera, init_vertices)
-    size = jax.vmap(person_size_px)(proj, jnp.ones(proj.shape[:2]))
-    n = proj.shape[0]
-    scale = REFERENCE_PERSON_SIZE / size if preset.scale_by_person_size else jnp.ones(n)
-    return data.replace(init_transl=init_params["transl"], pixel_scale=scale)
+    """Fill a batch's depth anchor and person-size scale from the initial estimate (the
+    refinement pipeline's :func:`jaxrefine.refine.with_start`, taking the params dict)."""
+    return refine_with_start(data, init_params["transl"], init_vertices, preset)
 
 
 def run_oracle(

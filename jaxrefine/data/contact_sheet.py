@@ -154,17 +154,17 @@ def main(argv: list[str] | None = None) -> int:
 def load_poses(model, poses_path=None, mocap_dir=None, max_trials: int = 6) -> np.ndarray:
     """(N, 24, 3) poses for demos: a ``jaxrefine mocap`` file
     (:func:`jaxrefine.data.poses.load_poses`), else a few CMU trials retargeted on the fly
-    (:func:`jaxrefine.data.poses.poses_from_mocap`) from ``mocap_dir`` (default
-    ``../shared/mocap`` beside the repository). A missing file or folder is an error."""
-    from pathlib import Path
-
+    (:func:`jaxrefine.data.poses.poses_from_mocap`) from ``mocap_dir``, else the pose set shipped
+    for the demo (:func:`jaxrefine.data.poses.load_demo_poses`). A missing file or folder is an
+    error; nothing outside the package is read unless named."""
+    from jaxrefine.data.poses import load_demo_poses, poses_from_mocap
     from jaxrefine.data.poses import load_poses as load_pose_file
-    from jaxrefine.data.poses import poses_from_mocap
 
     if poses_path:
         return load_pose_file(poses_path).pose
-    root = Path(mocap_dir) if mocap_dir else Path(__file__).resolve().parents[3] / "shared/mocap"
-    return poses_from_mocap(model, root, max_trials).pose
+    if mocap_dir:
+        return poses_from_mocap(model, mocap_dir, max_trials).pose
+    return load_demo_poses().pose
 
 
 if __name__ == "__main__":
