@@ -248,7 +248,7 @@ def test_script_end_to_end(tmp_path):
     flags += " --val-every 10 --log-every 5"
     cmd = [sys.executable, str(REPO / "scripts" / "train.py"), *flags.split()]
     cmd += ["--out", str(out), "--poses", str(poses)]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "val_zero_epe" in res.stdout
     for name in ("log.csv", "curves.png", "run.json", "config.json", "validation.npz"):
