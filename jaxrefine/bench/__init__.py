@@ -11,8 +11,10 @@ BENCHMARKS = ("body", "raster", "data", "smplify", "network")
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in BENCHMARKS:
-        print(f"usage: jaxrefine bench {{{'|'.join(BENCHMARKS)}}} [--json FILE] [options]")
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
+        ok = bool(argv) and argv[0] in ("-h", "--help")
+        usage = f"usage: jaxrefine bench {{{'|'.join(BENCHMARKS)}}} [--json FILE] [options]"
+        print(usage, file=sys.stdout if ok else sys.stderr)
+        return 0 if ok else 2
     try:
         mod = importlib.import_module(f"jaxrefine.bench.{argv[0]}")
     except ModuleNotFoundError as exc:

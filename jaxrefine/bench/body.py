@@ -1,26 +1,32 @@
-"""``jaxrefine bench body``: body-model forward and forward+backward, jaxrefine vs smplx.
+"""``jaxrefine bench body``: body-model forward and forward+backward, jaxrefine vs smplx
+(PyTorch) and the JAX peer ``body-models``.
 
-For each model (the shipped open model and a random model with SMPL's exact sizes) and batch
-size, it times, round-robin in the same run: jaxrefine (jit + vmap; CPU or whatever JAX runs
-on) and smplx on PyTorch CPU with 1 and with 2 threads. "fwd+bwd" is the gradient of a scalar
-loss of vertices and joints w.r.t. pose and betas, as a fitting step needs. Compilation time
-(first call of the jitted forward+backward) is reported separately.
+``--model open|smpl-size|PATH`` (repeatable; default both shipped choices): the shipped open
+model (no pose correctives), a random model of SMPL's sizes (6,890 vertices, 207 correctives),
+or a model file. All sides pose the whole mesh (same work). jaxrefine: jit + vmap, whatever JAX
+runs on; smplx: PyTorch CPU with as many threads as the cores JAX uses (said in the header);
+body-models: its JAX SMPL, jitted, loading the same arrays from a temporary SMPL ``.npz`` (rows
+skipped with the reason when it cannot load). Timed round-robin in the same run, medians of the
+same number of repetitions each. "fwd+bwd" is the gradient of a scalar loss of the vertices
+(jaxrefine and smplx: plus the joints) w.r.t. pose and betas, as a fitting step needs.
+Compilation time (first call of jaxrefine's jitted forward+backward) is reported separately.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxrefine.bench.common import interleaved, summary
+from jaxrefine.bench.smplify import jax_cores, model_arrays
 from jaxrefine.body_model import forward, from_arrays
 from jaxrefine.report import machine_info, machine_line, print_table, write_json
-from jaxrefine.smpl_io import OPEN_MODEL_PATH, read_npz
-from jaxrefine.testing import make_smpl_size_arrays
 
 
 def _jax_fns(model, batch):
@@ -71,27 +77,62 @@ def _torch_fns(arrays, batch, num_betas):
     return fwd, fb
 
 
-def _with_threads(n, f):
-    import torch
+def _peer_fns(arrays, batch: int, tmpdir: str):
+    """body-models' JAX SMPL on the same arrays (written to a temporary SMPL ``.npz``):
+    (fwd, fwd+bwd) callables, or the reason it cannot run."""
+    try:
+        from body_models.smpl.jax import SMPL
+    except ImportError as exc:
+        return f"body-models not installed ({exc})"
+    a = dict(arrays)
+    V = a["v_template"].shape[0]
+    if a.get("posedirs") is None:
+        a["posedirs"] = np.zeros((V, 3, 207), np.float32)
+    if "kintree_table" not in a:
+        parents = np.asarray(a["parents"], np.int64)
+        a["kintree_table"] = np.stack([parents, np.arange(len(parents))])
+    path = Path(tmpdir) / f"peer_{V}.npz"
+    keys = ("v_template", "f", "weights", "shapedirs", "posedirs", "J_regressor", "kintree_table")
+    try:
+        np.savez(path, **{k: np.asarray(a[k]) for k in keys})
+        m = SMPL(model_path=path)
+    except Exception as exc:  # any load failure: the rows are skipped with this reason
+        return f"body-models could not load the model: {type(exc).__name__}: {exc}"
+    rng = np.random.default_rng(0)
+    pose = jnp.asarray(rng.normal(0, 0.3, (batch, 24, 3)), jnp.float32)
+    betas = jnp.asarray(rng.normal(0, 1, (batch, 10)), jnp.float32)
 
-    def g():
-        torch.set_num_threads(n)
-        f()
+    def verts(p, b):
+        return m.forward_vertices(body_pose=p[:, 1:], pelvis_rotation=p[:, 0], shape=b)
 
-    return g
+    fwd = jax.jit(verts)
+    fb = jax.jit(jax.value_and_grad(lambda p, b: jnp.sum(verts(p, b) ** 2), argnums=(0, 1)))
+    try:
+        jax.block_until_ready(fb(pose, betas))
+        jax.block_until_ready(fwd(pose, betas))
+    except Exception as exc:
+        return f"body-models failed on the model: {type(exc).__name__}: {exc}"
+    return (
+        lambda: jax.block_until_ready(fwd(pose, betas)),
+        lambda: jax.block_until_ready(fb(pose, betas)),
+    )
 
 
 HEADERS = [
-    "model", "batch", "pass", "jaxrefine ms (range)", "smplx 1 thr ms", "speed-up",
-    "smplx 2 thr ms", "speed-up", "compile s",
+    "model", "batch", "pass", "jaxrefine ms (range)", "smplx ms", "speed-up",
+    "body-models ms", "speed-up", "compile s",
 ]  # fmt: skip
 
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="jaxrefine bench body", description=__doc__)
+    ap.add_argument("--model", nargs="+", default=["open", "smpl-size"],
+                    help="open | smpl-size | PATH of a model file (several allowed)")  # fmt: skip
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 32, 256])
     ap.add_argument("--budget", type=float, default=3.0, help="seconds per measurement cell")
+    ap.add_argument("--reps", type=int, default=5, help="least timed repetitions per side")
     ap.add_argument("--no-torch", action="store_true", help="skip the smplx reference")
+    ap.add_argument("--no-peer", action="store_true", help="skip body-models")
     ap.add_argument("--json", default=None)
     return ap.parse_args(argv)
 
@@ -106,46 +147,40 @@ def _torch_available() -> bool:
     return True
 
 
-def _model_arrays() -> dict[str, dict]:
-    """The models measured: the shipped open model (10 betas) and a random SMPL-size one."""
-    models = {}
-    if OPEN_MODEL_PATH.is_file():
-        a = read_npz(OPEN_MODEL_PATH)
-        a["shapedirs"] = a["shapedirs"][:, :, :10]
-        models["open"] = a
-    models["smpl-size"] = make_smpl_size_arrays(seed=0)
-    return models
-
-
-def _measure(model, arrays, batch: int, budget: float, with_torch: bool):
-    """Round-robin timings of one cell: {name: summary} and jaxrefine's compile seconds."""
+def _measure(model, arrays, batch: int, args, with_torch: bool, tmpdir: str):
+    """Round-robin timings of one cell: {name: summary}, jaxrefine's compile seconds, and why
+    the peer is missing (or None)."""
     jfwd, jfb, compile_s = _jax_fns(model, batch)
     cells = {"jax fwd": jfwd, "jax fwd+bwd": jfb}
     if with_torch:
+        import torch
+
+        torch.set_num_threads(jax_cores())
         tfwd, tfb = _torch_fns(arrays, batch, 10)
-        for n in (1, 2):
-            cells[f"torch{n} fwd"] = _with_threads(n, tfwd)
-            cells[f"torch{n} fwd+bwd"] = _with_threads(n, tfb)
-        for f in cells.values():  # warm-up
-            f()
-    t = interleaved(cells, budget_s=budget)
-    return {k: summary(v) for k, v in t.items()}, compile_s
+        cells["torch fwd"], cells["torch fwd+bwd"] = tfwd, tfb
+    peer = "skipped (--no-peer)" if args.no_peer else _peer_fns(arrays, batch, tmpdir)
+    if not isinstance(peer, str):
+        cells["peer fwd"], cells["peer fwd+bwd"] = peer
+        peer = None
+    for f in cells.values():  # warm-up
+        f()
+    t = interleaved(cells, min_reps=args.reps, budget_s=args.budget)
+    return {k: summary(v) for k, v in t.items()}, compile_s, peer
 
 
-def _row_and_record(mname, batch, kind, s: dict, compile_s: float, with_torch: bool):
+def _row_and_record(mname, batch, kind, s: dict, compile_s: float):
     """The table row and the JSON record of one (model, batch, pass)."""
     j = s[f"jax {kind}"]
     row = [mname, batch, kind, f"{j['median_ms']:.2f} ({j['min_ms']:.2f}-{j['max_ms']:.2f})"]
     rec = {"model": mname, "batch": batch, "pass": kind, "jax": j}
-    for n in (1, 2):
-        if with_torch:
-            r = s[f"torch{n} {kind}"]
-            ratio = r["median_ms"] / j["median_ms"]
-            row += [f"{r['median_ms']:.2f} ({r['min_ms']:.2f}-{r['max_ms']:.2f})", f"{ratio:.1f}x"]
-            rec[f"torch_{n}thread"] = r
-            rec[f"speedup_vs_torch_{n}thread"] = ratio
-        else:
+    for side in ("torch", "peer"):
+        r = s.get(f"{side} {kind}")
+        if r is None:
             row += ["-", "-"]
+            continue
+        ratio = r["median_ms"] / j["median_ms"]
+        row += [f"{r['median_ms']:.2f} ({r['min_ms']:.2f}-{r['max_ms']:.2f})", f"{ratio:.1f}x"]
+        rec[side], rec[f"speedup_vs_{side}"] = r, ratio
     row.append(f"{compile_s:.2f}" if kind == "fwd+bwd" else "")
     rec["compile_s"] = compile_s if kind == "fwd+bwd" else None
     return row, rec
@@ -154,18 +189,28 @@ def _row_and_record(mname, batch, kind, s: dict, compile_s: float, with_torch: b
 def main(argv: list[str]) -> int:
     args = _parse_args(argv)
     with_torch = not args.no_torch and _torch_available()
-    models = _model_arrays()
     info = machine_info()
     print(machine_line(info))
-    results, rows = [], []
-    for mname, arrays in models.items():
-        model = from_arrays(arrays, model_id=mname, gender="neutral", num_betas=10)
-        for batch in args.batches:
-            s, compile_s = _measure(model, arrays, batch, args.budget, with_torch)
-            for kind in ("fwd", "fwd+bwd"):
-                row, rec = _row_and_record(mname, batch, kind, s, compile_s, with_torch)
-                rows.append(row)
-                results.append(rec)
+    results, rows, notes = [], [], []
+    with tempfile.TemporaryDirectory(prefix="jaxrefine-bench-body-") as tmpdir:
+        for mname in args.model:
+            arrays, what = model_arrays(mname)
+            model = from_arrays(arrays, model_id=mname, gender="neutral", num_betas=10)
+            for batch in args.batches:
+                s, compile_s, peer = _measure(model, arrays, batch, args, with_torch, tmpdir)
+                if peer is not None and peer not in notes:
+                    notes.append(peer)
+                    print(f"body-models rows skipped: {peer}")
+                for kind in ("fwd", "fwd+bwd"):
+                    row, rec = _row_and_record(mname, batch, kind, s, compile_s)
+                    rows.append(row)
+                    results.append(rec)
+    print(
+        f"Body model, whole mesh on every side; medians of the same repetitions (at least "
+        f"{args.reps}) each, round-robin. jaxrefine: {jax_cores()} cores, "
+        f"{len(jax.devices())} devices; smplx: PyTorch, {jax_cores()} threads; body-models: JAX."
+    )
     print_table(HEADERS, rows)
-    write_json(args.json, {"machine": info, "results": results})
+    write_json(args.json, {"machine": info, "torch_threads": jax_cores(), "results": results,
+                           "notes": notes})  # fmt: skip
     return 0

@@ -1,0 +1,69 @@
+"""Every ``jaxrefine bench`` command runs to its table with tiny sizes (figures not asserted:
+they depend on the machine; this only keeps the commands from rotting)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from jaxrefine.bench import main as bench_main
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+HAS_SMPLX = HAS_TORCH and importlib.util.find_spec("smplx") is not None
+NO_TORCH_REASON = "torch/smplx not installed (pip install '.[ref]'): run without the reference"
+
+
+def _run(argv, tmp_path, capsys) -> tuple[str, dict]:
+    out = tmp_path / "bench.json"
+    assert bench_main([*argv, "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "|" in text or "---" in text, text  # a table was printed
+    return text, json.loads(out.read_text())
+
+
+def test_bench_body(tmp_path, capsys):
+    extra = [] if HAS_SMPLX else ["--no-torch"]
+    text, rec = _run(
+        ["body", "--model", "smpl-size", "--batches", "1", "--budget", "0", "--reps", "1", *extra],
+        tmp_path,
+        capsys,
+    )
+    assert "whole mesh on every side" in text
+    assert {r["pass"] for r in rec["results"]} == {"fwd", "fwd+bwd"}
+
+
+@pytest.mark.parametrize("model", ["open", "smpl-size"])
+def test_bench_smplify(tmp_path, capsys, model):
+    extra = [] if HAS_SMPLX else ["--no-torch"]
+    argv = ["smplify", "--model", model, "--batches", "1", "--steps", "2", "--reps", "1"]
+    text, rec = _run([*argv, *extra], tmp_path, capsys)
+    assert "dense, whole mesh" in text  # the same-work row
+    assert {r["row"] for r in rec["results"]} == {"keypoints", "dense", "dense, whole mesh"}
+
+
+def test_bench_raster(tmp_path, capsys):
+    _run(["raster", "--sizes", "32", "--batches", "1", "--backends", "jax", "--budget", "0"],
+         tmp_path, capsys)  # fmt: skip
+
+
+def test_bench_data(tmp_path, capsys):
+    argv = ["data", "--size", "32", "--batch-sizes", "1", "--backends", "jax", "--modes", "fresh",
+            "--texture-size", "32", "--budget", "0", "--min-reps", "1"]  # fmt: skip
+    _run(argv, tmp_path, capsys)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("jaxrefine.bench.network") is None, reason="no bench network"
+)
+def test_bench_network(tmp_path, capsys):
+    extra = [] if HAS_TORCH else ["--no-torch"]
+    argv = ["network", "--configs", "tiny", "--batches", "1", "--size", "32", "--reps", "1"]
+    _run([*argv, *extra], tmp_path, capsys)
+
+
+def test_bench_usage_goes_to_stderr(capsys):
+    assert bench_main(["nonsense"]) == 2
+    captured = capsys.readouterr()
+    assert "usage: jaxrefine bench" in captured.err and captured.out == ""
