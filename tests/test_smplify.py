@@ -325,3 +325,42 @@ def test_dense_smplify_jits_and_differentiates_wrt_optimizer_leaves():
     packed = compact_dense(data)
     val_c = jitted(lr, packed, True)[0]
     np.testing.assert_allclose(val_c, val, rtol=1e-4)
+
+
+@pytest.mark.ref
+@pytest.mark.parametrize("prior", ["shipped", "dead-component"])
+def test_spin_parity_with_spin_float32_prior(smpl_size_arrays, prior):
+    """SPIN holds the GMM's normalised weights in float32: a component whose -log(weight x
+    normaliser) exceeds ~103.3 underflows and is never chosen (the shipped prior's component 4,
+    112.7). The twin mirrors that (its default ``prior="spin"``), jaxrefine follows with
+    :func:`~jaxrefine.bench.spin_torch.spin_prior`: same fit step for step."""
+    pytest.importorskip("torch", reason="torch not installed (pip install '.[ref]')")
+    pytest.importorskip("smplx", reason="smplx not installed (pip install '.[ref]')")
+    from jaxrefine.bench.spin_torch import SpinSMPLifyTorch, spin_nll_weights, spin_prior
+    from jaxrefine.priors import load_gmm
+
+    if prior == "shipped":
+        g = load_gmm()
+        gmm = tuple(np.asarray(x, np.float64) for x in (g.means, g.covars, g.weights))
+    else:  # a random prior whose first component is dead in SPIN (-log ~ 111 > 103.3)
+        means, covars, w = random_gmm(seed=1)
+        w = w.copy()
+        w[0] = 1e-19
+        gmm = (means, covars, w / w.sum())
+    assert np.isinf(spin_nll_weights(gmm[1], gmm[2])).sum() == 1
+    steps = 100
+    model, cams, focal, center, targets, conf, (ipose, ibetas, itransl) = _problem(smpl_size_arrays)
+    data = FitData(camera=cams, init_transl=jnp.asarray(itransl), pixel_scale=jnp.ones(3),
+                   keypoints=jnp.asarray(targets), keypoint_conf=jnp.asarray(conf))  # fmt: skip
+    res = smplify(
+        model, params_from_pose(ipose, ibetas, itransl), data, preset="spin",
+        gmm=spin_prior(gmm_from_arrays(*gmm)), camera_steps=steps, body_steps=steps,
+        select="last",
+    )  # fmt: skip
+    ref = SpinSMPLifyTorch(smpl_size_arrays, gmm).fit(
+        ipose, ibetas, itransl, focal, center, targets, conf, camera_steps=steps, body_steps=steps
+    )
+    np.testing.assert_allclose(res.body_stage.final_loss, ref["body_loss"], rtol=_PARITY_RTOL)
+    for k in ("global_orient", "body_pose", "betas", "transl"):
+        a, b = np.asarray(res.params[k]), ref[k]
+        np.testing.assert_allclose(a, b, rtol=_PARITY_RTOL, atol=_PARITY_RTOL * np.abs(b).max())

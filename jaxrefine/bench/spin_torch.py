@@ -43,6 +43,35 @@ SMPLX_TO_BODY25 = [
 ]
 
 
+def _nw(covars, weights) -> np.ndarray:
+    """SMPLify's normalised component weights (float64): ``w_m / ((2 pi)^(D/2) s_m / min s)``,
+    ``s_m = sqrt(det Sigma_m)``."""
+    covars, weights = np.asarray(covars, np.float64), np.asarray(weights, np.float64)
+    sqrdets = np.sqrt(np.linalg.det(covars))
+    return weights / ((2 * np.pi) ** (covars.shape[-1] / 2.0) * sqrdets / sqrdets.min())
+
+
+def spin_nll_weights(covars, weights) -> np.ndarray:
+    """The per-component constants ``-log nw_m`` (M,) exactly as SPIN's prior gets them: ``nw``
+    stored in float32 first, the log taken of that. Below float32's smallest subnormal (about
+    1.4e-45, ``-log`` 103.3) ``nw`` is 0 and its constant ``inf``: the component never wins the
+    max-mixture. Components between 87.3 and 103.3 keep a subnormal's reduced precision."""
+    nw32 = np.asarray(_nw(covars, weights), np.float32)
+    with np.errstate(divide="ignore"):
+        return -np.log(nw32.astype(np.float64))
+
+
+def spin_prior(gmm):
+    """jaxrefine's :class:`~jaxrefine.priors.GMMPrior` with SPIN's constants
+    (:func:`spin_nll_weights`): components dead in SPIN get ``inf`` and are never chosen, so a
+    jaxrefine fit follows SPIN with any prior, the shipped one included. For the loss (max-
+    mixture energy) form only, which Adam uses; the residual form needs finite constants."""
+    import jax.numpy as jnp
+
+    nll = spin_nll_weights(np.asarray(gmm.covars), np.asarray(gmm.weights))
+    return gmm.replace(nll_weights=jnp.asarray(nll, gmm.nll_weights.dtype))
+
+
 def _torch():
     import torch
 
@@ -56,11 +85,16 @@ class SpinSMPLifyTorch:
       arrays: SMPL-layout model arrays (smplx naming; posedirs may be absent).
       gmm: (means (8,69), covars (8,69,69), weights (8,)).
       dtype: "float32" or "float64".
+      prior: "spin" (default): the GMM's normalised component weights are held in float32 and
+        their log taken afterwards, as SPIN's prior does, so a component whose
+        ``-log(weight x normaliser)`` exceeds ~103.3 underflows to weight 0 and is never chosen
+        (:func:`spin_nll_weights`; the shipped CMU prior has one); "exact": ``-log`` in
+        float64, every component kept (jaxrefine's own prior).
       weights: dict with sigma, pose_prior, angle_prior, shape_prior, depth (SPIN's values by
         default), use_angle_prior / use_depth_prior switches.
     """
 
-    def __init__(self, arrays: dict, gmm, dtype="float32", num_betas=10, **weights):
+    def __init__(self, arrays: dict, gmm, dtype="float32", num_betas=10, prior="spin", **weights):
         torch = _torch()
         from smplx import SMPL
         from smplx.utils import Struct
@@ -72,13 +106,14 @@ class SpinSMPLifyTorch:
         self.smpl = SMPL(
             "unused", data_struct=Struct(**arrays), num_betas=num_betas, dtype=self.dtype
         )
+        if prior not in ("spin", "exact"):
+            raise ValueError(f"prior must be 'spin' or 'exact', got {prior!r}")
         means, covars, wts = (np.asarray(x, np.float64) for x in gmm)
         prec = np.linalg.inv(covars)
-        sqrdets = np.sqrt(np.linalg.det(covars))
-        nw = wts / ((2 * np.pi) ** (means.shape[1] / 2.0) * sqrdets / sqrdets.min())
+        nll = spin_nll_weights(covars, wts) if prior == "spin" else -np.log(_nw(covars, wts))
         self.means = torch.tensor(means, dtype=self.dtype)
         self.prec = torch.tensor(prec, dtype=self.dtype)
-        self.neg_log_nw = torch.tensor(-np.log(nw), dtype=self.dtype)
+        self.neg_log_nw = torch.tensor(nll, dtype=self.dtype)
         self.w = dict(sigma=100.0, pose_prior=4.78, angle_prior=15.2, shape_prior=5.0, depth=100.0,
                       use_angle_prior=True, use_depth_prior=True, data=1.0)  # fmt: skip
         self.w.update(weights)
