@@ -440,10 +440,21 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="jaxrefine refine", description=__doc__.split("\n\n")[0])
     a = ap.add_argument
     a("images", help="a folder of images, one image, or a video file")
-    a("--estimates", default=None, help="initial estimates (.npz / .pkl; see docs); without "
-      "them people are detected and initialized from BlazePose landmarks (extra 'detect')")
-    a("--box", nargs=4, type=float, action="append", default=None, metavar=("X0", "Y0", "X1", "Y1"),
-      help="without --estimates: a person box in pixels (repeatable; skips the detector)")
+    a(
+        "--estimates",
+        default=None,
+        help="initial estimates (.npz / .pkl; see docs); without "
+        "them people are detected and initialized from BlazePose landmarks (extra 'detect')",
+    )
+    a(
+        "--box",
+        nargs=4,
+        type=float,
+        action="append",
+        default=None,
+        metavar=("X0", "Y0", "X1", "Y1"),
+        help="without --estimates: a person box in pixels (repeatable; skips the detector)",
+    )
     a("--tiles", nargs="+", type=float, default=[1.0], help="detector tiles (e.g. 1 0.6 0.4)")
     a("--no-landmarks", action="store_true", help="without --estimates: no landmark term")
     a("--out", required=True, help="output folder")

@@ -117,9 +117,9 @@ def dense_features(
     norm = (targets - centre) / side + 0.5
     w = jnp.maximum(weights, 0.0)
     wsum = jax.ops.segment_sum(w, parts, num_parts)
-    mean = jax.ops.segment_sum(w[:, None] * norm, parts, num_parts) / jnp.maximum(wsum, 1e-9)[
-        :, None
-    ]
+    mean = (
+        jax.ops.segment_sum(w[:, None] * norm, parts, num_parts) / jnp.maximum(wsum, 1e-9)[:, None]
+    )
     mean = jnp.where((wsum > 0)[:, None], mean, _MISSING)
     seen = jax.ops.segment_sum((weights > 0).astype(targets.dtype), parts, num_parts)
     frac = seen / jnp.maximum(part_sizes, 1).astype(targets.dtype)
