@@ -38,6 +38,17 @@ def _need_detect():
         pytest.skip(f"BlazePose model files missing ({e})")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _no_persistent_compilation_cache():
+    """The one crash seen in this file (a segfault inside JAX's persistent compilation-cache
+    write after the LiteRT detector ran in the same process) went through the cache: these
+    tests compile without it."""
+    before = jax.config.jax_enable_compilation_cache
+    jax.config.update("jax_enable_compilation_cache", False)
+    yield
+    jax.config.update("jax_enable_compilation_cache", before)
+
+
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
     """A tiny random displacement network (plumbing only; no shipped checkpoint needed)."""
