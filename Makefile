@@ -47,8 +47,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# the project's real photos (development checkouts only; a user's install uses the astronaut)
+REAL_IMAGES ?= $(wildcard ../shared/real_images)
+
 demo: install
-	$(PY) -m jaxrefine.cli demo --out $(OUT)
+	$(PY) -m jaxrefine.cli demo --out $(OUT) $(if $(REAL_IMAGES),--real-images $(REAL_IMAGES))
 
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider --timeout=1200

@@ -175,8 +175,8 @@ def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None
     """One real photo before / after refinement (``real_photo.png`` with its attribution in
     the PNG metadata and ``real_photo.txt``), or None after saying why it was skipped.
 
-    The photo: COCO image 785 from ``real_dir`` (``$JAXREFINE_REAL_IMAGES_DIR`` or
-    ``../shared/real_images`` from the working directory) when present, else scikit-image's
+    The photo: COCO image 785 from ``real_dir`` (the demo's ``--real-images``, or
+    ``$JAXREFINE_REAL_IMAGES_DIR``) when given and present, else scikit-image's
     public-domain astronaut (upper body). Needs the ``detect`` extra, its model files and a
     network checkpoint (default: the shipped one)."""
     import importlib.util
@@ -198,11 +198,9 @@ def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None
     except (ModelsUnavailableError, FileNotFoundError) as e:
         _say(f"real photo: skipped ({e})")
         return None
-    real_dir = Path(
-        real_dir or os.environ.get("JAXREFINE_REAL_IMAGES_DIR", "../shared/real_images")
-    )
-    path = real_dir / "coco_000000000785.jpg"
-    if path.is_file():
+    real_dir = real_dir or os.environ.get("JAXREFINE_REAL_IMAGES_DIR")
+    path = Path(real_dir) / "coco_000000000785.jpg" if real_dir else None
+    if path is not None and path.is_file():
         image, credit = str(path), attribution(path)
     else:
         from skimage import data
@@ -233,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"])
     ap.add_argument("--poses", default=None, help="POSES.npz from `jaxrefine mocap` (default: "
                     "the shipped demo poses, CMU subjects 09 and 16)")  # fmt: skip
+    ap.add_argument("--real-images", default=None,
+                    help="a folder holding coco_000000000785.jpg for the real-photo picture "
+                    "(default: scikit-image's astronaut)")  # fmt: skip
     ap.add_argument("--mocap", default=None, help="instead: a CMU folder to retarget trials from")
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -276,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     summary = {"n": args.n, "seed": args.seed, "difficulty": args.difficulty, "rows": rows}
     write_json(out / "refinement.json", summary)
-    real_photo(out, model, backend)
+    real_photo(out, model, backend, real_dir=args.real_images)
     _say(f"demo finished in {time.perf_counter() - t0:.0f} s; look at {out}/*.png")
     return 0
 

@@ -193,10 +193,9 @@ def main(argv: list[str]) -> int:
     from jaxrefine.report import print_table, write_json
     from jaxrefine.smpl_io import load_body_model
 
-    real = Path("../shared/real_images")  # the project's layout, relative to the working dir
     ap = argparse.ArgumentParser(prog="jaxrefine eval-real", description=__doc__.split("\n\n")[0])
     a = ap.add_argument
-    a("--image", default=None, help="COCO photo (default: ../shared/real_images/coco_...785.jpg)")
+    a("--image", default=None, help="a COCO photo with its ground truth (e.g. coco_...785.jpg)")
     a("--annotation", default=None, help="its COCO JSON (default: the photo's .json)")
     a("--pseudo", nargs="*", default=[], help="photos scored against BlazePose (pseudo GT)")
     a("--checkpoint", default=None, help="network checkpoint (default: the shipped one)")
@@ -209,10 +208,8 @@ def main(argv: list[str]) -> int:
     a("--json", default=None, help="write the results as JSON")
     args = ap.parse_args(argv)
     image = args.image
-    if image is None and (real / "coco_000000000785.jpg").is_file():
-        image = str(real / "coco_000000000785.jpg")
     if image is None and not args.pseudo:
-        raise FileNotFoundError(f"no --image given and {real / 'coco_000000000785.jpg'} is absent")
+        ap.error("give --image (a COCO photo with its .json) and/or --pseudo PHOTO...")
     annotation = args.annotation or (str(Path(image).with_suffix(".json")) if image else None)
     model = load_body_model()
     cfg, params, meta = load_pretrained(args.checkpoint)
