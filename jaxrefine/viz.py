@@ -135,3 +135,55 @@ def channels_picture(channels, image=None, alpha: float = 0.6) -> np.ndarray:
         as_float_image(mask.astype(np.float32)),
     ]
     return image_grid(tiles, pad=2)
+
+
+def flow_to_rgb(flow, mask=None, max_norm: float | None = None, background=1.0) -> np.ndarray:
+    """Colour-code a 2D displacement field: hue = direction, saturation = length.
+
+    The usual optical-flow picture on an HSV wheel with value 1: a displacement pointing right
+    (+x) is red, down (+y, image rows) yellow-green, left cyan, up violet; zero is white and a
+    displacement of length ``max_norm`` or more is fully saturated.
+
+    Args:
+      flow: (H, W, 2) displacements (x, y) in pixels.
+      mask: optional (H, W) foreground; pixels outside get ``background``.
+      max_norm: length shown fully saturated (default: the largest length in the foreground,
+        so two pictures compare only when given the same value).
+      background: grey level (or (3,) colour) of masked-out pixels.
+
+    Returns:
+      (H, W, 3) float32 in [0, 1].
+    """
+    from matplotlib.colors import hsv_to_rgb
+
+    f = np.asarray(flow, np.float32)
+    if f.ndim != 3 or f.shape[-1] != 2:
+        raise ValueError(f"expected an (H, W, 2) field, got {f.shape}")
+    m = np.ones(f.shape[:2], bool) if mask is None else np.asarray(mask, bool)
+    if m.shape != f.shape[:2]:
+        raise ValueError(f"mask {m.shape} does not match the field {f.shape[:2]}")
+    norm = np.linalg.norm(f, axis=-1)
+    if max_norm is None:
+        max_norm = float(norm[m].max()) if m.any() else 0.0
+    hue = (np.arctan2(f[..., 1], f[..., 0]) / (2 * np.pi)) % 1.0
+    sat = np.clip(norm / max(float(max_norm), 1e-9), 0.0, 1.0)
+    rgb = hsv_to_rgb(np.stack([hue, sat, np.ones_like(sat)], -1)).astype(np.float32)
+    return np.where(m[..., None], rgb, np.asarray(background, np.float32)).astype(np.float32)
+
+
+def flow_wheel(size: int = 64) -> np.ndarray:
+    """(size, size, 3) legend of :func:`flow_to_rgb`: the colour of every direction and length
+    up to the circle's radius (outside the circle white)."""
+    r = (np.arange(size, dtype=np.float32) + 0.5 - size / 2) / (size / 2)
+    x, y = np.meshgrid(r, r)
+    return flow_to_rgb(np.stack([x, y], -1), np.hypot(x, y) <= 1.0, max_norm=1.0)
+
+
+def values_to_rgb(values, vmax: float | None = None, cmap: str = "viridis") -> np.ndarray:
+    """(N,) values (e.g. per-vertex errors) -> (N, 3) colours of ``cmap`` over [0, vmax]
+    (default vmax: the largest value)."""
+    from matplotlib import colormaps
+
+    v = np.asarray(values, np.float32)
+    vmax = float(v.max()) if vmax is None and v.size else float(vmax or 0.0)
+    return colormaps[cmap](np.clip(v / max(vmax, 1e-9), 0.0, 1.0))[..., :3].astype(np.float32)

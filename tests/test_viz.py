@@ -1,0 +1,71 @@
+"""Tests of the colour codes of jaxrefine.viz (flow field and per-vertex values); the overlay,
+grid and channel pictures are tested with the renderer in test_render.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jaxrefine import viz
+
+COLOUR_TOL = 1e-6  # float32 HSV -> RGB round-off
+
+
+def _one(dx, dy, max_norm=1.0):
+    return viz.flow_to_rgb(np.array([[[dx, dy]]], np.float32), max_norm=max_norm)[0, 0]
+
+
+def test_flow_directions_have_the_documented_hues():
+    np.testing.assert_allclose(_one(1, 0), [1, 0, 0], atol=COLOUR_TOL)  # right: red
+    np.testing.assert_allclose(_one(-1, 0), [0, 1, 1], atol=COLOUR_TOL)  # left: cyan
+    down, up = _one(0, 1), _one(0, -1)
+    assert down[1] > 0.99 and down[2] < 0.01  # down (+y): yellow-green, no blue
+    assert up[2] > 0.99 and up[1] < 0.01  # up: violet, no green
+    # opposite directions are complementary colours
+    np.testing.assert_allclose(_one(0.6, 0.8) + _one(-0.6, -0.8), [1, 1, 1], atol=1e-5)
+
+
+def test_flow_length_sets_saturation_zero_is_white():
+    np.testing.assert_allclose(_one(0, 0), [1, 1, 1], atol=COLOUR_TOL)
+    half = _one(0.5, 0)
+    np.testing.assert_allclose(half, [1, 0.5, 0.5], atol=COLOUR_TOL)
+    np.testing.assert_allclose(_one(5, 0), _one(1, 0), atol=COLOUR_TOL)  # clipped at max_norm
+
+
+def test_flow_default_scale_is_the_longest_foreground_vector():
+    flow = np.zeros((2, 2, 2), np.float32)
+    flow[0, 0] = (2, 0)
+    flow[0, 1] = (1, 0)
+    flow[1, 1] = (100, 0)  # masked out: must not set the scale
+    mask = np.array([[True, True], [True, False]])
+    rgb = viz.flow_to_rgb(flow, mask, background=0.0)
+    np.testing.assert_allclose(rgb[0, 0], [1, 0, 0], atol=COLOUR_TOL)
+    np.testing.assert_allclose(rgb[0, 1], [1, 0.5, 0.5], atol=COLOUR_TOL)
+    np.testing.assert_allclose(rgb[1, 1], [0, 0, 0])  # background
+    assert rgb.dtype == np.float32 and rgb.shape == (2, 2, 3)
+
+
+def test_flow_rejects_bad_shapes():
+    with pytest.raises(ValueError, match=r"\(H, W, 2\)"):
+        viz.flow_to_rgb(np.zeros((4, 4, 3)))
+    with pytest.raises(ValueError, match="mask"):
+        viz.flow_to_rgb(np.zeros((4, 4, 2)), np.ones((4, 5), bool))
+
+
+def test_flow_wheel_is_a_disc_of_all_directions():
+    w = viz.flow_wheel(32)
+    assert w.shape == (32, 32, 3)
+    np.testing.assert_allclose(w[0, 0], [1, 1, 1])  # corner: outside the disc, white
+    # right edge: red (the pixel centre is 0.03 radius off the axis and 0.97 long)
+    np.testing.assert_allclose(w[16, 31], _one(1, 0), atol=0.1)
+
+
+def test_values_to_rgb_spans_the_colour_map():
+    from matplotlib import colormaps
+
+    c = viz.values_to_rgb(np.array([0.0, 5.0, 10.0, 20.0]), vmax=10.0)
+    cmap = colormaps["viridis"]
+    np.testing.assert_allclose(c[0], cmap(0.0)[:3], atol=COLOUR_TOL)
+    np.testing.assert_allclose(c[2], cmap(1.0)[:3], atol=COLOUR_TOL)
+    np.testing.assert_allclose(c[3], c[2])  # clipped
+    assert c.shape == (4, 3) and c.dtype == np.float32
