@@ -17,26 +17,10 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+# the set-up ``refine`` and ``eval`` use too; re-exported for ``train/run.py``
+from jaxrefine.distributed import initialize as initialize
+
 DATA_AXIS = "data"
-
-
-def initialize(coordinator: str | None, num_processes: int, process_id: int) -> None:
-    """``jax.distributed.initialize`` for a multi-process run (no-op for one process).
-
-    Args:
-      coordinator: ``host:port`` of process 0's coordination service.
-      num_processes: total number of processes.
-      process_id: this process's index in ``[0, num_processes)``.
-    """
-    if num_processes <= 1:
-        return
-    if not coordinator:
-        raise ValueError("a multi-process run needs --coordinator HOST:PORT")
-    if not 0 <= process_id < num_processes:
-        raise ValueError(f"process id {process_id} outside [0, {num_processes})")
-    jax.distributed.initialize(
-        coordinator_address=coordinator, num_processes=num_processes, process_id=process_id
-    )
 
 
 def make_mesh(devices=None) -> Mesh:
