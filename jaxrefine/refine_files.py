@@ -18,6 +18,15 @@ Work goes in chunks of frames; each chunk's results are written atomically to
 - ``tracks/track_<id>.glb`` and ``.bvh``: each person's refined sequence (shared shape);
 - ``meshes/<frame>_<track>.obj|.ply`` on request.
 
+Several processes (machines) share a collection with ``--coordinator HOST:PORT
+--num-processes P --process-id I`` (``jax.distributed``, :mod:`jaxrefine.distributed`): each
+process refines whole chunks (a contiguous run of them, about ``N / P`` frames), saves their
+parts and writes the overlays and meshes of its own frames; the chunks' results are then
+gathered and process 0 writes ``refined.npz``, ``report.json``, the tracks and the video, the
+same as a one-process run writes (chunks are the unit of work in both, so every frame is
+refined with the same companions). ``--resume`` reads back whichever parts a process finds in
+its ``OUT/parts/`` (on a shared filesystem, all of them).
+
 The exit status is 0 when every frame refined or kept its start for lack of improvement, and 1
 when a frame's rendering failed or a fit met non-finite values (see the report).
 """
@@ -33,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrefine import distributed
 from jaxrefine.camera import Camera, project
 from jaxrefine.files import atomic_savez
 from jaxrefine.fit import STATUS_NONFINITE, STATUS_RENDER_FAILED, status_name
@@ -213,16 +223,24 @@ def run_chunks(
     chunk: int,
     resume: bool,
     progress: bool = True,
+    chunks=None,
 ) -> dict:
-    """Refine all estimates chunk by chunk (each saved to ``OUT/parts/`` when done; with
-    ``resume`` finished chunks are read back instead of refitted). Returns the merged arrays."""
+    """Refine the estimates chunk by chunk (each saved to ``OUT/parts/`` when done; with
+    ``resume`` finished chunks are read back instead of refitted).
+
+    ``chunks``: the chunk numbers to run (default all; chunk ``k`` holds estimates
+    ``[k * chunk, (k + 1) * chunk)``). Returns their arrays concatenated, row ``j`` being
+    estimate ``index[j]`` (an empty ``index`` when there are none)."""
     from tqdm import tqdm
 
     n = len(est)
-    bar = tqdm(total=n, unit="frame", disable=not progress, desc="refine")
+    chunks = range(-(-n // chunk)) if chunks is None else [int(k) for k in chunks]
+    pid, count = distributed.process()
+    idxs = [np.arange(k * chunk, min((k + 1) * chunk, n)) for k in chunks]
+    desc = "refine" if count == 1 else f"refine [{pid}/{count}]"
+    bar = tqdm(total=sum(map(len, idxs)), unit="frame", disable=not progress, desc=desc)
     parts = []
-    for k, start in enumerate(range(0, n, chunk)):
-        idx = np.arange(start, min(start + chunk, n))
+    for k, idx in zip(chunks, idxs):
         path = _part_path(out, k)
         part = _load_part(path, idx) if resume else None
         if part is None:
@@ -231,6 +249,8 @@ def run_chunks(
         parts.append(part)
         bar.update(len(idx))
     bar.close()
+    if not parts:
+        return {"index": np.zeros(0, np.int64)}
     keys = [k for k in parts[0] if k != "format"]
     return {k: np.concatenate([p[k] for p in parts]) for k in keys}
 
@@ -239,30 +259,49 @@ def _label(images: ImageSequence, frame: int, track: int) -> str:
     return f"{images.names[frame]}_{track}"
 
 
-def write_overlays(model, images, est, frame_of, merged, out: Path, backend: str) -> list:
-    """Before / after overlays per estimate (PNG), returned as uint8 pictures for a video."""
+def _overlay_path(out: Path, images, est, frame_of, i: int) -> Path:
+    return out / "overlays" / f"{_label(images, int(frame_of[i]), est.track_id[i])}.png"
+
+
+def write_overlays(model, images, est, frame_of, merged, out: Path, backend: str) -> dict:
+    """Before / after overlays (PNG) of the estimates ``merged["index"]`` (``merged`` as
+    :func:`run_chunks` returns it), returned as ``{estimate: uint8 picture}`` for a video."""
     from jaxrefine.shading import render_body
     from jaxrefine.viz import image_grid, overlay, save_png
 
-    pics = []
-    for i in range(len(est)):
+    keys = ("global_orient", "body_pose", "betas", "transl")
+    pics = {}
+    for j, i in enumerate(merged["index"].tolist()):
         img = np.asarray(images[int(frame_of[i])], np.float32)
         h, w = img.shape[:2]
         cam = jax.tree.map(lambda a, i=i: a[i], _cameras(est.intrinsics))
         panels = [img]
-        for prefix in ("init", "param"):
-            keys = ("global_orient", "body_pose", "betas", "transl")
-            p = _params(est, i) if prefix == "init" else {k: merged[f"param_{k}"][i] for k in keys}
+        for p in (_params(est, i), {k: merged[f"param_{k}"][j] for k in keys}):
             pose = jnp.concatenate([jnp.asarray(p["global_orient"])[None], p["body_pose"]])
             verts = pose_batch(model, pose[None], jnp.asarray(p["betas"])[None],
                                jnp.asarray(p["transl"])[None]).vertices[0]  # fmt: skip
             ch, _ = render_body(model, verts, cam, h, w, lighting=True, backend=backend)
             panels.append(overlay(img, np.asarray(ch.rgb), np.asarray(ch.mask) > 0.5))
         pic = image_grid(panels, ncols=3)
-        save_png(out / "overlays" / f"{_label(images, int(frame_of[i]), est.track_id[i])}.png",
-                 pic)  # fmt: skip
-        pics.append((np.clip(pic, 0, 1) * 255).astype(np.uint8))
+        save_png(_overlay_path(out, images, est, frame_of, i), pic)
+        pics[i] = (np.clip(pic, 0, 1) * 255).astype(np.uint8)
     return pics
+
+
+def video_pictures(model, images, est, frame_of, merged, out: Path, backend: str, pics: dict):
+    """Every estimate's overlay for the video, in order: from ``pics`` (this process's), else
+    the PNG another process wrote to a shared ``OUT``, else drawn (and saved) here."""
+    import imageio.v3 as iio
+
+    missing = [i for i in range(len(est)) if i not in pics]
+    on_disk = [i for i in missing if _overlay_path(out, images, est, frame_of, i).is_file()]
+    pics = dict(pics)
+    for i in on_disk:
+        pics[i] = iio.imread(_overlay_path(out, images, est, frame_of, i))[..., :3]
+    drawn = np.setdiff1d(np.asarray(missing, np.int64), np.asarray(on_disk, np.int64))
+    rows = {k: v[drawn] for k, v in merged.items()}
+    pics.update(write_overlays(model, images, est, frame_of, rows, out, backend))
+    return [pics[i] for i in range(len(est))]
 
 
 def write_video(path: Path, pictures: list, fps: float) -> None:
@@ -295,13 +334,14 @@ def write_tracks(model, est, merged, out: Path, fps: float) -> list[str]:
 
 
 def write_meshes(model, images, est, frame_of, merged, out: Path, obj: bool, ply: bool):
+    """OBJ / PLY meshes of the estimates ``merged["index"]``."""
     from jaxrefine.io import save_obj, save_ply
 
-    for i in range(len(est)):
-        pose = jnp.concatenate([jnp.asarray(merged["param_global_orient"][i])[None],
-                                merged["param_body_pose"][i]])  # fmt: skip
-        v = pose_batch(model, pose[None], jnp.asarray(merged["param_betas"][i])[None],
-                       jnp.asarray(merged["param_transl"][i])[None]).vertices[0]  # fmt: skip
+    for j, i in enumerate(merged["index"].tolist()):
+        pose = jnp.concatenate([jnp.asarray(merged["param_global_orient"][j])[None],
+                                merged["param_body_pose"][j]])  # fmt: skip
+        v = pose_batch(model, pose[None], jnp.asarray(merged["param_betas"][j])[None],
+                       jnp.asarray(merged["param_transl"][j])[None]).vertices[0]  # fmt: skip
         base = out / "meshes" / _label(images, int(frame_of[i]), est.track_id[i])
         if obj:
             save_obj(base.with_suffix(".obj"), np.asarray(v), np.asarray(model.faces))
@@ -401,33 +441,52 @@ def refine_files(
         options = dataclasses.replace(options, keypoint_set=kp_set,
                                       keypoint_weight=options.keypoint_weight or 1.0)  # fmt: skip
     backend = resolve_backend(options.backend)
-    merged = run_chunks(model, network, images, est, frame_of, kp, options, out, chunk=chunk,
-                        resume=resume, progress=progress)  # fmt: skip
-    write_results(model, images, est, frame_of, merged, out, backend)
-    fps = outputs.fps or images.fps or 30.0
-    files = [str(out / "refined.npz")]
+    pid, count = distributed.process()
+    groups = np.arange(len(est)) // chunk  # chunks are the unit of work and of resuming
+    mine = np.unique(groups[distributed.share(len(est), count, pid, groups)])
+    local = run_chunks(model, network, images, est, frame_of, kp, options, out, chunk=chunk,
+                       resume=resume, progress=progress, chunks=mine)  # fmt: skip
+    pics = {}
     if outputs.overlays or (outputs.video and images.is_video):
-        pics = write_overlays(model, images, est, frame_of, merged, out, backend)
-        if outputs.video and images.is_video:
-            write_video(out / "overlays.mp4", pics, fps)
-            files.append(str(out / "overlays.mp4"))
-        if estimates_path is None:
-            from jaxrefine.photo import write_people_overlays
-
-            files += write_people_overlays(model, images, est, frame_of, merged, out, backend)
-    if outputs.tracks:
-        files += write_tracks(model, est, merged, out, fps)
+        pics = write_overlays(model, images, est, frame_of, local, out, backend)
     if outputs.obj or outputs.ply:
-        write_meshes(model, images, est, frame_of, merged, out, outputs.obj, outputs.ply)
+        write_meshes(model, images, est, frame_of, local, out, outputs.obj, outputs.ply)
+    merged = distributed.merge(distributed.gather(local))
+    files = []  # process 0 writes the collection's files
+    if pid == 0:
+        files = _write_merged(model, images, est, frame_of, merged, out, backend, pics,
+                              outputs, photos=estimates_path is None)  # fmt: skip
     settings = {"images": str(images.source), "estimates": str(estimates_path or "blazepose"),
                 "estimates_format": est.fmt, "keypoints": None if keypoints_path is None else
                 str(keypoints_path), "model_id": model.model_id, "network": network[0].name,
                 "render_backend": backend, "options": {k: str(v) for k, v in
                 dataclasses.asdict(options).items()}, "files": files}  # fmt: skip
+    if count > 1:
+        settings["processes"] = count
     result = report(images, est, frame_of, merged, settings)
-    write_json(out / "report.json", result, announce=False)
+    if pid == 0:
+        write_json(out / "report.json", result, announce=False)
     result["failed"] = failed(merged)
     return result
+
+
+def _write_merged(model, images, est, frame_of, merged, out, backend, pics, outputs, *, photos):
+    """Process 0's part: ``refined.npz``, the video, the photos' people overlays and the
+    tracks, from every estimate's results; returns the files written."""
+    write_results(model, images, est, frame_of, merged, out, backend)
+    fps = outputs.fps or images.fps or 30.0
+    files = [str(out / "refined.npz")]
+    if outputs.video and images.is_video:
+        pictures = video_pictures(model, images, est, frame_of, merged, out, backend, pics)
+        write_video(out / "overlays.mp4", pictures, fps)
+        files.append(str(out / "overlays.mp4"))
+    if photos and (outputs.overlays or (outputs.video and images.is_video)):
+        from jaxrefine.photo import write_people_overlays
+
+        files += write_people_overlays(model, images, est, frame_of, merged, out, backend)
+    if outputs.tracks:
+        files += write_tracks(model, est, merged, out, fps)
+    return files
 
 
 def main(argv: list[str]) -> int:
@@ -478,9 +537,11 @@ def main(argv: list[str]) -> int:
     a("--no-tracks", action="store_true", help="no glTF / BVH per track")
     a("--resume", action="store_true", help="continue an interrupted run in --out")
     a("--backend", default="auto", choices=["auto", "egl", "jax"])
+    distributed.add_process_flags(ap)
     args = ap.parse_args(argv)
     if args.device:
         jax.config.update("jax_platforms", "cuda" if args.device == "gpu" else "cpu")
+    distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     from jaxrefine.network import load_pretrained
     from jaxrefine.smpl_io import load_body_model
 
@@ -502,6 +563,8 @@ def main(argv: list[str]) -> int:
         chunk=args.chunk, resume=args.resume, boxes=args.box, tiles=tuple(args.tiles),
         use_landmarks=not args.no_landmarks,
     )  # fmt: skip
+    if args.process_id > 0:
+        return 1 if result["failed"] else 0
     print(f"refine: {len(result['frames'])} estimates -> {args.out} "
           f"({', '.join(f'{k}: {v}' for k, v in result['status_counts'].items())}; "
           f"{result['frames_per_second']:.2f} frames/s)")  # fmt: skip
