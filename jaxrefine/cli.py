@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fetch-models": ("jaxrefine.detect.models:fetch_main", "fetch the BlazePose photo models"),
     "refine": ("jaxrefine.refine_files:main", "refine initial estimates against your images"),
     "eval": ("jaxrefine.evaluate:main", "learned refinement vs keypoints and GT (paper Table 1)"),
+    "eval-video": ("jaxrefine.evaluate_video:main", "temporal smoothness on synthetic videos"),
     "eval-real": ("jaxrefine.evaluate_real_cli:main", "photo pipeline on real photos (PCK, IoU)"),
     "train": ("jaxrefine.train.run:main", "train the displacement network (scripts/train.py)"),
     "bench": ("jaxrefine.bench:main", "run a benchmark: body | raster | data | smplify"),

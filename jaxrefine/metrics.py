@@ -271,6 +271,30 @@ def compute_all_batch(
     return jax.vmap(one)(pred_joints, gt_joints, pred_verts, gt_verts)
 
 
+def accel_error(pred_joints: jax.Array, gt_joints: jax.Array) -> jax.Array:
+    """Acceleration error of a sequence (the video literature's "Accel" metric): the mean
+    distance between predicted and ground-truth joint accelerations (second differences
+    over frames), in mm per frame squared.
+
+    Args:
+      pred_joints / gt_joints: (T, J, 3) joints of T consecutive frames, metres (T >= 3).
+
+    Returns:
+      () in mm / frame^2.
+    """
+    pred_joints, gt_joints = jnp.asarray(pred_joints), jnp.asarray(gt_joints)
+    for name, x in (("pred_joints", pred_joints), ("gt_joints", gt_joints)):
+        if x.ndim != 3 or x.shape[0] < 3 or x.shape[-1] != 3:
+            raise ValueError(f"{name} must have shape (T >= 3, J, 3), got {x.shape}")
+    if pred_joints.shape != gt_joints.shape:
+        raise ValueError(f"pred_joints {pred_joints.shape} and gt_joints {gt_joints.shape} differ")
+
+    def acc(x):
+        return x[2:] - 2.0 * x[1:-1] + x[:-2]
+
+    return 1000.0 * jnp.mean(jnp.linalg.norm(acc(pred_joints) - acc(gt_joints), axis=-1))
+
+
 # --- 2D metrics for real photos (keypoints against annotations, silhouettes against masks) ----
 def pck(pred: jax.Array, gt: jax.Array, visible: jax.Array, threshold_px) -> jax.Array:
     """Percentage of correct keypoints: the fraction of visible keypoints whose predicted pixel

@@ -30,6 +30,7 @@ import numpy as np
 
 from jaxrefine.body_model import forward, from_arrays
 from jaxrefine.camera import Camera, project
+from jaxrefine.keypoints import SMPL_LANDMARKS
 from jaxrefine.objective import FitData, load_gmm_prior, params_from_pose
 from jaxrefine.report import machine_info, machine_line, print_table, write_json
 from jaxrefine.smpl_io import OPEN_MODEL_PATH, load_body_model, read_model_file, read_npz
@@ -122,6 +123,15 @@ def model_arrays(name: str) -> tuple[dict, str]:
     arrays = dict(arrays)
     arrays["shapedirs"] = np.asarray(arrays["shapedirs"])[:, :, :10]
     return arrays, what
+
+
+def _model_with_landmarks(name: str, arrays: dict):
+    """The body model of ``--model smpl-size|PATH`` with the surface landmarks BODY_25 needs:
+    smplx's SMPL vertex ids for the SMPL-topology random model, the loader's for a file."""
+    if name != "smpl-size":
+        return load_body_model(name, gender=None, num_betas=10)
+    model = from_arrays(arrays, model_id=name, gender="neutral", num_betas=10)
+    return model.replace(landmarks=SMPL_LANDMARKS)
 
 
 def jax_cores() -> int:
@@ -263,9 +273,8 @@ def main(argv: list[str]) -> int:
     ref = None if args.no_torch else _torch_reference(arrays, threads)
     if args.model == "open":
         model, visibility = load_body_model(), "render"
-    else:
-        model = from_arrays(arrays, model_id=args.model, gender="neutral", num_betas=10)
-        visibility = "random"  # an arbitrary model's faces need not make a sensible rendering
+    else:  # an arbitrary model's faces need not make a sensible rendering
+        model, visibility = _model_with_landmarks(args.model, arrays), "random"
     gmm_r = load_gmm_prior()
     info = machine_info()
     print(machine_line(info))

@@ -79,30 +79,85 @@ def sample_scenes(
       poses: (M, 24, 3) mocap poses in SMPL layout (global orientation in SMPL's frame).
       n: number of frames; seed: random seed.
     """
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(poses), n)
+    draws = _draw_placements(rng, n, model.num_betas, config)
+    pose = np.array(poses[idx], np.float64)
+    return _place(model, pose, _heading(Rotation.from_rotvec(pose[:, 0])), idx, draws, config)
+
+
+def sample_sequences(
+    model: BodyModel,
+    poses: np.ndarray,
+    trials: np.ndarray,
+    num_tracks: int,
+    length: int,
+    seed: int,
+    config: SceneConfig = SceneConfig(),
+) -> SceneParams:
+    """``num_tracks`` video tracks of ``length`` consecutive mocap frames each (one trial
+    per track), deterministically from ``seed``: frames of a track share the shape, camera,
+    placement, yaw and tilt, and keep the mocap's turning relative to the track's first frame
+    (the body stays at its placement: pose files carry no root trajectory).
+
+    Args:
+      poses: (M, 24, 3) mocap poses, rows of a trial in time order.
+      trials: (M,) trial name of each row.
+
+    Returns:
+      :class:`SceneParams` of ``num_tracks * length`` frames, track after track.
+
+    Raises:
+      ValueError: no trial has ``length`` rows.
+    """
+    trials = np.asarray(trials)
+    starts = np.flatnonzero(
+        [i + length <= len(trials) and trials[i] == trials[i + length - 1]
+         for i in range(len(trials))]
+    )  # fmt: skip
+    if len(starts) == 0:
+        raise ValueError(f"no trial of the pose file has {length} frames")
+    rng = np.random.default_rng(seed)
+    first = rng.choice(starts, num_tracks)
+    idx = (first[:, None] + np.arange(length)).reshape(-1)
+    draws = _draw_placements(rng, num_tracks, model.num_betas, config)
+    draws = {k: np.repeat(v, length, axis=0) for k, v in draws.items()}
+    pose = np.array(poses[idx], np.float64)
+    heading = _heading(Rotation.from_rotvec(pose[::length, 0]))
+    heading = Rotation.concatenate([heading[i] for i in np.repeat(np.arange(num_tracks), length)])
+    return _place(model, pose, heading, idx, draws, config)
+
+
+def _draw_placements(rng: np.random.Generator, n: int, num_betas: int, config: SceneConfig):
+    """Shape, yaw, tilt, focal scale, height fraction and offset of n frames (in this order
+    of draws: reproducible streams depend on it)."""
+    return {
+        "betas": np.clip(rng.normal(0, config.beta_std, (n, num_betas)), -config.beta_clip,
+                         config.beta_clip),
+        "yaw": rng.uniform(*config.yaw_deg, n),
+        "tilt": rng.uniform(-config.tilt_deg, config.tilt_deg, (n, 2)),
+        "focal": rng.uniform(*config.focal_scale, n),
+        "frac": rng.uniform(*config.person_height_frac, n),
+        "off": rng.uniform(*config.offset_frac, (n, 2)),
+    }  # fmt: skip
+
+
+def _place(model, pose, heading, idx, draws, config) -> SceneParams:
+    """Turn the mocap poses to face the camera (heading removed, then yaw and tilt) and place
+    the bodies in front of it."""
     from jaxrefine.body_model import rest_joints
 
-    rng = np.random.default_rng(seed)
     H, W = config.image_size
-    idx = rng.integers(0, len(poses), n)
-    pose = np.array(poses[idx], np.float64)
-    nb = model.num_betas
-    betas = np.clip(rng.normal(0, config.beta_std, (n, nb)), -config.beta_clip, config.beta_clip)
-    yaw = Rotation.from_euler("y", rng.uniform(*config.yaw_deg, n)[:, None], degrees=True)
-    tilt = Rotation.from_euler(
-        "xz", rng.uniform(-config.tilt_deg, config.tilt_deg, (n, 2)), degrees=True
-    )
+    betas = draws["betas"]
+    yaw = Rotation.from_euler("y", draws["yaw"][:, None], degrees=True)
+    tilt = Rotation.from_euler("xz", draws["tilt"], degrees=True)
     root = Rotation.from_rotvec(pose[:, 0])
-    # remove the mocap heading: keep only the root's deviation from upright facing, then yaw
-    heading = _heading(root)
     pose[:, 0] = (_FLIP * tilt * yaw * heading.inv() * root).as_rotvec()
-    focal = rng.uniform(*config.focal_scale, n) * focal_from_image_size(H, W)
-    frac = rng.uniform(*config.person_height_frac, n)
-    depth = focal * 1.7 / (frac * H)
-    off = rng.uniform(*config.offset_frac, (n, 2)) * np.array([W, H])
+    focal = draws["focal"] * focal_from_image_size(H, W)
+    depth = focal * 1.7 / (draws["frac"] * H)
+    off = draws["off"] * np.array([W, H])
     pelvis_cam = np.stack([off[:, 0] * depth / focal, off[:, 1] * depth / focal, depth], 1)
-    J0 = np.stack(
-        [np.asarray(rest_joints(model, betas[i].astype(np.float32))[0]) for i in range(n)]
-    )
+    J0 = np.stack([np.asarray(rest_joints(model, b.astype(np.float32))[0]) for b in betas])
     transl = pelvis_cam - J0
     return SceneParams(
         pose=pose.astype(np.float32),

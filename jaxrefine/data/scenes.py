@@ -46,7 +46,7 @@ from jaxrefine.body_model import BodyModel, forward
 from jaxrefine.camera import Camera, project
 from jaxrefine.data.backgrounds import SOURCES, default_pool, sample_background
 from jaxrefine.data.perturb import perturb
-from jaxrefine.data.sampling import SceneConfig, cameras_for, sample_scenes
+from jaxrefine.data.sampling import SceneConfig, SceneParams, cameras_for, sample_scenes
 from jaxrefine.data.textures import procedural_texture
 from jaxrefine.render import rasterize
 from jaxrefine.shading import interpolate, interpolate_corners, sample_texture, vertex_normals
@@ -366,6 +366,7 @@ def generate(
     config: GeneratorConfig = GeneratorConfig(),
     *,
     textures: np.ndarray | None = None,
+    scenes: SceneParams | None = None,
 ) -> SceneBatch:
     """Generate ``n`` frames deterministically from ``seed`` (same inputs -> identical arrays).
 
@@ -377,6 +378,8 @@ def generate(
       config: :class:`GeneratorConfig`.
       textures: optional (P, S, S, 3) texture bank to pick from instead of drawing a new
         texture per frame (see ``GeneratorConfig.texture_pool``).
+      scenes: optional ``n`` frames' parameters drawn beforehand (e.g. video tracks of
+        :func:`~jaxrefine.data.sampling.sample_sequences`) instead of drawing them here.
 
     Returns:
       :class:`SceneBatch` of ``n`` frames.
@@ -394,7 +397,9 @@ def generate(
     s_scene, s_tex, s_bg, s_light, s_perturb, s_noise = (
         int(c.generate_state(1)[0]) for c in ss.spawn(6)
     )
-    params = sample_scenes(model, poses, n, s_scene, config.scene)
+    params = sample_scenes(model, poses, n, s_scene, config.scene) if scenes is None else scenes
+    if len(params.pose) != n:
+        raise ValueError(f"{len(params.pose)} scene parameters given for {n} frames")
     rng_tex = np.random.default_rng(s_tex)
     if textures is None:
         textures = make_textures(model, rng_tex.integers(0, 2**31, n), config.texture_size)
