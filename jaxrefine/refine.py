@@ -272,6 +272,9 @@ class RefineOptions:
         enough); a host-side loop of fits, so rendering stays out of sharded programs.
       share_betas: one shape per subject: after the fit, every frame of a subject gets the
         subject's median betas and its pose is refitted with the betas held.
+      temporal_weight: > 0 treats each subject's frames, in the order given, as consecutive
+        video frames and refits them together with a penalty on the joints' accelerations
+        (:mod:`jaxrefine.temporal`); 0 (default) fits every frame on its own.
       use_gmm: the GMM pose prior.
       batch_size: frames per compiled batch (the last batch is padded to it).
       backend: rasterizer backend. texture_size: side of estimated UV textures.
@@ -286,6 +289,7 @@ class RefineOptions:
     keypoint_weight: float | None = None
     rerun_every: int = 0
     share_betas: bool = False
+    temporal_weight: float = 0.0
     use_gmm: bool = True
     batch_size: int = 16
     backend: str = "auto"
@@ -529,6 +533,8 @@ def refine(
     merged = jax.tree.map(lambda *a: np.concatenate(a), *parts)
     if options.share_betas:
         merged = _share_betas(model, merged, datas, subjects, options, gmm, preset)
+    if options.temporal_weight > 0:
+        merged = _smooth_tracks(model, merged, datas, subjects, options, gmm, preset)
     ms = dict(zip(("render", "network", "transfer", "fit"), (secs * 1e3 / n).tolist()))
     return RefineResult(**merged, ms=ms)
 
@@ -571,4 +577,36 @@ def _share_betas(model, merged, datas, subjects, options, gmm, preset):
             merged["params"][key][rows] = np.asarray(val)[:m]
         merged["status"][rows] = np.asarray(worst_status(merged["status"][rows], res.status[:m]))
         merged["final_loss"][rows] = np.asarray(res.final_loss)[:m]
+    return merged
+
+
+def _smooth_tracks(model, merged, datas, subjects, options, gmm, preset):
+    """Each subject's frames (in the order given, at least :data:`~jaxrefine.temporal.MIN_TRACK`)
+    refitted together with the acceleration penalty (:func:`jaxrefine.temporal.smooth_track`),
+    starting from the per-frame results, on the same targets."""
+    from jaxrefine.fit import worst_status
+    from jaxrefine.objective import make_objectives
+    from jaxrefine.optimizers.registry import resolve_optimizer
+    from jaxrefine.temporal import MIN_TRACK, smooth_track
+
+    kind = "dense" if datas[0][2].keypoints is None else "dense+keypoints"
+    frame_obj = make_objectives(model, preset, kind, gmm, options.keypoint_set)[1]
+    parts = [_take(d, np.arange(m)) for _, m, d in datas]
+    data = jax.tree.map(lambda *a: np.concatenate(a), *parts)
+    keys = set(preset.body_stage_params) - ({"betas"} if options.share_betas else set())
+    optimizer = resolve_optimizer(options.optimizer, preset.learning_rate)
+    steps = preset.body_steps if options.body_steps is None else options.body_steps
+    for s in np.unique(subjects):
+        rows = np.flatnonzero(subjects == s)
+        if len(rows) < MIN_TRACK:
+            continue
+        res = smooth_track(
+            model, frame_obj, _take(merged["params"], rows), _take(data, rows), optimizer,
+            weight=options.temporal_weight, num_steps=steps, trainable=keys,
+        )  # fmt: skip
+        for key, val in res.params.items():
+            merged["params"][key][rows] = np.asarray(val)
+        merged["status"][rows] = np.asarray(worst_status(merged["status"][rows], res.status))
+        loss = jax.vmap(frame_obj.loss)(res.params, _take(data, rows))
+        merged["final_loss"][rows] = np.asarray(loss)
     return merged

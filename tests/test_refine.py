@@ -100,6 +100,20 @@ def test_share_betas_and_rerun(model, frames, net):
     assert np.all(np.isfinite(b))
 
 
+def test_temporal_weight_refits_each_subjects_frames_together(model, frames, net):
+    """Subject 0 has 3 frames (one track refitted with the penalty), subject 1 one frame (too
+    short: left as the per-frame fit)."""
+    subjects = np.array([0, 0, 0, 1])
+    base = refine(model, list(frames.image), _init(frames), frames.cameras, net,
+                  subjects=subjects, options=FAST)  # fmt: skip
+    opts = dataclasses.replace(FAST, temporal_weight=1e3)
+    res = refine(model, list(frames.image), _init(frames), frames.cameras, net,
+                 subjects=subjects, options=opts)  # fmt: skip
+    moved = np.abs(res.params["body_pose"] - base.params["body_pose"]).max(axis=(1, 2))
+    assert np.all(moved[:3] > 0) and moved[3] == 0
+    assert np.all(np.isfinite(res.final_loss)) and np.all(res.status != STATUS_NONFINITE)
+
+
 def test_mismatched_counts_are_refused(model, frames, net):
     with pytest.raises(ValueError, match="4 images but"):
         refine(model, list(frames.image), _init(frames), frames.cameras, net,
