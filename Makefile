@@ -53,8 +53,9 @@ REAL_IMAGES ?= $(wildcard ../shared/real_images)
 demo: install
 	$(PY) -m jaxrefine.cli demo --out $(OUT) $(if $(REAL_IMAGES),--real-images $(REAL_IMAGES))
 
+# one pytest process per test file, two at a time (tests/run_suite.py says why)
 test: install
-	$(PY) -m pytest -q -p no:cacheprovider --timeout=1200
+	$(PY) tests/run_suite.py -j 2 -q -p no:cacheprovider --timeout=1200
 
 lint:
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
