@@ -22,6 +22,11 @@ Metrics (mm, 24 SMPL joints / all vertices, :mod:`jaxrefine.metrics`): mpjpe, pa
 pve, pa_pve, n_pve; ``epe`` (px, crop pixels, the initial rendering's foreground) of the predicted
 field and of the zero field; ms per frame of each stage after compilation (render, network,
 transfer, fit). ``None`` where a column does not apply.
+
+Several processes (``--coordinator --num-processes --process-id``, :mod:`jaxrefine.distributed`)
+split the synthetic subjects: each makes and evaluates its own subjects' frames (made exactly as
+in a one-process run), and the table is computed from every frame's metrics and the summed pixel
+errors, pixel counts and stage times, so it is the one-process table (means over all frames).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrefine import distributed
 from jaxrefine.body_model import BodyModel
 from jaxrefine.correspondence import ground_truth_dense_targets, ground_truth_field
 from jaxrefine.data.scenes import GeneratorConfig, SceneBatch, generate, make_textures
@@ -62,6 +68,7 @@ ROWS = (
     "dense_gt",
 )
 TIME_COLUMNS = ("ms_render", "ms_network", "ms_transfer", "ms_fit")
+TOTAL = "total/"  # prefix of a share's sums (the other entries of a share are per frame)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,57 +98,73 @@ class DetectorNoise:
     miss_occluded: float = 0.6
 
 
-def simulate_detections(keypoints, visible, seed: int, noise: DetectorNoise = DetectorNoise()):
+def simulate_detections(
+    keypoints, visible, seed: int, noise: DetectorNoise = DetectorNoise(), *, rows=None, total=None
+):
     """(N, K, 3) detections (x, y, confidence) from ground-truth keypoints (N, K, 2) and their
-    visibility (N, K) (see :class:`DetectorNoise`)."""
+    visibility (N, K) (see :class:`DetectorNoise`).
+
+    With ``rows`` (N,) and ``total``, the frames are those rows of a set of ``total`` frames and
+    get the noise they get when the whole set is simulated (a process's share)."""
     rng = np.random.default_rng(seed)
     kp = np.asarray(keypoints, np.float64)
     n, k = kp.shape[:2]
+    rows = np.arange(n) if rows is None else np.asarray(rows)
+    total = n if total is None else int(total)
+
+    def draw(fn, *args, extra=()):  # the whole set's draws, in one order, then these rows
+        return fn(*args, (total, k, *extra))[rows]
+
     lo, hi = kp.min(1), kp.max(1)
     size = np.max(hi - lo, axis=1)[:, None, None]
-    unsure = rng.random((n, k)) < noise.low_conf_frac
-    conf = np.where(
-        unsure, rng.uniform(*noise.low_conf, (n, k)), rng.uniform(*noise.high_conf, (n, k))
-    )
+    unsure = draw(rng.random) < noise.low_conf_frac
+    conf = np.where(unsure, draw(rng.uniform, *noise.low_conf), draw(rng.uniform, *noise.high_conf))
     std = noise.sigma * size * np.where(unsure, noise.low_conf_noise, 1.0)[..., None]
-    out = kp + rng.normal(0, 1, (n, k, 2)) * std
-    outlier = rng.random((n, k)) < noise.outlier_frac
-    anywhere = lo[:, None] + rng.random((n, k, 2)) * (hi - lo)[:, None]
+    out = kp + draw(rng.normal, 0, 1, extra=(2,)) * std
+    outlier = draw(rng.random) < noise.outlier_frac
+    anywhere = lo[:, None] + draw(rng.random, extra=(2,)) * (hi - lo)[:, None]
     out = np.where(outlier[..., None], anywhere, out)
-    conf = np.where(outlier, rng.uniform(*noise.low_conf, (n, k)), conf)
+    conf = np.where(outlier, draw(rng.uniform, *noise.low_conf), conf)
     miss_p = np.where(np.asarray(visible, bool), noise.miss_visible, noise.miss_occluded)
-    conf = np.where(rng.random((n, k)) < miss_p, 0.0, conf)
+    conf = np.where(draw(rng.random) < miss_p, 0.0, conf)
     return np.concatenate([out, conf[..., None]], -1).astype(np.float32)
 
 
-def eval_frames(model: BodyModel, poses, n: int, seed: int, config: GeneratorConfig, group: int):
+def eval_frames(
+    model: BodyModel, poses, n: int, seed: int, config: GeneratorConfig, group: int, keep=None
+):
     """``n`` frames in subjects of ``group`` frames (one procedural texture each); returns the
-    :class:`SceneBatch` and (n,) subject ids."""
+    :class:`SceneBatch` and (n,) subject ids. ``keep``: make only these subjects' frames (a
+    process's share), each exactly as the whole set has it."""
     subjects = -(-n // group)
     rng = np.random.default_rng(seed)
-    textures = make_textures(model, rng.integers(0, 2**31, subjects), config.texture_size)
+    texture_seeds = rng.integers(0, 2**31, subjects)
+    frame_seeds = [int(rng.integers(2**31)) for _ in range(subjects)]
+    keep = range(subjects) if keep is None else [int(s) for s in keep]
     batches = [
         generate(
             model,
             poses,
             min(group, n - s * group),
-            int(rng.integers(2**31)),
+            frame_seeds[s],
             config,
-            textures=textures[s : s + 1],
+            textures=make_textures(model, texture_seeds[s : s + 1], config.texture_size),
         )  # fmt: skip
-        for s in range(subjects)
+        for s in keep
     ]
     batch = jax.tree.map(lambda *a: np.concatenate(a), *batches)
-    return batch, np.repeat(np.arange(subjects), group)[:n]
+    ids = np.repeat(np.arange(subjects), group)[:n]
+    return batch, ids[np.isin(ids, list(keep))]
 
 
 def _metrics(model, params, batch: SceneBatch) -> dict:
+    """Every frame's metrics: ``{name: (N,) float32}``."""
     pose = jnp.concatenate([jnp.asarray(params["global_orient"])[:, None], params["body_pose"]], 1)
     out = pose_batch(model, pose, jnp.asarray(params["betas"]), jnp.asarray(params["transl"]))
     gt = pose_batch(model, jnp.asarray(batch.pose), jnp.asarray(batch.betas),
                     jnp.asarray(batch.transl))  # fmt: skip
     m = jax.jit(jax.vmap(compute_all))(out.joints, gt.joints, out.vertices, gt.vertices)
-    return {k: float(np.mean(m[k])) for k in METRIC_NAMES}
+    return {k: np.asarray(m[k]) for k in METRIC_NAMES}
 
 
 def _row(metrics=None, epe=None, **ms) -> dict:
@@ -203,7 +226,8 @@ def field_errors(model, network, batch: SceneBatch, colours, cindex, options) ->
         count += float(np.sum(fg))
     n = len(batch)
     return {"epe": err / max(count, 1), "epe_zero": zero / max(count, 1),
-            "ms_render": secs[0] * 1e3 / n, "ms_network": secs[1] * 1e3 / n}  # fmt: skip
+            "ms_render": secs[0] * 1e3 / n, "ms_network": secs[1] * 1e3 / n,
+            "epe_sum": err, "epe_zero_sum": zero, "fg_pixels": count}  # fmt: skip
 
 
 def _fit_all(model, init_params, data: FitData, kind, preset, options, gmm, flags=None):
@@ -290,31 +314,74 @@ def evaluate(
     detector: DetectorNoise = DetectorNoise(),
     say=lambda *a: None,
 ) -> dict:
-    """Run every row (see the module docstring); returns the JSON-ready result."""
+    """Run every row (see the module docstring); returns the JSON-ready result.
+
+    In a run of several processes (``jax.distributed`` initialized) each evaluates its share of
+    the subjects (:func:`jaxrefine.distributed.share`) and every process returns the table of
+    all frames."""
     from jaxrefine.data.sampling import SceneConfig
 
     t_all = time.perf_counter()
     options = RefineOptions() if options is None else options
     config = GeneratorConfig(scene=SceneConfig(image_size=image_size), difficulty=difficulty,
                              backend=options.backend)  # fmt: skip
-    batch, subjects = eval_frames(model, poses, n, seed, config, group)
+    pid, count = distributed.process()
+    ids = np.repeat(np.arange(-(-n // group)), group)[:n]
+    frames = distributed.share(n, count, pid, ids)
+    part = {"index": frames}
+    if len(frames):
+        batch, subjects = eval_frames(
+            model, poses, n, seed, config, group, keep=np.unique(ids[frames])
+        )
+        part = evaluate_share(model, batch, subjects, frames, n, seed, network, options,
+                              detector, say)  # fmt: skip
+    result = {
+        "rows": summarize(distributed.gather(part)), "n": n, "seed": seed,
+        "difficulty": difficulty, "group": group, "image_size": list(image_size),
+        "model_id": model.model_id, "network": network[0].name, "preset": options.preset,
+        "optimizer": str(options.optimizer), "detector": dataclasses.asdict(detector),
+        "options": {k: str(v) for k, v in dataclasses.asdict(options).items()},
+        "wall_s": time.perf_counter() - t_all,
+    }  # fmt: skip
+    if count > 1:
+        result["processes"] = count
+    return result
+
+
+def evaluate_share(model, batch, subjects, frames, n, seed, network, options, detector, say):
+    """Every row on one share of the frames: ``{"index": (M,) frame numbers, "<row>/<metric>":
+    (M,) per frame, "total/...": sums}`` (the field's pixel errors and pixel count, each row's
+    stage milliseconds summed over the frames), merged by :func:`summarize`.
+
+    Args:
+      batch: the share's M frames (:func:`eval_frames` with ``keep``); subjects: (M,) ids.
+      frames: (M,) their numbers in the whole set of ``n``.
+    """
+    m = len(frames)
     init = params_from_pose(batch.init_pose, batch.init_betas, batch.init_transl)
     preset = get_preset(options.preset)
     gmm = load_gmm_prior() if options.use_gmm else None
     v_init = pose_batch(
         model, *(jnp.asarray(a) for a in (batch.init_pose, batch.init_betas, batch.init_transl))
     )
-    say(f"[eval] {n} frames, {len(np.unique(subjects))} subjects; estimating their textures")
+    say(f"[eval] {m} frames, {len(np.unique(subjects))} subjects; estimating their textures")
     colours, cindex = subject_colours(model, list(batch.image), v_init.vertices, batch.cameras,
                                       subjects, size=options.texture_size,
                                       backend=options.backend)  # fmt: skip
-    rows = {"init": _row(_metrics(model, init, batch))}
+    out = {"index": np.asarray(frames)}
+
+    def put(row, params, **ms):
+        out.update({f"{row}/{k}": v for k, v in _metrics(model, params, batch).items()})
+        out.update({f"{TOTAL}{row}/{c}": np.float64(v * m) for c, v in ms.items()})
+
+    put("init", init)
     say("[eval] predicted fields")
     fe = field_errors(model, network, batch, colours, cindex, options)
-    rows["zero_field"] = _row(epe=fe["epe_zero"])
+    out.update({f"{TOTAL}{k}": np.float64(fe[k]) for k in ("epe_sum", "epe_zero_sum", "fg_pixels")})
     say("[eval] ground-truth targets and detections")
     gt_data, gt_info = ground_truth_data(model, batch, options)
-    det = simulate_detections(batch.keypoints, batch.visible, seed + 7, detector)
+    det = simulate_detections(batch.keypoints, batch.visible, seed + 7, detector, rows=frames,
+                              total=n)  # fmt: skip
     fits = {
         "keypoints_detected": ("keypoints", gt_data["sparse_gt"].replace(
             keypoints=jnp.asarray(det[..., :2]), keypoint_conf=jnp.asarray(det[..., 2]))),
@@ -327,22 +394,39 @@ def evaluate(
         flags = gt_info["render_flags"] if row == "dense_gt" else None
         params, ms_fit = _fit_all(model, init, data, kind, preset, options, gmm, flags)
         extra = {"ms_render": gt_info["ms_render"], "ms_transfer": gt_info["ms_transfer"]}
-        rows[row] = _row(_metrics(model, params, batch), ms_fit=ms_fit,
-                         **(extra if row == "dense_gt" else {}))  # fmt: skip
+        put(row, params, ms_fit=ms_fit, **(extra if row == "dense_gt" else {}))
     for row, kp in (("learned_dense", None), ("learned_dense_keypoints", det)):
         say(f"[eval] {row}")
         res = _refine_timed(model, batch, init, subjects, network, kp, options)
-        rows[row] = _row(_metrics(model, res.params, batch), epe=fe["epe"],
-                         ms_render=res.ms["render"], ms_network=res.ms["network"],
-                         ms_transfer=res.ms["transfer"], ms_fit=res.ms["fit"])  # fmt: skip
-    return {
-        "rows": rows, "n": n, "seed": seed, "difficulty": difficulty, "group": group,
-        "image_size": list(image_size), "model_id": model.model_id,
-        "network": network[0].name, "preset": options.preset,
-        "optimizer": str(options.optimizer), "detector": dataclasses.asdict(detector),
-        "options": {k: str(v) for k, v in dataclasses.asdict(options).items()},
-        "wall_s": time.perf_counter() - t_all,
-    }  # fmt: skip
+        put(row, res.params, **{f"ms_{k}": res.ms[k] for k in ("render", "network", "transfer",
+                                                              "fit")})  # fmt: skip
+    return out
+
+
+def summarize(shares: list[dict]) -> dict:
+    """The table's rows from every share (:func:`evaluate_share`): metrics are means over all
+    frames (in frame order, as one process computes them), EPE is the summed pixel error over
+    the summed pixel count, a stage's ms per frame its summed milliseconds over all frames."""
+    frames = distributed.merge([{k: v for k, v in s.items() if not k.startswith(TOTAL)}
+                                for s in shares])  # fmt: skip
+    n = len(frames["index"])
+
+    def total(key):
+        return sum(float(s[TOTAL + key]) for s in shares if TOTAL + key in s)
+
+    def ms(row):
+        keys = {c for s in shares for c in TIME_COLUMNS if f"{TOTAL}{row}/{c}" in s}
+        return {c: total(f"{row}/{c}") / n for c in keys}
+
+    def metrics(row):
+        return {k: float(np.mean(frames[f"{row}/{k}"])) for k in METRIC_NAMES}
+
+    count = max(total("fg_pixels"), 1)
+    rows = {r: _row(metrics(r), **ms(r)) for r in ROWS if f"{r}/{METRIC_NAMES[0]}" in frames}
+    rows["zero_field"] = _row(epe=total("epe_zero_sum") / count)
+    for r in ("learned_dense", "learned_dense_keypoints"):
+        rows[r]["epe"] = total("epe_sum") / count
+    return {r: rows[r] for r in ROWS}
 
 
 def _refine_timed(model, batch, init, subjects, network, keypoints, options):
@@ -399,9 +483,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--rerun-every", type=int, default=0)
     ap.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"])
     ap.add_argument("--json", default=None, help="write the result here")
+    distributed.add_process_flags(ap)
     args = ap.parse_args(argv)
     if args.n < 1:
         ap.error("--n must be >= 1")
+    distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     model = load_body_model()
     poses = load_poses(args.poses, subjects=args.subjects).pose
     net = load_pretrained(args.checkpoint)
@@ -414,6 +500,8 @@ def main(argv: list[str]) -> int:
         say=lambda *a: print(*a, file=sys.stderr, flush=True),
     )  # fmt: skip
     result["checkpoint"] = args.checkpoint or "shipped"
+    if args.process_id > 0:  # every process has the table; process 0 reports it
+        return 0
     print(f"eval: {args.n} frames, seed {args.seed}, {args.difficulty}, network {net[0].name}")
     format_result(result)
     write_json(args.json, result)
