@@ -416,7 +416,11 @@ def refine_files(
     Without ``estimates_path`` the people of each image are detected and initialized from
     BlazePose landmarks (:func:`jaxrefine.photo.read_photo_inputs`; ``boxes``, ``tiles``), their
     landmarks are the keypoint term (BODY_25) unless ``use_landmarks`` is False, and
-    ``overlays/<image>_people.png`` shows every person of an image."""
+    ``overlays/<image>_people.png`` shows every person of an image.
+
+    With ``jax.distributed`` initialized (several processes) each process refines its share of
+    the chunks and returns the report of every frame; process 0 writes the collection's files
+    (its report lists them; the others' list none)."""
     from jaxrefine.data.scenes import resolve_backend
     from jaxrefine.refine import RefineOptions
     from jaxrefine.report import write_json
