@@ -109,8 +109,14 @@ def smplify(
         :class:`~jaxrefine.optimizers.base.Optimizer` object, or a factory
         ``(learning_rate) -> Optimizer``; names and factories get the preset's learning rate.
         Each stage starts from a fresh optimizer state (optimizers are stateless pytrees).
-      camera_optimizer: the camera stage's optimizer, same forms (None: ``optimizer``), e.g.
-        Adam for the camera and a learned optimizer for the body.
+        Names registered by data kind get ``data_kind`` (``"lgd"``: the sparse checkpoint for
+        keypoints, the dense one for dense data). The body stage is what the optimizer's
+        :meth:`~jaxrefine.optimizers.base.Optimizer.adapt_stage` makes of it: unchanged for
+        the classical ones; learned gradient descent runs its trained number of steps
+        (unless ``body_steps`` is given) on the body objective's data term (no priors), so the
+        body stage's losses and ``init_loss`` / ``final_loss`` are that data term.
+      camera_optimizer: the camera stage's optimizer, same forms (None: ``optimizer``, or
+        the classical optimizer it names in ``camera_stage_optimizer``: Adam for LGD).
       gmm: pose prior (None disables it).
       camera_steps / body_steps: override the preset's iteration counts (0 skips a stage).
       chunk_size: bound memory for large batches (``lax.map`` chunks).
@@ -130,8 +136,7 @@ def smplify(
     Raises:
       ValueError: both stages have 0 steps; ``compact=True`` on traced, uncompacted data.
     """
-    p = _with_steps(get_preset(preset) if isinstance(preset, str) else preset, camera_steps,
-                    body_steps)  # fmt: skip
+    p = get_preset(preset) if isinstance(preset, str) else preset
     if "dense" in data_kind and compact:
         if isinstance(data.dense_weights, jax.core.Tracer) and data.dense_ids is None:
             raise ValueError(
@@ -141,15 +146,20 @@ def smplify(
             )
         data = compact_dense(data)
     cam_obj, body_obj = make_objectives(model, p, data_kind, gmm, keypoint_set)
-    body_opt = resolve_optimizer(optimizer, p.learning_rate)
-    cam_opt = body_opt
-    if camera_optimizer is not None:
-        cam_opt = resolve_optimizer(camera_optimizer, p.learning_rate)
+    body_opt = resolve_optimizer(optimizer, p.learning_rate, data_kind)
+    if camera_optimizer is None:
+        camera_optimizer = body_opt.camera_stage_optimizer or body_opt
+    cam_opt = resolve_optimizer(camera_optimizer, p.learning_rate, data_kind)
+    # a learned body optimizer runs the stage it was trained for (objective, steps, params)
+    body_obj, n_body, body_params = body_opt.adapt_stage(
+        body_obj, body_steps, set(p.body_stage_params)
+    )
+    p = _with_steps(p, camera_steps, n_body)
     stages = []
     if p.camera_steps > 0:
         stages.append(Stage(cam_obj, cam_opt, p.camera_steps, set(CAMERA_STAGE_PARAMS), select))
     if p.body_steps > 0:
-        stages.append(Stage(body_obj, body_opt, p.body_steps, set(p.body_stage_params), select))
+        stages.append(Stage(body_obj, body_opt, p.body_steps, body_params, select))
     if not stages:
         raise ValueError("both stages have 0 steps: nothing to fit")
     results = fit_stages_batch(

@@ -166,6 +166,20 @@ class Optimizer(abc.ABC):
     """
 
     requires_residuals: ClassVar[bool] = False
+    #: The registered optimizer a multi-stage fit (SMPLify) runs its camera stage with when it
+    #: is given this one and no camera optimizer (None: this one). A learned optimizer trained
+    #: for the body stage only names a classical one.
+    camera_stage_optimizer: ClassVar[str | None] = None
+
+    def adapt_stage(
+        self, objective: AbstractObjective, num_steps: int | None, trainable: set[str] | None
+    ) -> tuple[AbstractObjective, int | None, set[str] | None]:
+        """The stage this optimizer runs when asked to minimise ``objective`` over
+        ``trainable`` for ``num_steps`` steps (None: the caller's default). The default runs it
+        as asked; a learned optimizer returns what it was trained for (its objective, its step
+        count, the params it updates).
+        """
+        return objective, num_steps, trainable
 
     @abc.abstractmethod
     def init(self, params: Params, objective: AbstractObjective, data: Data) -> OptState:

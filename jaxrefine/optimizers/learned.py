@@ -47,7 +47,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -239,6 +239,18 @@ class LearnedGradientDescent(Optimizer):
             value = objective.loss(params, data)
             grad = jax.grad(data_loss)(params, data)
         return value, flatten_params(grad, self.layout)
+
+    # -- as a SMPLify body stage ----------------------------------------------------------
+    camera_stage_optimizer: ClassVar[str] = "adam"  # trained for the body stage only
+
+    def adapt_stage(self, objective, num_steps, trainable):
+        """A SMPLify body stage as LGD was trained for it: the stage objective's data term
+        (:func:`data_term_objective`: no GMM, angle or shape prior), the trained number of
+        learned steps (unless ``num_steps`` is given) and the params of its layout (pose,
+        betas, translation), whatever ``trainable`` was asked for."""
+        del trainable
+        steps = self.num_steps if num_steps is None else int(num_steps)
+        return data_term_objective(objective), steps, {k for k, _ in self.layout}
 
     # -- the contract ---------------------------------------------------------------------
     def init(self, params: Params, objective: AbstractObjective, data: Data) -> LGDState:
@@ -456,6 +468,27 @@ def load_pretrained(kind: str = "sparse", **kwargs) -> LearnedGradientDescent:
             f"--kind {kind}` and copy OUT/lgd_{kind}.npz/.json there, or use load_lgd(path)"
         )
     return load_lgd(stem, **kwargs)
+
+
+# Which shipped checkpoint serves which SMPLify data kind (``smplify(data_kind=...)``).
+CHECKPOINT_FOR_DATA_KIND = {"keypoints": "sparse", "dense": "dense"}
+
+
+def pretrained_for_data(data_kind: str) -> LearnedGradientDescent:
+    """The shipped LGD for a fit's data kind: the sparse checkpoint for "keypoints", the
+    dense one for "dense" (:data:`CHECKPOINT_FOR_DATA_KIND`).
+
+    Raises:
+      ValueError: no checkpoint is made for that data kind (e.g. "dense+keypoints").
+      FileNotFoundError: the checkpoint is not in the package (see :func:`load_pretrained`).
+    """
+    kind = CHECKPOINT_FOR_DATA_KIND.get(data_kind)
+    if kind is None:
+        raise ValueError(
+            f"no LGD checkpoint for data kind {data_kind!r}: LGD ships one for "
+            + ", ".join(f"{d!r} ({k})" for d, k in CHECKPOINT_FOR_DATA_KIND.items())
+        )
+    return load_pretrained(kind)
 
 
 def checkpoint_meta(path: str | os.PathLike) -> dict:

@@ -4,6 +4,11 @@ A registry entry is a factory ``(learning_rate) -> Optimizer``: optimizers witho
 (L-BFGS with its line search, the least-squares solvers) ignore the argument. Optimizers are
 stateless pytrees (their state lives in the fit), so one object may serve several stages.
 
+A learned optimizer is trained for one kind of observation, so its entry is registered with
+``by_data_kind=True`` and called as ``factory(learning_rate, data_kind)``, with the fit's data
+kind ("keypoints", "dense", ...): ``"lgd"`` gives the sparse checkpoint for keypoints and the
+dense one for dense targets (:func:`jaxrefine.optimizers.learned.pretrained_for_data`).
+
 >>> make_optimizer("adam", 1e-2).__class__.__name__
 'OptaxOptimizer'
 >>> "lm" in optimizer_names()
@@ -21,7 +26,7 @@ from collections.abc import Callable
 from jaxrefine.optimizers.base import Optimizer
 from jaxrefine.optimizers.gradient import adam, lbfgs
 from jaxrefine.optimizers.jaxopt_backend import jaxopt_lbfgs
-from jaxrefine.optimizers.learned import load_pretrained
+from jaxrefine.optimizers.learned import pretrained_for_data
 from jaxrefine.optimizers.least_squares import gauss_newton, levenberg_marquardt
 
 OptimizerFactory = Callable[[float], Optimizer]
@@ -34,17 +39,24 @@ OPTIMIZERS: dict[str, OptimizerFactory] = {
     "lm": lambda learning_rate: levenberg_marquardt(),  # optimistix
     "gn": lambda learning_rate: gauss_newton(),  # optimistix
     "jaxopt-lbfgs": lambda learning_rate: jaxopt_lbfgs(),  # optional jaxopt backend
-    "lgd": lambda learning_rate: load_pretrained("sparse"),  # learned (shipped sparse weights)
+    "lgd": lambda learning_rate, data_kind: pretrained_for_data(data_kind),  # shipped weights
 }
+# Entries called as factory(learning_rate, data_kind) (learned for one kind of observation).
+BY_DATA_KIND: set[str] = {"lgd"}
+DEFAULT_DATA_KIND = "keypoints"  # what a by-data-kind entry gets when no data kind is given
 
 
-def register_optimizer(name: str, factory: OptimizerFactory, *, replace: bool = False) -> None:
+def register_optimizer(
+    name: str, factory: OptimizerFactory, *, replace: bool = False, by_data_kind: bool = False
+) -> None:
     """Make ``factory`` available as ``name`` everywhere an optimizer is chosen by name.
 
     Args:
       name: the name users type (``--optimizer NAME``).
-      factory: ``(learning_rate: float) -> Optimizer``.
+      factory: ``(learning_rate: float) -> Optimizer``, or with ``by_data_kind``
+        ``(learning_rate: float, data_kind: str) -> Optimizer``.
       replace: allow replacing an existing entry (else a ValueError names the clash).
+      by_data_kind: the factory also takes the fit's data kind (learned optimizers).
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"optimizer name must be a non-empty string, got {name!r}")
@@ -56,6 +68,10 @@ def register_optimizer(name: str, factory: OptimizerFactory, *, replace: bool = 
     if name in OPTIMIZERS and not replace:
         raise ValueError(f"optimizer {name!r} is already registered (pass replace=True)")
     OPTIMIZERS[name] = factory
+    if by_data_kind:
+        BY_DATA_KIND.add(name)
+    else:
+        BY_DATA_KIND.discard(name)
 
 
 def optimizer_names() -> tuple[str, ...]:
@@ -63,24 +79,38 @@ def optimizer_names() -> tuple[str, ...]:
     return tuple(OPTIMIZERS)
 
 
-def make_optimizer(name: str, learning_rate: float = 1e-2) -> Optimizer:
-    """A fresh optimizer of the registered ``name`` (KeyError listing the names otherwise)."""
+def make_optimizer(
+    name: str, learning_rate: float = 1e-2, data_kind: str | None = None
+) -> Optimizer:
+    """A fresh optimizer of the registered ``name`` (KeyError listing the names otherwise).
+
+    Args:
+      name: a registered name. learning_rate: its step size (ignored by some).
+      data_kind: the fit's data kind, for entries registered ``by_data_kind`` (None:
+        :data:`DEFAULT_DATA_KIND`); other entries ignore it.
+    """
     if name not in OPTIMIZERS:
         raise KeyError(f"unknown optimizer {name!r}; choose from {optimizer_names()}")
+    if name in BY_DATA_KIND:
+        kind = DEFAULT_DATA_KIND if data_kind is None else data_kind
+        return _checked(OPTIMIZERS[name](learning_rate, kind), name)
     return _checked(OPTIMIZERS[name](learning_rate), name)
 
 
-def resolve_optimizer(spec: OptimizerSpec, learning_rate: float = 1e-2) -> Optimizer:
+def resolve_optimizer(
+    spec: OptimizerSpec, learning_rate: float = 1e-2, data_kind: str | None = None
+) -> Optimizer:
     """An optimizer from a name, an :class:`Optimizer` (returned as is) or a factory.
 
     Args:
       spec: a registered name, an optimizer object, or ``(learning_rate) -> Optimizer``.
       learning_rate: passed to names and factories (an object keeps its own).
+      data_kind: passed to names registered ``by_data_kind`` (see :func:`make_optimizer`).
     """
     if isinstance(spec, Optimizer):
         return spec
     if isinstance(spec, str):
-        return make_optimizer(spec, learning_rate)
+        return make_optimizer(spec, learning_rate, data_kind)
     if callable(spec):
         return _checked(spec(learning_rate), getattr(spec, "__name__", repr(spec)))
     raise TypeError(

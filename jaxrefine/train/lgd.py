@@ -370,11 +370,14 @@ def parser():
     a("--ckpt-every", type=int, default=500)
     a("--val-every", type=int, default=500)
     a("--log-every", type=int, default=10)
+    a("--export-only", action="store_true",
+      help="no training: export the newest checkpoint in --out (same flags as the run) with "
+           "its validation, e.g. of a run stopped early")  # fmt: skip
     return p
 
 
-def latest_params(out: str | Path, abstract: dict) -> dict:
-    """The ``params`` item of the newest orbax checkpoint in ``out/checkpoints``."""
+def latest_params(out: str | Path, abstract: dict) -> tuple[int, dict]:
+    """(step, ``params`` item) of the newest orbax checkpoint in ``out/checkpoints``."""
     import orbax.checkpoint as ocp
 
     from jaxrefine.train import checkpoint
@@ -387,7 +390,18 @@ def latest_params(out: str | Path, abstract: dict) -> dict:
     args = ocp.args.Composite(params=ocp.args.StandardRestore(shapes))
     params = mgr.restore(step, args=args).params
     mgr.close()
-    return params
+    return int(step), params
+
+
+def _logged_wall_s(out: Path) -> float | None:
+    """Training seconds of a run so far: the last ``wall_s`` of ``out/log.csv`` (None: none)."""
+    import csv
+
+    log = out / "log.csv"
+    if not log.is_file():
+        return None
+    rows = list(csv.DictReader(log.open()))
+    return float(rows[-1]["wall_s"]) if rows else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -402,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     jax.config.update("jax_platforms", PLATFORMS[args.platform])
     from jaxrefine.data.poses import VALIDATION_SUBJECTS, load_poses
     from jaxrefine.smpl_io import load_body_model
+    from jaxrefine.train import logs
     from jaxrefine.train.loop import TrainConfig, train
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -420,17 +435,24 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed, workers=args.workers, ckpt_every=args.ckpt_every,
         val_every=args.val_every, log_every=args.log_every,
     )  # fmt: skip
-    command = " ".join(["train_lgd.py", *argv])
-    summary = train(task, tc, args.out, resume=args.resume, run_info={"command": command})
-    params = latest_params(args.out, {"weights": template.weights})
+    command = " ".join(["train_lgd.py", *(a for a in argv if a != "--export-only")])
+    abstract = {"weights": template.weights}
+    if args.export_only:
+        step, params = latest_params(args.out, abstract)
+        final = {f"val_{k}": v for k, v in task.validate(params).items()}
+        wall_s, machine = _logged_wall_s(args.out), logs.machine_info()
+    else:
+        summary = train(task, tc, args.out, resume=args.resume, run_info={"command": command})
+        step, params = latest_params(args.out, abstract)
+        final, wall_s, machine = summary["final"], summary["wall_s_total"], summary["machine"]
     dest = args.export or args.out / f"lgd_{args.kind}"
     meta = {
-        "command": command, "poses": str(path), "steps": args.steps, "batch": args.batch,
-        "validation_subjects": list(VALIDATION_SUBJECTS), "lgd_config": task.describe,
-        "final": summary["final"],
+        "command": command, "poses": str(path), "seed": args.seed, "steps": step,
+        "scheduled_steps": args.steps, "batch": args.batch, "wall_s": wall_s,
+        "machine": machine, "validation_subjects": list(VALIDATION_SUBJECTS),
+        "lgd_config": task.describe, "final": final,
     }  # fmt: skip
     npz, _ = export(template, params, dest, meta)
-    final = summary["final"]
     keys = ("loss", "joint_mm_final", "val_joint_mm_init", "val_joint_mm_final")
     print("train_lgd: done;", ", ".join(f"{k} {final[k]:.4g}" for k in keys if k in final))
     print(f"train_lgd: wrote {npz}")

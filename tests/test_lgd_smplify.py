@@ -1,0 +1,139 @@
+"""`smplify(optimizer="lgd")`: Adam camera stage, then learned gradient descent as the body
+stage (its trained steps, on the body objective's data term), with the checkpoint of the
+data kind. Tiny untrained checkpoints stand in for the shipped ones (the package's assets
+folder is pointed at a temporary one), so these tests check the wiring, not the weights."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxrefine.optimizers.learned as learned
+from jaxrefine.bench.smplify import _fit_data, make_problem
+from jaxrefine.fit import Stage, fit_stages_batch
+from jaxrefine.objective import compact_dense, get_preset, make_objectives, params_from_pose
+from jaxrefine.optimizers import adam, make_optimizer
+from jaxrefine.optimizers.learned import data_term_objective, init_lgd, save_lgd
+from jaxrefine.smpl_io import load_body_model
+from jaxrefine.smplify import CAMERA_STAGE_PARAMS, smplify
+
+LGD_KEYS = ("global_orient", "body_pose", "betas", "transl")
+# Different step counts per kind, so the body stage's length says which checkpoint ran.
+TINY_STEPS = {"sparse": 3, "dense": 2}
+CAMERA_STEPS = 2
+# The same float32 program run twice (eagerly staged vs under one jit): XLA may fuse and
+# order sums differently; seen ~1e-6 relative.
+_SAME_PROGRAM_RTOL = 1e-4
+_DENSE_VERTICES = 200  # visible vertices kept per dense frame (cheap, as test_learned does)
+
+
+def _problem(model, kind):
+    start, _, _, targets, conf, cams = make_problem(model, 2, kind)
+    data = _fit_data(kind, cams, targets, conf, start[2])
+    if kind == "dense":
+        w = np.asarray(data.dense_weights)
+        w = w * (np.cumsum(w > 0, axis=1) <= _DENSE_VERTICES)
+        data = compact_dense(data.replace(dense_weights=jnp.asarray(w)), multiple=64)
+    return params_from_pose(*start), data
+
+
+def _one(tree):
+    return jax.tree_util.tree_map(lambda a: a[0], tree)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """The open body model, a keypoint and a dense problem, and tiny checkpoints of both
+    kinds in a temporary assets folder that load_pretrained reads while the module runs."""
+    model = load_body_model()
+    assets = tmp_path_factory.mktemp("assets")
+    problems = {}
+    for ckpt, kind in (("sparse", "keypoints"), ("dense", "dense")):
+        params, data = _problem(model, kind)
+        _, body = make_objectives(model, get_preset("spin"), kind, None)
+        lgd = init_lgd(
+            jax.random.key(1), _one(params), data_term_objective(body), _one(data),
+            features=kind, keys=LGD_KEYS, hidden=16, num_blocks=1,
+            num_steps=TINY_STEPS[ckpt],
+        )  # fmt: skip
+        save_lgd(assets / f"lgd_{ckpt}", lgd, {"note": "tiny untrained test checkpoint"})
+        problems[kind] = (params, data)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(learned, "ASSETS", assets)
+        yield model, problems
+
+
+def _smplify(model, params, data, kind, **kw):
+    return smplify(
+        model, params, data, preset="spin", data_kind=kind, optimizer="lgd",
+        camera_steps=CAMERA_STEPS, devices=jax.devices()[:1], **kw,
+    )  # fmt: skip
+
+
+def test_lgd_body_stage_is_the_sparse_checkpoint_after_an_adam_camera_stage(setup):
+    model, problems = setup
+    params, data = problems["keypoints"]
+    res = _smplify(model, params, data, "keypoints")
+    steps = TINY_STEPS["sparse"]
+    assert res.camera_stage.loss_curve.shape == (2, CAMERA_STEPS + 1)
+    assert res.body_stage.loss_curve.shape == (2, steps + 1)  # the checkpoint's steps
+    assert np.all(np.isfinite(np.asarray(res.body_stage.loss_curve)))
+    # the same two stages built by hand: Adam on the camera, the sparse LGD on the data term
+    cam_obj, body = make_objectives(model, get_preset("spin"), "keypoints", None)
+    lgd = learned.load_pretrained("sparse")
+    stages = [
+        Stage(cam_obj, adam(get_preset("spin").learning_rate), CAMERA_STEPS,
+              set(CAMERA_STAGE_PARAMS)),
+        Stage(data_term_objective(body), lgd, steps, set(LGD_KEYS)),
+    ]  # fmt: skip
+    ref = fit_stages_batch(stages, params, data, devices=jax.devices()[:1])
+    for k in LGD_KEYS:
+        np.testing.assert_allclose(
+            res.body_stage.params[k], ref[1].params[k], rtol=_SAME_PROGRAM_RTOL, atol=1e-6
+        )
+    # the body stage's losses are the data term (no GMM, no shape prior)
+    recomputed = jax.vmap(data_term_objective(body).loss)(res.body_stage.params, data)
+    np.testing.assert_allclose(res.body_stage.final_loss, recomputed, rtol=_SAME_PROGRAM_RTOL)
+
+
+def test_lgd_smplify_under_jit_matches_eager(setup):
+    model, problems = setup
+    params, data = problems["keypoints"]
+    eager = _smplify(model, params, data, "keypoints", select="none")
+    jitted = jax.jit(lambda p, d: _smplify(model, p, d, "keypoints", select="none").params)
+    out = jitted(params, data)
+    for k in LGD_KEYS:
+        np.testing.assert_allclose(out[k], eager.params[k], rtol=_SAME_PROGRAM_RTOL, atol=1e-6)
+
+
+def test_lgd_dense_data_gets_the_dense_checkpoint(setup):
+    model, problems = setup
+    params, data = problems["dense"]
+    res = _smplify(model, params, data, "dense", body_steps=None)
+    assert res.body_stage.loss_curve.shape == (2, TINY_STEPS["dense"] + 1)
+    assert np.all(np.isfinite(np.asarray(res.params["body_pose"])))
+    # an explicit body_steps overrides the trained count
+    res = _smplify(model, params, data, "dense", body_steps=1)
+    assert res.body_stage.loss_curve.shape == (2, 2)
+
+
+def test_lgd_names_what_is_missing(setup, tmp_path, monkeypatch):
+    model, problems = setup
+    params, data = problems["keypoints"]
+    with pytest.raises(ValueError, match="no LGD checkpoint for data kind 'dense\\+keypoints'"):
+        make_optimizer("lgd", data_kind="dense+keypoints")
+    assert make_optimizer("lgd").features == "keypoints"  # no data kind: keypoints
+    assert make_optimizer("lgd", data_kind="dense").features == "dense"
+    monkeypatch.setattr(learned, "ASSETS", tmp_path)  # a package without the checkpoints
+    with pytest.raises(FileNotFoundError, match="lgd_sparse.npz"):
+        _smplify(model, params, data, "keypoints")
+
+
+def test_classical_optimizers_run_the_stage_as_asked(setup):
+    model, _ = setup
+    _, body = make_objectives(model, get_preset("spin"), "keypoints", None)
+    opt = make_optimizer("adam", data_kind="dense")  # ignored by classical entries
+    assert opt.camera_stage_optimizer is None
+    assert opt.adapt_stage(body, None, {"betas"}) == (body, None, {"betas"})
