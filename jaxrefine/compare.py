@@ -51,6 +51,7 @@ from jaxrefine.objective import (
     params_from_pose,
     pose_from_params,
 )
+from jaxrefine.optimizers.registry import resolve_optimizer
 from jaxrefine.refine import RefineOptions, pose_batch, timed, with_start
 from jaxrefine.report import format_table
 from jaxrefine.walkthrough import network_targets
@@ -240,6 +241,8 @@ def run_method(
     kind, data, p = TARGET_KIND[target], frames.data[target], get_preset(preset)
     data = compact_dense(data) if kind == "dense" else data
     gmm = load_gmm_prior()
+    # resolved once, outside the timings (a learned optimizer's checkpoint is read from disk)
+    opt = resolve_optimizer(method.optimizer, p.learning_rate, kind)
     flags = frames.render_flags[target]
     common = dict(preset=p, data_kind=kind, chunk_size=chunk_size, render_flags=flags)
     cam, s_cam, c_cam = _twice(
@@ -247,7 +250,7 @@ def run_method(
             model,
             frames.init_params,
             data,
-            optimizer=method.optimizer,
+            optimizer=opt,
             gmm=gmm,
             camera_steps=method.camera_steps,
             body_steps=0,
@@ -259,7 +262,7 @@ def run_method(
             model,
             cam.params,
             data,
-            optimizer=method.optimizer,
+            optimizer=opt,
             gmm=gmm,
             camera_steps=0,
             body_steps=method.body_steps,

@@ -104,3 +104,26 @@ def test_default_methods_cover_every_optimizer_and_filter():
         "adam",
         "lm",
     ]
+
+
+def test_lgd_row_runs_with_a_checkpoint(setup, monkeypatch, tmp_path):
+    """An (untrained, tiny) LGD checkpoint where the shipped ones live: its row is measured
+    like the others, the body stage with its own step count."""
+    from jaxrefine.objective import get_preset, make_objectives
+    from jaxrefine.optimizers import learned
+
+    model, frames = setup
+    one = jax.tree.map(lambda a: a[0], (frames.init_params, frames.data["sparse_gt"]))
+    _, body = make_objectives(model, get_preset("dense"), "keypoints", None)
+    lgd = learned.init_lgd(
+        jax.random.key(0), one[0], learned.data_term_objective(body), one[1],
+        features="keypoints", keys=("global_orient", "body_pose", "betas", "transl"),
+        hidden=8, num_blocks=0, num_steps=LGD.body_steps,
+    )  # fmt: skip
+    learned.save_lgd(tmp_path / "lgd_sparse", lgd)
+    monkeypatch.setattr(learned, "ASSETS", tmp_path)
+    res = compare.compare(model, frames, (LGD,))
+    assert not res["targets"]["sparse_gt"]["skipped"]
+    row = res["targets"]["sparse_gt"]["rows"][LGD.label]
+    assert row["loss_curve"].shape == (N, LGD.body_steps + 1)
+    assert np.all(np.isfinite(row["loss_curve"])) and sum(row["status_counts"].values()) == N
