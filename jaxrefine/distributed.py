@@ -124,7 +124,9 @@ def gather(local: dict, timeout_s: float = WAIT_S) -> list[dict]:
 
     barrier(f"gather-{next(_merges)}", timeout_s)
     data = _to_bytes(local)
-    lengths = np.asarray(process_allgather(np.array([data.size], np.int64))).reshape(-1)
+    if data.size >= 2**31:  # lengths travel as int32 (JAX's default integer)
+        raise ValueError(f"{data.size} bytes of results in one process: use more processes")
+    lengths = np.asarray(process_allgather(np.array([data.size], np.int32))).reshape(-1)
     padded = np.zeros(int(lengths.max()), np.uint8)
     padded[: data.size] = data
     everyone = np.asarray(process_allgather(padded))

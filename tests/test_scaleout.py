@@ -156,6 +156,68 @@ def test_eval_by_subject_shares_equals_one_run():
                                            atol=MERGE_ATOL, err_msg=f"{row} {col}")  # fmt: skip
 
 
+# ------------------------------------------------------------------------ gather, two processes
+
+GATHER = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    from jaxrefine import distributed
+    coordinator, pid = sys.argv[1], int(sys.argv[2])
+    distributed.initialize(coordinator, 2, pid)
+    rows = distributed.share(3, 2, pid, groups=[0, 1, 1])  # process 0: frame 0; 1: frames 1, 2
+    local = {"index": rows, "x": rows * 0.1, "name": np.array([f"f{i}" for i in rows]),
+             "big": np.full((len(rows), 1000), pid, np.float32)}
+    parts = distributed.gather(local)
+    empty = distributed.gather({"index": rows[:0]} if pid else local)  # process 1 has nothing
+    merged = distributed.merge(parts)
+    print("RESULT", json.dumps({"x": merged["x"].tolist(), "name": merged["name"].tolist(),
+          "dtype": str(merged["x"].dtype), "big": merged["big"][:, 0].tolist(),
+          "empty": [len(p["index"]) for p in empty]}))
+    """
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch(script, *args):
+    """Two local CPU processes of ``script`` (argv: coordinator, process id, ``args``); their
+    stdouts."""
+    coordinator = f"127.0.0.1:{_free_port()}"
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    env.pop("XLA_FLAGS", None)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, coordinator, str(p), *map(str, args)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for p in (0, 1)
+    ]  # fmt: skip
+    outs = []
+    try:
+        for p in procs:
+            stdout, stderr = p.communicate(timeout=600)
+            assert p.returncode == 0, stderr[-3000:]
+            outs.append(stdout)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    return outs
+
+
+def test_gather_over_two_processes_is_exact():
+    outs = _launch(GATHER)
+    results = [json.loads(o.split("RESULT ", 1)[1]) for o in outs]
+    assert results[0] == results[1]  # every process gets everything
+    r = results[0]
+    assert r["x"] == [0.0, 0.1, 0.2] and r["dtype"] == "float64"  # no float32 round trip
+    assert r["name"] == ["f0", "f1", "f2"] and r["big"] == [0.0, 1.0, 1.0]
+    assert r["empty"] == [1, 0]
+
+
 # ------------------------------------------------------------------------ refine, two processes
 
 PROCESS = textwrap.dedent(
@@ -200,29 +262,9 @@ def user_files(tmp_path_factory):
     return model, root
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _run_two(root, out):
-    coordinator = f"127.0.0.1:{_free_port()}"
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    env.pop("XLA_FLAGS", None)
-    procs = [
-        subprocess.Popen([sys.executable, "-c", PROCESS, coordinator, str(p), str(root), str(out)],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for p in (0, 1)
-    ]  # fmt: skip
-    try:
-        for p in procs:
-            stdout, stderr = p.communicate(timeout=600)
-            assert p.returncode == 0 and "DONE 3" in stdout, stderr[-3000:]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
+    for stdout in _launch(PROCESS, root, out):
+        assert "DONE 3" in stdout
 
 
 def _assert_same_report(two, one):
