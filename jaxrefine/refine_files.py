@@ -532,6 +532,13 @@ def main(argv: list[str]) -> int:
     a("--keypoint-weight", type=float, default=None, help="weight of --keypoints' term")
     a("--rerun-every", type=int, default=0, help="re-run the network every k iterations")
     a("--share-betas", action="store_true", help="one body shape per track")
+    a(
+        "--temporal-weight",
+        type=float,
+        default=0.0,
+        help="video: refit each track's frames together with this weight on joint accelerations "
+        "(0 = off; 1e5 was best in `jaxrefine eval-video`); tracks are cut at --chunk",
+    )
     a("--batch", type=int, default=16, help="frames per compiled batch")
     a("--chunk", type=int, default=64, help="frames per saved chunk (resume granularity)")
     a("--fps", type=float, default=None, help="fps of the exported animations")
@@ -558,6 +565,7 @@ def main(argv: list[str]) -> int:
         optimizer=args.optimizer, use_confidence=args.confidence,
         keypoint_weight=args.keypoint_weight, rerun_every=args.rerun_every,
         share_betas=args.share_betas, batch_size=args.batch, backend=args.backend,
+        temporal_weight=args.temporal_weight,
     )  # fmt: skip
     outputs = Outputs(overlays=not args.no_overlays, tracks=not args.no_tracks, obj=args.obj,
                       ply=args.ply, fps=args.fps)  # fmt: skip
