@@ -125,12 +125,6 @@ def test_refine_photo_without_estimates_end_to_end(coco_photo, tiny_checkpoint, 
 
 
 @pytest.mark.slow
-@pytest.mark.skip(
-    reason="crashed the whole test process once (segfault inside JAX's persistent "
-    "compilation-cache write, after the LiteRT detector had run in the same process) in the "
-    "full suite on 2026-11-29; kept out of CI until the cause is found (issue #11); run by hand: "
-    "jaxrefine eval-real"
-)
 def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys):
     from PIL import Image
 
