@@ -140,7 +140,7 @@ def eval_frames(
     rng = np.random.default_rng(seed)
     texture_seeds = rng.integers(0, 2**31, subjects)
     frame_seeds = [int(rng.integers(2**31)) for _ in range(subjects)]
-    keep = range(subjects) if keep is None else [int(s) for s in keep]
+    keep = range(subjects) if keep is None else sorted({int(s) for s in keep})
     batches = [
         generate(
             model,
