@@ -137,3 +137,21 @@ def test_classical_optimizers_run_the_stage_as_asked(setup):
     opt = make_optimizer("adam", data_kind="dense")  # ignored by classical entries
     assert opt.camera_stage_optimizer is None
     assert opt.adapt_stage(body, None, {"betas"}) == (body, None, {"betas"})
+
+
+# Only the sparse checkpoint ships so far (no dense training run finished; README, LGD).
+@pytest.mark.parametrize("kind", ["sparse"])
+def test_shipped_checkpoint_loads_with_its_record(kind):
+    """The package's own checkpoints (not the module's tiny ones): they load, serve their data
+    kind, run at most 10 learned steps, and say how they were made."""
+    from pathlib import Path
+
+    shipped = Path(learned.__file__).resolve().parents[1] / "assets" / f"lgd_{kind}"
+    lgd = learned.load_lgd(shipped)
+    assert lgd.features == {"sparse": "keypoints", "dense": "dense"}[kind]
+    assert lgd.num_steps <= 10 and {k for k, _ in lgd.layout} == set(LGD_KEYS)
+    meta = learned.checkpoint_meta(shipped)
+    for field in ("command", "seed", "steps", "wall_s", "machine", "final"):
+        assert field in meta, f"{shipped}.json lacks {field!r}"
+    assert meta["validation_subjects"] == ["09", "16"]
+    assert np.isfinite(meta["final"]["val_joint_mm_final"])
