@@ -594,7 +594,14 @@ def _smooth_tracks(model, merged, datas, subjects, options, gmm, preset):
     parts = [_take(d, np.arange(m)) for _, m, d in datas]
     data = jax.tree.map(lambda *a: np.concatenate(a), *parts)
     keys = set(preset.body_stage_params) - ({"betas"} if options.share_betas else set())
-    optimizer = resolve_optimizer(options.optimizer, preset.learning_rate)
+    from jaxrefine.optimizers.learned import LearnedGradientDescent
+
+    optimizer = resolve_optimizer(options.optimizer, preset.learning_rate, kind)
+    if isinstance(optimizer, LearnedGradientDescent):
+        raise ValueError(
+            "temporal_weight > 0 refits whole tracks, but a learned optimizer (LGD) was trained "
+            "on single frames: use a classical optimizer (e.g. 'adam') for temporal smoothing"
+        )
     steps = preset.body_steps if options.body_steps is None else options.body_steps
     for s in np.unique(subjects):
         rows = np.flatnonzero(subjects == s)
