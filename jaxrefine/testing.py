@@ -41,3 +41,44 @@ def make_smpl_size_arrays(seed: int = 0, num_betas: int = 10, posedirs: bool = T
     if posedirs:
         out["posedirs"] = rng.normal(0, 0.01, (V, 3, 207))
     return out
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now (for a local coordinator)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch_local_processes(script: str, *args, num_processes: int = 2, timeout: float = 600):
+    """Run ``python -c script COORDINATOR PROCESS_ID *args`` as ``num_processes`` local CPU
+    processes (a ``jax.distributed`` run on one machine) and return their stdouts.
+
+    Raises:
+      AssertionError: a process exited non-zero (with the end of its stderr).
+    """
+    import os
+    import subprocess
+    import sys
+
+    coordinator = f"127.0.0.1:{free_port()}"
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    env.pop("XLA_FLAGS", None)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, coordinator, str(p), *map(str, args)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for p in range(num_processes)
+    ]  # fmt: skip
+    outs = []
+    try:
+        for p in procs:
+            stdout, stderr = p.communicate(timeout=timeout)
+            assert p.returncode == 0, stderr[-3000:]
+            outs.append(stdout)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    return outs

@@ -7,10 +7,6 @@ The two-process run happens in subprocesses: the distributed runtime is fixed wh
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -31,6 +27,7 @@ from jaxrefine.metrics import METRIC_NAMES
 from jaxrefine.refine import RefineOptions
 from jaxrefine.refine_files import Outputs, refine_files
 from jaxrefine.smpl_io import load_body_model
+from jaxrefine.testing import launch_local_processes
 
 FAST = RefineOptions(batch_size=2, camera_steps=2, body_steps=3, texture_size=32)
 # A process refines whole chunks, the same chunks as one process, with the same compiled
@@ -165,38 +162,8 @@ GATHER = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _launch(script, *args):
-    """Two local CPU processes of ``script`` (argv: coordinator, process id, ``args``); their
-    stdouts."""
-    coordinator = f"127.0.0.1:{_free_port()}"
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    env.pop("XLA_FLAGS", None)
-    procs = [
-        subprocess.Popen([sys.executable, "-c", script, coordinator, str(p), *map(str, args)],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for p in (0, 1)
-    ]  # fmt: skip
-    outs = []
-    try:
-        for p in procs:
-            stdout, stderr = p.communicate(timeout=600)
-            assert p.returncode == 0, stderr[-3000:]
-            outs.append(stdout)
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    return outs
-
-
 def test_gather_over_two_processes_is_exact():
-    outs = _launch(GATHER)
+    outs = launch_local_processes(GATHER)
     results = [json.loads(o.split("RESULT ", 1)[1]) for o in outs]
     assert results[0] == results[1]  # every process gets everything
     r = results[0]
@@ -250,7 +217,7 @@ def user_files(tmp_path_factory):
 
 
 def _run_two(root, out):
-    for stdout in _launch(PROCESS, root, out):
+    for stdout in launch_local_processes(PROCESS, root, out):
         assert "DONE 3" in stdout
 
 

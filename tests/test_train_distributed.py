@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from jaxrefine.testing import launch_local_processes
 
 # Two devices compute the same per-example losses, but the batch mean and the gradient are then
 # sums of two partial sums (one per device) instead of one: float32 rounding differs in the last
@@ -88,32 +89,9 @@ def test_two_devices_equal_one(tmp_path):
     assert res.returncode == 0 and "OK" in res.stdout, res.stderr[-3000:]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_process_distributed_run(tmp_path):
-    coordinator = f"127.0.0.1:{_free_port()}"
-    env = _env()
-    env.pop("XLA_FLAGS", None)
-    procs = [
-        subprocess.Popen([sys.executable, "-c", PROCESS, coordinator, str(p), str(tmp_path)],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for p in (0, 1)
-    ]  # fmt: skip
-    outs = []
-    try:
-        for p in procs:
-            out, err = p.communicate(timeout=600)
-            assert p.returncode == 0, err[-3000:]
-            outs.append(out)
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
+    outs = launch_local_processes(PROCESS, tmp_path)
     results = [json.loads(o.split("RESULT ", 1)[1]) for o in outs]
     assert results[0] == results[1]  # both processes hold the same replicated parameters
     assert (tmp_path / "run.json").is_file() and (tmp_path / "log.csv").is_file()
