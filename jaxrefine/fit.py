@@ -314,7 +314,9 @@ def _run_stage(
     else:
         mask_tree = jax.tree_util.tree_unflatten(treedef, list(mask))
         x0, frozen = eqx.partition(params, mask_tree)
-        obj = _PartialObjective(objective, frozen)
+        specialize = getattr(objective, "specialize", None)  # duck-typed objectives may lack it
+        inner = objective if specialize is None else specialize(frozen, data)
+        obj = _PartialObjective(inner, frozen)
 
     def terms_of(x):
         return obj.terms(x, data) if record_terms else {}

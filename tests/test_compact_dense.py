@@ -81,3 +81,53 @@ def test_compact_dense_keeps_every_visible_vertex(problem):
         np.testing.assert_array_equal(
             np.asarray(compact.dense_targets)[b], np.asarray(data.dense_targets)[b][ids[b]]
         )
+
+
+# The camera stage's rigid shortcut (SMPLifyObjective.specialize) poses the body once with the
+# identity root rotation and turns it; the direct path poses it every time. Same float32
+# vertices up to the rounding of a different product order (~1e-7 m on a 1 m body, i.e.
+# ~1e-5 px at this focal): loss to 1e-5 relative, gradients as above.
+@pytest.mark.parametrize("compacted", [True, False], ids=["compacted", "whole"])
+@pytest.mark.parametrize("weight_scale", [1.0, 1.3], ids=["weights-sum-1", "weights-sum-1.3"])
+def test_camera_stage_rigid_shortcut_matches_posing(problem, compacted, weight_scale):
+    model, params, data = problem
+    # a model whose skinning weights do not sum to one checks the root-joint offset term
+    model = model.replace(lbs_weights=model.lbs_weights * weight_scale)
+    data = compact_dense(data, multiple=64) if compacted else data
+    camera_obj = make_objectives(model, get_preset("spin"), "dense", load_gmm())[0]
+    frozen = {**params, "global_orient": None, "transl": None}
+    fast = jax.vmap(camera_obj.specialize)(frozen, data)
+    assert fast.rigid is not None
+    # the trained leaves moved away from the start, as they are during the stage
+    moved = {**params, "global_orient": params["global_orient"] + jnp.asarray([0.3, -0.2, 0.1]),
+             "transl": params["transl"] + jnp.asarray([0.05, 0.02, -0.1])}  # fmt: skip
+
+    def vg(obj):
+        def one(o, p, d):
+            return jax.value_and_grad(lambda go, t: o.loss({**p, "global_orient": go,
+                                                            "transl": t}, d), (0, 1))(
+                p["global_orient"], p["transl"])  # fmt: skip
+
+        return jax.jit(jax.vmap(one, in_axes=(0 if obj is fast else None, 0, 0)))(obj, moved, data)
+
+    loss_fast, grad_fast = vg(fast)
+    loss_ref, grad_ref = vg(camera_obj)
+    assert np.all(np.isfinite(np.asarray(loss_ref)))
+    np.testing.assert_allclose(loss_fast, loss_ref, rtol=_LOSS_RTOL)
+    for gf, gr in zip(grad_fast, grad_ref):
+        atol = _GRAD_ATOL_REL * np.abs(np.asarray(gr)).max()
+        np.testing.assert_allclose(gf, gr, rtol=0, atol=atol)
+
+
+def test_specialize_keeps_the_posing_path_when_the_body_is_trained(problem):
+    model, params, data = problem
+    camera_obj, body_obj = make_objectives(model, get_preset("spin"), "dense", load_gmm())
+    one = jax.tree_util.tree_map(lambda a: a[0], data)
+    body_frozen = {k: None for k in params}
+    assert body_obj.specialize(body_frozen, one).rigid is None
+    some_body = {**{k: v[0] for k, v in params.items()}, "global_orient": None,
+                 "transl": None, "body_pose": None}  # fmt: skip
+    assert camera_obj.specialize(some_body, one).rigid is None
+    kp_obj = make_objectives(model, get_preset("spin"), "keypoints", load_gmm())[0]
+    cam_frozen = {**{k: v[0] for k, v in params.items()}, "global_orient": None, "transl": None}
+    assert kp_obj.specialize(cam_frozen, one).rigid is None

@@ -54,6 +54,11 @@ weights of a learned optimizer) are array leaves; structural settings (memory si
 kinds) are static fields. An optional ``reset(params, state) -> state`` (default: identity) is
 called by the engine after it rejected a non-finite step, to forget momentum or curvature
 memory without evaluating the objective.
+
+**Stages with frozen params.** When a fit trains only some leaves, the engine calls
+``objective.specialize(frozen, data)`` once before the iterations (see
+:meth:`AbstractObjective.specialize`): SMPLify's camera stage uses it to pose the body once and
+then move it rigidly, instead of re-posing the whole mesh every iteration.
 """
 
 from __future__ import annotations
@@ -99,6 +104,17 @@ class AbstractObjective:
         """Per-term losses for reporting, each shape (). Default: no terms."""
         del params, data
         return {}
+
+    def specialize(self, frozen: Params, data: Data) -> AbstractObjective:
+        """The objective for a stage that holds ``frozen`` fixed, built once before its iterations.
+
+        ``frozen`` is the params pytree with None at the trainable leaves. An objective may
+        precompute here what depends on the frozen leaves only (work a loop would otherwise
+        repeat every iteration); the result must give the same values for every params whose
+        frozen leaves equal ``frozen``'s. Written for one sample. Default: itself.
+        """
+        del frozen, data
+        return self
 
 
 @struct.dataclass
