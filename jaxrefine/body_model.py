@@ -230,7 +230,7 @@ def forward(
     J = rest_joints(model, betas)
     R = rodrigues(pose)
     if model.posedirs is not None:
-        feat = (R[1:] - jnp.eye(3, dtype=R.dtype)).reshape(-1)
+        feat = (R[1:] - jnp.eye(3, dtype=R.dtype)[None]).reshape(-1)
         v_posed = v_shaped + (feat @ model.posedirs).reshape(-1, 3)
     else:
         v_posed = v_shaped
@@ -239,8 +239,8 @@ def forward(
     if transl is not None:
         transl = jnp.asarray(transl)
         _check_single("transl", transl, (3,))
-        verts = verts + transl
-        posed_joints = posed_joints + transl
+        verts = verts + transl[None]
+        posed_joints = posed_joints + transl[None]
     return BodyOutput(vertices=verts, joints=posed_joints, keypoint_sets=keypoint_sets_for(model))
 
 
@@ -250,7 +250,7 @@ def posed_joints(
     """Posed joints (24, 3) without skinning the mesh (cheap path for keypoint-only fits)."""
     pose = jnp.asarray(pose).reshape(model.num_joints, 3)
     J, _ = rigid_chain(rodrigues(pose), rest_joints(model, betas), model.parents)
-    return J if transl is None else J + transl
+    return J if transl is None else J + transl[None]
 
 
 def skin_vertices(
@@ -274,13 +274,13 @@ def skin_vertices(
     R = rodrigues(pose)
     v = model.v_template[ids] + jnp.einsum("vcl,l->vc", model.shapedirs[ids], betas)
     if model.posedirs is not None:
-        feat = (R[1:] - jnp.eye(3, dtype=R.dtype)).reshape(-1)
+        feat = (R[1:] - jnp.eye(3, dtype=R.dtype)[None]).reshape(-1)
         pd = model.posedirs.reshape(NUM_POSE_FEATURES, -1, 3)[:, ids]
         v = v + jnp.einsum("p,pvc->vc", feat, pd)
     J, A = rigid_chain(R, rest_joints(model, betas), model.parents)
     v = skin(model.lbs_weights[ids], A, v)
     if transl is not None:
-        J, v = J + transl, v + transl
+        J, v = J + transl[None], v + transl[None]
     return J, v
 
 

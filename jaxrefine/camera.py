@@ -72,7 +72,7 @@ def focal_from_image_size(height: float, width: float) -> float:
 
 def to_camera_frame(camera: Camera, points: jnp.ndarray) -> jnp.ndarray:
     """World points (N, 3) -> camera-space points (N, 3)."""
-    return points @ camera.R.T + camera.t
+    return points @ camera.R.T + camera.t[None]
 
 
 def project(camera: Camera, points: jnp.ndarray) -> jnp.ndarray:
@@ -147,6 +147,7 @@ def crop_camera(camera: Camera, box_center, box_size, crop_size: int) -> Camera:
 def crop_to_full_pixels(points_crop, box_center, box_size, crop_size: int):
     """Map pixel coordinates (..., 2) of a square crop to full-image pixels (the inverse of
     :func:`crop_camera`'s mapping; jittable)."""
-    return (jnp.asarray(points_crop) - crop_size / 2.0) * (box_size / crop_size) + jnp.asarray(
-        box_center
-    )
+    center = jnp.asarray(box_center)
+    points = jnp.asarray(points_crop)
+    center = center.reshape((1,) * (points.ndim - center.ndim) + center.shape)
+    return (points - crop_size / 2.0) * (box_size / crop_size) + center

@@ -38,5 +38,5 @@ def rodrigues(r: jnp.ndarray) -> jnp.ndarray:
     a = jnp.where(small, 1.0 - t2 / 6.0, jnp.sin(t) / t)
     b = jnp.where(small, 0.5 - t2 / 24.0, (1.0 - jnp.cos(t)) / t2_safe)
     K = skew(r)
-    eye = jnp.eye(3, dtype=r.dtype)
+    eye = jnp.broadcast_to(jnp.eye(3, dtype=r.dtype), K.shape)
     return eye + a[..., None, None] * K + b[..., None, None] * (K @ K)

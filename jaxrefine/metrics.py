@@ -88,15 +88,15 @@ def procrustes_align(pred: jax.Array, gt: jax.Array) -> jax.Array:
       (N, 3) ``s R pred + t``.
     """
     pred, gt = _check_pair(pred, gt, "points")
-    mu_p = jnp.mean(pred, axis=0)
-    mu_g = jnp.mean(gt, axis=0)
+    mu_p = jnp.mean(pred, axis=0, keepdims=True)
+    mu_g = jnp.mean(gt, axis=0, keepdims=True)
     p = pred - mu_p
     g = gt - mu_g
     h = p.T @ g  # (3, 3) cross-covariance
     u, sv, vt = jnp.linalg.svd(h)
     d = jnp.where(jnp.linalg.det(vt.T @ u.T) < 0, -1.0, 1.0).astype(p.dtype)
     signs = jnp.stack([jnp.ones_like(d), jnp.ones_like(d), d])
-    rot = (vt.T * signs) @ u.T  # (3, 3), maps centred pred onto centred gt
+    rot = (vt.T * signs[None]) @ u.T  # (3, 3), maps centred pred onto centred gt
     var_p = jnp.sum(p * p)
     scale = jnp.sum(sv * signs) / jnp.maximum(var_p, jnp.finfo(p.dtype).tiny)
     return scale * p @ rot.T + mu_g
@@ -130,7 +130,7 @@ def mpjpe(pred: jax.Array, gt: jax.Array, *, root: Root = 0) -> jax.Array:
       () error in mm.
     """
     pred, gt = _check_pair(pred, gt, "joints")
-    return _mean_dist_mm(pred - _root_point(pred, root), gt - _root_point(gt, root))
+    return _mean_dist_mm(pred - _root_point(pred, root)[None], gt - _root_point(gt, root)[None])
 
 
 def pa_mpjpe(pred: jax.Array, gt: jax.Array) -> jax.Array:
@@ -159,8 +159,8 @@ def n_mpjpe(pred: jax.Array, gt: jax.Array, *, root: Root = 0) -> jax.Array:
       () error in mm.
     """
     pred, gt = _check_pair(pred, gt, "joints")
-    p = pred - _root_point(pred, root)
-    g = gt - _root_point(gt, root)
+    p = pred - _root_point(pred, root)[None]
+    g = gt - _root_point(gt, root)[None]
     return _mean_dist_mm(scale_align(p, g), g)
 
 
@@ -179,7 +179,7 @@ def pve(
       () error in mm.
     """
     pred_verts, gt_verts = _check_pair(pred_verts, gt_verts, "verts")
-    return _mean_dist_mm(pred_verts - pred_root, gt_verts - gt_root)
+    return _mean_dist_mm(pred_verts - pred_root[None], gt_verts - gt_root[None])
 
 
 def pa_pve(pred_verts: jax.Array, gt_verts: jax.Array) -> jax.Array:
@@ -211,8 +211,8 @@ def n_pve(
       () error in mm.
     """
     pred_verts, gt_verts = _check_pair(pred_verts, gt_verts, "verts")
-    p = pred_verts - pred_root
-    g = gt_verts - gt_root
+    p = pred_verts - pred_root[None]
+    g = gt_verts - gt_root[None]
     return _mean_dist_mm(scale_align(p, g), g)
 
 

@@ -51,7 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxrefine.camera import Camera
+from jaxrefine.camera import Camera, to_camera_frame
 
 logger = logging.getLogger(__name__)
 
@@ -460,10 +460,6 @@ def pixel_barycentrics(points: jnp.ndarray, intrinsics: jnp.ndarray, pixel: jnp.
     return bary, depth
 
 
-def _camera_points(vertices, camera: Camera):
-    return vertices @ camera.R.T + camera.t
-
-
 def _intrinsics(camera: Camera):
     return jnp.stack([camera.fx, camera.fy, camera.cx, camera.cy])
 
@@ -500,7 +496,7 @@ def attach_gradients(
     h, w = fragments.tri_id.shape
     mask = fragments.tri_id >= 0
     tri = jnp.where(mask, fragments.tri_id, 0)
-    pts = _camera_points(vertices, camera)[faces[tri]]  # (H, W, 3, 3)
+    pts = to_camera_frame(camera, vertices)[faces[tri]]  # (H, W, 3, 3)
     bary, depth = pixel_barycentrics(pts, _intrinsics(camera), _pixel_centres(h, w))
     bary = jnp.where(mask[..., None], bary, 0.0)
     depth = jnp.where(mask, depth, 0.0)
@@ -568,7 +564,7 @@ def rasterize_jax(
     vertices = jnp.asarray(vertices, jnp.float32)
     faces = jnp.asarray(faces, jnp.int32)
     k = _intrinsics(camera).astype(jnp.float32)
-    pc = _camera_points(vertices, camera)  # (V, 3)
+    pc = to_camera_frame(camera, vertices)  # (V, 3)
     z = pc[:, 2]
     zs = jnp.where(z > znear, z, 1.0)
     scr = jnp.stack([k[0] * pc[:, 0] / zs + k[2], k[1] * pc[:, 1] / zs + k[3]], -1)
@@ -585,7 +581,7 @@ def rasterize_jax(
     lo = jnp.ceil(jnp.min(tri_s, 1) - 0.5)  # first pixel index whose centre is >= min
     hi = jnp.floor(jnp.max(tri_s, 1) - 0.5)  # last pixel index whose centre is <= max
     lo = jnp.maximum(lo, 0.0)
-    hi = jnp.minimum(hi, jnp.array([width - 1, height - 1], jnp.float32))
+    hi = jnp.minimum(hi, jnp.array([[width - 1, height - 1]], jnp.float32))
     extent = jnp.max(hi - lo + 1, -1)  # pixels spanned (<= 0: none)
     valid &= extent > 0
     num_f = faces.shape[0]

@@ -156,8 +156,8 @@ def unique_vertex_colors(v_template: jnp.ndarray) -> jnp.ndarray:
     Returns:
       (V, 3) float32 ``(v - min) / (max - min)`` per axis over the bounding box.
     """
-    lo = jnp.min(v_template, axis=0)
-    hi = jnp.max(v_template, axis=0)
+    lo = jnp.min(v_template, axis=0, keepdims=True)
+    hi = jnp.max(v_template, axis=0, keepdims=True)
     return ((v_template - lo) / jnp.maximum(hi - lo, 1e-12)).astype(jnp.float32)
 
 
@@ -189,7 +189,7 @@ def shade(
     """
     ld = jnp.asarray(light_direction, jnp.float32)
     ld = ld / jnp.linalg.norm(ld)
-    lambert = jnp.maximum(-jnp.sum(normals * ld, -1, keepdims=True), 0.0)
+    lambert = jnp.maximum(-jnp.sum(normals * ld[None, None], -1, keepdims=True), 0.0)
     rgb = jnp.clip(albedo * (ambient + diffuse * lambert), 0.0, 1.0)
     m = jnp.asarray(mask, bool)[..., None]
     return jnp.where(m, rgb, jnp.asarray(background, jnp.float32))

@@ -48,7 +48,7 @@ _BOWL = Objective.from_residuals(_bowl_res)
 
 def _bowls(key, b):
     k1, k2 = jax.random.split(key)
-    L = _SCALES[:, None] * (jnp.eye(_N) + 0.1 * jax.random.normal(k1, (b, _N, _N)))
+    L = _SCALES[None, :, None] * (jnp.eye(_N)[None] + 0.1 * jax.random.normal(k1, (b, _N, _N)))
     return {"x": jnp.zeros((b, _N))}, {"L": L, "x_star": jax.random.normal(k2, (b, _N))}
 
 

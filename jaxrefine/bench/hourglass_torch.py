@@ -162,7 +162,7 @@ def load_from_jax(cfg: NetworkConfig, params) -> DisplacementNetTorch:
             v, leaf = v.transpose(3, 2, 0, 1), "weight"
         elif leaf == "scale":
             leaf = "weight"
-        state[".".join(mods + [leaf])] = torch.from_numpy(np.ascontiguousarray(v))
+        state[".".join(mods + [leaf])] = torch.from_numpy(np.array(v))  # a writable copy
     net.load_state_dict(state, strict=True)
     return net.eval()
 

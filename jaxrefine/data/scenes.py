@@ -43,7 +43,7 @@ import numpy as np
 from flax import struct
 
 from jaxrefine.body_model import BodyModel, forward
-from jaxrefine.camera import Camera, project
+from jaxrefine.camera import Camera, project, to_camera_frame
 from jaxrefine.data.backgrounds import SOURCES, default_pool, sample_background
 from jaxrefine.data.perturb import perturb
 from jaxrefine.data.sampling import SceneConfig, SceneParams, cameras_for, sample_scenes
@@ -221,8 +221,8 @@ def _shade(albedo, normals, mask, light) -> jnp.ndarray:
     (:func:`jaxrefine.shading.shade` has white light only.)
     """
     ld = light[:3] / jnp.linalg.norm(light[:3])
-    lam = jnp.maximum(-jnp.sum(normals * ld, -1, keepdims=True), 0.0)
-    rgb = albedo * (light[3:6] + light[6:9] * lam)
+    lam = jnp.maximum(-jnp.sum(normals * ld[None, None], -1, keepdims=True), 0.0)
+    rgb = albedo * (light[None, None, 3:6] + light[None, None, 6:9] * lam)
     return jnp.where(mask[..., None], jnp.clip(rgb, 0.0, 1.0), 0.0)
 
 
@@ -266,19 +266,19 @@ def render_frame(
       keypoints (K, 2), keypoints_3d (K, 3), visible (K,).
     """
     out = forward(model, pose, betas, transl)
-    verts = out.vertices @ camera.R.T + camera.t
+    verts = to_camera_frame(camera, out.vertices)
     frags = rasterize(
         out.vertices, model.faces, camera, height, width, backend, cull_backfaces=True
     )
     mask = frags.tri_id >= 0
     uv = interpolate_corners(model.vt[model.ft], frags)
-    albedo = jnp.clip(sample_texture(texture, uv) * gain, 0.0, 1.0)
+    albedo = jnp.clip(sample_texture(texture, uv) * gain[None, None], 0.0, 1.0)
     normals = interpolate(vertex_normals(verts, model.faces), model.faces, frags)
     normals = normals / jnp.maximum(jnp.linalg.norm(normals, axis=-1, keepdims=True), 1e-12)
     rgb = _shade(albedo, normals, mask, light)
     image = jnp.where(mask[..., None], rgb, background)
     image = image + noise_std * jax.random.normal(key, image.shape, image.dtype)
-    kp3 = out.keypoints(keypoint_set) @ camera.R.T + camera.t
+    kp3 = to_camera_frame(camera, out.keypoints(keypoint_set))
     kp2 = project(camera.replace(R=jnp.eye(3), t=jnp.zeros(3)), kp3)
     tol = keypoint_tolerance(kp3, verts, radius_scale, margin)
     visible = keypoint_visibility(kp3, kp2, frags.depth, mask, tol)
@@ -287,7 +287,7 @@ def render_frame(
         "mask": mask,
         "tri_id": frags.tri_id,
         "depth": frags.depth,
-        "joints": out.joints @ camera.R.T + camera.t,
+        "joints": to_camera_frame(camera, out.joints),
         "keypoints": kp2,
         "keypoints_3d": kp3,
         "visible": visible,

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxrefine.camera import Camera
+from jaxrefine.camera import Camera, to_camera_frame
 from jaxrefine.render import rasterize
 from jaxrefine.shading import vertex_normals
 
@@ -126,7 +126,7 @@ def frame_samples(
     if vertices.ndim != 2 or image.ndim != 3:
         raise ValueError(f"one frame expected, got vertices {vertices.shape}, image {image.shape}")
     h, w = depth.shape
-    vc = vertices @ camera.R.T + camera.t
+    vc = to_camera_frame(camera, vertices)
     nc = vertex_normals(vc, faces)
     corners = faces[point_face]  # (P, 3)
     p = jnp.einsum("pk,pkc->pc", point_bary, vc[corners])

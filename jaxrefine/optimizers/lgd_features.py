@@ -83,7 +83,7 @@ def keypoint_features(keypoints: jax.Array, conf: jax.Array, camera) -> jax.Arra
       (3K + 3,) features.
     """
     centre, side = normalise_box(keypoints, conf)
-    norm = (keypoints - centre) / side + 0.5
+    norm = (keypoints - centre[None]) / side + 0.5
     norm = jnp.where((conf > 0)[:, None], norm, _MISSING)
     return jnp.concatenate([norm.reshape(-1), conf, _placement(camera, centre, side)])
 
@@ -114,7 +114,7 @@ def dense_features(
     """
     num_parts = part_sizes.shape[0]
     centre, side = normalise_box(targets, weights)
-    norm = (targets - centre) / side + 0.5
+    norm = (targets - centre[None]) / side + 0.5
     w = jnp.maximum(weights, 0.0)
     wsum = jax.ops.segment_sum(w, parts, num_parts)
     mean = (
