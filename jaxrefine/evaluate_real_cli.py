@@ -96,8 +96,9 @@ def fit_rows(model, image: np.ndarray, pe, network, options) -> dict:
     n = len(kp)
     rows = {"initial": init, "sparse_landmarks": sparse_landmark_fit(model, init, pe.cameras, kp)}
     for row, use in (("learned_dense", False), ("learned_dense_landmarks", True)):
+        masks = list(pe.masks) if options.silhouette_weight > 0 else None
         res = refine(model, [image] * n, init, pe.cameras, network,
-                     keypoints=kp if use else None,
+                     keypoints=kp if use else None, masks=masks,
                      options=landmark_options(options) if use else options)  # fmt: skip
         rows[row] = {k: np.asarray(v) for k, v in res.params.items()}
     return rows
@@ -204,6 +205,8 @@ def main(argv: list[str]) -> int:
     a("--body-steps", type=int, default=None)
     a("--texture-size", type=int, default=256)
     a("--backend", default="auto", choices=["auto", "egl", "jax"])
+    a("--silhouette-weight", type=float, default=0.0,
+      help="the learned rows add the silhouette term on BlazePose's mask (0 = off)")  # fmt: skip
     a("--out", default=None, help="folder for the overlay pictures")
     a("--json", default=None, help="write the results as JSON")
     args = ap.parse_args(argv)
@@ -214,7 +217,8 @@ def main(argv: list[str]) -> int:
     model = load_body_model()
     cfg, params, meta = load_pretrained(args.checkpoint)
     options = RefineOptions(camera_steps=args.camera_steps, body_steps=args.body_steps,
-                            texture_size=args.texture_size, backend=args.backend)  # fmt: skip
+                            texture_size=args.texture_size, backend=args.backend,
+                            silhouette_weight=args.silhouette_weight)  # fmt: skip
     runner = BlazePose()
     kw = {"out": args.out, "backend": args.backend}
     results = []
@@ -229,5 +233,6 @@ def main(argv: list[str]) -> int:
              METRICS] for r in results for row in ROWS]  # fmt: skip
     print_table(["photo", "ground truth", "people", "row", *METRICS], table)
     write_json(args.json, {"network": args.checkpoint or "shipped", "network_name": cfg.name,
+                           "silhouette_weight": args.silhouette_weight,
                            "results": results})  # fmt: skip
     return 0

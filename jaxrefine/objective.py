@@ -64,6 +64,7 @@ from jaxrefine.geometry import rodrigues
 from jaxrefine.keypoints import BODY25_IGNORED_BY_SMPLIFY, get_set, keypoint_sets_for
 from jaxrefine.optimizers.base import AbstractObjective, geman_mcclure_residual
 from jaxrefine.priors import GMMPrior, load_gmm
+from jaxrefine.silhouette import SilhouetteTarget, silhouette_residuals
 
 # body-pose (69-D) indices and signs of SPIN's angle prior: left/right elbow y, left/right knee x
 ANGLE_PRIOR_INDICES = (52, 55, 9, 12)
@@ -99,6 +100,8 @@ class FitData:
       dense_weights: (V,) per-vertex weights (visibility / confidence) or None.
       dense_ids: (K,) int32 or None. When given, ``dense_targets`` (K, 2) and ``dense_weights``
         (K,) belong to these vertices only and only they are skinned (see :func:`compact_dense`).
+      silhouette: a :class:`~jaxrefine.silhouette.SilhouetteTarget` (a person mask) or None;
+        with a dense data kind the body stage adds the silhouette term for it.
       init_transl: (3,) translation at the start (depth anchor of the camera stage).
       pixel_scale: () multiplier of pixel residuals (see module docstring).
     """
@@ -111,6 +114,7 @@ class FitData:
     dense_targets: jnp.ndarray | None = None
     dense_weights: jnp.ndarray | None = None
     dense_ids: jnp.ndarray | None = None
+    silhouette: SilhouetteTarget | None = None
 
 
 def compact_dense(data: FitData, multiple: int = 256) -> FitData:
@@ -159,6 +163,9 @@ class Weights:
     angle_prior: float = 15.2
     shape_prior: float = 5.0
     depth: float = 100.0
+    # the silhouette term (only where the data has a mask); like the dense term it is scaled
+    # to weigh like 25 keypoints, so 1 gives the outline the say of the dense targets
+    silhouette: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,7 +270,7 @@ class SMPLifyObjective(AbstractObjective):
         else:
             v_id = self._vertices(base)
             s = jnp.sum(self.model.lbs_weights, axis=-1)
-        offset = s[:, None] * rest_joints(self.model, frozen["betas"])[0]
+        offset = s[:, None] * rest_joints(self.model, frozen["betas"])[0][None]
         return self.replace(rigid={"points": v_id - offset, "offset": offset})
 
     # -- model evaluation ---------------------------------------------------------------------
@@ -310,10 +317,10 @@ class SMPLifyObjective(AbstractObjective):
         R = rodrigues(self._pose(params))
         v = shape_vertices(model, betas)
         if model.posedirs is not None:
-            feat = (R[1:] - jnp.eye(3, dtype=R.dtype)).reshape(-1)
+            feat = (R[1:] - jnp.eye(3, dtype=R.dtype)[None]).reshape(-1)
             v = v + (feat @ model.posedirs).reshape(-1, 3)
         _, A = rigid_chain(R, rest_joints(model, betas), model.parents)
-        return skin(model.lbs_weights[ids], A, v[ids]) + params["transl"]
+        return skin(model.lbs_weights[ids], A, v[ids]) + params["transl"][None]
 
     def _vertices(self, params) -> jnp.ndarray:
         return forward(self.model, self._pose(params), params["betas"], params["transl"]).vertices
@@ -339,7 +346,7 @@ class SMPLifyObjective(AbstractObjective):
             return (conf[:, None] * robust * self.w["data"]).reshape(-1)
         if self.rigid is not None:
             R0 = rodrigues(params["global_orient"])
-            verts = self.rigid["points"] @ R0.T + self.rigid["offset"] + params["transl"]
+            verts = self.rigid["points"] @ R0.T + self.rigid["offset"] + params["transl"][None]
         elif data.dense_ids is not None:
             verts = self._visible_vertices(params, data.dense_ids)
         else:
@@ -353,8 +360,23 @@ class SMPLifyObjective(AbstractObjective):
         rr = jnp.sqrt(wv)[:, None] * geman_mcclure_residual(r, self.w["sigma"])
         return (rr * norm * self.w["data"]).reshape(-1)
 
+    def _silhouette_residuals(self, params, data: FitData) -> jnp.ndarray:
+        """The silhouette term over the dense term's visible vertices (same projection: XLA
+        computes it once)."""
+        if data.dense_ids is not None:
+            verts = self._visible_vertices(params, data.dense_ids)
+        else:
+            verts = self._vertices(params)
+        proj = project(data.camera, verts)
+        r = silhouette_residuals(
+            data.silhouette, proj, data.dense_weights, self.w["sigma"], data.pixel_scale
+        )
+        return r * jnp.sqrt(DENSE_REFERENCE_COUNT) * self.w["silhouette"]
+
     def _blocks(self, params, data: FitData, gmm_residuals: bool = True) -> dict[str, jnp.ndarray]:
         out = {"data": self._data_residuals(params, data)}
+        if data.silhouette is not None and "dense" in self.data_kind and self.stage == "body":
+            out["silhouette"] = self._silhouette_residuals(params, data)
         if self.stage == "camera":
             if self.use_depth_prior:
                 out["depth"] = (self.w["depth"] * (params["transl"][2] - data.init_transl[2]))[None]
@@ -410,6 +432,7 @@ def make_objectives(
         "angle_prior": jnp.float32(wt.angle_prior),
         "shape_prior": jnp.float32(wt.shape_prior),
         "depth": jnp.float32(wt.depth),
+        "silhouette": jnp.float32(wt.silhouette),
     }
     uses_keypoints = data_kind in ("keypoints", DENSE_AND_KEYPOINTS)
     ignore = preset.ignore_body25 if (uses_keypoints and keypoint_set == "body25") else ()

@@ -165,7 +165,9 @@ def refine_photo(
     kp = landmark_keypoints(pe.landmarks) if use_landmarks else None
     opts = landmark_options(options) if use_landmarks else options
     init = estimate_params(pe.estimates)
-    res = refine(model, [img] * n, init, pe.cameras, network, keypoints=kp, options=opts)
+    masks = list(pe.masks) if opts.silhouette_weight > 0 else None
+    res = refine(model, [img] * n, init, pe.cameras, network, keypoints=kp, masks=masks,
+                 options=opts)  # fmt: skip
     status = np.asarray(res.status)
     return {
         "initial": init,
@@ -185,8 +187,9 @@ def read_photo_inputs(images_src, model, *, boxes=None, tiles=(1.0,), use_landma
     """``jaxrefine refine`` without ``--estimates``: the people of each image as estimates.
 
     Returns ``(images, estimates, frame_of, keypoints (N, 25, 3) or None, "body25" or None,
-    landmarks (N, 33, 3))`` (the first five as
-    :func:`jaxrefine.refine_files.read_inputs` returns them).
+    landmarks (N, 33, 3), masks)`` (the first five as
+    :func:`jaxrefine.refine_files.read_inputs` returns them; ``masks``: N person masks
+    (H_i, W_i), BlazePose's, for the silhouette term).
 
     Raises:
       NoPersonError: an image without a person (the message names the image).
@@ -206,10 +209,11 @@ def read_photo_inputs(images_src, model, *, boxes=None, tiles=(1.0,), use_landma
             raise NoPersonError(f"{images.names[i]}: {e}") from e
     est = _concat_estimates([p.estimates for p in parts])
     landmarks = np.concatenate([p.landmarks for p in parts])
+    masks = [m for p in parts for m in p.masks]
     frame_of = np.asarray(est.frame, np.int64)
     if not use_landmarks:
-        return images, est, frame_of, None, None, landmarks
-    return images, est, frame_of, landmark_keypoints(landmarks), "body25", landmarks
+        return images, est, frame_of, None, None, landmarks, masks
+    return images, est, frame_of, landmark_keypoints(landmarks), "body25", landmarks, masks
 
 
 def _concat_estimates(parts: list[Estimates]) -> Estimates:

@@ -279,6 +279,8 @@ class RefineOptions:
       batch_size: frames per compiled batch (the last batch is padded to it).
       backend: rasterizer backend. texture_size: side of estimated UV textures.
       keypoint_set: the set of the given 2D keypoints ("body25" or "coco17").
+      silhouette_weight: > 0 adds the silhouette term (:mod:`jaxrefine.silhouette`) for the
+        person masks given to :func:`refine` (needs them); 0 (default): off.
     """
 
     preset: str = "dense"
@@ -295,6 +297,7 @@ class RefineOptions:
     backend: str = "auto"
     texture_size: int = 256
     keypoint_set: str = "body25"
+    silhouette_weight: float = 0.0
 
 
 @struct.dataclass
@@ -369,7 +372,7 @@ def _take(tree, idx):
     return jax.tree.map(lambda a: jnp.asarray(a)[idx], tree)
 
 
-def _fit_data(model, pred_targets, cams, params, vertices, keypoints, preset):
+def _fit_data(model, pred_targets, cams, params, vertices, keypoints, preset, silhouette=None):
     targets, weights, _ = pred_targets
     kp = {}
     if keypoints is not None:
@@ -378,7 +381,7 @@ def _fit_data(model, pred_targets, cams, params, vertices, keypoints, preset):
     n = targets.shape[0]
     data = FitData(
         camera=cams, init_transl=params["transl"], pixel_scale=jnp.ones(n),
-        dense_targets=targets, dense_weights=weights, **kp,
+        dense_targets=targets, dense_weights=weights, silhouette=silhouette, **kp,
     )  # fmt: skip
     return with_start(data, params["transl"], vertices, preset)
 
@@ -396,6 +399,7 @@ def _round(
     preset,
     camera_steps,
     body_steps,
+    silhouette=None,
 ):
     """One render -> network -> targets -> fit round of a batch; returns (SMPLifyResult,
     targets, data, timings in seconds)."""
@@ -412,7 +416,7 @@ def _round(
         targets_from_fields, model, pred, body.vertices, cams,
         use_confidence=options.use_confidence,
     )  # fmt: skip
-    data = _fit_data(model, tg, cams, params, body.vertices, keypoints, preset)
+    data = _fit_data(model, tg, cams, params, body.vertices, keypoints, preset, silhouette)
     kind = "dense" if keypoints is None else "dense+keypoints"
     res, t_fit = timed(
         smplify, model, params, data, preset=preset, data_kind=kind, optimizer=options.optimizer,
@@ -438,6 +442,9 @@ def _preset(options: RefineOptions):
     from jaxrefine.objective import get_preset
 
     p = get_preset(options.preset)
+    if options.silhouette_weight > 0:
+        weights = dataclasses.replace(p.weights, silhouette=float(options.silhouette_weight))
+        p = dataclasses.replace(p, weights=weights)
     if options.keypoint_weight is not None:
         p = dataclasses.replace(
             p,
@@ -448,7 +455,7 @@ def _preset(options: RefineOptions):
     return p
 
 
-def _refine_batch(model, network, images, params, cams, colours, kp, options, gmm, preset):
+def _refine_batch(model, network, images, params, cams, colours, kp, options, gmm, preset, sil):
     """All rounds of one batch: ``(results dict, last round's FitData, seconds per stage)``.
     A frame whose rendering failed gets the render-failed status from :func:`smplify`."""
     from jaxrefine.fit import worst_status
@@ -461,7 +468,7 @@ def _refine_batch(model, network, images, params, cams, colours, kp, options, gm
         body = min(k, steps - r * k)
         cam = options.camera_steps if r == 0 else 0
         res, tg, data, _, t = _round(
-            model, network, images, params, cams, colours, kp, options, gmm, preset, cam, body
+            model, network, images, params, cams, colours, kp, options, gmm, preset, cam, body, sil
         )
         secs += t
         status = res.status if status is None else worst_status(status, res.status)
@@ -483,6 +490,7 @@ def refine(
     *,
     subjects=None,
     keypoints=None,
+    masks=None,
     options: RefineOptions = RefineOptions(),
     progress=None,
 ) -> RefineResult:
@@ -500,6 +508,8 @@ def refine(
         a shape with ``share_betas``); default: one subject per frame.
       keypoints: optional (N, K, 3) detected 2D keypoints (x, y, confidence) of the preset's
         keypoint set (BODY_25), fitted beside the dense targets with ``keypoint_weight``.
+      masks: optional N person masks (H_i, W_i) (e.g. BlazePose's), the silhouette term's
+        targets; used when ``options.silhouette_weight > 0``, which needs them.
       options: :class:`RefineOptions`.
       progress: optional callable ``(frames_done)`` called after each batch (a progress bar).
 
@@ -512,6 +522,7 @@ def refine(
     params = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
     _check_counts(n, params, cameras, subjects, keypoints)
     preset = _preset(options)
+    sil = _silhouettes(n, masks, options)
     gmm = load_gmm_prior() if options.use_gmm else None
     subjects = np.arange(n) if subjects is None else np.asarray(subjects)
     v0 = pose_batch(model, _pose(params), params["betas"], params["transl"]).vertices
@@ -523,7 +534,7 @@ def refine(
         out, data, t = _refine_batch(
             model, network, [images[i] for i in idx], _take(params, idx), _take(cameras, idx),
             jnp.asarray(colours[cindex[idx]]), None if keypoints is None else keypoints[idx],
-            options, gmm, preset,
+            options, gmm, preset, None if sil is None else _take(sil, idx),
         )  # fmt: skip
         parts.append(jax.tree.map(lambda a, m=m: np.asarray(a)[:m], out))
         datas.append((idx, m, data))
@@ -537,6 +548,19 @@ def refine(
         merged = _smooth_tracks(model, merged, datas, subjects, options, gmm, preset)
     ms = dict(zip(("render", "network", "transfer", "fit"), (secs * 1e3 / n).tolist()))
     return RefineResult(**merged, ms=ms)
+
+
+def _silhouettes(n: int, masks, options: RefineOptions):
+    """The frames' stacked silhouette targets, or None when the term is off."""
+    from jaxrefine.silhouette import silhouette_target, stack_targets
+
+    if options.silhouette_weight <= 0:
+        return None
+    if masks is None or len(masks) != n:
+        got = "none" if masks is None else len(masks)
+        raise ValueError(f"silhouette_weight > 0 needs one person mask per image: {n} images, "
+                         f"masks: {got}")  # fmt: skip
+    return stack_targets([silhouette_target(m) for m in masks])
 
 
 def _check_counts(n, params, cameras, subjects, keypoints):

@@ -182,12 +182,13 @@ def _part_path(out: Path, k: int) -> Path:
     return out / "parts" / f"part_{k:05d}.npz"
 
 
-def _run_chunk(model, network, images, est, frame_of, idx, keypoints, options) -> dict:
+def _run_chunk(model, network, images, est, frame_of, idx, keypoints, options, masks) -> dict:
     t0 = time.perf_counter()
     res = refine(
         model, [images[int(frame_of[i])] for i in idx], _params(est, idx),
         _cameras(est.intrinsics[idx]), network, subjects=est.track_id[idx],
-        keypoints=None if keypoints is None else keypoints[idx], options=options,
+        keypoints=None if keypoints is None else keypoints[idx],
+        masks=None if masks is None else [masks[i] for i in idx], options=options,
     )  # fmt: skip
     secs = (time.perf_counter() - t0) / len(idx)
     out = {f"param_{k}": np.asarray(v) for k, v in res.params.items()}
@@ -224,13 +225,16 @@ def run_chunks(
     resume: bool,
     progress: bool = True,
     chunks=None,
+    masks=None,
 ) -> dict:
     """Refine the estimates chunk by chunk (each saved to ``OUT/parts/`` when done; with
     ``resume`` finished chunks are read back instead of refitted).
 
     ``chunks``: the chunk numbers to run (default all; chunk ``k`` holds estimates
-    ``[k * chunk, (k + 1) * chunk)``). Returns their arrays concatenated, row ``j`` being
-    estimate ``index[j]`` (an empty ``index`` when there are none)."""
+    ``[k * chunk, (k + 1) * chunk)``). ``masks``: one person mask per estimate (the silhouette
+    term's, see :class:`~jaxrefine.refine.RefineOptions`) or None. Returns their arrays
+    concatenated, row ``j`` being estimate ``index[j]`` (an empty ``index`` when there are
+    none)."""
     from tqdm import tqdm
 
     n = len(est)
@@ -244,7 +248,8 @@ def run_chunks(
         path = _part_path(out, k)
         part = _load_part(path, idx) if resume else None
         if part is None:
-            part = _run_chunk(model, network, images, est, frame_of, idx, keypoints, options)
+            part = _run_chunk(model, network, images, est, frame_of, idx, keypoints, options,
+                              masks)  # fmt: skip
             atomic_savez(path, part)
         parts.append(part)
         bar.update(len(idx))
@@ -426,13 +431,16 @@ def refine_files(
     from jaxrefine.report import write_json
 
     out = Path(out)
+    if options is not None and options.silhouette_weight > 0 and estimates_path is not None:
+        raise InputError("--silhouette-weight needs person masks: give photos without "
+                         "--estimates (BlazePose's masks serve)")  # fmt: skip
     if estimates_path is None:
         from jaxrefine.photo import read_photo_inputs
 
         if keypoints_path is not None or intrinsics is not None:
             raise InputError("--keypoints / --intrinsics need --estimates (without them the "
                              "detected landmarks and the focal approximation serve)")  # fmt: skip
-        images, est, frame_of, kp, kp_set, _ = read_photo_inputs(
+        images, est, frame_of, kp, kp_set, _, masks = read_photo_inputs(
             images_src, model, boxes=boxes, tiles=tiles, use_landmarks=use_landmarks
         )
     else:
@@ -440,6 +448,7 @@ def refine_files(
             images_src, estimates_path, model, keypoints_path=keypoints_path,
             intrinsics=intrinsics,
         )  # fmt: skip
+        masks = None
     options = RefineOptions() if options is None else options
     if kp_set is not None:
         options = dataclasses.replace(options, keypoint_set=kp_set,
@@ -449,7 +458,7 @@ def refine_files(
     groups = np.arange(len(est)) // chunk  # chunks are the unit of work and of resuming
     mine = np.unique(groups[distributed.share(len(est), count, pid, groups)])
     local = run_chunks(model, network, images, est, frame_of, kp, options, out, chunk=chunk,
-                       resume=resume, progress=progress, chunks=mine)  # fmt: skip
+                       resume=resume, progress=progress, chunks=mine, masks=masks)  # fmt: skip
     pics = {}
     if outputs.overlays or (outputs.video and images.is_video):
         pics = write_overlays(model, images, est, frame_of, local, out, backend)
@@ -532,6 +541,8 @@ def main(argv: list[str]) -> int:
     a("--keypoint-weight", type=float, default=None, help="weight of --keypoints' term")
     a("--rerun-every", type=int, default=0, help="re-run the network every k iterations")
     a("--share-betas", action="store_true", help="one body shape per track")
+    a("--silhouette-weight", type=float, default=0.0,
+      help="photos: add the silhouette term on BlazePose's person masks (0 = off)")  # fmt: skip
     a(
         "--temporal-weight",
         type=float,
@@ -565,7 +576,7 @@ def main(argv: list[str]) -> int:
         optimizer=args.optimizer, use_confidence=args.confidence,
         keypoint_weight=args.keypoint_weight, rerun_every=args.rerun_every,
         share_betas=args.share_betas, batch_size=args.batch, backend=args.backend,
-        temporal_weight=args.temporal_weight,
+        temporal_weight=args.temporal_weight, silhouette_weight=args.silhouette_weight,
     )  # fmt: skip
     outputs = Outputs(overlays=not args.no_overlays, tracks=not args.no_tracks, obj=args.obj,
                       ply=args.ply, fps=args.fps)  # fmt: skip

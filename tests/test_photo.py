@@ -99,6 +99,15 @@ def test_keypoints_without_estimates_is_refused(tmp_path, tiny_checkpoint, capsy
     assert code == 2 and "--estimates" in _one_error_line(capsys)
 
 
+def test_silhouette_with_estimates_is_refused(tmp_path, tiny_checkpoint, capsys):
+    iio.imwrite(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    code = cli_main(["refine", str(tmp_path / "a.png"), "--out", str(tmp_path / "o"),
+                     "--estimates", str(tmp_path / "est.npz"), "--silhouette-weight", "1",
+                     "--checkpoint", str(tiny_checkpoint)])  # fmt: skip
+    assert code == 2 and "--silhouette-weight" in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.slow
 def test_refine_photo_without_estimates_end_to_end(coco_photo, tiny_checkpoint, tmp_path):
     from jaxrefine.io import load_result
@@ -108,7 +117,9 @@ def test_refine_photo_without_estimates_end_to_end(coco_photo, tiny_checkpoint, 
 
     model = load_body_model()
     out = tmp_path / "out"
-    fast = RefineOptions(batch_size=1, camera_steps=2, body_steps=3, texture_size=32)
+    # with the silhouette term on BlazePose's mask (the photo path's masks reach the fit)
+    fast = RefineOptions(batch_size=1, camera_steps=2, body_steps=3, texture_size=32,
+                         silhouette_weight=1.0)  # fmt: skip
     rep = refine_files(coco_photo, None, out, model=model,
                        network=network.load_params(tiny_checkpoint)[:2], options=fast,
                        outputs=Outputs(tracks=False), progress=False)  # fmt: skip
@@ -118,6 +129,7 @@ def test_refine_photo_without_estimates_end_to_end(coco_photo, tiny_checkpoint, 
     saved = json.loads((out / "report.json").read_text())
     assert saved["settings"]["estimates_format"] == "blazepose"
     assert "keypoint_weight" in saved["settings"]["options"]
+    assert saved["settings"]["options"]["silhouette_weight"] == "1.0"
     frame = saved["frames"][0]
     assert frame["final_objective"] <= frame["initial_objective"] * (1 + 1e-6)
     assert (out / "overlays" / f"{coco_photo.stem}_people.png").is_file()
