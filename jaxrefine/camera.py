@@ -144,10 +144,21 @@ def crop_camera(camera: Camera, box_center, box_size, crop_size: int) -> Camera:
     )
 
 
+def _centre_like(box_center, points: jnp.ndarray) -> jnp.ndarray:
+    """The (2,) box centre with leading unit axes to the rank of ``points`` (..., 2)."""
+    center = jnp.asarray(box_center)
+    return center.reshape((1,) * (points.ndim - center.ndim) + center.shape)
+
+
 def crop_to_full_pixels(points_crop, box_center, box_size, crop_size: int):
     """Map pixel coordinates (..., 2) of a square crop to full-image pixels (the inverse of
     :func:`crop_camera`'s mapping; jittable)."""
-    center = jnp.asarray(box_center)
     points = jnp.asarray(points_crop)
-    center = center.reshape((1,) * (points.ndim - center.ndim) + center.shape)
-    return (points - crop_size / 2.0) * (box_size / crop_size) + center
+    return (points - crop_size / 2.0) * (box_size / crop_size) + _centre_like(box_center, points)
+
+
+def full_to_crop_pixels(points_full, box_center, box_size, crop_size: int):
+    """Map full-image pixel coordinates (..., 2) to a square crop's pixels (
+    :func:`crop_camera`'s mapping; jittable)."""
+    points = jnp.asarray(points_full)
+    return (points - _centre_like(box_center, points)) * (crop_size / box_size) + crop_size / 2.0

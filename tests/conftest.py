@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# Strict numerics in tests: an implicit rank promotion ((3, 3) + (24, 3, 3)) is an error, here
+# and in the commands tests start as subprocesses (they inherit the variable). Warnings are
+# errors too (pyproject's filterwarnings), unless a test or that list ignores one by name.
+os.environ["JAX_NUMPY_RANK_PROMOTION"] = "raise"
 
 REPO = Path(__file__).resolve().parents[1]
 MOCAP_DIR = Path(os.environ.get("JAXREFINE_MOCAP_DIR", REPO.parent / "shared" / "mocap"))

@@ -99,8 +99,8 @@ def test_camera_stage_rigid_shortcut_matches_posing(problem, compacted, weight_s
     fast = jax.vmap(camera_obj.specialize)(frozen, data)
     assert fast.rigid is not None
     # the trained leaves moved away from the start, as they are during the stage
-    moved = {**params, "global_orient": params["global_orient"] + jnp.asarray([0.3, -0.2, 0.1]),
-             "transl": params["transl"] + jnp.asarray([0.05, 0.02, -0.1])}  # fmt: skip
+    moved = {**params, "global_orient": params["global_orient"] + jnp.asarray([[0.3, -0.2, 0.1]]),
+             "transl": params["transl"] + jnp.asarray([[0.05, 0.02, -0.1]])}  # fmt: skip
 
     def vg(obj):
         def one(o, p, d):

@@ -194,7 +194,10 @@ def test_point_round_trips_and_field_mapping_are_exact():
     # a constructed field: every crop pixel moves its image point by (+4, -2) image pixels
     grid = jnp.stack(jnp.meshgrid(jnp.arange(S) + 0.5, jnp.arange(S) + 0.5), -1)
     moved = crop.image_to_crop_points(
-        crop.crop_to_image_points(grid, center, size, S) + jnp.array([4.0, -2.0]), center, size, S
+        crop.crop_to_image_points(grid, center, size, S) + jnp.array([[[4.0, -2.0]]]),
+        center,
+        size,
+        S,
     )
     field_crop = moved - grid
     back = crop.crop_field_to_image(field_crop, size, S)

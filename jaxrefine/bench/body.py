@@ -103,7 +103,9 @@ def _peer_fns(arrays, batch: int, tmpdir: str):
     betas = jnp.asarray(rng.normal(0, 1, (batch, 10)), jnp.float32)
 
     def verts(p, b):
-        return m.forward_vertices(body_pose=p[:, 1:], pelvis_rotation=p[:, 0], shape=b)
+        # body-models' own code relies on numpy-style rank promotion: allowed for it alone
+        with jax.numpy_rank_promotion("allow"):
+            return m.forward_vertices(body_pose=p[:, 1:], pelvis_rotation=p[:, 0], shape=b)
 
     fwd = jax.jit(verts)
     fb = jax.jit(jax.value_and_grad(lambda p, b: jnp.sum(verts(p, b) ** 2), argnums=(0, 1)))

@@ -404,7 +404,7 @@ def inside_image(crop: Camera, camera: Camera, size: int, height: int, width: in
 # --------------------------------------------------------------------------- one pair
 def _photometric(image, gain, brightness, contrast, saturation):
     """Channel gains (3,), brightness delta, contrast and saturation factors on (S, S, 3)."""
-    x = image * gain + brightness
+    x = image * gain[None, None] + brightness
     mean = jnp.mean(x)
     x = (x - mean) * contrast + mean
     grey = jnp.mean(x, -1, keepdims=True)

@@ -135,8 +135,8 @@ class LandmarkObjective(AbstractObjective):
     def residuals(self, params, data):
         kp = self.keypoints(params)
         hips = np.asarray(HIPS)
-        centred = kp - jnp.mean(kp[hips], 0)
-        world = data["world"] - jnp.mean(data["world"][hips], 0)
+        centred = kp - jnp.mean(kp[hips], 0, keepdims=True)
+        world = data["world"] - jnp.mean(data["world"][hips], 0, keepdims=True)
         r3 = (data["conf3d"][:, None] * (centred - world) * self.w["world"]).reshape(-1)
         r2 = (project(data["camera"], kp) - data["points2d"]) * data["pixel_scale"]
         r2 = geman_mcclure_residual(r2, self.w["sigma"]) * self.w["keypoint"]

@@ -54,7 +54,7 @@ def person_box(
 
 def image_to_crop_points(p_image, center, size, crop_size: int) -> jnp.ndarray:
     """(..., 2) full-image pixel coordinates -> crop pixel coordinates."""
-    return (jnp.asarray(p_image) - center) * (crop_size / size) + crop_size / 2.0
+    return camera_lib.full_to_crop_pixels(p_image, center, size, crop_size)
 
 
 def crop_to_image_points(p_crop, center, size, crop_size: int) -> jnp.ndarray:
