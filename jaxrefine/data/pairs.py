@@ -287,7 +287,8 @@ def load_bank(path: str | os.PathLike) -> SubjectBank:
     if not path.is_file():
         raise FileNotFoundError(f"subject bank not found: {path}")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # our own handle: numpy leaks the one it opens when the archive is damaged
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
             a = {k: z[k] for k in z.files}
     except (OSError, ValueError, TypeError, zipfile.BadZipFile, EOFError, zlib.error) as e:
         raise BankFileError(f"{path}: damaged subject bank ({e}); delete it to rebuild") from e

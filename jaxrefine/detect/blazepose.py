@@ -131,8 +131,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"image file not found: {path}")
-    try:
-        img = np.asarray(iio.imread(path))
+    try:  # from bytes, with the extension: imageio leaks its handle on a corrupt file and
+        # probes every legacy plugin (deprecation warnings) when it must guess the format
+        img = np.asarray(iio.imread(path.read_bytes(), extension=path.suffix.lower() or None))
     except Exception as e:  # imageio raises many kinds for non-images
         raise ImageReadError(f"cannot read {path} as an image: {e}") from e
     return as_rgb_uint8(img, str(path))

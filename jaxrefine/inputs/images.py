@@ -93,10 +93,11 @@ def _read_video(path: Path, max_frames: int | None) -> ImageSequence:
     try:
         meta = iio.immeta(path)
         frames = []
-        for k, frame in enumerate(iio.imiter(path)):
-            if max_frames is not None and k >= max_frames:
-                break
-            frames.append(to_float_rgb(frame, f"{path} frame {k}"))
+        with iio.imopen(path, "r") as video:  # closed here, also after an early stop
+            for k, frame in enumerate(video.iter()):
+                if max_frames is not None and k >= max_frames:
+                    break
+                frames.append(to_float_rgb(frame, f"{path} frame {k}"))
     except InputError:
         raise
     except Exception as exc:
