@@ -152,7 +152,7 @@ def _check_fragments(fr, verts, faces, cam):
     ii, jj = np.nonzero(fg)
     err = np.hypot(uv[ii, jj, 0] - (jj + 0.5), uv[ii, jj, 1] - (ii + 0.5))
     assert err.max() < _REPROJ_TOL, err.max()
-    z = np.asarray(pts @ cam.R.T + cam.t)[..., 2]
+    z = (pts @ np.asarray(cam.R).T + np.asarray(cam.t))[..., 2]  # numpy broadcasting
     np.testing.assert_allclose(np.asarray(fr.depth)[fg], z[fg], atol=1e-5)
 
 
