@@ -322,6 +322,16 @@ class SMPLifyObjective(AbstractObjective):
         _, A = rigid_chain(R, rest_joints(model, betas), model.parents)
         return skin(model.lbs_weights[ids], A, v[ids]) + params["transl"][None]
 
+    def _dense_vertices(self, params, data: FitData) -> jnp.ndarray:
+        """The vertices the dense terms see: posed once and moved rigidly (:meth:`specialize`),
+        the compacted visible ones, or the whole mesh."""
+        if self.rigid is not None:
+            R0 = rodrigues(params["global_orient"])
+            return self.rigid["points"] @ R0.T + self.rigid["offset"] + params["transl"][None]
+        if data.dense_ids is not None:
+            return self._visible_vertices(params, data.dense_ids)
+        return self._vertices(params)
+
     def _vertices(self, params) -> jnp.ndarray:
         return forward(self.model, self._pose(params), params["betas"], params["transl"]).vertices
 
@@ -344,14 +354,7 @@ class SMPLifyObjective(AbstractObjective):
                 conf = conf.at[np.asarray(self.ignore)].set(0.0)
             robust = geman_mcclure_residual(r, self.w["sigma"])
             return (conf[:, None] * robust * self.w["data"]).reshape(-1)
-        if self.rigid is not None:
-            R0 = rodrigues(params["global_orient"])
-            verts = self.rigid["points"] @ R0.T + self.rigid["offset"] + params["transl"][None]
-        elif data.dense_ids is not None:
-            verts = self._visible_vertices(params, data.dense_ids)
-        else:
-            verts = self._vertices(params)
-        proj = project(data.camera, verts)
+        proj = project(data.camera, self._dense_vertices(params, data))
         r = (proj - data.dense_targets) * s
         wv = data.dense_weights
         norm = jnp.sqrt(DENSE_REFERENCE_COUNT / jnp.maximum(jnp.sum(wv > 0), 1.0))
@@ -363,11 +366,7 @@ class SMPLifyObjective(AbstractObjective):
     def _silhouette_residuals(self, params, data: FitData) -> jnp.ndarray:
         """The silhouette term over the dense term's visible vertices (same projection: XLA
         computes it once)."""
-        if data.dense_ids is not None:
-            verts = self._visible_vertices(params, data.dense_ids)
-        else:
-            verts = self._vertices(params)
-        proj = project(data.camera, verts)
+        proj = project(data.camera, self._dense_vertices(params, data))
         r = silhouette_residuals(
             data.silhouette, proj, data.dense_weights, self.w["sigma"], data.pixel_scale
         )
