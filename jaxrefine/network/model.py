@@ -68,8 +68,79 @@ class NetworkOutput:
         return self.fields[..., -1, :, :, :]
 
 
+def _conv(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
+          dimension_numbers=None, feature_group_count=1, precision=None, **kwargs):  # fmt: skip
+    """``lax.conv_general_dilated`` for flax's channels-last ``nn.Conv``, except that a 1x1,
+    stride-1, unpadded, undilated convolution is a matrix product over the channels.
+
+    Same numbers up to summation order; on XLA:CPU the product is 2-3x faster than the 1x1
+    convolution, forward and backward (measured at (8, 64, 64, 64) -> 32 channels: 3.4 vs 7.4 ms
+    forward, 14.6 vs 41.2 ms gradient), and the network has more 1x1 than 3x3 convolutions.
+    """
+    pointwise = (
+        rhs.shape[:-2] == (1, 1)
+        and all(s == 1 for s in window_strides)
+        and all(tuple(p) == (0, 0) for p in padding)
+        and all(d in (None, 1) for d in (*(lhs_dilation or ()), *(rhs_dilation or ())))
+        and feature_group_count == 1
+        and not kwargs.get("batch_group_count", 1) > 1
+    )
+    if pointwise:
+        return jnp.matmul(lhs, rhs[0, 0], precision=precision)
+    return jax.lax.conv_general_dilated(
+        lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers,
+        feature_group_count, precision=precision, **kwargs,
+    )  # fmt: skip
+
+
+def group_norm(x, scale, bias, groups: int, eps: float) -> jnp.ndarray:
+    """GroupNorm of channels-last ``x`` (..., H, W, C): each example's channels in ``groups``
+    groups, normalised over (H, W, the group's channels) with the biased variance of the
+    centred values (two passes, as torch's ``nn.GroupNorm``), then ``* scale + bias`` (C,).
+
+    Statistics are float32 whatever ``x``'s dtype. Written as per-channel sums over (H, W)
+    combined per group, with per-channel statistics broadcast back: on XLA:CPU this is about
+    3.5x faster than ``flax.linen.GroupNorm`` forward and 3x backward (same numbers up to
+    summation order; measured at (8, 64, 64, 64), 16 groups).
+    """
+    x32 = x.astype(jnp.float32)
+    c = x.shape[-1]
+    n = x.shape[-3] * x.shape[-2] * (c // groups)
+
+    def per_channel(group_stat):  # (..., groups) -> (..., 1, 1, C)
+        return jnp.repeat(group_stat, c // groups, axis=-1)[..., None, None, :]
+
+    def group_mean(v):  # (..., H, W, C) -> (..., groups)
+        sums = jnp.sum(v, axis=(-3, -2))
+        return jnp.sum(sums.reshape(*sums.shape[:-1], groups, c // groups), axis=-1) / n
+
+    centred = x32 - per_channel(group_mean(x32))
+    inv = per_channel(jax.lax.rsqrt(group_mean(centred * centred) + eps))
+    per = (1,) * (x.ndim - 1) + (c,)  # (C,) -> (1, ..., 1, C): explicit broadcast
+    return (centred * (inv * scale.reshape(per)) + bias.reshape(per)).astype(x.dtype)
+
+
+class GroupNorm(nn.Module):
+    """:func:`group_norm` as a flax module with ``flax.linen.GroupNorm``'s parameters (``scale``
+    ones, ``bias`` zeros, both (C,)), so checkpoints of either load in the other."""
+
+    num_groups: int
+    epsilon: float = 1e-5
+    dtype: object = None
+    param_dtype: object = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        c = x.shape[-1]
+        scale = self.param("scale", nn.initializers.ones_init(), (c,), self.param_dtype)
+        bias = self.param("bias", nn.initializers.zeros_init(), (c,), self.param_dtype)
+        x = x if self.dtype is None else x.astype(self.dtype)
+        return group_norm(x, scale, bias, self.num_groups, self.epsilon)
+
+
 class _Layers(nn.Module):
-    """Shared helpers: conv with explicit symmetric padding, GroupNorm (as torch's)."""
+    """Shared helpers: conv with explicit symmetric padding (1x1 ones as matrix products),
+    GroupNorm (as torch's)."""
 
     cfg: NetworkConfig
 
@@ -77,13 +148,13 @@ class _Layers(nn.Module):
         return nn.Conv(
             ch, (k, k), strides=(stride, stride), padding=[(k // 2, k // 2)] * 2,
             use_bias=bias, kernel_init=init, dtype=self.cfg.dtype, param_dtype=jnp.float32,
-            name=name,
+            conv_general_dilated=_conv, name=name,
         )  # fmt: skip
 
     def norm(self, ch: int, name=None):
-        return nn.GroupNorm(
+        return GroupNorm(
             num_groups=math.gcd(self.cfg.groups, ch), epsilon=self.cfg.norm_eps,
-            use_fast_variance=False, dtype=self.cfg.dtype, param_dtype=jnp.float32, name=name,
+            dtype=self.cfg.dtype, name=name,
         )  # fmt: skip
 
 
