@@ -146,6 +146,57 @@ def test_bfloat16_compute_returns_float32_close_to_float32(tiny):
     assert np.abs(np.asarray(out16.fields - out32.fields)).max() < BF16_TOL * scale
 
 
+# float32 GroupNorm over 64x64x4 values with mean ~2.5: summation orders differ (per-channel
+# sums then per group here, flax reduces the group at once); 1e-5 of outputs of magnitude ~3.
+GROUP_NORM_TOL = 1e-5
+
+
+def test_group_norm_matches_flax_and_keeps_dtype():
+    import flax.linen as nn
+
+    from jaxrefine.network.model import GroupNorm, group_norm
+
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.uniform(size=(3, 16, 16, 32)) * 3 + 1, jnp.float32)
+    ref_mod = nn.GroupNorm(num_groups=8, epsilon=1e-5, use_fast_variance=False)
+    params = ref_mod.init(jax.random.key(0), x)
+    params = jax.tree.map(lambda a: a + jnp.asarray(rng.normal(size=a.shape), jnp.float32), params)
+    ref = ref_mod.apply(params, x)
+    p = params["params"]
+    np.testing.assert_allclose(group_norm(x, p["scale"], p["bias"], 8, 1e-5), ref,
+                               atol=GROUP_NORM_TOL)  # fmt: skip
+    ours = GroupNorm(num_groups=8)  # same parameter names and shapes: checkpoints interchange
+    assert jax.tree.map(jnp.shape, ours.init(jax.random.key(0), x)) == jax.tree.map(
+        jnp.shape, params
+    )
+    np.testing.assert_allclose(ours.apply(params, x), ref, atol=GROUP_NORM_TOL)
+    # leading axes are batch axes (as under vmap): each example is normalised on its own
+    two = group_norm(jnp.stack([x, 2 * x]), p["scale"], p["bias"], 8, 1e-5)
+    np.testing.assert_allclose(two[1], ref_mod.apply(params, 2 * x), atol=GROUP_NORM_TOL)
+    half = GroupNorm(num_groups=8, dtype=jnp.bfloat16).apply(params, x)
+    assert half.dtype == jnp.bfloat16
+
+
+def test_pointwise_convolutions_are_matrix_products_with_the_same_numbers():
+    from jaxrefine.network.model import _conv
+
+    rng = np.random.default_rng(1)
+    x = jnp.asarray(rng.normal(size=(2, 8, 8, 5)), jnp.float32)
+    dn = ("NHWC", "HWIO", "NHWC")
+    for k, pad in ((1, 0), (3, 1)):
+        w = jnp.asarray(rng.normal(size=(k, k, 5, 7)), jnp.float32)
+        args = (x, w, (1, 1), [(pad, pad)] * 2)
+        ref = jax.lax.conv_general_dilated(*args, dimension_numbers=dn)
+        np.testing.assert_allclose(_conv(*args, dimension_numbers=dn), ref, atol=1e-5)
+
+    def lowered(stride):
+        fn = jax.jit(lambda a, b: _conv(a, b, (stride,) * 2, [(0, 0)] * 2, dimension_numbers=dn))
+        return fn.lower(x, w[:1, :1]).as_text()
+
+    assert "convolution" not in lowered(1) and "dot_general" in lowered(1)
+    assert "convolution" in lowered(2)  # only the stride-1 case is rewritten
+
+
 def test_apply_rejects_a_batch(tiny):
     cfg, params = tiny
     images, renders = _inputs(cfg, batch=2)
