@@ -41,6 +41,7 @@ import numpy as np
 from jaxrefine import distributed
 from jaxrefine.body_model import BodyModel
 from jaxrefine.correspondence import ground_truth_dense_targets, ground_truth_field
+from jaxrefine.data.sampling import sample_scenes, with_one_shape
 from jaxrefine.data.scenes import GeneratorConfig, SceneBatch, generate, make_textures
 from jaxrefine.metrics import METRIC_NAMES, compute_all
 from jaxrefine.network.config import NetworkConfig
@@ -67,6 +68,8 @@ ROWS = (
     "sparse_gt",
     "dense_gt",
 )
+LEARNED_ROWS = ("learned_dense", "learned_dense_keypoints")  # refine() with the network
+GIVEN_TARGET_ROWS = ("keypoints_detected", "sparse_gt", "dense_gt")  # SMPLify on given targets
 TIME_COLUMNS = ("ms_render", "ms_network", "ms_transfer", "ms_fit")
 TOTAL = "total/"  # prefix of a share's sums (the other entries of a share are per frame)
 
@@ -131,16 +134,33 @@ def simulate_detections(
 
 
 def eval_frames(
-    model: BodyModel, poses, n: int, seed: int, config: GeneratorConfig, group: int, keep=None
+    model: BodyModel,
+    poses,
+    n: int,
+    seed: int,
+    config: GeneratorConfig,
+    group: int,
+    keep=None,
+    one_shape: bool = False,
 ):
     """``n`` frames in subjects of ``group`` frames (one procedural texture each); returns the
     :class:`SceneBatch` and (n,) subject ids. ``keep``: make only these subjects' frames (a
-    process's share), each exactly as the whole set has it."""
+    process's share), each exactly as the whole set has it. ``one_shape``: each subject also
+    keeps one body shape across its frames (:func:`~jaxrefine.data.sampling.with_one_shape`);
+    by default shapes vary per frame."""
     subjects = -(-n // group)
     rng = np.random.default_rng(seed)
     texture_seeds = rng.integers(0, 2**31, subjects)
     frame_seeds = [int(rng.integers(2**31)) for _ in range(subjects)]
     keep = range(subjects) if keep is None else sorted({int(s) for s in keep})
+
+    def scenes(s):
+        if not one_shape:
+            return None
+        count = min(group, n - s * group)
+        drawn = sample_scenes(model, poses, count, frame_seeds[s], config.scene)
+        return with_one_shape(model, drawn)
+
     batches = [
         generate(
             model,
@@ -149,6 +169,7 @@ def eval_frames(
             frame_seeds[s],
             config,
             textures=make_textures(model, texture_seeds[s : s + 1], config.texture_size),
+            scenes=scenes(s),
         )  # fmt: skip
         for s in keep
     ]
@@ -312,9 +333,15 @@ def evaluate(
     group: int = 8,
     options: RefineOptions | None = None,
     detector: DetectorNoise = DetectorNoise(),
+    rows: tuple[str, ...] = ROWS,
+    one_shape: bool = False,
     say=lambda *a: None,
 ) -> dict:
-    """Run every row (see the module docstring); returns the JSON-ready result.
+    """Run the rows asked for (default every row, see the module docstring; ``init`` always
+    runs, it is the baseline) and return the JSON-ready result. A subset (e.g. ``("init",
+    "learned_dense")``) measures one option's effect without paying for the others.
+    ``one_shape``: each synthetic subject keeps one body shape (:func:`eval_frames`), which
+    ``options.share_betas`` needs to be meaningful.
 
     In a run of several processes (``jax.distributed`` initialized) each evaluates its share of
     the subjects (:func:`jaxrefine.distributed.share`) and every process returns the table of
@@ -323,6 +350,10 @@ def evaluate(
 
     t_all = time.perf_counter()
     options = RefineOptions() if options is None else options
+    unknown = set(rows) - set(ROWS)
+    if unknown:
+        raise ValueError(f"unknown eval rows {sorted(unknown)}; choose from {list(ROWS)}")
+    rows = tuple(r for r in ROWS if r in rows or r == "init")
     config = GeneratorConfig(scene=SceneConfig(image_size=image_size), difficulty=difficulty,
                              backend=options.backend)  # fmt: skip
     pid, count = distributed.process()
@@ -331,13 +362,14 @@ def evaluate(
     part = {"index": frames}
     if len(frames):
         batch, subjects = eval_frames(
-            model, poses, n, seed, config, group, keep=np.unique(ids[frames])
+            model, poses, n, seed, config, group, keep=np.unique(ids[frames]), one_shape=one_shape
         )
         part = evaluate_share(model, batch, subjects, frames, n, seed, network, options,
-                              detector, say)  # fmt: skip
+                              detector, say, rows)  # fmt: skip
     result = {
-        "rows": summarize(distributed.gather(part)), "n": n, "seed": seed,
-        "difficulty": difficulty, "group": group, "image_size": list(image_size),
+        "rows": summarize(distributed.gather(part), rows), "n": n, "seed": seed,
+        "difficulty": difficulty, "group": group, "one_shape": one_shape,
+        "image_size": list(image_size),
         "model_id": model.model_id, "network": network[0].name, "preset": options.preset,
         "optimizer": str(options.optimizer), "detector": dataclasses.asdict(detector),
         "options": {k: str(v) for k, v in dataclasses.asdict(options).items()},
@@ -348,8 +380,10 @@ def evaluate(
     return result
 
 
-def evaluate_share(model, batch, subjects, frames, n, seed, network, options, detector, say):
-    """Every row on one share of the frames: ``{"index": (M,) frame numbers, "<row>/<metric>":
+def evaluate_share(
+    model, batch, subjects, frames, n, seed, network, options, detector, say, rows=ROWS
+):
+    """The ``rows`` on one share of the frames: ``{"index": (M,) frame numbers, "<row>/<metric>":
     (M,) per frame, "total/...": sums}`` (the field's pixel errors and pixel count, each row's
     stage milliseconds summed over the frames), merged by :func:`summarize`.
 
@@ -375,27 +409,19 @@ def evaluate_share(model, batch, subjects, frames, n, seed, network, options, de
         out.update({f"{TOTAL}{row}/{c}": np.float64(v * m) for c, v in ms.items()})
 
     put("init", init)
-    say("[eval] predicted fields")
-    fe = field_errors(model, network, batch, colours, cindex, options)
-    out.update({f"{TOTAL}{k}": np.float64(fe[k]) for k in ("epe_sum", "epe_zero_sum", "fg_pixels")})
-    say("[eval] ground-truth targets and detections")
-    gt_data, gt_info = ground_truth_data(model, batch, options)
+    if set(rows) & {"zero_field", *LEARNED_ROWS}:
+        say("[eval] predicted fields")
+        fe = field_errors(model, network, batch, colours, cindex, options)
+        out.update({f"{TOTAL}{k}": np.float64(fe[k])
+                    for k in ("epe_sum", "epe_zero_sum", "fg_pixels")})  # fmt: skip
     det = simulate_detections(batch.keypoints, batch.visible, seed + 7, detector, rows=frames,
                               total=n)  # fmt: skip
-    fits = {
-        "keypoints_detected": ("keypoints", gt_data["sparse_gt"].replace(
-            keypoints=jnp.asarray(det[..., :2]), keypoint_conf=jnp.asarray(det[..., 2]))),
-        "sparse_gt": ("keypoints", gt_data["sparse_gt"]),
-        "dense_gt": ("dense", gt_data["dense_gt"]),
-    }  # fmt: skip
-    for row, (kind, data) in fits.items():
-        say(f"[eval] {row}")
-        data = with_start(data, init["transl"], v_init.vertices, preset)
-        flags = gt_info["render_flags"] if row == "dense_gt" else None
-        params, ms_fit = _fit_all(model, init, data, kind, preset, options, gmm, flags)
-        extra = {"ms_render": gt_info["ms_render"], "ms_transfer": gt_info["ms_transfer"]}
-        put(row, params, ms_fit=ms_fit, **(extra if row == "dense_gt" else {}))
+    fits = _fit_rows(model, batch, det, init, v_init, rows, preset, options, gmm, say)
+    for row, (params, ms) in fits.items():
+        put(row, params, **ms)
     for row, kp in (("learned_dense", None), ("learned_dense_keypoints", det)):
+        if row not in rows:
+            continue
         say(f"[eval] {row}")
         res = _refine_timed(model, batch, init, subjects, network, kp, options)
         put(row, res.params, **{f"ms_{k}": res.ms[k] for k in ("render", "network", "transfer",
@@ -403,8 +429,34 @@ def evaluate_share(model, batch, subjects, frames, n, seed, network, options, de
     return out
 
 
-def summarize(shares: list[dict]) -> dict:
-    """The table's rows from every share (:func:`evaluate_share`): metrics are means over all
+def _fit_rows(model, batch, det, init, v_init, rows, preset, options, gmm, say) -> dict:
+    """The SMPLify rows on given targets (detections, ground-truth keypoints, ground-truth
+    dense targets) that ``rows`` asks for: ``{row: (params, {column: ms per frame})}``."""
+    wanted = [r for r in GIVEN_TARGET_ROWS if r in rows]
+    if not wanted:
+        return {}
+    say("[eval] ground-truth targets and detections")
+    gt_data, gt_info = ground_truth_data(model, batch, options)
+    fits = {
+        "keypoints_detected": ("keypoints", gt_data["sparse_gt"].replace(
+            keypoints=jnp.asarray(det[..., :2]), keypoint_conf=jnp.asarray(det[..., 2]))),
+        "sparse_gt": ("keypoints", gt_data["sparse_gt"]),
+        "dense_gt": ("dense", gt_data["dense_gt"]),
+    }  # fmt: skip
+    out = {}
+    for row in wanted:
+        kind, data = fits[row]
+        say(f"[eval] {row}")
+        data = with_start(data, init["transl"], v_init.vertices, preset)
+        flags = gt_info["render_flags"] if row == "dense_gt" else None
+        params, ms_fit = _fit_all(model, init, data, kind, preset, options, gmm, flags)
+        extra = {"ms_render": gt_info["ms_render"], "ms_transfer": gt_info["ms_transfer"]}
+        out[row] = (params, {"ms_fit": ms_fit, **(extra if row == "dense_gt" else {})})
+    return out
+
+
+def summarize(shares: list[dict], rows: tuple[str, ...] = ROWS) -> dict:
+    """The table's ``rows`` from every share (:func:`evaluate_share`): metrics are means over all
     frames (in frame order, as one process computes them), EPE is the summed pixel error over
     the summed pixel count, a stage's ms per frame its summed milliseconds over all frames."""
     frames = distributed.merge([{k: v for k, v in s.items() if not k.startswith(TOTAL)}
@@ -422,11 +474,12 @@ def summarize(shares: list[dict]) -> dict:
         return {k: float(np.mean(frames[f"{row}/{k}"])) for k in METRIC_NAMES}
 
     count = max(total("fg_pixels"), 1)
-    rows = {r: _row(metrics(r), **ms(r)) for r in ROWS if f"{r}/{METRIC_NAMES[0]}" in frames}
-    rows["zero_field"] = _row(epe=total("epe_zero_sum") / count)
-    for r in ("learned_dense", "learned_dense_keypoints"):
-        rows[r]["epe"] = total("epe_sum") / count
-    return {r: rows[r] for r in ROWS}
+    table = {r: _row(metrics(r), **ms(r)) for r in ROWS if f"{r}/{METRIC_NAMES[0]}" in frames}
+    table["zero_field"] = _row(epe=total("epe_zero_sum") / count)
+    for r in LEARNED_ROWS:
+        if r in table:
+            table[r]["epe"] = total("epe_sum") / count
+    return {r: table[r] for r in rows}
 
 
 def _refine_timed(model, batch, init, subjects, network, keypoints, options):
@@ -452,7 +505,7 @@ def format_result(result: dict) -> str:
             return "-"
         return f"{v:.2f}" if k.startswith("ms") or k == "epe" else f"{v:.1f}"
 
-    rows = [[r] + [cell(result["rows"][r][k], k) for k in cols] for r in ROWS]
+    rows = [[r] + [cell(v[k], k) for k in cols] for r, v in result["rows"].items()]
     return print_table(["row", *cols], rows)
 
 
@@ -481,22 +534,47 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--batch", type=int, default=32, help="frames per compiled batch")
     ap.add_argument("--confidence", action="store_true", help="weight vertices by confidence")
     ap.add_argument("--rerun-every", type=int, default=0)
+    ap.add_argument(
+        "--share-betas",
+        action="store_true",
+        help="refine one shape per synthetic subject (needs --one-shape)",
+    )
+    ap.add_argument(
+        "--one-shape",
+        action="store_true",
+        help="each synthetic subject keeps one body shape across its --group frames "
+        "(default: a shape per frame)",
+    )
+    ap.add_argument(
+        "--rows",
+        nargs="+",
+        default=list(ROWS),
+        choices=ROWS,
+        metavar="ROW",
+        help=f"rows to run (init always runs); default all: {' '.join(ROWS)}",
+    )
     ap.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"])
     ap.add_argument("--json", default=None, help="write the result here")
     distributed.add_process_flags(ap)
     args = ap.parse_args(argv)
     if args.n < 1:
         ap.error("--n must be >= 1")
+    if args.share_betas and not args.one_shape:
+        ap.error(
+            "--share-betas needs --one-shape (by default a synthetic subject's shape "
+            "changes from frame to frame, so there is no one shape to share)"
+        )
     distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     model = load_body_model()
     poses = load_poses(args.poses, subjects=args.subjects).pose
     net = load_pretrained(args.checkpoint)
     options = RefineOptions(optimizer=args.optimizer, batch_size=args.batch,
                             use_confidence=args.confidence, rerun_every=args.rerun_every,
-                            backend=args.backend)  # fmt: skip
+                            share_betas=args.share_betas, backend=args.backend)  # fmt: skip
     result = evaluate(
         model, poses, args.n, args.seed, net[:2], difficulty=args.difficulty,
         image_size=(args.image_size, args.image_size), group=args.group, options=options,
+        rows=tuple(args.rows), one_shape=args.one_shape,
         say=lambda *a: print(*a, file=sys.stderr, flush=True),
     )  # fmt: skip
     result["checkpoint"] = args.checkpoint or "shipped"

@@ -1,4 +1,5 @@
-"""`jaxrefine eval`: the detector simulation and every row and column of the table."""
+"""`jaxrefine eval`: the detector simulation, every row and column of the table, a subset of
+rows, and one-shape subjects for ``--share-betas``."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ import numpy as np
 import pytest
 
 from jaxrefine import network
+from jaxrefine.body_model import rest_joints
+from jaxrefine.data.sampling import SceneConfig, sample_scenes, with_one_shape
+from jaxrefine.data.scenes import GeneratorConfig
 from jaxrefine.evaluate import (
     ROWS,
     TIME_COLUMNS,
     DetectorNoise,
+    eval_frames,
     evaluate,
     format_result,
+    main,
     simulate_detections,
 )
 from jaxrefine.metrics import METRIC_NAMES
@@ -67,3 +73,62 @@ def test_eval_rows_and_columns_all_present(tmp_path):
     assert result["rows"]["init"]["ms_fit"] is None
     json.dumps(result)  # JSON-ready
     assert "learned_dense" in format_result(result)
+
+
+def _pelvis(model, betas, transl):
+    return np.stack([np.asarray(rest_joints(model, b)[0]) for b in betas]) + transl
+
+
+def test_with_one_shape_keeps_poses_and_pelvis_positions():
+    model = load_body_model()
+    poses = np.random.default_rng(0).normal(0, 0.2, (16, 24, 3)).astype(np.float32)
+    scenes = sample_scenes(model, poses, 5, 3, SceneConfig(image_size=(64, 64)))
+    assert np.ptp(scenes.betas, axis=0).max() > 0.1  # shapes vary per frame before
+    one = with_one_shape(model, scenes)
+    np.testing.assert_array_equal(one.betas, np.repeat(scenes.betas[:1], 5, axis=0))
+    np.testing.assert_array_equal(one.pose, scenes.pose)
+    # the pelvis stays where it was placed: float32 joints of a ~1 m body, 1e-5 m
+    np.testing.assert_allclose(
+        _pelvis(model, one.betas, one.transl),
+        _pelvis(model, scenes.betas, scenes.transl),
+        atol=1e-5,
+    )
+
+
+def test_eval_frames_one_shape_per_subject():
+    model = load_body_model()
+    poses = np.random.default_rng(1).normal(0, 0.2, (16, 24, 3)).astype(np.float32)
+    config = GeneratorConfig(scene=SceneConfig(image_size=(48, 48)))
+    batch, ids = eval_frames(model, poses, 5, 0, config, 2, one_shape=True)
+    for s in np.unique(ids):
+        b = batch.betas[ids == s]
+        np.testing.assert_array_equal(b, np.repeat(b[:1], len(b), axis=0))
+    assert not np.array_equal(batch.betas[0], batch.betas[2])  # subjects differ
+    varying, _ = eval_frames(model, poses, 5, 0, config, 2)
+    assert not np.array_equal(varying.betas[0], varying.betas[1])
+
+
+@pytest.mark.slow
+def test_eval_rows_subset_with_shared_betas():
+    model = load_body_model()
+    poses = np.random.default_rng(0).normal(0, 0.2, (32, 24, 3)).astype(np.float32)
+    cfg = network.get_config("tiny")
+    net = (cfg, network.init_params(cfg, jax.random.key(0)))
+    opts = RefineOptions(batch_size=4, camera_steps=2, body_steps=3, texture_size=32,
+                         share_betas=True)  # fmt: skip
+    result = evaluate(model, poses, 4, 0, net, image_size=(48, 48), group=2, options=opts,
+                      rows=("learned_dense",), one_shape=True)  # fmt: skip
+    assert list(result["rows"]) == ["init", "learned_dense"]  # init always runs
+    assert result["one_shape"] is True
+    assert all(np.isfinite(result["rows"]["learned_dense"][m]) for m in METRIC_NAMES)
+    assert result["rows"]["learned_dense"]["epe"] > 0
+    assert "dense_gt" not in format_result(result)
+
+
+def test_eval_refuses_unknown_rows_and_share_betas_without_one_shape(capsys):
+    with pytest.raises(ValueError, match="unknown eval rows"):
+        evaluate(None, None, 1, 0, None, rows=("nope",))
+    with pytest.raises(SystemExit) as e:
+        main(["--poses", "p.npz", "--share-betas"])
+    assert e.value.code == 2
+    assert "--share-betas needs --one-shape" in capsys.readouterr().err

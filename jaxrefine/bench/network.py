@@ -189,12 +189,17 @@ def main(argv: list[str]) -> int:
                 f"{B / r['train_step_ms'] * 1e3:.1f}", f"{r['compile_s']:.1f}",
                 f"{mem:.2f}" if mem is not None else "-",
             ])  # fmt: skip
-            print(f"  {name} batch {B}: forward {r['forward_ms_per_frame']:.2f} ms/frame, "
-                  f"train step {r['train_step_ms']:.1f} ms", flush=True)  # fmt: skip
+            print(f"  {name} batch {B}: forward {r['forward_ms_per_frame']:.2f} ms/frame "
+                  f"(torch {rows[-1][5]}), train step {r['train_step_ms']:.1f} ms "
+                  f"(torch {rows[-1][7]})", flush=True)  # fmt: skip
+            # rewritten after every row: an interrupted run keeps the rows it measured
+            write_json(args.json, {"machine": info, "reps": args.reps, "results": results,
+                                   "complete": False}, announce=False)  # fmt: skip
     print(f"Displacement network, float32, Adam, L2 on every stack; medians of {args.reps} reps")
     print_table(
         ["config", "input", "batch", "params", "fwd ms/frame", "torch fwd", "train ms/step",
          "torch train", "train samples/s", "compile s", "train mem GB (XLA)"], rows,
     )  # fmt: skip
-    write_json(args.json, {"machine": info, "reps": args.reps, "results": results})
+    write_json(args.json, {"machine": info, "reps": args.reps, "results": results,
+                           "complete": True})  # fmt: skip
     return 0

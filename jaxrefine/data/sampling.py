@@ -128,6 +128,24 @@ def sample_sequences(
     return _place(model, pose, heading, idx, draws, config)
 
 
+def with_one_shape(model: BodyModel, scenes: SceneParams) -> SceneParams:
+    """The same frames played by one person: every frame gets the first frame's betas, and its
+    translation moves so that its pelvis stays where it was placed (the framing is kept).
+
+    A real subject keeps one shape across a video; :func:`sample_scenes` draws a shape per
+    frame. Evaluating one-shape-per-person options (``RefineOptions.share_betas``) needs this.
+    """
+    from jaxrefine.body_model import rest_joints
+
+    def pelvis(b):
+        return np.asarray(rest_joints(model, np.asarray(b, np.float32))[0])
+
+    betas = np.repeat(scenes.betas[:1], len(scenes.betas), axis=0)
+    old = np.stack([pelvis(b) for b in scenes.betas])
+    transl = scenes.transl + old - pelvis(betas[0])[None]
+    return dataclasses.replace(scenes, betas=betas, transl=transl.astype(np.float32))
+
+
 def _draw_placements(rng: np.random.Generator, n: int, num_betas: int, config: SceneConfig):
     """Shape, yaw, tilt, focal scale, height fraction and offset of n frames (in this order
     of draws: reproducible streams depend on it)."""
