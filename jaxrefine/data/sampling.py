@@ -135,15 +135,17 @@ def with_one_shape(model: BodyModel, scenes: SceneParams) -> SceneParams:
     A real subject keeps one shape across a video; :func:`sample_scenes` draws a shape per
     frame. Evaluating one-shape-per-person options (``RefineOptions.share_betas``) needs this.
     """
+    betas = np.repeat(scenes.betas[:1], len(scenes.betas), axis=0)
+    shift = _rest_pelvis(model, scenes.betas) - _rest_pelvis(model, betas)
+    transl = (scenes.transl + shift).astype(np.float32)
+    return dataclasses.replace(scenes, betas=betas, transl=transl)
+
+
+def _rest_pelvis(model: BodyModel, betas: np.ndarray) -> np.ndarray:
+    """(N, 3) rest-pose pelvis of each shape in ``betas`` (N, NB)."""
     from jaxrefine.body_model import rest_joints
 
-    def pelvis(b):
-        return np.asarray(rest_joints(model, np.asarray(b, np.float32))[0])
-
-    betas = np.repeat(scenes.betas[:1], len(scenes.betas), axis=0)
-    old = np.stack([pelvis(b) for b in scenes.betas])
-    transl = scenes.transl + old - pelvis(betas[0])[None]
-    return dataclasses.replace(scenes, betas=betas, transl=transl.astype(np.float32))
+    return np.stack([np.asarray(rest_joints(model, b.astype(np.float32))[0]) for b in betas])
 
 
 def _draw_placements(rng: np.random.Generator, n: int, num_betas: int, config: SceneConfig):
@@ -163,8 +165,6 @@ def _draw_placements(rng: np.random.Generator, n: int, num_betas: int, config: S
 def _place(model, pose, heading, idx, draws, config) -> SceneParams:
     """Turn the mocap poses to face the camera (heading removed, then yaw and tilt) and place
     the bodies in front of it."""
-    from jaxrefine.body_model import rest_joints
-
     H, W = config.image_size
     betas = draws["betas"]
     yaw = Rotation.from_euler("y", draws["yaw"][:, None], degrees=True)
@@ -175,8 +175,7 @@ def _place(model, pose, heading, idx, draws, config) -> SceneParams:
     depth = focal * 1.7 / (draws["frac"] * H)
     off = draws["off"] * np.array([W, H])
     pelvis_cam = np.stack([off[:, 0] * depth / focal, off[:, 1] * depth / focal, depth], 1)
-    J0 = np.stack([np.asarray(rest_joints(model, b.astype(np.float32))[0]) for b in betas])
-    transl = pelvis_cam - J0
+    transl = pelvis_cam - _rest_pelvis(model, betas)
     return SceneParams(
         pose=pose.astype(np.float32),
         betas=betas.astype(np.float32),
