@@ -229,6 +229,30 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert steps == list(range(1, 13))
 
 
+def _shifted_loss(params, batch, key, consts):
+    """The toy loss against targets shifted by the task's constant ``shift`` (2,)."""
+    return toy.loss(params, {**batch, "y": batch["y"] + consts["shift"][None]}, key)
+
+
+def test_task_consts_reach_the_step_as_arguments_not_constants(tmp_path):
+    shift = np.float32([30.0, -20.0])
+    task = dataclasses.replace(toy.task(), loss=_shifted_loss, consts={"shift": shift})
+    config = TrainConfig(steps=3, batch=4, lr=1e-2, warmup=1, ckpt_every=0, val_every=0,
+                         log_every=1)  # fmt: skip
+    shifted = train(task, config, tmp_path / "shifted")
+    zero = dataclasses.replace(task, consts={"shift": np.zeros(2, np.float32)})
+    plain = train(zero, config, tmp_path / "plain")
+    assert shifted["final"]["loss"] > 10 * plain["final"]["loss"]  # the loss saw the shift
+    # lowered with consts, the shift is a parameter of the program; a closure makes it a literal
+    opt, batch = make_optimizer(config), toy.make_batch(0, 4)
+    state = init_state(task, opt, 0)
+    step = functools.partial(train_step, task.loss, opt)
+    text = jax.jit(step).lower(state, batch, task.consts).as_text()
+    closed = jax.jit(lambda st, b: step(st, b, task.consts)).lower(state, batch).as_text()
+    literal = "dense<[3.000000e+01, -2.000000e+01]>"
+    assert literal in closed and literal not in text
+
+
 def _params_args():
     import orbax.checkpoint as ocp
 

@@ -86,11 +86,11 @@ def example_loss(out: network.NetworkOutput, field: jax.Array, mask: jax.Array,
     return loss, metrics
 
 
-def batch_loss(cfg: network.NetworkConfig, params, batch: dict, key: jax.Array,
+def batch_loss(cfg: network.NetworkConfig, params, batch: dict, key: jax.Array, consts=None, *,
                confidence_weight: float = 0.1) -> tuple[jax.Array, dict]:  # fmt: skip
     """Mean over the batch of :func:`example_loss` (batch: ``image`` (B, S, S, 3), ``renders``
-    (B, S, S, 11), ``field`` (B, S, S, 2), ``mask`` (B, S, S))."""
-    del key  # the network is deterministic (no dropout)
+    (B, S, S, 11), ``field`` (B, S, S, 2), ``mask`` (B, S, S)). The task has no ``consts``."""
+    del key, consts  # the network is deterministic (no dropout)
     out = network.apply_batch(cfg, params, batch["image"], batch["renders"])
     per = jax.vmap(functools.partial(example_loss, confidence_weight=confidence_weight))
     losses, metrics = per(out, batch["field"], batch["mask"])

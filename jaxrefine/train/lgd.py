@@ -295,19 +295,23 @@ def make_task(
     template = make_template(model, config, calib)
     val_batch = make_samples(model, val_poses, config, seed=12345, size=val_size)
 
+    # The body model and the template reach the jitted programs as arguments (``consts``), not
+    # closures: as constants, XLA folds e.g. the skinning weights' argmax at compile time.
+    consts = {"template": template, "model": model}
+
     def init(key):
         return {"weights": _fresh_weights(template, key)}
 
-    def loss(params, batch, key):
+    def loss(params, batch, key, consts):
         del key
-        return lgd_loss(template, model, config, params, batch)
+        return lgd_loss(consts["template"], consts["model"], config, params, batch)
 
     @functools.cache
     def _val_fn():
-        return jax.jit(lambda p, b: lgd_loss(template, model, config, p, b))
+        return jax.jit(functools.partial(loss, key=None))
 
     def validate(params):
-        value, metrics = _val_fn()(params, val_batch)
+        value, metrics = _val_fn()(params, val_batch, consts=consts)
         return {"loss": float(value), **{k: float(v) for k, v in metrics.items()}}
 
     describe = {
@@ -317,7 +321,7 @@ def make_task(
         "val_frames": int(len(val_poses)),
     }
     make_batch = functools.partial(_batch_fn, model, train_poses, config)
-    return Task(init, loss, make_batch, validate, describe), template
+    return Task(init, loss, make_batch, validate, describe, consts), template
 
 
 def _fresh_weights(template: LearnedGradientDescent, key: jax.Array) -> dict:

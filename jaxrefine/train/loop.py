@@ -1,12 +1,15 @@
 """The generic training loop shared by every learned part of jaxrefine (the displacement
 network, learned gradient descent).
 
-A :class:`Task` is four pure functions: ``init(key) -> params``; ``loss(params, batch, key) ->
-(scalar, metrics)`` over a whole (global) batch; ``make_batch(seed, size) -> {name: ndarray}``
-on the host (numpy, no device work that must be sharded); optional ``validate(params) ->
-metrics`` on host copies of the parameters. :func:`train` runs it: Adam (optax) with a warmup +
-cosine or constant schedule and optional gradient clipping, one jitted data-parallel step
-(:mod:`.distributed`), grain input (:mod:`.input`), orbax checkpoints (:mod:`.checkpoint`) and
+A :class:`Task` is four pure functions: ``init(key) -> params``; ``loss(params, batch, key,
+consts) -> (scalar, metrics)`` over a whole (global) batch; ``make_batch(seed, size) ->
+{name: ndarray}`` on the host (numpy, no device work that must be sharded); optional
+``validate(params) -> metrics`` on host copies of the parameters; and ``consts``, arrays the
+loss reads but does not train (e.g. a body model), handed to the jitted step as an argument: a
+closure would bake them into the compiled program as constants, which XLA then folds at compile
+time (minutes for a body model's skinning weights). :func:`train` runs it: Adam (optax) with a
+warmup + cosine or constant schedule and optional gradient clipping, one jitted data-parallel
+step (:mod:`.distributed`), grain input (:mod:`.input`), orbax checkpoints (:mod:`.checkpoint`) and
 logs (:mod:`.logs`).
 """
 
@@ -35,14 +38,16 @@ Batch = dict[str, np.ndarray]
 
 @dataclasses.dataclass(frozen=True)
 class Task:
-    """What to train: pure functions (see the module docstring) and a description for
-    ``run.json``. ``make_batch`` must be picklable (grain workers receive a copy)."""
+    """What to train: pure functions (see the module docstring), the loss's constants and a
+    description for ``run.json``. ``make_batch`` must be picklable (grain workers receive a
+    copy). ``loss`` receives ``consts`` as its fourth argument (None when the task has none)."""
 
     init: Callable[[jax.Array], Params]
-    loss: Callable[[Params, dict, jax.Array], tuple[jax.Array, dict]]
+    loss: Callable[[Params, dict, jax.Array, Any], tuple[jax.Array, dict]]
     make_batch: Callable[[int, int], Batch]
     validate: Callable[[Params], dict] | None = None
     describe: dict = dataclasses.field(default_factory=dict)
+    consts: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,11 +127,12 @@ def init_state(task: Task, optimizer: optax.GradientTransformation, seed: int) -
 
 
 def train_step(loss: Callable, optimizer: optax.GradientTransformation, state: TrainState,
-               batch: dict) -> tuple[TrainState, dict]:  # fmt: skip
-    """One optimizer step on ``batch``. Returns the new state and ``{"loss", **metrics,
-    "grad_norm"}`` (scalars)."""
+               batch: dict, consts: Any = None) -> tuple[TrainState, dict]:  # fmt: skip
+    """One optimizer step on ``batch`` (``consts``: the task's, see :class:`Task`). Returns the
+    new state and ``{"loss", **metrics, "grad_norm"}`` (scalars)."""
     key = jax.random.fold_in(state.rng, state.step)
-    (value, metrics), grads = jax.value_and_grad(loss, has_aux=True)(state.params, batch, key)
+    value_and_grad = jax.value_and_grad(loss, has_aux=True)
+    (value, metrics), grads = value_and_grad(state.params, batch, key, consts)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     new = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
@@ -179,15 +185,16 @@ def train(task: Task, config: TrainConfig, out: str | os.PathLike, *, resume: bo
         state = distributed.replicate(mesh, jax.device_get(fresh()))
     start = int(distributed.to_host(state.step))
     step_fn = jax.jit(functools.partial(train_step, task.loss, optimizer),
-                      in_shardings=(rep, distributed.batch_sharding(mesh)),
+                      in_shardings=(rep, distributed.batch_sharding(mesh), rep),
                       out_shardings=(rep, rep), donate_argnums=0)  # fmt: skip
+    consts = distributed.replicate(mesh, task.consts)
     logger = logs.RunLogger(out, start, config.steps, enabled=lead)
     final: dict[str, float] = {}
     t_start = time.perf_counter()
     try:
         for step in range(start + 1, config.steps + 1):
             batch = distributed.global_batch(mesh, next(iterator))
-            state, metrics = step_fn(state, batch)
+            state, metrics = step_fn(state, batch, consts)
             row = {}
             if _due(step, config.log_every, config.steps):
                 row = _floats(metrics)

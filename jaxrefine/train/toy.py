@@ -43,9 +43,9 @@ def predict(params: dict, x: jax.Array) -> jax.Array:
     return h @ params["w2"] + params["b2"]
 
 
-def loss(params: dict, batch: dict, key: jax.Array) -> tuple[jax.Array, dict]:
+def loss(params: dict, batch: dict, key: jax.Array, consts=None) -> tuple[jax.Array, dict]:
     """Mean squared error over the batch; metric ``epe``: mean Euclidean error."""
-    del key
+    del key, consts
     err = jax.vmap(functools.partial(predict, params))(batch["x"]) - batch["y"]
     return jnp.mean(jnp.sum(err**2, -1)), {"epe": jnp.mean(jnp.linalg.norm(err, axis=-1))}
 
