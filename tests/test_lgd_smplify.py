@@ -139,8 +139,7 @@ def test_classical_optimizers_run_the_stage_as_asked(setup):
     assert opt.adapt_stage(body, None, {"betas"}) == (body, None, {"betas"})
 
 
-# Only the sparse checkpoint ships so far (no dense training run finished; README, LGD).
-@pytest.mark.parametrize("kind", ["sparse"])
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
 def test_shipped_checkpoint_loads_with_its_record(kind):
     """The package's own checkpoints (not the module's tiny ones): they load, serve their data
     kind, run at most 10 learned steps, and say how they were made."""
