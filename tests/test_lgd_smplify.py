@@ -139,6 +139,20 @@ def test_classical_optimizers_run_the_stage_as_asked(setup):
     assert opt.adapt_stage(body, None, {"betas"}) == (body, None, {"betas"})
 
 
+def test_shipped_checkpoint_is_read_once_per_file_version(tmp_path, monkeypatch):
+    """Resolving "lgd" by name on every smplify call must not re-read the checkpoint (~170 ms,
+    more than a sparse fit of 32 frames); a rewritten file is read again."""
+    lgd = learned.load_lgd(learned.ASSETS / "lgd_sparse")
+    save_lgd(tmp_path / "lgd_sparse", lgd)
+    monkeypatch.setattr(learned, "ASSETS", tmp_path)
+    first = learned.load_pretrained("sparse")
+    assert learned.load_pretrained("sparse") is first
+    save_lgd(tmp_path / "lgd_sparse", lgd.replace(step_size=jnp.asarray(0.5, jnp.float32)))
+    again = learned.load_pretrained("sparse")
+    assert again is not first and float(again.step_size) == 0.5
+    assert learned.load_pretrained("sparse", detach_gradient=False).detach_gradient is False
+
+
 @pytest.mark.parametrize("kind", ["sparse", "dense"])
 def test_shipped_checkpoint_loads_with_its_record(kind):
     """The package's own checkpoints (not the module's tiny ones): they load, serve their data

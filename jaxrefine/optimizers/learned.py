@@ -43,6 +43,7 @@ and ``<stem>.json`` (structure and how it was made); :func:`load_lgd` reads them
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -412,8 +413,7 @@ def save_lgd(path: str | os.PathLike, lgd: LearnedGradientDescent, meta: dict | 
 
 def load_lgd(path: str | os.PathLike, *, detach_gradient: bool = True) -> LearnedGradientDescent:
     """Read a checkpoint written by :func:`save_lgd` (either file name, or the common stem)."""
-    stem = _stem(path)
-    npz, js = stem.with_suffix(".npz"), stem.with_suffix(".json")
+    npz, js = _files(_stem(path))
     for f in (npz, js):
         if not f.is_file():
             raise FileNotFoundError(f"LGD checkpoint file {f} not found (need .npz and .json)")
@@ -467,7 +467,29 @@ def load_pretrained(kind: str = "sparse", **kwargs) -> LearnedGradientDescent:
             f"no trained LGD shipped at {stem}.npz: train one with `python scripts/train_lgd.py "
             f"--kind {kind}` and copy OUT/lgd_{kind}.npz/.json there, or use load_lgd(path)"
         )
-    return load_lgd(stem, **kwargs)
+    stamp = tuple(_version(f) for f in _files(stem))
+    return _load_cached(str(stem), stamp, tuple(sorted(kwargs.items())))
+
+
+def _files(stem: Path) -> tuple[Path, Path]:
+    return stem.with_suffix(".npz"), stem.with_suffix(".json")
+
+
+def _version(f: Path) -> tuple | None:
+    """(inode, mtime, size) of a file (None: missing, for :func:`load_lgd` to report)."""
+    if not f.is_file():
+        return None
+    st = f.stat()
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(stem: str, stamp: tuple, kwargs: tuple) -> LearnedGradientDescent:
+    """:func:`load_lgd` once per file version (``stamp``: see :func:`_version`): reading
+    a checkpoint costs ~170 ms, more than a whole sparse fit of 32 frames, and ``smplify(...,
+    optimizer="lgd")`` resolves the name on every call. The result is an immutable pytree."""
+    del stamp  # part of the cache key only
+    return load_lgd(stem, **dict(kwargs))
 
 
 # Which shipped checkpoint serves which SMPLify data kind (``smplify(data_kind=...)``).
