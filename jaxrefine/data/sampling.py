@@ -136,7 +136,7 @@ def with_one_shape(model: BodyModel, scenes: SceneParams) -> SceneParams:
     frame. Evaluating one-shape-per-person options (``RefineOptions.share_betas``) needs this.
     """
     betas = np.repeat(scenes.betas[:1], len(scenes.betas), axis=0)
-    shift = _rest_pelvis(model, scenes.betas) - _rest_pelvis(model, betas)
+    shift = _rest_pelvis(model, scenes.betas) - _rest_pelvis(model, scenes.betas[:1])
     transl = (scenes.transl + shift).astype(np.float32)
     return dataclasses.replace(scenes, betas=betas, transl=transl)
 
