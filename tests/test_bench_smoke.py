@@ -43,6 +43,19 @@ def test_bench_smplify(tmp_path, capsys, model):
     assert {r["row"] for r in rec["results"]} == {"keypoints", "dense", "dense, whole mesh"}
 
 
+def test_bench_smplify_lgd_rows(tmp_path, capsys):
+    """``--optimizers lgd``: rows whose body stage is the shipped LGD checkpoint, and only them."""
+    argv = ["smplify", "--batches", "1", "--steps", "2", "--reps", "1", "--optimizers", "lgd",
+            "--no-torch"]  # fmt: skip
+    text, rec = _run(argv, tmp_path, capsys)
+    assert "LGD body stage" in text
+    assert {r["row"] for r in rec["results"]} == {
+        "keypoints, LGD body stage",
+        "dense, LGD body stage",
+    }
+    assert {r["optimizer"] for r in rec["results"]} == {"lgd"}
+
+
 def test_bench_raster(tmp_path, capsys):
     _run(["raster", "--sizes", "32", "--batches", "1", "--backends", "jax", "--budget", "0"],
          tmp_path, capsys)  # fmt: skip

@@ -2,6 +2,10 @@
 (25 BODY_25 keypoints) and dense (visible vertices), jaxrefine vs the PyTorch SPIN-loss
 reference on smplx (:mod:`jaxrefine.bench.spin_torch`), same inputs, same run.
 
+``--optimizers adam lgd``: besides Adam's rows, rows whose body stage is learned gradient
+descent (the shipped checkpoint of the data kind, its trained number of steps on the data
+term; the camera stage stays Adam), timed against the same PyTorch Adam reference.
+
 ``--model open|smpl-size|PATH``: the shipped open model (no pose correctives), a random model
 of SMPL's sizes (6,890 vertices, 207 correctives; dense visibility a random quarter of the
 vertices, its faces being random), or a model file. What each side computes (said in the
@@ -108,6 +112,10 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--max-torch-batch", type=int, default=256)
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--no-same-work", action="store_true", help="skip the whole-mesh dense row")
+    ap.add_argument(
+        "--optimizers", nargs="+", default=["adam"], choices=["adam", "lgd"],
+        help="body-stage optimizers; lgd rows run the shipped checkpoint's trained steps",
+    )  # fmt: skip
     ap.add_argument("--json", default=None)
     return ap.parse_args(argv)
 
@@ -229,11 +237,21 @@ def _table_row(rec: dict) -> list:
     ]  # fmt: skip
 
 
-ROWS = {  # row name -> (data kind, compact): what jaxrefine computes
-    "keypoints": ("keypoints", True),
-    "dense": ("dense", True),
-    "dense, whole mesh": ("dense", False),
+ROWS = {  # row name -> (data kind, compact, body-stage optimizer): what jaxrefine computes
+    "keypoints": ("keypoints", True, "adam"),
+    "dense": ("dense", True, "adam"),
+    "dense, whole mesh": ("dense", False, "adam"),
+    "keypoints, LGD body stage": ("keypoints", True, "lgd"),
+    "dense, LGD body stage": ("dense", True, "lgd"),
 }
+
+
+def row_names(kinds: list[str], optimizers: list[str], same_work: bool) -> list[str]:
+    """The table's rows for ``--kinds``, ``--optimizers`` and the same-work switch."""
+    return [
+        r for r, (kind, compact, opt) in ROWS.items()
+        if kind in kinds and opt in optimizers and (compact or same_work)
+    ]  # fmt: skip
 
 
 def _header(args, what: str, threads: int, with_ref: bool) -> str:
@@ -242,12 +260,14 @@ def _header(args, what: str, threads: int, with_ref: bool) -> str:
         f"SMPLify {args.steps} + {args.steps} Adam iterations, spin preset, {what}; medians of "
         f"{args.reps} timed runs each side. jaxrefine ({threads} cores, "
         f"{len(jax.devices())} devices): keypoints = 24 joints + the landmark vertices, dense = "
-        f"visible vertices, 'whole mesh' = all vertices (same work as the reference). {ref}"
+        f"visible vertices, 'whole mesh' = all vertices (same work as the reference); 'LGD body "
+        f"stage' = Adam camera stage + the shipped LGD checkpoint's trained steps. {ref}"
     )
 
 
 def _measure_row(model, gmm, ref, args, row: str, B: int, visibility: str) -> dict:
-    kind, compact = ROWS[row]
+    kind, compact, opt = ROWS[row]
+    body_steps = args.steps if opt == "adam" else None  # LGD: its trained number of steps
     problem = make_problem(model, B, kind, visibility=visibility, fraction=0.25)
     (ip, ib, it), _, _, targets, conf, cams = problem
     data = _fit_data(kind, cams, targets, conf, it)
@@ -255,10 +275,10 @@ def _measure_row(model, gmm, ref, args, row: str, B: int, visibility: str) -> di
 
     def run():
         r = smplify(model, init, data, preset="spin", data_kind=kind, gmm=gmm, compact=compact,
-                    camera_steps=args.steps, body_steps=args.steps)  # fmt: skip
+                    optimizer=opt, camera_steps=args.steps, body_steps=body_steps)  # fmt: skip
         return jax.block_until_ready(r.params)
 
-    rec = {"row": row, "kind": kind, "compact": compact, "batch": B,
+    rec = {"row": row, "kind": kind, "compact": compact, "optimizer": opt, "batch": B,
            **_time_jaxrefine(run, args.reps)}  # fmt: skip
     if ref is not None and B <= args.max_torch_batch and row != "dense, whole mesh":
         rec["torch_s"] = _time_reference(ref, problem, kind, args.steps, args.reps)
@@ -279,10 +299,7 @@ def main(argv: list[str]) -> int:
     info = machine_info()
     print(machine_line(info))
     rows, results = [], []
-    names = [r for r in ROWS if ROWS[r][0] in args.kinds]
-    if args.no_same_work:
-        names = [r for r in names if r != "dense, whole mesh"]
-    for row in names:
+    for row in row_names(args.kinds, args.optimizers, not args.no_same_work):
         for B in args.batches:
             rec = _measure_row(model, gmm_r, ref, args, row, B, visibility)
             results.append(rec)
