@@ -46,7 +46,13 @@ from jaxrefine.data.scenes import GeneratorConfig, SceneBatch, generate, make_te
 from jaxrefine.metrics import METRIC_NAMES, compute_all
 from jaxrefine.network.config import NetworkConfig
 from jaxrefine.network.crop import crop_camera
-from jaxrefine.objective import FitData, get_preset, load_gmm_prior, params_from_pose
+from jaxrefine.objective import (
+    FitData,
+    compact_dense,
+    get_preset,
+    load_gmm_prior,
+    params_from_pose,
+)
 from jaxrefine.refine import (
     RefineOptions,
     pose_batch,
@@ -58,6 +64,7 @@ from jaxrefine.refine import (
     with_start,
 )
 from jaxrefine.render import rasterize_batch
+from jaxrefine.smplify import release_compiled_fits
 
 ROWS = (
     "init",
@@ -253,10 +260,12 @@ def field_errors(model, network, batch: SceneBatch, colours, cindex, options) ->
 
 def _fit_all(model, init_params, data: FitData, kind, preset, options, gmm, flags=None):
     """SMPLify over all frames in batches; ``(params (N, ...), ms per frame after a warm-up
-    batch that compiles)``."""
+    batch that compiles)``. Dense data is compacted once for all frames: every batch has the
+    same width, so one program serves them all and no batch's timing includes a compile."""
     from jaxrefine.smplify import smplify
 
     n = int(np.shape(init_params["betas"])[0])
+    data = compact_dense(data) if kind == "dense" else data
 
     def run(idx):
         return smplify(
@@ -426,6 +435,7 @@ def evaluate_share(
         res = _refine_timed(model, batch, init, subjects, network, kp, options)
         put(row, res.params, **{f"ms_{k}": res.ms[k] for k in ("render", "network", "transfer",
                                                               "fit")})  # fmt: skip
+        release_compiled_fits()  # this row's fit programs are not needed again
     return out
 
 
@@ -450,6 +460,7 @@ def _fit_rows(model, batch, det, init, v_init, rows, preset, options, gmm, say) 
         data = with_start(data, init["transl"], v_init.vertices, preset)
         flags = gt_info["render_flags"] if row == "dense_gt" else None
         params, ms_fit = _fit_all(model, init, data, kind, preset, options, gmm, flags)
+        release_compiled_fits()  # this row's fit programs are not needed again
         extra = {"ms_render": gt_info["ms_render"], "ms_transfer": gt_info["ms_transfer"]}
         out[row] = (params, {"ms_fit": ms_fit, **(extra if row == "dense_gt" else {})})
     return out

@@ -117,16 +117,22 @@ class FitData:
     silhouette: SilhouetteTarget | None = None
 
 
-def compact_dense(data: FitData, multiple: int = 256) -> FitData:
+def compact_dense(data: FitData, multiple: int = 256, min_width: int = 0) -> FitData:
     """Keep only each frame's weighted (visible) vertices, for a batch of dense fit data.
 
     The data term is a sum over visible vertices (the paper's dense term), so the vertices nobody
     sees need not be skinned at all. Per frame, the vertices with weight > 0 come first, padded with
     weight-0 vertices to K = the batch's largest visible count rounded up to ``multiple`` (so
-    batches of similar visibility share one compiled program). Host-side (numpy), batched.
+    batches of similar visibility share one compiled program), and at least ``min_width``: a
+    caller that fits many batches passes the largest K so far, so that its batches share one
+    program instead of compiling one per width (each compiled fit program holds thousands of
+    memory maps on CPU; README, "Compiled programs and memory maps"). Host-side (numpy),
+    batched.
 
     Args:
       data: FitData with (B, V, 2) dense_targets and (B, V) dense_weights, no dense_ids.
+      multiple: K's rounding.
+      min_width: K's lower bound (capped at V).
 
     Returns:
       FitData with (B, K, 2) targets, (B, K) weights and (B, K) int32 dense_ids.
@@ -139,7 +145,7 @@ def compact_dense(data: FitData, multiple: int = 256) -> FitData:
     vis = w > 0
     V = w.shape[1]
     k = int(max(vis.sum(1).max(), 1))
-    k = min(V, -(-k // multiple) * multiple)
+    k = min(V, max(-(-k // multiple) * multiple, int(min_width)))
     ids = np.argsort(~vis, axis=1, kind="stable")[:, :k].astype(np.int32)
     targets = np.take_along_axis(np.asarray(data.dense_targets), ids[..., None], 1)
     return data.replace(

@@ -400,9 +400,13 @@ def _round(
     camera_steps,
     body_steps,
     silhouette=None,
+    width=0,
 ):
     """One render -> network -> targets -> fit round of a batch; returns (SMPLifyResult,
-    targets, data, timings in seconds)."""
+    targets, data, prediction, timings in seconds, compacted width). The fit's data is
+    compacted to at least ``width`` visible-vertex slots (the run's largest so far), so that
+    rounds and batches share one compiled fit program."""
+    from jaxrefine.objective import compact_dense
     from jaxrefine.smplify import smplify
 
     net_cfg, net_params = network
@@ -418,12 +422,14 @@ def _round(
     )  # fmt: skip
     data = _fit_data(model, tg, cams, params, body.vertices, keypoints, preset, silhouette)
     kind = "dense" if keypoints is None else "dense+keypoints"
+    packed = compact_dense(data, min_width=width)
     res, t_fit = timed(
-        smplify, model, params, data, preset=preset, data_kind=kind, optimizer=options.optimizer,
-        gmm=gmm, camera_steps=camera_steps, body_steps=body_steps,
+        smplify, model, params, packed, preset=preset, data_kind=kind,
+        optimizer=options.optimizer, gmm=gmm, camera_steps=camera_steps, body_steps=body_steps,
         render_flags=rendering.render_flags, keypoint_set=options.keypoint_set,
     )  # fmt: skip
-    return res, tg, data, pred, (t_render, t_net, t_tr, t_fit)
+    width = packed.dense_ids.shape[1]
+    return res, tg, data, pred, (t_render, t_net, t_tr, t_fit), width
 
 
 def _pose(params):
@@ -455,9 +461,13 @@ def _preset(options: RefineOptions):
     return p
 
 
-def _refine_batch(model, network, images, params, cams, colours, kp, options, gmm, preset, sil):
-    """All rounds of one batch: ``(results dict, last round's FitData, seconds per stage)``.
-    A frame whose rendering failed gets the render-failed status from :func:`smplify`."""
+def _refine_batch(
+    model, network, images, params, cams, colours, kp, options, gmm, preset, sil, width
+):
+    """All rounds of one batch: ``(results dict, last round's FitData, seconds per stage,
+    compacted width)``; ``width`` is the run's largest compacted width so far (see
+    :func:`_round`). A frame whose rendering failed gets the render-failed status from
+    :func:`smplify`."""
     from jaxrefine.fit import worst_status
 
     steps = preset.body_steps if options.body_steps is None else options.body_steps
@@ -467,9 +477,10 @@ def _refine_batch(model, network, images, params, cams, colours, kp, options, gm
     for r in range(rounds):
         body = min(k, steps - r * k)
         cam = options.camera_steps if r == 0 else 0
-        res, tg, data, _, t = _round(
-            model, network, images, params, cams, colours, kp, options, gmm, preset, cam, body, sil
-        )
+        res, tg, data, _, t, width = _round(
+            model, network, images, params, cams, colours, kp, options, gmm, preset, cam, body,
+            sil, width,
+        )  # fmt: skip
         secs += t
         status = res.status if status is None else worst_status(status, res.status)
         if init_loss is None:
@@ -478,7 +489,7 @@ def _refine_batch(model, network, images, params, cams, colours, kp, options, gm
     visible = jnp.sum(tg[1] > 0, axis=1)
     out = {"params": params, "status": status, "init_loss": init_loss, "visible": visible,
            "final_loss": res.final_loss, "mean_displacement": tg[2]}  # fmt: skip
-    return out, data, secs
+    return out, data, secs, width
 
 
 def refine(
@@ -529,12 +540,12 @@ def refine(
     colours, cindex = subject_colours(
         model, images, v0, cameras, subjects, size=options.texture_size, backend=options.backend
     )
-    parts, datas, secs = [], [], np.zeros(4)
+    parts, datas, secs, width = [], [], np.zeros(4), 0
     for idx, m in _batches(n, min(options.batch_size, n)):
-        out, data, t = _refine_batch(
+        out, data, t, width = _refine_batch(
             model, network, [images[i] for i in idx], _take(params, idx), _take(cameras, idx),
             jnp.asarray(colours[cindex[idx]]), None if keypoints is None else keypoints[idx],
-            options, gmm, preset, None if sil is None else _take(sil, idx),
+            options, gmm, preset, None if sil is None else _take(sil, idx), width,
         )  # fmt: skip
         parts.append(jax.tree.map(lambda a, m=m: np.asarray(a)[:m], out))
         datas.append((idx, m, data))
@@ -543,7 +554,7 @@ def refine(
             progress(m)
     merged = jax.tree.map(lambda *a: np.concatenate(a), *parts)
     if options.share_betas:
-        merged = _share_betas(model, merged, datas, subjects, options, gmm, preset)
+        merged = _share_betas(model, merged, datas, subjects, options, gmm, preset, width)
     if options.temporal_weight > 0:
         merged = _smooth_tracks(model, merged, datas, subjects, options, gmm, preset)
     ms = dict(zip(("render", "network", "transfer", "fit"), (secs * 1e3 / n).tolist()))
@@ -575,10 +586,11 @@ def _check_counts(n, params, cameras, subjects, keypoints):
         raise ValueError(f"{n} images but the other inputs have other counts: {bad}")
 
 
-def _share_betas(model, merged, datas, subjects, options, gmm, preset):
+def _share_betas(model, merged, datas, subjects, options, gmm, preset, width):
     """Every frame of a subject gets the subject's median betas; poses are refitted with them
-    held (body stage only, on the same targets)."""
+    held (body stage only, on the same targets, compacted to at least ``width``)."""
     from jaxrefine.fit import worst_status
+    from jaxrefine.objective import compact_dense
     from jaxrefine.smplify import smplify
 
     betas = merged["params"]["betas"].copy()
@@ -592,7 +604,8 @@ def _share_betas(model, merged, datas, subjects, options, gmm, preset):
     for idx, m, data in datas:
         start = _take({**merged["params"], "betas": betas}, np.minimum(idx, len(betas) - 1))
         res = smplify(
-            model, start, data, preset=held, data_kind=kind, optimizer=options.optimizer,
+            model, start, compact_dense(data, min_width=width), preset=held, data_kind=kind,
+            optimizer=options.optimizer,
             gmm=gmm, camera_steps=0, body_steps=options.body_steps,
             keypoint_set=options.keypoint_set,
         )  # fmt: skip

@@ -27,6 +27,7 @@ from jaxrefine.fit import (
     keep_if_not_better,
     worst_status,
 )
+from jaxrefine.fit import release_compiled_fits as _release_stage_fits
 from jaxrefine.objective import (
     GMMResidualPrior,
     Preset,
@@ -195,6 +196,13 @@ def _with_steps(p: Preset, camera_steps: int | None, body_steps: int | None) -> 
         camera_steps=p.camera_steps if camera_steps is None else int(camera_steps),
         body_steps=p.body_steps if body_steps is None else int(body_steps),
     )
+
+
+def release_compiled_fits() -> None:
+    """Drop this process's compiled SMPLify programs (the batched fits and their final checks;
+    see :func:`jaxrefine.fit.release_compiled_fits`)."""
+    _release_stage_fits()
+    _whole_refinement_check.clear_cache()
 
 
 @functools.partial(jax.jit, static_argnames=("fallback",))

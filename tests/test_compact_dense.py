@@ -83,6 +83,18 @@ def test_compact_dense_keeps_every_visible_vertex(problem):
         )
 
 
+def test_compact_dense_min_width_pads_with_unweighted_vertices(problem):
+    model, _, data = problem
+    narrow = compact_dense(data, multiple=64)
+    K = narrow.dense_ids.shape[1]
+    wide = compact_dense(data, multiple=64, min_width=K + 100)
+    assert wide.dense_ids.shape[1] == K + 100
+    np.testing.assert_array_equal(np.asarray(wide.dense_ids)[:, :K], np.asarray(narrow.dense_ids))
+    assert np.all(np.asarray(wide.dense_weights)[:, K:] == 0)
+    whole = compact_dense(data, min_width=10**9)  # capped at the vertex count
+    assert whole.dense_ids.shape[1] == model.num_vertices
+
+
 # The camera stage's rigid shortcut (SMPLifyObjective.specialize) poses the body once with the
 # identity root rotation and turns it; the direct path poses it every time. Same float32
 # vertices up to the rounding of a different product order (~1e-7 m on a 1 m body, i.e.

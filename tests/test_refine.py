@@ -100,6 +100,37 @@ def test_share_betas_and_rerun(model, frames, net):
     assert np.all(np.isfinite(b))
 
 
+def test_batches_and_rounds_share_the_largest_compacted_width(model, frames, net, monkeypatch):
+    """Each fit's data is compacted to at least the run's largest width so far, so a run
+    compiles one fit program per width increase, not one per batch and round (each program
+    holds thousands of memory maps on CPU). A fine rounding makes the frames' widths differ."""
+    from jaxrefine import objective
+
+    real, calls = objective.compact_dense, []
+
+    def spy(data, multiple=256, min_width=0):
+        out = real(data, multiple=8, min_width=min_width)
+        need = int(np.ceil((np.asarray(data.dense_weights) > 0).sum(1).max() / 8) * 8)
+        calls.append((min_width, need, out.dense_ids.shape[1]))
+        return out
+
+    monkeypatch.setattr(objective, "compact_dense", spy)
+    opts = dataclasses.replace(FAST, batch_size=1, rerun_every=3)
+    refine(model, list(frames.image), _init(frames), frames.cameras, net, options=opts)
+    assert len(calls) == 8  # 4 batches x 2 rounds
+    assert len({need for _, need, _ in calls}) > 1  # the frames really need different widths
+    for i, (min_width, need, width) in enumerate(calls):
+        assert min_width == max([w for _, _, w in calls[:i]], default=0)
+        assert width == max(need, min_width)
+    # a long process (eval's rows) drops the fit programs it no longer needs
+    from jaxrefine.fit import _fit_stages_batch_jit
+    from jaxrefine.smplify import _whole_refinement_check, release_compiled_fits
+
+    assert _fit_stages_batch_jit._cache_size() > 0 and _whole_refinement_check._cache_size() > 0
+    release_compiled_fits()
+    assert _fit_stages_batch_jit._cache_size() == 0 and _whole_refinement_check._cache_size() == 0
+
+
 def test_temporal_weight_refits_each_subjects_frames_together(model, frames, net):
     """Subject 0 has 3 frames (one track refitted with the penalty), subject 1 one frame (too
     short: left as the per-frame fit)."""
