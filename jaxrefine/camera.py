@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jaxrefine.geometry import rotate_points
+
 
 @struct.dataclass
 class Camera:
@@ -72,7 +74,7 @@ def focal_from_image_size(height: float, width: float) -> float:
 
 def to_camera_frame(camera: Camera, points: jnp.ndarray) -> jnp.ndarray:
     """World points (N, 3) -> camera-space points (N, 3)."""
-    return points @ camera.R.T + camera.t[None]
+    return rotate_points(points, camera.R) + camera.t[None]
 
 
 def project(camera: Camera, points: jnp.ndarray) -> jnp.ndarray:

@@ -40,3 +40,18 @@ def rodrigues(r: jnp.ndarray) -> jnp.ndarray:
     K = skew(r)
     eye = jnp.broadcast_to(jnp.eye(3, dtype=r.dtype), K.shape)
     return eye + a[..., None, None] * K + b[..., None, None] * (K @ K)
+
+
+def rotate_points(points: jnp.ndarray, R: jnp.ndarray) -> jnp.ndarray:
+    """``points @ R.T``: (N, 3) points, (3, 3) matrix -> (N, 3).
+
+    Written as three element-wise multiply-adds, not a matrix product: under ``vmap`` the
+    product becomes a batched (N, 3) x (3, 3) dot, which XLA's CPU backend runs several times
+    slower (forward + backward at batch 32, N = 1,792: 2.1 ms with the dot, 0.46 ms element-wise;
+    SMPLify's dense camera stage does two per iteration).
+    """
+    return (
+        points[:, 0:1] * R[:, 0][None]
+        + points[:, 1:2] * R[:, 1][None]
+        + points[:, 2:3] * R[:, 2][None]
+    )

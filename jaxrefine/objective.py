@@ -60,7 +60,7 @@ from jaxrefine.body_model import (
     skin_vertices,
 )
 from jaxrefine.camera import Camera, project
-from jaxrefine.geometry import rodrigues
+from jaxrefine.geometry import rodrigues, rotate_points
 from jaxrefine.keypoints import BODY25_IGNORED_BY_SMPLIFY, get_set, keypoint_sets_for
 from jaxrefine.optimizers.base import AbstractObjective, geman_mcclure_residual
 from jaxrefine.priors import GMMPrior, load_gmm
@@ -333,7 +333,8 @@ class SMPLifyObjective(AbstractObjective):
         the compacted visible ones, or the whole mesh."""
         if self.rigid is not None:
             R0 = rodrigues(params["global_orient"])
-            return self.rigid["points"] @ R0.T + self.rigid["offset"] + params["transl"][None]
+            moved = rotate_points(self.rigid["points"], R0)
+            return moved + self.rigid["offset"] + params["transl"][None]
         if data.dense_ids is not None:
             return self._visible_vertices(params, data.dense_ids)
         return self._vertices(params)
