@@ -41,7 +41,7 @@ from jaxrefine.correspondence import pixels_to_vertices
 from jaxrefine.network import apply_batch
 from jaxrefine.network.config import NetworkConfig
 from jaxrefine.network.crop import crop_camera, crop_image, person_box
-from jaxrefine.objective import REFERENCE_PERSON_SIZE, FitData, person_size_px
+from jaxrefine.objective import REFERENCE_PERSON_SIZE, FitData, compact_dense, person_size_px
 from jaxrefine.render import rasterize_batch
 from jaxrefine.shading import network_input, render_channels
 
@@ -406,7 +406,6 @@ def _round(
     targets, data, prediction, timings in seconds, compacted width). The fit's data is
     compacted to at least ``width`` visible-vertex slots (the run's largest so far), so that
     rounds and batches share one compiled fit program."""
-    from jaxrefine.objective import compact_dense
     from jaxrefine.smplify import smplify
 
     net_cfg, net_params = network
@@ -590,7 +589,6 @@ def _share_betas(model, merged, datas, subjects, options, gmm, preset, width):
     """Every frame of a subject gets the subject's median betas; poses are refitted with them
     held (body stage only, on the same targets, compacted to at least ``width``)."""
     from jaxrefine.fit import worst_status
-    from jaxrefine.objective import compact_dense
     from jaxrefine.smplify import smplify
 
     betas = merged["params"]["betas"].copy()

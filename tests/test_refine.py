@@ -104,9 +104,9 @@ def test_batches_and_rounds_share_the_largest_compacted_width(model, frames, net
     """Each fit's data is compacted to at least the run's largest width so far, so a run
     compiles one fit program per width increase, not one per batch and round (each program
     holds thousands of memory maps on CPU). A fine rounding makes the frames' widths differ."""
-    from jaxrefine import objective
+    import jaxrefine.refine as refine_module
 
-    real, calls = objective.compact_dense, []
+    real, calls = refine_module.compact_dense, []
 
     def spy(data, multiple=256, min_width=0):
         out = real(data, multiple=8, min_width=min_width)
@@ -114,7 +114,7 @@ def test_batches_and_rounds_share_the_largest_compacted_width(model, frames, net
         calls.append((min_width, need, out.dense_ids.shape[1]))
         return out
 
-    monkeypatch.setattr(objective, "compact_dense", spy)
+    monkeypatch.setattr(refine_module, "compact_dense", spy)
     opts = dataclasses.replace(FAST, batch_size=1, rerun_every=3)
     refine(model, list(frames.image), _init(frames), frames.cameras, net, options=opts)
     assert len(calls) == 8  # 4 batches x 2 rounds
