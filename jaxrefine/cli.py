@@ -15,6 +15,7 @@ import pickle
 import sys
 import zipfile
 
+from jaxrefine import xla_flags
 from jaxrefine.errors import JaxrefineError
 
 # command -> (module:function taking argv, one-line help)
@@ -60,16 +61,6 @@ def _enable_compilation_cache() -> None:
     import jax
 
     jax.config.update("jax_compilation_cache_dir", where)
-
-
-def _expose_cpu_cores() -> None:
-    """On CPU, XLA runs most element-wise work on one core; exposing one host device per core
-    (``--xla_force_host_platform_device_count``) lets batched fits shard frames across cores.
-    Must run before JAX creates its backend; a user's own XLA_FLAGS setting wins."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" not in flags and os.cpu_count():
-        n = os.cpu_count()
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
 
 
 # Failures caused by what the user handed a command: exit code 2.
@@ -124,7 +115,7 @@ def run_command(name: str, rest: list[str], debug: bool = False) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug, argv = _debug_requested(argv)
-    _expose_cpu_cores()
+    xla_flags.apply(host_devices=True)  # before JAX starts: see jaxrefine/xla_flags.py
     _enable_compilation_cache()
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage(), file=sys.stdout if argv else sys.stderr)

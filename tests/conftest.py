@@ -12,6 +12,10 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # and in the commands tests start as subprocesses (they inherit the variable). Warnings are
 # errors too (pyproject's filterwarnings), unless a test or that list ignores one by name.
 os.environ["JAX_NUMPY_RANK_PROMOTION"] = "raise"
+# The XLA flags the commands run with (jaxrefine/xla_flags.py), here and in subprocesses.
+from jaxrefine import xla_flags  # noqa: E402
+
+xla_flags.apply(host_devices=False)
 
 REPO = Path(__file__).resolve().parents[1]
 MOCAP_DIR = Path(os.environ.get("JAXREFINE_MOCAP_DIR", REPO.parent / "shared" / "mocap"))

@@ -66,6 +66,9 @@ def worker_init(worker_index: int, worker_count: int) -> None:
     _exit_with_parent()
     os.environ["JAX_PLATFORMS"] = "cpu"
     os.environ.pop("XLA_FLAGS", None)  # one host device per worker is enough
+    from jaxrefine import xla_flags
+
+    xla_flags.apply(host_devices=False)
     import jax  # grain may have imported it already: set the option, not only the variable
 
     jax.config.update("jax_platforms", "cpu")
