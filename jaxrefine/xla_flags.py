@@ -1,7 +1,8 @@
 """The XLA flags jaxrefine's edges set before JAX starts (command line, training, tests).
 
 XLA reads ``XLA_FLAGS`` once, when JAX creates its first backend, so these are set by the
-programs that own the process (``jaxrefine`` commands, ``scripts/train.py``, the test suite),
+programs that own the process (``jaxrefine`` commands, ``scripts/train.py`` and
+``scripts/train_lgd.py``, the test suite),
 never by library functions. A flag the user already put in ``XLA_FLAGS`` is left as it is;
 ``JAXREFINE_XLA_TUNING=off`` adds nothing but the host device count.
 
