@@ -81,18 +81,41 @@ def write_json(path: str | os.PathLike | None, payload: dict, announce: bool = T
     return out
 
 
+_VECTOR_ISAS = ("avx512f", "avx2", "avx", "asimd", "neon")  # widest first
+
+
+def cpu_details(cpuinfo: str) -> dict:
+    """CPU model name, family/model numbers and the widest vector instruction set named in the
+    text of ``/proc/cpuinfo`` (x86 and Arm spellings). Two machines with the same model name
+    can differ there (e.g. AVX2 vs AVX-512 EPYC generations), which changes every speed
+    figure, so results record it."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, sep, value = line.partition(":")
+        key = key.strip()
+        if sep and key not in fields:
+            fields[key] = value.strip()
+    flags = set((fields.get("flags") or fields.get("Features") or "").split())
+    return {
+        "cpu": fields.get("model name") or platform.processor(),
+        "cpu_family": fields.get("cpu family"),
+        "cpu_model": fields.get("model"),
+        "vector_isa": next((isa for isa in _VECTOR_ISAS if isa in flags), None),
+    }
+
+
 def machine_info() -> dict:
-    """The machine a figure was measured on: CPU model, core count, JAX version and devices."""
+    """The machine a figure was measured on: CPU (model, family/model numbers, widest vector
+    instruction set), core count, JAX version and devices."""
     import jax
 
-    cpu = platform.processor()
     try:
         with open("/proc/cpuinfo") as fh:
-            cpu = next((l.split(":", 1)[1].strip() for l in fh if l.startswith("model name")), cpu)
+            cpu = cpu_details(fh.read())
     except OSError:
-        pass
+        cpu = cpu_details("")
     return {
-        "cpu": cpu,
+        **cpu,
         "cores": os.cpu_count(),
         "jax": jax.__version__,
         "jax_backend": jax.default_backend(),
@@ -103,7 +126,11 @@ def machine_info() -> dict:
 
 def machine_line(info: dict) -> str:
     """One line naming the machine of :func:`machine_info`."""
+    detail = [f"{info['cores']} cores"]
+    if info.get("cpu_family") is not None:
+        detail.insert(0, f"family {info['cpu_family']} model {info.get('cpu_model')}")
+    if info.get("vector_isa"):
+        detail.insert(-1, info["vector_isa"].upper())
     return (
-        f"machine: {info['cpu']} ({info['cores']} cores), jax {info['jax']} "
-        f"on {info['jax_backend']}"
+        f"machine: {info['cpu']} ({', '.join(detail)}), jax {info['jax']} on {info['jax_backend']}"
     )

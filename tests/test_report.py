@@ -61,3 +61,20 @@ def test_machine_line_names_the_machine():
     info = report.machine_info()
     assert info["cores"] >= 1 and info["devices"]
     assert report.machine_line(info).startswith("machine: ")
+
+
+def test_cpu_details_name_the_generation_and_vector_width():
+    x86 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+    x86 += "model name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma avx512f avx512bw\n\n"
+    x86 += "processor\t: 1\nmodel name\t: ignored second core\n"
+    d = report.cpu_details(x86)
+    assert (d["cpu"], d["cpu_family"], d["cpu_model"], d["vector_isa"]) == (
+        "AMD EPYC", "25", "17", "avx512f"
+    )  # fmt: skip
+    assert report.cpu_details(x86.replace(" avx512f avx512bw", ""))["vector_isa"] == "avx2"
+    arm = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes\nCPU part\t: 0xd0c\n"
+    assert report.cpu_details(arm)["vector_isa"] == "asimd"
+    info = {**d, "cores": 2, "jax": "0.10.2", "jax_backend": "cpu"}
+    assert report.machine_line(info) == (
+        "machine: AMD EPYC (family 25 model 17, AVX512F, 2 cores), jax 0.10.2 on cpu"
+    )

@@ -253,6 +253,21 @@ def test_task_consts_reach_the_step_as_arguments_not_constants(tmp_path):
     assert literal in closed and literal not in text
 
 
+def test_warm_start_begins_at_the_given_weights_and_refuses_another_config(tmp_path):
+    params = network.init_params(TINY, jax.random.PRNGKey(7))
+    path = network.save_params(tmp_path / "net.npz", TINY, params, {"step": 42})
+    base = Task(init=functools.partial(network.init_params, TINY), loss=None,
+                make_batch=None, describe={"a": 1})  # fmt: skip
+    task = displacement.warm_start(base, TINY, path)
+    start = task.init(jax.random.PRNGKey(0))  # any key: the loaded weights
+    for x, y in zip(jax.tree.leaves(start), jax.tree.leaves(params), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    assert task.describe["init_from"]["step"] == 42 and task.describe["a"] == 1
+    other = dataclasses.replace(TINY, stacks=TINY.stacks + 1)
+    with pytest.raises(ValueError, match="stacks"):
+        displacement.warm_start(base, other, path)
+
+
 def _params_args():
     import orbax.checkpoint as ocp
 

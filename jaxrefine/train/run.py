@@ -2,6 +2,7 @@
 
     python scripts/train.py --platform cpu --config small --steps 20000 --out runs/small \
         --poses /path/cmu_poses.npz [--resume] [--workers 1] [--precision bfloat16]
+        [--init-from shipped|RUN_DIR|NET.npz]   # fine-tune existing weights
 
 Everything lands in ``--out``: the converted poses (when made from ``--mocap``), the cached
 subject banks and validation set, ``config.json`` (network and data settings), ``checkpoints/``
@@ -30,6 +31,9 @@ def parser() -> argparse.ArgumentParser:
     a("--batch", type=int, default=None, help="global batch (default: 8; tiny: 4)")
     a("--out", type=Path, default=Path("runs/train"), help="run folder")
     a("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    a("--init-from", type=Path, default=None,
+      help="fine-tune: start from these weights (exported .npz or run folder; 'shipped' = the "
+           "packaged checkpoint) with a fresh optimizer and schedule")  # fmt: skip
     a("--poses", type=Path, default=None, help="pose file made by `jaxrefine mocap`")
     a("--mocap", type=Path, default=None,
       help=f"CMU mocap folder converted into OUT/poses.npz when --poses is absent "
@@ -136,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     data = prepare(args, cfg)
     task = displacement.make_task(cfg, data, args.confidence_weight)
+    if args.init_from is not None:
+        shipped = str(args.init_from) == "shipped"
+        task = displacement.warm_start(task, cfg, None if shipped else args.init_from)
     config = TrainConfig(
         steps=args.steps, batch=args.batch or DEFAULT_BATCH[args.config], lr=args.lr,
         warmup=args.warmup, schedule=args.schedule, clip=args.clip, seed=args.seed,
