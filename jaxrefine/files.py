@@ -10,9 +10,21 @@ from pathlib import Path
 import numpy as np
 
 
+def _process_umask() -> int:
+    """The process's umask (read once: ``os.umask`` can only be read by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _process_umask()
+
+
 def atomic_write(path: str | os.PathLike, write: Callable) -> Path:
     """Call ``write(fh)`` on a temporary file next to ``path`` (binary mode), flush it to disk,
-    then move it into place with ``os.replace`` (atomic on POSIX). Creates parent folders."""
+    then move it into place with ``os.replace`` (atomic on POSIX). Creates parent folders.
+    The file gets the permissions a plain ``open(path, "w")`` would give (0o666 less the
+    umask), not the owner-only mode of a temporary file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -21,6 +33,7 @@ def atomic_write(path: str | os.PathLike, write: Callable) -> Path:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -78,3 +78,13 @@ def test_cpu_details_name_the_generation_and_vector_width():
     assert report.machine_line(info) == (
         "machine: AMD EPYC (family 25 model 17, AVX512F, 2 cores), jax 0.10.2 on cpu"
     )
+
+
+def test_atomic_writes_get_the_permissions_of_a_plain_open(tmp_path):
+    from jaxrefine import files
+
+    out = files.atomic_write(tmp_path / "a.bin", lambda fh: fh.write(b"x"))
+    plain = tmp_path / "b.bin"
+    plain.write_bytes(b"x")
+    assert out.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    assert out.read_bytes() == b"x" and not list(tmp_path.glob(".*.tmp"))

@@ -20,6 +20,7 @@ import pytest
 from jaxrefine import network
 from jaxrefine.train import checkpoint, displacement, toy
 from jaxrefine.train import input as input_pipeline
+from jaxrefine.train.export import export_run
 from jaxrefine.train.loop import Task, TrainConfig, init_state, make_optimizer, train, train_step
 
 # Resumed and uninterrupted runs execute the same XLA programs on the same inputs in the same
@@ -302,3 +303,8 @@ def test_script_end_to_end(tmp_path):
     assert run["machine"]["jax"] == jax.__version__
     cfg, params, _ = network.load_pretrained(out)  # the run folder loads as a trained model
     assert cfg == TINY and network.count_params(params) > 0
+    shipped = export_run(out, tmp_path / "net.npz", command="the command")  # as shipped
+    cfg2, params2, meta = network.load_pretrained(shipped)
+    assert cfg2 == TINY and meta["step"] == 20 and meta["command"] == "the command"
+    assert meta["training_subjects"] == ["01", "02"] and meta["init_from"] is None
+    assert meta["val_epe"] > 0 and meta["val_zero_epe"] > 0

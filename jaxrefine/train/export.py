@@ -38,6 +38,7 @@ def export_run(run_dir, out, *, command: str, machine: str | None = None) -> Pat
     cfg, params, info = load_run(run_dir)
     last, val = _last_rows(run_dir / "log.csv")
     run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
+    task = run.get("task") or {}
     meta = {
         "command": command,
         "run_dir_command": run.get("command"),
@@ -45,8 +46,11 @@ def export_run(run_dir, out, *, command: str, machine: str | None = None) -> Pat
         "steps": info["step"],
         "wall_s": float(last["wall_s"]),
         "seed": run.get("seed", run.get("config", {}).get("seed")),
-        "training_subjects": run.get("training_subjects"),
-        "validation_subjects": run.get("validation_subjects", ["09", "16"]),
+        "training_subjects": run.get("training_subjects", task.get("train_subjects")),
+        "validation_subjects": run.get(
+            "validation_subjects", task.get("validation_subjects", ["09", "16"])
+        ),
+        "init_from": task.get("init_from"),  # a fine-tuned run: the weights it started from
         "machine": machine or run.get("machine"),
         "train_epe_last20": _mean_last(run_dir / "log.csv", "epe"),
         "train_zero_epe_last20": _mean_last(run_dir / "log.csv", "zero_epe"),
