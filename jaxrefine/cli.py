@@ -112,6 +112,14 @@ def run_command(name: str, rest: list[str], debug: bool = False) -> int:
         return code
 
 
+def run_script(name: str, argv: list[str] | None = None) -> int:
+    """A thin script's entry (``scripts/train.py``): command ``name`` with the command line's
+    arguments, failures as one line and an exit code as under ``jaxrefine`` (``--debug`` first,
+    or ``JAXREFINE_DEBUG=1``, for the traceback). The command applies its own XLA flags."""
+    debug, rest = _debug_requested(sys.argv[1:] if argv is None else list(argv))
+    return run_command(name, rest, debug)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug, argv = _debug_requested(argv)

@@ -259,14 +259,16 @@ def test_warm_start_begins_at_the_given_weights_and_refuses_another_config(tmp_p
     path = network.save_params(tmp_path / "net.npz", TINY, params, {"step": 42})
     base = Task(init=functools.partial(network.init_params, TINY), loss=None,
                 make_batch=None, describe={"a": 1})  # fmt: skip
-    task = displacement.warm_start(base, TINY, path)
+    task = displacement.warm_start(base, displacement.load_start(TINY, path))
     start = task.init(jax.random.PRNGKey(0))  # any key: the loaded weights
     for x, y in zip(jax.tree.leaves(start), jax.tree.leaves(params), strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
     assert task.describe["init_from"]["step"] == 42 and task.describe["a"] == 1
     other = dataclasses.replace(TINY, stacks=TINY.stacks + 1)
     with pytest.raises(ValueError, match="stacks"):
-        displacement.warm_start(base, other, path)
+        displacement.load_start(other, path)
+    with pytest.raises(ValueError, match="shipped checkpoint: its network config differs"):
+        displacement.load_start(TINY, None)  # the shipped one is `small`
 
 
 def _params_args():
@@ -276,6 +278,16 @@ def _params_args():
 
 
 # --------------------------------------------------------------------------- end to end
+def test_script_errors_are_one_line_before_any_work(tmp_path):
+    flags = ["--config", "tiny", "--init-from", "shipped", "--out", str(tmp_path / "run")]
+    cmd = [sys.executable, str(REPO / "scripts" / "train.py"), *flags]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines() == [res.stderr.strip()]  # one line
+    assert "shipped checkpoint: its network config differs" in res.stderr
+    assert not (tmp_path / "run").exists()  # checked before the run folder and the data
+
+
 @pytest.mark.slow
 def test_script_end_to_end(tmp_path):
     poses = tmp_path / "poses.npz"

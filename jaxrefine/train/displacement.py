@@ -222,27 +222,29 @@ def _constant(params, key: jax.Array):
     return params
 
 
-def warm_start(task: Task, cfg: network.NetworkConfig, path) -> Task:
-    """``task`` starting from the weights in ``path`` instead of a random initialisation:
-    fine-tuning. ``path``: an exported ``.npz`` or a run folder, as
-    :func:`jaxrefine.network.load_pretrained` reads them; None = the shipped checkpoint.
-    The optimizer state, the schedule and the data stream start afresh (use a new ``--seed``
-    to see new samples); the weights' origin is recorded in ``task.describe``.
+def load_start(cfg: network.NetworkConfig, path) -> tuple[dict, dict]:
+    """Weights to fine-tune from: ``(params, origin)``, read from ``path`` (an exported
+    ``.npz`` or a run folder, as :func:`jaxrefine.network.load_pretrained` reads them; None =
+    the shipped checkpoint). ``origin`` (path, step, command) describes them for ``run.json``.
 
     Raises:
       ValueError: the checkpoint's network config differs from ``cfg`` (naming the fields).
     """
     loaded, params, meta = network.load_pretrained(path)
+    source = "shipped" if path is None else str(path)
     if loaded != cfg:
         a, b = loaded.to_dict(), cfg.to_dict()
         diff = {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
-        raise ValueError(f"{path}: its network config differs from the run's: {diff} "
-                         "(checkpoint, run)")  # fmt: skip
-    origin = {
-        "path": "shipped" if path is None else str(path),
-        "step": meta.get("step"),
-        "command": meta.get("command"),
-    }
+        raise ValueError(f"{source} checkpoint: its network config differs from the run's: "
+                         f"{diff} (checkpoint, run)")  # fmt: skip
+    origin = {"path": source, "step": meta.get("step"), "command": meta.get("command")}
+    return jax.tree.map(np.asarray, params), origin
+
+
+def warm_start(task: Task, start: tuple[dict, dict]) -> Task:
+    """``task`` beginning at the weights of :func:`load_start` instead of a random
+    initialisation: fine-tuning. The optimizer state, the schedule and the data stream start
+    afresh (use a new ``--seed`` to see new samples); the origin goes to ``task.describe``."""
+    params, origin = start
     describe = {**task.describe, "init_from": origin}
-    params = jax.tree.map(np.asarray, params)
     return dataclasses.replace(task, init=functools.partial(_constant, params), describe=describe)

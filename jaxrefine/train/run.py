@@ -137,12 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     cfg = network.get_config(args.config, compute_dtype=args.precision,
                              confidence=args.confidence)  # fmt: skip
+    start = None
+    if args.init_from is not None:  # checked before the data are made
+        shipped = str(args.init_from) == "shipped"
+        start = displacement.load_start(cfg, None if shipped else args.init_from)
     args.out.mkdir(parents=True, exist_ok=True)
     data = prepare(args, cfg)
     task = displacement.make_task(cfg, data, args.confidence_weight)
-    if args.init_from is not None:
-        shipped = str(args.init_from) == "shipped"
-        task = displacement.warm_start(task, cfg, None if shipped else args.init_from)
+    if start is not None:
+        task = displacement.warm_start(task, start)
     config = TrainConfig(
         steps=args.steps, batch=args.batch or DEFAULT_BATCH[args.config], lr=args.lr,
         warmup=args.warmup, schedule=args.schedule, clip=args.clip, seed=args.seed,
