@@ -146,9 +146,12 @@ def test_bfloat16_compute_returns_float32_close_to_float32(tiny):
     assert np.abs(np.asarray(out16.fields - out32.fields)).max() < BF16_TOL * scale
 
 
-# float32 GroupNorm over 64x64x4 values with mean ~2.5: summation orders differ (per-channel
-# sums then per group here, flax reduces the group at once); 1e-5 of outputs of magnitude ~3.
-GROUP_NORM_TOL = 1e-5
+# float32 GroupNorm over 16x16x4 values per group (mean ~2.5, std ~0.87): summation orders
+# differ (per-channel sums then per group here, flax reduces the group at once, and the CPU's
+# vector width changes both), so the group means agree to a few ulps of 2.5 (~3e-6), an error
+# every output carries times scale / std (up to ~3.5 / 0.87 with the perturbed scales).
+# Measured: within 1e-5 on an AVX2-era machine; 1.5e-5 on a Zen 4 (AVX-512) machine.
+GROUP_NORM_TOL = 3e-5
 
 
 def test_group_norm_matches_flax_and_keeps_dtype():
