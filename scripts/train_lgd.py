@@ -3,7 +3,7 @@
 
 import sys
 
-from jaxrefine.train.lgd import main
+from jaxrefine.cli import run_script
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # errors as one line and an exit code, as `jaxrefine train-lgd`
+    sys.exit(run_script("train-lgd"))

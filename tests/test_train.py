@@ -320,3 +320,14 @@ def test_script_end_to_end(tmp_path):
     assert cfg2 == TINY and meta["step"] == 20 and meta["command"] == "the command"
     assert meta["training_subjects"] == ["01", "02"] and meta["init_from"] is None
     assert meta["val_epe"] > 0 and meta["val_zero_epe"] > 0
+
+
+def test_lgd_script_errors_are_one_line(tmp_path):
+    cmd = [sys.executable, str(REPO / "scripts" / "train_lgd.py"), "--kind", "dense", "--poses",
+           str(tmp_path / "missing.npz"), "--out", str(tmp_path / "run")]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines() == [
+        f"jaxrefine train-lgd: error: pose file not found: {tmp_path / 'missing.npz'} "
+        "(make it with `jaxrefine mocap`)"
+    ]
