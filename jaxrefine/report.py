@@ -126,11 +126,12 @@ def machine_info() -> dict:
 
 def machine_line(info: dict) -> str:
     """One line naming the machine of :func:`machine_info`."""
-    detail = [f"{info['cores']} cores"]
+    detail = []
     if info.get("cpu_family") is not None:
-        detail.insert(0, f"family {info['cpu_family']} model {info.get('cpu_model')}")
+        detail.append(f"family {info['cpu_family']} model {info.get('cpu_model')}")
     if info.get("vector_isa"):
-        detail.insert(-1, info["vector_isa"].upper())
+        detail.append(info["vector_isa"].upper())
+    detail.append(f"{info['cores']} cores")
     return (
         f"machine: {info['cpu']} ({', '.join(detail)}), jax {info['jax']} on {info['jax_backend']}"
     )
