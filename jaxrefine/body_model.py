@@ -46,7 +46,11 @@ class BodyModel:
 
     Attributes:
       v_template: (V, 3) rest-pose mean-shape vertices, metres; y up, the body faces +z.
-      shapedirs: (V, 3, NB) shape blend shapes.
+      shapedirs: (NB, V * 3) shape blend shapes, coefficient first like ``posedirs`` (smplx's
+        (V, 3, NB) with the coefficient axis moved to the front and the vertex axes flattened):
+        the blend is then one row-major vector-matrix product, the layout the CPU's matrix
+        kernels read fastest (22 % less time for the batch-1 forward+backward on an SMPL-size
+        model than smplx's layout, ``docs/measurements``).
       posedirs: (207, V * 3) pose-corrective blend shapes, or None (the term is skipped).
       J_regressor: (24, V) joint regressor (rows sum to 1).
       lbs_weights: (V, 24) skinning weights.
@@ -86,7 +90,7 @@ class BodyModel:
 
     @property
     def num_betas(self) -> int:
-        return int(self.shapedirs.shape[-1])
+        return int(self.shapedirs.shape[0])
 
     @property
     def num_joints(self) -> int:
@@ -138,8 +142,7 @@ def _check_single(name: str, x: jnp.ndarray, shape: tuple[int, ...]) -> None:
 def shape_vertices(model: BodyModel, betas: jnp.ndarray) -> jnp.ndarray:
     """Rest-pose vertices of a shape: (NB,) -> (V, 3)."""
     _check_single("betas", betas, (model.num_betas,))
-    nb = model.shapedirs.shape[-1]
-    return model.v_template + (model.shapedirs.reshape(-1, nb) @ betas).reshape(-1, 3)
+    return model.v_template + (betas @ model.shapedirs).reshape(-1, 3)
 
 
 def rest_joints(model: BodyModel, betas: jnp.ndarray) -> jnp.ndarray:
@@ -153,7 +156,8 @@ def rest_joints(model: BodyModel, betas: jnp.ndarray) -> jnp.ndarray:
     jt, jd = model.joint_template, model.joint_shapedirs
     if jt is None or jd is None:
         jt = model.J_regressor @ model.v_template
-        jd = jnp.einsum("jv,vcl->jcl", model.J_regressor, model.shapedirs)
+        sd = model.shapedirs.reshape(model.num_betas, -1, 3)
+        jd = jnp.einsum("jv,lvc->jcl", model.J_regressor, sd)
     return jt + jnp.einsum("jcl,l->jc", jd, betas)
 
 
@@ -272,7 +276,8 @@ def skin_vertices(
     else:
         ids = np.asarray(vertex_ids, dtype=np.int32)
     R = rodrigues(pose)
-    v = model.v_template[ids] + jnp.einsum("vcl,l->vc", model.shapedirs[ids], betas)
+    sd = model.shapedirs.reshape(model.num_betas, -1, 3)[:, ids]
+    v = model.v_template[ids] + jnp.einsum("lvc,l->vc", sd, betas)
     if model.posedirs is not None:
         feat = (R[1:] - jnp.eye(3, dtype=R.dtype)[None]).reshape(-1)
         pd = model.posedirs.reshape(NUM_POSE_FEATURES, -1, 3)[:, ids]
@@ -335,7 +340,7 @@ def from_arrays(arrays: dict, *, model_id: str, gender: str, num_betas: int | No
     joint_shapedirs = np.einsum("jv,vcl->jcl", J_reg, shapedirs.astype(np.float64)).astype(f32)
     return BodyModel(
         v_template=jnp.asarray(v_template),
-        shapedirs=jnp.asarray(shapedirs),
+        shapedirs=jnp.asarray(shapedirs.reshape(V * 3, num_betas).T.copy()),
         posedirs=None if posedirs is None else jnp.asarray(posedirs),
         J_regressor=jnp.asarray(np.asarray(arrays["J_regressor"], f32)),
         lbs_weights=jnp.asarray(np.asarray(arrays["weights"], f32)),

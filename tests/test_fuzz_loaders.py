@@ -246,7 +246,7 @@ def _check_model(m) -> None:
         if a is not None:
             assert np.all(np.isfinite(np.asarray(a)))
     assert m.J_regressor.shape == (24, V) and m.lbs_weights.shape == (V, 24)
-    assert m.shapedirs.shape[:2] == (V, 3) and m.shapedirs.shape[2] >= 1
+    assert m.shapedirs.ndim == 2 and m.shapedirs.shape[1] == V * 3 and m.shapedirs.shape[0] >= 1
     faces = np.asarray(m.faces)
     assert faces.ndim == 2 and faces.shape[1] == 3 and faces.min() >= 0 and faces.max() < V
     np.testing.assert_allclose(np.asarray(m.lbs_weights).sum(1), 1.0, atol=2e-3)

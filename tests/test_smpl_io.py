@@ -65,7 +65,9 @@ def test_reads_chumpy_pickle_without_chumpy(tmp_path, smpl_size_arrays):
     assert m.gender == "neutral" and m.num_vertices == 6890 and m.num_betas == 10
     assert m.parents[0] == -1
     np.testing.assert_allclose(m.J_regressor, smpl_size_arrays["J_regressor"], atol=1e-7)
-    np.testing.assert_allclose(m.shapedirs, smpl_size_arrays["shapedirs"], atol=1e-7)
+    # stored coefficient first: (NB, V * 3), see BodyModel
+    shapedirs = np.asarray(m.shapedirs).T.reshape(6890, 3, 10)
+    np.testing.assert_allclose(shapedirs, smpl_size_arrays["shapedirs"], atol=1e-7)
     # SMPL files get smplx's landmark vertices, so BODY_25 works
     out = forward(m, np.zeros((24, 3), np.float32), np.zeros(10, np.float32))
     assert out.keypoints("body25").shape == (25, 3)

@@ -6,8 +6,14 @@ model (no pose correctives), a random model of SMPL's sizes (6,890 vertices, 207
 or a model file. All sides pose the whole mesh (same work). jaxrefine: jit + vmap, whatever JAX
 runs on; smplx: PyTorch CPU with as many threads as the cores JAX uses (said in the header);
 body-models: its JAX SMPL, jitted, loading the same arrays from a temporary SMPL ``.npz`` (rows
-skipped with the reason when it cannot load). Timed round-robin in the same run, medians of the
-same number of repetitions each. "fwd+bwd" is the gradient of a scalar loss of the vertices
+skipped with the reason when it cannot load). Timed in the same run, the sides taking turns
+(round-robin) of ``--block`` calls in a row, each call timed alone; medians of the same number
+of repetitions each. A fit calls the model hundreds of times in a row, so the default turn of 10
+calls measures that steady state; ``--block 1`` alternates single calls, where each call first
+reloads from memory what the other sides' calls pushed out of the caches (at batch 1 the
+correctives, 17 MB, dominate jaxrefine's time then, while smplx's is mostly per-call overhead).
+jaxrefine's programs take the model as an argument, as its fits do (one copy of the arrays,
+as smplx's module has). "fwd+bwd" is the gradient of a scalar loss of the vertices
 (jaxrefine and smplx: plus the joints) w.r.t. pose and betas, as a fitting step needs.
 Compilation time (first call of jaxrefine's jitted forward+backward) is reported separately.
 """
@@ -30,22 +36,26 @@ from jaxrefine.report import machine_info, machine_line, print_table, write_json
 
 
 def _jax_fns(model, batch):
-    def loss(pose, betas):
-        out = jax.vmap(lambda p, b: forward(model, p, b))(pose, betas)
+    """jaxrefine's jitted forward and forward+backward. The model is an argument of both, as in
+    jaxrefine's fits: one copy of its arrays, shared by the two programs as smplx's module
+    shares its buffers (closed over, each program would embed its own copy as constants)."""
+
+    def loss(pose, betas, m):
+        out = jax.vmap(lambda p, b: forward(m, p, b))(pose, betas)
         return jnp.sum(out.vertices**2) + jnp.sum(out.joints**2)
 
-    fwd = jax.jit(lambda p, b: jax.vmap(lambda pp, bb: forward(model, pp, bb).vertices)(p, b))
+    fwd = jax.jit(lambda p, b, m: jax.vmap(lambda pp, bb: forward(m, pp, bb).vertices)(p, b))
     fb = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
     rng = np.random.default_rng(0)
     pose = jnp.asarray(rng.normal(0, 0.3, (batch, 24, 3)), jnp.float32)
     betas = jnp.asarray(rng.normal(0, 1, (batch, model.num_betas)), jnp.float32)
     t0 = time.perf_counter()
-    jax.block_until_ready(fb(pose, betas))
+    jax.block_until_ready(fb(pose, betas, model))
     compile_fb = time.perf_counter() - t0
-    jax.block_until_ready(fwd(pose, betas))
+    jax.block_until_ready(fwd(pose, betas, model))
     return (
-        lambda: jax.block_until_ready(fwd(pose, betas)),
-        lambda: jax.block_until_ready(fb(pose, betas)),
+        lambda: jax.block_until_ready(fwd(pose, betas, model)),
+        lambda: jax.block_until_ready(fb(pose, betas, model)),
         compile_fb,
     )
 
@@ -132,7 +142,10 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
                     help="open | smpl-size | PATH of a model file (several allowed)")  # fmt: skip
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 32, 256])
     ap.add_argument("--budget", type=float, default=3.0, help="seconds per measurement cell")
-    ap.add_argument("--reps", type=int, default=5, help="least timed repetitions per side")
+    ap.add_argument("--reps", type=int, default=5, help="least timed turns per side")
+    ap.add_argument("--block", type=int, default=10,
+                    help="timed calls of one side in a row per turn (a fit's loop calls the "
+                         "model many times in a row); 1 = strict alternation of single calls")  # fmt: skip
     ap.add_argument("--no-torch", action="store_true", help="skip the smplx reference")
     ap.add_argument("--no-peer", action="store_true", help="skip body-models")
     ap.add_argument("--json", default=None)
@@ -166,7 +179,7 @@ def _measure(model, arrays, batch: int, args, with_torch: bool, tmpdir: str):
         peer = None
     for f in cells.values():  # warm-up
         f()
-    t = interleaved(cells, min_reps=args.reps, budget_s=args.budget)
+    t = interleaved(cells, min_reps=args.reps, budget_s=args.budget, block=args.block)
     return {k: summary(v) for k, v in t.items()}, compile_s, peer
 
 
@@ -208,11 +221,12 @@ def main(argv: list[str]) -> int:
                     rows.append(row)
                     results.append(rec)
     print(
-        f"Body model, whole mesh on every side; medians of the same repetitions (at least "
-        f"{args.reps}) each, round-robin. jaxrefine: {jax_cores()} cores, "
+        f"Body model, whole mesh on every side; medians of the same repetitions each, sides "
+        f"taking turns of {args.block} timed call(s) in a row (at least {args.reps} turns). "
+        f"jaxrefine: {jax_cores()} cores, "
         f"{len(jax.devices())} devices; smplx: PyTorch, {jax_cores()} threads; body-models: JAX."
     )
     print_table(HEADERS, rows)
-    write_json(args.json, {"machine": info, "torch_threads": jax_cores(), "results": results,
-                           "notes": notes})  # fmt: skip
+    write_json(args.json, {"machine": info, "torch_threads": jax_cores(), "block": args.block,
+                           "results": results, "notes": notes})  # fmt: skip
     return 0

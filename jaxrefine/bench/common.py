@@ -14,19 +14,27 @@ def interleaved(
     min_reps: int = 5,
     max_reps: int = 200,
     budget_s: float = 3.0,
+    block: int = 1,
 ) -> dict[str, np.ndarray]:
     """Time several callables alternately (round-robin) so they share machine noise.
 
-    Each callable must block until its work is done. Returns per-name arrays of seconds.
+    Each callable must block until its work is done. ``block``: calls of one callable in a
+    row per turn (each timed alone). 1 = strict alternation, where every call finds the caches
+    filled by the other sides' work; more = the steady state of a loop calling one function
+    (a fit's iterations), still alternating between the sides. ``min_reps`` / ``max_reps``
+    count turns. Returns per-name arrays of seconds.
     """
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
     times: dict[str, list[float]] = {k: [] for k in fns}
     start = time.perf_counter()
     reps = 0
     while reps < max_reps and (reps < min_reps or time.perf_counter() - start < budget_s):
         for k, f in fns.items():
-            t0 = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t0)
+            for _ in range(block):
+                t0 = time.perf_counter()
+                f()
+                times[k].append(time.perf_counter() - t0)
         reps += 1
     return {k: np.asarray(v) for k, v in times.items()}
 
