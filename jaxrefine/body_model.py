@@ -48,9 +48,10 @@ class BodyModel:
       v_template: (V, 3) rest-pose mean-shape vertices, metres; y up, the body faces +z.
       shapedirs: (NB, V * 3) shape blend shapes, coefficient first like ``posedirs`` (smplx's
         (V, 3, NB) with the coefficient axis moved to the front and the vertex axes flattened):
-        the blend is then one row-major vector-matrix product, the layout the CPU's matrix
-        kernels read fastest (22 % less time for the batch-1 forward+backward on an SMPL-size
-        model than smplx's layout, ``docs/measurements``).
+        the blend is then a row-major vector-matrix product, which XLA's CPU matrix kernels
+        run fast (the forward and backward shape-blend products of a batch-1 forward+backward
+        on an SMPL-size model: 67 us, against 128 us in smplx's layout; profile in
+        ``docs/measurements/2026-11-30/body_b1_profile.txt``).
       posedirs: (207, V * 3) pose-corrective blend shapes, or None (the term is skipped).
       J_regressor: (24, V) joint regressor (rows sum to 1).
       lbs_weights: (V, 24) skinning weights.

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from jaxrefine.bench import main as bench_main
+from jaxrefine.bench.common import interleaved
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 HAS_SMPLX = HAS_TORCH and importlib.util.find_spec("smplx") is not None
@@ -26,12 +27,24 @@ def _run(argv, tmp_path, capsys) -> tuple[str, dict]:
 def test_bench_body(tmp_path, capsys):
     extra = [] if HAS_SMPLX else ["--no-torch"]
     text, rec = _run(
-        ["body", "--model", "smpl-size", "--batches", "1", "--budget", "0", "--reps", "1", *extra],
+        ["body", "--model", "smpl-size", "--batches", "1", "--budget", "0", "--reps", "1",
+         "--block", "2", *extra],
         tmp_path,
         capsys,
-    )
-    assert "whole mesh on every side" in text
+    )  # fmt: skip
+    assert "whole mesh on every side" in text and "turns of 2 timed call(s)" in text
+    assert rec["block"] == 2 and all(r["jax"]["reps"] == 2 for r in rec["results"])
     assert {r["pass"] for r in rec["results"]} == {"fwd", "fwd+bwd"}
+
+
+def test_interleaved_takes_turns_of_block_calls():
+    calls = []
+    fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    t = interleaved(fns, min_reps=2, max_reps=2, budget_s=0.0, block=3)
+    assert calls == ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3
+    assert {k: len(v) for k, v in t.items()} == {"a": 6, "b": 6}
+    with pytest.raises(ValueError, match="block"):
+        interleaved(fns, block=0)
 
 
 @pytest.mark.parametrize("model", ["open", "smpl-size"])
