@@ -144,8 +144,8 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--budget", type=float, default=3.0, help="seconds per measurement cell")
     ap.add_argument("--reps", type=int, default=5, help="least timed turns per side")
     ap.add_argument("--block", type=int, default=10,
-                    help="timed calls of one side in a row per turn (a fit's loop calls the "
-                         "model many times in a row); 1 = strict alternation of single calls")  # fmt: skip
+                    help="timed calls of one side in a row per turn (a fit's loop calls "
+                         "the model many times in a row); 1 = alternate single calls")  # fmt: skip
     ap.add_argument("--no-torch", action="store_true", help="skip the smplx reference")
     ap.add_argument("--no-peer", action="store_true", help="skip body-models")
     ap.add_argument("--json", default=None)
