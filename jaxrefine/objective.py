@@ -235,7 +235,8 @@ class SMPLifyObjective(AbstractObjective):
       use_angle_prior / use_depth_prior: static switches.
       ignore: static keypoint indices ignored in the body stage.
       rigid: None, or the dense data term's body posed once for a stage that holds body_pose
-        and betas fixed (see :meth:`specialize`): ``{"points": (N, 3), "offset": (N, 3)}``.
+        and betas fixed (see :meth:`specialize`): ``{"points": (3, N), "camera_offset": (3, N)}``
+        (coordinate rows; see :meth:`_dense_projection`).
     """
 
     model: BodyModel
@@ -277,7 +278,9 @@ class SMPLifyObjective(AbstractObjective):
             v_id = self._vertices(base)
             s = jnp.sum(self.model.lbs_weights, axis=-1)
         offset = s[:, None] * rest_joints(self.model, frozen["betas"])[0][None]
-        return self.replace(rigid={"points": v_id - offset, "offset": offset})
+        cam = data.camera  # camera-frame offsets, one row per coordinate: see _dense_projection
+        cam_offset = rotate_points(offset, cam.R) + cam.t[None]
+        return self.replace(rigid={"points": (v_id - offset).T, "camera_offset": cam_offset.T})
 
     # -- model evaluation ---------------------------------------------------------------------
     def _pose(self, params) -> jnp.ndarray:
@@ -328,16 +331,29 @@ class SMPLifyObjective(AbstractObjective):
         _, A = rigid_chain(R, rest_joints(model, betas), model.parents)
         return skin(model.lbs_weights[ids], A, v[ids]) + params["transl"][None]
 
-    def _dense_vertices(self, params, data: FitData) -> jnp.ndarray:
-        """The vertices the dense terms see: posed once and moved rigidly (:meth:`specialize`),
-        the compacted visible ones, or the whole mesh."""
-        if self.rigid is not None:
-            R0 = rodrigues(params["global_orient"])
-            moved = rotate_points(self.rigid["points"], R0)
-            return moved + self.rigid["offset"] + params["transl"][None]
-        if data.dense_ids is not None:
-            return self._visible_vertices(params, data.dense_ids)
-        return self._vertices(params)
+    def _dense_projection(self, params, data: FitData) -> jnp.ndarray:
+        """Pixels (N, 2) of the vertices the dense terms see: the compacted visible ones or the
+        whole mesh, or (:meth:`specialize`) the body posed once and moved rigidly.
+
+        The rigid case works on coordinate rows: a vertex's camera-frame position is
+        ``M p + q + c`` with ``M = R_cam R0``, ``c = R_cam transl`` (per iteration, 3 x 3
+        numbers) and ``p``, ``q = R_cam offset + t_cam`` fixed (3, N) rows. Written on (N, 3)
+        columns, the backward pass builds each column's cotangent as a padded (N, 3) array and
+        sums them; on rows it is a few fused reductions (the dense camera stage at batch 32:
+        see ``docs/measurements/2026-11-30/camera_stage_ab.txt``).
+        """
+        if self.rigid is None:
+            if data.dense_ids is not None:
+                verts = self._visible_vertices(params, data.dense_ids)
+            else:
+                verts = self._vertices(params)
+            return project(data.camera, verts)
+        cam = data.camera
+        M = cam.R @ rodrigues(params["global_orient"])
+        c = cam.R @ params["transl"]
+        p, q = self.rigid["points"], self.rigid["camera_offset"]
+        x, y, z = (M[i, 0] * p[0] + M[i, 1] * p[1] + M[i, 2] * p[2] + q[i] + c[i] for i in range(3))
+        return jnp.stack([cam.fx * x / z + cam.cx, cam.fy * y / z + cam.cy], -1)
 
     def _vertices(self, params) -> jnp.ndarray:
         return forward(self.model, self._pose(params), params["betas"], params["transl"]).vertices
@@ -361,7 +377,7 @@ class SMPLifyObjective(AbstractObjective):
                 conf = conf.at[np.asarray(self.ignore)].set(0.0)
             robust = geman_mcclure_residual(r, self.w["sigma"])
             return (conf[:, None] * robust * self.w["data"]).reshape(-1)
-        proj = project(data.camera, self._dense_vertices(params, data))
+        proj = self._dense_projection(params, data)
         r = (proj - data.dense_targets) * s
         wv = data.dense_weights
         norm = jnp.sqrt(DENSE_REFERENCE_COUNT / jnp.maximum(jnp.sum(wv > 0), 1.0))
@@ -373,7 +389,7 @@ class SMPLifyObjective(AbstractObjective):
     def _silhouette_residuals(self, params, data: FitData) -> jnp.ndarray:
         """The silhouette term over the dense term's visible vertices (same projection: XLA
         computes it once)."""
-        proj = project(data.camera, self._dense_vertices(params, data))
+        proj = self._dense_projection(params, data)
         r = silhouette_residuals(
             data.silhouette, proj, data.dense_weights, self.w["sigma"], data.pixel_scale
         )

@@ -10,6 +10,7 @@ import pytest
 
 from jaxrefine.bench.smplify import make_problem
 from jaxrefine.body_model import from_arrays
+from jaxrefine.geometry import rodrigues
 from jaxrefine.objective import (
     FitData,
     compact_dense,
@@ -101,8 +102,15 @@ def test_compact_dense_min_width_pads_with_unweighted_vertices(problem):
 # ~1e-5 px at this focal): loss to 1e-5 relative, gradients as above.
 @pytest.mark.parametrize("compacted", [True, False], ids=["compacted", "whole"])
 @pytest.mark.parametrize("weight_scale", [1.0, 1.3], ids=["weights-sum-1", "weights-sum-1.3"])
-def test_camera_stage_rigid_shortcut_matches_posing(problem, compacted, weight_scale):
+@pytest.mark.parametrize("camera_moved", [False, True], ids=["camera-identity", "camera-moved"])
+def test_camera_stage_rigid_shortcut_matches_posing(problem, compacted, weight_scale,
+                                                    camera_moved):  # fmt: skip
     model, params, data = problem
+    if camera_moved:  # the shortcut folds the camera's rotation and translation in: check them
+        R = rodrigues(jnp.asarray([0.1, -0.2, 0.05]))
+        cam = data.camera.replace(R=jnp.broadcast_to(R, data.camera.R.shape),
+                                  t=data.camera.t + jnp.asarray([[0.1, -0.05, 0.2]]))  # fmt: skip
+        data = data.replace(camera=cam)
     # a model whose skinning weights do not sum to one checks the root-joint offset term
     model = model.replace(lbs_weights=model.lbs_weights * weight_scale)
     data = compact_dense(data, multiple=64) if compacted else data
