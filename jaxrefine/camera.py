@@ -80,10 +80,12 @@ def to_camera_frame(camera: Camera, points: jnp.ndarray) -> jnp.ndarray:
 def project(camera: Camera, points: jnp.ndarray) -> jnp.ndarray:
     """Project world points (N, 3) to pixel coordinates (N, 2) (see module docstring)."""
     pc = to_camera_frame(camera, points)
-    z = pc[:, 2]
-    return jnp.stack(
-        [camera.fx * pc[:, 0] / z + camera.cx, camera.fy * pc[:, 1] / z + camera.cy], -1
-    )
+    return perspective(camera, pc[:, 0], pc[:, 1], pc[:, 2])
+
+
+def perspective(camera: Camera, x: jnp.ndarray, y: jnp.ndarray, z: jnp.ndarray) -> jnp.ndarray:
+    """Camera-frame coordinates, each (N,), to pixel coordinates (N, 2)."""
+    return jnp.stack([camera.fx * x / z + camera.cx, camera.fy * y / z + camera.cy], -1)
 
 
 def weak_perspective_to_full(

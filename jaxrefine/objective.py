@@ -59,7 +59,7 @@ from jaxrefine.body_model import (
     skin,
     skin_vertices,
 )
-from jaxrefine.camera import Camera, project
+from jaxrefine.camera import Camera, perspective, project
 from jaxrefine.geometry import rodrigues, rotate_points
 from jaxrefine.keypoints import BODY25_IGNORED_BY_SMPLIFY, get_set, keypoint_sets_for
 from jaxrefine.optimizers.base import AbstractObjective, geman_mcclure_residual
@@ -339,8 +339,8 @@ class SMPLifyObjective(AbstractObjective):
         ``M p + q + c`` with ``M = R_cam R0``, ``c = R_cam transl`` (per iteration, 3 x 3
         numbers) and ``p``, ``q = R_cam offset + t_cam`` fixed (3, N) rows. Written on (N, 3)
         columns, the backward pass builds each column's cotangent as a padded (N, 3) array and
-        sums them; on rows it is a few fused reductions (the dense camera stage at batch 32:
-        see ``docs/measurements/2026-11-30/camera_stage_ab.txt``).
+        sums them; on rows it is a few fused reductions (the dense camera stage at batch 32 on
+        the open model: see ``docs/measurements/2026-11-30/camera_stage_ab.txt``).
         """
         if self.rigid is None:
             if data.dense_ids is not None:
@@ -353,7 +353,7 @@ class SMPLifyObjective(AbstractObjective):
         c = cam.R @ params["transl"]
         p, q = self.rigid["points"], self.rigid["camera_offset"]
         x, y, z = (M[i, 0] * p[0] + M[i, 1] * p[1] + M[i, 2] * p[2] + q[i] + c[i] for i in range(3))
-        return jnp.stack([cam.fx * x / z + cam.cx, cam.fy * y / z + cam.cy], -1)
+        return perspective(cam, x, y, z)
 
     def _vertices(self, params) -> jnp.ndarray:
         return forward(self.model, self._pose(params), params["betas"], params["transl"]).vertices
