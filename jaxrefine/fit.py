@@ -524,15 +524,30 @@ def _batch_size(tree: PyTree, what: str) -> int:
     return sizes.pop() if sizes else 0
 
 
+CHECK_MODES = ("keep", "measure")
+
+
+def _chain_check(objective, params0, results, data, mode: str) -> KeptResult:
+    """The whole chain's never-worse check for ONE sample: ``objective`` (the last stage's) at
+    the start and at the end, the stages' worst status; "keep" falls back to the start
+    (:func:`keep_if_not_better`), "measure" only measures (``kept`` False)."""
+    params1 = results[-1].params
+    status = worst_status(*(r.status for r in results))
+    l0, l1 = objective.loss(params0, data), objective.loss(params1, data)
+    if mode == "keep":
+        return keep_if_not_better(params0, params1, l0, l1, status)
+    return KeptResult(params1, status, l0, l1, jnp.asarray(False))
+
+
 @functools.partial(
-    jax.jit, static_argnames=("spec", "chunk_size", "record_terms", "return_iterates")
+    jax.jit, static_argnames=("spec", "chunk_size", "record_terms", "return_iterates", "check")
 )
 def _fit_stages_batch_jit(
-    dyn_stages, init_params, data, *, spec, chunk_size, record_terms, return_iterates
+    dyn_stages, init_params, data, *, spec, chunk_size, record_terms, return_iterates, check
 ):
     def one(args):
-        params, d = args
-        results = []
+        params0, d = args
+        params, results = params0, []
         for (objective, optimizer), (num_steps, mask, select) in zip(dyn_stages, spec):
             r = _run_stage(
                 objective,
@@ -547,11 +562,48 @@ def _fit_stages_batch_jit(
             )
             results.append(r)
             params = r.params
-        return tuple(results)
+        if check is None:
+            return tuple(results)
+        return tuple(results), _chain_check(dyn_stages[-1][0], params0, results, d, check)
 
     if chunk_size is None:
         return jax.vmap(one)((init_params, data))
     return jax.lax.map(one, (init_params, data), batch_size=chunk_size)
+
+
+def _run_batch(stages, init_params, data, *, chunk_size, record_terms, devices,
+               return_iterates, check):  # fmt: skip
+    """Shared by :func:`fit_stages_batch` and :func:`fit_chain_batch` (see the former)."""
+    stages = tuple(Stage(*s) for s in stages)
+    b = _batch_size(init_params, "init_params")
+    if devices is None:
+        devices = jax.local_devices()
+    sharded = len(devices) > 1 and b % len(devices) == 0 and chunk_size is None
+    if sharded:
+        mesh = Mesh(np.asarray(devices), ("batch",))
+        init_params, data = jax.device_put((init_params, data), NamedSharding(mesh, P("batch")))
+    b_data = _batch_size(data, "data") if jax.tree_util.tree_leaves(data) else b
+    if b != b_data:
+        raise ValueError(f"init_params has batch size {b} but data has {b_data}")
+    if chunk_size is not None and int(chunk_size) < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    spec = tuple(
+        (int(s.num_steps), trainable_mask(init_params, s.trainable), s.select) for s in stages
+    )
+    dyn = tuple((s.objective, s.optimizer) for s in stages)
+    out = _fit_stages_batch_jit(
+        dyn,
+        init_params,
+        data,
+        spec=spec,
+        chunk_size=None if chunk_size is None else int(chunk_size),
+        record_terms=bool(record_terms),
+        return_iterates=bool(return_iterates),
+        check=check,
+    )
+    # The split is internal: hand back ordinary single-device arrays, so that later programs
+    # (e.g. a rasterizer's host callback, which runs on one device) never see sharded inputs.
+    return jax.device_put(out, devices[0]) if sharded else out
 
 
 def fit_stages_batch(
@@ -586,35 +638,52 @@ def fit_stages_batch(
     Returns:
       One :class:`FitResult` per stage, each leaf with a leading (B,) axis.
     """
-    stages = tuple(Stage(*s) for s in stages)
-    b = _batch_size(init_params, "init_params")
-    if devices is None:
-        devices = jax.local_devices()
-    sharded = len(devices) > 1 and b % len(devices) == 0 and chunk_size is None
-    if sharded:
-        mesh = Mesh(np.asarray(devices), ("batch",))
-        init_params, data = jax.device_put((init_params, data), NamedSharding(mesh, P("batch")))
-    b_data = _batch_size(data, "data") if jax.tree_util.tree_leaves(data) else b
-    if b != b_data:
-        raise ValueError(f"init_params has batch size {b} but data has {b_data}")
-    if chunk_size is not None and int(chunk_size) < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    spec = tuple(
-        (int(s.num_steps), trainable_mask(init_params, s.trainable), s.select) for s in stages
-    )
-    dyn = tuple((s.objective, s.optimizer) for s in stages)
-    results = _fit_stages_batch_jit(
-        dyn,
+    return _run_batch(
+        stages,
         init_params,
         data,
-        spec=spec,
-        chunk_size=None if chunk_size is None else int(chunk_size),
-        record_terms=bool(record_terms),
-        return_iterates=bool(return_iterates),
+        chunk_size=chunk_size,
+        record_terms=record_terms,
+        devices=devices,
+        return_iterates=return_iterates,
+        check=None,
     )
-    # The split is internal: hand back ordinary single-device arrays, so that later programs
-    # (e.g. a rasterizer's host callback, which runs on one device) never see sharded inputs.
-    return jax.device_put(results, devices[0]) if sharded else results
+
+
+def fit_chain_batch(
+    stages: Sequence[Stage | tuple],
+    init_params: Params,
+    data: Data,
+    *,
+    fallback: bool = True,
+    chunk_size: int | None = None,
+    record_terms: bool = True,
+    devices: Sequence | None = None,
+    return_iterates: bool = False,
+) -> tuple[tuple[FitResult, ...], KeptResult]:
+    """:func:`fit_stages_batch` plus the never-worse check of the whole chain, in the same
+    compiled (and sharded) program: the last stage's objective at the start and at the end of
+    the chain, each sample's worst stage status, and with ``fallback`` the start returned
+    where the end is not better (:func:`keep_if_not_better`); without it the check only
+    measures (``kept`` all False; for training through the fit).
+
+    Doing the check inside the program costs two objective evaluations per sample on the
+    devices the fit already runs on, instead of a second program on one device.
+
+    Returns:
+      (one :class:`FitResult` per stage, a :class:`KeptResult`), every leaf with a leading
+      (B,) axis.
+    """
+    return _run_batch(
+        stages,
+        init_params,
+        data,
+        chunk_size=chunk_size,
+        record_terms=record_terms,
+        devices=devices,
+        return_iterates=return_iterates,
+        check=CHECK_MODES[0] if fallback else CHECK_MODES[1],
+    )
 
 
 def fit_batch(

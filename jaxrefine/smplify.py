@@ -10,7 +10,6 @@ independently (as in SPIN, where losses are summed over the batch but Adam is el
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -21,10 +20,8 @@ from jaxrefine.fit import (
     STATUS_OK,
     STATUS_RENDER_FAILED,
     FitResult,
-    KeptResult,
     Stage,
-    fit_stages_batch,
-    keep_if_not_better,
+    fit_chain_batch,
     worst_status,
 )
 from jaxrefine.fit import release_compiled_fits as _release_stage_fits
@@ -163,27 +160,26 @@ def smplify(
         stages.append(Stage(body_obj, body_opt, p.body_steps, body_params, select))
     if not stages:
         raise ValueError("both stages have 0 steps: nothing to fit")
-    results = fit_stages_batch(
+    # the stages and the whole refinement's never-worse check, in one sharded program
+    results, kept = fit_chain_batch(
         stages,
         init_params,
         data,
+        fallback=select != "none",
         chunk_size=chunk_size,
         record_terms=record_terms,
         devices=devices,
         return_iterates=return_iterates,
     )
-    status = worst_status(*(r.status for r in results))
+    status = kept.status
     if render_flags is not None:
         failed = jnp.asarray(render_flags) != 0
         status = worst_status(status, jnp.where(failed, STATUS_RENDER_FAILED, STATUS_OK))
-    kept = _whole_refinement_check(
-        stages[-1].objective, init_params, results[-1].params, data, status, select != "none"
-    )
     return SMPLifyResult(
         params=kept.params,
         camera_stage=results[0] if p.camera_steps > 0 else None,
         body_stage=results[-1] if p.body_steps > 0 else None,
-        status=kept.status,
+        status=status,
         init_loss=kept.init_loss,
         final_loss=kept.final_loss,
         kept_initial=kept.kept,
@@ -199,21 +195,6 @@ def _with_steps(p: Preset, camera_steps: int | None, body_steps: int | None) -> 
 
 
 def release_compiled_fits() -> None:
-    """Drop this process's compiled SMPLify programs (the batched fits and their final checks;
-    see :func:`jaxrefine.fit.release_compiled_fits`)."""
+    """Drop this process's compiled SMPLify programs (the batched fits with their final
+    checks; see :func:`jaxrefine.fit.release_compiled_fits`)."""
     _release_stage_fits()
-    _whole_refinement_check.clear_cache()
-
-
-@functools.partial(jax.jit, static_argnames=("fallback",))
-def _whole_refinement_check(objective, init_params, params, data, status, fallback: bool):
-    """Vmapped :func:`~jaxrefine.fit.keep_if_not_better` with ``objective`` (the last stage's)
-    at the start and at the end; ``fallback=False`` only measures (kept is all False)."""
-
-    def one(p0, p1, d, s):
-        l0, l1 = objective.loss(p0, d), objective.loss(p1, d)
-        if fallback:
-            return keep_if_not_better(p0, p1, l0, l1, s)
-        return KeptResult(p1, s, l0, l1, jnp.asarray(False))
-
-    return jax.vmap(one)(init_params, params, data, status)

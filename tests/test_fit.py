@@ -15,6 +15,7 @@ from jaxrefine.fit import (
     Stage,
     fit,
     fit_batch,
+    fit_chain_batch,
     fit_stages,
     fit_stages_batch,
     status_name,
@@ -452,3 +453,36 @@ def test_gradient_through_unrolled_fit_wrt_learning_rate_matches_finite_differen
     fd = float(training_loss(lr + _FD_EPS) - training_loss(lr - _FD_EPS)) / (2 * _FD_EPS)
     assert g == pytest.approx(fd, rel=_FD_RTOL)
     assert g < 0  # larger steps help on this bowl at this rate
+
+
+def test_fit_chain_batch_checks_the_whole_chain_in_the_same_program():
+    """Stage 1 pulls x to 1, stage 2's objective wants x at 0 and takes no step: the chain
+    ends above its start on the last objective. With fallback the start comes back ("kept
+    initial"); without, the end, with both losses measured. The stages' results equal
+    fit_stages_batch's."""
+    pull = Objective.from_residuals(lambda p, d: p["x"] - 1.0)
+    home = Objective.from_residuals(lambda p, d: p["x"] - d)
+    start = {"x": jnp.array([[0.1], [0.2]])}
+    data = jnp.zeros((2, 1))
+    stages = [Stage(pull, adam(0.1), 30, None), Stage(home, adam(0.1), 0, None)]
+    results, kept = fit_chain_batch(stages, start, data)
+    plain = fit_stages_batch(stages, start, data)
+    for got, want in zip(results, plain):
+        jax.tree_util.tree_map(np.testing.assert_array_equal, got, want)
+    end = np.asarray(results[-1].params["x"])
+    assert np.all(end > 0.5)  # stage 1 moved towards 1
+    np.testing.assert_array_equal(np.asarray(kept.params["x"]), np.asarray(start["x"]))
+    assert np.all(np.asarray(kept.kept))
+    assert np.all(np.asarray(kept.status) == STATUS_NO_IMPROVEMENT)
+    np.testing.assert_allclose(np.asarray(kept.init_loss), [0.01, 0.04], rtol=_LOSS_TOL)
+    np.testing.assert_array_equal(np.asarray(kept.final_loss), np.asarray(kept.init_loss))
+
+    measured, m = fit_chain_batch(stages, start, data, fallback=False)
+    np.testing.assert_array_equal(np.asarray(m.params["x"]), end)
+    assert not np.any(np.asarray(m.kept))
+    np.testing.assert_allclose(np.asarray(m.final_loss), end[:, 0] ** 2, rtol=_LOSS_TOL)
+    # a chain that ends better keeps its end, status ok
+    good = [Stage(home, adam(0.05), 20, None)]
+    (r,), k = fit_chain_batch(good, start, data)
+    np.testing.assert_array_equal(np.asarray(k.params["x"]), np.asarray(r.params["x"]))
+    assert not np.any(np.asarray(k.kept)) and np.all(np.asarray(k.status) == STATUS_OK)
