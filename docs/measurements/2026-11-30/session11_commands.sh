@@ -1,0 +1,14 @@
+# Session 11 (2026-11-30, same Zen 4 EPYC as session 10): the exact commands of the *_s11* files.
+# POSES = /work/runs/cmu_poses_val_09_16.npz (subjects 09 and 16 of `jaxrefine mocap ../shared/mocap`);
+# the network is the shipped one (jaxrefine/assets/displacement_small.npz, 7,100 steps).
+P=/work/runs/cmu_poses_val_09_16.npz
+
+# choosing the re-run setting on 128 frames, seed 2 (opt128_s11_*; the loop is opt128_s11.sh)
+for opt in "15" "15 --confidence" "10 --confidence" "10"; do
+  jaxrefine eval --poses $P --n 128 --seed 2 --difficulty medium --rows learned_dense keypoints_detected \
+     --rerun-every $opt --json opt128_s11_rerunevery$(echo "$opt" | tr -d ' -').json
+done
+
+# the chosen setting on the 512 frames of the README's medium table (eval_medium_s11_rerun10conf.*)
+jaxrefine eval --poses $P --subjects 09 16 --n 512 --seed 1 --difficulty medium --batch 16 \
+  --rows learned_dense keypoints_detected --rerun-every 10 --confidence --json eval_medium_s11_rerun10conf.json
