@@ -544,7 +544,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--group", type=int, default=8, help="frames per synthetic subject")
     ap.add_argument("--batch", type=int, default=32, help="frames per compiled batch")
     ap.add_argument("--confidence", action="store_true", help="weight vertices by confidence")
-    ap.add_argument("--rerun-every", type=int, default=0)
+    ap.add_argument(
+        "--rerun-every", type=int, default=0, help="re-run the network every k body iterations"
+    )
     ap.add_argument(
         "--share-betas",
         action="store_true",

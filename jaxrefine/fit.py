@@ -529,11 +529,12 @@ CHECK_MODES = ("keep", "measure")
 
 def _chain_check(objective, params0, results, data, mode: str) -> KeptResult:
     """The whole chain's never-worse check for ONE sample: ``objective`` (the last stage's) at
-    the start and at the end, the stages' worst status; "keep" falls back to the start
-    (:func:`keep_if_not_better`), "measure" only measures (``kept`` False)."""
-    params1 = results[-1].params
+    the start, against the last stage's own loss at its returned params (the same objective
+    there, so one evaluation, not two), the stages' worst status; "keep" falls back to the
+    start (:func:`keep_if_not_better`), "measure" only measures (``kept`` False)."""
+    params1, l1 = results[-1].params, results[-1].final_loss
     status = worst_status(*(r.status for r in results))
-    l0, l1 = objective.loss(params0, data), objective.loss(params1, data)
+    l0 = objective.loss(params0, data)
     if mode == "keep":
         return keep_if_not_better(params0, params1, l0, l1, status)
     return KeptResult(params1, status, l0, l1, jnp.asarray(False))
@@ -667,8 +668,9 @@ def fit_chain_batch(
     where the end is not better (:func:`keep_if_not_better`); without it the check only
     measures (``kept`` all False; for training through the fit).
 
-    Doing the check inside the program costs two objective evaluations per sample on the
-    devices the fit already runs on, instead of a second program on one device.
+    Inside the program the check costs one objective evaluation per sample (at the start; the
+    end's loss is the last stage's ``final_loss``) on the devices the fit already runs on,
+    instead of a second program with two evaluations on one device.
 
     Returns:
       (one :class:`FitResult` per stage, a :class:`KeptResult`), every leaf with a leading

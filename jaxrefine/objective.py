@@ -147,9 +147,21 @@ def compact_dense(data: FitData, multiple: int = 256, min_width: int = 0) -> Fit
     V = w.shape[1]
     k = int(max(vis.sum(1).max(), 1))
     k = min(V, max(-(-k // multiple) * multiple, int(min_width)))
-    ids = jnp.asarray(np.argsort(~vis, axis=1, kind="stable")[:, :k].astype(np.int32))
+    ids = jnp.asarray(_visible_first(vis, k))
     targets, weights = _gather_vertices(data.dense_targets, data.dense_weights, ids)
     return data.replace(dense_targets=targets, dense_weights=weights, dense_ids=ids)
+
+
+def _visible_first(vis: np.ndarray, k: int) -> np.ndarray:
+    """(B, K) int32: per row of the (B, V) mask, the visible ids in order, then the first
+    invisible ones as padding (a stable argsort of ``~vis``, cut to K; row by row with
+    ``flatnonzero`` it takes 0.6 instead of 1.6 ms at (32, 13348))."""
+    out = np.empty((vis.shape[0], k), np.int32)
+    for i, row in enumerate(vis):
+        on = np.flatnonzero(row)[:k]
+        out[i, : len(on)] = on
+        out[i, len(on) :] = np.flatnonzero(~row)[: k - len(on)]
+    return out
 
 
 @jax.jit

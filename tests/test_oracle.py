@@ -86,3 +86,22 @@ def test_oracle_64_frames_dense_beats_sparse(poses_file, tmp_path, capsys):
     assert r["dense_gt"]["pve"] < r["sparse_gt"]["pve"], r
     assert r["dense_gt"]["pa_pve"] < r["sparse_gt"]["pa_pve"], r
     assert r["sparse_gt"]["pve"] < r["init"]["pve"]
+
+
+def test_timed_compiles_once_then_takes_the_median_of_reps(monkeypatch):
+    """`--reps N`: one untimed (compiling) call, then N timed calls; their median is reported."""
+    from types import SimpleNamespace
+
+    from jaxrefine import oracle
+
+    clock = iter([0.0, 5.0, 10.0, 11.0, 20.0, 23.0, 30.0, 32.0])  # first 5 s, then 1, 3, 2 s
+    monkeypatch.setattr(oracle.time, "perf_counter", lambda: next(clock))
+    calls = []
+
+    def run():
+        calls.append(len(calls))
+        return SimpleNamespace(params=np.zeros(1))
+
+    res, secs, compile_s = oracle._timed(run, reps=3)
+    assert len(calls) == 4 and secs == 2.0 and compile_s == 3.0
+    assert res.params.shape == (1,)

@@ -12,3 +12,9 @@ done
 # the chosen setting on the 512 frames of the README's medium table (eval_medium_s11_rerun10conf.*)
 jaxrefine eval --poses $P --subjects 09 16 --n 512 --seed 1 --difficulty medium --batch 16 \
   --rows learned_dense keypoints_detected --rerun-every 10 --confidence --json eval_medium_s11_rerun10conf.json
+
+# the oracle after the final check moved into the fit program (oracle_*_32_s11.*; oracle_*_32_s11a.* is the
+# intermediate version with two evaluations in the program, same command)
+for o in lgd adam; do
+  jaxrefine oracle --poses $P --n 32 --seed 1 --optimizer $o --reps 5 --json oracle_${o}_32_s11.json
+done
