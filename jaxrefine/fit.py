@@ -524,9 +524,6 @@ def _batch_size(tree: PyTree, what: str) -> int:
     return sizes.pop() if sizes else 0
 
 
-CHECK_MODES = ("keep", "measure")
-
-
 def _chain_check(objective, params0, results, data, mode: str) -> KeptResult:
     """The whole chain's never-worse check for ONE sample: ``objective`` (the last stage's) at
     the start, against the last stage's own loss at its returned params (the same objective
@@ -572,8 +569,8 @@ def _fit_stages_batch_jit(
     return jax.lax.map(one, (init_params, data), batch_size=chunk_size)
 
 
-def _run_batch(stages, init_params, data, *, chunk_size, record_terms, devices,
-               return_iterates, check):  # fmt: skip
+def _run_batch(stages, init_params, data, chunk_size, record_terms, devices, return_iterates,
+               *, check):  # fmt: skip
     """Shared by :func:`fit_stages_batch` and :func:`fit_chain_batch` (see the former)."""
     stages = tuple(Stage(*s) for s in stages)
     b = _batch_size(init_params, "init_params")
@@ -639,16 +636,8 @@ def fit_stages_batch(
     Returns:
       One :class:`FitResult` per stage, each leaf with a leading (B,) axis.
     """
-    return _run_batch(
-        stages,
-        init_params,
-        data,
-        chunk_size=chunk_size,
-        record_terms=record_terms,
-        devices=devices,
-        return_iterates=return_iterates,
-        check=None,
-    )
+    options = (chunk_size, record_terms, devices, return_iterates)
+    return _run_batch(stages, init_params, data, *options, check=None)
 
 
 def fit_chain_batch(
@@ -676,16 +665,8 @@ def fit_chain_batch(
       (one :class:`FitResult` per stage, a :class:`KeptResult`), every leaf with a leading
       (B,) axis.
     """
-    return _run_batch(
-        stages,
-        init_params,
-        data,
-        chunk_size=chunk_size,
-        record_terms=record_terms,
-        devices=devices,
-        return_iterates=return_iterates,
-        check=CHECK_MODES[0] if fallback else CHECK_MODES[1],
-    )
+    options = (chunk_size, record_terms, devices, return_iterates)
+    return _run_batch(stages, init_params, data, *options, check="keep" if fallback else "measure")
 
 
 def fit_batch(
