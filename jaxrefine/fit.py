@@ -382,7 +382,10 @@ def _run_stage(
         keep = jnp.isfinite(best_loss) & ((best_loss <= init_loss) | ~jnp.isfinite(init_loss))
     x_out = _select(keep, chosen, x0)
     final_loss = jnp.where(keep, best_loss, init_loss)
-    final_terms = obj.terms(x_out, data)
+    # the terms where the losses were taken (XLA shares the model evaluation with those), not
+    # a third evaluation at x_out
+    start_terms = init_terms if record_terms else obj.terms(x0, data)
+    final_terms = _select(keep, obj.terms(chosen, data), start_terms)
     status = jnp.where(
         c.nonfinite,
         STATUS_NONFINITE,
