@@ -22,3 +22,12 @@ done
 # the learned_dense_keypoints row with the chosen setting (eval_medium_s11_kp_rerun10conf.*)
 jaxrefine eval --poses $P --subjects 09 16 --n 512 --seed 1 --difficulty medium --batch 16 \
   --rows learned_dense_keypoints --rerun-every 10 --confidence --json eval_medium_s11_kp_rerun10conf.json
+
+# the oracle again after the final-terms change (oracle_*_32_s11c.*), same command
+for o in lgd adam; do
+  jaxrefine oracle --poses $P --n 32 --seed 1 --optimizer $o --reps 5 --json oracle_${o}_32_s11c.json
+done
+
+# hard, the shipped network with the chosen setting (eval_hard_s11_rerun10conf.*)
+jaxrefine eval --poses $P --subjects 09 16 --n 512 --seed 1 --difficulty hard --batch 16 \
+  --rows learned_dense learned_dense_keypoints --rerun-every 10 --confidence --json eval_hard_s11_rerun10conf.json
