@@ -31,3 +31,6 @@ done
 # hard, the shipped network with the chosen setting (eval_hard_s11_rerun10conf.*)
 jaxrefine eval --poses $P --subjects 09 16 --n 512 --seed 1 --difficulty hard --batch 16 \
   --rows learned_dense learned_dense_keypoints --rerun-every 10 --confidence --json eval_hard_s11_rerun10conf.json
+
+# the model users bring, after every code change of the session (bench_smplify_smpl-size_s11.*)
+( time jaxrefine bench smplify --model smpl-size --batches 32 --optimizers adam lgd --reps 3 --json bench_smplify_smpl-size_s11.json ) > bench_smplify_smpl-size_s11.txt 2>&1
