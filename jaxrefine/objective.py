@@ -167,8 +167,8 @@ def _visible_first(vis: np.ndarray, k: int) -> np.ndarray:
 @jax.jit
 def _gather_vertices(targets, weights, ids):
     """(B, V, 2) targets and (B, V) weights at (B, K) vertex ids. On the device: numpy's
-    ``take_along_axis`` of a batch-32 frame set took 3.5 of compact_dense's 5.9 ms (open model),
-    this 0.4."""
+    ``take_along_axis`` of a batch-32 frame set took 2.4-3.5 ms of compact_dense's ~6 (open
+    model), this 0.3-0.4 (docs/measurements/2026-11-30/s11_screens/compact_parts.txt)."""
     return jnp.take_along_axis(targets, ids[..., None], 1), jnp.take_along_axis(weights, ids, 1)
 
 
