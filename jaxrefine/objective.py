@@ -76,6 +76,11 @@ REFERENCE_PERSON_SIZE = 224.0  # px: SPIN's crop side, in which its weights were
 DENSE_REFERENCE_COUNT = 25.0  # the dense term is scaled to weigh like 25 keypoints
 DENSE_AND_KEYPOINTS = "dense+keypoints"  # data kind with both terms (see make_objectives)
 DATA_KINDS = ("keypoints", "dense", DENSE_AND_KEYPOINTS)
+# The dense preset's camera stage fits every 4th visible vertex (~500-1,100 of the open model's
+# 2,000-4,400 visible ones): 6 rigid parameters need no more. On the oracle's 32 frames the
+# stage took 0.95 instead of 2.29 ms per frame and the errors after Adam 100 + 100 and after
+# LGD moved by at most 0.8 mm (docs/measurements/2026-11-30/s12_screens/camera_stride*).
+CAMERA_VERTEX_STRIDE = 4
 
 
 # The pose prior of the objective is priors.GMMPrior (the one implementation of SMPLify's
@@ -205,6 +210,9 @@ class Preset:
       ignore_body25: BODY_25 joints ignored in the body stage (SPIN: neck and hips).
       body_stage_params: what the body stage optimises (SPIN keeps the camera translation
         fixed; without a depth anchor the dense preset lets it move too).
+      camera_vertex_stride: the dense camera stage fits every s-th of the dense term's
+        vertices (the visible ones in order), not all: it moves the body rigidly (6 numbers),
+        for which a few hundred to a thousand points suffice (see ``CAMERA_VERTEX_STRIDE``).
     """
 
     name: str
@@ -217,6 +225,7 @@ class Preset:
     learning_rate: float = 1e-2
     ignore_body25: tuple[int, ...] = BODY25_IGNORED_BY_SMPLIFY
     body_stage_params: tuple[str, ...] = ("body_pose", "betas", "global_orient")
+    camera_vertex_stride: int = 1
 
 
 PRESETS = {
@@ -228,6 +237,7 @@ PRESETS = {
         use_depth_prior=False,
         scale_by_person_size=True,
         body_stage_params=("body_pose", "betas", "global_orient", "transl"),
+        camera_vertex_stride=CAMERA_VERTEX_STRIDE,
     ),
 }
 
@@ -251,6 +261,8 @@ class SMPLifyObjective(AbstractObjective):
       keypoint_set: static name of the keypoint set the targets follow.
       use_angle_prior / use_depth_prior: static switches.
       ignore: static keypoint indices ignored in the body stage.
+      camera_stride: static; the camera stage's dense term uses every s-th vertex of the
+        data's (:meth:`_dense_view`).
       rigid: None, or the dense data term's body posed once for a stage that holds body_pose
         and betas fixed (see :meth:`specialize`): ``{"points": (3, N), "camera_offset": (3, N)}``
         (coordinate rows; see :meth:`_dense_projection`).
@@ -266,6 +278,7 @@ class SMPLifyObjective(AbstractObjective):
     use_angle_prior: bool = struct.field(pytree_node=False, default=True)
     use_depth_prior: bool = struct.field(pytree_node=False, default=True)
     ignore: tuple[int, ...] = struct.field(pytree_node=False, default=())
+    camera_stride: int = struct.field(pytree_node=False, default=1)
 
     has_residuals = True
 
@@ -288,9 +301,10 @@ class SMPLifyObjective(AbstractObjective):
             return self
         base = {**frozen, "global_orient": jnp.zeros(3, frozen["betas"].dtype)}
         base["transl"] = jnp.zeros(3, frozen["betas"].dtype)
-        if data.dense_ids is not None:
-            v_id = self._visible_vertices(base, data.dense_ids)
-            s = jnp.sum(self.model.lbs_weights[data.dense_ids], axis=-1)
+        ids = self._dense_view(data)[0]
+        if ids is not None:
+            v_id = self._visible_vertices(base, ids)
+            s = jnp.sum(self.model.lbs_weights[ids], axis=-1)
         else:
             v_id = self._vertices(base)
             s = jnp.sum(self.model.lbs_weights, axis=-1)
@@ -348,6 +362,24 @@ class SMPLifyObjective(AbstractObjective):
         _, A = rigid_chain(R, rest_joints(model, betas), model.parents)
         return skin(model.lbs_weights[ids], A, v[ids]) + params["transl"][None]
 
+    def _dense_view(self, data: FitData):
+        """``(ids, targets, weights)`` of the dense term: the data's, or in the camera stage
+        only every ``camera_stride``-th weighted vertex (in vertex order).
+
+        Compacted data hold their weighted vertices first, in vertex order (as
+        :func:`compact_dense` makes them), so that is every s-th column; on the whole mesh
+        (ids None) the other weighted vertices get weight 0 (the same vertices: compacting
+        changes no result, it only skips work).
+        """
+        ids, t, w = data.dense_ids, data.dense_targets, data.dense_weights
+        s = self.camera_stride
+        if self.stage != "camera" or s == 1:
+            return ids, t, w
+        if ids is not None:
+            return ids[::s], t[::s], w[::s]
+        rank = jnp.cumsum(w > 0) - 1
+        return None, t, jnp.where(rank % s == 0, w, 0.0)
+
     def _dense_projection(self, params, data: FitData) -> jnp.ndarray:
         """Pixels (N, 2) of the vertices the dense terms see: the compacted visible ones or the
         whole mesh, or (:meth:`specialize`) the body posed once and moved rigidly.
@@ -360,8 +392,9 @@ class SMPLifyObjective(AbstractObjective):
         the open model: see ``docs/measurements/2026-11-30/camera_stage_ab.txt``).
         """
         if self.rigid is None:
-            if data.dense_ids is not None:
-                verts = self._visible_vertices(params, data.dense_ids)
+            ids = self._dense_view(data)[0]
+            if ids is not None:
+                verts = self._visible_vertices(params, ids)
             else:
                 verts = self._vertices(params)
             return project(data.camera, verts)
@@ -395,8 +428,8 @@ class SMPLifyObjective(AbstractObjective):
             robust = geman_mcclure_residual(r, self.w["sigma"])
             return (conf[:, None] * robust * self.w["data"]).reshape(-1)
         proj = self._dense_projection(params, data)
-        r = (proj - data.dense_targets) * s
-        wv = data.dense_weights
+        _, targets, wv = self._dense_view(data)
+        r = (proj - targets) * s
         norm = jnp.sqrt(DENSE_REFERENCE_COUNT / jnp.maximum(jnp.sum(wv > 0), 1.0))
         if self.stage == "camera":
             return (jnp.sqrt(wv)[:, None] * r * norm * self.w["data"]).reshape(-1)
@@ -485,7 +518,9 @@ def make_objectives(
         use_depth_prior=preset.use_depth_prior,
     )
     return (
-        SMPLifyObjective(stage="camera", ignore=(), **common),
+        SMPLifyObjective(
+            stage="camera", ignore=(), camera_stride=preset.camera_vertex_stride, **common
+        ),  # fmt: skip
         SMPLifyObjective(stage="body", ignore=tuple(ignore), **common),
     )
 

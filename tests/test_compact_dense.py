@@ -3,6 +3,8 @@ pose correctives: same loss, same gradient, both stages."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -151,3 +153,32 @@ def test_specialize_keeps_the_posing_path_when_the_body_is_trained(problem):
     kp_obj = make_objectives(model, get_preset("spin"), "keypoints", load_gmm())[0]
     cam_frozen = {**{k: v[0] for k, v in params.items()}, "global_orient": None, "transl": None}
     assert kp_obj.specialize(cam_frozen, one).rigid is None
+
+
+@pytest.mark.parametrize("compacted", [True, False], ids=["compacted", "whole"])
+def test_camera_vertex_stride_fits_every_sth_vertex(problem, compacted):
+    """The camera stage with ``camera_vertex_stride = 3`` is the stride-1 camera stage on
+    every third visible vertex (in vertex order), compacted or not, posed directly and by the
+    rigid shortcut; the body stage does not change."""
+    model, params, whole = problem
+    data = compact_dense(whole, multiple=64) if compacted else whole
+    gmm = load_gmm()
+    cam3, body3 = make_objectives(
+        model, dataclasses.replace(get_preset("spin"), camera_vertex_stride=3), "dense", gmm
+    )
+    cam1, body1 = make_objectives(model, get_preset("spin"), "dense", gmm)
+    w = np.asarray(whole.dense_weights)
+    kept = np.zeros_like(w)
+    for b in range(len(w)):
+        every_third = np.flatnonzero(w[b] > 0)[::3]
+        kept[b, every_third] = w[b, every_third]
+    cut = whole.replace(dense_weights=jnp.asarray(kept))  # the reference: stride 1, whole mesh
+    loss = jax.jit(jax.vmap(lambda o, p, d: o.loss(p, d), in_axes=(None, 0, 0)))
+    reference = loss(cam1, params, cut)
+    np.testing.assert_allclose(loss(cam3, params, data), reference, rtol=_LOSS_RTOL)
+    assert not np.allclose(loss(cam1, params, data), reference, rtol=1e-3)  # it drops vertices
+    frozen = {**params, "global_orient": None, "transl": None}
+    fast = jax.vmap(cam3.specialize)(frozen, data)
+    rigid = jax.jit(jax.vmap(lambda o, p, d: o.loss(p, d)))(fast, params, data)
+    np.testing.assert_allclose(rigid, reference, rtol=_LOSS_RTOL)
+    np.testing.assert_array_equal(loss(body3, params, data), loss(body1, params, data))
