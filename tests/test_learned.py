@@ -398,6 +398,23 @@ def test_train_lgd_smoke_run_exports_a_loadable_checkpoint(tmp_path):
     with pytest.raises(FileExistsError):
         main(args)  # a finished run is not overwritten without --resume
 
+    # fine-tuning starts from the exported weights: at learning rate 0 they come out unchanged
+    tuned = tmp_path / "tuned"
+    ft = [*args[: args.index("--out")], "--out", str(tuned), *args[args.index("--out") + 2 :]]
+    ft = [*ft, "--init-from", str(out / "lgd_sparse"), "--lr", "0", "--steps", "2"]
+    ft[ft.index("--val-every") + 1] = ft[ft.index("--ckpt-every") + 1] = "2"
+    assert main(ft) == 0
+    again = load_lgd(tuned / "lgd_sparse")
+    for a, b in zip(jax.tree.leaves(again.weights), jax.tree.leaves(lgd.weights)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    np.testing.assert_array_equal(np.asarray(again.feature_std), np.asarray(lgd.feature_std))
+    assert checkpoint_meta(tuned / "lgd_sparse")["init_from"]["path"] == str(out / "lgd_sparse")
+    wider = [*ft[: ft.index("--hidden")], "--hidden", "32", *ft[ft.index("--hidden") + 2 :]]
+    with pytest.raises(ValueError, match="differs from the run.*'hidden': \\(16, 32\\)"):
+        main([*wider[: wider.index("--out")], "--out", str(tmp_path / "wider"),
+              *wider[wider.index("--out") + 2 :]])  # fmt: skip
+    assert not (tmp_path / "wider").exists()  # checked before anything is made
+
 
 @pytest.mark.slow
 def test_dense_training_samples_have_a_fixed_size():
@@ -411,3 +428,32 @@ def test_dense_training_samples_have_a_fixed_size():
     assert b["dense_targets"].shape == (2, 128, 2) and b["dense_ids"].shape == (2, 128)
     assert np.all(b["dense_weights"].sum(1) > 0)  # every frame sees some vertices
     assert b["dense_ids"].max() < model.num_vertices
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_training_samples_can_start_after_the_camera_stage(kind):
+    """With ``camera_stage`` a sample starts where ``smplify(optimizer="lgd")`` hands over to
+    the learned steps: same frame and observations, the start's global orientation and
+    translation moved by the Adam camera stage, which lowered its objective."""
+    import dataclasses
+
+    from jaxrefine.objective import get_preset, make_objectives
+    from jaxrefine.smpl_io import load_body_model
+    from jaxrefine.train.lgd import _DATA_KIND, LGDConfig, fit_inputs, make_samples
+
+    model = load_body_model()
+    poses = np.random.default_rng(0).normal(0, 0.2, (8, 24, 3)).astype(np.float32)
+    cfg = LGDConfig(kind=kind, image_size=(96, 96), dense_capacity=256)
+    plain = make_samples(model, poses, cfg, seed=3, size=3, backend="jax")
+    moved = make_samples(model, poses, dataclasses.replace(cfg, camera_stage=True), seed=3,
+                         size=3, backend="jax")  # fmt: skip
+    for k in plain:
+        if k not in ("init_pose", "init_transl"):
+            np.testing.assert_array_equal(moved[k], plain[k], err_msg=k)
+    np.testing.assert_array_equal(moved["init_pose"][:, 1:], plain["init_pose"][:, 1:])
+    assert np.all(np.abs(moved["init_transl"] - plain["init_transl"]).max(1) > 1e-4)
+    camera = make_objectives(model, get_preset(cfg.preset), _DATA_KIND[kind], None)[0]
+    loss = jax.vmap(camera.loss)
+    before, after = loss(*fit_inputs(plain)), loss(*fit_inputs(moved))
+    assert np.all(np.asarray(after) < 0.9 * np.asarray(before))

@@ -78,6 +78,9 @@ class LGDConfig:
       dense_capacity: visible vertices per dense sample (fixed shape for one compiled step).
       joint_weight: weight of the joint error (metres) against the L1 parameter errors.
       preset: SMPLify preset whose data term LGD minimises (pixel scale by person size).
+      camera_stage: start each sample where ``--optimizer lgd`` starts at test time, after
+        SMPLify's Adam camera stage on the sample's observations (:func:`start_after_camera_stage`),
+        instead of at the perturbed estimate itself.
     """
 
     kind: str = "sparse"
@@ -92,6 +95,7 @@ class LGDConfig:
     dense_capacity: int = 4096
     joint_weight: float = 10.0
     preset: str = "dense"
+    camera_stage: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -171,7 +175,7 @@ def make_samples(
         noise = rng.normal(0, 1, kp.shape) * config.noise_px / out["pixel_scale"][:, None, None]
         out["keypoints"] = (kp + noise).astype(np.float32)
         out["keypoint_conf"] = (inside & kept).astype(np.float32)
-        return out
+        return start_after_camera_stage(model, config, out) if config.camera_stage else out
     from jaxrefine.render import rasterize_batch
 
     frags = rasterize_batch(init.vertices, model.faces, cams, H, W, backend, cull_backfaces=True)
@@ -180,7 +184,21 @@ def make_samples(
     )
     t, w, ids = _pack_visible(np.asarray(targets), np.asarray(weights), config.dense_capacity, rng)
     out.update(dense_targets=t, dense_weights=w, dense_ids=ids)
-    return out
+    return start_after_camera_stage(model, config, out) if config.camera_stage else out
+
+
+def start_after_camera_stage(model: BodyModel, config: LGDConfig, batch: dict) -> dict:
+    """``batch`` with its start's global orientation and translation replaced by SMPLify's
+    camera stage on the batch's own observations (Adam, the preset's steps): the start that
+    ``smplify(optimizer="lgd")`` hands the learned steps at test time."""
+    from jaxrefine.smplify import smplify
+
+    params, data = fit_inputs(batch)
+    res = smplify(model, params, data, preset=config.preset, data_kind=_DATA_KIND[config.kind],
+                  optimizer="adam", body_steps=0, devices=jax.local_devices()[:1])  # fmt: skip
+    pose = np.array(batch["init_pose"])
+    pose[:, 0] = np.asarray(res.params["global_orient"])
+    return {**batch, "init_pose": pose, "init_transl": np.asarray(res.params["transl"], np.float32)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,11 +306,19 @@ def make_task(
     *,
     calibration_size: int = 64,
     val_size: int = 32,
+    start: LearnedGradientDescent | None = None,
 ) -> tuple[Task, LearnedGradientDescent]:
     """The :class:`~jaxrefine.train.loop.Task` training an LGD, and its (untrained) template
-    (structure + feature standardisation; the task's params are ``{"weights": ...}``)."""
-    calib = make_samples(model, train_poses, config, seed=-1 % 2**31, size=calibration_size)
-    template = make_template(model, config, calib)
+    (structure + feature standardisation; the task's params are ``{"weights": ...}``).
+
+    ``start``: fine-tune a trained LGD (:func:`check_start`): its weights are the initial
+    params and its feature standardisation is kept (no new calibration batch).
+    """
+    if start is None:
+        calib = make_samples(model, train_poses, config, seed=-1 % 2**31, size=calibration_size)
+        template = make_template(model, config, calib)
+    else:
+        template = start
     val_batch = make_samples(model, val_poses, config, seed=12345, size=val_size)
 
     # The body model and the template reach the jitted programs as arguments (``consts``), not
@@ -300,6 +326,8 @@ def make_task(
     consts = {"template": template, "model": model}
 
     def init(key):
+        if start is not None:
+            return {"weights": start.weights}
         return {"weights": _fresh_weights(template, key)}
 
     def loss(params, batch, key, consts):
@@ -322,6 +350,33 @@ def make_task(
     }
     make_batch = functools.partial(_batch_fn, model, train_poses, config)
     return Task(init, loss, make_batch, validate, describe, consts), template
+
+
+def check_start(lgd: LearnedGradientDescent, config: LGDConfig, source: str) -> None:
+    """Raise ValueError naming ``source`` and the fields when a checkpoint to fine-tune does
+    not have the run's structure (kind, width, blocks, learned steps)."""
+    want = {"features": _FEATURES[config.kind], "hidden": config.hidden,
+            "num_blocks": config.num_blocks, "num_steps": config.num_steps,
+            "layout": tuple((k, tuple(s)) for k, s in lgd.layout)}  # fmt: skip
+    have = {k: getattr(lgd, k) for k in want}
+    diff = {k: (have[k], want[k]) for k in want if have[k] != want[k]}
+    if diff:
+        raise ValueError(f"{source}: the LGD to fine-tune differs from the run: {diff} "
+                         "(checkpoint, run)")  # fmt: skip
+
+
+def load_start(path: str, config: LGDConfig) -> tuple[LearnedGradientDescent, dict]:
+    """The LGD to fine-tune from ``path`` (an exported checkpoint, or "shipped" = the packaged
+    one of the run's kind), checked by :func:`check_start`, and where it came from."""
+    from jaxrefine.optimizers.learned import ASSETS, checkpoint_meta, load_lgd, load_pretrained
+
+    shipped = str(path) == "shipped"
+    lgd = load_pretrained(config.kind) if shipped else load_lgd(path)
+    source = f"shipped lgd_{config.kind}" if shipped else str(path)
+    check_start(lgd, config, source)
+    meta = checkpoint_meta(ASSETS / f"lgd_{config.kind}" if shipped else path)
+    origin = {"path": source, "step": meta.get("steps"), "command": meta.get("command")}
+    return lgd, origin
 
 
 def _fresh_weights(template: LearnedGradientDescent, key: jax.Array) -> dict:
@@ -362,6 +417,14 @@ def parser():
     a("--mocap", type=Path, default=None, help="CMU folder converted when --poses is absent")
     a("--export", type=Path, default=None,
       help="write the trained LGD here (.npz + .json; default OUT/lgd_KIND)")  # fmt: skip
+    a("--init-from", default=None,
+      help="fine-tune: start from this LGD (exported .npz, or 'shipped' = the packaged one of "
+           "--kind) with a fresh optimizer and schedule")  # fmt: skip
+    a(
+        "--camera-stage",
+        action="store_true",
+        help="start every sample after SMPLify's Adam camera stage, as --optimizer lgd does",
+    )
     a("--lgd-steps", type=int, default=LGDConfig.num_steps, help="learned steps per fit")
     a("--hidden", type=int, default=LGDConfig.hidden, help="MLP width (published: 1024)")
     a("--blocks", type=int, default=LGDConfig.num_blocks, help="residual blocks per MLP")
@@ -426,17 +489,19 @@ def main(argv: list[str] | None = None) -> int:
     from jaxrefine.train import logs
     from jaxrefine.train.loop import TrainConfig, train
 
+    size = (args.image_size, args.image_size)
+    config = LGDConfig(
+        kind=args.kind, num_steps=args.lgd_steps, hidden=args.hidden,
+        num_blocks=args.blocks, image_size=size, camera_stage=args.camera_stage,
+    )  # fmt: skip
+    # checked before the data are made
+    start, origin = (None, None) if args.init_from is None else load_start(args.init_from, config)
     args.out.mkdir(parents=True, exist_ok=True)
     model = load_body_model()
     path = resolve_poses(args)
     train_poses = load_poses(path, exclude_subjects=VALIDATION_SUBJECTS).pose
     val_poses = load_poses(path, subjects=VALIDATION_SUBJECTS).pose
-    size = (args.image_size, args.image_size)
-    config = LGDConfig(
-        kind=args.kind, num_steps=args.lgd_steps, hidden=args.hidden,
-        num_blocks=args.blocks, image_size=size,
-    )  # fmt: skip
-    task, template = make_task(model, train_poses, val_poses, config)
+    task, template = make_task(model, train_poses, val_poses, config, start=start)
     tc = TrainConfig(
         steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, clip=args.clip,
         seed=args.seed, workers=args.workers, ckpt_every=args.ckpt_every,
@@ -457,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": command, "poses": str(path), "seed": args.seed, "steps": step,
         "scheduled_steps": args.steps, "batch": args.batch, "wall_s": wall_s,
         "machine": machine, "validation_subjects": list(VALIDATION_SUBJECTS),
-        "lgd_config": task.describe, "final": final,
+        "lgd_config": task.describe, "init_from": origin, "final": final,
     }  # fmt: skip
     npz, _ = export(template, params, dest, meta)
     keys = ("loss", "joint_mm_final", "val_joint_mm_init", "val_joint_mm_final")
