@@ -360,8 +360,7 @@ def check_start(lgd: LearnedGradientDescent, config: LGDConfig, source: str) -> 
     """Raise ValueError naming ``source`` and the fields when a checkpoint to fine-tune does
     not have the run's structure (kind, width, blocks, learned steps)."""
     want = {"features": _FEATURES[config.kind], "hidden": config.hidden,
-            "num_blocks": config.num_blocks, "num_steps": config.num_steps,
-            "layout": tuple((k, tuple(s)) for k, s in lgd.layout)}  # fmt: skip
+            "num_blocks": config.num_blocks, "num_steps": config.num_steps}  # fmt: skip
     have = {k: getattr(lgd, k) for k in want}
     diff = {k: (have[k], want[k]) for k in want if have[k] != want[k]}
     if diff:
@@ -372,13 +371,14 @@ def check_start(lgd: LearnedGradientDescent, config: LGDConfig, source: str) -> 
 def load_start(path: str, config: LGDConfig) -> tuple[LearnedGradientDescent, dict]:
     """The LGD to fine-tune from ``path`` (an exported checkpoint, or "shipped" = the packaged
     one of the run's kind), checked by :func:`check_start`, and where it came from."""
-    from jaxrefine.optimizers.learned import ASSETS, checkpoint_meta, load_lgd, load_pretrained
+    from jaxrefine.optimizers.learned import ASSETS, checkpoint_meta, load_lgd
 
     shipped = str(path) == "shipped"
-    lgd = load_pretrained(config.kind) if shipped else load_lgd(path)
+    stem = ASSETS / f"lgd_{config.kind}" if shipped else path
+    lgd = load_lgd(stem)
     source = f"shipped lgd_{config.kind}" if shipped else str(path)
     check_start(lgd, config, source)
-    meta = checkpoint_meta(ASSETS / f"lgd_{config.kind}" if shipped else path)
+    meta = checkpoint_meta(stem)
     origin = {"path": source, "step": meta.get("steps"), "command": meta.get("command")}
     return lgd, origin
 
