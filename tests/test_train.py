@@ -230,6 +230,31 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert steps == list(range(1, 13))
 
 
+def _nan_gradient_loss(params, batch, key, consts):
+    """The toy loss plus a term whose value is 0 and whose gradient is NaN on poisoned
+    batches (the norm of a zero vector) and finite on the others."""
+    value, metrics = toy.loss(params, batch, key)
+    hit = batch["poisoned"][0]
+    n = jnp.linalg.norm(params["b2"] - params["b2"] + (1.0 - hit))
+    return value + (n - jax.lax.stop_gradient(n)), metrics
+
+
+def poisoned_batch(seed: int, size: int, at: set) -> dict:
+    return {**toy.make_batch(seed, size), "poisoned": np.full((size,), seed in at, np.float32)}
+
+
+def test_non_finite_gradient_stops_the_run_before_the_next_checkpoint(tmp_path):
+    config = TrainConfig(steps=12, batch=4, lr=1e-2, warmup=2, ckpt_every=2, val_every=0,
+                         log_every=5)  # fmt: skip
+    bad = {input_pipeline.batch_seed(config.seed, 2)}  # the batch of step 3
+    task = dataclasses.replace(
+        toy.task(), loss=_nan_gradient_loss, make_batch=functools.partial(poisoned_batch, at=bad)
+    )
+    with pytest.raises(FloatingPointError, match=r"step 4: non-finite .*newest kept: step 2"):
+        train(task, config, tmp_path / "run")
+    assert checkpoint.manager(tmp_path / "run" / "checkpoints").latest_step() == 2
+
+
 def _shifted_loss(params, batch, key, consts):
     """The toy loss against targets shifted by the task's constant ``shift`` (2,)."""
     return toy.loss(params, {**batch, "y": batch["y"] + consts["shift"][None]}, key)

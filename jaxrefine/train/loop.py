@@ -147,6 +147,20 @@ def _floats(tree: dict) -> dict[str, float]:
     return {k: float(v) for k, v in distributed.to_host(tree).items()}
 
 
+def _check_finite(step: int, metrics: dict, mgr) -> None:
+    """Raise FloatingPointError when the step's loss or gradient norm is not finite.
+
+    Checked at every log and checkpoint step: a NaN gradient makes the parameters NaN, and
+    then every later loss, so no checkpoint is written after one and the newest kept
+    checkpoint is the one to resume from (named in the message)."""
+    bad = [k for k in ("loss", "grad_norm") if not np.isfinite(float(metrics[k]))]
+    if bad:
+        raise FloatingPointError(
+            f"training step {step}: non-finite {' and '.join(bad)}; stopped before writing "
+            f"another checkpoint (newest kept: step {mgr.latest_step()} in {mgr.directory})"
+        )
+
+
 def train(task: Task, config: TrainConfig, out: str | os.PathLike, *, resume: bool = False,
           run_info: dict | None = None, mesh=None) -> dict:  # fmt: skip
     """Train ``task`` for ``config.steps`` steps, writing everything under ``out``.
@@ -196,7 +210,10 @@ def train(task: Task, config: TrainConfig, out: str | os.PathLike, *, resume: bo
             batch = distributed.global_batch(mesh, next(iterator))
             state, metrics = step_fn(state, batch, consts)
             row = {}
-            if _due(step, config.log_every, config.steps):
+            log_due = _due(step, config.log_every, config.steps)
+            if log_due or _due(step, config.ckpt_every, config.steps):
+                _check_finite(step, metrics, mgr)
+            if log_due:
                 row = _floats(metrics)
             if task.validate is not None and _due(step, config.val_every, config.steps):
                 val = task.validate(distributed.to_host(state.params)) if lead else {}
