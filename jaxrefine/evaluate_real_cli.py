@@ -8,6 +8,12 @@ Per person, four rows:
 - ``learned_dense``: :func:`jaxrefine.refine.refine` with the network, no landmarks;
 - ``learned_dense_landmarks``: the network's targets plus the landmark term.
 
+``--optimizer NAME`` (any registered name, default ``adam``) fits every row but ``initial``
+with that optimizer. A row whose data the optimizer has no version for is skipped and the
+reason printed and kept in the JSON: the learned optimizer (``lgd``) ships checkpoints for
+keypoints and for dense targets, none for both at once, so with it
+``learned_dense_landmarks`` is skipped.
+
 Scores (:func:`jaxrefine.detect.evaluate_real.score_body`): PCK@0.05 / PCK@0.1 (of the box
 diagonal) of the body's projected COCO-17 keypoints and the IoU of its rendered silhouette.
 
@@ -63,10 +69,13 @@ def _one(tree, i):
     return jax.tree.map(lambda a: jnp.asarray(a)[i : i + 1], tree)
 
 
-def sparse_landmark_fit(model, params: dict, cameras, keypoints: np.ndarray) -> dict:
+def sparse_landmark_fit(
+    model, params: dict, cameras, keypoints: np.ndarray, optimizer="adam"
+) -> dict:
     """SMPLify on landmarks only (``dense`` preset, data kind "keypoints", BODY_25).
 
-    Args: params (P, ...) start; cameras (P); keypoints (P, 25, 3). Returns fitted params."""
+    Args: params (P, ...) start; cameras (P); keypoints (P, 25, 3); optimizer: name or object.
+    Returns fitted params."""
     from jaxrefine.objective import FitData, get_preset, load_gmm_prior
     from jaxrefine.refine import pose_batch, with_start
     from jaxrefine.smplify import smplify
@@ -81,27 +90,54 @@ def sparse_landmark_fit(model, params: dict, cameras, keypoints: np.ndarray) -> 
                    keypoint_conf=jnp.asarray(keypoints[..., 2]))  # fmt: skip
     data = with_start(data, p["transl"], verts, preset)
     res = smplify(model, p, data, preset=preset, data_kind="keypoints", keypoint_set="body25",
-                  gmm=load_gmm_prior())  # fmt: skip
+                  gmm=load_gmm_prior(), optimizer=optimizer)  # fmt: skip
     return {k: np.asarray(v) for k, v in res.params.items()}
 
 
-def fit_rows(model, image: np.ndarray, pe, network, options) -> dict:
-    """The four rows' parameters (P leading) for a photo's estimates ``pe``
-    (:class:`~jaxrefine.photo.PhotoEstimates`); ``image`` (H, W, 3) float in [0, 1]."""
+# The SMPLify data kind of each fitted row (what a learned optimizer must have a version for).
+ROW_DATA_KIND = {"sparse_landmarks": "keypoints", "learned_dense": "dense",
+                 "learned_dense_landmarks": "dense+keypoints"}  # fmt: skip
+
+
+def unavailable_rows(optimizer) -> dict[str, str]:
+    """``{row: reason}`` for the rows ``optimizer`` cannot fit (no version for their data)."""
+    from jaxrefine.optimizers.registry import resolve_optimizer
+
+    out = {}
+    for row, kind in ROW_DATA_KIND.items():
+        try:
+            resolve_optimizer(optimizer, data_kind=kind)
+        except ValueError as e:
+            out[row] = f"{optimizer}: {e}"
+    return out
+
+
+def fit_rows(model, image: np.ndarray, pe, network, options) -> tuple[dict, dict[str, str]]:
+    """The rows' parameters (P leading) for a photo's estimates ``pe``
+    (:class:`~jaxrefine.photo.PhotoEstimates`); ``image`` (H, W, 3) float in [0, 1].
+
+    Returns ({row: params}, {skipped row: reason}) (see :func:`unavailable_rows`)."""
     from jaxrefine.photo import estimate_params, landmark_keypoints, landmark_options
     from jaxrefine.refine import refine
 
+    skipped = unavailable_rows(options.optimizer)
     init = estimate_params(pe.estimates)
     kp = landmark_keypoints(pe.landmarks)
     n = len(kp)
-    rows = {"initial": init, "sparse_landmarks": sparse_landmark_fit(model, init, pe.cameras, kp)}
+    rows = {"initial": init}
+    if "sparse_landmarks" not in skipped:
+        rows["sparse_landmarks"] = sparse_landmark_fit(
+            model, init, pe.cameras, kp, options.optimizer
+        )
     for row, use in (("learned_dense", False), ("learned_dense_landmarks", True)):
+        if row in skipped:
+            continue
         masks = list(pe.masks) if options.silhouette_weight > 0 else None
         res = refine(model, [image] * n, init, pe.cameras, network,
                      keypoints=kp if use else None, masks=masks,
                      options=landmark_options(options) if use else options)  # fmt: skip
         rows[row] = {k: np.asarray(v) for k, v in res.params.items()}
-    return rows
+    return rows, skipped
 
 
 def pseudo_ground_truth(landmarks: np.ndarray, mask: np.ndarray) -> tuple[dict, np.ndarray]:
@@ -168,14 +204,15 @@ def evaluate_photo(model, path, network, options, runner, *, annotation=None, ou
         estimates=_select(pe.estimates, keep), cameras=jax.tree.map(lambda a: a[keep], pe.cameras),
         landmarks=pe.landmarks[keep], masks=pe.masks[keep],
     )  # fmt: skip
-    rows = fit_rows(model, img, pe, network, options)
+    rows, skipped = fit_rows(model, img, pe, network, options)
     scores = score_rows(model, rows, pe.cameras, gts, backend)
     if out is not None:
         save_row_pictures(model, img, rows, pe.cameras, Path(out), Path(path).stem,
                           attribution(path), backend)  # fmt: skip
     kind = "coco_ground_truth" if annotation is not None else "pseudo_ground_truth_blazepose"
     return {"photo": str(path), "ground_truth": kind, "people": len(keep), "rows": scores,
-            "seconds": time.perf_counter() - t0, "attribution": attribution(path)}  # fmt: skip
+            "skipped": skipped, "seconds": time.perf_counter() - t0,
+            "attribution": attribution(path)}  # fmt: skip
 
 
 def _select(est, keep):
@@ -185,11 +222,26 @@ def _select(est, keep):
     return dataclasses.replace(est, **{k: getattr(est, k)[keep] for k in keys})
 
 
+def table_rows(results: list[dict]) -> list[list]:
+    """Printable rows: photo, ground truth, people, row, metrics ("skipped" for skipped rows)."""
+    out = []
+    for r in results:
+        truth = "COCO" if r["ground_truth"].startswith("coco") else "pseudo (BlazePose)"
+        for row in ROWS:
+            vals = r["rows"].get(row)
+            cells = (
+                ["skipped"] * len(METRICS) if vals is None else [f"{vals[m]:.3f}" for m in METRICS]
+            )
+            out.append([Path(r["photo"]).name, truth, r["people"], row, *cells])
+    return out
+
+
 def main(argv: list[str]) -> int:
     import argparse
 
     from jaxrefine.detect import BlazePose
     from jaxrefine.network import load_pretrained
+    from jaxrefine.optimizers.registry import optimizer_names
     from jaxrefine.refine import RefineOptions
     from jaxrefine.report import print_table, write_json
     from jaxrefine.smpl_io import load_body_model
@@ -207,6 +259,9 @@ def main(argv: list[str]) -> int:
     a("--backend", default="auto", choices=["auto", "egl", "jax"])
     a("--silhouette-weight", type=float, default=0.0,
       help="the learned rows add the silhouette term on BlazePose's mask (0 = off)")  # fmt: skip
+    a("--optimizer", default="adam", choices=optimizer_names(),
+      help="optimizer of the fitted rows (lgd: the shipped checkpoints; rows it has no "
+           "checkpoint for are skipped, with the reason)")  # fmt: skip
     a("--out", default=None, help="folder for the overlay pictures")
     a("--json", default=None, help="write the results as JSON")
     args = ap.parse_args(argv)
@@ -218,7 +273,8 @@ def main(argv: list[str]) -> int:
     cfg, params, meta = load_pretrained(args.checkpoint)
     options = RefineOptions(camera_steps=args.camera_steps, body_steps=args.body_steps,
                             texture_size=args.texture_size, backend=args.backend,
-                            silhouette_weight=args.silhouette_weight)  # fmt: skip
+                            silhouette_weight=args.silhouette_weight,
+                            optimizer=args.optimizer)  # fmt: skip
     runner = BlazePose()
     kw = {"out": args.out, "backend": args.backend}
     results = []
@@ -228,11 +284,10 @@ def main(argv: list[str]) -> int:
     for p in args.pseudo:
         results.append(evaluate_photo(model, p, (cfg, params), options, runner,
                                       tiles=tuple(args.tiles), **kw))  # fmt: skip
-    table = [[Path(r["photo"]).name, "COCO" if r["ground_truth"].startswith("coco") else
-              "pseudo (BlazePose)", r["people"], row] + [f"{r['rows'][row][m]:.3f}" for m in
-             METRICS] for r in results for row in ROWS]  # fmt: skip
-    print_table(["photo", "ground truth", "people", "row", *METRICS], table)
+    print_table(["photo", "ground truth", "people", "row", *METRICS], table_rows(results))
+    for row, why in (results[0]["skipped"] if results else {}).items():
+        print(f"eval-real: row {row} skipped: {why}")
     write_json(args.json, {"network": args.checkpoint or "shipped", "network_name": cfg.name,
                            "silhouette_weight": args.silhouette_weight,
-                           "results": results})  # fmt: skip
+                           "optimizer": args.optimizer, "results": results})  # fmt: skip
     return 0

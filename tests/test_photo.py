@@ -137,23 +137,33 @@ def test_refine_photo_without_estimates_end_to_end(coco_photo, tiny_checkpoint, 
 
 
 @pytest.mark.slow
-def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys):
+@pytest.mark.parametrize("optimizer", ["adam", "lgd"])
+def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, optimizer):
+    """Every row scored and pictured; with LGD the row it has no checkpoint for (dense targets
+    plus landmarks) is skipped, and says why, instead of failing the run or hiding the row."""
     from PIL import Image
 
     from jaxrefine.evaluate_real_cli import METRICS, ROWS
 
     code = cli_main(["eval-real", "--image", str(coco_photo), "--annotation", str(COCO_JSON),
                      "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "pics"),
-                     "--json", str(tmp_path / "r.json"), *FAST])  # fmt: skip
+                     "--json", str(tmp_path / "r.json"), "--optimizer", optimizer,
+                     *FAST])  # fmt: skip
     assert code == 0
     table = capsys.readouterr().out
     for row in ROWS:
         assert row in table
     doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["optimizer"] == optimizer
     (res,) = doc["results"]
     assert res["ground_truth"] == "coco_ground_truth" and res["people"] == 1
-    assert set(res["rows"]) == set(ROWS)
-    for row in ROWS:
+    skipped = {"lgd": {"learned_dense_landmarks"}, "adam": set()}[optimizer]
+    assert set(res["skipped"]) == skipped and set(res["rows"]) == set(ROWS) - skipped
+    for row in skipped:
+        assert "dense+keypoints" in res["skipped"][row]
+        assert f"row {row} skipped: lgd: no LGD checkpoint" in table
+        assert not (tmp_path / "pics" / f"{coco_photo.stem}_{row}.png").exists()
+    for row in set(ROWS) - skipped:
         assert set(res["rows"][row]) == set(METRICS)
         assert all(0.0 <= v <= 1.0 for v in res["rows"][row].values())
         png = tmp_path / "pics" / f"{coco_photo.stem}_{row}.png"
