@@ -462,10 +462,11 @@ def test_training_samples_can_start_after_the_camera_stage(kind):
 _JOINT_TOL = 1e-5  # metres: float32 joints of a body ~1 m in size, compared after subtraction
 
 
-def test_root_aligned_joint_loss_ignores_translation_and_has_finite_gradients():
-    """``joint_error="root"``: a state that differs from the truth only by its translation
-    costs ``root_weight`` times the offset (the camera-frame term charges ``joint_weight``
-    times it), its root-aligned error is 0, and the loss has a finite gradient at the truth,
+def test_root_aligned_point_losses_ignore_translation_and_have_finite_gradients():
+    """The root-aligned point losses: a state that differs from the truth only by its
+    translation costs ``root_weight`` times the offset (the camera-frame term charges
+    ``joint_weight`` times it), its root-aligned joint and vertex errors are 0, a bent elbow
+    moves the vertices more than the joints, and the loss has a finite gradient at the truth,
     where the norm of the root's own aligned error (0) would make it NaN."""
     import dataclasses
 
@@ -478,7 +479,7 @@ def test_root_aligned_joint_loss_ignores_translation_and_has_finite_gradients():
     pose = rng.normal(0, 0.2, (24, 3)).astype(np.float32)
     betas = rng.normal(0, 1, (10,)).astype(np.float32)
     transl = np.float32([0.1, -0.2, 3.0])
-    batch = {"gt_pose": pose[None], "gt_betas": betas[None],
+    batch = {"gt_pose": pose[None], "gt_betas": betas[None], "gt_transl": transl[None],
              "gt_joints": np.asarray(posed_joints(model, pose, betas, transl))[None]}  # fmt: skip
     shift = np.float32([0.0, 0.0, 0.2])
     bent = pose.copy()
@@ -489,16 +490,24 @@ def test_root_aligned_joint_loss_ignores_translation_and_has_finite_gradients():
         "betas": jnp.asarray(np.stack([betas] * 3))[None],
         "transl": jnp.asarray(np.stack([transl, transl + shift, transl]))[None],
     }
-    err = jax.tree.map(np.asarray, state_errors(model, iterates, batch))
+    err = jax.tree.map(np.asarray, state_errors(model, iterates, batch, vertices=True))
     np.testing.assert_allclose(err["joint_ra_m"][0, :2], 0.0, atol=_JOINT_TOL)
+    np.testing.assert_allclose(err["vertex_ra_m"][0, :2], 0.0, atol=_JOINT_TOL)
     np.testing.assert_allclose(err["root_m"][0], [0.0, 0.2, 0.0], atol=_JOINT_TOL)
     np.testing.assert_allclose(err["joint_m"][0, 1], 0.2, atol=_JOINT_TOL)
     assert err["joint_ra_m"][0, 2] > 1e-3  # the bent elbow moves joints relative to the root
+    assert err["vertex_ra_m"][0, 2] > err["joint_ra_m"][0, 2]  # the forearm's vertices more
     cam = LGDConfig(kind="dense")
-    root = dataclasses.replace(cam, joint_error="root", root_weight=0.5)
     np.testing.assert_allclose(state_loss(cam, err)[0, 1], 10 * 0.2, rtol=1e-4)
-    np.testing.assert_allclose(state_loss(root, err)[0, 1], 0.5 * 0.2, rtol=1e-4)
-    grads = jax.grad(lambda it: jnp.sum(state_loss(root, state_errors(model, it, batch))))(iterates)
-    assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
-    with pytest.raises(ValueError, match="joint_error"):
-        LGDConfig(joint_error="pelvis")
+    for points in ("root_joints", "root_vertices"):
+        root = dataclasses.replace(cam, point_loss=points, root_weight=0.5)
+        np.testing.assert_allclose(state_loss(root, err)[0, 1], 0.5 * 0.2, rtol=1e-4)
+        np.testing.assert_allclose(state_loss(root, err)[0, 0], 0.0, atol=_JOINT_TOL)
+
+        def total(it, root=root):
+            return jnp.sum(state_loss(root, state_errors(model, it, batch, vertices=True)))
+
+        grads = jax.grad(total)(iterates)
+        assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads)), points
+    with pytest.raises(ValueError, match="point_loss"):
+        LGDConfig(point_loss="pelvis")
