@@ -398,6 +398,22 @@ def failed(merged) -> bool:
     return bool(np.any(np.isin(merged["status"], (STATUS_NONFINITE, STATUS_RENDER_FAILED))))
 
 
+def _check_optimizer(options, with_keypoints: bool, photos: bool) -> None:
+    """Refuse, before any work, an optimizer with no version for the run's data (the learned
+    one ships checkpoints for keypoints and for dense targets, none for both at once)."""
+    from jaxrefine.optimizers.registry import resolve_optimizer
+
+    if options is None:
+        return
+    kind = "dense+keypoints" if with_keypoints else "dense"
+    try:
+        resolve_optimizer(options.optimizer, data_kind=kind)
+    except ValueError as e:
+        drop = "--no-landmarks" if photos else "no --keypoints"
+        raise InputError(f"--optimizer {options.optimizer}: {e}; with {drop} the fit uses "
+                         "dense targets only, or choose a classical optimizer") from e  # fmt: skip
+
+
 def refine_files(
     images_src,
     estimates_path,
@@ -431,6 +447,8 @@ def refine_files(
     from jaxrefine.report import write_json
 
     out = Path(out)
+    with_keypoints = keypoints_path is not None or (estimates_path is None and use_landmarks)
+    _check_optimizer(options, with_keypoints, photos=estimates_path is None)
     if options is not None and options.silhouette_weight > 0 and estimates_path is not None:
         raise InputError("--silhouette-weight needs person masks: give photos without "
                          "--estimates (BlazePose's masks serve)")  # fmt: skip

@@ -74,6 +74,26 @@ def test_refine_files_writes_every_output_and_resumes(user_files, monkeypatch):
         f["final_objective"] for f in saved["frames"]]  # fmt: skip
 
 
+def test_an_optimizer_without_a_version_for_the_data_fails_before_work(user_files, tmp_path):
+    """LGD has no checkpoint for dense targets plus keypoints: refused before anything is
+    read or written, naming the way out; with dense targets only it is accepted."""
+    import dataclasses
+
+    model, root, net = user_files
+    lgd = dataclasses.replace(FAST, optimizer="lgd")
+    for kw, hint in (({"estimates_path": None}, "--no-landmarks"),
+                     ({"estimates_path": root / "est.npz", "keypoints_path": "kp.json"},
+                      "no --keypoints")):  # fmt: skip
+        with pytest.raises(InputError, match=f"--optimizer lgd: no LGD checkpoint .*'dense\\+"
+                           f"keypoints'.*with {hint}"):  # fmt: skip
+            refine_files(tmp_path / "no_such_photo.jpg", out=tmp_path / "o", model=model,
+                         network=net, options=lgd, progress=False, **kw)  # fmt: skip
+        assert not (tmp_path / "o").exists()
+    out = refine_files(root / "imgs", root / "est.npz", tmp_path / "dense", model=model,
+                       network=net, options=lgd, progress=False)  # fmt: skip
+    assert len(out["frames"]) > 0
+
+
 def test_inconsistent_inputs_fail_before_work(user_files, tmp_path, capsys):
     model, root, net = user_files
     z = dict(np.load(root / "est.npz"))
