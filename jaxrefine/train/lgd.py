@@ -9,7 +9,8 @@ are held out and used for validation), with
   with ``camera_stage`` (``--camera-stage``) then moved by SMPLify's Adam camera stage on the
   sample's observations: the start ``--optimizer lgd`` hands the learned steps at test time
   (the shipped checkpoints were fine-tuned so; trained from raw starts only, the dense one
-  ended 84 % above Adam's PVE on the oracle, 23 % after 3,000 steps from such starts),
+  ended 84 % above Adam's PVE on the oracle, 23 % after 3,000 steps from such starts, 3 %
+  after 12,000 more with ``point_loss="root_vertices"``),
 - observations: ``sparse`` = the 25 BODY_25 keypoints projected, each dropped with
   probability ``drop`` (LGD's Bernoulli(0.8) confidences) or when outside the image, plus
   Gaussian pixel noise; ``dense`` = the ground-truth dense targets of the oracle (the field
@@ -32,7 +33,7 @@ and of the betas, plus a point term; averaged over states and samples. The point
   error.
 
 Why root-aligned: from a single view the depth is ambiguous with the body's size. With the
-dense checkpoint on the dense validation frames, 87 of the 89 mm root error after 10 steps is
+dense checkpoint on the dense validation frames, 86 of the 89 mm root error after 10 steps is
 depth and barely moves over the steps, while the root-aligned joint error keeps falling (93 ->
 40 mm); in the camera-frame sum that depth error dominates the term. Why vertices: the betas'
 L1 error hardly falls (0.50 -> 0.39), and the PVE gap to Adam is larger than the MPJPE gap

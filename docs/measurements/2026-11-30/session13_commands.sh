@@ -9,7 +9,7 @@ T=docs/measurements/2026-11-30/s13_screens
 (cd $T && SEED=12345 SIZE=32 python lgd_per_state.py dense)       # the runs' validation batch
 
 # LGD training runs (nice 19; each exported to OUT/lgd_dense.{npz,json})
-#   stopped after 1,650 steps when the vertex loss was chosen instead (its log: lgd_dense_rootjoints_stopped_log.csv;
+#   stopped after 1,680 steps when the vertex loss was chosen instead (its log: lgd_dense_rootjoints_stopped_log.csv;
 #   flag spelled --joint-error root at commit 014e9c8, --point-loss root_joints now):
 python scripts/train_lgd.py --platform cpu --kind dense --init-from shipped --camera-stage --joint-error root --root-weight 1 --steps 6000 --batch 16 --lr 3e-4 --warmup 50 --seed 4 --ckpt-every 100 --val-every 500 --log-every 10 --out /work/runs/lgd_dense_root --poses /work/runs/cmu_poses.npz
 python scripts/train_lgd.py --platform cpu --kind dense --init-from shipped --camera-stage --point-loss root_vertices --root-weight 1 --steps 6000 --batch 16 --lr 3e-4 --warmup 50 --seed 4 --ckpt-every 100 --val-every 500 --log-every 10 --out /work/runs/lgd_dense_rv --poses /work/runs/cmu_poses.npz
