@@ -36,3 +36,6 @@ for run in a b; do
 done
 $J eval --poses $P --n 128 --seed 2 --difficulty medium --rows learned_dense --optimizer lgd --json $D/eval128_lgd_s13.json > $D/eval128_lgd_s13.txt 2>&1
 $J eval-real --image $R/coco_000000000785.jpg --pseudo $R/3969570423_58eb848b75_c.jpg $R/51960182045_d5d6407a3c_c.jpg $R/opencv_basketball1.png $R/opencv_basketball2.png --tiles 1.0 0.6 --optimizer lgd --out pics_lgd --json $D/eval_real_lgd_s13.json > $D/eval_real_lgd_s13.txt 2>&1
+
+# why eval-real's sparse_landmarks row with LGD equals `initial` (lgd_landmarks_check.txt)
+(cd $T && python lgd_landmarks_check.py ../../../../../shared/real_images/coco_000000000785.jpg > lgd_landmarks_check.txt)
