@@ -101,15 +101,10 @@ ROW_DATA_KIND = {"sparse_landmarks": "keypoints", "learned_dense": "dense",
 
 def unavailable_rows(optimizer) -> dict[str, str]:
     """``{row: reason}`` for the rows ``optimizer`` cannot fit (no version for their data)."""
-    from jaxrefine.optimizers.registry import resolve_optimizer
+    from jaxrefine.optimizers.registry import missing_version
 
-    out = {}
-    for row, kind in ROW_DATA_KIND.items():
-        try:
-            resolve_optimizer(optimizer, data_kind=kind)
-        except ValueError as e:
-            out[row] = f"{optimizer}: {e}"
-    return out
+    reasons = {row: missing_version(optimizer, kind) for row, kind in ROW_DATA_KIND.items()}
+    return {row: f"{optimizer}: {why}" for row, why in reasons.items() if why is not None}
 
 
 def fit_rows(model, image: np.ndarray, pe, network, options) -> tuple[dict, dict[str, str]]:

@@ -401,17 +401,15 @@ def failed(merged) -> bool:
 def _check_optimizer(options, with_keypoints: bool, photos: bool) -> None:
     """Refuse, before any work, an optimizer with no version for the run's data (the learned
     one ships checkpoints for keypoints and for dense targets, none for both at once)."""
-    from jaxrefine.optimizers.registry import resolve_optimizer
+    from jaxrefine.optimizers.registry import missing_version
 
     if options is None:
         return
-    kind = "dense+keypoints" if with_keypoints else "dense"
-    try:
-        resolve_optimizer(options.optimizer, data_kind=kind)
-    except ValueError as e:
+    why = missing_version(options.optimizer, "dense+keypoints" if with_keypoints else "dense")
+    if why is not None:
         drop = "--no-landmarks" if photos else "no --keypoints"
-        raise InputError(f"--optimizer {options.optimizer}: {e}; with {drop} the fit uses "
-                         "dense targets only, or choose a classical optimizer") from e  # fmt: skip
+        raise InputError(f"--optimizer {options.optimizer}: {why}; with {drop} the fit uses "
+                         "dense targets only, or choose a classical optimizer")  # fmt: skip
 
 
 def refine_files(

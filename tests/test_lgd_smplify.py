@@ -16,6 +16,7 @@ from jaxrefine.fit import Stage, fit_stages_batch
 from jaxrefine.objective import compact_dense, get_preset, make_objectives, params_from_pose
 from jaxrefine.optimizers import adam, make_optimizer
 from jaxrefine.optimizers.learned import data_term_objective, init_lgd, save_lgd
+from jaxrefine.optimizers.registry import missing_version
 from jaxrefine.smpl_io import load_body_model
 from jaxrefine.smplify import CAMERA_STAGE_PARAMS, smplify
 
@@ -126,6 +127,9 @@ def test_lgd_names_what_is_missing(setup, tmp_path, monkeypatch):
         make_optimizer("lgd", data_kind="dense+keypoints")
     assert make_optimizer("lgd").features == "keypoints"  # no data kind: keypoints
     assert make_optimizer("lgd", data_kind="dense").features == "dense"
+    assert "no LGD checkpoint" in missing_version("lgd", "dense+keypoints")
+    assert missing_version("lgd", "dense") is None
+    assert missing_version("adam", "dense+keypoints") is None
     monkeypatch.setattr(learned, "ASSETS", tmp_path)  # a package without the checkpoints
     with pytest.raises(FileNotFoundError, match="lgd_sparse.npz"):
         _smplify(model, params, data, "keypoints")

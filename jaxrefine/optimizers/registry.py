@@ -119,6 +119,17 @@ def resolve_optimizer(
     )
 
 
+def missing_version(spec: OptimizerSpec, data_kind: str) -> str | None:
+    """Why ``spec`` cannot fit data of ``data_kind`` (a learned optimizer with no checkpoint for
+    it: the ValueError of its factory), or None when it can. Lets a command refuse or skip
+    such a fit before doing any work."""
+    try:
+        resolve_optimizer(spec, data_kind=data_kind)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
 def _checked(opt, what: str) -> Optimizer:
     if not isinstance(opt, Optimizer):
         raise TypeError(

@@ -147,13 +147,13 @@ def _floats(tree: dict) -> dict[str, float]:
     return {k: float(v) for k, v in distributed.to_host(tree).items()}
 
 
-def _check_finite(step: int, metrics: dict, mgr) -> None:
+def _check_finite(step: int, metrics: dict[str, float], mgr) -> None:
     """Raise FloatingPointError when the step's loss or gradient norm is not finite.
 
     Checked at every log and checkpoint step: a NaN gradient makes the parameters NaN, and
     then every later loss, so no checkpoint is written after one and the newest kept
     checkpoint is the one to resume from (named in the message)."""
-    bad = [k for k in ("loss", "grad_norm") if not np.isfinite(float(metrics[k]))]
+    bad = [k for k in ("loss", "grad_norm") if not np.isfinite(metrics[k])]
     if bad:
         raise FloatingPointError(
             f"training step {step}: non-finite {' and '.join(bad)}; stopped before writing "
@@ -212,9 +212,10 @@ def train(task: Task, config: TrainConfig, out: str | os.PathLike, *, resume: bo
             row = {}
             log_due = _due(step, config.log_every, config.steps)
             if log_due or _due(step, config.ckpt_every, config.steps):
-                _check_finite(step, metrics, mgr)
-            if log_due:
-                row = _floats(metrics)
+                floats = _floats(metrics)
+                _check_finite(step, floats, mgr)
+                if log_due:
+                    row = floats
             if task.validate is not None and _due(step, config.val_every, config.steps):
                 val = task.validate(distributed.to_host(state.params)) if lead else {}
                 row.update({f"val_{k}": float(v) for k, v in val.items()})
