@@ -42,6 +42,11 @@ Texture augmentations on the estimated texture (the paper's): Gaussian texel noi
 brightness change (per-channel gain), a wrong subject's texture, no texture (uniform grey, what
 :func:`~jaxrefine.shading.render_channels` draws without one).
 
+Real-photo appearance (:mod:`jaxrefine.data.appearance`, off by default; ``p_clothing``,
+``p_occluder``): loose clothing grown out of the person's silhouette and occluders pasted over
+it, on the image crop only (the ground truth stays the body's), after the photometric
+distortion.
+
 Speed (EGL llvmpipe, batch 8, compiled, full image 256 px; CPU time of the process, all its
 threads, measured on the shared 2-core machine): 0.57 CPU-s per batch at S = 128 (14 pairs per
 CPU-second) and 1.33 CPU-s at S = 256 (6 per CPU-second). About half is the two rasterizations
@@ -65,6 +70,7 @@ import numpy as np
 from jaxrefine.body_model import BodyModel, forward, rest_joints
 from jaxrefine.camera import Camera, project
 from jaxrefine.correspondence import ground_truth_field
+from jaxrefine.data import appearance
 from jaxrefine.data.backgrounds import default_pool, sample_background
 from jaxrefine.data.perturb import Difficulty, perturb
 from jaxrefine.data.sampling import cameras_for, sample_scenes
@@ -111,6 +117,10 @@ class PairConfig:
       p_brightness, brightness_gain: per-channel gain of the estimated texture.
       p_wrong_texture: render with another subject's estimated texture.
       p_no_texture: render without texture (uniform grey).
+      p_clothing, clothing_px: loose clothing (:mod:`jaxrefine.data.appearance`): the image's
+        person grows by U{clothing_px} pixels of its edge colours inside smooth random blobs.
+      p_occluder, occluder_size: an ellipse of another background over a person pixel, its
+        diameters U(occluder_size) of the crop side.
       num_subjects: P, subjects in the bank.
       reference_frames: K, frames per subject the texture is estimated from.
       reference_level: perturbation of the fits the texture is estimated through.
@@ -137,6 +147,10 @@ class PairConfig:
     brightness_gain: tuple[float, float] = (0.7, 1.3)
     p_wrong_texture: float = 0.1
     p_no_texture: float = 0.1
+    p_clothing: float = 0.0
+    clothing_px: tuple[int, int] = (1, 6)
+    p_occluder: float = 0.0
+    occluder_size: tuple[float, float] = (0.2, 0.5)
     num_subjects: int = 48
     reference_frames: int = 4
     reference_level: str = "easy"
@@ -150,6 +164,7 @@ class PairConfig:
         return dataclasses.replace(
             self, p_scale=0.0, p_rotate=0.0, channel_gain=0.0, p_photometric=0.0,
             p_texture_noise=0.0, p_brightness=0.0, p_wrong_texture=0.0, p_no_texture=0.0,
+            p_clothing=0.0, p_occluder=0.0,
         )  # fmt: skip
 
 
@@ -449,7 +464,8 @@ def make_pair(
 
     Returns:
       dict: image (S, S, 3), renders (S, S, 11), field (S, S, 2), mask (S, S), box_center (2,),
-      box_size (), crop_intrinsics (4,).
+      box_size (), crop_intrinsics (4,), crop_rotation (3, 3), person (S, S) bool (the true
+      body's pixels in the image), inside (S, S) bool (crop pixels inside the full image).
     """
     S = crop_size
     v_gt = forward(model, *gt).vertices
@@ -465,7 +481,8 @@ def make_pair(
     )  # fmt: skip
     image = _photometric(photo["image"], aug["channel_gain"], aug["brightness"],
                          aug["contrast"], aug["saturation"])  # fmt: skip
-    image = jnp.where(inside_image(crop, camera, S, height, width)[..., None], image, PAD_VALUE)
+    inside = inside_image(crop, camera, S, height, width)
+    image = jnp.where(inside[..., None], image, PAD_VALUE)
     frags = rasterize(v_init, model.faces, crop, S, S, backend, cull_backfaces=True)
     channels = render_channels(
         v_init, model.faces, crop, frags, model.v_template, texture=texture, vt=model.vt,
@@ -481,6 +498,8 @@ def make_pair(
         "box_size": size,
         "crop_intrinsics": jnp.stack([crop.fx, crop.fy, crop.cx, crop.cy]),
         "crop_rotation": crop.R,
+        "person": photo["mask"],
+        "inside": inside,
     }
 
 
@@ -601,9 +620,9 @@ def make_pairs(
     mix = np.asarray(config.mix, np.float64)
     if mix.shape != (4,) or (mix < 0).any() or mix.sum() <= 0:
         raise ValueError(f"mix must be 4 non-negative weights, got {config.mix}")
-    s_scene, s_sub, s_pert, s_bg, s_aug, s_tex, s_key = (
-        int(c.generate_state(1)[0]) for c in np.random.SeedSequence(int(seed)).spawn(7)
-    )
+    s_scene, s_sub, s_pert, s_bg, s_aug, s_tex, s_key, s_app = (
+        int(c.generate_state(1)[0]) for c in np.random.SeedSequence(int(seed)).spawn(8)
+    )  # spawned children do not depend on their count: the first 7 are as before
     params = sample_scenes(model, poses, n, s_scene, gen.scene)
     rng = np.random.default_rng(s_sub)
     subject = rng.integers(0, len(bank), n)
@@ -630,6 +649,8 @@ def make_pairs(
         backend=resolve_backend(gen.backend),
     )  # fmt: skip
     out = {k: np.asarray(v) for k, v in out.items()}
+    out["image"] = _real_appearance(out.pop("image"), out.pop("person"), out.pop("inside"),
+                                    np.random.default_rng(s_app), config, pool)  # fmt: skip
     f = params.focal.astype(np.float32)
     out.update(
         angle=np.asarray(aug["angle"]),
@@ -642,6 +663,24 @@ def make_pairs(
         pose=params.pose, betas=betas, transl=transl,
         init_pose=init[0], init_betas=init[1], init_transl=init[2],
     )  # fmt: skip
+    return out
+
+
+def _real_appearance(images, person, inside, rng, config, pool) -> np.ndarray:
+    """Loose clothing and occluders (:mod:`jaxrefine.data.appearance`) on the image crops
+    (n, S, S, 3), each with its probability; returns the input unchanged when both are 0."""
+    if config.p_clothing <= 0 and config.p_occluder <= 0:
+        return images
+    n, S = images.shape[:2]
+    clothing, occluder = rng.random(n) < config.p_clothing, rng.random(n) < config.p_occluder
+    out = np.array(images)
+    for i in np.nonzero(clothing | occluder)[0]:
+        numbers = appearance.draw(
+            rng, S, person[i], clothing=bool(clothing[i]), occluder=bool(occluder[i]),
+            clothing_px=config.clothing_px, occluder_size=config.occluder_size,
+            background_fn=lambda r: sample_background(S, S, r, pool)[0],
+        )  # fmt: skip
+        out[i] = appearance.apply(out[i], person[i], inside[i], numbers)
     return out
 
 

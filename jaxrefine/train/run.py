@@ -51,6 +51,20 @@ def parser() -> argparse.ArgumentParser:
     a("--subjects", type=int, default=None, help="synthetic subjects in the training bank")
     a("--precision", choices=("float32", "bfloat16"), default="float32",
       help="compute dtype (parameters stay float32)")  # fmt: skip
+    a(
+        "--clothing",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="probability of loose clothing on a training image (jaxrefine.data.appearance)",
+    )
+    a(
+        "--occluders",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="probability of an occluder over the person on a training image",
+    )
     a("--confidence", action="store_true", help="train the per-pixel confidence head too")
     a("--confidence-weight", type=float, default=0.1)
     a("--coordinator", default=None, help="HOST:PORT of process 0 (multi-process runs)")
@@ -59,9 +73,11 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def pair_config(name: str, crop_size: int, subjects: int | None):
+def pair_config(name: str, crop_size: int, subjects: int | None, clothing: float = 0.0,
+                occluders: float = 0.0):  # fmt: skip
     """The pair generator's settings for a network config (``tiny``: a 64 px scene, 2
-    subjects with 1 reference frame, 64-texel textures; fast enough for tests)."""
+    subjects with 1 reference frame, 64-texel textures; fast enough for tests), with the
+    probabilities of the real-appearance augmentations (:mod:`jaxrefine.data.appearance`)."""
     from jaxrefine.data.pairs import PairConfig
     from jaxrefine.data.sampling import SceneConfig
     from jaxrefine.data.scenes import GeneratorConfig
@@ -71,6 +87,10 @@ def pair_config(name: str, crop_size: int, subjects: int | None):
         cfg = PairConfig(crop_size=crop_size, generator=gen, num_subjects=2, reference_frames=1)
     else:
         cfg = PairConfig(crop_size=crop_size)
+    for p, flag in ((clothing, "--clothing"), (occluders, "--occluders")):
+        if not 0.0 <= p <= 1.0:
+            raise SystemExit(f"train: {flag} is a probability in [0, 1], got {p}")
+    cfg = dataclasses.replace(cfg, p_clothing=clothing, p_occluder=occluders)
     return dataclasses.replace(cfg, num_subjects=subjects) if subjects else cfg
 
 
@@ -105,7 +125,7 @@ def prepare(args, cfg):
     path = resolve_poses(args)
     train_poses = load_poses(path, exclude_subjects=VALIDATION_SUBJECTS)
     val_poses = load_poses(path, subjects=VALIDATION_SUBJECTS)
-    pc = pair_config(args.config, cfg.crop_size, args.subjects)
+    pc = pair_config(args.config, cfg.crop_size, args.subjects, args.clothing, args.occluders)
     bank = pairs.load_or_build_bank(args.out / "bank_train.npz", model, train_poses.pose, pc,
                                     args.seed)  # fmt: skip
     val_pc = dataclasses.replace(pc, num_subjects=max(2, pc.num_subjects // 4))
