@@ -230,6 +230,26 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert steps == list(range(1, 13))
 
 
+def test_resume_refuses_changed_flags(tmp_path):
+    """``--resume`` with a flag that changes the run's numbers stops before any work and names
+    the flag; unchanged flags (and ones the run's config.json predates, at their defaults) pass,
+    as do flags that do not change the numbers (--workers)."""
+    from jaxrefine.train import run
+
+    out = tmp_path / "run"
+    out.mkdir()
+    first = vars(run.parser().parse_args(["--out", str(out), "--lr", "1e-3"]))
+    del first["clothing"]  # a config.json written before the flag existed
+    (out / "config.json").write_text(json.dumps({"train": first}, default=str))
+    same = ["--out", str(out), "--lr", "1e-3", "--resume", "--workers", "3"]
+    run.check_resume(run.parser().parse_args(same))
+    with pytest.raises(SystemExit, match=r"--lr 0.002 \(run: 0.001\)"):
+        run.check_resume(run.parser().parse_args([*same, "--lr", "2e-3"]))
+    with pytest.raises(SystemExit, match=r"--clothing 0.5 \(run: 0.0\).*--init-from"):
+        run.check_resume(run.parser().parse_args([*same, "--clothing", "0.5"]))
+    run.check_resume(run.parser().parse_args(["--out", str(out), "--lr", "2e-3"]))  # no --resume
+
+
 def _nan_gradient_loss(params, batch, key, consts):
     """The toy loss plus a term whose value is 0 and whose gradient is NaN on poisoned
     batches (the norm of a zero vector) and finite on the others."""

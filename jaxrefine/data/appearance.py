@@ -2,7 +2,8 @@
 
 Our synthetic people wear their texture painted on the body: the image's person silhouette IS
 the body's silhouette. In real photos it is not: clothing, hair and bags stand out of the body
-(the COCO skier's rendered body covers 0.69 of his polygon), and other people and objects hide
+(an initial fit of the COCO skier has IoU 0.69 with the person's polygon, much of the rest is
+jacket and trousers), and other people and objects hide
 parts of it. A network that has only seen skin-tight silhouettes learns "move the body's
 boundary onto the person's boundary" and pulls real bodies outward or onto occluders (the
 real-photo table in the README). These two augmentations change only the image crop; the

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 from pathlib import Path
@@ -140,9 +141,44 @@ def prepare(args, cfg):
                                          validation)  # fmt: skip
 
 
+# flags that decide a run's numbers: --resume must repeat them (the rest, e.g. --workers or
+# --val-every, may change between chunks)
+RESUME_FIXED = (
+    "config", "steps", "batch", "lr", "warmup", "schedule", "clip", "seed", "subjects",
+    "precision", "confidence", "confidence_weight", "clothing", "occluders",
+)  # fmt: skip
+
+
+def check_resume(args) -> None:
+    """With ``--resume``, refuse flags that differ from the run's ``config.json`` (a resumed run
+    must continue the same run exactly), naming each one; flags the file predates count as their
+    defaults."""
+    path = args.out / "config.json"
+    if not args.resume or not path.exists():
+        return
+    saved = json.loads(path.read_text()).get("train", {})
+    defaults = vars(parser().parse_args([]))
+    diff = {
+        k: (saved.get(k, defaults[k]), getattr(args, k))
+        for k in RESUME_FIXED
+        if json.dumps(saved.get(k, defaults[k]), default=str)
+        != json.dumps(getattr(args, k), default=str)
+    }
+    if diff:
+        listed = ", ".join(
+            f"--{k.replace('_', '-')} {new} (run: {old})" for k, (old, new) in diff.items()
+        )
+        raise SystemExit(
+            f"train: --resume continues {args.out} exactly, but these flags differ from its "
+            f"config.json: {listed}. Repeat the run's flags, or start a new run from it with "
+            f"--init-from {args.out} --out NEW_DIR"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
+    check_resume(args)
     os.environ["JAX_PLATFORMS"] = PLATFORMS[args.platform]
     from jaxrefine import xla_flags
 
