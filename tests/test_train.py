@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from jaxrefine import network
-from jaxrefine.train import checkpoint, displacement, toy
+from jaxrefine.train import checkpoint, displacement, loop, toy
 from jaxrefine.train import input as input_pipeline
 from jaxrefine.train.export import export_run
 from jaxrefine.train.loop import Task, TrainConfig, init_state, make_optimizer, train, train_step
@@ -230,24 +230,24 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert steps == list(range(1, 13))
 
 
-def test_resume_refuses_changed_flags(tmp_path):
-    """``--resume`` with a flag that changes the run's numbers stops before any work and names
-    the flag; unchanged flags (and ones the run's config.json predates, at their defaults) pass,
-    as do flags that do not change the numbers (--workers)."""
-    from jaxrefine.train import run
-
-    out = tmp_path / "run"
-    out.mkdir()
-    first = vars(run.parser().parse_args(["--out", str(out), "--lr", "1e-3"]))
-    del first["clothing"]  # a config.json written before the flag existed
-    (out / "config.json").write_text(json.dumps({"train": first}, default=str))
-    same = ["--out", str(out), "--lr", "1e-3", "--resume", "--workers", "3"]
-    run.check_resume(run.parser().parse_args(same))
-    with pytest.raises(SystemExit, match=r"--lr 0.002 \(run: 0.001\)"):
-        run.check_resume(run.parser().parse_args([*same, "--lr", "2e-3"]))
-    with pytest.raises(SystemExit, match=r"--clothing 0.5 \(run: 0.0\).*--init-from"):
-        run.check_resume(run.parser().parse_args([*same, "--clothing", "0.5"]))
-    run.check_resume(run.parser().parse_args(["--out", str(out), "--lr", "2e-3"]))  # no --resume
+def test_resume_refuses_changed_settings(tmp_path):
+    """Resuming with a setting that changes the run's numbers (a TrainConfig field or the task's
+    description, e.g. the pair generator's clothing probability) stops before any step and
+    names it with the run's value; settings that do not change the numbers (workers, logging)
+    and the weights a run started from may change."""
+    config = TrainConfig(steps=4, batch=4, lr=1e-2, warmup=1, ckpt_every=2, val_every=0,
+                         log_every=1)  # fmt: skip
+    task = dataclasses.replace(toy.task(), describe={"pairs": {"p_clothing": 0.0}})
+    train(task, config, tmp_path / "run")
+    with pytest.raises(loop.ResumeMismatchError, match=r"config.lr 0.002 \(run: 0.01\)"):
+        train(task, dataclasses.replace(config, lr=2e-3), tmp_path / "run", resume=True)
+    clothed = dataclasses.replace(task, describe={"pairs": {"p_clothing": 0.5}})
+    with pytest.raises(loop.ResumeMismatchError, match=r"task.pairs.p_clothing 0.5 \(run: 0.0\)"):
+        train(clothed, config, tmp_path / "run", resume=True)
+    warm = dataclasses.replace(task, describe={**task.describe, "init_from": "elsewhere"})
+    done = train(warm, dataclasses.replace(config, workers=0, log_every=2), tmp_path / "run",
+                 resume=True)  # fmt: skip
+    assert done["resumed_from"] == 4
 
 
 def _nan_gradient_loss(params, batch, key, consts):

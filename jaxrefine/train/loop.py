@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxrefine.errors import JaxrefineError
 from jaxrefine.train import checkpoint, distributed, logs
 from jaxrefine.train import input as input_pipeline
 
@@ -161,6 +163,56 @@ def _check_finite(step: int, metrics: dict[str, float], mgr) -> None:
         )
 
 
+# the TrainConfig fields that decide a run's numbers (the others: speed, logging, retention)
+NUMBER_FIELDS = ("steps", "batch", "lr", "warmup", "schedule", "final_lr_fraction", "clip", "seed")
+SETTINGS_FILE = "settings.json"
+
+
+class ResumeMismatchError(JaxrefineError, ValueError):
+    """A resumed run was given settings that differ from the run's own (names each one)."""
+
+
+def run_settings(task: Task, config: TrainConfig) -> dict:
+    """What decides a run's numbers, as JSON values: the task's description (without its
+    ``init_from``: a resumed run restores its weights from its checkpoint) and the config's
+    :data:`NUMBER_FIELDS`."""
+    settings = {
+        "task": {k: v for k, v in task.describe.items() if k != "init_from"},
+        "config": {k: getattr(config, k) for k in NUMBER_FIELDS},
+    }
+    return json.loads(json.dumps(settings, default=str))
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def check_settings(out: Path, settings: dict, resume: bool, lead: bool) -> None:
+    """Keep ``out/settings.json`` (written when a run starts) and, on ``resume``, refuse
+    settings that differ from it, naming each with the run's value: a resumed run continues
+    the same run exactly. A run folder written before this file existed gets it on its next
+    resume (nothing to compare then)."""
+    path = out / SETTINGS_FILE
+    if resume and path.exists():
+        saved, now = _flat(json.loads(path.read_text())), _flat(settings)
+        diff = [f"{k} {now.get(k)} (run: {saved.get(k)})" for k in sorted(saved.keys() | now.keys())
+                if saved.get(k) != now.get(k)]  # fmt: skip
+        if diff:
+            raise ResumeMismatchError(
+                f"{out}: resuming with settings that differ from the run's {SETTINGS_FILE}: "
+                f"{', '.join(diff)}. Repeat the run's settings, or start a new run from its "
+                "weights (--init-from) in another folder"
+            )
+    elif lead:
+        logs.write_json(path, settings)
+
+
 def train(task: Task, config: TrainConfig, out: str | os.PathLike, *, resume: bool = False,
           run_info: dict | None = None, mesh=None) -> dict:  # fmt: skip
     """Train ``task`` for ``config.steps`` steps, writing everything under ``out``.
@@ -175,10 +227,15 @@ def train(task: Task, config: TrainConfig, out: str | os.PathLike, *, resume: bo
 
     Raises:
       FileExistsError: ``out`` holds checkpoints and ``resume`` is False.
+      ResumeMismatchError: ``resume`` with settings other than the run's (:func:`check_settings`).
     """
     out = Path(out)
     mesh = distributed.make_mesh() if mesh is None else mesh
     lead = jax.process_index() == 0
+    mgr = checkpoint.manager(out / "checkpoints", config.keep)
+    if not resume and mgr.latest_step() is not None:
+        raise FileExistsError(f"{out}/checkpoints holds a run: pass --resume or a new --out")
+    check_settings(out, run_settings(task, config), resume, lead)
     optimizer = make_optimizer(config)
     rep = distributed.replicated(mesh)
     fresh = functools.partial(init_state, task, optimizer, config.seed)
@@ -187,14 +244,11 @@ def train(task: Task, config: TrainConfig, out: str | os.PathLike, *, resume: bo
         config.seed, config.steps, jax.process_index(), jax.process_count(),
     )  # fmt: skip
     iterator = iter(input_pipeline.make_dataset(records, config.workers))
-    mgr = checkpoint.manager(out / "checkpoints", config.keep)
     if resume:  # only shapes are needed: no initialisation is computed
         abstract = jax.tree.map(
             lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=rep), jax.eval_shape(fresh)
         )
         state = checkpoint.restore(mgr, abstract, iterator)
-    elif mgr.latest_step() is not None:
-        raise FileExistsError(f"{out}/checkpoints holds a run: pass --resume or a new --out")
     else:  # eagerly (compiling a network's initialisation costs more than running it once)
         state = distributed.replicate(mesh, jax.device_get(fresh()))
     start = int(distributed.to_host(state.step))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 from pathlib import Path
@@ -141,44 +140,9 @@ def prepare(args, cfg):
                                          validation)  # fmt: skip
 
 
-# flags that decide a run's numbers: --resume must repeat them (the rest, e.g. --workers or
-# --val-every, may change between chunks)
-RESUME_FIXED = (
-    "config", "steps", "batch", "lr", "warmup", "schedule", "clip", "seed", "subjects",
-    "precision", "confidence", "confidence_weight", "clothing", "occluders",
-)  # fmt: skip
-
-
-def check_resume(args) -> None:
-    """With ``--resume``, refuse flags that differ from the run's ``config.json`` (a resumed run
-    must continue the same run exactly), naming each one; flags the file predates count as their
-    defaults."""
-    path = args.out / "config.json"
-    if not args.resume or not path.exists():
-        return
-    saved = json.loads(path.read_text()).get("train", {})
-    defaults = vars(parser().parse_args([]))
-    diff = {
-        k: (saved.get(k, defaults[k]), getattr(args, k))
-        for k in RESUME_FIXED
-        if json.dumps(saved.get(k, defaults[k]), default=str)
-        != json.dumps(getattr(args, k), default=str)
-    }
-    if diff:
-        listed = ", ".join(
-            f"--{k.replace('_', '-')} {new} (run: {old})" for k, (old, new) in diff.items()
-        )
-        raise SystemExit(
-            f"train: --resume continues {args.out} exactly, but these flags differ from its "
-            f"config.json: {listed}. Repeat the run's flags, or start a new run from it with "
-            f"--init-from {args.out} --out NEW_DIR"
-        )
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
-    check_resume(args)
     os.environ["JAX_PLATFORMS"] = PLATFORMS[args.platform]
     from jaxrefine import xla_flags
 
@@ -208,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers, ckpt_every=args.ckpt_every, val_every=args.val_every,
         log_every=args.log_every,
     )  # fmt: skip
-    if jax.process_index() == 0:
+    first_chunk = not (args.resume and (args.out / "config.json").exists())
+    if jax.process_index() == 0 and first_chunk:  # a resumed chunk's flags go to run.json
         logs.write_json(args.out / "config.json", {**task.describe, "train": vars(args)})
     command = " ".join([Path(sys.argv[0]).name, *argv])
     summary = train(task, config, args.out, resume=args.resume,
