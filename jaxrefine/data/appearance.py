@@ -1,12 +1,13 @@
-"""Real-photo appearance on synthetic training crops: loose clothing and occluders.
+"""Real-photo appearance on synthetic training crops: loose clothing, other people, occluders.
 
 Our synthetic people wear their texture painted on the body: the image's person silhouette IS
 the body's silhouette. In real photos it is not: clothing, hair and bags stand out of the body
 (an initial fit of the COCO skier has IoU 0.69 with the person's polygon, much of the rest is
 jacket and trousers), and other people and objects hide
 parts of it. A network that has only seen skin-tight silhouettes learns "move the body's
-boundary onto the person's boundary" and pulls real bodies outward or onto occluders (the
-real-photo table in the README). These two augmentations change only the image crop; the
+boundary onto the person's boundary" and pulls real bodies outward, onto occluders or onto the
+next player (the real-photo table in the README). These augmentations change only the image
+crop; the
 ground-truth field (the body's true displacement over the initial rendering) stays exactly what
 it was, so the network must learn to look through them.
 
@@ -15,16 +16,23 @@ it was, so the network must learn to look through them.
   person pixel it grew from: a garment, a skirt, a hood or hair that extends the nearest
   clothing colour. The allowed region is a smooth random blob map (:func:`smooth_region`), so
   some limbs get loose clothing and others not.
+* :func:`paste_person` (a crowd): another synthetic person, from another crop of the same
+  batch (:func:`draw_distractor`, :func:`warp_nearest`: scaled, maybe mirrored and moved
+  sideways by a fraction of the crop), pasted in front of the person or behind it (then only
+  over pixels that are not the person's, its clothing included). Crowded sports photos showed
+  why: an initial fit next to or behind another player was pulled onto that player.
 * :func:`paste_occluder`: an ellipse of another background image (a photo crop or a procedural
   pattern from :mod:`jaxrefine.data.backgrounds`) pasted over the crop, centred on a person
   pixel (Sárándi et al. 2018's synthetic occlusion, with our background pool instead of
   Pascal VOC objects).
 
 Both are host-side numpy on one crop (S, S, 3) and deterministic given their random numbers
-(:func:`draw` makes them from a generator). :func:`jaxrefine.data.pairs.make_pairs` applies
-them with probabilities ``PairConfig.p_clothing`` and ``p_occluder`` (0 by default; the
-training CLI's ``--clothing`` / ``--occluders``), after the photometric distortion and never
-to pixels outside the full image (those keep the padding value, as cropping a photo gives).
+(:func:`draw` and :func:`draw_distractor` make them from generators).
+:func:`jaxrefine.data.pairs.make_pairs` applies them with probabilities
+``PairConfig.p_clothing``, ``p_distractor`` and ``p_occluder`` (0 by default; the training
+CLI's ``--clothing`` / ``--distractors`` / ``--occluders``), after the photometric distortion,
+in the order clothing, other person, occluder (:func:`apply`), and never to pixels outside the
+full image (those keep the padding value, as cropping a photo gives).
 """
 
 from __future__ import annotations
@@ -92,6 +100,58 @@ def ellipse(size: int, center, radii, angle: float) -> np.ndarray:
     return u * u + v * v <= 1.0
 
 
+def warp_nearest(a: np.ndarray, scale: float, dy: float, dx: float, mirror: bool,
+                 fill) -> np.ndarray:  # fmt: skip
+    """``a`` (S, S, ...) scaled by ``scale`` about the crop centre, mirrored left-right when
+    ``mirror``, then moved by (dy, dx) pixels; nearest neighbour (pixel centres), ``fill``
+    where no source pixel lands. ``scale`` 1, no mirror, integer moves equal a plain shift."""
+    S = a.shape[0]
+    c = S / 2.0
+    y, x = np.mgrid[0:S, 0:S] + 0.5
+    sy, sx = (y - c - dy) / scale + c, (x - c - dx) / scale + c
+    if mirror:
+        sx = S - sx
+    iy, ix = np.floor(sy).astype(int), np.floor(sx).astype(int)
+    valid = (iy >= 0) & (iy < S) & (ix >= 0) & (ix < S)
+    out = np.full_like(a, fill)
+    out[valid] = a[iy[valid], ix[valid]]
+    return out
+
+
+def paste_person(image: np.ndarray, person: np.ndarray, other: np.ndarray,
+                 other_mask: np.ndarray, front: bool) -> np.ndarray:  # fmt: skip
+    """``image`` (S, S, 3) with another person's pixels ``other`` (S, S, 3) where
+    ``other_mask`` (S, S) bool: all of them when ``front``, else only over pixels that are not
+    ``person`` (S, S) bool (the other stands behind)."""
+    where = other_mask if front else other_mask & ~person
+    return np.where(where[..., None], other, image).astype(image.dtype)
+
+
+def draw_distractor(rng: np.random.Generator, index: int, count: int, size: int,
+                    shift: tuple[float, float], scale: tuple[float, float]) -> dict:  # fmt: skip
+    """Random numbers for another person in crop ``index`` of ``count``: ``source`` (another
+    crop; the crop itself, mirrored or moved, when it is alone), ``scale`` U(scale), a sideways
+    move ``dx`` of +-U(shift) crop sides and ``dy`` of +-0.1 side, ``mirror`` and ``front``
+    (each with probability 1/2)."""
+    source = (index + int(rng.integers(1, count))) % count if count > 1 else index
+    side = 1.0 if rng.random() < 0.5 else -1.0
+    return {
+        "source": source,
+        "scale": float(rng.uniform(*scale)),
+        "dx": side * float(rng.uniform(*shift)) * size,
+        "dy": float(rng.uniform(-0.1, 0.1)) * size,
+        "mirror": bool(rng.random() < 0.5),
+        "front": bool(rng.random() < 0.5),
+    }
+
+
+def place_person(image: np.ndarray, mask: np.ndarray, numbers: dict):
+    """(pixels (S, S, 3), mask (S, S) bool, front) of the person ``image`` / ``mask`` moved as
+    :func:`draw_distractor`'s ``numbers`` say: the ``distractor`` argument of :func:`apply`."""
+    move = (numbers["scale"], numbers["dy"], numbers["dx"], numbers["mirror"])
+    return warp_nearest(image, *move, 0.0), warp_nearest(mask, *move, False), numbers["front"]
+
+
 def paste_occluder(image: np.ndarray, occluder: np.ndarray, patch: np.ndarray) -> np.ndarray:
     """``image`` (S, S, 3) with ``patch`` (S, S, 3) where ``occluder`` (S, S) bool."""
     return np.where(occluder[..., None], patch, image).astype(image.dtype)
@@ -116,12 +176,17 @@ def draw(rng: np.random.Generator, size: int, person: np.ndarray, *, clothing: b
     return out
 
 
-def apply(image: np.ndarray, person: np.ndarray, inside: np.ndarray, numbers: dict) -> np.ndarray:
-    """One crop's augmentation from :func:`draw`'s ``numbers``: clothing first, then the
-    occluder; pixels outside the full image (``inside`` False) keep their value."""
-    out = image
+def apply(image: np.ndarray, person: np.ndarray, inside: np.ndarray, numbers: dict,
+          distractor=None) -> np.ndarray:  # fmt: skip
+    """One crop's augmentation from :func:`draw`'s ``numbers``: clothing first, then the other
+    person (``distractor``: :func:`place_person`'s triple, or None), then the occluder; pixels
+    outside the full image (``inside`` False) keep their value."""
+    out, person = image, person & inside
     if numbers["steps"]:
-        out, _ = grow_clothing(out, person & inside, numbers["allowed"] & inside, numbers["steps"])
+        out, person = grow_clothing(out, person, numbers["allowed"] & inside, numbers["steps"])
+    if distractor is not None:
+        pixels, mask, front = distractor
+        out = paste_person(out, person, pixels, mask & inside, front)
     if numbers["occluder"] is not None:
         out = paste_occluder(out, numbers["occluder"] & inside, numbers["patch"])
     return out

@@ -43,9 +43,9 @@ brightness change (per-channel gain), a wrong subject's texture, no texture (uni
 :func:`~jaxrefine.shading.render_channels` draws without one).
 
 Real-photo appearance (:mod:`jaxrefine.data.appearance`, off by default; ``p_clothing``,
-``p_occluder``): loose clothing grown out of the person's silhouette and occluders pasted over
-it, on the image crop only (the ground truth stays the body's), after the photometric
-distortion.
+``p_distractor``, ``p_occluder``): loose clothing grown out of the person's silhouette, another
+person beside, in front of or behind it, and occluders pasted over it, on the image crop only
+(the ground truth stays the body's), after the photometric distortion.
 
 Speed (EGL llvmpipe, batch 8, compiled, full image 256 px; CPU time of the process, all its
 threads, measured on the shared 2-core machine): 0.57 CPU-s per batch at S = 128 (14 pairs per
@@ -121,6 +121,9 @@ class PairConfig:
         person grows by U{clothing_px} pixels of its edge colours inside smooth random blobs.
       p_occluder, occluder_size: an ellipse of another background over a person pixel, its
         diameters U(occluder_size) of the crop side.
+      p_distractor, distractor_shift, distractor_scale: another person (from another crop of
+        the batch) in front of or behind the person, moved sideways by U(distractor_shift)
+        crop sides and scaled by U(distractor_scale).
       num_subjects: P, subjects in the bank.
       reference_frames: K, frames per subject the texture is estimated from.
       reference_level: perturbation of the fits the texture is estimated through.
@@ -151,6 +154,9 @@ class PairConfig:
     clothing_px: tuple[int, int] = (1, 6)
     p_occluder: float = 0.0
     occluder_size: tuple[float, float] = (0.2, 0.5)
+    p_distractor: float = 0.0
+    distractor_shift: tuple[float, float] = (0.15, 0.5)
+    distractor_scale: tuple[float, float] = (0.8, 1.2)
     num_subjects: int = 48
     reference_frames: int = 4
     reference_level: str = "easy"
@@ -164,7 +170,7 @@ class PairConfig:
         return dataclasses.replace(
             self, p_scale=0.0, p_rotate=0.0, channel_gain=0.0, p_photometric=0.0,
             p_texture_noise=0.0, p_brightness=0.0, p_wrong_texture=0.0, p_no_texture=0.0,
-            p_clothing=0.0, p_occluder=0.0,
+            p_clothing=0.0, p_occluder=0.0, p_distractor=0.0,
         )  # fmt: skip
 
 
@@ -620,9 +626,9 @@ def make_pairs(
     mix = np.asarray(config.mix, np.float64)
     if mix.shape != (4,) or (mix < 0).any() or mix.sum() <= 0:
         raise ValueError(f"mix must be 4 non-negative weights, got {config.mix}")
-    s_scene, s_sub, s_pert, s_bg, s_aug, s_tex, s_key, s_app = (
-        int(c.generate_state(1)[0]) for c in np.random.SeedSequence(int(seed)).spawn(8)
-    )  # spawned children do not depend on their count: the first 7 are as before
+    s_scene, s_sub, s_pert, s_bg, s_aug, s_tex, s_key, s_app, s_crowd = (
+        int(c.generate_state(1)[0]) for c in np.random.SeedSequence(int(seed)).spawn(9)
+    )  # spawned children do not depend on their count: the earlier ones are as before
     params = sample_scenes(model, poses, n, s_scene, gen.scene)
     rng = np.random.default_rng(s_sub)
     subject = rng.integers(0, len(bank), n)
@@ -649,8 +655,9 @@ def make_pairs(
         backend=resolve_backend(gen.backend),
     )  # fmt: skip
     out = {k: np.asarray(v) for k, v in out.items()}
+    rngs = np.random.default_rng(s_app), np.random.default_rng(s_crowd)
     out["image"] = _real_appearance(out.pop("image"), out.pop("person"), out.pop("inside"),
-                                    np.random.default_rng(s_app), config, pool)  # fmt: skip
+                                    rngs, config, pool)  # fmt: skip
     f = params.focal.astype(np.float32)
     out.update(
         angle=np.asarray(aug["angle"]),
@@ -666,21 +673,33 @@ def make_pairs(
     return out
 
 
-def _real_appearance(images, person, inside, rng, config, pool) -> np.ndarray:
-    """Loose clothing and occluders (:mod:`jaxrefine.data.appearance`) on the image crops
-    (n, S, S, 3), each with its probability; returns the input unchanged when both are 0."""
-    if config.p_clothing <= 0 and config.p_occluder <= 0:
+def _real_appearance(images, person, inside, rngs, config, pool) -> np.ndarray:
+    """Loose clothing, other people and occluders (:mod:`jaxrefine.data.appearance`) on the
+    image crops (n, S, S, 3), each with its probability; returns the input unchanged when all
+    are 0. ``rngs``: (clothing and occluders, other people), two streams so that runs without
+    other people draw the numbers they drew before those existed. A crop's other person comes
+    from the crops as rendered (before any of these augmentations)."""
+    if config.p_clothing <= 0 and config.p_occluder <= 0 and config.p_distractor <= 0:
         return images
+    rng, rng_crowd = rngs
     n, S = images.shape[:2]
     clothing, occluder = rng.random(n) < config.p_clothing, rng.random(n) < config.p_occluder
+    crowd = rng_crowd.random(n) < config.p_distractor
     out = np.array(images)
-    for i in np.nonzero(clothing | occluder)[0]:
+    for i in np.nonzero(clothing | occluder | crowd)[0]:
+        # draws no numbers for a crop with neither clothing nor occluder (streams unchanged)
         numbers = appearance.draw(
             rng, S, person[i], clothing=bool(clothing[i]), occluder=bool(occluder[i]),
             clothing_px=config.clothing_px, occluder_size=config.occluder_size,
             background_fn=lambda r: sample_background(S, S, r, pool)[0],
         )  # fmt: skip
-        out[i] = appearance.apply(out[i], person[i], inside[i], numbers)
+        other = None
+        if crowd[i]:
+            move = appearance.draw_distractor(rng_crowd, int(i), n, S, config.distractor_shift,
+                                              config.distractor_scale)  # fmt: skip
+            j = move["source"]
+            other = appearance.place_person(images[j], person[j] & inside[j], move)
+        out[i] = appearance.apply(out[i], person[i], inside[i], numbers, other)
     return out
 
 
