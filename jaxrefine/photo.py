@@ -206,7 +206,8 @@ def read_photo_inputs(images_src, model, *, boxes=None, tiles=(1.0,), use_landma
             parts.append(estimates_from_photo(model, img, boxes=boxes, tiles=tiles, runner=runner,
                                               frame=i, source=str(images.source)))  # fmt: skip
         except NoPersonError as e:
-            raise NoPersonError(f"{images.names[i]}: {e}") from e
+            name = images.paths[i] if images.paths is not None else images.names[i]
+            raise NoPersonError(f"{name}: {e}") from e
     est = _concat_estimates([p.estimates for p in parts])
     landmarks = np.concatenate([p.landmarks for p in parts])
     masks = [m for p in parts for m in p.masks]

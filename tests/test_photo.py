@@ -78,7 +78,7 @@ def test_blank_image_is_no_person_exit_2(tmp_path, tiny_checkpoint, capsys):
     code = cli_main(["refine", str(tmp_path / "blank.png"), "--out", str(tmp_path / "o"),
                      "--checkpoint", str(tiny_checkpoint)])  # fmt: skip
     line = _one_error_line(capsys)
-    assert code == 2 and "no person found" in line and "blank" in line
+    assert code == 2 and "no person found" in line and "blank.png" in line  # the file
     assert not (tmp_path / "o" / "refined.npz").exists()
 
 
