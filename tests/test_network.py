@@ -374,8 +374,9 @@ def test_shipped_checkpoint_says_how_it_was_made():
         commands.append(node["command"])
         node = node.get("init_from")
     assert all("scripts/train.py" in c or "train.py" in c for c in commands)
-    assert "--clothing 0.5 --occluders 0.3" in commands[0]  # session 14's stages
-    assert len(commands) == 5 and meta["step"] == 10600  # 3500 + 1600 + 2000 + 1500 + 2000
+    assert "--clothing 0.5 --occluders 0.3 --distractors 0.4" in commands[0]  # session 15's run
+    assert "--clothing 0.5 --occluders 0.3" in commands[1]  # session 14's stages
+    assert len(commands) == 6 and meta["step"] == 12600  # 3500 + 1600 + 2000 + 1500 + 2000 + 2000
 
 
 # ---------------------------------------------------------------- benchmark smoke run
