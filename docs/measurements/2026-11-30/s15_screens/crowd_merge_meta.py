@@ -35,7 +35,8 @@ m["validation_history_crowd_note"] = ("validation EPE / zero-field EPE of sessio
                                       "(same 64 validation pairs: val_zero_epe identical)")
 m["wall_s"] = round(o["wall_s"] + wall, 3)
 m["wall_s_note"] = (o["wall_s_note"] + f"; plus session 15's run ({wall:.0f} s, log.csv), alone "
-                    "on the machine apart from unit tests of about 15 s and linting")
+                    "on the machine apart from short unit tests, four one-line CLI error checks "
+                    "and linting (under a minute in all)")
 m["machine"] = ("machine: AMD EPYC (family 25 model 17, AVX512F, 2 cores), jax 0.10.2 on cpu; the "
                 "exported dict: " + json.dumps(m["machine"]) + "; earlier runs: " + str(o["machine"]))
 json.dump(new, open(out_path, "w"), indent=1)
