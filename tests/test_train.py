@@ -250,6 +250,37 @@ def test_resume_refuses_changed_settings(tmp_path):
     assert done["resumed_from"] == 4
 
 
+def test_resume_accepts_settings_added_since_the_run_began(tmp_path):
+    """A run folder whose settings.json predates a setting (jaxrefine gained it later) resumes
+    when the setting has the value that reproduces the run (Task.added_settings), and is
+    refused with any other value."""
+    config = TrainConfig(steps=4, batch=4, lr=1e-2, warmup=1, ckpt_every=2, val_every=0,
+                         log_every=1)  # fmt: skip
+    old = dataclasses.replace(toy.task(), describe={"pairs": {"p_clothing": 0.0}})
+    train(old, config, tmp_path / "run")
+    newer = dataclasses.replace(old, describe={"pairs": {"p_clothing": 0.0, "p_new": [0.1, 0.2]}},
+                                added_settings={"pairs": {"p_new": (0.1, 0.2)}})  # fmt: skip
+    bad = dataclasses.replace(newer, describe={"pairs": {"p_clothing": 0.0, "p_new": [0.3, 0.2]}})
+    with pytest.raises(
+        loop.ResumeMismatchError, match=r"task.pairs.p_new \[0.3, 0.2\] \(run: None\)"
+    ):
+        train(bad, config, tmp_path / "run", resume=True)
+    unlisted = dataclasses.replace(newer, added_settings={})
+    with pytest.raises(loop.ResumeMismatchError, match="task.pairs.p_new"):
+        train(unlisted, config, tmp_path / "run", resume=True)
+    assert train(newer, config, tmp_path / "run", resume=True)["resumed_from"] == 4
+
+
+def test_the_network_task_lists_real_pair_settings_as_added():
+    from jaxrefine.data.pairs import PairConfig
+    from jaxrefine.train import displacement
+
+    fields = dataclasses.asdict(PairConfig())
+    assert displacement._ADDED_PAIR_SETTINGS  # the table the resume check reads
+    for k, v in displacement._ADDED_PAIR_SETTINGS.items():
+        assert k in fields and fields[k] == v, k
+
+
 def _nan_gradient_loss(params, batch, key, consts):
     """The toy loss plus a term whose value is 0 and whose gradient is NaN on poisoned
     batches (the norm of a zero vector) and finite on the others."""

@@ -97,6 +97,14 @@ def batch_loss(cfg: network.NetworkConfig, params, batch: dict, key: jax.Array, 
     return jnp.mean(losses), jax.tree.map(jnp.mean, metrics)
 
 
+# PairConfig fields added after runs had begun (session 15), at their defaults (= what those
+# runs did): a run started before them resumes (loop.Task.added_settings)
+_ADDED_PAIR_SETTINGS = {
+    k: getattr(pairs.PairConfig(), k)
+    for k in ("p_distractor", "distractor_shift", "distractor_scale")
+}
+
+
 def make_batch(model, poses: np.ndarray, bank: pairs.SubjectBank, config: pairs.PairConfig,
                seed: int, size: int) -> dict[str, np.ndarray]:  # fmt: skip
     """``size`` training pairs from ``seed`` (only what the loss needs: :data:`BATCH_KEYS`)."""
@@ -214,6 +222,7 @@ def make_task(cfg: network.NetworkConfig, data: DisplacementData,
         ),
         validate=validate,
         describe=describe,
+        added_settings={"pairs": _ADDED_PAIR_SETTINGS},
     )
 
 

@@ -42,7 +42,10 @@ Batch = dict[str, np.ndarray]
 class Task:
     """What to train: pure functions (see the module docstring), the loss's constants and a
     description for ``run.json``. ``make_batch`` must be picklable (grain workers receive a
-    copy). ``loss`` receives ``consts`` as its fourth argument (None when the task has none)."""
+    copy). ``loss`` receives ``consts`` as its fourth argument (None when the task has none).
+    ``added_settings``: entries of ``describe`` (same nesting) that jaxrefine gained after runs
+    had begun, each at the value that reproduces those runs; a resumed run whose
+    ``settings.json`` lacks one accepts it at that value (:func:`check_settings`)."""
 
     init: Callable[[jax.Array], Params]
     loss: Callable[[Params, dict, jax.Array, Any], tuple[jax.Array, dict]]
@@ -50,6 +53,7 @@ class Task:
     validate: Callable[[Params], dict] | None = None
     describe: dict = dataclasses.field(default_factory=dict)
     consts: Any = None
+    added_settings: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,16 +197,20 @@ def _flat(tree: dict, prefix: str = "") -> dict:
     return out
 
 
-def check_settings(out: Path, settings: dict, resume: bool, lead: bool) -> None:
+def check_settings(out: Path, settings: dict, resume: bool, lead: bool,
+                   added: dict | None = None) -> None:  # fmt: skip
     """Keep ``out/settings.json`` (written when a run starts) and, on ``resume``, refuse
     settings that differ from it, naming each with the run's value: a resumed run continues
     the same run exactly. A run folder written before this file existed gets it on its next
-    resume (nothing to compare then)."""
+    resume (nothing to compare then). ``added`` (flat keys as in the messages, e.g.
+    ``task.pairs.p_distractor``): settings newer than some run folders, accepted when the
+    folder's file lacks them and they have the given value (what those runs did)."""
     path = out / SETTINGS_FILE
     if resume and path.exists():
-        saved, now = _flat(json.loads(path.read_text())), _flat(settings)
+        saved, now, added = _flat(json.loads(path.read_text())), _flat(settings), added or {}
         diff = [f"{k} {now.get(k)} (run: {saved.get(k)})" for k in sorted(saved.keys() | now.keys())
-                if saved.get(k) != now.get(k)]  # fmt: skip
+                if saved.get(k) != now.get(k)
+                and not (k not in saved and k in added and now.get(k) == added[k])]  # fmt: skip
         if diff:
             raise ResumeMismatchError(
                 f"{out}: resuming with settings that differ from the run's {SETTINGS_FILE}: "
@@ -235,7 +243,8 @@ def train(task: Task, config: TrainConfig, out: str | os.PathLike, *, resume: bo
     mgr = checkpoint.manager(out / "checkpoints", config.keep)
     if not resume and mgr.latest_step() is not None:
         raise FileExistsError(f"{out}/checkpoints holds a run: pass --resume or a new --out")
-    check_settings(out, run_settings(task, config), resume, lead)
+    added = _flat(json.loads(json.dumps(task.added_settings, default=str)), "task.")
+    check_settings(out, run_settings(task, config), resume, lead, added)
     optimizer = make_optimizer(config)
     rep = distributed.replicated(mesh)
     fresh = functools.partial(init_state, task, optimizer, config.seed)
