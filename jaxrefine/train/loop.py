@@ -184,7 +184,12 @@ def run_settings(task: Task, config: TrainConfig) -> dict:
         "task": {k: v for k, v in task.describe.items() if k != "init_from"},
         "config": {k: getattr(config, k) for k in NUMBER_FIELDS},
     }
-    return json.loads(json.dumps(settings, default=str))
+    return _json_values(settings)
+
+
+def _json_values(tree: dict) -> dict:
+    """``tree`` as it reads back from JSON (tuples become lists, other objects strings)."""
+    return json.loads(json.dumps(tree, default=str))
 
 
 def _flat(tree: dict, prefix: str = "") -> dict:
@@ -202,12 +207,13 @@ def check_settings(out: Path, settings: dict, resume: bool, lead: bool,
     """Keep ``out/settings.json`` (written when a run starts) and, on ``resume``, refuse
     settings that differ from it, naming each with the run's value: a resumed run continues
     the same run exactly. A run folder written before this file existed gets it on its next
-    resume (nothing to compare then). ``added`` (flat keys as in the messages, e.g.
-    ``task.pairs.p_distractor``): settings newer than some run folders, accepted when the
+    resume (nothing to compare then). ``added`` (nested as ``settings``, e.g.
+    ``{"task": task.added_settings}``): settings newer than some run folders, accepted when the
     folder's file lacks them and they have the given value (what those runs did)."""
     path = out / SETTINGS_FILE
     if resume and path.exists():
-        saved, now, added = _flat(json.loads(path.read_text())), _flat(settings), added or {}
+        saved, now = _flat(json.loads(path.read_text())), _flat(settings)
+        added = _flat(_json_values(added or {}))
         diff = [f"{k} {now.get(k)} (run: {saved.get(k)})" for k in sorted(saved.keys() | now.keys())
                 if saved.get(k) != now.get(k)
                 and not (k not in saved and k in added and now.get(k) == added[k])]  # fmt: skip
@@ -243,8 +249,7 @@ def train(task: Task, config: TrainConfig, out: str | os.PathLike, *, resume: bo
     mgr = checkpoint.manager(out / "checkpoints", config.keep)
     if not resume and mgr.latest_step() is not None:
         raise FileExistsError(f"{out}/checkpoints holds a run: pass --resume or a new --out")
-    added = _flat(json.loads(json.dumps(task.added_settings, default=str)), "task.")
-    check_settings(out, run_settings(task, config), resume, lead, added)
+    check_settings(out, run_settings(task, config), resume, lead, {"task": task.added_settings})
     optimizer = make_optimizer(config)
     rep = distributed.replicated(mesh)
     fresh = functools.partial(init_state, task, optimizer, config.seed)
