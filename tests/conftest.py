@@ -33,3 +33,23 @@ def mocap_dir():
     if not MOCAP_DIR.is_dir():
         pytest.skip(f"CMU mocap folder not found at {MOCAP_DIR} (set JAXREFINE_MOCAP_DIR)")
     return MOCAP_DIR
+
+
+@pytest.fixture
+def dense_only_optimizer(monkeypatch):
+    """A learned optimizer registered by data kind with a version for dense targets only (the
+    shipped dense LGD), as ``"lgd-dense-only"`` while the test runs: what a command does
+    with an optimizer that cannot fit the run's data (LGD ships a checkpoint for every data
+    kind SMPLify has, so it no longer shows this)."""
+    from jaxrefine.optimizers import registry
+    from jaxrefine.optimizers.learned import pretrained_for_data
+
+    def factory(learning_rate, data_kind):
+        del learning_rate
+        if data_kind != "dense":
+            raise ValueError(f"no checkpoint for data kind {data_kind!r} (only 'dense')")
+        return pretrained_for_data("dense")
+
+    monkeypatch.setitem(registry.OPTIMIZERS, "lgd-dense-only", factory)
+    monkeypatch.setattr(registry, "BY_DATA_KIND", {*registry.BY_DATA_KIND, "lgd-dense-only"})
+    return "lgd-dense-only"

@@ -323,6 +323,58 @@ def test_dense_features_fixed_size_and_compaction_invariant(smpl_problem):
     np.testing.assert_allclose(full_f, comp_f, atol=_FEATURE_TOL)
 
 
+def test_dense_keypoints_features_are_the_dense_then_the_keypoint_summary(smpl_problem):
+    _, data, _, body = smpl_problem["dense"]
+    _, kp_data, _, _ = smpl_problem["keypoints"]
+    both = data.replace(keypoints=kp_data.keypoints, keypoint_conf=kp_data.keypoint_conf)
+    f = jax.vmap(lambda d: observation_features("dense+keypoints", body, d))(both)
+    dense = jax.vmap(lambda d: observation_features("dense", body, d))(both)
+    kp = jax.vmap(lambda d: observation_features("keypoints", body, d))(both)
+    np.testing.assert_array_equal(f, jnp.concatenate([dense, kp], 1))
+    assert f.shape == (2, (3 * 24 + 3) + (3 * 25 + 3))
+    with pytest.raises(ValueError, match="keypoint LGD features need data.keypoints"):
+        observation_features("dense+keypoints", body, _one(data))
+
+
+def test_a_dense_lgd_extends_to_dense_keypoints_with_the_same_updates(smpl_problem):
+    """:func:`extend_start`: the extended LGD's update, for any values of the new keypoint
+    features, is the dense LGD's update on the dense features; its other weights and the
+    old features' standardisation are the dense LGD's, the new ones are the template's."""
+    from jaxrefine.train.lgd import extend_start
+
+    params, data, _, body = smpl_problem["dense"]
+    _, kp_data, _, _ = smpl_problem["keypoints"]
+    both = data.replace(keypoints=kp_data.keypoints, keypoint_conf=kp_data.keypoint_conf)
+    keys = ("global_orient", "body_pose", "betas", "transl")
+    kw = {"keys": keys, "hidden": 16, "num_blocks": 1, "num_steps": 2}
+    dense = init_lgd(jax.random.key(0), _one(params), body, _one(data), features="dense", **kw)
+    dense = calibrate(dense, body, params, data)
+    template = init_lgd(jax.random.key(1), _one(params), body, _one(both),
+                        features="dense+keypoints", **kw)  # fmt: skip
+    rng = np.random.default_rng(0)
+    template = template.replace(
+        feature_mean=jnp.asarray(rng.normal(size=template.feature_mean.shape), jnp.float32),
+        feature_std=jnp.asarray(rng.uniform(1, 2, template.feature_std.shape), jnp.float32),
+    )
+    wide = extend_start(dense, template)
+    n_obs, n_kp = 3 * 24 + 3, 3 * 25 + 3
+    for trial in range(3):
+        x = jnp.asarray(rng.normal(size=dense.feature_mean.shape) * 3, jnp.float32)
+        new = jnp.asarray(rng.normal(size=(n_kp,)) * 3, jnp.float32)  # any keypoint summary
+        wide_x = jnp.concatenate([x[:n_obs], new, x[n_obs:]])
+        np.testing.assert_allclose(wide.update_direction(wide_x), dense.update_direction(x),
+                                   rtol=_LOSS_REL_TOL, atol=1e-6, err_msg=str(trial))  # fmt: skip
+    mean = np.asarray(wide.feature_mean)
+    np.testing.assert_array_equal(mean[:n_obs], dense.feature_mean[:n_obs])
+    np.testing.assert_array_equal(
+        mean[n_obs : n_obs + n_kp], template.feature_mean[n_obs : n_obs + n_kp]
+    )
+    np.testing.assert_array_equal(mean[n_obs + n_kp :], dense.feature_mean[n_obs:])
+    assert wide.features == "dense+keypoints" and float(wide.step_size) == float(dense.step_size)
+    with pytest.raises(ValueError, match="does not extend"):
+        extend_start(template, dense)
+
+
 def test_data_term_objective_has_no_priors(smpl_problem):
     params, data, _, body = smpl_problem["keypoints"]
     p, d = _one(params), _one(data)
@@ -431,7 +483,28 @@ def test_dense_training_samples_have_a_fixed_size():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_dense_keypoints_samples_are_the_sparse_and_the_dense_samples():
+    """A dense_keypoints sample is the same frame as the sparse and the dense kinds make from
+    the same seed, with both observations (each kind draws its noise in its own order)."""
+    from jaxrefine.smpl_io import load_body_model
+    from jaxrefine.train.lgd import LGDConfig, make_samples
+
+    model = load_body_model()
+    poses = np.random.default_rng(0).normal(0, 0.2, (8, 24, 3)).astype(np.float32)
+    made = {
+        kind: make_samples(model, poses, LGDConfig(kind=kind, image_size=(64, 64),
+                           dense_capacity=4096), seed=5, size=2, backend="jax")
+        for kind in ("sparse", "dense", "dense_keypoints")
+    }  # fmt: skip
+    both = made["dense_keypoints"]
+    assert set(both) == set(made["sparse"]) | set(made["dense"])
+    for kind in ("sparse", "dense"):  # capacity above the visible count: no subset drawn
+        for k, v in made[kind].items():
+            np.testing.assert_array_equal(both[k], v, err_msg=f"{kind}: {k}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sparse", "dense", "dense_keypoints"])
 def test_training_samples_can_start_after_the_camera_stage(kind):
     """With ``camera_stage`` a sample starts where ``smplify(optimizer="lgd")`` hands over to
     the learned steps: same frame and observations, the start's global orientation and

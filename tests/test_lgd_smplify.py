@@ -22,7 +22,7 @@ from jaxrefine.smplify import CAMERA_STAGE_PARAMS, smplify
 
 LGD_KEYS = ("global_orient", "body_pose", "betas", "transl")
 # Different step counts per kind, so the body stage's length says which checkpoint ran.
-TINY_STEPS = {"sparse": 3, "dense": 2}
+TINY_STEPS = {"sparse": 3, "dense": 2, "dense_keypoints": 4}
 CAMERA_STEPS = 2
 # The same float32 program run twice (eagerly staged vs under one jit): XLA may fuse and
 # order sums differently; seen ~1e-6 relative.
@@ -46,13 +46,17 @@ def _one(tree):
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    """The open body model, a keypoint and a dense problem, and tiny checkpoints of both
-    kinds in a temporary assets folder that load_pretrained reads while the module runs."""
+    """The open body model, a keypoint, a dense and a dense-plus-keypoints problem, and tiny
+    checkpoints of the three kinds in a temporary assets folder that load_pretrained reads
+    while the module runs."""
     model = load_body_model()
     assets = tmp_path_factory.mktemp("assets")
-    problems = {}
-    for ckpt, kind in (("sparse", "keypoints"), ("dense", "dense")):
-        params, data = _problem(model, kind)
+    problems = {kind: _problem(model, kind) for kind in ("keypoints", "dense")}
+    kp = problems["keypoints"][1]  # keypoints of other bodies beside the dense targets: wiring
+    problems["dense+keypoints"] = (problems["dense"][0], problems["dense"][1].replace(
+        keypoints=kp.keypoints, keypoint_conf=kp.keypoint_conf))  # fmt: skip
+    for kind, ckpt in learned.CHECKPOINT_FOR_DATA_KIND.items():
+        params, data = problems[kind]
         _, body = make_objectives(model, get_preset("spin"), kind, None)
         lgd = init_lgd(
             jax.random.key(1), _one(params), data_term_objective(body), _one(data),
@@ -60,7 +64,6 @@ def setup(tmp_path_factory):
             num_steps=TINY_STEPS[ckpt],
         )  # fmt: skip
         save_lgd(assets / f"lgd_{ckpt}", lgd, {"note": "tiny untrained test checkpoint"})
-        problems[kind] = (params, data)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(learned, "ASSETS", assets)
         yield model, problems
@@ -120,15 +123,25 @@ def test_lgd_dense_data_gets_the_dense_checkpoint(setup):
     assert res.body_stage.loss_curve.shape == (2, 2)
 
 
+def test_lgd_dense_and_keypoint_data_gets_its_own_checkpoint(setup):
+    model, problems = setup
+    params, data = problems["dense+keypoints"]
+    res = _smplify(model, params, data, "dense+keypoints")
+    assert res.body_stage.loss_curve.shape == (2, TINY_STEPS["dense_keypoints"] + 1)
+    assert np.all(np.isfinite(np.asarray(res.params["body_pose"])))
+    assert make_optimizer("lgd", data_kind="dense+keypoints").features == "dense+keypoints"
+
+
 def test_lgd_names_what_is_missing(setup, tmp_path, monkeypatch):
     model, problems = setup
     params, data = problems["keypoints"]
-    with pytest.raises(ValueError, match="no LGD checkpoint for data kind 'dense\\+keypoints'"):
-        make_optimizer("lgd", data_kind="dense+keypoints")
+    with pytest.raises(ValueError, match="no LGD checkpoint for data kind 'silhouette'"):
+        make_optimizer("lgd", data_kind="silhouette")
     assert make_optimizer("lgd").features == "keypoints"  # no data kind: keypoints
     assert make_optimizer("lgd", data_kind="dense").features == "dense"
-    assert "no LGD checkpoint" in missing_version("lgd", "dense+keypoints")
-    assert missing_version("lgd", "dense") is None
+    assert "no LGD checkpoint" in missing_version("lgd", "silhouette")
+    for kind in learned.CHECKPOINT_FOR_DATA_KIND:
+        assert missing_version("lgd", kind) is None
     assert missing_version("adam", "dense+keypoints") is None
     monkeypatch.setattr(learned, "ASSETS", tmp_path)  # a package without the checkpoints
     with pytest.raises(FileNotFoundError, match="lgd_sparse.npz"):
@@ -157,7 +170,7 @@ def test_shipped_checkpoint_is_read_once_per_file_version(tmp_path, monkeypatch)
     assert learned.load_pretrained("sparse", detach_gradient=False).detach_gradient is False
 
 
-@pytest.mark.parametrize("kind", ["sparse", "dense"])
+@pytest.mark.parametrize("kind", learned.SHIPPED_KINDS)
 def test_shipped_checkpoint_loads_with_its_record(kind):
     """The package's own checkpoints (not the module's tiny ones): they load, serve their data
     kind, run at most 10 learned steps, and say how they were made."""
@@ -165,10 +178,13 @@ def test_shipped_checkpoint_loads_with_its_record(kind):
 
     shipped = Path(learned.__file__).resolve().parents[1] / "assets" / f"lgd_{kind}"
     lgd = learned.load_lgd(shipped)
-    assert lgd.features == {"sparse": "keypoints", "dense": "dense"}[kind]
+    assert learned.CHECKPOINT_FOR_DATA_KIND[lgd.features] == kind  # its data kind's checkpoint
     assert lgd.num_steps <= 10 and {k for k, _ in lgd.layout} == set(LGD_KEYS)
     meta = learned.checkpoint_meta(shipped)
     for field in ("command", "seed", "steps", "wall_s", "machine", "final"):
         assert field in meta, f"{shipped}.json lacks {field!r}"
     assert meta["validation_subjects"] == ["09", "16"]
     assert np.isfinite(meta["final"]["val_joint_mm_final"])
+    if kind == "dense_keypoints":  # fine-tuned from the dense one, extended (extend_start)
+        assert meta["init_from"]["extended_from"] == "dense" and "--kind dense" in (
+            meta["init_from"]["command"])  # fmt: skip

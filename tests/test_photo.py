@@ -137,13 +137,17 @@ def test_refine_photo_without_estimates_end_to_end(coco_photo, tiny_checkpoint, 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("optimizer", ["adam", "lgd"])
-def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, optimizer):
-    """Every row scored and pictured; with LGD the row it has no checkpoint for (dense targets
-    plus landmarks) is skipped, and says why, instead of failing the run or hiding the row."""
+@pytest.mark.parametrize("optimizer", ["adam", "lgd", "lgd-dense-only"])
+def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, optimizer, request):
+    """Every row scored and pictured (LGD has a checkpoint for each row's data); with a
+    learned optimizer that has a version for dense targets only, the rows it cannot fit
+    (landmarks) are skipped, and say why, instead of failing the run or hiding the rows."""
     from PIL import Image
 
     from jaxrefine.evaluate_real_cli import METRICS, ROWS
+
+    if optimizer == "lgd-dense-only":
+        request.getfixturevalue("dense_only_optimizer")  # registers it for this test
 
     code = cli_main(["eval-real", "--image", str(coco_photo), "--annotation", str(COCO_JSON),
                      "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "pics"),
@@ -157,13 +161,15 @@ def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, o
     assert doc["optimizer"] == optimizer
     (res,) = doc["results"]
     assert res["ground_truth"] == "coco_ground_truth" and res["people"] == 1
-    skipped = {"lgd": {"learned_dense_landmarks"}, "adam": set()}[optimizer]
-    assert set(res["skipped"]) == skipped and set(res["rows"]) == set(ROWS) - skipped
-    for row in skipped:
-        assert "dense+keypoints" in res["skipped"][row]
-        assert f"row {row} skipped: lgd: no LGD checkpoint" in table
+    skipped = {"lgd-dense-only": {"sparse_landmarks": "'keypoints'",
+                                  "learned_dense_landmarks": "'dense+keypoints'"}}  # fmt: skip
+    skipped = skipped.get(optimizer, {})
+    assert set(res["skipped"]) == set(skipped) and set(res["rows"]) == set(ROWS) - set(skipped)
+    for row, kind in skipped.items():
+        assert kind in res["skipped"][row]
+        assert f"row {row} skipped: {optimizer}: no checkpoint for data kind {kind}" in table
         assert not (tmp_path / "pics" / f"{coco_photo.stem}_{row}.png").exists()
-    for row in set(ROWS) - skipped:
+    for row in set(ROWS) - set(skipped):
         assert set(res["rows"][row]) == set(METRICS)
         assert all(0.0 <= v <= 1.0 for v in res["rows"][row].values())
         png = tmp_path / "pics" / f"{coco_photo.stem}_{row}.png"

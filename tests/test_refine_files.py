@@ -74,23 +74,26 @@ def test_refine_files_writes_every_output_and_resumes(user_files, monkeypatch):
         f["final_objective"] for f in saved["frames"]]  # fmt: skip
 
 
-def test_an_optimizer_without_a_version_for_the_data_fails_before_work(user_files, tmp_path):
-    """LGD has no checkpoint for dense targets plus keypoints: refused before anything is
-    read or written, naming the way out; with dense targets only it is accepted."""
+def test_an_optimizer_without_a_version_for_the_data_fails_before_work(
+    user_files, tmp_path, dense_only_optimizer
+):
+    """A learned optimizer with a version for dense targets only, asked for dense targets plus
+    keypoints: refused before anything is read or written, naming the way out; with dense
+    targets only it is accepted."""
     import dataclasses
 
     model, root, net = user_files
-    lgd = dataclasses.replace(FAST, optimizer="lgd")
+    dense_only = dataclasses.replace(FAST, optimizer=dense_only_optimizer)
     for kw, hint in (({"estimates_path": None}, "--no-landmarks"),
                      ({"estimates_path": root / "est.npz", "keypoints_path": "kp.json"},
                       "no --keypoints")):  # fmt: skip
-        with pytest.raises(InputError, match=f"--optimizer lgd: no LGD checkpoint .*'dense\\+"
-                           f"keypoints'.*with {hint}"):  # fmt: skip
+        with pytest.raises(InputError, match=f"--optimizer lgd-dense-only: no checkpoint .*"
+                           f"'dense\\+keypoints'.*with {hint}"):  # fmt: skip
             refine_files(tmp_path / "no_such_photo.jpg", out=tmp_path / "o", model=model,
-                         network=net, options=lgd, progress=False, **kw)  # fmt: skip
+                         network=net, options=dense_only, progress=False, **kw)  # fmt: skip
         assert not (tmp_path / "o").exists()
     out = refine_files(root / "imgs", root / "est.npz", tmp_path / "dense", model=model,
-                       network=net, options=lgd, progress=False)  # fmt: skip
+                       network=net, options=dense_only, progress=False)  # fmt: skip
     assert len(out["frames"]) > 0
 
 

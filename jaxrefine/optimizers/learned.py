@@ -16,7 +16,8 @@ classical optimizer would look at, plus what was observed:
   what LGD should be given; the fit engine then tracks and reports that loss.
 - ``obs`` is a fixed-size summary of the observations (:mod:`.lgd_features`: the box-normalised
   keypoints for sparse targets, per-body-part statistics of the visible vertices for dense
-  ones), computed once per fit in :meth:`LearnedGradientDescent.init`.
+  ones, both one after the other for both), computed once per fit in
+  :meth:`LearnedGradientDescent.init`.
 - ``f_w`` is one MLP per parameter group (pose / shape / translation, as the public code has
   one for pose and one for shape): Dense -> LayerNorm -> PReLU, residual blocks of two such
   layers, a Dense head (initialised small, so an untrained LGD barely moves). The public code
@@ -62,7 +63,7 @@ from jaxrefine.optimizers.lgd_features import FEATURE_KINDS, observation_feature
 
 CHECKPOINT_FORMAT = "jaxrefine-lgd-v1"
 ASSETS = Path(__file__).resolve().parents[1] / "assets"  # the package's shipped checkpoints
-SHIPPED_KINDS = ("sparse", "dense")
+SHIPPED_KINDS = ("sparse", "dense", "dense_keypoints")
 PUBLISHED_HIDDEN = 1024  # hidden width of the public code's MLPs
 PUBLISHED_STEP_SIZE = 0.1  # alpha of the public code
 Layout = tuple[tuple[str, tuple[int, ...]], ...]
@@ -457,7 +458,8 @@ def load_lgd(path: str | os.PathLike, *, detach_gradient: bool = True) -> Learne
 
 
 def load_pretrained(kind: str = "sparse", **kwargs) -> LearnedGradientDescent:
-    """The LGD shipped with jaxrefine for ``kind`` ("sparse" keypoints or "dense" vertices),
+    """The LGD shipped with jaxrefine for ``kind`` ("sparse" keypoints, "dense" vertices or
+    "dense_keypoints" both),
     from ``jaxrefine/assets/lgd_<kind>.{npz,json}`` (how it was made: :func:`checkpoint_meta`)."""
     if kind not in SHIPPED_KINDS:
         raise ValueError(f"LGD kind must be one of {SHIPPED_KINDS}, got {kind!r}")
@@ -493,15 +495,20 @@ def _load_cached(stem: str, stamp: tuple, kwargs: tuple) -> LearnedGradientDesce
 
 
 # Which shipped checkpoint serves which SMPLify data kind (``smplify(data_kind=...)``).
-CHECKPOINT_FOR_DATA_KIND = {"keypoints": "sparse", "dense": "dense"}
+CHECKPOINT_FOR_DATA_KIND = {
+    "keypoints": "sparse",
+    "dense": "dense",
+    "dense+keypoints": "dense_keypoints",
+}
 
 
 def pretrained_for_data(data_kind: str) -> LearnedGradientDescent:
     """The shipped LGD for a fit's data kind: the sparse checkpoint for "keypoints", the
-    dense one for "dense" (:data:`CHECKPOINT_FOR_DATA_KIND`).
+    dense one for "dense", the dense-and-keypoints one for "dense+keypoints"
+    (:data:`CHECKPOINT_FOR_DATA_KIND`).
 
     Raises:
-      ValueError: no checkpoint is made for that data kind (e.g. "dense+keypoints").
+      ValueError: no checkpoint is made for that data kind.
       FileNotFoundError: the checkpoint is not in the package (see :func:`load_pretrained`).
     """
     kind = CHECKPOINT_FOR_DATA_KIND.get(data_kind)

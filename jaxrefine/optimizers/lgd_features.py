@@ -39,7 +39,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-FEATURE_KINDS = ("none", "keypoints", "dense")
+FEATURE_KINDS = ("none", "keypoints", "dense", "dense+keypoints")
+# a kind whose summary is another kind's followed by more features: {kind: the shorter kind}
+EXTENDS = {"dense+keypoints": "dense"}
 _MISSING = 0.5  # normalised coordinate of a missing keypoint / unseen part (LGD's choice)
 _BIG = 1e9
 
@@ -144,15 +146,26 @@ def observation_features(kind: str, objective: Any, data: Any) -> jax.Array:
     if kind == "none":
         return jnp.zeros((0,), jnp.float32)
     if kind == "keypoints":
-        if getattr(data, "keypoints", None) is None:
-            raise ValueError("keypoint LGD features need data.keypoints (K, 2) and keypoint_conf")
-        return keypoint_features(data.keypoints, data.keypoint_conf, data.camera)
+        return _keypoint_summary(data)
     if kind == "dense":
-        if getattr(data, "dense_targets", None) is None:
-            raise ValueError("dense LGD features need data.dense_targets and dense_weights")
-        all_parts = vertex_parts(_body_model(objective).lbs_weights)
-        sizes = jnp.bincount(all_parts, length=_body_model(objective).lbs_weights.shape[-1])
-        ids = getattr(data, "dense_ids", None)
-        parts = all_parts if ids is None else all_parts[ids]
-        return dense_features(data.dense_targets, data.dense_weights, parts, sizes, data.camera)
+        return _dense_summary(objective, data)
+    if kind == "dense+keypoints":
+        return jnp.concatenate([_dense_summary(objective, data), _keypoint_summary(data)])
     raise ValueError(f"unknown LGD feature kind {kind!r}; choose from {FEATURE_KINDS}")
+
+
+def _keypoint_summary(data: Any) -> jax.Array:
+    if getattr(data, "keypoints", None) is None:
+        raise ValueError("keypoint LGD features need data.keypoints (K, 2) and keypoint_conf")
+    return keypoint_features(data.keypoints, data.keypoint_conf, data.camera)
+
+
+def _dense_summary(objective: Any, data: Any) -> jax.Array:
+    if getattr(data, "dense_targets", None) is None:
+        raise ValueError("dense LGD features need data.dense_targets and dense_weights")
+    lbs = _body_model(objective).lbs_weights
+    all_parts = vertex_parts(lbs)
+    sizes = jnp.bincount(all_parts, length=lbs.shape[-1])
+    ids = getattr(data, "dense_ids", None)
+    parts = all_parts if ids is None else all_parts[ids]
+    return dense_features(data.dense_targets, data.dense_weights, parts, sizes, data.camera)

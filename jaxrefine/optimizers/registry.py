@@ -6,8 +6,9 @@ stateless pytrees (their state lives in the fit), so one object may serve severa
 
 A learned optimizer is trained for one kind of observation, so its entry is registered with
 ``by_data_kind=True`` and called as ``factory(learning_rate, data_kind)``, with the fit's data
-kind ("keypoints", "dense", ...): ``"lgd"`` gives the sparse checkpoint for keypoints and the
-dense one for dense targets (:func:`jaxrefine.optimizers.learned.pretrained_for_data`).
+kind ("keypoints", "dense", "dense+keypoints"): ``"lgd"`` gives the sparse checkpoint for
+keypoints, the dense one for dense targets and the dense_keypoints one for both
+(:func:`jaxrefine.optimizers.learned.pretrained_for_data`).
 
 >>> make_optimizer("adam", 1e-2).__class__.__name__
 'OptaxOptimizer'

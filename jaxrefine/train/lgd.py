@@ -17,7 +17,12 @@ are held out and used for validation), with
   between ground truth and initial estimate over the rendering of the initial mesh,
   transferred to its visible vertices: :func:`jaxrefine.correspondence.ground_truth_dense_targets`),
   rendered on the host by :func:`jaxrefine.render.rasterize_batch` outside the jitted step and
-  packed to a fixed number of visible vertices (a random subset when more are visible).
+  packed to a fixed number of visible vertices (a random subset when more are visible);
+  ``dense_keypoints`` = both, for SMPLify's data kind "dense+keypoints" (the dense term plus
+  the keypoint term, as ``refine`` fits a regressor's keypoints or a photo's landmarks beside
+  the network's targets). A dense_keypoints run can start from a dense LGD
+  (:func:`extend_start`: the keypoint summary's weights start at zero, so the start updates
+  as the dense LGD does).
 
 The loss, as LGD's training, is over every state the learned steps produce (states 1..T; the
 start is given, not predicted): per state the L1 error of the pose (72 axis-angle numbers)
@@ -75,17 +80,21 @@ from jaxrefine.optimizers.learned import (
     calibrate,
     data_term_objective,
     init_lgd,
+    layout_size,
 )
+from jaxrefine.optimizers.lgd_features import EXTENDS
 from jaxrefine.train.loop import Task
 
-KINDS = ("sparse", "dense")
+KINDS = ("sparse", "dense", "dense_keypoints")
 POINT_LOSSES = ("camera_joints", "root_joints", "root_vertices")
 # "root_vertices" measures every 8th vertex (862 of the 6,890): an unbiased sample of the PVE's
 # per-vertex mean at an eighth of the skinning; on the whole mesh the loss doubled the step.
 LOSS_VERTEX_STRIDE = 8
 LGD_KEYS = ("global_orient", "body_pose", "betas", "transl")
-_DATA_KIND = {"sparse": "keypoints", "dense": "dense"}
-_FEATURES = {"sparse": "keypoints", "dense": "dense"}
+_DATA_KIND = {"sparse": "keypoints", "dense": "dense", "dense_keypoints": "dense+keypoints"}
+_FEATURES = _DATA_KIND  # each kind's observation summary is named as its data kind
+_USES_KEYPOINTS = ("sparse", "dense_keypoints")
+_USES_DENSE = ("dense", "dense_keypoints")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +102,8 @@ class LGDConfig:
     """What an LGD is trained on and how big it is.
 
     Attributes:
-      kind: "sparse" (BODY_25 keypoints) or "dense" (visible vertices).
+      kind: "sparse" (BODY_25 keypoints), "dense" (visible vertices) or "dense_keypoints"
+        (both, SMPLify's data kind "dense+keypoints": the keypoints as "sparse" makes them).
       num_steps: learned steps per fit (the public code uses 3 after its initial prediction).
       hidden / num_blocks: MLP width (published 1024) and residual blocks (published 2).
       step_size: alpha (published 0.1).
@@ -180,11 +190,10 @@ def make_samples(
     Returns a dict of numpy arrays, leading axis ``size``: ``gt_pose`` (24, 3), ``gt_betas``,
     ``gt_transl``, ``gt_joints`` (24, 3), ``init_pose``, ``init_betas``, ``init_transl``,
     camera ``fx``/``fy``/``cx``/``cy``, ``pixel_scale``, and ``keypoints`` (25, 2) +
-    ``keypoint_conf`` (25,) (sparse) or ``dense_targets`` (C, 2) + ``dense_weights`` (C,) +
-    ``dense_ids`` (C,) (dense).
+    ``keypoint_conf`` (25,) (sparse) and/or ``dense_targets`` (C, 2) + ``dense_weights`` (C,) +
+    ``dense_ids`` (C,) (dense; both for dense_keypoints).
     """
     rng = np.random.default_rng(seed)
-    H, W = config.image_size
     sc = sample_scenes(model, poses, size, seed, SceneConfig(image_size=config.image_size))
     cams = cameras_for(sc)
     gt = _forward_batch(model, sc.pose, sc.betas, sc.transl)
@@ -201,23 +210,38 @@ def make_samples(
         "pixel_scale": (REFERENCE_PERSON_SIZE / size_px).astype(np.float32),
         **_camera_arrays(cams),
     }  # fmt: skip
-    if config.kind == "sparse":
-        kp = np.asarray(jax.vmap(project)(cams, _body25_batch(gt)))
-        inside = (kp[..., 0] >= 0) & (kp[..., 0] < W) & (kp[..., 1] >= 0) & (kp[..., 1] < H)
-        kept = rng.uniform(size=inside.shape) >= config.drop
-        noise = rng.normal(0, 1, kp.shape) * config.noise_px / out["pixel_scale"][:, None, None]
-        out["keypoints"] = (kp + noise).astype(np.float32)
-        out["keypoint_conf"] = (inside & kept).astype(np.float32)
-        return start_after_camera_stage(model, config, out) if config.camera_stage else out
+    # keypoints first: each kind draws from ``rng`` in the order it always has
+    if config.kind in _USES_KEYPOINTS:
+        out.update(_keypoint_observations(gt, cams, out["pixel_scale"], config, rng))
+    if config.kind in _USES_DENSE:
+        out.update(_dense_observations(model, gt, init, cams, config, rng, backend))
+    return start_after_camera_stage(model, config, out) if config.camera_stage else out
+
+
+def _keypoint_observations(gt, cams: Camera, pixel_scale, config: LGDConfig, rng) -> dict:
+    """``keypoints`` (B, 25, 2): the truth's BODY_25 keypoints projected, plus noise;
+    ``keypoint_conf`` (B, 25): 0 outside the image or dropped (probability ``config.drop``)."""
+    H, W = config.image_size
+    kp = np.asarray(jax.vmap(project)(cams, _body25_batch(gt)))
+    inside = (kp[..., 0] >= 0) & (kp[..., 0] < W) & (kp[..., 1] >= 0) & (kp[..., 1] < H)
+    kept = rng.uniform(size=inside.shape) >= config.drop
+    noise = rng.normal(0, 1, kp.shape) * config.noise_px / pixel_scale[:, None, None]
+    return {"keypoints": (kp + noise).astype(np.float32),
+            "keypoint_conf": (inside & kept).astype(np.float32)}  # fmt: skip
+
+
+def _dense_observations(model, gt, init, cams: Camera, config: LGDConfig, rng, backend) -> dict:
+    """``dense_targets`` (B, C, 2), ``dense_weights`` (B, C), ``dense_ids`` (B, C): the
+    oracle's targets over the rendering of the initial mesh, packed to C visible vertices."""
     from jaxrefine.render import rasterize_batch
 
+    H, W = config.image_size
     frags = rasterize_batch(init.vertices, model.faces, cams, H, W, backend, cull_backfaces=True)
     targets, weights = _dense_batch(
         gt.vertices, cams, init.vertices, cams, model.faces, frags.tri_id, frags.bary
     )
     t, w, ids = _pack_visible(np.asarray(targets), np.asarray(weights), config.dense_capacity, rng)
-    out.update(dense_targets=t, dense_weights=w, dense_ids=ids)
-    return start_after_camera_stage(model, config, out) if config.camera_stage else out
+    return {"dense_targets": t, "dense_weights": w, "dense_ids": ids}
 
 
 def start_after_camera_stage(model: BodyModel, config: LGDConfig, batch: dict) -> dict:
@@ -389,11 +413,15 @@ def make_task(
     (structure + feature standardisation; the task's params are ``{"weights": ...}``).
 
     ``start``: fine-tune a trained LGD (:func:`check_start`): its weights are the initial
-    params and its feature standardisation is kept (no new calibration batch).
+    params and its feature standardisation is kept (no new calibration batch); one with a
+    shorter observation summary is extended first (:func:`extend_start`, the new features
+    standardised on a calibration batch).
     """
-    if start is None:
+    if start is None or start.features != _FEATURES[config.kind]:
         calib = make_samples(model, train_poses, config, seed=-1 % 2**31, size=calibration_size)
         template = make_template(model, config, calib)
+        if start is not None:  # a shorter summary (check_start): extended, same updates
+            start = template = extend_start(start, template)
     else:
         template = start
     val_batch = make_samples(model, val_poses, config, seed=12345, size=val_size)
@@ -431,14 +459,54 @@ def make_task(
 
 def check_start(lgd: LearnedGradientDescent, config: LGDConfig, source: str) -> None:
     """Raise ValueError naming ``source`` and the fields when a checkpoint to fine-tune does
-    not have the run's structure (kind, width, blocks, learned steps)."""
+    not have the run's structure (kind, width, blocks, learned steps). A checkpoint whose
+    observation summary the run's extends (:data:`~jaxrefine.optimizers.lgd_features.EXTENDS`:
+    a dense LGD for a dense_keypoints run) is accepted; :func:`make_task` extends it."""
     want = {"features": _FEATURES[config.kind], "hidden": config.hidden,
             "num_blocks": config.num_blocks, "num_steps": config.num_steps}  # fmt: skip
     have = {k: getattr(lgd, k) for k in want}
     diff = {k: (have[k], want[k]) for k in want if have[k] != want[k]}
+    if diff.get("features") == (EXTENDS.get(want["features"]), want["features"]):
+        del diff["features"]
     if diff:
         raise ValueError(f"{source}: the LGD to fine-tune differs from the run: {diff} "
                          "(checkpoint, run)")  # fmt: skip
+
+
+def extend_start(start: LearnedGradientDescent, template: LearnedGradientDescent):
+    """``start`` (observation summary S) as an LGD with ``template``'s structure, whose summary
+    is S followed by E more features (``EXTENDS[template.features] == start.features``), with
+    the same updates: the first layer of every group's MLP gets zero weights for the E new
+    features, whose standardisation comes from ``template`` (calibrated on the run's data);
+    every other weight and the old features' standardisation are ``start``'s.
+
+    Feature vectors are [summary, theta, gradient] (:meth:`LearnedGradientDescent.feature_vector`),
+    so the new columns sit after the old summary. The gradient feature is that of the new data
+    term (more terms), so the start's updates are the same function of a different input:
+    fine-tuning adapts them.
+    """
+    if EXTENDS.get(template.features) != start.features:
+        raise ValueError(f"an LGD with features {start.features!r} does not extend to "
+                         f"{template.features!r} (extensions: {EXTENDS})")  # fmt: skip
+    old_n, new_n = start.feature_mean.shape[0], template.feature_mean.shape[0]
+    obs_old = old_n - 2 * layout_size(start.layout)
+    extra = new_n - old_n
+
+    def widen(old: jax.Array, new: jax.Array) -> jax.Array:
+        return jnp.concatenate([old[:obs_old], new[obs_old : obs_old + extra], old[obs_old:]])
+
+    weights = {}
+    for name, w in start.weights.items():
+        first = w["Dense_0"]["kernel"]  # (old_n, hidden): the layer that reads the features
+        zeros = jnp.zeros((extra, first.shape[1]), first.dtype)
+        kernel = jnp.concatenate([first[:obs_old], zeros, first[obs_old:]])
+        weights[name] = {**w, "Dense_0": {**w["Dense_0"], "kernel": kernel}}
+    return template.replace(
+        weights=weights,
+        feature_mean=widen(start.feature_mean, template.feature_mean),
+        feature_std=widen(start.feature_std, template.feature_std),
+        step_size=start.step_size,
+    )
 
 
 def load_start(path: str, config: LGDConfig) -> tuple[LearnedGradientDescent, dict]:
@@ -453,6 +521,8 @@ def load_start(path: str, config: LGDConfig) -> tuple[LearnedGradientDescent, di
     check_start(lgd, config, source)
     meta = checkpoint_meta(stem)
     origin = {"path": source, "step": meta.get("steps"), "command": meta.get("command")}
+    if lgd.features != _FEATURES[config.kind]:
+        origin["extended_from"] = lgd.features
     return lgd, origin
 
 
@@ -485,7 +555,7 @@ def parser():
     p = argparse.ArgumentParser(prog="train_lgd", description=__doc__.split("\n")[0])
     a = p.add_argument
     a("--platform", choices=sorted(PLATFORMS), default="cpu", help="JAX backend (gpu = CUDA)")
-    a("--kind", choices=KINDS, default="sparse", help="observations: keypoints or vertices")
+    a("--kind", choices=KINDS, default="sparse", help="observations: keypoints, vertices, or both")
     a("--steps", type=int, default=20000, help="training steps of the whole run")
     a("--batch", type=int, default=64, help="global batch")
     a("--out", type=Path, default=Path("runs/lgd"), help="run folder")
@@ -496,7 +566,8 @@ def parser():
       help="write the trained LGD here (.npz + .json; default OUT/lgd_KIND)")  # fmt: skip
     a("--init-from", default=None,
       help="fine-tune: start from this LGD (exported .npz, or 'shipped' = the packaged one of "
-           "--kind) with a fresh optimizer and schedule")  # fmt: skip
+           "--kind) with a fresh optimizer and schedule; a dense LGD starts a dense_keypoints "
+           "run, extended with zero weights for the keypoint features")  # fmt: skip
     a(
         "--camera-stage",
         action="store_true",
