@@ -1,0 +1,1 @@
+.venv/bin/python scripts/train_lgd.py --platform cpu --kind dense_keypoints --init-from jaxrefine/assets/lgd_dense.npz --camera-stage --point-loss root_vertices --root-weight 1 --steps 6000 --batch 16 --lr 3e-4 --warmup 50 --seed 6 --ckpt-every 100 --val-every 500 --log-every 10 --out /work/runs/lgd_dk --poses /work/runs/cmu_poses.npz
