@@ -299,6 +299,16 @@ class RefineOptions:
     keypoint_set: str = "body25"
     silhouette_weight: float = 0.0
 
+    def __post_init__(self):
+        counts = {"camera_steps": self.camera_steps, "body_steps": self.body_steps,
+                  "rerun_every": self.rerun_every, "batch_size": self.batch_size - 1}  # fmt: skip
+        bad = {k: v for k, v in counts.items() if v is not None and v < 0}
+        if bad:
+            raise ValueError(
+                "refine options: camera_steps, body_steps and rerun_every must be >= 0 and "
+                f"batch_size >= 1; got {', '.join(f'{k}={getattr(self, k)}' for k in bad)}"
+            )
+
 
 @struct.dataclass
 class RefineResult:
@@ -460,6 +470,20 @@ def _preset(options: RefineOptions):
     return p
 
 
+def body_stage_steps(options: RefineOptions, preset, data_kind: str) -> int:
+    """The body stage's steps of a refinement: ``options.body_steps``, else the optimizer's own
+    count (a learned optimizer's trained one), else the preset's. :func:`refine` passes the
+    count to every round explicitly (``--rerun-every`` splits it), so it must be the one
+    ``smplify`` would have chosen: LGD once ran the preset's 100 steps here instead of its 10
+    (sessions 12-16, found in session 16)."""
+    from jaxrefine.optimizers.registry import resolve_optimizer
+
+    if options.body_steps is not None:
+        return options.body_steps
+    own = resolve_optimizer(options.optimizer, preset.learning_rate, data_kind).stage_steps(None)
+    return preset.body_steps if own is None else own
+
+
 def _refine_batch(
     model, network, images, params, cams, colours, kp, options, gmm, preset, sil, width
 ):
@@ -469,9 +493,9 @@ def _refine_batch(
     :func:`smplify`."""
     from jaxrefine.fit import worst_status
 
-    steps = preset.body_steps if options.body_steps is None else options.body_steps
-    k = options.rerun_every if options.rerun_every > 0 else steps
-    rounds = max(1, -(-steps // k))
+    steps = body_stage_steps(options, preset, "dense" if kp is None else "dense+keypoints")
+    k = options.rerun_every if options.rerun_every > 0 else max(steps, 1)
+    rounds = max(1, -(-steps // k))  # body_steps 0: one round, the camera stage only
     status, init_loss, secs = None, None, np.zeros(4)
     for r in range(rounds):
         body = min(k, steps - r * k)

@@ -145,6 +145,47 @@ def test_temporal_weight_refits_each_subjects_frames_together(model, frames, net
     assert np.all(np.isfinite(res.final_loss)) and np.all(res.status != STATUS_NONFINITE)
 
 
+def test_zero_body_steps_runs_the_camera_stage_only(model, frames, net):
+    """``body_steps=0`` (e.g. ``--body-steps 0``): one round whose fit is the camera stage;
+    the pose is the start's."""
+    opts = dataclasses.replace(FAST, body_steps=0)
+    res = refine(model, list(frames.image), _init(frames), frames.cameras, net, options=opts)
+    np.testing.assert_array_equal(res.params["body_pose"], frames.init_pose[:, 1:])
+    assert np.all(np.isfinite(res.params["transl"]))
+    with pytest.raises(ValueError, match="body_steps=-1"):
+        dataclasses.replace(FAST, body_steps=-1)
+    with pytest.raises(ValueError, match="batch_size=0"):
+        dataclasses.replace(FAST, batch_size=0)
+
+
+def test_the_body_stage_runs_the_optimizers_own_step_count(model, frames, net, monkeypatch):
+    """Without ``body_steps``, refine fits the preset's count with a classical optimizer and
+    LGD's trained count with LGD (refine passes the count to smplify explicitly, so it must
+    pick it as smplify would: LGD once ran 100 learned steps here instead of its 10)."""
+    import importlib
+
+    from jaxrefine.objective import get_preset
+    from jaxrefine.optimizers.learned import load_pretrained
+    from jaxrefine.refine import body_stage_steps
+
+    preset = get_preset("dense")
+    lgd_steps = load_pretrained("dense").num_steps
+    assert body_stage_steps(RefineOptions(optimizer="lgd"), preset, "dense") == lgd_steps
+    assert body_stage_steps(RefineOptions(), preset, "dense") == preset.body_steps
+    assert body_stage_steps(RefineOptions(optimizer="lgd", body_steps=3), preset, "dense") == 3
+    smplify_module = importlib.import_module("jaxrefine.smplify")  # the package exports a function
+    real, asked = smplify_module.smplify, []
+
+    def spy(*args, **kw):
+        asked.append(kw["body_steps"])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(smplify_module, "smplify", spy)
+    opts = dataclasses.replace(FAST, optimizer="lgd", body_steps=None, camera_steps=2)
+    refine(model, list(frames.image), _init(frames), frames.cameras, net, options=opts)
+    assert asked == [lgd_steps]  # one batch of 4, one round
+
+
 def test_mismatched_counts_are_refused(model, frames, net):
     with pytest.raises(ValueError, match="4 images but"):
         refine(model, list(frames.image), _init(frames), frames.cameras, net,

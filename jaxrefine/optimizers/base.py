@@ -197,6 +197,12 @@ class Optimizer(abc.ABC):
         """
         return objective, num_steps, trainable
 
+    def stage_steps(self, num_steps: int | None) -> int | None:
+        """The steps :meth:`adapt_stage` runs when asked for ``num_steps`` (None: the caller's
+        default), for a caller that splits a stage into rounds and must know the count first
+        (``refine --rerun-every``). A learned optimizer returns its trained count for None."""
+        return num_steps
+
     @abc.abstractmethod
     def init(self, params: Params, objective: AbstractObjective, data: Data) -> OptState:
         """Initial state at ``params`` (may evaluate the objective there)."""

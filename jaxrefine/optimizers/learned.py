@@ -251,8 +251,12 @@ class LearnedGradientDescent(Optimizer):
         learned steps (unless ``num_steps`` is given) and the params of its layout (pose,
         betas, translation), whatever ``trainable`` was asked for."""
         del trainable
-        steps = self.num_steps if num_steps is None else int(num_steps)
+        steps = self.stage_steps(num_steps)
         return data_term_objective(objective), steps, {k for k, _ in self.layout}
+
+    def stage_steps(self, num_steps: int | None) -> int:
+        """The trained number of learned steps, unless ``num_steps`` is given."""
+        return self.num_steps if num_steps is None else int(num_steps)
 
     # -- the contract ---------------------------------------------------------------------
     def init(self, params: Params, objective: AbstractObjective, data: Data) -> LGDState:
