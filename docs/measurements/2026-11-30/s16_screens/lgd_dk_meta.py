@@ -12,7 +12,8 @@ info = json.loads((run / "lgd_dense_keypoints.json").read_text())
 meta = info["meta"]
 meta["note"] = (
     "2026-11-30, session 16: one uninterrupted run at nice 19 beside unit tests (two "
-    "pytest runs, about 4 of its 41 minutes); /work/runs/cmu_poses.npz = `jaxrefine mocap ../shared/mocap --out "
+    "pytest runs, about 4 of its 41 minutes); /work/runs/cmu_poses.npz = `jaxrefine mocap "
+    "../shared/mocap --out "
     "cmu_poses.npz`; --init-from is the lgd_dense.npz shipped at the time (its lineage in "
     "init_from.command), extended to the dense+keypoints features with zero weights for the "
     "keypoint summary (jaxrefine.train.lgd.extend_start)"
