@@ -399,8 +399,9 @@ def failed(merged) -> bool:
 
 
 def _check_optimizer(options, with_keypoints: bool, photos: bool) -> None:
-    """Refuse, before any work, an optimizer with no version for the run's data (the learned
-    one ships checkpoints for keypoints and for dense targets, none for both at once)."""
+    """Refuse, before any work, an optimizer with no version for the run's data (a learned
+    optimizer registered by data kind without a checkpoint for it; LGD ships one for each
+    of SMPLify's data kinds)."""
     from jaxrefine.optimizers.registry import missing_version
 
     if options is None:
