@@ -26,6 +26,7 @@ $J eval-real --image $R/coco_000000000785.jpg --pseudo $R/3969570423_58eb848b75_
 # fit time, Adam vs LGD, ground-truth dense targets plus noisy keypoints, 32 frames (run twice;
 # the file holds the second run):
 python s16_screens/lgd_dk_speed.py $P 5 > s16_screens/lgd_dk_speed.txt
+python s16_screens/lgd_dk_speed.py $P 5 smpl-size > s16_screens/lgd_dk_speed_smplsize.txt
 
 # the eval's fit programs (before the fix; persistent compilation cache warm from the run above):
 JAX_LOG_COMPILES=1 $J eval --poses $P --subjects 09 16 --n 512 --seed 1 --difficulty medium --batch 16 \

@@ -5,8 +5,10 @@
 (jaxrefine.train.lgd.make_samples, medium starts, ground-truth dense targets and noisy
 BODY_25 keypoints), open body model, `dense` preset with the GMM prior, one process, one
 device; each configuration compiled first, then the four called in turn, REPS rounds,
-medians. PVE (mm) of each fit against the truth beside it.
-Usage: python lgd_dk_speed.py POSES.npz [REPS]"""
+medians. PVE (mm) of each fit against the truth beside it. MODEL "smpl-size": `bench smplify`'s
+random SMPL-size model (6,890 vertices, 207 pose correctives) instead of the open one, for the
+time (its PVE says nothing of LGD, which was trained on the open model).
+Usage: python lgd_dk_speed.py POSES.npz [REPS] [open|smpl-size]"""
 
 import sys
 import time
@@ -23,7 +25,13 @@ from jaxrefine.train.lgd import LGDConfig, _forward_batch, fit_inputs, make_samp
 
 poses = load_poses(sys.argv[1], subjects=VALIDATION_SUBJECTS).pose
 reps = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-model = load_body_model()
+which = sys.argv[3] if len(sys.argv) > 3 else "open"
+if which == "open":
+    model = load_body_model()
+else:
+    from jaxrefine.bench.smplify import _model_with_landmarks, model_arrays
+
+    model = _model_with_landmarks(which, model_arrays(which)[0])
 gmm = load_gmm_prior()
 batch = make_samples(model, poses, LGDConfig(kind="dense_keypoints"), seed=2, size=32)
 params, data = fit_inputs(batch)
@@ -58,7 +66,7 @@ for _ in range(reps):
         t = time.perf_counter()
         run(*cfg)
         times[name].append(time.perf_counter() - t)
-print(f"32 frames, {reps} rounds, medians, ms per frame; jax {jax.__version__}, "
+print(f"32 frames, {reps} rounds, medians, ms per frame; model {which}; jax {jax.__version__}, "
       f"{jax.devices()[0].platform}")  # fmt: skip
 print("| fit | ms per frame | PVE mm |")
 print("|---|---|---|")
