@@ -41,7 +41,13 @@ from jaxrefine.correspondence import pixels_to_vertices
 from jaxrefine.network import apply_batch
 from jaxrefine.network.config import NetworkConfig
 from jaxrefine.network.crop import crop_camera, crop_image, person_box
-from jaxrefine.objective import REFERENCE_PERSON_SIZE, FitData, compact_dense, person_size_px
+from jaxrefine.objective import (
+    DENSE_AND_KEYPOINTS,
+    REFERENCE_PERSON_SIZE,
+    FitData,
+    compact_dense,
+    person_size_px,
+)
 from jaxrefine.render import rasterize_batch
 from jaxrefine.shading import network_input, render_channels
 
@@ -300,14 +306,11 @@ class RefineOptions:
     silhouette_weight: float = 0.0
 
     def __post_init__(self):
-        counts = {"camera_steps": self.camera_steps, "body_steps": self.body_steps,
-                  "rerun_every": self.rerun_every, "batch_size": self.batch_size - 1}  # fmt: skip
-        bad = {k: v for k, v in counts.items() if v is not None and v < 0}
+        least = {"camera_steps": 0, "body_steps": 0, "rerun_every": 0, "batch_size": 1}
+        bad = [f"{k}={getattr(self, k)}" for k, low in least.items()
+               if getattr(self, k) is not None and getattr(self, k) < low]  # fmt: skip
         if bad:
-            raise ValueError(
-                "refine options: camera_steps, body_steps and rerun_every must be >= 0 and "
-                f"batch_size >= 1; got {', '.join(f'{k}={getattr(self, k)}' for k in bad)}"
-            )
+            raise ValueError(f"refine options: {', '.join(bad)}; the least allowed: {least}")
 
 
 @struct.dataclass
@@ -430,7 +433,7 @@ def _round(
         use_confidence=options.use_confidence,
     )  # fmt: skip
     data = _fit_data(model, tg, cams, params, body.vertices, keypoints, preset, silhouette)
-    kind = "dense" if keypoints is None else "dense+keypoints"
+    kind = data_kind(keypoints)
     packed = compact_dense(data, min_width=width)
     res, t_fit = timed(
         smplify, model, params, packed, preset=preset, data_kind=kind,
@@ -470,7 +473,12 @@ def _preset(options: RefineOptions):
     return p
 
 
-def body_stage_steps(options: RefineOptions, preset, data_kind: str) -> int:
+def data_kind(keypoints) -> str:
+    """SMPLify's data kind of a refinement: the dense targets, plus keypoints when given."""
+    return "dense" if keypoints is None else DENSE_AND_KEYPOINTS
+
+
+def body_stage_steps(options: RefineOptions, preset, kind: str) -> int:
     """The body stage's steps of a refinement: ``options.body_steps``, else the optimizer's own
     count (a learned optimizer's trained one), else the preset's. :func:`refine` passes the
     count to every round explicitly (``--rerun-every`` splits it), so it must be the one
@@ -480,20 +488,19 @@ def body_stage_steps(options: RefineOptions, preset, data_kind: str) -> int:
 
     if options.body_steps is not None:
         return options.body_steps
-    own = resolve_optimizer(options.optimizer, preset.learning_rate, data_kind).stage_steps(None)
+    own = resolve_optimizer(options.optimizer, preset.learning_rate, kind).stage_steps(None)
     return preset.body_steps if own is None else own
 
 
 def _refine_batch(
-    model, network, images, params, cams, colours, kp, options, gmm, preset, sil, width
+    model, network, images, params, cams, colours, kp, options, gmm, preset, sil, width, steps
 ):
     """All rounds of one batch: ``(results dict, last round's FitData, seconds per stage,
     compacted width)``; ``width`` is the run's largest compacted width so far (see
-    :func:`_round`). A frame whose rendering failed gets the render-failed status from
-    :func:`smplify`."""
+    :func:`_round`); ``steps``: the body stage's (:func:`body_stage_steps`). A frame whose
+    rendering failed gets the render-failed status from :func:`smplify`."""
     from jaxrefine.fit import worst_status
 
-    steps = body_stage_steps(options, preset, "dense" if kp is None else "dense+keypoints")
     k = options.rerun_every if options.rerun_every > 0 else max(steps, 1)
     rounds = max(1, -(-steps // k))  # body_steps 0: one round, the camera stage only
     status, init_loss, secs = None, None, np.zeros(4)
@@ -564,11 +571,12 @@ def refine(
         model, images, v0, cameras, subjects, size=options.texture_size, backend=options.backend
     )
     parts, datas, secs, width = [], [], np.zeros(4), 0
+    steps = body_stage_steps(options, preset, data_kind(keypoints))
     for idx, m in _batches(n, min(options.batch_size, n)):
         out, data, t, width = _refine_batch(
             model, network, [images[i] for i in idx], _take(params, idx), _take(cameras, idx),
             jnp.asarray(colours[cindex[idx]]), None if keypoints is None else keypoints[idx],
-            options, gmm, preset, None if sil is None else _take(sil, idx), width,
+            options, gmm, preset, None if sil is None else _take(sil, idx), width, steps,
         )  # fmt: skip
         parts.append(jax.tree.map(lambda a, m=m: np.asarray(a)[:m], out))
         datas.append((idx, m, data))
@@ -622,7 +630,7 @@ def _share_betas(model, merged, datas, subjects, options, gmm, preset, width):
     held = dataclasses.replace(
         preset, body_stage_params=tuple(k for k in preset.body_stage_params if k != "betas")
     )
-    kind = "dense" if datas[0][2].keypoints is None else "dense+keypoints"
+    kind = data_kind(datas[0][2].keypoints)
     for idx, m, data in datas:
         start = _take({**merged["params"], "betas": betas}, np.minimum(idx, len(betas) - 1))
         res = smplify(
@@ -648,7 +656,7 @@ def _smooth_tracks(model, merged, datas, subjects, options, gmm, preset):
     from jaxrefine.optimizers.registry import resolve_optimizer
     from jaxrefine.temporal import MIN_TRACK, smooth_track
 
-    kind = "dense" if datas[0][2].keypoints is None else "dense+keypoints"
+    kind = data_kind(datas[0][2].keypoints)
     frame_obj = make_objectives(model, preset, kind, gmm, options.keypoint_set)[1]
     parts = [_take(d, np.arange(m)) for _, m, d in datas]
     data = jax.tree.map(lambda *a: np.concatenate(a), *parts)
