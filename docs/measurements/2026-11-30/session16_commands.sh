@@ -31,6 +31,8 @@ python s16_screens/lgd_dk_speed.py $P 5 smpl-size > s16_screens/lgd_dk_speed_smp
 # the eval's fit programs (before the fix; persistent compilation cache warm from the run above):
 JAX_LOG_COMPILES=1 $J eval --poses $P --subjects 09 16 --n 512 --seed 1 --difficulty medium --batch 16 \
   --rows learned_dense --optimizer lgd   # fit-compile lines kept: s16_screens/eval_lgd512_rerun_compiles.txt
-# refine's fit time, Adam and LGD in turn (after the fix; before it, the same script gave
-# adam 16.05, lgd 19.05 ms per frame, output not kept):
+# refine's fit time, Adam and LGD in turn, after the fix, and before it (the code of ff2def2 in
+# a git worktree first on the path; a first, unkept run before the fix gave 16.05 / 19.05 ms):
 python s16_screens/refine_fit_time.py $P 128 > s16_screens/refine_fit_time.txt
+git worktree add /tmp/wt_ff2 ff2def2
+PYTHONPATH=/tmp/wt_ff2 python s16_screens/refine_fit_time.py $P 128 > s16_screens/refine_fit_time_before_fix.txt
