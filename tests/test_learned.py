@@ -503,6 +503,107 @@ def test_dense_keypoints_samples_are_the_sparse_and_the_dense_samples():
             np.testing.assert_array_equal(both[k], v, err_msg=f"{kind}: {k}")
 
 
+def _degrade_inputs():
+    rng = np.random.default_rng(0)
+    batch = {
+        "dense_targets": rng.uniform(0, 64, (2, 5, 2)).astype(np.float32),
+        "dense_ids": np.array([[0, 1, 2, 3, 0], [5, 4, 3, 2, 0]], np.int32),
+        "dense_weights": np.array([[1, 1, 1, 1, 0], [1, 1, 1, 1, 0]], np.float32),  # last: pad
+        "pixel_scale": np.array([1.0, 0.5], np.float32),
+    }
+    proj_init = rng.uniform(0, 64, (2, 6, 2)).astype(np.float32)
+    parts = np.array([0, 0, 1, 1, 2, 2])
+    return batch, proj_init, parts
+
+
+def test_degraded_dense_targets_shrink_towards_the_start():
+    """``dense_shrink`` (a, a): every valid target moves to ``p_init + a (t - p_init)`` of its
+    own vertex; padding keeps its value."""
+    from jaxrefine.train.lgd import LGDConfig, degrade_dense
+
+    batch, proj_init, parts = _degrade_inputs()
+    cfg = LGDConfig(kind="dense", dense_shrink=(0.25, 0.25))
+    out = degrade_dense(batch, proj_init, parts, cfg, np.random.default_rng(1))
+    t, ids = batch["dense_targets"], batch["dense_ids"]
+    p0 = np.take_along_axis(proj_init, ids[..., None], 1)
+    np.testing.assert_allclose(out[:, :4], (p0 + 0.25 * (t - p0))[:, :4], rtol=1e-6)
+    np.testing.assert_array_equal(out[:, 4], t[:, 4])
+    assert LGDConfig().degrades_dense is False and cfg.degrades_dense
+
+
+def test_degraded_dense_targets_move_whole_body_parts():
+    """``dense_part_noise_px``: one 2D offset per body part and sample, scaled with the person
+    (std = px / pixel_scale), the same for every vertex of the part."""
+    from jaxrefine.train.lgd import LGDConfig, degrade_dense
+
+    batch, proj_init, parts = _degrade_inputs()
+    cfg = LGDConfig(kind="dense", dense_part_noise_px=3.0)
+    t = batch["dense_targets"]
+    d = degrade_dense(batch, proj_init, parts, cfg, np.random.default_rng(2)) - t
+    np.testing.assert_allclose(d[0, 0], d[0, 1], atol=1e-5)  # vertices 0, 1: part 0
+    np.testing.assert_allclose(d[0, 2], d[0, 3], atol=1e-5)  # vertices 2, 3: part 1
+    assert np.abs(d[1, 1] - d[1, 2]).max() > 1e-3  # vertices 4, 3: parts 2 and 1
+    np.testing.assert_allclose(d[1, 0], d[1, 1], atol=1e-5)  # vertices 5, 4: part 2
+    assert np.abs(d[0, 0] - d[0, 2]).max() > 1e-3  # different parts, different offsets
+    np.testing.assert_array_equal(d[:, 4], 0.0)  # padding untouched
+    many = [degrade_dense(batch, proj_init, parts, cfg, np.random.default_rng(k))
+            - batch["dense_targets"] for k in range(400)]  # fmt: skip
+    std = np.std(np.stack(many), axis=0)
+    # std of 400 normal draws is within 10 % of sigma with probability > 0.99
+    np.testing.assert_allclose(std[0, 0], 3.0, rtol=0.1)
+    np.testing.assert_allclose(std[1, 0], 6.0, rtol=0.1)  # pixel_scale 0.5: a person twice the size
+
+
+def test_dense_degradation_settings_are_checked_and_old_runs_resume(tmp_path):
+    import dataclasses
+    import json
+
+    from jaxrefine.train import loop
+    from jaxrefine.train.lgd import _ADDED_CONFIG_SETTINGS, LGDConfig
+
+    for bad in ({"dense_shrink": (0.8, 0.5)}, {"dense_shrink": (-0.1, 1.0)},
+                {"dense_part_noise_px": -1.0}):  # fmt: skip
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            LGDConfig(**bad)
+    assert {k: getattr(LGDConfig(), k) for k in _ADDED_CONFIG_SETTINGS} == _ADDED_CONFIG_SETTINGS
+    old = {"task": {"lgd_config": dataclasses.asdict(LGDConfig())}}
+    for k in _ADDED_CONFIG_SETTINGS:  # a run folder from before session 17
+        del old["task"]["lgd_config"][k]
+    (tmp_path / loop.SETTINGS_FILE).write_text(json.dumps(old))
+    added = {"task": {"lgd_config": _ADDED_CONFIG_SETTINGS}}
+
+    def resume(config):
+        settings = loop._json_values({"task": {"lgd_config": dataclasses.asdict(config)}})
+        loop.check_settings(tmp_path, settings, resume=True, lead=True, added=added)
+
+    resume(LGDConfig())  # what the old run did
+    with pytest.raises(loop.ResumeMismatchError, match="dense_part_noise_px 2.0 \\(run: None\\)"):
+        resume(LGDConfig(dense_part_noise_px=2.0))
+
+
+@pytest.mark.slow
+def test_degraded_dense_samples_differ_from_the_oracles_only_in_the_dense_targets():
+    """Degrading draws from its own stream: the frame, start, keypoints and vertex subset are
+    the oracle's samples from the same seed."""
+    import dataclasses
+
+    from jaxrefine.smpl_io import load_body_model
+    from jaxrefine.train.lgd import LGDConfig, make_samples
+
+    model = load_body_model()
+    poses = np.random.default_rng(0).normal(0, 0.2, (8, 24, 3)).astype(np.float32)
+    cfg = LGDConfig(kind="dense_keypoints", image_size=(64, 64), dense_capacity=128)
+    plain = make_samples(model, poses, cfg, seed=4, size=2, backend="jax")
+    worse = dataclasses.replace(cfg, dense_shrink=(0.3, 1.0), dense_part_noise_px=3.0)
+    moved = make_samples(model, poses, worse, seed=4, size=2, backend="jax")
+    for k in plain:
+        if k != "dense_targets":
+            np.testing.assert_array_equal(moved[k], plain[k], err_msg=k)
+    valid = plain["dense_weights"] > 0
+    moved_px = np.linalg.norm(moved["dense_targets"] - plain["dense_targets"], axis=-1)
+    assert moved_px[valid].mean() > 0.5
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sparse", "dense", "dense_keypoints"])
 def test_training_samples_can_start_after_the_camera_stage(kind):
