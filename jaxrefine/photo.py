@@ -186,6 +186,11 @@ def refine_photo(
 def read_photo_inputs(images_src, model, *, boxes=None, tiles=(1.0,), use_landmarks=True):
     """``jaxrefine refine`` without ``--estimates``: the people of each image as estimates.
 
+    ``track_id`` says which estimates are one person (their frames share one estimated
+    texture, and a track's frames are smoothed together with ``temporal_weight``): in a video
+    the k-th person detected in each frame (no tracker: right for one person); in a folder or
+    list of photos every person of every photo is their own (numbered across the photos).
+
     Returns ``(images, estimates, frame_of, keypoints (N, 25, 3) or None, "body25" or None,
     landmarks (N, 33, 3), masks)`` (the first five as
     :func:`jaxrefine.refine_files.read_inputs` returns them; ``masks``: N person masks
@@ -209,6 +214,8 @@ def read_photo_inputs(images_src, model, *, boxes=None, tiles=(1.0,), use_landma
             name = images.paths[i] if images.paths is not None else images.names[i]
             raise NoPersonError(f"{name}: {e}") from e
     est = _concat_estimates([p.estimates for p in parts])
+    if not images.is_video:  # separate photos: every person is a subject of their own
+        est = dataclasses.replace(est, track_id=np.arange(len(est.track_id), dtype=np.int64))
     landmarks = np.concatenate([p.landmarks for p in parts])
     masks = [m for p in parts for m in p.masks]
     frame_of = np.asarray(est.frame, np.int64)

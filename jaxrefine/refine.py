@@ -367,7 +367,11 @@ def subject_colours(
         idx = np.flatnonzero(index == k)
         shapes = {np.shape(images[i]) for i in idx}
         if len(shapes) != 1:
-            raise ValueError(f"subject {keys[k]!r}: its frames differ in size {sorted(shapes)}")
+            raise ValueError(
+                f"subject {keys[k].item()!r}: its frames differ in size {sorted(shapes)}; one "
+                "subject's frames come from one camera (give different people different "
+                "track_id / person_id entries in the estimates)"
+            )
         est = estimate_texture(
             model, np.stack([np.asarray(images[i]) for i in idx]), np.asarray(vertices)[idx],
             jax.tree.map(lambda a, idx=idx: a[idx], cameras), per=per, size=size,

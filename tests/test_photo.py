@@ -137,6 +137,32 @@ def test_refine_photo_without_estimates_end_to_end(coco_photo, tiny_checkpoint, 
 
 
 @pytest.mark.slow
+def test_a_folder_of_photos_of_different_sizes_is_one_subject_per_person(
+    coco_photo, tiny_checkpoint, tmp_path
+):
+    """Separate photos are not a video: each person gets their own track id (own texture),
+    so photos of different sizes refine together (they were refused as one subject's frames
+    of different sizes)."""
+    from jaxrefine.io import load_result
+    from jaxrefine.refine import RefineOptions
+    from jaxrefine.refine_files import Outputs, refine_files
+    from jaxrefine.smpl_io import load_body_model
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    image = iio.imread(coco_photo)
+    iio.imwrite(photos / "a.png", image)
+    iio.imwrite(photos / "b.png", image[:, 60:-60])  # the skier, a narrower photo
+    fast = RefineOptions(batch_size=2, camera_steps=2, body_steps=3, texture_size=32)
+    rep = refine_files(photos, None, tmp_path / "out", model=load_body_model(),
+                       network=network.load_params(tiny_checkpoint)[:2], options=fast,
+                       outputs=Outputs(tracks=False), progress=False)  # fmt: skip
+    assert not rep["failed"]
+    res = load_result(tmp_path / "out" / "refined.npz", load_body_model())
+    assert list(res["track_id"]) == [0, 1] and list(res["frame"]) == ["a", "b"]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["adam", "lgd", "lgd-dense-only"])
 def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, optimizer, request):
     """Every row scored and pictured (LGD has a checkpoint for each row's data); with a

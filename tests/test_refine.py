@@ -55,6 +55,18 @@ def _init(b):
             "betas": b.init_betas, "transl": b.init_transl}  # fmt: skip
 
 
+def test_a_subject_with_frames_of_two_sizes_is_refused_naming_the_way_out(model, frames):
+    body = pose_batch(model, jnp.asarray(frames.init_pose[:2]), jnp.asarray(frames.init_betas[:2]),
+                      jnp.asarray(frames.init_transl[:2]))  # fmt: skip
+    images = [frames.image[0], frames.image[1][: SIZE // 2]]
+    cams = jax.tree.map(lambda a: a[:2], frames.cameras)
+    with pytest.raises(ValueError, match=r"subject 7: its frames differ in size.*track_id"):
+        subject_colours(model, images, body.vertices, cams, np.array([7, 7]), size=32)
+    colours, index = subject_colours(model, images, body.vertices, cams, np.array([7, 8]),
+                                     size=32)  # fmt: skip
+    assert colours.shape[0] == 2 and list(index) == [0, 1]  # two subjects: fine
+
+
 def test_constant_field_moves_every_visible_vertex_by_its_image_size(model, frames, net):
     cfg, params = net
     body = pose_batch(model, jnp.asarray(frames.init_pose), jnp.asarray(frames.init_betas),
