@@ -562,7 +562,7 @@ def test_dense_degradation_settings_are_checked_and_old_runs_resume(tmp_path):
     from jaxrefine.train.lgd import _ADDED_CONFIG_SETTINGS, LGDConfig
 
     for bad in ({"dense_shrink": (0.8, 0.5)}, {"dense_shrink": (-0.1, 1.0)},
-                {"dense_part_noise_px": -1.0}):  # fmt: skip
+                {"dense_part_noise_px": -1.0}, {"start_scale": (0.5, 0.2)}):  # fmt: skip
         with pytest.raises(ValueError, match=next(iter(bad))):
             LGDConfig(**bad)
     assert {k: getattr(LGDConfig(), k) for k in _ADDED_CONFIG_SETTINGS} == _ADDED_CONFIG_SETTINGS
@@ -581,10 +581,44 @@ def test_dense_degradation_settings_are_checked_and_old_runs_resume(tmp_path):
         resume(LGDConfig(dense_part_noise_px=2.0))
 
 
+_ROT_TOL = 1e-5  # radians: float32 rotation vectors of angles up to pi
+
+
+def test_scaled_starts_scale_every_joints_rotation_error():
+    """``scale_start``: s = 0 gives the truth, 1 the start, and in between each joint's
+    rotation error is scaled by s, also next to 180 degrees where axis-angle numbers jump."""
+    from scipy.spatial.transform import Rotation
+
+    from jaxrefine.train.lgd import scale_start
+
+    rng = np.random.default_rng(0)
+    truth_pose = rng.normal(0, 0.3, (2, 3, 3))
+    truth_pose[0, 0] = [np.pi - 0.01, 0.0, 0.0]  # global orientation near 180 degrees
+    err = Rotation.from_rotvec(rng.normal(0, 0.1, (6, 3)))
+    start_pose = (Rotation.from_rotvec(truth_pose.reshape(-1, 3)) * err).as_rotvec()
+    truth = (truth_pose, rng.normal(0, 1, (2, 10)), rng.normal(0, 1, (2, 3)))
+    start = (start_pose.reshape(2, 3, 3), rng.normal(0, 1, (2, 10)), rng.normal(0, 1, (2, 3)))
+    s = np.array([0.5, 0.25])
+    pose, betas, transl = scale_start(truth, start, s)
+    got = Rotation.from_rotvec(truth_pose.reshape(-1, 3)).inv() * Rotation.from_rotvec(
+        pose.reshape(-1, 3)
+    )
+    np.testing.assert_allclose(got.magnitude(), np.repeat(s, 3) * err.magnitude(), atol=_ROT_TOL)
+    np.testing.assert_allclose(betas, truth[1] + s[:, None] * (start[1] - truth[1]), rtol=1e-5)
+    np.testing.assert_allclose(transl, truth[2] + s[:, None] * (start[2] - truth[2]), rtol=1e-5)
+    for k, end in ((0.0, truth), (1.0, start)):
+        pose_k = scale_start(truth, start, np.full(2, k))[0]
+        diff = Rotation.from_rotvec(pose_k.reshape(-1, 3)).inv() * Rotation.from_rotvec(
+            end[0].reshape(-1, 3)
+        )
+        assert diff.magnitude().max() < _ROT_TOL * 10, k
+
+
 @pytest.mark.slow
-def test_degraded_dense_samples_differ_from_the_oracles_only_in_the_dense_targets():
-    """Degrading draws from its own stream: the frame, start, keypoints and vertex subset are
-    the oracle's samples from the same seed."""
+def test_degraded_targets_and_scaled_starts_keep_the_same_frames():
+    """Degrading the targets and scaling the starts draw from streams of their own: the
+    frames (and, for degraded targets, the start, keypoints and vertex subset) are those the
+    same seed gives without them."""
     import dataclasses
 
     from jaxrefine.smpl_io import load_body_model
@@ -602,6 +636,15 @@ def test_degraded_dense_samples_differ_from_the_oracles_only_in_the_dense_target
     valid = plain["dense_weights"] > 0
     moved_px = np.linalg.norm(moved["dense_targets"] - plain["dense_targets"], axis=-1)
     assert moved_px[valid].mean() > 0.5
+    # start_scale (0, 0): the same frames, each starting at its truth (the keypoints' noise
+    # scales with the start's projected size, so only their confidences are the same)
+    at_truth = make_samples(model, poses, dataclasses.replace(cfg, start_scale=(0.0, 0.0)),
+                            seed=4, size=2, backend="jax")  # fmt: skip
+    for k in ("gt_pose", "gt_betas", "gt_transl", "keypoint_conf", "fx", "cx"):
+        np.testing.assert_array_equal(at_truth[k], plain[k], err_msg=k)
+    np.testing.assert_allclose(at_truth["init_pose"], plain["gt_pose"], atol=_ROT_TOL)
+    np.testing.assert_allclose(at_truth["init_betas"], plain["gt_betas"], atol=1e-6)
+    np.testing.assert_allclose(at_truth["init_transl"], plain["gt_transl"], atol=1e-6)
 
 
 @pytest.mark.slow

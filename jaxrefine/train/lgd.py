@@ -26,7 +26,9 @@ are held out and used for validation), with
   ``dense_shrink`` / ``dense_part_noise_px`` (``--dense-shrink``, ``--dense-part-noise``;
   off by default) they are degraded as a network's might be (:func:`degrade_dense`: moved
   part of the way back to the start, and shifted per body part), so that an LGD learns how
-  far to trust them next to the keypoints.
+  far to trust them next to the keypoints. With ``start_scale`` (``--start-scale``) the starts
+  are moved part of the way to the truth (:func:`scale_start`), as near as the photo
+  initializer's fits to landmarks can be.
 
 The loss, as LGD's training, is over every state the learned steps produce (states 1..T; the
 start is given, not predicted): per state the L1 error of the pose (72 axis-angle numbers)
@@ -102,7 +104,9 @@ _USES_DENSE = ("dense", "dense_keypoints")
 _DEGRADE_STREAM = 7  # the random stream of degrade_dense: np.random.default_rng([seed, 7])
 # LGDConfig fields added after runs had begun (session 17), at their defaults (= what those
 # runs did): a run started before them resumes (loop.Task.added_settings)
-_ADDED_CONFIG_SETTINGS = {"dense_shrink": (1.0, 1.0), "dense_part_noise_px": 0.0}
+_START_STREAM = 8  # the random stream of start_scale: np.random.default_rng([seed, 8])
+_ADDED_CONFIG_SETTINGS = {"dense_shrink": (1.0, 1.0), "dense_part_noise_px": 0.0,
+                          "start_scale": (1.0, 1.0)}  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +129,10 @@ class LGDConfig:
         sample; (1, 1) = the oracle's targets. A network's targets correct only part of the
         error (the shipped one leaves 57 % of the zero field's EPE on synthetic validation, more
         on photos): see :func:`degrade_dense`.
+      start_scale: (lo, hi): every sample's initial estimate is moved towards the truth,
+        ``truth + s * (perturbed - truth)`` on the axis-angle pose, betas and translation
+        numbers with ``s ~ U(lo, hi)`` per sample; (1, 1) = the ``difficulty`` level as it is.
+        Starts nearer than a regressor's, as the photo initializer's fits to landmarks are.
       dense_part_noise_px: std of a 2D offset drawn per body part (the vertex's largest skinning
         weight) and added to that part's dense targets (pixels at a person 224 px tall, scaled
         with the person): spatially correlated errors, a limb pulled aside; 0 = none.
@@ -150,6 +158,7 @@ class LGDConfig:
     dense_capacity: int = 4096
     dense_shrink: tuple[float, float] = (1.0, 1.0)
     dense_part_noise_px: float = 0.0
+    start_scale: tuple[float, float] = (1.0, 1.0)
     joint_weight: float = 10.0
     preset: str = "dense"
     camera_stage: bool = False
@@ -164,6 +173,9 @@ class LGDConfig:
         lo, hi = self.dense_shrink
         if not 0.0 <= lo <= hi:
             raise ValueError(f"dense_shrink must be (lo, hi), 0 <= lo <= hi: {self.dense_shrink}")
+        lo, hi = self.start_scale
+        if not 0.0 <= lo <= hi:
+            raise ValueError(f"start_scale must be (lo, hi), 0 <= lo <= hi: {self.start_scale}")
         if self.dense_part_noise_px < 0:
             raise ValueError(f"dense_part_noise_px must be >= 0, got {self.dense_part_noise_px}")
 
@@ -228,6 +240,10 @@ def make_samples(
     start = perturb(
         sc.pose, sc.betas, sc.transl, np.asarray(gt.joints[:, 0]), config.difficulty, seed + 1
     )
+    if tuple(config.start_scale) != (1.0, 1.0):  # its own stream: the rest draws as before
+        rng_s = np.random.default_rng([seed % 2**31, _START_STREAM])
+        start = scale_start((sc.pose, sc.betas, sc.transl), start,
+                            rng_s.uniform(*config.start_scale, size))  # fmt: skip
     init = _forward_batch(model, *start)
     proj_init = jax.vmap(project)(cams, init.vertices)
     size_px = np.asarray(jax.vmap(person_size_px)(proj_init, jnp.ones(proj_init.shape[:2])))
@@ -275,6 +291,23 @@ def _dense_observations(model, gt, init, cams: Camera, config: LGDConfig, rng, b
     )
     t, w, ids = _pack_visible(np.asarray(targets), np.asarray(weights), config.dense_capacity, rng)
     return {"dense_targets": t, "dense_weights": w, "dense_ids": ids}
+
+
+def scale_start(truth: tuple, start: tuple, s: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each sample's start moved towards the truth by ``s`` (N,) (0 = the truth, 1 = the
+    start), for (pose (N, J, 3), betas, transl) tuples: every joint's rotation error scaled
+    (``R_truth exp(s log(R_truth^T R_start))``, not the axis-angle numbers, which jump near
+    180 degrees), betas and translation linearly."""
+    from scipy.spatial.transform import Rotation
+
+    pose_t, pose_s = (np.asarray(a, np.float64).reshape(-1, 3) for a in (truth[0], start[0]))
+    r_t = Rotation.from_rotvec(pose_t)
+    each = np.repeat(np.asarray(s, np.float64), np.shape(truth[0])[1])[:, None]
+    delta = (r_t.inv() * Rotation.from_rotvec(pose_s)).as_rotvec()
+    pose = (r_t * Rotation.from_rotvec(each * delta)).as_rotvec().reshape(np.shape(truth[0]))
+    lin = [g + np.reshape(s, (-1,) + (1,) * (np.ndim(g) - 1)) * (p - g)
+           for g, p in zip(truth[1:], start[1:])]  # fmt: skip
+    return tuple(np.asarray(a, np.float32) for a in (pose, *lin))
 
 
 def degrade_dense(batch: dict, proj_init: np.ndarray, parts: np.ndarray, config: LGDConfig,
@@ -635,6 +668,9 @@ def parser():
     a("--dense-part-noise", type=float, default=LGDConfig.dense_part_noise_px, metavar="PX",
       help="dense kinds: std of a 2D offset per body part added to its targets (pixels at a "
            "person 224 px tall)")  # fmt: skip
+    a("--start-scale", type=float, nargs=2, default=LGDConfig.start_scale, metavar=("LO", "HI"),
+      help="move each sample's start towards the truth: truth + s (start - truth), "
+           "s ~ U(LO, HI) (1 1 = the medium perturbation as it is)")  # fmt: skip
     a("--lgd-steps", type=int, default=LGDConfig.num_steps, help="learned steps per fit")
     a("--hidden", type=int, default=LGDConfig.hidden, help="MLP width (published: 1024)")
     a("--blocks", type=int, default=LGDConfig.num_blocks, help="residual blocks per MLP")
@@ -705,6 +741,7 @@ def main(argv: list[str] | None = None) -> int:
         num_blocks=args.blocks, image_size=size, camera_stage=args.camera_stage,
         point_loss=args.point_loss, root_weight=args.root_weight,
         dense_shrink=tuple(args.dense_shrink), dense_part_noise_px=args.dense_part_noise,
+        start_scale=tuple(args.start_scale),
     )  # fmt: skip
     # checked before the data are made
     start, origin = (None, None) if args.init_from is None else load_start(args.init_from, config)
