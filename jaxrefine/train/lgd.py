@@ -102,9 +102,9 @@ _FEATURES = _DATA_KIND  # each kind's observation summary is named as its data k
 _USES_KEYPOINTS = ("sparse", "dense_keypoints")
 _USES_DENSE = ("dense", "dense_keypoints")
 _DEGRADE_STREAM = 7  # the random stream of degrade_dense: np.random.default_rng([seed, 7])
+_START_STREAM = 8  # the random stream of start_scale: np.random.default_rng([seed, 8])
 # LGDConfig fields added after runs had begun (session 17), at their defaults (= what those
 # runs did): a run started before them resumes (loop.Task.added_settings)
-_START_STREAM = 8  # the random stream of start_scale: np.random.default_rng([seed, 8])
 _ADDED_CONFIG_SETTINGS = {"dense_shrink": (1.0, 1.0), "dense_part_noise_px": 0.0,
                           "start_scale": (1.0, 1.0)}  # fmt: skip
 
@@ -129,13 +129,13 @@ class LGDConfig:
         sample; (1, 1) = the oracle's targets. A network's targets correct only part of the
         error (the shipped one leaves 57 % of the zero field's EPE on synthetic validation, more
         on photos): see :func:`degrade_dense`.
-      start_scale: (lo, hi): every sample's initial estimate is moved towards the truth,
-        ``truth + s * (perturbed - truth)`` on the axis-angle pose, betas and translation
-        numbers with ``s ~ U(lo, hi)`` per sample; (1, 1) = the ``difficulty`` level as it is.
-        Starts nearer than a regressor's, as the photo initializer's fits to landmarks are.
       dense_part_noise_px: std of a 2D offset drawn per body part (the vertex's largest skinning
         weight) and added to that part's dense targets (pixels at a person 224 px tall, scaled
         with the person): spatially correlated errors, a limb pulled aside; 0 = none.
+      start_scale: (lo, hi): every sample's initial estimate is moved towards the truth by a
+        factor ``s ~ U(lo, hi)`` per sample (each joint's rotation error, the betas' and the
+        translation's scaled by s: :func:`scale_start`); (1, 1) = the ``difficulty`` level as
+        it is. Starts nearer than a regressor's, as the photo initializer's fits can be.
       joint_weight: weight of the point term (metres) against the L1 parameter errors.
       point_loss: the point term, one of ``POINT_LOSSES`` (see the module docstring).
       root_weight: weight of the root's camera-frame error (metres) with the root-aligned

@@ -23,3 +23,7 @@ bash s17_screens/oracle_new_dense.sh
 bash s17_screens/status_runs.sh
 # 9. determinism of the photo initializer within one process
 python s17_screens/init_repeat.py
+# 10. does LGD overshoot from near starts? (shipped checkpoints; then the candidate of 11)
+python s17_screens/lgd_near_starts.py dense; python s17_screens/lgd_near_starts.py dense_keypoints
+# 11. lgd_dense_keypoints fine-tuned from near starts (from /work/main)
+.venv/bin/python scripts/train_lgd.py --platform cpu --kind dense_keypoints --init-from jaxrefine/assets/lgd_dense_keypoints.npz --camera-stage --point-loss root_vertices --root-weight 1 --start-scale 0.1 1.0 --steps 3000 --batch 16 --lr 2e-4 --warmup 50 --seed 19 --ckpt-every 100 --val-every 500 --log-every 10 --out /work/runs/lgd_dk3 --poses /work/runs/cmu_poses.npz
