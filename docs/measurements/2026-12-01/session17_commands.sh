@@ -27,3 +27,11 @@ python s17_screens/init_repeat.py
 python s17_screens/lgd_near_starts.py dense; python s17_screens/lgd_near_starts.py dense_keypoints
 # 11. lgd_dense_keypoints fine-tuned from near starts (from /work/main)
 .venv/bin/python scripts/train_lgd.py --platform cpu --kind dense_keypoints --init-from jaxrefine/assets/lgd_dense_keypoints.npz --camera-stage --point-loss root_vertices --root-weight 1 --start-scale 0.1 1.0 --steps 3000 --batch 16 --lr 2e-4 --warmup 50 --seed 19 --ckpt-every 100 --val-every 500 --log-every 10 --out /work/runs/lgd_dk3 --poses /work/runs/cmu_poses.npz
+# 12. the candidate of 11: eval-real, eval (512 medium frames), the near-starts diagnostic
+bash s17_screens/evals_cand3.sh
+# 13. shipped (every rule held): its JSON = the run's export + lineage (from /work/main)
+python docs/measurements/2026-12-01/s17_screens/lgd_dk3_meta.py /work/runs/lgd_dk3 jaxrefine/assets
+# 14. refine's per-person status with the shipped checkpoint, photo by photo; summary
+bash s17_screens/status_runs_dk3.sh   # -> s17_screens/status_summary.txt
+# 15. clean clone at 30916e6: make test (54 files passed, 3,238 s beside run 11); then the
+#     later commits' test files and the demo in the same clone pulled to HEAD

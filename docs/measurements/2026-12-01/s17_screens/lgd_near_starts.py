@@ -6,7 +6,7 @@ truth by s (jaxrefine.train.lgd.scale_start), then SMPLify's Adam camera stage (
 Per s: the data term at the start and at the last state (means), the share of frames where no
 learned iterate is below the start (what the never-worse check turns into "kept initial"),
 and the root-aligned vertex error (every 8th vertex, mm) at the start and at the last state.
-Usage: python lgd_near_starts.py dense|dense_keypoints
+Usage: python lgd_near_starts.py dense|dense_keypoints [CHECKPOINT_STEM (default: shipped)]
 """
 import dataclasses
 import sys
@@ -17,15 +17,15 @@ from jaxrefine import xla_flags
 
 xla_flags.apply(host_devices=True)
 from jaxrefine.data.poses import VALIDATION_SUBJECTS, load_poses  # noqa: E402
-from jaxrefine.optimizers.learned import load_pretrained  # noqa: E402
+from jaxrefine.optimizers.learned import load_lgd, load_pretrained  # noqa: E402
 from jaxrefine.smpl_io import load_body_model  # noqa: E402
 from jaxrefine.train import lgd as T  # noqa: E402
 
 kind = sys.argv[1] if len(sys.argv) > 1 else "dense"
 model = load_body_model()
 val = load_poses("/work/runs/cmu_poses.npz", subjects=VALIDATION_SUBJECTS).pose
-lgd = load_pretrained(kind)
-print(f"{kind}: s | data term start -> last | kept (no iterate below start) | PVE start -> last")
+lgd = load_pretrained(kind) if len(sys.argv) < 3 else load_lgd(sys.argv[2])
+print(f"{kind} ({sys.argv[2] if len(sys.argv) > 2 else 'shipped'}): s | data term start -> last | kept (no iterate below start) | PVE start -> last")
 for s in (1.0, 0.5, 0.25, 0.1):
     cfg = T.LGDConfig(kind=kind, camera_stage=True, start_scale=(s, s))
     batch = T.make_samples(model, val, cfg, seed=777, size=32)
