@@ -173,7 +173,9 @@ ASTRONAUT_CREDIT = ("scikit-image's data.astronaut(): Eileen Collins, NASA "
 
 def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None) -> str | None:
     """One real photo before / after refinement (``real_photo.png`` with its attribution in
-    the PNG metadata and ``real_photo.txt``), or None after saying why it was skipped.
+    the PNG metadata and ``real_photo.txt``, which also scores both fits against BlazePose's
+    own landmarks and mask, as ``eval-real`` does: pseudo ground truth), or None after saying
+    why it was skipped.
 
     The photo: COCO image 785 from ``real_dir`` (the demo's ``--real-images``, or
     ``$JAXREFINE_REAL_IMAGES_DIR``) when given and present, else scikit-image's
@@ -183,7 +185,7 @@ def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None
     import os
 
     from jaxrefine.detect import ModelsUnavailableError, ensure_models
-    from jaxrefine.evaluate_real_cli import attribution
+    from jaxrefine.evaluate_real_cli import attribution, pseudo_ground_truth, score_rows
     from jaxrefine.network import load_pretrained
     from jaxrefine.photo import people_picture, refine_photo, save_attributed_png
     from jaxrefine.refine import RefineOptions
@@ -211,11 +213,17 @@ def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None
     res = refine_photo(model, image, (cfg, params), options=RefineOptions(backend=backend))
     pic = people_picture(model, res["image"], [res["initial"], res["refined"]], res["cameras"],
                          backend=backend)  # fmt: skip
+    gts = [pseudo_ground_truth(lm, m) for lm, m in zip(res["landmarks"], res["masks"])]
+    rows = {"initial": res["initial"], "refined": res["refined"]}
+    scores = score_rows(model, rows, res["cameras"], gts, backend)
+    scored = "; ".join(f"{row} PCK@0.05 {v['pck@0.05']:.3f}, IoU {v['silhouette_iou']:.3f}"
+                       for row, v in scores.items())  # fmt: skip
     written = save_attributed_png(
         out / "real_photo.png", pic, credit,
-        "photo | initial (landmarks) | refined (network + landmarks)",
+        "photo | initial (landmarks) | refined (network + landmarks)\n"
+        f"against BlazePose's own landmarks and mask (pseudo ground truth): {scored}",
     )  # fmt: skip
-    _say(f"wrote {written} ({', '.join(res['status_name'])})")
+    _say(f"wrote {written} ({', '.join(res['status_name'])}); {scored} (vs BlazePose)")
     return written
 
 

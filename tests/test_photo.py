@@ -137,6 +137,25 @@ def test_refine_photo_without_estimates_end_to_end(coco_photo, tiny_checkpoint, 
 
 
 @pytest.mark.slow
+def test_demo_photo_scores_both_fits_against_blazepose(coco_photo, tiny_checkpoint, tmp_path):
+    """`make demo`'s photo: the picture with its attribution, and a caption that scores the
+    initial and refined fits as eval-real does (pseudo ground truth), numbers in [0, 1]."""
+    import re
+
+    from jaxrefine.demo import real_photo
+    from jaxrefine.smpl_io import load_body_model
+
+    written = real_photo(tmp_path, load_body_model(), "auto", real_dir=coco_photo.parent,
+                         checkpoint=tiny_checkpoint)  # fmt: skip
+    assert written is not None and Path(written).is_file()
+    caption = (tmp_path / "real_photo.txt").read_text()
+    assert "pseudo ground truth" in caption and "COCO" in caption.splitlines()[0]
+    found = re.findall(r"(initial|refined) PCK@0.05 ([0-9.]+), IoU ([0-9.]+)", caption)
+    assert [f[0] for f in found] == ["initial", "refined"]
+    assert all(0.0 <= float(v) <= 1.0 for f in found for v in f[1:])
+
+
+@pytest.mark.slow
 def test_a_folder_of_photos_of_different_sizes_is_one_subject_per_person(
     coco_photo, tiny_checkpoint, tmp_path
 ):
