@@ -9,7 +9,7 @@ python conf1_diag.py eval-real $PHOTOS --optimizer lgd --out pics_conf1 --json e
 # 2. today's baseline, shipped checkpoints (reproduces session 16's eval_real_lgd_s16 exactly)
 $J eval-real $PHOTOS --optimizer lgd --out pics_lgd_base --json eval_real_lgd_base.json > eval_real_lgd_base.txt
 # 3. how far the degraded targets are from the oracle's (16 validation frames)
-python s17_screens/degrade_check.py > degrade_check.txt   # (from /work/main)
+python docs/measurements/2026-12-01/s17_screens/degrade_check.py > docs/measurements/2026-12-01/degrade_check.txt   # (from /work/main)
 # 4. the candidate: lgd_dense_keypoints fine-tuned on degraded dense targets (from /work/main)
 .venv/bin/python scripts/train_lgd.py --platform cpu --kind dense_keypoints --init-from jaxrefine/assets/lgd_dense_keypoints.npz --camera-stage --point-loss root_vertices --root-weight 1 --dense-shrink 0.3 1.0 --dense-part-noise 3 --steps 3000 --batch 16 --lr 2e-4 --warmup 50 --seed 17 --ckpt-every 100 --val-every 500 --log-every 10 --out /work/runs/lgd_dk2 --poses /work/runs/cmu_poses.npz
 # 5. the same for the dense-only checkpoint (started beside 4, both at nice 19)
