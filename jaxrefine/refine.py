@@ -3,8 +3,8 @@ the displacement field -> per-visible-vertex targets -> dense SMPLify.
 
 Per frame (``docs/METHOD.md``, "The refinement method"):
 
-1. the square person box around the initial estimate's projection (enlarged as in training,
-   :func:`jaxrefine.network.crop.person_box`) and its crop camera;
+1. the square person box around the initial estimate's projection inside the image (enlarged
+   as in training, :func:`jaxrefine.network.crop.image_box`) and its crop camera;
 2. the initial mesh rendered into the crop (one rasterizer host call for the batch) with the
    subject's estimated texture: textured RGB, relative depth, normals, unique vertex colours,
    mask (:func:`jaxrefine.shading.network_input`);
@@ -40,7 +40,7 @@ from jaxrefine.camera import Camera, project
 from jaxrefine.correspondence import pixels_to_vertices
 from jaxrefine.network import apply_batch
 from jaxrefine.network.config import NetworkConfig
-from jaxrefine.network.crop import crop_camera, crop_image, person_box
+from jaxrefine.network.crop import crop_camera, crop_image, image_box
 from jaxrefine.objective import (
     DENSE_AND_KEYPOINTS,
     REFERENCE_PERSON_SIZE,
@@ -92,14 +92,18 @@ def with_start(data: FitData, init_transl, init_vertices, preset) -> FitData:
 
 
 @functools.partial(jax.jit, static_argnames=("crop_size", "enlarge"))
-def crop_boxes(model: BodyModel, vertices, cameras: Camera, *, crop_size: int, enlarge: float):
-    """Person boxes (B, 2), (B,) and crop cameras of a batch of posed bodies (B, V, 3)."""
+def crop_boxes(
+    model: BodyModel, vertices, cameras: Camera, image_hw, *, crop_size: int, enlarge: float
+):
+    """Person boxes (B, 2), (B,) and crop cameras of a batch of posed bodies (B, V, 3) in
+    images of (B, 2) heights and widths ``image_hw``: the box around the body's in-image part
+    (:func:`jaxrefine.network.crop.image_box`, as training's pairs)."""
 
-    def one(v, cam):
-        center, size = person_box(project(cam, v), jnp.ones(v.shape[0]), enlarge)
+    def one(v, cam, hw):
+        center, size = image_box(project(cam, v), hw, enlarge)
         return center, size, crop_camera(cam, center, size, crop_size)
 
-    return jax.vmap(one)(vertices, cameras)
+    return jax.vmap(one)(vertices, cameras, jnp.asarray(image_hw, jnp.float32))
 
 
 def crop_images(images, centers, sizes, crop_size: int) -> jnp.ndarray:
@@ -176,7 +180,8 @@ def render_crops(
       crop_size: the network's input side S. backend: rasterizer backend.
     """
     S = crop_size
-    centers, sizes, crops = crop_boxes(model, vertices, cameras, crop_size=S, enlarge=enlarge)
+    hw = np.array([np.shape(im)[:2] for im in images], np.float32)
+    centers, sizes, crops = crop_boxes(model, vertices, cameras, hw, crop_size=S, enlarge=enlarge)
     frags = rasterize_batch(vertices, model.faces, crops, S, S, backend, cull_backfaces=True)
     per_vertex = colours.ndim == 3
     renders = _renders(model, vertices, crops, frags, jnp.asarray(colours), per_vertex=per_vertex)

@@ -210,3 +210,8 @@ def test_training_flags_set_the_probabilities():
         run.pair_config("small", 128, None, 0.5, 1.5)
     with pytest.raises(SystemExit, match="--distractors is a probability"):
         run.pair_config("small", 128, None, 0.5, 0.5, -0.1)
+    args = run.parser().parse_args(["--close-framing", "0.3"])
+    assert run.pair_config("small", 128, None, close=args.close_framing).p_close == 0.3
+    assert default.p_close == 0.0
+    with pytest.raises(SystemExit, match="--close-framing is a probability"):
+        run.pair_config("small", 128, None, close=2.0)

@@ -236,6 +236,22 @@ def test_person_box_is_square_enlarged_and_ignores_zero_weights():
     assert float(size) == 16.0
 
 
+def test_image_box_surrounds_the_part_inside_the_image():
+    # a 100 x 50 image (H, W); two points inside, one far below it (a cut-off body's feet)
+    pts = jnp.array([[10.0, 20.0], [30.0, 60.0], [20.0, 400.0]])
+    center, size = crop.image_box(pts, (100, 50), enlarge=1.5)
+    np.testing.assert_allclose(center, [20.0, 40.0])
+    np.testing.assert_allclose(size, 60.0)  # the box of the first two points only
+    # all inside: the box of person_box with every point
+    inside = pts[:2]
+    for got, want in zip(crop.image_box(inside, (100, 50)), crop.person_box(inside, jnp.ones(2))):
+        np.testing.assert_allclose(got, want)
+    # none inside: all points count (a box, not the minimum one at the origin)
+    out = pts + jnp.array([[0.0, 500.0]])
+    for got, want in zip(crop.image_box(out, (100, 50)), crop.person_box(out, jnp.ones(3))):
+        np.testing.assert_allclose(got, want)
+
+
 def test_point_round_trips_and_field_mapping_are_exact():
     # a box of 128 px on a 64 px crop: every step below is exact in float32
     center, size, S = jnp.array([300.5, 210.25]), jnp.array(128.0), 64

@@ -222,3 +222,26 @@ def test_inside_image_marks_the_padding():
     turned = pairs.rotate_in_plane(right, jnp.pi / 2, jnp.array([8.0, 8.0]))
     inside = np.asarray(pairs.inside_image(turned, full, 16, 64, 64))
     assert inside[:8].all() and not inside[8:].any()
+
+
+def test_close_framing_cuts_the_body_at_the_lower_border(bank):
+    close = dataclasses.replace(_CFG, p_close=1.0, close_top=(0.1, 0.1))
+    got = pairs.make_pairs(_model(), _poses(), bank, _N, 5, close)
+    far = pairs.make_pairs(_model(), _poses(), bank, _N, 5, _CFG)
+    # the same scenes, textures and augmentations (its random stream is its own): only the
+    # camera moved
+    for k in ("pose", "betas", "transl", "init_pose", "subject", "texture_kind", "angle"):
+        np.testing.assert_array_equal(got[k], far[k])
+    zoom = got["intrinsics"][:, 0] / far["intrinsics"][:, 0]
+    assert ((zoom >= _CFG.close_zoom[0]) & (zoom <= _CFG.close_zoom[1])).all()
+    for i in range(_N):
+        fx, fy, cx, cy = got["intrinsics"][i]
+        cam = Camera.create(fx, fy, cx, cy)
+        uv = np.asarray(project(cam, _vertices(got, i)))
+        np.testing.assert_allclose(uv[:, 1].min(), 0.1 * _S, atol=_CAMERA_TOL)  # top at 10 %
+        assert uv[:, 1].max() > _S  # and the image's lower border cuts the body
+
+
+def _vertices(out, i):
+    return forward(_model(), jnp.asarray(out["pose"][i]), jnp.asarray(out["betas"][i]),
+                   jnp.asarray(out["transl"][i])).vertices  # fmt: skip

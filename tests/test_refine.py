@@ -14,8 +14,10 @@ from jaxrefine.camera import project
 from jaxrefine.data.sampling import SceneConfig
 from jaxrefine.data.scenes import GeneratorConfig, generate
 from jaxrefine.fit import STATUS_NONFINITE
+from jaxrefine.network.crop import person_box
 from jaxrefine.refine import (
     RefineOptions,
+    crop_boxes,
     pose_batch,
     predict_fields,
     refine,
@@ -65,6 +67,29 @@ def test_a_subject_with_frames_of_two_sizes_is_refused_naming_the_way_out(model,
     colours, index = subject_colours(model, images, body.vertices, cams, np.array([7, 8]),
                                      size=32)  # fmt: skip
     assert colours.shape[0] == 2 and list(index) == [0, 1]  # two subjects: fine
+
+
+def test_the_crop_box_surrounds_the_part_of_the_body_inside_the_image(model, frames):
+    # the same frames in an image cut below the body's middle: the box shrinks to the part
+    # above the cut (an upper-body photo); the image's own size gives the box of before
+    body = pose_batch(model, frames.pose, frames.betas, frames.transl)
+    cams, n = frames.cameras, len(frames.pose)
+    uv = jax.vmap(project)(cams, body.vertices)
+    cut = np.asarray(jnp.median(uv[..., 1], axis=1))  # a height cutting each body in two
+    whole = crop_boxes(model, body.vertices, cams, np.full((n, 2), SIZE), crop_size=32,
+                       enlarge=1.2)  # fmt: skip
+    upper = crop_boxes(model, body.vertices, cams, np.stack([cut, np.full(n, SIZE)], 1),
+                       crop_size=32, enlarge=1.2)  # fmt: skip
+    for i in range(n):
+        above = np.asarray(uv[i, :, 1] < cut[i]) & np.asarray(uv[i, :, 0] < SIZE)
+        above &= np.asarray((uv[i] >= 0).all(-1))
+        want = person_box(uv[i], jnp.asarray(above, jnp.float32), 1.2)
+        np.testing.assert_allclose(upper[0][i], want[0], atol=PIXEL_TOL)
+        np.testing.assert_allclose(upper[1][i], want[1], atol=PIXEL_TOL)
+        assert float(upper[1][i]) < float(whole[1][i])
+        inside = np.asarray((uv[i] >= 0).all(-1) & (uv[i] < SIZE).all(-1), np.float32)
+        np.testing.assert_allclose(whole[1][i], person_box(uv[i], jnp.asarray(inside), 1.2)[1],
+                                   atol=PIXEL_TOL)  # fmt: skip
 
 
 def test_constant_field_moves_every_visible_vertex_by_its_image_size(model, frames, net):

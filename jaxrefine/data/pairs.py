@@ -27,8 +27,8 @@ Initial estimates (:data:`DIFFICULTIES`, mixed by ``PairConfig.mix``): the ``eas
 with a perturbed shape and camera (depth and shift), the paper's case for learning fine
 displacements.
 
-Crop. The box comes from the initial estimate's projection
-(:func:`jaxrefine.network.crop.person_box`), as at test time. Image augmentations change the
+Crop. The box comes from the initial estimate's projection inside the image
+(:func:`jaxrefine.network.crop.image_box`), as at test time. Image augmentations change the
 geometry *before* rendering, so the ground truth stays exact: a scale jitter of the box, a
 shift of its centre and an in-plane rotation of the crop (:func:`rotate_in_plane`, a rotation of
 the crop camera about its optical axis). Image, renders and field are all rendered directly
@@ -86,7 +86,7 @@ from jaxrefine.data.texture_estimation import estimate_texture, fill_uncovered
 from jaxrefine.data.textures import procedural_texture
 from jaxrefine.errors import JaxrefineError
 from jaxrefine.files import atomic_savez
-from jaxrefine.network.crop import crop_camera, person_box
+from jaxrefine.network.crop import crop_camera, image_box
 from jaxrefine.render import rasterize
 from jaxrefine.shading import network_input, render_channels
 
@@ -124,6 +124,10 @@ class PairConfig:
       p_distractor, distractor_shift, distractor_scale: another person (from another crop of
         the batch) in front of or behind the person, moved sideways by U(distractor_shift)
         crop sides and scaled by U(distractor_scale).
+      p_close, close_zoom, close_top: a close framing (:func:`close_framing`): the camera zooms
+        in by U(close_zoom) and the body's top lands at U(close_top) of the image height, so
+        that the image cuts the body (an upper-body photo); the crop is then the box around
+        the initial estimate's part inside the image, as at test time.
       num_subjects: P, subjects in the bank.
       reference_frames: K, frames per subject the texture is estimated from.
       reference_level: perturbation of the fits the texture is estimated through.
@@ -157,6 +161,9 @@ class PairConfig:
     p_distractor: float = 0.0
     distractor_shift: tuple[float, float] = (0.15, 0.5)
     distractor_scale: tuple[float, float] = (0.8, 1.2)
+    p_close: float = 0.0
+    close_zoom: tuple[float, float] = (1.6, 3.5)
+    close_top: tuple[float, float] = (0.02, 0.2)
     num_subjects: int = 48
     reference_frames: int = 4
     reference_level: str = "easy"
@@ -170,7 +177,7 @@ class PairConfig:
         return dataclasses.replace(
             self, p_scale=0.0, p_rotate=0.0, channel_gain=0.0, p_photometric=0.0,
             p_texture_noise=0.0, p_brightness=0.0, p_wrong_texture=0.0, p_no_texture=0.0,
-            p_clothing=0.0, p_occluder=0.0, p_distractor=0.0,
+            p_clothing=0.0, p_occluder=0.0, p_distractor=0.0, p_close=0.0,
         )  # fmt: skip
 
 
@@ -476,7 +483,7 @@ def make_pair(
     S = crop_size
     v_gt = forward(model, *gt).vertices
     v_init = forward(model, *init).vertices
-    center, size = person_box(project(camera, v_init), jnp.ones(v_init.shape[0]), enlarge)
+    center, size = image_box(project(camera, v_init), (height, width), enlarge)
     size = size * aug["box_scale"]
     center = center + aug["box_shift"] * size
     half = jnp.full(2, S / 2.0, jnp.float32)
@@ -626,8 +633,8 @@ def make_pairs(
     mix = np.asarray(config.mix, np.float64)
     if mix.shape != (4,) or (mix < 0).any() or mix.sum() <= 0:
         raise ValueError(f"mix must be 4 non-negative weights, got {config.mix}")
-    s_scene, s_sub, s_pert, s_bg, s_aug, s_tex, s_key, s_app, s_crowd = (
-        int(c.generate_state(1)[0]) for c in np.random.SeedSequence(int(seed)).spawn(9)
+    s_scene, s_sub, s_pert, s_bg, s_aug, s_tex, s_key, s_app, s_crowd, s_close = (
+        int(c.generate_state(1)[0]) for c in np.random.SeedSequence(int(seed)).spawn(10)
     )  # spawned children do not depend on their count: the earlier ones are as before
     params = sample_scenes(model, poses, n, s_scene, gen.scene)
     rng = np.random.default_rng(s_sub)
@@ -647,6 +654,9 @@ def make_pairs(
     tex, kind = _pick_textures(np.random.default_rng(s_tex), subject, bank, config)
     true_tex = bank.true_texture[subject].astype(np.float32) / 255.0
     cams = cameras_for(params)
+    if config.p_close > 0:
+        verts = _vertices(model, jnp.asarray(params.pose), jnp.asarray(betas), jnp.asarray(transl))
+        cams = close_framing(np.random.default_rng(s_close), cams, verts, config, (H, W))
     out = _pair_batch(
         model, tuple(jnp.asarray(a) for a in (params.pose, betas, transl)),
         tuple(jnp.asarray(a) for a in init), cams, jnp.asarray(true_tex), jnp.asarray(tex),
@@ -658,12 +668,10 @@ def make_pairs(
     rngs = np.random.default_rng(s_app), np.random.default_rng(s_crowd)
     out["image"] = _real_appearance(out.pop("image"), out.pop("person"), out.pop("inside"),
                                     rngs, config, pool)  # fmt: skip
-    f = params.focal.astype(np.float32)
     out.update(
         angle=np.asarray(aug["angle"]),
-        intrinsics=np.stack([f, f, np.full(n, W / 2.0), np.full(n, H / 2.0)], 1).astype(
-            np.float32
-        ),
+        intrinsics=np.stack([np.asarray(a) for a in (cams.fx, cams.fy, cams.cx, cams.cy)],
+                            1).astype(np.float32),  # fmt: skip
         difficulty=codes.astype(np.int32),
         subject=subject.astype(np.int32),
         texture_kind=kind.astype(np.int32),
@@ -671,6 +679,36 @@ def make_pairs(
         init_pose=init[0], init_betas=init[1], init_transl=init[2],
     )  # fmt: skip
     return out
+
+
+def close_framing(rng: np.random.Generator, cameras: Camera, vertices, config: PairConfig,
+                  image_hw: tuple[int, int]) -> Camera:  # fmt: skip
+    """The batch's cameras (R = I, t = 0), each framed close with probability
+    ``config.p_close``: focal times z ~ U(close_zoom) and the principal point moved so that the
+    body's top (the highest projected ground-truth vertex) lands at U(close_top) x H and its
+    horizontal centre at (0.5 + U(-0.15, 0.15)) x W. A close-framed body is z times larger
+    in the image, cut by its lower border: an upper-body photo.
+
+    Args:
+      rng: the close-framing stream; cameras: batched (n); vertices: (n, V, 3) ground-truth
+      vertices (camera frame); image_hw: (H, W).
+    """
+    H, W = image_hw
+    n = len(np.asarray(cameras.fx))
+    close = rng.random(n) < config.p_close
+    z = np.where(close, rng.uniform(*config.close_zoom, n), 1.0)
+    top = rng.uniform(*config.close_top, n) * H
+    across = (0.5 + rng.uniform(-0.15, 0.15, n)) * W
+    uv = np.asarray(jax.vmap(project)(cameras, vertices))
+    cx, cy = np.asarray(cameras.cx), np.asarray(cameras.cy)
+    y_top = uv[..., 1].min(1)
+    x_mid = (uv[..., 0].min(1) + uv[..., 0].max(1)) / 2
+    # u' = z (u - cx) + cx + d: the pixel of a point after zooming about the principal point
+    new_cx = np.where(close, across - z * (x_mid - cx), cx)
+    new_cy = np.where(close, top - z * (y_top - cy), cy)
+    f = lambda a: jnp.asarray(a, jnp.float32)  # noqa: E731
+    return cameras.replace(fx=f(z * np.asarray(cameras.fx)), fy=f(z * np.asarray(cameras.fy)),
+                           cx=f(new_cx), cy=f(new_cy))  # fmt: skip
 
 
 def _real_appearance(images, person, inside, rngs, config, pool) -> np.ndarray:

@@ -52,6 +52,32 @@ def person_box(
     return center, jnp.maximum(size, min_size)
 
 
+def image_box(
+    points2d: jnp.ndarray, image_hw, enlarge: float = 1.2, min_size: float = 16.0
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """The person box of a body in an image: :func:`person_box` around the points that lie
+    inside the image (all points when none does).
+
+    A body cut by the image border (an upper-body photo, a frame the person leaves) is boxed
+    around its visible part, so that the crop shows the person at the scale of training, not a
+    small patch at the top of a box that is mostly padding. Session 18 found the box around the
+    whole projection 2.8 times the side of the demo's upper-body photo, and the network's
+    few-pixel displacements scaled by it to ~80 image pixels
+    (``docs/measurements/2026-12-01/s18_upper_body``). A body inside the image gets exactly
+    :func:`person_box`'s box.
+
+    Args:
+      points2d: (N, 2) full-image pixels (the projected vertices of the initial estimate).
+      image_hw: (2,) the image's height and width in pixels.
+      enlarge, min_size: see :func:`person_box`.
+    """
+    hw = jnp.asarray(image_hw, jnp.float32)
+    x, y = points2d[:, 0], points2d[:, 1]
+    inside = (x >= 0) & (x < hw[1]) & (y >= 0) & (y < hw[0])
+    weights = jnp.where(jnp.any(inside), inside, True).astype(jnp.float32)
+    return person_box(points2d, weights, enlarge, min_size)
+
+
 def image_to_crop_points(p_image, center, size, crop_size: int) -> jnp.ndarray:
     """(..., 2) full-image pixel coordinates -> crop pixel coordinates."""
     return camera_lib.full_to_crop_pixels(p_image, center, size, crop_size)

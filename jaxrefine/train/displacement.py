@@ -97,11 +97,18 @@ def batch_loss(cfg: network.NetworkConfig, params, batch: dict, key: jax.Array, 
     return jnp.mean(losses), jax.tree.map(jnp.mean, metrics)
 
 
-# PairConfig fields added after runs had begun (session 15), at their defaults (= what those
-# runs did): a run started before them resumes (loop.Task.added_settings)
+# PairConfig fields added after runs had begun (sessions 15 and 18), at their defaults (= what
+# those runs did): a run started before them resumes (loop.Task.added_settings)
 _ADDED_PAIR_SETTINGS = {
     k: getattr(pairs.PairConfig(), k)
-    for k in ("p_distractor", "distractor_shift", "distractor_scale")
+    for k in (
+        "p_distractor",
+        "distractor_shift",
+        "distractor_scale",
+        "p_close",
+        "close_zoom",
+        "close_top",
+    )
 }
 
 

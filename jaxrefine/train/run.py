@@ -72,6 +72,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="P",
         help="probability of another person beside, in front of or behind the person",
     )
+    a(
+        "--close-framing",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="probability of a close framing that cuts the body at the image's lower border "
+        "(an upper-body photo; jaxrefine.data.pairs.close_framing)",
+    )
     a("--confidence", action="store_true", help="train the per-pixel confidence head too")
     a("--confidence-weight", type=float, default=0.1)
     a("--coordinator", default=None, help="HOST:PORT of process 0 (multi-process runs)")
@@ -81,10 +89,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def pair_config(name: str, crop_size: int, subjects: int | None, clothing: float = 0.0,
-                occluders: float = 0.0, distractors: float = 0.0):  # fmt: skip
+                occluders: float = 0.0, distractors: float = 0.0, close: float = 0.0):  # fmt: skip
     """The pair generator's settings for a network config (``tiny``: a 64 px scene, 2
     subjects with 1 reference frame, 64-texel textures; fast enough for tests), with the
-    probabilities of the real-appearance augmentations (:mod:`jaxrefine.data.appearance`)."""
+    probabilities of the real-appearance augmentations (:mod:`jaxrefine.data.appearance`) and
+    of the close framing (:func:`jaxrefine.data.pairs.close_framing`)."""
     from jaxrefine.data.pairs import PairConfig
     from jaxrefine.data.sampling import SceneConfig
     from jaxrefine.data.scenes import GeneratorConfig
@@ -94,12 +103,13 @@ def pair_config(name: str, crop_size: int, subjects: int | None, clothing: float
         cfg = PairConfig(crop_size=crop_size, generator=gen, num_subjects=2, reference_frames=1)
     else:
         cfg = PairConfig(crop_size=crop_size)
-    flags = (clothing, "--clothing"), (occluders, "--occluders"), (distractors, "--distractors")
+    flags = ((clothing, "--clothing"), (occluders, "--occluders"),
+             (distractors, "--distractors"), (close, "--close-framing"))  # fmt: skip
     for p, flag in flags:
         if not 0.0 <= p <= 1.0:
             raise SystemExit(f"train: {flag} is a probability in [0, 1], got {p}")
     cfg = dataclasses.replace(cfg, p_clothing=clothing, p_occluder=occluders,
-                              p_distractor=distractors)  # fmt: skip
+                              p_distractor=distractors, p_close=close)  # fmt: skip
     return dataclasses.replace(cfg, num_subjects=subjects) if subjects else cfg
 
 
@@ -135,7 +145,7 @@ def prepare(args, cfg):
     train_poses = load_poses(path, exclude_subjects=VALIDATION_SUBJECTS)
     val_poses = load_poses(path, subjects=VALIDATION_SUBJECTS)
     pc = pair_config(args.config, cfg.crop_size, args.subjects, args.clothing, args.occluders,
-                     args.distractors)  # fmt: skip
+                     args.distractors, args.close_framing)  # fmt: skip
     bank = pairs.load_or_build_bank(args.out / "bank_train.npz", model, train_poses.pose, pc,
                                     args.seed)  # fmt: skip
     val_pc = dataclasses.replace(pc, num_subjects=max(2, pc.num_subjects // 4))
