@@ -23,8 +23,10 @@ bash docs/measurements/2026-12-01/s18_upper_body/evals_base.sh
 bash docs/measurements/2026-12-01/s18_upper_body/evals_base_lgd.sh
 # 7. the candidate of 5 on rule 2's measurements
 bash docs/measurements/2026-12-01/s18_upper_body/evals_cand.sh
-# 8. rule 3: lgd_dense fine-tuned from near starts (stopped at about step 260, see
-#    decision_rules_s18.md; its evaluation script, not run: s18_upper_body/evals_lgd_d3.sh)
+# 8. rule 3: lgd_dense fine-tuned from near starts (stopped at about step 260 by mistake and
+#    continued with the same command plus --resume from its step-200 checkpoint, see
+#    decision_rules_s18.md); then its evaluation, bash s18_upper_body/evals_lgd_d3.sh (its
+#    last two lines, the 512-frame runs, stopped once the oracle condition had failed)
 .venv/bin/python scripts/train_lgd.py --platform cpu --kind dense --init-from jaxrefine/assets/lgd_dense.npz --camera-stage --point-loss root_vertices --root-weight 1 --start-scale 0.1 1.0 --steps 3000 --batch 16 --lr 2e-4 --warmup 50 --seed 20 --ckpt-every 100 --val-every 500 --log-every 10 --out /work/runs/lgd_d3 --poses /work/runs/cmu_poses.npz
 #    the oracle's pose file for it (subjects 09 and 16 of cmu_poses.npz, every array filtered)
 #    was made with numpy: np.isin(subject, ['09', '16']) on pose/trial/subject/frame
