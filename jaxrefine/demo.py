@@ -187,7 +187,12 @@ def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None
     from jaxrefine.detect import ModelsUnavailableError, ensure_models
     from jaxrefine.evaluate_real_cli import attribution, pseudo_ground_truth, score_rows
     from jaxrefine.network import load_pretrained
-    from jaxrefine.photo import people_picture, refine_photo, save_attributed_png
+    from jaxrefine.photo import (
+        PHOTO_MASK_GATE,
+        people_picture,
+        refine_photo,
+        save_attributed_png,
+    )
     from jaxrefine.refine import RefineOptions
 
     if importlib.util.find_spec("ai_edge_litert") is None:
@@ -210,7 +215,8 @@ def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None
         image, credit = data.astronaut(), ASTRONAUT_CREDIT
     _say(f"real photo: {image if isinstance(image, str) else 'astronaut'} (detect, initialize, "
          "refine; compiles first)")  # fmt: skip
-    res = refine_photo(model, image, (cfg, params), options=RefineOptions(backend=backend))
+    opts = RefineOptions(backend=backend, mask_gate=PHOTO_MASK_GATE)
+    res = refine_photo(model, image, (cfg, params), options=opts)
     pic = people_picture(model, res["image"], [res["initial"], res["refined"]], res["cameras"],
                          backend=backend)  # fmt: skip
     gts = [pseudo_ground_truth(lm, m) for lm, m in zip(res["landmarks"], res["masks"])]

@@ -127,7 +127,7 @@ def fit_rows(model, image: np.ndarray, pe, network, options) -> tuple[dict, dict
     for row, use in (("learned_dense", False), ("learned_dense_landmarks", True)):
         if row in skipped:
             continue
-        masks = list(pe.masks) if options.silhouette_weight > 0 else None
+        masks = list(pe.masks) if options.needs_masks else None
         res = refine(model, [image] * n, init, pe.cameras, network,
                      keypoints=kp if use else None, masks=masks,
                      options=landmark_options(options) if use else options)  # fmt: skip
@@ -237,6 +237,7 @@ def main(argv: list[str]) -> int:
     from jaxrefine.detect import BlazePose
     from jaxrefine.network import load_pretrained
     from jaxrefine.optimizers.registry import optimizer_names
+    from jaxrefine.photo import PHOTO_MASK_GATE
     from jaxrefine.refine import RefineOptions
     from jaxrefine.report import print_table, write_json
     from jaxrefine.smpl_io import load_body_model
@@ -254,6 +255,9 @@ def main(argv: list[str]) -> int:
     a("--backend", default="auto", choices=["auto", "egl", "jax"])
     a("--silhouette-weight", type=float, default=0.0,
       help="the learned rows add the silhouette term on BlazePose's mask (0 = off)")  # fmt: skip
+    a("--mask-gate", type=float, default=PHOTO_MASK_GATE,
+      help="the learned rows drop dense targets this far outside BlazePose's mask (a "
+           f"fraction of the mask's size; 0 = off; default {PHOTO_MASK_GATE})")  # fmt: skip
     a("--optimizer", default="adam", choices=optimizer_names(),
       help="optimizer of the fitted rows (lgd: the shipped checkpoints; rows it has no "
            "checkpoint for are skipped, with the reason)")  # fmt: skip
@@ -269,7 +273,7 @@ def main(argv: list[str]) -> int:
     options = RefineOptions(camera_steps=args.camera_steps, body_steps=args.body_steps,
                             texture_size=args.texture_size, backend=args.backend,
                             silhouette_weight=args.silhouette_weight,
-                            optimizer=args.optimizer)  # fmt: skip
+                            mask_gate=args.mask_gate, optimizer=args.optimizer)  # fmt: skip
     runner = BlazePose()
     kw = {"out": args.out, "backend": args.backend}
     results = []
@@ -284,5 +288,6 @@ def main(argv: list[str]) -> int:
         print(f"eval-real: row {row} skipped: {why}")
     write_json(args.json, {"network": args.checkpoint or "shipped", "network_name": cfg.name,
                            "silhouette_weight": args.silhouette_weight,
+                           "mask_gate": args.mask_gate,
                            "optimizer": args.optimizer, "results": results})  # fmt: skip
     return 0

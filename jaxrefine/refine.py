@@ -292,6 +292,9 @@ class RefineOptions:
       keypoint_set: the set of the given 2D keypoints ("body25" or "coco17").
       silhouette_weight: > 0 adds the silhouette term (:mod:`jaxrefine.silhouette`) for the
         person masks given to :func:`refine` (needs them); 0 (default): off.
+      mask_gate: > 0 drops the dense target of every vertex whose target lies farther than
+        this fraction of the person mask's longer side outside the mask
+        (:func:`jaxrefine.silhouette.gate_weights`; needs the masks); 0 (default): off.
     """
 
     preset: str = "dense"
@@ -309,9 +312,16 @@ class RefineOptions:
     texture_size: int = 256
     keypoint_set: str = "body25"
     silhouette_weight: float = 0.0
+    mask_gate: float = 0.0
+
+    @property
+    def needs_masks(self) -> bool:
+        """Whether :func:`refine` needs person masks (the silhouette term or the mask gate)."""
+        return self.silhouette_weight > 0 or self.mask_gate > 0
 
     def __post_init__(self):
-        least = {"camera_steps": 0, "body_steps": 0, "rerun_every": 0, "batch_size": 1}
+        least = {"camera_steps": 0, "body_steps": 0, "rerun_every": 0, "batch_size": 1,
+                 "mask_gate": 0}  # fmt: skip
         bad = [f"{k}={getattr(self, k)}" for k, low in least.items()
                if getattr(self, k) is not None and getattr(self, k) < low]  # fmt: skip
         if bad:
@@ -441,7 +451,10 @@ def _round(
         targets_from_fields, model, pred, body.vertices, cams,
         use_confidence=options.use_confidence,
     )  # fmt: skip
-    data = _fit_data(model, tg, cams, params, body.vertices, keypoints, preset, silhouette)
+    if options.mask_gate > 0:
+        tg = (tg[0], _gate(silhouette, tg[0], tg[1], options.mask_gate), tg[2])
+    sil = silhouette if options.silhouette_weight > 0 else None
+    data = _fit_data(model, tg, cams, params, body.vertices, keypoints, preset, sil)
     kind = data_kind(keypoints)
     packed = compact_dense(data, min_width=width)
     res, t_fit = timed(
@@ -451,6 +464,14 @@ def _round(
     )  # fmt: skip
     width = packed.dense_ids.shape[1]
     return res, tg, data, pred, (t_render, t_net, t_tr, t_fit), width
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def _gate(silhouettes, targets, weights, gate: float):
+    """Batched :func:`jaxrefine.silhouette.gate_weights`: (B, V) weights."""
+    from jaxrefine.silhouette import gate_weights
+
+    return jax.vmap(lambda s, t, w: gate_weights(s, t, w, gate))(silhouettes, targets, weights)
 
 
 def _pose(params):
@@ -558,8 +579,8 @@ def refine(
         a shape with ``share_betas``); default: one subject per frame.
       keypoints: optional (N, K, 3) detected 2D keypoints (x, y, confidence) of the preset's
         keypoint set (BODY_25), fitted beside the dense targets with ``keypoint_weight``.
-      masks: optional N person masks (H_i, W_i) (e.g. BlazePose's), the silhouette term's
-        targets; used when ``options.silhouette_weight > 0``, which needs them.
+      masks: optional N person masks (H_i, W_i) (e.g. BlazePose's), for the silhouette term
+        and the mask gate; used when ``options.needs_masks``, which needs them.
       options: :class:`RefineOptions`.
       progress: optional callable ``(frames_done)`` called after each batch (a progress bar).
 
@@ -602,15 +623,16 @@ def refine(
 
 
 def _silhouettes(n: int, masks, options: RefineOptions):
-    """The frames' stacked silhouette targets, or None when the term is off."""
+    """The frames' stacked silhouette targets, or None when neither the silhouette term nor
+    the mask gate is on."""
     from jaxrefine.silhouette import silhouette_target, stack_targets
 
-    if options.silhouette_weight <= 0:
+    if not options.needs_masks:
         return None
     if masks is None or len(masks) != n:
         got = "none" if masks is None else len(masks)
-        raise ValueError(f"silhouette_weight > 0 needs one person mask per image: {n} images, "
-                         f"masks: {got}")  # fmt: skip
+        raise ValueError(f"silhouette_weight > 0 or mask_gate > 0 needs one person mask per "
+                         f"image: {n} images, masks: {got}")  # fmt: skip
     return stack_targets([silhouette_target(m) for m in masks])
 
 

@@ -448,9 +448,9 @@ def refine_files(
     out = Path(out)
     with_keypoints = keypoints_path is not None or (estimates_path is None and use_landmarks)
     _check_optimizer(options, with_keypoints, photos=estimates_path is None)
-    if options is not None and options.silhouette_weight > 0 and estimates_path is not None:
-        raise InputError("--silhouette-weight needs person masks: give photos without "
-                         "--estimates (BlazePose's masks serve)")  # fmt: skip
+    if options is not None and options.needs_masks and estimates_path is not None:
+        raise InputError("--silhouette-weight / --mask-gate need person masks: give photos "
+                         "without --estimates (BlazePose's masks serve)")  # fmt: skip
     if estimates_path is None:
         from jaxrefine.photo import read_photo_inputs
 
@@ -519,6 +519,15 @@ def _write_merged(model, images, est, frame_of, merged, out, backend, pics, outp
     return files
 
 
+def _mask_gate(flag: float | None, estimates) -> float:
+    """``--mask-gate``: as given, else the photos' default (off with ``--estimates``)."""
+    from jaxrefine.photo import PHOTO_MASK_GATE
+
+    if flag is not None:
+        return flag
+    return PHOTO_MASK_GATE if estimates is None else 0.0
+
+
 def main(argv: list[str]) -> int:
     import argparse
     import sys
@@ -563,6 +572,10 @@ def main(argv: list[str]) -> int:
     a("--share-betas", action="store_true", help="one body shape per track")
     a("--silhouette-weight", type=float, default=0.0,
       help="photos: add the silhouette term on BlazePose's person masks (0 = off)")  # fmt: skip
+    a("--mask-gate", type=float, default=None,
+      help="photos: drop dense targets lying farther outside the person's BlazePose mask "
+           "than this fraction of the mask's size (0 = off; default: 0.03 for photos, "
+           "off with --estimates, which bring no masks)")  # fmt: skip
     a(
         "--temporal-weight",
         type=float,
@@ -597,6 +610,7 @@ def main(argv: list[str]) -> int:
         keypoint_weight=args.keypoint_weight, rerun_every=args.rerun_every,
         share_betas=args.share_betas, batch_size=args.batch, backend=args.backend,
         temporal_weight=args.temporal_weight, silhouette_weight=args.silhouette_weight,
+        mask_gate=_mask_gate(args.mask_gate, args.estimates),
     )  # fmt: skip
     outputs = Outputs(overlays=not args.no_overlays, tracks=not args.no_tracks, obj=args.obj,
                       ply=args.ply, fps=args.fps)  # fmt: skip

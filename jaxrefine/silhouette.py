@@ -122,6 +122,22 @@ def outside_distance(target: SilhouetteTarget, proj: jnp.ndarray) -> jnp.ndarray
     return on_grid + jnp.maximum(beyond, 0.0) * fade
 
 
+def mask_side(target: SilhouetteTarget) -> jnp.ndarray:
+    """() the longer side (px) of the mask's box (the grid covers it enlarged)."""
+    return target.box[2] * target.grid.shape[0] / BOX_ENLARGE
+
+
+def gate_weights(target: SilhouetteTarget, points, weights, gate: float) -> jnp.ndarray:
+    """Dense-target weights (K,) with the targets ``points`` (K, 2) that lie more than
+    ``gate`` x :func:`mask_side` outside the mask set to 0 (the rest kept as given).
+
+    A target that leaves the person's mask by more than a few percent of the person's size
+    most likely follows something else (another player, an occluder, clothing the mask left
+    out); beyond the image counts as person, as in :func:`outside_distance`."""
+    keep = outside_distance(target, points) <= gate * mask_side(target)
+    return jnp.where(keep, weights, 0.0)
+
+
 def silhouette_residuals(
     target: SilhouetteTarget, proj: jnp.ndarray, visible: jnp.ndarray, sigma, scale
 ) -> jnp.ndarray:

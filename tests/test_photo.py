@@ -99,12 +99,13 @@ def test_keypoints_without_estimates_is_refused(tmp_path, tiny_checkpoint, capsy
     assert code == 2 and "--estimates" in _one_error_line(capsys)
 
 
-def test_silhouette_with_estimates_is_refused(tmp_path, tiny_checkpoint, capsys):
+@pytest.mark.parametrize("flag", ["--silhouette-weight", "--mask-gate"])
+def test_mask_options_with_estimates_are_refused(tmp_path, tiny_checkpoint, capsys, flag):
     iio.imwrite(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
     code = cli_main(["refine", str(tmp_path / "a.png"), "--out", str(tmp_path / "o"),
-                     "--estimates", str(tmp_path / "est.npz"), "--silhouette-weight", "1",
+                     "--estimates", str(tmp_path / "est.npz"), flag, "0.5",
                      "--checkpoint", str(tiny_checkpoint)])  # fmt: skip
-    assert code == 2 and "--silhouette-weight" in _one_error_line(capsys)
+    assert code == 2 and flag in _one_error_line(capsys)
     assert not (tmp_path / "o").exists()
 
 

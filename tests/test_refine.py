@@ -227,3 +227,39 @@ def test_mismatched_counts_are_refused(model, frames, net):
     with pytest.raises(ValueError, match="4 images but"):
         refine(model, list(frames.image), _init(frames), frames.cameras, net,
                subjects=np.zeros(3), options=FAST)  # fmt: skip
+
+
+def test_mask_gate_drops_exactly_the_targets_outside_the_masks(model, frames, net):
+    from jaxrefine.silhouette import mask_side, outside_distance, silhouette_target
+
+    cfg, params = net
+    masks = [np.zeros((SIZE, SIZE), bool) for _ in range(4)]
+    for m in masks:
+        m[:, : SIZE // 2] = True  # the left half of each image is "person"
+    opts = dataclasses.replace(FAST, body_steps=0)  # one round: the targets of the start
+    plain = refine(model, list(frames.image), _init(frames), frames.cameras, net, options=opts)
+    gated = refine(model, list(frames.image), _init(frames), frames.cameras, net, masks=masks,
+                   options=dataclasses.replace(opts, mask_gate=0.03))  # fmt: skip
+    # the same targets computed by hand, gated by hand
+    body = pose_batch(model, jnp.asarray(frames.init_pose), jnp.asarray(frames.init_betas),
+                      jnp.asarray(frames.init_transl))  # fmt: skip
+    colours, index = subject_colours(model, list(frames.image), body.vertices, frames.cameras,
+                                     np.arange(4), size=32)  # fmt: skip
+    rendering = render_crops(model, list(frames.image), body.vertices, frames.cameras,
+                             jnp.asarray(colours[index]), crop_size=cfg.crop_size)  # fmt: skip
+    targets, weights, _ = targets_from_fields(
+        model, predict_fields(cfg, params, rendering), body.vertices, frames.cameras,
+        use_confidence=False,
+    )  # fmt: skip
+    for i, m in enumerate(masks):
+        t = silhouette_target(m)
+        out = np.asarray(outside_distance(t, targets[i])) > 0.03 * float(mask_side(t))
+        on = np.asarray(weights[i]) > 0
+        assert int(plain.visible[i]) == on.sum()
+        assert int(gated.visible[i]) == (on & ~out).sum()
+        assert 0 < gated.visible[i] < plain.visible[i]  # the right halves' targets are gone
+    with pytest.raises(ValueError, match="one person mask per image"):
+        refine(model, list(frames.image), _init(frames), frames.cameras, net,
+               options=dataclasses.replace(opts, mask_gate=0.03))  # fmt: skip
+    with pytest.raises(ValueError, match="mask_gate"):
+        RefineOptions(mask_gate=-0.1)

@@ -184,3 +184,21 @@ def test_refine_needs_masks_for_the_term():
     with pytest.raises(ValueError, match="one person mask per image"):
         refine(None, [np.zeros((8, 8, 3))], params, cams, None,
                options=RefineOptions(silhouette_weight=1.0))  # fmt: skip
+
+
+def test_gate_weights_drop_targets_beyond_the_gate_and_keep_those_beyond_the_image():
+    from jaxrefine.silhouette import gate_weights, mask_side
+
+    t = silhouette_target(_disc())
+    assert float(mask_side(t)) == pytest.approx(2 * R, abs=1.0)  # the disc's box
+    gate = 0.1  # 8 px for this 80-px mask
+    pts = jnp.asarray([[CX, CY], [CX + R + 3, CY], [CX + R + 20, CY], [CX, CY - R - 30]],
+                      jnp.float32)  # fmt: skip
+    w = jnp.asarray([1.0, 0.5, 1.0, 1.0])
+    np.testing.assert_array_equal(np.asarray(gate_weights(t, pts, w, gate)), [1.0, 0.5, 0, 0])
+    # a mask cut by the image's left edge: a target beyond that edge is not gated
+    m = np.zeros((H, W), bool)
+    m[60:140, :30] = True
+    t = silhouette_target(m)
+    pts = jnp.asarray([[-15.0, 100.0], [60.0, 100.0]], jnp.float32)
+    np.testing.assert_array_equal(np.asarray(gate_weights(t, pts, jnp.ones(2), gate)), [1, 0])

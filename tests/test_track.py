@@ -1,0 +1,96 @@
+"""Linking a video's detected people into tracks (jaxrefine.detect.track) and its use by the
+photo path: one person per track whatever order the detector lists them in."""
+
+from __future__ import annotations
+
+import imageio.v3 as iio
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrefine.detect.track import landmark_box, link_tracks
+
+LEFT, RIGHT = np.array([10.0, 20, 60, 200]), np.array([120.0, 25, 170, 210])
+
+
+def _moved(box, dx):
+    return box + np.array([dx, 0, dx, 0])
+
+
+def test_people_keep_their_track_when_the_detector_swaps_their_order():
+    frames = [np.stack([LEFT, RIGHT]), np.stack([_moved(RIGHT, 3), _moved(LEFT, 3)]),
+              np.stack([_moved(LEFT, 6), _moved(RIGHT, 6)])]  # fmt: skip
+    ids = link_tracks(frames)
+    assert [list(i) for i in ids] == [[0, 1], [1, 0], [0, 1]]
+
+
+def test_a_new_person_starts_a_track_and_a_missed_one_continues_within_the_gap():
+    third = np.array([220.0, 30, 260, 190])
+    frames = [np.stack([LEFT]), np.zeros((0, 4)), np.zeros((0, 4)),  # missed twice
+              np.stack([third, _moved(LEFT, 2)]), np.stack([_moved(RIGHT, 200)])]  # fmt: skip
+    ids = link_tracks(frames, max_gap=2)
+    assert [list(i) for i in ids] == [[0], [], [], [1, 0], [2]]
+    # missed once more than the gap allows: a new track
+    ids = link_tracks([np.stack([LEFT])] + [np.zeros((0, 4))] * 3 + [np.stack([LEFT])],
+                      max_gap=2)  # fmt: skip
+    assert [list(i) for i in ids] == [[0], [], [], [], [1]]
+
+
+def test_boxes_that_barely_overlap_are_not_matched():
+    shifted = _moved(LEFT, 45)  # IoU with LEFT: 5 / 95 of the width
+    ids = link_tracks([np.stack([LEFT]), np.stack([shifted])], min_iou=0.2)
+    assert [list(i) for i in ids] == [[0], [1]]
+    ids = link_tracks([np.stack([LEFT]), np.stack([shifted])], min_iou=0.05)
+    assert [list(i) for i in ids] == [[0], [0]]
+
+
+def test_landmark_box_uses_the_visible_landmarks():
+    lm = np.array([[10.0, 20, 0.9], [50, 80, 0.7], [400, 400, 0.1]])
+    np.testing.assert_array_equal(landmark_box(lm), [10, 20, 50, 80])
+    lm[:, 2] = 0.0  # none visible: all of them
+    np.testing.assert_array_equal(landmark_box(lm), [10, 20, 400, 400])
+
+
+def test_a_videos_people_are_linked_in_the_photo_path(tmp_path, monkeypatch):
+    """``read_photo_inputs`` on a video whose second frame lists the two people in the other
+    order: each track holds one person's landmarks (before, the k-th detection was track k)."""
+    from jaxrefine import photo
+    from jaxrefine.camera import Camera
+    from jaxrefine.inputs import Estimates
+
+    lms = {0: np.tile([[30.0, 100.0, 1.0]], (33, 1)), 1: np.tile([[140.0, 100.0, 1.0]], (33, 1))}
+    lms[0][0, :2], lms[1][0, :2] = [20, 30], [130, 30]  # give each a box
+    calls = iter([[0, 1], [1, 0], [0, 1]])
+
+    class FakeRunner:  # BlazePose is not needed: the people are given
+        pass
+
+    def fake(model, img, *, boxes, tiles, runner, frame, source):
+        order = next(calls)
+        n = len(order)
+        z = lambda *shape: np.zeros((n, *shape), np.float32)  # noqa: E731
+        est = Estimates(global_orient=z(3), body_pose=z(23, 3), betas=z(10), transl=z(3),
+                        intrinsics=z(4) + 1, frame=np.array([frame] * n, object),
+                        track_id=np.arange(n, dtype=np.int64), source=source,
+                        fmt="blazepose")  # fmt: skip
+        cams = Camera(fx=jnp.ones(n), fy=jnp.ones(n), cx=jnp.ones(n), cy=jnp.ones(n),
+                      R=jnp.tile(jnp.eye(3), (n, 1, 1)), t=jnp.zeros((n, 3)))  # fmt: skip
+        return photo.PhotoEstimates(est, cams, np.stack([lms[k] for k in order]),
+                                    np.ones((n, 8, 8), np.float32))  # fmt: skip
+
+    monkeypatch.setattr(photo, "estimates_from_photo", fake)
+    monkeypatch.setattr("jaxrefine.detect.BlazePose", FakeRunner)
+    iio.imwrite(tmp_path / "clip.mp4", np.zeros((3, 32, 48, 3), np.uint8), fps=10)
+    _, est, frame_of, _, _, landmarks, _ = photo.read_photo_inputs(tmp_path / "clip.mp4", None)
+    assert list(frame_of) == [0, 0, 1, 1, 2, 2]
+    assert list(est.track_id) == [0, 1, 1, 0, 0, 1]
+    for t in (0, 1):
+        xs = landmarks[est.track_id == t][:, 1, 0]
+        assert np.all(xs == xs[0])  # one person per track
+
+
+@pytest.mark.parametrize("min_iou", [0.0, 1.5])
+def test_the_iou_threshold_bounds_the_matches(min_iou):
+    # 0 matches every pair the assignment makes, above 1 none
+    ids = link_tracks([np.stack([LEFT]), np.stack([_moved(LEFT, 1)])], min_iou=min_iou)
+    assert list(ids[1]) == ([0] if min_iou <= 1 else [1])
