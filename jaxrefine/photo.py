@@ -189,12 +189,15 @@ def refine_photo(
     }
 
 
-def read_photo_inputs(images_src, model, *, boxes=None, tiles=(1.0,), use_landmarks=True):
+def read_photo_inputs(
+    images_src, model, *, boxes=None, tiles=(1.0,), use_landmarks=True, video=False
+):
     """``jaxrefine refine`` without ``--estimates``: the people of each image as estimates.
 
     ``track_id`` says which estimates are one person (their frames share one estimated
     texture, and a track's frames are smoothed together with ``temporal_weight``): in a video
-    the people are linked from frame to frame by their landmark boxes
+    (a video file, or any images with ``video=True``: one video's frames in order) the people
+    are linked from frame to frame by their landmark boxes
     (:func:`jaxrefine.detect.track.link_tracks`); in a folder or list of photos every person
     of every photo is their own (numbered across the photos).
 
@@ -221,7 +224,7 @@ def read_photo_inputs(images_src, model, *, boxes=None, tiles=(1.0,), use_landma
             name = images.paths[i] if images.paths is not None else images.names[i]
             raise NoPersonError(f"{name}: {e}") from e
     est = _concat_estimates([p.estimates for p in parts])
-    est = dataclasses.replace(est, track_id=_track_ids(parts, images.is_video))
+    est = dataclasses.replace(est, track_id=_track_ids(parts, images.is_video or video))
     landmarks = np.concatenate([p.landmarks for p in parts])
     masks = [m for p in parts for m in p.masks]
     frame_of = np.asarray(est.frame, np.int64)

@@ -430,13 +430,16 @@ def refine_files(
     boxes=None,
     tiles: tuple[float, ...] = (1.0,),
     use_landmarks: bool = True,
+    video: bool = False,
 ) -> dict:
     """The whole command as a function (see the module docstring); returns the report.
 
     Without ``estimates_path`` the people of each image are detected and initialized from
     BlazePose landmarks (:func:`jaxrefine.photo.read_photo_inputs`; ``boxes``, ``tiles``), their
     landmarks are the keypoint term (BODY_25) unless ``use_landmarks`` is False, and
-    ``overlays/<image>_people.png`` shows every person of an image.
+    ``overlays/<image>_people.png`` shows every person of an image; ``video``: the images
+    (a folder or list) are one video's frames in order, so their people are linked into
+    tracks as a video file's are.
 
     With ``jax.distributed`` initialized (several processes) each process refines its share of
     the chunks and returns the report of every frame; process 0 writes the collection's files
@@ -448,6 +451,9 @@ def refine_files(
     out = Path(out)
     with_keypoints = keypoints_path is not None or (estimates_path is None and use_landmarks)
     _check_optimizer(options, with_keypoints, photos=estimates_path is None)
+    if video and estimates_path is not None:
+        raise InputError("--video links detected people into tracks: give photos without "
+                         "--estimates (an estimates file brings its own track ids)")  # fmt: skip
     if options is not None and options.needs_masks and estimates_path is not None:
         raise InputError("--silhouette-weight / --mask-gate need person masks: give photos "
                          "without --estimates (BlazePose's masks serve)")  # fmt: skip
@@ -458,8 +464,9 @@ def refine_files(
             raise InputError("--keypoints / --intrinsics need --estimates (without them the "
                              "detected landmarks and the focal approximation serve)")  # fmt: skip
         images, est, frame_of, kp, kp_set, _, masks = read_photo_inputs(
-            images_src, model, boxes=boxes, tiles=tiles, use_landmarks=use_landmarks
-        )
+            images_src, model, boxes=boxes, tiles=tiles, use_landmarks=use_landmarks,
+            video=video,
+        )  # fmt: skip
     else:
         images, est, frame_of, kp, kp_set = read_inputs(
             images_src, estimates_path, model, keypoints_path=keypoints_path,
@@ -555,6 +562,9 @@ def main(argv: list[str]) -> int:
     )
     a("--tiles", nargs="+", type=float, default=[1.0], help="detector tiles (e.g. 1 0.6 0.4)")
     a("--no-landmarks", action="store_true", help="without --estimates: no landmark term")
+    a("--video", action="store_true",
+      help="without --estimates: the images (a folder or list) are one video's frames in "
+           "order; link their people into tracks (a video file always is)")  # fmt: skip
     a("--out", required=True, help="output folder")
     a("--keypoints", default=None, help="OpenPose BODY_25 folder/JSON or COCO-17 JSON")
     a("--intrinsics", nargs="+", default=None, help="fx fy cx cy, or a JSON file")
@@ -618,7 +628,7 @@ def main(argv: list[str]) -> int:
         args.images, args.estimates, args.out, model=model, network=(cfg, params),
         keypoints_path=args.keypoints, intrinsics=intr, options=options, outputs=outputs,
         chunk=args.chunk, resume=args.resume, boxes=args.box, tiles=tuple(args.tiles),
-        use_landmarks=not args.no_landmarks,
+        use_landmarks=not args.no_landmarks, video=args.video,
     )  # fmt: skip
     if args.process_id > 0:
         return 1 if result["failed"] else 0

@@ -109,6 +109,15 @@ def test_mask_options_with_estimates_are_refused(tmp_path, tiny_checkpoint, caps
     assert not (tmp_path / "o").exists()
 
 
+def test_video_with_estimates_is_refused(tmp_path, tiny_checkpoint, capsys):
+    iio.imwrite(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    code = cli_main(["refine", str(tmp_path / "a.png"), "--out", str(tmp_path / "o"),
+                     "--estimates", str(tmp_path / "est.npz"), "--video",
+                     "--checkpoint", str(tiny_checkpoint)])  # fmt: skip
+    assert code == 2 and "--video" in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.slow
 def test_refine_photo_without_estimates_end_to_end(coco_photo, tiny_checkpoint, tmp_path):
     from jaxrefine.io import load_result
@@ -221,3 +230,31 @@ def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, o
         png = tmp_path / "pics" / f"{coco_photo.stem}_{row}.png"
         assert "CC BY 2.0" in Image.open(png).text["Attribution"]
         assert "6795644157" in png.with_suffix(".txt").read_text()
+
+
+@pytest.mark.slow
+def test_consecutive_real_frames_link_their_people_into_tracks(tmp_path):
+    """Two consecutive frames of a real video (OpenCV's basketball samples) given as a folder
+    with ``video=True``: the man seen in both keeps one track, the man cut by the border in
+    the second frame starts another; as separate photos every person is their own."""
+    import shutil
+
+    from jaxrefine.photo import read_photo_inputs
+    from jaxrefine.smpl_io import load_body_model
+
+    _need_detect()
+    names = ["opencv_basketball1.png", "opencv_basketball2.png"]
+    if not all((REAL_DIR / n).is_file() for n in names):
+        pytest.skip(f"real images not found in {REAL_DIR} (set JAXREFINE_REAL_IMAGES_DIR)")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, n in enumerate(names):
+        shutil.copyfile(REAL_DIR / n, frames / f"f{i}.png")
+    model = load_body_model()
+    _, est, frame_of, _, _, landmarks, _ = read_photo_inputs(frames, model, video=True)
+    assert list(frame_of) == [0, 1, 1]  # one man found in the first frame, two in the second
+    left = np.argsort(landmarks[1:, :, 0].mean(1))  # the second frame's people, left first
+    assert est.track_id[0] == est.track_id[1 + left[0]] == 0
+    assert est.track_id[1 + left[1]] == 1
+    _, est, *_ = read_photo_inputs(frames, model)
+    assert list(est.track_id) == [0, 1, 2]

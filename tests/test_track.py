@@ -60,13 +60,13 @@ def test_a_videos_people_are_linked_in_the_photo_path(tmp_path, monkeypatch):
 
     lms = {0: np.tile([[30.0, 100.0, 1.0]], (33, 1)), 1: np.tile([[140.0, 100.0, 1.0]], (33, 1))}
     lms[0][0, :2], lms[1][0, :2] = [20, 30], [130, 30]  # give each a box
-    calls = iter([[0, 1], [1, 0], [0, 1]])
+    calls = None
 
     class FakeRunner:  # BlazePose is not needed: the people are given
         pass
 
     def fake(model, img, *, boxes, tiles, runner, frame, source):
-        order = next(calls)
+        order = next(calls)  # the detector order of this frame (set before each read)
         n = len(order)
         z = lambda *shape: np.zeros((n, *shape), np.float32)  # noqa: E731
         est = Estimates(global_orient=z(3), body_pose=z(23, 3), betas=z(10), transl=z(3),
@@ -81,12 +81,21 @@ def test_a_videos_people_are_linked_in_the_photo_path(tmp_path, monkeypatch):
     monkeypatch.setattr(photo, "estimates_from_photo", fake)
     monkeypatch.setattr("jaxrefine.detect.BlazePose", FakeRunner)
     iio.imwrite(tmp_path / "clip.mp4", np.zeros((3, 32, 48, 3), np.uint8), fps=10)
-    _, est, frame_of, _, _, landmarks, _ = photo.read_photo_inputs(tmp_path / "clip.mp4", None)
-    assert list(frame_of) == [0, 0, 1, 1, 2, 2]
-    assert list(est.track_id) == [0, 1, 1, 0, 0, 1]
-    for t in (0, 1):
-        xs = landmarks[est.track_id == t][:, 1, 0]
-        assert np.all(xs == xs[0])  # one person per track
+    (tmp_path / "frames").mkdir()
+    for i in range(3):
+        iio.imwrite(tmp_path / "frames" / f"f{i}.png", np.zeros((32, 48, 3), np.uint8))
+    # a video file, and a folder of frames said to be a video
+    for src, kw in ((tmp_path / "clip.mp4", {}), (tmp_path / "frames", {"video": True})):
+        calls = iter([[0, 1], [1, 0], [0, 1]])
+        _, est, frame_of, _, _, landmarks, _ = photo.read_photo_inputs(src, None, **kw)
+        assert list(frame_of) == [0, 0, 1, 1, 2, 2]
+        assert list(est.track_id) == [0, 1, 1, 0, 0, 1]
+        for t in (0, 1):
+            xs = landmarks[est.track_id == t][:, 1, 0]
+            assert np.all(xs == xs[0])  # one person per track
+    calls = iter([[0, 1], [1, 0], [0, 1]])  # separate photos: every person their own
+    _, est, *_ = photo.read_photo_inputs(tmp_path / "frames", None)
+    assert list(est.track_id) == [0, 1, 2, 3, 4, 5]
 
 
 @pytest.mark.parametrize("min_iou", [0.0, 1.5])

@@ -7,6 +7,7 @@
 - :mod:`jaxrefine.detect.initialize` (imports the fitting layers; not imported here): an
   initial body estimate from the landmarks, without a regressor.
 - :mod:`jaxrefine.detect.evaluate_real`: PCK / silhouette IoU on an annotated COCO photo.
+- :mod:`jaxrefine.detect.track`: a video's detected people linked into tracks (box IoU).
 
 Importing this package needs neither the runtime nor the model files; running a model does,
 and says which extra and command are missing.
