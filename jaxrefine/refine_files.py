@@ -439,7 +439,8 @@ def refine_files(
     landmarks are the keypoint term (BODY_25) unless ``use_landmarks`` is False, and
     ``overlays/<image>_people.png`` shows every person of an image; ``video``: the images
     (a folder or list) are one video's frames in order, so their people are linked into
-    tracks as a video file's are.
+    tracks as a video file's are. ``options`` default: :class:`~jaxrefine.refine.RefineOptions`'
+    defaults, for photos with the mask gate :data:`jaxrefine.photo.PHOTO_MASK_GATE`.
 
     With ``jax.distributed`` initialized (several processes) each process refines its share of
     the chunks and returns the report of every frame; process 0 writes the collection's files
@@ -473,7 +474,8 @@ def refine_files(
             intrinsics=intrinsics,
         )  # fmt: skip
         masks = None
-    options = RefineOptions() if options is None else options
+    if options is None:  # the defaults; photos with their mask gate (as on the command line)
+        options = RefineOptions(mask_gate=_mask_gate(None, estimates_path))
     if kp_set is not None:
         options = dataclasses.replace(options, keypoint_set=kp_set,
                                       keypoint_weight=options.keypoint_weight or 1.0)  # fmt: skip
