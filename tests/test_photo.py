@@ -118,6 +118,15 @@ def test_video_with_estimates_is_refused(tmp_path, tiny_checkpoint, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_photos_default_to_the_mask_gate_and_estimates_to_none():
+    from jaxrefine.photo import PHOTO_MASK_GATE
+    from jaxrefine.refine_files import _mask_gate
+
+    assert _mask_gate(None, None) == PHOTO_MASK_GATE > 0  # photos, flag not given
+    assert _mask_gate(None, "est.npz") == 0.0  # estimates bring no masks
+    assert _mask_gate(0.0, None) == 0.0 and _mask_gate(0.1, None) == 0.1  # as given
+
+
 @pytest.mark.slow
 def test_refine_photo_without_estimates_end_to_end(coco_photo, tiny_checkpoint, tmp_path):
     from jaxrefine.io import load_result
@@ -129,7 +138,7 @@ def test_refine_photo_without_estimates_end_to_end(coco_photo, tiny_checkpoint, 
     out = tmp_path / "out"
     # with the silhouette term on BlazePose's mask (the photo path's masks reach the fit)
     fast = RefineOptions(batch_size=1, camera_steps=2, body_steps=3, texture_size=32,
-                         silhouette_weight=1.0)  # fmt: skip
+                         silhouette_weight=1.0, mask_gate=0.03)  # fmt: skip
     rep = refine_files(coco_photo, None, out, model=model,
                        network=network.load_params(tiny_checkpoint)[:2], options=fast,
                        outputs=Outputs(tracks=False), progress=False)  # fmt: skip
@@ -140,6 +149,7 @@ def test_refine_photo_without_estimates_end_to_end(coco_photo, tiny_checkpoint, 
     assert saved["settings"]["estimates_format"] == "blazepose"
     assert "keypoint_weight" in saved["settings"]["options"]
     assert saved["settings"]["options"]["silhouette_weight"] == "1.0"
+    assert saved["settings"]["options"]["mask_gate"] == "0.03"
     frame = saved["frames"][0]
     assert frame["final_objective"] <= frame["initial_objective"] * (1 + 1e-6)
     assert (out / "overlays" / f"{coco_photo.stem}_people.png").is_file()
