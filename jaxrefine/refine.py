@@ -562,6 +562,7 @@ def refine(
     subjects=None,
     keypoints=None,
     masks=None,
+    frame_index=None,
     options: RefineOptions = RefineOptions(),
     progress=None,
 ) -> RefineResult:
@@ -581,6 +582,10 @@ def refine(
         keypoint set (BODY_25), fitted beside the dense targets with ``keypoint_weight``.
       masks: optional N person masks (H_i, W_i) (e.g. BlazePose's), for the silhouette term
         and the mask gate; used when ``options.needs_masks``, which needs them.
+      frame_index: optional (N,) video frame numbers: with ``temporal_weight`` a subject's
+        frames are smoothed in frame order, in runs of consecutive numbers (a gap starts a
+        new run, :func:`jaxrefine.temporal.consecutive_runs`); default: each subject's frames
+        in the order given are one run.
       options: :class:`RefineOptions`.
       progress: optional callable ``(frames_done)`` called after each batch (a progress bar).
 
@@ -617,7 +622,10 @@ def refine(
     if options.share_betas:
         merged = _share_betas(model, merged, datas, subjects, options, gmm, preset, width)
     if options.temporal_weight > 0:
-        merged = _smooth_tracks(model, merged, datas, subjects, options, gmm, preset)
+        from jaxrefine.temporal import consecutive_runs
+
+        runs = consecutive_runs(subjects, frame_index)
+        merged = _smooth_tracks(model, merged, datas, runs, frame_index, options, gmm, preset)
     ms = dict(zip(("render", "network", "transfer", "fit"), (secs * 1e3 / n).tolist()))
     return RefineResult(**merged, ms=ms)
 
@@ -678,10 +686,11 @@ def _share_betas(model, merged, datas, subjects, options, gmm, preset, width):
     return merged
 
 
-def _smooth_tracks(model, merged, datas, subjects, options, gmm, preset):
-    """Each subject's frames (in the order given, at least :data:`~jaxrefine.temporal.MIN_TRACK`)
-    refitted together with the acceleration penalty (:func:`jaxrefine.temporal.smooth_track`),
-    starting from the per-frame results, on the same targets."""
+def _smooth_tracks(model, merged, datas, runs, frame_index, options, gmm, preset):
+    """Each run's frames (consecutive frames of one subject, ordered by ``frame_index`` or as
+    given without it, at least :data:`~jaxrefine.temporal.MIN_TRACK`) refitted together with
+    the acceleration penalty (:func:`jaxrefine.temporal.smooth_track`), starting from the
+    per-frame results, on the same targets."""
     from jaxrefine.fit import worst_status
     from jaxrefine.objective import make_objectives
     from jaxrefine.optimizers.registry import resolve_optimizer
@@ -701,8 +710,10 @@ def _smooth_tracks(model, merged, datas, subjects, options, gmm, preset):
             "on single frames: use a classical optimizer (e.g. 'adam') for temporal smoothing"
         )
     steps = preset.body_steps if options.body_steps is None else options.body_steps
-    for s in np.unique(subjects):
-        rows = np.flatnonzero(subjects == s)
+    for s in np.unique(runs):
+        rows = np.flatnonzero(runs == s)
+        if frame_index is not None:
+            rows = rows[np.argsort(np.asarray(frame_index)[rows], kind="stable")]
         if len(rows) < MIN_TRACK:
             continue
         res = smooth_track(

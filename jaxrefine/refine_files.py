@@ -187,7 +187,7 @@ def _run_chunk(model, network, images, est, frame_of, idx, keypoints, options, m
     res = refine(
         model, [images[int(frame_of[i])] for i in idx], _params(est, idx),
         _cameras(est.intrinsics[idx]), network, subjects=est.track_id[idx],
-        keypoints=None if keypoints is None else keypoints[idx],
+        frame_index=frame_of[idx], keypoints=None if keypoints is None else keypoints[idx],
         masks=None if masks is None else [masks[i] for i in idx], options=options,
     )  # fmt: skip
     secs = (time.perf_counter() - t0) / len(idx)

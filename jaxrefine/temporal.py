@@ -31,6 +31,24 @@ from jaxrefine.optimizers.base import AbstractObjective, Optimizer
 MIN_TRACK = 3  # frames a track needs for one acceleration
 
 
+def consecutive_runs(subjects, frame_index=None) -> np.ndarray:
+    """(N,) run ids: each subject's frames, ordered by frame index, cut wherever the index
+    does not grow by exactly 1 (a track that missed frames: a detector miss, a gap in a
+    regressor's track); without ``frame_index`` every subject is one run. The acceleration
+    penalty holds only within a run: across a gap the frames are not neighbours."""
+    subjects = np.asarray(subjects)
+    if frame_index is None:
+        return np.unique(subjects, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    f = np.asarray(frame_index, np.int64)
+    order = np.lexsort((f, subjects))  # by subject, then by frame
+    s_o, f_o = subjects[order], f[order]
+    new = np.ones(len(order), bool)
+    new[1:] = (s_o[1:] != s_o[:-1]) | (f_o[1:] != f_o[:-1] + 1)
+    runs = np.empty(len(order), np.int64)
+    runs[order] = np.cumsum(new) - 1
+    return runs
+
+
 def joint_accelerations(joints: jnp.ndarray) -> jnp.ndarray:
     """Second differences of a joint sequence: (T, J, 3) -> (T - 2, J, 3) (per frame^2)."""
     return joints[2:] - 2.0 * joints[1:-1] + joints[:-2]

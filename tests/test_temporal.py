@@ -13,6 +13,7 @@ from jaxrefine.objective import FitData, get_preset, make_objectives, params_fro
 from jaxrefine.optimizers.registry import make_optimizer
 from jaxrefine.temporal import (
     SequenceObjective,
+    consecutive_runs,
     joint_accelerations,
     sequence_joints,
     smooth_track,
@@ -167,3 +168,18 @@ def test_eval_video_rows_and_columns():
         assert set(row) == {*METRIC_NAMES, "accel"}
         assert all(np.isfinite(v) for v in row.values())
     assert "| w=10 |" in format_result(res)
+
+
+def test_consecutive_runs_cut_tracks_at_gaps_in_frame_order():
+    # subject 0: frames 0-2 then 5-6 (a gap of two missed frames), given out of order
+    subjects = [0, 0, 0, 1, 0, 0, 1]
+    frames = [2, 0, 1, 0, 6, 5, 1]
+    runs = consecutive_runs(subjects, frames)
+    assert len(set(runs[[0, 1, 2]])) == 1 and len(set(runs[[4, 5]])) == 1
+    assert runs[0] != runs[4]  # the gap
+    assert runs[3] == runs[6] and runs[3] not in runs[[0, 4]]  # subject 1: frames 0-1
+    assert sorted(set(runs.tolist())) == [0, 1, 2]
+    # a frame given twice for one subject is not a neighbour of itself
+    assert len(set(consecutive_runs([0, 0], [4, 4]).tolist())) == 2
+    # without frame numbers: one run per subject, in the order given
+    np.testing.assert_array_equal(consecutive_runs([5, 5, 2, 5]), [1, 1, 0, 1])
