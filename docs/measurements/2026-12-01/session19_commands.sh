@@ -18,5 +18,6 @@ bash $D/evals_gate_lgd.sh
 # 5. clean clones: at 28a58e0 (the gate and the tracker): make test, all 55 files passed in
 #    2,395 s; at the session's last code commit (temporal runs too):
 git clone -q /work/main /work/ci_clone_s19b && cd /work/ci_clone_s19b && make test
+#    -> all 55 files passed in 2,380 s
 # 6. the demo (in the first clone, pulled to 1adf214): caption -> s19_mask_gate/demo_s19_real_photo.txt
 make demo OUT=/tmp/demo19 REAL_IMAGES=
