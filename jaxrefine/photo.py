@@ -10,8 +10,9 @@
    beside them. BlazePose's person mask drops the dense targets that leave it
    (:data:`PHOTO_MASK_GATE`); the silhouette term on the mask is an option (off by default).
 
-People are numbered in the detector's order (best score first); that number is the
-``track_id`` of their estimate.
+:func:`estimates_from_photo` numbers a photo's people in the detector's order (best score
+first) as their ``track_id``; :func:`read_photo_inputs` renumbers them across photos, or links
+them into tracks across a video's frames (:mod:`jaxrefine.detect.track`).
 """
 
 from __future__ import annotations
