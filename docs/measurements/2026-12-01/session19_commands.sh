@@ -12,6 +12,8 @@ R=../shared/real_images; D=docs/measurements/2026-12-01/s19_mask_gate
 bash $D/evals_gate.sh
 # 3. LGD rows with the gate (eval-real's default by then); baseline eval_real_box_lgd_s18.*
 bash $D/evals_gate_lgd.sh
+# 3b. after the decision (not used for it): gates 0.02 and 0.05 on the five photos
+bash $D/evals_gate_sensitivity.sh
 # 4. the tracker on OpenCV's two consecutive basketball frames (what the slow test checks)
 #    mkdir /tmp/bb; cp $R/opencv_basketball{1,2}.png /tmp/bb; then read_photo_inputs('/tmp/bb',
 #    model, video=True): tracks [0, 0, 1] (the left man in both frames), separate: [0, 1, 2]
