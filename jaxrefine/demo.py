@@ -221,7 +221,7 @@ def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None
                          backend=backend)  # fmt: skip
     gts = [pseudo_ground_truth(lm, m) for lm, m in zip(res["landmarks"], res["masks"])]
     rows = {"initial": res["initial"], "refined": res["refined"]}
-    scores = score_rows(model, rows, res["cameras"], gts, backend)
+    scores, _ = score_rows(model, rows, res["cameras"], gts, backend)
     scored = "; ".join(f"{row} PCK@0.05 {v['pck@0.05']:.3f}, IoU {v['silhouette_iou']:.3f}"
                        for row, v in scores.items())  # fmt: skip
     written = save_attributed_png(

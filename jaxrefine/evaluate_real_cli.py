@@ -24,6 +24,9 @@ diagonal) of the body's projected COCO-17 keypoints and the IoU of its rendered 
   landmarks mapped to COCO-17 (visibility >= 0.5), the box of its mask and its mask (> 0.5);
   figures are means over the people. They measure agreement with BlazePose, not accuracy.
 
+The JSON keeps each person's scores too (``per_person``, in the order of ``boxes``: the COCO
+box, or each person's mask box).
+
 Pictures (``--out``): per photo and row, the bodies over the photo, with the photo's
 attribution in the PNG's text metadata and in a caption file beside it.
 """
@@ -150,17 +153,18 @@ def pseudo_ground_truth(landmarks: np.ndarray, mask: np.ndarray) -> tuple[dict, 
     return {"keypoints": np.concatenate([pts, vis[:, None]], 1), "box": box}, m
 
 
-def score_rows(model, rows: dict, cameras, gts: list, backend: str) -> dict:
-    """Mean over people of :func:`score_body` per row: ``{row: {metric: value}}``."""
+def score_rows(model, rows: dict, cameras, gts: list, backend: str) -> tuple[dict, dict]:
+    """:func:`score_body` per row and person: ``({row: {metric: mean over people}},
+    {row: [{metric: value} per person]})``."""
     from jaxrefine.detect.evaluate_real import score_body
 
-    out = {}
+    means, people = {}, {}
     for row, params in rows.items():
-        scores = [score_body(model, jax.tree.map(lambda a, i=i: jnp.asarray(a)[i], params),
-                             jax.tree.map(lambda a, i=i: a[i], cameras), gt, gm, "", backend)
-                  for i, (gt, gm) in enumerate(gts) if gt is not None]  # fmt: skip
-        out[row] = {m: float(np.mean([s[m] for s in scores])) for m in METRICS}
-    return out
+        people[row] = [score_body(model, jax.tree.map(lambda a, i=i: jnp.asarray(a)[i], params),
+                                  jax.tree.map(lambda a, i=i: a[i], cameras), gt, gm, "", backend)
+                       for i, (gt, gm) in enumerate(gts) if gt is not None]  # fmt: skip
+        means[row] = {m: float(np.mean([s[m] for s in people[row]])) for m in METRICS}
+    return means, people
 
 
 def save_row_pictures(model, image, rows, cameras, out: Path, name: str, credit: str, backend):
@@ -175,13 +179,15 @@ def save_row_pictures(model, image, rows, cameras, out: Path, name: str, credit:
 
 
 def evaluate_photo(model, path, network, options, runner, *, annotation=None, out=None,
-                   backend="auto", tiles=(1.0,)) -> dict:  # fmt: skip
-    """Rows and scores of one photo (COCO ground truth with ``annotation``, else pseudo)."""
+                   backend="auto", tiles=None) -> dict:  # fmt: skip
+    """Rows and scores of one photo (COCO ground truth with ``annotation``, else pseudo);
+    ``tiles`` default: :data:`jaxrefine.photo.PHOTO_TILES`."""
     from jaxrefine import metrics
     from jaxrefine.detect import read_image
     from jaxrefine.detect.evaluate_real import polygon_to_mask, read_coco_person
-    from jaxrefine.photo import estimates_from_photo
+    from jaxrefine.photo import PHOTO_TILES, estimates_from_photo
 
+    tiles = PHOTO_TILES if tiles is None else tiles
     t0 = time.perf_counter()
     img = np.asarray(read_image(path), np.float32) / 255.0
     h, w = img.shape[:2]
@@ -200,14 +206,15 @@ def evaluate_photo(model, path, network, options, runner, *, annotation=None, ou
         landmarks=pe.landmarks[keep], masks=pe.masks[keep],
     )  # fmt: skip
     rows, skipped = fit_rows(model, img, pe, network, options)
-    scores = score_rows(model, rows, pe.cameras, gts, backend)
+    scores, per_person = score_rows(model, rows, pe.cameras, gts, backend)
+    boxes = [np.asarray(g[0]["box"]).round(1).tolist() for g in gts]
     if out is not None:
         save_row_pictures(model, img, rows, pe.cameras, Path(out), Path(path).stem,
                           attribution(path), backend)  # fmt: skip
     kind = "coco_ground_truth" if annotation is not None else "pseudo_ground_truth_blazepose"
     return {"photo": str(path), "ground_truth": kind, "people": len(keep), "rows": scores,
-            "skipped": skipped, "seconds": time.perf_counter() - t0,
-            "attribution": attribution(path)}  # fmt: skip
+            "per_person": per_person, "boxes": boxes, "skipped": skipped,
+            "seconds": time.perf_counter() - t0, "attribution": attribution(path)}  # fmt: skip
 
 
 def _select(est, keep):
@@ -237,7 +244,7 @@ def main(argv: list[str]) -> int:
     from jaxrefine.detect import BlazePose
     from jaxrefine.network import load_pretrained
     from jaxrefine.optimizers.registry import optimizer_names
-    from jaxrefine.photo import PHOTO_MASK_GATE
+    from jaxrefine.photo import PHOTO_MASK_GATE, PHOTO_TILES
     from jaxrefine.refine import RefineOptions
     from jaxrefine.report import print_table, write_json
     from jaxrefine.smpl_io import load_body_model
@@ -248,7 +255,9 @@ def main(argv: list[str]) -> int:
     a("--annotation", default=None, help="its COCO JSON (default: the photo's .json)")
     a("--pseudo", nargs="*", default=[], help="photos scored against BlazePose (pseudo GT)")
     a("--checkpoint", default=None, help="network checkpoint (default: the shipped one)")
-    a("--tiles", nargs="+", type=float, default=[1.0], help="detector tiles for --pseudo photos")
+    a("--tiles", nargs="+", type=float, default=list(PHOTO_TILES),
+      help="detector tiles, coarsest first (default: the photos' default "
+           f"{' '.join(f'{t:g}' for t in PHOTO_TILES)})")  # fmt: skip
     a("--camera-steps", type=int, default=None)
     a("--body-steps", type=int, default=None)
     a("--texture-size", type=int, default=256)
@@ -279,7 +288,8 @@ def main(argv: list[str]) -> int:
     results = []
     if image is not None:
         results.append(evaluate_photo(model, image, (cfg, params), options, runner,
-                                      annotation=annotation, **kw))  # fmt: skip
+                                      annotation=annotation, tiles=tuple(args.tiles),
+                                      **kw))  # fmt: skip
     for p in args.pseudo:
         results.append(evaluate_photo(model, p, (cfg, params), options, runner,
                                       tiles=tuple(args.tiles), **kw))  # fmt: skip

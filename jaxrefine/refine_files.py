@@ -428,14 +428,15 @@ def refine_files(
     resume: bool = False,
     progress: bool = True,
     boxes=None,
-    tiles: tuple[float, ...] = (1.0,),
+    tiles: tuple[float, ...] | None = None,
     use_landmarks: bool = True,
     video: bool = False,
 ) -> dict:
     """The whole command as a function (see the module docstring); returns the report.
 
     Without ``estimates_path`` the people of each image are detected and initialized from
-    BlazePose landmarks (:func:`jaxrefine.photo.read_photo_inputs`; ``boxes``, ``tiles``), their
+    BlazePose landmarks (:func:`jaxrefine.photo.read_photo_inputs`; ``boxes``, ``tiles``: None
+    = the photos' default :data:`jaxrefine.photo.PHOTO_TILES`), their
     landmarks are the keypoint term (BODY_25) unless ``use_landmarks`` is False, and
     ``overlays/<image>_people.png`` shows every person of an image; ``video``: the images
     (a folder or list) are one video's frames in order, so their people are linked into
@@ -458,15 +459,19 @@ def refine_files(
     if options is not None and options.needs_masks and estimates_path is not None:
         raise InputError("--silhouette-weight / --mask-gate need person masks: give photos "
                          "without --estimates (BlazePose's masks serve)")  # fmt: skip
+    if estimates_path is not None and (boxes is not None or tiles is not None):
+        raise InputError("--box / --tiles choose the people the detector finds: give photos "
+                         "without --estimates (an estimates file brings its people)")  # fmt: skip
     if estimates_path is None:
-        from jaxrefine.photo import read_photo_inputs
+        from jaxrefine.photo import PHOTO_TILES, read_photo_inputs
 
+        tiles = PHOTO_TILES if tiles is None else tiles
         if keypoints_path is not None or intrinsics is not None:
             raise InputError("--keypoints / --intrinsics need --estimates (without them the "
                              "detected landmarks and the focal approximation serve)")  # fmt: skip
         images, est, frame_of, kp, kp_set, _, masks = read_photo_inputs(
             images_src, model, boxes=boxes, tiles=tiles, use_landmarks=use_landmarks,
-            video=video,
+            video=video, progress=progress,
         )  # fmt: skip
     else:
         images, est, frame_of, kp, kp_set = read_inputs(
@@ -562,7 +567,10 @@ def main(argv: list[str]) -> int:
         metavar=("X0", "Y0", "X1", "Y1"),
         help="without --estimates: a person box in pixels (repeatable; skips the detector)",
     )
-    a("--tiles", nargs="+", type=float, default=[1.0], help="detector tiles (e.g. 1 0.6 0.4)")
+    a("--tiles", nargs="+", type=float, default=None,
+      help="without --estimates: detector tiles as fractions of the longer side, coarsest "
+           "first (default 1 0.6 0.4 0.3: the whole photo, then tiles that only add people; "
+           "1 = the whole photo only)")  # fmt: skip
     a("--no-landmarks", action="store_true", help="without --estimates: no landmark term")
     a("--video", action="store_true",
       help="without --estimates: the images (a folder or list) are one video's frames in "
@@ -629,7 +637,8 @@ def main(argv: list[str]) -> int:
     result = refine_files(
         args.images, args.estimates, args.out, model=model, network=(cfg, params),
         keypoints_path=args.keypoints, intrinsics=intr, options=options, outputs=outputs,
-        chunk=args.chunk, resume=args.resume, boxes=args.box, tiles=tuple(args.tiles),
+        chunk=args.chunk, resume=args.resume, boxes=args.box,
+        tiles=None if args.tiles is None else tuple(args.tiles),
         use_landmarks=not args.no_landmarks, video=args.video,
     )  # fmt: skip
     if args.process_id > 0:

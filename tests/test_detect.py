@@ -25,6 +25,7 @@ MIN_BOX_IOU = 0.5  # the issue's bar; measured 0.97 (mask box vs the annotated b
 MIN_LANDMARK_PCK10 = 0.9  # measured 1.0 at 10% of the box diagonal on this photo
 MIN_MASK_IOU = 0.8  # BlazePose's mask (> 0.5) vs the COCO polygon; measured 0.92
 GEOMETRY_TOL = 1e-9  # float64 round trips
+MIN_CROWD_PEOPLE = 4  # the basketball photo's players found with the photos' tiles (session 20)
 
 
 @pytest.fixture(scope="module")
@@ -216,6 +217,78 @@ def test_duplicate_boxes_by_containment():
     assert blazepose.box_containment(whole, upper) == pytest.approx(1.0)
     assert float(blazepose.box_iou(whole, upper)[0]) == pytest.approx(0.4)
     assert blazepose.box_containment(whole, whole + 30.0) == 0.0
+
+
+def _person(box, score, pose_score=1.0, mask_box=None, shape=(40, 60)):
+    """A fake PersonDetection whose mask fills ``mask_box`` (default: its box)."""
+    mask = np.zeros(shape, np.float32)
+    x0, y0, x1, y1 = mask_box if mask_box is not None else box
+    mask[y0:y1, x0:x1] = 1.0
+    z = np.zeros((33, 3))
+    return blazepose.PersonDetection(
+        box=np.asarray(box, float), score=score, detector_box=np.asarray(box, float),
+        landmarks2d=z, presence=z[:, 0], depth=z[:, 0], world=z, mask=mask,
+        pose_score=pose_score, roi=blazepose.Roi(0.0, 0.0, 1.0, 0.0),
+    )  # fmt: skip
+
+
+def test_same_person_by_box_or_by_mask():
+    whole = _person((0, 0, 10, 20), 0.9)
+    upper = _person((1, 0, 9, 10), 0.8)  # box inside the whole body's
+    beside = _person((20, 0, 30, 20), 0.8)
+    # boxes apart, masks mostly shared (a detection that mixes two neighbours)
+    mixed = _person((8, 0, 25, 20), 0.5, mask_box=(2, 0, 14, 20))
+    assert blazepose._same_person(whole, upper)
+    assert not blazepose._same_person(whole, beside)
+    assert blazepose.box_containment(whole.box, mixed.box) < blazepose.DUPLICATE_OVERLAP
+    assert blazepose._same_person(whole, mixed)  # 8 of its 12 mask columns are whole's
+    assert not blazepose._same_person(beside, mixed)
+
+
+def test_finer_tiles_only_add_people():
+    whole = _person((0, 0, 10, 20), 0.6, pose_score=0.9)
+    finer_same = _person((0, 0, 10, 18), 0.95, pose_score=1.0)  # better scores, same body
+    finer_new = _person((30, 0, 40, 20), 0.7)
+    ids = lambda people: [id(p) for p in people]  # noqa: E731
+    people = blazepose._coarse_first([[whole], [finer_same, finer_new]])
+    assert ids(people) == ids([finer_new, whole])  # the coarse one stays; detector-score order
+    # within one tile size the better pose stays
+    assert ids(blazepose._coarse_first([[whole, finer_same]])) == ids([finer_same])
+    assert ids(blazepose._coarse_first([[], [finer_same]])) == ids([finer_same])
+
+
+def _real_photo(name):
+    path = REAL_DIR / name
+    if not path.is_file():
+        pytest.skip(f"real images not found in {REAL_DIR} (set JAXREFINE_REAL_IMAGES_DIR)")
+    return path
+
+
+def test_photo_tiles_keep_the_whole_photo_detection(runner, coco):
+    from jaxrefine.photo import PHOTO_TILES
+
+    for path in (COCO_IMAGE, _real_photo("opencv_basketball2.png")):
+        alone = blazepose.detect_people(path, runner=runner, tiles=(1.0,))
+        tiled = blazepose.detect_people(path, runner=runner, tiles=PHOTO_TILES)
+        assert len(tiled) >= len(alone)
+        for p in alone:  # every whole-photo person is there, unchanged
+            same = [q for q in tiled if np.array_equal(q.box, p.box)]
+            assert len(same) == 1
+            np.testing.assert_array_equal(same[0].landmarks2d, p.landmarks2d)
+
+
+def test_photo_tiles_find_people_in_a_crowd(runner):
+    from jaxrefine.photo import PHOTO_TILES
+
+    path = _real_photo("51960182045_d5d6407a3c_c.jpg")  # basketball game, players 200 px tall
+    with pytest.raises(blazepose.NoPersonError):
+        blazepose.detect_people(path, runner=runner, tiles=(1.0,))
+    people = blazepose.detect_people(path, runner=runner, tiles=PHOTO_TILES)
+    assert len(people) >= MIN_CROWD_PEOPLE
+    masks = [p.mask > 0.5 for p in people]
+    for i, a in enumerate(masks):  # no two detections of one body (measured at most 0.06)
+        for b in masks[i + 1 :]:
+            assert (a & b).sum() / min(a.sum(), b.sum()) <= blazepose.MASK_DUPLICATE_OVERLAP
 
 
 def test_evaluate_coco_photo_without_the_fit(runner, coco):

@@ -118,6 +118,16 @@ def test_video_with_estimates_is_refused(tmp_path, tiny_checkpoint, capsys):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("flags", [["--tiles", "1"], ["--box", "0", "0", "4", "4"]])
+def test_detector_flags_with_estimates_are_refused(tmp_path, tiny_checkpoint, capsys, flags):
+    iio.imwrite(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    code = cli_main(["refine", str(tmp_path / "a.png"), "--out", str(tmp_path / "o"),
+                     "--estimates", str(tmp_path / "est.npz"), *flags,
+                     "--checkpoint", str(tiny_checkpoint)])  # fmt: skip
+    assert code == 2 and flags[0] in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
 def test_photos_default_to_the_mask_gate_and_estimates_to_none():
     from jaxrefine.photo import PHOTO_MASK_GATE
     from jaxrefine.refine_files import _mask_gate
@@ -245,8 +255,10 @@ def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, o
 @pytest.mark.slow
 def test_consecutive_real_frames_link_their_people_into_tracks(tmp_path):
     """Two consecutive frames of a real video (OpenCV's basketball samples) given as a folder
-    with ``video=True``: the man seen in both keeps one track, the man cut by the border in
-    the second frame starts another; as separate photos every person is their own."""
+    with ``video=True``. On the whole frame only (tiles 1) the detector finds the man cut by
+    the border in the second frame alone: the man seen in both keeps one track, the other starts
+    another. The photos' default tiles find him in both frames: two tracks of two frames. As
+    separate photos every person is their own."""
     import shutil
 
     from jaxrefine.photo import read_photo_inputs
@@ -261,10 +273,18 @@ def test_consecutive_real_frames_link_their_people_into_tracks(tmp_path):
     for i, n in enumerate(names):
         shutil.copyfile(REAL_DIR / n, frames / f"f{i}.png")
     model = load_body_model()
-    _, est, frame_of, _, _, landmarks, _ = read_photo_inputs(frames, model, video=True)
+    _, est, frame_of, _, _, landmarks, _ = read_photo_inputs(
+        frames, model, video=True, tiles=(1.0,)
+    )
     assert list(frame_of) == [0, 1, 1]  # one man found in the first frame, two in the second
     left = np.argsort(landmarks[1:, :, 0].mean(1))  # the second frame's people, left first
     assert est.track_id[0] == est.track_id[1 + left[0]] == 0
     assert est.track_id[1 + left[1]] == 1
+    _, est, frame_of, _, _, landmarks, _ = read_photo_inputs(frames, model, video=True)
+    assert list(frame_of) == [0, 0, 1, 1]
+    for f in (0, 1):  # in each frame the man on the left is track 0, the one on the right 1
+        rows = np.nonzero(frame_of == f)[0]
+        by_x = rows[np.argsort(landmarks[rows, :, 0].mean(1))]
+        assert list(est.track_id[by_x]) == [0, 1]
     _, est, *_ = read_photo_inputs(frames, model)
-    assert list(est.track_id) == [0, 1, 2]
+    assert list(est.track_id) == [0, 1, 2, 3]

@@ -53,6 +53,10 @@ NMS_IOU = 0.3  # MediaPipe's pose detection merges boxes overlapping by more tha
 ROI_SCALE = 1.25  # the crop is the body circle's diameter enlarged by this
 SCORE_CLIP = 100.0
 DUPLICATE_OVERLAP = 0.7  # two people whose boxes overlap more (of the smaller) are one
+# Two people whose masks (> 0.5) overlap by more than this (of the smaller) are one: a detection
+# that mixes two neighbours shares 0.59 / 0.67 of its mask with them, real neighbours in the
+# crowded test photos at most 0.06 (docs/measurements/2026-12-01/s20_tiles).
+MASK_DUPLICATE_OVERLAP = 0.5
 BOX_MARGIN = 0.15  # the person box may reach this fraction of the landmark box beyond it
 
 
@@ -301,22 +305,27 @@ class BlazePose:
         min_score: float = 0.5,
         max_people: int = 10,
         tiles: tuple[float, ...] = (1.0,),
-    ) -> list[tuple[np.ndarray, np.ndarray, float]]:
-        """Person detections on an (H, W, 3) uint8 photo: (box (4,), keypoints (4, 2), score),
-        photo pixels, best first.
+    ) -> list[list[tuple[np.ndarray, np.ndarray, float]]]:
+        """Person detections on an (H, W, 3) uint8 photo, one list per tile size in the order
+        of ``tiles``: (box (4,), keypoints (4, 2), score) in photo pixels, best first.
 
         ``tiles``: square tile sides as fractions of the photo's longer side; 1.0 is the whole
         photo. Smaller tiles (overlapping by half) let the detector, trained on people filling
-        much of its input, see small people in crowds; detections of all tiles are merged by
-        the same weighted NMS.
+        much of its input, see small people in crowds. The detections of one tile size are
+        merged by weighted NMS; sizes are not merged here (:func:`detect_people` lets a finer
+        size only add people).
         """
-        found = [self._detect_tile(image, x0, y0, side, min_score) for x0, y0, side in
-                 tile_grid(*image.shape[:2], tiles)]  # fmt: skip
-        found = [d for tile in found for d in tile]
-        if not found:
-            return []
-        boxes, kps, scores = (np.stack([d[i] for d in found]) for i in range(3))
-        return weighted_nms(boxes, kps, scores, NMS_IOU, max_people)
+        h, w = image.shape[:2]
+        out = []
+        for frac in tiles:
+            found = [d for x0, y0, side in tile_grid(h, w, (frac,))
+                     for d in self._detect_tile(image, x0, y0, side, min_score)]  # fmt: skip
+            if not found:
+                out.append([])
+                continue
+            boxes, kps, scores = (np.stack([d[i] for d in found]) for i in range(3))
+            out.append(weighted_nms(boxes, kps, scores, NMS_IOU, max_people))
+        return out
 
     def _detect_tile(self, image, x0: int, y0: int, side: int, min_score: float):
         tile = image[y0 : y0 + side, x0 : x0 + side]
@@ -406,14 +415,42 @@ def box_containment(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / max(smaller, 1e-12))
 
 
-def _distinct(people: list[PersonDetection], overlap: float = DUPLICATE_OVERLAP):
-    """Drop a person whose box lies mostly inside (or around) a kept one's: intersection over
-    the smaller box > ``overlap``; kept in order of pose score, returned in detector-score
-    order. Tiled detection finds a body twice, e.g. whole and from the waist up."""
-    kept = []
+def _same_person(p: PersonDetection, q: PersonDetection) -> bool:
+    """Two detections of one body: one box lies mostly inside (or around) the other
+    (:data:`DUPLICATE_OVERLAP`; tiled detection finds a body whole and from the waist up), or
+    the masks overlap by more than :data:`MASK_DUPLICATE_OVERLAP` of the smaller (a detection
+    that mixes two neighbours)."""
+    if box_containment(p.box, q.box) > DUPLICATE_OVERLAP:
+        return True
+    a, b = p.mask > 0.5, q.mask > 0.5
+    smaller = min(a.sum(), b.sum())
+    return bool(smaller) and (a & b).sum() / smaller > MASK_DUPLICATE_OVERLAP
+
+
+def _distinct(people: list[PersonDetection], kept=()) -> list[PersonDetection]:
+    """``people`` that are not the same person (:func:`_same_person`) as one in ``kept`` or as
+    a better one of ``people`` (higher landmark pose score), in detector-score order."""
+    kept, new = list(kept), []
     for p in sorted(people, key=lambda q: -q.pose_score):
-        if all(box_containment(p.box, q.box) <= overlap for q in kept):
-            kept.append(p)
+        if not any(_same_person(p, q) for q in kept + new):
+            new.append(p)
+    return sorted(new, key=lambda q: -q.score)
+
+
+def _posed(runner: BlazePose, image: np.ndarray, dets, min_pose_score: float):
+    """The landmark model on one tile size's detections; people below ``min_pose_score``
+    dropped (before the sizes are merged, so a failed coarse pose does not hide a finer one)."""
+    people = [runner.landmarks(image, roi_from_keypoints(k[0], k[1]), b, s) for b, k, s in dets]
+    return [p for p in people if p.pose_score >= min_pose_score]
+
+
+def _coarse_first(levels: list[list[PersonDetection]]) -> list[PersonDetection]:
+    """People of all tile sizes (coarsest first): a person of a finer size is kept only if no
+    person of a coarser size is the same (:func:`_distinct`), so finer tiles only add people
+    and a person the whole photo shows keeps the whole-photo detection. Detector-score order."""
+    kept: list[PersonDetection] = []
+    for people in levels:
+        kept += _distinct(people, kept)
     return sorted(kept, key=lambda q: -q.score)
 
 
@@ -433,11 +470,12 @@ def detect_people(
     Args:
       image: (H, W, 3) uint8 / float in [0, 1] array, or a path to an image file.
       boxes: optional (N, 4) user boxes x0, y0, x1, y1 in pixels; skips the detector.
-      max_people: at most this many detector boxes (best first).
       min_score: detector score threshold.
       min_pose_score: drop people whose landmark pose-presence score is below this.
-      tiles: detector tiles (see :meth:`BlazePose.detect`); e.g. (1.0, 0.6) for crowds. People
-        whose person boxes overlap by IoU > 0.5 are one person (the higher pose score stays).
+      tiles: detector tiles (see :meth:`BlazePose.detect`), coarsest first; e.g. (1.0, 0.6,
+        0.4) for crowds. A finer size only adds people: one who is the same as a person found
+        at a coarser size (box mostly inside the other's, or masks mostly shared) is dropped.
+      max_people: at most this many people (best detector score first).
       runner: a loaded :class:`BlazePose` (default: load one from ``cache_dir``).
       cache_dir: model folder (see :func:`jaxrefine.detect.models.ensure_models`).
 
@@ -457,13 +495,15 @@ def detect_people(
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         people = [runner.landmarks(img, roi_from_box(b), b, 1.0, user_box=True) for b in boxes]
     else:
-        dets = runner.detect(img, min_score=min_score, max_people=max_people, tiles=tiles)
-        people = [runner.landmarks(img, roi_from_keypoints(k[0], k[1]), b, s) for b, k, s in dets]
-        people = _distinct(people)
+        levels = runner.detect(img, min_score=min_score, max_people=max_people, tiles=tiles)
+        people = _coarse_first([_posed(runner, img, d, min_pose_score) for d in levels])
+        people = people[:max_people]
     people = [p for p in people if p.pose_score >= min_pose_score]
     if not people:
         raise NoPersonError(
             f"no person found in {what} ({img.shape[1]}x{img.shape[0]} px; detector threshold "
-            f"{min_score}, pose threshold {min_pose_score})"
+            f"{min_score}, pose threshold {min_pose_score}"
+            + ("" if boxes is not None else f", tiles {' '.join(f'{t:g}' for t in tiles)}")
+            + ")"
         )
     return people
