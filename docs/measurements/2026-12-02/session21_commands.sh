@@ -1,0 +1,11 @@
+# Session 21: the exact commands behind docs/measurements/2026-12-02/s21_intel/ (from /work/main,
+# a fresh `make install` on an Intel Xeon, family 6 model 167, 2 cores; nothing else running).
+# 1. the clean-clone suite whose per-file times give tests/run_suite.py's SLOW_FIRST
+git clone -q /work/main /work/ci_clone_s21 && (cd /work/ci_clone_s21 && make test)
+# 2. bench network (question 1 of decision_rules_s21.md) -> bench_network.*
+.venv/bin/python -m jaxrefine.cli bench network --configs small,paper --batches 1,8,32 --reps 5 \
+  --json /work/runs/s21/bench/bench_network.json > /work/runs/s21/bench/bench_network.txt 2>&1
+# 3. YNNPACK A/B (question 2) -> ynn_smplify_*, ynn_network_*
+docs/measurements/2026-12-02/s21_intel/ynn_ab.sh
+# 4. eval-real with LGD at session 20's default tiles -> eval_real_tiles_lgd_s21.*
+bash docs/measurements/2026-12-02/s21_intel/eval_tiles_lgd.sh
