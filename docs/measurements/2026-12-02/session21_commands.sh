@@ -9,3 +9,9 @@ git clone -q /work/main /work/ci_clone_s21 && (cd /work/ci_clone_s21 && make tes
 docs/measurements/2026-12-02/s21_intel/ynn_ab.sh
 # 4. eval-real with LGD at session 20's default tiles -> eval_real_tiles_lgd_s21.*
 bash docs/measurements/2026-12-02/s21_intel/eval_tiles_lgd.sh
+bash docs/measurements/2026-12-02/s21_intel/eval_tiles_adam.sh
+P=docs/measurements/2026-12-01/s20_tiles/per_person.py; E=/work/runs/s21/eval
+.venv/bin/python $P docs/measurements/2026-12-01/s20_tiles/eval_real_tiles_s20.json \
+  $E/eval_real_tiles_adam_s21.json > $E/cross_machine_adam.txt   # Zen 4 -> Intel, Adam
+.venv/bin/python $P $E/eval_real_tiles_adam_s21.json $E/eval_real_tiles_lgd_s21.json \
+  > $E/adam_vs_lgd.txt   # "before" = Adam, "now" = LGD, both on the Intel
