@@ -15,3 +15,6 @@ P=docs/measurements/2026-12-01/s20_tiles/per_person.py; E=/work/runs/s21/eval
   $E/eval_real_tiles_adam_s21.json > $E/cross_machine_adam.txt   # Zen 4 -> Intel, Adam
 .venv/bin/python $P $E/eval_real_tiles_adam_s21.json $E/eval_real_tiles_lgd_s21.json \
   > $E/adam_vs_lgd.txt   # "before" = Adam, "now" = LGD, both on the Intel
+# 5. the demo in the clean clone, at 49ba611 and at d20e46c (session 19's code)
+(cd /work/ci_clone_s21 && git checkout -q 49ba611 && make demo OUT=/tmp/demo21 REAL_IMAGES=)
+(cd /work/ci_clone_s21 && git checkout -q d20e46c && make demo OUT=/tmp/demo21_base REAL_IMAGES=)
