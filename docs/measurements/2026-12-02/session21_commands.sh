@@ -18,3 +18,7 @@ P=docs/measurements/2026-12-01/s20_tiles/per_person.py; E=/work/runs/s21/eval
 # 5. the demo in the clean clone, at 49ba611 and at d20e46c (session 19's code)
 (cd /work/ci_clone_s21 && git checkout -q 49ba611 && make demo OUT=/tmp/demo21 REAL_IMAGES=)
 (cd /work/ci_clone_s21 && git checkout -q d20e46c && make demo OUT=/tmp/demo21_base REAL_IMAGES=)
+# 6. SMPL-size fairness benchmarks on the Intel (quiet)
+.venv/bin/python -m jaxrefine.cli bench smplify --model smpl-size --batches 32 --optimizers adam lgd --reps 3 --json /work/runs/s21/bench/bench_smplify_smpl-size_s21.json > /work/runs/s21/bench/bench_smplify_smpl-size_s21.txt 2>&1
+.venv/bin/python -m jaxrefine.cli bench body --model open smpl-size --batches 1 32 --json /work/runs/s21/bench/bench_body_s21.json > /work/runs/s21/bench/bench_body_s21.txt 2>&1
+.venv/bin/python -m jaxrefine.cli bench body --model open smpl-size --batches 1 32 --json /work/runs/s21/bench/bench_body_s21_rerun.json > /work/runs/s21/bench/bench_body_s21_rerun.txt 2>&1
