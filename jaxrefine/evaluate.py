@@ -526,7 +526,7 @@ def main(argv: list[str]) -> int:
 
     from jaxrefine.data.poses import load_poses
     from jaxrefine.network import load_pretrained
-    from jaxrefine.optimizers.registry import optimizer_names
+    from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
     from jaxrefine.report import write_json
     from jaxrefine.smpl_io import load_body_model
 
@@ -539,7 +539,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--difficulty", default="medium", choices=["easy", "medium", "hard"])
     ap.add_argument("--checkpoint", default=None, help="network (default: the shipped one)")
-    ap.add_argument("--optimizer", default="adam", choices=optimizer_names())
+    ap.add_argument("--optimizer", default="adam", type=optimizer_arg, help=optimizer_help())
     ap.add_argument("--image-size", type=int, default=256)
     ap.add_argument("--group", type=int, default=8, help="frames per synthetic subject")
     ap.add_argument("--batch", type=int, default=32, help="frames per compiled batch")

@@ -243,7 +243,7 @@ def main(argv: list[str]) -> int:
 
     from jaxrefine.detect import BlazePose
     from jaxrefine.network import load_pretrained
-    from jaxrefine.optimizers.registry import optimizer_names
+    from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
     from jaxrefine.photo import PHOTO_MASK_GATE, PHOTO_TILES
     from jaxrefine.refine import RefineOptions
     from jaxrefine.report import print_table, write_json
@@ -267,9 +267,9 @@ def main(argv: list[str]) -> int:
     a("--mask-gate", type=float, default=PHOTO_MASK_GATE,
       help="the learned rows drop dense targets this far outside BlazePose's mask (a "
            f"fraction of the mask's size; 0 = off; default {PHOTO_MASK_GATE})")  # fmt: skip
-    a("--optimizer", default="adam", choices=optimizer_names(),
-      help="optimizer of the fitted rows (lgd: the shipped checkpoints; rows it has no "
-           "checkpoint for are skipped, with the reason)")  # fmt: skip
+    a("--optimizer", default="adam", type=optimizer_arg,
+      help=f"optimizer of the fitted rows: {optimizer_help()}; rows it has no checkpoint "
+           "for are skipped, with the reason")  # fmt: skip
     a("--out", default=None, help="folder for the overlay pictures")
     a("--json", default=None, help="write the results as JSON")
     args = ap.parse_args(argv)

@@ -40,7 +40,7 @@ from jaxrefine.objective import (
     params_from_pose,
     pose_from_params,
 )
-from jaxrefine.optimizers.registry import optimizer_names
+from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
 from jaxrefine.refine import with_start as refine_with_start
 from jaxrefine.render import rasterize_batch
 from jaxrefine.report import print_table, write_json
@@ -256,7 +256,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--difficulty", default="medium", choices=["easy", "medium", "hard"])
-    ap.add_argument("--optimizer", default="adam", choices=optimizer_names())
+    ap.add_argument("--optimizer", default="adam", type=optimizer_arg, help=optimizer_help())
     ap.add_argument("--preset", default="dense", choices=["dense", "spin"])
     ap.add_argument("--image-size", type=int, default=256)
     ap.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"])

@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import warnings
 from pathlib import Path
 
 import jax
@@ -398,19 +399,33 @@ def failed(merged) -> bool:
     return bool(np.any(np.isin(merged["status"], (STATUS_NONFINITE, STATUS_RENDER_FAILED))))
 
 
-def _check_optimizer(options, with_keypoints: bool, photos: bool) -> None:
+def _check_optimizer(options, model, with_keypoints: bool, photos: bool) -> None:
     """Refuse, before any work, an optimizer with no version for the run's data (a learned
-    optimizer registered by data kind without a checkpoint for it; LGD ships one for each
-    of SMPLify's data kinds)."""
-    from jaxrefine.optimizers.registry import missing_version
+    optimizer registered by data kind without a checkpoint for it, or a user's LGD checkpoint
+    trained for other data; LGD ships one for each of SMPLify's data kinds), and warn when an
+    LGD checkpoint was trained on another body model than ``model`` (its accuracy there is
+    unmeasured: the shipped ones learned the open model's steps)."""
+    from jaxrefine.optimizers.learned import trained_body_model
+    from jaxrefine.optimizers.registry import lgd_checkpoint, missing_version
 
     if options is None:
         return
-    why = missing_version(options.optimizer, "dense+keypoints" if with_keypoints else "dense")
+    kind = "dense+keypoints" if with_keypoints else "dense"
+    why = missing_version(options.optimizer, kind)
     if why is not None:
         drop = "--no-landmarks" if photos else "no --keypoints"
         raise InputError(f"--optimizer {options.optimizer}: {why}; with {drop} the fit uses "
                          "dense targets only, or choose a classical optimizer")  # fmt: skip
+    path = lgd_checkpoint(options.optimizer, kind)
+    trained = None if path is None else trained_body_model(path)
+    if trained is not None and trained != model.model_id:
+        warnings.warn(
+            f"--optimizer {options.optimizer}: the LGD checkpoint {path} was trained on the body "
+            f"model {trained!r}, this run fits {model.model_id!r}: its steps are unmeasured on "
+            "this model (train one for it: scripts/train_lgd.py --model ..., then --optimizer "
+            "lgd:PATH)",
+            stacklevel=3,
+        )
 
 
 def refine_files(
@@ -452,7 +467,7 @@ def refine_files(
 
     out = Path(out)
     with_keypoints = keypoints_path is not None or (estimates_path is None and use_landmarks)
-    _check_optimizer(options, with_keypoints, photos=estimates_path is None)
+    _check_optimizer(options, model, with_keypoints, photos=estimates_path is None)
     if video and estimates_path is not None:
         raise InputError("--video links detected people into tracks: give photos without "
                          "--estimates (an estimates file brings its own track ids)")  # fmt: skip
@@ -546,7 +561,7 @@ def main(argv: list[str]) -> int:
     import argparse
     import sys
 
-    from jaxrefine.optimizers.registry import optimizer_names
+    from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
     from jaxrefine.refine import RefineOptions
 
     ap = argparse.ArgumentParser(prog="jaxrefine refine", description=__doc__.split("\n\n")[0])
@@ -582,7 +597,7 @@ def main(argv: list[str]) -> int:
     a("--model", default=None, help="body model file (default: the open model)")
     a("--gender", default=None, help="gender of a model folder (neutral/male/female)")
     a("--device", choices=("cpu", "gpu"), default=None, help="JAX platform (default: JAX's)")
-    a("--optimizer", default="adam", choices=optimizer_names())
+    a("--optimizer", default="adam", type=optimizer_arg, help=optimizer_help())
     a("--confidence", action="store_true", help="weight vertices by the network's confidence")
     a("--keypoint-weight", type=float, default=None, help="weight of --keypoints' term")
     a("--rerun-every", type=int, default=0,

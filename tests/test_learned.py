@@ -429,8 +429,9 @@ def _pose_file(path, n=24):
 
 @pytest.mark.slow
 def test_train_lgd_smoke_run_exports_a_loadable_checkpoint(tmp_path):
-    from jaxrefine.optimizers.learned import checkpoint_meta
+    from jaxrefine.optimizers.learned import ASSETS, OPEN_MODEL_ID, checkpoint_meta
     from jaxrefine.train.lgd import main
+    from jaxrefine.train.loop import ResumeMismatchError
 
     poses = _pose_file(tmp_path / "poses.npz")
     out = tmp_path / "run"
@@ -450,12 +451,22 @@ def test_train_lgd_smoke_run_exports_a_loadable_checkpoint(tmp_path):
     with pytest.raises(FileExistsError):
         main(args)  # a finished run is not overwritten without --resume
 
-    # fine-tuning starts from the exported weights: at learning rate 0 they come out unchanged
+    assert meta["body_model"]["model_id"] == OPEN_MODEL_ID
+
+    # fine-tuning starts from the exported weights: at learning rate 0 they come out unchanged;
+    # here for a user's model file (the open model's arrays under another id), recorded
+    z = np.load(ASSETS / "open_body_model.npz")
+    np.savez(tmp_path / "mine.npz", **{**{k: z[k] for k in z.files}, "model_id": "mine:1"})
     tuned = tmp_path / "tuned"
     ft = [*args[: args.index("--out")], "--out", str(tuned), *args[args.index("--out") + 2 :]]
     ft = [*ft, "--init-from", str(out / "lgd_sparse"), "--lr", "0", "--steps", "2"]
     ft[ft.index("--val-every") + 1] = ft[ft.index("--ckpt-every") + 1] = "2"
-    assert main(ft) == 0
+    assert main([*ft, "--model", str(tmp_path / "mine.npz")]) == 0
+    assert checkpoint_meta(tuned / "lgd_sparse")["body_model"] == {
+        "model_id": "mine:1", "gender": "neutral", "num_vertices": 13348,
+        "pose_correctives": False}  # fmt: skip
+    with pytest.raises(ResumeMismatchError, match=f"body_model {OPEN_MODEL_ID} \\(run: mine:1\\)"):
+        main([*ft, "--resume"])  # the run's model, not another one
     again = load_lgd(tuned / "lgd_sparse")
     for a, b in zip(jax.tree.leaves(again.weights), jax.tree.leaves(lgd.weights)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

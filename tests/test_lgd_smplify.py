@@ -5,6 +5,9 @@ folder is pointed at a temporary one), so these tests check the wiring, not the 
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,7 +17,7 @@ import jaxrefine.optimizers.learned as learned
 from jaxrefine.bench.smplify import _fit_data, make_problem
 from jaxrefine.fit import Stage, fit_stages_batch
 from jaxrefine.objective import compact_dense, get_preset, make_objectives, params_from_pose
-from jaxrefine.optimizers import adam, make_optimizer
+from jaxrefine.optimizers import adam, make_optimizer, registry
 from jaxrefine.optimizers.learned import data_term_objective, init_lgd, save_lgd
 from jaxrefine.optimizers.registry import missing_version
 from jaxrefine.smpl_io import load_body_model
@@ -69,9 +72,9 @@ def setup(tmp_path_factory):
         yield model, problems
 
 
-def _smplify(model, params, data, kind, **kw):
+def _smplify(model, params, data, kind, optimizer="lgd", **kw):
     return smplify(
-        model, params, data, preset="spin", data_kind=kind, optimizer="lgd",
+        model, params, data, preset="spin", data_kind=kind, optimizer=optimizer,
         camera_steps=CAMERA_STEPS, devices=jax.devices()[:1], **kw,
     )  # fmt: skip
 
@@ -148,6 +151,55 @@ def test_lgd_names_what_is_missing(setup, tmp_path, monkeypatch):
         _smplify(model, params, data, "keypoints")
 
 
+def test_a_users_checkpoint_by_path_serves_the_data_it_was_trained_for(setup):
+    """``"lgd:PATH"``: a checkpoint of the user's (here the tiny dense one) runs as the shipped
+    one of its kind does, and refuses other data naming the file and what to train."""
+    model, problems = setup
+    params, data = problems["dense"]
+    path = learned.ASSETS / "lgd_dense"
+    for name in (f"lgd:{path}", f"lgd:{path}.npz", f"lgd:{path}.json"):
+        assert make_optimizer(name, data_kind="dense").features == "dense"
+    mine = _smplify(model, params, data, "dense", optimizer=f"lgd:{path}")
+    shipped = _smplify(model, params, data, "dense")
+    assert mine.body_stage.loss_curve.shape == (2, TINY_STEPS["dense"] + 1)
+    for k in LGD_KEYS:
+        np.testing.assert_allclose(mine.params[k], shipped.params[k], rtol=_SAME_PROGRAM_RTOL)
+    with pytest.raises(ValueError, match=r"lgd_dense was trained for 'dense' observations, this "
+                       r"fit has 'keypoints' \(train one with .* --kind sparse\)"):  # fmt: skip
+        make_optimizer(f"lgd:{path}", data_kind="keypoints")
+    assert "trained for 'dense'" in missing_version(f"lgd:{path}", "dense+keypoints")
+    assert missing_version(f"lgd:{path}", "dense") is None
+    assert registry.lgd_checkpoint(f"lgd:{path}.npz", "dense") == path
+    assert (
+        registry.lgd_checkpoint("lgd", "dense+keypoints") == learned.ASSETS / "lgd_dense_keypoints"
+    )
+    assert registry.lgd_checkpoint("adam", "dense") is None
+
+
+def test_optimizer_flags_check_names_and_checkpoint_files(setup, tmp_path):
+    path = learned.ASSETS / "lgd_sparse"
+    assert registry.optimizer_arg("lm") == "lm"
+    assert registry.optimizer_arg(f"lgd:{path}") == f"lgd:{path}"
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown optimizer 'adamw'.*lgd:PATH"):
+        registry.optimizer_arg("adamw")
+    (tmp_path / "half.npz").write_bytes(b"")  # the .json is missing
+    with pytest.raises(argparse.ArgumentTypeError, match=f"not found: {tmp_path / 'half.json'}"):
+        registry.optimizer_arg(f"lgd:{tmp_path / 'half.npz'}")
+    with pytest.raises(KeyError, match="unknown optimizer 'adamw'"):
+        make_optimizer("adamw")
+
+
+def test_checkpoints_name_the_body_model_they_learned_on(setup, tmp_path):
+    """The shipped checkpoints (no record) learned on the open model; an export records its."""
+    shipped = Path(learned.__file__).resolve().parents[1] / "assets" / "lgd_dense"
+    assert learned.trained_body_model(shipped) == learned.OPEN_MODEL_ID
+    assert load_body_model().model_id == learned.OPEN_MODEL_ID
+    save_lgd(tmp_path / "mine", learned.load_lgd(shipped), {"body_model": {"model_id": "m:1"}})
+    assert learned.trained_body_model(tmp_path / "mine.npz") == "m:1"
+    save_lgd(tmp_path / "old", learned.load_lgd(shipped), {"note": "no body_model record"})
+    assert learned.trained_body_model(tmp_path / "old") == learned.OPEN_MODEL_ID
+
+
 def test_classical_optimizers_run_the_stage_as_asked(setup):
     model, _ = setup
     _, body = make_objectives(model, get_preset("spin"), "keypoints", None)
@@ -174,8 +226,6 @@ def test_shipped_checkpoint_is_read_once_per_file_version(tmp_path, monkeypatch)
 def test_shipped_checkpoint_loads_with_its_record(kind):
     """The package's own checkpoints (not the module's tiny ones): they load, serve their data
     kind, run at most 10 learned steps, and say how they were made."""
-    from pathlib import Path
-
     shipped = Path(learned.__file__).resolve().parents[1] / "assets" / f"lgd_{kind}"
     lgd = learned.load_lgd(shipped)
     assert learned.CHECKPOINT_FOR_DATA_KIND[lgd.features] == kind  # its data kind's checkpoint

@@ -97,6 +97,54 @@ def test_an_optimizer_without_a_version_for_the_data_fails_before_work(
     assert len(out["frames"]) > 0
 
 
+def test_a_users_lgd_checkpoint_is_checked_against_the_data_and_the_body_model(
+    user_files, tmp_path, capsys
+):
+    """``--optimizer lgd:PATH``: a checkpoint trained for other observations is refused before
+    work; one trained on another body model runs with a warning naming both models; a missing
+    checkpoint is a one-line flag error."""
+    import dataclasses
+    import warnings
+
+    from jaxrefine.optimizers import learned
+    from jaxrefine.refine_files import _check_optimizer
+
+    model, root, net = user_files
+    learned.save_lgd(tmp_path / "sparse", learned.load_pretrained("sparse"), {})
+    with pytest.raises(InputError, match="trained for 'keypoints' observations, this fit has "
+                       "'dense'"):  # fmt: skip
+        refine_files(root / "imgs", root / "est.npz", tmp_path / "o", model=model, network=net,
+                     options=dataclasses.replace(FAST, optimizer=f"lgd:{tmp_path / 'sparse'}"),
+                     progress=False)  # fmt: skip
+    assert not (tmp_path / "o").exists()
+
+    dense = learned.load_pretrained("dense")
+    learned.save_lgd(tmp_path / "theirs", dense, {"body_model": {"model_id": "SMPL_X:0a1b"}})
+    theirs = dataclasses.replace(FAST, optimizer=f"lgd:{tmp_path / 'theirs'}")
+    with pytest.warns(UserWarning, match=f"trained on the body model 'SMPL_X:0a1b', this run "
+                      f"fits '{model.model_id}'"):  # fmt: skip
+        rep = refine_files(root / "imgs", root / "est.npz", tmp_path / "out", model=model,
+                           network=net, options=theirs, progress=False)  # fmt: skip
+    assert len(rep["frames"]) == 3 and not rep["failed"]
+    learned.save_lgd(tmp_path / "mine", dense, {"body_model": {"model_id": model.model_id}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same model, or the shipped LGD on the open model
+        for spec in (f"lgd:{tmp_path / 'mine'}", "lgd"):
+            _check_optimizer(dataclasses.replace(FAST, optimizer=spec), model, False, False)
+    with pytest.warns(UserWarning, match="lgd_dense was trained on the body model "
+                      f"'{learned.OPEN_MODEL_ID}', this run fits 'SMPL_X:0a1b'"):  # fmt: skip
+        _check_optimizer(dataclasses.replace(FAST, optimizer="lgd"),
+                         model.replace(model_id="SMPL_X:0a1b"), False, False)  # fmt: skip
+
+    args = ["refine", str(root / "imgs"), "--estimates", str(root / "est.npz"), "--out",
+            str(tmp_path / "o"), "--optimizer", f"lgd:{tmp_path / 'nope'}"]  # fmt: skip
+    with pytest.raises(SystemExit) as exc:
+        cli_main(args)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and f"not found: {tmp_path / 'nope.npz'}" in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_inconsistent_inputs_fail_before_work(user_files, tmp_path, capsys):
     model, root, net = user_files
     z = dict(np.load(root / "est.npz"))

@@ -64,6 +64,9 @@ from jaxrefine.optimizers.lgd_features import FEATURE_KINDS, observation_feature
 CHECKPOINT_FORMAT = "jaxrefine-lgd-v1"
 ASSETS = Path(__file__).resolve().parents[1] / "assets"  # the package's shipped checkpoints
 SHIPPED_KINDS = ("sparse", "dense", "dense_keypoints")
+# the body model of checkpoints that do not name theirs (all made before train_lgd's --model):
+# the open model's id (jaxrefine/assets/open_body_model.json, checked by tests/test_learned.py)
+OPEN_MODEL_ID = "jaxrefine-open-anny-v1"
 PUBLISHED_HIDDEN = 1024  # hidden width of the public code's MLPs
 PUBLISHED_STEP_SIZE = 0.1  # alpha of the public code
 Layout = tuple[tuple[str, tuple[int, ...]], ...]
@@ -481,6 +484,11 @@ def _files(stem: Path) -> tuple[Path, Path]:
     return stem.with_suffix(".npz"), stem.with_suffix(".json")
 
 
+def checkpoint_files(path: str | os.PathLike) -> tuple[Path, Path]:
+    """The (.npz, .json) files of a checkpoint given by either file name or their stem."""
+    return _files(_stem(path))
+
+
 def _version(f: Path) -> tuple | None:
     """(inode, mtime, size) of a file (None: missing, for :func:`load_lgd` to report)."""
     if not f.is_file():
@@ -522,6 +530,43 @@ def pretrained_for_data(data_kind: str) -> LearnedGradientDescent:
             + ", ".join(f"{d!r} ({k})" for d, k in CHECKPOINT_FOR_DATA_KIND.items())
         )
     return load_pretrained(kind)
+
+
+def shipped_checkpoint(data_kind: str) -> Path | None:
+    """The stem of the shipped checkpoint serving ``data_kind`` (None: none is made for it)."""
+    kind = CHECKPOINT_FOR_DATA_KIND.get(data_kind)
+    return None if kind is None else ASSETS / f"lgd_{kind}"
+
+
+def checkpoint_for_data(path: str | os.PathLike, data_kind: str) -> LearnedGradientDescent:
+    """A user's LGD checkpoint (``save_lgd`` / ``scripts/train_lgd.py``'s export) for a fit's
+    data kind: what the optimizer name ``"lgd:PATH"`` resolves to. Read once per file version.
+
+    Raises:
+      FileNotFoundError: a file of the checkpoint is missing (names it).
+      ValueError: the checkpoint was trained for other observations than ``data_kind`` (an LGD
+        runs only on the features it was trained with).
+    """
+    stem = _stem(path)
+    stamp = tuple(_version(f) for f in _files(stem))
+    lgd = _load_cached(str(stem), stamp, ())
+    if lgd.features != data_kind:
+        kind = next((k for d, k in CHECKPOINT_FOR_DATA_KIND.items() if d == data_kind), None)
+        how = f" (train one with scripts/train_lgd.py --kind {kind})" if kind else ""
+        raise ValueError(
+            f"LGD checkpoint {stem} was trained for {lgd.features!r} observations, this fit "
+            f"has {data_kind!r}{how}"
+        )
+    return lgd
+
+
+def trained_body_model(path: str | os.PathLike) -> str:
+    """The id of the body model an LGD checkpoint was trained on: ``meta["body_model"]``'s
+    ``model_id`` (``scripts/train_lgd.py`` writes it); the shipped checkpoints record it as a
+    note whose first word is the id; checkpoints with no record were all trained on the open
+    model (``--model`` did not exist before)."""
+    record = checkpoint_meta(path).get("body_model", OPEN_MODEL_ID)
+    return record["model_id"] if isinstance(record, dict) else str(record).split()[0]
 
 
 def checkpoint_meta(path: str | os.PathLike) -> dict:

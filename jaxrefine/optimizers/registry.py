@@ -15,6 +15,11 @@ keypoints, the dense one for dense targets and the dense_keypoints one for both
 >>> "lm" in optimizer_names()
 True
 
+A user's own LGD checkpoint (``scripts/train_lgd.py``'s export, e.g. trained for their SMPL
+files) is the name ``"lgd:PATH"`` (the checkpoint's ``.npz``, ``.json`` or their common stem):
+it serves the data kind it was trained for and refuses the others
+(:func:`jaxrefine.optimizers.learned.checkpoint_for_data`).
+
 New optimizers register themselves (e.g. a learned one, when its module is imported)::
 
     register_optimizer("mine", lambda learning_rate: MyOptimizer(...))
@@ -27,7 +32,12 @@ from collections.abc import Callable
 from jaxrefine.optimizers.base import Optimizer
 from jaxrefine.optimizers.gradient import adam, lbfgs
 from jaxrefine.optimizers.jaxopt_backend import jaxopt_lbfgs
-from jaxrefine.optimizers.learned import pretrained_for_data
+from jaxrefine.optimizers.learned import (
+    checkpoint_files,
+    checkpoint_for_data,
+    pretrained_for_data,
+    shipped_checkpoint,
+)
 from jaxrefine.optimizers.least_squares import gauss_newton, levenberg_marquardt
 
 OptimizerFactory = Callable[[float], Optimizer]
@@ -45,6 +55,7 @@ OPTIMIZERS: dict[str, OptimizerFactory] = {
 # Entries called as factory(learning_rate, data_kind) (learned for one kind of observation).
 BY_DATA_KIND: set[str] = {"lgd"}
 DEFAULT_DATA_KIND = "keypoints"  # what a by-data-kind entry gets when no data kind is given
+LGD_PATH_PREFIX = "lgd:"  # "lgd:PATH": a user's LGD checkpoint (see the module docstring)
 
 
 def register_optimizer(
@@ -90,10 +101,15 @@ def make_optimizer(
       data_kind: the fit's data kind, for entries registered ``by_data_kind`` (None:
         :data:`DEFAULT_DATA_KIND`); other entries ignore it.
     """
+    kind = DEFAULT_DATA_KIND if data_kind is None else data_kind
+    if isinstance(name, str) and name.startswith(LGD_PATH_PREFIX):
+        return checkpoint_for_data(name[len(LGD_PATH_PREFIX) :], kind)
     if name not in OPTIMIZERS:
-        raise KeyError(f"unknown optimizer {name!r}; choose from {optimizer_names()}")
+        raise KeyError(
+            f"unknown optimizer {name!r}; choose from {optimizer_names()} or "
+            f"'{LGD_PATH_PREFIX}PATH' (a trained LGD checkpoint)"
+        )
     if name in BY_DATA_KIND:
-        kind = DEFAULT_DATA_KIND if data_kind is None else data_kind
         return _checked(OPTIMIZERS[name](learning_rate, kind), name)
     return _checked(OPTIMIZERS[name](learning_rate), name)
 
@@ -128,6 +144,46 @@ def missing_version(spec: OptimizerSpec, data_kind: str) -> str | None:
         resolve_optimizer(spec, data_kind=data_kind)
     except ValueError as e:
         return str(e)
+    return None
+
+
+def optimizer_arg(text: str) -> str:
+    """argparse ``type=`` of ``--optimizer``: a registered name, or ``lgd:PATH`` whose two
+    checkpoint files exist (checked when the flags are read, before any work)."""
+    import argparse
+
+    if text.startswith(LGD_PATH_PREFIX):
+        files = checkpoint_files(text[len(LGD_PATH_PREFIX) :])
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise argparse.ArgumentTypeError(
+                f"LGD checkpoint file(s) not found: {', '.join(missing)} (an export of "
+                "scripts/train_lgd.py: its .npz and .json)"
+            )
+        return text
+    if text not in OPTIMIZERS:
+        raise argparse.ArgumentTypeError(
+            f"unknown optimizer {text!r}; choose from {', '.join(optimizer_names())} or "
+            f"{LGD_PATH_PREFIX}PATH (a trained LGD checkpoint)"
+        )
+    return text
+
+
+def optimizer_help() -> str:
+    """``--optimizer``'s help text: the registered names and the ``lgd:PATH`` form."""
+    return (
+        f"{', '.join(optimizer_names())}, or {LGD_PATH_PREFIX}PATH: your LGD checkpoint from "
+        "scripts/train_lgd.py (e.g. trained for your --model); 'lgd' uses the shipped ones"
+    )
+
+
+def lgd_checkpoint(spec: OptimizerSpec, data_kind: str):
+    """The checkpoint path (stem) an LGD spec uses for ``data_kind``: the shipped one for
+    ``"lgd"``, the user's for ``"lgd:PATH"``; None for any other spec."""
+    if spec == "lgd":
+        return shipped_checkpoint(data_kind)
+    if isinstance(spec, str) and spec.startswith(LGD_PATH_PREFIX):
+        return checkpoint_files(spec[len(LGD_PATH_PREFIX) :])[0].with_suffix("")
     return None
 
 

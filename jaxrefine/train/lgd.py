@@ -82,6 +82,7 @@ from jaxrefine.objective import (
     person_size_px,
 )
 from jaxrefine.optimizers.learned import (
+    OPEN_MODEL_ID,
     LearnedGradientDescent,
     calibrate,
     data_term_objective,
@@ -534,10 +535,12 @@ def make_task(
         "lgd_config": dataclasses.asdict(config),
         "train_frames": int(len(train_poses)),
         "val_frames": int(len(val_poses)),
+        "body_model": model.model_id,  # a resumed run must keep it
     }
     make_batch = functools.partial(_batch_fn, model, train_poses, config)
     task = Task(init, loss, make_batch, validate, describe, consts,
-                added_settings={"lgd_config": _ADDED_CONFIG_SETTINGS})  # fmt: skip
+                added_settings={"lgd_config": _ADDED_CONFIG_SETTINGS,
+                                "body_model": OPEN_MODEL_ID})  # fmt: skip
     return task, template
 
 
@@ -640,6 +643,11 @@ def parser():
     a = p.add_argument
     a("--platform", choices=sorted(PLATFORMS), default="cpu", help="JAX backend (gpu = CUDA)")
     a("--kind", choices=KINDS, default="sparse", help="observations: keypoints, vertices, or both")
+    a("--model", default=None,
+      help="body model file or folder to learn the steps for, e.g. your SMPL files "
+           "(default: the open model); refine with the export as `--optimizer lgd:PATH` "
+           "and the same --model")  # fmt: skip
+    a("--gender", default=None, help="gender of a model folder (neutral/male/female)")
     a("--steps", type=int, default=20000, help="training steps of the whole run")
     a("--batch", type=int, default=64, help="global batch")
     a("--out", type=Path, default=Path("runs/lgd"), help="run folder")
@@ -687,6 +695,14 @@ def parser():
       help="no training: export the newest checkpoint in --out (same flags as the run) with "
            "its validation, e.g. of a run stopped early")  # fmt: skip
     return p
+
+
+def body_model_record(model: BodyModel) -> dict:
+    """What an exported LGD records of the body model it learned on (``refine`` compares the
+    id with its own model's: :func:`jaxrefine.optimizers.learned.trained_body_model`)."""
+    return {"model_id": model.model_id, "gender": model.gender,
+            "num_vertices": model.num_vertices,
+            "pose_correctives": model.has_pose_correctives}  # fmt: skip
 
 
 def latest_params(out: str | Path, abstract: dict) -> tuple[int, dict]:
@@ -746,7 +762,7 @@ def main(argv: list[str] | None = None) -> int:
     # checked before the data are made
     start, origin = (None, None) if args.init_from is None else load_start(args.init_from, config)
     args.out.mkdir(parents=True, exist_ok=True)
-    model = load_body_model()
+    model = load_body_model(args.model, gender=args.gender)
     path = resolve_poses(args)
     train_poses = load_poses(path, exclude_subjects=VALIDATION_SUBJECTS).pose
     val_poses = load_poses(path, subjects=VALIDATION_SUBJECTS).pose
@@ -772,6 +788,7 @@ def main(argv: list[str] | None = None) -> int:
         "scheduled_steps": args.steps, "batch": args.batch, "wall_s": wall_s,
         "machine": machine, "validation_subjects": list(VALIDATION_SUBJECTS),
         "lgd_config": task.describe, "init_from": origin, "final": final,
+        "body_model": body_model_record(model),
     }  # fmt: skip
     npz, _ = export(template, params, dest, meta)
     keys = ("loss", "joint_mm_final", "val_joint_mm_init", "val_joint_mm_final")
