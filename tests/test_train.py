@@ -407,3 +407,27 @@ def test_lgd_script_errors_are_one_line(tmp_path):
         f"jaxrefine train-lgd: error: pose file not found: {tmp_path / 'missing.npz'} "
         "(make it with `jaxrefine mocap`)"
     ]
+
+
+def test_mocap_poses_are_retargeted_to_the_model_trained_for(tmp_path, monkeypatch):
+    """``--mocap`` without ``--poses``: converted once into OUT/poses.npz for the given body
+    model (train_lgd's --model), then reused; ``--poses`` is taken as it is."""
+    import argparse
+
+    from jaxrefine.data import mocap
+    from jaxrefine.train.run import resolve_poses
+
+    calls = []
+
+    def convert(src, out, model=None):
+        calls.append((Path(src), Path(out), model))
+        Path(out).write_bytes(b"poses")
+
+    monkeypatch.setattr(mocap, "convert_folder", convert)
+    args = argparse.Namespace(poses=None, out=tmp_path, mocap=tmp_path)
+    mine = object()
+    assert resolve_poses(args, mine) == tmp_path / "poses.npz"
+    assert calls == [(tmp_path, tmp_path / "poses.npz", mine)]
+    assert resolve_poses(args, mine) == tmp_path / "poses.npz" and len(calls) == 1
+    given = argparse.Namespace(poses=tmp_path / "p.npz", out=tmp_path, mocap=None)
+    assert resolve_poses(given, mine) == tmp_path / "p.npz" and len(calls) == 1

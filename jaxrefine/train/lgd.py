@@ -763,7 +763,7 @@ def main(argv: list[str] | None = None) -> int:
     start, origin = (None, None) if args.init_from is None else load_start(args.init_from, config)
     args.out.mkdir(parents=True, exist_ok=True)
     model = load_body_model(args.model, gender=args.gender)
-    path = resolve_poses(args)
+    path = resolve_poses(args, model)  # CMU retargeted to the model trained for
     train_poses = load_poses(path, exclude_subjects=VALIDATION_SUBJECTS).pose
     val_poses = load_poses(path, subjects=VALIDATION_SUBJECTS).pose
     task, template = make_task(model, train_poses, val_poses, config, start=start)

@@ -113,9 +113,9 @@ def pair_config(name: str, crop_size: int, subjects: int | None, clothing: float
     return dataclasses.replace(cfg, num_subjects=subjects) if subjects else cfg
 
 
-def resolve_poses(args) -> Path:
+def resolve_poses(args, model=None) -> Path:
     """``--poses``, or ``--mocap`` (default: the shared CMU folder) converted once into
-    ``OUT/poses.npz``."""
+    ``OUT/poses.npz``, retargeted to ``model`` (None: the open model)."""
     if args.poses is not None:
         return args.poses
     out = args.out / "poses.npz"
@@ -129,7 +129,7 @@ def resolve_poses(args) -> Path:
         )
     from jaxrefine.data.mocap import convert_folder
 
-    convert_folder(mocap, out)
+    convert_folder(mocap, out, model=model)
     return out
 
 
