@@ -73,7 +73,9 @@ class Method:
     Attributes:
       label: the row's name in tables and plots.
       optimizer: a registry name (:func:`jaxrefine.optimizers.registry.optimizer_names`);
-        ``"lgd"`` = Adam camera stage + the shipped LGD of the target kind (data term only).
+        ``"lgd"`` = Adam camera stage + the shipped LGD of the target kind (data term only);
+        ``"lgd:PATH"`` the same with a checkpoint of one's own (rows of target sets it was
+        not trained for are skipped with the reason).
       camera_steps / body_steps: iterations of the two stages.
     """
 
@@ -291,6 +293,20 @@ def run_method(
     }
 
 
+def _cannot_fit(method: Method, kind: str) -> str | None:
+    """Why ``method`` has no version for data of ``kind`` (a learned optimizer trained for
+    other observations, e.g. a user's ``"lgd:PATH"``; the shipped LGD missing from the
+    package), or None. A user's checkpoint file that is missing raises."""
+    from jaxrefine.optimizers.registry import missing_version
+
+    try:
+        return missing_version(method.optimizer, kind)
+    except FileNotFoundError as exc:  # only the shipped LGD's missing checkpoint is skipped
+        if method.optimizer != LGD:
+            raise
+        return f"no shipped weights: {exc}"
+
+
 def compare(
     model: BodyModel,
     frames: Frames,
@@ -324,15 +340,13 @@ def compare(
         rows, skipped = {}, {}
         for m in methods:
             say(f"[compare] {t}: {m.label}")
-            t0 = time.perf_counter()
-            try:
-                rows[m.label] = run_method(model, frames, t, m, preset=preset)
-            except FileNotFoundError as exc:  # only LGD's missing checkpoint raises it
-                if m.optimizer != LGD:
-                    raise
-                skipped[m.label] = f"no shipped weights: {exc}"
-                say(f"[compare] {t}: {m.label} SKIPPED ({skipped[m.label]})")
+            why = _cannot_fit(m, TARGET_KIND[t])
+            if why is not None:
+                skipped[m.label] = why
+                say(f"[compare] {t}: {m.label} SKIPPED ({why})")
                 continue
+            t0 = time.perf_counter()
+            rows[m.label] = run_method(model, frames, t, m, preset=preset)
             say(f"[compare] {t}: {m.label} done in {time.perf_counter() - t0:.1f} s")
         out["targets"][t] = {"kind": TARGET_KIND[t], "rows": rows, "skipped": skipped}
     return out

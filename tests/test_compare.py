@@ -127,3 +127,15 @@ def test_lgd_row_runs_with_a_checkpoint(setup, monkeypatch, tmp_path):
     row = res["targets"]["sparse_gt"]["rows"][LGD.label]
     assert row["loss_curve"].shape == (N, LGD.body_steps + 1)
     assert np.all(np.isfinite(row["loss_curve"])) and sum(row["status_counts"].values()) == N
+
+    # the same checkpoint by path measures the same; one trained for dense targets is skipped
+    learned.save_lgd(tmp_path / "theirs", learned.load_lgd(learned.ASSETS / "lgd_sparse")
+                     .replace(features="dense"))  # fmt: skip
+    mine = compare.Method("mine", f"lgd:{tmp_path / 'lgd_sparse'}", 2, LGD.body_steps)
+    theirs = compare.Method("theirs", f"lgd:{tmp_path / 'theirs'}", 2, LGD.body_steps)
+    res = compare.compare(model, frames, (mine, theirs), targets=("sparse_gt",))
+    got = res["targets"]["sparse_gt"]
+    assert "trained for 'dense' observations" in got["skipped"]["theirs"]
+    assert list(got["rows"]) == ["mine"]
+    np.testing.assert_allclose(got["rows"]["mine"]["loss_curve"], row["loss_curve"],
+                               rtol=LOSS_RTOL)  # fmt: skip
