@@ -407,6 +407,14 @@ def test_lgd_script_errors_are_one_line(tmp_path):
         f"jaxrefine train-lgd: error: pose file not found: {tmp_path / 'missing.npz'} "
         "(make it with `jaxrefine mocap`)"
     ]
+    assert not (tmp_path / "run").exists()  # nothing made
+    # a --model that is not there: named, before the run folder is made
+    res = subprocess.run([*cmd, "--model", str(tmp_path / "SMPL_NEUTRAL.pkl")],
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)  # fmt: skip
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        f"jaxrefine train-lgd: error: body model file not found: {tmp_path / 'SMPL_NEUTRAL.pkl'}"
+    ]
+    assert not (tmp_path / "run").exists()
 
 
 def test_mocap_poses_are_retargeted_to_the_model_trained_for(tmp_path, monkeypatch):
@@ -424,10 +432,10 @@ def test_mocap_poses_are_retargeted_to_the_model_trained_for(tmp_path, monkeypat
         Path(out).write_bytes(b"poses")
 
     monkeypatch.setattr(mocap, "convert_folder", convert)
-    args = argparse.Namespace(poses=None, out=tmp_path, mocap=tmp_path)
+    args = argparse.Namespace(poses=None, out=tmp_path / "run", mocap=tmp_path)
     mine = object()
-    assert resolve_poses(args, mine) == tmp_path / "poses.npz"
-    assert calls == [(tmp_path, tmp_path / "poses.npz", mine)]
-    assert resolve_poses(args, mine) == tmp_path / "poses.npz" and len(calls) == 1
+    assert resolve_poses(args, mine) == tmp_path / "run" / "poses.npz"
+    assert calls == [(tmp_path, tmp_path / "run" / "poses.npz", mine)]
+    assert resolve_poses(args, mine) == tmp_path / "run" / "poses.npz" and len(calls) == 1
     given = argparse.Namespace(poses=tmp_path / "p.npz", out=tmp_path, mocap=None)
     assert resolve_poses(given, mine) == tmp_path / "p.npz" and len(calls) == 1

@@ -65,7 +65,7 @@ CHECKPOINT_FORMAT = "jaxrefine-lgd-v1"
 ASSETS = Path(__file__).resolve().parents[1] / "assets"  # the package's shipped checkpoints
 SHIPPED_KINDS = ("sparse", "dense", "dense_keypoints")
 # the body model of checkpoints that do not name theirs (all made before train_lgd's --model):
-# the open model's id (jaxrefine/assets/open_body_model.json, checked by tests/test_learned.py)
+# the open model's id (jaxrefine/assets/open_body_model.json; tests/test_lgd_smplify.py checks)
 OPEN_MODEL_ID = "jaxrefine-open-anny-v1"
 PUBLISHED_HIDDEN = 1024  # hidden width of the public code's MLPs
 PUBLISHED_STEP_SIZE = 0.1  # alpha of the public code

@@ -761,11 +761,11 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     # checked before the data are made
     start, origin = (None, None) if args.init_from is None else load_start(args.init_from, config)
-    args.out.mkdir(parents=True, exist_ok=True)
     model = load_body_model(args.model, gender=args.gender)
     path = resolve_poses(args, model)  # CMU retargeted to the model trained for
     train_poses = load_poses(path, exclude_subjects=VALIDATION_SUBJECTS).pose
     val_poses = load_poses(path, subjects=VALIDATION_SUBJECTS).pose
+    args.out.mkdir(parents=True, exist_ok=True)
     task, template = make_task(model, train_poses, val_poses, config, start=start)
     tc = TrainConfig(
         steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, clip=args.clip,

@@ -129,6 +129,7 @@ def resolve_poses(args, model=None) -> Path:
         )
     from jaxrefine.data.mocap import convert_folder
 
+    out.parent.mkdir(parents=True, exist_ok=True)
     convert_folder(mocap, out, model=model)
     return out
 
