@@ -476,8 +476,7 @@ def load_pretrained(kind: str = "sparse", **kwargs) -> LearnedGradientDescent:
             f"no trained LGD shipped at {stem}.npz: train one with `python scripts/train_lgd.py "
             f"--kind {kind}` and copy OUT/lgd_{kind}.npz/.json there, or use load_lgd(path)"
         )
-    stamp = tuple(_version(f) for f in _files(stem))
-    return _load_cached(str(stem), stamp, tuple(sorted(kwargs.items())))
+    return _read_once(stem, **kwargs)
 
 
 def _files(stem: Path) -> tuple[Path, Path]:
@@ -495,6 +494,12 @@ def _version(f: Path) -> tuple | None:
         return None
     st = f.stat()
     return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def _read_once(stem: Path, **kwargs) -> LearnedGradientDescent:
+    """:func:`load_lgd` of ``stem``, read again only when one of its files changed."""
+    stamp = tuple(_version(f) for f in _files(stem))
+    return _load_cached(str(stem), stamp, tuple(sorted(kwargs.items())))
 
 
 @functools.lru_cache(maxsize=8)
@@ -548,10 +553,9 @@ def checkpoint_for_data(path: str | os.PathLike, data_kind: str) -> LearnedGradi
         runs only on the features it was trained with).
     """
     stem = _stem(path)
-    stamp = tuple(_version(f) for f in _files(stem))
-    lgd = _load_cached(str(stem), stamp, ())
+    lgd = _read_once(stem)
     if lgd.features != data_kind:
-        kind = next((k for d, k in CHECKPOINT_FOR_DATA_KIND.items() if d == data_kind), None)
+        kind = CHECKPOINT_FOR_DATA_KIND.get(data_kind)
         how = f" (train one with scripts/train_lgd.py --kind {kind})" if kind else ""
         raise ValueError(
             f"LGD checkpoint {stem} was trained for {lgd.features!r} observations, this fit "

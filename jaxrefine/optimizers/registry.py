@@ -58,6 +58,13 @@ DEFAULT_DATA_KIND = "keypoints"  # what a by-data-kind entry gets when no data k
 LGD_PATH_PREFIX = "lgd:"  # "lgd:PATH": a user's LGD checkpoint (see the module docstring)
 
 
+def _lgd_path(spec) -> str | None:
+    """The PATH of an ``"lgd:PATH"`` spec, or None for any other spec."""
+    if isinstance(spec, str) and spec.startswith(LGD_PATH_PREFIX):
+        return spec[len(LGD_PATH_PREFIX) :]
+    return None
+
+
 def register_optimizer(
     name: str, factory: OptimizerFactory, *, replace: bool = False, by_data_kind: bool = False
 ) -> None:
@@ -102,8 +109,8 @@ def make_optimizer(
         :data:`DEFAULT_DATA_KIND`); other entries ignore it.
     """
     kind = DEFAULT_DATA_KIND if data_kind is None else data_kind
-    if isinstance(name, str) and name.startswith(LGD_PATH_PREFIX):
-        return checkpoint_for_data(name[len(LGD_PATH_PREFIX) :], kind)
+    if _lgd_path(name) is not None:
+        return checkpoint_for_data(_lgd_path(name), kind)
     if name not in OPTIMIZERS:
         raise KeyError(
             f"unknown optimizer {name!r}; choose from {optimizer_names()} or "
@@ -152,8 +159,8 @@ def optimizer_arg(text: str) -> str:
     checkpoint files exist (checked when the flags are read, before any work)."""
     import argparse
 
-    if text.startswith(LGD_PATH_PREFIX):
-        files = checkpoint_files(text[len(LGD_PATH_PREFIX) :])
+    if _lgd_path(text) is not None:
+        files = checkpoint_files(_lgd_path(text))
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
             raise argparse.ArgumentTypeError(
@@ -182,8 +189,8 @@ def lgd_checkpoint(spec: OptimizerSpec, data_kind: str):
     ``"lgd"``, the user's for ``"lgd:PATH"``; None for any other spec."""
     if spec == "lgd":
         return shipped_checkpoint(data_kind)
-    if isinstance(spec, str) and spec.startswith(LGD_PATH_PREFIX):
-        return checkpoint_files(spec[len(LGD_PATH_PREFIX) :])[0].with_suffix("")
+    if _lgd_path(spec) is not None:
+        return checkpoint_files(_lgd_path(spec))[0].with_suffix("")
     return None
 
 
