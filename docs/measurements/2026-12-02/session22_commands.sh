@@ -3,7 +3,8 @@
 # running during each benchmark).
 # 1. bench body -> bench_body_s22.* (the .txt is the table as printed, less smplx's warnings)
 .venv/bin/jaxrefine bench body --model smpl-size open --batches 1 32 --json /work/runs/s22/body1.json
-# 2. the batch-1 profile on this machine (numbers quoted in speedup_screens_s22.txt)
+# 2. the batch-1 profile on this machine -> body_b1_profile_s22.txt (its per-op lines, summed
+#    from the trace this wrote; by op kind too)
 .venv/bin/python docs/measurements/2026-11-30/body_b1_profile.py /work/runs/s22/prof_b1
 # 3. body-chain variants and the sharded network step (speedup_screens_s22.txt)
 .venv/bin/python docs/measurements/2026-12-02/s22_zen3/body_chain_variants.py 1
