@@ -510,11 +510,11 @@ def fit_stages(
 
 
 def release_compiled_fits() -> None:
-    """Drop this process's compiled batched fit programs. On CPU each holds about a thousand
-    JIT code sections (~2,800 memory maps, against Linux's default ``vm.max_map_count`` of
-    65,530), so a long process that fits many different shapes (data kinds, compacted widths)
-    releases the ones it no longer needs; the next fit of a dropped shape compiles again (or
-    reads the persistent compilation cache)."""
+    """Drop this process's compiled batched fit programs. On CPU each holds hundreds of JIT
+    code sections (a dense fit of the open model at batch 32: ~950 memory maps, against Linux's
+    default ``vm.max_map_count`` of 65,530), so a long process that fits many different shapes
+    (data kinds, compacted widths) releases the ones it no longer needs; the next fit of a
+    dropped shape compiles again (or reads the persistent compilation cache)."""
     _fit_stages_batch_jit.clear_cache()
 
 
