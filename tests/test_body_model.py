@@ -84,6 +84,45 @@ def model(smpl_size_arrays):
     return from_arrays(smpl_size_arrays, model_id="rand", gender="neutral", num_betas=10)
 
 
+# float32 products along a chain up to 40 joints deep, against float64: rounding only
+_CHAIN_TOL = 1e-5
+
+
+def _chain_one_joint_at_a_time(rotations, joints, parents):
+    """The textbook chain in float64: each joint's world transform from its parent's."""
+    R, t = [rotations[0]], [joints[0]]
+    for i in range(1, len(parents)):
+        p = parents[i]
+        R.append(R[p] @ rotations[i])
+        t.append(R[p] @ (joints[i] - joints[p]) + t[p])
+    R, t = np.stack(R), np.stack(t)
+    return t, np.concatenate([R, (t - np.einsum("jab,jb->ja", R, joints))[:, :, None]], -1)
+
+
+@pytest.mark.parametrize("tree", ["smpl", "random", "path40"])
+def test_rigid_chain_by_doubling_equals_one_joint_at_a_time(tree):
+    """``rigid_chain`` composes by pointer doubling (log2 depth rounds); the result is the
+    per-joint chain's on SMPL's tree, a random tree and a 40-deep path (6 rounds)."""
+    from jaxrefine.body_model import SMPL_PARENTS, rigid_chain
+
+    rng = np.random.default_rng(3)
+    if tree == "smpl":
+        parents = SMPL_PARENTS
+    elif tree == "random":
+        parents = (-1, *(int(rng.integers(0, i)) for i in range(1, 30)))
+    else:
+        parents = (-1, *range(39))
+    J = len(parents)
+    rotations = np.asarray(rodrigues(jnp.asarray(rng.normal(0, 0.5, (J, 3)), jnp.float32)))
+    joints = rng.normal(0, 0.1, (J, 3)).astype(np.float32)
+    posed, A = rigid_chain(jnp.asarray(rotations), jnp.asarray(joints), parents)
+    ref_posed, ref_A = _chain_one_joint_at_a_time(
+        rotations.astype(np.float64), joints.astype(np.float64), parents
+    )
+    np.testing.assert_allclose(posed, ref_posed, atol=_CHAIN_TOL)
+    np.testing.assert_allclose(A, ref_A, atol=_CHAIN_TOL)
+
+
 def test_vmap_equals_loop(model):
     pose, betas, transl = _random_inputs(5, 10, seed=3)
     batched = jax.vmap(lambda p, b, t: forward(model, p, b, t))(pose, betas, transl)
