@@ -7,7 +7,6 @@ Usage: python skin_ab.py speed [turns] | python skin_ab.py compile current|rows 
 import sys
 
 import compile_chain_ab as ab  # applies jaxrefine's XLA flags first
-import jax.numpy as jnp
 
 from jaxrefine import body_model as bm
 from jaxrefine import objective
