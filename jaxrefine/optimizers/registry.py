@@ -109,8 +109,8 @@ def make_optimizer(
         :data:`DEFAULT_DATA_KIND`); other entries ignore it.
     """
     kind = DEFAULT_DATA_KIND if data_kind is None else data_kind
-    if _lgd_path(name) is not None:
-        return checkpoint_for_data(_lgd_path(name), kind)
+    if (path := _lgd_path(name)) is not None:
+        return checkpoint_for_data(path, kind)
     if name not in OPTIMIZERS:
         raise KeyError(
             f"unknown optimizer {name!r}; choose from {optimizer_names()} or "
@@ -159,8 +159,8 @@ def optimizer_arg(text: str) -> str:
     checkpoint files exist (checked when the flags are read, before any work)."""
     import argparse
 
-    if _lgd_path(text) is not None:
-        files = checkpoint_files(_lgd_path(text))
+    if (path := _lgd_path(text)) is not None:
+        files = checkpoint_files(path)
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
             raise argparse.ArgumentTypeError(
@@ -189,8 +189,8 @@ def lgd_checkpoint(spec: OptimizerSpec, data_kind: str):
     ``"lgd"``, the user's for ``"lgd:PATH"``; None for any other spec."""
     if spec == "lgd":
         return shipped_checkpoint(data_kind)
-    if _lgd_path(spec) is not None:
-        return checkpoint_files(_lgd_path(spec))[0].with_suffix("")
+    if (path := _lgd_path(spec)) is not None:
+        return checkpoint_files(path)[0].with_suffix("")
     return None
 
 
