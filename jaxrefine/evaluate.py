@@ -55,6 +55,7 @@ from jaxrefine.objective import (
 )
 from jaxrefine.refine import (
     RefineOptions,
+    check_network,
     pose_batch,
     predict_fields,
     refine,
@@ -584,6 +585,7 @@ def main(argv: list[str]) -> int:
     options = RefineOptions(optimizer=args.optimizer, batch_size=args.batch,
                             use_confidence=args.confidence, rerun_every=args.rerun_every,
                             share_betas=args.share_betas, backend=args.backend)  # fmt: skip
+    check_network(net, options, args.checkpoint or "the shipped network")
     result = evaluate(
         model, poses, args.n, args.seed, net[:2], difficulty=args.difficulty,
         image_size=(args.image_size, args.image_size), group=args.group, options=options,

@@ -245,7 +245,7 @@ def main(argv: list[str]) -> int:
     from jaxrefine.network import load_pretrained
     from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
     from jaxrefine.photo import PHOTO_MASK_GATE, PHOTO_TILES
-    from jaxrefine.refine import RefineOptions
+    from jaxrefine.refine import RefineOptions, check_network
     from jaxrefine.report import print_table, write_json
     from jaxrefine.smpl_io import load_body_model
 
@@ -267,6 +267,10 @@ def main(argv: list[str]) -> int:
     a("--mask-gate", type=float, default=PHOTO_MASK_GATE,
       help="the learned rows drop dense targets this far outside BlazePose's mask (a "
            f"fraction of the mask's size; 0 = off; default {PHOTO_MASK_GATE})")  # fmt: skip
+    a("--confidence", action="store_true",
+      help="the learned rows weight vertices by the network's confidence head")  # fmt: skip
+    a("--rerun-every", type=int, default=0,
+      help="the learned rows re-run the network every k body iterations (0 = once)")  # fmt: skip
     a("--optimizer", default="adam", type=optimizer_arg,
       help=f"optimizer of the fitted rows: {optimizer_help()}; rows it has no checkpoint "
            "for are skipped, with the reason")  # fmt: skip
@@ -282,7 +286,10 @@ def main(argv: list[str]) -> int:
     options = RefineOptions(camera_steps=args.camera_steps, body_steps=args.body_steps,
                             texture_size=args.texture_size, backend=args.backend,
                             silhouette_weight=args.silhouette_weight,
-                            mask_gate=args.mask_gate, optimizer=args.optimizer)  # fmt: skip
+                            mask_gate=args.mask_gate, optimizer=args.optimizer,
+                            use_confidence=args.confidence,
+                            rerun_every=args.rerun_every)  # fmt: skip
+    check_network((cfg, params), options, args.checkpoint or "the shipped network")
     runner = BlazePose()
     kw = {"out": args.out, "backend": args.backend}
     results = []
@@ -299,5 +306,7 @@ def main(argv: list[str]) -> int:
     write_json(args.json, {"network": args.checkpoint or "shipped", "network_name": cfg.name,
                            "silhouette_weight": args.silhouette_weight,
                            "mask_gate": args.mask_gate,
+                           "confidence": args.confidence,
+                           "rerun_every": args.rerun_every,
                            "optimizer": args.optimizer, "results": results})  # fmt: skip
     return 0

@@ -328,6 +328,18 @@ class RefineOptions:
             raise ValueError(f"refine options: {', '.join(bad)}; the least allowed: {least}")
 
 
+def check_network(network, options: RefineOptions, source: str = "network") -> None:
+    """Raise ``ValueError`` (``source: reason``) when the network ``(config, params)`` lacks
+    an output ``options`` ask for: ``use_confidence`` needs a confidence head (its weights)."""
+    cfg = network[0]
+    if options.use_confidence and not cfg.confidence:
+        raise ValueError(
+            f"{source}: --confidence (use_confidence) needs a network with a confidence head; "
+            f"network config {cfg.name!r} has none (train one with scripts/train.py "
+            "--confidence)"
+        )
+
+
 @struct.dataclass
 class RefineResult:
     """Per-frame results of :func:`refine` (leading N axis).
@@ -595,6 +607,7 @@ def refine(
     from jaxrefine.objective import load_gmm_prior
 
     n = len(images)
+    check_network(network, options)
     params = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
     _check_counts(n, params, cameras, subjects, keypoints)
     preset = _preset(options)

@@ -48,7 +48,7 @@ from jaxrefine.camera import Camera, project
 from jaxrefine.files import atomic_savez
 from jaxrefine.fit import STATUS_NONFINITE, STATUS_RENDER_FAILED, status_name
 from jaxrefine.inputs import Estimates, ImageSequence, InputError
-from jaxrefine.refine import pose_batch, refine
+from jaxrefine.refine import check_network, pose_batch, refine
 
 PART_FORMAT = "jaxrefine-refine-part-v1"
 MATCH_RADIUS = 0.5  # a detection matches an estimate within half the person's size (mean px)
@@ -647,6 +647,7 @@ def main(argv: list[str]) -> int:
         temporal_weight=args.temporal_weight, silhouette_weight=args.silhouette_weight,
         mask_gate=_mask_gate(args.mask_gate, args.estimates),
     )  # fmt: skip
+    check_network((cfg, params), options, args.checkpoint or "the shipped network")
     outputs = Outputs(overlays=not args.no_overlays, tracks=not args.no_tracks, obj=args.obj,
                       ply=args.ply, fps=args.fps)  # fmt: skip
     result = refine_files(

@@ -3,6 +3,7 @@ and `jaxrefine eval-real`'s table on the COCO photo."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -54,6 +55,15 @@ def tiny_checkpoint(tmp_path_factory):
     """A tiny random displacement network (plumbing only; no shipped checkpoint needed)."""
     path = tmp_path_factory.mktemp("net") / "tiny.npz"
     cfg = network.get_config("tiny")
+    network.save_params(path, cfg, network.init_params(cfg, jax.random.key(0)), {})
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_confidence_checkpoint(tmp_path_factory):
+    """The tiny network with the confidence head (``--confidence`` needs one)."""
+    path = tmp_path_factory.mktemp("net") / "tiny_confidence.npz"
+    cfg = dataclasses.replace(network.get_config("tiny"), confidence=True)
     network.save_params(path, cfg, network.init_params(cfg, jax.random.key(0)), {})
     return path
 
@@ -125,6 +135,20 @@ def test_detector_flags_with_estimates_are_refused(tmp_path, tiny_checkpoint, ca
                      "--estimates", str(tmp_path / "est.npz"), *flags,
                      "--checkpoint", str(tiny_checkpoint)])  # fmt: skip
     assert code == 2 and flags[0] in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("command", ["refine", "eval-real"])
+def test_confidence_without_a_confidence_head_is_refused(tmp_path, tiny_checkpoint, capsys,
+                                                         command):  # fmt: skip
+    """Refused before any work, naming the checkpoint (it used to fail deep in the targets)."""
+    photo, out = str(tmp_path / "a.png"), str(tmp_path / "o")
+    iio.imwrite(photo, np.zeros((8, 8, 3), np.uint8))
+    args = {"refine": [photo, "--out", out], "eval-real": ["--image", photo, "--out", out]}
+    code = cli_main([command, *args[command], "--confidence",
+                     "--checkpoint", str(tiny_checkpoint)])  # fmt: skip
+    line = _one_error_line(capsys)
+    assert code == 2 and "confidence head" in line and str(tiny_checkpoint) in line
     assert not (tmp_path / "o").exists()
 
 
@@ -212,28 +236,34 @@ def test_a_folder_of_photos_of_different_sizes_is_one_subject_per_person(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("optimizer", ["adam", "lgd", "lgd-dense-only"])
+@pytest.mark.parametrize("optimizer", ["adam", "lgd", "lgd-dense-only", "adam-confidence"])
 def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, optimizer, request):
     """Every row scored and pictured (LGD has a checkpoint for each row's data); with a
     learned optimizer that has a version for dense targets only, the rows it cannot fit
-    (landmarks) are skipped, and say why, instead of failing the run or hiding the rows."""
+    (landmarks) are skipped, and say why, instead of failing the run or hiding the rows.
+    ``adam-confidence``: Adam with the confidence weights and a network re-run, recorded."""
     from PIL import Image
 
     from jaxrefine.evaluate_real_cli import METRICS, ROWS
 
     if optimizer == "lgd-dense-only":
         request.getfixturevalue("dense_only_optimizer")  # registers it for this test
+    checkpoint, extra = tiny_checkpoint, []
+    if optimizer == "adam-confidence":
+        optimizer, extra = "adam", ["--confidence", "--rerun-every", "2"]
+        checkpoint = request.getfixturevalue("tiny_confidence_checkpoint")
 
     code = cli_main(["eval-real", "--image", str(coco_photo), "--annotation", str(COCO_JSON),
-                     "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "pics"),
+                     "--checkpoint", str(checkpoint), "--out", str(tmp_path / "pics"),
                      "--json", str(tmp_path / "r.json"), "--optimizer", optimizer,
-                     *FAST])  # fmt: skip
+                     *FAST, *extra])  # fmt: skip
     assert code == 0
     table = capsys.readouterr().out
     for row in ROWS:
         assert row in table
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["optimizer"] == optimizer
+    assert (doc["confidence"], doc["rerun_every"]) == ((True, 2) if extra else (False, 0))
     (res,) = doc["results"]
     assert res["ground_truth"] == "coco_ground_truth" and res["people"] == 1
     skipped = {"lgd-dense-only": {"sparse_landmarks": "'keypoints'",

@@ -119,6 +119,46 @@ def test_constant_field_moves_every_visible_vertex_by_its_image_size(model, fram
     assert np.all(np.asarray(weights)[~vis] == 0)
 
 
+def test_confidence_weights_are_the_median_scale_over_each_vertexs_scale(model, frames, net):
+    """With ``use_confidence`` a vertex seen where the predicted Laplace scale is b times the
+    median counts 1/b (floored), a vertex at or below the median counts 1; visibility and
+    targets are those of the plain weights, and scaling every pixel's scale changes nothing."""
+    from jaxrefine.refine import CONFIDENCE_FLOOR
+
+    cfg, params = net
+    body = pose_batch(model, jnp.asarray(frames.init_pose), jnp.asarray(frames.init_betas),
+                      jnp.asarray(frames.init_transl))  # fmt: skip
+    colours, index = subject_colours(model, list(frames.image), body.vertices, frames.cameras,
+                                     np.zeros(4), size=32)  # fmt: skip
+    rendering = render_crops(model, list(frames.image), body.vertices, frames.cameras,
+                             jnp.asarray(colours[index]), crop_size=cfg.crop_size)  # fmt: skip
+    pred = predict_fields(cfg, params, rendering)
+    rows = jnp.arange(cfg.crop_size)[None, :, None]
+    unsure = jnp.broadcast_to(rows < cfg.crop_size // 4, pred.field.shape[:3])  # top quarter
+    plain = targets_from_fields(model, pred, body.vertices, frames.cameras, use_confidence=False)
+
+    def weights(log_scale):
+        t = targets_from_fields(model, pred.replace(log_scale=log_scale), body.vertices,
+                                frames.cameras, use_confidence=True)  # fmt: skip
+        np.testing.assert_allclose(t[0], plain[0], atol=PIXEL_TOL)
+        return np.asarray(t[1])
+
+    vis = np.asarray(plain[1]) > 0
+    np.testing.assert_array_equal(weights(jnp.full(unsure.shape, 0.7)), vis.astype(np.float32))
+    w = weights(jnp.where(unsure, jnp.log(8.0), 0.0))
+    assert np.all(w[~vis] == 0) and np.all(w[vis] >= CONFIDENCE_FLOOR) and np.all(w <= 1)
+    low = np.isclose(w[vis], 1 / 8, rtol=1e-4)  # seen only where the scale is 8x
+    assert low.any() and np.isclose(w[vis], 1.0).mean() > 0.5
+    np.testing.assert_allclose(weights(jnp.where(unsure, jnp.log(8.0), 0.0) + 2.0), w, rtol=1e-5)
+
+
+def test_confidence_without_a_confidence_head_is_refused(model, frames, net):
+    assert not net[0].confidence
+    with pytest.raises(ValueError, match="confidence head.*'tiny'"):
+        refine(model, list(frames.image), _init(frames), frames.cameras, net,
+               options=dataclasses.replace(FAST, use_confidence=True))  # fmt: skip
+
+
 def test_refine_end_to_end_never_worse(model, frames, net):
     res = refine(model, list(frames.image), _init(frames), frames.cameras, net,
                  subjects=np.array([0, 0, 1, 1]), options=FAST)  # fmt: skip
