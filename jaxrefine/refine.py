@@ -330,7 +330,13 @@ class RefineOptions:
 
 def check_network(network, options: RefineOptions, source: str = "network") -> None:
     """Raise ``ValueError`` (``source: reason``) when the network ``(config, params)`` lacks
-    an output ``options`` ask for: ``use_confidence`` needs a confidence head (its weights)."""
+    an output ``options`` ask for: ``use_confidence`` needs a confidence head (its weights);
+    ``None`` (no network at all) is refused too."""
+    if network is None:
+        raise ValueError(
+            f"{source}: refine needs the displacement network (config, params), "
+            "e.g. jaxrefine.network.load_pretrained()[:2]; got None"
+        )
     cfg = network[0]
     if options.use_confidence and not cfg.confidence:
         raise ValueError(
@@ -607,11 +613,11 @@ def refine(
     from jaxrefine.objective import load_gmm_prior
 
     n = len(images)
-    check_network(network, options)
     params = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
     _check_counts(n, params, cameras, subjects, keypoints)
     preset = _preset(options)
     sil = _silhouettes(n, masks, options)
+    check_network(network, options)
     gmm = load_gmm_prior() if options.use_gmm else None
     subjects = np.arange(n) if subjects is None else np.asarray(subjects)
     v0 = pose_batch(model, _pose(params), params["betas"], params["transl"]).vertices

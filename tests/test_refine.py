@@ -159,6 +159,11 @@ def test_confidence_without_a_confidence_head_is_refused(model, frames, net):
                options=dataclasses.replace(FAST, use_confidence=True))  # fmt: skip
 
 
+def test_no_network_is_refused_by_name(model, frames):
+    with pytest.raises(ValueError, match=r"needs the displacement network.*got None"):
+        refine(model, list(frames.image), _init(frames), frames.cameras, None, options=FAST)
+
+
 def test_refine_end_to_end_never_worse(model, frames, net):
     res = refine(model, list(frames.image), _init(frames), frames.cameras, net,
                  subjects=np.array([0, 0, 1, 1]), options=FAST)  # fmt: skip
