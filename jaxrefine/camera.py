@@ -96,6 +96,7 @@ def weak_perspective_to_full(
     box_size,
     image_size: tuple[int, int],
     focal_length: float | None = None,
+    principal_point: tuple[float, float] | None = None,
 ) -> Camera:
     """Crop weak-perspective camera of a regressor -> full-image pinhole camera.
 
@@ -119,10 +120,12 @@ def weak_perspective_to_full(
       box_size: crop side in full-image pixels.
       image_size: (height, width) of the full image.
       focal_length: full-image focal length in pixels; default ``sqrt(w^2 + h^2)``.
+      principal_point: ``c`` above, (cx, cy) in full-image pixels (e.g. the user's
+        intrinsics); default the image centre.
     """
     h, w = image_size
     f = focal_from_image_size(h, w) if focal_length is None else float(focal_length)
-    cx, cy = w / 2.0, h / 2.0
+    cx, cy = (w / 2.0, h / 2.0) if principal_point is None else map(float, principal_point)
     bc = np.asarray(box_center, np.float64)
     tz = 2.0 * f / (float(box_size) * float(scale) + 1e-9)
     t = np.array([float(tx) + (bc[0] - cx) * tz / f, float(ty) + (bc[1] - cy) * tz / f, tz])

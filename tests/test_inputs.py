@@ -61,16 +61,18 @@ def test_rotation_matrices_and_4dhumans_nesting(tmp_path):
     np.testing.assert_allclose(est2.pose, est.pose, atol=ROTATION_TOL)
 
 
-@pytest.mark.parametrize("style", ["hmr2", "spin"])
+@pytest.mark.parametrize("style", ["hmr2", "spin", "hmr2-user-intrinsics"])
 def test_crop_camera_matches_hand_computed_projection(tmp_path, style):
     p = _params(n=1)
     s, tx, ty = 0.9, 0.05, 0.2
     centre, size, (h, w) = np.array([300.0, 200.0]), 180.0, (480, 640)
     box = (
         {"box_center": centre[None], "box_size": np.array([size])}
-        if style == "hmr2"
+        if style.startswith("hmr2")
         else {"center": centre[None], "scale": np.array([size / 200.0])}
     )
+    # an off-centre principal point (the user's) must move the body, not the crop
+    user = (900.0, 900.0, 300.0, 260.0) if style == "hmr2-user-intrinsics" else None
     np.savez(
         tmp_path / "e.npz",
         pose=np.zeros((1, 72)),
@@ -78,14 +80,47 @@ def test_crop_camera_matches_hand_computed_projection(tmp_path, style):
         pred_cam=np.array([[s, tx, ty]]),
         **box,
     )
-    est = read_estimates(tmp_path / "e.npz", image_size=lambda i: (h, w))
+    est = read_estimates(tmp_path / "e.npz", image_size=lambda i: (h, w), intrinsics=user)
     est = est.with_default_intrinsics(lambda i: (h, w))
     fx, fy, cx, cy = est.intrinsics[0]
+    assert user is None or tuple(est.intrinsics[0]) == user
     X = np.array([[0.3, -0.4, 0.0], [-0.2, 0.5, 0.0]])  # points at the body's depth plane
     Xc = X + est.transl[0]
     proj = np.stack([fx * Xc[:, 0] / Xc[:, 2] + cx, fy * Xc[:, 1] / Xc[:, 2] + cy], 1)
     regressor = centre + size / 2.0 * s * (X[:, :2] + np.array([tx, ty]))  # crop -> full px
     np.testing.assert_allclose(proj, regressor, atol=PIXEL_TOL)
+
+
+def _project(k, transl, X):
+    fx, fy, cx, cy = k
+    Xc = X + transl
+    return np.stack([fx * Xc[:, 0] / Xc[:, 2] + cx, fy * Xc[:, 1] / Xc[:, 2] + cy], 1)
+
+
+def test_pred_cam_t_full_gets_4dhumans_focal(tmp_path):
+    # 4D-Humans' demo.py: pred_cam_t_full = cam_crop_to_full(..., 5000 / 256 * max(h, w)); read
+    # with sqrt(w^2 + h^2) (2,203 px for 1920x1080, not 37,500) the body would land ~17x smaller
+    from jaxrefine.camera import weak_perspective_to_full
+
+    (h, w), s, tx, ty = (1080, 1920), 0.8, 0.1, 0.3
+    centre, size = np.array([1200.0, 500.0]), 600.0
+    f = 5000.0 / 256.0 * max(h, w)
+    t = np.asarray(weak_perspective_to_full(s, tx, ty, centre, size, (h, w), f).t)
+    np.savez(tmp_path / "hmr2.npz", pose=np.zeros((1, 72)), betas=np.zeros((1, 10)),
+             pred_cam_t_full=t[None])  # fmt: skip
+    est = read_estimates(tmp_path / "hmr2.npz").with_default_intrinsics(lambda i: (h, w))
+    assert est.focal_rule == "hmr2"
+    np.testing.assert_allclose(est.intrinsics[0], [f, f, w / 2, h / 2], rtol=1e-6)
+    X = np.array([[0.3, -0.4, 0.0], [-0.2, 0.5, 0.0]])
+    crop = centre + size / 2.0 * s * (X[:, :2] + np.array([tx, ty]))  # 4D-Humans' crop pixels
+    np.testing.assert_allclose(_project(est.intrinsics[0], est.transl[0], X), crop, atol=PIXEL_TOL)
+    # a file that gives its focal keeps it (and a plain 'transl' keeps the paper's rule)
+    np.savez(tmp_path / "f.npz", pose=np.zeros((1, 72)), betas=np.zeros((1, 10)),
+             pred_cam_t_full=t[None], focal_length=np.array([1234.0]))  # fmt: skip
+    est = read_estimates(tmp_path / "f.npz").with_default_intrinsics(lambda i: (h, w))
+    np.testing.assert_allclose(est.intrinsics[0], [1234.0, 1234.0, w / 2, h / 2])
+    np.savez(tmp_path / "t.npz", pose=np.zeros((1, 72)), betas=np.zeros((1, 10)), transl=t[None])
+    assert read_estimates(tmp_path / "t.npz").focal_rule == "diagonal"
 
 
 def test_estimate_errors_name_file_and_key(tmp_path):

@@ -16,9 +16,12 @@ Accepted files (detected by their keys; ``.npz``, or ``.pkl`` holding a dict of 
 - which person: ``track_id``/``person_id``/``track`` (int).
 
 A crop camera becomes a full-image pinhole camera with
-:func:`jaxrefine.camera.weak_perspective_to_full` (focal ``sqrt(w^2 + h^2)`` unless intrinsics
-are given); the body's translation is then the camera's translation (R = I: the regressor's
-body frame is the camera frame). Everything is checked before any work starts.
+:func:`jaxrefine.camera.weak_perspective_to_full` (focal ``sqrt(w^2 + h^2)`` and the principal
+point at the image centre unless intrinsics are given); the body's translation is then the
+camera's translation (R = I: the regressor's body frame is the camera frame). A
+``pred_cam_t_full`` without intrinsics is 4D-Humans' translation, computed (its demo.py) with
+focal ``5000 / 256 * max(h, w)`` and the principal point at the image centre; that focal is
+used for it (:data:`HMR2_FOCAL_PER_SIDE`). Everything is checked before any work starts.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ TRANSL_KEYS = ("transl", "cam_t", "pred_cam_t_full")
 FRAME_KEYS = ("frame", "frame_index", "frame_idx", "imgname", "image_name")
 TRACK_KEYS = ("track_id", "person_id", "track")
 SPIN_BOX_SCALE = 200.0  # SPIN / PARE store the box side divided by 200 pixels
+# 4D-Humans' demo.py writes pred_cam_t_full for focal FOCAL_LENGTH / IMAGE_SIZE * max(h, w)
+# with its config's FOCAL_LENGTH 5000 and IMAGE_SIZE 256: any other focal misplaces the body
+HMR2_FOCAL_PER_SIDE = 5000.0 / 256.0
 MAX_VALUE = 1e8  # no parameter, translation or pixel is this large: a damaged file
 
 
@@ -58,6 +64,8 @@ class Estimates:
       frame: (N,) object array of frame names (str) or indices (int); None = in file order.
       track_id: (N,) int64 person ids (0 when the file has none).
       source: the file read. fmt: the detected format.
+      focal_rule: how missing focal lengths are filled: ``"diagonal"`` (``sqrt(w^2 + h^2)``)
+        or ``"hmr2"`` (``5000 / 256 * max(h, w)``, 4D-Humans' ``pred_cam_t_full``).
     """
 
     global_orient: np.ndarray
@@ -69,6 +77,7 @@ class Estimates:
     track_id: np.ndarray
     source: str
     fmt: str
+    focal_rule: str = "diagonal"
 
     def __len__(self) -> int:
         return int(self.betas.shape[0])
@@ -79,13 +88,17 @@ class Estimates:
         return np.concatenate([self.global_orient[:, None], self.body_pose], 1)
 
     def with_default_intrinsics(self, image_size: Callable[[int], tuple[int, int]]) -> Estimates:
-        """Fill missing intrinsics with the focal approximation and the image centre;
-        ``image_size(i)`` gives (H, W) of estimate i's image."""
+        """Fill missing intrinsics: the focal of ``focal_rule`` (unless the file gave one) and
+        the image centre; ``image_size(i)`` gives (H, W) of estimate i's image."""
         k = self.intrinsics.copy()
         for i in np.flatnonzero(~np.all(np.isfinite(k), 1)):
             h, w = image_size(int(i))
-            f = focal_from_image_size(h, w)
-            k[i] = (f, f, w / 2.0, h / 2.0)
+            if not np.isfinite(k[i, 0]):
+                f = focal_from_image_size(h, w)
+                if self.focal_rule == "hmr2":
+                    f = HMR2_FOCAL_PER_SIDE * max(h, w)
+                k[i, :2] = f
+            k[i, 2:] = (w / 2.0, h / 2.0)
         return dataclasses.replace(self, intrinsics=k.astype(np.float32))
 
 
@@ -217,7 +230,10 @@ def _crop_camera_transl(arrays, n, intrinsics, image_size, path) -> np.ndarray:
     out = np.zeros((n, 3))
     for i in range(n):
         f = intrinsics[i, 0] if np.isfinite(intrinsics[i, 0]) else None
-        cam_i = weak_perspective_to_full(*cam[i], centre[i], size[i], image_size(i), f)
+        c = tuple(intrinsics[i, 2:]) if np.all(np.isfinite(intrinsics[i, 2:])) else None
+        cam_i = weak_perspective_to_full(
+            *cam[i], centre[i], size[i], image_size(i), f, principal_point=c
+        )
         out[i] = np.asarray(cam_i.t)
     return out
 
@@ -292,9 +308,10 @@ def _read_estimates(path: Path, image_size, num_betas, intrinsics) -> Estimates:
     if len(track) != n:
         raise InputError(f"{path}: {tk!r} has {len(track)} entries for {n} estimates")
     f32 = np.float32
+    rule = "hmr2" if tkey == "pred_cam_t_full" and not np.all(np.isfinite(intr[:, 0])) else None
     return Estimates(
         go.astype(f32), bp.astype(f32), betas.astype(f32), transl.astype(f32), intr.astype(f32),
-        frame, track, str(path), fmt,
+        frame, track, str(path), fmt, rule or "diagonal",
     )  # fmt: skip
 
 
