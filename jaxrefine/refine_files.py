@@ -174,7 +174,15 @@ def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intri
     if keypoints_path is None:
         return images, est, frame_of, None, None
     kp = read_keypoints(keypoints_path)
-    detected = [kp.people(images.names[f]) for f in frame_of]
+    keys = kp.frames_of(images.names, images.source)
+    missing = sorted({images.names[f] for f in frame_of if keys[f] is None})
+    if missing:
+        warnings.warn(
+            f"{kp.source}: no keypoints for {len(missing)} of the estimates' images (e.g. "
+            f"{missing[0]!r}); those are fitted without keypoints",
+            stacklevel=2,
+        )
+    detected = [kp.people(keys[f]) for f in frame_of]
     matched = match_keypoints(detected, _projected_keypoints(model, est, kp.set_name))
     return images, est, frame_of, matched, kp.set_name
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -193,6 +195,53 @@ def test_openpose_and_coco_keypoints(tmp_path):
     (tmp_path / "junk.json").write_text("{not json")
     with pytest.raises(InputError, match="junk.json: not a JSON file"):
         read_keypoints(tmp_path / "junk.json")
+
+
+def test_keypoint_frames_match_by_name_then_by_number():
+    from jaxrefine.inputs.keypoint_files import Keypoints2D
+
+    people = np.zeros((1, 25, 3), np.float32)
+    # OpenPose on a video: <video>_<12-digit frame>; a video's images are frame_<6 digits>
+    kp = Keypoints2D("body25", {f"clip_{k:012d}": people for k in (0, 1, 3)}, "op/")
+    keys = kp.frames_of([f"frame_{k:06d}" for k in range(4)], "clip.mp4")
+    assert keys == ["clip_000000000000", "clip_000000000001", None, "clip_000000000003"]
+    # a frame of the image's own name wins over a number; an ambiguous number matches nothing
+    kp = Keypoints2D("body25", {"a_7": people, "b_7": people, "img_7": people}, "op/")
+    assert kp.frames_of(["img_7", "x_7"]) == ["img_7", None]
+    with pytest.raises(
+        InputError,
+        match=r"op/: no keypoint frame matches an image of clip.mp4 "
+        r"\(keypoint frames e.g. 'a_7', 'b_7', \.\.\., images e.g. 'frame'\)",
+    ):
+        kp.frames_of(["frame"], "clip.mp4")
+
+
+def test_video_keypoints_reach_the_fit_and_gaps_are_named(tmp_path):
+    import imageio.v3 as iio
+
+    from jaxrefine.refine_files import _projected_keypoints, read_inputs
+    from jaxrefine.smpl_io import load_body_model
+
+    model, p = load_body_model(), _params(n=3)
+    np.savez(tmp_path / "est.npz", **p, frame=np.arange(3))
+    iio.imwrite(tmp_path / "clip.mp4", np.zeros((3, 64, 64, 3), np.uint8), fps=10)
+    est = read_estimates(tmp_path / "est.npz").with_default_intrinsics(lambda i: (64, 64))
+    proj = _projected_keypoints(model, est, "body25")
+    (tmp_path / "op").mkdir()
+    for k in (0, 2):  # OpenPose skipped frame 1
+        person = np.concatenate([proj[k], np.ones((25, 1))], 1).reshape(-1).tolist()
+        (tmp_path / "op" / f"clip_{k:012d}_keypoints.json").write_text(
+            json.dumps({"people": [{"pose_keypoints_2d": person}]})
+        )
+    # recorded, not pytest.warns: that re-raises imageio's ResourceWarning (pyproject.toml)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        *_, kps, kp_set = read_inputs(tmp_path / "clip.mp4", tmp_path / "est.npz", model,
+                                      keypoints_path=tmp_path / "op")  # fmt: skip
+    gaps = [str(w.message) for w in caught if "no keypoints" in str(w.message)]
+    assert len(gaps) == 1 and re.search(r"op: no keypoints for 1 of .*'frame_000001'", gaps[0])
+    assert kp_set == "body25" and kps.shape == (3, 25, 3)
+    np.testing.assert_array_equal(kps[:, :, 2].sum(1) > 0, [True, False, True])
 
 
 def test_images_folder_video_and_errors(tmp_path):

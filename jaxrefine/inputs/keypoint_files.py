@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +41,40 @@ class Keypoints2D:
     frames: dict[str, np.ndarray]
     source: str
 
-    def people(self, frame: str) -> np.ndarray:
-        """(P, K, 3) of ``frame`` ((0, K, 3) if the file had no entry for it)."""
+    def people(self, frame: str | None) -> np.ndarray:
+        """(P, K, 3) of ``frame`` ((0, K, 3) if the file had no entry for it, or None)."""
         return self.frames.get(frame, np.zeros((0, SIZES[self.set_name], 3), np.float32))
+
+    def frames_of(self, names: Sequence[str], images_source: str = "images") -> list[str | None]:
+        """Per image name, the keypoint frame it reads: the frame of the same name, else the
+        only frame whose name ends in the same number (OpenPose names a video's files
+        ``<video>_<frame number>_keypoints.json``; a video's images are ``frame_<number>``);
+        None where there is none. :class:`InputError` when no image finds a frame."""
+        by_number: dict[int, list[str]] = {}
+        for key in self.frames:
+            if (num := _trailing_number(key)) is not None:
+                by_number.setdefault(num, []).append(key)
+        out = []
+        for name in names:
+            same = by_number.get(_trailing_number(name), [])
+            out.append(name if name in self.frames else same[0] if len(same) == 1 else None)
+        if names and all(k is None for k in out):
+            raise InputError(
+                f"{self.source}: no keypoint frame matches an image of {images_source} "
+                f"(keypoint frames e.g. {_examples(self.frames)}, images e.g. "
+                f"{_examples(names)}); name them after the images or end them in the frame number"
+            )
+        return out
+
+
+def _trailing_number(name: str) -> int | None:
+    m = re.search(r"(\d+)$", name)
+    return int(m.group(1)) if m else None
+
+
+def _examples(names) -> str:
+    names = list(names)
+    return ", ".join(repr(n) for n in names[:2]) + (", ..." if len(names) > 2 else "")
 
 
 def _load_json(path: Path):
