@@ -187,13 +187,7 @@ def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None
     from jaxrefine.detect import ModelsUnavailableError, ensure_models
     from jaxrefine.evaluate_real_cli import attribution, pseudo_ground_truth, score_rows
     from jaxrefine.network import load_pretrained
-    from jaxrefine.photo import (
-        PHOTO_MASK_GATE,
-        people_picture,
-        refine_photo,
-        save_attributed_png,
-    )
-    from jaxrefine.refine import RefineOptions
+    from jaxrefine.photo import people_picture, photo_options, refine_photo, save_attributed_png
 
     if importlib.util.find_spec("ai_edge_litert") is None:
         _say("real photo: skipped (the 'detect' extra is not installed: "
@@ -215,7 +209,7 @@ def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None
         image, credit = data.astronaut(), ASTRONAUT_CREDIT
     _say(f"real photo: {image if isinstance(image, str) else 'astronaut'} (detect, initialize, "
          "refine; compiles first)")  # fmt: skip
-    opts = RefineOptions(backend=backend, mask_gate=PHOTO_MASK_GATE)
+    opts = photo_options(cfg, backend=backend)
     res = refine_photo(model, image, (cfg, params), options=opts)
     pic = people_picture(model, res["image"], [res["initial"], res["refined"]], res["cameras"],
                          backend=backend)  # fmt: skip

@@ -244,7 +244,7 @@ def main(argv: list[str]) -> int:
     from jaxrefine.detect import BlazePose
     from jaxrefine.network import load_pretrained
     from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
-    from jaxrefine.photo import PHOTO_MASK_GATE, PHOTO_TILES
+    from jaxrefine.photo import PHOTO_MASK_GATE, PHOTO_TILES, photo_options
     from jaxrefine.refine import RefineOptions, check_network
     from jaxrefine.report import print_table, write_json
     from jaxrefine.smpl_io import load_body_model
@@ -267,8 +267,9 @@ def main(argv: list[str]) -> int:
     a("--mask-gate", type=float, default=PHOTO_MASK_GATE,
       help="the learned rows drop dense targets this far outside BlazePose's mask (a "
            f"fraction of the mask's size; 0 = off; default {PHOTO_MASK_GATE})")  # fmt: skip
-    a("--confidence", action="store_true",
-      help="the learned rows weight vertices by the network's confidence head")  # fmt: skip
+    a("--confidence", action=argparse.BooleanOptionalAction, default=None,
+      help="the learned rows weight vertices by the network's confidence head (default: "
+           "the photos' default, on when the network has one)")  # fmt: skip
     a("--rerun-every", type=int, default=0,
       help="the learned rows re-run the network every k body iterations (0 = once)")  # fmt: skip
     a("--optimizer", default="adam", type=optimizer_arg,
@@ -283,11 +284,12 @@ def main(argv: list[str]) -> int:
     annotation = args.annotation or (str(Path(image).with_suffix(".json")) if image else None)
     model = load_body_model()
     cfg, params, meta = load_pretrained(args.checkpoint)
+    confidence = photo_options(cfg).use_confidence if args.confidence is None else args.confidence
     options = RefineOptions(camera_steps=args.camera_steps, body_steps=args.body_steps,
                             texture_size=args.texture_size, backend=args.backend,
                             silhouette_weight=args.silhouette_weight,
                             mask_gate=args.mask_gate, optimizer=args.optimizer,
-                            use_confidence=args.confidence,
+                            use_confidence=confidence,
                             rerun_every=args.rerun_every)  # fmt: skip
     check_network((cfg, params), options, args.checkpoint or "the shipped network")
     runner = BlazePose()
@@ -306,7 +308,7 @@ def main(argv: list[str]) -> int:
     write_json(args.json, {"network": args.checkpoint or "shipped", "network_name": cfg.name,
                            "silhouette_weight": args.silhouette_weight,
                            "mask_gate": args.mask_gate,
-                           "confidence": args.confidence,
+                           "confidence": confidence,
                            "rerun_every": args.rerun_every,
                            "optimizer": args.optimizer, "results": results})  # fmt: skip
     return 0

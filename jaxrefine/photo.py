@@ -9,7 +9,9 @@
 3. Refinement (:func:`jaxrefine.refine.refine`): the displacement network's dense targets,
    and -- unless switched off -- the landmarks mapped to BODY_25 as a sparse keypoint term
    beside them. BlazePose's person mask drops the dense targets that leave it
-   (:data:`PHOTO_MASK_GATE`); the silhouette term on the mask is an option (off by default).
+   (:data:`PHOTO_MASK_GATE`); the network's confidence head weights the vertices
+   (:data:`PHOTO_CONFIDENCE`); the silhouette term on the mask is an option (off by default).
+   :func:`photo_options` gives these defaults.
 
 :func:`estimates_from_photo` numbers a photo's people in the detector's order (best score
 first) as their ``track_id``; :func:`read_photo_inputs` renumbers them across photos, or links
@@ -42,6 +44,24 @@ PHOTO_MASK_GATE = 0.03
 # find 6 and 4 people with no false positive on ten test photos (session 20, README "Finding
 # the people"); about 1.5-2.5 s of detection per photo on 2 CPU cores instead of 0.1 s.
 PHOTO_TILES = (1.0, 0.6, 0.4, 0.3)
+# Photos weight the vertices by the network's confidence head (RefineOptions.use_confidence)
+# when the network has one. Session 25's rule, written before the runs
+# (docs/measurements/2026-12-02/s25_zen3/decision_rules_s25.md), on session 26's eval-real of
+# six photos (docs/measurements/2026-12-03/s26_zen3/): over the 14 people of the four
+# multi-person photos, PCK@0.05 of the network-only row 0.822 -> 0.836, network + landmarks
+# 0.937 -> 0.937, IoU means not lower; the COCO photo kept PCK@0.05 1.000 and the astronaut
+# gained (README, "A photo without a regressor").
+PHOTO_CONFIDENCE = True
+
+
+def photo_options(network_config, **changes) -> RefineOptions:
+    """Photos' refinement options: :class:`RefineOptions`' defaults with the mask gate
+    :data:`PHOTO_MASK_GATE` and, when ``network_config`` has a confidence head, the confidence
+    weights (:data:`PHOTO_CONFIDENCE`; a network without one weights every vertex 1, as
+    ``use_confidence`` in the returned options says); ``changes`` override any field."""
+    defaults = {"mask_gate": PHOTO_MASK_GATE,
+                "use_confidence": PHOTO_CONFIDENCE and bool(network_config.confidence)}  # fmt: skip
+    return RefineOptions(**{**defaults, **changes})
 
 
 class PhotoEstimates(NamedTuple):
@@ -158,8 +178,8 @@ def refine_photo(
       model: body model. image_path: the photo (or an (H, W, 3) array).
       network: ``(config, params)`` of the displacement network.
       boxes: optional (N, 4) person boxes. use_landmarks: add the landmarks as a BODY_25
-        keypoint term. options: refinement options (default: the defaults with the photos'
-        mask gate :data:`PHOTO_MASK_GATE`). tiles / runner: see
+        keypoint term. options: refinement options (default: :func:`photo_options`).
+        tiles / runner: see
         :func:`estimates_from_photo`.
 
     Returns:
@@ -170,7 +190,7 @@ def refine_photo(
     from jaxrefine.detect import read_image
     from jaxrefine.fit import status_name
 
-    options = RefineOptions(mask_gate=PHOTO_MASK_GATE) if options is None else options
+    options = photo_options(network[0]) if options is None else options
     img = read_image(image_path) if not isinstance(image_path, np.ndarray) else image_path
     img = np.asarray(img, np.float32) / (255.0 if img.dtype == np.uint8 else 1.0)
     pe = estimates_from_photo(model, img, boxes=boxes, tiles=tiles, runner=runner)

@@ -464,7 +464,7 @@ def refine_files(
     ``overlays/<image>_people.png`` shows every person of an image; ``video``: the images
     (a folder or list) are one video's frames in order, so their people are linked into
     tracks as a video file's are. ``options`` default: :class:`~jaxrefine.refine.RefineOptions`'
-    defaults, for photos with the mask gate :data:`jaxrefine.photo.PHOTO_MASK_GATE`.
+    defaults, for photos :func:`jaxrefine.photo.photo_options` (mask gate, confidence weights).
 
     With ``jax.distributed`` initialized (several processes) each process refines its share of
     the chunks and returns the report of every frame; process 0 writes the collection's files
@@ -502,8 +502,8 @@ def refine_files(
             intrinsics=intrinsics,
         )  # fmt: skip
         masks = None
-    if options is None:  # the defaults; photos with their mask gate (as on the command line)
-        options = RefineOptions(mask_gate=_mask_gate(None, estimates_path))
+    if options is None:  # the defaults; photos with theirs (as on the command line)
+        options = _photo_defaults(RefineOptions(), None, None, estimates_path, network[0])
     if kp_set is not None:
         options = dataclasses.replace(options, keypoint_set=kp_set,
                                       keypoint_weight=options.keypoint_weight or 1.0)  # fmt: skip
@@ -556,13 +556,17 @@ def _write_merged(model, images, est, frame_of, merged, out, backend, pics, outp
     return files
 
 
-def _mask_gate(flag: float | None, estimates) -> float:
-    """``--mask-gate``: as given, else the photos' default (off with ``--estimates``)."""
-    from jaxrefine.photo import PHOTO_MASK_GATE
+def _photo_defaults(options, mask_gate, confidence, estimates, network_config):
+    """``options`` with ``--mask-gate`` / ``--confidence`` as given, else (None) the photos'
+    defaults (:func:`jaxrefine.photo.photo_options`) without ``--estimates`` and off with."""
+    from jaxrefine.photo import photo_options
 
-    if flag is not None:
-        return flag
-    return PHOTO_MASK_GATE if estimates is None else 0.0
+    photo = photo_options(network_config)
+    if mask_gate is None:
+        mask_gate = photo.mask_gate if estimates is None else 0.0
+    if confidence is None:
+        confidence = photo.use_confidence if estimates is None else False
+    return dataclasses.replace(options, mask_gate=mask_gate, use_confidence=confidence)
 
 
 def main(argv: list[str]) -> int:
@@ -606,12 +610,14 @@ def main(argv: list[str]) -> int:
     a("--gender", default=None, help="gender of a model folder (neutral/male/female)")
     a("--device", choices=("cpu", "gpu"), default=None, help="JAX platform (default: JAX's)")
     a("--optimizer", default="adam", type=optimizer_arg, help=optimizer_help())
-    a("--confidence", action="store_true", help="weight vertices by the network's confidence")
+    a("--confidence", action=argparse.BooleanOptionalAction, default=None,
+      help="weight vertices by the network's confidence head (default: on for photos when "
+           "the network has one, off with --estimates)")  # fmt: skip
     a("--keypoint-weight", type=float, default=None, help="weight of --keypoints' term")
     a("--rerun-every", type=int, default=0,
       help="re-run the network every k body iterations (0: once, the paper's single "
-           "pass; 10 with --confidence was the most accurate in `jaxrefine eval`, at "
-           "~7x the time)")  # fmt: skip
+           "pass; 10 with --confidence was the most accurate on synthetic frames, `jaxrefine "
+           "eval`, at ~7x the time; on real photos it loses most keypoints: README)")  # fmt: skip
     a("--share-betas", action="store_true", help="one body shape per track")
     a("--silhouette-weight", type=float, default=0.0,
       help="photos: add the silhouette term on BlazePose's person masks (0 = off)")  # fmt: skip
@@ -649,12 +655,12 @@ def main(argv: list[str]) -> int:
     if intr is not None:
         intr = intr[0] if len(intr) == 1 else [float(v) for v in intr]
     options = RefineOptions(
-        optimizer=args.optimizer, use_confidence=args.confidence,
-        keypoint_weight=args.keypoint_weight, rerun_every=args.rerun_every,
-        share_betas=args.share_betas, batch_size=args.batch, backend=args.backend,
-        temporal_weight=args.temporal_weight, silhouette_weight=args.silhouette_weight,
-        mask_gate=_mask_gate(args.mask_gate, args.estimates),
+        optimizer=args.optimizer, keypoint_weight=args.keypoint_weight,
+        rerun_every=args.rerun_every, share_betas=args.share_betas, batch_size=args.batch,
+        backend=args.backend, temporal_weight=args.temporal_weight,
+        silhouette_weight=args.silhouette_weight,
     )  # fmt: skip
+    options = _photo_defaults(options, args.mask_gate, args.confidence, args.estimates, cfg)
     check_network((cfg, params), options, args.checkpoint or "the shipped network")
     outputs = Outputs(overlays=not args.no_overlays, tracks=not args.no_tracks, obj=args.obj,
                       ply=args.ply, fps=args.fps)  # fmt: skip

@@ -152,13 +152,24 @@ def test_confidence_without_a_confidence_head_is_refused(tmp_path, tiny_checkpoi
     assert not (tmp_path / "o").exists()
 
 
-def test_photos_default_to_the_mask_gate_and_estimates_to_none():
-    from jaxrefine.photo import PHOTO_MASK_GATE
-    from jaxrefine.refine_files import _mask_gate
+def test_photos_default_to_the_mask_gate_and_confidence_and_estimates_to_none():
+    from jaxrefine.photo import PHOTO_CONFIDENCE, PHOTO_MASK_GATE
+    from jaxrefine.refine import RefineOptions
+    from jaxrefine.refine_files import _photo_defaults
 
-    assert _mask_gate(None, None) == PHOTO_MASK_GATE > 0  # photos, flag not given
-    assert _mask_gate(None, "est.npz") == 0.0  # estimates bring no masks
-    assert _mask_gate(0.0, None) == 0.0 and _mask_gate(0.1, None) == 0.1  # as given
+    head = dataclasses.replace(network.get_config("tiny"), confidence=True)
+    no_head = network.get_config("tiny")
+
+    def resolved(gate, conf, estimates, cfg=head):
+        o = _photo_defaults(RefineOptions(), gate, conf, estimates, cfg)
+        return o.mask_gate, o.use_confidence
+
+    assert PHOTO_MASK_GATE > 0 and PHOTO_CONFIDENCE
+    assert resolved(None, None, None) == (PHOTO_MASK_GATE, True)  # photos, flags not given
+    assert resolved(None, None, None, no_head) == (PHOTO_MASK_GATE, False)  # nothing to weight
+    assert resolved(None, None, "est.npz") == (0.0, False)  # estimates bring no masks
+    assert resolved(0.1, False, None) == (0.1, False)  # as given
+    assert resolved(0.0, True, "est.npz") == (0.0, True)
 
 
 @pytest.mark.slow
@@ -241,7 +252,8 @@ def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, o
     """Every row scored and pictured (LGD has a checkpoint for each row's data); with a
     learned optimizer that has a version for dense targets only, the rows it cannot fit
     (landmarks) are skipped, and say why, instead of failing the run or hiding the rows.
-    ``adam-confidence``: Adam with the confidence weights and a network re-run, recorded."""
+    ``adam-confidence``: Adam and a network re-run with a network that has a confidence head,
+    whose weights the photos' default then uses (recorded); the others' network has none."""
     from PIL import Image
 
     from jaxrefine.evaluate_real_cli import METRICS, ROWS
@@ -250,7 +262,7 @@ def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, o
         request.getfixturevalue("dense_only_optimizer")  # registers it for this test
     checkpoint, extra = tiny_checkpoint, []
     if optimizer == "adam-confidence":
-        optimizer, extra = "adam", ["--confidence", "--rerun-every", "2"]
+        optimizer, extra = "adam", ["--rerun-every", "2"]
         checkpoint = request.getfixturevalue("tiny_confidence_checkpoint")
 
     code = cli_main(["eval-real", "--image", str(coco_photo), "--annotation", str(COCO_JSON),
