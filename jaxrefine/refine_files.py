@@ -167,7 +167,7 @@ def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intri
     images = read_images(images_src)
     intr = None if intrinsics is None else read_intrinsics(intrinsics)
     est = read_estimates(estimates_path, image_size=_size_lookup(images),
-                         num_betas=model.num_betas, intrinsics=intr)  # fmt: skip
+                         num_betas=model.num_betas, intrinsics=intr, model=model)  # fmt: skip
     frame_of = match_frames(est, images)
     size = _size_lookup(images)
     est = est.with_default_intrinsics(lambda i: size(int(frame_of[i])))
@@ -185,6 +185,27 @@ def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intri
     detected = [kp.people(keys[f]) for f in frame_of]
     matched = match_keypoints(detected, _projected_keypoints(model, est, kp.set_name))
     return images, est, frame_of, matched, kp.set_name
+
+
+def cut_tracks(track_id: np.ndarray, groups: np.ndarray) -> list[int]:
+    """The tracks whose estimates fall in more than one chunk (``groups``: (N,) chunk ids)."""
+    return sorted(int(t) for t in np.unique(track_id) if len(np.unique(groups[track_id == t])) > 1)
+
+
+def warn_cut_tracks(track_id, groups, options, chunk: int) -> None:
+    """Warn when ``--share-betas`` / ``--temporal-weight`` meet tracks cut by the chunks: both
+    work inside one chunk, so such a track gets a shape (and a smoothing) per chunk."""
+    wants = [f for f, on in (("--share-betas", options.share_betas),
+                             ("--temporal-weight", options.temporal_weight > 0)) if on]  # fmt: skip
+    cut = cut_tracks(np.asarray(track_id), np.asarray(groups)) if wants else []
+    if cut:
+        warnings.warn(
+            f"{' and '.join(wants)} work within a chunk of --chunk {chunk} estimates; tracks "
+            f"{', '.join(map(str, cut[:5]))}{', ...' if len(cut) > 5 else ''} span several "
+            f"chunks and get one shape / smoothing per chunk (--chunk {len(track_id)} keeps "
+            "every track whole)",
+            stacklevel=3,
+        )
 
 
 def _part_path(out: Path, k: int) -> Path:
@@ -510,6 +531,7 @@ def refine_files(
     backend = resolve_backend(options.backend)
     pid, count = distributed.process()
     groups = np.arange(len(est)) // chunk  # chunks are the unit of work and of resuming
+    warn_cut_tracks(est.track_id, groups, options, chunk)
     mine = np.unique(groups[distributed.share(len(est), count, pid, groups)])
     local = run_chunks(model, network, images, est, frame_of, kp, options, out, chunk=chunk,
                        resume=resume, progress=progress, chunks=mine, masks=masks)  # fmt: skip
@@ -618,7 +640,11 @@ def main(argv: list[str]) -> int:
       help="re-run the network every k body iterations (0: once, the paper's single "
            "pass; 10 with --confidence was the most accurate on synthetic frames, `jaxrefine "
            "eval`, at ~7x the time; on real photos it loses most keypoints: README)")  # fmt: skip
-    a("--share-betas", action="store_true", help="one body shape per track")
+    a(
+        "--share-betas",
+        action="store_true",
+        help="one body shape per track (within a --chunk; a warning names tracks it cuts)",
+    )
     a("--silhouette-weight", type=float, default=0.0,
       help="photos: add the silhouette term on BlazePose's person masks (0 = off)")  # fmt: skip
     a("--mask-gate", type=float, default=None,

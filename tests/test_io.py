@@ -29,6 +29,14 @@ def test_result_roundtrip_and_model_check(tmp_path):
     other = model.replace(model_id="someone-elses-smpl")
     with pytest.raises(ValueError, match="was fitted with model"):
         load_result(p, other)
+    # as initial estimates for `refine`: the same refusal (an InputError, exit 2 in the CLI)
+    from jaxrefine.inputs import InputError, read_estimates
+
+    est = read_estimates(p, model=model)
+    assert est.fmt == "jaxrefine" and len(est) == n
+    with pytest.raises(InputError, match=r"r\.npz was fitted with model .*, not with "
+                       r"'someone-elses-smpl'.*--model"):  # fmt: skip
+        read_estimates(p, model=other)
     np.savez(tmp_path / "x.npz", a=np.zeros(2))
     with pytest.raises(ValueError, match="not a jaxrefine result"):
         load_result(tmp_path / "x.npz")

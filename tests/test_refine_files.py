@@ -159,3 +159,22 @@ def test_inconsistent_inputs_fail_before_work(user_files, tmp_path, capsys):
     code = cli_main(args)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "nope" in err[0]
+
+
+def test_tracks_cut_by_the_chunks_are_named_with_share_betas():
+    import dataclasses
+    import warnings
+
+    from jaxrefine.refine_files import cut_tracks, warn_cut_tracks
+
+    track = np.array([0, 1, 0, 1, 2, 2])
+    groups = np.arange(6) // 2  # chunks of 2: tracks 0 and 1 are cut, track 2 is whole
+    assert cut_tracks(track, groups) == [0, 1]
+    assert cut_tracks(track, np.zeros(6, int)) == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_cut_tracks(track, groups, FAST, 2)  # neither option: nothing to say
+        warn_cut_tracks(track, np.zeros(6, int), dataclasses.replace(FAST, share_betas=True), 6)
+    with pytest.warns(UserWarning, match=r"--share-betas work within a chunk of --chunk 2 .*"
+                      r"tracks 0, 1 span several chunks.*--chunk 6 keeps"):  # fmt: skip
+        warn_cut_tracks(track, groups, dataclasses.replace(FAST, share_betas=True), 2)

@@ -250,6 +250,7 @@ def read_estimates(
     image_size: Callable[[int], tuple[int, int]] | None = None,
     num_betas: int | None = None,
     intrinsics: tuple[float, float, float, float] | None = None,
+    model=None,
 ) -> Estimates:
     """Read and check an estimates file (see the module docstring for the formats).
 
@@ -262,19 +263,33 @@ def read_estimates(
         unless the extra ones are all zero.
       intrinsics: the user's (fx, fy, cx, cy) for every frame; replaces the file's and is used
         when converting crop cameras.
+      model: the body model the estimates will be refined with: a jaxrefine result fitted
+        with another model (``model_id``, gender, number of betas) is refused.
     """
     path = Path(path)
     try:
-        return _read_estimates(path, image_size, num_betas, intrinsics)
+        return _read_estimates(path, image_size, num_betas, intrinsics, model)
     except (ValueError, TypeError, IndexError) as exc:
         if isinstance(exc, InputError):
             raise
         raise InputError(f"{path}: inconsistent estimates ({type(exc).__name__}: {exc})") from None
 
 
-def _read_estimates(path: Path, image_size, num_betas, intrinsics) -> Estimates:
+def _check_result_model(arrays: dict, model, path: Path) -> None:
+    got = tuple(str(np.asarray(arrays.get(k, "?"))) for k in ("model_id", "gender", "num_betas"))
+    want = (model.model_id, model.gender, str(model.num_betas))
+    if got != want:
+        raise InputError(
+            f"{path} was fitted with model {got[0]!r} ({got[1]}, {got[2]} betas), not with "
+            f"{want[0]!r} ({want[1]}, {want[2]} betas): give that model with --model"
+        )
+
+
+def _read_estimates(path: Path, image_size, num_betas, intrinsics, model) -> Estimates:
     arrays = _read_arrays(path)
     fmt = "jaxrefine" if str(arrays.get("format", "")) == "jaxrefine-result-v1" else "generic"
+    if model is not None and fmt == "jaxrefine":
+        _check_result_model(arrays, model, path)
     go, bp = _pose(arrays, path)
     bkey = _first(arrays, BETA_KEYS)
     if bkey is None:
