@@ -8,7 +8,8 @@ when the file has none and counts agree); keypoints to estimates by the closest 
 
 Work goes in chunks of frames; each chunk's results are written atomically to
 ``OUT/parts/`` as it finishes, so an interrupted run continues where it stopped with
-``--resume``. At the end (``OUT/``):
+``--resume`` (with the same settings and inputs, else refused: :mod:`jaxrefine.parts`). At the
+end (``OUT/``):
 
 - ``refined.npz``: the documented result format (:mod:`jaxrefine.io`) plus ``status``,
   ``status_name``, ``frame``, ``track_id``, ``init_loss``, ``final_loss``;
@@ -48,9 +49,9 @@ from jaxrefine.camera import Camera, project
 from jaxrefine.files import atomic_savez
 from jaxrefine.fit import STATUS_NONFINITE, STATUS_RENDER_FAILED, status_name
 from jaxrefine.inputs import Estimates, ImageSequence, InputError
+from jaxrefine.parts import PART_FORMAT, chunk_inputs, load_part, part_path, run_settings
 from jaxrefine.refine import check_network, pose_batch, refine
 
-PART_FORMAT = "jaxrefine-refine-part-v1"
 MATCH_RADIUS = 0.5  # a detection matches an estimate within half the person's size (mean px)
 
 
@@ -208,10 +209,6 @@ def warn_cut_tracks(track_id, groups, options, chunk: int) -> None:
         )
 
 
-def _part_path(out: Path, k: int) -> Path:
-    return out / "parts" / f"part_{k:05d}.npz"
-
-
 def _run_chunk(model, network, images, est, frame_of, idx, keypoints, options, masks) -> dict:
     t0 = time.perf_counter()
     res = refine(
@@ -227,18 +224,6 @@ def _run_chunk(model, network, images, est, frame_of, idx, keypoints, options, m
                mean_displacement=np.asarray(res.mean_displacement),
                seconds=np.full(len(idx), secs), format=np.array(PART_FORMAT))  # fmt: skip
     return out
-
-
-def _load_part(path: Path, idx: np.ndarray) -> dict | None:
-    """A finished chunk, or None when it is missing, damaged or from other inputs."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            part = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError):
-        return None
-    if str(part.get("format")) != PART_FORMAT or not np.array_equal(part.get("index"), idx):
-        return None
-    return part
 
 
 def run_chunks(
@@ -273,20 +258,23 @@ def run_chunks(
     idxs = [np.arange(k * chunk, min((k + 1) * chunk, n)) for k in chunks]
     desc = "refine" if count == 1 else f"refine [{pid}/{count}]"
     bar = tqdm(total=sum(map(len, idxs)), unit="frame", disable=not progress, desc=desc)
-    parts = []
+    parts, settings = [], run_settings(model, network, options)
     for k, idx in zip(chunks, idxs):
-        path = _part_path(out, k)
-        part = _load_part(path, idx) if resume else None
+        path = part_path(out, k)
+        names = [images.names[int(frame_of[i])] for i in idx]
+        inputs = chunk_inputs(est, names, keypoints, masks, idx)
+        part = load_part(path, idx, settings, inputs) if resume else None
         if part is None:
             part = _run_chunk(model, network, images, est, frame_of, idx, keypoints, options,
                               masks)  # fmt: skip
+            part.update(settings=np.array(settings), inputs=np.array(inputs))
             atomic_savez(path, part)
         parts.append(part)
         bar.update(len(idx))
     bar.close()
     if not parts:
         return {"index": np.zeros(0, np.int64)}
-    keys = [k for k in parts[0] if k != "format"]
+    keys = [k for k in parts[0] if k not in ("format", "settings", "inputs")]
     return {k: np.concatenate([p[k] for p in parts]) for k in keys}
 
 

@@ -72,6 +72,20 @@ def test_refine_files_writes_every_output_and_resumes(user_files, monkeypatch):
                          resume=True, progress=False)  # fmt: skip
     assert [f["final_objective"] for f in again["frames"]] == [
         f["final_objective"] for f in saved["frames"]]  # fmt: skip
+    # a resumed run with other settings or inputs is refused, naming what differs
+    import dataclasses
+
+    other = dataclasses.replace(FAST, body_steps=4)
+    with pytest.raises(InputError, match=r"part_00000.npz: made with other settings "
+                       r"\(options.body_steps\)"):  # fmt: skip
+        refine_files(root / "imgs", root / "est.npz", out, model=model, network=net,
+                     options=other, chunk=2, resume=True, progress=False)  # fmt: skip
+    moved = dict(np.load(root / "est.npz"))
+    moved["transl"] = moved["transl"] + np.float32(0.01)
+    np.savez(root / "est_moved.npz", **moved)
+    with pytest.raises(InputError, match=r"part_00000.npz: made from other inputs"):
+        refine_files(root / "imgs", root / "est_moved.npz", out, model=model, network=net,
+                     options=FAST, chunk=2, resume=True, progress=False)  # fmt: skip
 
 
 def test_an_optimizer_without_a_version_for_the_data_fails_before_work(
