@@ -261,6 +261,8 @@ def test_images_folder_video_and_errors(tmp_path):
     iio.imwrite(tmp_path / "clip.mp4", np.repeat(frames, 2, 0), fps=10)
     vid = read_images(tmp_path / "clip.mp4")
     assert vid.is_video and len(vid) == 6 and vid[0].shape == (32, 48, 3)
+    assert vid.frames[0].dtype == np.uint8 and vid[0].dtype == np.float32  # kept as bytes
+    np.testing.assert_allclose(vid[2] * 255.0, vid.frames[2], atol=1e-3)
     assert vid.fps == pytest.approx(10.0)
     with pytest.raises(InputError, match="no such file"):
         read_images(tmp_path / "nothing")

@@ -64,7 +64,8 @@ class ImageSequence:
       source: the folder, file list description or video path.
       fps: frames per second of a video (None for images).
       paths: image paths (None for a video).
-      frames: decoded video frames (None for images).
+      frames: decoded video frames, (H, W, 3) uint8 (a quarter of float32's memory; None
+        for images).
     """
 
     names: tuple[str, ...]
@@ -79,7 +80,7 @@ class ImageSequence:
     def __getitem__(self, i: int) -> np.ndarray:
         """Frame ``i`` as (H, W, 3) float32 in [0, 1]."""
         if self.frames is not None:
-            return self.frames[i]
+            return self.frames[i].astype(np.float32) / np.float32(255.0)
         return read_image(self.paths[i])
 
     @property
@@ -97,7 +98,8 @@ def _read_video(path: Path, max_frames: int | None) -> ImageSequence:
             for k, frame in enumerate(video.iter()):
                 if max_frames is not None and k >= max_frames:
                     break
-                frames.append(to_float_rgb(frame, f"{path} frame {k}"))
+                rgb = to_float_rgb(frame, f"{path} frame {k}")  # checks shape and type
+                frames.append(np.round(rgb * 255.0).astype(np.uint8))
     except InputError:
         raise
     except Exception as exc:
