@@ -528,7 +528,7 @@ def main(argv: list[str]) -> int:
     from jaxrefine.data.poses import load_poses
     from jaxrefine.network import load_pretrained
     from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
-    from jaxrefine.report import write_json
+    from jaxrefine.report import machine_info, write_json
     from jaxrefine.smpl_io import load_body_model
 
     ap = argparse.ArgumentParser(prog="jaxrefine eval", description=__doc__.split("\n\n")[0])
@@ -597,5 +597,5 @@ def main(argv: list[str]) -> int:
         return 0
     print(f"eval: {args.n} frames, seed {args.seed}, {args.difficulty}, network {net[0].name}")
     format_result(result)
-    write_json(args.json, result)
+    write_json(args.json, {**result, "machine": machine_info()})
     return 0

@@ -246,7 +246,7 @@ def main(argv: list[str]) -> int:
     from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
     from jaxrefine.photo import PHOTO_MASK_GATE, PHOTO_TILES, photo_options
     from jaxrefine.refine import RefineOptions, check_network
-    from jaxrefine.report import print_table, write_json
+    from jaxrefine.report import machine_info, print_table, write_json
     from jaxrefine.smpl_io import load_body_model
 
     ap = argparse.ArgumentParser(prog="jaxrefine eval-real", description=__doc__.split("\n\n")[0])
@@ -310,5 +310,6 @@ def main(argv: list[str]) -> int:
                            "mask_gate": args.mask_gate,
                            "confidence": confidence,
                            "rerun_every": args.rerun_every,
-                           "optimizer": args.optimizer, "results": results})  # fmt: skip
+                           "optimizer": args.optimizer, "results": results,
+                           "machine": machine_info()})  # fmt: skip
     return 0

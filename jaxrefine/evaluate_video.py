@@ -159,7 +159,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     from jaxrefine.data.poses import load_poses
     from jaxrefine.network import load_pretrained
-    from jaxrefine.report import write_json
+    from jaxrefine.report import machine_info, write_json
     from jaxrefine.smpl_io import load_body_model
 
     args = parser().parse_args(argv)
@@ -175,7 +175,7 @@ def main(argv: list[str]) -> int:
         say=lambda m: print(m, file=sys.stderr),
     )  # fmt: skip
     print(format_result(result))
-    write_json(args.json, result)
+    write_json(args.json, {**result, "machine": machine_info()})
     return 0
 
 

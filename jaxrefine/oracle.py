@@ -43,7 +43,7 @@ from jaxrefine.objective import (
 from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
 from jaxrefine.refine import with_start as refine_with_start
 from jaxrefine.render import rasterize_batch
-from jaxrefine.report import print_table, write_json
+from jaxrefine.report import machine_info, print_table, write_json
 from jaxrefine.smplify import smplify
 
 METRICS = ("mpjpe", "pa_mpjpe", "n_mpjpe", "pve", "pa_pve", "n_pve")
@@ -286,7 +286,7 @@ def main(argv: list[str]) -> int:
             image_size=(args.image_size, args.image_size), backend=args.backend,
         )  # fmt: skip
         format_calibration(result)
-        write_json(args.json, result)
+        write_json(args.json, {**result, "machine": machine_info()})
         return 0
     result = run_oracle(
         model,
@@ -307,7 +307,7 @@ def main(argv: list[str]) -> int:
         f"{args.optimizer}, preset {args.preset}"
     )
     format_table(result)
-    write_json(args.json, result)
+    write_json(args.json, {**result, "machine": machine_info()})
     return 0
 
 

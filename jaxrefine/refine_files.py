@@ -480,7 +480,7 @@ def refine_files(
     (its report lists them; the others' list none)."""
     from jaxrefine.data.scenes import resolve_backend
     from jaxrefine.refine import RefineOptions
-    from jaxrefine.report import write_json
+    from jaxrefine.report import machine_info, write_json
 
     out = Path(out)
     with_keypoints = keypoints_path is not None or (estimates_path is None and use_landmarks)
@@ -537,7 +537,8 @@ def refine_files(
                 "estimates_format": est.fmt, "keypoints": None if keypoints_path is None else
                 str(keypoints_path), "model_id": model.model_id, "network": network[0].name,
                 "render_backend": backend, "options": {k: str(v) for k, v in
-                dataclasses.asdict(options).items()}, "files": files}  # fmt: skip
+                dataclasses.asdict(options).items()}, "files": files,
+                "machine": machine_info()}  # fmt: skip
     if count > 1:
         settings["processes"] = count
     result = report(images, est, frame_of, merged, settings)

@@ -276,6 +276,7 @@ def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, o
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["optimizer"] == optimizer
     assert (doc["confidence"], doc["rerun_every"]) == ((True, 2) if extra else (False, 0))
+    assert "devices" in doc["machine"]  # which machine the figures came from
     (res,) = doc["results"]
     assert res["ground_truth"] == "coco_ground_truth" and res["people"] == 1
     skipped = {"lgd-dense-only": {"sparse_landmarks": "'keypoints'",

@@ -54,6 +54,7 @@ def test_refine_files_writes_every_output_and_resumes(user_files, monkeypatch):
     assert list(res["frame"]) == ["frame0", "frame1", "frame2"]
     saved = json.loads((out / "report.json").read_text())
     assert len(saved["frames"]) == 3 and saved["settings"]["estimates_format"] == "generic"
+    assert saved["settings"]["machine"]["jax_backend"] == jax.default_backend()
     for f in saved["frames"]:
         assert f["final_objective"] <= f["initial_objective"] * (1 + 1e-6)
         assert f["visible_vertices"] > 0
