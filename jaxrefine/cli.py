@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval-real": ("jaxrefine.evaluate_real_cli:main", "photo pipeline on real photos (PCK, IoU)"),
     "train": ("jaxrefine.train.run:main", "train the displacement network (scripts/train.py)"),
     "train-lgd": ("jaxrefine.train.lgd:main", "train a learned optimizer (scripts/train_lgd.py)"),
-    "bench": ("jaxrefine.bench:main", "run a benchmark: body | raster | data | smplify"),
+    "bench": ("jaxrefine.bench:main", "run a benchmark: body | raster | data | smplify | network"),
 }
 
 

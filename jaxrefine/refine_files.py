@@ -652,7 +652,7 @@ def main(argv: list[str]) -> int:
     a("--fps", type=float, default=None, help="fps of the exported animations")
     a("--obj", action="store_true", help="write a mesh per frame (.obj)")
     a("--ply", action="store_true", help="write a mesh per frame (.ply)")
-    a("--no-overlays", action="store_true")
+    a("--no-overlays", action="store_true", help="write no before / after pictures")
     a("--no-tracks", action="store_true", help="no glTF / BVH per track")
     a("--resume", action="store_true", help="continue an interrupted run in --out")
     a("--backend", default="auto", choices=["auto", "egl", "jax"])
