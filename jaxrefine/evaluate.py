@@ -376,8 +376,10 @@ def evaluate(
         )
         part = evaluate_share(model, batch, subjects, frames, n, seed, network, options,
                               detector, say, rows)  # fmt: skip
+    shares = distributed.gather(part)
     result = {
-        "rows": summarize(distributed.gather(part), rows), "n": n, "seed": seed,
+        "rows": summarize(shares, rows), "per_frame": per_frame(shares, rows, group),
+        "n": n, "seed": seed,
         "difficulty": difficulty, "group": group, "one_shape": one_shape,
         "image_size": list(image_size),
         "model_id": model.model_id, "network": network[0].name, "preset": options.preset,
@@ -494,6 +496,19 @@ def summarize(shares: list[dict], rows: tuple[str, ...] = ROWS) -> dict:
     return {r: table[r] for r in rows}
 
 
+def per_frame(shares: list[dict], rows: tuple[str, ...], group: int) -> dict:
+    """Every frame's metrics (mm) in frame order, as columns (lists): ``frame``, ``subject``
+    (the synthetic subject, ``frame // group``) and ``<row>/<metric>`` for the rows that ran."""
+    frames = distributed.merge([{k: v for k, v in s.items() if not k.startswith(TOTAL)}
+                                for s in shares])  # fmt: skip
+    index = np.asarray(frames["index"])
+    out = {"frame": index.tolist(), "subject": (index // group).tolist()}
+    for r in rows:
+        if f"{r}/{METRIC_NAMES[0]}" in frames:
+            out.update({f"{r}/{k}": np.asarray(frames[f"{r}/{k}"]).tolist() for k in METRIC_NAMES})
+    return out
+
+
 def _refine_timed(model, batch, init, subjects, network, keypoints, options):
     """:func:`refine` on all frames, after a warm-up on the first batch (compilation stays out
     of the timings)."""
@@ -528,7 +543,7 @@ def main(argv: list[str]) -> int:
     from jaxrefine.data.poses import load_poses
     from jaxrefine.network import load_pretrained
     from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
-    from jaxrefine.report import machine_info, write_json
+    from jaxrefine.report import machine_info, write_csv, write_json
     from jaxrefine.smpl_io import load_body_model
 
     ap = argparse.ArgumentParser(prog="jaxrefine eval", description=__doc__.split("\n\n")[0])
@@ -569,6 +584,11 @@ def main(argv: list[str]) -> int:
     )
     ap.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"])
     ap.add_argument("--json", default=None, help="write the result here")
+    ap.add_argument(
+        "--csv",
+        default=None,
+        help="write every frame's metrics here (frame, subject, <row>/<metric>, mm)",
+    )
     distributed.add_process_flags(ap)
     args = ap.parse_args(argv)
     if args.n < 1:
@@ -597,5 +617,7 @@ def main(argv: list[str]) -> int:
         return 0
     print(f"eval: {args.n} frames, seed {args.seed}, {args.difficulty}, network {net[0].name}")
     format_result(result)
+    frames = result.pop("per_frame")
     write_json(args.json, {**result, "machine": machine_info()})
+    write_csv(args.csv, frames)
     return 0

@@ -1,4 +1,5 @@
-"""Reporting for experiments and benchmarks: text tables, JSON result files, the machine line.
+"""Reporting for experiments and benchmarks: text tables, JSON and CSV result files, the
+machine line.
 
 Used by the oracle, the demo and the benchmarks alike (layer 7), so none of them borrows it
 from another.
@@ -12,6 +13,8 @@ from another.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import platform
@@ -76,6 +79,23 @@ def write_json(path: str | os.PathLike | None, payload: dict, announce: bool = T
         return None
     text = json.dumps(payload, indent=1, default=_jsonable).encode()
     out = atomic_write(path, lambda fh: fh.write(text))
+    if announce:
+        print(f"wrote {out}")
+    return out
+
+
+def write_csv(path: str | os.PathLike | None, columns: dict, announce: bool = True) -> Path | None:
+    """Write ``columns`` (name -> equal-length sequence) as a CSV with a header, one row per
+    index, atomically; ``path=None`` writes nothing. Prints ``wrote PATH`` when ``announce``."""
+    if path is None:
+        return None
+    names = list(columns)
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(names)
+    writer.writerows(zip(*(np.asarray(columns[k]).tolist() for k in names)))
+    data = text.getvalue().encode()
+    out = atomic_write(path, lambda fh: fh.write(data))
     if announce:
         print(f"wrote {out}")
     return out

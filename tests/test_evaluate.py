@@ -73,6 +73,17 @@ def test_eval_rows_and_columns_all_present(tmp_path):
     assert result["rows"]["init"]["ms_fit"] is None
     json.dumps(result)  # JSON-ready
     assert "learned_dense" in format_result(result)
+    # every frame's metrics: their means are the table's; written as a CSV (`eval --csv`)
+    from jaxrefine.report import write_csv
+
+    frames = result["per_frame"]
+    assert frames["frame"] == [0, 1, 2, 3] and frames["subject"] == [0, 0, 1, 1]
+    for row in set(ROWS) - {"zero_field"}:
+        for m in METRIC_NAMES:
+            assert np.mean(frames[f"{row}/{m}"]) == pytest.approx(result["rows"][row][m])
+    write_csv(tmp_path / "f.csv", frames, announce=False)
+    lines = (tmp_path / "f.csv").read_text().splitlines()
+    assert lines[0].split(",")[:3] == ["frame", "subject", "init/mpjpe"] and len(lines) == 5
 
 
 def _pelvis(model, betas, transl):
