@@ -355,6 +355,11 @@ class RefineResult:
       status: (N,) int32 fit status (:func:`jaxrefine.fit.status_name`).
       init_loss / final_loss: (N,) body-stage objective at the start and at the result.
       visible: (N,) int32 vertices with a target. mean_displacement: (N,) px, predicted.
+      terms: dict term name -> (N,) the per-frame fit's squared-residual sum of each term at
+        its result (the last stage's: data terms and priors); after the ``share_betas`` or
+        ``temporal_weight`` refits, the frame's own objective's terms at their result (the
+        acceleration penalty is not a frame's). A frame "kept initial" shows the rejected
+        result's.
       ms: dict stage -> milliseconds per frame (render, network, transfer, fit; first batch
         includes compilation).
     """
@@ -365,6 +370,7 @@ class RefineResult:
     final_loss: jnp.ndarray
     visible: jnp.ndarray
     mean_displacement: jnp.ndarray
+    terms: dict
     ms: dict = struct.field(pytree_node=False, default_factory=dict)
 
 
@@ -566,7 +572,8 @@ def _refine_batch(
         params = res.params
     visible = jnp.sum(tg[1] > 0, axis=1)
     out = {"params": params, "status": status, "init_loss": init_loss, "visible": visible,
-           "final_loss": res.final_loss, "mean_displacement": tg[2]}  # fmt: skip
+           "final_loss": res.final_loss, "mean_displacement": tg[2],
+           "terms": dict((res.body_stage or res.camera_stage).terms)}  # fmt: skip
     return out, data, secs, width
 
 
@@ -702,6 +709,8 @@ def _share_betas(model, merged, datas, subjects, options, gmm, preset, width):
             merged["params"][key][rows] = np.asarray(val)[:m]
         merged["status"][rows] = np.asarray(worst_status(merged["status"][rows], res.status[:m]))
         merged["final_loss"][rows] = np.asarray(res.final_loss)[:m]
+        for key, val in res.body_stage.terms.items():
+            merged["terms"][key][rows] = np.asarray(val)[:m]
     return merged
 
 
@@ -744,4 +753,6 @@ def _smooth_tracks(model, merged, datas, runs, frame_index, options, gmm, preset
         merged["status"][rows] = np.asarray(worst_status(merged["status"][rows], res.status))
         loss = jax.vmap(frame_obj.loss)(res.params, _take(data, rows))
         merged["final_loss"][rows] = np.asarray(loss)
+        for key, val in jax.vmap(frame_obj.terms)(res.params, _take(data, rows)).items():
+            merged["terms"][key][rows] = np.asarray(val)
     return merged

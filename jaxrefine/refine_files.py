@@ -222,6 +222,7 @@ def _run_chunk(model, network, images, est, frame_of, idx, keypoints, options, m
     out.update(index=idx, status=np.asarray(res.status), init_loss=np.asarray(res.init_loss),
                final_loss=np.asarray(res.final_loss), visible=np.asarray(res.visible),
                mean_displacement=np.asarray(res.mean_displacement),
+               **{f"term_{k}": np.asarray(v) for k, v in res.terms.items()},
                seconds=np.full(len(idx), secs), format=np.array(PART_FORMAT))  # fmt: skip
     return out
 
@@ -400,6 +401,8 @@ def report(images, est, frame_of, merged, settings: dict) -> dict:
          "final_objective": float(merged["final_loss"][i]),
          "visible_vertices": int(merged["visible"][i]),
          "mean_displacement_px": float(merged["mean_displacement"][i]),
+         "terms": {k.removeprefix("term_"): float(v[i]) for k, v in merged.items()
+                   if k.startswith("term_")},
          "seconds": float(merged["seconds"][i])}
         for i in range(len(est))
     ]  # fmt: skip

@@ -183,6 +183,10 @@ def test_share_betas_and_rerun(model, frames, net):
     np.testing.assert_array_equal(b[0], b[1])
     np.testing.assert_array_equal(b[2], b[3])
     assert np.all(np.isfinite(b))
+    # per-term losses per frame, at the shared-shape refit's result
+    assert {"data", "pose_prior", "shape_prior"} <= set(res.terms), set(res.terms)
+    assert all(np.asarray(v).shape == (4,) and np.all(np.asarray(v) >= 0)
+               for v in res.terms.values())  # fmt: skip
 
 
 def test_batches_and_rounds_share_the_largest_compacted_width(model, frames, net, monkeypatch):
@@ -228,6 +232,9 @@ def test_temporal_weight_refits_each_subjects_frames_together(model, frames, net
     moved = np.abs(res.params["body_pose"] - base.params["body_pose"]).max(axis=(1, 2))
     assert np.all(moved[:3] > 0) and moved[3] == 0
     assert np.all(np.isfinite(res.final_loss)) and np.all(res.status != STATUS_NONFINITE)
+    # the terms follow the smoothed frames (their own objective's, at the new result)
+    assert np.all(res.terms["data"][:3] != base.terms["data"][:3])
+    assert all(res.terms[k][3] == base.terms[k][3] for k in base.terms)
 
 
 def test_temporal_runs_follow_frame_numbers(model, frames, net):

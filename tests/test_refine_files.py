@@ -58,6 +58,7 @@ def test_refine_files_writes_every_output_and_resumes(user_files, monkeypatch):
     for f in saved["frames"]:
         assert f["final_objective"] <= f["initial_objective"] * (1 + 1e-6)
         assert f["visible_vertices"] > 0
+        assert "data" in f["terms"] and all(v >= 0 for v in f["terms"].values())
     assert len(list((out / "overlays").glob("*.png"))) == 3
     assert len(list((out / "meshes").glob("*.obj"))) == 3
     assert {p.name for p in (out / "tracks").iterdir()} == {
