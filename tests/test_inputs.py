@@ -264,6 +264,11 @@ def test_images_folder_video_and_errors(tmp_path):
     assert vid.frames[0].dtype == np.uint8 and vid[0].dtype == np.float32  # kept as bytes
     np.testing.assert_allclose(vid[2] * 255.0, vid.frames[2], atol=1e-3)
     assert vid.fps == pytest.approx(10.0)
+    # a video over the memory budget is refused while decoding, with the way out
+    with pytest.raises(InputError, match=r"clip.mp4: more than 2 frames of 48x32 do not fit .*"
+                       r"-start_number 0 frames/frame_%06d.png"):  # fmt: skip
+        read_images(tmp_path / "clip.mp4", memory_budget=3 * 32 * 48 * 3 - 1)
+    assert len(read_images(tmp_path / "clip.mp4", memory_budget=6 * 32 * 48 * 3)) == 6
     with pytest.raises(InputError, match="no such file"):
         read_images(tmp_path / "nothing")
     (tmp_path / "empty").mkdir()

@@ -2,7 +2,9 @@
 
 Frames are float32 RGB in [0, 1], (H, W, 3); greyscale and RGBA inputs are converted. Image
 files are read when a frame is asked for (a long folder does not fill the memory); a video is
-decoded once, frame by frame.
+decoded once, frame by frame, and kept in memory as uint8: one that would take more than
+:data:`VIDEO_MEMORY_FRACTION` of the machine's memory is refused while decoding, with the way
+out (its frames extracted to a folder, which is read lazily).
 """
 
 from __future__ import annotations
@@ -18,6 +20,17 @@ from jaxrefine.inputs.errors import InputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+# A decoded video may take this share of the physical memory: the rest is for the fits, the
+# renderings and the video's overlay pictures (another copy of every frame, twice as wide)
+VIDEO_MEMORY_FRACTION = 0.25
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def to_float_rgb(array: np.ndarray, source: str) -> np.ndarray:
@@ -88,18 +101,21 @@ class ImageSequence:
         return self.frames is not None
 
 
-def _read_video(path: Path, max_frames: int | None) -> ImageSequence:
+def _read_video(path: Path, max_frames: int | None, budget: int | None) -> ImageSequence:
     import imageio.v3 as iio
 
     try:
         meta = iio.immeta(path)
-        frames = []
+        frames, used = [], 0
         with iio.imopen(path, "r") as video:  # closed here, also after an early stop
             for k, frame in enumerate(video.iter()):
                 if max_frames is not None and k >= max_frames:
                     break
                 rgb = to_float_rgb(frame, f"{path} frame {k}")  # checks shape and type
                 frames.append(np.round(rgb * 255.0).astype(np.uint8))
+                used += frames[-1].nbytes
+                if budget is not None and used > budget:
+                    raise _too_long(path, k + 1, frames[-1].shape, budget)
     except InputError:
         raise
     except Exception as exc:
@@ -111,13 +127,30 @@ def _read_video(path: Path, max_frames: int | None) -> ImageSequence:
     return ImageSequence(names, str(path), float(fps) if fps else None, frames=tuple(frames))
 
 
+def _too_long(path: Path, frames: int, shape, budget: int) -> InputError:
+    h, w = shape[:2]
+    return InputError(
+        f"{path}: more than {frames - 1} frames of {w}x{h} do not fit in the "
+        f"{budget / 2**30:.1f} GB a video may take in memory here; extract its frames to a "
+        f"folder (ffmpeg -i {path.name} -start_number 0 frames/frame_%06d.png: the video's own "
+        "frame names), which is read frame by frame, and refine the folder (photos without "
+        "--estimates: with --video)"
+    )
+
+
 def read_images(
-    source: str | os.PathLike | Sequence[str | os.PathLike], max_frames: int | None = None
+    source: str | os.PathLike | Sequence[str | os.PathLike],
+    max_frames: int | None = None,
+    memory_budget: int | None = -1,
 ) -> ImageSequence:
     """Images from a folder (sorted by name), an explicit list of files, or a video file.
 
+    ``memory_budget``: bytes a decoded video may take (-1: :data:`VIDEO_MEMORY_FRACTION` of the
+    physical memory; None: no limit).
+
     Raises:
-      InputError: missing source, a folder without images, an unreadable video, a list entry
+      InputError: missing source, a folder without images, an unreadable video or one over
+        the memory budget, a list entry
         that is not an image file. Unreadable image files in a folder or list are reported when
         their frame is read (:func:`read_image` names the file).
     """
@@ -140,7 +173,10 @@ def read_images(
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     if path.suffix.lower() in VIDEO_SUFFIXES:
-        return _read_video(path, max_frames)
+        if memory_budget == -1:
+            total = physical_memory()
+            memory_budget = None if total is None else int(VIDEO_MEMORY_FRACTION * total)
+        return _read_video(path, max_frames, memory_budget)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSequence((path.stem,), str(path), paths=(path,))
     raise InputError(
