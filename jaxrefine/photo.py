@@ -47,7 +47,7 @@ PHOTO_TILES = (1.0, 0.6, 0.4, 0.3)
 # Photos weight the vertices by the network's confidence head (RefineOptions.use_confidence)
 # when the network has one. Session 25's rule, written before the runs
 # (docs/measurements/2026-12-02/s25_zen3/decision_rules_s25.md), on session 26's eval-real of
-# six photos (docs/measurements/2026-12-03/s26_zen3/): over the 14 people of the four
+# six photos (docs/measurements/2026-12-03/s26_zen5/): over the 14 people of the four
 # multi-person photos, PCK@0.05 of the network-only row 0.822 -> 0.836, network + landmarks
 # 0.937 -> 0.937, IoU means not lower; the COCO photo kept PCK@0.05 1.000 and the astronaut
 # gained (README, "A photo without a regressor").

@@ -1,4 +1,4 @@
-# Session 26 (2026-12-03), AMD EPYC family 25 model 1 (Zen 3), 2 cores; one install (make install),
+# Session 26 (2026-12-03), AMD EPYC family 26 model 2 (Zen 5, AVX-512), 2 cores; one install (make install),
 # code: HEAD 67f5b85 (session 25: eval-real --confidence / --rerun-every) plus session 26's
 # reordering of refine()'s input checks (no effect on a fit); shipped network, Adam, default
 # tiles (1 0.6 0.4 0.3), mask gate 0.03. astronaut.png = scikit-image's data.astronaut() (the
