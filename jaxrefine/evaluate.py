@@ -473,8 +473,7 @@ def summarize(shares: list[dict], rows: tuple[str, ...] = ROWS) -> dict:
     """The table's ``rows`` from every share (:func:`evaluate_share`): metrics are means over all
     frames (in frame order, as one process computes them), EPE is the summed pixel error over
     the summed pixel count, a stage's ms per frame its summed milliseconds over all frames."""
-    frames = distributed.merge([{k: v for k, v in s.items() if not k.startswith(TOTAL)}
-                                for s in shares])  # fmt: skip
+    frames = _frame_columns(shares)
     n = len(frames["index"])
 
     def total(key):
@@ -496,11 +495,16 @@ def summarize(shares: list[dict], rows: tuple[str, ...] = ROWS) -> dict:
     return {r: table[r] for r in rows}
 
 
+def _frame_columns(shares: list[dict]) -> dict:
+    """The shares' per-frame columns (not their totals), merged in frame order."""
+    return distributed.merge([{k: v for k, v in s.items() if not k.startswith(TOTAL)}
+                              for s in shares])  # fmt: skip
+
+
 def per_frame(shares: list[dict], rows: tuple[str, ...], group: int) -> dict:
     """Every frame's metrics (mm) in frame order, as columns (lists): ``frame``, ``subject``
     (the synthetic subject, ``frame // group``) and ``<row>/<metric>`` for the rows that ran."""
-    frames = distributed.merge([{k: v for k, v in s.items() if not k.startswith(TOTAL)}
-                                for s in shares])  # fmt: skip
+    frames = _frame_columns(shares)
     index = np.asarray(frames["index"])
     out = {"frame": index.tolist(), "subject": (index // group).tolist()}
     for r in rows:

@@ -142,14 +142,21 @@ def load_result(path, model: BodyModel | None = None) -> dict:
             f"{path}: not a readable result .npz ({type(exc).__name__}: {exc})"
         ) from None
     check_result(out, path)
-    if model is not None:
-        mid, g, nb = str(out["model_id"]), str(out["gender"]), int(out["num_betas"])
-        if (mid, g, nb) != (model.model_id, model.gender, model.num_betas):
-            raise ResultFileError(
-                f"{path} was fitted with model {mid!r} ({g}, {nb} betas), not with "
-                f"{model.model_id!r} ({model.gender}, {model.num_betas} betas)"
-            )
+    why = None if model is None else model_mismatch(out, model, path)
+    if why is not None:
+        raise ResultFileError(why)
     return out
+
+
+def model_mismatch(arrays: dict, model: BodyModel, path) -> str | None:
+    """Why a result's arrays were not fitted with ``model`` (model id, gender, number of
+    betas), or None when they were."""
+    got = tuple(str(np.asarray(arrays.get(k, "?"))) for k in ("model_id", "gender", "num_betas"))
+    want = (model.model_id, model.gender, str(model.num_betas))
+    if got == want:
+        return None
+    return (f"{path} was fitted with model {got[0]!r} ({got[1]}, {got[2]} betas), not with "
+            f"{want[0]!r} ({want[1]}, {want[2]} betas)")  # fmt: skip
 
 
 def save_obj(path, vertices, faces) -> Path:

@@ -40,6 +40,7 @@ from jaxrefine import safepickle
 from jaxrefine.camera import focal_from_image_size, weak_perspective_to_full
 from jaxrefine.files import read_npz
 from jaxrefine.inputs.errors import InputError
+from jaxrefine.io import model_mismatch
 
 POSE_KEYS = ("pose", "poses", "thetas", "pred_pose", "pred_rotmat", "smpl_pose")
 BETA_KEYS = ("betas", "pred_betas", "pred_shape", "shape")
@@ -275,21 +276,12 @@ def read_estimates(
         raise InputError(f"{path}: inconsistent estimates ({type(exc).__name__}: {exc})") from None
 
 
-def _check_result_model(arrays: dict, model, path: Path) -> None:
-    got = tuple(str(np.asarray(arrays.get(k, "?"))) for k in ("model_id", "gender", "num_betas"))
-    want = (model.model_id, model.gender, str(model.num_betas))
-    if got != want:
-        raise InputError(
-            f"{path} was fitted with model {got[0]!r} ({got[1]}, {got[2]} betas), not with "
-            f"{want[0]!r} ({want[1]}, {want[2]} betas): give that model with --model"
-        )
-
-
 def _read_estimates(path: Path, image_size, num_betas, intrinsics, model) -> Estimates:
     arrays = _read_arrays(path)
     fmt = "jaxrefine" if str(arrays.get("format", "")) == "jaxrefine-result-v1" else "generic"
-    if model is not None and fmt == "jaxrefine":
-        _check_result_model(arrays, model, path)
+    why = model_mismatch(arrays, model, path) if model is not None and fmt == "jaxrefine" else None
+    if why is not None:
+        raise InputError(f"{why}: give that model with --model")
     go, bp = _pose(arrays, path)
     bkey = _first(arrays, BETA_KEYS)
     if bkey is None:
@@ -323,10 +315,10 @@ def _read_estimates(path: Path, image_size, num_betas, intrinsics, model) -> Est
     if len(track) != n:
         raise InputError(f"{path}: {tk!r} has {len(track)} entries for {n} estimates")
     f32 = np.float32
-    rule = "hmr2" if tkey == "pred_cam_t_full" and not np.all(np.isfinite(intr[:, 0])) else None
+    hmr2 = tkey == "pred_cam_t_full" and not np.all(np.isfinite(intr[:, 0]))
     return Estimates(
         go.astype(f32), bp.astype(f32), betas.astype(f32), transl.astype(f32), intr.astype(f32),
-        frame, track, str(path), fmt, rule or "diagonal",
+        frame, track, str(path), fmt, "hmr2" if hmr2 else "diagonal",
     )  # fmt: skip
 
 
