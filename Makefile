@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
-EXTRAS ?= egl,ref,dev,jaxopt,notebooks,data,detect
+EXTRAS ?= train,egl,ref,dev,jaxopt,notebooks,data,detect
 OUT    ?= out
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export MPLBACKEND ?= Agg
@@ -36,7 +36,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# torch first, pinned, so that smplx does not pull a CUDA build where a CPU wheel is available
 	$(PIP) install -q torch==2.13.0 || echo "warning: torch==2.13.0 unavailable; smplx parity tests will be skipped"
-	$(PIP) install -q -e ".[$(EXTRAS)]" || $(PIP) install -q -e ".[egl,dev,jaxopt,notebooks,data]"
+	$(PIP) install -q -e ".[$(EXTRAS)]" || $(PIP) install -q -e ".[train,egl,dev,jaxopt,notebooks,data]"
 	# pyrender (optional reference renderer) pins PyOpenGL 3.1.0, which fails on EGL: override it
 	$(PIP) install -q pyrender==0.1.45 && $(PIP) install -q PyOpenGL==3.1.10 \
 	  || echo "note: pyrender unavailable: its comparison test and benchmark rows are skipped"

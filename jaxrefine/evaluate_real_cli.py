@@ -115,12 +115,13 @@ def fit_rows(model, image: np.ndarray, pe, network, options) -> tuple[dict, dict
     (:class:`~jaxrefine.photo.PhotoEstimates`); ``image`` (H, W, 3) float in [0, 1].
 
     Returns ({row: params}, {skipped row: reason}) (see :func:`unavailable_rows`)."""
-    from jaxrefine.photo import estimate_params, landmark_keypoints, landmark_options
+    from jaxrefine.keypoints import mediapipe33_keypoints
+    from jaxrefine.photo import estimate_params, landmark_options
     from jaxrefine.refine import refine
 
     skipped = unavailable_rows(options.optimizer)
     init = estimate_params(pe.estimates)
-    kp = landmark_keypoints(pe.landmarks)
+    kp = mediapipe33_keypoints(pe.landmarks)
     n = len(kp)
     rows = {"initial": init}
     if "sparse_landmarks" not in skipped:
@@ -140,10 +141,10 @@ def fit_rows(model, image: np.ndarray, pe, network, options) -> tuple[dict, dict
 
 def pseudo_ground_truth(landmarks: np.ndarray, mask: np.ndarray) -> tuple[dict, np.ndarray]:
     """One person's BlazePose output as a COCO-like annotation: (gt dict, (H, W) bool mask)."""
-    from jaxrefine.keypoints import mediapipe33_to
+    from jaxrefine.keypoints import MIN_LANDMARK_VISIBILITY, mediapipe33_to
 
     pts, conf = mediapipe33_to("coco17", landmarks[:, :2], landmarks[:, 2])
-    vis = (conf >= 0.5).astype(np.float64)
+    vis = (conf >= MIN_LANDMARK_VISIBILITY).astype(np.float64)
     m = mask > MASK_THRESHOLD
     ys, xs = np.nonzero(m)
     if len(xs):

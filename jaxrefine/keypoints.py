@@ -128,6 +128,23 @@ def mediapipe33_to(target: str, points, conf):
     return out, out_conf
 
 
+# MediaPipe's landmarks below this visibility are not fitted: out of the image, or hidden
+# and guessed (the landmark initializer, jaxrefine.detect.initialize, uses the same gate).
+MIN_LANDMARK_VISIBILITY = 0.5
+
+
+def mediapipe33_keypoints(landmarks, set_name: str = "body25") -> np.ndarray:
+    """(P, 33, 3) MediaPipe landmarks (x, y, visibility) -> (P, K, 3) keypoints of ``set_name``
+    (x, y, confidence); landmarks below :data:`MIN_LANDMARK_VISIBILITY` get confidence 0."""
+    landmarks = np.asarray(landmarks, np.float32).reshape(-1, 33, 3)
+    out = [np.zeros((0, len(joint_names(set_name)), 3), np.float32)]
+    for lm in landmarks:
+        conf = np.where(lm[:, 2] >= MIN_LANDMARK_VISIBILITY, lm[:, 2], 0.0).astype(np.float32)
+        pts, c = mediapipe33_to(set_name, lm[:, :2], conf)
+        out.append(np.concatenate([pts, c[:, None]], 1)[None])
+    return np.concatenate(out).astype(np.float32)
+
+
 # --- end MediaPipe-33 ----------------------------------------------------------------------------
 
 SET_DEFINITIONS: dict[str, tuple[tuple[str, str], ...]] = {

@@ -29,10 +29,9 @@ import numpy as np
 
 from jaxrefine.camera import Camera
 from jaxrefine.inputs import Estimates
-from jaxrefine.keypoints import mediapipe33_to
+from jaxrefine.keypoints import mediapipe33_keypoints
 from jaxrefine.refine import RefineOptions, pose_batch, refine
 
-MIN_LANDMARK_VISIBILITY = 0.5  # landmarks below this visibility are not fitted (as the init)
 LANDMARK_WEIGHT = 1.0  # default weight of the landmark term beside the dense term
 # Photos' default mask gate (RefineOptions.mask_gate): targets more than 3 % of the person's
 # size outside BlazePose's mask are dropped. 3 %: the least of the gates tried at which no
@@ -138,17 +137,6 @@ def estimates_from_photo(
     )
 
 
-def landmark_keypoints(landmarks: np.ndarray, set_name: str = "body25") -> np.ndarray:
-    """(P, 33, 3) BlazePose landmarks -> (P, K, 3) keypoints of ``set_name`` (x, y, confidence);
-    landmarks below :data:`MIN_LANDMARK_VISIBILITY` get confidence 0."""
-    out = []
-    for lm in np.asarray(landmarks, np.float32):
-        conf = np.where(lm[:, 2] >= MIN_LANDMARK_VISIBILITY, lm[:, 2], 0.0).astype(np.float32)
-        pts, c = mediapipe33_to(set_name, lm[:, :2], conf)
-        out.append(np.concatenate([pts, c[:, None]], 1))
-    return np.stack(out).astype(np.float32)
-
-
 def estimate_params(est: Estimates) -> dict:
     """The parameter dict (P leading) of estimates, as :func:`refine` takes it."""
     return {"global_orient": est.global_orient, "body_pose": est.body_pose, "betas": est.betas,
@@ -195,7 +183,7 @@ def refine_photo(
     img = np.asarray(img, np.float32) / (255.0 if img.dtype == np.uint8 else 1.0)
     pe = estimates_from_photo(model, img, boxes=boxes, tiles=tiles, runner=runner)
     n = len(pe.estimates)
-    kp = landmark_keypoints(pe.landmarks) if use_landmarks else None
+    kp = mediapipe33_keypoints(pe.landmarks) if use_landmarks else None
     opts = landmark_options(options) if use_landmarks else options
     init = estimate_params(pe.estimates)
     masks = list(pe.masks) if opts.needs_masks else None
@@ -270,7 +258,7 @@ def read_photo_inputs(
     frame_of = np.asarray(est.frame, np.int64)
     if not use_landmarks:
         return images, est, frame_of, None, None, landmarks, masks
-    return images, est, frame_of, landmark_keypoints(landmarks), "body25", landmarks, masks
+    return images, est, frame_of, mediapipe33_keypoints(landmarks), "body25", landmarks, masks
 
 
 def _track_ids(parts: list[PhotoEstimates], is_video: bool) -> np.ndarray:

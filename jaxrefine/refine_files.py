@@ -183,7 +183,7 @@ def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intri
             f"{missing[0]!r}); those are fitted without keypoints",
             stacklevel=2,
         )
-    detected = [kp.people(keys[f]) for f in frame_of]
+    detected = [kp.people(keys[f], size(int(f)) if kp.normalized else None) for f in frame_of]
     matched = match_keypoints(detected, _projected_keypoints(model, est, kp.set_name))
     return images, est, frame_of, matched, kp.set_name
 
@@ -617,7 +617,9 @@ def main(argv: list[str]) -> int:
       help="without --estimates: the images (a folder or list) are one video's frames in "
            "order; link their people into tracks (a video file always is)")  # fmt: skip
     a("--out", required=True, help="output folder")
-    a("--keypoints", default=None, help="OpenPose BODY_25 folder/JSON or COCO-17 JSON")
+    a("--keypoints", default=None,
+      help="OpenPose BODY_25 folder/JSON, COCO-17 JSON, or MediaPipe Pose folder/JSON "
+           "(33 landmarks, normalized; fitted as BODY_25)")  # fmt: skip
     a("--intrinsics", nargs="+", default=None, help="fx fy cx cy, or a JSON file")
     a("--checkpoint", default=None, help="network checkpoint (default: the shipped one)")
     a("--model", default=None, help="body model file (default: the open model)")

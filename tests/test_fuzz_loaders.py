@@ -712,6 +712,30 @@ def test_fuzz_openpose_json(tmp_path, kind, seed):
     _outcome("OpenPose .json", read_keypoints, p, InputError, check)
 
 
+_MEDIAPIPE_JSON = json.dumps(
+    {"pose_landmarks": [[{"x": 0.3 + k / 100, "y": 0.2 + k / 50, "z": -0.1, "visibility": 0.9,
+                          "presence": 0.99} for k in range(33)]]},
+    indent=1,
+)  # fmt: skip
+
+
+@settings(_FUZZ, max_examples=80, phases=[Phase.generate])
+@given(kind=st.sampled_from(_TEXT_KINDS), seed=_SEEDS)
+def test_fuzz_mediapipe_json(tmp_path, kind, seed):
+    from jaxrefine.inputs.errors import InputError
+    from jaxrefine.inputs.keypoint_files import read_keypoints
+
+    def check(kp):
+        for frame in kp.frames:
+            people = kp.people(frame, (480, 640)) if kp.normalized else kp.people(frame)
+            assert people.ndim == 3 and people.shape[2] == 3
+            assert np.all(np.isfinite(people))
+
+    p = tmp_path / "frame_000001.json"
+    p.write_bytes(mutate_text(_MEDIAPIPE_JSON, kind, seed))
+    _outcome("MediaPipe .json", read_keypoints, p, InputError, check)
+
+
 def _tiny_estimates() -> dict:
     rng = np.random.default_rng(5)
     n = 3

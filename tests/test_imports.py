@@ -15,7 +15,8 @@ PACKAGE = Path(jaxrefine.__file__).resolve().parent
 # third-party packages of optional extras (pyproject's [project.optional-dependencies]): a
 # module that needs one may fail to import where the extra is not installed
 OPTIONAL = {"torch", "smplx", "body_models", "moderngl", "glcontext", "jaxopt", "anny", "skimage",
-            "OpenEXR", "ai_edge_litert", "nbclient", "nbformat"}  # fmt: skip
+            "OpenEXR", "ai_edge_litert", "nbclient", "nbformat", "grain", "orbax",
+            "tensorboardX"}  # fmt: skip
 
 
 def _module_names() -> dict[str, Path]:

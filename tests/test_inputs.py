@@ -244,6 +244,74 @@ def test_video_keypoints_reach_the_fit_and_gaps_are_named(tmp_path):
     np.testing.assert_array_equal(kps[:, :, 2].sum(1) > 0, [True, False, True])
 
 
+def _mediapipe_people(points_px, size, visibility=0.9):
+    """(P, 33, 2) pixels -> MediaPipe Tasks' people: 33 dicts of normalized x, y."""
+    h, w = size
+    return [[{"x": float(x) / w, "y": float(y) / h, "z": 0.0, "visibility": visibility,
+              "presence": 0.99} for x, y in person] for person in points_px]  # fmt: skip
+
+
+# BODY_25 keypoints whose MediaPipe landmark is the same model point (not a mean of two, not a
+# nearest stand-in): nose, shoulders, elbows, wrists, hips, knees, ankles, eyes, ears, big toes,
+# heels
+SAME_POINT_BODY25 = (0, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 24)
+
+
+def test_mediapipe_landmarks_reach_the_fit_in_pixels(tmp_path):
+    import imageio.v3 as iio
+
+    from jaxrefine.refine_files import _projected_keypoints, read_inputs
+    from jaxrefine.smpl_io import load_body_model
+
+    model, p, size = load_body_model(), _params(n=2), (64, 96)  # H != W: x and y kept apart
+    np.savez(tmp_path / "est.npz", **p, frame=np.arange(2))
+    (tmp_path / "img").mkdir()
+    for k in range(2):
+        iio.imwrite(tmp_path / "img" / f"frame_{k:03d}.png", np.zeros((*size, 3), np.uint8))
+    est = read_estimates(tmp_path / "est.npz").with_default_intrinsics(lambda i: size)
+    mp33 = _projected_keypoints(model, est, "mediapipe33")
+    (tmp_path / "mp").mkdir()
+    # frame 0 as the Tasks API gives it (with a hidden left wrist), frame 1 as the legacy API
+    tasks = {"pose_landmarks": _mediapipe_people(mp33[:1], size), "pose_world_landmarks": []}
+    tasks["pose_landmarks"][0][15]["visibility"] = 0.2
+    (tmp_path / "mp" / "frame_000.json").write_text(json.dumps(tasks))
+    legacy = {"landmark": _mediapipe_people(mp33[1:], size)[0]}
+    (tmp_path / "mp" / "frame_001.json").write_text(json.dumps(legacy))
+    *_, kps, kp_set = read_inputs(tmp_path / "img", tmp_path / "est.npz", model,
+                                  keypoints_path=tmp_path / "mp")  # fmt: skip
+    body25 = _projected_keypoints(model, est, "body25")
+    same = list(SAME_POINT_BODY25)
+    assert kp_set == "body25" and kps.shape == (2, 25, 3)
+    np.testing.assert_allclose(kps[:, same, :2], body25[:, same], atol=PIXEL_TOL)
+    assert kps[0, 7, 2] == 0 and kps[1, 7, 2] == np.float32(0.9)  # left wrist: the gate
+    assert np.all(kps[:, [20, 23], 2] == 0)  # small toes: MediaPipe has none
+
+
+def test_mediapipe_files_and_errors(tmp_path):
+    people = _mediapipe_people(np.zeros((2, 33, 2)), (10, 10))
+    (tmp_path / "two.json").write_text(json.dumps(people))  # a plain list of people
+    kp = read_keypoints(tmp_path / "two.json")
+    assert kp.normalized and kp.people("two", (10, 10)).shape == (2, 25, 3)
+    with pytest.raises(ValueError, match="two.json: normalized keypoints need the image's size"):
+        kp.people("two")
+    (tmp_path / "none.json").write_text(json.dumps({"pose_landmarks": []}))
+    assert read_keypoints(tmp_path / "none.json").people("none", (10, 10)).shape == (0, 25, 3)
+    (tmp_path / "short.json").write_text(json.dumps({"pose_landmarks": [people[0][:32]]}))
+    with pytest.raises(InputError, match="short.json person 0: expected 33 MediaPipe .* got 32"):
+        read_keypoints(tmp_path / "short.json")
+    bad = [dict(lm) for lm in people[0]]
+    del bad[4]["y"]
+    (tmp_path / "bad.json").write_text(json.dumps({"landmark": bad}))
+    with pytest.raises(InputError, match="bad.json person 0 landmark 4: expected a dict with"):
+        read_keypoints(tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text(json.dumps({"keypoints": []}))
+    with pytest.raises(InputError, match="other.json: neither an OpenPose .* nor MediaPipe"):
+        read_keypoints(tmp_path / "other.json")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="empty: no keypoint \\*.json files in the folder"):
+        read_keypoints(tmp_path / "empty")
+
+
 def test_images_folder_video_and_errors(tmp_path):
     import imageio.v3 as iio
 

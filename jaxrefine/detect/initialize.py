@@ -43,7 +43,12 @@ from scipy.spatial.transform import Rotation
 from jaxrefine.body_model import BodyModel, skin_vertices
 from jaxrefine.camera import Camera, focal_from_image_size, project
 from jaxrefine.fit import Stage, fit_stages_batch
-from jaxrefine.keypoints import MEDIAPIPE33_APPROXIMATE, get_set, keypoint_sets_for
+from jaxrefine.keypoints import (
+    MEDIAPIPE33_APPROXIMATE,
+    MIN_LANDMARK_VISIBILITY,
+    get_set,
+    keypoint_sets_for,
+)
 from jaxrefine.objective import (
     ANGLE_PRIOR_INDICES,
     ANGLE_PRIOR_SIGNS,
@@ -81,7 +86,7 @@ class InitConfig:
     shape_prior: float = 5.0
     steps: int = 300
     learning_rate: float = 0.02
-    min_visibility: float = 0.5
+    min_visibility: float = MIN_LANDMARK_VISIBILITY
 
 
 @dataclasses.dataclass(frozen=True)

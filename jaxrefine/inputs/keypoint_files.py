@@ -1,4 +1,4 @@
-"""2D keypoint files: OpenPose BODY_25 JSON and COCO-17 JSON.
+"""2D keypoint files: OpenPose BODY_25 JSON, COCO-17 JSON and MediaPipe-33 landmark JSON.
 
 - OpenPose: one ``<frame>_keypoints.json`` per frame (a folder of them, or one file), each with
   ``people[i].pose_keypoints_2d`` = 25 x (x, y, confidence), pixels.
@@ -6,6 +6,17 @@
   annotation file for the image names, or a COCO annotation file with ``images`` and
   ``annotations`` (the ground-truth format; ``v`` = 0 absent, 1 occluded, 2 visible becomes
   confidence 0 / 1 / 1).
+- MediaPipe Pose (33 landmarks): one JSON per frame (a folder of them, or one file), holding
+  either the Tasks API's ``PoseLandmarkerResult`` as a dict (``{"pose_landmarks": [person,
+  ...]}``, e.g. ``dataclasses.asdict(result)``), the legacy ``mp.solutions.pose`` result's
+  landmark list (``{"landmark": [...]}``, ``json_format.MessageToDict(results.pose_landmarks)``:
+  one person), or a list of people; a person is 33 ``{"x", "y", "visibility", ...}`` dicts with
+  ``x``, ``y`` normalized by the image's width and height, as MediaPipe gives them. They become
+  BODY_25 keypoints as the photo path maps BlazePose's (:func:`jaxrefine.keypoints.
+  mediapipe33_keypoints`: hands and face corners left out, visibility below
+  :data:`~jaxrefine.keypoints.MIN_LANDMARK_VISIBILITY` not fitted; a landmark without
+  ``visibility`` counts as visible), in pixels once the image's size is known
+  (:meth:`Keypoints2D.people`).
 
 Points with confidence 0 are never fitted (a missing joint at (0, 0) is not a target).
 """
@@ -22,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxrefine.inputs.errors import InputError
+from jaxrefine.keypoints import mediapipe33_keypoints
 
 SIZES = {"body25": 25, "coco17": 17}
 MAX_VALUE = 1e8  # pixels and confidences are never this large: a damaged file
@@ -35,15 +47,24 @@ class Keypoints2D:
       set_name: "body25" or "coco17".
       frames: frame name -> (P, K, 3) float32 (x, y, confidence) of the P people seen.
       source: the file or folder read.
+      normalized: x, y are fractions of the image's width and height (MediaPipe), not pixels.
     """
 
     set_name: str
     frames: dict[str, np.ndarray]
     source: str
+    normalized: bool = False
 
-    def people(self, frame: str | None) -> np.ndarray:
-        """(P, K, 3) of ``frame`` ((0, K, 3) if the file had no entry for it, or None)."""
-        return self.frames.get(frame, np.zeros((0, SIZES[self.set_name], 3), np.float32))
+    def people(self, frame: str | None, image_size: tuple[int, int] | None = None) -> np.ndarray:
+        """(P, K, 3) of ``frame`` in pixels ((0, K, 3) if the file had no entry for it, or
+        None). ``image_size``: the frame's (H, W), needed when the file is normalized."""
+        pts = self.frames.get(frame, np.zeros((0, SIZES[self.set_name], 3), np.float32))
+        if not self.normalized:
+            return pts
+        if image_size is None:
+            raise ValueError(f"{self.source}: normalized keypoints need the image's size")
+        h, w = image_size
+        return pts * np.asarray([w, h, 1], np.float32)
 
     def frames_of(self, names: Sequence[str], images_source: str = "images") -> list[str | None]:
         """Per image name, the keypoint frame it reads: the frame of the same name, else the
@@ -159,16 +180,76 @@ def read_coco(path: str | os.PathLike, images_json: str | os.PathLike | None = N
     return Keypoints2D("coco17", {k: np.stack(v) for k, v in frames.items()}, str(path))
 
 
+def _mediapipe_person(person, where: str) -> np.ndarray:
+    """33 landmark dicts -> (33, 3) x, y (normalized), visibility."""
+    if not isinstance(person, list) or len(person) != 33:
+        got = f"{len(person)} entries" if isinstance(person, list) else type(person).__name__
+        raise InputError(f"{where}: expected 33 MediaPipe landmarks, got {got}")
+    rows = []
+    for k, lm in enumerate(person):
+        if not isinstance(lm, dict) or "x" not in lm or "y" not in lm:
+            raise InputError(f"{where} landmark {k}: expected a dict with 'x' and 'y'")
+        vis = lm.get("visibility")
+        rows.append([lm["x"], lm["y"], 1.0 if vis is None else vis])
+    pts = _points(rows, 33, where)
+    pts[:, 2] = np.clip(pts[:, 2], 0.0, 1.0)
+    return pts
+
+
+def _mediapipe_people(obj) -> list | None:
+    """The people of a MediaPipe JSON object, or None when it is not one."""
+    if isinstance(obj, dict) and isinstance(obj.get("pose_landmarks"), list):
+        return obj["pose_landmarks"]
+    if isinstance(obj, dict) and isinstance(obj.get("landmark"), list):
+        return [obj["landmark"]]
+    if isinstance(obj, list) and all(isinstance(p, list) for p in obj):
+        return obj
+    return None
+
+
+def _mediapipe_file(path: Path, obj) -> np.ndarray:
+    people = _mediapipe_people(obj)
+    if people is None:
+        raise InputError(f"{path}: not a MediaPipe file (expected 'pose_landmarks', 'landmark' "
+                         "or a list of people)")  # fmt: skip
+    pts = [_mediapipe_person(p, f"{path} person {i}") for i, p in enumerate(people)]
+    return mediapipe33_keypoints(np.asarray(pts, np.float32).reshape(-1, 33, 3), "body25")
+
+
+def read_mediapipe(path: str | os.PathLike) -> Keypoints2D:
+    """A folder of MediaPipe Pose ``*.json`` files, or one; frame name = file stem (without
+    ``_keypoints``). BODY_25 keypoints, normalized (see the module's docstring)."""
+    path = Path(path)
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    if path.is_dir() and not files:
+        raise InputError(f"{path}: no MediaPipe *.json files in the folder")
+    frames = {f.stem.removesuffix("_keypoints"): _mediapipe_file(f, _load_json(f)) for f in files}
+    return Keypoints2D("body25", frames, str(path), normalized=True)
+
+
+def _format_of(path: Path, obj) -> str:
+    if isinstance(obj, dict) and "people" in obj:
+        return "openpose"
+    if _mediapipe_people(obj) is not None:
+        return "mediapipe"
+    if isinstance(obj, list) or (isinstance(obj, dict) and "annotations" in obj):
+        return "coco"
+    raise InputError(f"{path}: neither an OpenPose file ('people'), COCO ('annotations') nor "
+                     "MediaPipe ('pose_landmarks', 'landmark')")  # fmt: skip
+
+
 def read_keypoints(path: str | os.PathLike, images_json=None) -> Keypoints2D:
-    """Detect the format (OpenPose folder/file or COCO) and read it."""
+    """Detect the format (OpenPose or MediaPipe folder/file, or COCO) and read it; a folder's
+    format is its first file's."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such keypoint file or folder")
-    if path.is_dir():
-        return read_openpose(path)
-    obj = _load_json(path)
-    if isinstance(obj, dict) and "people" in obj:
-        return read_openpose(path)
-    if isinstance(obj, list) or (isinstance(obj, dict) and "annotations" in obj):
+    first = min(path.glob("*.json"), default=None) if path.is_dir() else path
+    if first is None:
+        raise InputError(f"{path}: no keypoint *.json files in the folder")
+    fmt = _format_of(first, _load_json(first))
+    if fmt == "coco":
+        if path.is_dir():
+            raise InputError(f"{path}: a folder of COCO files; give the one COCO file")
         return read_coco(path, images_json)
-    raise InputError(f"{path}: neither an OpenPose file ('people') nor COCO ('annotations')")
+    return read_mediapipe(path) if fmt == "mediapipe" else read_openpose(path)

@@ -19,6 +19,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from jaxrefine.extras import require
 from jaxrefine.files import atomic_savez, atomic_write
 from jaxrefine.network.config import NetworkConfig
 from jaxrefine.network.model import flatten_params, param_shapes, unflatten_params
@@ -101,9 +102,8 @@ def _validate(path, cfg: NetworkConfig, flat: dict) -> None:
 def load_run(run_dir) -> tuple[NetworkConfig, dict, dict]:
     """The latest ``params`` of a training run directory (orbax ``DIR/checkpoints/``) with the
     network config from ``DIR/config.json`` (the whole file, or its ``"network"`` entry)."""
-    import orbax.checkpoint as ocp
-
     run_dir = Path(run_dir).resolve()
+    ocp = require("orbax.checkpoint", "train", f"{run_dir}: reading a training run folder")
     ckdir, cfg_file = run_dir / "checkpoints", run_dir / "config.json"
     if not ckdir.is_dir() or not cfg_file.is_file():
         raise FileNotFoundError(
