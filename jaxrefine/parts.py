@@ -73,7 +73,13 @@ def load_part(path: Path, idx: np.ndarray, settings: str, inputs: str) -> dict |
             f"{path}: made with other settings ({', '.join(differ)}); --resume continues a run "
             "with the same ones: give them again, or write to a new --out"
         )
-    if str(part["inputs"]) != inputs or not np.array_equal(part["index"], idx):
+    if not np.array_equal(part["index"], idx):
+        raise InputError(
+            f"{path}: holds other estimates than this run's chunk (another --chunk, or a run "
+            "before chunks kept tracks whole); --resume continues a run with the same "
+            "chunks: give its --chunk, or write to a new --out"
+        )
+    if str(part["inputs"]) != inputs:
         raise InputError(
             f"{path}: made from other inputs (estimates, images, keypoints or masks); "
             "--resume continues a run on the same files: write to a new --out"

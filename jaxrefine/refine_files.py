@@ -188,23 +188,48 @@ def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intri
     return images, est, frame_of, matched, kp.set_name
 
 
+def chunk_groups(track_id, chunk: int, keep_tracks: bool) -> np.ndarray:
+    """(N,) chunk number of every estimate. Plain: ``chunk`` estimates at a time in file order.
+    ``keep_tracks`` (``--share-betas``, ``--temporal-weight``): whole tracks, in order of first
+    appearance, packed into chunks of at most ``chunk`` estimates; a track longer than
+    ``chunk`` fills chunks of its own in file order (its last piece shared with what follows)."""
+    track_id = np.asarray(track_id)
+    if not keep_tracks:
+        return np.arange(len(track_id)) // chunk
+    _, first = np.unique(track_id, return_index=True)
+    out = np.empty(len(track_id), np.int64)
+    k, used = 0, 0
+    for t in track_id[np.sort(first)]:
+        rows = np.flatnonzero(track_id == t)
+        if used and used + len(rows) > chunk:
+            k, used = k + 1, 0
+        if used + len(rows) <= chunk:
+            out[rows], used = k, used + len(rows)
+        else:  # longer than a chunk: consecutive pieces
+            out[rows] = k + np.arange(len(rows)) // chunk
+            k, used = int(out[rows[-1]]), (len(rows) - 1) % chunk + 1
+    return out
+
+
 def cut_tracks(track_id: np.ndarray, groups: np.ndarray) -> list[int]:
     """The tracks whose estimates fall in more than one chunk (``groups``: (N,) chunk ids)."""
     return sorted(int(t) for t in np.unique(track_id) if len(np.unique(groups[track_id == t])) > 1)
 
 
 def warn_cut_tracks(track_id, groups, options, chunk: int) -> None:
-    """Warn when ``--share-betas`` / ``--temporal-weight`` meet tracks cut by the chunks: both
-    work inside one chunk, so such a track gets a shape (and a smoothing) per chunk."""
+    """Warn when ``--share-betas`` / ``--temporal-weight`` meet tracks cut by the chunks
+    (tracks longer than ``--chunk``, :func:`chunk_groups`): both work inside one chunk, so such
+    a track gets a shape (and a smoothing) per chunk."""
     wants = [f for f, on in (("--share-betas", options.share_betas),
                              ("--temporal-weight", options.temporal_weight > 0)) if on]  # fmt: skip
     cut = cut_tracks(np.asarray(track_id), np.asarray(groups)) if wants else []
     if cut:
+        longest = int(np.max(np.unique(np.asarray(track_id), return_counts=True)[1]))
         warnings.warn(
-            f"{' and '.join(wants)} work within a chunk of --chunk {chunk} estimates; tracks "
-            f"{', '.join(map(str, cut[:5]))}{', ...' if len(cut) > 5 else ''} span several "
-            f"chunks and get one shape / smoothing per chunk (--chunk {len(track_id)} keeps "
-            "every track whole)",
+            f"{' and '.join(wants)} work within a chunk of at most --chunk {chunk} estimates "
+            f"(whole tracks where they fit); tracks {', '.join(map(str, cut[:5]))}"
+            f"{', ...' if len(cut) > 5 else ''} are longer and get one shape / smoothing per "
+            f"chunk (--chunk {longest} keeps every track whole)",
             stacklevel=3,
         )
 
@@ -237,7 +262,7 @@ def run_chunks(
     options,
     out: Path,
     *,
-    chunk: int,
+    groups: np.ndarray,
     resume: bool,
     progress: bool = True,
     chunks=None,
@@ -246,17 +271,17 @@ def run_chunks(
     """Refine the estimates chunk by chunk (each saved to ``OUT/parts/`` when done; with
     ``resume`` finished chunks are read back instead of refitted).
 
-    ``chunks``: the chunk numbers to run (default all; chunk ``k`` holds estimates
-    ``[k * chunk, (k + 1) * chunk)``). ``masks``: one person mask per estimate (the silhouette
+    ``groups``: (N,) chunk number of every estimate (:func:`chunk_groups`). ``chunks``: the
+    chunk numbers to run (default all). ``masks``: one person mask per estimate (the silhouette
     term's, see :class:`~jaxrefine.refine.RefineOptions`) or None. Returns their arrays
     concatenated, row ``j`` being estimate ``index[j]`` (an empty ``index`` when there are
     none)."""
     from tqdm import tqdm
 
-    n = len(est)
-    chunks = range(-(-n // chunk)) if chunks is None else [int(k) for k in chunks]
+    groups = np.asarray(groups)
+    chunks = np.unique(groups) if chunks is None else [int(k) for k in chunks]
     pid, count = distributed.process()
-    idxs = [np.arange(k * chunk, min((k + 1) * chunk, n)) for k in chunks]
+    idxs = [np.flatnonzero(groups == k) for k in chunks]
     desc = "refine" if count == 1 else f"refine [{pid}/{count}]"
     bar = tqdm(total=sum(map(len, idxs)), unit="frame", disable=not progress, desc=desc)
     parts, settings = [], run_settings(model, network, options)
@@ -521,10 +546,11 @@ def refine_files(
                                       keypoint_weight=options.keypoint_weight or 1.0)  # fmt: skip
     backend = resolve_backend(options.backend)
     pid, count = distributed.process()
-    groups = np.arange(len(est)) // chunk  # chunks are the unit of work and of resuming
+    keep_tracks = options.share_betas or options.temporal_weight > 0
+    groups = chunk_groups(est.track_id, chunk, keep_tracks)  # the unit of work and of resuming
     warn_cut_tracks(est.track_id, groups, options, chunk)
     mine = np.unique(groups[distributed.share(len(est), count, pid, groups)])
-    local = run_chunks(model, network, images, est, frame_of, kp, options, out, chunk=chunk,
+    local = run_chunks(model, network, images, est, frame_of, kp, options, out, groups=groups,
                        resume=resume, progress=progress, chunks=mine, masks=masks)  # fmt: skip
     pics = {}
     if outputs.overlays or (outputs.video and images.is_video):
@@ -637,7 +663,8 @@ def main(argv: list[str]) -> int:
     a(
         "--share-betas",
         action="store_true",
-        help="one body shape per track (within a --chunk; a warning names tracks it cuts)",
+        help="one body shape per track (chunks keep whole tracks; one longer than --chunk gets a "
+        "shape per chunk, named in a warning)",
     )
     a("--silhouette-weight", type=float, default=0.0,
       help="photos: add the silhouette term on BlazePose's person masks (0 = off)")  # fmt: skip
@@ -650,10 +677,12 @@ def main(argv: list[str]) -> int:
         type=float,
         default=0.0,
         help="video: refit each track's frames together with this weight on joint accelerations "
-        "(0 = off; 1e5 was best in `jaxrefine eval-video`); tracks are cut at --chunk",
+        "(0 = off; 1e5 was best in `jaxrefine eval-video`); tracks longer than --chunk are cut",
     )
     a("--batch", type=int, default=16, help="frames per compiled batch")
-    a("--chunk", type=int, default=64, help="frames per saved chunk (resume granularity)")
+    a("--chunk", type=int, default=64,
+      help="estimates per saved chunk (resume granularity; with --share-betas or "
+           "--temporal-weight whole tracks per chunk where they fit)")  # fmt: skip
     a("--fps", type=float, default=None, help="fps of the exported animations")
     a("--obj", action="store_true", help="write a mesh per frame (.obj)")
     a("--ply", action="store_true", help="write a mesh per frame (.ply)")

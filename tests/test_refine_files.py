@@ -88,6 +88,10 @@ def test_refine_files_writes_every_output_and_resumes(user_files, monkeypatch):
     with pytest.raises(InputError, match=r"part_00000.npz: made from other inputs"):
         refine_files(root / "imgs", root / "est_moved.npz", out, model=model, network=net,
                      options=FAST, chunk=2, resume=True, progress=False)  # fmt: skip
+    with pytest.raises(InputError, match=r"part_00000.npz: holds other estimates than this "
+                       r"run's chunk \(another --chunk"):  # fmt: skip
+        refine_files(root / "imgs", root / "est.npz", out, model=model, network=net,
+                     options=FAST, chunk=3, resume=True, progress=False)  # fmt: skip
 
 
 def test_an_optimizer_without_a_version_for_the_data_fails_before_work(
@@ -177,20 +181,65 @@ def test_inconsistent_inputs_fail_before_work(user_files, tmp_path, capsys):
     assert code == 2 and len(err) == 1 and "nope" in err[0]
 
 
+def test_chunks_keep_tracks_whole_where_they_fit():
+    from jaxrefine.refine_files import chunk_groups, cut_tracks
+
+    track = np.array([0, 1, 0, 1, 2, 2])
+    np.testing.assert_array_equal(chunk_groups(track, 2, False), [0, 0, 1, 1, 2, 2])
+    np.testing.assert_array_equal(chunk_groups(track, 2, True), [0, 1, 0, 1, 2, 2])
+    np.testing.assert_array_equal(chunk_groups(track, 4, True), [0, 0, 0, 0, 1, 1])
+    long = np.array([5] * 5 + [6] * 2)  # track 5 is longer than a chunk of 2
+    np.testing.assert_array_equal(chunk_groups(long, 2, True), [0, 0, 1, 1, 2, 3, 3])
+    assert cut_tracks(long, chunk_groups(long, 2, True)) == [5]
+    # its last piece takes the next track when that fits
+    np.testing.assert_array_equal(chunk_groups(long[1:], 3, True), [0, 0, 0, 1, 1, 1])
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        track, chunk = rng.integers(0, 6, rng.integers(1, 40)), int(rng.integers(1, 9))
+        groups = chunk_groups(track, chunk, True)
+        _, sizes = np.unique(groups, return_counts=True)
+        assert sizes.max() <= chunk and np.all(np.diff(np.unique(groups)) == 1)
+        ids, counts = np.unique(track, return_counts=True)
+        assert set(cut_tracks(track, groups)) == set(ids[counts > chunk].tolist())
+
+
 def test_tracks_cut_by_the_chunks_are_named_with_share_betas():
     import dataclasses
     import warnings
 
     from jaxrefine.refine_files import cut_tracks, warn_cut_tracks
 
-    track = np.array([0, 1, 0, 1, 2, 2])
-    groups = np.arange(6) // 2  # chunks of 2: tracks 0 and 1 are cut, track 2 is whole
-    assert cut_tracks(track, groups) == [0, 1]
+    track = np.array([0, 0, 0, 1, 2, 2])
+    groups = np.array([0, 0, 1, 1, 2, 2])  # chunks of 2: track 0 (3 estimates) is cut
+    assert cut_tracks(track, groups) == [0]
     assert cut_tracks(track, np.zeros(6, int)) == []
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warn_cut_tracks(track, groups, FAST, 2)  # neither option: nothing to say
         warn_cut_tracks(track, np.zeros(6, int), dataclasses.replace(FAST, share_betas=True), 6)
-    with pytest.warns(UserWarning, match=r"--share-betas work within a chunk of --chunk 2 .*"
-                      r"tracks 0, 1 span several chunks.*--chunk 6 keeps"):  # fmt: skip
+    with pytest.warns(UserWarning, match=r"--share-betas work within a chunk of at most --chunk "
+                      r"2 .*tracks 0 are longer .*--chunk 3 keeps"):  # fmt: skip
         warn_cut_tracks(track, groups, dataclasses.replace(FAST, share_betas=True), 2)
+
+
+def test_share_betas_keeps_an_interleaved_track_in_one_chunk(user_files, tmp_path):
+    """Estimates in file order track 0, 1, 0 with --chunk 2: the chunks are [0, 0] + [1] by
+    track, not [0, 1] + [0] by file order, so track 0 gets one shape and nothing is warned."""
+    import dataclasses
+    import warnings
+
+    model, root, net = user_files
+    est = dict(np.load(root / "est.npz"))
+    est["track_id"] = np.array([0, 1, 0])
+    np.savez(tmp_path / "est.npz", **est)
+    shared = dataclasses.replace(FAST, share_betas=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        refine_files(root / "imgs", tmp_path / "est.npz", tmp_path / "out", model=model,
+                     network=net, options=shared, outputs=Outputs(overlays=False, tracks=False),
+                     chunk=2, progress=False)  # fmt: skip
+    res = load_result(tmp_path / "out" / "refined.npz", model)
+    np.testing.assert_array_equal(res["betas"][0], res["betas"][2])
+    assert not np.array_equal(res["betas"][0], res["betas"][1])
+    with np.load(tmp_path / "out" / "parts" / "part_00000.npz") as part:
+        np.testing.assert_array_equal(part["index"], [0, 2])
