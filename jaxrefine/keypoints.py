@@ -1,4 +1,5 @@
-"""Named keypoint sets (SMPL-24, OpenPose BODY_25, COCO-17) for any SMPL-layout model.
+"""Named keypoint sets (SMPL-24, OpenPose BODY_25, COCO-17, MediaPipe-33) for any SMPL-layout
+model.
 
 A keypoint is either one of the 24 SMPL joints or a surface landmark of the model (a convex
 combination of vertices: nose, eyes, ears, toes, heels). Landmarks are defined per mesh: for
@@ -8,7 +9,8 @@ the open model ships its own (chosen on its mesh, see scripts/build_open_body_mo
 
 BODY_25 follows SPIN / smplify-x's SMPL -> OpenPose table: MidHip is the SMPL pelvis joint, Neck
 the SMPL neck joint, hips/knees/ankles/shoulders/elbows/wrists the SMPL joints. COCO-17 uses the
-same sources in COCO's order.
+same sources in COCO's order. MediaPipe-33 (BlazePose) has its own table below, and its
+mapping to COCO-17 and BODY_25 for fitting MediaPipe's landmarks as those sets.
 """
 
 from __future__ import annotations

@@ -304,6 +304,10 @@ def test_mediapipe_files_and_errors(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps({"landmark": bad}))
     with pytest.raises(InputError, match="bad.json person 0 landmark 4: expected a dict with"):
         read_keypoints(tmp_path / "bad.json")
+    pixels = _mediapipe_people(np.full((1, 33, 2), 300.0), (1, 1))  # x, y in pixels
+    (tmp_path / "pixels.json").write_text(json.dumps(pixels))
+    with pytest.raises(InputError, match="pixels.json person 0: x, y up to 300: MediaPipe's"):
+        read_keypoints(tmp_path / "pixels.json")
     (tmp_path / "other.json").write_text(json.dumps({"keypoints": []}))
     with pytest.raises(InputError, match="other.json: neither an OpenPose .* nor MediaPipe"):
         read_keypoints(tmp_path / "other.json")

@@ -37,6 +37,9 @@ from jaxrefine.keypoints import mediapipe33_keypoints
 
 SIZES = {"body25": 25, "coco17": 17}
 MAX_VALUE = 1e8  # pixels and confidences are never this large: a damaged file
+# MediaPipe's x, y are fractions of the image's size, a little beyond [0, 1] for landmarks it
+# guesses outside the image; values beyond this are pixels (a file written in other units)
+MAX_NORMALIZED = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,6 +196,11 @@ def _mediapipe_person(person, where: str) -> np.ndarray:
         rows.append([lm["x"], lm["y"], 1.0 if vis is None else vis])
     pts = _points(rows, 33, where)
     pts[:, 2] = np.clip(pts[:, 2], 0.0, 1.0)
+    if np.abs(pts[:, :2]).max() > MAX_NORMALIZED:
+        raise InputError(
+            f"{where}: x, y up to {np.abs(pts[:, :2]).max():g}: MediaPipe's landmarks are "
+            "fractions of the image's width and height (pixels divided by them)"
+        )
     return pts
 
 
