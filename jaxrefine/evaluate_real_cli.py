@@ -18,14 +18,20 @@ Scores (:func:`jaxrefine.detect.evaluate_real.score_body`): PCK@0.05 / PCK@0.1 (
 diagonal) of the body's projected COCO-17 keypoints and the IoU of its rendered silhouette.
 
 - On a COCO photo with its annotation (``--image`` / ``--annotation``): against the COCO
-  keypoints, box and polygon (real ground truth; the person whose BlazePose mask overlaps the
-  polygon most).
+  keypoints, box and polygon (real ground truth) of each annotated person, scored through the
+  detected person whose BlazePose mask overlaps its polygon most (IoU >= :data:`MIN_MATCH_IOU`;
+  an annotated person without one is counted as missed).
+- On a COCO keypoint file (``--coco FILE --coco-images DIR``, e.g. COCO's
+  ``person_keypoints_val2017.json`` with ``val2017/``): the same for every image with
+  annotated people (not crowds, with a polygon and ``--min-keypoints``), and the means over
+  every scored person per row.
 - On other photos (``--pseudo``): **pseudo ground truth** -- each detected person's BlazePose
   landmarks mapped to COCO-17 (visibility >= 0.5), the box of its mask and its mask (> 0.5);
   figures are means over the people. They measure agreement with BlazePose, not accuracy.
 
 The JSON keeps each person's scores too (``per_person``, in the order of ``boxes``: the COCO
-box, or each person's mask box).
+box, or each person's mask box; ``annotation_ids``); ``--csv`` writes them one line per
+person and row.
 
 Pictures (``--out``): per photo and row, the bodies over the photo, with the photo's
 attribution in the PNG's text metadata and in a caption file beside it.
@@ -43,6 +49,11 @@ import numpy as np
 ROWS = ("initial", "sparse_landmarks", "learned_dense", "learned_dense_landmarks")
 METRICS = ("pck@0.05", "pck@0.1", "silhouette_iou")
 MASK_THRESHOLD = 0.5  # BlazePose mask probability counted as person
+# A detected person is scored against an annotated one when BlazePose's mask and the annotated
+# outline overlap at least this much (IoU): the COCO photo's person overlaps 0.92; another
+# person's outline beside or behind overlaps far less, and a person the detector missed is
+# counted as missed rather than scored through a neighbour.
+MIN_MATCH_IOU = 0.3
 
 # Attribution lines of the photos in the project's real-image folder (from its NOTICE.md).
 ATTRIBUTION = {
@@ -179,13 +190,15 @@ def save_row_pictures(model, image, rows, cameras, out: Path, name: str, credit:
                             f"jaxrefine eval-real, row {row}: photo | bodies")  # fmt: skip
 
 
-def evaluate_photo(model, path, network, options, runner, *, annotation=None, out=None,
+def evaluate_photo(model, path, network, options, runner, *, truth=None, out=None,
                    backend="auto", tiles=None) -> dict:  # fmt: skip
-    """Rows and scores of one photo (COCO ground truth with ``annotation``, else pseudo);
-    ``tiles`` default: :data:`jaxrefine.photo.PHOTO_TILES`."""
-    from jaxrefine import metrics
+    """Rows and scores of one photo: against ``truth`` (the photo's annotated people, person
+    dicts of :func:`~jaxrefine.detect.evaluate_real.read_coco_people`; each scored through the
+    detected person whose mask matches its outline, :data:`MIN_MATCH_IOU`) or, without it,
+    against BlazePose (pseudo ground truth). ``tiles`` default:
+    :data:`jaxrefine.photo.PHOTO_TILES`."""
     from jaxrefine.detect import read_image
-    from jaxrefine.detect.evaluate_real import polygon_to_mask, read_coco_person
+    from jaxrefine.detect.evaluate_real import match_people, polygon_to_mask
     from jaxrefine.photo import PHOTO_TILES, estimates_from_photo
 
     tiles = PHOTO_TILES if tiles is None else tiles
@@ -193,12 +206,12 @@ def evaluate_photo(model, path, network, options, runner, *, annotation=None, ou
     img = np.asarray(read_image(path), np.float32) / 255.0
     h, w = img.shape[:2]
     pe = estimates_from_photo(model, img, tiles=tiles, runner=runner, source=str(path))
-    if annotation is not None:
-        gt = read_coco_person(annotation)
-        gt_mask = polygon_to_mask(gt["polygons"], h, w)
-        best = int(np.argmax([metrics.mask_iou(m > MASK_THRESHOLD, gt_mask) for m in pe.masks]))
-        keep = np.array([best])
-        gts = [(gt, gt_mask)]
+    if truth is not None:
+        gt_masks = [polygon_to_mask(gt["polygons"], h, w) for gt in truth]
+        pairs = match_people(pe.masks > MASK_THRESHOLD, np.asarray(gt_masks).reshape(-1, h, w),
+                             MIN_MATCH_IOU)  # fmt: skip
+        keep = np.array([d for d, _ in pairs], np.int64)
+        gts = [(truth[g], gt_masks[g]) for _, g in pairs]
     else:
         keep = np.arange(len(pe.landmarks))
         gts = [pseudo_ground_truth(lm, m) for lm, m in zip(pe.landmarks, pe.masks)]
@@ -206,15 +219,19 @@ def evaluate_photo(model, path, network, options, runner, *, annotation=None, ou
         estimates=_select(pe.estimates, keep), cameras=jax.tree.map(lambda a: a[keep], pe.cameras),
         landmarks=pe.landmarks[keep], masks=pe.masks[keep],
     )  # fmt: skip
-    rows, skipped = fit_rows(model, img, pe, network, options)
-    scores, per_person = score_rows(model, rows, pe.cameras, gts, backend)
-    boxes = [np.asarray(g[0]["box"]).round(1).tolist() for g in gts]
+    rows, skipped, scores, per_person = {}, unavailable_rows(options.optimizer), {}, {}
+    if len(keep):
+        rows, skipped = fit_rows(model, img, pe, network, options)
+        scores, per_person = score_rows(model, rows, pe.cameras, gts, backend)
     if out is not None:
         save_row_pictures(model, img, rows, pe.cameras, Path(out), Path(path).stem,
                           attribution(path), backend)  # fmt: skip
-    kind = "coco_ground_truth" if annotation is not None else "pseudo_ground_truth_blazepose"
-    return {"photo": str(path), "ground_truth": kind, "people": len(keep), "rows": scores,
-            "per_person": per_person, "boxes": boxes, "skipped": skipped,
+    kind = "coco_ground_truth" if truth is not None else "pseudo_ground_truth_blazepose"
+    return {"photo": str(path), "ground_truth": kind, "people": len(keep),
+            "annotated": None if truth is None else len(truth), "rows": scores,
+            "per_person": per_person, "boxes": [np.asarray(g[0]["box"]).round(1).tolist()
+                                                for g in gts],
+            "annotation_ids": [g[0].get("id") for g in gts], "skipped": skipped,
             "seconds": time.perf_counter() - t0, "attribution": attribution(path)}  # fmt: skip
 
 
@@ -226,17 +243,88 @@ def _select(est, keep):
 
 
 def table_rows(results: list[dict]) -> list[list]:
-    """Printable rows: photo, ground truth, people, row, metrics ("skipped" for skipped rows)."""
+    """Printable rows: photo, ground truth, people, row, metrics ("skipped" for skipped rows,
+    "no match" when no detected person matched an annotated one)."""
     out = []
     for r in results:
         truth = "COCO" if r["ground_truth"].startswith("coco") else "pseudo (BlazePose)"
+        people = r["people"] if r["annotated"] is None else f"{r['people']} of {r['annotated']}"
         for row in ROWS:
             vals = r["rows"].get(row)
-            cells = (
-                ["skipped"] * len(METRICS) if vals is None else [f"{vals[m]:.3f}" for m in METRICS]
-            )
-            out.append([Path(r["photo"]).name, truth, r["people"], row, *cells])
+            empty = "no match" if not r["people"] else "skipped"
+            cells = [empty] * len(METRICS) if vals is None else [f"{vals[m]:.3f}" for m in METRICS]
+            out.append([Path(r["photo"]).name, truth, people, row, *cells])
     return out
+
+
+def summary(results: list[dict]) -> dict:
+    """Means over every scored person of ``results`` per row (people, not photos, weigh
+    alike), with how many annotated people were matched (COCO ground truth)."""
+    out = {"photos": len(results), "people": sum(r["people"] for r in results),
+           "annotated": sum(r["annotated"] or 0 for r in results), "rows": {}}  # fmt: skip
+    for row in ROWS:
+        scores = [s for r in results for s in r["per_person"].get(row, [])]
+        if scores:
+            out["rows"][row] = {m: float(np.nanmean([s[m] for s in scores])) for m in METRICS}
+    return out
+
+
+def per_person_csv(path, results: list[dict]) -> None:
+    """One line per photo, person and row: the person's box, annotation id and scores."""
+    from jaxrefine.report import write_csv
+
+    names = ("photo", "ground_truth", "person", "annotation_id", "box", "row", *METRICS)
+    columns: dict[str, list] = {k: [] for k in names}
+    for r in results:
+        for row, scores in r["per_person"].items():
+            for i, s in enumerate(scores):
+                box = " ".join(f"{v:g}" for v in r["boxes"][i])
+                line = {"photo": Path(r["photo"]).name, "ground_truth": r["ground_truth"],
+                        "person": i, "annotation_id": r["annotation_ids"][i] or "", "box": box,
+                        "row": row, **s}  # fmt: skip
+                for k in names:
+                    columns[k].append(line[k])
+    write_csv(path, columns)
+
+
+def truth_of(image, annotation) -> list[dict]:
+    """The annotated people of ``image`` in a COCO file: the file's image of the same name,
+    or its only image."""
+    from jaxrefine.detect.evaluate_real import read_coco_people
+
+    images, _ = read_coco_people(annotation)
+    named = [im for im in images if Path(im["file_name"]).name == Path(image).name]
+    if not named and len(images) == 1:
+        named = images
+    if len(named) != 1:
+        raise ValueError(f"{annotation}: no image named {Path(image).name!r} in 'images' (and "
+                         "more than one image)")  # fmt: skip
+    if not named[0]["people"]:
+        raise ValueError(f"{annotation}: no scorable person for {Path(image).name} (a person "
+                         "with a polygon outline and at least one keypoint)")  # fmt: skip
+    return named[0]["people"]
+
+
+def evaluate_coco(model, annotation, image_dir, network, options, runner, *, limit=None,
+                  min_keypoints=1, progress=True, **kw) -> tuple[list[dict], dict]:  # fmt: skip
+    """:func:`evaluate_photo` on the images of a COCO keypoint file that have scorable people
+    (the first ``limit``, in image id order). Every image file is checked before any work.
+    Returns (results, {reason: person annotations left out})."""
+    from tqdm import tqdm
+
+    from jaxrefine.detect.evaluate_real import read_coco_people
+
+    images, left_out = read_coco_people(annotation, min_keypoints)
+    images = [im for im in images if im["people"]][:limit]
+    paths = [Path(image_dir) / im["file_name"] for im in images]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]}: an image of {annotation} is missing "
+                                f"({len(missing)} of {len(paths)} are)")  # fmt: skip
+    results = [evaluate_photo(model, p, network, options, runner, truth=im["people"], **kw)
+               for p, im in zip(tqdm(paths, desc="eval-real", unit="photo", disable=not progress),
+                                images)]  # fmt: skip
+    return results, left_out
 
 
 def main(argv: list[str]) -> int:
@@ -255,6 +343,14 @@ def main(argv: list[str]) -> int:
     a("--image", default=None, help="a COCO photo with its ground truth (e.g. coco_...785.jpg)")
     a("--annotation", default=None, help="its COCO JSON (default: the photo's .json)")
     a("--pseudo", nargs="*", default=[], help="photos scored against BlazePose (pseudo GT)")
+    a("--coco", default=None,
+      help="a COCO keypoint file (e.g. person_keypoints_val2017.json): score every image "
+           "with annotated people, found in --coco-images")  # fmt: skip
+    a("--coco-images", default=None, help="the folder of --coco's images")
+    a("--limit", type=int, default=None, help="--coco: the first N images (image id order)")
+    a("--min-keypoints", type=int, default=1,
+      help="--coco: score people with at least this many annotated keypoints")  # fmt: skip
+    a("--csv", default=None, help="write every person's scores per row as CSV")
     a("--checkpoint", default=None, help="network checkpoint (default: the shipped one)")
     a("--tiles", nargs="+", type=float, default=list(PHOTO_TILES),
       help="detector tiles, coarsest first (default: the photos' default "
@@ -280,9 +376,13 @@ def main(argv: list[str]) -> int:
     a("--json", default=None, help="write the results as JSON")
     args = ap.parse_args(argv)
     image = args.image
-    if image is None and not args.pseudo:
-        ap.error("give --image (a COCO photo with its .json) and/or --pseudo PHOTO...")
+    if image is None and not args.pseudo and args.coco is None:
+        ap.error("give --image (a COCO photo with its .json), --coco FILE --coco-images DIR "
+                 "and/or --pseudo PHOTO...")  # fmt: skip
+    if (args.coco is None) != (args.coco_images is None):
+        ap.error("--coco and --coco-images go together")
     annotation = args.annotation or (str(Path(image).with_suffix(".json")) if image else None)
+    truth = truth_of(image, annotation) if image is not None else None
     model = load_body_model()
     cfg, params, meta = load_pretrained(args.checkpoint)
     confidence = photo_options(cfg).use_confidence if args.confidence is None else args.confidence
@@ -295,22 +395,46 @@ def main(argv: list[str]) -> int:
     check_network((cfg, params), options, args.checkpoint or "the shipped network")
     runner = BlazePose()
     kw = {"out": args.out, "backend": args.backend}
-    results = []
+    kw = {**kw, "tiles": tuple(args.tiles)}
+    results, dataset, left_out = [], [], {}
     if image is not None:
-        results.append(evaluate_photo(model, image, (cfg, params), options, runner,
-                                      annotation=annotation, tiles=tuple(args.tiles),
+        results.append(evaluate_photo(model, image, (cfg, params), options, runner, truth=truth,
                                       **kw))  # fmt: skip
     for p in args.pseudo:
-        results.append(evaluate_photo(model, p, (cfg, params), options, runner,
-                                      tiles=tuple(args.tiles), **kw))  # fmt: skip
-    print_table(["photo", "ground truth", "people", "row", *METRICS], table_rows(results))
-    for row, why in (results[0]["skipped"] if results else {}).items():
+        results.append(evaluate_photo(model, p, (cfg, params), options, runner, **kw))
+    if args.coco is not None:
+        dataset, left_out = evaluate_coco(model, args.coco, args.coco_images, (cfg, params),
+                                          options, runner, limit=args.limit,
+                                          min_keypoints=args.min_keypoints, **kw)  # fmt: skip
+    if results:
+        print_table(["photo", "ground truth", "people", "row", *METRICS], table_rows(results))
+    totals = summary(dataset) if args.coco is not None else None
+    if totals is not None:
+        print_summary(args.coco, totals, left_out)
+    for row, why in unavailable_rows(args.optimizer).items():
         print(f"eval-real: row {row} skipped: {why}")
+    per_person_csv(args.csv, results + dataset)
     write_json(args.json, {"network": args.checkpoint or "shipped", "network_name": cfg.name,
                            "silhouette_weight": args.silhouette_weight,
                            "mask_gate": args.mask_gate,
                            "confidence": confidence,
                            "rerun_every": args.rerun_every,
                            "optimizer": args.optimizer, "results": results,
+                           "coco": None if totals is None else {
+                               "annotation": args.coco, "summary": totals,
+                               "left_out": left_out, "min_keypoints": args.min_keypoints,
+                               "results": dataset},
                            "machine": machine_info()})  # fmt: skip
     return 0
+
+
+def print_summary(annotation, totals: dict, left_out: dict) -> None:
+    """The ``--coco`` table: per row the means over every scored person."""
+    from jaxrefine.report import print_table
+
+    print(f"{annotation}: {totals['photos']} photos, {totals['people']} of "
+          f"{totals['annotated']} annotated people matched to a detected person and scored "
+          f"(left out: {', '.join(f'{n} {k}' for k, n in left_out.items())})")  # fmt: skip
+    lines = [[row, totals["people"], *(f"{v[m]:.3f}" for m in METRICS)]
+             for row, v in totals["rows"].items()]  # fmt: skip
+    print_table(["row", "people", *METRICS], lines)

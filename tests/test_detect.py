@@ -104,6 +104,56 @@ def test_polygon_to_mask_square():
     np.testing.assert_array_equal(m, expected)
 
 
+def _coco_ann(i, image_id, **kw):
+    ann = {"id": i, "image_id": image_id, "category_id": 1, "iscrowd": 0, "num_keypoints": 2,
+           "bbox": [1, 1, 2, 2], "keypoints": [2, 2, 2, 2.5, 2.5, 1] + [0] * 45,
+           "segmentation": [[1, 1, 3, 1, 3, 3, 1, 3]]}  # fmt: skip
+    return {**ann, **kw}
+
+
+def test_read_coco_people_keeps_the_scorable_people(tmp_path):
+    from jaxrefine.detect.evaluate_real import read_coco_people
+
+    doc = {"images": [{"id": 9, "file_name": "b.jpg", "height": 4, "width": 5},
+                      {"id": 3, "file_name": "a.jpg", "height": 4, "width": 5}],
+           "annotations": [_coco_ann(1, 3), _coco_ann(2, 3, iscrowd=1),
+                           _coco_ann(3, 3, segmentation={"counts": "x", "size": [4, 5]}),
+                           _coco_ann(4, 9, num_keypoints=0), _coco_ann(5, 9, category_id=2),
+                           _coco_ann(6, 9)]}  # fmt: skip
+    (tmp_path / "ann.json").write_text(json.dumps(doc))
+    images, left_out = read_coco_people(tmp_path / "ann.json")
+    assert [im["file_name"] for im in images] == ["a.jpg", "b.jpg"]  # image id order
+    assert [[p["id"] for p in im["people"]] for im in images] == [[1], [6]]
+    assert left_out == {"crowd": 1, "rle_outline": 1, "few_keypoints": 1}
+    np.testing.assert_array_equal(images[0]["people"][0]["box"], [1, 1, 3, 3])
+    assert [len(im["people"]) for im in read_coco_people(tmp_path / "ann.json", 0)[0]] == [1, 2]
+    doc["annotations"].append(_coco_ann(7, 42))
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="bad.json: annotation 6 names image 42"):
+        read_coco_people(tmp_path / "bad.json")
+    doc["annotations"][-1] = _coco_ann(7, 3, keypoints=[1, 2])
+    (tmp_path / "short.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="short.json annotation 6: expected 'bbox', 17 x 3"):
+        read_coco_people(tmp_path / "short.json")
+
+
+def test_match_people_pairs_masks_by_iou():
+    from jaxrefine.detect.evaluate_real import match_people
+
+    def square(x0, size=4):
+        m = np.zeros((8, 16), bool)
+        m[2 : 2 + size, x0 : x0 + size] = True
+        return m
+
+    detected = np.stack([square(9), square(0), square(13, 3)])
+    annotated = np.stack([square(1), square(8), square(4)])
+    # detection 0 <-> annotated 1 (IoU 0.6), 1 <-> 0 (0.6); detection 2 overlaps nothing
+    # enough and annotated 2 (between them, IoU 0.14 with detection 1) is missed
+    assert match_people(detected, annotated, 0.3) == [(0, 1), (1, 0)]
+    assert match_people(detected, annotated, 0.7) == []
+    assert match_people(detected[:0], annotated, 0.3) == []
+
+
 # -------------------------------------------------------------------- geometry of the crops
 def test_anchor_layout():
     a = blazepose.ssd_anchor_centres()

@@ -296,6 +296,48 @@ def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, o
 
 
 @pytest.mark.slow
+def test_eval_real_on_a_coco_keypoint_file(coco_photo, tiny_checkpoint, tmp_path, capsys):
+    """``--coco FILE --coco-images DIR``: every image with annotated people is scored against
+    them (the COCO photo twice, under two ids, plus a person no detection matches: counted
+    as missed), with the means over people, a per-person CSV and the JSON; a missing image is
+    refused before any work."""
+    import shutil
+
+    doc = json.loads(COCO_JSON.read_text())
+    (img,), (ann,) = doc["images"], doc["annotations"]
+    (tmp_path / "imgs").mkdir()
+    shutil.copy(coco_photo, tmp_path / "imgs" / "a.jpg")
+    shutil.copy(coco_photo, tmp_path / "imgs" / "b.jpg")
+    x, y = 5.0, 5.0  # a small person outline in the corner, where nobody is detected
+    nobody = {**ann, "id": 99, "bbox": [x, y, 20, 40],
+              "segmentation": [[x, y, x + 20, y, x + 20, y + 40, x, y + 40]]}  # fmt: skip
+    doc["images"] = [{**img, "id": 1, "file_name": "a.jpg"}, {**img, "id": 2, "file_name": "b.jpg"}]
+    doc["annotations"] = [{**ann, "image_id": 1}, {**ann, "id": 7, "image_id": 2},
+                          {**nobody, "image_id": 2}]  # fmt: skip
+    (tmp_path / "ann.json").write_text(json.dumps(doc))
+    args = ["eval-real", "--coco", str(tmp_path / "ann.json"), "--coco-images",
+            str(tmp_path / "imgs"), "--checkpoint", str(tiny_checkpoint), *FAST]  # fmt: skip
+    out = [*args, "--json", str(tmp_path / "r.json"), "--csv", str(tmp_path / "r.csv")]
+    assert cli_main(out) == 0
+    table = capsys.readouterr().out
+    assert "2 photos, 2 of 3 annotated people matched to a detected person and scored" in table
+    coco = json.loads((tmp_path / "r.json").read_text())["coco"]
+    assert [r["annotation_ids"] for r in coco["results"]] == [[ann["id"]], [7]]
+    assert [(r["people"], r["annotated"]) for r in coco["results"]] == [(1, 1), (1, 2)]
+    for row, means in coco["summary"]["rows"].items():  # people weigh alike
+        per = [r["per_person"][row][0] for r in coco["results"]]
+        for m, v in means.items():
+            assert v == pytest.approx(np.mean([p[m] for p in per]))
+    lines = (tmp_path / "r.csv").read_text().splitlines()
+    assert lines[0].startswith("photo,ground_truth,person,annotation_id,box,row,pck@0.05")
+    assert len(lines) == 1 + 2 * 4  # two people, four rows
+    (tmp_path / "imgs" / "b.jpg").unlink()
+    assert cli_main([*args, "--json", str(tmp_path / "r2.json")]) == 2
+    assert "b.jpg: an image of" in _one_error_line(capsys)
+    assert not (tmp_path / "r2.json").exists()
+
+
+@pytest.mark.slow
 def test_consecutive_real_frames_link_their_people_into_tracks(tmp_path):
     """Two consecutive frames of a real video (OpenCV's basketball samples) given as a folder
     with ``video=True``. On the whole frame only (tiles 1) the detector finds the man cut by

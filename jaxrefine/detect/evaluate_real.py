@@ -1,4 +1,4 @@
-"""Measurements on a real photo with COCO ground truth (one annotated person).
+"""Measurements on real photos with COCO ground truth.
 
 :func:`evaluate_coco_photo` runs BlazePose and the landmark initializer on the photo and
 compares with the COCO annotation:
@@ -14,6 +14,9 @@ compares with the COCO annotation:
 :func:`score_body` scores any body (e.g. after SMPLify or refinement) the same way.
 
 The person matched to the annotation is the one whose box overlaps the annotated box most.
+:func:`read_coco_people` reads a whole COCO keypoint file (every image's people) and
+:func:`match_people` pairs detected with annotated people by their masks, for ``jaxrefine
+eval-real --coco``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,18 @@ def polygon_to_mask(polygons, height: int, width: int) -> np.ndarray:
     return mask.reshape(height, width)
 
 
+def _person(ann: dict, where: str) -> dict:
+    """One COCO person annotation: keypoints (17, 3), box (4,) x0, y0, x1, y1, polygons, id."""
+    try:
+        x, y, w, h = (float(v) for v in ann["bbox"])
+        keypoints = np.asarray(ann["keypoints"], np.float64).reshape(17, 3)
+        polygons = ann["segmentation"]
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{where}: expected 'bbox', 17 x 3 'keypoints' and 'segmentation'") from e
+    return {"keypoints": keypoints, "box": np.array([x, y, x + w, y + h]),
+            "polygons": polygons, "id": ann.get("id")}  # fmt: skip
+
+
 def read_coco_person(path: str | os.PathLike) -> dict:
     """The single person annotation of a COCO JSON file: keypoints (17, 3), box (4,) x0, y0,
     x1, y1, polygons, image height and width."""
@@ -58,15 +73,66 @@ def read_coco_person(path: str | os.PathLike) -> dict:
         raise ValueError(f"{path}: not a COCO annotation file with images and annotations") from e
     if len(ann) != 1:
         raise ValueError(f"{path}: expected exactly one person annotation, found {len(ann)}")
-    a = ann[0]
-    x, y, w, h = a["bbox"]
-    return {
-        "keypoints": np.asarray(a["keypoints"], np.float64).reshape(17, 3),
-        "box": np.array([x, y, x + w, y + h]),
-        "polygons": a["segmentation"],
-        "height": int(image["height"]),
-        "width": int(image["width"]),
-    }
+    return {**_person(ann[0], str(path)), "height": int(image["height"]),
+            "width": int(image["width"])}  # fmt: skip
+
+
+def read_coco_people(path: str | os.PathLike, min_keypoints: int = 1) -> tuple[list, dict]:
+    """Every image of a COCO keypoint annotation file (e.g. ``person_keypoints_val2017.json``)
+    with its scorable people, in image id order.
+
+    A person is scored when it is not a crowd region (``iscrowd``), has a polygon outline (not
+    RLE) and at least ``min_keypoints`` annotated keypoints.
+
+    Returns:
+      ([{"file_name", "height", "width", "people": [person dicts as :func:`read_coco_person`
+      gives, without the image size]}], {reason: number of person annotations left out}).
+    """
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+        images = {im["id"]: im for im in doc["images"]}
+        anns = list(doc["annotations"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: not a COCO annotation file with images and annotations") from e
+    people: dict = {k: [] for k in images}
+    left_out = {"crowd": 0, "rle_outline": 0, "few_keypoints": 0}
+    for i, a in enumerate(anns):  # i: the annotation's place in the file, for messages
+        if not isinstance(a, dict):
+            raise ValueError(f"{path}: annotation {i} is not a JSON object")
+        if a.get("category_id", 1) != 1:
+            continue
+        if a.get("iscrowd", 0):
+            left_out["crowd"] += 1
+        elif not isinstance(a.get("segmentation"), list):
+            left_out["rle_outline"] += 1
+        elif int(a.get("num_keypoints", 17)) < min_keypoints:
+            left_out["few_keypoints"] += 1
+        elif a.get("image_id") not in people:
+            raise ValueError(f"{path}: annotation {i} names image {a.get('image_id')!r}, "
+                             "which is not in 'images'")  # fmt: skip
+        else:
+            people[a["image_id"]].append(_person(a, f"{path} annotation {i}"))
+    out = [{"file_name": str(im["file_name"]), "height": int(im["height"]),
+            "width": int(im["width"]), "people": people[k]}
+           for k, im in sorted(images.items())]  # fmt: skip
+    return out, left_out
+
+
+def match_people(detected: np.ndarray, annotated: np.ndarray, min_iou: float) -> list:
+    """Detected people matched to annotated ones by mask IoU (the Hungarian method; a pair
+    below ``min_iou`` is not matched).
+
+    Args: detected (P, H, W) and annotated (G, H, W) bool masks.
+    Returns: sorted list of (detected index, annotated index) pairs.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    if not len(detected) or not len(annotated):
+        return []
+    iou = np.array([[float(metrics.mask_iou(d, g)) for g in annotated] for d in detected])
+    rows, cols = linear_sum_assignment(-iou)
+    return sorted((int(r), int(c)) for r, c in zip(rows, cols) if iou[r, c] >= min_iou)
 
 
 def _pcks(pred: np.ndarray, gt: dict, prefix: str) -> dict:
