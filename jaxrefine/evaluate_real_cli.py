@@ -197,7 +197,7 @@ def evaluate_photo(model, path, network, options, runner, *, truth=None, out=Non
     detected person whose mask matches its outline, :data:`MIN_MATCH_IOU`) or, without it,
     against BlazePose (pseudo ground truth). ``tiles`` default:
     :data:`jaxrefine.photo.PHOTO_TILES`."""
-    from jaxrefine.detect import read_image
+    from jaxrefine.detect import NoPersonError, read_image
     from jaxrefine.detect.evaluate_real import match_people, polygon_to_mask
     from jaxrefine.photo import PHOTO_TILES, estimates_from_photo
 
@@ -205,7 +205,12 @@ def evaluate_photo(model, path, network, options, runner, *, truth=None, out=Non
     t0 = time.perf_counter()
     img = np.asarray(read_image(path), np.float32) / 255.0
     h, w = img.shape[:2]
-    pe = estimates_from_photo(model, img, tiles=tiles, runner=runner, source=str(path))
+    try:
+        pe = estimates_from_photo(model, img, tiles=tiles, runner=runner, source=str(path))
+    except NoPersonError:
+        if truth is None:  # pseudo ground truth needs a person
+            raise
+        return _result(path, truth, [], {}, {}, unavailable_rows(options.optimizer), t0)
     if truth is not None:
         gt_masks = [polygon_to_mask(gt["polygons"], h, w) for gt in truth]
         pairs = match_people(pe.masks > MASK_THRESHOLD, np.asarray(gt_masks).reshape(-1, h, w),
@@ -226,8 +231,14 @@ def evaluate_photo(model, path, network, options, runner, *, truth=None, out=Non
     if out is not None:
         save_row_pictures(model, img, rows, pe.cameras, Path(out), Path(path).stem,
                           attribution(path), backend)  # fmt: skip
+    return _result(path, truth, gts, scores, per_person, skipped, t0)
+
+
+def _result(path, truth, gts, scores, per_person, skipped, t0) -> dict:
+    """:func:`evaluate_photo`'s record of one photo (``gts``: the scored people's (ground truth,
+    mask) pairs)."""
     kind = "coco_ground_truth" if truth is not None else "pseudo_ground_truth_blazepose"
-    return {"photo": str(path), "ground_truth": kind, "people": len(keep),
+    return {"photo": str(path), "ground_truth": kind, "people": len(gts),
             "annotated": None if truth is None else len(truth), "rows": scores,
             "per_person": per_person, "boxes": [np.asarray(g[0]["box"]).round(1).tolist()
                                                 for g in gts],

@@ -298,9 +298,10 @@ def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, o
 @pytest.mark.slow
 def test_eval_real_on_a_coco_keypoint_file(coco_photo, tiny_checkpoint, tmp_path, capsys):
     """``--coco FILE --coco-images DIR``: every image with annotated people is scored against
-    them (the COCO photo twice, under two ids, plus a person no detection matches: counted
-    as missed), with the means over people, a per-person CSV and the JSON; a missing image is
-    refused before any work."""
+    them (the COCO photo twice, under two ids, plus a person no detection matches and a blank
+    image where the detector finds nobody: counted as missed, not failing the run), with the
+    means over people, a per-person CSV and the JSON; a missing image is refused before any
+    work."""
     import shutil
 
     doc = json.loads(COCO_JSON.read_text())
@@ -311,21 +312,24 @@ def test_eval_real_on_a_coco_keypoint_file(coco_photo, tiny_checkpoint, tmp_path
     x, y = 5.0, 5.0  # a small person outline in the corner, where nobody is detected
     nobody = {**ann, "id": 99, "bbox": [x, y, 20, 40],
               "segmentation": [[x, y, x + 20, y, x + 20, y + 40, x, y + 40]]}  # fmt: skip
-    doc["images"] = [{**img, "id": 1, "file_name": "a.jpg"}, {**img, "id": 2, "file_name": "b.jpg"}]
+    iio.imwrite(tmp_path / "imgs" / "c.png", np.zeros((img["height"], img["width"], 3), np.uint8))
+    doc["images"] = [{**img, "id": 1, "file_name": "a.jpg"}, {**img, "id": 2, "file_name": "b.jpg"},
+                     {**img, "id": 3, "file_name": "c.png"}]  # fmt: skip
     doc["annotations"] = [{**ann, "image_id": 1}, {**ann, "id": 7, "image_id": 2},
-                          {**nobody, "image_id": 2}]  # fmt: skip
+                          {**nobody, "image_id": 2},
+                          {**nobody, "id": 98, "image_id": 3}]  # fmt: skip
     (tmp_path / "ann.json").write_text(json.dumps(doc))
     args = ["eval-real", "--coco", str(tmp_path / "ann.json"), "--coco-images",
             str(tmp_path / "imgs"), "--checkpoint", str(tiny_checkpoint), *FAST]  # fmt: skip
     out = [*args, "--json", str(tmp_path / "r.json"), "--csv", str(tmp_path / "r.csv")]
     assert cli_main(out) == 0
     table = capsys.readouterr().out
-    assert "2 photos, 2 of 3 annotated people matched to a detected person and scored" in table
+    assert "3 photos, 2 of 4 annotated people matched to a detected person and scored" in table
     coco = json.loads((tmp_path / "r.json").read_text())["coco"]
-    assert [r["annotation_ids"] for r in coco["results"]] == [[ann["id"]], [7]]
-    assert [(r["people"], r["annotated"]) for r in coco["results"]] == [(1, 1), (1, 2)]
+    assert [r["annotation_ids"] for r in coco["results"]] == [[ann["id"]], [7], []]
+    assert [(r["people"], r["annotated"]) for r in coco["results"]] == [(1, 1), (1, 2), (0, 1)]
     for row, means in coco["summary"]["rows"].items():  # people weigh alike
-        per = [r["per_person"][row][0] for r in coco["results"]]
+        per = [r["per_person"][row][0] for r in coco["results"][:2]]
         for m, v in means.items():
             assert v == pytest.approx(np.mean([p[m] for p in per]))
     lines = (tmp_path / "r.csv").read_text().splitlines()
