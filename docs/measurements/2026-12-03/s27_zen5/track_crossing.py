@@ -1,7 +1,8 @@
 """Session 27: two people crossing, IoU-only linking (session 26, commit 9127619) against the
 constant-velocity prediction (jaxrefine.detect.track now). 100 sequences: speeds 4-16 px per
 frame, 16 frames, boxes 50 x 100 px coinciding at frame 8, 2 px of box jitter, detector order
-shuffled per frame. Run from the repository root: python docs/measurements/2026-12-03/s27_zen5/track_crossing.py"""
+shuffled per frame. Run from the repository root:
+python docs/measurements/2026-12-03/s27_zen5/track_crossing.py"""
 
 import importlib.util
 import subprocess
@@ -11,8 +12,9 @@ import numpy as np
 
 from jaxrefine.detect import track as new
 
-src = subprocess.run(["git", "show", "9127619:jaxrefine/detect/track.py"], capture_output=True,
-                     text=True, check=True).stdout
+src = subprocess.run(
+    ["git", "show", "9127619:jaxrefine/detect/track.py"], capture_output=True, text=True, check=True
+).stdout
 with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
     f.write(src)
 spec = importlib.util.spec_from_file_location("track_old", f.name)
@@ -35,5 +37,7 @@ for name, m in (("IoU only (9127619)", old), ("constant velocity", new)):
             n += 1
             lost += ids[0] != ids[-1]
             crossing_only += ids[0] == ids[-1] and len(set(ids)) > 1
-    print(f"{name:20s}: {n} sequences, identity lost after the crossing in {lost}, "
-          f"only the coinciding frame given to the other track in {crossing_only}")
+    print(
+        f"{name:20s}: {n} sequences, identity lost after the crossing in {lost}, "
+        f"only the coinciding frame given to the other track in {crossing_only}"
+    )
