@@ -131,6 +131,12 @@ def test_read_coco_people_keeps_the_scorable_people(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="bad.json: annotation 6 names image 42"):
         read_coco_people(tmp_path / "bad.json")
+    with pytest.raises(FileNotFoundError):
+        read_coco_people(tmp_path / "none.json")
+    (tmp_path / "noname.json").write_text(json.dumps({**doc, "images": [{"id": 3}]}))
+    with pytest.raises(ValueError, match=r"noname.json: not a COCO annotation file with images "
+                       r"\(id, file_name, height, width\)"):  # fmt: skip
+        read_coco_people(tmp_path / "noname.json")
     doc["annotations"][-1] = _coco_ann(7, 3, keypoints=[1, 2])
     (tmp_path / "short.json").write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="short.json annotation 6: expected 'bbox', 17 x 3"):

@@ -65,11 +65,12 @@ def read_coco_person(path: str | os.PathLike) -> dict:
     """The single person annotation of a COCO JSON file: keypoints (17, 3), box (4,) x0, y0,
     x1, y1, polygons, image height and width."""
     path = Path(path)
+    text = path.read_text()  # a missing file fails as itself
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(text)
         ann = [a for a in doc["annotations"] if a.get("category_id", 1) == 1]
         image = doc["images"][0]
-    except (OSError, ValueError, KeyError, IndexError) as e:
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
         raise ValueError(f"{path}: not a COCO annotation file with images and annotations") from e
     if len(ann) != 1:
         raise ValueError(f"{path}: expected exactly one person annotation, found {len(ann)}")
@@ -89,12 +90,15 @@ def read_coco_people(path: str | os.PathLike, min_keypoints: int = 1) -> tuple[l
       gives, without the image size]}], {reason: number of person annotations left out}).
     """
     path = Path(path)
+    text = path.read_text()  # a missing file fails as itself
     try:
-        doc = json.loads(path.read_text())
-        images = {im["id"]: im for im in doc["images"]}
+        doc = json.loads(text)
+        images = {im["id"]: {"file_name": str(im["file_name"]), "height": int(im["height"]),
+                             "width": int(im["width"])} for im in doc["images"]}  # fmt: skip
         anns = list(doc["annotations"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path}: not a COCO annotation file with images and annotations") from e
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: not a COCO annotation file with images (id, file_name, "
+                         "height, width) and annotations") from e  # fmt: skip
     people: dict = {k: [] for k in images}
     left_out = {"crowd": 0, "rle_outline": 0, "few_keypoints": 0}
     for i, a in enumerate(anns):  # i: the annotation's place in the file, for messages
@@ -113,9 +117,7 @@ def read_coco_people(path: str | os.PathLike, min_keypoints: int = 1) -> tuple[l
                              "which is not in 'images'")  # fmt: skip
         else:
             people[a["image_id"]].append(_person(a, f"{path} annotation {i}"))
-    out = [{"file_name": str(im["file_name"]), "height": int(im["height"]),
-            "width": int(im["width"]), "people": people[k]}
-           for k, im in sorted(images.items())]  # fmt: skip
+    out = [{**im, "people": people[k]} for k, im in sorted(images.items())]
     return out, left_out
 
 
