@@ -393,7 +393,6 @@ def main(argv: list[str]) -> int:
     if (args.coco is None) != (args.coco_images is None):
         ap.error("--coco and --coco-images go together")
     annotation = args.annotation or (str(Path(image).with_suffix(".json")) if image else None)
-    truth = truth_of(image, annotation) if image is not None else None
     model = load_body_model()
     cfg, params, meta = load_pretrained(args.checkpoint)
     confidence = photo_options(cfg).use_confidence if args.confidence is None else args.confidence
@@ -404,6 +403,7 @@ def main(argv: list[str]) -> int:
                             use_confidence=confidence,
                             rerun_every=args.rerun_every)  # fmt: skip
     check_network((cfg, params), options, args.checkpoint or "the shipped network")
+    truth = truth_of(image, annotation) if image is not None else None
     runner = BlazePose()
     kw = {"out": args.out, "backend": args.backend}
     kw = {**kw, "tiles": tuple(args.tiles)}
