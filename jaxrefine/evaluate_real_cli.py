@@ -39,6 +39,7 @@ attribution in the PNG's text metadata and in a caption file beside it.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -316,14 +317,44 @@ def truth_of(image, annotation) -> list[dict]:
     return named[0]["people"]
 
 
+def journal_path(json_path) -> Path:
+    """Where ``--coco`` keeps each finished photo while it runs: beside ``--json``."""
+    return Path(f"{json_path}.partial.jsonl")
+
+
+def read_journal(path: Path, settings: dict) -> dict[str, dict]:
+    """The finished photos of an interrupted ``--coco`` run (``{photo: result}``);
+    :class:`InputError` when the journal was made with other settings (named)."""
+    from jaxrefine.inputs import InputError
+
+    records = []
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:  # the line an interruption cut: the photo runs again
+            break
+    if not records:
+        return {}
+    old, *done = records
+    differ = sorted(k for k in settings if old.get(k) != settings[k])
+    if differ:
+        raise InputError(f"{path}: an interrupted run with other settings ({', '.join(differ)});"
+                         " give the same ones, or drop --resume to start afresh")  # fmt: skip
+    return {r["photo"]: r for r in done}
+
+
 def evaluate_coco(model, annotation, image_dir, network, options, runner, *, limit=None,
-                  min_keypoints=1, progress=True, **kw) -> tuple[list[dict], dict]:  # fmt: skip
+                  min_keypoints=1, progress=True, journal=None, settings=None,
+                  resume=False, **kw) -> tuple[list[dict], dict]:  # fmt: skip
     """:func:`evaluate_photo` on the images of a COCO keypoint file that have scorable people
     (the first ``limit``, in image id order). Every image file is checked before any work.
-    Returns (results, {reason: person annotations left out})."""
+    ``journal``: a file that gets every finished photo (first line ``settings``); with
+    ``resume`` the photos it holds are not run again. Returns (results, {reason: person
+    annotations left out})."""
     from tqdm import tqdm
 
     from jaxrefine.detect.evaluate_real import read_coco_people
+    from jaxrefine.report import append_json_line
 
     images, left_out = read_coco_people(annotation, min_keypoints)
     images = [im for im in images if im["people"]][:limit]
@@ -332,9 +363,19 @@ def evaluate_coco(model, annotation, image_dir, network, options, runner, *, lim
     if missing:
         raise FileNotFoundError(f"{missing[0]}: an image of {annotation} is missing "
                                 f"({len(missing)} of {len(paths)} are)")  # fmt: skip
-    results = [evaluate_photo(model, p, network, options, runner, truth=im["people"], **kw)
-               for p, im in zip(tqdm(paths, desc="eval-real", unit="photo", disable=not progress),
-                                images)]  # fmt: skip
+    done = read_journal(journal, settings) if journal is not None and resume else {}
+    if journal is not None:  # rewritten whole: the settings, then the photos kept
+        journal.write_text("")
+        for record in (settings, *done.values()):
+            append_json_line(journal, record)
+    results = []
+    for p, im in zip(tqdm(paths, desc="eval-real", unit="photo", disable=not progress), images):
+        if str(p) not in done:
+            done[str(p)] = evaluate_photo(model, p, network, options, runner, truth=im["people"],
+                                          **kw)  # fmt: skip
+            if journal is not None:
+                append_json_line(journal, done[str(p)])
+        results.append(done[str(p)])
     return results, left_out
 
 
@@ -344,6 +385,7 @@ def main(argv: list[str]) -> int:
     from jaxrefine.detect import BlazePose
     from jaxrefine.network import load_pretrained
     from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
+    from jaxrefine.parts import run_settings
     from jaxrefine.photo import PHOTO_MASK_GATE, PHOTO_TILES, photo_options
     from jaxrefine.refine import RefineOptions, check_network
     from jaxrefine.report import machine_info, print_table, write_json
@@ -362,6 +404,9 @@ def main(argv: list[str]) -> int:
     a("--min-keypoints", type=int, default=1,
       help="--coco: score people with at least this many annotated keypoints")  # fmt: skip
     a("--csv", default=None, help="write every person's scores per row as CSV")
+    a("--resume", action="store_true",
+      help="--coco with --json: keep the photos an interrupted run finished (kept in "
+           "JSON.partial.jsonl while it runs) and run the rest")  # fmt: skip
     a("--checkpoint", default=None, help="network checkpoint (default: the shipped one)")
     a("--tiles", nargs="+", type=float, default=list(PHOTO_TILES),
       help="detector tiles, coarsest first (default: the photos' default "
@@ -392,6 +437,8 @@ def main(argv: list[str]) -> int:
                  "and/or --pseudo PHOTO...")  # fmt: skip
     if (args.coco is None) != (args.coco_images is None):
         ap.error("--coco and --coco-images go together")
+    if args.resume and (args.coco is None or args.json is None):
+        ap.error("--resume continues a --coco run that wrote --json: give both")
     annotation = args.annotation or (str(Path(image).with_suffix(".json")) if image else None)
     model = load_body_model()
     cfg, params, meta = load_pretrained(args.checkpoint)
@@ -413,10 +460,17 @@ def main(argv: list[str]) -> int:
                                       **kw))  # fmt: skip
     for p in args.pseudo:
         results.append(evaluate_photo(model, p, (cfg, params), options, runner, **kw))
+    journal = None if args.json is None or args.coco is None else journal_path(args.json)
     if args.coco is not None:
+        settings = {"run": run_settings(model, (cfg, params), options),
+                    "annotation": str(Path(args.coco).resolve()),
+                    "images": str(Path(args.coco_images).resolve()),
+                    "tiles": list(args.tiles), "min_keypoints": args.min_keypoints}  # fmt: skip
         dataset, left_out = evaluate_coco(model, args.coco, args.coco_images, (cfg, params),
                                           options, runner, limit=args.limit,
-                                          min_keypoints=args.min_keypoints, **kw)  # fmt: skip
+                                          min_keypoints=args.min_keypoints, journal=journal,
+                                          settings=settings, resume=args.resume,
+                                          **kw)  # fmt: skip
     if results:
         print_table(["photo", "ground truth", "people", "row", *METRICS], table_rows(results))
     totals = summary(dataset) if args.coco is not None else None
@@ -436,6 +490,8 @@ def main(argv: list[str]) -> int:
                                "left_out": left_out, "min_keypoints": args.min_keypoints,
                                "results": dataset},
                            "machine": machine_info()})  # fmt: skip
+    if journal is not None:  # everything is in --json now
+        journal.unlink(missing_ok=True)
     return 0
 
 

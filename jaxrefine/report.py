@@ -84,6 +84,15 @@ def write_json(path: str | os.PathLike | None, payload: dict, announce: bool = T
     return out
 
 
+def append_json_line(path: str | os.PathLike, record: dict) -> None:
+    """Append ``record`` as one JSON line and sync it to disk (a journal of finished work that
+    an interruption cuts at most in its last line; numpy values as :func:`write_json`)."""
+    with open(path, "a") as fh:
+        fh.write(json.dumps(record, default=_jsonable) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def write_csv(path: str | os.PathLike | None, columns: dict, announce: bool = True) -> Path | None:
     """Write ``columns`` (name -> equal-length sequence) as a CSV with a header, one row per
     index, atomically; ``path=None`` writes nothing. Prints ``wrote PATH`` when ``announce``."""

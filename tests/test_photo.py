@@ -296,12 +296,13 @@ def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, o
 
 
 @pytest.mark.slow
-def test_eval_real_on_a_coco_keypoint_file(coco_photo, tiny_checkpoint, tmp_path, capsys):
+def test_eval_real_on_a_coco_keypoint_file(coco_photo, tiny_checkpoint, tmp_path, capsys,
+                                           monkeypatch):  # fmt: skip
     """``--coco FILE --coco-images DIR``: every image with annotated people is scored against
     them (the COCO photo twice, under two ids, plus a person no detection matches and a blank
     image where the detector finds nobody: counted as missed, not failing the run), with the
-    means over people, a per-person CSV and the JSON; a missing image is refused before any
-    work."""
+    means over people, a per-person CSV and the JSON; an interrupted run resumes without
+    running its finished photos again; a missing image is refused before any work."""
     import shutil
 
     doc = json.loads(COCO_JSON.read_text())
@@ -335,6 +336,34 @@ def test_eval_real_on_a_coco_keypoint_file(coco_photo, tiny_checkpoint, tmp_path
     lines = (tmp_path / "r.csv").read_text().splitlines()
     assert lines[0].startswith("photo,ground_truth,person,annotation_id,box,row,pck@0.05")
     assert len(lines) == 1 + 2 * 4  # two people, four rows
+    assert not (tmp_path / "r.json.partial.jsonl").exists()  # all in r.json
+    # interrupted after the first photo, then resumed: the finished photo is not run again
+    from jaxrefine import evaluate_real_cli
+
+    real, calls = evaluate_real_cli.evaluate_photo, []
+
+    def interrupted(*a, **k):
+        calls.append(a[1])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(evaluate_real_cli, "evaluate_photo", interrupted)
+    again = [*args, "--json", str(tmp_path / "r3.json")]
+    assert cli_main(again) == 130 and not (tmp_path / "r3.json").exists()
+    journal = (tmp_path / "r3.json.partial.jsonl").read_text().splitlines()
+    assert len(journal) == 2  # the settings and photo a
+    calls.clear()
+    monkeypatch.setattr(evaluate_real_cli, "evaluate_photo", lambda *a, **k: (calls.append(a[1]),
+                        real(*a, **k))[1])  # fmt: skip
+    assert cli_main([*again, "--resume"]) == 0
+    assert [p.name for p in calls] == ["b.jpg", "c.png"]
+    resumed = json.loads((tmp_path / "r3.json").read_text())["coco"]
+    assert resumed["results"][0]["per_person"] == coco["results"][0]["per_person"]
+    (tmp_path / "r3.json.partial.jsonl").write_text("\n".join(journal) + "\n")
+    capsys.readouterr()
+    assert cli_main([*again, "--resume", "--min-keypoints", "3"]) == 2
+    assert "other settings (min_keypoints)" in _one_error_line(capsys)
     (tmp_path / "imgs" / "b.jpg").unlink()
     assert cli_main([*args, "--json", str(tmp_path / "r2.json")]) == 2
     assert "b.jpg: an image of" in _one_error_line(capsys)
@@ -377,3 +406,17 @@ def test_consecutive_real_frames_link_their_people_into_tracks(tmp_path):
         assert list(est.track_id[by_x]) == [0, 1]
     _, est, *_ = read_photo_inputs(frames, model)
     assert list(est.track_id) == [0, 1, 2, 3]
+
+
+def test_an_interrupted_journal_keeps_its_whole_lines(tmp_path):
+    from jaxrefine.evaluate_real_cli import read_journal
+    from jaxrefine.inputs import InputError
+
+    path = tmp_path / "r.json.partial.jsonl"
+    settings = {"run": "x", "tiles": [1.0]}
+    done = {"photo": "a.jpg", "people": 1}
+    path.write_text(json.dumps(settings) + "\n" + json.dumps(done) + '\n{"photo": "b.j')
+    assert read_journal(path, settings) == {"a.jpg": done}  # b's cut line: b runs again
+    assert read_journal(tmp_path / "none.jsonl", settings) == {}
+    with pytest.raises(InputError, match=r"other settings \(tiles\)"):
+        read_journal(path, {**settings, "tiles": [1.0, 0.6]})
