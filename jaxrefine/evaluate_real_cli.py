@@ -24,7 +24,8 @@ diagonal) of the body's projected COCO-17 keypoints and the IoU of its rendered 
 - On a COCO keypoint file (``--coco FILE --coco-images DIR``, e.g. COCO's
   ``person_keypoints_val2017.json`` with ``val2017/``): the same for every image with
   annotated people (not crowds, with a polygon and ``--min-keypoints``), and the means over
-  every scored person per row.
+  every scored person per row. With ``--json`` each finished photo is journalled beside it
+  (:func:`journal_path`) and ``--resume`` continues an interrupted run from there.
 - On other photos (``--pseudo``): **pseudo ground truth** -- each detected person's BlazePose
   landmarks mapped to COCO-17 (visibility >= 0.5), the box of its mask and its mask (> 0.5);
   figures are means over the people. They measure agreement with BlazePose, not accuracy.
