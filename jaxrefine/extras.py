@@ -4,8 +4,10 @@
 Heavier parts come with extras of ``pyproject.toml`` (``make`` installs them all): ``train``
 (grain, orbax-checkpoint, tensorboardX: training and training run folders), ``detect``
 (BlazePose on photos), ``egl`` (the OpenGL rasterizer), ``ref`` (the PyTorch references),
-``data``, ``jaxopt``, ``notebooks``. A module that needs one imports it with :func:`require`,
-which names the extra to install when the package is missing.
+``data``, ``jaxopt``, ``notebooks``. Training imports the ``train`` extra's packages with
+:func:`require`, which names the extra to install when one is missing; the photo path names
+``detect`` in its own error (:class:`jaxrefine.detect.models.ModelsUnavailableError`, which
+also covers the model files); without ``egl`` the pure-JAX rasterizer runs and says so.
 """
 
 from __future__ import annotations
