@@ -387,7 +387,7 @@ def main(argv: list[str]) -> int:
     from jaxrefine.network import load_pretrained
     from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
     from jaxrefine.parts import run_settings
-    from jaxrefine.photo import PHOTO_MASK_GATE, PHOTO_TILES, photo_options
+    from jaxrefine.photo import LANDMARK_WEIGHT, PHOTO_MASK_GATE, PHOTO_TILES, photo_options
     from jaxrefine.refine import RefineOptions, check_network
     from jaxrefine.report import machine_info, print_table, write_json
     from jaxrefine.smpl_io import load_body_model
@@ -426,6 +426,9 @@ def main(argv: list[str]) -> int:
            "the photos' default, on when the network has one)")  # fmt: skip
     a("--rerun-every", type=int, default=0,
       help="the learned rows re-run the network every k body iterations (0 = once)")  # fmt: skip
+    a("--keypoint-weight", type=float, default=None,
+      help="learned_dense_landmarks: the landmark term's weight beside the dense term "
+           f"(default: the photos' {LANDMARK_WEIGHT:g})")  # fmt: skip
     a("--optimizer", default="adam", type=optimizer_arg,
       help=f"optimizer of the fitted rows: {optimizer_help()}; rows it has no checkpoint "
            "for are skipped, with the reason")  # fmt: skip
@@ -449,7 +452,8 @@ def main(argv: list[str]) -> int:
                             silhouette_weight=args.silhouette_weight,
                             mask_gate=args.mask_gate, optimizer=args.optimizer,
                             use_confidence=confidence,
-                            rerun_every=args.rerun_every)  # fmt: skip
+                            rerun_every=args.rerun_every,
+                            keypoint_weight=args.keypoint_weight)  # fmt: skip
     check_network((cfg, params), options, args.checkpoint or "the shipped network")
     truth = truth_of(image, annotation) if image is not None else None
     runner = BlazePose()
@@ -485,6 +489,8 @@ def main(argv: list[str]) -> int:
                            "mask_gate": args.mask_gate,
                            "confidence": confidence,
                            "rerun_every": args.rerun_every,
+                           "keypoint_weight": LANDMARK_WEIGHT if args.keypoint_weight is None
+                           else args.keypoint_weight,
                            "optimizer": args.optimizer, "results": results,
                            "coco": None if totals is None else {
                                "annotation": args.coco, "summary": totals,

@@ -248,7 +248,8 @@ def test_a_folder_of_photos_of_different_sizes_is_one_subject_per_person(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["adam", "lgd", "lgd-dense-only", "adam-confidence"])
-def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, optimizer, request):
+def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, optimizer, request,
+                                monkeypatch):  # fmt: skip
     """Every row scored and pictured (LGD has a checkpoint for each row's data); with a
     learned optimizer that has a version for dense targets only, the rows it cannot fit
     (landmarks) are skipped, and say why, instead of failing the run or hiding the rows.
@@ -262,9 +263,14 @@ def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, o
         request.getfixturevalue("dense_only_optimizer")  # registers it for this test
     checkpoint, extra = tiny_checkpoint, []
     if optimizer == "adam-confidence":
-        optimizer, extra = "adam", ["--rerun-every", "2"]
+        optimizer, extra = "adam", ["--rerun-every", "2", "--keypoint-weight", "2.5"]
         checkpoint = request.getfixturevalue("tiny_confidence_checkpoint")
 
+    from jaxrefine import photo
+
+    real, weights = photo.landmark_options, []
+    monkeypatch.setattr(photo, "landmark_options",
+                        lambda o: weights.append(o.keypoint_weight) or real(o))  # fmt: skip
     code = cli_main(["eval-real", "--image", str(coco_photo), "--annotation", str(COCO_JSON),
                      "--checkpoint", str(checkpoint), "--out", str(tmp_path / "pics"),
                      "--json", str(tmp_path / "r.json"), "--optimizer", optimizer,
@@ -275,7 +281,10 @@ def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, o
         assert row in table
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["optimizer"] == optimizer
-    assert (doc["confidence"], doc["rerun_every"]) == ((True, 2) if extra else (False, 0))
+    settings = (doc["confidence"], doc["rerun_every"], doc["keypoint_weight"])
+    assert settings == ((True, 2, 2.5) if extra else (False, 0, 1.0))
+    if extra:  # the landmark row's fit got the weight
+        assert weights and set(weights) == {2.5}
     assert "devices" in doc["machine"]  # which machine the figures came from
     (res,) = doc["results"]
     assert res["ground_truth"] == "coco_ground_truth" and res["people"] == 1
