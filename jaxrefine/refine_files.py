@@ -541,9 +541,7 @@ def refine_files(
         masks = None
     if options is None:  # the defaults; photos with theirs (as on the command line)
         options = _photo_defaults(RefineOptions(), None, None, estimates_path, network[0])
-    if kp_set is not None:
-        options = dataclasses.replace(options, keypoint_set=kp_set,
-                                      keypoint_weight=options.keypoint_weight or 1.0)  # fmt: skip
+    options = keypoint_options(options, kp_set, photos=estimates_path is None)
     backend = resolve_backend(options.backend)
     pid, count = distributed.process()
     keep_tracks = options.share_betas or options.temporal_weight > 0
@@ -596,6 +594,20 @@ def _write_merged(model, images, est, frame_of, merged, out, backend, pics, outp
     return files
 
 
+def keypoint_options(options, kp_set: str | None, photos: bool):
+    """``options`` with the keypoint term of set ``kp_set`` on (None: no keypoints, unchanged).
+    Its weight, unless ``options`` sets one: a photo's landmarks the photos' default
+    (:data:`jaxrefine.photo.LANDMARK_WEIGHT`), a user's ``--keypoints`` 1."""
+    if kp_set is None:
+        return options
+    if photos:
+        from jaxrefine.photo import landmark_options
+
+        return landmark_options(options)
+    weight = 1.0 if options.keypoint_weight is None else options.keypoint_weight
+    return dataclasses.replace(options, keypoint_set=kp_set, keypoint_weight=weight)
+
+
 def _photo_defaults(options, mask_gate, confidence, estimates, network_config):
     """``options`` with ``--mask-gate`` / ``--confidence`` as given, else (None) the photos'
     defaults (:func:`jaxrefine.photo.photo_options`) without ``--estimates`` and off with."""
@@ -614,6 +626,7 @@ def main(argv: list[str]) -> int:
     import sys
 
     from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
+    from jaxrefine.photo import LANDMARK_WEIGHT
     from jaxrefine.refine import RefineOptions
 
     ap = argparse.ArgumentParser(prog="jaxrefine refine", description=__doc__.split("\n\n")[0])
@@ -655,7 +668,9 @@ def main(argv: list[str]) -> int:
     a("--confidence", action=argparse.BooleanOptionalAction, default=None,
       help="weight vertices by the network's confidence head (default: on for photos when "
            "the network has one, off with --estimates)")  # fmt: skip
-    a("--keypoint-weight", type=float, default=None, help="weight of --keypoints' term")
+    a("--keypoint-weight", type=float, default=None,
+      help="weight of the keypoint term beside the dense term (default: 1 for --keypoints, "
+           f"{LANDMARK_WEIGHT:g} for a photo's landmarks)")  # fmt: skip
     a("--rerun-every", type=int, default=0,
       help="re-run the network every k body iterations (0: once, the paper's single "
            "pass; 10 with --confidence was the most accurate on synthetic frames, `jaxrefine "

@@ -192,7 +192,9 @@ def test_refine_photo_without_estimates_end_to_end(coco_photo, tiny_checkpoint, 
     assert res["body_pose"].shape == (1, 69) and list(res["track_id"]) == [0]
     saved = json.loads((out / "report.json").read_text())
     assert saved["settings"]["estimates_format"] == "blazepose"
-    assert "keypoint_weight" in saved["settings"]["options"]
+    from jaxrefine.photo import LANDMARK_WEIGHT
+
+    assert saved["settings"]["options"]["keypoint_weight"] == str(LANDMARK_WEIGHT)
     assert saved["settings"]["options"]["silhouette_weight"] == "1.0"
     assert saved["settings"]["options"]["mask_gate"] == "0.03"
     frame = saved["frames"][0]
@@ -267,6 +269,7 @@ def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, o
         checkpoint = request.getfixturevalue("tiny_confidence_checkpoint")
 
     from jaxrefine import photo
+    from jaxrefine.photo import LANDMARK_WEIGHT
 
     real, weights = photo.landmark_options, []
     monkeypatch.setattr(photo, "landmark_options",
@@ -282,7 +285,7 @@ def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, o
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["optimizer"] == optimizer
     settings = (doc["confidence"], doc["rerun_every"], doc["keypoint_weight"])
-    assert settings == ((True, 2, 2.5) if extra else (False, 0, 1.0))
+    assert settings == ((True, 2, 2.5) if extra else (False, 0, LANDMARK_WEIGHT))
     if extra:  # the landmark row's fit got the weight
         assert weights and set(weights) == {2.5}
     assert "devices" in doc["machine"]  # which machine the figures came from

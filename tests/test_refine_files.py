@@ -243,3 +243,20 @@ def test_share_betas_keeps_an_interleaved_track_in_one_chunk(user_files, tmp_pat
     assert not np.array_equal(res["betas"][0], res["betas"][1])
     with np.load(tmp_path / "out" / "parts" / "part_00000.npz") as part:
         np.testing.assert_array_equal(part["index"], [0, 2])
+
+
+def test_keypoint_weights_default_per_source_and_zero_is_kept():
+    import dataclasses
+
+    from jaxrefine.photo import LANDMARK_WEIGHT
+    from jaxrefine.refine_files import keypoint_options
+
+    def weight(kp_set, photos, given=None):
+        o = keypoint_options(dataclasses.replace(FAST, keypoint_weight=given), kp_set, photos)
+        return o.keypoint_set, o.keypoint_weight
+
+    assert weight("coco17", photos=False) == ("coco17", 1.0)  # a user's --keypoints
+    assert weight("body25", photos=True) == ("body25", LANDMARK_WEIGHT)  # a photo's landmarks
+    assert weight("coco17", photos=False, given=0.0) == ("coco17", 0.0)  # was turned into 1
+    assert weight("body25", photos=True, given=0.5) == ("body25", 0.5)
+    assert keypoint_options(FAST, None, photos=True) is FAST
