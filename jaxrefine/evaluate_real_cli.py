@@ -380,17 +380,12 @@ def evaluate_coco(model, annotation, image_dir, network, options, runner, *, lim
     return results, left_out
 
 
-def main(argv: list[str]) -> int:
+def build_parser():
+    """``jaxrefine eval-real``'s command line."""
     import argparse
 
-    from jaxrefine.detect import BlazePose
-    from jaxrefine.network import load_pretrained
     from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
-    from jaxrefine.parts import run_settings
-    from jaxrefine.photo import LANDMARK_WEIGHT, PHOTO_MASK_GATE, PHOTO_TILES, photo_options
-    from jaxrefine.refine import RefineOptions, check_network
-    from jaxrefine.report import machine_info, print_table, write_json
-    from jaxrefine.smpl_io import load_body_model
+    from jaxrefine.photo import LANDMARK_WEIGHT, PHOTO_MASK_GATE, PHOTO_TILES
 
     ap = argparse.ArgumentParser(prog="jaxrefine eval-real", description=__doc__.split("\n\n")[0])
     a = ap.add_argument
@@ -434,6 +429,19 @@ def main(argv: list[str]) -> int:
            "for are skipped, with the reason")  # fmt: skip
     a("--out", default=None, help="folder for the overlay pictures")
     a("--json", default=None, help="write the results as JSON")
+    return ap
+
+
+def main(argv: list[str]) -> int:
+    from jaxrefine.detect import BlazePose
+    from jaxrefine.network import load_pretrained
+    from jaxrefine.parts import run_settings
+    from jaxrefine.photo import LANDMARK_WEIGHT, photo_options
+    from jaxrefine.refine import RefineOptions, check_network
+    from jaxrefine.report import machine_info, print_table, write_json
+    from jaxrefine.smpl_io import load_body_model
+
+    ap = build_parser()
     args = ap.parse_args(argv)
     image = args.image
     if image is None and not args.pseudo and args.coco is None:
@@ -457,8 +465,7 @@ def main(argv: list[str]) -> int:
     check_network((cfg, params), options, args.checkpoint or "the shipped network")
     truth = truth_of(image, annotation) if image is not None else None
     runner = BlazePose()
-    kw = {"out": args.out, "backend": args.backend}
-    kw = {**kw, "tiles": tuple(args.tiles)}
+    kw = {"out": args.out, "backend": args.backend, "tiles": tuple(args.tiles)}
     results, dataset, left_out = [], [], {}
     if image is not None:
         results.append(evaluate_photo(model, image, (cfg, params), options, runner, truth=truth,
