@@ -436,7 +436,7 @@ def main(argv: list[str]) -> int:
     from jaxrefine.detect import BlazePose
     from jaxrefine.network import load_pretrained
     from jaxrefine.parts import run_settings
-    from jaxrefine.photo import LANDMARK_WEIGHT, photo_options
+    from jaxrefine.photo import landmark_options, photo_options
     from jaxrefine.refine import RefineOptions, check_network
     from jaxrefine.report import machine_info, print_table, write_json
     from jaxrefine.smpl_io import load_body_model
@@ -496,8 +496,7 @@ def main(argv: list[str]) -> int:
                            "mask_gate": args.mask_gate,
                            "confidence": confidence,
                            "rerun_every": args.rerun_every,
-                           "keypoint_weight": LANDMARK_WEIGHT if args.keypoint_weight is None
-                           else args.keypoint_weight,
+                           "keypoint_weight": landmark_options(options).keypoint_weight,
                            "optimizer": args.optimizer, "results": results,
                            "coco": None if totals is None else {
                                "annotation": args.coco, "summary": totals,
