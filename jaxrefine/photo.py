@@ -16,6 +16,14 @@
 :func:`estimates_from_photo` numbers a photo's people in the detector's order (best score
 first) as their ``track_id``; :func:`read_photo_inputs` renumbers them across photos, or links
 them into tracks across a video's frames (:mod:`jaxrefine.detect.track`).
+
+**From the user's own keypoints** (:func:`read_keypoint_photo_inputs`; ``jaxrefine refine
+PHOTOS --keypoints FILE`` without ``--estimates``): the people are those of an OpenPose
+BODY_25, COCO-17 or MediaPipe Pose file, each initialized from its 2D keypoints by the same
+initializer (no world points: four orientation hypotheses; the user's ``--intrinsics`` or the
+focal approximation), then refined as above with the keypoints as the sparse term. No
+BlazePose, so no detect extra and no person masks: the mask gate and the silhouette term are
+off.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import numpy as np
 
 from jaxrefine.camera import Camera
 from jaxrefine.inputs import Estimates
-from jaxrefine.keypoints import mediapipe33_keypoints
+from jaxrefine.keypoints import joint_names, mediapipe33_keypoints
 from jaxrefine.refine import RefineOptions, pose_batch, refine
 
 # Photos' default weight of the landmark term beside the dense term (RefineOptions'
@@ -271,12 +279,152 @@ def read_photo_inputs(
 def _track_ids(parts: list[PhotoEstimates], is_video: bool) -> np.ndarray:
     """(N,) track ids of the frames' people: linked across a video's frames; in separate
     photos every person is a subject of their own."""
-    from jaxrefine.detect.track import landmark_box, link_tracks
+    return _link_people([p.landmarks for p in parts], is_video)
+
+
+def _link_people(points: list[np.ndarray], is_video: bool, min_visibility=None) -> np.ndarray:
+    """(N,) track ids of the people of every frame (``points``: one (P_f, K, 3) x, y,
+    visibility array per frame): linked by their boxes across a video's frames, else one id
+    per person. ``min_visibility``: the least visibility of a point that shapes a box (None:
+    the tracker's default for BlazePose landmarks)."""
+    from jaxrefine.detect.track import MIN_VISIBILITY, landmark_box, link_tracks
 
     if not is_video:
-        return np.arange(sum(len(p.landmarks) for p in parts), dtype=np.int64)
-    boxes = [np.stack([landmark_box(lm) for lm in p.landmarks]) for p in parts]
-    return np.concatenate(link_tracks(boxes))
+        return np.arange(sum(len(p) for p in points), dtype=np.int64)
+    floor = MIN_VISIBILITY if min_visibility is None else min_visibility
+    boxes = [np.asarray([landmark_box(lm, floor) for lm in p]).reshape(-1, 4) for p in points]
+    return np.concatenate(link_tracks(boxes)).astype(np.int64)
+
+
+def estimates_from_keypoints(
+    model,
+    people: np.ndarray,
+    set_name: str,
+    image_size: tuple[int, int],
+    *,
+    intrinsics=None,
+    init_config=None,
+    gmm=None,
+    frame=0,
+    source: str = "keypoints",
+) -> tuple[Estimates, np.ndarray]:
+    """An initial body per person of one photo from the user's 2D keypoints.
+
+    Args:
+      model: body model. people: (P, K, 3) x, y (pixels), confidence of ``set_name``
+        ("body25" or "coco17"). image_size: the photo's (H, W).
+      intrinsics: (fx, fy, cx, cy), or None: the focal approximation.
+      init_config / gmm: see :func:`jaxrefine.detect.initialize.initialize`.
+      frame: the ``frame`` entry of the estimates. source: the name recorded in them.
+
+    Returns:
+      ``(estimates, kept)``: estimates (``fmt`` "keypoints", ``track_id`` = person index) of
+      the people with at least 4 usable keypoints, and ``kept`` (P',) their indices in
+      ``people`` (a person with fewer is left out: callers say so).
+    """
+    from jaxrefine.detect.initialize import InitConfig, initialize
+    from jaxrefine.objective import load_gmm_prior
+
+    gmm = load_gmm_prior() if gmm is None else gmm
+    cfg = InitConfig() if init_config is None else init_config
+    fits, kept = [], []
+    for i, person in enumerate(np.asarray(people, np.float32)):
+        try:
+            fits.append(initialize(model, person, image_size, gmm=gmm, config=cfg,
+                                   set_name=set_name, intrinsics=intrinsics))  # fmt: skip
+        except ValueError as e:
+            if "usable landmarks" not in str(e):
+                raise
+            continue
+        kept.append(i)
+    nb = model.num_betas
+    stack = {k: np.stack([np.asarray(f.params[k], np.float32) for f in fits]) if fits else
+             np.zeros((0,) + shape, np.float32) for k, shape in
+             (("global_orient", (3,)), ("body_pose", (23, 3)), ("betas", (nb,)),
+              ("transl", (3,)))}  # fmt: skip
+    intr = [[float(f.camera.fx), float(f.camera.fy), float(f.camera.cx), float(f.camera.cy)]
+            for f in fits]  # fmt: skip
+    n = len(fits)
+    est = Estimates(
+        **stack, intrinsics=np.asarray(intr, np.float32).reshape(n, 4),
+        frame=np.array([frame] * n, object), track_id=np.arange(n, dtype=np.int64),
+        source=source, fmt="keypoints",
+    )  # fmt: skip
+    return est, np.asarray(kept, np.int64)
+
+
+def read_keypoint_photo_inputs(
+    images_src,
+    model,
+    keypoints_path,
+    *,
+    intrinsics=None,
+    use_landmarks=True,
+    video=False,
+    progress=False,
+):
+    """``jaxrefine refine PHOTOS --keypoints FILE`` without ``--estimates``: the people of the
+    keypoint file as estimates (see the module docstring; no BlazePose).
+
+    Every person of an image's keypoint frame (:meth:`~jaxrefine.inputs.keypoint_files.
+    Keypoints2D.frames_of` pairs them) is initialized from their keypoints; people with fewer
+    than 4 usable keypoints and images without a frame are left out with a warning naming
+    them. Track ids as :func:`read_photo_inputs` gives them (linked by keypoint boxes in a
+    video).
+
+    Returns ``(images, estimates, frame_of, keypoints (N, K, 3) or None, set name or None,
+    None, None)``: :func:`read_photo_inputs`' tuple without landmarks and masks.
+
+    Raises:
+      InputError: unreadable files, or no person to refine in any image.
+    """
+    import warnings
+
+    from tqdm import tqdm
+
+    from jaxrefine.inputs import InputError, read_images, read_intrinsics, read_keypoints
+    from jaxrefine.objective import load_gmm_prior
+
+    images = read_images(images_src)
+    intr = None if intrinsics is None else read_intrinsics(intrinsics)
+    kp = read_keypoints(keypoints_path)
+    keys = kp.frames_of(images.names, images.source)
+    gmm = load_gmm_prior()
+    parts, points, skipped = [], [], []
+    bar = tqdm(range(len(images)), unit="image", desc="initialize from keypoints",
+               disable=not progress or len(images) < 2)  # fmt: skip
+    for i in bar:
+        if keys[i] is None:  # an empty frame still counts for the tracker's gaps
+            points.append(np.zeros((0, len(joint_names(kp.set_name)), 3), np.float32))
+            continue
+        size = tuple(np.shape(images[i])[:2])
+        people = kp.people(keys[i], size)
+        est, kept = estimates_from_keypoints(
+            model, people, kp.set_name, size, intrinsics=intr, gmm=gmm, frame=i,
+            source=str(images.source),
+        )  # fmt: skip
+        skipped += [f"{images.names[i]} person {j}" for j in range(len(people)) if j not in kept]
+        parts.append(est)
+        points.append(people[kept])
+        bar.set_postfix(people=sum(len(p) for p in parts))
+    missing = [images.names[i] for i in range(len(images)) if keys[i] is None]
+    if missing:
+        warnings.warn(f"{kp.source}: no keypoints for {len(missing)} image(s) (e.g. "
+                      f"{missing[0]!r}); they are not refined", stacklevel=2)  # fmt: skip
+    if skipped:
+        warnings.warn(f"{kp.source}: fewer than 4 usable keypoints for {len(skipped)} "
+                      f"person(s) (e.g. {skipped[0]}); they are not refined",
+                      stacklevel=2)  # fmt: skip
+    if not sum(len(p) for p in parts):
+        raise InputError(f"{kp.source}: no person with at least 4 usable keypoints in any of "
+                         f"the {len(images)} image(s) of {images.source}")  # fmt: skip
+    est = _concat_estimates(parts)
+    est = dataclasses.replace(est, track_id=_link_people(points, images.is_video or video,
+                                                         np.finfo(np.float32).tiny))  # fmt: skip
+    frame_of = np.asarray(est.frame, np.int64)
+    if not use_landmarks:
+        return images, est, frame_of, None, None, None, None
+    return images, est, frame_of, np.concatenate(points), kp.set_name, None, None
 
 
 def _concat_estimates(parts: list[Estimates]) -> Estimates:

@@ -496,7 +496,10 @@ def refine_files(
 
     Without ``estimates_path`` the people of each image are detected and initialized from
     BlazePose landmarks (:func:`jaxrefine.photo.read_photo_inputs`; ``boxes``, ``tiles``: None
-    = the photos' default :data:`jaxrefine.photo.PHOTO_TILES`), their
+    = the photos' default :data:`jaxrefine.photo.PHOTO_TILES`), or, with ``keypoints_path``,
+    they are the keypoint file's people, initialized from their keypoints
+    (:func:`jaxrefine.photo.read_keypoint_photo_inputs`; ``intrinsics`` for the camera; no
+    BlazePose and no masks); their
     landmarks are the keypoint term (BODY_25) unless ``use_landmarks`` is False, and
     ``overlays/<image>_people.png`` shows every person of an image; ``video``: the images
     (a folder or list) are one video's frames in order, so their people are linked into
@@ -516,19 +519,18 @@ def refine_files(
     if video and estimates_path is not None:
         raise InputError("--video links detected people into tracks: give photos without "
                          "--estimates (an estimates file brings its own track ids)")  # fmt: skip
-    if options is not None and options.needs_masks and estimates_path is not None:
-        raise InputError("--silhouette-weight / --mask-gate need person masks: give photos "
-                         "without --estimates (BlazePose's masks serve)")  # fmt: skip
-    if estimates_path is not None and (boxes is not None or tiles is not None):
-        raise InputError("--box / --tiles choose the people the detector finds: give photos "
-                         "without --estimates (an estimates file brings its people)")  # fmt: skip
-    if estimates_path is None:
+    _check_people_source(estimates_path, keypoints_path, intrinsics, boxes, tiles, options)
+    if estimates_path is None and keypoints_path is not None:
+        from jaxrefine.photo import read_keypoint_photo_inputs
+
+        images, est, frame_of, kp, kp_set, _, masks = read_keypoint_photo_inputs(
+            images_src, model, keypoints_path, intrinsics=intrinsics,
+            use_landmarks=use_landmarks, video=video, progress=progress,
+        )  # fmt: skip
+    elif estimates_path is None:
         from jaxrefine.photo import PHOTO_TILES, read_photo_inputs
 
         tiles = PHOTO_TILES if tiles is None else tiles
-        if keypoints_path is not None or intrinsics is not None:
-            raise InputError("--keypoints / --intrinsics need --estimates (without them the "
-                             "detected landmarks and the focal approximation serve)")  # fmt: skip
         images, est, frame_of, kp, kp_set, _, masks = read_photo_inputs(
             images_src, model, boxes=boxes, tiles=tiles, use_landmarks=use_landmarks,
             video=video, progress=progress,
@@ -540,7 +542,8 @@ def refine_files(
         )  # fmt: skip
         masks = None
     if options is None:  # the defaults; photos with theirs (as on the command line)
-        options = _photo_defaults(RefineOptions(), None, None, estimates_path, network[0])
+        options = _photo_defaults(RefineOptions(), None, None, estimates_path, network[0],
+                                  keypoints_path)  # fmt: skip
     options = keypoint_options(options, kp_set, photos=estimates_path is None)
     backend = resolve_backend(options.backend)
     pid, count = distributed.process()
@@ -560,7 +563,8 @@ def refine_files(
     if pid == 0:
         files = _write_merged(model, images, est, frame_of, merged, out, backend, pics,
                               outputs, photos=estimates_path is None)  # fmt: skip
-    settings = {"images": str(images.source), "estimates": str(estimates_path or "blazepose"),
+    people = "keypoints" if keypoints_path is not None else "blazepose"
+    settings = {"images": str(images.source), "estimates": str(estimates_path or people),
                 "estimates_format": est.fmt, "keypoints": None if keypoints_path is None else
                 str(keypoints_path), "model_id": model.model_id, "network": network[0].name,
                 "render_backend": backend, "options": {k: str(v) for k, v in
@@ -573,6 +577,22 @@ def refine_files(
         write_json(out / "report.json", result, announce=False)
     result["failed"] = failed(merged)
     return result
+
+
+def _check_people_source(estimates_path, keypoints_path, intrinsics, boxes, tiles, options):
+    """Refuse, before any work, options that do not fit where the people come from: an
+    estimates file, a keypoint file (photos without ``--estimates``), or BlazePose."""
+    detector = estimates_path is None and keypoints_path is None
+    if options is not None and options.needs_masks and not detector:
+        raise InputError("--silhouette-weight / --mask-gate need BlazePose's person masks: give "
+                         "photos without --estimates and --keypoints")  # fmt: skip
+    if not detector and (boxes is not None or tiles is not None):
+        whose = "an estimates file" if estimates_path is not None else "a keypoint file"
+        raise InputError(f"--box / --tiles choose the people the detector finds; {whose} "
+                         "brings its own people")  # fmt: skip
+    if detector and intrinsics is not None:
+        raise InputError("--intrinsics needs --estimates or --keypoints (the detector's photos "
+                         "use the focal approximation)")  # fmt: skip
 
 
 def _write_merged(model, images, est, frame_of, merged, out, backend, pics, outputs, *, photos):
@@ -596,26 +616,27 @@ def _write_merged(model, images, est, frame_of, merged, out, backend, pics, outp
 
 def keypoint_options(options, kp_set: str | None, photos: bool):
     """``options`` with the keypoint term of set ``kp_set`` on (None: no keypoints, unchanged).
-    Its weight, unless ``options`` sets one: a photo's landmarks the photos' default
-    (:data:`jaxrefine.photo.LANDMARK_WEIGHT`), a user's ``--keypoints`` 1."""
+    Its weight, unless ``options`` sets one: on photos without ``--estimates`` (BlazePose's
+    landmarks or the user's keypoints, the only sparse anchor) the photos' default
+    (:data:`jaxrefine.photo.LANDMARK_WEIGHT`); a user's ``--keypoints`` beside estimates 1."""
     if kp_set is None:
         return options
-    if photos:
-        from jaxrefine.photo import landmark_options
+    from jaxrefine.photo import LANDMARK_WEIGHT
 
-        return landmark_options(options)
-    weight = 1.0 if options.keypoint_weight is None else options.keypoint_weight
+    default = LANDMARK_WEIGHT if photos else 1.0
+    weight = default if options.keypoint_weight is None else options.keypoint_weight
     return dataclasses.replace(options, keypoint_set=kp_set, keypoint_weight=weight)
 
 
-def _photo_defaults(options, mask_gate, confidence, estimates, network_config):
+def _photo_defaults(options, mask_gate, confidence, estimates, network_config, keypoints=None):
     """``options`` with ``--mask-gate`` / ``--confidence`` as given, else (None) the photos'
-    defaults (:func:`jaxrefine.photo.photo_options`) without ``--estimates`` and off with."""
+    defaults (:func:`jaxrefine.photo.photo_options`) without ``--estimates`` and off with;
+    the mask gate also off for photos with ``--keypoints`` (no BlazePose, no masks)."""
     from jaxrefine.photo import photo_options
 
     photo = photo_options(network_config)
     if mask_gate is None:
-        mask_gate = photo.mask_gate if estimates is None else 0.0
+        mask_gate = photo.mask_gate if estimates is None and keypoints is None else 0.0
     if confidence is None:
         confidence = photo.use_confidence if estimates is None else False
     return dataclasses.replace(options, mask_gate=mask_gate, use_confidence=confidence)
@@ -635,8 +656,8 @@ def main(argv: list[str]) -> int:
     a(
         "--estimates",
         default=None,
-        help="initial estimates (.npz / .pkl; see docs); without "
-        "them people are detected and initialized from BlazePose landmarks (extra 'detect')",
+        help="initial estimates (.npz / .pkl; see docs); without them people are initialized "
+        "from --keypoints when given, else detected by BlazePose (extra 'detect')",
     )
     a(
         "--box",
@@ -658,8 +679,10 @@ def main(argv: list[str]) -> int:
     a("--out", required=True, help="output folder")
     a("--keypoints", default=None,
       help="OpenPose BODY_25 folder/JSON, COCO-17 JSON, or MediaPipe Pose folder/JSON "
-           "(33 landmarks, normalized; fitted as BODY_25)")  # fmt: skip
-    a("--intrinsics", nargs="+", default=None, help="fx fy cx cy, or a JSON file")
+           "(33 landmarks, normalized; fitted as BODY_25); without --estimates its people "
+           "are initialized from these keypoints and refined (no detector)")  # fmt: skip
+    a("--intrinsics", nargs="+", default=None,
+      help="fx fy cx cy, or a JSON file (with --estimates or --keypoints)")  # fmt: skip
     a("--checkpoint", default=None, help="network checkpoint (default: the shipped one)")
     a("--model", default=None, help="body model file (default: the open model)")
     a("--gender", default=None, help="gender of a model folder (neutral/male/female)")
@@ -669,8 +692,8 @@ def main(argv: list[str]) -> int:
       help="weight vertices by the network's confidence head (default: on for photos when "
            "the network has one, off with --estimates)")  # fmt: skip
     a("--keypoint-weight", type=float, default=None,
-      help="weight of the keypoint term beside the dense term (default: 1 for --keypoints, "
-           f"{LANDMARK_WEIGHT:g} for a photo's landmarks)")  # fmt: skip
+      help="weight of the keypoint term beside the dense term (default: 1 for --keypoints "
+           f"with --estimates, {LANDMARK_WEIGHT:g} on photos without --estimates)")  # fmt: skip
     a("--rerun-every", type=int, default=0,
       help="re-run the network every k body iterations (0: once, the paper's single "
            "pass; 10 with --confidence was the most accurate on synthetic frames, `jaxrefine "
@@ -724,7 +747,8 @@ def main(argv: list[str]) -> int:
         backend=args.backend, temporal_weight=args.temporal_weight,
         silhouette_weight=args.silhouette_weight,
     )  # fmt: skip
-    options = _photo_defaults(options, args.mask_gate, args.confidence, args.estimates, cfg)
+    options = _photo_defaults(options, args.mask_gate, args.confidence, args.estimates, cfg,
+                              args.keypoints)  # fmt: skip
     check_network((cfg, params), options, args.checkpoint or "the shipped network")
     outputs = Outputs(overlays=not args.no_overlays, tracks=not args.no_tracks, obj=args.obj,
                       ply=args.ply, fps=args.fps)  # fmt: skip

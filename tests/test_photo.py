@@ -101,12 +101,15 @@ def test_unreadable_image_exit_2(tmp_path, tiny_checkpoint, capsys):
     assert code == 2 and "broken.png" in line
 
 
-def test_keypoints_without_estimates_is_refused(tmp_path, tiny_checkpoint, capsys):
+def test_a_missing_keypoint_file_without_estimates_is_named(tmp_path, tiny_checkpoint, capsys):
+    """Photos with --keypoints and no --estimates are refined from the file's people
+    (tests/test_keypoint_photos.py); a file that is not there fails before any work."""
     iio.imwrite(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
     code = cli_main(["refine", str(tmp_path / "a.png"), "--out", str(tmp_path / "o"),
                      "--keypoints", str(tmp_path / "kp.json"),
                      "--checkpoint", str(tiny_checkpoint)])  # fmt: skip
-    assert code == 2 and "--estimates" in _one_error_line(capsys)
+    assert code == 2 and "kp.json: no such keypoint file" in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("flag", ["--silhouette-weight", "--mask-gate"])

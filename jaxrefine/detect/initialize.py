@@ -1,7 +1,8 @@
-"""An initial body estimate from BlazePose landmarks, without a regressor.
+"""An initial body estimate from 2D landmarks or keypoints, without a regressor.
 
 Given MediaPipe's 33 landmarks of one person in a photo (pixels, with visibilities) and,
 optionally, its 33 metric world landmarks (hip-centred, photo axes: x right, y down, z away),
+or a user's OpenPose BODY_25 / COCO-17 keypoints (pixels, confidences; no world points),
 the body model is fitted in two Adam stages (one compiled program; Levenberg-Marquardt
 converged in fewer steps but took minutes to compile on CPU), once per global-orientation
 hypothesis (a batch, vmapped), and the hypothesis with the lowest final
@@ -20,9 +21,13 @@ objective is kept:
    ``REFERENCE_PERSON_SIZE`` px tall weighs like SMPLify's 224-px crop.
 
 Only landmarks with a true counterpart on the model are used (MediaPipe's eye corners, mouth
-and finger points are left out, :data:`jaxrefine.keypoints.MEDIAPIPE33_APPROXIMATE`), weighted
-by their visibility. The camera is the paper's focal approximation ``f = sqrt(W^2 + H^2)``,
-principal point at the image centre, R = I (the body carries the translation).
+and finger points are left out, :data:`jaxrefine.keypoints.MEDIAPIPE33_APPROXIMATE`; of
+BODY_25 the neck and hips SMPLify leaves out, :data:`jaxrefine.keypoints.
+BODY25_IGNORED_BY_SMPLIFY`), weighted by their visibility or confidence (MediaPipe's below
+``min_visibility`` count 0; a keypoint file's confidences are not on that scale, so there every
+positive confidence counts). The camera is the caller's intrinsics, else the paper's focal
+approximation ``f = sqrt(W^2 + H^2)`` with the principal point at the image centre; R = I (the
+body carries the translation).
 
 Hypotheses: with world landmarks, the rotation that best aligns the model's rest-pose torso
 (shoulders, hips) to the world torso (Kabsch), the same turned half way round about the body's
@@ -44,9 +49,12 @@ from jaxrefine.body_model import BodyModel, skin_vertices
 from jaxrefine.camera import Camera, focal_from_image_size, project
 from jaxrefine.fit import Stage, fit_stages_batch
 from jaxrefine.keypoints import (
+    BODY25_IGNORED_BY_SMPLIFY,
     MEDIAPIPE33_APPROXIMATE,
     MIN_LANDMARK_VISIBILITY,
+    canonical_set_name,
     get_set,
+    joint_names,
     keypoint_sets_for,
 )
 from jaxrefine.objective import (
@@ -62,6 +70,14 @@ from jaxrefine.priors import GMMPrior
 
 HIPS = (23, 24)  # MediaPipe's left / right hip
 TORSO = (11, 12, 23, 24)  # shoulders and hips: the orientation hypotheses align these
+# Per keypoint set: the left / right hip (the world term centres on their midpoint) and the
+# points a fit leaves out (no true counterpart on the model, or labelled differently).
+SET_HIPS = {"mediapipe33": HIPS, "body25": (12, 9), "coco17": (11, 12)}
+SET_LEFT_OUT = {
+    "mediapipe33": MEDIAPIPE33_APPROXIMATE,
+    "body25": BODY25_IGNORED_BY_SMPLIFY,
+    "coco17": (),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,18 +128,20 @@ class InitialEstimate:
 class LandmarkObjective(AbstractObjective):
     """Residuals of one person's landmark fit (one sample; see the module docstring).
 
-    ``data``: dict camera (Camera), points2d (33, 2) px, conf2d (33,), world (33, 3) m,
-    conf3d (33,), pixel_scale ().
+    ``data``: dict camera (Camera), points2d (K, 2) px, conf2d (K,), world (K, 3) m,
+    conf3d (K,), pixel_scale (); K points of the keypoint set ``set_name`` (MediaPipe-33 by
+    default, or BODY_25 / COCO-17).
     """
 
     model: BodyModel
     gmm: GMMPrior
     w: dict
+    set_name: str = struct.field(pytree_node=False, default="mediapipe33")
     has_residuals = True
 
     def keypoints(self, params) -> jnp.ndarray:
-        """(33, 3) model points of the MediaPipe-33 set (with translation)."""
-        ks = get_set(keypoint_sets_for(self.model), "mediapipe33")
+        """(K, 3) model points of the keypoint set (with translation)."""
+        ks = get_set(keypoint_sets_for(self.model), self.set_name)
         vids = ks.vertex_ids_flat
         pose = jnp.concatenate([params["global_orient"][None], params["body_pose"]], 0)
         J, v = skin_vertices(self.model, pose, params["betas"], vids, params["transl"])
@@ -139,7 +157,7 @@ class LandmarkObjective(AbstractObjective):
 
     def residuals(self, params, data):
         kp = self.keypoints(params)
-        hips = np.asarray(HIPS)
+        hips = np.asarray(SET_HIPS[self.set_name])
         centred = kp - jnp.mean(kp[hips], 0, keepdims=True)
         world = data["world"] - jnp.mean(data["world"][hips], 0, keepdims=True)
         r3 = (data["conf3d"][:, None] * (centred - world) * self.w["world"]).reshape(-1)
@@ -230,11 +248,16 @@ def solve_translation(
     return t
 
 
-def fit_weights(visibility: np.ndarray, min_visibility: float) -> np.ndarray:
-    """(33,) fit weights: the visibility where >= ``min_visibility`` and the landmark has a true
-    model counterpart, else 0."""
-    conf = np.where(np.asarray(visibility) >= min_visibility, visibility, 0.0).astype(np.float32)
-    conf[np.asarray(MEDIAPIPE33_APPROXIMATE)] = 0.0
+def fit_weights(
+    visibility: np.ndarray, min_visibility: float, set_name: str = "mediapipe33"
+) -> np.ndarray:
+    """(K,) fit weights: the visibility (confidence) where it counts and the point is not left
+    out of the set (:data:`SET_LEFT_OUT`), else 0. MediaPipe's visibility counts from
+    ``min_visibility``; other sets' confidences (a keypoint file's) from any positive value."""
+    vis = np.nan_to_num(np.asarray(visibility, np.float32))
+    floor = min_visibility if set_name == "mediapipe33" else np.finfo(np.float32).tiny
+    conf = np.where(vis >= floor, vis, 0.0).astype(np.float32)
+    conf[np.asarray(SET_LEFT_OUT[set_name], np.int64)] = 0.0
     return conf
 
 
@@ -246,29 +269,41 @@ def initialize(
     *,
     gmm: GMMPrior | None = None,
     config: InitConfig = InitConfig(),
+    set_name: str = "mediapipe33",
+    intrinsics: tuple[float, float, float, float] | None = None,
 ) -> InitialEstimate:
     """Fit the body model to one person's landmarks (see the module docstring).
 
     Args:
       model: body model (the open model by default in callers).
-      landmarks2d: (33, 3) x, y (pixels) and visibility of MediaPipe's landmarks.
+      landmarks2d: (K, 3) x, y (pixels) and visibility / confidence of the K points of
+        ``set_name``: MediaPipe's 33 landmarks (default), or BODY_25 / COCO-17 keypoints.
       image_size: (height, width) of the photo.
-      world: (33, 3) world landmarks (metres, hip-centred, photo axes) or None.
+      world: (33, 3) world landmarks (metres, hip-centred, photo axes) or None; MediaPipe only.
       gmm: pose prior (default: :func:`jaxrefine.objective.load_gmm_prior`).
       config: weights and step counts.
+      set_name: the keypoint set of ``landmarks2d``.
+      intrinsics: (fx, fy, cx, cy) pixels, or None: the focal approximation.
 
     Returns:
       :class:`InitialEstimate`.
+
+    Raises:
+      ValueError: wrong shapes, world points for another set than MediaPipe's, or fewer than
+        4 usable points.
     """
+    set_name = canonical_set_name(set_name)
+    k = len(joint_names(set_name))
     lm = np.asarray(landmarks2d, np.float32)
-    if lm.shape != (33, 3):
-        raise ValueError(f"landmarks2d must be (33, 3) x, y, visibility; got {lm.shape}")
-    conf = fit_weights(lm[:, 2], config.min_visibility)
+    if lm.shape != (k, 3) or set_name not in SET_HIPS:
+        raise ValueError(f"landmarks2d must be ({k}, 3) x, y, visibility of {set_name} (one of "
+                         f"{sorted(SET_HIPS)}); got {lm.shape}")  # fmt: skip
+    if world is not None and set_name != "mediapipe33":
+        raise ValueError(f"world landmarks are MediaPipe's; {set_name} has none")
+    conf = fit_weights(lm[:, 2], config.min_visibility, set_name)
     if np.count_nonzero(conf) < 4:
         raise ValueError(f"only {np.count_nonzero(conf)} usable landmarks; need at least 4")
-    h, w = image_size
-    f = focal_from_image_size(h, w)
-    camera = Camera.create(f, cx=w / 2.0, cy=h / 2.0)
+    camera = _camera(image_size, intrinsics)
     gmm = load_gmm_prior() if gmm is None else gmm
     nb = model.num_betas
     zero = {
@@ -277,7 +312,7 @@ def initialize(
         "betas": jnp.zeros(nb),
         "transl": jnp.zeros(3),
     }
-    obj = LandmarkObjective(model, gmm, _weights(config, config.world_3d, 0.0))
+    obj = LandmarkObjective(model, gmm, _weights(config, config.world_3d, 0.0), set_name)
     rest = np.asarray(obj.keypoints(zero), np.float64)
     hyps = orientation_hypotheses(rest, world)
     n = len(hyps)
@@ -288,7 +323,7 @@ def initialize(
         "transl": jnp.zeros((n, 3)),
     }
     has_world = world is not None
-    world_arr = np.zeros((33, 3), np.float32) if world is None else np.asarray(world, np.float32)
+    world_arr = np.zeros((k, 3), np.float32) if world is None else np.asarray(world, np.float32)
     size = person_size_px(jnp.asarray(lm[:, :2]), jnp.asarray(conf))
     data = {
         "camera": camera,
@@ -308,7 +343,10 @@ def initialize(
     )
     params = dict(params, transl=jnp.asarray(transl, jnp.float32))
     obj2 = LandmarkObjective(
-        model, gmm, _weights(config, config.world_2d if has_world else 0.0, config.keypoint)
+        model,
+        gmm,
+        _weights(config, config.world_2d if has_world else 0.0, config.keypoint),
+        set_name,
     )
     res = _adam_fit(obj2, params, batch, config.learning_rate, config.steps, result=True)
     losses = np.asarray(res.final_loss)
@@ -320,6 +358,15 @@ def initialize(
         losses=losses,
         hypothesis=best,
     )
+
+
+def _camera(image_size, intrinsics) -> Camera:
+    """The full-image camera: the intrinsics (fx, fy, cx, cy) or the focal approximation."""
+    if intrinsics is not None:
+        fx, fy, cx, cy = (float(v) for v in intrinsics)
+        return Camera.create(fx, fy, cx, cy)
+    h, w = image_size
+    return Camera.create(focal_from_image_size(h, w), cx=w / 2.0, cy=h / 2.0)
 
 
 def model_keypoints(model: BodyModel, params: dict, set_name: str = "coco17") -> jnp.ndarray:

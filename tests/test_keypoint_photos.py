@@ -1,0 +1,253 @@
+"""Photos from the user's own 2D keypoints (no regressor, no BlazePose): the keypoint
+initializer, `refine PHOTOS --keypoints FILE` end to end, and its errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import imageio.v3 as iio
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from jaxrefine import metrics, network
+from jaxrefine.body_model import forward
+from jaxrefine.camera import Camera, project
+from jaxrefine.cli import main as cli_main
+from jaxrefine.data.sampling import SceneConfig
+from jaxrefine.data.scenes import GeneratorConfig, generate
+from jaxrefine.detect import initialize as ini
+from jaxrefine.inputs import InputError
+from jaxrefine.io import load_result
+from jaxrefine.keypoints import BODY25_IGNORED_BY_SMPLIFY
+from jaxrefine.objective import load_gmm_prior
+from jaxrefine.refine import RefineOptions
+from jaxrefine.refine_files import Outputs, refine_files
+from jaxrefine.smpl_io import load_body_model
+
+H, W = 480, 640
+FX = 900.0  # the true focal length; the focal approximation would be 800 here
+PIXEL_NOISE = 2.0  # px
+# Bounds on the 24 SMPL joints (mm) and the depth (m) with the true intrinsics. Measured with
+# the default InitConfig on 6 bodies at random yaw, BODY_25 keypoints with confidences in
+# [0.3, 0.9] and this noise (docs/measurements/2026-12-03/s28_zen5/init_kp_measure.txt):
+# MPJPE mean 53 / max 71, PA-MPJPE 38 / 56, depth error 0.18 / 0.34 m (with the focal
+# approximation instead: depth error 0.65 / 0.95 m). Loose enough for other platforms, tight
+# enough to fail when the set's points, its confidences or the intrinsics are not used.
+MAX_PA_MPJPE_MM = 80.0
+MAX_MPJPE_MM = 120.0
+MAX_DEPTH_ERROR_M = 0.45
+FAST = RefineOptions(batch_size=3, camera_steps=2, body_steps=3, texture_size=32)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_body_model()
+
+
+@pytest.fixture(scope="module")
+def gmm():
+    return load_gmm_prior()
+
+
+def _known_body(model, gmm, seed, yaw, set_name):
+    rng = np.random.default_rng(seed)
+    truth = {
+        "global_orient": jnp.asarray(
+            Rotation.from_matrix(ini.FACING_CAMERA @ ini._rot_y(yaw)).as_rotvec(), jnp.float32
+        ),
+        "body_pose": jnp.asarray(np.asarray(gmm.means[seed]).reshape(23, 3), jnp.float32),
+        "betas": jnp.asarray(rng.normal(0, 0.5, model.num_betas), jnp.float32),
+        "transl": jnp.asarray([0.2, 0.1, 6.0], jnp.float32),
+    }
+    kp = np.asarray(ini.LandmarkObjective(model, gmm, {}, set_name).keypoints(truth))
+    cam = Camera.create(FX, cx=W / 2, cy=H / 2)
+    px = np.asarray(project(cam, jnp.asarray(kp))) + rng.normal(0, PIXEL_NOISE, (len(kp), 2))
+    return truth, np.concatenate([px, rng.uniform(0.3, 0.9, (len(kp), 1))], 1)
+
+
+def _joints(model, p):
+    pose = jnp.concatenate([jnp.asarray(p["global_orient"])[None], p["body_pose"]], 0)
+    return forward(model, pose, p["betas"], p["transl"]).joints
+
+
+@pytest.mark.slow  # one compile of the fit per set (~10 s), then < 1 s per body
+@pytest.mark.parametrize("set_name, seed, yaw", [("body25", 0, 0.86), ("coco17", 4, 2.78)])
+def test_initializer_recovers_a_known_body_from_keypoints(model, gmm, set_name, seed, yaw):
+    truth, kp = _known_body(model, gmm, seed, yaw, set_name)
+    est = ini.initialize(model, kp, (H, W), gmm=gmm, set_name=set_name,
+                         intrinsics=(FX, FX, W / 2, H / 2))  # fmt: skip
+    assert float(est.camera.fx) == FX and float(est.camera.cy) == H / 2  # the user's camera
+    jt, je = _joints(model, truth), _joints(model, est.params)
+    assert float(metrics.pa_mpjpe(je, jt)) < MAX_PA_MPJPE_MM
+    assert float(metrics.mpjpe(je, jt)) < MAX_MPJPE_MM
+    assert abs(float(est.params["transl"][2]) - 6.0) < MAX_DEPTH_ERROR_M
+    assert est.losses.shape == (4,)  # no world points: the four turns about the vertical
+
+
+def test_fit_weights_per_set():
+    vis = np.full(33, 0.3, np.float32)
+    assert not ini.fit_weights(vis, 0.5).any()  # MediaPipe: below its visibility gate
+    conf = np.full(25, 0.3, np.float32)
+    conf[3] = 0.0
+    conf[4] = np.nan
+    w = ini.fit_weights(conf, 0.5, "body25")  # a keypoint file: any positive confidence
+    left_out = list(BODY25_IGNORED_BY_SMPLIFY) + [3, 4]
+    assert (w[left_out] == 0).all() and np.allclose(np.delete(w, left_out), 0.3)
+    assert np.allclose(ini.fit_weights(np.full(17, 0.2), 0.5, "coco17"), 0.2)
+
+
+def test_initializer_refuses_what_it_cannot_fit(model):
+    with pytest.raises(ValueError, match=r"\(25, 3\).*body25"):
+        ini.initialize(model, np.ones((33, 3)), (H, W), set_name="body25")
+    with pytest.raises(ValueError, match="world landmarks are MediaPipe's"):
+        ini.initialize(model, np.ones((25, 3)), (H, W), np.zeros((33, 3)), set_name="body25")
+    with pytest.raises(ValueError, match="usable landmarks"):
+        ini.initialize(model, np.zeros((17, 3)), (H, W), set_name="coco17")
+
+
+def _openpose(path, people):
+    doc = {"version": 1.3, "people": [{"pose_keypoints_2d": p.reshape(-1).tolist()}
+                                      for p in people]}  # fmt: skip
+    path.write_text(json.dumps(doc))
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, model):
+    """Three 64x64 synthetic photos with OpenPose files of their people (the ground truth's
+    BODY_25 keypoints, visibility as confidence) and a tiny network; the third photo's file
+    adds a person with only 3 keypoints."""
+    root = tmp_path_factory.mktemp("kp_photos")
+    rng = np.random.default_rng(0)
+    poses = rng.normal(0, 0.2, (8, 24, 3)).astype(np.float32)
+    b = generate(model, poses, 3, 0, GeneratorConfig(scene=SceneConfig(image_size=(64, 64)),
+                                                     texture_size=32))  # fmt: skip
+    (root / "imgs").mkdir()
+    (root / "kp").mkdir()
+    for i, img in enumerate(b.image):
+        iio.imwrite(root / "imgs" / f"frame{i}.png", (img * 255).astype(np.uint8))
+        people = [np.concatenate([b.keypoints[i], b.visible[i][:, None]], 1)]
+        if i == 2:
+            few = np.zeros((25, 3), np.float32)
+            few[:3] = [[5, 5, 0.9], [6, 9, 0.9], [4, 12, 0.9]]
+            people.append(few)
+        _openpose(root / "kp" / f"frame{i}_keypoints.json", np.asarray(people, np.float32))
+    cfg = network.get_config("tiny")
+    network.save_params(root / "tiny.npz", cfg, network.init_params(cfg, jax.random.key(0)), {})
+    return root, b, network.load_params(root / "tiny.npz")[:2]
+
+
+def _no_detector(monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("BlazePose ran: the keypoint file's people need no detector")
+
+    monkeypatch.setattr("jaxrefine.photo.read_photo_inputs", boom)
+    monkeypatch.setattr("jaxrefine.detect.BlazePose", boom)
+
+
+def test_refine_photos_from_a_keypoint_file(model, photos, tmp_path, monkeypatch):
+    root, b, net = photos
+    _no_detector(monkeypatch)
+    k = np.asarray(b.camera(0).K)
+    intr = [float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2])]
+    with pytest.warns(UserWarning, match=r"fewer than 4 usable keypoints for 1 person\(s\) "
+                      r"\(e.g. frame2 person 1\)"):  # fmt: skip
+        rep = refine_files(root / "imgs", None, tmp_path / "out", model=model, network=net,
+                           keypoints_path=root / "kp", intrinsics=intr, options=FAST,
+                           outputs=Outputs(tracks=False), progress=False)  # fmt: skip
+    res = load_result(tmp_path / "out" / "refined.npz", model)
+    assert list(res["frame"]) == ["frame0", "frame1", "frame2"]  # one person each
+    assert not rep["failed"]
+    settings = rep["settings"]
+    assert settings["estimates"] == "keypoints" and settings["estimates_format"] == "keypoints"
+    assert settings["options"]["keypoint_set"] == "body25"
+    for f in rep["frames"]:
+        assert f["final_objective"] <= f["initial_objective"] * (1 + 1e-6)
+    np.testing.assert_allclose(res["camera_K"][:, 0, 0], intr[0])  # the user's intrinsics
+    people = sorted(p.name for p in (tmp_path / "out" / "overlays").glob("*_people.png"))
+    assert people == [f"frame{i}_people.png" for i in range(3)]
+
+
+def test_keypoint_photos_use_the_photo_defaults_without_masks(photos, tmp_path, monkeypatch):
+    """From the command line: the photos' landmark weight and confidence weights, the mask
+    gate off (no masks), and the estimates of a keypoint file's people are its frames'."""
+    from jaxrefine.photo import LANDMARK_WEIGHT
+
+    root, _, _ = photos
+    _no_detector(monkeypatch)
+    seen = {}
+
+    def spy(model, net, images, est, frame_of, kp, options, out, **kw):
+        seen.update(kw, options=options, kp=kp, est=est)
+        raise SystemExit(0)  # stop before the fit: the options are what this test reads
+
+    monkeypatch.setattr("jaxrefine.refine_files.run_chunks", spy)
+    with pytest.raises(SystemExit):
+        cli_main(["refine", str(root / "imgs" / "frame0.png"), "--keypoints",
+                  str(root / "kp" / "frame0_keypoints.json"), "--out", str(tmp_path / "o"),
+                  "--checkpoint", str(root / "tiny.npz")])  # fmt: skip
+    opts = seen["options"]
+    assert seen["masks"] is None and opts.mask_gate == 0.0 and opts.silhouette_weight == 0.0
+    assert (opts.keypoint_set, opts.keypoint_weight) == ("body25", LANDMARK_WEIGHT)
+    assert seen["kp"].shape == (1, 25, 3) and seen["est"].fmt == "keypoints"
+
+
+def test_keypoint_photo_options(photos):
+    from jaxrefine.photo import LANDMARK_WEIGHT
+    from jaxrefine.refine_files import _photo_defaults, keypoint_options
+
+    cfg = network.get_config("tiny")
+    opts = _photo_defaults(FAST, None, None, None, cfg, keypoints="kp.json")
+    assert opts.mask_gate == 0.0 and not opts.needs_masks
+    assert _photo_defaults(FAST, None, None, None, cfg).mask_gate > 0  # BlazePose's photos
+    opts = keypoint_options(opts, "coco17", photos=True)
+    assert (opts.keypoint_set, opts.keypoint_weight) == ("coco17", LANDMARK_WEIGHT)
+
+
+def test_video_frames_link_the_keypoint_files_people(model, photos, tmp_path):
+    """Two people, listed in the other order in the second frame: one track each."""
+    from jaxrefine.photo import read_keypoint_photo_inputs
+
+    root, b, _ = photos
+    (tmp_path / "kp").mkdir()
+    a = np.concatenate([b.keypoints[0], b.visible[0][:, None]], 1)
+    right = a + np.asarray([30.0, 0.0, 0.0], np.float32)
+    _openpose(tmp_path / "kp" / "frame0_keypoints.json", np.stack([a, right]))
+    _openpose(tmp_path / "kp" / "frame1_keypoints.json", np.stack([right + [1, 0, 0], a]))
+    frames = [str(root / "imgs" / f"frame{i}.png") for i in range(2)]
+    _, est, frame_of, kp, kp_set, landmarks, masks = read_keypoint_photo_inputs(
+        frames, model, tmp_path / "kp", video=True)  # fmt: skip
+    assert list(frame_of) == [0, 0, 1, 1] and kp_set == "body25" and kp.shape == (4, 25, 3)
+    assert landmarks is None and masks is None
+    assert est.track_id[0] == est.track_id[3] and est.track_id[1] == est.track_id[2]
+    assert est.track_id[0] != est.track_id[1]
+    _, est, *_ = read_keypoint_photo_inputs(frames, model, tmp_path / "kp")
+    assert list(est.track_id) == [0, 1, 2, 3]  # separate photos: everyone their own
+
+
+def test_keypoint_photos_refuse_what_does_not_fit(model, photos, tmp_path):
+    root, _, net = photos
+    kw = dict(model=model, network=net, keypoints_path=root / "kp", progress=False)
+
+    def refused(match, **more):
+        with pytest.raises(InputError, match=match):
+            refine_files(root / "imgs", None, tmp_path / "o", **{**kw, **more})
+        assert not (tmp_path / "o").exists()
+
+    refused("--box / --tiles choose the people the detector finds; a keypoint file",
+            boxes=[[0, 0, 10, 10]], options=FAST)  # fmt: skip
+    refused("need BlazePose's person masks",
+            options=dataclasses.replace(FAST, mask_gate=0.03))  # fmt: skip
+    refused("--intrinsics needs --estimates or --keypoints", keypoints_path=None,
+            intrinsics=[500, 500, 32, 32], options=FAST)  # fmt: skip
+    (tmp_path / "few").mkdir()
+    _openpose(tmp_path / "few" / "frame0_keypoints.json", np.zeros((1, 25, 3), np.float32))
+    with pytest.warns(UserWarning) as said:
+        refused(r"few: no person with at least 4 usable keypoints in any of the 3 image",
+                keypoints_path=tmp_path / "few", options=FAST)  # fmt: skip
+    said = " | ".join(str(w.message) for w in said)
+    assert "no keypoints for 2 image(s) (e.g. 'frame1')" in said
+    assert "fewer than 4 usable keypoints for 1 person(s) (e.g. frame0 person 0)" in said
