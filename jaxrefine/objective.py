@@ -132,8 +132,8 @@ def compact_dense(data: FitData, multiple: int = 256, min_width: int = 0) -> Fit
     batches of similar visibility share one compiled program), and at least ``min_width``: a
     caller that fits many batches passes the largest K so far, so that its batches share one
     program instead of compiling one per width (each compiled fit program holds thousands of
-    memory maps on CPU; README, "Compiled programs and memory maps"). Host-side (numpy),
-    batched.
+    memory maps on CPU; docs/METHOD_NOTES.md, "Compiled programs and memory maps"). Host-side
+    (numpy), batched.
 
     Args:
       data: FitData with (B, V, 2) dense_targets and (B, V) dense_weights, no dense_ids.

@@ -50,13 +50,13 @@ from jaxrefine.refine import RefineOptions, pose_batch, refine
 LANDMARK_WEIGHT = 3.0
 # Photos' default mask gate (RefineOptions.mask_gate): targets more than 3 % of the person's
 # size outside BlazePose's mask are dropped. 3 %: the least of the gates tried at which no
-# single-person test photo loses more than 1 % of its targets; measured in session 19 (README,
+# single-person test photo loses more than 1 % of its targets; measured (session 19, docs/PHOTOS.md,
 # "The mask gate"): it kept or raised every photo mean and upper-body mean of PCK@0.05.
 PHOTO_MASK_GATE = 0.03
 # Photos' default detector tiles (fractions of the longer side, coarsest first; a finer size
 # only adds people): the whole photo finds nobody in either crowded sports test photo, these
-# find 6 and 4 people with no false positive on ten test photos (session 20, README "Finding
-# the people"); about 1.5-2.5 s of detection per photo on 2 CPU cores instead of 0.1 s.
+# find 6 and 4 people with no false positive on ten test photos (session 20, docs/PHOTOS.md,
+# "Finding the people"); about 1.5-2.5 s of detection per photo on 2 CPU cores instead of 0.1 s.
 PHOTO_TILES = (1.0, 0.6, 0.4, 0.3)
 # Photos weight the vertices by the network's confidence head (RefineOptions.use_confidence)
 # when the network has one. Session 25's rule, written before the runs
@@ -64,7 +64,7 @@ PHOTO_TILES = (1.0, 0.6, 0.4, 0.3)
 # six photos (docs/measurements/2026-12-03/s26_zen5/): over the 14 people of the four
 # multi-person photos, PCK@0.05 of the network-only row 0.822 -> 0.836, network + landmarks
 # 0.937 -> 0.937, IoU means not lower; the COCO photo kept PCK@0.05 1.000 and the astronaut
-# gained (README, "A photo without a regressor").
+# gained (docs/PHOTOS.md, "The network's confidence weights on photos").
 PHOTO_CONFIDENCE = True
 
 

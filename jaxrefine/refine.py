@@ -270,7 +270,7 @@ def timed(fn, *args, **kwargs):
 
 @dataclasses.dataclass(frozen=True)
 class RefineOptions:
-    """How :func:`refine` runs (each option's measured effect is in the README's eval table).
+    """How :func:`refine` runs (each option's measured effect: docs/BENCHMARKS.md, eval tables).
 
     Attributes:
       preset: SMPLify preset ("dense": the paper's variant).

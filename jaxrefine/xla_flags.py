@@ -10,7 +10,7 @@ never by library functions. A flag the user already put in ``XLA_FLAGS`` is left
    element-wise work on one core, so batched fits shard frames across the devices.
 2. No YNNPACK fusions on CPU (``--xla_cpu_experimental_ynn_fusion_type=``, an empty list).
    jaxlib 0.10 hands reductions, and more, to YNNPACK by default. On the 2-core AMD EPYC of
-   the README's tables (2026-11-29, ``jaxrefine bench smplify --model open --batches 32``,
+   docs/METHOD_NOTES.md's tables (2026-11-29, ``jaxrefine bench smplify --model open --batches 32``,
    ``bench body --model smpl-size``, the network's training step), switching YNNPACK off
    made the dense fit 16 % faster (2110 -> 1780 ms), dense LGD 44 % (840 -> 468 ms), the
    body model's forward at batch 32 34 % (15.1 -> 9.9 ms) and the ``small`` network's

@@ -6,7 +6,7 @@ the body's silhouette. In real photos it is not: clothing, hair and bags stand o
 jacket and trousers), and other people and objects hide
 parts of it. A network that has only seen skin-tight silhouettes learns "move the body's
 boundary onto the person's boundary" and pulls real bodies outward, onto occluders or onto the
-next player (the real-photo table in the README). These augmentations change only the image
+next player (the real-photo tables in docs/PHOTOS.md). These augmentations change only the image
 crop; the
 ground-truth field (the body's true displacement over the initial rendering) stays exactly what
 it was, so the network must learn to look through them.
