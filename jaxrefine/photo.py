@@ -302,6 +302,7 @@ def estimates_from_keypoints(
     set_name: str,
     image_size: tuple[int, int],
     *,
+    world=None,
     intrinsics=None,
     init_config=None,
     gmm=None,
@@ -312,7 +313,8 @@ def estimates_from_keypoints(
 
     Args:
       model: body model. people: (P, K, 3) x, y (pixels), confidence of ``set_name``
-        ("body25" or "coco17"). image_size: the photo's (H, W).
+        ("body25", "coco17", or "mediapipe33": landmarks with visibility). image_size: the
+        photo's (H, W). world: (P, 33, 3) MediaPipe world landmarks, or None.
       intrinsics: (fx, fy, cx, cy), or None: the focal approximation.
       init_config / gmm: see :func:`jaxrefine.detect.initialize.initialize`.
       frame: the ``frame`` entry of the estimates. source: the name recorded in them.
@@ -329,8 +331,9 @@ def estimates_from_keypoints(
     cfg = InitConfig() if init_config is None else init_config
     fits, kept = [], []
     for i, person in enumerate(np.asarray(people, np.float32)):
+        wl = None if world is None else world[i]
         try:
-            fits.append(initialize(model, person, image_size, gmm=gmm, config=cfg,
+            fits.append(initialize(model, person, image_size, wl, gmm=gmm, config=cfg,
                                    set_name=set_name, intrinsics=intrinsics))  # fmt: skip
         except ValueError as e:
             if "usable landmarks" not in str(e):
@@ -367,7 +370,9 @@ def read_keypoint_photo_inputs(
     keypoint file as estimates (see the module docstring; no BlazePose).
 
     Every person of an image's keypoint frame (:meth:`~jaxrefine.inputs.keypoint_files.
-    Keypoints2D.frames_of` pairs them) is initialized from their keypoints; people with fewer
+    Keypoints2D.frames_of` pairs them) is initialized from their keypoints (a MediaPipe file's
+    people from their 33 landmarks and, when the file has them, world landmarks, as BlazePose's
+    are; the sparse term is the BODY_25 keypoints either way); people with fewer
     than 4 usable keypoints and images without a frame are left out with a warning naming
     them. Track ids as :func:`read_photo_inputs` gives them (linked by keypoint boxes in a
     video).
@@ -399,8 +404,10 @@ def read_keypoint_photo_inputs(
             continue
         size = tuple(np.shape(images[i])[:2])
         people = kp.people(keys[i], size)
+        mp = kp.mediapipe(keys[i], size)  # (landmarks, world) of a MediaPipe file
+        first = (people, kp.set_name, None) if mp is None else (mp[0], "mediapipe33", mp[1])
         est, kept = estimates_from_keypoints(
-            model, people, kp.set_name, size, intrinsics=intr, gmm=gmm, frame=i,
+            model, first[0], first[1], size, world=first[2], intrinsics=intr, gmm=gmm, frame=i,
             source=str(images.source),
         )  # fmt: skip
         skipped += [f"{images.names[i]} person {j}" for j in range(len(people)) if j not in kept]

@@ -316,6 +316,43 @@ def test_mediapipe_files_and_errors(tmp_path):
         read_keypoints(tmp_path / "empty")
 
 
+def _world_people(points_m):
+    """(P, 33, 3) metres -> MediaPipe Tasks' world people: 33 dicts of x, y, z."""
+    return [[{"x": float(x), "y": float(y), "z": float(z), "visibility": 0.9} for x, y, z in p]
+            for p in points_m]  # fmt: skip
+
+
+def test_mediapipe_landmarks_and_world_points_are_kept(tmp_path):
+    """A Tasks API result keeps its 33 landmarks (in pixels once the size is known) and its
+    world landmarks, per person; a legacy file has no world points; mismatches are named."""
+    rng = np.random.default_rng(0)
+    px, world = rng.uniform(0, 60, (2, 33, 2)), rng.uniform(-0.9, 0.9, (2, 33, 3))
+    tasks = {"pose_landmarks": _mediapipe_people(px, (64, 96)),
+             "pose_world_landmarks": _world_people(world)}  # fmt: skip
+    (tmp_path / "t.json").write_text(json.dumps(tasks))
+    lm, wl = read_keypoints(tmp_path / "t.json").mediapipe("t", (64, 96))
+    np.testing.assert_allclose(lm[..., :2], px, atol=1e-4)
+    np.testing.assert_allclose(lm[..., 2], 0.9)
+    np.testing.assert_allclose(wl, world, rtol=1e-6)
+    (tmp_path / "l.json").write_text(json.dumps({"landmark": tasks["pose_landmarks"][0]}))
+    lm, wl = read_keypoints(tmp_path / "l.json").mediapipe("l", (64, 96))
+    assert lm.shape == (1, 33, 3) and wl is None
+    assert read_keypoints(tmp_path / "l.json").mediapipe("elsewhere", (64, 96)) is None
+    (tmp_path / "op.json").write_text(json.dumps({"people": []}))
+    assert read_keypoints(tmp_path / "op.json").mediapipe("op", (64, 96)) is None  # OpenPose
+    for name, change, match in [
+        ("count", {"pose_world_landmarks": _world_people(world[:1])},
+         "count.json: 'pose_world_landmarks' has 1 people, 'pose_landmarks' 2"),
+        ("mm", {"pose_world_landmarks": _world_people(world * 1000)},
+         "mm.json world person 0: world landmarks up to .* m from the hips"),
+        ("noz", {"pose_world_landmarks": [[{"x": 0, "y": 0}] * 33] * 2},
+         "noz.json world person 0: every world landmark needs 'x', 'y' and 'z'"),
+    ]:  # fmt: skip
+        (tmp_path / f"{name}.json").write_text(json.dumps({**tasks, **change}))
+        with pytest.raises(InputError, match=match):
+            read_keypoints(tmp_path / f"{name}.json")
+
+
 def test_images_folder_video_and_errors(tmp_path):
     import imageio.v3 as iio
 

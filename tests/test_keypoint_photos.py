@@ -251,3 +251,33 @@ def test_keypoint_photos_refuse_what_does_not_fit(model, photos, tmp_path):
     said = " | ".join(str(w.message) for w in said)
     assert "no keypoints for 2 image(s) (e.g. 'frame1')" in said
     assert "fewer than 4 usable keypoints for 1 person(s) (e.g. frame0 person 0)" in said
+
+
+def test_a_mediapipe_file_is_initialized_from_its_landmarks_and_world_points(
+    model, gmm, tmp_path, monkeypatch
+):
+    """A MediaPipe Tasks result is initialized as BlazePose's people are: from its 33
+    landmarks and world points (hence the world-point hypotheses), fitted as BODY_25."""
+    from jaxrefine.photo import read_keypoint_photo_inputs
+
+    truth, lm = _known_body(model, gmm, 1, 2.0, "mediapipe33")
+    kp3d = np.asarray(ini.LandmarkObjective(model, gmm, {}, "mediapipe33").keypoints(truth))
+    world = kp3d - kp3d[list(ini.HIPS)].mean(0)
+    iio.imwrite(tmp_path / "p.png", np.zeros((H, W, 3), np.uint8))
+    person = [{"x": x / W, "y": y / H, "visibility": 0.95} for x, y in lm[:, :2]]
+    world_people = [[dict(zip("xyz", map(float, p))) for p in world]]
+    tasks = {"pose_landmarks": [person], "pose_world_landmarks": world_people}
+    (tmp_path / "p.json").write_text(json.dumps(tasks))
+    real, calls = ini.initialize, []
+    monkeypatch.setattr(ini, "initialize", lambda *a, **k: calls.append((a, k)) or real(*a, **k))
+    intr = [FX, FX, W / 2, H / 2]
+    _, est, _, kp, kp_set, *_ = read_keypoint_photo_inputs(
+        tmp_path / "p.png", model, tmp_path / "p.json", intrinsics=intr
+    )
+    ((args, kw),) = calls
+    assert kw["set_name"] == "mediapipe33" and args[1].shape == (33, 3)
+    np.testing.assert_allclose(args[3], world, atol=1e-5)
+    assert kp_set == "body25" and kp.shape == (1, 25, 3)
+    fit = {k: jnp.asarray(getattr(est, k)[0]) for k in ("global_orient", "body_pose", "betas",
+                                                         "transl")}  # fmt: skip
+    assert float(metrics.pa_mpjpe(_joints(model, fit), _joints(model, truth))) < MAX_PA_MPJPE_MM

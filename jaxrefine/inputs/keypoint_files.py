@@ -16,7 +16,9 @@
   mediapipe33_keypoints`: hands and face corners left out, visibility below
   :data:`~jaxrefine.keypoints.MIN_LANDMARK_VISIBILITY` not fitted; a landmark without
   ``visibility`` counts as visible), in pixels once the image's size is known
-  (:meth:`Keypoints2D.people`).
+  (:meth:`Keypoints2D.people`). The 33 landmarks themselves and, from a Tasks API result, its
+  ``pose_world_landmarks`` (metres, hip-centred) are kept too (:meth:`Keypoints2D.
+  mediapipe`): photos refined from such a file are initialized from them as from BlazePose's.
 
 Points with confidence 0 are never fitted (a missing joint at (0, 0) is not a target).
 """
@@ -40,6 +42,9 @@ MAX_VALUE = 1e8  # pixels and confidences are never this large: a damaged file
 # MediaPipe's x, y are fractions of the image's size, a little beyond [0, 1] for landmarks it
 # guesses outside the image; values beyond this are pixels (a file written in other units)
 MAX_NORMALIZED = 10.0
+# MediaPipe's world landmarks are metres around the hips' midpoint: a person spans about 2 m,
+# so values beyond this are another unit (millimetres, pixels)
+MAX_WORLD_M = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,12 +56,18 @@ class Keypoints2D:
       frames: frame name -> (P, K, 3) float32 (x, y, confidence) of the P people seen.
       source: the file or folder read.
       normalized: x, y are fractions of the image's width and height (MediaPipe), not pixels.
+      landmarks: MediaPipe files only: frame name -> (P, 33, 3) the landmarks x, y
+        (normalized), visibility of the same P people.
+      world: MediaPipe files only: frame name -> (P, 33, 3) world landmarks (metres,
+        hip-centred, x right, y down, z away), or None where the file has none.
     """
 
     set_name: str
     frames: dict[str, np.ndarray]
     source: str
     normalized: bool = False
+    landmarks: dict[str, np.ndarray] | None = None
+    world: dict[str, np.ndarray | None] | None = None
 
     def people(self, frame: str | None, image_size: tuple[int, int] | None = None) -> np.ndarray:
         """(P, K, 3) of ``frame`` in pixels ((0, K, 3) if the file had no entry for it, or
@@ -68,6 +79,14 @@ class Keypoints2D:
             raise ValueError(f"{self.source}: normalized keypoints need the image's size")
         h, w = image_size
         return pts * np.asarray([w, h, 1], np.float32)
+
+    def mediapipe(self, frame: str, image_size: tuple[int, int]):
+        """``(landmarks (P, 33, 3) in pixels, world (P, 33, 3) or None)`` of ``frame`` in a
+        MediaPipe file; None for other files (or a frame the file does not have)."""
+        if self.landmarks is None or frame not in self.landmarks:
+            return None
+        h, w = image_size
+        return self.landmarks[frame] * np.asarray([w, h, 1], np.float32), self.world[frame]
 
     def frames_of(self, names: Sequence[str], images_source: str = "images") -> list[str | None]:
         """Per image name, the keypoint frame it reads: the frame of the same name, else the
@@ -215,24 +234,54 @@ def _mediapipe_people(obj) -> list | None:
     return None
 
 
-def _mediapipe_file(path: Path, obj) -> np.ndarray:
+def _world_person(person, where: str) -> np.ndarray:
+    """33 world landmark dicts -> (33, 3) x, y, z (metres)."""
+    if not isinstance(person, list) or len(person) != 33:
+        got = f"{len(person)} entries" if isinstance(person, list) else type(person).__name__
+        raise InputError(f"{where}: expected 33 MediaPipe world landmarks, got {got}")
+    if not all(isinstance(lm, dict) and all(k in lm for k in "xyz") for lm in person):
+        raise InputError(f"{where}: every world landmark needs 'x', 'y' and 'z' (metres)")
+    pts = _points([[lm["x"], lm["y"], lm["z"]] for lm in person], 33, where)
+    if np.abs(pts).max() > MAX_WORLD_M:
+        raise InputError(f"{where}: world landmarks up to {np.abs(pts).max():g} m from the hips; "
+                         "MediaPipe's are metres around the hips' midpoint")  # fmt: skip
+    return pts
+
+
+def _mediapipe_world(obj, n: int, path: Path) -> np.ndarray | None:
+    """(n, 33, 3) world landmarks of a Tasks API result, or None when it has none."""
+    world = obj.get("pose_world_landmarks") if isinstance(obj, dict) else None
+    if not world:
+        return None
+    if not isinstance(world, list) or len(world) != n:
+        got = len(world) if isinstance(world, list) else type(world).__name__
+        raise InputError(f"{path}: 'pose_world_landmarks' has {got} people, 'pose_landmarks' {n}")
+    return np.stack([_world_person(p, f"{path} world person {i}") for i, p in enumerate(world)])
+
+
+def _mediapipe_file(path: Path, obj) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(landmarks (P, 33, 3) normalized, world (P, 33, 3) or None)`` of one file."""
     people = _mediapipe_people(obj)
     if people is None:
         raise InputError(f"{path}: not a MediaPipe file (expected 'pose_landmarks', 'landmark' "
                          "or a list of people)")  # fmt: skip
     pts = [_mediapipe_person(p, f"{path} person {i}") for i, p in enumerate(people)]
-    return mediapipe33_keypoints(np.asarray(pts, np.float32).reshape(-1, 33, 3), "body25")
+    return np.asarray(pts, np.float32).reshape(-1, 33, 3), _mediapipe_world(obj, len(pts), path)
 
 
 def read_mediapipe(path: str | os.PathLike) -> Keypoints2D:
     """A folder of MediaPipe Pose ``*.json`` files, or one; frame name = file stem (without
-    ``_keypoints``). BODY_25 keypoints, normalized (see the module's docstring)."""
+    ``_keypoints``). BODY_25 keypoints, normalized, with the landmarks and world landmarks
+    (see the module's docstring)."""
     path = Path(path)
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
     if path.is_dir() and not files:
         raise InputError(f"{path}: no MediaPipe *.json files in the folder")
-    frames = {f.stem.removesuffix("_keypoints"): _mediapipe_file(f, _load_json(f)) for f in files}
-    return Keypoints2D("body25", frames, str(path), normalized=True)
+    read = {f.stem.removesuffix("_keypoints"): _mediapipe_file(f, _load_json(f)) for f in files}
+    frames = {k: mediapipe33_keypoints(lm, "body25") for k, (lm, _) in read.items()}
+    return Keypoints2D("body25", frames, str(path), normalized=True,
+                       landmarks={k: lm for k, (lm, _) in read.items()},
+                       world={k: wl for k, (_, wl) in read.items()})  # fmt: skip
 
 
 def _format_of(path: Path, obj) -> str:
