@@ -1,4 +1,4 @@
-"""A plain photograph in, refined bodies out, without a regressor (optional extra ``detect``).
+"""A plain photograph in, refined bodies out, without a regressor (BlazePose: extra ``detect``).
 
 1. People: BlazePose (:func:`jaxrefine.detect.detect_people`, on the whole photo and on
    tiles of it, :data:`PHOTO_TILES`) finds every person (or takes the user's boxes) and gives
