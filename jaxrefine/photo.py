@@ -37,7 +37,7 @@ import numpy as np
 
 from jaxrefine.camera import Camera
 from jaxrefine.inputs import Estimates
-from jaxrefine.keypoints import joint_names, mediapipe33_keypoints
+from jaxrefine.keypoints import canonical_set_name, joint_names, mediapipe33_keypoints
 from jaxrefine.refine import RefineOptions, pose_batch, refine
 
 # Photos' default weight of the landmark term beside the dense term (RefineOptions'
@@ -158,10 +158,11 @@ def estimate_params(est: Estimates) -> dict:
             "transl": est.transl}  # fmt: skip
 
 
-def landmark_options(options: RefineOptions) -> RefineOptions:
-    """``options`` with the BODY_25 keypoint term on (its weight kept when one is set)."""
+def landmark_options(options: RefineOptions, set_name: str = "body25") -> RefineOptions:
+    """``options`` with the keypoint term of ``set_name`` on (BODY_25: BlazePose's landmarks
+    as the photo path maps them), weighted :data:`LANDMARK_WEIGHT` unless a weight is set."""
     weight = options.keypoint_weight if options.keypoint_weight is not None else LANDMARK_WEIGHT
-    return dataclasses.replace(options, keypoint_set="body25", keypoint_weight=weight)
+    return dataclasses.replace(options, keypoint_set=set_name, keypoint_weight=weight)
 
 
 def refine_photo(
@@ -174,32 +175,52 @@ def refine_photo(
     options: RefineOptions | None = None,
     tiles: tuple[float, ...] = PHOTO_TILES,
     runner=None,
+    keypoints=None,
+    keypoint_set: str = "body25",
+    intrinsics=None,
 ) -> dict:
-    """Detect, initialize and refine every person of one photo (the module's three steps).
+    """Detect, initialize and refine every person of one photo (the module's three steps), or,
+    given ``keypoints``, initialize and refine those people (no BlazePose).
 
     Args:
       model: body model. image_path: the photo (or an (H, W, 3) array).
       network: ``(config, params)`` of the displacement network.
-      boxes: optional (N, 4) person boxes. use_landmarks: add the landmarks as a BODY_25
-        keypoint term. options: refinement options (default: :func:`photo_options`).
-        tiles / runner: see
-        :func:`estimates_from_photo`.
+      boxes: optional (N, 4) person boxes. use_landmarks: add the landmarks (or the given
+        keypoints) as a keypoint term. options: refinement options (default:
+        :func:`photo_options`; with ``keypoints`` the mask gate off: there are no masks).
+        tiles / runner: see :func:`estimates_from_photo`.
+      keypoints: optional (P, K, 3) x, y (pixels), confidence of ``keypoint_set`` ("body25"
+        or "coco17"): the people to refine, initialized from them
+        (:func:`estimates_from_keypoints`; people with fewer than 4 usable keypoints are
+        left out, ``kept`` says which stayed). intrinsics: (fx, fy, cx, cy) for them, or
+        None: the focal approximation.
 
     Returns:
       dict ``initial`` / ``refined`` (parameter dicts, P leading), ``cameras``, ``status``
       (P,), ``status_name``, ``init_loss``, ``final_loss``, ``landmarks`` (P, 33, 3),
-      ``masks`` (P, H, W), ``image`` (H, W, 3) float in [0, 1].
+      ``masks`` (P, H, W), ``image`` (H, W, 3) float in [0, 1]; with ``keypoints``:
+      ``landmarks`` / ``masks`` None and ``kept`` (P,) the indices of the refined people.
+
+    Raises:
+      ValueError: ``keypoints`` with ``boxes``, or with nobody to refine.
     """
     from jaxrefine.detect import read_image
     from jaxrefine.fit import status_name
 
-    options = photo_options(network[0]) if options is None else options
     img = read_image(image_path) if not isinstance(image_path, np.ndarray) else image_path
     img = np.asarray(img, np.float32) / (255.0 if img.dtype == np.uint8 else 1.0)
-    pe = estimates_from_photo(model, img, boxes=boxes, tiles=tiles, runner=runner)
+    if keypoints is None:
+        options = photo_options(network[0]) if options is None else options
+        pe = estimates_from_photo(model, img, boxes=boxes, tiles=tiles, runner=runner)
+        kp = mediapipe33_keypoints(pe.landmarks) if use_landmarks else None
+        opts = landmark_options(options) if use_landmarks else options
+        extra = {"landmarks": pe.landmarks, "masks": pe.masks}
+    else:
+        pe, kp, opts, extra = _keypoint_people(
+            model, img, network, keypoints, keypoint_set, intrinsics, boxes, options,
+            use_landmarks,
+        )  # fmt: skip
     n = len(pe.estimates)
-    kp = mediapipe33_keypoints(pe.landmarks) if use_landmarks else None
-    opts = landmark_options(options) if use_landmarks else options
     init = estimate_params(pe.estimates)
     masks = list(pe.masks) if opts.needs_masks else None
     res = refine(model, [img] * n, init, pe.cameras, network, keypoints=kp, masks=masks,
@@ -213,10 +234,34 @@ def refine_photo(
         "status_name": [status_name(int(s)) for s in status],
         "init_loss": np.asarray(res.init_loss),
         "final_loss": np.asarray(res.final_loss),
-        "landmarks": pe.landmarks,
-        "masks": pe.masks,
+        **extra,
         "image": img,
     }
+
+
+def _keypoint_people(model, img, network, keypoints, kp_set, intrinsics, boxes, options, use):
+    """:func:`refine_photo`'s people from given keypoints: ``(PhotoEstimates without
+    landmarks and masks, keypoint term or None, options, extra results)``."""
+    if boxes is not None:
+        raise ValueError("boxes choose the people the detector finds; keypoints bring their own")
+    if options is None:
+        options = dataclasses.replace(photo_options(network[0]), mask_gate=0.0)
+    if options.needs_masks:
+        raise ValueError("the silhouette term and the mask gate need BlazePose's masks")
+    people = np.asarray(keypoints, np.float32)
+    est, kept = estimates_from_keypoints(model, people, kp_set, img.shape[:2],
+                                         intrinsics=intrinsics)  # fmt: skip
+    if not len(kept):
+        raise ValueError("no person with at least 4 usable keypoints")
+    k = est.intrinsics
+    cams = Camera(fx=jnp.asarray(k[:, 0]), fy=jnp.asarray(k[:, 1]), cx=jnp.asarray(k[:, 2]),
+                  cy=jnp.asarray(k[:, 3]), R=jnp.tile(jnp.eye(3), (len(k), 1, 1)),
+                  t=jnp.zeros((len(k), 3)))  # fmt: skip
+    pe = PhotoEstimates(est, cams, None, None)
+    if not use:
+        return pe, None, options, {"landmarks": None, "masks": None, "kept": kept}
+    opts = landmark_options(options, canonical_set_name(kp_set))
+    return pe, people[kept], opts, {"landmarks": None, "masks": None, "kept": kept}
 
 
 def read_photo_inputs(

@@ -621,10 +621,11 @@ def keypoint_options(options, kp_set: str | None, photos: bool):
     (:data:`jaxrefine.photo.LANDMARK_WEIGHT`); a user's ``--keypoints`` beside estimates 1."""
     if kp_set is None:
         return options
-    from jaxrefine.photo import LANDMARK_WEIGHT
+    if photos:
+        from jaxrefine.photo import landmark_options
 
-    default = LANDMARK_WEIGHT if photos else 1.0
-    weight = default if options.keypoint_weight is None else options.keypoint_weight
+        return landmark_options(options, kp_set)
+    weight = 1.0 if options.keypoint_weight is None else options.keypoint_weight
     return dataclasses.replace(options, keypoint_set=kp_set, keypoint_weight=weight)
 
 

@@ -281,3 +281,35 @@ def test_a_mediapipe_file_is_initialized_from_its_landmarks_and_world_points(
     fit = {k: jnp.asarray(getattr(est, k)[0]) for k in ("global_orient", "body_pose", "betas",
                                                          "transl")}  # fmt: skip
     assert float(metrics.pa_mpjpe(_joints(model, fit), _joints(model, truth))) < MAX_PA_MPJPE_MM
+
+
+def test_refine_photo_takes_keypoints_in_python(model, photos, monkeypatch):
+    """``refine_photo(..., keypoints=...)``: the library call behind the command, no BlazePose;
+    the person with 3 keypoints is left out and ``kept`` says so."""
+    from jaxrefine import photo
+
+    root, b, net = photos
+    _no_detector(monkeypatch)
+    monkeypatch.setattr(photo, "estimates_from_photo", photo.read_photo_inputs)  # boom too
+    people = np.stack([np.concatenate([b.keypoints[2], b.visible[2][:, None]], 1),
+                       np.zeros((25, 3), np.float32)])  # fmt: skip
+    k = np.asarray(b.camera(2).K)
+    intr = (k[0, 0], k[1, 1], k[0, 2], k[1, 2])
+    real, seen = photo.refine, []
+    monkeypatch.setattr(photo, "refine", lambda *a, **kw: seen.append(kw) or real(*a, **kw))
+    res = photo.refine_photo(model, b.image[2], net, keypoints=people, intrinsics=intr,
+                             options=FAST)  # fmt: skip
+    opts = seen[0]["options"]
+    assert (opts.keypoint_set, opts.keypoint_weight) == ("body25", photo.LANDMARK_WEIGHT)
+    assert seen[0]["keypoints"].shape == (1, 25, 3) and seen[0]["masks"] is None
+    assert list(res["kept"]) == [0] and res["landmarks"] is None and res["masks"] is None
+    assert res["refined"]["body_pose"].shape == (1, 23, 3)
+    assert float(res["final_loss"][0]) <= float(res["init_loss"][0]) * (1 + 1e-6)
+    assert float(res["cameras"].fx[0]) == pytest.approx(k[0, 0])
+    with pytest.raises(ValueError, match="boxes choose the people"):
+        photo.refine_photo(model, b.image[2], net, keypoints=people, boxes=[[0, 0, 9, 9]])
+    with pytest.raises(ValueError, match="need BlazePose's masks"):
+        photo.refine_photo(model, b.image[2], net, keypoints=people,
+                           options=dataclasses.replace(FAST, mask_gate=0.03))  # fmt: skip
+    with pytest.raises(ValueError, match="no person with at least 4 usable keypoints"):
+        photo.refine_photo(model, b.image[2], net, keypoints=people[1:], options=FAST)
