@@ -5,9 +5,9 @@
 #   2. device tool: run(command="bash docs/device/gpu_check.sh", carry=[".whl", ".gl"],
 #      timeout_s=570); the step limits below add up to 510 s plus setup.
 #   3. the files come back (at most 8): env.txt, log.txt, raster.json, network.json,
-#      smplify.json; copy them to docs/measurements/<date>/<session>_h200/ and fill the README's
-#      GPU rows (targets: rasterizer >= 2,000 frames/s; `paper` forward <= 10 ms/frame at batch
-#      32; dense refinement of 32 frames < 10 ms).
+#      smplify.json; copy them to docs/measurements/<date>/<session>_h200/ and fill the GPU rows
+#      (README, docs/BENCHMARKS.md; targets: rasterizer >= 2,000 frames/s; `paper` forward
+#      <= 10 ms/frame at batch 32; dense refinement of 32 frames < 10 ms).
 # GPU rows run without the PyTorch twins (--no-torch): those run on the CPU only, so a
 # side-by-side row would compare a GPU with a CPU; the targets above are absolute.
 # GPU_CHECK_QUICK=1 shrinks every step (the CPU dry run); SKIP_SETUP=1 skips the unpacking
