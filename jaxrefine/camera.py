@@ -52,6 +52,15 @@ class Camera:
             t=jnp.asarray(t, dtype),
         )
 
+    @classmethod
+    def from_intrinsics(cls, intrinsics, dtype=jnp.float32) -> Camera:
+        """Batched full-image cameras from (N, 4) fx, fy, cx, cy (pixels): R = I, t = 0 (the
+        bodies carry the translation, as estimates files and photos do)."""
+        k = jnp.asarray(intrinsics, dtype).reshape(-1, 4)
+        eye = jnp.tile(jnp.eye(3, dtype=dtype), (k.shape[0], 1, 1))
+        zero = jnp.zeros((k.shape[0], 3), dtype)
+        return cls(fx=k[:, 0], fy=k[:, 1], cx=k[:, 2], cy=k[:, 3], R=eye, t=zero)
+
     @property
     def K(self) -> jnp.ndarray:
         """Intrinsic matrix, shape (..., 3, 3)."""

@@ -253,11 +253,7 @@ def _keypoint_people(model, img, network, keypoints, kp_set, intrinsics, boxes, 
                                          intrinsics=intrinsics)  # fmt: skip
     if not len(kept):
         raise ValueError("no person with at least 4 usable keypoints")
-    k = est.intrinsics
-    cams = Camera(fx=jnp.asarray(k[:, 0]), fy=jnp.asarray(k[:, 1]), cx=jnp.asarray(k[:, 2]),
-                  cy=jnp.asarray(k[:, 3]), R=jnp.tile(jnp.eye(3), (len(k), 1, 1)),
-                  t=jnp.zeros((len(k), 3)))  # fmt: skip
-    pe = PhotoEstimates(est, cams, None, None)
+    pe = PhotoEstimates(est, Camera.from_intrinsics(est.intrinsics), None, None)
     if not use:
         return pe, None, options, {"landmarks": None, "masks": None, "kept": kept}
     opts = landmark_options(options, canonical_set_name(kp_set))
@@ -523,10 +519,7 @@ def write_people_overlays(model, images, est, frame_of, merged, out, backend: st
     written = []
     for f in np.unique(frame_of):
         sel = np.flatnonzero(frame_of == f)
-        k = est.intrinsics[sel]
-        cams = Camera(fx=jnp.asarray(k[:, 0]), fy=jnp.asarray(k[:, 1]), cx=jnp.asarray(k[:, 2]),
-                      cy=jnp.asarray(k[:, 3]), R=jnp.tile(jnp.eye(3), (len(sel), 1, 1)),
-                      t=jnp.zeros((len(sel), 3)))  # fmt: skip
+        cams = Camera.from_intrinsics(est.intrinsics[sel])
         init = {k_: getattr(est, k_)[sel] for k_ in keys}
         refined = {k_: merged[f"param_{k_}"][sel] for k_ in keys}
         pic = people_picture(model, images[int(f)], [init, refined], cams, backend=backend)

@@ -123,13 +123,6 @@ def match_keypoints(detected: list[np.ndarray], predicted: np.ndarray) -> np.nda
     return out
 
 
-def _cameras(intrinsics: np.ndarray) -> Camera:
-    n = len(intrinsics)
-    k = jnp.asarray(intrinsics, jnp.float32)
-    return Camera(fx=k[:, 0], fy=k[:, 1], cx=k[:, 2], cy=k[:, 3],
-                  R=jnp.tile(jnp.eye(3), (n, 1, 1)), t=jnp.zeros((n, 3)))  # fmt: skip
-
-
 def _params(est: Estimates, idx) -> dict:
     return {"global_orient": est.global_orient[idx], "body_pose": est.body_pose[idx],
             "betas": est.betas[idx], "transl": est.transl[idx]}  # fmt: skip
@@ -157,7 +150,7 @@ def _projected_keypoints(model, est: Estimates, set_name: str) -> np.ndarray:
     kp3d = jax.vmap(lambda j, v: body.__class__(v, j, body.keypoint_sets).keypoints(set_name))(
         body.joints, body.vertices
     )
-    return np.asarray(jax.vmap(project)(_cameras(est.intrinsics), kp3d))
+    return np.asarray(jax.vmap(project)(Camera.from_intrinsics(est.intrinsics), kp3d))
 
 
 def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intrinsics=None):
@@ -238,7 +231,7 @@ def _run_chunk(model, network, images, est, frame_of, idx, keypoints, options, m
     t0 = time.perf_counter()
     res = refine(
         model, [images[int(frame_of[i])] for i in idx], _params(est, idx),
-        _cameras(est.intrinsics[idx]), network, subjects=est.track_id[idx],
+        Camera.from_intrinsics(est.intrinsics[idx]), network, subjects=est.track_id[idx],
         frame_index=frame_of[idx], keypoints=None if keypoints is None else keypoints[idx],
         masks=None if masks is None else [masks[i] for i in idx], options=options,
     )  # fmt: skip
@@ -323,7 +316,7 @@ def write_overlays(model, images, est, frame_of, merged, out: Path, backend: str
     for j, i in enumerate(merged["index"].tolist()):
         img = np.asarray(images[int(frame_of[i])], np.float32)
         h, w = img.shape[:2]
-        cam = jax.tree.map(lambda a, i=i: a[i], _cameras(est.intrinsics))
+        cam = jax.tree.map(lambda a, i=i: a[i], Camera.from_intrinsics(est.intrinsics))
         panels = [img]
         for p in (_params(est, i), {k: merged[f"param_{k}"][j] for k in keys}):
             pose = jnp.concatenate([jnp.asarray(p["global_orient"])[None], p["body_pose"]])
@@ -413,8 +406,8 @@ def write_results(model, images, est, frame_of, merged, out: Path, backend: str)
         "track_id": est.track_id, "init_loss": merged["init_loss"].astype(np.float32),
         "final_loss": merged["final_loss"].astype(np.float32), "render_backend": np.array(backend),
     }  # fmt: skip
-    return save_result(out / "refined.npz", model, params, joints, _cameras(est.intrinsics),
-                       extra=extra)  # fmt: skip
+    cams = Camera.from_intrinsics(est.intrinsics)
+    return save_result(out / "refined.npz", model, params, joints, cams, extra=extra)
 
 
 def report(images, est, frame_of, merged, settings: dict) -> dict:

@@ -39,3 +39,13 @@ def test_weak_perspective_converter_matches_the_crop_projection():
     full = np.asarray(project(cam.replace(t=cam.t * 0), X_world + np.asarray(cam.t)))
     np.testing.assert_allclose(full, full_expected, atol=0.5)  # pixels, thin body
     np.testing.assert_allclose(np.asarray(project(cam, X_world)), full_expected, atol=0.5)
+
+
+def test_cameras_from_intrinsics():
+    """(N, 4) fx, fy, cx, cy -> N full-image cameras with R = I, t = 0."""
+    k = np.array([[500.0, 510.0, 320.0, 240.0], [800.0, 800.0, 100.5, 60.25]], np.float32)
+    cams = Camera.from_intrinsics(k)
+    np.testing.assert_array_equal(np.asarray(cams.K)[:, [0, 1, 0, 1], [0, 1, 2, 2]], k)
+    assert cams.R.shape == (2, 3, 3) and np.array_equal(np.asarray(cams.R[1]), np.eye(3))
+    assert cams.t.shape == (2, 3) and not np.asarray(cams.t).any()
+    assert Camera.from_intrinsics(k[0]).fx.shape == (1,)  # one set: a batch of one
