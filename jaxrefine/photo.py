@@ -291,24 +291,30 @@ def read_photo_inputs(
     from tqdm import tqdm
 
     from jaxrefine.detect import BlazePose, NoPersonError
+    from jaxrefine.detect.track import appearance
     from jaxrefine.inputs import read_images
 
     images = read_images(images_src)
+    linked = images.is_video or video
     runner = BlazePose()
-    parts = []
+    parts, colours = [], []
     bar = tqdm(range(len(images)), unit="image", desc="detect + initialize",
                disable=not progress or len(images) < 2)  # fmt: skip
     for i in bar:
+        img = images[i]
         try:
-            parts.append(estimates_from_photo(model, images[i], boxes=boxes, tiles=tiles,
+            parts.append(estimates_from_photo(model, img, boxes=boxes, tiles=tiles,
                                               runner=runner, frame=i,
                                               source=str(images.source)))  # fmt: skip
         except NoPersonError as e:
             name = images.paths[i] if images.paths is not None else images.names[i]
             raise NoPersonError(f"{name}: {e}") from e
+        if linked:  # each person's colours, for the tracker
+            colours.append(np.stack([appearance(img, m > 0.5) for m in parts[-1].masks]))
         bar.set_postfix(people=sum(len(p.landmarks) for p in parts))
     est = _concat_estimates([p.estimates for p in parts])
-    est = dataclasses.replace(est, track_id=_track_ids(parts, images.is_video or video))
+    tracks = _link_people([p.landmarks for p in parts], linked, features=colours or None)
+    est = dataclasses.replace(est, track_id=tracks)
     landmarks = np.concatenate([p.landmarks for p in parts])
     masks = [m for p in parts for m in p.masks]
     frame_of = np.asarray(est.frame, np.int64)
@@ -317,24 +323,24 @@ def read_photo_inputs(
     return images, est, frame_of, mediapipe33_keypoints(landmarks), "body25", landmarks, masks
 
 
-def _track_ids(parts: list[PhotoEstimates], is_video: bool) -> np.ndarray:
-    """(N,) track ids of the frames' people: linked across a video's frames; in separate
-    photos every person is a subject of their own."""
-    return _link_people([p.landmarks for p in parts], is_video)
-
-
-def _link_people(points: list[np.ndarray], is_video: bool, min_visibility=None) -> np.ndarray:
+def _link_people(
+    points: list[np.ndarray], is_video: bool, min_visibility=None, features=None
+) -> np.ndarray:
     """(N,) track ids of the people of every frame (``points``: one (P_f, K, 3) x, y,
-    visibility array per frame): linked by their boxes across a video's frames, else one id
-    per person. ``min_visibility``: the least visibility of a point that shapes a box (None:
-    the tracker's default for BlazePose landmarks)."""
+    visibility array per frame): linked by their boxes (and ``features``, one (P_f, D) array
+    of colour histograms per frame, when given) across a video's frames, else one id per
+    person. ``min_visibility``: the least visibility of a point that shapes a box (None: the
+    tracker's default for BlazePose landmarks)."""
     from jaxrefine.detect.track import MIN_VISIBILITY, landmark_box, link_tracks
 
     if not is_video:
         return np.arange(sum(len(p) for p in points), dtype=np.int64)
     floor = MIN_VISIBILITY if min_visibility is None else min_visibility
     boxes = [np.asarray([landmark_box(lm, floor) for lm in p]).reshape(-1, 4) for p in points]
-    return np.concatenate(link_tracks(boxes)).astype(np.int64)
+    return np.concatenate(link_tracks(boxes, features=features)).astype(np.int64)
+
+
+TINY = float(np.finfo(np.float32).tiny)  # a keypoint file's points count from any confidence
 
 
 def estimates_from_keypoints(
@@ -428,6 +434,7 @@ def read_keypoint_photo_inputs(
 
     from tqdm import tqdm
 
+    from jaxrefine.detect.track import BINS, appearance, landmark_box
     from jaxrefine.inputs import InputError, read_images, read_intrinsics, read_keypoints
     from jaxrefine.objective import load_gmm_prior
 
@@ -439,11 +446,15 @@ def read_keypoint_photo_inputs(
     parts, points, skipped = [], [], []
     bar = tqdm(range(len(images)), unit="image", desc="initialize from keypoints",
                disable=not progress or len(images) < 2)  # fmt: skip
+    linked = images.is_video or video
+    colours = []
     for i in bar:
         if keys[i] is None:  # an empty frame still counts for the tracker's gaps
             points.append(np.zeros((0, len(joint_names(kp.set_name)), 3), np.float32))
+            colours.append(np.zeros((0, BINS**3)))
             continue
-        size = tuple(np.shape(images[i])[:2])
+        img = images[i]
+        size = tuple(np.shape(img)[:2])
         people = kp.people(keys[i], size)
         mp = kp.mediapipe(keys[i], size)  # (landmarks, world) of a MediaPipe file
         first = (people, kp.set_name, None) if mp is None else (mp[0], "mediapipe33", mp[1])
@@ -454,6 +465,9 @@ def read_keypoint_photo_inputs(
         skipped += [f"{images.names[i]} person {j}" for j in range(len(people)) if j not in kept]
         parts.append(est)
         points.append(people[kept])
+        if linked:  # each person's colours inside their keypoint box, for the tracker
+            colours.append(np.asarray([appearance(img, landmark_box(p, TINY)) for p in
+                                       people[kept]]).reshape(-1, BINS**3))  # fmt: skip
         bar.set_postfix(people=sum(len(p) for p in parts))
     missing = [images.names[i] for i in range(len(images)) if keys[i] is None]
     if missing:
@@ -467,8 +481,8 @@ def read_keypoint_photo_inputs(
         raise InputError(f"{kp.source}: no person with at least 4 usable keypoints in any of "
                          f"the {len(images)} image(s) of {images.source}")  # fmt: skip
     est = _concat_estimates(parts)
-    est = dataclasses.replace(est, track_id=_link_people(points, images.is_video or video,
-                                                         np.finfo(np.float32).tiny))  # fmt: skip
+    tracks = _link_people(points, linked, TINY, features=colours if linked else None)
+    est = dataclasses.replace(est, track_id=tracks)
     frame_of = np.asarray(est.frame, np.int64)
     if not use_landmarks:
         return images, est, frame_of, None, None, None, None

@@ -207,8 +207,9 @@ def test_keypoint_photo_options(photos):
     assert (opts.keypoint_set, opts.keypoint_weight) == ("coco17", LANDMARK_WEIGHT)
 
 
-def test_video_frames_link_the_keypoint_files_people(model, photos, tmp_path):
+def test_video_frames_link_the_keypoint_files_people(model, photos, tmp_path, monkeypatch):
     """Two people, listed in the other order in the second frame: one track each."""
+    from jaxrefine.detect import track
     from jaxrefine.photo import read_keypoint_photo_inputs
 
     root, b, _ = photos
@@ -218,8 +219,17 @@ def test_video_frames_link_the_keypoint_files_people(model, photos, tmp_path):
     _openpose(tmp_path / "kp" / "frame0_keypoints.json", np.stack([a, right]))
     _openpose(tmp_path / "kp" / "frame1_keypoints.json", np.stack([right + [1, 0, 0], a]))
     frames = [str(root / "imgs" / f"frame{i}.png") for i in range(2)]
+    real, given = track.link_tracks, []
+
+    def spy(boxes, **kw):
+        given.append(kw["features"])
+        return real(boxes, **kw)
+
+    monkeypatch.setattr(track, "link_tracks", spy)
     _, est, frame_of, kp, kp_set, landmarks, masks = read_keypoint_photo_inputs(
         frames, model, tmp_path / "kp", video=True)  # fmt: skip
+    # colours inside each person's keypoint box went to the tracker
+    assert [np.shape(c) for c in given[0]] == [(2, track.BINS**3)] * 2
     assert list(frame_of) == [0, 0, 1, 1] and kp_set == "body25" and kp.shape == (4, 25, 3)
     assert landmarks is None and masks is None
     assert est.track_id[0] == est.track_id[3] and est.track_id[1] == est.track_id[2]

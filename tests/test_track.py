@@ -44,6 +44,49 @@ def test_boxes_that_barely_overlap_are_not_matched():
     assert [list(i) for i in ids] == [[0], [0]]
 
 
+def test_colour_histograms_of_a_mask_and_a_box():
+    from jaxrefine.detect.track import BINS, appearance, hellinger
+
+    img = np.zeros((10, 20, 3), np.float32)
+    img[:, :10] = [1.0, 0.0, 0.0]  # red left half, blue right half
+    img[:, 10:] = [0.0, 0.0, 1.0]
+    red, blue = (BINS - 1) * BINS * BINS, BINS - 1  # their bins
+    left = np.zeros((10, 20), bool)
+    left[:, :10] = True
+    h = appearance(img, left)
+    assert h.shape == (BINS**3,) and h[red] == 1.0 and h.sum() == pytest.approx(1.0)
+    h = appearance((img * 255).astype(np.uint8), np.array([5.0, 0, 20, 10]))  # a box, uint8
+    assert h[red] == pytest.approx(1 / 3) and h[blue] == pytest.approx(2 / 3)
+    assert np.allclose(appearance(img, np.zeros((10, 20), bool)), 1 / BINS**3)  # no pixels
+    assert hellinger(h, h) == pytest.approx(0.0, abs=1e-7)
+    assert hellinger(appearance(img, left), appearance(img, ~left)) == pytest.approx(1.0)
+
+
+def test_colours_keep_apart_people_whose_boxes_coincide():
+    """Two people cross; where their boxes coincide exactly the detector lists them in the
+    other order: boxes and motion cannot tell them apart there (the frame goes to the wrong
+    track), their colours can."""
+    from jaxrefine.detect.track import BINS
+
+    red, blue = np.zeros(BINS**3), np.zeros(BINS**3)
+    red[(BINS - 1) * BINS * BINS], blue[BINS - 1] = 1.0, 1.0
+    box = np.array([0.0, 0, 50, 100])
+    boxes, colours = [], []
+    for f in range(12):
+        a, b = _moved(box, 8 * f), _moved(box, 8 * (12 - f))  # they coincide at frame 6
+        mix = 0.4 if abs(f - 6) <= 1 else 0.0  # overlapping people show some of the other
+        order = [1, 0] if f == 6 else [0, 1]
+        boxes.append(np.stack([a, b])[order])
+        colours.append(
+            np.stack([(1 - mix) * red + mix * blue, (1 - mix) * blue + mix * red])[order]
+        )
+    first = [0 if f != 6 else 1 for f in range(12)]  # where person a is listed
+    motion = [int(i[k]) for i, k in zip(link_tracks(boxes), first)]
+    assert motion == [0] * 6 + [1] + [0] * 5
+    both = [int(i[k]) for i, k in zip(link_tracks(boxes, features=colours), first)]
+    assert both == [0] * 12
+
+
 def test_landmark_box_uses_the_visible_landmarks():
     lm = np.array([[10.0, 20, 0.9], [50, 80, 0.7], [400, 400, 0.1]])
     np.testing.assert_array_equal(landmark_box(lm), [10, 20, 50, 80])
@@ -76,8 +119,17 @@ def test_a_videos_people_are_linked_in_the_photo_path(tmp_path, monkeypatch):
         cams = Camera(fx=jnp.ones(n), fy=jnp.ones(n), cx=jnp.ones(n), cy=jnp.ones(n),
                       R=jnp.tile(jnp.eye(3), (n, 1, 1)), t=jnp.zeros((n, 3)))  # fmt: skip
         return photo.PhotoEstimates(est, cams, np.stack([lms[k] for k in order]),
-                                    np.ones((n, 8, 8), np.float32))  # fmt: skip
+                                    np.ones((n, *img.shape[:2]), np.float32))  # fmt: skip
 
+    from jaxrefine.detect import track
+
+    real, given = track.link_tracks, []
+
+    def spy(boxes, **kw):
+        given.append(kw["features"])
+        return real(boxes, **kw)
+
+    monkeypatch.setattr(track, "link_tracks", spy)
     monkeypatch.setattr(photo, "estimates_from_photo", fake)
     monkeypatch.setattr("jaxrefine.detect.BlazePose", FakeRunner)
     iio.imwrite(tmp_path / "clip.mp4", np.zeros((3, 32, 48, 3), np.uint8), fps=10)
@@ -93,6 +145,8 @@ def test_a_videos_people_are_linked_in_the_photo_path(tmp_path, monkeypatch):
         for t in (0, 1):
             xs = landmarks[est.track_id == t][:, 1, 0]
             assert np.all(xs == xs[0])  # one person per track
+        # each person's colours (inside their mask) went to the tracker
+        assert [np.shape(c) for c in given.pop()] == [(2, track.BINS**3)] * 3
     calls = iter([[0, 1], [1, 0], [0, 1]])  # separate photos: every person their own
     _, est, *_ = photo.read_photo_inputs(tmp_path / "frames", None)
     assert list(est.track_id) == [0, 1, 2, 3, 4, 5]

@@ -3,8 +3,9 @@
 Two simulated people per sequence, 16 frames, boxes 50 x 100 px with 2 px of jitter, the
 detector's order shuffled per frame (as session 27's track_crossing.py), speeds 4-16 px per
 frame, 20 sequences per speed. Scenarios: "walk" (they cross, coinciding at frame 8), "stop"
-(they meet and stand overlapping for frames 7-10, then walk on), "turn" (they meet at frame 8
-and walk back). Colours: each person a 64-bin histogram drawn once (Dirichlet), per frame
+(just after crossing they stand still for frames 7-10, then walk on; their boxes are then
+5 x speed px apart: overlapping at speeds 4-8, apart at 12-16 -- corrected description, the
+code is as run), "turn" (they meet at frame 8 and walk back). Colours: each person a 64-bin histogram drawn once (Dirichlet), per frame
 mixed with 15 % noise, and with the other person's in proportion to half their boxes' overlap
 (an occluded person's pixels show the other); "same colours": both draw one histogram.
 Run from the repository root: python docs/measurements/2026-12-03/s28_zen5/track_appearance.py
