@@ -18,12 +18,13 @@ import jax
 import numpy as np
 
 from jaxrefine.camera import Camera
+from jaxrefine.detect import read_image
 from jaxrefine.detect.evaluate_real import polygon_to_mask, read_coco_person, score_body
 from jaxrefine.io import load_result
 from jaxrefine.network import load_pretrained
 from jaxrefine.photo import read_keypoint_photo_inputs
-from jaxrefine.refine_files import _photo_defaults, refine_files
 from jaxrefine.refine import RefineOptions
+from jaxrefine.refine_files import _photo_defaults, refine_files
 from jaxrefine.smpl_io import load_body_model
 
 real, out = Path(sys.argv[1]), Path(sys.argv[2])
@@ -31,8 +32,6 @@ photo, ann = real / "coco_000000000785.jpg", real / "coco_000000000785.json"
 model = load_body_model()
 net = load_pretrained(None)[:2]
 gt = read_coco_person(ann)
-from jaxrefine.detect import read_image
-
 h, w = read_image(photo).shape[:2]
 gt_mask = polygon_to_mask(gt["polygons"], h, w)
 keys = ("global_orient", "body_pose", "betas", "transl")
@@ -44,20 +43,38 @@ def camera(k):
 
 _, est, *_ = read_keypoint_photo_inputs(photo, model, ann)
 init = {k: np.asarray(getattr(est, k)[0]) for k in keys}
-rows = {"initial (keypoint initializer)": score_body(model, jax.tree.map(np.asarray, init),
-                                                    camera(est.intrinsics[0]), gt, gt_mask)}
-for name, weight, landmarks in [("refined, keypoint weight 3 (default)", None, True),
-                                ("refined, keypoint weight 1", 1.0, True),
-                                ("refined, --no-landmarks", None, False)]:
+rows = {
+    "initial (keypoint initializer)": score_body(
+        model, jax.tree.map(np.asarray, init), camera(est.intrinsics[0]), gt, gt_mask
+    )
+}
+for name, weight, landmarks in [
+    ("refined, keypoint weight 3 (default)", None, True),
+    ("refined, keypoint weight 1", 1.0, True),
+    ("refined, --no-landmarks", None, False),
+]:
     opts = _photo_defaults(RefineOptions(keypoint_weight=weight), None, None, None, net[0], ann)
     d = out / name.split(",")[1].strip().replace(" ", "_").replace("-", "")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        refine_files(photo, None, d, model=model, network=net, keypoints_path=ann,
-                     options=opts, progress=False, use_landmarks=landmarks)
+        refine_files(
+            photo,
+            None,
+            d,
+            model=model,
+            network=net,
+            keypoints_path=ann,
+            options=opts,
+            progress=False,
+            use_landmarks=landmarks,
+        )
     res = load_result(d / "refined.npz", model)
-    p = {"global_orient": res["global_orient"][0], "body_pose": res["body_pose"][0].reshape(23, 3),
-         "betas": res["betas"][0], "transl": res["transl"][0]}
+    p = {
+        "global_orient": res["global_orient"][0],
+        "body_pose": res["body_pose"][0].reshape(23, 3),
+        "betas": res["betas"][0],
+        "transl": res["transl"][0],
+    }
     k = res["camera_K"][0]
     rows[name] = score_body(model, p, camera([k[0, 0], k[1, 1], k[0, 2], k[1, 2]]), gt, gt_mask)
 print(f"{'row':40s} {'PCK@0.05':>9s} {'PCK@0.1':>8s} {'IoU':>6s}")

@@ -16,8 +16,8 @@ import numpy as np
 
 from jaxrefine.camera import Camera
 from jaxrefine.detect import detect_people, read_image
-from jaxrefine.detect.evaluate_real import polygon_to_mask, read_coco_person, score_body
 from jaxrefine.detect.blazepose import box_iou
+from jaxrefine.detect.evaluate_real import polygon_to_mask, read_coco_person, score_body
 from jaxrefine.io import load_result
 from jaxrefine.network import load_pretrained
 from jaxrefine.photo import read_keypoint_photo_inputs
@@ -35,11 +35,14 @@ h, w = img.shape[:2]
 gt_mask = polygon_to_mask(gt["polygons"], h, w)
 people = detect_people(img)
 person = people[int(np.argmax([box_iou(p.box, gt["box"])[0] for p in people]))]
-lm = [{"x": float(x) / w, "y": float(y) / h, "visibility": float(v)}
-      for x, y, v in person.landmarks2d]
+lm = [
+    {"x": float(x) / w, "y": float(y) / h, "visibility": float(v)} for x, y, v in person.landmarks2d
+]
 world = [{"x": float(x), "y": float(y), "z": float(z)} for x, y, z in person.world]
-files = {"with_world": {"pose_landmarks": [lm], "pose_world_landmarks": [world]},
-         "without_world": {"pose_landmarks": [lm]}}
+files = {
+    "with_world": {"pose_landmarks": [lm], "pose_world_landmarks": [world]},
+    "without_world": {"pose_landmarks": [lm]},
+}
 keys = ("global_orient", "body_pose", "betas", "transl")
 
 
@@ -48,8 +51,12 @@ def cam(k):
 
 
 def params(res, i=0):
-    return {"global_orient": res["global_orient"][i], "body_pose": res["body_pose"][i].reshape(23, 3),
-            "betas": res["betas"][i], "transl": res["transl"][i]}
+    return {
+        "global_orient": res["global_orient"][i],
+        "body_pose": res["body_pose"][i].reshape(23, 3),
+        "betas": res["betas"][i],
+        "transl": res["transl"][i],
+    }
 
 
 rows = {}
@@ -64,19 +71,29 @@ for name, doc in files.items():
     opts = _photo_defaults(RefineOptions(), None, None, None, net[0], kp)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        refine_files(photo, None, out / name / "run", model=model, network=net,
-                     keypoints_path=kp, options=opts, progress=False)
+        refine_files(
+            photo,
+            None,
+            out / name / "run",
+            model=model,
+            network=net,
+            keypoints_path=kp,
+            options=opts,
+            progress=False,
+        )
     res = load_result(out / name / "run" / "refined.npz", model)
     rows[f"{name}: refined"] = score_body(model, params(res), cam(res["camera_K"][0]), gt, gt_mask)
 opts = _photo_defaults(RefineOptions(), None, None, None, net[0])
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    refine_files(photo, None, out / "photo_path", model=model, network=net, options=opts,
-                 progress=False)
+    refine_files(
+        photo, None, out / "photo_path", model=model, network=net, options=opts, progress=False
+    )
 res = load_result(out / "photo_path" / "refined.npz", model)
 i = 0  # the photo has one person
-rows["photo path (BlazePose inside): refined"] = score_body(model, params(res, i),
-                                                            cam(res["camera_K"][i]), gt, gt_mask)
+rows["photo path (BlazePose inside): refined"] = score_body(
+    model, params(res, i), cam(res["camera_K"][i]), gt, gt_mask
+)
 print(f"{'row':42s} {'PCK@0.05':>9s} {'PCK@0.1':>8s} {'IoU':>6s}")
 for name, r in rows.items():
     print(f"{name:42s} {r['pck@0.05']:9.3f} {r['pck@0.1']:8.3f} {r['silhouette_iou']:6.3f}")

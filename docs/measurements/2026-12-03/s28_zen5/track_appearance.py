@@ -5,9 +5,10 @@ detector's order shuffled per frame (as session 27's track_crossing.py), speeds 
 frame, 20 sequences per speed. Scenarios: "walk" (they cross, coinciding at frame 8), "stop"
 (just after crossing they stand still for frames 7-10, then walk on; their boxes are then
 5 x speed px apart: overlapping at speeds 4-8, apart at 12-16 -- corrected description, the
-code is as run), "turn" (they meet at frame 8 and walk back). Colours: each person a 64-bin histogram drawn once (Dirichlet), per frame
-mixed with 15 % noise, and with the other person's in proportion to half their boxes' overlap
-(an occluded person's pixels show the other); "same colours": both draw one histogram.
+code is as run), "turn" (they meet at frame 8 and walk back). Colours: each person a 64-bin
+histogram drawn once (Dirichlet), per frame mixed with 15 % noise, and with the other
+person's in proportion to half their boxes' overlap (an occluded person's pixels show the
+other); "same colours": both draw one histogram.
 Run from the repository root: python docs/measurements/2026-12-03/s28_zen5/track_appearance.py
 """
 
