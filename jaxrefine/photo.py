@@ -20,8 +20,9 @@ them into tracks across a video's frames (:mod:`jaxrefine.detect.track`).
 **From the user's own keypoints** (:func:`read_keypoint_photo_inputs`; ``jaxrefine refine
 PHOTOS --keypoints FILE`` without ``--estimates``): the people are those of an OpenPose
 BODY_25, COCO-17 or MediaPipe Pose file, each initialized from its 2D keypoints by the same
-initializer (no world points: four orientation hypotheses; the user's ``--intrinsics`` or the
-focal approximation), then refined as above with the keypoints as the sparse term. No
+initializer (a MediaPipe Tasks file's world landmarks too, where it has them; without world
+points four orientation hypotheses; the user's ``--intrinsics`` or the focal approximation),
+then refined as above with the keypoints as the sparse term (BODY_25 for MediaPipe). No
 BlazePose, so no detect extra and no person masks: the mask gate and the silhouette term are
 off.
 """
