@@ -132,19 +132,9 @@ def estimates_from_photo(
     gmm = load_gmm_prior()
     cfg = InitConfig() if init_config is None else init_config
     fits = [initialize(model, p.landmarks2d, (h, w), p.world, gmm=gmm, config=cfg) for p in people]
-    stack = {k: np.stack([np.asarray(f.params[k], np.float32) for f in fits])
-             for k in fits[0].params}  # fmt: skip
     cams = jax.tree.map(lambda *a: jnp.stack(a), *[f.camera for f in fits])
-    intr = np.stack([[float(f.camera.fx), float(f.camera.fy), float(f.camera.cx),
-                      float(f.camera.cy)] for f in fits]).astype(np.float32)  # fmt: skip
-    n = len(fits)
-    est = Estimates(
-        global_orient=stack["global_orient"], body_pose=stack["body_pose"], betas=stack["betas"],
-        transl=stack["transl"], intrinsics=intr, frame=np.array([frame] * n, object),
-        track_id=np.arange(n, dtype=np.int64),
-        source=source or (str(image) if not isinstance(image, np.ndarray) else "photo"),
-        fmt="blazepose",
-    )  # fmt: skip
+    name = source or (str(image) if not isinstance(image, np.ndarray) else "photo")
+    est = _fits_to_estimates(fits, model.num_betas, frame, name, "blazepose")
     return PhotoEstimates(
         estimates=est,
         cameras=cams,
@@ -372,7 +362,7 @@ def estimates_from_keypoints(
       the people with at least 4 usable keypoints, and ``kept`` (P',) their indices in
       ``people`` (a person with fewer is left out: callers say so).
     """
-    from jaxrefine.detect.initialize import InitConfig, initialize
+    from jaxrefine.detect.initialize import InitConfig, TooFewLandmarksError, initialize
     from jaxrefine.objective import load_gmm_prior
 
     gmm = load_gmm_prior() if gmm is None else gmm
@@ -383,25 +373,28 @@ def estimates_from_keypoints(
         try:
             fits.append(initialize(model, person, image_size, wl, gmm=gmm, config=cfg,
                                    set_name=set_name, intrinsics=intrinsics))  # fmt: skip
-        except ValueError as e:
-            if "usable landmarks" not in str(e):
-                raise
+        except TooFewLandmarksError:
             continue
         kept.append(i)
-    nb = model.num_betas
-    stack = {k: np.stack([np.asarray(f.params[k], np.float32) for f in fits]) if fits else
-             np.zeros((0,) + shape, np.float32) for k, shape in
-             (("global_orient", (3,)), ("body_pose", (23, 3)), ("betas", (nb,)),
-              ("transl", (3,)))}  # fmt: skip
+    est = _fits_to_estimates(fits, model.num_betas, frame, source, "keypoints")
+    return est, np.asarray(kept, np.int64)
+
+
+def _fits_to_estimates(fits: list, num_betas: int, frame, source: str, fmt: str) -> Estimates:
+    """The initializer's fits (:class:`~jaxrefine.detect.initialize.InitialEstimate`, possibly
+    none) as :class:`Estimates` of one image: ``track_id`` = person index."""
+    shapes = {"global_orient": (3,), "body_pose": (23, 3), "betas": (num_betas,),
+              "transl": (3,)}  # fmt: skip
+    stack = {k: np.asarray([np.asarray(f.params[k]) for f in fits], np.float32).reshape(-1, *s)
+             for k, s in shapes.items()}  # fmt: skip
     intr = [[float(f.camera.fx), float(f.camera.fy), float(f.camera.cx), float(f.camera.cy)]
             for f in fits]  # fmt: skip
     n = len(fits)
-    est = Estimates(
+    return Estimates(
         **stack, intrinsics=np.asarray(intr, np.float32).reshape(n, 4),
         frame=np.array([frame] * n, object), track_id=np.arange(n, dtype=np.int64),
-        source=source, fmt="keypoints",
+        source=source, fmt=fmt,
     )  # fmt: skip
-    return est, np.asarray(kept, np.int64)
 
 
 def read_keypoint_photo_inputs(

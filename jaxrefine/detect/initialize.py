@@ -80,6 +80,10 @@ SET_LEFT_OUT = {
 }
 
 
+class TooFewLandmarksError(ValueError):
+    """Fewer than 4 of a person's points can be fitted (see :func:`fit_weights`)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class InitConfig:
     """Weights and step counts of the initializer (see the module docstring).
@@ -289,8 +293,8 @@ def initialize(
       :class:`InitialEstimate`.
 
     Raises:
-      ValueError: wrong shapes, world points for another set than MediaPipe's, or fewer than
-        4 usable points.
+      ValueError: wrong shapes, or world points for another set than MediaPipe's.
+      TooFewLandmarksError: fewer than 4 usable points.
     """
     set_name = canonical_set_name(set_name)
     k = len(joint_names(set_name))
@@ -302,7 +306,9 @@ def initialize(
         raise ValueError(f"world landmarks are MediaPipe's; {set_name} has none")
     conf = fit_weights(lm[:, 2], config.min_visibility, set_name)
     if np.count_nonzero(conf) < 4:
-        raise ValueError(f"only {np.count_nonzero(conf)} usable landmarks; need at least 4")
+        raise TooFewLandmarksError(
+            f"only {np.count_nonzero(conf)} usable landmarks; need at least 4"
+        )
     camera = _camera(image_size, intrinsics)
     gmm = load_gmm_prior() if gmm is None else gmm
     nb = model.num_betas
