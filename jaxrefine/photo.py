@@ -406,16 +406,19 @@ def read_keypoint_photo_inputs(
     use_landmarks=True,
     video=False,
     progress=False,
+    min_person_score=None,
 ):
     """``jaxrefine refine PHOTOS --keypoints FILE`` without ``--estimates``: the people of the
     keypoint file as estimates (see the module docstring; no BlazePose).
 
     Every person of an image's keypoint frame (:meth:`~jaxrefine.inputs.keypoint_files.
-    Keypoints2D.frames_of` pairs them) is initialized from their keypoints (a MediaPipe file's
-    people from their 33 landmarks and, when the file has them, world landmarks, as BlazePose's
-    are; the sparse term is the BODY_25 keypoints either way); people with fewer
-    than 4 usable keypoints and images without a frame are left out with a warning naming
-    them. Track ids as :func:`read_photo_inputs` gives them (linked by keypoint boxes in a
+    Keypoints2D.frames_of` pairs them) scoring at least ``min_person_score`` (None:
+    :data:`~jaxrefine.inputs.keypoint_files.MIN_PERSON_SCORE`; the score is
+    :func:`~jaxrefine.inputs.keypoint_files.person_scores`) is initialized from their keypoints
+    (a MediaPipe file's people from their 33 landmarks and, when the file has them, world
+    landmarks, as BlazePose's are; the sparse term is the BODY_25 keypoints either way); people
+    below the score, people with fewer than 4 usable keypoints and images without a frame are
+    left out with a warning naming them. Track ids as :func:`read_photo_inputs` gives them (linked by keypoint boxes in a
     video).
 
     Returns ``(images, estimates, frame_of, keypoints (N, K, 3) or None, set name or None,
@@ -430,6 +433,7 @@ def read_keypoint_photo_inputs(
 
     from jaxrefine.detect.track import BINS, appearance, landmark_box
     from jaxrefine.inputs import InputError, read_images, read_intrinsics, read_keypoints
+    from jaxrefine.inputs.keypoint_files import MIN_PERSON_SCORE
     from jaxrefine.objective import load_gmm_prior
 
     images = read_images(images_src)
@@ -441,7 +445,8 @@ def read_keypoint_photo_inputs(
     bar = tqdm(range(len(images)), unit="image", desc="initialize from keypoints",
                disable=not progress or len(images) < 2)  # fmt: skip
     linked = images.is_video or video
-    colours = []
+    colours, faint = [], []
+    floor = MIN_PERSON_SCORE if min_person_score is None else float(min_person_score)
     for i in bar:
         if keys[i] is None:  # an empty frame still counts for the tracker's gaps
             points.append(np.zeros((0, len(joint_names(kp.set_name)), 3), np.float32))
@@ -449,14 +454,14 @@ def read_keypoint_photo_inputs(
             continue
         img = images[i]
         size = tuple(np.shape(img)[:2])
-        people = kp.people(keys[i], size)
-        mp = kp.mediapipe(keys[i], size)  # (landmarks, world) of a MediaPipe file
-        first = (people, kp.set_name, None) if mp is None else (mp[0], "mediapipe33", mp[1])
+        people, first, index, low = _scored_people(kp, keys[i], size, floor)
+        faint += [f"{images.names[i]} person {j} ({score:.2f})" for j, score in low]
         est, kept = estimates_from_keypoints(
             model, first[0], first[1], size, world=first[2], intrinsics=intr, gmm=gmm, frame=i,
             source=str(images.source),
         )  # fmt: skip
-        skipped += [f"{images.names[i]} person {j}" for j in range(len(people)) if j not in kept]
+        skipped += [f"{images.names[i]} person {index[j]}" for j in range(len(people))
+                    if j not in kept]  # fmt: skip
         parts.append(est)
         points.append(people[kept])
         if linked:  # each person's colours inside their keypoint box, for the tracker
@@ -467,13 +472,18 @@ def read_keypoint_photo_inputs(
     if missing:
         warnings.warn(f"{kp.source}: no keypoints for {len(missing)} image(s) (e.g. "
                       f"{missing[0]!r}); they are not refined", stacklevel=2)  # fmt: skip
+    if faint:
+        warnings.warn(f"{kp.source}: {len(faint)} person(s) score below {floor:g} (the mean "
+                      f"confidence of their keypoints; e.g. {faint[0]}); they are not refined "
+                      "(--min-person-score)", stacklevel=2)  # fmt: skip
     if skipped:
         warnings.warn(f"{kp.source}: fewer than 4 usable keypoints for {len(skipped)} "
                       f"person(s) (e.g. {skipped[0]}); they are not refined",
                       stacklevel=2)  # fmt: skip
     if not sum(len(p) for p in parts):
-        raise InputError(f"{kp.source}: no person with at least 4 usable keypoints in any of "
-                         f"the {len(images)} image(s) of {images.source}")  # fmt: skip
+        raise InputError(f"{kp.source}: no person with at least 4 usable keypoints and a score "
+                         f"of at least {floor:g} in any of the {len(images)} image(s) of "
+                         f"{images.source}")  # fmt: skip
     est = _concat_estimates(parts)
     tracks = _link_people(points, linked, TINY, features=colours if linked else None)
     est = dataclasses.replace(est, track_id=tracks)
@@ -481,6 +491,27 @@ def read_keypoint_photo_inputs(
     if not use_landmarks:
         return images, est, frame_of, None, None, None, None
     return images, est, frame_of, np.concatenate(points), kp.set_name, None, None
+
+
+def _scored_people(kp, key: str, size: tuple[int, int], floor: float):
+    """The people of keypoint frame ``key`` scoring at least ``floor``
+    (:func:`~jaxrefine.inputs.keypoint_files.person_scores`).
+
+    Returns ``(people (P', K, 3) pixels, (initializer points, their set, world or None),
+    index (P',) of each in the frame, [(index, score)] of those below)``; a MediaPipe file's
+    people are initialized from their 33 landmarks and world landmarks."""
+    from jaxrefine.inputs.keypoint_files import person_scores
+
+    people = kp.people(key, size)
+    scores = person_scores(people)
+    index = np.flatnonzero(scores >= floor)
+    low = [(int(j), float(scores[j])) for j in np.flatnonzero(scores < floor)]
+    mp = kp.mediapipe(key, size)  # (landmarks, world) of a MediaPipe file
+    if mp is None:
+        first = (people[index], kp.set_name, None)
+    else:
+        first = (mp[0][index], "mediapipe33", None if mp[1] is None else mp[1][index])
+    return people[index], first, index, low
 
 
 def _concat_estimates(parts: list[Estimates]) -> Estimates:

@@ -484,6 +484,7 @@ def refine_files(
     tiles: tuple[float, ...] | None = None,
     use_landmarks: bool = True,
     video: bool = False,
+    min_person_score: float | None = None,
 ) -> dict:
     """The whole command as a function (see the module docstring); returns the report.
 
@@ -491,7 +492,8 @@ def refine_files(
     BlazePose landmarks (:func:`jaxrefine.photo.read_photo_inputs`; ``boxes``, ``tiles``: None
     = the photos' default :data:`jaxrefine.photo.PHOTO_TILES`), or, with ``keypoints_path``,
     they are the keypoint file's people, initialized from their keypoints
-    (:func:`jaxrefine.photo.read_keypoint_photo_inputs`; ``intrinsics`` for the camera; no
+    (:func:`jaxrefine.photo.read_keypoint_photo_inputs`; ``intrinsics`` for the camera;
+    ``min_person_score`` the least score of a person refined, None: its default; no
     BlazePose and no masks); their
     landmarks are the keypoint term (BODY_25) unless ``use_landmarks`` is False, and
     ``overlays/<image>_people.png`` shows every person of an image; ``video``: the images
@@ -513,12 +515,16 @@ def refine_files(
         raise InputError("--video links detected people into tracks: give photos without "
                          "--estimates (an estimates file brings its own track ids)")  # fmt: skip
     _check_people_source(estimates_path, keypoints_path, intrinsics, boxes, tiles, options)
+    if min_person_score is not None and (estimates_path is not None or keypoints_path is None):
+        raise InputError("--min-person-score chooses the people of a keypoint file: give photos "
+                         "with --keypoints and without --estimates")  # fmt: skip
     if estimates_path is None and keypoints_path is not None:
         from jaxrefine.photo import read_keypoint_photo_inputs
 
         images, est, frame_of, kp, kp_set, _, masks = read_keypoint_photo_inputs(
             images_src, model, keypoints_path, intrinsics=intrinsics,
             use_landmarks=use_landmarks, video=video, progress=progress,
+            min_person_score=min_person_score,
         )  # fmt: skip
     elif estimates_path is None:
         from jaxrefine.photo import PHOTO_TILES, read_photo_inputs
@@ -640,6 +646,7 @@ def main(argv: list[str]) -> int:
     import argparse
     import sys
 
+    from jaxrefine.inputs.keypoint_files import MIN_PERSON_SCORE
     from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
     from jaxrefine.photo import LANDMARK_WEIGHT
     from jaxrefine.refine import RefineOptions
@@ -675,6 +682,10 @@ def main(argv: list[str]) -> int:
       help="OpenPose BODY_25 folder/JSON, COCO-17 JSON, or MediaPipe Pose folder/JSON "
            "(33 landmarks, normalized; fitted as BODY_25); without --estimates its people "
            "are initialized from these keypoints and refined (no detector)")  # fmt: skip
+    a("--min-person-score", type=float, default=None,
+      help="--keypoints without --estimates: refine the people whose keypoints' mean "
+           f"confidence is at least this (default {MIN_PERSON_SCORE:g}; a COCO result's "
+           "confidences include its score)")  # fmt: skip
     a("--intrinsics", nargs="+", default=None,
       help="fx fy cx cy, or a JSON file (with --estimates or --keypoints)")  # fmt: skip
     a("--checkpoint", default=None, help="network checkpoint (default: the shipped one)")
@@ -752,6 +763,7 @@ def main(argv: list[str]) -> int:
         chunk=args.chunk, resume=args.resume, boxes=args.box,
         tiles=None if args.tiles is None else tuple(args.tiles),
         use_landmarks=not args.no_landmarks, video=args.video,
+        min_person_score=args.min_person_score,
     )  # fmt: skip
     if args.process_id > 0:
         return 1 if result["failed"] else 0

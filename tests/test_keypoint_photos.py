@@ -254,9 +254,12 @@ def test_keypoint_photos_refuse_what_does_not_fit(model, photos, tmp_path):
     refused("--intrinsics needs --estimates or --keypoints", keypoints_path=None,
             intrinsics=[500, 500, 32, 32], options=FAST)  # fmt: skip
     (tmp_path / "few").mkdir()
-    _openpose(tmp_path / "few" / "frame0_keypoints.json", np.zeros((1, 25, 3), np.float32))
+    few = np.zeros((1, 25, 3), np.float32)
+    few[0, :3] = [[5, 5, 0.9], [6, 9, 0.9], [4, 12, 0.9]]
+    _openpose(tmp_path / "few" / "frame0_keypoints.json", few)
     with pytest.warns(UserWarning) as said:
-        refused(r"few: no person with at least 4 usable keypoints in any of the 3 image",
+        refused(r"few: no person with at least 4 usable keypoints and a score of at least 0.2 "
+                r"in any of the 3 image",
                 keypoints_path=tmp_path / "few", options=FAST)  # fmt: skip
     said = " | ".join(str(w.message) for w in said)
     assert "no keypoints for 2 image(s) (e.g. 'frame1')" in said
@@ -275,15 +278,19 @@ def test_a_mediapipe_file_is_initialized_from_its_landmarks_and_world_points(
     world = kp3d - kp3d[list(ini.HIPS)].mean(0)
     iio.imwrite(tmp_path / "p.png", np.zeros((H, W, 3), np.uint8))
     person = [{"x": x / W, "y": y / H, "visibility": 0.95} for x, y in lm[:, :2]]
-    world_people = [[dict(zip("xyz", map(float, p))) for p in world]]
-    tasks = {"pose_landmarks": [person], "pose_world_landmarks": world_people}
+    # a second, faint person first (all visibilities below MediaPipe's 0.5: score 0) with
+    # other world points: left out, and the world points passed on must stay the first's
+    faint = [{**p, "visibility": 0.2} for p in person]
+    world_people = [[dict(zip("xyz", map(float, p))) for p in w] for w in (world * 0.5, world)]
+    tasks = {"pose_landmarks": [faint, person], "pose_world_landmarks": world_people}
     (tmp_path / "p.json").write_text(json.dumps(tasks))
     real, calls = ini.initialize, []
     monkeypatch.setattr(ini, "initialize", lambda *a, **k: calls.append((a, k)) or real(*a, **k))
     intr = [FX, FX, W / 2, H / 2]
-    _, est, _, kp, kp_set, *_ = read_keypoint_photo_inputs(
-        tmp_path / "p.png", model, tmp_path / "p.json", intrinsics=intr
-    )
+    with pytest.warns(UserWarning, match=r"1 person\(s\) score below 0.2 .*p person 0 \(0.00\)"):
+        _, est, _, kp, kp_set, *_ = read_keypoint_photo_inputs(
+            tmp_path / "p.png", model, tmp_path / "p.json", intrinsics=intr
+        )
     ((args, kw),) = calls
     assert kw["set_name"] == "mediapipe33" and args[1].shape == (33, 3)
     np.testing.assert_allclose(args[3], world, atol=1e-5)
@@ -323,3 +330,56 @@ def test_refine_photo_takes_keypoints_in_python(model, photos, monkeypatch):
                            options=dataclasses.replace(FAST, mask_gate=0.03))  # fmt: skip
     with pytest.raises(ValueError, match="no person with at least 4 usable keypoints"):
         photo.refine_photo(model, b.image[2], net, keypoints=people[1:], options=FAST)
+
+
+def test_person_scores():
+    from jaxrefine.inputs.keypoint_files import person_scores
+
+    people = np.zeros((3, 17, 3), np.float32)
+    people[0, :3, 2] = [0.5, 1.0, 0.0]  # two detected points: (0.5 + 1) / 2
+    people[1, :, 2] = 0.3
+    np.testing.assert_allclose(person_scores(people), [0.75, 0.3, 0.0], rtol=1e-6)
+    assert person_scores(np.zeros((0, 25, 3))).shape == (0,)
+
+
+def test_a_coco_results_files_score_chooses_its_people(tmp_path):
+    """A detector's COCO results: the result's ``score`` is the person's score (its keypoint
+    values 1), so a low-score detection is left out by name; ``min_person_score`` moves it."""
+    from jaxrefine.inputs.keypoint_files import person_scores, read_coco
+
+    pts = np.zeros((17, 3))
+    pts[:, 0], pts[:, 1], pts[:, 2] = np.arange(17) * 3 + 10, np.arange(17) * 2 + 5, 1
+    results = [{"image_id": 7, "category_id": 1, "keypoints": pts.ravel().tolist(), "score": s}
+               for s in (0.9, 0.08)]  # fmt: skip
+    (tmp_path / "res.json").write_text(json.dumps(results))
+    np.testing.assert_allclose(person_scores(read_coco(tmp_path / "res.json").people("7")),
+                               [0.9, 0.08], rtol=1e-6)  # fmt: skip
+
+
+def test_low_scoring_people_of_a_keypoint_file_are_left_out_by_name(
+    model, photos, tmp_path, monkeypatch
+):
+    from jaxrefine.photo import read_keypoint_photo_inputs
+
+    root, b, net = photos
+    (tmp_path / "kp").mkdir()
+    real = np.concatenate([b.keypoints[0], b.visible[0][:, None]], 1)
+    ghost = real * np.asarray([1, 1, 0.1], np.float32) + np.asarray([20, 0, 0], np.float32)
+    _openpose(tmp_path / "kp" / "frame0_keypoints.json", np.stack([ghost, real]))
+    frame = str(root / "imgs" / "frame0.png")
+    with pytest.warns(UserWarning, match=r"1 person\(s\) score below 0.2 .*frame0 person 0 "
+                      r"\(0.10\)\); they are not refined \(--min-person-score\)"):  # fmt: skip
+        _, est, _, kp, *_ = read_keypoint_photo_inputs(frame, model, tmp_path / "kp")
+    assert len(est) == 1 and np.array_equal(kp[0], real)
+    _, est, _, kp, *_ = read_keypoint_photo_inputs(frame, model, tmp_path / "kp",
+                                                   min_person_score=0.05)  # fmt: skip
+    assert len(est) == 2 and np.array_equal(kp[1], real)
+    with pytest.raises(InputError, match=r"no person with at least 4 usable keypoints and a "
+                       r"score of at least 1.01"), pytest.warns(UserWarning):  # fmt: skip
+        read_keypoint_photo_inputs(frame, model, tmp_path / "kp", min_person_score=1.01)
+    kw = dict(model=model, network=net, options=FAST, progress=False, min_person_score=0.1)
+    for est_path, kp_path in ((None, None), (tmp_path / "e.npz", tmp_path / "kp")):
+        with pytest.raises(InputError, match="--min-person-score chooses the people of a "
+                           "keypoint file"):  # fmt: skip
+            refine_files(frame, est_path, tmp_path / "o", keypoints_path=kp_path, **kw)
+    assert not (tmp_path / "o").exists()

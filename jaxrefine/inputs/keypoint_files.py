@@ -45,6 +45,13 @@ MAX_NORMALIZED = 10.0
 # MediaPipe's world landmarks are metres around the hips' midpoint: a person spans about 2 m,
 # so values beyond this are another unit (millimetres, pixels)
 MAX_WORLD_M = 5.0
+# A person of a keypoint file is refined when their score (:func:`person_scores`) is at least
+# this. Detectors write every candidate: detectron2 keeps detections from a score of 0.05 for
+# COCO's evaluation (which ranks them all), and OpenPose lists partial false people with low
+# confidences. 0.2 drops those and keeps a person whose detected points average a fifth of
+# full confidence; the pose tools' demos draw from 0.3 (mmpose's ``bbox_thr`` / ``kpt_thr``),
+# we keep the lower bar and name the people left out. A user's ``--min-person-score`` moves it.
+MIN_PERSON_SCORE = 0.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +115,19 @@ class Keypoints2D:
                 f"{_examples(names)}); name them after the images or end them in the frame number"
             )
         return out
+
+
+def person_scores(people: np.ndarray) -> np.ndarray:
+    """(P,) each person's score: the mean confidence of their detected keypoints (confidence
+    > 0), 0 for a person with none. ``people``: (P, K, 3) x, y, confidence.
+
+    A COCO result's confidences are its keypoint values times its ``score``
+    (:func:`read_coco`), so for a result with unit keypoint values this is the detector's
+    score; ground-truth annotations score 1; OpenPose people the mean of their joints'."""
+    conf = np.asarray(people, np.float32)[..., 2]
+    found = conf > 0
+    total = np.where(found, conf, 0.0).sum(-1)
+    return np.where(found.any(-1), total / np.maximum(found.sum(-1), 1), 0.0).astype(np.float32)
 
 
 def _trailing_number(name: str) -> int | None:
