@@ -454,19 +454,16 @@ def read_keypoint_photo_inputs(
             continue
         img = images[i]
         size = tuple(np.shape(img)[:2])
-        people, first, index, low = _scored_people(kp, keys[i], size, floor)
-        faint += [f"{images.names[i]} person {j} ({score:.2f})" for j, score in low]
-        est, kept = estimates_from_keypoints(
-            model, first[0], first[1], size, world=first[2], intrinsics=intr, gmm=gmm, frame=i,
-            source=str(images.source),
-        )  # fmt: skip
-        skipped += [f"{images.names[i]} person {index[j]}" for j in range(len(people))
-                    if j not in kept]  # fmt: skip
-        parts.append(est)
-        points.append(people[kept])
+        fp = keypoint_frame_people(model, kp, keys[i], size, min_person_score=floor,
+                                   intrinsics=intr, gmm=gmm, frame=i,
+                                   source=str(images.source))  # fmt: skip
+        faint += [f"{images.names[i]} person {j} ({score:.2f})" for j, score in fp.faint]
+        skipped += [f"{images.names[i]} person {j}" for j in fp.few]
+        parts.append(fp.estimates)
+        points.append(fp.points)
         if linked:  # each person's colours inside their keypoint box, for the tracker
             colours.append(np.asarray([appearance(img, landmark_box(p, TINY)) for p in
-                                       people[kept]]).reshape(-1, BINS**3))  # fmt: skip
+                                       fp.points]).reshape(-1, BINS**3))  # fmt: skip
         bar.set_postfix(people=sum(len(p) for p in parts))
     missing = [images.names[i] for i in range(len(images)) if keys[i] is None]
     if missing:
@@ -493,25 +490,51 @@ def read_keypoint_photo_inputs(
     return images, est, frame_of, np.concatenate(points), kp.set_name, None, None
 
 
-def _scored_people(kp, key: str, size: tuple[int, int], floor: float):
-    """The people of keypoint frame ``key`` scoring at least ``floor``
-    (:func:`~jaxrefine.inputs.keypoint_files.person_scores`).
+class FramePeople(NamedTuple):
+    """The people of one keypoint frame, initialized (:func:`keypoint_frame_people`).
 
-    Returns ``(people (P', K, 3) pixels, (initializer points, their set, world or None),
-    index (P',) of each in the frame, [(index, score)] of those below)``; a MediaPipe file's
-    people are initialized from their 33 landmarks and world landmarks."""
+    Attributes:
+      estimates: :class:`~jaxrefine.inputs.Estimates` (P') of the people refined.
+      points: (P', K, 3) their keypoints (pixels, confidence) in the file's set.
+      index: (P',) their places in the frame.
+      faint: [(place, score)] of the people scoring below the floor.
+      few: places of the people with fewer than 4 usable keypoints.
+    """
+
+    estimates: Estimates
+    points: np.ndarray
+    index: np.ndarray
+    faint: list
+    few: list
+
+
+def keypoint_frame_people(
+    model, kp, key: str, size: tuple[int, int], *, min_person_score: float, intrinsics=None,
+    gmm=None, frame=0, source: str = "keypoints",
+) -> FramePeople:  # fmt: skip
+    """The people of frame ``key`` of a keypoint file (:class:`~jaxrefine.inputs.Keypoints2D`)
+    in an image of ``size`` (H, W) who score at least ``min_person_score``
+    (:func:`~jaxrefine.inputs.keypoint_files.person_scores`), each initialized from their
+    keypoints (:func:`estimates_from_keypoints`; a MediaPipe file's people from their 33
+    landmarks and world landmarks, as BlazePose's are). ``intrinsics``, ``gmm``, ``frame``,
+    ``source``: as :func:`estimates_from_keypoints` takes them."""
     from jaxrefine.inputs.keypoint_files import person_scores
 
     people = kp.people(key, size)
     scores = person_scores(people)
-    index = np.flatnonzero(scores >= floor)
-    low = [(int(j), float(scores[j])) for j in np.flatnonzero(scores < floor)]
+    index = np.flatnonzero(scores >= min_person_score)
+    faint = [(int(j), float(scores[j])) for j in np.flatnonzero(scores < min_person_score)]
     mp = kp.mediapipe(key, size)  # (landmarks, world) of a MediaPipe file
     if mp is None:
         first = (people[index], kp.set_name, None)
     else:
         first = (mp[0][index], "mediapipe33", None if mp[1] is None else mp[1][index])
-    return people[index], first, index, low
+    est, kept = estimates_from_keypoints(
+        model, first[0], first[1], size, world=first[2], intrinsics=intrinsics, gmm=gmm,
+        frame=frame, source=source,
+    )  # fmt: skip
+    few = [int(index[j]) for j in range(len(index)) if j not in kept]
+    return FramePeople(est, people[index][kept], index[kept], faint, few)
 
 
 def _concat_estimates(parts: list[Estimates]) -> Estimates:
