@@ -418,8 +418,8 @@ def read_keypoint_photo_inputs(
     (a MediaPipe file's people from their 33 landmarks and, when the file has them, world
     landmarks, as BlazePose's are; the sparse term is the BODY_25 keypoints either way); people
     below the score, people with fewer than 4 usable keypoints and images without a frame are
-    left out with a warning naming them. Track ids as :func:`read_photo_inputs` gives them (linked by keypoint boxes in a
-    video).
+    left out with a warning naming them (:func:`keypoint_frame_people` per image). Track ids
+    as :func:`read_photo_inputs` gives them (linked by keypoint boxes in a video).
 
     Returns ``(images, estimates, frame_of, keypoints (N, K, 3) or None, set name or None,
     None, None)``: :func:`read_photo_inputs`' tuple without landmarks and masks.
