@@ -26,6 +26,14 @@ diagonal) of the body's projected COCO-17 keypoints and the IoU of its rendered 
   annotated people (not crowds, with a polygon and ``--min-keypoints``), and the means over
   every scored person per row. With ``--json`` each finished photo is journalled beside it
   (:func:`journal_path`) and ``--resume`` continues an interrupted run from there.
+- With ``--keypoints FILE`` (beside ``--image`` or ``--coco``): the people are those of a
+  keypoint file instead of BlazePose's (a detector's COCO results, OpenPose or MediaPipe
+  files, as ``jaxrefine refine PHOTOS --keypoints FILE`` takes them: people scoring below
+  ``--min-person-score`` left out, each initialized from their keypoints,
+  :func:`jaxrefine.photo.keypoint_frame_people`), matched to the annotated people by box
+  (the box of their keypoints against the COCO box, IoU >= :data:`MIN_BOX_MATCH_IOU`); the
+  landmark rows fit the file's keypoints; no masks, so no mask gate or silhouette term. This
+  scores a 2D detector's output refined by jaxrefine; the ``detect`` extra is not needed.
 - On other photos (``--pseudo``): **pseudo ground truth** -- each detected person's BlazePose
   landmarks mapped to COCO-17 (visibility >= 0.5), the box of its mask and its mask (> 0.5);
   figures are means over the people. They measure agreement with BlazePose, not accuracy.
@@ -56,6 +64,12 @@ MASK_THRESHOLD = 0.5  # BlazePose mask probability counted as person
 # person's outline beside or behind overlaps far less, and a person the detector missed is
 # counted as missed rather than scored through a neighbour.
 MIN_MATCH_IOU = 0.3
+# ``--keypoints``: a person of the keypoint file is scored against an annotated one when the
+# box of their keypoints and the annotated box overlap at least this much. The keypoints' box
+# misses the head's top, the hands and the feet that the COCO box holds (the COCO photo's
+# ground-truth keypoints: IoU 0.60 with its box); the same bar as the masks' keeps a neighbour
+# beside or behind from being scored in a missed person's place.
+MIN_BOX_MATCH_IOU = 0.3
 
 # Attribution lines of the photos in the project's real-image folder (from its NOTICE.md).
 ATTRIBUTION = {
@@ -86,11 +100,12 @@ def _one(tree, i):
 
 
 def sparse_landmark_fit(
-    model, params: dict, cameras, keypoints: np.ndarray, optimizer="adam"
+    model, params: dict, cameras, keypoints: np.ndarray, optimizer="adam", keypoint_set="body25"
 ) -> dict:
-    """SMPLify on landmarks only (``dense`` preset, data kind "keypoints", BODY_25).
+    """SMPLify on landmarks only (``dense`` preset, data kind "keypoints").
 
-    Args: params (P, ...) start; cameras (P); keypoints (P, 25, 3); optimizer: name or object.
+    Args: params (P, ...) start; cameras (P); keypoints (P, K, 3) of ``keypoint_set``
+    ("body25" or "coco17"); optimizer: name or object.
     Returns fitted params."""
     from jaxrefine.objective import FitData, get_preset, load_gmm_prior
     from jaxrefine.refine import pose_batch, with_start
@@ -105,8 +120,8 @@ def sparse_landmark_fit(
                    keypoints=jnp.asarray(keypoints[..., :2]),
                    keypoint_conf=jnp.asarray(keypoints[..., 2]))  # fmt: skip
     data = with_start(data, p["transl"], verts, preset)
-    res = smplify(model, p, data, preset=preset, data_kind="keypoints", keypoint_set="body25",
-                  gmm=load_gmm_prior(), optimizer=optimizer)  # fmt: skip
+    res = smplify(model, p, data, preset=preset, data_kind="keypoints",
+                  keypoint_set=keypoint_set, gmm=load_gmm_prior(), optimizer=optimizer)  # fmt: skip
     return {k: np.asarray(v) for k, v in res.params.items()}
 
 
@@ -123,9 +138,12 @@ def unavailable_rows(optimizer) -> dict[str, str]:
     return {row: f"{optimizer}: {why}" for row, why in reasons.items() if why is not None}
 
 
-def fit_rows(model, image: np.ndarray, pe, network, options) -> tuple[dict, dict[str, str]]:
+def fit_rows(model, image: np.ndarray, pe, network, options, keypoints=None,
+             keypoint_set="body25") -> tuple[dict, dict[str, str]]:  # fmt: skip
     """The rows' parameters (P leading) for a photo's estimates ``pe``
-    (:class:`~jaxrefine.photo.PhotoEstimates`); ``image`` (H, W, 3) float in [0, 1].
+    (:class:`~jaxrefine.photo.PhotoEstimates`); ``image`` (H, W, 3) float in [0, 1]. The
+    landmark rows fit ``keypoints`` (P, K, 3) of ``keypoint_set`` when given (a keypoint
+    file's people), else BlazePose's landmarks mapped to BODY_25.
 
     Returns ({row: params}, {skipped row: reason}) (see :func:`unavailable_rows`)."""
     from jaxrefine.keypoints import mediapipe33_keypoints
@@ -134,12 +152,14 @@ def fit_rows(model, image: np.ndarray, pe, network, options) -> tuple[dict, dict
 
     skipped = unavailable_rows(options.optimizer)
     init = estimate_params(pe.estimates)
-    kp = mediapipe33_keypoints(pe.landmarks)
+    if keypoints is None:
+        keypoints, keypoint_set = mediapipe33_keypoints(pe.landmarks), "body25"
+    kp = keypoints
     n = len(kp)
     rows = {"initial": init}
     if "sparse_landmarks" not in skipped:
         rows["sparse_landmarks"] = sparse_landmark_fit(
-            model, init, pe.cameras, kp, options.optimizer
+            model, init, pe.cameras, kp, options.optimizer, keypoint_set
         )
     for row, use in (("learned_dense", False), ("learned_dense_landmarks", True)):
         if row in skipped:
@@ -147,7 +167,7 @@ def fit_rows(model, image: np.ndarray, pe, network, options) -> tuple[dict, dict
         masks = list(pe.masks) if options.needs_masks else None
         res = refine(model, [image] * n, init, pe.cameras, network,
                      keypoints=kp if use else None, masks=masks,
-                     options=landmark_options(options) if use else options)  # fmt: skip
+                     options=landmark_options(options, keypoint_set) if use else options)  # fmt: skip
         rows[row] = {k: np.asarray(v) for k, v in res.params.items()}
     return rows, skipped
 
@@ -193,26 +213,59 @@ def save_row_pictures(model, image, rows, cameras, out: Path, name: str, credit:
 
 
 def evaluate_photo(model, path, network, options, runner, *, truth=None, out=None,
-                   backend="auto", tiles=None) -> dict:  # fmt: skip
+                   backend="auto", tiles=None, keypoints=None, min_person_score=None) -> dict:  # fmt: skip
     """Rows and scores of one photo: against ``truth`` (the photo's annotated people, person
     dicts of :func:`~jaxrefine.detect.evaluate_real.read_coco_people`; each scored through the
     detected person whose mask matches its outline, :data:`MIN_MATCH_IOU`) or, without it,
     against BlazePose (pseudo ground truth). ``tiles`` default:
-    :data:`jaxrefine.photo.PHOTO_TILES`."""
-    from jaxrefine.detect import NoPersonError, read_image
+    :data:`jaxrefine.photo.PHOTO_TILES`.
+
+    ``keypoints``: a :class:`~jaxrefine.inputs.Keypoints2D` whose people replace BlazePose's
+    (``truth`` needed; people scoring below ``min_person_score`` left out, None: the
+    default; matched by box, :data:`MIN_BOX_MATCH_IOU`)."""
+    from jaxrefine.detect import read_image
+
+    t0 = time.perf_counter()
+    img = np.asarray(read_image(path), np.float32) / 255.0
+    kp, kp_set, left_out = None, "body25", None
+    if keypoints is None:
+        found = _detected_people(model, path, img, truth, runner, tiles)
+        if found is None:
+            return _result(path, truth, [], {}, {}, unavailable_rows(options.optimizer), t0)
+        pe, gts = found
+    else:
+        pe, kp, gts, left_out = _keypoint_people(model, path, img, keypoints, truth,
+                                                 min_person_score)  # fmt: skip
+        kp_set = keypoints.set_name
+    rows, skipped, scores, per_person = {}, unavailable_rows(options.optimizer), {}, {}
+    if len(gts):
+        rows, skipped = fit_rows(model, img, pe, network, options, kp, kp_set)
+        scores, per_person = score_rows(model, rows, pe.cameras, gts, backend)
+    if out is not None:
+        save_row_pictures(model, img, rows, pe.cameras, Path(out), Path(path).stem,
+                          attribution(path), backend)  # fmt: skip
+    result = _result(path, truth, gts, scores, per_person, skipped, t0)
+    if left_out is not None:
+        result["keypoint_people_left_out"] = left_out
+    return result
+
+
+def _detected_people(model, path, img, truth, runner, tiles):
+    """BlazePose's people of a photo matched to ``truth`` (by mask) or with their pseudo
+    ground truth: ``(PhotoEstimates of the scored people, [(gt, gt mask)])``, or None when
+    nobody is detected in a photo with ``truth``."""
+    from jaxrefine.detect import NoPersonError
     from jaxrefine.detect.evaluate_real import match_people, polygon_to_mask
     from jaxrefine.photo import PHOTO_TILES, estimates_from_photo
 
     tiles = PHOTO_TILES if tiles is None else tiles
-    t0 = time.perf_counter()
-    img = np.asarray(read_image(path), np.float32) / 255.0
     h, w = img.shape[:2]
     try:
         pe = estimates_from_photo(model, img, tiles=tiles, runner=runner, source=str(path))
     except NoPersonError:
         if truth is None:  # pseudo ground truth needs a person
             raise
-        return _result(path, truth, [], {}, {}, unavailable_rows(options.optimizer), t0)
+        return None
     if truth is not None:
         gt_masks = [polygon_to_mask(gt["polygons"], h, w) for gt in truth]
         pairs = match_people(pe.masks > MASK_THRESHOLD, np.asarray(gt_masks).reshape(-1, h, w),
@@ -226,14 +279,42 @@ def evaluate_photo(model, path, network, options, runner, *, truth=None, out=Non
         estimates=_select(pe.estimates, keep), cameras=jax.tree.map(lambda a: a[keep], pe.cameras),
         landmarks=pe.landmarks[keep], masks=pe.masks[keep],
     )  # fmt: skip
-    rows, skipped, scores, per_person = {}, unavailable_rows(options.optimizer), {}, {}
-    if len(keep):
-        rows, skipped = fit_rows(model, img, pe, network, options)
-        scores, per_person = score_rows(model, rows, pe.cameras, gts, backend)
-    if out is not None:
-        save_row_pictures(model, img, rows, pe.cameras, Path(out), Path(path).stem,
-                          attribution(path), backend)  # fmt: skip
-    return _result(path, truth, gts, scores, per_person, skipped, t0)
+    return pe, gts
+
+
+def _keypoint_people(model, path, img, keypoints, truth, min_person_score):
+    """A keypoint file's people of a photo matched to ``truth`` by box: ``(PhotoEstimates of
+    the scored people (no landmarks or masks), their keypoints (P, K, 3), [(gt, gt mask)],
+    {"low_score": n people below the score, "few_keypoints": n matched people with fewer than 4
+    usable keypoints})``. A photo the file has no frame for has nobody."""
+    from jaxrefine.camera import Camera
+    from jaxrefine.detect.evaluate_real import match_boxes, polygon_to_mask
+    from jaxrefine.detect.track import landmark_box
+    from jaxrefine.inputs import InputError
+    from jaxrefine.inputs.keypoint_files import MIN_PERSON_SCORE, person_scores
+    from jaxrefine.photo import TINY, PhotoEstimates, keypoint_frame_people
+
+    if truth is None:
+        raise ValueError("eval-real --keypoints scores against ground truth (--image / --coco)")
+    h, w = img.shape[:2]
+    try:
+        (key,) = keypoints.frames_of([Path(path).stem])
+    except InputError:  # no frame for this photo: the detector found nobody
+        key = None
+    floor = MIN_PERSON_SCORE if min_person_score is None else min_person_score
+    people = keypoints.people(key, (h, w))
+    ok = np.flatnonzero(person_scores(people) >= floor)  # match the people who may be refined
+    boxes = np.asarray([landmark_box(p, TINY) for p in people[ok]]).reshape(-1, 4)
+    pairs = match_boxes(boxes, np.asarray([gt["box"] for gt in truth]), MIN_BOX_MATCH_IOU)
+    annotated = {int(ok[d]): g for d, g in pairs}  # place in the frame -> annotated person
+    fp = keypoint_frame_people(model, keypoints, key, (h, w), min_person_score=floor,
+                               source=str(path), only=sorted(annotated))  # fmt: skip
+    gts = [(truth[annotated[j]], polygon_to_mask(truth[annotated[j]]["polygons"], h, w))
+           for j in fp.index]  # fmt: skip
+    est = fp.estimates
+    pe = PhotoEstimates(est, Camera.from_intrinsics(est.intrinsics), None, None)
+    left_out = {"low_score": len(people) - len(ok), "few_keypoints": len(fp.few)}
+    return pe, fp.points, gts, left_out
 
 
 def _result(path, truth, gts, scores, per_person, skipped, t0) -> dict:
@@ -399,6 +480,13 @@ def build_parser():
     a("--limit", type=int, default=None, help="--coco: the first N images (image id order)")
     a("--min-keypoints", type=int, default=1,
       help="--coco: score people with at least this many annotated keypoints")  # fmt: skip
+    a("--keypoints", default=None,
+      help="score the people of this keypoint file instead of BlazePose's (a detector's COCO "
+           "results, OpenPose or MediaPipe files, named after the photos; with --image or "
+           "--coco; no mask gate or silhouette term)")  # fmt: skip
+    a("--min-person-score", type=float, default=None,
+      help="--keypoints: the least mean keypoint confidence of a person scored (default: "
+           "refine's)")  # fmt: skip
     a("--csv", default=None, help="write every person's scores per row as CSV")
     a("--resume", action="store_true",
       help="--coco with --json: keep the photos an interrupted run finished (kept in "
@@ -413,9 +501,10 @@ def build_parser():
     a("--backend", default="auto", choices=["auto", "egl", "jax"])
     a("--silhouette-weight", type=float, default=0.0,
       help="the learned rows add the silhouette term on BlazePose's mask (0 = off)")  # fmt: skip
-    a("--mask-gate", type=float, default=PHOTO_MASK_GATE,
+    a("--mask-gate", type=float, default=None,
       help="the learned rows drop dense targets this far outside BlazePose's mask (a "
-           f"fraction of the mask's size; 0 = off; default {PHOTO_MASK_GATE})")  # fmt: skip
+           f"fraction of the mask's size; 0 = off; default {PHOTO_MASK_GATE}, off with "
+           "--keypoints)")  # fmt: skip
     a("--confidence", action=argparse.BooleanOptionalAction, default=None,
       help="the learned rows weight vertices by the network's confidence head (default: "
            "the photos' default, on when the network has one)")  # fmt: skip
@@ -451,6 +540,7 @@ def main(argv: list[str]) -> int:
         ap.error("--coco and --coco-images go together")
     if args.resume and (args.coco is None or args.json is None):
         ap.error("--resume continues a --coco run that wrote --json: give both")
+    _check_keypoint_flags(ap, args)
     annotation = args.annotation or (str(Path(image).with_suffix(".json")) if image else None)
     model = load_body_model()
     cfg, params, meta = load_pretrained(args.checkpoint)
@@ -458,14 +548,16 @@ def main(argv: list[str]) -> int:
     options = RefineOptions(camera_steps=args.camera_steps, body_steps=args.body_steps,
                             texture_size=args.texture_size, backend=args.backend,
                             silhouette_weight=args.silhouette_weight,
-                            mask_gate=args.mask_gate, optimizer=args.optimizer,
+                            mask_gate=_mask_gate(args), optimizer=args.optimizer,
                             use_confidence=confidence,
                             rerun_every=args.rerun_every,
                             keypoint_weight=args.keypoint_weight)  # fmt: skip
     check_network((cfg, params), options, args.checkpoint or "the shipped network")
     truth = truth_of(image, annotation) if image is not None else None
-    runner = BlazePose()
-    kw = {"out": args.out, "backend": args.backend, "tiles": tuple(args.tiles)}
+    kp = None if args.keypoints is None else _read_keypoints(args, image, annotation)
+    runner = BlazePose() if kp is None else None  # a keypoint file's people need no detector
+    kw = {"out": args.out, "backend": args.backend, "tiles": tuple(args.tiles), "keypoints": kp,
+          "min_person_score": args.min_person_score}  # fmt: skip
     results, dataset, left_out = [], [], {}
     if image is not None:
         results.append(evaluate_photo(model, image, (cfg, params), options, runner, truth=truth,
@@ -477,7 +569,9 @@ def main(argv: list[str]) -> int:
         settings = {"run": run_settings(model, (cfg, params), options),
                     "annotation": str(Path(args.coco).resolve()),
                     "images": str(Path(args.coco_images).resolve()),
-                    "tiles": list(args.tiles), "min_keypoints": args.min_keypoints}  # fmt: skip
+                    "tiles": list(args.tiles), "min_keypoints": args.min_keypoints,
+                    "keypoints": _people_from(args),
+                    "min_person_score": args.min_person_score}  # fmt: skip
         dataset, left_out = evaluate_coco(model, args.coco, args.coco_images, (cfg, params),
                                           options, runner, limit=args.limit,
                                           min_keypoints=args.min_keypoints, journal=journal,
@@ -490,10 +584,14 @@ def main(argv: list[str]) -> int:
         print_summary(args.coco, totals, left_out)
     for row, why in unavailable_rows(args.optimizer).items():
         print(f"eval-real: row {row} skipped: {why}")
+    if kp is not None:
+        _print_keypoint_people_left_out(args.keypoints, results + dataset)
     per_person_csv(args.csv, results + dataset)
     write_json(args.json, {"network": args.checkpoint or "shipped", "network_name": cfg.name,
                            "silhouette_weight": args.silhouette_weight,
-                           "mask_gate": args.mask_gate,
+                           "mask_gate": options.mask_gate,
+                           "people_from": _people_from(args),
+                           "min_person_score": args.min_person_score,
                            "confidence": confidence,
                            "rerun_every": args.rerun_every,
                            "keypoint_weight": landmark_options(options).keypoint_weight,
@@ -506,6 +604,58 @@ def main(argv: list[str]) -> int:
     if journal is not None:  # everything is in --json now
         journal.unlink(missing_ok=True)
     return 0
+
+
+def _check_keypoint_flags(ap, args) -> None:
+    """``--keypoints`` scores a keypoint file's people against ground truth, without masks."""
+    if args.keypoints is None:
+        if args.min_person_score is not None:
+            ap.error("--min-person-score chooses the people of --keypoints: give the file")
+        return
+    if args.pseudo:
+        ap.error("--pseudo scores against BlazePose's own output; --keypoints needs ground "
+                 "truth (--image or --coco)")  # fmt: skip
+    if args.silhouette_weight or args.mask_gate:
+        ap.error("--silhouette-weight / --mask-gate need BlazePose's person masks; a keypoint "
+                 "file's people have none")  # fmt: skip
+
+
+def _print_keypoint_people_left_out(path, results: list[dict]) -> None:
+    """How many of the keypoint file's people were not refined, and why."""
+    counts = {k: sum(r.get("keypoint_people_left_out", {}).get(k, 0) for r in results)
+              for k in ("low_score", "few_keypoints")}  # fmt: skip
+    print(f"eval-real: people of {path} not refined: {counts['low_score']} below "
+          f"--min-person-score (never matched), {counts['few_keypoints']} matched to an "
+          "annotated person but with fewer than 4 usable keypoints (that person counts as "
+          "missed)")  # fmt: skip
+
+
+def _mask_gate(args) -> float:
+    from jaxrefine.photo import PHOTO_MASK_GATE
+
+    if args.mask_gate is not None:
+        return args.mask_gate
+    return 0.0 if args.keypoints is not None else PHOTO_MASK_GATE
+
+
+def _people_from(args) -> str:
+    return "blazepose" if args.keypoints is None else str(Path(args.keypoints).resolve())
+
+
+def _read_keypoints(args, image, annotation):
+    """``--keypoints``, its COCO results' image ids named by ``--coco`` (or the photo's
+    annotation); :class:`InputError` when it has no frame for any photo to score."""
+    from jaxrefine.detect.evaluate_real import read_coco_people
+    from jaxrefine.inputs import read_keypoints
+
+    names_from = args.coco if args.coco is not None else annotation
+    kp = read_keypoints(args.keypoints, images_json=names_from)
+    names = [] if image is None else [Path(image).stem]
+    if args.coco is not None:
+        images, _ = read_coco_people(args.coco, args.min_keypoints)
+        names += [Path(im["file_name"]).stem for im in images if im["people"]]
+    kp.frames_of(names, names_from)  # fails naming both when nothing matches
+    return kp
 
 
 def print_summary(annotation, totals: dict, left_out: dict) -> None:

@@ -510,20 +510,22 @@ class FramePeople(NamedTuple):
 
 def keypoint_frame_people(
     model, kp, key: str, size: tuple[int, int], *, min_person_score: float, intrinsics=None,
-    gmm=None, frame=0, source: str = "keypoints",
+    gmm=None, frame=0, source: str = "keypoints", only=None,
 ) -> FramePeople:  # fmt: skip
     """The people of frame ``key`` of a keypoint file (:class:`~jaxrefine.inputs.Keypoints2D`)
     in an image of ``size`` (H, W) who score at least ``min_person_score``
     (:func:`~jaxrefine.inputs.keypoint_files.person_scores`), each initialized from their
     keypoints (:func:`estimates_from_keypoints`; a MediaPipe file's people from their 33
     landmarks and world landmarks, as BlazePose's are). ``intrinsics``, ``gmm``, ``frame``,
-    ``source``: as :func:`estimates_from_keypoints` takes them."""
+    ``source``: as :func:`estimates_from_keypoints` takes them. ``only``: the places of the
+    people to consider (None: everyone; the others are neither initialized nor reported)."""
     from jaxrefine.inputs.keypoint_files import person_scores
 
     people = kp.people(key, size)
     scores = person_scores(people)
-    index = np.flatnonzero(scores >= min_person_score)
-    faint = [(int(j), float(scores[j])) for j in np.flatnonzero(scores < min_person_score)]
+    cand = np.arange(len(people)) if only is None else np.asarray(only, np.int64).reshape(-1)
+    index = cand[scores[cand] >= min_person_score]
+    faint = [(int(j), float(scores[j])) for j in cand if scores[j] < min_person_score]
     mp = kp.mediapipe(key, size)  # (landmarks, world) of a MediaPipe file
     if mp is None:
         first = (people[index], kp.set_name, None)

@@ -160,6 +160,18 @@ def test_match_people_pairs_masks_by_iou():
     assert match_people(detected[:0], annotated, 0.3) == []
 
 
+def test_match_boxes_pairs_boxes_by_iou():
+    from jaxrefine.detect.evaluate_real import match_boxes
+
+    annotated = np.array([[0, 0, 10, 10], [20, 0, 30, 10]], float)
+    # detection 0 half over annotated 1 (IoU 50/150 = 0.33), detection 1 on annotated 0 (0.81),
+    # detection 2 overlaps nothing
+    detected = np.array([[25, 0, 35, 10], [0, 0, 9, 9], [50, 50, 60, 60]], float)
+    assert match_boxes(detected, annotated, 0.3) == [(0, 1), (1, 0)]
+    assert match_boxes(detected, annotated, 0.5) == [(1, 0)]
+    assert match_boxes(detected[:0], annotated, 0.3) == []
+
+
 # -------------------------------------------------------------------- geometry of the crops
 def test_anchor_layout():
     a = blazepose.ssd_anchor_centres()

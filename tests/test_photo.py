@@ -276,7 +276,7 @@ def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, o
 
     real, weights = photo.landmark_options, []
     monkeypatch.setattr(photo, "landmark_options",
-                        lambda o: weights.append(o.keypoint_weight) or real(o))  # fmt: skip
+                        lambda o, *a: weights.append(o.keypoint_weight) or real(o, *a))  # fmt: skip
     code = cli_main(["eval-real", "--image", str(coco_photo), "--annotation", str(COCO_JSON),
                      "--checkpoint", str(checkpoint), "--out", str(tmp_path / "pics"),
                      "--json", str(tmp_path / "r.json"), "--optimizer", optimizer,
@@ -383,6 +383,81 @@ def test_eval_real_on_a_coco_keypoint_file(coco_photo, tiny_checkpoint, tmp_path
     assert cli_main([*args, "--json", str(tmp_path / "r2.json")]) == 2
     assert "b.jpg: an image of" in _one_error_line(capsys)
     assert not (tmp_path / "r2.json").exists()
+
+
+@pytest.fixture(scope="module")
+def coco_files():
+    """The COCO photo and its annotation (no detector needed)."""
+    if not (COCO_IMAGE.is_file() and COCO_JSON.is_file()):
+        pytest.skip(f"real images not found in {REAL_DIR} (set JAXREFINE_REAL_IMAGES_DIR)")
+    return COCO_IMAGE, json.loads(COCO_JSON.read_text())
+
+
+def _result(image_id, keypoints, score, dx=0.0):
+    """A detector's COCO result: the keypoints shifted by ``dx`` px, keypoint values 1."""
+    kp = np.asarray(keypoints, np.float64).reshape(17, 3)
+    kp = np.concatenate([kp[:, :2] + [dx, 0.0], (kp[:, 2:] > 0).astype(float)], 1)
+    return {"image_id": image_id, "category_id": 1, "keypoints": kp.ravel().tolist(),
+            "score": score}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_eval_real_scores_a_keypoint_files_people(coco_files, tiny_checkpoint, tmp_path,
+                                                  capsys, monkeypatch):  # fmt: skip
+    """``--coco ... --keypoints RESULTS``: a detector's people instead of BlazePose's (which
+    must not run): the photo's ground-truth keypoints as a result are matched by box and
+    scored (all keypoints within 5 % from the start: the initializer used them); a low-score
+    copy is left out and counted; a confident person far from any annotation is not scored; a
+    photo without results has its annotated person missed. Refusals before any work."""
+    import shutil
+
+    image, doc = coco_files
+    (img,), (ann,) = doc["images"], doc["annotations"]
+
+    def boom(*a, **k):
+        raise AssertionError("BlazePose ran: a keypoint file's people need no detector")
+
+    monkeypatch.setattr("jaxrefine.detect.BlazePose", boom)
+    (tmp_path / "imgs").mkdir()
+    shutil.copy(image, tmp_path / "imgs" / "a.jpg")
+    iio.imwrite(tmp_path / "imgs" / "c.png", np.zeros((img["height"], img["width"], 3), np.uint8))
+    doc["images"] = [{**img, "id": 1, "file_name": "a.jpg"}, {**img, "id": 3, "file_name": "c.png"}]
+    doc["annotations"] = [{**ann, "image_id": 1}, {**ann, "id": 5, "image_id": 3}]
+    (tmp_path / "ann.json").write_text(json.dumps(doc))
+    far = np.asarray(ann["keypoints"], np.float64).reshape(17, 3) * [0.2, 0.2, 1]  # top left
+    results = [_result(1, ann["keypoints"], 0.95), _result(1, ann["keypoints"], 0.1, dx=40.0),
+               _result(1, far.ravel(), 0.9)]  # fmt: skip
+    (tmp_path / "res.json").write_text(json.dumps(results))
+    args = ["eval-real", "--coco", str(tmp_path / "ann.json"), "--coco-images",
+            str(tmp_path / "imgs"), "--checkpoint", str(tiny_checkpoint), *FAST,
+            "--keypoints", str(tmp_path / "res.json")]  # fmt: skip
+    assert cli_main([*args, "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "2 photos, 1 of 2 annotated people matched to a detected person and scored" in out
+    assert "1 below --min-person-score (never matched), 0 matched" in out
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["people_from"] == str((tmp_path / "res.json").resolve()) and r["mask_gate"] == 0.0
+    first, blank = r["coco"]["results"]
+    assert first["annotation_ids"] == [ann["id"]] and blank["people"] == 0
+    assert first["keypoint_people_left_out"] == {"low_score": 1, "few_keypoints": 0}
+    assert first["rows"]["initial"]["pck@0.05"] == 1.0
+    assert set(first["rows"]) == {"initial", "sparse_landmarks", "learned_dense",
+                                  "learned_dense_landmarks"}  # fmt: skip
+
+    def refused(argv, words):  # a usage error (SystemExit) or a named input error (exit 2)
+        try:
+            code = cli_main(argv)
+        except SystemExit as e:
+            code = e.code
+        assert code == 2 and words in capsys.readouterr().err
+
+    refused([*args, "--pseudo", str(image)], "--keypoints needs ground truth")
+    refused([*args, "--mask-gate", "0.03"], "--mask-gate need BlazePose's person masks")
+    refused(["eval-real", "--image", str(image), "--min-person-score", "0.5"],
+            "--min-person-score chooses the people of --keypoints")  # fmt: skip
+    (tmp_path / "other.json").write_text(json.dumps([_result(77, ann["keypoints"], 0.9)]))
+    refused([*args, "--keypoints", str(tmp_path / "other.json")],
+            "other.json: no keypoint frame matches an image")  # fmt: skip
 
 
 @pytest.mark.slow

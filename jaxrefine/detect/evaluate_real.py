@@ -128,11 +128,25 @@ def match_people(detected: np.ndarray, annotated: np.ndarray, min_iou: float) ->
     Args: detected (P, H, W) and annotated (G, H, W) bool masks.
     Returns: sorted list of (detected index, annotated index) pairs.
     """
-    from scipy.optimize import linear_sum_assignment
-
     if not len(detected) or not len(annotated):
         return []
     iou = np.array([[float(metrics.mask_iou(d, g)) for g in annotated] for d in detected])
+    return _assign(iou, min_iou)
+
+
+def match_boxes(detected: np.ndarray, annotated: np.ndarray, min_iou: float) -> list:
+    """:func:`match_people` by box IoU: detected (P, 4) and annotated (G, 4) boxes x0, y0,
+    x1, y1 (people without masks, e.g. from a keypoint file)."""
+    if not len(detected) or not len(annotated):
+        return []
+    iou = np.stack([box_iou(np.asarray(d, np.float64), annotated) for d in detected])
+    return _assign(iou, min_iou)
+
+
+def _assign(iou: np.ndarray, min_iou: float) -> list:
+    """Hungarian assignment on a (P, G) IoU matrix; sorted pairs at or above ``min_iou``."""
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(-iou)
     return sorted((int(r), int(c)) for r, c in zip(rows, cols) if iou[r, c] >= min_iou)
 
