@@ -165,9 +165,9 @@ def fit_rows(model, image: np.ndarray, pe, network, options, keypoints=None,
         if row in skipped:
             continue
         masks = list(pe.masks) if options.needs_masks else None
+        opts = landmark_options(options, keypoint_set) if use else options
         res = refine(model, [image] * n, init, pe.cameras, network,
-                     keypoints=kp if use else None, masks=masks,
-                     options=landmark_options(options, keypoint_set) if use else options)  # fmt: skip
+                     keypoints=kp if use else None, masks=masks, options=opts)  # fmt: skip
         rows[row] = {k: np.asarray(v) for k, v in res.params.items()}
     return rows, skipped
 
@@ -213,7 +213,8 @@ def save_row_pictures(model, image, rows, cameras, out: Path, name: str, credit:
 
 
 def evaluate_photo(model, path, network, options, runner, *, truth=None, out=None,
-                   backend="auto", tiles=None, keypoints=None, min_person_score=None) -> dict:  # fmt: skip
+                   backend="auto", tiles=None, keypoints=None,
+                   min_person_score=None) -> dict:  # fmt: skip
     """Rows and scores of one photo: against ``truth`` (the photo's annotated people, person
     dicts of :func:`~jaxrefine.detect.evaluate_real.read_coco_people`; each scored through the
     detected person whose mask matches its outline, :data:`MIN_MATCH_IOU`) or, without it,

@@ -74,6 +74,15 @@ _COCO17 = (
     ("left_ankle", "left_ankle"), ("right_ankle", "right_ankle"),
 )  # fmt: skip
 _SMPL24 = tuple((n, n) for n in SMPL_JOINT_NAMES)
+# OpenPose's older COCO model (``--model_pose COCO``; OpenPose's default before BODY_25) writes
+# 18 points: BODY_25's first 15 without the mid hip, then the eyes and ears. Its points are
+# BODY_25's (the same training data for these), so a file of it is read as BODY_25 with the mid
+# hip and the feet missing (confidence 0).
+OPENPOSE_COCO18 = (
+    "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder",
+    "left_elbow", "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip",
+    "left_knee", "left_ankle", "right_eye", "left_eye", "right_ear", "left_ear",
+)  # fmt: skip
 
 # --- MediaPipe / BlazePose 33 landmarks (jaxrefine.detect) ------------------------------------
 # MediaPipe's order and names ("left" = the subject's left, as in COCO). Points the body model

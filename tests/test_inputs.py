@@ -192,9 +192,29 @@ def test_openpose_and_coco_keypoints(tmp_path):
     (tmp_path / "short.json").write_text(json.dumps({"people": [{"pose_keypoints_2d": [1, 2]}]}))
     with pytest.raises(InputError, match="short.json people\\[0\\].*75 numbers"):
         read_keypoints(tmp_path / "short.json")
+    (tmp_path / "three.json").write_text(json.dumps({"people": [3]}))
+    with pytest.raises(InputError, match=r"three.json people\[0\] has no 'pose_keypoints_2d'"):
+        read_keypoints(tmp_path / "three.json")
     (tmp_path / "junk.json").write_text("{not json")
     with pytest.raises(InputError, match="junk.json: not a JSON file"):
         read_keypoints(tmp_path / "junk.json")
+
+
+def test_openpose_coco_model_files_are_read_as_body25(tmp_path):
+    """OpenPose's older COCO model: 18 points (here under the older key ``pose_keypoints``)
+    land at their BODY_25 places by name; the mid hip and the feet are missing (0)."""
+    from jaxrefine.keypoints import OPENPOSE_COCO18, joint_names
+
+    person = np.stack([np.arange(18) * 10.0, np.arange(18) + 100.0, np.full(18, 0.75)], 1)
+    (tmp_path / "old.json").write_text(json.dumps({"people": [{"pose_keypoints": person.ravel()
+                                                                .tolist()}]}))  # fmt: skip
+    (got,) = read_keypoints(tmp_path / "old.json").people("old")
+    names = joint_names("body25")
+    for k, name in enumerate(OPENPOSE_COCO18):
+        np.testing.assert_array_equal(got[names.index(name)], person[k])
+    assert names.index("left_ear") == 18 and names.index("right_hip") == 9  # the layout
+    missing = [i for i, n in enumerate(names) if n not in OPENPOSE_COCO18]
+    assert missing == [8, *range(19, 25)] and np.all(got[missing] == 0)
 
 
 def test_keypoint_frames_match_by_name_then_by_number():

@@ -1,7 +1,9 @@
 """2D keypoint files: OpenPose BODY_25 JSON, COCO-17 JSON and MediaPipe-33 landmark JSON.
 
 - OpenPose: one ``<frame>_keypoints.json`` per frame (a folder of them, or one file), each with
-  ``people[i].pose_keypoints_2d`` = 25 x (x, y, confidence), pixels.
+  ``people[i].pose_keypoints_2d`` = 25 x (x, y, confidence), pixels (BODY_25); 18 points of
+  OpenPose's older COCO model (and its older key ``pose_keypoints``) are read into BODY_25's
+  places (:data:`jaxrefine.keypoints.OPENPOSE_COCO18`).
 - COCO-17: a COCO results list ``[{"image_id", "keypoints": 17 x (x, y, v), "score"}]`` plus an
   annotation file for the image names, or a COCO annotation file with ``images`` and
   ``annotations`` (the ground-truth format; ``v`` = 0 absent, 1 occluded, 2 visible becomes
@@ -35,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxrefine.inputs.errors import InputError
-from jaxrefine.keypoints import mediapipe33_keypoints
+from jaxrefine.keypoints import OPENPOSE_COCO18, joint_names, mediapipe33_keypoints
 
 SIZES = {"body25": 25, "coco17": 17}
 MAX_VALUE = 1e8  # pixels and confidences are never this large: a damaged file
@@ -164,15 +166,27 @@ def _points(values, k: int, where: str) -> np.ndarray:
     return a
 
 
+def _openpose_person(person, where: str) -> np.ndarray:
+    """One OpenPose person -> (25, 3) BODY_25: ``pose_keypoints_2d`` (or the older
+    ``pose_keypoints``) of 25 points, or 18 of the COCO model (:data:`~jaxrefine.keypoints.
+    OPENPOSE_COCO18`, placed at their BODY_25 indices; mid hip and feet confidence 0)."""
+    keys = ("pose_keypoints_2d", "pose_keypoints")
+    key = next((k for k in keys if k in person), None) if isinstance(person, dict) else None
+    if key is None:
+        raise InputError(f"{where} has no 'pose_keypoints_2d'")
+    values = person[key]
+    if np.size(values) != 3 * len(OPENPOSE_COCO18):
+        return _points(values, 25, f"{where} (BODY_25: 25 points, or the COCO model's 18)")
+    out = np.zeros((25, 3), np.float32)
+    out[[joint_names("body25").index(n) for n in OPENPOSE_COCO18]] = _points(values, 18, where)
+    return out
+
+
 def _openpose_file(path: Path) -> np.ndarray:
     obj = _load_json(path)
     if not isinstance(obj, dict) or not isinstance(obj.get("people"), list):
         raise InputError(f"{path}: not an OpenPose file (expected a 'people' list)")
-    people = []
-    for i, person in enumerate(obj["people"]):
-        if not isinstance(person, dict) or "pose_keypoints_2d" not in person:
-            raise InputError(f"{path}: people[{i}] has no 'pose_keypoints_2d'")
-        people.append(_points(person["pose_keypoints_2d"], 25, f"{path} people[{i}]"))
+    people = [_openpose_person(p, f"{path} people[{i}]") for i, p in enumerate(obj["people"])]
     return np.stack(people) if people else np.zeros((0, 25, 3), np.float32)
 
 
