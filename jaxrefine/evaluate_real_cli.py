@@ -15,7 +15,9 @@ keypoints and for dense targets, none for both at once, so with it
 ``learned_dense_landmarks`` is skipped.
 
 Scores (:func:`jaxrefine.detect.evaluate_real.score_body`): PCK@0.05 / PCK@0.1 (of the box
-diagonal) of the body's projected COCO-17 keypoints and the IoU of its rendered silhouette.
+diagonal) and OKS (COCO's object keypoint similarity, :func:`jaxrefine.metrics.oks`; with
+pseudo ground truth the mask's pixels as the area) of the body's projected COCO-17 keypoints,
+and the IoU of its rendered silhouette.
 
 - On a COCO photo with its annotation (``--image`` / ``--annotation``): against the COCO
   keypoints, box and polygon (real ground truth) of each annotated person, scored through the
@@ -57,7 +59,7 @@ import jax.numpy as jnp
 import numpy as np
 
 ROWS = ("initial", "sparse_landmarks", "learned_dense", "learned_dense_landmarks")
-METRICS = ("pck@0.05", "pck@0.1", "silhouette_iou")
+METRICS = ("pck@0.05", "pck@0.1", "oks", "silhouette_iou")
 MASK_THRESHOLD = 0.5  # BlazePose mask probability counted as person
 # A detected person is scored against an annotated one when BlazePose's mask and the annotated
 # outline overlap at least this much (IoU): the COCO photo's person overlaps 0.92; another

@@ -323,6 +323,42 @@ def pck(pred: jax.Array, gt: jax.Array, visible: jax.Array, threshold_px) -> jax
     return jnp.sum(hit) / jnp.where(jnp.any(vis), jnp.sum(vis), jnp.nan)
 
 
+# COCO's per-keypoint standard deviations of the 17 keypoints, as a fraction of the object's
+# scale (the COCO keypoint evaluation, pycocotools ``COCOeval``'s ``kpt_oks_sigmas``): nose,
+# eyes, ears, shoulders, elbows, wrists, hips, knees, ankles in COCO-17 order.
+COCO17_OKS_SIGMAS = tuple(
+    s / 10.0
+    for s in (0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07,
+              0.87, 0.87, 0.89, 0.89)
+)  # fmt: skip
+
+
+def oks(pred: jax.Array, gt: jax.Array, visible: jax.Array, area, sigmas=COCO17_OKS_SIGMAS):
+    """Object keypoint similarity (the COCO keypoint metric's per-person score): the mean over
+    the visible keypoints of ``exp(-d^2 / (2 * area * (2 * sigma)^2))``, with ``d`` the pixel
+    distance and ``area`` the person's segmented area in pixels (COCO's ``area``), as
+    pycocotools' ``COCOeval.computeOks`` computes it for an annotation with visible keypoints.
+
+    Args:
+      pred: (K, 2) predicted pixels. gt: (K, 2) annotated pixels.
+      visible: (K,) bool / 0-1 mask of the annotated keypoints to score.
+      area: () the person's area (px^2). sigmas: (K,) per-keypoint sigmas (default COCO-17's).
+
+    Returns:
+      () in [0, 1] (1: every keypoint exact); NaN when no keypoint is visible.
+    """
+    pred, gt = jnp.asarray(pred), jnp.asarray(gt)
+    if pred.ndim != 2 or pred.shape[-1] != 2 or pred.shape != gt.shape:
+        raise ValueError(f"pred and gt must both be (K, 2), got {pred.shape} and {gt.shape}")
+    k2 = (2.0 * jnp.asarray(sigmas, pred.dtype)) ** 2
+    if k2.shape != pred.shape[:1]:
+        raise ValueError(f"sigmas must be ({pred.shape[0]},), got {k2.shape}")
+    vis = jnp.asarray(visible) > 0
+    e = jnp.sum((pred - gt) ** 2, -1) / k2 / (area + jnp.finfo(pred.dtype).eps) / 2.0
+    return jnp.sum(jnp.where(vis, jnp.exp(-e), 0.0)) / jnp.where(jnp.any(vis), jnp.sum(vis),
+                                                                jnp.nan)  # fmt: skip
+
+
 def mask_iou(a: jax.Array, b: jax.Array) -> jax.Array:
     """Intersection over union of two binary masks (H, W) (nonzero = inside) -> (); 1 when both
     are empty (they agree)."""

@@ -87,6 +87,57 @@ def test_pck_hand_computed():
         metrics.pck(pred, gt, [1, 1], 5.0)
 
 
+OKS_TOL = 1e-5  # float32 (ours) against float64 (pycocotools) on values in [0, 1]
+
+
+def test_oks_hand_computed():
+    gt = np.zeros((17, 2))
+    pred = np.zeros((17, 2))
+    pred[0] = [3.0, 4.0]  # the nose 5 px off; every other keypoint exact
+    area = 400.0
+    k2 = (2 * 0.026) ** 2
+    nose = np.exp(-25.0 / (2 * area * k2))
+    assert float(metrics.oks(pred, gt, np.ones(17), area)) == pytest.approx(
+        (nose + 16) / 17, abs=OKS_TOL
+    )
+    assert float(metrics.oks(pred, gt, [1] + [0] * 16, area)) == pytest.approx(nose, abs=OKS_TOL)
+    assert np.isnan(float(metrics.oks(pred, gt, np.zeros(17), area)))
+    with pytest.raises(ValueError, match="sigmas"):
+        metrics.oks(pred[:3], gt[:3], np.ones(3), area)
+
+
+def test_oks_matches_pycocotools():
+    """Against the COCO keypoint evaluation's own ``computeOks`` (pycocotools, extra 'ref')."""
+    coco_mod = pytest.importorskip("pycocotools.coco", reason="pycocotools not installed "
+                                   "(extra 'ref')")  # fmt: skip
+    from pycocotools.cocoeval import COCOeval
+
+    rng = np.random.default_rng(0)
+    gts, preds, areas, anns = [], [], [], []
+    for i in range(5):
+        g = np.concatenate([rng.uniform(50, 400, (17, 2)), rng.integers(0, 3, (17, 1))], 1)
+        g[i, 2] = 2  # at least one visible keypoint
+        p = g[:, :2] + rng.normal(0, 3.0 + 4 * i, (17, 2))
+        area = float(rng.uniform(2e3, 4e4))
+        gts.append(g), preds.append(p), areas.append(area)
+        anns.append({"id": i + 1, "image_id": i + 1, "category_id": 1, "iscrowd": 0,
+                     "area": area, "bbox": [0, 0, 500, 500], "keypoints": g.ravel().tolist(),
+                     "num_keypoints": int((g[:, 2] > 0).sum())})  # fmt: skip
+    truth = coco_mod.COCO()
+    truth.dataset = {"images": [{"id": i + 1} for i in range(5)], "annotations": anns,
+                     "categories": [{"id": 1, "name": "person"}]}  # fmt: skip
+    truth.createIndex()
+    dets = truth.loadRes([{"image_id": i + 1, "category_id": 1, "score": 1.0,
+                           "keypoints": np.concatenate([p, np.ones((17, 1))], 1).ravel().tolist()}
+                          for i, p in enumerate(preds)])  # fmt: skip
+    ev = COCOeval(truth, dets, "keypoints")
+    ev.evaluate()  # computes every image's detections x annotations OKS into ev.ious
+    for i in range(5):
+        want = float(np.asarray(ev.ious[(i + 1, 1)])[0, 0])
+        got = float(metrics.oks(preds[i], gts[i][:, :2], gts[i][:, 2], areas[i]))
+        assert got == pytest.approx(want, abs=OKS_TOL)
+
+
 def test_mask_iou_hand_computed():
     a = np.zeros((4, 4), bool)
     b = np.zeros((4, 4), bool)

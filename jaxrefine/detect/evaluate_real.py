@@ -10,6 +10,9 @@ compares with the COCO annotation:
   (``landmarks_*``) and for the initial body's projected COCO-17 keypoints (``init_*``).
 - ``mask_iou``: BlazePose's mask (> 0.5) and the initial body's rendered silhouette
   (``init_silhouette_iou``) against the rasterised COCO polygon.
+- ``oks`` (bodies only): the COCO keypoint metric's object keypoint similarity of the body's
+  projected COCO-17 keypoints (:func:`jaxrefine.metrics.oks`), with the annotation's ``area``
+  (the rasterised polygon's pixels where the annotation has none).
 
 :func:`score_body` scores any body (e.g. after SMPLify or refinement) the same way.
 
@@ -58,7 +61,7 @@ def _person(ann: dict, where: str) -> dict:
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{where}: expected 'bbox', 17 x 3 'keypoints' and 'segmentation'") from e
     return {"keypoints": keypoints, "box": np.array([x, y, x + w, y + h]),
-            "polygons": polygons, "id": ann.get("id")}  # fmt: skip
+            "polygons": polygons, "id": ann.get("id"), "area": float(ann.get("area", 0.0))}  # fmt: skip
 
 
 def read_coco_person(path: str | os.PathLike) -> dict:
@@ -215,7 +218,8 @@ def score_body(model, params: dict, camera, gt: dict, gt_mask: np.ndarray, prefi
       backend: rasterizer backend.
 
     Returns:
-      dict ``{prefix}pck@0.05``, ``{prefix}pck@0.1``, ``{prefix}silhouette_iou``.
+      dict ``{prefix}pck@0.05``, ``{prefix}pck@0.1``, ``{prefix}oks``,
+      ``{prefix}silhouette_iou``.
     """
     import jax.numpy as jnp
 
@@ -229,8 +233,11 @@ def score_body(model, params: dict, camera, gt: dict, gt_mask: np.ndarray, prefi
     verts = forward(model, pose, params["betas"], params["transl"]).vertices
     h, w = gt_mask.shape
     frags = rasterize(verts, model.faces, camera, h, w, backend, cull_backfaces=True)
+    area = gt.get("area") or float(np.count_nonzero(gt_mask))
+    vis = gt["keypoints"][:, 2] > 0
     return {
         **_pcks(proj, gt, prefix),
+        f"{prefix}oks": float(metrics.oks(proj, gt["keypoints"][:, :2], vis, area)),
         f"{prefix}silhouette_iou": float(metrics.mask_iou(np.asarray(frags.mask), gt_mask)),
     }
 
