@@ -14,6 +14,10 @@ reason printed and kept in the JSON: the learned optimizer (``lgd``) ships check
 keypoints and for dense targets, none for both at once, so with it
 ``learned_dense_landmarks`` is skipped.
 
+Against COCO ground truth a fifth row, ``input_keypoints`` (:data:`INPUT_ROW`), scores the
+people's own 2D keypoints (BlazePose's landmarks, or the keypoint file's, mapped to COCO-17)
+and BlazePose's mask: what the bodies start from.
+
 Scores (:func:`jaxrefine.detect.evaluate_real.score_body`): PCK@0.05 / PCK@0.1 (of the box
 diagonal) and OKS (COCO's object keypoint similarity, :func:`jaxrefine.metrics.oks`; with
 pseudo ground truth the mask's pixels as the area) of the body's projected COCO-17 keypoints,
@@ -58,7 +62,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrefine import metrics
+
 ROWS = ("initial", "sparse_landmarks", "learned_dense", "learned_dense_landmarks")
+# Against COCO ground truth, the people's own 2D keypoints (BlazePose's landmarks or the
+# keypoint file's, mapped to COCO-17) are scored too, before any body: the baseline every
+# body row's keypoints are compared with. Its IoU is BlazePose's mask's (none for a keypoint
+# file: NaN, printed n/a).
+INPUT_ROW = "input_keypoints"
 METRICS = ("pck@0.05", "pck@0.1", "oks", "silhouette_iou")
 MASK_THRESHOLD = 0.5  # BlazePose mask probability counted as person
 # A detected person is scored against an annotated one when BlazePose's mask and the annotated
@@ -189,6 +200,39 @@ def pseudo_ground_truth(landmarks: np.ndarray, mask: np.ndarray) -> tuple[dict, 
     return {"keypoints": np.concatenate([pts, vis[:, None]], 1), "box": box}, m
 
 
+def score_input(pe, keypoints, keypoint_set: str, gts: list) -> list[dict]:
+    """:data:`INPUT_ROW`'s scores per person: their 2D keypoints (``keypoints`` (P, K, 3) of
+    ``keypoint_set``, or, None, ``pe``'s BlazePose landmarks) mapped to COCO-17, and
+    BlazePose's mask (> :data:`MASK_THRESHOLD`; NaN without masks), against ``gts``."""
+    from jaxrefine.detect.evaluate_real import PCK_THRESHOLDS
+    from jaxrefine.keypoints import joint_names, mediapipe33_to
+
+    if keypoints is None:
+        pts = [mediapipe33_to("coco17", lm[:, :2], lm[:, 2])[0] for lm in pe.landmarks]
+    else:
+        names = joint_names(keypoint_set)
+        pts = [p[[names.index(n) for n in joint_names("coco17")], :2] for p in keypoints]
+    out = []
+    for i, (gt, gt_mask) in enumerate(gts):
+        diag = float(np.hypot(*(gt["box"][2:] - gt["box"][:2])))
+        vis = gt["keypoints"][:, 2] > 0
+        area = gt.get("area") or float(np.count_nonzero(gt_mask))
+        iou = np.nan if pe.masks is None else float(metrics.mask_iou(pe.masks[i] > MASK_THRESHOLD,
+                                                                     gt_mask))  # fmt: skip
+        out.append({**{f"pck@{t:g}": float(metrics.pck(pts[i], gt["keypoints"][:, :2], vis,
+                                                       t * diag)) for t in PCK_THRESHOLDS},
+                    "oks": float(metrics.oks(pts[i], gt["keypoints"][:, :2], vis, area)),
+                    "silhouette_iou": iou})  # fmt: skip
+    return out
+
+
+def _mean(values) -> float:
+    """Mean of the finite values; NaN when there is none (no warning)."""
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if len(v) else float("nan")
+
+
 def score_rows(model, rows: dict, cameras, gts: list, backend: str) -> tuple[dict, dict]:
     """:func:`score_body` per row and person: ``({row: {metric: mean over people}},
     {row: [{metric: value} per person]})``."""
@@ -244,6 +288,10 @@ def evaluate_photo(model, path, network, options, runner, *, truth=None, out=Non
     if len(gts):
         rows, skipped = fit_rows(model, img, pe, network, options, kp, kp_set)
         scores, per_person = score_rows(model, rows, pe.cameras, gts, backend)
+        if truth is not None:
+            per_person[INPUT_ROW] = score_input(pe, kp, kp_set, gts)
+            scores[INPUT_ROW] = {m: _mean([p[m] for p in per_person[INPUT_ROW]])
+                                 for m in METRICS}  # fmt: skip
     if out is not None:
         save_row_pictures(model, img, rows, pe.cameras, Path(out), Path(path).stem,
                           attribution(path), backend)  # fmt: skip
@@ -346,10 +394,12 @@ def table_rows(results: list[dict]) -> list[list]:
     for r in results:
         truth = "COCO" if r["ground_truth"].startswith("coco") else "pseudo (BlazePose)"
         people = r["people"] if r["annotated"] is None else f"{r['people']} of {r['annotated']}"
-        for row in ROWS:
+        for row in (INPUT_ROW, *ROWS):
             vals = r["rows"].get(row)
+            if row == INPUT_ROW and vals is None and r["people"]:
+                continue  # pseudo ground truth: the input is the truth
             empty = "no match" if not r["people"] else "skipped"
-            cells = [empty] * len(METRICS) if vals is None else [f"{vals[m]:.3f}" for m in METRICS]
+            cells = [empty] * len(METRICS) if vals is None else [_cell(vals[m]) for m in METRICS]
             out.append([Path(r["photo"]).name, truth, people, row, *cells])
     return out
 
@@ -359,11 +409,15 @@ def summary(results: list[dict]) -> dict:
     alike), with how many annotated people were matched (COCO ground truth)."""
     out = {"photos": len(results), "people": sum(r["people"] for r in results),
            "annotated": sum(r["annotated"] or 0 for r in results), "rows": {}}  # fmt: skip
-    for row in ROWS:
+    for row in (INPUT_ROW, *ROWS):
         scores = [s for r in results for s in r["per_person"].get(row, [])]
         if scores:
-            out["rows"][row] = {m: float(np.nanmean([s[m] for s in scores])) for m in METRICS}
+            out["rows"][row] = {m: _mean([s[m] for s in scores]) for m in METRICS}
     return out
+
+
+def _cell(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:.3f}"
 
 
 def per_person_csv(path, results: list[dict]) -> None:
@@ -668,6 +722,6 @@ def print_summary(annotation, totals: dict, left_out: dict) -> None:
     print(f"{annotation}: {totals['photos']} photos, {totals['people']} of "
           f"{totals['annotated']} annotated people matched to a detected person and scored "
           f"(left out: {', '.join(f'{n} {k}' for k, n in left_out.items())})")  # fmt: skip
-    lines = [[row, totals["people"], *(f"{v[m]:.3f}" for m in METRICS)]
+    lines = [[row, totals["people"], *(_cell(v[m]) for m in METRICS)]
              for row, v in totals["rows"].items()]  # fmt: skip
     print_table(["row", "people", *METRICS], lines)

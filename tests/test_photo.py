@@ -7,6 +7,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import re
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -262,7 +263,7 @@ def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, o
     whose weights the photos' default then uses (recorded); the others' network has none."""
     from PIL import Image
 
-    from jaxrefine.evaluate_real_cli import METRICS, ROWS
+    from jaxrefine.evaluate_real_cli import INPUT_ROW, METRICS, ROWS
 
     if optimizer == "lgd-dense-only":
         request.getfixturevalue("dense_only_optimizer")  # registers it for this test
@@ -297,7 +298,12 @@ def test_eval_real_rows_on_coco(coco_photo, tiny_checkpoint, tmp_path, capsys, o
     skipped = {"lgd-dense-only": {"sparse_landmarks": "'keypoints'",
                                   "learned_dense_landmarks": "'dense+keypoints'"}}  # fmt: skip
     skipped = skipped.get(optimizer, {})
-    assert set(res["skipped"]) == set(skipped) and set(res["rows"]) == set(ROWS) - set(skipped)
+    assert set(res["skipped"]) == set(skipped)
+    assert set(res["rows"]) == {INPUT_ROW, *ROWS} - set(skipped)
+    # the people's own keypoints and BlazePose's mask, before any body (measured on this
+    # photo: BlazePose's landmarks PCK@0.1 1.0, its mask IoU 0.92: test_detect's bounds)
+    given = res["rows"][INPUT_ROW]
+    assert given["pck@0.1"] >= 0.9 and given["silhouette_iou"] > 0.8
     for row, kind in skipped.items():
         assert kind in res["skipped"][row]
         assert f"row {row} skipped: {optimizer}: no checkpoint for data kind {kind}" in table
@@ -350,7 +356,7 @@ def test_eval_real_on_a_coco_keypoint_file(coco_photo, tiny_checkpoint, tmp_path
             assert v == pytest.approx(np.mean([p[m] for p in per]))
     lines = (tmp_path / "r.csv").read_text().splitlines()
     assert lines[0].startswith("photo,ground_truth,person,annotation_id,box,row,pck@0.05")
-    assert len(lines) == 1 + 2 * 4  # two people, four rows
+    assert len(lines) == 1 + 2 * 5  # two people, four rows and their input keypoints
     assert not (tmp_path / "r.json.partial.jsonl").exists()  # all in r.json
     # interrupted after the first photo, then resumed: the finished photo is not run again
     from jaxrefine import evaluate_real_cli
@@ -441,8 +447,12 @@ def test_eval_real_scores_a_keypoint_files_people(coco_files, tiny_checkpoint, t
     assert first["annotation_ids"] == [ann["id"]] and blank["people"] == 0
     assert first["keypoint_people_left_out"] == {"low_score": 1, "few_keypoints": 0}
     assert first["rows"]["initial"]["pck@0.05"] == 1.0
-    assert set(first["rows"]) == {"initial", "sparse_landmarks", "learned_dense",
-                                  "learned_dense_landmarks"}  # fmt: skip
+    assert set(first["rows"]) == {"input_keypoints", "initial", "sparse_landmarks",
+                                  "learned_dense", "learned_dense_landmarks"}  # fmt: skip
+    given = first["rows"]["input_keypoints"]  # the result's keypoints are the ground truth
+    assert (given["pck@0.05"], given["oks"]) == (1.0, pytest.approx(1.0))
+    assert np.isnan(given["silhouette_iou"])  # a keypoint file brings no mask
+    assert re.search(r"input_keypoints\s*\|\s*1\s*\|\s*1\.000.*\|\s*n/a\s*\|", out)
 
     def refused(argv, words):  # a usage error (SystemExit) or a named input error (exit 2)
         try:

@@ -61,7 +61,8 @@ def _person(ann: dict, where: str) -> dict:
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{where}: expected 'bbox', 17 x 3 'keypoints' and 'segmentation'") from e
     return {"keypoints": keypoints, "box": np.array([x, y, x + w, y + h]),
-            "polygons": polygons, "id": ann.get("id"), "area": float(ann.get("area", 0.0))}  # fmt: skip
+            "polygons": polygons, "id": ann.get("id"),
+            "area": float(ann.get("area", 0.0))}  # fmt: skip
 
 
 def read_coco_person(path: str | os.PathLike) -> dict:
