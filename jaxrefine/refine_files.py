@@ -569,6 +569,11 @@ def refine_files(
                 "render_backend": backend, "options": {k: str(v) for k, v in
                 dataclasses.asdict(options).items()}, "files": files,
                 "machine": machine_info()}  # fmt: skip
+    if keypoints_path is not None and estimates_path is None:
+        from jaxrefine.inputs.keypoint_files import MIN_PERSON_SCORE
+
+        settings["min_person_score"] = (MIN_PERSON_SCORE if min_person_score is None
+                                        else float(min_person_score))  # fmt: skip
     if count > 1:
         settings["processes"] = count
     result = report(images, est, frame_of, merged, settings)

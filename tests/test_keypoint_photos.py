@@ -164,6 +164,7 @@ def test_refine_photos_from_a_keypoint_file(model, photos, tmp_path, monkeypatch
     settings = rep["settings"]
     assert settings["estimates"] == "keypoints" and settings["estimates_format"] == "keypoints"
     assert settings["options"]["keypoint_set"] == "body25"
+    assert settings["min_person_score"] == 0.2  # the default, recorded
     for f in rep["frames"]:
         assert f["final_objective"] <= f["initial_objective"] * (1 + 1e-6)
     np.testing.assert_allclose(res["camera_K"][:, 0, 0], intr[0])  # the user's intrinsics
