@@ -706,7 +706,7 @@ def _read_keypoints(args, image, annotation):
     from jaxrefine.inputs import read_keypoints
 
     names_from = args.coco if args.coco is not None else annotation
-    kp = read_keypoints(args.keypoints, images_json=names_from)
+    kp = read_keypoints(args.keypoints, images_json=names_from, only_results=False)
     names = [] if image is None else [Path(image).stem]
     if args.coco is not None:
         images, _ = read_coco_people(args.coco, args.min_keypoints)

@@ -407,6 +407,7 @@ def read_keypoint_photo_inputs(
     video=False,
     progress=False,
     min_person_score=None,
+    keypoint_images=None,
 ):
     """``jaxrefine refine PHOTOS --keypoints FILE`` without ``--estimates``: the people of the
     keypoint file as estimates (see the module docstring; no BlazePose).
@@ -420,6 +421,7 @@ def read_keypoint_photo_inputs(
     below the score, people with fewer than 4 usable keypoints and images without a frame are
     left out with a warning naming them (:func:`keypoint_frame_people` per image). Track ids
     as :func:`read_photo_inputs` gives them (linked by keypoint boxes in a video).
+    ``keypoint_images``: a COCO file naming the image ids of a COCO results list.
 
     Returns ``(images, estimates, frame_of, keypoints (N, K, 3) or None, set name or None,
     None, None)``: :func:`read_photo_inputs`' tuple without landmarks and masks.
@@ -438,7 +440,7 @@ def read_keypoint_photo_inputs(
 
     images = read_images(images_src)
     intr = None if intrinsics is None else read_intrinsics(intrinsics)
-    kp = read_keypoints(keypoints_path)
+    kp = read_keypoints(keypoints_path, keypoint_images)
     keys = kp.frames_of(images.names, images.source)
     gmm = load_gmm_prior()
     parts, points, skipped = [], [], []

@@ -153,9 +153,11 @@ def _projected_keypoints(model, est: Estimates, set_name: str) -> np.ndarray:
     return np.asarray(jax.vmap(project)(Camera.from_intrinsics(est.intrinsics), kp3d))
 
 
-def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intrinsics=None):
+def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intrinsics=None,
+                keypoint_images=None):  # fmt: skip
     """Read and check everything before any work: ``(images, estimates, frame_of, keypoints
-    (N, K, 3) or None, keypoint set name or None)``."""
+    (N, K, 3) or None, keypoint set name or None)``. ``keypoint_images``: a COCO file naming
+    the image ids of a COCO results ``keypoints_path``."""
     from jaxrefine.inputs import read_estimates, read_images, read_intrinsics, read_keypoints
 
     images = read_images(images_src)
@@ -167,7 +169,7 @@ def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intri
     est = est.with_default_intrinsics(lambda i: size(int(frame_of[i])))
     if keypoints_path is None:
         return images, est, frame_of, None, None
-    kp = read_keypoints(keypoints_path)
+    kp = read_keypoints(keypoints_path, keypoint_images)
     keys = kp.frames_of(images.names, images.source)
     missing = sorted({images.names[f] for f in frame_of if keys[f] is None})
     if missing:
@@ -485,6 +487,7 @@ def refine_files(
     use_landmarks: bool = True,
     video: bool = False,
     min_person_score: float | None = None,
+    keypoint_images=None,
 ) -> dict:
     """The whole command as a function (see the module docstring); returns the report.
 
@@ -494,7 +497,7 @@ def refine_files(
     they are the keypoint file's people, initialized from their keypoints
     (:func:`jaxrefine.photo.read_keypoint_photo_inputs`; ``intrinsics`` for the camera;
     ``min_person_score`` the least score of a person refined, None: its default; no
-    BlazePose and no masks); their
+    BlazePose and no masks; ``keypoint_images`` names a COCO results list's image ids); their
     landmarks are the keypoint term (BODY_25) unless ``use_landmarks`` is False, and
     ``overlays/<image>_people.png`` shows every person of an image; ``video``: the images
     (a folder or list) are one video's frames in order, so their people are linked into
@@ -515,6 +518,9 @@ def refine_files(
         raise InputError("--video links detected people into tracks: give photos without "
                          "--estimates (an estimates file brings its own track ids)")  # fmt: skip
     _check_people_source(estimates_path, keypoints_path, intrinsics, boxes, tiles, options)
+    if keypoint_images is not None and keypoints_path is None:
+        raise InputError("--keypoint-images names the image ids of a COCO results --keypoints "
+                         "file: give the file")  # fmt: skip
     if min_person_score is not None and (estimates_path is not None or keypoints_path is None):
         raise InputError("--min-person-score chooses the people of a keypoint file: give photos "
                          "with --keypoints and without --estimates")  # fmt: skip
@@ -524,7 +530,7 @@ def refine_files(
         images, est, frame_of, kp, kp_set, _, masks = read_keypoint_photo_inputs(
             images_src, model, keypoints_path, intrinsics=intrinsics,
             use_landmarks=use_landmarks, video=video, progress=progress,
-            min_person_score=min_person_score,
+            min_person_score=min_person_score, keypoint_images=keypoint_images,
         )  # fmt: skip
     elif estimates_path is None:
         from jaxrefine.photo import PHOTO_TILES, read_photo_inputs
@@ -537,7 +543,7 @@ def refine_files(
     else:
         images, est, frame_of, kp, kp_set = read_inputs(
             images_src, estimates_path, model, keypoints_path=keypoints_path,
-            intrinsics=intrinsics,
+            intrinsics=intrinsics, keypoint_images=keypoint_images,
         )  # fmt: skip
         masks = None
     if options is None:  # the defaults; photos with theirs (as on the command line)
@@ -565,7 +571,8 @@ def refine_files(
     people = "keypoints" if keypoints_path is not None else "blazepose"
     settings = {"images": str(images.source), "estimates": str(estimates_path or people),
                 "estimates_format": est.fmt, "keypoints": None if keypoints_path is None else
-                str(keypoints_path), "model_id": model.model_id, "network": network[0].name,
+                str(keypoints_path), "keypoint_images": None if keypoint_images is None else
+                str(keypoint_images), "model_id": model.model_id, "network": network[0].name,
                 "render_backend": backend, "options": {k: str(v) for k, v in
                 dataclasses.asdict(options).items()}, "files": files,
                 "machine": machine_info()}  # fmt: skip
@@ -687,6 +694,9 @@ def main(argv: list[str]) -> int:
       help="OpenPose BODY_25 folder/JSON, COCO-17 JSON, or MediaPipe Pose folder/JSON "
            "(33 landmarks, normalized; fitted as BODY_25); without --estimates its people "
            "are initialized from these keypoints and refined (no detector)")  # fmt: skip
+    a("--keypoint-images", default=None,
+      help="a COCO file whose 'images' (id, file_name) name the image ids of a COCO results "
+           "--keypoints file (else an id matches an image whose name ends in it)")  # fmt: skip
     a("--min-person-score", type=float, default=None,
       help="--keypoints without --estimates: refine the people whose keypoints' mean "
            f"confidence is at least this (default {MIN_PERSON_SCORE:g}; a COCO result's "
@@ -768,7 +778,7 @@ def main(argv: list[str]) -> int:
         chunk=args.chunk, resume=args.resume, boxes=args.box,
         tiles=None if args.tiles is None else tuple(args.tiles),
         use_landmarks=not args.no_landmarks, video=args.video,
-        min_person_score=args.min_person_score,
+        min_person_score=args.min_person_score, keypoint_images=args.keypoint_images,
     )  # fmt: skip
     if args.process_id > 0:
         return 1 if result["failed"] else 0

@@ -200,6 +200,25 @@ def test_openpose_and_coco_keypoints(tmp_path):
         read_keypoints(tmp_path / "junk.json")
 
 
+def test_a_coco_results_lists_image_ids_are_named_by_an_images_file(tmp_path):
+    pts = (np.arange(51) % 7 + 1.0).tolist()
+    (tmp_path / "res.json").write_text(json.dumps([{"image_id": 11, "keypoints": pts,
+                                                    "score": 0.9}]))  # fmt: skip
+    (tmp_path / "ann.json").write_text(json.dumps({"images": [{"id": 11, "file_name":
+                                                               "sub/clip_a.jpg"}]}))  # fmt: skip
+    assert list(read_keypoints(tmp_path / "res.json").frames) == ["11"]
+    named = read_keypoints(tmp_path / "res.json", tmp_path / "ann.json")
+    assert list(named.frames) == ["clip_a"] and named.people("clip_a").shape == (1, 17, 3)
+    (tmp_path / "op.json").write_text(json.dumps({"people": []}))
+    with pytest.raises(InputError, match=r"ann.json: image names are for a COCO results list"
+                       r".*op.json is openpose"):  # fmt: skip
+        read_keypoints(tmp_path / "op.json", tmp_path / "ann.json")
+    assert read_keypoints(tmp_path / "op.json", tmp_path / "ann.json", only_results=False)
+    (tmp_path / "bad.json").write_text(json.dumps({"images": [{"id": 11}]}))
+    with pytest.raises(InputError, match=r"bad.json: expected a COCO file with an 'images' list"):
+        read_keypoints(tmp_path / "res.json", tmp_path / "bad.json")
+
+
 def test_openpose_coco_model_files_are_read_as_body25(tmp_path):
     """OpenPose's older COCO model: 18 points (here under the older key ``pose_keypoints``)
     land at their BODY_25 places by name; the mid hip and the feet are missing (0)."""

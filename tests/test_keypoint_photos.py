@@ -378,9 +378,23 @@ def test_low_scoring_people_of_a_keypoint_file_are_left_out_by_name(
     with pytest.raises(InputError, match=r"no person with at least 4 usable keypoints and a "
                        r"score of at least 1.01"), pytest.warns(UserWarning):  # fmt: skip
         read_keypoint_photo_inputs(frame, model, tmp_path / "kp", min_person_score=1.01)
+    # a detector's COCO results (image ids) named by an images file
+    coco = real[[0, 16, 15, 18, 17, 5, 2, 6, 3, 7, 4, 12, 9, 13, 10, 14, 11]]  # BODY_25 -> COCO
+    (tmp_path / "res.json").write_text(json.dumps([{"image_id": 40, "keypoints": coco.ravel()
+                                                    .tolist(), "score": 0.9}]))  # fmt: skip
+    (tmp_path / "ann.json").write_text(
+        json.dumps({"images": [{"id": 40, "file_name": "frame0.png"}]})
+    )
+    _, est, _, kp, kp_set, *_ = read_keypoint_photo_inputs(
+        frame, model, tmp_path / "res.json", keypoint_images=tmp_path / "ann.json")  # fmt: skip
+    assert len(est) == 1 and kp_set == "coco17"
+    np.testing.assert_allclose(kp[0], coco * [1, 1, 0.9], rtol=1e-6)  # confidence x score
     kw = dict(model=model, network=net, options=FAST, progress=False, min_person_score=0.1)
     for est_path, kp_path in ((None, None), (tmp_path / "e.npz", tmp_path / "kp")):
         with pytest.raises(InputError, match="--min-person-score chooses the people of a "
                            "keypoint file"):  # fmt: skip
             refine_files(frame, est_path, tmp_path / "o", keypoints_path=kp_path, **kw)
+    with pytest.raises(InputError, match="--keypoint-images names the image ids"):
+        refine_files(frame, None, tmp_path / "o", keypoint_images=tmp_path / "ann.json",
+                     **{**kw, "min_person_score": None})  # fmt: skip
     assert not (tmp_path / "o").exists()

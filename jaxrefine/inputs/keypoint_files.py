@@ -211,6 +211,18 @@ def _coco_entry(entry, where: str) -> tuple[object, np.ndarray]:
     return entry["image_id"], pts
 
 
+def _image_list(path: Path) -> list:
+    """The ``images`` list (id, file_name) of a COCO file naming a results list's image ids."""
+    doc = _load_json(path)
+    images = doc.get("images") if isinstance(doc, dict) else None
+    if not isinstance(images, list) or not all(
+        isinstance(im, dict) and "id" in im and "file_name" in im for im in images
+    ):
+        raise InputError(f"{path}: expected a COCO file with an 'images' list of "
+                         "{'id', 'file_name'} to name the results' image ids")  # fmt: skip
+    return images
+
+
 def read_coco(path: str | os.PathLike, images_json: str | os.PathLike | None = None) -> Keypoints2D:
     """A COCO annotation file, or a results list (with ``images_json`` naming the images).
     Frame name = image file stem (or the image id when no names are known)."""
@@ -223,7 +235,7 @@ def read_coco(path: str | os.PathLike, images_json: str | os.PathLike | None = N
         entries, images = obj["annotations"], obj.get("images", [])
     elif isinstance(obj, list):
         entries = obj
-        images = _load_json(Path(images_json)).get("images", []) if images_json else []
+        images = _image_list(Path(images_json)) if images_json else []
     else:
         raise InputError(f"{path}: expected a COCO annotation dict or a results list")
     for im in images:
@@ -329,18 +341,26 @@ def _format_of(path: Path, obj) -> str:
                      "MediaPipe ('pose_landmarks', 'landmark')")  # fmt: skip
 
 
-def read_keypoints(path: str | os.PathLike, images_json=None) -> Keypoints2D:
+def read_keypoints(path: str | os.PathLike, images_json=None, *, only_results=True) -> Keypoints2D:
     """Detect the format (OpenPose or MediaPipe folder/file, or COCO) and read it; a folder's
-    format is its first file's."""
+    format is its first file's. ``images_json``: a COCO file whose ``images`` name the image
+    ids of a COCO results list; refused for other files unless ``only_results`` is False (then
+    unused for them)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such keypoint file or folder")
     first = min(path.glob("*.json"), default=None) if path.is_dir() else path
     if first is None:
         raise InputError(f"{path}: no keypoint *.json files in the folder")
-    fmt = _format_of(first, _load_json(first))
+    obj = _load_json(first)
+    fmt = _format_of(first, obj)
+    results = fmt == "coco" and isinstance(obj, list)
+    if images_json is not None and not results and only_results:
+        raise InputError(f"{images_json}: image names are for a COCO results list (image ids); "
+                         f"{path} is {'a COCO annotation file' if fmt == 'coco' else fmt}, "
+                         "which names its images itself")  # fmt: skip
     if fmt == "coco":
         if path.is_dir():
             raise InputError(f"{path}: a folder of COCO files; give the one COCO file")
-        return read_coco(path, images_json)
+        return read_coco(path, images_json if results else None)
     return read_mediapipe(path) if fmt == "mediapipe" else read_openpose(path)
