@@ -420,6 +420,57 @@ def _cell(value: float) -> str:
     return "n/a" if not np.isfinite(value) else f"{value:.3f}"
 
 
+PLOTTED = ("pck@0.05", "oks", "silhouette_iou")  # --plot's panels
+
+
+def people_scores(results: list[dict]) -> dict[str, dict[str, np.ndarray]]:
+    """``{metric: {row: (N,) every scored person's value}}`` of ``results`` (finite values
+    only), for :data:`PLOTTED` and the rows in table order."""
+    out: dict[str, dict[str, np.ndarray]] = {m: {} for m in PLOTTED}
+    for row in (INPUT_ROW, *ROWS):
+        people = [p for r in results for p in r["per_person"].get(row, [])]
+        for m in PLOTTED:
+            v = np.asarray([p[m] for p in people], np.float64)
+            if np.isfinite(v).any():
+                out[m][row] = v[np.isfinite(v)]
+    return out
+
+
+def plot_people(results: list[dict], path) -> Path:
+    """``--plot``: per metric a panel of box plots over the scored people, one box per row
+    (each person a dot), as a PNG."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jaxrefine.files import atomic_write
+
+    scores = people_scores(results)
+    fig, axes = plt.subplots(1, len(PLOTTED), figsize=(5 * len(PLOTTED), 4.2), sharey=True)
+    rng = np.random.default_rng(0)  # dot jitter only
+    for ax, m in zip(axes, PLOTTED):
+        rows = list(scores[m])
+        ax.boxplot([scores[m][r] for r in rows], showfliers=False)
+        for i, r in enumerate(rows):
+            v = scores[m][r]
+            ax.plot(i + 1 + rng.uniform(-0.15, 0.15, len(v)), v, ".", alpha=0.5, ms=4)
+        labels = ["\n".join([*r.split("_"), f"({len(scores[m][r])})"]) for r in rows]
+        ax.set_xticks(range(1, len(rows) + 1), labels, fontsize=7)
+        ax.set(title=m, ylim=(0, 1.02))
+    real = sum(r["people"] for r in results if r.get("ground_truth", "coco").startswith("coco"))
+    pseudo = sum(r["people"] for r in results) - real
+    fig.suptitle(f"every scored person (dots; in brackets how many): {real} against COCO "
+                 f"ground truth, {pseudo} against BlazePose (pseudo)", fontsize=9)  # fmt: skip
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return atomic_write(path, lambda fh: fh.write(buf.getvalue()))
+
+
 def per_person_csv(path, results: list[dict]) -> None:
     """One line per photo, person and row: the person's box, annotation id and scores."""
     from jaxrefine.report import write_csv
@@ -545,6 +596,9 @@ def build_parser():
       help="--keypoints: the least mean keypoint confidence of a person scored (default: "
            "refine's)")  # fmt: skip
     a("--csv", default=None, help="write every person's scores per row as CSV")
+    a("--plot", default=None,
+      help="write a PNG of every scored person's PCK@0.05, OKS and IoU per row (box "
+           "plots)")  # fmt: skip
     a("--resume", action="store_true",
       help="--coco with --json: keep the photos an interrupted run finished (kept in "
            "JSON.partial.jsonl while it runs) and run the rest")  # fmt: skip
@@ -644,6 +698,8 @@ def main(argv: list[str]) -> int:
     if kp is not None:
         _print_keypoint_people_left_out(args.keypoints, results + dataset)
     per_person_csv(args.csv, results + dataset)
+    if args.plot is not None:
+        print(f"wrote {plot_people(results + dataset, args.plot)}")
     write_json(args.json, {"network": args.checkpoint or "shipped", "network_name": cfg.name,
                            "silhouette_weight": args.silhouette_weight,
                            "mask_gate": options.mask_gate,

@@ -343,8 +343,10 @@ def test_eval_real_on_a_coco_keypoint_file(coco_photo, tiny_checkpoint, tmp_path
     (tmp_path / "ann.json").write_text(json.dumps(doc))
     args = ["eval-real", "--coco", str(tmp_path / "ann.json"), "--coco-images",
             str(tmp_path / "imgs"), "--checkpoint", str(tiny_checkpoint), *FAST]  # fmt: skip
-    out = [*args, "--json", str(tmp_path / "r.json"), "--csv", str(tmp_path / "r.csv")]
+    out = [*args, "--json", str(tmp_path / "r.json"), "--csv", str(tmp_path / "r.csv"),
+           "--plot", str(tmp_path / "people.png")]  # fmt: skip
     assert cli_main(out) == 0
+    assert iio.imread(tmp_path / "people.png").ndim == 3
     table = capsys.readouterr().out
     assert "3 photos, 2 of 4 annotated people matched to a detected person and scored" in table
     coco = json.loads((tmp_path / "r.json").read_text())["coco"]
@@ -389,6 +391,27 @@ def test_eval_real_on_a_coco_keypoint_file(coco_photo, tiny_checkpoint, tmp_path
     assert cli_main([*args, "--json", str(tmp_path / "r2.json")]) == 2
     assert "b.jpg: an image of" in _one_error_line(capsys)
     assert not (tmp_path / "r2.json").exists()
+
+
+def test_eval_real_plots_every_scored_person(tmp_path):
+    """``--plot``: the values plotted are every scored person's, per row in table order; a
+    row without a finite value (a keypoint file's people have no mask) has no box."""
+    from jaxrefine.evaluate_real_cli import people_scores, plot_people
+
+    def person(oks, iou):
+        return {"pck@0.05": 1.0, "pck@0.1": 1.0, "oks": oks, "silhouette_iou": iou}
+
+    results = [{"people": 2, "ground_truth": "coco_ground_truth",
+                "per_person": {"initial": [person(0.9, 0.6), person(0.8, 0.5)],
+                               "input_keypoints": [person(1.0, float("nan"))] * 2}},
+               {"people": 1, "ground_truth": "pseudo_ground_truth_blazepose",
+                "per_person": {"initial": [person(0.7, 0.4)]}}]  # fmt: skip
+    scores = people_scores(results)
+    assert list(scores["oks"]) == ["input_keypoints", "initial"]
+    np.testing.assert_allclose(scores["oks"]["initial"], [0.9, 0.8, 0.7])
+    assert list(scores["silhouette_iou"]) == ["initial"]
+    png = plot_people(results, tmp_path / "people.png")
+    assert iio.imread(png).shape[:2] == (420, 1500)  # three 5 x 4.2 inch panels at 100 dpi
 
 
 @pytest.fixture(scope="module")
