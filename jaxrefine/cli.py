@@ -4,7 +4,8 @@ Failures end as one line on stderr, ``jaxrefine COMMAND: error: MESSAGE``, and a
 2 for bad input (a documented :class:`~jaxrefine.errors.JaxrefineError`, ``ValueError``,
 ``KeyError``, a missing or unreadable file, a broken archive), 1 for any other failure, 130 when
 interrupted. ``jaxrefine --debug COMMAND ...`` or ``JAXREFINE_DEBUG=1`` re-raises instead, with
-the full traceback.
+the full traceback. Warnings (people left out, frames without keypoints, ...) print as
+``jaxrefine COMMAND: warning: MESSAGE``, one line each (Python's form under ``--debug``).
 """
 
 from __future__ import annotations
@@ -93,10 +94,26 @@ def _debug_requested(argv: list[str]) -> tuple[bool, list[str]]:
     return debug, argv
 
 
+def warning_line(name: str):
+    """A ``warnings.formatwarning`` for command ``name``: ``jaxrefine NAME: warning: MESSAGE``
+    on one line, without the Python file, line and source that the default shows."""
+
+    def format_warning(message, category, filename, lineno, line=None) -> str:
+        return f"jaxrefine {name}: warning: {message}\n"
+
+    return format_warning
+
+
 def run_command(name: str, rest: list[str], debug: bool = False) -> int:
-    """Run one command; failures become a one-line message and an exit code (see the module
-    docstring). ``debug`` re-raises them instead."""
+    """Run one command; failures become a one-line message and an exit code, warnings one
+    line each (see the module docstring). ``debug`` re-raises failures and shows warnings as
+    Python does."""
+    import warnings
+
     module, func = COMMANDS[name][0].split(":")
+    before = warnings.formatwarning
+    if not debug:
+        warnings.formatwarning = warning_line(name)
     try:
         return int(getattr(importlib.import_module(module), func)(rest) or 0)
     except KeyboardInterrupt:
@@ -111,6 +128,8 @@ def run_command(name: str, rest: list[str], debug: bool = False) -> int:
         hint = "" if code == 2 else " (run 'jaxrefine --debug ...' for the traceback)"
         print(f"jaxrefine {name}: error: {error_message(exc)}{hint}", file=sys.stderr)
         return code
+    finally:
+        warnings.formatwarning = before
 
 
 def run_script(name: str, argv: list[str] | None = None) -> int:

@@ -62,6 +62,39 @@ def test_runtime_failure_exits_1_naming_the_type(monkeypatch, capsys):
     assert line.startswith("jaxrefine boom: error: RuntimeError: the solver diverged (run ")
 
 
+def _warns(argv):
+    import warnings
+
+    warnings.warn("2 person(s) score below 0.2; they are not refined", stacklevel=2)
+    return 0
+
+
+def test_warnings_are_one_line_naming_the_command(tmp_path):
+    """A command's warning reaches the user as one line, without Python's file, line and
+    source; ``--debug`` keeps Python's form (a fresh process: pytest records warnings itself)."""
+    code = ("import sys, warnings\nfrom jaxrefine import cli\n"
+            "cli.COMMANDS['warner'] = ('tests.test_cli:_warns', 'warns')\n"
+            "before = warnings.formatwarning\n"
+            "code = cli.main(sys.argv[1:])\n"
+            "assert warnings.formatwarning is before  # restored\n"
+            "sys.exit(code)\n")  # fmt: skip
+    env = {**os.environ, "JAXREFINE_CACHE_DIR": "off", "PYTHONWARNINGS": "default"}
+    env.pop("JAXREFINE_DEBUG", None)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def run(*argv):
+        done = subprocess.run([sys.executable, "-c", code, *argv], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    assert run("warner") == (
+        "jaxrefine warner: warning: 2 person(s) score below 0.2; they are not refined\n"
+    )
+    err = run("--debug", "warner")
+    assert "UserWarning: 2 person(s)" in err and "cli.py:" in err
+
+
 def test_debug_flag_and_variable_show_the_traceback(monkeypatch):
     monkeypatch.setitem(cli.COMMANDS, "boom", (f"{__name__}:_boom", "raises RuntimeError"))
     with pytest.raises(RuntimeError, match="diverged"):
