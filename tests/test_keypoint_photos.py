@@ -344,8 +344,8 @@ def test_person_scores():
 
 
 def test_a_coco_results_files_score_chooses_its_people(tmp_path):
-    """A detector's COCO results: the result's ``score`` is the person's score (its keypoint
-    values 1), so a low-score detection is left out by name; ``min_person_score`` moves it."""
+    """A detector's COCO results: with keypoint values 1, the person's score is the result's
+    ``score`` (which the reader multiplies into the confidences)."""
     from jaxrefine.inputs.keypoint_files import person_scores, read_coco
 
     pts = np.zeros((17, 3))
@@ -357,9 +357,7 @@ def test_a_coco_results_files_score_chooses_its_people(tmp_path):
                                [0.9, 0.08], rtol=1e-6)  # fmt: skip
 
 
-def test_low_scoring_people_of_a_keypoint_file_are_left_out_by_name(
-    model, photos, tmp_path, monkeypatch
-):
+def test_low_scoring_people_of_a_keypoint_file_are_left_out_by_name(model, photos, tmp_path):
     from jaxrefine.photo import read_keypoint_photo_inputs
 
     root, b, net = photos
