@@ -547,20 +547,27 @@ def _concat_estimates(parts: list[Estimates]) -> Estimates:
     return dataclasses.replace(parts[0], **cat)
 
 
-def people_picture(model, image, param_sets: list[dict], cameras: Camera, *, backend="auto"):
+def people_picture(model, image, param_sets: list[dict], cameras: Camera, *, backend="auto",
+                   keypoints=None):  # fmt: skip
     """The photo beside each parameter set's people rendered over it (farther people first,
     nearer ones on top): (H, (1 + S) W + pads, 3) float32.
 
     Args:
       image: (H, W, 3) float in [0, 1]. param_sets: S dicts of (P, ...) parameters.
       cameras: batched full-image cameras (P).
+      keypoints: optional (P, K, 3) x, y, confidence the fit used, drawn as dots on the photo
+        (those with confidence > 0).
     """
     from jaxrefine.shading import render_body
-    from jaxrefine.viz import image_grid, overlay
+    from jaxrefine.viz import draw_points, image_grid, overlay
 
     img = np.asarray(image, np.float32)
     h, w = img.shape[:2]
-    panels = [img]
+    first = img
+    if keypoints is not None:
+        pts = np.asarray(keypoints, np.float32).reshape(-1, 3)
+        first = draw_points(img, pts[pts[:, 2] > 0, :2], radius=max(2, round(max(h, w) / 250)))
+    panels = [first]
     for p in param_sets:
         pose = jnp.concatenate([jnp.asarray(p["global_orient"])[:, None], p["body_pose"]], 1)
         verts = pose_batch(model, pose, jnp.asarray(p["betas"]), jnp.asarray(p["transl"]))
@@ -574,8 +581,10 @@ def people_picture(model, image, param_sets: list[dict], cameras: Camera, *, bac
     return image_grid(panels)
 
 
-def write_people_overlays(model, images, est, frame_of, merged, out, backend: str) -> list[str]:
-    """``OUT/overlays/<image>_people.png``: per image, the photo, every person's initial and
+def write_people_overlays(model, images, est, frame_of, merged, out, backend: str,
+                          keypoints=None) -> list[str]:  # fmt: skip
+    """``OUT/overlays/<image>_people.png``: per image, the photo (with ``keypoints`` (N, K, 3),
+    the keypoint term of every estimate, as dots, when given), every person's initial and
     refined body (``merged`` as :func:`jaxrefine.refine_files.run_chunks` returns it)."""
     from pathlib import Path
 
@@ -588,7 +597,9 @@ def write_people_overlays(model, images, est, frame_of, merged, out, backend: st
         cams = Camera.from_intrinsics(est.intrinsics[sel])
         init = {k_: getattr(est, k_)[sel] for k_ in keys}
         refined = {k_: merged[f"param_{k_}"][sel] for k_ in keys}
-        pic = people_picture(model, images[int(f)], [init, refined], cams, backend=backend)
+        pts = None if keypoints is None else np.asarray(keypoints)[sel]
+        pic = people_picture(model, images[int(f)], [init, refined], cams, backend=backend,
+                             keypoints=pts)  # fmt: skip
         path = Path(out) / "overlays" / f"{images.names[int(f)]}_people.png"
         written.append(save_png(path, pic))
     return written

@@ -567,7 +567,7 @@ def refine_files(
     files = []  # process 0 writes the collection's files
     if pid == 0:
         files = _write_merged(model, images, est, frame_of, merged, out, backend, pics,
-                              outputs, photos=estimates_path is None)  # fmt: skip
+                              outputs, photos=estimates_path is None, keypoints=kp)  # fmt: skip
     people = "keypoints" if keypoints_path is not None else "blazepose"
     settings = {"images": str(images.source), "estimates": str(estimates_path or people),
                 "estimates_format": est.fmt, "keypoints": None if keypoints_path is None else
@@ -606,9 +606,11 @@ def _check_people_source(estimates_path, keypoints_path, intrinsics, boxes, tile
                          "use the focal approximation)")  # fmt: skip
 
 
-def _write_merged(model, images, est, frame_of, merged, out, backend, pics, outputs, *, photos):
-    """Process 0's part: ``refined.npz``, the video, the photos' people overlays and the
-    tracks, from every estimate's results; returns the files written."""
+def _write_merged(model, images, est, frame_of, merged, out, backend, pics, outputs, *, photos,
+                  keypoints=None):  # fmt: skip
+    """Process 0's part: ``refined.npz``, the video, the photos' people overlays (with the
+    ``keypoints`` term, (N, K, 3) or None, as dots) and the tracks, from every estimate's
+    results; returns the files written."""
     write_results(model, images, est, frame_of, merged, out, backend)
     fps = outputs.fps or images.fps or 30.0
     files = [str(out / "refined.npz")]
@@ -619,7 +621,8 @@ def _write_merged(model, images, est, frame_of, merged, out, backend, pics, outp
     if photos and (outputs.overlays or (outputs.video and images.is_video)):
         from jaxrefine.photo import write_people_overlays
 
-        files += write_people_overlays(model, images, est, frame_of, merged, out, backend)
+        files += write_people_overlays(model, images, est, frame_of, merged, out, backend,
+                                       keypoints)  # fmt: skip
     if outputs.tracks:
         files += write_tracks(model, est, merged, out, fps)
     return files

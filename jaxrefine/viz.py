@@ -46,6 +46,22 @@ def overlay(image, rendering, mask, alpha: float = 0.6) -> np.ndarray:
     return img * (1.0 - m) + ren * m
 
 
+def draw_points(image, points, radius: int = 3, colour=(1.0, 0.2, 0.2)) -> np.ndarray:
+    """Filled dots at ``points`` (N, 2) pixels (x, y) on a copy of ``image``; points outside
+    the image or not finite are skipped. Returns (H, W, 3) float32."""
+    img = as_float_image(image).copy()
+    h, w = img.shape[:2]
+    dy, dx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    disk = dx**2 + dy**2 <= radius**2
+    for x, y in np.asarray(points, np.float64).reshape(-1, 2):
+        if not (np.isfinite(x) and np.isfinite(y)):
+            continue
+        ys, xs = int(round(y)) + dy[disk], int(round(x)) + dx[disk]
+        inside = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)
+        img[ys[inside], xs[inside]] = colour
+    return img
+
+
 def normals_to_rgb(normals, mask=None) -> np.ndarray:
     """(H, W, 3) unit normals -> colours ``(n + 1) / 2`` (background black)."""
     n = np.asarray(normals, np.float32)

@@ -170,6 +170,12 @@ def test_refine_photos_from_a_keypoint_file(model, photos, tmp_path, monkeypatch
     np.testing.assert_allclose(res["camera_K"][:, 0, 0], intr[0])  # the user's intrinsics
     people = sorted(p.name for p in (tmp_path / "out" / "overlays").glob("*_people.png"))
     assert people == [f"frame{i}_people.png" for i in range(3)]
+    # the keypoints the fit used are dots on the photo panel (viz.draw_points' colour)
+    pic = iio.imread(tmp_path / "out" / "overlays" / "frame0_people.png")[:64, :64, :3]
+    xy = np.round(b.keypoints[0][b.visible[0] > 0]).astype(int)
+    xy = xy[np.all((xy >= 0) & (xy < 64), 1)]
+    assert len(xy) >= 4
+    np.testing.assert_array_equal(pic[xy[:, 1], xy[:, 0]], [[255, 51, 51]] * len(xy))
 
 
 def test_keypoint_photos_use_the_photo_defaults_without_masks(photos, tmp_path, monkeypatch):

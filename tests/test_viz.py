@@ -69,3 +69,15 @@ def test_values_to_rgb_spans_the_colour_map():
     np.testing.assert_allclose(c[2], cmap(1.0)[:3], atol=COLOUR_TOL)
     np.testing.assert_allclose(c[3], c[2])  # clipped
     assert c.shape == (4, 3) and c.dtype == np.float32
+
+
+def test_draw_points_stamps_disks_inside_the_image_only():
+    img = np.zeros((10, 12, 3), np.float32)
+    out = viz.draw_points(img, [[2.0, 3.0], [11.4, 9.6], [50, 50], [np.nan, 1]], radius=1,
+                          colour=(1.0, 0.0, 0.0))  # fmt: skip
+    red = out[..., 0] > 0
+    expected = np.zeros((10, 12), bool)
+    expected[3, 1:4] = expected[2:5, 2] = True  # a radius-1 disk (a plus) at (x 2, y 3)
+    expected[9, 11] = True  # at (11, 10) rounded: below the image but for its top pixel
+    np.testing.assert_array_equal(red, expected)
+    assert np.all(img == 0)  # the input is not drawn on
