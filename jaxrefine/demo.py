@@ -186,6 +186,7 @@ def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None
 
     from jaxrefine.detect import ModelsUnavailableError, ensure_models
     from jaxrefine.evaluate_real_cli import attribution, pseudo_ground_truth, score_rows
+    from jaxrefine.keypoints import mediapipe33_keypoints
     from jaxrefine.network import load_pretrained
     from jaxrefine.photo import people_picture, photo_options, refine_photo, save_attributed_png
 
@@ -212,7 +213,8 @@ def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None
     opts = photo_options(cfg, backend=backend)
     res = refine_photo(model, image, (cfg, params), options=opts)
     pic = people_picture(model, res["image"], [res["initial"], res["refined"]], res["cameras"],
-                         backend=backend)  # fmt: skip
+                         backend=backend,
+                         keypoints=mediapipe33_keypoints(res["landmarks"]))  # fmt: skip
     gts = [pseudo_ground_truth(lm, m) for lm, m in zip(res["landmarks"], res["masks"])]
     rows = {"initial": res["initial"], "refined": res["refined"]}
     scores, _ = score_rows(model, rows, res["cameras"], gts, backend)
@@ -220,7 +222,8 @@ def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None
                        for row, v in scores.items())  # fmt: skip
     written = save_attributed_png(
         out / "real_photo.png", pic, credit,
-        "photo | initial (landmarks) | refined (network + landmarks)\n"
+        "photo with BlazePose's landmarks (BODY_25, dots) | initial (landmarks) | refined "
+        "(network + landmarks)\n"
         f"against BlazePose's own landmarks and mask (pseudo ground truth): {scored}",
     )  # fmt: skip
     _say(f"wrote {written} ({', '.join(res['status_name'])}); {scored} (vs BlazePose)")
