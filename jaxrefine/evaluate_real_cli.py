@@ -204,7 +204,7 @@ def score_input(pe, keypoints, keypoint_set: str, gts: list) -> list[dict]:
     """:data:`INPUT_ROW`'s scores per person: their 2D keypoints (``keypoints`` (P, K, 3) of
     ``keypoint_set``, or, None, ``pe``'s BlazePose landmarks) mapped to COCO-17, and
     BlazePose's mask (> :data:`MASK_THRESHOLD`; NaN without masks), against ``gts``."""
-    from jaxrefine.detect.evaluate_real import PCK_THRESHOLDS
+    from jaxrefine.detect.evaluate_real import score_keypoints
     from jaxrefine.keypoints import joint_names, mediapipe33_to
 
     if keypoints is None:
@@ -214,15 +214,9 @@ def score_input(pe, keypoints, keypoint_set: str, gts: list) -> list[dict]:
         pts = [p[[names.index(n) for n in joint_names("coco17")], :2] for p in keypoints]
     out = []
     for i, (gt, gt_mask) in enumerate(gts):
-        diag = float(np.hypot(*(gt["box"][2:] - gt["box"][:2])))
-        vis = gt["keypoints"][:, 2] > 0
-        area = gt.get("area") or float(np.count_nonzero(gt_mask))
         iou = np.nan if pe.masks is None else float(metrics.mask_iou(pe.masks[i] > MASK_THRESHOLD,
                                                                      gt_mask))  # fmt: skip
-        out.append({**{f"pck@{t:g}": float(metrics.pck(pts[i], gt["keypoints"][:, :2], vis,
-                                                       t * diag)) for t in PCK_THRESHOLDS},
-                    "oks": float(metrics.oks(pts[i], gt["keypoints"][:, :2], vis, area)),
-                    "silhouette_iou": iou})  # fmt: skip
+        out.append({**score_keypoints(pts[i], gt, gt_mask), "silhouette_iou": iou})
     return out
 
 

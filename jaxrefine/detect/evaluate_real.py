@@ -164,6 +164,17 @@ def _pcks(pred: np.ndarray, gt: dict, prefix: str) -> dict:
     }
 
 
+def score_keypoints(pred: np.ndarray, gt: dict, gt_mask: np.ndarray, prefix: str = "") -> dict:
+    """PCK@0.05 / PCK@0.1 and OKS of COCO-17 pixels ``pred`` (17, 2) against ``gt`` (its
+    ``area``, or, where it has none, the pixels of ``gt_mask``)."""
+    area = gt.get("area") or float(np.count_nonzero(gt_mask))
+    vis = gt["keypoints"][:, 2] > 0
+    return {
+        **_pcks(pred, gt, prefix),
+        f"{prefix}oks": float(metrics.oks(pred, gt["keypoints"][:, :2], vis, area)),
+    }
+
+
 def evaluate_coco_photo(
     image_path: str | os.PathLike,
     annotation_path: str | os.PathLike,
@@ -234,11 +245,8 @@ def score_body(model, params: dict, camera, gt: dict, gt_mask: np.ndarray, prefi
     verts = forward(model, pose, params["betas"], params["transl"]).vertices
     h, w = gt_mask.shape
     frags = rasterize(verts, model.faces, camera, h, w, backend, cull_backfaces=True)
-    area = gt.get("area") or float(np.count_nonzero(gt_mask))
-    vis = gt["keypoints"][:, 2] > 0
     return {
-        **_pcks(proj, gt, prefix),
-        f"{prefix}oks": float(metrics.oks(proj, gt["keypoints"][:, :2], vis, area)),
+        **score_keypoints(proj, gt, gt_mask, prefix),
         f"{prefix}silhouette_iou": float(metrics.mask_iou(np.asarray(frags.mask), gt_mask)),
     }
 
