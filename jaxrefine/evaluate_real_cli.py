@@ -529,18 +529,19 @@ def read_journal(path: Path, settings: dict) -> dict[str, dict]:
 
 def evaluate_coco(model, annotation, image_dir, network, options, runner, *, limit=None,
                   min_keypoints=1, progress=True, journal=None, settings=None,
-                  resume=False, **kw) -> tuple[list[dict], dict]:  # fmt: skip
+                  resume=False, people=None, **kw) -> tuple[list[dict], dict]:  # fmt: skip
     """:func:`evaluate_photo` on the images of a COCO keypoint file that have scorable people
     (the first ``limit``, in image id order). Every image file is checked before any work.
     ``journal``: a file that gets every finished photo (first line ``settings``); with
-    ``resume`` the photos it holds are not run again. Returns (results, {reason: person
-    annotations left out})."""
+    ``resume`` the photos it holds are not run again. ``people``: ``annotation`` as
+    :func:`~jaxrefine.detect.evaluate_real.read_coco_people` read it with ``min_keypoints``
+    (None: read here). Returns (results, {reason: person annotations left out})."""
     from tqdm import tqdm
 
     from jaxrefine.detect.evaluate_real import read_coco_people
     from jaxrefine.report import append_json_line
 
-    images, left_out = read_coco_people(annotation, min_keypoints)
+    images, left_out = people or read_coco_people(annotation, min_keypoints)
     images = [im for im in images if im["people"]][:limit]
     paths = [Path(image_dir) / im["file_name"] for im in images]
     missing = [p for p in paths if not p.is_file()]
@@ -659,7 +660,12 @@ def main(argv: list[str]) -> int:
                             keypoint_weight=args.keypoint_weight)  # fmt: skip
     check_network((cfg, params), options, args.checkpoint or "the shipped network")
     truth = truth_of(image, annotation) if image is not None else None
-    kp = None if args.keypoints is None else _read_keypoints(args, image, annotation)
+    coco = None
+    if args.coco is not None:  # read once: --keypoints' check and the evaluation use it
+        from jaxrefine.detect.evaluate_real import read_coco_people
+
+        coco = read_coco_people(args.coco, args.min_keypoints)
+    kp = None if args.keypoints is None else _read_keypoints(args, image, annotation, coco)
     runner = BlazePose() if kp is None else None  # a keypoint file's people need no detector
     kw = {"out": args.out, "backend": args.backend, "tiles": tuple(args.tiles), "keypoints": kp,
           "min_person_score": args.min_person_score}  # fmt: skip
@@ -681,7 +687,7 @@ def main(argv: list[str]) -> int:
                                           options, runner, limit=args.limit,
                                           min_keypoints=args.min_keypoints, journal=journal,
                                           settings=settings, resume=args.resume,
-                                          **kw)  # fmt: skip
+                                          people=coco, **kw)  # fmt: skip
     if results:
         print_table(["photo", "ground truth", "people", "row", *METRICS], table_rows(results))
     totals = summary(dataset) if args.coco is not None else None
@@ -749,18 +755,17 @@ def _people_from(args) -> str:
     return "blazepose" if args.keypoints is None else str(Path(args.keypoints).resolve())
 
 
-def _read_keypoints(args, image, annotation):
+def _read_keypoints(args, image, annotation, coco):
     """``--keypoints``, its COCO results' image ids named by ``--coco`` (or the photo's
-    annotation); :class:`InputError` when it has no frame for any photo to score."""
-    from jaxrefine.detect.evaluate_real import read_coco_people
+    annotation); :class:`InputError` when it has no frame for any photo to score (``coco``:
+    ``--coco`` as :func:`~jaxrefine.detect.evaluate_real.read_coco_people` read it, or None)."""
     from jaxrefine.inputs import read_keypoints
 
     names_from = args.coco if args.coco is not None else annotation
     kp = read_keypoints(args.keypoints, images_json=names_from, only_results=False)
     names = [] if image is None else [Path(image).stem]
-    if args.coco is not None:
-        images, _ = read_coco_people(args.coco, args.min_keypoints)
-        names += [Path(im["file_name"]).stem for im in images if im["people"]]
+    if coco is not None:
+        names += [Path(im["file_name"]).stem for im in coco[0] if im["people"]]
     kp.frames_of(names, names_from)  # fails naming both when nothing matches
     return kp
 
