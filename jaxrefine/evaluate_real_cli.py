@@ -321,7 +321,7 @@ def _detected_people(model, path, img, truth, runner, tiles):
         keep = np.arange(len(pe.landmarks))
         gts = [pseudo_ground_truth(lm, m) for lm, m in zip(pe.landmarks, pe.masks)]
     pe = type(pe)(
-        estimates=_select(pe.estimates, keep), cameras=jax.tree.map(lambda a: a[keep], pe.cameras),
+        estimates=pe.estimates.take(keep), cameras=jax.tree.map(lambda a: a[keep], pe.cameras),
         landmarks=pe.landmarks[keep], masks=pe.masks[keep],
     )  # fmt: skip
     return pe, gts
@@ -372,13 +372,6 @@ def _result(path, truth, gts, scores, per_person, skipped, t0) -> dict:
                                                 for g in gts],
             "annotation_ids": [g[0].get("id") for g in gts], "skipped": skipped,
             "seconds": time.perf_counter() - t0, "attribution": attribution(path)}  # fmt: skip
-
-
-def _select(est, keep):
-    import dataclasses
-
-    keys = ("global_orient", "body_pose", "betas", "transl", "intrinsics", "frame", "track_id")
-    return dataclasses.replace(est, **{k: getattr(est, k)[keep] for k in keys})
 
 
 def table_rows(results: list[dict]) -> list[list]:

@@ -38,6 +38,7 @@ import numpy as np
 
 from jaxrefine.camera import Camera
 from jaxrefine.inputs import Estimates
+from jaxrefine.inputs.estimates import concat_estimates
 from jaxrefine.keypoints import canonical_set_name, joint_names, mediapipe33_keypoints
 from jaxrefine.refine import RefineOptions, pose_batch, refine
 
@@ -134,7 +135,8 @@ def estimates_from_photo(
     fits = [initialize(model, p.landmarks2d, (h, w), p.world, gmm=gmm, config=cfg) for p in people]
     cams = jax.tree.map(lambda *a: jnp.stack(a), *[f.camera for f in fits])
     name = source or (str(image) if not isinstance(image, np.ndarray) else "photo")
-    est = _fits_to_estimates(fits, model.num_betas, frame, name, "blazepose")
+    est = _fits_to_estimates(fits, model.num_betas, frame, name, "blazepose",
+                             scores=[p.score for p in people])  # fmt: skip
     return PhotoEstimates(
         estimates=est,
         cameras=cams,
@@ -188,8 +190,9 @@ def refine_photo(
 
     Returns:
       dict ``initial`` / ``refined`` (parameter dicts, P leading), ``cameras``, ``status``
-      (P,), ``status_name``, ``init_loss``, ``final_loss``, ``landmarks`` (P, 33, 3),
-      ``masks`` (P, H, W), ``image`` (H, W, 3) float in [0, 1]; with ``keypoints``:
+      (P,), ``status_name``, ``init_loss``, ``final_loss``, ``scores`` (P,) (the detector's,
+      or with ``keypoints`` the mean confidence of each person's keypoints), ``landmarks``
+      (P, 33, 3), ``masks`` (P, H, W), ``image`` (H, W, 3) float in [0, 1]; with ``keypoints``:
       ``landmarks`` / ``masks`` None and ``kept`` (P,) the indices of the refined people.
 
     Raises:
@@ -225,6 +228,7 @@ def refine_photo(
         "status_name": [status_name(int(s)) for s in status],
         "init_loss": np.asarray(res.init_loss),
         "final_loss": np.asarray(res.final_loss),
+        "scores": pe.estimates.score,
         **extra,
         "image": img,
     }
@@ -303,7 +307,7 @@ def read_photo_inputs(
         if linked:  # each person's colours, for the tracker
             colours.append(np.stack([appearance(img, m > 0.5) for m in parts[-1].masks]))
         bar.set_postfix(people=sum(len(p.landmarks) for p in parts))
-    est = _concat_estimates([p.estimates for p in parts])
+    est = concat_estimates([p.estimates for p in parts])
     tracks = _link_people([p.landmarks for p in parts], linked, features=colours or None)
     est = dataclasses.replace(est, track_id=tracks)
     landmarks = np.concatenate([p.landmarks for p in parts])
@@ -358,11 +362,14 @@ def estimates_from_keypoints(
       frame: the ``frame`` entry of the estimates. source: the name recorded in them.
 
     Returns:
-      ``(estimates, kept)``: estimates (``fmt`` "keypoints", ``track_id`` = person index) of
-      the people with at least 4 usable keypoints, and ``kept`` (P',) their indices in
-      ``people`` (a person with fewer is left out: callers say so).
+      ``(estimates, kept)``: estimates (``fmt`` "keypoints", ``track_id`` = their order,
+      ``person`` = ``kept``, ``score`` their
+      :func:`~jaxrefine.inputs.keypoint_files.person_scores`) of the people with at least 4
+      usable keypoints, and ``kept`` (P',) their indices in ``people`` (a person with fewer
+      is left out: callers say so).
     """
     from jaxrefine.detect.initialize import InitConfig, TooFewLandmarksError, initialize
+    from jaxrefine.inputs.keypoint_files import person_scores
     from jaxrefine.objective import load_gmm_prior
 
     gmm = load_gmm_prior() if gmm is None else gmm
@@ -376,13 +383,18 @@ def estimates_from_keypoints(
         except TooFewLandmarksError:
             continue
         kept.append(i)
-    est = _fits_to_estimates(fits, model.num_betas, frame, source, "keypoints")
-    return est, np.asarray(kept, np.int64)
+    kept = np.asarray(kept, np.int64)
+    est = _fits_to_estimates(fits, model.num_betas, frame, source, "keypoints",
+                             scores=person_scores(people)[kept])  # fmt: skip
+    return dataclasses.replace(est, person=kept), kept
 
 
-def _fits_to_estimates(fits: list, num_betas: int, frame, source: str, fmt: str) -> Estimates:
+def _fits_to_estimates(
+    fits: list, num_betas: int, frame, source: str, fmt: str, scores=None
+) -> Estimates:
     """The initializer's fits (:class:`~jaxrefine.detect.initialize.InitialEstimate`, possibly
-    none) as :class:`Estimates` of one image: ``track_id`` = person index."""
+    none) as :class:`Estimates` of one image: ``track_id`` and ``person`` = person index,
+    ``score`` = ``scores`` ((P,) the detections' scores; None: NaN)."""
     shapes = {"global_orient": (3,), "body_pose": (23, 3), "betas": (num_betas,),
               "transl": (3,)}  # fmt: skip
     stack = {k: np.asarray([np.asarray(f.params[k]) for f in fits], np.float32).reshape(-1, *s)
@@ -393,7 +405,9 @@ def _fits_to_estimates(fits: list, num_betas: int, frame, source: str, fmt: str)
     return Estimates(
         **stack, intrinsics=np.asarray(intr, np.float32).reshape(n, 4),
         frame=np.array([frame] * n, object), track_id=np.arange(n, dtype=np.int64),
-        source=source, fmt=fmt,
+        source=source, fmt=fmt, person=np.arange(n, dtype=np.int64),
+        score=np.full(n, np.nan, np.float32) if scores is None else
+        np.asarray(scores, np.float32).reshape(n),
     )  # fmt: skip
 
 
@@ -483,7 +497,7 @@ def read_keypoint_photo_inputs(
         raise InputError(f"{kp.source}: no person with at least 4 usable keypoints and a score "
                          f"of at least {floor:g} in any of the {len(images)} image(s) of "
                          f"{images.source}")  # fmt: skip
-    est = _concat_estimates(parts)
+    est = concat_estimates(parts)
     tracks = _link_people(points, linked, TINY, features=colours if linked else None)
     est = dataclasses.replace(est, track_id=tracks)
     frame_of = np.asarray(est.frame, np.int64)
@@ -538,13 +552,8 @@ def keypoint_frame_people(
         frame=frame, source=source,
     )  # fmt: skip
     few = [int(index[j]) for j in range(len(index)) if j not in kept]
+    est = dataclasses.replace(est, person=index[kept], score=scores[index[kept]].astype(np.float32))
     return FramePeople(est, people[index][kept], index[kept], faint, few)
-
-
-def _concat_estimates(parts: list[Estimates]) -> Estimates:
-    arrays = ("global_orient", "body_pose", "betas", "transl", "intrinsics", "frame", "track_id")
-    cat = {k: np.concatenate([getattr(p, k) for p in parts]) for k in arrays}
-    return dataclasses.replace(parts[0], **cat)
 
 
 def people_picture(model, image, param_sets: list[dict], cameras: Camera, *, backend="auto",

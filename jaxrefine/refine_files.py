@@ -394,7 +394,9 @@ def write_meshes(model, images, est, frame_of, merged, out: Path, obj: bool, ply
 
 
 def write_results(model, images, est, frame_of, merged, out: Path, backend: str) -> Path:
-    """``refined.npz`` in the documented result format with the per-frame extras."""
+    """``refined.npz`` in the documented result format with the per-frame extras (for people
+    found in photos also ``person``, their place among their image's detections, and
+    ``person_score``, the detection's score: :class:`~jaxrefine.inputs.Estimates`)."""
     from jaxrefine.io import save_result
 
     params = {k: merged[f"param_{k}"] for k in ("global_orient", "body_pose", "betas", "transl")}
@@ -408,6 +410,8 @@ def write_results(model, images, est, frame_of, merged, out: Path, backend: str)
         "track_id": est.track_id, "init_loss": merged["init_loss"].astype(np.float32),
         "final_loss": merged["final_loss"].astype(np.float32), "render_backend": np.array(backend),
     }  # fmt: skip
+    if est.person is not None:  # people found in the photos: which detection each one is
+        extra.update(person=est.person.astype(np.int64), person_score=est.score)
     cams = Camera.from_intrinsics(est.intrinsics)
     return save_result(out / "refined.npz", model, params, joints, cams, extra=extra)
 
@@ -426,6 +430,9 @@ def report(images, est, frame_of, merged, settings: dict) -> dict:
          "seconds": float(merged["seconds"][i])}
         for i in range(len(est))
     ]  # fmt: skip
+    if est.person is not None:
+        for f, p, s in zip(frames, est.person, est.score, strict=True):
+            f.update(person=int(p), person_score=None if np.isnan(s) else round(float(s), 4))
     counts = {}
     for f in frames:
         counts[f["status"]] = counts.get(f["status"], 0) + 1

@@ -161,6 +161,13 @@ def test_refine_photos_from_a_keypoint_file(model, photos, tmp_path, monkeypatch
     res = load_result(tmp_path / "out" / "refined.npz", model)
     assert list(res["frame"]) == ["frame0", "frame1", "frame2"]  # one person each
     assert not rep["failed"]
+    # which person of each file they are, and their score (the visible keypoints' share)
+    np.testing.assert_array_equal(res["person"], [0, 0, 0])
+    np.testing.assert_allclose(res["person_score"], b.visible.mean(1) / (b.visible > 0).mean(1),
+                               rtol=1e-6)  # fmt: skip
+    assert [f["person"] for f in rep["frames"]] == [0, 0, 0]
+    assert [f["person_score"] for f in rep["frames"]] == pytest.approx(res["person_score"],
+                                                                       abs=1e-4)  # fmt: skip
     settings = rep["settings"]
     assert settings["estimates"] == "keypoints" and settings["estimates_format"] == "keypoints"
     assert settings["options"]["keypoint_set"] == "body25"
@@ -376,9 +383,14 @@ def test_low_scoring_people_of_a_keypoint_file_are_left_out_by_name(model, photo
                       r"\(0.10\)\); they are not refined \(--min-person-score\)"):  # fmt: skip
         _, est, _, kp, *_ = read_keypoint_photo_inputs(frame, model, tmp_path / "kp")
     assert len(est) == 1 and np.array_equal(kp[0], real)
+    score = real[real[:, 2] > 0, 2].mean()
+    assert est.person.tolist() == [1]  # its place in the file, past the ghost left out
+    np.testing.assert_allclose(est.score, [score], rtol=1e-6)
     _, est, _, kp, *_ = read_keypoint_photo_inputs(frame, model, tmp_path / "kp",
                                                    min_person_score=0.05)  # fmt: skip
     assert len(est) == 2 and np.array_equal(kp[1], real)
+    assert est.person.tolist() == [0, 1]
+    np.testing.assert_allclose(est.score, [0.1 * score, score], rtol=1e-6)
     with pytest.raises(InputError, match=r"no person with at least 4 usable keypoints and a "
                        r"score of at least 1.01"), pytest.warns(UserWarning):  # fmt: skip
         read_keypoint_photo_inputs(frame, model, tmp_path / "kp", min_person_score=1.01)

@@ -194,7 +194,10 @@ def test_refine_photo_without_estimates_end_to_end(coco_photo, tiny_checkpoint, 
     assert not rep["failed"]
     res = load_result(out / "refined.npz", model)
     assert res["body_pose"].shape == (1, 69) and list(res["track_id"]) == [0]
+    # BlazePose's first detection, with the detector's score (kept from 0.5, its floor, up)
+    assert list(res["person"]) == [0] and 0.5 <= float(res["person_score"][0]) <= 1.0
     saved = json.loads((out / "report.json").read_text())
+    assert saved["frames"][0]["person_score"] == pytest.approx(res["person_score"][0], abs=1e-4)
     assert saved["settings"]["estimates_format"] == "blazepose"
     from jaxrefine.photo import LANDMARK_WEIGHT
 

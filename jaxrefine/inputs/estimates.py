@@ -52,6 +52,9 @@ SPIN_BOX_SCALE = 200.0  # SPIN / PARE store the box side divided by 200 pixels
 # with its config's FOCAL_LENGTH 5000 and IMAGE_SIZE 256: any other focal misplaces the body
 HMR2_FOCAL_PER_SIDE = 5000.0 / 256.0
 MAX_VALUE = 1e8  # no parameter, translation or pixel is this large: a damaged file
+# the fields of Estimates with one row per person (the others describe the whole file)
+PER_PERSON = ("global_orient", "body_pose", "betas", "transl", "intrinsics", "frame", "track_id",
+              "person", "score")  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +70,12 @@ class Estimates:
       source: the file read. fmt: the detected format.
       focal_rule: how missing focal lengths are filled: ``"diagonal"`` (``sqrt(w^2 + h^2)``)
         or ``"hmr2"`` (``5000 / 256 * max(h, w)``, 4D-Humans' ``pred_cam_t_full``).
+      person: (N,) int64 each person's place among their image's detections (a keypoint
+        file's people in the file's order, BlazePose's detections best first), or None (an
+        estimates file: its rows are the people).
+      score: (N,) float32 the detection's score (BlazePose's detector score, 1 for a user's
+        box; a keypoint file's :func:`~jaxrefine.inputs.keypoint_files.person_scores`), or
+        None with ``person``.
     """
 
     global_orient: np.ndarray
@@ -79,9 +88,19 @@ class Estimates:
     source: str
     fmt: str
     focal_rule: str = "diagonal"
+    person: np.ndarray | None = None
+    score: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.betas.shape[0])
+
+    def take(self, rows) -> Estimates:
+        """The estimates of ``rows`` (an index array or a boolean mask), every per-person
+        array cut alike."""
+        return dataclasses.replace(self, **{k: getattr(self, k)[rows] for k in self._per_person()})
+
+    def _per_person(self) -> tuple[str, ...]:
+        return tuple(k for k in PER_PERSON if getattr(self, k) is not None)
 
     @property
     def pose(self) -> np.ndarray:
@@ -101,6 +120,15 @@ class Estimates:
                 k[i, :2] = f
             k[i, 2:] = (w / 2.0, h / 2.0)
         return dataclasses.replace(self, intrinsics=k.astype(np.float32))
+
+
+def concat_estimates(parts: list[Estimates]) -> Estimates:
+    """One :class:`Estimates` of ``parts`` (at least one) in order; a per-person field that
+    some part lacks (None) is None in the result."""
+    cat = {k: (np.concatenate([getattr(p, k) for p in parts])
+               if all(getattr(p, k) is not None for p in parts) else None)
+           for k in PER_PERSON}  # fmt: skip
+    return dataclasses.replace(parts[0], **cat)
 
 
 class _ArrayUnpickler(pickle.Unpickler):
