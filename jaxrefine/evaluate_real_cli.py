@@ -254,12 +254,13 @@ def save_row_pictures(model, image, rows, cameras, out: Path, name: str, credit:
 
 def evaluate_photo(model, path, network, options, runner, *, truth=None, out=None,
                    backend="auto", tiles=None, keypoints=None,
-                   min_person_score=None) -> dict:  # fmt: skip
+                   min_person_score=None, max_people=None) -> dict:  # fmt: skip
     """Rows and scores of one photo: against ``truth`` (the photo's annotated people, person
     dicts of :func:`~jaxrefine.detect.evaluate_real.read_coco_people`; each scored through the
     detected person whose mask matches its outline, :data:`MIN_MATCH_IOU`) or, without it,
     against BlazePose (pseudo ground truth). ``tiles`` default:
-    :data:`jaxrefine.photo.PHOTO_TILES`.
+    :data:`jaxrefine.photo.PHOTO_TILES`; ``min_person_score`` / ``max_people``: the
+    detector's least score and most people (None: its defaults).
 
     ``keypoints``: a :class:`~jaxrefine.inputs.Keypoints2D` whose people replace BlazePose's
     (``truth`` needed; people scoring below ``min_person_score`` left out, None: the
@@ -270,7 +271,8 @@ def evaluate_photo(model, path, network, options, runner, *, truth=None, out=Non
     img = np.asarray(read_image(path), np.float32) / 255.0
     kp, kp_set, left_out = None, "body25", None
     if keypoints is None:
-        found = _detected_people(model, path, img, truth, runner, tiles)
+        found = _detected_people(model, path, img, truth, runner, tiles,
+                                 min_person_score, max_people)  # fmt: skip
         if found is None:
             return _result(path, truth, [], {}, {}, unavailable_rows(options.optimizer), t0)
         pe, gts = found
@@ -295,7 +297,7 @@ def evaluate_photo(model, path, network, options, runner, *, truth=None, out=Non
     return result
 
 
-def _detected_people(model, path, img, truth, runner, tiles):
+def _detected_people(model, path, img, truth, runner, tiles, min_score, max_people):
     """BlazePose's people of a photo matched to ``truth`` (by mask) or with their pseudo
     ground truth: ``(PhotoEstimates of the scored people, [(gt, gt mask)])``, or None when
     nobody is detected in a photo with ``truth``."""
@@ -306,7 +308,9 @@ def _detected_people(model, path, img, truth, runner, tiles):
     tiles = PHOTO_TILES if tiles is None else tiles
     h, w = img.shape[:2]
     try:
-        pe = estimates_from_photo(model, img, tiles=tiles, runner=runner, source=str(path))
+        pe = estimates_from_photo(model, img, tiles=tiles, runner=runner, source=str(path),
+                                  min_score=min_score, max_people=max_people,
+                                  name=str(path))  # fmt: skip
     except NoPersonError:
         if truth is None:  # pseudo ground truth needs a person
             raise
@@ -581,8 +585,11 @@ def build_parser():
            "results, OpenPose or MediaPipe files, named after the photos; with --image or "
            "--coco; no mask gate or silhouette term)")  # fmt: skip
     a("--min-person-score", type=float, default=None,
-      help="--keypoints: the least mean keypoint confidence of a person scored (default: "
-           "refine's)")  # fmt: skip
+      help="the least score of a person scored: with --keypoints their keypoints' mean "
+           "confidence, else BlazePose's detector score (defaults: refine's)")  # fmt: skip
+    a("--max-people", type=int, default=None,
+      help="without --keypoints: at most this many of BlazePose's people per photo "
+           "(default: refine's)")  # fmt: skip
     a("--csv", default=None, help="write every person's scores per row as CSV")
     a("--plot", default=None,
       help="write a PNG of every scored person's PCK@0.05, OKS and IoU per row (box "
@@ -661,7 +668,7 @@ def main(argv: list[str]) -> int:
     kp = None if args.keypoints is None else _read_keypoints(args, image, annotation, coco)
     runner = BlazePose() if kp is None else None  # a keypoint file's people need no detector
     kw = {"out": args.out, "backend": args.backend, "tiles": tuple(args.tiles), "keypoints": kp,
-          "min_person_score": args.min_person_score}  # fmt: skip
+          "min_person_score": args.min_person_score, "max_people": args.max_people}  # fmt: skip
     results, dataset, left_out = [], [], {}
     if image is not None:
         results.append(evaluate_photo(model, image, (cfg, params), options, runner, truth=truth,
@@ -675,7 +682,8 @@ def main(argv: list[str]) -> int:
                     "images": str(Path(args.coco_images).resolve()),
                     "tiles": list(args.tiles), "min_keypoints": args.min_keypoints,
                     "keypoints": _people_from(args),
-                    "min_person_score": args.min_person_score}  # fmt: skip
+                    "min_person_score": args.min_person_score,
+                    "max_people": args.max_people}  # fmt: skip
         dataset, left_out = evaluate_coco(model, args.coco, args.coco_images, (cfg, params),
                                           options, runner, limit=args.limit,
                                           min_keypoints=args.min_keypoints, journal=journal,
@@ -698,6 +706,7 @@ def main(argv: list[str]) -> int:
                            "mask_gate": options.mask_gate,
                            "people_from": _people_from(args),
                            "min_person_score": args.min_person_score,
+                           "max_people": args.max_people,
                            "confidence": confidence,
                            "rerun_every": args.rerun_every,
                            "keypoint_weight": landmark_options(options).keypoint_weight,
@@ -714,10 +723,12 @@ def main(argv: list[str]) -> int:
 
 def _check_keypoint_flags(ap, args) -> None:
     """``--keypoints`` scores a keypoint file's people against ground truth, without masks."""
+    if args.max_people is not None and args.max_people < 1:
+        ap.error(f"--max-people must be at least 1 (got {args.max_people})")
     if args.keypoints is None:
-        if args.min_person_score is not None:
-            ap.error("--min-person-score chooses the people of --keypoints: give the file")
         return
+    if args.max_people is not None:
+        ap.error("--max-people limits BlazePose's people; a keypoint file brings its own")
     if args.pseudo:
         ap.error("--pseudo scores against BlazePose's own output; --keypoints needs ground "
                  "truth (--image or --coco)")  # fmt: skip

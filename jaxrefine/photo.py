@@ -107,6 +107,9 @@ def estimates_from_photo(
     init_config=None,
     frame=0,
     source: str | None = None,
+    min_score: float | None = None,
+    max_people: int | None = None,
+    name: str | None = None,
 ) -> PhotoEstimates:
     """Detect the people of a photo and fit an initial body to each (steps 1-2 above).
 
@@ -119,6 +122,10 @@ def estimates_from_photo(
       init_config: :class:`~jaxrefine.detect.initialize.InitConfig` (default: its defaults).
       frame: the ``frame`` entry of the estimates (an image index or name).
       source: the name recorded in the estimates (default: the path, or "photo").
+      min_score / max_people: the detector's least score and the most people kept (None:
+        :data:`~jaxrefine.detect.blazepose.MIN_DETECTION_SCORE`,
+        :data:`~jaxrefine.detect.blazepose.MAX_PEOPLE`; see ``detect_people``).
+      name: the photo's name in errors and warnings (default: its path, or "image").
 
     Raises:
       NoPersonError, ImageReadError, ModelsUnavailableError (see ``detect_people``).
@@ -129,7 +136,9 @@ def estimates_from_photo(
 
     img = read_image(image) if not isinstance(image, np.ndarray) else image
     h, w = img.shape[:2]
-    people = detect_people(img, boxes, tiles=tiles, runner=runner)
+    people = detect_people(img, boxes, tiles=tiles, runner=runner,
+                           **_detector_limits(min_score, max_people),
+                           name=name or (None if isinstance(image, np.ndarray) else str(image)))  # fmt: skip
     gmm = load_gmm_prior()
     cfg = InitConfig() if init_config is None else init_config
     fits = [initialize(model, p.landmarks2d, (h, w), p.world, gmm=gmm, config=cfg) for p in people]
@@ -143,6 +152,12 @@ def estimates_from_photo(
         landmarks=np.stack([p.landmarks2d for p in people]).astype(np.float32),
         masks=np.stack([p.mask for p in people]).astype(np.float32),
     )
+
+
+def _detector_limits(min_score, max_people) -> dict:
+    """``detect_people``'s ``min_score`` / ``max_people`` where given (None: its defaults)."""
+    limits = {"min_score": min_score, "max_people": max_people}
+    return {k: v for k, v in limits.items() if v is not None}
 
 
 def estimate_params(est: Estimates) -> dict:
@@ -264,6 +279,8 @@ def read_photo_inputs(
     use_landmarks=True,
     video=False,
     progress=False,
+    min_score=None,
+    max_people=None,
 ):
     """``jaxrefine refine`` without ``--estimates``: the people of each image as estimates.
 
@@ -272,7 +289,9 @@ def read_photo_inputs(
     (a video file, or any images with ``video=True``: one video's frames in order) the people
     are linked from frame to frame by their landmark boxes
     (:func:`jaxrefine.detect.track.link_tracks`); in a folder or list of photos every person
-    of every photo is their own (numbered across the photos).
+    of every photo is their own (numbered across the photos). Images where nobody is found
+    are left out, named in a warning (a video's tracks bridge them as missed frames).
+    ``min_score`` / ``max_people``: the detector's limits (:func:`estimates_from_photo`).
 
     Returns ``(images, estimates, frame_of, keypoints (N, 25, 3) or None, "body25" or None,
     landmarks (N, 33, 3), masks)`` (the first five as
@@ -281,34 +300,48 @@ def read_photo_inputs(
     images (people found so far) when there are several.
 
     Raises:
-      NoPersonError: an image without a person (the message names the image).
+      NoPersonError: nobody in any image (the message names the image, or the first one).
     """
+    import warnings
+
     from tqdm import tqdm
 
     from jaxrefine.detect import BlazePose, NoPersonError
-    from jaxrefine.detect.track import appearance
+    from jaxrefine.detect.track import BINS, appearance
     from jaxrefine.inputs import read_images
 
     images = read_images(images_src)
     linked = images.is_video or video
     runner = BlazePose()
-    parts, colours = [], []
+    parts, points, colours, nobody = [], [], [], []
     bar = tqdm(range(len(images)), unit="image", desc="detect + initialize",
                disable=not progress or len(images) < 2)  # fmt: skip
     for i in bar:
         img = images[i]
+        name = str(images.paths[i] if images.paths is not None else images.names[i])
         try:
-            parts.append(estimates_from_photo(model, img, boxes=boxes, tiles=tiles,
-                                              runner=runner, frame=i,
-                                              source=str(images.source)))  # fmt: skip
-        except NoPersonError as e:
-            name = images.paths[i] if images.paths is not None else images.names[i]
-            raise NoPersonError(f"{name}: {e}") from e
+            pe = estimates_from_photo(model, img, boxes=boxes, tiles=tiles, runner=runner,
+                                      frame=i, source=str(images.source), min_score=min_score,
+                                      max_people=max_people, name=name)  # fmt: skip
+        except NoPersonError as e:  # an empty frame still counts for the tracker's gaps
+            nobody.append(e)
+            points.append(np.zeros((0, 33, 3), np.float32))
+            colours.append(np.zeros((0, BINS**3)))
+            continue
+        parts.append(pe)
+        points.append(pe.landmarks)
         if linked:  # each person's colours, for the tracker
-            colours.append(np.stack([appearance(img, m > 0.5) for m in parts[-1].masks]))
+            colours.append(np.stack([appearance(img, m > 0.5) for m in pe.masks]))
         bar.set_postfix(people=sum(len(p.landmarks) for p in parts))
+    if not parts:
+        raise NoPersonError(str(nobody[0]) if len(images) == 1 else
+                            f"{images.source}: nobody found in any of its {len(images)} "
+                            f"images (e.g. {nobody[0]})")  # fmt: skip
+    if nobody:
+        warnings.warn(f"nobody found in {len(nobody)} of {len(images)} images (e.g. "
+                      f"{nobody[0]}); they are not refined", stacklevel=2)  # fmt: skip
     est = concat_estimates([p.estimates for p in parts])
-    tracks = _link_people([p.landmarks for p in parts], linked, features=colours or None)
+    tracks = _link_people(points, linked, features=colours if linked else None)
     est = dataclasses.replace(est, track_id=tracks)
     landmarks = np.concatenate([p.landmarks for p in parts])
     masks = [m for p in parts for m in p.masks]

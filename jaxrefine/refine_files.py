@@ -495,12 +495,15 @@ def refine_files(
     video: bool = False,
     min_person_score: float | None = None,
     keypoint_images=None,
+    max_people: int | None = None,
 ) -> dict:
     """The whole command as a function (see the module docstring); returns the report.
 
     Without ``estimates_path`` the people of each image are detected and initialized from
     BlazePose landmarks (:func:`jaxrefine.photo.read_photo_inputs`; ``boxes``, ``tiles``: None
-    = the photos' default :data:`jaxrefine.photo.PHOTO_TILES`), or, with ``keypoints_path``,
+    = the photos' default :data:`jaxrefine.photo.PHOTO_TILES`; ``min_person_score`` the
+    detector's least score and ``max_people`` the most people per image, None: BlazePose's
+    defaults), or, with ``keypoints_path``,
     they are the keypoint file's people, initialized from their keypoints
     (:func:`jaxrefine.photo.read_keypoint_photo_inputs`; ``intrinsics`` for the camera;
     ``min_person_score`` the least score of a person refined, None: its default; no
@@ -528,9 +531,7 @@ def refine_files(
     if keypoint_images is not None and keypoints_path is None:
         raise InputError("--keypoint-images names the image ids of a COCO results --keypoints "
                          "file: give the file")  # fmt: skip
-    if min_person_score is not None and (estimates_path is not None or keypoints_path is None):
-        raise InputError("--min-person-score chooses the people of a keypoint file: give photos "
-                         "with --keypoints and without --estimates")  # fmt: skip
+    _check_person_limits(estimates_path, keypoints_path, boxes, min_person_score, max_people)
     if estimates_path is None and keypoints_path is not None:
         from jaxrefine.photo import read_keypoint_photo_inputs
 
@@ -545,7 +546,7 @@ def refine_files(
         tiles = PHOTO_TILES if tiles is None else tiles
         images, est, frame_of, kp, kp_set, _, masks = read_photo_inputs(
             images_src, model, boxes=boxes, tiles=tiles, use_landmarks=use_landmarks,
-            video=video, progress=progress,
+            video=video, progress=progress, min_score=min_person_score, max_people=max_people,
         )  # fmt: skip
     else:
         images, est, frame_of, kp, kp_set = read_inputs(
@@ -583,11 +584,8 @@ def refine_files(
                 "render_backend": backend, "options": {k: str(v) for k, v in
                 dataclasses.asdict(options).items()}, "files": files,
                 "machine": machine_info()}  # fmt: skip
-    if keypoints_path is not None and estimates_path is None:
-        from jaxrefine.inputs.keypoint_files import MIN_PERSON_SCORE
-
-        settings["min_person_score"] = (MIN_PERSON_SCORE if min_person_score is None
-                                        else float(min_person_score))  # fmt: skip
+    if estimates_path is None:
+        settings.update(_person_limits(keypoints_path, boxes, min_person_score, max_people))
     if count > 1:
         settings["processes"] = count
     result = report(images, est, frame_of, merged, settings)
@@ -595,6 +593,38 @@ def refine_files(
         write_json(out / "report.json", result, announce=False)
     result["failed"] = failed(merged)
     return result
+
+
+def _check_person_limits(estimates_path, keypoints_path, boxes, min_person_score, max_people):
+    """``--min-person-score`` chooses among the people found in photos (a keypoint file's or
+    the detector's), ``--max-people`` among the detector's: refuse them where there is no
+    choice (an estimates file, the user's boxes)."""
+    if min_person_score is not None and (estimates_path is not None or boxes is not None):
+        raise InputError("--min-person-score chooses among the people found in photos (a "
+                         "keypoint file's, or the detector's): give photos without --estimates "
+                         "and --box")  # fmt: skip
+    if max_people is not None and (estimates_path is not None or keypoints_path is not None
+                                   or boxes is not None):  # fmt: skip
+        raise InputError("--max-people limits the people the detector finds: give photos "
+                         "without --estimates, --keypoints and --box")  # fmt: skip
+    if max_people is not None and max_people < 1:
+        raise InputError(f"--max-people must be at least 1 (got {max_people})")
+
+
+def _person_limits(keypoints_path, boxes, min_person_score, max_people) -> dict:
+    """The limits a photo run used, for ``report.json``'s settings."""
+    from jaxrefine.inputs.keypoint_files import MIN_PERSON_SCORE
+
+    if keypoints_path is not None:
+        return {"min_person_score": (MIN_PERSON_SCORE if min_person_score is None
+                                     else float(min_person_score))}  # fmt: skip
+    if boxes is not None:
+        return {}
+    from jaxrefine.detect.blazepose import MAX_PEOPLE, MIN_DETECTION_SCORE
+
+    return {"min_person_score": (MIN_DETECTION_SCORE if min_person_score is None
+                                 else float(min_person_score)),
+            "max_people": MAX_PEOPLE if max_people is None else int(max_people)}  # fmt: skip
 
 
 def _check_people_source(estimates_path, keypoints_path, intrinsics, boxes, tiles, options):
@@ -668,6 +698,7 @@ def main(argv: list[str]) -> int:
     import argparse
     import sys
 
+    from jaxrefine.detect.blazepose import MAX_PEOPLE, MIN_DETECTION_SCORE
     from jaxrefine.inputs.keypoint_files import MIN_PERSON_SCORE
     from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
     from jaxrefine.photo import LANDMARK_WEIGHT
@@ -708,9 +739,13 @@ def main(argv: list[str]) -> int:
       help="a COCO file whose 'images' (id, file_name) name the image ids of a COCO results "
            "--keypoints file (else an id matches an image whose name ends in it)")  # fmt: skip
     a("--min-person-score", type=float, default=None,
-      help="--keypoints without --estimates: refine the people whose keypoints' mean "
-           f"confidence is at least this (default {MIN_PERSON_SCORE:g}; a COCO result's "
-           "confidences include its score)")  # fmt: skip
+      help="without --estimates: refine the people scoring at least this: with --keypoints "
+           f"their keypoints' mean confidence (default {MIN_PERSON_SCORE:g}; a COCO result's "
+           "confidences include its score), else BlazePose's detector score (default "
+           f"{MIN_DETECTION_SCORE:g})")  # fmt: skip
+    a("--max-people", type=int, default=None,
+      help=f"without --estimates and --keypoints: at most this many people per image, the "
+           f"best detector scores (default {MAX_PEOPLE}; more found: a warning)")  # fmt: skip
     a("--intrinsics", nargs="+", default=None,
       help="fx fy cx cy, or a JSON file (with --estimates or --keypoints)")  # fmt: skip
     a("--checkpoint", default=None, help="network checkpoint (default: the shipped one)")
@@ -789,6 +824,7 @@ def main(argv: list[str]) -> int:
         tiles=None if args.tiles is None else tuple(args.tiles),
         use_landmarks=not args.no_landmarks, video=args.video,
         min_person_score=args.min_person_score, keypoint_images=args.keypoint_images,
+        max_people=args.max_people,
     )  # fmt: skip
     if args.process_id > 0:
         return 1 if result["failed"] else 0

@@ -408,6 +408,18 @@ def test_photo_tiles_find_people_in_a_crowd(runner):
     for i, a in enumerate(masks):  # no two detections of one body (measured at most 0.06)
         for b in masks[i + 1 :]:
             assert (a & b).sum() / min(a.sum(), b.sum()) <= blazepose.MASK_DUPLICATE_OVERLAP
+    # more people than max_people: the best scores kept, and a warning says how many there were
+    with pytest.warns(UserWarning, match=rf"crowd: {len(people)} people found; the 2 with the "
+                      "best detector scores are kept"):  # fmt: skip
+        two = blazepose.detect_people(path, runner=runner, tiles=PHOTO_TILES, max_people=2,
+                                      name="crowd")  # fmt: skip
+    assert [p.score for p in two] == [p.score for p in people[:2]]
+    # a higher detector threshold keeps the people some tile's detection scores at least it
+    # for (a finer tile can score a person higher than the whole photo: 0.60 -> 0.91 here)
+    sure = blazepose.detect_people(path, runner=runner, tiles=PHOTO_TILES, min_score=0.85)
+    assert sure and all(p.score >= 0.85 for p in sure)
+    with pytest.raises(blazepose.NoPersonError, match="detector threshold 1.01"):
+        blazepose.detect_people(path, runner=runner, tiles=PHOTO_TILES, min_score=1.01)
 
 
 def test_evaluate_coco_photo_without_the_fit(runner, coco):

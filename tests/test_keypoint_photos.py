@@ -406,10 +406,18 @@ def test_low_scoring_people_of_a_keypoint_file_are_left_out_by_name(model, photo
     assert len(est) == 1 and kp_set == "coco17"
     np.testing.assert_allclose(kp[0], coco * [1, 1, 0.9], rtol=1e-6)  # confidence x score
     kw = dict(model=model, network=net, options=FAST, progress=False, min_person_score=0.1)
-    for est_path, kp_path in ((None, None), (tmp_path / "e.npz", tmp_path / "kp")):
-        with pytest.raises(InputError, match="--min-person-score chooses the people of a "
-                           "keypoint file"):  # fmt: skip
-            refine_files(frame, est_path, tmp_path / "o", keypoints_path=kp_path, **kw)
+    for est_path, boxes in ((tmp_path / "e.npz", None), (None, [[0, 0, 9, 9]])):
+        with pytest.raises(InputError, match="--min-person-score chooses among the people "
+                           "found in photos"):  # fmt: skip
+            refine_files(frame, est_path, tmp_path / "o", boxes=boxes, **kw)
+    for est_path, kp_path, boxes in (
+        (tmp_path / "e.npz", None, None),
+        (None, tmp_path / "kp", None),
+        (None, None, [[0, 0, 9, 9]]),
+    ):
+        with pytest.raises(InputError, match="--max-people limits the people the detector"):
+            refine_files(frame, est_path, tmp_path / "o", keypoints_path=kp_path, boxes=boxes,
+                         **{**kw, "min_person_score": None, "max_people": 3})  # fmt: skip
     with pytest.raises(InputError, match="--keypoint-images names the image ids"):
         refine_files(frame, None, tmp_path / "o", keypoint_images=tmp_path / "ann.json",
                      **{**kw, "min_person_score": None})  # fmt: skip

@@ -246,13 +246,18 @@ def test_a_folder_of_photos_of_different_sizes_is_one_subject_per_person(
     image = iio.imread(coco_photo)
     iio.imwrite(photos / "a.png", image)
     iio.imwrite(photos / "b.png", image[:, 60:-60])  # the skier, a narrower photo
+    iio.imwrite(photos / "c.png", np.full_like(image, 128))  # nobody: left out, named
     fast = RefineOptions(batch_size=2, camera_steps=2, body_steps=3, texture_size=32)
-    rep = refine_files(photos, None, tmp_path / "out", model=load_body_model(),
-                       network=network.load_params(tiny_checkpoint)[:2], options=fast,
-                       outputs=Outputs(tracks=False), progress=False)  # fmt: skip
+    with pytest.warns(UserWarning, match=r"nobody found in 1 of 3 images \(e.g. no person "
+                      r"found in \S*c.png .*\); they are not refined"):  # fmt: skip
+        rep = refine_files(photos, None, tmp_path / "out", model=load_body_model(),
+                           network=network.load_params(tiny_checkpoint)[:2], options=fast,
+                           outputs=Outputs(tracks=False), progress=False,
+                           max_people=1)  # fmt: skip
     assert not rep["failed"]
     res = load_result(tmp_path / "out" / "refined.npz", load_body_model())
     assert list(res["track_id"]) == [0, 1] and list(res["frame"]) == ["a", "b"]
+    assert (rep["settings"]["min_person_score"], rep["settings"]["max_people"]) == (0.5, 1)
 
 
 @pytest.mark.slow
@@ -489,8 +494,7 @@ def test_eval_real_scores_a_keypoint_files_people(coco_files, tiny_checkpoint, t
 
     refused([*args, "--pseudo", str(image)], "--keypoints needs ground truth")
     refused([*args, "--mask-gate", "0.03"], "--mask-gate need BlazePose's person masks")
-    refused(["eval-real", "--image", str(image), "--min-person-score", "0.5"],
-            "--min-person-score chooses the people of --keypoints")  # fmt: skip
+    refused([*args, "--max-people", "3"], "--max-people limits BlazePose's people")
     (tmp_path / "other.json").write_text(json.dumps([_result(77, ann["keypoints"], 0.9)]))
     refused([*args, "--keypoints", str(tmp_path / "other.json")],
             "other.json: no keypoint frame matches an image")  # fmt: skip
@@ -532,6 +536,17 @@ def test_consecutive_real_frames_link_their_people_into_tracks(tmp_path):
         assert list(est.track_id[by_x]) == [0, 1]
     _, est, *_ = read_photo_inputs(frames, model)
     assert list(est.track_id) == [0, 1, 2, 3]
+    # a frame where nobody is found is left out, named; the tracks bridge it
+    shutil.move(frames / "f1.png", frames / "f2.png")
+    iio.imwrite(frames / "f1.png", np.full_like(iio.imread(frames / "f0.png"), 128))
+    with pytest.warns(UserWarning, match=r"nobody found in 1 of 3 images \(e.g. no person "
+                      r"found in \S*f1.png"):  # fmt: skip
+        _, est, frame_of, _, _, landmarks, _ = read_photo_inputs(frames, model, video=True)
+    assert list(frame_of) == [0, 0, 2, 2]
+    for f in (0, 2):
+        rows = np.nonzero(frame_of == f)[0]
+        by_x = rows[np.argsort(landmarks[rows, :, 0].mean(1))]
+        assert list(est.track_id[by_x]) == [0, 1]
 
 
 def test_an_interrupted_journal_keeps_its_whole_lines(tmp_path):

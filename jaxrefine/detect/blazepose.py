@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,11 @@ DUPLICATE_OVERLAP = 0.7  # two people whose boxes overlap more (of the smaller) 
 # that mixes two neighbours shares 0.59 / 0.67 of its mask with them, real neighbours in the
 # crowded test photos at most 0.06 (docs/measurements/2026-12-01/s20_tiles).
 MASK_DUPLICATE_OVERLAP = 0.5
+# MediaPipe Pose's default min_detection_confidence: detections scoring less are dropped
+MIN_DETECTION_SCORE = 0.5
+# people refined per photo at most (each costs a landmark run and a fit); more are cut, with
+# a warning naming how many were found
+MAX_PEOPLE = 10
 BOX_MARGIN = 0.15  # the person box may reach this fraction of the landmark box beyond it
 
 
@@ -302,12 +308,13 @@ class BlazePose:
     def detect(
         self,
         image: np.ndarray,
-        min_score: float = 0.5,
-        max_people: int = 10,
+        min_score: float = MIN_DETECTION_SCORE,
+        max_people: int | None = MAX_PEOPLE,
         tiles: tuple[float, ...] = (1.0,),
     ) -> list[list[tuple[np.ndarray, np.ndarray, float]]]:
         """Person detections on an (H, W, 3) uint8 photo, one list per tile size in the order
-        of ``tiles``: (box (4,), keypoints (4, 2), score) in photo pixels, best first.
+        of ``tiles``: (box (4,), keypoints (4, 2), score) in photo pixels, best first (at most
+        ``max_people`` per size; None: all).
 
         ``tiles``: square tile sides as fractions of the photo's longer side; 1.0 is the whole
         photo. Smaller tiles (overlapping by half) let the detector, trained on people filling
@@ -324,7 +331,8 @@ class BlazePose:
                 out.append([])
                 continue
             boxes, kps, scores = (np.stack([d[i] for d in found]) for i in range(3))
-            out.append(weighted_nms(boxes, kps, scores, NMS_IOU, max_people))
+            out.append(weighted_nms(boxes, kps, scores, NMS_IOU,
+                                    len(scores) if max_people is None else max_people))  # fmt: skip
         return out
 
     def _detect_tile(self, image, x0: int, y0: int, side: int, min_score: float):
@@ -458,12 +466,13 @@ def detect_people(
     image,
     boxes=None,
     *,
-    max_people: int = 10,
-    min_score: float = 0.5,
+    max_people: int = MAX_PEOPLE,
+    min_score: float = MIN_DETECTION_SCORE,
     min_pose_score: float = 0.5,
     tiles: tuple[float, ...] = (1.0,),
     runner: BlazePose | None = None,
     cache_dir: str | os.PathLike | None = None,
+    name: str | None = None,
 ) -> list[PersonDetection]:
     """People in a photo: detector boxes (or the given ones), 33 landmarks, world points, mask.
 
@@ -475,9 +484,11 @@ def detect_people(
       tiles: detector tiles (see :meth:`BlazePose.detect`), coarsest first; e.g. (1.0, 0.6,
         0.4) for crowds. A finer size only adds people: one who is the same as a person found
         at a coarser size (box mostly inside the other's, or masks mostly shared) is dropped.
-      max_people: at most this many people (best detector score first).
+      max_people: at most this many people, the best detector scores (more found: a
+        warning says how many).
       runner: a loaded :class:`BlazePose` (default: load one from ``cache_dir``).
       cache_dir: model folder (see :func:`jaxrefine.detect.models.ensure_models`).
+      name: the photo's name in errors and warnings (default: its path, or "image").
 
     Returns:
       list of :class:`PersonDetection`, best detector score first.
@@ -488,16 +499,19 @@ def detect_people(
         ``min_pose_score``).
       ModelsUnavailableError: the extra or the model files are missing.
     """
-    what = str(image) if isinstance(image, str | os.PathLike) else "image"
+    what = name or (str(image) if isinstance(image, str | os.PathLike) else "image")
     img = read_image(image) if isinstance(image, str | os.PathLike) else as_rgb_uint8(image)
     runner = runner if runner is not None else BlazePose(cache_dir)
     if boxes is not None:
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         people = [runner.landmarks(img, roi_from_box(b), b, 1.0, user_box=True) for b in boxes]
     else:
-        levels = runner.detect(img, min_score=min_score, max_people=max_people, tiles=tiles)
+        levels = runner.detect(img, min_score=min_score, max_people=None, tiles=tiles)
         people = _coarse_first([_posed(runner, img, d, min_pose_score) for d in levels])
-        people = people[:max_people]
+        if len(people) > max_people:
+            warnings.warn(f"{what}: {len(people)} people found; the {max_people} with the best "
+                          "detector scores are kept (max_people, --max-people)", stacklevel=2)  # fmt: skip
+            people = people[:max_people]
     people = [p for p in people if p.pose_score >= min_pose_score]
     if not people:
         raise NoPersonError(
