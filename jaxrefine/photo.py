@@ -136,15 +136,15 @@ def estimates_from_photo(
 
     img = read_image(image) if not isinstance(image, np.ndarray) else image
     h, w = img.shape[:2]
-    people = detect_people(img, boxes, tiles=tiles, runner=runner,
-                           **_detector_limits(min_score, max_people),
-                           name=name or (None if isinstance(image, np.ndarray) else str(image)))  # fmt: skip
+    name = name or (None if isinstance(image, np.ndarray) else str(image))
+    people = detect_people(img, boxes, tiles=tiles, runner=runner, name=name,
+                           **_detector_limits(min_score, max_people))  # fmt: skip
     gmm = load_gmm_prior()
     cfg = InitConfig() if init_config is None else init_config
     fits = [initialize(model, p.landmarks2d, (h, w), p.world, gmm=gmm, config=cfg) for p in people]
     cams = jax.tree.map(lambda *a: jnp.stack(a), *[f.camera for f in fits])
-    name = source or (str(image) if not isinstance(image, np.ndarray) else "photo")
-    est = _fits_to_estimates(fits, model.num_betas, frame, name, "blazepose",
+    src = source or (str(image) if not isinstance(image, np.ndarray) else "photo")
+    est = _fits_to_estimates(fits, model.num_betas, frame, src, "blazepose",
                              scores=[p.score for p in people])  # fmt: skip
     return PhotoEstimates(
         estimates=est,

@@ -510,7 +510,8 @@ def detect_people(
         people = _coarse_first([_posed(runner, img, d, min_pose_score) for d in levels])
         if len(people) > max_people:
             warnings.warn(f"{what}: {len(people)} people found; the {max_people} with the best "
-                          "detector scores are kept (max_people, --max-people)", stacklevel=2)  # fmt: skip
+                          "detector scores are kept (max_people, --max-people)",
+                          stacklevel=2)  # fmt: skip
             people = people[:max_people]
     people = [p for p in people if p.pose_score >= min_pose_score]
     if not people:
