@@ -110,6 +110,7 @@ def estimates_from_photo(
     min_score: float | None = None,
     max_people: int | None = None,
     name: str | None = None,
+    intrinsics=None,
 ) -> PhotoEstimates:
     """Detect the people of a photo and fit an initial body to each (steps 1-2 above).
 
@@ -126,6 +127,7 @@ def estimates_from_photo(
         :data:`~jaxrefine.detect.blazepose.MIN_DETECTION_SCORE`,
         :data:`~jaxrefine.detect.blazepose.MAX_PEOPLE`; see ``detect_people``).
       name: the photo's name in errors and warnings (default: its path, or "image").
+      intrinsics: the photo's (fx, fy, cx, cy) pixels, or None: the focal approximation.
 
     Raises:
       NoPersonError, ImageReadError, ModelsUnavailableError (see ``detect_people``).
@@ -141,7 +143,8 @@ def estimates_from_photo(
                            **_detector_limits(min_score, max_people))  # fmt: skip
     gmm = load_gmm_prior()
     cfg = InitConfig() if init_config is None else init_config
-    fits = [initialize(model, p.landmarks2d, (h, w), p.world, gmm=gmm, config=cfg) for p in people]
+    fits = [initialize(model, p.landmarks2d, (h, w), p.world, gmm=gmm, config=cfg,
+                       intrinsics=intrinsics) for p in people]  # fmt: skip
     cams = jax.tree.map(lambda *a: jnp.stack(a), *[f.camera for f in fits])
     src = source or (str(image) if not isinstance(image, np.ndarray) else "photo")
     est = _fits_to_estimates(fits, model.num_betas, frame, src, "blazepose",
@@ -200,7 +203,7 @@ def refine_photo(
       keypoints: optional (P, K, 3) x, y (pixels), confidence of ``keypoint_set`` ("body25"
         or "coco17"): the people to refine, initialized from them
         (:func:`estimates_from_keypoints`; people with fewer than 4 usable keypoints are
-        left out, ``kept`` says which stayed). intrinsics: (fx, fy, cx, cy) for them, or
+        left out, ``kept`` says which stayed). intrinsics: the photo's (fx, fy, cx, cy), or
         None: the focal approximation.
 
     Returns:
@@ -220,7 +223,8 @@ def refine_photo(
     img = np.asarray(img, np.float32) / (255.0 if img.dtype == np.uint8 else 1.0)
     if keypoints is None:
         options = photo_options(network[0]) if options is None else options
-        pe = estimates_from_photo(model, img, boxes=boxes, tiles=tiles, runner=runner)
+        pe = estimates_from_photo(model, img, boxes=boxes, tiles=tiles, runner=runner,
+                                  intrinsics=intrinsics)  # fmt: skip
         kp = mediapipe33_keypoints(pe.landmarks) if use_landmarks else None
         opts = landmark_options(options) if use_landmarks else options
         extra = {"landmarks": pe.landmarks, "masks": pe.masks}
@@ -281,6 +285,7 @@ def read_photo_inputs(
     progress=False,
     min_score=None,
     max_people=None,
+    intrinsics=None,
 ):
     """``jaxrefine refine`` without ``--estimates``: the people of each image as estimates.
 
@@ -292,6 +297,8 @@ def read_photo_inputs(
     of every photo is their own (numbered across the photos). Images where nobody is found
     are left out, named in a warning (a video's tracks bridge them as missed frames).
     ``min_score`` / ``max_people``: the detector's limits (:func:`estimates_from_photo`).
+    ``intrinsics``: (fx, fy, cx, cy) or a JSON file
+    (:func:`~jaxrefine.inputs.read_intrinsics`) for every image, else the focal approximation.
 
     Returns ``(images, estimates, frame_of, keypoints (N, 25, 3) or None, "body25" or None,
     landmarks (N, 33, 3), masks)`` (the first five as
@@ -308,9 +315,10 @@ def read_photo_inputs(
 
     from jaxrefine.detect import BlazePose, NoPersonError
     from jaxrefine.detect.track import BINS, appearance
-    from jaxrefine.inputs import read_images
+    from jaxrefine.inputs import read_images, read_intrinsics
 
     images = read_images(images_src)
+    intr = None if intrinsics is None else read_intrinsics(intrinsics)
     linked = images.is_video or video
     runner = BlazePose()
     parts, points, colours, nobody = [], [], [], []
@@ -322,7 +330,8 @@ def read_photo_inputs(
         try:
             pe = estimates_from_photo(model, img, boxes=boxes, tiles=tiles, runner=runner,
                                       frame=i, source=str(images.source), min_score=min_score,
-                                      max_people=max_people, name=name)  # fmt: skip
+                                      max_people=max_people, name=name,
+                                      intrinsics=intr)  # fmt: skip
         except NoPersonError as e:  # an empty frame still counts for the tracker's gaps
             nobody.append(e)
             points.append(np.zeros((0, 33, 3), np.float32))

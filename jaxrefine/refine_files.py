@@ -95,32 +95,52 @@ def match_frames(estimates: Estimates, images: ImageSequence) -> np.ndarray:
     return out
 
 
-def match_keypoints(detected: list[np.ndarray], predicted: np.ndarray) -> np.ndarray:
-    """Pick, per estimate, the detected person closest to its projected keypoints.
+def match_keypoints(
+    detected: list[np.ndarray], predicted: np.ndarray, frame_of=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Give each estimate the detected person of its frame closest to its projected
+    keypoints, one detected person to at most one estimate (the Hungarian method on the mean
+    pixel distance over the person's confident keypoints).
 
     Args:
       detected: per estimate, the (P, K, 3) people detected in its frame.
       predicted: (N, K, 2) the estimates' projected keypoints of the same set.
+      frame_of: (N,) each estimate's frame (its estimates share the frame's people); None:
+        every estimate in a frame of its own.
 
     Returns:
-      (N, K, 3) keypoints (confidence 0 everywhere when no detection is within
-      ``MATCH_RADIUS`` of the person's size).
+      ``(keypoints, person)``: (N, K, 3) the matched keypoints (confidence 0 everywhere when
+      no detection is within ``MATCH_RADIUS`` of the person's size), and (N,) int64 the
+      matched person's place among the frame's detections, -1 for none.
     """
+    from scipy.optimize import linear_sum_assignment
+
     n, k = predicted.shape[:2]
-    out = np.zeros((n, k, 3), np.float32)
-    for i in range(n):
-        people = detected[i]
-        if len(people) == 0:
+    frame_of = np.arange(n) if frame_of is None else np.asarray(frame_of)
+    out, person = np.zeros((n, k, 3), np.float32), np.full(n, -1, np.int64)
+    for f in np.unique(frame_of):
+        rows = np.flatnonzero(frame_of == f)
+        people = np.asarray(detected[rows[0]], np.float32).reshape(-1, k, 3)
+        if not len(people):
             continue
-        size = np.ptp(predicted[i], axis=0).max() + 1e-6
-        conf = people[..., 2] > 0
-        dist = np.linalg.norm(people[..., :2] - predicted[i][None], axis=-1)
-        mean = np.sum(dist * conf, 1) / np.maximum(conf.sum(1), 1)
-        mean[conf.sum(1) == 0] = np.inf
-        best = int(np.argmin(mean))
-        if mean[best] < MATCH_RADIUS * size:
-            out[i] = people[best]
-    return out
+        cost = np.stack([_mean_distance(people, predicted[i]) for i in rows])  # (R, P)
+        radius = np.asarray([MATCH_RADIUS * (np.ptp(predicted[i], axis=0).max() + 1e-6)
+                             for i in rows])  # fmt: skip
+        within = cost < radius[:, None]
+        pick_r, pick_p = linear_sum_assignment(np.where(within, cost, 1e12))
+        for r, q in zip(pick_r, pick_p, strict=True):
+            if within[r, q]:
+                out[rows[r]], person[rows[r]] = people[q], q
+    return out, person
+
+
+def _mean_distance(people: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(P,) mean pixel distance of each person's confident keypoints (P, K, 3) to ``points``
+    (K, 2); inf for a person with none."""
+    conf = people[..., 2] > 0
+    dist = np.linalg.norm(people[..., :2] - points[None], axis=-1)
+    mean = np.sum(dist * conf, 1) / np.maximum(conf.sum(1), 1)
+    return np.where(conf.any(1), mean, np.inf)
 
 
 def _params(est: Estimates, idx) -> dict:
@@ -157,8 +177,11 @@ def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intri
                 keypoint_images=None):  # fmt: skip
     """Read and check everything before any work: ``(images, estimates, frame_of, keypoints
     (N, K, 3) or None, keypoint set name or None)``. ``keypoint_images``: a COCO file naming
-    the image ids of a COCO results ``keypoints_path``."""
+    the image ids of a COCO results ``keypoints_path``. With keypoints each estimate gets
+    the person of its image's keypoints it matches (:func:`match_keypoints`) as its
+    ``person`` and that person's score; estimates matching nobody are named in a warning."""
     from jaxrefine.inputs import read_estimates, read_images, read_intrinsics, read_keypoints
+    from jaxrefine.inputs.keypoint_files import person_scores
 
     images = read_images(images_src)
     intr = None if intrinsics is None else read_intrinsics(intrinsics)
@@ -179,7 +202,17 @@ def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intri
             stacklevel=2,
         )
     detected = [kp.people(keys[f], size(int(f)) if kp.normalized else None) for f in frame_of]
-    matched = match_keypoints(detected, _projected_keypoints(model, est, kp.set_name))
+    matched, person = match_keypoints(detected, _projected_keypoints(model, est, kp.set_name),
+                                      frame_of)  # fmt: skip
+    lone = [i for i in range(len(est)) if person[i] < 0 and keys[frame_of[i]] is not None]
+    if lone:
+        warnings.warn(f"{kp.source}: {len(lone)} of the {len(est)} estimates match no person "
+                      f"of their image's keypoints (e.g. estimate {lone[0]}, image "
+                      f"{images.names[frame_of[lone[0]]]!r}; a match lies within "
+                      f"{MATCH_RADIUS:g} of the body's size); those are fitted without "
+                      "keypoints", stacklevel=2)  # fmt: skip
+    scores = np.where(person >= 0, person_scores(matched), np.nan).astype(np.float32)
+    est = dataclasses.replace(est, person=person, score=scores)
     return images, est, frame_of, matched, kp.set_name
 
 
@@ -395,8 +428,9 @@ def write_meshes(model, images, est, frame_of, merged, out: Path, obj: bool, ply
 
 def write_results(model, images, est, frame_of, merged, out: Path, backend: str) -> Path:
     """``refined.npz`` in the documented result format with the per-frame extras (for people
-    found in photos also ``person``, their place among their image's detections, and
-    ``person_score``, the detection's score: :class:`~jaxrefine.inputs.Estimates`)."""
+    found in photos, or estimates given keypoints, also ``person``, their place among their
+    image's detections (-1: no keypoint person matched), and ``person_score``, the
+    detection's score: :class:`~jaxrefine.inputs.Estimates`)."""
     from jaxrefine.io import save_result
 
     params = {k: merged[f"param_{k}"] for k in ("global_orient", "body_pose", "betas", "transl")}
@@ -503,15 +537,18 @@ def refine_files(
     BlazePose landmarks (:func:`jaxrefine.photo.read_photo_inputs`; ``boxes``, ``tiles``: None
     = the photos' default :data:`jaxrefine.photo.PHOTO_TILES`; ``min_person_score`` the
     detector's least score and ``max_people`` the most people per image, None: BlazePose's
-    defaults), or, with ``keypoints_path``,
-    they are the keypoint file's people, initialized from their keypoints
-    (:func:`jaxrefine.photo.read_keypoint_photo_inputs`; ``intrinsics`` for the camera;
+    defaults), or, with ``keypoints_path``, they are the keypoint file's people, initialized
+    from their keypoints
+    (:func:`jaxrefine.photo.read_keypoint_photo_inputs`;
     ``min_person_score`` the least score of a person refined, None: its default; no
     BlazePose and no masks; ``keypoint_images`` names a COCO results list's image ids); their
     landmarks are the keypoint term (BODY_25) unless ``use_landmarks`` is False, and
     ``overlays/<image>_people.png`` shows every person of an image; ``video``: the images
     (a folder or list) are one video's frames in order, so their people are linked into
-    tracks as a video file's are. ``options`` default: :class:`~jaxrefine.refine.RefineOptions`'
+    tracks as a video file's are. ``intrinsics`` (fx, fy, cx, cy, or a JSON file): the camera
+    of every image (replacing an estimates file's own); None: the file's, else the focal
+    approximation.
+    ``options`` default: :class:`~jaxrefine.refine.RefineOptions`'
     defaults, for photos :func:`jaxrefine.photo.photo_options` (mask gate, confidence weights).
 
     With ``jax.distributed`` initialized (several processes) each process refines its share of
@@ -527,7 +564,7 @@ def refine_files(
     if video and estimates_path is not None:
         raise InputError("--video links detected people into tracks: give photos without "
                          "--estimates (an estimates file brings its own track ids)")  # fmt: skip
-    _check_people_source(estimates_path, keypoints_path, intrinsics, boxes, tiles, options)
+    _check_people_source(estimates_path, keypoints_path, boxes, tiles, options)
     if keypoint_images is not None and keypoints_path is None:
         raise InputError("--keypoint-images names the image ids of a COCO results --keypoints "
                          "file: give the file")  # fmt: skip
@@ -547,6 +584,7 @@ def refine_files(
         images, est, frame_of, kp, kp_set, _, masks = read_photo_inputs(
             images_src, model, boxes=boxes, tiles=tiles, use_landmarks=use_landmarks,
             video=video, progress=progress, min_score=min_person_score, max_people=max_people,
+            intrinsics=intrinsics,
         )  # fmt: skip
     else:
         images, est, frame_of, kp, kp_set = read_inputs(
@@ -627,7 +665,7 @@ def _person_limits(keypoints_path, boxes, min_person_score, max_people) -> dict:
             "max_people": MAX_PEOPLE if max_people is None else int(max_people)}  # fmt: skip
 
 
-def _check_people_source(estimates_path, keypoints_path, intrinsics, boxes, tiles, options):
+def _check_people_source(estimates_path, keypoints_path, boxes, tiles, options):
     """Refuse, before any work, options that do not fit where the people come from: an
     estimates file, a keypoint file (photos without ``--estimates``), or BlazePose."""
     detector = estimates_path is None and keypoints_path is None
@@ -638,9 +676,6 @@ def _check_people_source(estimates_path, keypoints_path, intrinsics, boxes, tile
         whose = "an estimates file" if estimates_path is not None else "a keypoint file"
         raise InputError(f"--box / --tiles choose the people the detector finds; {whose} "
                          "brings its own people")  # fmt: skip
-    if detector and intrinsics is not None:
-        raise InputError("--intrinsics needs --estimates or --keypoints (the detector's photos "
-                         "use the focal approximation)")  # fmt: skip
 
 
 def _write_merged(model, images, est, frame_of, merged, out, backend, pics, outputs, *, photos,
@@ -747,7 +782,8 @@ def main(argv: list[str]) -> int:
       help=f"without --estimates and --keypoints: at most this many people per image, the "
            f"best detector scores (default {MAX_PEOPLE}; more found: a warning)")  # fmt: skip
     a("--intrinsics", nargs="+", default=None,
-      help="fx fy cx cy, or a JSON file (with --estimates or --keypoints)")  # fmt: skip
+      help="fx fy cx cy, or a JSON file: the camera of every image (default: the estimates "
+           "file's, else focal sqrt(w^2 + h^2) at the image centre)")  # fmt: skip
     a("--checkpoint", default=None, help="network checkpoint (default: the shipped one)")
     a("--model", default=None, help="body model file (default: the open model)")
     a("--gender", default=None, help="gender of a model folder (neutral/male/female)")

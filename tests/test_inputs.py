@@ -281,6 +281,44 @@ def test_video_keypoints_reach_the_fit_and_gaps_are_named(tmp_path):
     assert len(gaps) == 1 and re.search(r"op: no keypoints for 1 of .*'frame_000001'", gaps[0])
     assert kp_set == "body25" and kps.shape == (3, 25, 3)
     np.testing.assert_array_equal(kps[:, :, 2].sum(1) > 0, [True, False, True])
+    assert not [w for w in caught if "match no person" in str(w.message)]  # frame 1 has none
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the same gap again
+        est = read_inputs(tmp_path / "clip.mp4", tmp_path / "est.npz", model,
+                          keypoints_path=tmp_path / "op")[1]  # fmt: skip
+    assert est.person.tolist() == [0, -1, 0]  # which person of the file each one matched
+    np.testing.assert_array_equal(est.score, np.asarray([1, np.nan, 1], np.float32))
+    far = np.concatenate([proj[2] + 500, np.ones((25, 1))], 1).reshape(-1).tolist()
+    (tmp_path / "op" / "clip_000000000002_keypoints.json").write_text(
+        json.dumps({"people": [{"pose_keypoints_2d": far}]})
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        est = read_inputs(tmp_path / "clip.mp4", tmp_path / "est.npz", model,
+                          keypoints_path=tmp_path / "op")[1]  # fmt: skip
+    lone = [str(w.message) for w in caught if "match no person" in str(w.message)]
+    assert len(lone) == 1 and "1 of the 3 estimates match no person of their image's " in lone[0]
+    assert "(e.g. estimate 2, image 'frame_000002'" in lone[0]
+    assert est.person.tolist() == [0, -1, -1]
+
+
+def test_keypoint_people_match_one_estimate_each():
+    """Two estimates side by side both lie nearest the left person; one-to-one matching gives
+    the right person to the second (a greedy pick gave the left one twice); an estimate far
+    from everyone matches no one."""
+    from jaxrefine.refine_files import match_keypoints
+
+    grid = np.stack(np.meshgrid(np.arange(5.0), np.arange(5.0)), -1).reshape(25, 2) * 20
+    left, right = grid + [100, 100], grid + [150, 100]  # bodies 80 px, a match within 40 px
+    people = np.stack([np.concatenate([q, np.ones((25, 1))], 1) for q in (left, right)])
+    # 2 px and 48 px from left and right; 20 px and 30 px
+    predicted = np.stack([left + [2, 0], left + [20, 0], grid + [400, 400]])
+    kps, person = match_keypoints([people] * 3, predicted, np.zeros(3, np.int64))
+    assert person.tolist() == [0, 1, -1]
+    np.testing.assert_array_equal(kps[:2], people)
+    assert not kps[2].any()
+    _, alone = match_keypoints([people] * 3, predicted)  # each in a frame of its own
+    assert alone.tolist() == [0, 0, -1]
 
 
 def _mediapipe_people(points_px, size, visibility=0.9):

@@ -265,8 +265,6 @@ def test_keypoint_photos_refuse_what_does_not_fit(model, photos, tmp_path):
             boxes=[[0, 0, 10, 10]], options=FAST)  # fmt: skip
     refused("need BlazePose's person masks",
             options=dataclasses.replace(FAST, mask_gate=0.03))  # fmt: skip
-    refused("--intrinsics needs --estimates or --keypoints", keypoints_path=None,
-            intrinsics=[500, 500, 32, 32], options=FAST)  # fmt: skip
     (tmp_path / "few").mkdir()
     few = np.zeros((1, 25, 3), np.float32)
     few[0, :3] = [[5, 5, 0.9], [6, 9, 0.9], [4, 12, 0.9]]

@@ -188,11 +188,15 @@ def test_refine_photo_without_estimates_end_to_end(coco_photo, tiny_checkpoint, 
     # with the silhouette term on BlazePose's mask (the photo path's masks reach the fit)
     fast = RefineOptions(batch_size=1, camera_steps=2, body_steps=3, texture_size=32,
                          silhouette_weight=1.0, mask_gate=0.03)  # fmt: skip
+    intr = [700.0, 710.0, 300.0, 200.0]  # a calibrated camera (the photo's focal is unknown)
     rep = refine_files(coco_photo, None, out, model=model,
                        network=network.load_params(tiny_checkpoint)[:2], options=fast,
-                       outputs=Outputs(tracks=False), progress=False)  # fmt: skip
+                       outputs=Outputs(tracks=False), progress=False,
+                       intrinsics=intr)  # fmt: skip
     assert not rep["failed"]
     res = load_result(out / "refined.npz", model)
+    k = res["camera_K"][0]
+    np.testing.assert_allclose([k[0, 0], k[1, 1], k[0, 2], k[1, 2]], intr)  # the user's camera
     assert res["body_pose"].shape == (1, 69) and list(res["track_id"]) == [0]
     # BlazePose's first detection, with the detector's score (kept from 0.5, its floor, up)
     assert list(res["person"]) == [0] and 0.5 <= float(res["person_score"][0]) <= 1.0

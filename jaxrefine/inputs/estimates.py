@@ -71,11 +71,12 @@ class Estimates:
       focal_rule: how missing focal lengths are filled: ``"diagonal"`` (``sqrt(w^2 + h^2)``)
         or ``"hmr2"`` (``5000 / 256 * max(h, w)``, 4D-Humans' ``pred_cam_t_full``).
       person: (N,) int64 each person's place among their image's detections (a keypoint
-        file's people in the file's order, BlazePose's detections best first), or None (an
-        estimates file: its rows are the people).
+        file's people in the file's order, BlazePose's detections best first; for an
+        estimates file given keypoints, the keypoint person it matched, -1 for none), or None
+        (an estimates file alone: its rows are the people).
       score: (N,) float32 the detection's score (BlazePose's detector score, 1 for a user's
-        box; a keypoint file's :func:`~jaxrefine.inputs.keypoint_files.person_scores`), or
-        None with ``person``.
+        box; a keypoint file's :func:`~jaxrefine.inputs.keypoint_files.person_scores`; NaN
+        where ``person`` is -1), or None with ``person``.
     """
 
     global_orient: np.ndarray
