@@ -15,7 +15,8 @@ end (``OUT/``):
   ``status_name``, ``frame``, ``track_id``, ``init_loss``, ``final_loss``;
 - ``report.json``: per frame its status, initial and final objective, visible vertices, mean
   predicted displacement (px) and time; the run's settings and totals;
-- ``overlays/<frame>_<track>.png``: before / after overlays; for videos ``overlays.mp4``;
+- ``overlays/<frame>_<track>.png``: before / after overlays; for videos ``overlays.mp4``
+  (one picture per video frame with every person in it, at the video's rate);
 - ``tracks/track_<id>.glb`` and ``.bvh``: each person's refined sequence (shared shape);
 - ``meshes/<frame>_<track>.obj|.ply`` on request.
 
@@ -340,14 +341,13 @@ def _overlay_path(out: Path, images, est, frame_of, i: int) -> Path:
     return out / "overlays" / f"{_label(images, int(frame_of[i]), est.track_id[i])}.png"
 
 
-def write_overlays(model, images, est, frame_of, merged, out: Path, backend: str) -> dict:
+def write_overlays(model, images, est, frame_of, merged, out: Path, backend: str) -> None:
     """Before / after overlays (PNG) of the estimates ``merged["index"]`` (``merged`` as
-    :func:`run_chunks` returns it), returned as ``{estimate: uint8 picture}`` for a video."""
+    :func:`run_chunks` returns it)."""
     from jaxrefine.shading import render_body
     from jaxrefine.viz import image_grid, overlay, save_png
 
     keys = ("global_orient", "body_pose", "betas", "transl")
-    pics = {}
     for j, i in enumerate(merged["index"].tolist()):
         img = np.asarray(images[int(frame_of[i])], np.float32)
         h, w = img.shape[:2]
@@ -359,38 +359,58 @@ def write_overlays(model, images, est, frame_of, merged, out: Path, backend: str
                                jnp.asarray(p["transl"])[None]).vertices[0]  # fmt: skip
             ch, _ = render_body(model, verts, cam, h, w, lighting=True, backend=backend)
             panels.append(overlay(img, np.asarray(ch.rgb), np.asarray(ch.mask) > 0.5))
-        pic = image_grid(panels, ncols=3)
-        save_png(_overlay_path(out, images, est, frame_of, i), pic)
-        pics[i] = (np.clip(pic, 0, 1) * 255).astype(np.uint8)
-    return pics
+        save_png(_overlay_path(out, images, est, frame_of, i), image_grid(panels, ncols=3))
 
 
-def video_pictures(model, images, est, frame_of, merged, out: Path, backend: str, pics: dict):
-    """Every estimate's overlay for the video, in order: from ``pics`` (this process's), else
-    the PNG another process wrote to a shared ``OUT``, else drawn (and saved) here."""
-    import imageio.v3 as iio
+def video_pictures(model, images, est, frame_of, merged, backend: str, keypoints=None,
+                   progress: bool = False):  # fmt: skip
+    """One uint8 picture per frame of the video, in order (a generator): the frame (with the
+    ``keypoints`` term, (N, K, 3) or None, as dots), every person's initial bodies, their
+    refined bodies (:func:`jaxrefine.photo.people_picture`); a frame without anyone shows the
+    frame in all three panels, so the video keeps the input's timing."""
+    from tqdm import tqdm
 
-    missing = [i for i in range(len(est)) if i not in pics]
-    on_disk = [i for i in missing if _overlay_path(out, images, est, frame_of, i).is_file()]
-    pics = dict(pics)
-    for i in on_disk:
-        pics[i] = iio.imread(_overlay_path(out, images, est, frame_of, i))[..., :3]
-    drawn = np.setdiff1d(np.asarray(missing, np.int64), np.asarray(on_disk, np.int64))
-    rows = {k: v[drawn] for k, v in merged.items()}
-    pics.update(write_overlays(model, images, est, frame_of, rows, out, backend))
-    return [pics[i] for i in range(len(est))]
+    from jaxrefine.photo import people_picture
+    from jaxrefine.viz import image_grid
+
+    keys = ("global_orient", "body_pose", "betas", "transl")
+    for f in tqdm(range(len(images)), unit="frame", desc="video", disable=not progress):
+        img = np.asarray(images[f], np.float32)
+        sel = np.flatnonzero(frame_of == f)
+        if not len(sel):
+            pic = image_grid([img] * 3)
+        else:
+            init = {k: getattr(est, k)[sel] for k in keys}
+            refined = {k: merged[f"param_{k}"][sel] for k in keys}
+            pts = None if keypoints is None else np.asarray(keypoints)[sel]
+            cam = Camera.from_intrinsics(est.intrinsics[sel])
+            pic = people_picture(model, img, [init, refined], cam, backend=backend,
+                                 keypoints=pts)  # fmt: skip
+        yield (np.clip(pic, 0, 1) * 255).astype(np.uint8)
 
 
-def write_video(path: Path, pictures: list, fps: float) -> None:
-    """An MP4 of the overlays (imageio-ffmpeg), written to a temporary file then moved."""
-    import imageio.v3 as iio
+def write_video(path: Path, pictures, fps: float) -> None:
+    """An MP4 of ``pictures`` (an iterable of (H, W, 3) uint8, streamed to imageio-ffmpeg, so a
+    long video is never held in memory; cut or padded to the first one's size, even sides),
+    written to a temporary file then moved."""
+    import imageio_ffmpeg
 
-    h = max(p.shape[0] for p in pictures) // 2 * 2
-    w = max(p.shape[1] for p in pictures) // 2 * 2
-    frames = np.stack([np.pad(p, ((0, max(h - p.shape[0], 0)), (0, max(w - p.shape[1], 0)),
-                                  (0, 0)))[:h, :w] for p in pictures])  # fmt: skip
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    iio.imwrite(tmp, frames, fps=fps)
+    writer, size = None, None
+    try:
+        for pic in pictures:
+            if writer is None:
+                size = (pic.shape[0] // 2 * 2, pic.shape[1] // 2 * 2)
+                writer = imageio_ffmpeg.write_frames(str(tmp), (size[1], size[0]), fps=fps,
+                                                     macro_block_size=2)  # fmt: skip
+                writer.send(None)
+            pad = ((0, max(size[0] - pic.shape[0], 0)), (0, max(size[1] - pic.shape[1], 0)), (0, 0))
+            writer.send(np.ascontiguousarray(np.pad(pic, pad)[: size[0], : size[1]]))
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise ValueError(f"{path}: no pictures for the video")
     os.replace(tmp, path)
 
 
@@ -604,16 +624,16 @@ def refine_files(
     mine = np.unique(groups[distributed.share(len(est), count, pid, groups)])
     local = run_chunks(model, network, images, est, frame_of, kp, options, out, groups=groups,
                        resume=resume, progress=progress, chunks=mine, masks=masks)  # fmt: skip
-    pics = {}
-    if outputs.overlays or (outputs.video and images.is_video):
-        pics = write_overlays(model, images, est, frame_of, local, out, backend)
+    if outputs.overlays:
+        write_overlays(model, images, est, frame_of, local, out, backend)
     if outputs.obj or outputs.ply:
         write_meshes(model, images, est, frame_of, local, out, outputs.obj, outputs.ply)
     merged = distributed.merge(distributed.gather(local))
     files = []  # process 0 writes the collection's files
     if pid == 0:
-        files = _write_merged(model, images, est, frame_of, merged, out, backend, pics,
-                              outputs, photos=estimates_path is None, keypoints=kp)  # fmt: skip
+        files = _write_merged(model, images, est, frame_of, merged, out, backend, outputs,
+                              photos=estimates_path is None, keypoints=kp,
+                              progress=progress)  # fmt: skip
     people = "keypoints" if keypoints_path is not None else "blazepose"
     settings = {"images": str(images.source), "estimates": str(estimates_path or people),
                 "estimates_format": est.fmt, "keypoints": None if keypoints_path is None else
@@ -678,8 +698,8 @@ def _check_people_source(estimates_path, keypoints_path, boxes, tiles, options):
                          "brings its own people")  # fmt: skip
 
 
-def _write_merged(model, images, est, frame_of, merged, out, backend, pics, outputs, *, photos,
-                  keypoints=None):  # fmt: skip
+def _write_merged(model, images, est, frame_of, merged, out, backend, outputs, *, photos,
+                  keypoints=None, progress=False):  # fmt: skip
     """Process 0's part: ``refined.npz``, the video, the photos' people overlays (with the
     ``keypoints`` term, (N, K, 3) or None, as dots) and the tracks, from every estimate's
     results; returns the files written."""
@@ -687,10 +707,11 @@ def _write_merged(model, images, est, frame_of, merged, out, backend, pics, outp
     fps = outputs.fps or images.fps or 30.0
     files = [str(out / "refined.npz")]
     if outputs.video and images.is_video:
-        pictures = video_pictures(model, images, est, frame_of, merged, out, backend, pics)
-        write_video(out / "overlays.mp4", pictures, fps)
+        pictures = video_pictures(model, images, est, frame_of, merged, backend, keypoints,
+                                  progress=progress)  # fmt: skip
+        write_video(out / "overlays.mp4", pictures, images.fps or fps)
         files.append(str(out / "overlays.mp4"))
-    if photos and (outputs.overlays or (outputs.video and images.is_video)):
+    if photos and outputs.overlays:
         from jaxrefine.photo import write_people_overlays
 
         files += write_people_overlays(model, images, est, frame_of, merged, out, backend,

@@ -260,3 +260,50 @@ def test_keypoint_weights_default_per_source_and_zero_is_kept():
     assert weight("coco17", photos=False, given=0.0) == ("coco17", 0.0)  # was turned into 1
     assert weight("body25", photos=True, given=0.5) == ("body25", 0.5)
     assert keypoint_options(FAST, None, photos=True) is FAST
+
+
+def test_a_videos_overlay_has_one_picture_per_frame_with_everyone(
+    user_files, tmp_path, monkeypatch
+):
+    """``overlays.mp4`` keeps the input's timing: one picture per video frame at its rate, two
+    people of one frame in one picture, a frame without anyone shown as it is (it was one
+    picture per estimate: people took turns and empty frames vanished)."""
+    from jaxrefine import photo
+    from jaxrefine import refine_files as rf
+    from jaxrefine.inputs import read_images
+
+    model, root, net = user_files
+    frames = [iio.imread(root / "imgs" / f"frame{i}.png") for i in range(3)]
+    iio.imwrite(tmp_path / "clip.mp4", np.stack(frames), fps=10)
+    est = dict(np.load(root / "est.npz"))
+    del est["imgname"]
+    np.savez(tmp_path / "est.npz", **est, frame=np.array([0, 0, 2]))  # nobody in frame 1
+    drawn, people, real_draw, real_write = [], [], photo.people_picture, rf.write_video
+
+    def count_people(model, image, param_sets, cameras, **kw):
+        people.append(len(param_sets[0]["betas"]))
+        return real_draw(model, image, param_sets, cameras, **kw)
+
+    def keep(path, pictures, fps):
+        drawn.extend(pictures)
+        real_write(path, drawn, fps)
+
+    monkeypatch.setattr(photo, "people_picture", count_people)
+    monkeypatch.setattr(rf, "write_video", keep)
+    out = tmp_path / "out"
+    refine_files(tmp_path / "clip.mp4", tmp_path / "est.npz", out, model=model, network=net,
+                 options=FAST, outputs=Outputs(overlays=False, tracks=False),
+                 progress=False)  # fmt: skip
+    assert people == [2, 1]  # frame 0's two people in one picture, frame 2's one
+    assert [p.shape for p in drawn] == [(64, 3 * 64 + 2 * 2, 3)] * 3  # frame | initial | refined
+    video = read_images(out / "overlays.mp4")
+    assert len(video) == 3 and video.fps == pytest.approx(10)
+    assert np.shape(video[0]) == (64, 196, 3)
+    clip = read_images(tmp_path / "clip.mp4")  # the frames as decoded (H.264 changed them)
+    for f, bodies in ((0, True), (1, False), (2, True)):
+        frame = (np.clip(np.asarray(clip[f]), 0, 1) * 255).astype(np.uint8)
+        panels = [drawn[f][:, k * 66 : k * 66 + 64] for k in range(3)]
+        assert np.array_equal(panels[0], frame)  # the frame itself first
+        for k in (1, 2):  # bodies drawn over it, or (nobody) the frame as it is
+            assert (np.any(panels[k] != frame, -1).mean() > 0.01) == bodies
+    assert not list(out.glob("overlays/*.png"))  # per-estimate pictures only when asked for
