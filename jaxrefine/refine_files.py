@@ -16,7 +16,8 @@ end (``OUT/``):
 - ``report.json``: per frame its status, initial and final objective, visible vertices, mean
   predicted displacement (px) and time; the run's settings and totals;
 - ``overlays/<frame>_<track>.png``: before / after overlays; for videos ``overlays.mp4``
-  (one picture per video frame with every person in it, at the video's rate);
+  (one picture per video frame with every person in it, at the video's rate; for a folder
+  of frames given with ``--video``, at ``--fps`` or 30);
 - ``tracks/track_<id>.glb`` and ``.bvh``: each person's refined sequence (shared shape);
 - ``meshes/<frame>_<track>.obj|.ply`` on request.
 
@@ -633,7 +634,7 @@ def refine_files(
     if pid == 0:
         files = _write_merged(model, images, est, frame_of, merged, out, backend, outputs,
                               photos=estimates_path is None, keypoints=kp,
-                              progress=progress)  # fmt: skip
+                              progress=progress, video=video)  # fmt: skip
     people = "keypoints" if keypoints_path is not None else "blazepose"
     settings = {"images": str(images.source), "estimates": str(estimates_path or people),
                 "estimates_format": est.fmt, "keypoints": None if keypoints_path is None else
@@ -699,14 +700,15 @@ def _check_people_source(estimates_path, keypoints_path, boxes, tiles, options):
 
 
 def _write_merged(model, images, est, frame_of, merged, out, backend, outputs, *, photos,
-                  keypoints=None, progress=False):  # fmt: skip
-    """Process 0's part: ``refined.npz``, the video, the photos' people overlays (with the
+                  keypoints=None, progress=False, video=False):  # fmt: skip
+    """Process 0's part: ``refined.npz``, the video (of a video file, or of images that are
+    one ``video``'s frames, at ``outputs.fps`` or 30), the photos' people overlays (with the
     ``keypoints`` term, (N, K, 3) or None, as dots) and the tracks, from every estimate's
     results; returns the files written."""
     write_results(model, images, est, frame_of, merged, out, backend)
     fps = outputs.fps or images.fps or 30.0
     files = [str(out / "refined.npz")]
-    if outputs.video and images.is_video:
+    if outputs.video and (images.is_video or video):
         pictures = video_pictures(model, images, est, frame_of, merged, backend, keypoints,
                                   progress=progress)  # fmt: skip
         write_video(out / "overlays.mp4", pictures, images.fps or fps)

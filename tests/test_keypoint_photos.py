@@ -185,6 +185,23 @@ def test_refine_photos_from_a_keypoint_file(model, photos, tmp_path, monkeypatch
     np.testing.assert_array_equal(pic[xy[:, 1], xy[:, 0]], [[255, 51, 51]] * len(xy))
 
 
+def test_a_folder_of_frames_said_to_be_a_video_gets_its_video(model, photos, tmp_path,
+                                                              monkeypatch):
+    """``video=True`` on a folder of frames writes ``overlays.mp4`` too (before only a video
+    file did), one picture per frame at the given rate."""
+    from jaxrefine.inputs import read_images
+
+    root, b, net = photos
+    _no_detector(monkeypatch)
+    with pytest.warns(UserWarning, match="fewer than 4 usable keypoints"):
+        refine_files(root / "imgs", None, tmp_path / "out", model=model, network=net,
+                     keypoints_path=root / "kp", options=FAST, video=True, progress=False,
+                     outputs=Outputs(overlays=False, tracks=False, fps=12))  # fmt: skip
+    video = read_images(tmp_path / "out" / "overlays.mp4")
+    assert len(video) == 3 and video.fps == pytest.approx(12)
+    assert np.shape(video[0]) == (64, 3 * 64 + 2 * 2, 3)
+
+
 def test_keypoint_photos_use_the_photo_defaults_without_masks(photos, tmp_path, monkeypatch):
     """From the command line: the photos' landmark weight and confidence weights, the mask
     gate off (no masks), and the estimates of a keypoint file's people are its frames'."""
