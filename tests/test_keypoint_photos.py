@@ -185,8 +185,7 @@ def test_refine_photos_from_a_keypoint_file(model, photos, tmp_path, monkeypatch
     np.testing.assert_array_equal(pic[xy[:, 1], xy[:, 0]], [[255, 51, 51]] * len(xy))
 
 
-def test_a_folder_of_frames_said_to_be_a_video_gets_its_video(model, photos, tmp_path,
-                                                              monkeypatch):
+def test_a_folder_of_frames_said_to_be_a_video_gets_its_video(model, photos, tmp_path, monkeypatch):
     """``video=True`` on a folder of frames writes ``overlays.mp4`` too (before only a video
     file did), one picture per frame at the given rate."""
     from jaxrefine.inputs import read_images
