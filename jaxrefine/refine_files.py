@@ -393,26 +393,36 @@ def video_pictures(model, images, est, frame_of, merged, backend: str, keypoints
 def write_video(path: Path, pictures, fps: float) -> None:
     """An MP4 of ``pictures`` (an iterable of (H, W, 3) uint8, streamed to imageio-ffmpeg, so a
     long video is never held in memory; cut or padded to the first one's size, even sides),
-    written to a temporary file then moved."""
+    written to a temporary file then moved (removed if anything fails)."""
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        if not _stream_video(tmp, pictures, fps):
+            raise ValueError(f"{path}: no pictures for the video")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+
+
+def _stream_video(path: Path, pictures, fps: float) -> int:
+    """Send ``pictures`` to an imageio-ffmpeg writer of ``path``; returns how many."""
     import imageio_ffmpeg
 
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    writer, size = None, None
+    writer, count = None, 0
     try:
         for pic in pictures:
             if writer is None:
-                size = (pic.shape[0] // 2 * 2, pic.shape[1] // 2 * 2)
-                writer = imageio_ffmpeg.write_frames(str(tmp), (size[1], size[0]), fps=fps,
+                h, w = pic.shape[0] // 2 * 2, pic.shape[1] // 2 * 2
+                writer = imageio_ffmpeg.write_frames(str(path), (w, h), fps=fps,
                                                      macro_block_size=2)  # fmt: skip
                 writer.send(None)
-            pad = ((0, max(size[0] - pic.shape[0], 0)), (0, max(size[1] - pic.shape[1], 0)), (0, 0))
-            writer.send(np.ascontiguousarray(np.pad(pic, pad)[: size[0], : size[1]]))
+            pad = ((0, max(h - pic.shape[0], 0)), (0, max(w - pic.shape[1], 0)), (0, 0))
+            writer.send(np.ascontiguousarray(np.pad(pic, pad)[:h, :w]))
+            count += 1
     finally:
         if writer is not None:
             writer.close()
-    if writer is None:
-        raise ValueError(f"{path}: no pictures for the video")
-    os.replace(tmp, path)
+    return count
 
 
 def write_tracks(model, est, merged, out: Path, fps: float) -> list[str]:

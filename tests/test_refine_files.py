@@ -307,3 +307,20 @@ def test_a_videos_overlay_has_one_picture_per_frame_with_everyone(
         for k in (1, 2):  # bodies drawn over it, or (nobody) the frame as it is
             assert (np.any(panels[k] != frame, -1).mean() > 0.01) == bodies
     assert not list(out.glob("overlays/*.png"))  # per-estimate pictures only when asked for
+
+
+def test_a_video_that_fails_midway_leaves_nothing(tmp_path):
+    from jaxrefine.refine_files import write_video
+
+    def pictures():
+        yield np.zeros((33, 41, 3), np.uint8)  # odd sides: cut to even ones
+        raise RuntimeError("a rendering failed")
+
+    with pytest.raises(RuntimeError, match="a rendering failed"):
+        write_video(tmp_path / "v.mp4", pictures(), 10.0)
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(ValueError, match="no pictures for the video"):
+        write_video(tmp_path / "v.mp4", iter([]), 10.0)
+    assert not list(tmp_path.iterdir())
+    write_video(tmp_path / "v.mp4", [np.zeros((33, 41, 3), np.uint8)] * 2, 10.0)
+    assert [p.name for p in tmp_path.iterdir()] == ["v.mp4"]
