@@ -20,8 +20,8 @@ from jaxrefine.inputs.errors import InputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
-# A decoded video may take this share of the physical memory: the rest is for the fits, the
-# renderings and the video's overlay pictures (another copy of every frame, twice as wide)
+# A decoded video may take this share of the physical memory: the rest is for the fits and
+# the renderings (the overlay video is streamed to its file picture by picture, not held)
 VIDEO_MEMORY_FRACTION = 0.25
 
 
