@@ -599,7 +599,7 @@ def keypoint_frame_people(
 
 
 def people_picture(model, image, param_sets: list[dict], cameras: Camera, *, backend="auto",
-                   keypoints=None):  # fmt: skip
+                   keypoints=None, labels=None):  # fmt: skip
     """The photo beside each parameter set's people rendered over it (farther people first,
     nearer ones on top): (H, (1 + S) W + pads, 3) float32.
 
@@ -608,9 +608,11 @@ def people_picture(model, image, param_sets: list[dict], cameras: Camera, *, bac
       cameras: batched full-image cameras (P).
       keypoints: optional (P, K, 3) x, y, confidence the fit used, drawn as dots on the photo
         (those with confidence > 0).
+      labels: optional P strings written above each person's body in the last panel (a
+        person whose body is off the picture gets none).
     """
     from jaxrefine.shading import render_body
-    from jaxrefine.viz import draw_points, image_grid, overlay
+    from jaxrefine.viz import draw_labels, draw_points, image_grid, overlay
 
     img = np.asarray(image, np.float32)
     h, w = img.shape[:2]
@@ -622,13 +624,19 @@ def people_picture(model, image, param_sets: list[dict], cameras: Camera, *, bac
     for p in param_sets:
         pose = jnp.concatenate([jnp.asarray(p["global_orient"])[:, None], p["body_pose"]], 1)
         verts = pose_batch(model, pose, jnp.asarray(p["betas"]), jnp.asarray(p["transl"]))
-        pic = img
+        pic, tops = img, np.full((len(pose), 2), np.nan)
         for i in np.argsort(-np.asarray(p["transl"])[:, 2]):
             cam = jax.tree.map(lambda a, i=i: a[i], cameras)
             ch, _ = render_body(model, verts.vertices[i], cam, h, w, lighting=True,
                                 backend=backend)  # fmt: skip
-            pic = overlay(pic, np.asarray(ch.rgb), np.asarray(ch.mask) > 0.5)
+            mask = np.asarray(ch.mask) > 0.5
+            pic = overlay(pic, np.asarray(ch.rgb), mask)
+            ys, xs = np.nonzero(mask)
+            if len(ys):  # the label's anchor: the top of the body's outline, centred
+                tops[i] = ((xs.min() + xs.max()) / 2, ys.min())
         panels.append(pic)
+    if labels is not None:
+        panels[-1] = draw_labels(panels[-1], labels, tops, size=max(10, round(max(h, w) / 40)))
     return image_grid(panels)
 
 
@@ -636,7 +644,8 @@ def write_people_overlays(model, images, est, frame_of, merged, out, backend: st
                           keypoints=None) -> list[str]:  # fmt: skip
     """``OUT/overlays/<image>_people.png``: per image, the photo (with ``keypoints`` (N, K, 3),
     the keypoint term of every estimate, as dots, when given), every person's initial and
-    refined body (``merged`` as :func:`jaxrefine.refine_files.run_chunks` returns it)."""
+    refined body (``merged`` as :func:`jaxrefine.refine_files.run_chunks` returns it), each
+    refined body labelled with its ``person`` number (:func:`_labels`)."""
     from pathlib import Path
 
     from jaxrefine.viz import save_png
@@ -650,10 +659,17 @@ def write_people_overlays(model, images, est, frame_of, merged, out, backend: st
         refined = {k_: merged[f"param_{k_}"][sel] for k_ in keys}
         pts = None if keypoints is None else np.asarray(keypoints)[sel]
         pic = people_picture(model, images[int(f)], [init, refined], cams, backend=backend,
-                             keypoints=pts)  # fmt: skip
+                             keypoints=pts, labels=_labels(est, sel))  # fmt: skip
         path = Path(out) / "overlays" / f"{images.names[int(f)]}_people.png"
         written.append(save_png(path, pic))
     return written
+
+
+def _labels(est: Estimates, rows) -> list[str]:
+    """The people overlays' labels of estimates ``rows``: their ``person`` numbers (as
+    ``refined.npz`` has them), else their track ids."""
+    ids = est.track_id if est.person is None else est.person
+    return [str(int(k)) for k in np.asarray(ids)[rows]]
 
 
 def save_attributed_png(path, picture, credit: str, description: str = "") -> str:

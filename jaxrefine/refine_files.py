@@ -367,8 +367,9 @@ def video_pictures(model, images, est, frame_of, merged, backend: str, keypoints
                    progress: bool = False):  # fmt: skip
     """One uint8 picture per frame of the video, in order (a generator): the frame (with the
     ``keypoints`` term, (N, K, 3) or None, as dots), every person's initial bodies, their
-    refined bodies (:func:`jaxrefine.photo.people_picture`); a frame without anyone shows the
-    frame in all three panels, so the video keeps the input's timing."""
+    refined bodies labelled with their track ids (:func:`jaxrefine.photo.people_picture`); a
+    frame without anyone shows the frame in all three panels, so the video keeps the input's
+    timing."""
     from tqdm import tqdm
 
     from jaxrefine.photo import people_picture
@@ -385,8 +386,9 @@ def video_pictures(model, images, est, frame_of, merged, backend: str, keypoints
             refined = {k: merged[f"param_{k}"][sel] for k in keys}
             pts = None if keypoints is None else np.asarray(keypoints)[sel]
             cam = Camera.from_intrinsics(est.intrinsics[sel])
+            tracks = [str(t) for t in est.track_id[sel]]
             pic = people_picture(model, img, [init, refined], cam, backend=backend,
-                                 keypoints=pts)  # fmt: skip
+                                 keypoints=pts, labels=tracks)  # fmt: skip
         yield (np.clip(pic, 0, 1) * 255).astype(np.uint8)
 
 

@@ -1,8 +1,8 @@
 """Pictures: overlays of rendered meshes on images, colour maps, and PNG grids.
 
-Plain numpy on the host (no JAX, no PIL); PNGs are written with ``matplotlib.image.imsave``
-(Agg, no display needed). Images are float arrays in [0, 1] (H, W, 3) or uint8 (H, W, 3);
-every function accepts both and returns float32 in [0, 1].
+Plain numpy on the host (no JAX; PIL only to draw text labels); PNGs are written with
+``matplotlib.image.imsave`` (Agg, no display needed). Images are float arrays in [0, 1]
+(H, W, 3) or uint8 (H, W, 3); every function accepts both and returns float32 in [0, 1].
 """
 
 from __future__ import annotations
@@ -60,6 +60,27 @@ def draw_points(image, points, radius: int = 3, colour=(1.0, 0.2, 0.2)) -> np.nd
         inside = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)
         img[ys[inside], xs[inside]] = colour
     return img
+
+
+def draw_labels(image, labels: Sequence[str], anchors, size: int = 12) -> np.ndarray:
+    """Text ``labels`` (white, outlined in black) on a copy of ``image``, each centred above its
+    anchor (N, 2) pixels (x, y), moved inside the picture where it would leave it; anchors
+    not finite are skipped. ``size``: text height in pixels. Returns (H, W, 3) float32."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = as_float_image(image)
+    pic = Image.fromarray((img * 255).round().astype(np.uint8))
+    draw, font = ImageDraw.Draw(pic), ImageFont.load_default(size=size)
+    stroke = max(1, size // 8)
+    for text, (x, y) in zip(labels, np.asarray(anchors, np.float64).reshape(-1, 2), strict=True):
+        if not (np.isfinite(x) and np.isfinite(y)):
+            continue
+        x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font, stroke_width=stroke)
+        left = min(max(x - (x1 - x0) / 2, 0), pic.width - (x1 - x0))
+        top = min(max(y - (y1 - y0) - stroke, 0), pic.height - (y1 - y0))
+        draw.text((left - x0, top - y0), text, fill=(255, 255, 255), font=font,
+                  stroke_width=stroke, stroke_fill=(0, 0, 0))  # fmt: skip
+    return np.asarray(pic, np.float32) / 255.0
 
 
 def normals_to_rgb(normals, mask=None) -> np.ndarray:

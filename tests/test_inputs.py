@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import re
@@ -12,6 +13,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from jaxrefine.inputs import (
+    Estimates,
     InputError,
     read_estimates,
     read_images,
@@ -471,3 +473,25 @@ def test_intrinsics(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps({"f": 3}))
     with pytest.raises(InputError, match="bad.json: expected keys"):
         read_intrinsics(tmp_path / "bad.json")
+
+
+def test_estimates_cut_and_join_every_per_person_field():
+    """``take`` and ``concat_estimates`` keep the optional ``person`` / ``score`` rows with
+    the others (the people overlays label bodies with ``person``, else the track id)."""
+    from jaxrefine.inputs.estimates import concat_estimates
+    from jaxrefine.photo import _labels
+
+    p = _params(n=3)
+    est = Estimates(global_orient=p["global_orient"], body_pose=p["body_pose"].reshape(3, 23, 3),
+                    betas=p["betas"], transl=p["transl"], intrinsics=np.ones((3, 4), np.float32),
+                    frame=np.array([0, 0, 1], object), track_id=np.array([5, 6, 7]),
+                    source="s", fmt="f", person=np.array([2, 0, 1]),
+                    score=np.array([0.9, 0.8, 0.7], np.float32))  # fmt: skip
+    cut = est.take(np.array([2, 0]))
+    assert cut.person.tolist() == [1, 2] and cut.track_id.tolist() == [7, 5]
+    np.testing.assert_array_equal(cut.score, np.float32([0.7, 0.9]))
+    both = concat_estimates([est, cut])
+    assert both.person.tolist() == [2, 0, 1, 1, 2] and len(both) == 5
+    plain = dataclasses.replace(cut, person=None, score=None)
+    assert concat_estimates([est, plain]).person is None  # not every part has them
+    assert _labels(est, [0, 1]) == ["2", "0"] and _labels(plain, [0, 1]) == ["7", "5"]

@@ -277,11 +277,12 @@ def test_a_videos_overlay_has_one_picture_per_frame_with_everyone(
     iio.imwrite(tmp_path / "clip.mp4", np.stack(frames), fps=10)
     est = dict(np.load(root / "est.npz"))
     del est["imgname"]
+    est["track_id"] = np.array([0, 1, 0])
     np.savez(tmp_path / "est.npz", **est, frame=np.array([0, 0, 2]))  # nobody in frame 1
     drawn, people, real_draw, real_write = [], [], photo.people_picture, rf.write_video
 
     def count_people(model, image, param_sets, cameras, **kw):
-        people.append(len(param_sets[0]["betas"]))
+        people.append(kw["labels"])  # one per person: their track ids
         return real_draw(model, image, param_sets, cameras, **kw)
 
     def keep(path, pictures, fps):
@@ -294,7 +295,7 @@ def test_a_videos_overlay_has_one_picture_per_frame_with_everyone(
     refine_files(tmp_path / "clip.mp4", tmp_path / "est.npz", out, model=model, network=net,
                  options=FAST, outputs=Outputs(overlays=False, tracks=False),
                  progress=False)  # fmt: skip
-    assert people == [2, 1]  # frame 0's two people in one picture, frame 2's one
+    assert people == [["0", "1"], ["0"]]  # frame 0's two people in one picture, frame 2's one
     assert [p.shape for p in drawn] == [(64, 3 * 64 + 2 * 2, 3)] * 3  # frame | initial | refined
     video = read_images(out / "overlays.mp4")
     assert len(video) == 3 and video.fps == pytest.approx(10)

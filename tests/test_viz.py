@@ -81,3 +81,16 @@ def test_draw_points_stamps_disks_inside_the_image_only():
     expected[9, 11] = True  # at (11, 10) rounded: below the image but for its top pixel
     np.testing.assert_array_equal(red, expected)
     assert np.all(img == 0)  # the input is not drawn on
+
+
+def test_draw_labels_writes_above_the_anchor_and_stays_inside():
+    img = np.zeros((60, 80, 3), np.float32)
+    out = viz.draw_labels(img, ["7"], [[40, 40]], size=12)
+    ys, xs = np.nonzero(out.max(-1) > 0.5)  # the white text
+    assert len(ys) and ys.max() <= 40 and abs((xs.min() + xs.max()) / 2 - 40) <= 4
+    assert np.all(out[41:] == 0)  # nothing below the anchor
+    edge = viz.draw_labels(img, ["12"], [[79, 2]], size=12)  # would leave at the top right
+    assert (edge.max(-1) > 0.5).any()
+    np.testing.assert_array_equal(viz.draw_labels(img, ["3"], [[np.nan, np.nan]]), img)
+    with pytest.raises(ValueError):
+        viz.draw_labels(img, ["1", "2"], [[1, 1]])  # one anchor per label
