@@ -108,7 +108,7 @@ def test_a_videos_people_are_linked_in_the_photo_path(tmp_path, monkeypatch):
     class FakeRunner:  # BlazePose is not needed: the people are given
         pass
 
-    def fake(model, img, *, boxes, tiles, runner, frame, source):
+    def fake(model, img, *, boxes, tiles, runner, frame, source, **limits):
         order = next(calls)  # the detector order of this frame (set before each read)
         n = len(order)
         z = lambda *shape: np.zeros((n, *shape), np.float32)  # noqa: E731
