@@ -563,8 +563,11 @@ def refine_files(
     min_person_score: float | None = None,
     keypoint_images=None,
     max_people: int | None = None,
+    dry_run: bool = False,
 ) -> dict:
-    """The whole command as a function (see the module docstring); returns the report.
+    """The whole command as a function (see the module docstring); returns the report
+    (``dry_run``: the settings and :func:`plan` after every input is read and checked, with
+    nothing fitted or written).
 
     Without ``estimates_path`` the people of each image are detected and initialized from
     BlazePose landmarks (:func:`jaxrefine.photo.read_photo_inputs`; ``boxes``, ``tiles``: None
@@ -602,29 +605,12 @@ def refine_files(
         raise InputError("--keypoint-images names the image ids of a COCO results --keypoints "
                          "file: give the file")  # fmt: skip
     _check_person_limits(estimates_path, keypoints_path, boxes, min_person_score, max_people)
-    if estimates_path is None and keypoints_path is not None:
-        from jaxrefine.photo import read_keypoint_photo_inputs
-
-        images, est, frame_of, kp, kp_set, _, masks = read_keypoint_photo_inputs(
-            images_src, model, keypoints_path, intrinsics=intrinsics,
-            use_landmarks=use_landmarks, video=video, progress=progress,
-            min_person_score=min_person_score, keypoint_images=keypoint_images,
-        )  # fmt: skip
-    elif estimates_path is None:
-        from jaxrefine.photo import PHOTO_TILES, read_photo_inputs
-
-        tiles = PHOTO_TILES if tiles is None else tiles
-        images, est, frame_of, kp, kp_set, _, masks = read_photo_inputs(
-            images_src, model, boxes=boxes, tiles=tiles, use_landmarks=use_landmarks,
-            video=video, progress=progress, min_score=min_person_score, max_people=max_people,
-            intrinsics=intrinsics,
-        )  # fmt: skip
-    else:
-        images, est, frame_of, kp, kp_set = read_inputs(
-            images_src, estimates_path, model, keypoints_path=keypoints_path,
-            intrinsics=intrinsics, keypoint_images=keypoint_images,
-        )  # fmt: skip
-        masks = None
+    images, est, frame_of, kp, kp_set, masks = _read_people(
+        images_src, estimates_path, model, keypoints_path=keypoints_path, intrinsics=intrinsics,
+        boxes=boxes, tiles=tiles, use_landmarks=use_landmarks, video=video, progress=progress,
+        min_person_score=min_person_score, max_people=max_people,
+        keypoint_images=keypoint_images,
+    )  # fmt: skip
     if options is None:  # the defaults; photos with theirs (as on the command line)
         options = _photo_defaults(RefineOptions(), None, None, estimates_path, network[0],
                                   keypoints_path)  # fmt: skip
@@ -634,6 +620,22 @@ def refine_files(
     keep_tracks = options.share_betas or options.temporal_weight > 0
     groups = chunk_groups(est.track_id, chunk, keep_tracks)  # the unit of work and of resuming
     warn_cut_tracks(est.track_id, groups, options, chunk)
+    people = "keypoints" if keypoints_path is not None else "blazepose"
+    settings = {"images": str(images.source), "estimates": str(estimates_path or people),
+                "estimates_format": est.fmt, "keypoints": None if keypoints_path is None else
+                str(keypoints_path), "keypoint_images": None if keypoint_images is None else
+                str(keypoint_images), "model_id": model.model_id, "network": network[0].name,
+                "render_backend": backend, "options": {k: str(v) for k, v in
+                dataclasses.asdict(options).items()}, "files": [],
+                "machine": machine_info()}  # fmt: skip
+    if estimates_path is None:
+        settings.update(_person_limits(keypoints_path, boxes, min_person_score, max_people))
+    if count > 1:
+        settings["processes"] = count
+    if dry_run:
+        what = plan(images, est, frame_of, kp, groups, out, outputs, video,
+                    photos=estimates_path is None)  # fmt: skip
+        return {"settings": settings, "plan": what}
     mine = np.unique(groups[distributed.share(len(est), count, pid, groups)])
     local = run_chunks(model, network, images, est, frame_of, kp, options, out, groups=groups,
                        resume=resume, progress=progress, chunks=mine, masks=masks)  # fmt: skip
@@ -642,28 +644,90 @@ def refine_files(
     if outputs.obj or outputs.ply:
         write_meshes(model, images, est, frame_of, local, out, outputs.obj, outputs.ply)
     merged = distributed.merge(distributed.gather(local))
-    files = []  # process 0 writes the collection's files
-    if pid == 0:
-        files = _write_merged(model, images, est, frame_of, merged, out, backend, outputs,
-                              photos=estimates_path is None, keypoints=kp,
-                              progress=progress, video=video)  # fmt: skip
-    people = "keypoints" if keypoints_path is not None else "blazepose"
-    settings = {"images": str(images.source), "estimates": str(estimates_path or people),
-                "estimates_format": est.fmt, "keypoints": None if keypoints_path is None else
-                str(keypoints_path), "keypoint_images": None if keypoint_images is None else
-                str(keypoint_images), "model_id": model.model_id, "network": network[0].name,
-                "render_backend": backend, "options": {k: str(v) for k, v in
-                dataclasses.asdict(options).items()}, "files": files,
-                "machine": machine_info()}  # fmt: skip
-    if estimates_path is None:
-        settings.update(_person_limits(keypoints_path, boxes, min_person_score, max_people))
-    if count > 1:
-        settings["processes"] = count
+    if pid == 0:  # process 0 writes the collection's files
+        settings["files"] = _write_merged(model, images, est, frame_of, merged, out, backend,
+                                          outputs, photos=estimates_path is None, keypoints=kp,
+                                          progress=progress, video=video)  # fmt: skip
     result = report(images, est, frame_of, merged, settings)
     if pid == 0:
         write_json(out / "report.json", result, announce=False)
     result["failed"] = failed(merged)
     return result
+
+
+def _read_people(images_src, estimates_path, model, *, keypoints_path, intrinsics, boxes, tiles,
+                 use_landmarks, video, progress, min_person_score, max_people,
+                 keypoint_images):  # fmt: skip
+    """The run's people from wherever they come (:func:`refine_files`' three sources):
+    ``(images, estimates, frame_of, keypoints or None, keypoint set or None, masks or None)``."""
+    if estimates_path is not None:
+        images, est, frame_of, kp, kp_set = read_inputs(
+            images_src, estimates_path, model, keypoints_path=keypoints_path,
+            intrinsics=intrinsics, keypoint_images=keypoint_images,
+        )  # fmt: skip
+        return images, est, frame_of, kp, kp_set, None
+    if keypoints_path is not None:
+        from jaxrefine.photo import read_keypoint_photo_inputs
+
+        images, est, frame_of, kp, kp_set, _, masks = read_keypoint_photo_inputs(
+            images_src, model, keypoints_path, intrinsics=intrinsics,
+            use_landmarks=use_landmarks, video=video, progress=progress,
+            min_person_score=min_person_score, keypoint_images=keypoint_images,
+        )  # fmt: skip
+        return images, est, frame_of, kp, kp_set, masks
+    from jaxrefine.photo import PHOTO_TILES, read_photo_inputs
+
+    images, est, frame_of, kp, kp_set, _, masks = read_photo_inputs(
+        images_src, model, boxes=boxes, tiles=PHOTO_TILES if tiles is None else tiles,
+        use_landmarks=use_landmarks, video=video, progress=progress,
+        min_score=min_person_score, max_people=max_people, intrinsics=intrinsics,
+    )  # fmt: skip
+    return images, est, frame_of, kp, kp_set, masks
+
+
+def plan(images, est, frame_of, kp, groups, out: Path, outputs: Outputs, video: bool,
+         photos: bool) -> dict:  # fmt: skip
+    """What a run would do (``--dry-run``): the inputs as read, the chunks, and the files it
+    would write to ``out`` (``photos``: people found in the images, with their people
+    overlays); nothing is fitted or written."""
+    n_tracks = len(np.unique(est.track_id))
+    with_kp = None if kp is None else int(np.sum(np.any(np.asarray(kp)[..., 2] > 0, -1)))
+    files = [str(out / "refined.npz"), str(out / "report.json")]
+    if outputs.overlays:
+        people = f", {len(np.unique(frame_of))} <image>_people.png" if photos else ""
+        files.append(f"{out / 'overlays'}/ ({len(est)} before / after pictures{people})")
+    if outputs.video and (images.is_video or video):
+        files.append(str(out / "overlays.mp4"))
+    if outputs.tracks:
+        files.append(f"{out / 'tracks'}/ ({n_tracks} .glb and .bvh)")
+    for kind, on in (("obj", outputs.obj), ("ply", outputs.ply)):
+        if on:
+            files.append(f"{out / 'meshes'}/ ({len(est)} .{kind})")
+    return {"images": len(images), "video": bool(images.is_video or video),
+            "images_with_people": len(np.unique(frame_of)), "estimates": len(est),
+            "estimates_format": est.fmt, "tracks": n_tracks,
+            "estimates_with_keypoints": with_kp, "chunks": len(np.unique(groups)),
+            "resumable_parts": len(list((out / "parts").glob("*.npz")))
+            if (out / "parts").is_dir() else 0, "would_write": files}  # fmt: skip
+
+
+def print_plan(result: dict) -> None:
+    """``--dry-run``'s summary on stdout (:func:`plan`)."""
+    p, st = result["plan"], result["settings"]
+    kind = "video frames" if p["video"] else "images"
+    print(f"refine (dry run): {p['images']} {kind} of {st['images']} (people in "
+          f"{p['images_with_people']} of them)")  # fmt: skip
+    print(f"  {p['estimates']} estimates from {st['estimates']} (format "
+          f"{p['estimates_format']}), {p['tracks']} track(s), {p['chunks']} chunk(s)")  # fmt: skip
+    if p["estimates_with_keypoints"] is not None:
+        print(f"  keypoints ({st['options']['keypoint_set']}) for "
+              f"{p['estimates_with_keypoints']} of {p['estimates']} estimates")  # fmt: skip
+    if p["resumable_parts"]:
+        print(f"  {p['resumable_parts']} finished chunk(s) in the output folder (--resume)")
+    opts = st["options"]
+    print(f"  optimizer {opts['optimizer']}, network {st['network']}, render backend "
+          f"{st['render_backend']}, body model {st['model_id']}")  # fmt: skip
+    print("  would write:\n" + "\n".join(f"    {f}" for f in p["would_write"]))
 
 
 def _check_person_limits(estimates_path, keypoints_path, boxes, min_person_score, max_people):
@@ -863,6 +927,9 @@ def main(argv: list[str]) -> int:
     a("--no-overlays", action="store_true", help="write no before / after pictures")
     a("--no-tracks", action="store_true", help="no glTF / BVH per track")
     a("--resume", action="store_true", help="continue an interrupted run in --out")
+    a("--dry-run", action="store_true",
+      help="read and check every input (and find the people of photos), print what the run "
+           "would do and write, then stop: nothing is fitted or written")  # fmt: skip
     a("--backend", default="auto", choices=["auto", "egl", "jax"])
     distributed.add_process_flags(ap)
     args = ap.parse_args(argv)
@@ -895,8 +962,11 @@ def main(argv: list[str]) -> int:
         tiles=None if args.tiles is None else tuple(args.tiles),
         use_landmarks=not args.no_landmarks, video=args.video,
         min_person_score=args.min_person_score, keypoint_images=args.keypoint_images,
-        max_people=args.max_people,
+        max_people=args.max_people, dry_run=args.dry_run,
     )  # fmt: skip
+    if args.dry_run:
+        print_plan(result)
+        return 0
     if args.process_id > 0:
         return 1 if result["failed"] else 0
     print(f"refine: {len(result['frames'])} estimates -> {args.out} "

@@ -201,6 +201,23 @@ def test_a_folder_of_frames_said_to_be_a_video_gets_its_video(model, photos, tmp
     assert np.shape(video[0]) == (64, 3 * 64 + 2 * 2, 3)
 
 
+def test_a_dry_run_on_photos_finds_the_people_and_fits_nothing(
+    model, photos, tmp_path, monkeypatch
+):
+    root, _, net = photos
+    _no_detector(monkeypatch)
+    monkeypatch.setattr("jaxrefine.refine_files.run_chunks", None)  # calling it would fail
+    with pytest.warns(UserWarning, match="fewer than 4 usable keypoints"):
+        got = refine_files(root / "imgs", None, tmp_path / "o", model=model, network=net,
+                           keypoints_path=root / "kp", options=FAST, progress=False,
+                           dry_run=True)  # fmt: skip
+    p = got["plan"]
+    assert (p["estimates"], p["estimates_with_keypoints"], p["images_with_people"]) == (3, 3, 3)
+    assert any(f.endswith("(3 before / after pictures, 3 <image>_people.png)")
+               for f in p["would_write"])  # fmt: skip
+    assert got["settings"]["min_person_score"] == 0.2 and not (tmp_path / "o").exists()
+
+
 def test_keypoint_photos_use_the_photo_defaults_without_masks(photos, tmp_path, monkeypatch):
     """From the command line: the photos' landmark weight and confidence weights, the mask
     gate off (no masks), and the estimates of a keypoint file's people are its frames'."""

@@ -325,3 +325,38 @@ def test_a_video_that_fails_midway_leaves_nothing(tmp_path):
     assert not list(tmp_path.iterdir())
     write_video(tmp_path / "v.mp4", [np.zeros((33, 41, 3), np.uint8)] * 2, 10.0)
     assert [p.name for p in tmp_path.iterdir()] == ["v.mp4"]
+
+
+def test_a_dry_run_checks_everything_and_writes_nothing(user_files, tmp_path, monkeypatch, capsys):
+    """``--dry-run``: every input read and checked, the plan printed, nothing fitted or
+    written; a bad input still fails as it would (exit 2)."""
+    import shutil
+
+    model, root, net = user_files
+
+    def boom(*a, **k):
+        raise AssertionError("a dry run fitted")
+
+    monkeypatch.setattr("jaxrefine.refine_files.run_chunks", boom)
+    got = refine_files(root / "imgs", root / "est.npz", tmp_path / "o", model=model, network=net,
+                       options=FAST, outputs=Outputs(obj=True), chunk=2, progress=False,
+                       dry_run=True)  # fmt: skip
+    p = got["plan"]
+    assert (p["images"], p["estimates"], p["tracks"], p["chunks"]) == (3, 3, 2, 2)
+    assert p["estimates_with_keypoints"] is None and p["resumable_parts"] == 0
+    assert [f.split(str(tmp_path / "o"))[1] for f in p["would_write"]] == [
+        "/refined.npz", "/report.json", "/overlays/ (3 before / after pictures)",
+        "/tracks/ (2 .glb and .bvh)", "/meshes/ (3 .obj)"]  # fmt: skip
+    assert got["settings"]["estimates_format"] == "generic"
+    assert not (tmp_path / "o").exists()
+    (tmp_path / "o" / "parts").mkdir(parents=True)  # a run interrupted after one chunk
+    shutil.copy(root / "est.npz", tmp_path / "o" / "parts" / "part_00000.npz")
+    args = ["refine", str(root / "imgs"), "--estimates", str(root / "est.npz"), "--out",
+            str(tmp_path / "o"), "--checkpoint", str(root / "tiny.npz"), "--dry-run"]  # fmt: skip
+    assert cli_main(args) == 0
+    out = capsys.readouterr().out
+    assert "refine (dry run): 3 images of" in out and "1 finished chunk(s)" in out
+    assert sorted(p.name for p in (tmp_path / "o").rglob("*")) == ["part_00000.npz", "parts"]
+    args[3] = str(tmp_path / "missing.npz")
+    assert cli_main(args) == 2
+    assert "missing.npz: no such estimates file" in capsys.readouterr().err
