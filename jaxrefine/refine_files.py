@@ -70,9 +70,12 @@ class Outputs:
 
 
 def match_frames(estimates: Estimates, images: ImageSequence) -> np.ndarray:
-    """(N,) index of each estimate's image; :class:`InputError` when one has none."""
+    """(N,) index of each estimate's image (estimates without frame entries: one per image in
+    order, or all of a single image's); :class:`InputError` when one has none."""
     n = len(estimates)
     if estimates.frame is None:
+        if len(images) == 1:  # one image: every estimate is one of its people
+            return np.zeros(n, np.int64)
         if n != len(images):
             raise InputError(
                 f"{estimates.source}: {n} estimates without frame entries for {len(images)} "
@@ -151,13 +154,14 @@ def _params(est: Estimates, idx) -> dict:
 
 
 def _size_lookup(images: ImageSequence):
-    """``key -> (H, W)`` for a frame name, a frame index or (for one estimate per image) a
-    position; sizes are cached."""
+    """``key -> (H, W)`` for a frame name, a frame index or (for one estimate per image, or
+    any number of one image) a position; sizes are cached."""
     cache: dict[int, tuple[int, int]] = {}
     names = {name: i for i, name in enumerate(images.names)}
 
     def size(key) -> tuple[int, int]:
         i = names[key] if isinstance(key, str) and key in names else int(key)
+        i = 0 if len(images) == 1 and not isinstance(key, str) else i
         if i not in cache:
             cache[i] = tuple(np.shape(images[i])[:2])
         return cache[i]

@@ -495,3 +495,89 @@ def test_estimates_cut_and_join_every_per_person_field():
     plain = dataclasses.replace(cut, person=None, score=None)
     assert concat_estimates([est, plain]).person is None  # not every part has them
     assert _labels(est, [0, 1]) == ["2", "0"] and _labels(plain, [0, 1]) == ["7", "5"]
+
+
+def _vibe_people(h, w, rng):
+    """VIBE's / PARE's video output for a (h, w) video: two people, their crop cameras turned
+    into ``orig_cam`` as their demo does (``convert_crop_cam_to_orig_img``)."""
+    people = {}
+    for pid, frames in ((3, [0, 1, 2]), (7, [1, 2])):
+        n = len(frames)
+        cam = np.column_stack([rng.uniform(0.8, 1.1, n), rng.normal(0, 0.1, (n, 2))])
+        box = np.column_stack([rng.uniform(200, 400, n), rng.uniform(150, 300, n),
+                               np.full(n, 180.0), np.full(n, 180.0)])  # fmt: skip
+        sx, sy = cam[:, 0] * box[:, 2] / w, cam[:, 0] * box[:, 2] / h
+        tx = (box[:, 0] - w / 2) / (w / 2) / sx + cam[:, 1]
+        ty = (box[:, 1] - h / 2) / (h / 2) / sy + cam[:, 2]
+        rot = Rotation.from_rotvec(rng.normal(0, 0.3, (n * 24, 3))).as_matrix()
+        people[pid] = {"pred_cam": cam, "orig_cam": np.column_stack([sx, sy, tx, ty]),
+                       "pose": rot.reshape(n, 24, 3, 3).astype(np.float32),
+                       "betas": rng.normal(0, 1, (n, 10)).astype(np.float32),
+                       "verts": np.zeros((n, 6890, 3), np.float32), "joints2d": None,
+                       "bboxes": box, "frame_ids": np.asarray(frames)}  # fmt: skip
+    return people
+
+
+@pytest.mark.parametrize("compress", [0, 3, ("gzip", 3)])
+def test_vibe_and_pare_video_output_is_read_without_joblib(tmp_path, compress):
+    """A ``joblib.dump`` file of VIBE's / PARE's per-person dicts (read without joblib):
+    tracks, frames, poses, and ``orig_cam`` placing the body where their renderer draws it."""
+    joblib = pytest.importorskip("joblib", reason="joblib (extra 'ref') writes the reference")
+    (h, w), rng = (480, 640), np.random.default_rng(0)
+    people = _vibe_people(h, w, rng)
+    joblib.dump(people, tmp_path / "vibe_output.pkl", compress=compress)
+    est = read_estimates(tmp_path / "vibe_output.pkl", image_size=lambda i: (h, w))
+    est = est.with_default_intrinsics(lambda i: (h, w))
+    assert est.track_id.tolist() == [3, 3, 3, 7, 7] and est.frame.tolist() == [0, 1, 2, 1, 2]
+    rot = np.concatenate([p["pose"] for p in people.values()]).reshape(-1, 3, 3)
+    got = Rotation.from_rotvec(est.pose.reshape(-1, 3)).as_matrix()
+    np.testing.assert_allclose(got, rot, atol=ROTATION_TOL)
+    oc = np.concatenate([p["orig_cam"] for p in people.values()])
+    X = np.array([[0.3, -0.4, 0.0], [-0.2, 0.5, 0.0]])  # points at the body's depth plane
+    for i, (sx, sy, tx, ty) in enumerate(oc):  # their renderer's pixels (vibe_renderer.py)
+        vibe = np.stack([w / 2 * (1 + sx * (X[:, 0] + tx)), h / 2 * (1 + sy * (X[:, 1] + ty))], 1)
+        np.testing.assert_allclose(_project(est.intrinsics[i], est.transl[i], X), vibe,
+                                   atol=PIXEL_TOL)  # fmt: skip
+
+
+def test_joblib_files_refuse_what_is_not_numbers(tmp_path):
+    import fractions
+
+    joblib = pytest.importorskip("joblib", reason="joblib (extra 'ref') writes the reference")
+    (h, w) = (480, 640)
+    people = _vibe_people(h, w, np.random.default_rng(1))
+    joblib.dump(people, tmp_path / "v.pkl")
+    with pytest.raises(InputError, match=r"'orig_cam' of estimate 0 was made for an image of "
+                       r"another shape than its 480x480 image"):  # fmt: skip
+        read_estimates(tmp_path / "v.pkl", image_size=lambda i: (480, 480))  # a cropped video
+    people[3]["extra"] = fractions.Fraction(1, 3)
+    joblib.dump(people, tmp_path / "code.pkl")
+    with pytest.raises(InputError, match="refusing to load fractions.Fraction"):
+        read_estimates(tmp_path / "code.pkl", image_size=lambda i: (h, w))
+    people[3]["extra"] = np.array([{"a": 1}], object)
+    joblib.dump(people, tmp_path / "objects.pkl")
+    with pytest.raises(InputError, match="refusing an array of object"):
+        read_estimates(tmp_path / "objects.pkl", image_size=lambda i: (h, w))
+    raw = (tmp_path / "v.pkl").read_bytes()
+    (tmp_path / "cut.pkl").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(InputError, match="cut.pkl: not a readable .pkl file"):
+        read_estimates(tmp_path / "cut.pkl", image_size=lambda i: (h, w))
+
+
+def test_several_estimates_of_one_image_need_no_frame_entries(tmp_path):
+    """PARE's image output (one pkl per photo, a row per person) has no frame key: with one
+    image every estimate is one of its people (crop cameras sized by that image)."""
+    import imageio.v3 as iio
+
+    from jaxrefine.refine_files import read_inputs
+    from jaxrefine.smpl_io import load_body_model
+
+    p = _params(n=2)
+    np.savez(tmp_path / "e.npz", pose=np.zeros((2, 72)), betas=p["betas"],
+             pred_cam=[[0.9, 0, 0], [1.0, 0.1, 0]], box_center=[[100, 80], [200, 90]],
+             box_size=[120, 100])  # fmt: skip
+    iio.imwrite(tmp_path / "photo.png", np.zeros((240, 320, 3), np.uint8))
+    images, est, frame_of, *_ = read_inputs(tmp_path / "photo.png", tmp_path / "e.npz",
+                                            load_body_model())  # fmt: skip
+    assert frame_of.tolist() == [0, 0] and len(est) == 2
+    assert np.all(est.intrinsics[:, 2:] == [160, 120])  # the image's centre, for both

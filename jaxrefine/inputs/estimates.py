@@ -1,6 +1,7 @@
 """Initial estimates in the formats people have, as camera-frame SMPL parameters.
 
-Accepted files (detected by their keys; ``.npz``, or ``.pkl`` holding a dict of arrays):
+Accepted files (detected by their keys; ``.npz``, or ``.pkl`` holding a dict of arrays, plain
+or written by ``joblib.dump``, compressed or not: :mod:`jaxrefine.inputs.joblib_pickle`):
 
 - jaxrefine result: ``format == "jaxrefine-result-v1"`` (:mod:`jaxrefine.io`);
 - pose, axis-angle: ``global_orient`` (N,3) + ``body_pose`` (N,69)/(N,23,3), or
@@ -12,8 +13,12 @@ Accepted files (detected by their keys; ``.npz``, or ``.pkl`` holding a dict of 
   ``camera_K``/``cam_K`` (N,3,3) or ``intrinsics`` (N,4) or ``focal_length`` (N,)/();
 - crop camera: ``pred_cam`` (N,3) ``[s, tx, ty]`` with ``box_center`` (N,2) + ``box_size`` (N,)
   (HMR 2.0 / 4D-Humans) or ``center`` (N,2) + ``scale`` (N,) (SPIN / PARE: side = 200 * scale);
-- which frame: ``frame``/``frame_index``/``frame_idx`` (int) or ``imgname``/``image_name``;
-- which person: ``track_id``/``person_id``/``track`` (int).
+- full-image weak-perspective camera: ``orig_cam`` (N,4) ``[sx, sy, tx, ty]`` (VIBE / PARE);
+- which frame: ``frame``/``frame_index``/``frame_idx``/``frame_ids`` (int) or
+  ``imgname``/``image_name``;
+- which person: ``track_id``/``person_id``/``track`` (int);
+- VIBE's and PARE's video output, ``{person_id: {"pose", "betas", "orig_cam", "frame_ids",
+  ...}}``: each person's frames in turn, ``track_id`` the person id.
 
 A crop camera becomes a full-image pinhole camera with
 :func:`jaxrefine.camera.weak_perspective_to_full` (focal ``sqrt(w^2 + h^2)`` and the principal
@@ -39,19 +44,27 @@ from scipy.spatial.transform import Rotation
 from jaxrefine import safepickle
 from jaxrefine.camera import focal_from_image_size, weak_perspective_to_full
 from jaxrefine.files import read_npz
+from jaxrefine.inputs import joblib_pickle
 from jaxrefine.inputs.errors import InputError
 from jaxrefine.io import model_mismatch
 
 POSE_KEYS = ("pose", "poses", "thetas", "pred_pose", "pred_rotmat", "smpl_pose")
 BETA_KEYS = ("betas", "pred_betas", "pred_shape", "shape")
 TRANSL_KEYS = ("transl", "cam_t", "pred_cam_t_full")
-FRAME_KEYS = ("frame", "frame_index", "frame_idx", "imgname", "image_name")
+FRAME_KEYS = ("frame", "frame_index", "frame_idx", "frame_ids", "imgname", "image_name")
 TRACK_KEYS = ("track_id", "person_id", "track")
 SPIN_BOX_SCALE = 200.0  # SPIN / PARE store the box side divided by 200 pixels
 # 4D-Humans' demo.py writes pred_cam_t_full for focal FOCAL_LENGTH / IMAGE_SIZE * max(h, w)
 # with its config's FOCAL_LENGTH 5000 and IMAGE_SIZE 256: any other focal misplaces the body
 HMR2_FOCAL_PER_SIDE = 5000.0 / 256.0
 MAX_VALUE = 1e8  # no parameter, translation or pixel is this large: a damaged file
+# VIBE's / PARE's orig_cam [sx, sy, tx, ty] has sx * W = sy * H (both the crop's scale times its
+# box over the image side); a frame whose aspect differs by more than this is not the image
+# the regressor saw (float32 storage rounds at 1e-7)
+ORIG_CAM_ASPECT_TOL = 0.01
+# what a VIBE / PARE person's dict contributes (their vertices, joints and 2D points are left)
+PERSON_KEYS = ("pose", "pred_pose", "betas", "pred_shape", "pred_cam", "orig_cam", "bboxes",
+               "frame_ids")  # fmt: skip
 # the fields of Estimates with one row per person (the others describe the whole file)
 PER_PERSON = ("global_orient", "body_pose", "betas", "transl", "intrinsics", "frame", "track_id",
               "person", "score")  # fmt: skip
@@ -159,9 +172,7 @@ def _read_arrays(path: Path) -> dict:
         if path.suffix == ".npz":
             return read_npz(path, InputError, "npz of SMPL parameters")
         if path.suffix in (".pkl", ".pickle"):
-            raw = path.read_bytes()
-            safepickle.scan(raw)  # malformed streams and memo bombs, before unpickling
-            obj = _ArrayUnpickler(io.BytesIO(raw), encoding="latin1").load()
+            obj = _unpickle(path.read_bytes())
         else:
             raise InputError(f"{path}: expected an .npz or .pkl file of SMPL parameters")
     except InputError:
@@ -172,7 +183,35 @@ def _read_arrays(path: Path) -> dict:
         raise InputError(f"{path}: expected a dict of arrays, got {type(obj).__name__}")
     if isinstance(obj.get("smpl_params"), dict):  # 4D-Humans nests the SMPL parameters
         obj = {**{k: v for k, v in obj.items() if k != "smpl_params"}, **obj["smpl_params"]}
-    return obj
+    return _people_tracks(obj, path) if _is_people_dict(obj) else obj
+
+
+def _unpickle(raw: bytes):
+    """A plain pickle (checked by :func:`safepickle.scan` first) or a ``joblib.dump`` file
+    (:mod:`jaxrefine.inputs.joblib_pickle`), running no code from either."""
+    raw = joblib_pickle.decompress(raw)
+    if joblib_pickle.is_joblib(raw):
+        return joblib_pickle.load(raw)
+    safepickle.scan(raw)  # malformed streams and memo bombs, before unpickling
+    return _ArrayUnpickler(io.BytesIO(raw), encoding="latin1").load()
+
+
+def _is_people_dict(obj: dict) -> bool:
+    """VIBE's and PARE's video output: ``{person_id: {pose, betas, orig_cam, frame_ids, ...}}``."""
+    return bool(obj) and all(isinstance(k, int | np.integer) and isinstance(v, dict)
+                             and "frame_ids" in v for k, v in obj.items())  # fmt: skip
+
+
+def _people_tracks(obj: dict, path: Path) -> dict:
+    """A per-person dict as one dict of arrays: each person's frames in turn, ``track_id`` the
+    person's id (only :data:`PERSON_KEYS` are kept)."""
+    keys = [k for k in PERSON_KEYS if all(v.get(k) is not None for v in obj.values())]
+    out = {k: np.concatenate([np.asarray(v[k]) for v in obj.values()]) for k in keys}
+    lengths = [len(np.asarray(v["frame_ids"]).reshape(-1)) for v in obj.values()]
+    out["track_id"] = np.repeat(np.asarray(list(obj), np.int64), lengths)
+    if len(out["track_id"]) != len(out["frame_ids"].reshape(-1)):
+        raise InputError(f"{path}: the people's 'frame_ids' are not one list of numbers each")
+    return out
 
 
 def _float(arrays: dict, key: str, path: Path) -> np.ndarray:
@@ -268,6 +307,30 @@ def _crop_camera_transl(arrays, n, intrinsics, image_size, path) -> np.ndarray:
     return out
 
 
+def _orig_camera_transl(arrays, n, intrinsics, image_size, path) -> np.ndarray:
+    """VIBE's / PARE's full-image weak-perspective camera ``orig_cam`` [sx, sy, tx, ty] (their
+    renderer puts a body point at pixels ``W / 2 * (1 + sx (X + tx))``, ``H / 2 * (1 + sy
+    (Y + ty))``): the crop camera of a box that is the whole image, centred, side W."""
+    oc = _float(arrays, "orig_cam", path).reshape(n, 4)
+    if image_size is None:
+        raise InputError(f"{path}: 'orig_cam' needs the image size (give the images)")
+    out = np.zeros((n, 3))
+    for i in range(n):
+        (h, w), (sx, sy, tx, ty) = image_size(i), oc[i]
+        if abs(sx * w - sy * h) > ORIG_CAM_ASPECT_TOL * abs(sx * w):
+            raise InputError(
+                f"{path}: 'orig_cam' of estimate {i} was made for an image of another shape "
+                f"than its {w}x{h} image (sx * W = {sx * w:.4g}, sy * H = {sy * h:.4g}): give "
+                "the frames the regressor saw"
+            )
+        f = intrinsics[i, 0] if np.isfinite(intrinsics[i, 0]) else None
+        c = tuple(intrinsics[i, 2:]) if np.all(np.isfinite(intrinsics[i, 2:])) else None
+        cam = weak_perspective_to_full(sx, tx, ty, (w / 2.0, h / 2.0), w, (h, w), f,
+                                       principal_point=c)  # fmt: skip
+        out[i] = np.asarray(cam.t)
+    return out
+
+
 def _check_lengths(path: Path, **arrays: np.ndarray) -> int:
     sizes = {k: len(v) for k, v in arrays.items()}
     if len(set(sizes.values())) != 1:
@@ -323,9 +386,11 @@ def _read_estimates(path: Path, image_size, num_betas, intrinsics, model) -> Est
     fkey, tk = _first(arrays, FRAME_KEYS), _first(arrays, TRACK_KEYS)
     frame = _frames(arrays[fkey], n, fkey, path) if fkey else None
     tkey = _first(arrays, TRANSL_KEYS)
-    if "pred_cam" in arrays and tkey is None:
-        size_of = image_size if image_size is None or frame is None else (
-            lambda i: image_size(frame[i]))  # fmt: skip
+    size_of = image_size if image_size is None or frame is None else (
+        lambda i: image_size(frame[i]))  # fmt: skip
+    if "orig_cam" in arrays and tkey is None:
+        transl, fmt = _orig_camera_transl(arrays, n, intr, size_of, path), "crop-camera"
+    elif "pred_cam" in arrays and tkey is None:
         transl, fmt = _crop_camera_transl(arrays, n, intr, size_of, path), "crop-camera"
     elif tkey is not None:
         transl = _float(arrays, tkey, path).reshape(n, 3)
