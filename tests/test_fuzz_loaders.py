@@ -781,3 +781,44 @@ def test_fuzz_image_png(tmp_path, kind, seed):
     p = tmp_path / "frame.png"
     p.write_bytes(mutate_bytes(buf.getvalue(), kind, seed))
     _outcome("image .png", read_image, p, InputError, check)
+
+
+# ----------------------------------------------------------------------------- joblib files
+def _vibe_joblib(people_arrays: dict, compress) -> bytes:
+    """VIBE / PARE's video output (``{person_id: {...}}``) as ``joblib.dump`` writes it."""
+    joblib = pytest.importorskip("joblib", reason="joblib (extra 'ref') writes the reference")
+    buf = io.BytesIO()
+    joblib.dump({4: people_arrays}, buf, compress=compress)
+    return buf.getvalue()
+
+
+def _vibe_arrays() -> dict:
+    n, rng = 3, np.random.default_rng(0)
+    return {"pose": rng.normal(0, 0.2, (n, 72)).astype(np.float32),
+            "betas": rng.normal(0, 1, (n, 10)).astype(np.float32),
+            "orig_cam": np.tile([0.3, 0.4, 0.1, -0.2], (n, 1)), "frame_ids": np.arange(n)}  # fmt: skip
+
+
+def _check_estimates(est) -> None:
+    for a in (est.global_orient, est.body_pose, est.betas, est.transl):
+        assert np.all(np.isfinite(a))
+    assert len(est.track_id) == len(est.betas) == len(est.frame)
+
+
+@settings(_FUZZ, max_examples=80)
+@given(how=_how(), compress=st.sampled_from([0, 3]))
+def test_fuzz_joblib_estimates(tmp_path, how, compress):
+    """joblib files (VIBE / PARE) go through a reader of their own (raw array bytes inside the
+    pickle stream, read by jaxrefine, not joblib): damaged ones are refused by name."""
+    from jaxrefine.inputs import InputError, read_estimates
+
+    layer, kind, seed = how
+    arrays = _vibe_arrays()
+    if layer == "arrays":
+        data = _vibe_joblib(mutate_arrays(arrays, kind, seed), compress)
+    else:
+        data = mutate_bytes(_vibe_joblib(arrays, compress), kind, seed)
+    p = tmp_path / "vibe_output.pkl"
+    p.write_bytes(data)
+    load = lambda path: read_estimates(path, image_size=lambda i: (300, 400))  # noqa: E731
+    _outcome("joblib estimates .pkl", load, p, InputError, _check_estimates)
