@@ -796,7 +796,8 @@ def _vibe_arrays() -> dict:
     n, rng = 3, np.random.default_rng(0)
     return {"pose": rng.normal(0, 0.2, (n, 72)).astype(np.float32),
             "betas": rng.normal(0, 1, (n, 10)).astype(np.float32),
-            "orig_cam": np.tile([0.3, 0.4, 0.1, -0.2], (n, 1)), "frame_ids": np.arange(n)}  # fmt: skip
+            "orig_cam": np.tile([0.3, 0.4, 0.1, -0.2], (n, 1)),
+            "frame_ids": np.arange(n)}  # fmt: skip
 
 
 def _check_estimates(est) -> None:
