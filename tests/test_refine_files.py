@@ -360,3 +360,27 @@ def test_a_dry_run_checks_everything_and_writes_nothing(user_files, tmp_path, mo
     args[3] = str(tmp_path / "missing.npz")
     assert cli_main(args) == 2
     assert "missing.npz: no such estimates file" in capsys.readouterr().err
+
+
+def test_vibe_output_plans_a_run(user_files, tmp_path):
+    """VIBE's / PARE's ``joblib.dump`` output on a user's frames, end to end up to the fit
+    (``dry_run``): people become tracks, ``frame_ids`` the images, ``orig_cam`` the camera."""
+    joblib = pytest.importorskip("joblib", reason="joblib (extra 'ref') writes the reference")
+    model, root, net = user_files
+    rng = np.random.default_rng(0)
+
+    def person(frames):
+        n = len(frames)
+        return {
+            "pose": rng.normal(0, 0.2, (n, 72)),
+            "betas": np.zeros((n, 10)),
+            "frame_ids": np.array(frames),
+            "orig_cam": np.tile([0.8, 0.8, 0, 0.1], (n, 1)),
+        }
+
+    joblib.dump({1: person([0, 1, 2]), 5: person([2])}, tmp_path / "vibe_output.pkl")
+    got = refine_files(root / "imgs", tmp_path / "vibe_output.pkl", tmp_path / "o", model=model,
+                       network=net, options=FAST, progress=False, dry_run=True)  # fmt: skip
+    p = got["plan"]
+    assert (p["estimates"], p["tracks"], p["images_with_people"]) == (4, 2, 3)
+    assert got["settings"]["estimates_format"] == "crop-camera" and not (tmp_path / "o").exists()
