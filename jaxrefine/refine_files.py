@@ -4,7 +4,8 @@ Inputs are read and checked before any work starts (:mod:`jaxrefine.inputs`): im
 a list, a video), initial estimates (jaxrefine's npz, generic npz/pkl with SMPL parameters and a
 full-image or crop camera), optional 2D keypoints (OpenPose BODY_25 / COCO-17 JSON) and
 intrinsics. Estimates are matched to frames by their ``frame`` / ``imgname`` entry (or in order
-when the file has none and counts agree); keypoints to estimates by the closest detected person.
+when the file has none and counts agree, or all to a single image); keypoints to estimates
+one detected person each, the closest (:func:`match_keypoints`).
 
 Work goes in chunks of frames; each chunk's results are written atomically to
 ``OUT/parts/`` as it finishes, so an interrupted run continues where it stopped with
