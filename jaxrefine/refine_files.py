@@ -161,8 +161,10 @@ def _size_lookup(images: ImageSequence):
     names = {name: i for i, name in enumerate(images.names)}
 
     def size(key) -> tuple[int, int]:
-        i = names[key] if isinstance(key, str) and key in names else int(key)
-        i = 0 if len(images) == 1 and not isinstance(key, str) else i
+        if isinstance(key, str) and key not in names:
+            raise InputError(f"no image named {key!r} among the {len(images)} images of "
+                             f"{images.source}")  # fmt: skip
+        i = names[key] if isinstance(key, str) else 0 if len(images) == 1 else int(key)
         if i not in cache:
             cache[i] = tuple(np.shape(images[i])[:2])
         return cache[i]
@@ -849,8 +851,9 @@ def main(argv: list[str]) -> int:
     a(
         "--estimates",
         default=None,
-        help="initial estimates (.npz / .pkl; see docs); without them people are initialized "
-        "from --keypoints when given, else detected by BlazePose (extra 'detect')",
+        help="initial estimates (.npz / .pkl, or a folder of them, one per image and named "
+        "after it; see docs); without them people are initialized from --keypoints when "
+        "given, else detected by BlazePose (extra 'detect')",
     )
     a(
         "--box",

@@ -581,3 +581,41 @@ def test_several_estimates_of_one_image_need_no_frame_entries(tmp_path):
                                             load_body_model())  # fmt: skip
     assert frame_of.tolist() == [0, 0] and len(est) == 2
     assert np.all(est.intrinsics[:, 2:] == [160, 120])  # the image's centre, for both
+
+
+def test_a_folder_of_per_image_files_is_one_estimates_set(tmp_path):
+    """PARE's image output (``pare_results/<image>.pkl``, a row per person, ``orig_cam``):
+    ``--estimates pare_results/`` gives each file's people to the image of its name, each
+    their own track; a file named after no image is refused by name."""
+    import imageio.v3 as iio
+
+    from jaxrefine.refine_files import read_inputs
+    from jaxrefine.smpl_io import load_body_model
+
+    joblib = pytest.importorskip("joblib", reason="joblib (extra 'ref') writes the reference")
+    (h, w), rng = (48, 64), np.random.default_rng(0)
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "pare_results").mkdir()
+    for name, people in (("a", 2), ("b", 1)):
+        iio.imwrite(tmp_path / "imgs" / f"{name}.png", np.zeros((h, w, 3), np.uint8))
+        rot = Rotation.from_rotvec(rng.normal(0, 0.2, (people * 24, 3))).as_matrix()
+        joblib.dump({"pred_pose": rot.reshape(people, 24, 3, 3),
+                     "pred_shape": rng.normal(0, 1, (people, 10)),
+                     "orig_cam": np.tile([0.5, 0.5 * w / h, 0.1, 0.2], (people, 1)),
+                     "pred_cam": np.ones((people, 3)), "bboxes": np.ones((people, 4))},
+                    tmp_path / "pare_results" / f"{name}.pkl")  # fmt: skip
+    model = load_body_model()
+    images, est, frame_of, *_ = read_inputs(tmp_path / "imgs", tmp_path / "pare_results", model)
+    assert frame_of.tolist() == [0, 0, 1] and est.track_id.tolist() == [0, 1, 2]
+    assert est.source == str(tmp_path / "pare_results") and est.fmt == "crop-camera"
+    X = np.array([[0.3, -0.4, 0.0]])
+    vibe = [w / 2 * (1 + 0.5 * (0.3 + 0.1)), h / 2 * (1 + 0.5 * w / h * (-0.4 + 0.2))]
+    np.testing.assert_allclose(_project(est.intrinsics[2], est.transl[2], X)[0], vibe,
+                               atol=PIXEL_TOL)  # fmt: skip
+    joblib.dump({"pred_pose": rot.reshape(1, 24, 3, 3), "pred_shape": np.zeros((1, 10)),
+                 "orig_cam": [[0.5, 0.5 * w / h, 0, 0]]},
+                tmp_path / "pare_results" / "c.pkl")  # fmt: skip
+    with pytest.raises(InputError, match=r"c.pkl: .*no image named 'c' among the 2 images"):
+        read_inputs(tmp_path / "imgs", tmp_path / "pare_results", model)
+    with pytest.raises(InputError, match="no estimates files"):
+        read_inputs(tmp_path / "imgs", tmp_path / "imgs", model)

@@ -65,6 +65,7 @@ ORIG_CAM_ASPECT_TOL = 0.01
 # what a VIBE / PARE person's dict contributes (their vertices, joints and 2D points are left)
 PERSON_KEYS = ("pose", "pred_pose", "betas", "pred_shape", "pred_cam", "orig_cam", "bboxes",
                "frame_ids")  # fmt: skip
+ESTIMATE_SUFFIXES = (".npz", ".pkl", ".pickle")
 # the fields of Estimates with one row per person (the others describe the whole file)
 PER_PERSON = ("global_orient", "body_pose", "betas", "transl", "intrinsics", "frame", "track_id",
               "person", "score")  # fmt: skip
@@ -348,7 +349,8 @@ def read_estimates(
     """Read and check an estimates file (see the module docstring for the formats).
 
     Args:
-      path: ``.npz`` or ``.pkl``.
+      path: ``.npz`` or ``.pkl``, or a folder of them, one per image and named after it
+        (:func:`_read_folder`).
       image_size: ``key -> (H, W)`` of an estimate's image (needed for crop cameras); ``key``
         is the estimate's frame entry (image name or index) or, when the file has none, the
         estimate's position.
@@ -360,16 +362,53 @@ def read_estimates(
         with another model (``model_id``, gender, number of betas) is refused.
     """
     path = Path(path)
+    if path.is_dir():
+        return _read_folder(path, image_size, num_betas, intrinsics, model)
+    return _read_file(path, _read_arrays(path), image_size, num_betas, intrinsics, model)
+
+
+def _read_file(path: Path, arrays: dict, image_size, num_betas, intrinsics, model) -> Estimates:
     try:
-        return _read_estimates(path, image_size, num_betas, intrinsics, model)
-    except (ValueError, TypeError, IndexError) as exc:
-        if isinstance(exc, InputError):
+        return _read_estimates(path, arrays, image_size, num_betas, intrinsics, model)
+    except InputError as exc:  # e.g. from image_size: the message names the file too
+        if str(path) in str(exc):
             raise
+        raise InputError(f"{path}: {exc}") from None
+    except (ValueError, TypeError, IndexError) as exc:
         raise InputError(f"{path}: inconsistent estimates ({type(exc).__name__}: {exc})") from None
 
 
-def _read_estimates(path: Path, image_size, num_betas, intrinsics, model) -> Estimates:
-    arrays = _read_arrays(path)
+def _read_folder(folder: Path, image_size, num_betas, intrinsics, model) -> Estimates:
+    """A folder of estimates files, one per image and named after it (PARE's image output
+    writes ``<image>.pkl`` with a row per person): a file's rows belong to the image of its
+    name unless it names images itself, and its people get track ids of their own (unique
+    across the files) unless it has track ids."""
+    files = sorted(p for p in folder.iterdir() if p.suffix in ESTIMATE_SUFFIXES)
+    if not files:
+        raise InputError(f"{folder}: no estimates files ({', '.join(ESTIMATE_SUFFIXES)}) in "
+                         "the folder")  # fmt: skip
+    parts, next_id = [], 0
+    for f in files:
+        arrays = _read_arrays(f)
+        size = None if image_size is None else (
+            lambda key, stem=f.stem: image_size(key if isinstance(key, str) else stem))  # fmt: skip
+        est = _read_file(f, arrays, size, num_betas, intrinsics, model)
+        if est.frame is not None and any(not isinstance(x, str) for x in est.frame):
+            raise InputError(f"{f}: frame indices in a folder of estimates files (each file "
+                             "belongs to the image of its name, or names its images)")  # fmt: skip
+        frame = est.frame if est.frame is not None else np.array([f.stem] * len(est), object)
+        own = _first(arrays, TRACK_KEYS) is not None
+        track = est.track_id if own else np.arange(len(est), dtype=np.int64) + next_id
+        next_id = max(next_id + len(est), int(track.max(initial=-1)) + 1)
+        parts.append(dataclasses.replace(est, frame=frame, track_id=track))
+    if len({p.focal_rule for p in parts}) > 1:
+        raise InputError(f"{folder}: its files use different camera conventions (4D-Humans' "
+                         "pred_cam_t_full and others): give one kind")  # fmt: skip
+    return dataclasses.replace(concat_estimates(parts), source=str(folder))
+
+
+def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
+                    model) -> Estimates:  # fmt: skip
     fmt = "jaxrefine" if str(arrays.get("format", "")) == "jaxrefine-result-v1" else "generic"
     why = model_mismatch(arrays, model, path) if model is not None and fmt == "jaxrefine" else None
     if why is not None:
