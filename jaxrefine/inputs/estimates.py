@@ -18,7 +18,8 @@ or written by ``joblib.dump``, compressed or not: :mod:`jaxrefine.inputs.joblib_
   ``imgname``/``image_name``;
 - which person: ``track_id``/``person_id``/``track`` (int);
 - VIBE's and PARE's video output, ``{person_id: {"pose", "betas", "orig_cam", "frame_ids",
-  ...}}``: each person's frames in turn, ``track_id`` the person id.
+  ...}}``: each person's frames in turn, ``track_id`` the person id;
+- a folder of such files, one per image and named after it (PARE's image output).
 
 A crop camera becomes a full-image pinhole camera with
 :func:`jaxrefine.camera.weak_perspective_to_full` (focal ``sqrt(w^2 + h^2)`` and the principal
