@@ -619,3 +619,70 @@ def test_a_folder_of_per_image_files_is_one_estimates_set(tmp_path):
         read_inputs(tmp_path / "imgs", tmp_path / "pare_results", model)
     with pytest.raises(InputError, match="no estimates files"):
         read_inputs(tmp_path / "imgs", tmp_path / "imgs", model)
+
+
+def _phalp_file(path, h, w, focal=5000.0, res=256):
+    """PHALP's / 4D-Humans' ``track.py`` output as its code builds it (``PHALP.track``'s
+    ``final_visuals_dic``, ``get_human_apl``'s ``detection_data``, HMAR's
+    ``get_3d_parameters`` with ``EXTRA.FOCAL_LENGTH`` = ``focal`` and ``render.res`` =
+    ``res``): two frames; person 2 seen in both, person 5 seen in frame 0 and only predicted
+    in frame 1; an appearance embedding as a torch tensor. Returns ``path`` and, per seen
+    person, (frame, track id, crop camera s, tx, ty, box centre, box side) in the photo."""
+    import torch
+
+    joblib = pytest.importorskip("joblib", reason="joblib (extra 'ref') writes the reference")
+    rng = np.random.default_rng(0)
+    big = max(h, w)
+    left, top, ratio = (big - w) // 2, (big - h) // 2, res / big
+    out, seen = {}, []
+    for t, people in ((0, [(2, 0), (5, 0)]), (1, [(2, 0), (5, 3)])):
+        v = {"time": t, "shot": 0}
+        for key in ("tid", "bbox", "tracked_time", "smpl", "camera", "size", "embedding",
+                    "tracked_ids", "img_name"):  # fmt: skip
+            v[key] = []
+        for tid, since in people:
+            x0, y0, bw, bh = 60.0 + 200 * (tid == 5) + 10 * t, 40.0, 120.0, 260.0
+            c, side = np.array([x0 + bw / 2, y0 + bh / 2]), max(bw, bh)
+            s, tx, ty = rng.uniform(0.8, 1.1), *rng.normal(0, 0.1, 2)
+            c256, side256 = (c + [left, top]) * ratio, side * ratio
+            tz = 2 * focal / (s * side256)
+            cam = np.array([tx, ty, tz]) + np.r_[(c256 - res / 2) * tz / focal, 0]
+            rot = Rotation.from_rotvec(rng.normal(0, 0.2, (24, 3))).as_matrix()
+            v["tid"].append(tid)
+            v["bbox"].append(np.array([x0, y0, bw, bh]))
+            v["tracked_time"].append(since)
+            v["smpl"].append({"global_orient": rot[:1], "body_pose": rot[1:],
+                              "betas": rng.normal(0, 1, 10).astype(np.float32)})  # fmt: skip
+            v["camera"].append(cam.astype(np.float32))
+            v["size"].append([h, w])
+            v["embedding"].append(torch.randn(8))
+            v["img_name"].append(f"{t + 1:06d}.jpg")
+            if since == 0:
+                v["tracked_ids"].append(tid)
+                seen.append((t, tid, s, tx, ty, c, side, rot))
+        out[f"_DEMO/clip/img/{t + 1:06d}.jpg"] = v
+    joblib.dump(out, path)
+    return path, seen
+
+
+def test_4dhumans_track_output_is_read_without_joblib_or_torch(tmp_path):
+    """4D-Humans' ``track.py`` (PHALP) file: the people seen in each frame (not PHALP's
+    predictions of hidden ones), PHALP's track ids and frame times, rotation matrices, and its
+    camera placing the body where HMR 2.0's crop camera put it in the photo."""
+    pytest.importorskip("torch", reason="torch (extra 'ref') writes the tensors PHALP stores")
+    (h, w) = (480, 640)
+    path, seen = _phalp_file(tmp_path / "demo_clip.pkl", h, w)
+    est = read_estimates(path).with_default_intrinsics(lambda i: (h, w))
+    assert est.frame.tolist() == [0, 0, 1] and est.track_id.tolist() == [2, 5, 2]
+    assert est.focal_rule == "hmr2"
+    X = np.array([[0.3, -0.4, 0.0], [-0.2, 0.5, 0.0]])  # points at the body's depth plane
+    for i, (_, _, s, tx, ty, c, side, rot) in enumerate(seen):
+        crop = c + side / 2 * s * (X[:, :2] + [tx, ty])  # HMR 2.0's crop camera, photo pixels
+        np.testing.assert_allclose(_project(est.intrinsics[i], est.transl[i], X), crop,
+                                   atol=PIXEL_TOL)  # fmt: skip
+        got = Rotation.from_rotvec(est.pose[i]).as_matrix()
+        np.testing.assert_allclose(got, rot, atol=ROTATION_TOL)
+    other, _ = _phalp_file(tmp_path / "other.pkl", h, w, focal=500.0)  # not PHALP's defaults
+    with pytest.raises(InputError, match=r"other.pkl: PHALP's camera puts only 0% of the "
+                       r"people inside their own boxes"):  # fmt: skip
+        read_estimates(other)

@@ -13,7 +13,9 @@ whole stream; zlib, gzip, bz2 and xz/lzma files are decompressed first (lz4 is r
 
 Only plain containers, numbers, strings and numeric arrays are accepted: any other class named
 in the stream (and arrays of Python objects) is refused, as :mod:`jaxrefine.inputs.estimates`'
-reader of plain pickles does.
+reader of plain pickles does. One exception: PyTorch tensors (PHALP / 4D-Humans store their
+appearance embeddings as tensors) become :class:`Skipped` placeholders; their bytes are not
+read as tensors and no torch code runs.
 """
 
 from __future__ import annotations
@@ -39,8 +41,21 @@ _ALLOWED = {
 NUMERIC_KINDS = "biufc"
 
 
+# how a torch.Tensor pickles outside torch.save: these names become Skipped placeholders
+TORCH_TENSOR = {("torch._utils", "_rebuild_tensor_v2"), ("torch.storage", "_load_from_bytes"),
+                ("torch._utils", "_rebuild_tensor"), ("torch._tensor", "_rebuild_from_type_v2"),
+                ("torch", "Tensor")}  # fmt: skip
+
+
 class ArrayWrapper:
     """What a ``NumpyArrayWrapper`` unpickles into: its attributes only, no behaviour."""
+
+
+class Skipped:
+    """What a PyTorch tensor in the stream becomes: nothing of it is kept."""
+
+    def __init__(self, *args, **kwargs):
+        pass
 
 
 def is_joblib(raw: bytes) -> bool:
@@ -87,6 +102,8 @@ class _Unpickler(pickle._Unpickler):  # the pure-Python one: its BUILD step can 
     def find_class(self, module, name):
         if (module, name) == WRAPPER:
             return ArrayWrapper
+        if (module, name) in TORCH_TENSOR:
+            return Skipped
         if (module, name) in _ALLOWED:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
