@@ -823,3 +823,45 @@ def test_fuzz_joblib_estimates(tmp_path, how, compress):
     p.write_bytes(data)
     load = lambda path: read_estimates(path, image_size=lambda i: (300, 400))  # noqa: E731
     _outcome("joblib estimates .pkl", load, p, InputError, _check_estimates)
+
+
+def _phalp_frames(mutation: str, seed: int) -> dict:
+    """Two frames of a PHALP / 4D-Humans ``track.py`` file, with one structural mutation."""
+    rng = np.random.default_rng(seed)
+    rot = np.tile(np.eye(3), (24, 1, 1))
+    frames = {}
+    for t in range(2):
+        frames[f"img/{t:06d}.jpg"] = {
+            "time": t, "tid": [1], "tracked_time": [0], "size": [[480, 640]],
+            "bbox": [np.array([100.0, 50.0, 120.0, 260.0])],
+            "smpl": [{"global_orient": rot[:1], "body_pose": rot[1:], "betas": np.zeros(10)}],
+            "camera": [np.array([-0.45, -0.2, 40.0], np.float32)],
+        }  # fmt: skip
+    v = frames["img/000001.jpg"]
+    key = ("tid", "tracked_time", "size", "bbox", "smpl", "camera")[int(rng.integers(6))]
+    if mutation == "drop_entry":
+        v[key] = []
+    elif mutation == "wrong_type":
+        v[key] = [None]
+    elif mutation == "not_a_list":
+        v[key] = 7
+    elif mutation == "nan":
+        v["camera"] = [np.array([np.nan, 0, 40.0])]
+    elif mutation == "behind":
+        v["camera"] = [np.array([0, 0, -40.0])]
+    elif mutation == "bad_smpl":
+        v["smpl"] = [{"global_orient": rot[:1]}]
+    return frames
+
+
+@settings(_FUZZ, max_examples=40)
+@given(mutation=st.sampled_from(["none", "drop_entry", "wrong_type", "not_a_list", "nan",
+                                 "behind", "bad_smpl"]), seed=_SEEDS)  # fmt: skip
+def test_fuzz_phalp_estimates(tmp_path, mutation, seed):
+    """4D-Humans' tracker files with damaged entries are refused by name, never a crash."""
+    from jaxrefine.inputs import InputError, read_estimates
+
+    joblib = pytest.importorskip("joblib", reason="joblib (extra 'ref') writes the reference")
+    p = tmp_path / "demo_clip.pkl"
+    joblib.dump(_phalp_frames(mutation, seed), p)
+    _outcome("PHALP estimates .pkl", read_estimates, p, InputError, _check_estimates)

@@ -192,9 +192,15 @@ def _read_arrays(path: Path) -> dict:
         raise InputError(f"{path}: expected a dict of arrays, got {type(obj).__name__}")
     if isinstance(obj.get("smpl_params"), dict):  # 4D-Humans nests the SMPL parameters
         obj = {**{k: v for k, v in obj.items() if k != "smpl_params"}, **obj["smpl_params"]}
-    if _is_phalp(obj):
-        return _phalp_rows(obj, path)
-    return _people_tracks(obj, path) if _is_people_dict(obj) else obj
+    try:
+        if _is_phalp(obj):
+            return _phalp_rows(obj, path)
+        return _people_tracks(obj, path) if _is_people_dict(obj) else obj
+    except InputError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise InputError(f"{path}: a tracker's file with damaged entries ({type(exc).__name__}: "
+                         f"{exc})") from None  # fmt: skip
 
 
 def _unpickle(raw: bytes):
