@@ -529,6 +529,7 @@ def test_vibe_and_pare_video_output_is_read_without_joblib(tmp_path, compress):
     est = read_estimates(tmp_path / "vibe_output.pkl", image_size=lambda i: (h, w))
     est = est.with_default_intrinsics(lambda i: (h, w))
     assert est.track_id.tolist() == [3, 3, 3, 7, 7] and est.frame.tolist() == [0, 1, 2, 1, 2]
+    assert est.fmt == "vibe-pare"
     rot = np.concatenate([p["pose"] for p in people.values()]).reshape(-1, 3, 3)
     got = Rotation.from_rotvec(est.pose.reshape(-1, 3)).as_matrix()
     np.testing.assert_allclose(got, rot, atol=ROTATION_TOL)
@@ -674,7 +675,7 @@ def test_4dhumans_track_output_is_read_without_joblib_or_torch(tmp_path):
     path, seen = _phalp_file(tmp_path / "demo_clip.pkl", h, w)
     est = read_estimates(path).with_default_intrinsics(lambda i: (h, w))
     assert est.frame.tolist() == [0, 0, 1] and est.track_id.tolist() == [2, 5, 2]
-    assert est.focal_rule == "hmr2"
+    assert est.focal_rule == "hmr2" and est.fmt == "4d-humans-phalp"
     X = np.array([[0.3, -0.4, 0.0], [-0.2, 0.5, 0.0]])  # points at the body's depth plane
     for i, (_, _, s, tx, ty, c, side, rot) in enumerate(seen):
         crop = c + side / 2 * s * (X[:, :2] + [tx, ty])  # HMR 2.0's crop camera, photo pixels

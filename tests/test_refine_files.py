@@ -383,4 +383,4 @@ def test_vibe_output_plans_a_run(user_files, tmp_path):
                        network=net, options=FAST, progress=False, dry_run=True)  # fmt: skip
     p = got["plan"]
     assert (p["estimates"], p["tracks"], p["images_with_people"]) == (4, 2, 3)
-    assert got["settings"]["estimates_format"] == "crop-camera" and not (tmp_path / "o").exists()
+    assert got["settings"]["estimates_format"] == "vibe-pare" and not (tmp_path / "o").exists()

@@ -67,6 +67,8 @@ MAX_VALUE = 1e8  # no parameter, translation or pixel is this large: a damaged f
 # box over the image side); a frame whose aspect differs by more than this is not the image
 # the regressor saw (float32 storage rounds at 1e-7)
 ORIG_CAM_ASPECT_TOL = 0.01
+# the key under which a tracker's file, flattened to a dict of arrays, names its format
+TRACKER_FORMAT = "__tracker_format__"
 # PHALP files: the least share of people whose projected origin lies in their own (grown) box;
 # the origin is within ~0.3 m of the pelvis, well inside a box grown by half its size
 PHALP_INSIDE_SHARE = 0.8
@@ -247,7 +249,7 @@ def _phalp_rows(obj: dict, path: Path) -> dict:
     cols = [np.asarray([r[k] for r in rows]) for k in range(8)]
     out = {"frame": cols[0].astype(np.int64), "track_id": cols[1].astype(np.int64),
            "global_orient": cols[2], "body_pose": cols[3], "betas": cols[4],
-           "pred_cam_t_full": cols[5]}  # fmt: skip
+           "pred_cam_t_full": cols[5], TRACKER_FORMAT: "4d-humans-phalp"}  # fmt: skip
     _check_phalp_camera(_float(out, "pred_cam_t_full", path).reshape(-1, 3),
                         np.asarray(cols[6], np.float64).reshape(-1, 2),
                         np.asarray(cols[7], np.float64).reshape(-1, 4), path)  # fmt: skip
@@ -282,6 +284,7 @@ def _people_tracks(obj: dict, path: Path) -> dict:
     out = {k: np.concatenate([np.asarray(v[k]) for v in obj.values()]) for k in keys}
     lengths = [len(np.asarray(v["frame_ids"]).reshape(-1)) for v in obj.values()]
     out["track_id"] = np.repeat(np.asarray(list(obj), np.int64), lengths)
+    out[TRACKER_FORMAT] = "vibe-pare"
     if len(out["track_id"]) != len(out["frame_ids"].reshape(-1)):
         raise InputError(f"{path}: the people's 'frame_ids' are not one list of numbers each")
     return out
@@ -523,7 +526,8 @@ def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
     hmr2 = tkey == "pred_cam_t_full" and not np.all(np.isfinite(intr[:, 0]))
     return Estimates(
         go.astype(f32), bp.astype(f32), betas.astype(f32), transl.astype(f32), intr.astype(f32),
-        frame, track, str(path), fmt, "hmr2" if hmr2 else "diagonal",
+        frame, track, str(path), str(arrays.get(TRACKER_FORMAT, fmt)),
+        "hmr2" if hmr2 else "diagonal",
     )  # fmt: skip
 
 
