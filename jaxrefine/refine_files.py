@@ -721,7 +721,7 @@ def plan(images, est, frame_of, kp, groups, out: Path, outputs: Outputs, video: 
 def print_plan(result: dict) -> None:
     """``--dry-run``'s summary on stdout (:func:`plan`)."""
     p, st = result["plan"], result["settings"]
-    kind = "video frames" if p["video"] else "images"
+    kind = "video frame(s)" if p["video"] else "image(s)"
     print(f"refine (dry run): {p['images']} {kind} of {st['images']} (people in "
           f"{p['images_with_people']} of them)")  # fmt: skip
     print(f"  {p['estimates']} estimates from {st['estimates']} (format "
