@@ -17,12 +17,8 @@ or written by ``joblib.dump``, compressed or not: :mod:`jaxrefine.inputs.joblib_
 - which frame: ``frame``/``frame_index``/``frame_idx``/``frame_ids`` (int) or
   ``imgname``/``image_name``;
 - which person: ``track_id``/``person_id``/``track`` (int);
-- VIBE's and PARE's video output, ``{person_id: {"pose", "betas", "orig_cam", "frame_ids",
-  ...}}``: each person's frames in turn, ``track_id`` the person id;
-- 4D-Humans' / PHALP's ``track.py`` output, ``{frame path: {"time", "tid", "smpl", "camera",
-  "tracked_time", "size", "bbox", ...}}``: the people seen in each frame, ``frame`` = PHALP's
-  ``time`` (the frame's place in the video when ``video.start_frame`` was not set), their
-  ``camera`` read as 4D-Humans' full-image translation (checked against PHALP's boxes);
+- trackers' files (:mod:`jaxrefine.inputs.tracker_files`): VIBE's and PARE's video output
+  and 4D-Humans' ``track.py`` (PHALP) output, flattened to the keys above;
 - a folder of such files, one per image and named after it (PARE's image output).
 
 A crop camera becomes a full-image pinhole camera with
@@ -51,6 +47,7 @@ from jaxrefine.camera import focal_from_image_size, weak_perspective_to_full
 from jaxrefine.files import read_npz
 from jaxrefine.inputs import joblib_pickle
 from jaxrefine.inputs.errors import InputError
+from jaxrefine.inputs.tracker_files import HMR2_FOCAL_PER_SIDE, TRACKER_FORMAT, flatten
 from jaxrefine.io import model_mismatch
 
 POSE_KEYS = ("pose", "poses", "thetas", "pred_pose", "pred_rotmat", "smpl_pose")
@@ -59,22 +56,11 @@ TRANSL_KEYS = ("transl", "cam_t", "pred_cam_t_full")
 FRAME_KEYS = ("frame", "frame_index", "frame_idx", "frame_ids", "imgname", "image_name")
 TRACK_KEYS = ("track_id", "person_id", "track")
 SPIN_BOX_SCALE = 200.0  # SPIN / PARE store the box side divided by 200 pixels
-# 4D-Humans' demo.py writes pred_cam_t_full for focal FOCAL_LENGTH / IMAGE_SIZE * max(h, w)
-# with its config's FOCAL_LENGTH 5000 and IMAGE_SIZE 256: any other focal misplaces the body
-HMR2_FOCAL_PER_SIDE = 5000.0 / 256.0
 MAX_VALUE = 1e8  # no parameter, translation or pixel is this large: a damaged file
 # VIBE's / PARE's orig_cam [sx, sy, tx, ty] has sx * W = sy * H (both the crop's scale times its
 # box over the image side); a frame whose aspect differs by more than this is not the image
 # the regressor saw (float32 storage rounds at 1e-7)
 ORIG_CAM_ASPECT_TOL = 0.01
-# the key under which a tracker's file, flattened to a dict of arrays, names its format
-TRACKER_FORMAT = "__tracker_format__"
-# PHALP files: the least share of people whose projected origin lies in their own (grown) box;
-# the origin is within ~0.3 m of the pelvis, well inside a box grown by half its size
-PHALP_INSIDE_SHARE = 0.8
-# what a VIBE / PARE person's dict contributes (their vertices, joints and 2D points are left)
-PERSON_KEYS = ("pose", "pred_pose", "betas", "pred_shape", "pred_cam", "orig_cam", "bboxes",
-               "frame_ids")  # fmt: skip
 ESTIMATE_SUFFIXES = (".npz", ".pkl", ".pickle")
 # the fields of Estimates with one row per person (the others describe the whole file)
 PER_PERSON = ("global_orient", "body_pose", "betas", "transl", "intrinsics", "frame", "track_id",
@@ -194,15 +180,7 @@ def _read_arrays(path: Path) -> dict:
         raise InputError(f"{path}: expected a dict of arrays, got {type(obj).__name__}")
     if isinstance(obj.get("smpl_params"), dict):  # 4D-Humans nests the SMPL parameters
         obj = {**{k: v for k, v in obj.items() if k != "smpl_params"}, **obj["smpl_params"]}
-    try:
-        if _is_phalp(obj):
-            return _phalp_rows(obj, path)
-        return _people_tracks(obj, path) if _is_people_dict(obj) else obj
-    except InputError:
-        raise
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        raise InputError(f"{path}: a tracker's file with damaged entries ({type(exc).__name__}: "
-                         f"{exc})") from None  # fmt: skip
+    return flatten(obj, path)
 
 
 def _unpickle(raw: bytes):
@@ -213,81 +191,6 @@ def _unpickle(raw: bytes):
         return joblib_pickle.load(raw)
     safepickle.scan(raw)  # malformed streams and memo bombs, before unpickling
     return _ArrayUnpickler(io.BytesIO(raw), encoding="latin1").load()
-
-
-def _is_people_dict(obj: dict) -> bool:
-    """VIBE's and PARE's video output: ``{person_id: {pose, betas, orig_cam, frame_ids, ...}}``."""
-    return bool(obj) and all(isinstance(k, int | np.integer) and isinstance(v, dict)
-                             and "frame_ids" in v for k, v in obj.items())  # fmt: skip
-
-
-def _is_phalp(obj: dict) -> bool:
-    """PHALP's / 4D-Humans' ``track.py`` output: ``{frame path: {"time", "tid", "smpl",
-    "camera", "tracked_time", ...}}``."""
-    need = ("time", "tid", "smpl", "camera", "tracked_time", "size", "bbox")
-    return bool(obj) and all(isinstance(v, dict) and all(k in v for k in need)
-                             for v in obj.values())  # fmt: skip
-
-
-def _phalp_rows(obj: dict, path: Path) -> dict:
-    """PHALP's frames as one dict of arrays: the people *seen* in each frame (``tracked_time``
-    0; the others are its predictions of hidden people), ``frame`` its ``time`` (the frame's
-    place in the video), ``track_id`` PHALP's ``tid``, ``pred_cam_t_full`` its ``camera``
-    (a translation for focal ``5000 / 256 * max(h, w)`` at the image centre: PHALP's
-    ``get_3d_parameters`` with its defaults ``EXTRA.FOCAL_LENGTH`` 5000, ``render.res`` 256),
-    checked against PHALP's own boxes (:func:`_check_phalp_camera`)."""
-    rows = []
-    for v in sorted(obj.values(), key=lambda v: int(v["time"])):
-        for j, seen in enumerate(v["tracked_time"]):
-            if int(seen) == 0:
-                smpl = v["smpl"][j]
-                rows.append((v["time"], v["tid"][j], smpl["global_orient"],
-                             smpl["body_pose"], smpl["betas"], v["camera"][j], v["size"][j],
-                             v["bbox"][j]))  # fmt: skip
-    if not rows:
-        raise InputError(f"{path}: PHALP's tracks hold no person seen in any frame")
-    cols = [np.asarray([r[k] for r in rows]) for k in range(8)]
-    out = {"frame": cols[0].astype(np.int64), "track_id": cols[1].astype(np.int64),
-           "global_orient": cols[2], "body_pose": cols[3], "betas": cols[4],
-           "pred_cam_t_full": cols[5], TRACKER_FORMAT: "4d-humans-phalp"}  # fmt: skip
-    _check_phalp_camera(_float(out, "pred_cam_t_full", path).reshape(-1, 3),
-                        np.asarray(cols[6], np.float64).reshape(-1, 2),
-                        np.asarray(cols[7], np.float64).reshape(-1, 4), path)  # fmt: skip
-    return out
-
-
-def _check_phalp_camera(transl: np.ndarray, size: np.ndarray, box: np.ndarray, path: Path):
-    """The body's origin (near its pelvis), projected as jaxrefine reads PHALP's camera, must
-    land in PHALP's own detection box ``[x0, y0, w, h]`` (grown by half its size on every
-    side) for most people; else the file was made with another focal or render size than
-    PHALP's defaults. ``size``: (N, 2) each image's (h, w)."""
-    if np.any(transl[:, 2] <= 0) or np.any(size <= 0):
-        raise InputError(f"{path}: PHALP's cameras must be in front of the camera (z > 0) "
-                         "and its image sizes positive")  # fmt: skip
-    f = HMR2_FOCAL_PER_SIDE * size.max(1)
-    u = f * transl[:, 0] / transl[:, 2] + size[:, 1] / 2
-    v = f * transl[:, 1] / transl[:, 2] + size[:, 0] / 2
-    x0, y0 = box[:, 0] - box[:, 2] / 2, box[:, 1] - box[:, 3] / 2
-    inside = (u > x0) & (u < x0 + 2 * box[:, 2]) & (v > y0) & (v < y0 + 2 * box[:, 3])
-    if inside.mean() < PHALP_INSIDE_SHARE:
-        raise InputError(
-            f"{path}: PHALP's camera puts only {inside.mean():.0%} of the people inside their "
-            f"own boxes as jaxrefine reads it (focal 5000 / 256 * max(h, w), PHALP's "
-            "defaults): was it run with another EXTRA.FOCAL_LENGTH or render.res?"
-        )
-
-
-def _people_tracks(obj: dict, path: Path) -> dict:
-    """A per-person dict as one dict of arrays: each person's frames in turn, ``track_id`` the
-    person's id (only :data:`PERSON_KEYS` are kept)."""
-    keys = [k for k in PERSON_KEYS if all(v.get(k) is not None for v in obj.values())]
-    out = {k: np.concatenate([np.asarray(v[k]) for v in obj.values()]) for k in keys}
-    lengths = [len(np.asarray(v["frame_ids"]).reshape(-1)) for v in obj.values()]
-    out["track_id"] = np.repeat(np.asarray(list(obj), np.int64), lengths)
-    out[TRACKER_FORMAT] = "vibe-pare"
-    if len(out["track_id"]) != len(out["frame_ids"].reshape(-1)):
-        raise InputError(f"{path}: the people's 'frame_ids' are not one list of numbers each")
-    return out
 
 
 def _float(arrays: dict, key: str, path: Path) -> np.ndarray:
