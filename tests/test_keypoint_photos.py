@@ -161,7 +161,8 @@ def test_refine_photos_from_a_keypoint_file(model, photos, tmp_path, monkeypatch
     res = load_result(tmp_path / "out" / "refined.npz", model)
     assert list(res["frame"]) == ["frame0", "frame1", "frame2"]  # one person each
     assert not rep["failed"]
-    # which person of each file they are, and their score (the visible keypoints' share)
+    # which person of each file they are, and their score (the mean confidence of their
+    # detected keypoints: the ground truth's visibilities here)
     np.testing.assert_array_equal(res["person"], [0, 0, 0])
     np.testing.assert_allclose(res["person_score"], b.visible.mean(1) / (b.visible > 0).mean(1),
                                rtol=1e-6)  # fmt: skip
