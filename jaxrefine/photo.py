@@ -650,19 +650,28 @@ def write_people_overlays(model, images, est, frame_of, merged, out, backend: st
 
     from jaxrefine.viz import save_png
 
-    keys = ("global_orient", "body_pose", "betas", "transl")
     written = []
     for f in np.unique(frame_of):
         sel = np.flatnonzero(frame_of == f)
-        cams = Camera.from_intrinsics(est.intrinsics[sel])
-        init = {k_: getattr(est, k_)[sel] for k_ in keys}
-        refined = {k_: merged[f"param_{k_}"][sel] for k_ in keys}
-        pts = None if keypoints is None else np.asarray(keypoints)[sel]
-        pic = people_picture(model, images[int(f)], [init, refined], cams, backend=backend,
-                             keypoints=pts, labels=_labels(est, sel))  # fmt: skip
+        pic = before_after_people(model, images[int(f)], est, merged, sel, backend=backend,
+                                  keypoints=keypoints, labels=_labels(est, sel))  # fmt: skip
         path = Path(out) / "overlays" / f"{images.names[int(f)]}_people.png"
         written.append(save_png(path, pic))
     return written
+
+
+def before_after_people(model, image, est: Estimates, merged: dict, rows, *, backend="auto",
+                        keypoints=None, labels=None):  # fmt: skip
+    """:func:`people_picture` of estimates ``rows`` (one image's people): the image (with
+    their rows of ``keypoints``, (N, K, 3) or None, as dots), their initial bodies, their
+    refined ones (``merged`` as :func:`jaxrefine.refine_files.run_chunks` returns it)."""
+    keys = ("global_orient", "body_pose", "betas", "transl")
+    init = {k: getattr(est, k)[rows] for k in keys}
+    refined = {k: merged[f"param_{k}"][rows] for k in keys}
+    pts = None if keypoints is None else np.asarray(keypoints)[rows]
+    cams = Camera.from_intrinsics(est.intrinsics[rows])
+    return people_picture(model, image, [init, refined], cams, backend=backend, keypoints=pts,
+                          labels=labels)  # fmt: skip
 
 
 def _labels(est: Estimates, rows) -> list[str]:

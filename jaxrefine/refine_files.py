@@ -379,23 +379,15 @@ def video_pictures(model, images, est, frame_of, merged, backend: str, keypoints
     timing."""
     from tqdm import tqdm
 
-    from jaxrefine.photo import people_picture
+    from jaxrefine.photo import before_after_people
     from jaxrefine.viz import image_grid
 
-    keys = ("global_orient", "body_pose", "betas", "transl")
     for f in tqdm(range(len(images)), unit="frame", desc="video", disable=not progress):
         img = np.asarray(images[f], np.float32)
         sel = np.flatnonzero(frame_of == f)
-        if not len(sel):
-            pic = image_grid([img] * 3)
-        else:
-            init = {k: getattr(est, k)[sel] for k in keys}
-            refined = {k: merged[f"param_{k}"][sel] for k in keys}
-            pts = None if keypoints is None else np.asarray(keypoints)[sel]
-            cam = Camera.from_intrinsics(est.intrinsics[sel])
-            tracks = [str(t) for t in est.track_id[sel]]
-            pic = people_picture(model, img, [init, refined], cam, backend=backend,
-                                 keypoints=pts, labels=tracks)  # fmt: skip
+        pic = image_grid([img] * 3) if not len(sel) else before_after_people(
+            model, img, est, merged, sel, backend=backend, keypoints=keypoints,
+            labels=[str(t) for t in est.track_id[sel]])  # fmt: skip
         yield (np.clip(pic, 0, 1) * 255).astype(np.uint8)
 
 

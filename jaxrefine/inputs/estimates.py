@@ -145,19 +145,8 @@ def concat_estimates(parts: list[Estimates]) -> Estimates:
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickles plain containers and numpy arrays only (a user's file may not run code)."""
 
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("collections", "OrderedDict"),
-        ("builtins", "slice"),
-    }
-
     def find_class(self, module, name):
-        if (module, name) in self._ALLOWED:
+        if (module, name) in joblib_pickle.ARRAY_CLASSES:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
 

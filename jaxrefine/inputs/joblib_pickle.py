@@ -31,7 +31,9 @@ import zlib
 import numpy as np
 
 WRAPPER = ("joblib.numpy_pickle", "NumpyArrayWrapper")
-_ALLOWED = {
+# the classes a pickle of plain containers and numpy arrays names (this reader's and the plain
+# pickles' reader of jaxrefine.inputs.estimates)
+ARRAY_CLASSES = {
     ("numpy", "dtype"), ("numpy", "ndarray"), ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
     ("numpy._core.multiarray", "scalar"), ("collections", "OrderedDict"),
@@ -104,7 +106,7 @@ class _Unpickler(pickle._Unpickler):  # the pure-Python one: its BUILD step can 
             return ArrayWrapper
         if (module, name) in TORCH_TENSOR:
             return Skipped
-        if (module, name) in _ALLOWED:
+        if (module, name) in ARRAY_CLASSES:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
 
