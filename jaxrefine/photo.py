@@ -641,8 +641,9 @@ def people_picture(model, image, param_sets: list[dict], cameras: Camera, *, bac
 
 
 def write_people_overlays(model, images, est, frame_of, merged, out, backend: str,
-                          keypoints=None) -> list[str]:  # fmt: skip
-    """``OUT/overlays/<image>_people.png``: per image, the photo (with ``keypoints`` (N, K, 3),
+                          keypoints=None, frames=None) -> list[str]:  # fmt: skip
+    """``OUT/overlays/<image>_people.png``: per image (``frames``, image indices; None: every
+    image with people), the photo (with ``keypoints`` (N, K, 3),
     the keypoint term of every estimate, as dots, when given), every person's initial and
     refined body (``merged`` as :func:`jaxrefine.refine_files.run_chunks` returns it), each
     refined body labelled with its ``person`` number (:func:`_labels`)."""
@@ -651,7 +652,7 @@ def write_people_overlays(model, images, est, frame_of, merged, out, backend: st
     from jaxrefine.viz import save_png
 
     written = []
-    for f in np.unique(frame_of):
+    for f in np.unique(frame_of) if frames is None else frames:
         sel = np.flatnonzero(frame_of == f)
         pic = before_after_people(model, images[int(f)], est, merged, sel, backend=backend,
                                   keypoints=keypoints, labels=_labels(est, sel))  # fmt: skip

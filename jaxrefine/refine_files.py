@@ -18,7 +18,9 @@ end (``OUT/``):
   predicted displacement (px) and time; the run's settings and totals;
 - ``overlays/<frame>_<track>.png``: before / after overlays; for videos ``overlays.mp4``
   (one picture per video frame with every person in it, at the video's rate; for a folder
-  of frames given with ``--video``, at ``--fps`` or 30);
+  of frames given with ``--video``, at ``--fps`` or 30); ``overlays/<image>_people.png``: every
+  person of an image at once, for photos and for images with several estimates
+  (:func:`people_frames`);
 - ``tracks/track_<id>.glb`` and ``.bvh``: each person's refined sequence (shared shape);
 - ``meshes/<frame>_<track>.obj|.ply`` on request.
 
@@ -688,12 +690,14 @@ def plan(images, est, frame_of, kp, groups, out: Path, outputs: Outputs, video: 
          photos: bool) -> dict:  # fmt: skip
     """What a run would do (``--dry-run``): the inputs as read, the chunks, and the files it
     would write to ``out`` (``photos``: people found in the images, with their people
-    overlays); nothing is fitted or written."""
+    overlays; an estimates file's images with several people get them too,
+    :func:`people_frames`); nothing is fitted or written."""
     n_tracks = len(np.unique(est.track_id))
     with_kp = None if kp is None else int(np.sum(np.any(np.asarray(kp)[..., 2] > 0, -1)))
     files = [str(out / "refined.npz"), str(out / "report.json")]
     if outputs.overlays:
-        people = f", {len(np.unique(frame_of))} <image>_people.png" if photos else ""
+        n_people = len(people_frames(frame_of, photos, images.is_video))
+        people = f", {n_people} <image>_people.png" if n_people else ""
         files.append(f"{out / 'overlays'}/ ({len(est)} before / after pictures{people})")
     if outputs.video and (images.is_video or video):
         files.append(str(out / "overlays.mp4"))
@@ -774,6 +778,17 @@ def _check_people_source(estimates_path, keypoints_path, boxes, tiles, options):
                          "brings its own people")  # fmt: skip
 
 
+def people_frames(frame_of: np.ndarray, photos: bool, is_video: bool) -> np.ndarray:
+    """The images whose ``overlays/<image>_people.png`` (every person of the image at once) a
+    run writes: for photos (people found by the run) every image with people; for an estimates
+    file's images each image with two people or more (one person's picture is its own
+    overlay), none of a video file (``overlays.mp4`` shows its frames)."""
+    frames, counts = np.unique(np.asarray(frame_of), return_counts=True)
+    if photos:
+        return frames
+    return np.zeros(0, int) if is_video else frames[counts > 1]
+
+
 def _write_merged(model, images, est, frame_of, merged, out, backend, outputs, *, photos,
                   keypoints=None, progress=False, video=False):  # fmt: skip
     """Process 0's part: ``refined.npz``, the video (of a video file, or of images that are
@@ -788,11 +803,12 @@ def _write_merged(model, images, est, frame_of, merged, out, backend, outputs, *
                                   progress=progress)  # fmt: skip
         write_video(out / "overlays.mp4", pictures, images.fps or fps)
         files.append(str(out / "overlays.mp4"))
-    if photos and outputs.overlays:
+    crowded = people_frames(frame_of, photos, images.is_video)
+    if outputs.overlays and len(crowded):
         from jaxrefine.photo import write_people_overlays
 
         files += write_people_overlays(model, images, est, frame_of, merged, out, backend,
-                                       keypoints)  # fmt: skip
+                                       keypoints, frames=crowded)  # fmt: skip
     if outputs.tracks:
         files += write_tracks(model, est, merged, out, fps)
     return files

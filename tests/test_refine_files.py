@@ -310,6 +310,39 @@ def test_a_videos_overlay_has_one_picture_per_frame_with_everyone(
     assert not list(out.glob("overlays/*.png"))  # per-estimate pictures only when asked for
 
 
+def test_an_image_with_several_estimates_gets_a_people_overlay(user_files, tmp_path,
+                                                               monkeypatch):  # fmt: skip
+    """An estimates file with two people in one image: ``overlays/<image>_people.png`` shows
+    both at once, labelled with their track ids (it was written only for people found in
+    photos); an image of one estimate keeps its own overlay only. The dry run plans it."""
+    from jaxrefine import photo
+
+    model, root, net = user_files
+    est = dict(np.load(root / "est.npz"))
+    est["imgname"] = np.array(["frame0.png", "frame0.png", "frame2.png"])
+    est["track_id"] = np.array([3, 5, 3])
+    np.savez(tmp_path / "est.npz", **est)
+    kw = dict(model=model, network=net, options=FAST, outputs=Outputs(tracks=False),
+              progress=False)  # fmt: skip
+    plan = refine_files(root / "imgs", tmp_path / "est.npz", tmp_path / "out", dry_run=True,
+                        **kw)["plan"]  # fmt: skip
+    assert plan["would_write"][2].endswith("(3 before / after pictures, 1 <image>_people.png)")
+    labels, real_draw = [], photo.people_picture
+
+    def record(model, image, param_sets, cameras, **k):
+        labels.append(k["labels"])
+        return real_draw(model, image, param_sets, cameras, **k)
+
+    monkeypatch.setattr(photo, "people_picture", record)
+    rep = refine_files(root / "imgs", tmp_path / "est.npz", tmp_path / "out", **kw)
+    names = sorted(p.name for p in (tmp_path / "out" / "overlays").glob("*.png"))
+    assert names == ["frame0_3.png", "frame0_5.png", "frame0_people.png", "frame2_3.png"]
+    assert labels == [["3", "5"]]
+    assert str(tmp_path / "out" / "overlays" / "frame0_people.png") in rep["settings"]["files"]
+    pic = iio.imread(tmp_path / "out" / "overlays" / "frame0_people.png")
+    assert pic.shape[:2] == (64, 3 * 64 + 2 * 2)  # image | initial bodies | refined bodies
+
+
 def test_a_video_that_fails_midway_leaves_nothing(tmp_path):
     from jaxrefine.refine_files import write_video
 
