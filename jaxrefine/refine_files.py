@@ -565,6 +565,7 @@ def refine_files(
     keypoint_images=None,
     max_people: int | None = None,
     dry_run: bool = False,
+    exif: bool = True,
 ) -> dict:
     """The whole command as a function (see the module docstring); returns the report
     (``dry_run``: the settings and :func:`plan` after every input is read and checked, with
@@ -584,7 +585,8 @@ def refine_files(
     (a folder or list) are one video's frames in order, so their people are linked into
     tracks as a video file's are. ``intrinsics`` (fx, fy, cx, cy, or a JSON file): the camera
     of every image (replacing an estimates file's own); None: the file's, else the focal
-    approximation.
+    approximation. ``exif``: image files are turned upright by their EXIF orientation
+    (False: taken as stored; :func:`jaxrefine.inputs.images.decode_image`).
     ``options`` default: :class:`~jaxrefine.refine.RefineOptions`'
     defaults, for photos :func:`jaxrefine.photo.photo_options` (mask gate, confidence weights).
 
@@ -610,7 +612,7 @@ def refine_files(
         images_src, estimates_path, model, keypoints_path=keypoints_path, intrinsics=intrinsics,
         boxes=boxes, tiles=tiles, use_landmarks=use_landmarks, video=video, progress=progress,
         min_person_score=min_person_score, max_people=max_people,
-        keypoint_images=keypoint_images,
+        keypoint_images=keypoint_images, exif=exif,
     )  # fmt: skip
     if options is None:  # the defaults; photos with theirs (as on the command line)
         options = _photo_defaults(RefineOptions(), None, None, estimates_path, network[0],
@@ -628,7 +630,7 @@ def refine_files(
                 str(keypoint_images), "model_id": model.model_id, "network": network[0].name,
                 "render_backend": backend, "options": {k: str(v) for k, v in
                 dataclasses.asdict(options).items()}, "files": [],
-                "machine": machine_info()}  # fmt: skip
+                "exif_orientation": exif, "machine": machine_info()}  # fmt: skip
     if estimates_path is None:
         settings.update(_person_limits(keypoints_path, boxes, min_person_score, max_people))
     if count > 1:
@@ -658,9 +660,12 @@ def refine_files(
 
 def _read_people(images_src, estimates_path, model, *, keypoints_path, intrinsics, boxes, tiles,
                  use_landmarks, video, progress, min_person_score, max_people,
-                 keypoint_images):  # fmt: skip
+                 keypoint_images, exif):  # fmt: skip
     """The run's people from wherever they come (:func:`refine_files`' three sources):
     ``(images, estimates, frame_of, keypoints or None, keypoint set or None, masks or None)``."""
+    from jaxrefine.inputs import read_images
+
+    images_src = read_images(images_src, exif=exif)  # read once, for every source
     if estimates_path is not None:
         images, est, frame_of, kp, kp_set = read_inputs(
             images_src, estimates_path, model, keypoints_path=keypoints_path,
@@ -881,6 +886,10 @@ def main(argv: list[str]) -> int:
       help="without --estimates: the images (a folder or list) are one video's frames in "
            "order; link their people into tracks (a video file always is)")  # fmt: skip
     a("--out", required=True, help="output folder")
+    a("--ignore-exif", action="store_true",
+      help="take image files as stored, not turned upright by their EXIF orientation (for "
+           "estimates or keypoints made on the stored pixels; OpenCV, photo viewers and the "
+           "default turn them)")  # fmt: skip
     a("--keypoints", default=None,
       help="OpenPose BODY_25 folder/JSON, COCO-17 JSON, or MediaPipe Pose folder/JSON "
            "(33 landmarks, normalized; fitted as BODY_25); without --estimates its people "
@@ -978,7 +987,7 @@ def main(argv: list[str]) -> int:
         tiles=None if args.tiles is None else tuple(args.tiles),
         use_landmarks=not args.no_landmarks, video=args.video,
         min_person_score=args.min_person_score, keypoint_images=args.keypoint_images,
-        max_people=args.max_people, dry_run=args.dry_run,
+        max_people=args.max_people, dry_run=args.dry_run, exif=not args.ignore_exif,
     )  # fmt: skip
     if args.dry_run:
         print_plan(result)

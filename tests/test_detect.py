@@ -254,11 +254,11 @@ def test_weighted_nms_merges_overlaps():
 
 # ----------------------------------------------------------------------- errors, model files
 def test_unreadable_files(tmp_path):
-    with pytest.raises(blazepose.ImageReadError, match="not found"):
+    with pytest.raises(blazepose.ImageReadError, match="missing.jpg: no such image file"):
         blazepose.read_image(tmp_path / "missing.jpg")
     bad = tmp_path / "bad.png"
     bad.write_text("not an image")
-    with pytest.raises(blazepose.ImageReadError, match="bad.png"):
+    with pytest.raises(blazepose.ImageReadError, match="bad.png: not a readable image"):
         blazepose.read_image(bad)
 
 

@@ -393,6 +393,20 @@ def test_a_dry_run_checks_everything_and_writes_nothing(user_files, tmp_path, mo
     args[3] = str(tmp_path / "missing.npz")
     assert cli_main(args) == 2
     assert "missing.npz: no such estimates file" in capsys.readouterr().err
+    # --ignore-exif reaches the image reader (photos are turned upright unless asked not to)
+    import jaxrefine.inputs
+
+    asked, real_read = [], jaxrefine.inputs.read_images
+
+    def read_images(src, **kw):
+        if not isinstance(src, jaxrefine.inputs.ImageSequence):  # not the one already read
+            asked.append(kw.get("exif", True))
+        return real_read(src, **kw)
+
+    monkeypatch.setattr(jaxrefine.inputs, "read_images", read_images)
+    args[3] = str(root / "est.npz")
+    assert cli_main(args) == 0 and cli_main([*args, "--ignore-exif"]) == 0
+    assert asked == [True, False]
 
 
 def test_vibe_output_plans_a_run(user_files, tmp_path):

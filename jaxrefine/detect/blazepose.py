@@ -37,7 +37,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage, special
@@ -131,21 +130,19 @@ class PersonDetection:
 
 # ----------------------------------------------------------------------------- image helpers
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """An image file as (H, W, 3) uint8 RGB (greyscale is repeated, alpha dropped).
+    """An image file as (H, W, 3) uint8 RGB (greyscale is repeated, alpha dropped), upright by
+    its EXIF orientation (:func:`jaxrefine.inputs.images.decode_image`).
 
     Raises:
       ImageReadError: the file is missing or not a readable image.
     """
-    import imageio.v3 as iio
+    from jaxrefine.inputs import InputError
+    from jaxrefine.inputs.images import decode_image
 
-    path = Path(path)
-    if not path.is_file():
-        raise ImageReadError(f"image file not found: {path}")
-    try:  # from bytes, with the extension: imageio leaks its handle on a corrupt file and
-        # probes every legacy plugin (deprecation warnings) when it must guess the format
-        img = np.asarray(iio.imread(path.read_bytes(), extension=path.suffix.lower() or None))
-    except Exception as e:  # imageio raises many kinds for non-images
-        raise ImageReadError(f"cannot read {path} as an image: {e}") from e
+    try:
+        img = decode_image(path)
+    except InputError as e:
+        raise ImageReadError(str(e)) from e
     return as_rgb_uint8(img, str(path))
 
 

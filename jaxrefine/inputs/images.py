@@ -1,6 +1,7 @@
 """Images in: a folder, a list of files, or a video file (read with imageio / imageio-ffmpeg).
 
-Frames are float32 RGB in [0, 1], (H, W, 3); greyscale and RGBA inputs are converted. Image
+Frames are float32 RGB in [0, 1], (H, W, 3); greyscale and RGBA inputs are converted, image
+files turned upright by their EXIF orientation tag (:func:`decode_image`). Image
 files are read when a frame is asked for (a long folder does not fill the memory); a video is
 decoded once, frame by frame, and kept in memory as uint8: one that would take more than
 :data:`VIDEO_MEMORY_FRACTION` of the machine's memory is refused while decoding, with the way
@@ -23,6 +24,7 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 # A decoded video may take this share of the physical memory: the rest is for the fits and
 # the renderings (the overlay video is streamed to its file picture by picture, not held)
 VIDEO_MEMORY_FRACTION = 0.25
+EXIF_ORIENTATION_TAG = 274  # 0x0112, "Orientation" (EXIF 2.32, section 4.6.4)
 
 
 def physical_memory() -> int | None:
@@ -54,18 +56,49 @@ def to_float_rgb(array: np.ndarray, source: str) -> np.ndarray:
     raise InputError(f"{source}: unsupported pixel type {a.dtype}")
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """One image file -> (H, W, 3) float32 in [0, 1]; :class:`InputError` if unreadable."""
+def exif_orientation(data: bytes) -> int:
+    """The EXIF orientation tag (274) of an image file's bytes: 1 (stored upright) to 8; 1
+    where the file has none or Pillow cannot read its metadata."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    try:
+        with Image.open(BytesIO(data)) as img:  # reads the header only
+            value = img.getexif().get(EXIF_ORIENTATION_TAG, 1)
+    except Exception:  # not Pillow's format, or damaged metadata: decoded as stored
+        return 1
+    return int(value) if value in range(1, 9) else 1
+
+
+def decode_image(path: str | os.PathLike, *, exif: bool = True) -> np.ndarray:
+    """An image file's pixels, (H, W[, C]) of its own type; with ``exif`` turned upright by
+    its EXIF orientation tag (a phone's portrait photo is stored on its side with a tag that
+    says so), as photo viewers and OpenCV's ``cv2.imread`` show it, so the field's regressors
+    and keypoint detectors, which read images with OpenCV, saw the same pixels.
+
+    Raises:
+      InputError: the file is missing or not a readable image (naming it).
+    """
     import imageio.v3 as iio
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such image file")
+    ext = path.suffix.lower() or None
     try:  # read the bytes ourselves: imageio leaks its file handle on a corrupt file
-        array = iio.imread(path.read_bytes(), extension=path.suffix.lower() or None)
+        data = path.read_bytes()
+        if exif and exif_orientation(data) > 1:  # Pillow applies the tag (imageio's option)
+            return np.asarray(iio.imread(data, extension=ext, plugin="pillow", rotate=True))
+        return np.asarray(iio.imread(data, extension=ext))
     except Exception as exc:  # imageio raises many types for broken files
         raise InputError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from exc
-    return to_float_rgb(array, str(path))
+
+
+def read_image(path: str | os.PathLike, *, exif: bool = True) -> np.ndarray:
+    """One image file -> (H, W, 3) float32 in [0, 1], upright by its EXIF orientation unless
+    ``exif`` is False (:func:`decode_image`); :class:`InputError` if unreadable."""
+    return to_float_rgb(decode_image(path, exif=exif), str(path))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +112,8 @@ class ImageSequence:
       paths: image paths (None for a video).
       frames: decoded video frames, (H, W, 3) uint8 (a quarter of float32's memory; None
         for images).
+      exif: images are turned upright by their EXIF orientation tags (:func:`decode_image`);
+        False: taken as stored (for keypoints or estimates made on the stored pixels).
     """
 
     names: tuple[str, ...]
@@ -86,6 +121,7 @@ class ImageSequence:
     fps: float | None = None
     paths: tuple[Path, ...] | None = None
     frames: tuple[np.ndarray, ...] | None = None
+    exif: bool = True
 
     def __len__(self) -> int:
         return len(self.names)
@@ -94,7 +130,7 @@ class ImageSequence:
         """Frame ``i`` as (H, W, 3) float32 in [0, 1]."""
         if self.frames is not None:
             return self.frames[i].astype(np.float32) / np.float32(255.0)
-        return read_image(self.paths[i])
+        return read_image(self.paths[i], exif=self.exif)
 
     @property
     def is_video(self) -> bool:
@@ -142,11 +178,15 @@ def read_images(
     source: str | os.PathLike | Sequence[str | os.PathLike],
     max_frames: int | None = None,
     memory_budget: int | None = -1,
+    exif: bool = True,
 ) -> ImageSequence:
     """Images from a folder (sorted by name), an explicit list of files, or a video file.
 
     ``memory_budget``: bytes a decoded video may take (-1: :data:`VIDEO_MEMORY_FRACTION` of the
-    physical memory; None: no limit).
+    physical memory; None: no limit). ``exif``: image files are turned upright by their EXIF
+    orientation (:func:`decode_image`; a video's rotation is applied by ffmpeg's decoder).
+
+    An :class:`ImageSequence` given as ``source`` is returned as it is.
 
     Raises:
       InputError: missing source, a folder without images, an unreadable video or one over
@@ -154,6 +194,8 @@ def read_images(
         that is not an image file. Unreadable image files in a folder or list are reported when
         their frame is read (:func:`read_image` names the file).
     """
+    if isinstance(source, ImageSequence):
+        return source
     if isinstance(source, (list, tuple)):
         paths = tuple(Path(p) for p in source)
         missing = [str(p) for p in paths if not p.is_file()]
@@ -161,7 +203,8 @@ def read_images(
             raise InputError(f"image files not found: {', '.join(missing[:5])}")
         if not paths:
             raise InputError("an empty list of images was given")
-        return ImageSequence(tuple(p.stem for p in paths), f"{len(paths)} files", paths=paths)
+        return ImageSequence(tuple(p.stem for p in paths), f"{len(paths)} files", paths=paths,
+                             exif=exif)  # fmt: skip
     path = Path(source)
     if path.is_dir():
         paths = tuple(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
@@ -169,7 +212,7 @@ def read_images(
             raise InputError(f"{path}: no image files ({', '.join(IMAGE_SUFFIXES)}) in the folder")
         if max_frames is not None:
             paths = paths[:max_frames]
-        return ImageSequence(tuple(p.stem for p in paths), str(path), paths=paths)
+        return ImageSequence(tuple(p.stem for p in paths), str(path), paths=paths, exif=exif)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     if path.suffix.lower() in VIDEO_SUFFIXES:
@@ -178,7 +221,7 @@ def read_images(
             memory_budget = None if total is None else int(VIDEO_MEMORY_FRACTION * total)
         return _read_video(path, max_frames, memory_budget)
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        return ImageSequence((path.stem,), str(path), paths=(path,))
+        return ImageSequence((path.stem,), str(path), paths=(path,), exif=exif)
     raise InputError(
         f"{path}: expected a folder of images, an image ({', '.join(IMAGE_SUFFIXES)}) or a "
         f"video ({', '.join(VIDEO_SUFFIXES)})"
