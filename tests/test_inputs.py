@@ -495,6 +495,34 @@ def test_a_phone_photo_is_read_upright_by_its_exif_orientation(tmp_path, tag, tu
     assert _jpeg_error(read_images(tmp_path / "plain.jpg")[0] * 255, stored) < JPEG_MEAN_TOL
 
 
+def test_cmyk_palette_and_grey_alpha_images_are_read_as_rgb(tmp_path):
+    """A CMYK JPEG (print and stock photos) was read as four channels and taken for RGBA (its
+    colours silently wrong), grey with alpha (two channels) was refused; now each is RGB, for
+    the user's images and the detector alike."""
+    from PIL import Image
+
+    from jaxrefine.detect import read_image as detector_read_image
+
+    rgb = np.zeros((16, 24, 3), np.uint8)
+    rgb[:, :12] = (200, 50, 0)
+    rgb[:, 12:] = (20, 90, 240)
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "print.jpg", quality=95)
+    pal = Image.new("P", (24, 16))
+    pal.putpalette([200, 50, 0, 20, 90, 240] + [0] * 762)
+    pal.putdata([0 if x < 12 else 1 for _ in range(16) for x in range(24)])
+    pal.save(tmp_path / "palette.png")
+    grey = np.full((16, 24), 77, np.uint8)
+    Image.fromarray(np.dstack([grey, np.full_like(grey, 128)]), "LA").save(tmp_path / "la.png")
+    Image.fromarray(grey > 100).save(tmp_path / "bilevel.png")  # all False: black
+    seq = read_images(tmp_path)
+    assert seq.names == ("bilevel", "la", "palette", "print")
+    assert _jpeg_error(seq[3] * 255, rgb) < JPEG_MEAN_TOL  # as RGB: the CMY bytes were kept
+    np.testing.assert_array_equal(np.round(seq[2] * 255), rgb)
+    np.testing.assert_array_equal(np.round(seq[1] * 255), np.dstack([grey] * 3))
+    np.testing.assert_array_equal(seq[0], 0.0)
+    assert _jpeg_error(detector_read_image(tmp_path / "print.jpg"), rgb) < JPEG_MEAN_TOL
+
+
 def _jpeg_error(got, want) -> float:
     """Mean absolute difference (0-255) of two pictures of the same shape."""
     assert np.shape(got) == np.shape(want)

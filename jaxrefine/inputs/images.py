@@ -25,6 +25,11 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 # the renderings (the overlay video is streamed to its file picture by picture, not held)
 VIDEO_MEMORY_FRACTION = 0.25
 EXIF_ORIENTATION_TAG = 274  # 0x0112, "Orientation" (EXIF 2.32, section 4.6.4)
+# Pillow's pixel layouts that are converted to RGB on reading (CMYK as print and stock photos
+# are saved, palette, grey with alpha, bilevel, ...): decoded as stored their channels would
+# be taken for RGB(A) (a CMYK JPEG has four) or refused. RGB(A) and grey (8 or 16 bit) are
+# read as stored, which keeps 16-bit precision (Pillow's conversion would clip it).
+CONVERTED_MODES = ("CMYK", "YCbCr", "LAB", "HSV", "P", "PA", "LA", "La", "1", "RGBX", "RGBa")
 
 
 def physical_memory() -> int | None:
@@ -56,26 +61,29 @@ def to_float_rgb(array: np.ndarray, source: str) -> np.ndarray:
     raise InputError(f"{source}: unsupported pixel type {a.dtype}")
 
 
-def exif_orientation(data: bytes) -> int:
-    """The EXIF orientation tag (274) of an image file's bytes: 1 (stored upright) to 8; 1
-    where the file has none or Pillow cannot read its metadata."""
+def pillow_header(data: bytes) -> tuple[int, str | None]:
+    """An image file's EXIF orientation tag (274: 1, stored upright, to 8) and Pillow's mode
+    (its pixel layout: ``RGB``, ``CMYK``, ``P``, ...), from the header only; (1, None) where
+    Pillow cannot read the file (imageio's other plugins decode it as stored)."""
     from io import BytesIO
 
     from PIL import Image
 
     try:
-        with Image.open(BytesIO(data)) as img:  # reads the header only
-            value = img.getexif().get(EXIF_ORIENTATION_TAG, 1)
-    except Exception:  # not Pillow's format, or damaged metadata: decoded as stored
-        return 1
-    return int(value) if value in range(1, 9) else 1
+        with Image.open(BytesIO(data)) as img:
+            value, mode = img.getexif().get(EXIF_ORIENTATION_TAG, 1), img.mode
+    except Exception:  # not Pillow's format, or damaged metadata
+        return 1, None
+    return (int(value) if value in range(1, 9) else 1), mode
 
 
 def decode_image(path: str | os.PathLike, *, exif: bool = True) -> np.ndarray:
-    """An image file's pixels, (H, W[, C]) of its own type; with ``exif`` turned upright by
-    its EXIF orientation tag (a phone's portrait photo is stored on its side with a tag that
-    says so), as photo viewers and OpenCV's ``cv2.imread`` show it, so the field's regressors
-    and keypoint detectors, which read images with OpenCV, saw the same pixels.
+    """An image file's pixels, (H, W[, C]) of its own type; layouts that are not RGB(A) or
+    grey (:data:`CONVERTED_MODES`: CMYK, palette, grey with alpha, ...) converted to RGB;
+    with ``exif`` turned upright by the EXIF orientation tag (a phone's portrait photo is
+    stored on its side with a tag that says so), as photo viewers and OpenCV's
+    ``cv2.imread`` show it, so the field's regressors and keypoint detectors, which read
+    images with OpenCV, saw the same pixels.
 
     Raises:
       InputError: the file is missing or not a readable image (naming it).
@@ -88,8 +96,11 @@ def decode_image(path: str | os.PathLike, *, exif: bool = True) -> np.ndarray:
     ext = path.suffix.lower() or None
     try:  # read the bytes ourselves: imageio leaks its file handle on a corrupt file
         data = path.read_bytes()
-        if exif and exif_orientation(data) > 1:  # Pillow applies the tag (imageio's option)
-            return np.asarray(iio.imread(data, extension=ext, plugin="pillow", rotate=True))
+        orientation, mode = pillow_header(data)
+        turn, convert = exif and orientation > 1, mode in CONVERTED_MODES
+        if turn or convert:  # Pillow turns and converts (imageio's options)
+            return np.asarray(iio.imread(data, extension=ext, plugin="pillow", rotate=turn,
+                                         mode="RGB" if convert else None))  # fmt: skip
         return np.asarray(iio.imread(data, extension=ext))
     except Exception as exc:  # imageio raises many types for broken files
         raise InputError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from exc
