@@ -289,7 +289,8 @@ def _orig_camera_transl(arrays, n, intrinsics, image_size, path) -> np.ndarray:
             raise InputError(
                 f"{path}: 'orig_cam' of estimate {i} was made for an image of another shape "
                 f"than its {w}x{h} image (sx * W = {sx * w:.4g}, sy * H = {sy * h:.4g}): give "
-                "the frames the regressor saw"
+                "the frames the regressor saw (a photo turned upright by its EXIF orientation "
+                "where the regressor read it as stored: --ignore-exif)"
             )
         f = intrinsics[i, 0] if np.isfinite(intrinsics[i, 0]) else None
         c = tuple(intrinsics[i, 2:]) if np.all(np.isfinite(intrinsics[i, 2:])) else None
