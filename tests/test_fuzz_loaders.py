@@ -800,6 +800,17 @@ def _vibe_arrays() -> dict:
             "frame_ids": np.arange(n)}  # fmt: skip
 
 
+def _wham_arrays() -> dict:
+    """A WHAM ``wham_output.pkl`` person (its ``verts`` cut to 8 points around ``trans``)."""
+    n, rng = 3, np.random.default_rng(0)
+    trans = np.column_stack([rng.normal(0, 0.3, (n, 2)), np.full(n, 5.0)]).astype(np.float32)
+    pose = rng.normal(0, 0.2, (n, 72)).astype(np.float32)
+    return {"pose": pose, "trans": trans, "pose_world": pose, "trans_world": np.zeros((n, 3)),
+            "betas": rng.normal(0, 1, (n, 10)).astype(np.float32),
+            "verts": (trans[:, None] + rng.normal(0, 0.2, (n, 8, 3))).astype(np.float32),
+            "frame_ids": np.arange(n)}  # fmt: skip
+
+
 def _check_estimates(est) -> None:
     for a in (est.global_orient, est.body_pose, est.betas, est.transl):
         assert np.all(np.isfinite(a))
@@ -807,14 +818,15 @@ def _check_estimates(est) -> None:
 
 
 @settings(_FUZZ, max_examples=80)
-@given(how=_how(), compress=st.sampled_from([0, 3]))
-def test_fuzz_joblib_estimates(tmp_path, how, compress):
-    """joblib files (VIBE / PARE) go through a reader of their own (raw array bytes inside the
-    pickle stream, read by jaxrefine, not joblib): damaged ones are refused by name."""
+@given(how=_how(), compress=st.sampled_from([0, 3]), maker=st.sampled_from(["vibe", "wham"]))
+def test_fuzz_joblib_estimates(tmp_path, how, compress, maker):
+    """joblib files (VIBE / PARE / WHAM) go through a reader of their own (raw array bytes
+    inside the pickle stream, read by jaxrefine, not joblib): damaged ones are refused by
+    name."""
     from jaxrefine.inputs import InputError, read_estimates
 
     layer, kind, seed = how
-    arrays = _vibe_arrays()
+    arrays = _vibe_arrays() if maker == "vibe" else _wham_arrays()
     if layer == "arrays":
         data = _vibe_joblib(mutate_arrays(arrays, kind, seed), compress)
     else:

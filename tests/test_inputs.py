@@ -25,6 +25,9 @@ from jaxrefine.inputs import (
 ROTATION_TOL = 1e-5
 # Crop-camera conversion is exact for points at the body's depth plane (z = 0), up to float32.
 PIXEL_TOL = 1e-3
+# WHAM's float32 vertices against the body re-posed from its float32 parameters, projected at
+# focal ~1,470 px and 4-8 m: float32 posing differs by ~1e-6 m, about 1e-3 px
+WHAM_PIXEL_TOL = 5e-3
 # JPEG (quality 95) of hard colour blocks: ringing along the edges, a few levels on average; a
 # picture turned the wrong way is off by about 45 (the blocks land on other pixels)
 JPEG_MEAN_TOL = 6.0
@@ -604,6 +607,67 @@ def test_vibe_and_pare_video_output_is_read_without_joblib(tmp_path, compress):
         vibe = np.stack([w / 2 * (1 + sx * (X[:, 0] + tx)), h / 2 * (1 + sy * (X[:, 1] + ty))], 1)
         np.testing.assert_allclose(_project(est.intrinsics[i], est.transl[i], X), vibe,
                                    atol=PIXEL_TOL)  # fmt: skip
+
+
+def _wham_people(h, w, rng, model):
+    """WHAM's ``wham_output.pkl`` for a (h, w) video, as its demo.py writes it: per person
+    ``pose`` (N, 72) with the camera-frame root, ``trans`` (SMPL's transl in the camera
+    frame), world-frame ``pose_world`` / ``trans_world``, ``betas``, ``verts`` (SMPL's vertices
+    plus ``trans``: verts_cam + trans_cam) and ``frame_ids``; the body model stands in for
+    SMPL."""
+    from jaxrefine.body_model import forward
+
+    f = np.sqrt(w**2 + h**2)  # WHAM's compute_cam_intrinsics
+    people = {}
+    for pid, frames in ((0, [0, 1, 2]), (4, [2, 3])):
+        n = len(frames)
+        pose = rng.normal(0, 0.2, (n, 72)).astype(np.float32)
+        pose[:, 0] = np.pi  # upright in the camera frame (y down)
+        betas = rng.normal(0, 0.5, (n, 10)).astype(np.float32)
+        z = rng.uniform(4, 8, n)
+        px = np.column_stack([rng.uniform(0.3 * w, 0.7 * w, n), rng.uniform(0.4 * h, 0.6 * h, n)])
+        trans = np.column_stack([(px - [w / 2, h / 2]) * z[:, None] / f, z]).astype(np.float32)
+        verts = np.stack([np.asarray(forward(model, p, b[: model.num_betas], t).vertices)
+                          for p, b, t in zip(pose, betas, trans)])  # fmt: skip
+        people[pid] = {"pose": pose, "trans": trans, "pose_world": pose,
+                       "trans_world": np.cumsum(rng.normal(0, 0.05, (n, 3)), 0),
+                       "betas": betas, "verts": verts.astype(np.float32),
+                       "frame_ids": np.asarray(frames)}  # fmt: skip
+    return people
+
+
+def test_wham_output_is_read_with_its_camera(tmp_path):
+    """WHAM's demo output (read without joblib): tracks, frames, SMPL's camera-frame
+    ``trans`` as the translation and WHAM's focal (the image diagonal, jaxrefine's default):
+    the body's vertices project where WHAM's renderer draws its ``verts``
+    (``full_perspective_projection`` with ``compute_cam_intrinsics``). Its world translation
+    in place of ``trans`` is refused by the vertices' check."""
+    joblib = pytest.importorskip("joblib", reason="joblib (extra 'ref') writes the reference")
+    from jaxrefine.body_model import forward
+    from jaxrefine.smpl_io import load_body_model
+
+    model = load_body_model()
+    (h, w), rng = (720, 1280), np.random.default_rng(0)
+    people = _wham_people(h, w, rng, model)
+    joblib.dump(people, tmp_path / "wham_output.pkl", compress=3)
+    est = read_estimates(tmp_path / "wham_output.pkl", image_size=lambda i: (h, w),
+                         num_betas=model.num_betas)  # fmt: skip
+    est = est.with_default_intrinsics(lambda i: (h, w))
+    assert est.fmt == "wham" and est.track_id.tolist() == [0, 0, 0, 4, 4]
+    assert est.frame.tolist() == [0, 1, 2, 2, 3]
+    f = np.sqrt(w**2 + h**2)
+    verts = np.concatenate([p["verts"] for p in people.values()])
+    for i in range(len(est)):
+        wham = verts[i] / verts[i][:, 2:] @ np.array([[f, 0, 0], [0, f, 0], [w / 2, h / 2, 1]])
+        ours = forward(model, est.pose[i], est.betas[i], est.transl[i]).vertices
+        np.testing.assert_allclose(_project(est.intrinsics[i], 0.0, np.asarray(ours)),
+                                   wham[:, :2], atol=WHAM_PIXEL_TOL)  # fmt: skip
+    for p in people.values():  # the world translation read as the camera's
+        p["trans"] = p["trans_world"]
+    joblib.dump(people, tmp_path / "world.pkl")
+    with pytest.raises(InputError, match=r"world.pkl: WHAM's 'trans' is .* m from its body's "
+                       "vertices"):  # fmt: skip
+        read_estimates(tmp_path / "world.pkl", image_size=lambda i: (h, w))
 
 
 def test_joblib_files_refuse_what_is_not_numbers(tmp_path):

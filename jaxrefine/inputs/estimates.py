@@ -17,8 +17,8 @@ or written by ``joblib.dump``, compressed or not: :mod:`jaxrefine.inputs.joblib_
 - which frame: ``frame``/``frame_index``/``frame_idx``/``frame_ids`` (int) or
   ``imgname``/``image_name``;
 - which person: ``track_id``/``person_id``/``track`` (int);
-- trackers' files (:mod:`jaxrefine.inputs.tracker_files`): VIBE's and PARE's video output
-  and 4D-Humans' ``track.py`` (PHALP) output, flattened to the keys above;
+- trackers' files (:mod:`jaxrefine.inputs.tracker_files`): VIBE's, PARE's and WHAM's video
+  output and 4D-Humans' ``track.py`` (PHALP) output, flattened to the keys above;
 - a folder of such files, one per image and named after it (PARE's image output).
 
 A crop camera becomes a full-image pinhole camera with

@@ -3,6 +3,14 @@
 
 - VIBE's and PARE's demo output: ``{person_id: {"pose", "betas", "orig_cam", "frame_ids",
   ...}}`` (``joblib.dump``): each person's frames in turn, ``track_id`` the person id.
+- WHAM's demo output (``wham_output.pkl``, ``--save_pkl``): the same per-person layout with
+  ``{"pose", "trans", "pose_world", "trans_world", "betas", "verts", "frame_ids"}``. From its
+  ``demo.py`` and ``lib/models/smpl.py``: ``pose`` (N, 72) axis-angle with the root in the
+  camera frame, ``trans`` = ``trans_cam - offset``, SMPL's own ``transl`` in the camera frame
+  (its vertices are SMPL's plus ``trans``: ``verts`` = ``verts_cam + trans_cam``), for focal
+  ``sqrt(w^2 + h^2)`` at the image centre (``compute_cam_intrinsics``; a run with ``--calib``
+  used that calibration: give it as ``--intrinsics``). The world-frame ``pose_world`` /
+  ``trans_world`` are left; ``verts``, when kept, check the reading (:func:`_check_wham`).
 - 4D-Humans' ``track.py`` output (PHALP's ``final_visuals_dic``, ``joblib.dump``):
   ``{frame path: {"time", "tid", "smpl", "camera", "tracked_time", "size", "bbox", ...}}``,
   lists aligned with ``tid``. What the fields mean, from PHALP's code (``PHALP.track``,
@@ -35,6 +43,12 @@ PHALP_INSIDE_SHARE = 0.8
 # what a VIBE / PARE person's dict contributes (their vertices, joints and 2D points are left)
 PERSON_KEYS = ("pose", "pred_pose", "betas", "pred_shape", "pred_cam", "orig_cam", "bboxes",
                "frame_ids")  # fmt: skip
+# a WHAM person's dict: these beside "pose" and "frame_ids" (VIBE / PARE have none of them)
+WHAM_KEYS = ("trans", "trans_world", "pose_world")
+# WHAM files: the mean of a body's vertices lies this close to its ``trans`` (SMPL's origin
+# sits within ~0.3 m of the vertices' mean in any pose); its world translation, read wrongly
+# as the camera's, misses it by metres
+WHAM_CENTRE_TOL = 0.75
 
 
 def flatten(obj: dict, path: Path) -> dict:
@@ -122,11 +136,34 @@ def _check_phalp_camera(transl: np.ndarray, size: np.ndarray, box: np.ndarray, p
 def _people_tracks(obj: dict, path: Path) -> dict:
     """A per-person dict as one dict of arrays: each person's frames in turn, ``track_id`` the
     person's id (only :data:`PERSON_KEYS` are kept)."""
+    wham = all(all(k in v for k in WHAM_KEYS) and "orig_cam" not in v for v in obj.values())
     keys = [k for k in PERSON_KEYS if all(v.get(k) is not None for v in obj.values())]
     out = {k: np.concatenate([np.asarray(v[k]) for v in obj.values()]) for k in keys}
     lengths = [len(np.asarray(v["frame_ids"]).reshape(-1)) for v in obj.values()]
     out["track_id"] = np.repeat(np.asarray(list(obj), np.int64), lengths)
-    out[TRACKER_FORMAT] = "vibe-pare"
+    out[TRACKER_FORMAT] = "wham" if wham else "vibe-pare"
+    if wham:  # SMPL's transl in the camera frame, for the focal jaxrefine assumes by default
+        out["transl"] = np.concatenate([np.asarray(v["trans"]) for v in obj.values()])
+        if all(v.get("verts") is not None for v in obj.values()):
+            _check_wham(out["transl"], [np.asarray(v["verts"]) for v in obj.values()], path)
     if len(out["track_id"]) != len(out["frame_ids"].reshape(-1)):
         raise InputError(f"{path}: the people's 'frame_ids' are not one list of numbers each")
     return out
+
+
+def _check_wham(transl: np.ndarray, verts: list[np.ndarray], path: Path) -> None:
+    """WHAM's ``trans`` read as SMPL's camera-frame ``transl``: each body's vertices (its
+    ``verts``, one (N_p, V, 3) array per person) must centre within
+    :data:`WHAM_CENTRE_TOL` of it."""
+    centre = np.concatenate([np.asarray(v, np.float64).mean(1) for v in verts])
+    t = np.asarray(transl, np.float64).reshape(-1, 3)
+    if centre.shape != t.shape or not np.all(np.isfinite(t)):
+        raise InputError(f"{path}: WHAM's 'trans' and 'verts' do not hold one finite body "
+                         "per frame")  # fmt: skip
+    off = np.linalg.norm(centre - t, axis=1)
+    if np.any(off > WHAM_CENTRE_TOL):
+        raise InputError(
+            f"{path}: WHAM's 'trans' is {off.max():.2f} m from its body's vertices (at most "
+            f"{WHAM_CENTRE_TOL} m for SMPL's camera-frame translation): not WHAM's demo output "
+            "as jaxrefine reads it"
+        )
