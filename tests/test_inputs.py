@@ -159,6 +159,25 @@ def test_estimate_errors_name_file_and_key(tmp_path):
         read_estimates(tmp_path / "missing.npz")
 
 
+def test_smplx_and_smplh_estimates_are_refused_by_name(tmp_path):
+    """An SMPL-X / SMPL+H file was read by its shared keys (a 69-value body pose beside
+    SMPL-X's face and hands) or refused as a bad shape (their 21-joint body pose): both now
+    say which body it is."""
+    p = _params()
+    np.savez(tmp_path / "smplx.npz", **p, jaw_pose=np.zeros((3, 3)), expression=np.zeros((3, 10)))
+    with pytest.raises(InputError, match=r"smplx.npz: holds jaw_pose, expression: an SMPL-X or "
+                       r"SMPL\+H body.*transfer_model"):  # fmt: skip
+        read_estimates(tmp_path / "smplx.npz")
+    np.savez(tmp_path / "smplh.npz", **{**p, "body_pose": np.zeros((3, 21, 3, 3)) + np.eye(3)})
+    with pytest.raises(InputError, match="smplh.npz: has a 21-joint 'body_pose'"):
+        read_estimates(tmp_path / "smplh.npz")
+    np.savez(tmp_path / "smplh63.npz", **{**p, "body_pose": np.zeros((3, 63))})
+    with pytest.raises(InputError, match="smplh63.npz: has a 21-joint 'body_pose'"):
+        read_estimates(tmp_path / "smplh63.npz")
+    np.savez(tmp_path / "smpl.npz", **p)  # SMPL's own: read
+    assert read_estimates(tmp_path / "smpl.npz").body_pose.shape == (3, 23, 3)
+
+
 def test_pickle_that_runs_code_is_refused(tmp_path):
     class Evil:
         def __reduce__(self):

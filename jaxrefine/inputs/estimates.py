@@ -53,6 +53,9 @@ from jaxrefine.io import model_mismatch
 POSE_KEYS = ("pose", "poses", "thetas", "pred_pose", "pred_rotmat", "smpl_pose")
 BETA_KEYS = ("betas", "pred_betas", "pred_shape", "shape")
 TRANSL_KEYS = ("transl", "cam_t", "pred_cam_t_full")
+# parameters of SMPL-X (face, eyes, hands) and SMPL+H (hands) that SMPL has not
+OTHER_LAYOUT_KEYS = ("jaw_pose", "leye_pose", "reye_pose", "expression", "left_hand_pose",
+                     "right_hand_pose")  # fmt: skip
 FRAME_KEYS = ("frame", "frame_index", "frame_idx", "frame_ids", "imgname", "image_name")
 TRACK_KEYS = ("track_id", "person_id", "track")
 SPIN_BOX_SCALE = 200.0  # SPIN / PARE store the box side divided by 200 pixels
@@ -210,6 +213,24 @@ def _axis_angle(a: np.ndarray, joints: int, key: str, path: Path) -> np.ndarray:
         f"{path}: {key!r} has shape {a.shape}; expected (N, {joints * 3}), (N, {joints}, 3) "
         f"axis-angle or (N, {joints}, 3, 3) rotation matrices"
     )
+
+
+def _check_smpl_layout(arrays: dict, path: Path) -> None:
+    """Refuse, by name, the estimates of bodies in another layout than SMPL's: SMPL-X's face
+    and hand parameters, SMPL+H's hands, a 21-joint ``body_pose`` (theirs; SMPL has 23). Their
+    joints and shape spaces differ from SMPL's, so reading only the shared keys would
+    misplace the body."""
+    other = [k for k in OTHER_LAYOUT_KEYS if k in arrays]
+    bp = arrays.get("body_pose")
+    size = None if bp is None else np.asarray(bp).size
+    n = 0 if bp is None or not np.ndim(bp) else np.shape(bp)[0]
+    if other or (n and size in (n * 63, n * 21 * 9)):
+        what = f"holds {', '.join(other)}" if other else "has a 21-joint 'body_pose'"
+        raise InputError(
+            f"{path}: {what}: an SMPL-X or SMPL+H body, whose joints and shape space differ "
+            "from SMPL's; jaxrefine refines SMPL-layout bodies (convert it to SMPL first, e.g. "
+            "with smplx's transfer_model)"
+        )
 
 
 def _pose(arrays: dict, path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -381,6 +402,7 @@ def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
     why = model_mismatch(arrays, model, path) if model is not None and fmt == "jaxrefine" else None
     if why is not None:
         raise InputError(f"{why}: give that model with --model")
+    _check_smpl_layout(arrays, path)
     go, bp = _pose(arrays, path)
     bkey = _first(arrays, BETA_KEYS)
     if bkey is None:
