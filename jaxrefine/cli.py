@@ -38,11 +38,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("jaxrefine.train.run:main", "train the displacement network (scripts/train.py)"),
     "train-lgd": ("jaxrefine.train.lgd:main", "train a learned optimizer (scripts/train_lgd.py)"),
     "bench": ("jaxrefine.bench:main", "run a benchmark: body | raster | data | smplify | network"),
+    "info": ("jaxrefine.info:main", "what this install has: versions, extras, rasterizer, assets"),
 }
 
 
 def _usage() -> str:
-    lines = ["usage: jaxrefine [--debug] COMMAND [ARGS...]", "", "commands:"]
+    lines = ["usage: jaxrefine [--debug] COMMAND [ARGS...] | --version", "", "commands:"]
     lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
     lines += ["", "Run 'jaxrefine COMMAND --help' for a command's options; --debug (or"]
     lines += ["JAXREFINE_DEBUG=1) shows the Python traceback of a failure."]
@@ -148,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage(), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
+    if argv[0] == "--version":
+        from jaxrefine.info import version
+
+        print(f"jaxrefine {version() or 'not installed as a package (run from a source tree)'}")
+        return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(f"jaxrefine: error: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
