@@ -514,6 +514,44 @@ def failed(merged) -> bool:
     return bool(np.any(np.isin(merged["status"], (STATUS_NONFINITE, STATUS_RENDER_FAILED))))
 
 
+# what a run writes in its output folder: found there before a run, they are an earlier run's
+OUTPUT_FILES = ("refined.npz", "report.json", "overlays.mp4")
+OUTPUT_FOLDERS = ("parts", "overlays", "tracks", "meshes")
+
+
+def previous_run(out: Path) -> list[str]:
+    """The files and (non-empty) folders of an earlier run in ``out``, by name."""
+    out = Path(out)
+    found = [n for n in OUTPUT_FILES if (out / n).is_file()]
+    return found + [f"{n}/" for n in OUTPUT_FOLDERS
+                    if (out / n).is_dir() and any((out / n).iterdir())]  # fmt: skip
+
+
+def clear_previous_run(out: Path) -> None:
+    """Remove what an earlier run wrote in ``out`` (:data:`OUTPUT_FILES`,
+    :data:`OUTPUT_FOLDERS`); nothing else in the folder is touched."""
+    import shutil
+
+    for name in OUTPUT_FILES:
+        (Path(out) / name).unlink(missing_ok=True)
+    for name in OUTPUT_FOLDERS:
+        shutil.rmtree(Path(out) / name, ignore_errors=True)
+
+
+def _check_output(out: Path, resume: bool, overwrite: bool, dry_run: bool) -> list[str]:
+    """An earlier run's files in ``out`` (:func:`previous_run`) are continued (``resume``) or
+    replaced (``overwrite``), never mixed with a new run's (its overlays and tracks would stay
+    beside the new ones); returns them."""
+    if resume and overwrite:
+        raise InputError("--resume continues the run in --out, --overwrite replaces it: give "
+                         "one")  # fmt: skip
+    earlier = previous_run(out)
+    if earlier and not (resume or overwrite or dry_run):
+        raise InputError(f"{out}: holds an earlier run's {', '.join(earlier)}; give --resume to "
+                         "continue it, --overwrite to replace it, or another --out")  # fmt: skip
+    return earlier
+
+
 def _check_optimizer(options, model, with_keypoints: bool, photos: bool) -> None:
     """Refuse, before any work, an optimizer with no version for the run's data (a learned
     optimizer registered by data kind without a checkpoint for it, or a user's LGD checkpoint
@@ -566,6 +604,7 @@ def refine_files(
     max_people: int | None = None,
     dry_run: bool = False,
     exif: bool = True,
+    overwrite: bool = False,
 ) -> dict:
     """The whole command as a function (see the module docstring); returns the report
     (``dry_run``: the settings and :func:`plan` after every input is read and checked, with
@@ -586,7 +625,9 @@ def refine_files(
     tracks as a video file's are. ``intrinsics`` (fx, fy, cx, cy, or a JSON file): the camera
     of every image (replacing an estimates file's own); None: the file's, else the focal
     approximation. ``exif``: image files are turned upright by their EXIF orientation
-    (False: taken as stored; :func:`jaxrefine.inputs.images.decode_image`).
+    (False: taken as stored; :func:`jaxrefine.inputs.images.decode_image`). An earlier run's
+    files in ``out`` are refused unless ``resume`` continues it or ``overwrite`` replaces
+    them (:func:`clear_previous_run`, once every input is read and checked).
     ``options`` default: :class:`~jaxrefine.refine.RefineOptions`'
     defaults, for photos :func:`jaxrefine.photo.photo_options` (mask gate, confidence weights).
 
@@ -608,6 +649,7 @@ def refine_files(
         raise InputError("--keypoint-images names the image ids of a COCO results --keypoints "
                          "file: give the file")  # fmt: skip
     _check_person_limits(estimates_path, keypoints_path, boxes, min_person_score, max_people)
+    earlier = _check_output(out, resume, overwrite, dry_run)
     images, est, frame_of, kp, kp_set, masks = _read_people(
         images_src, estimates_path, model, keypoints_path=keypoints_path, intrinsics=intrinsics,
         boxes=boxes, tiles=tiles, use_landmarks=use_landmarks, video=video, progress=progress,
@@ -638,7 +680,12 @@ def refine_files(
     if dry_run:
         what = plan(images, est, frame_of, kp, groups, out, outputs, video,
                     photos=estimates_path is None)  # fmt: skip
-        return {"settings": settings, "plan": what}
+        return {"settings": settings, "plan": {**what, "earlier_run": earlier}}
+    if overwrite and earlier:
+        if count > 1:
+            raise InputError("--overwrite with several processes: empty --out first (one "
+                             "process would remove what another writes)")  # fmt: skip
+        clear_previous_run(out)
     mine = np.unique(groups[distributed.share(len(est), count, pid, groups)])
     local = run_chunks(model, network, images, est, frame_of, kp, options, out, groups=groups,
                        resume=resume, progress=progress, chunks=mine, masks=masks)  # fmt: skip
@@ -732,6 +779,9 @@ def print_plan(result: dict) -> None:
               f"{p['estimates_with_keypoints']} of {p['estimates']} estimates")  # fmt: skip
     if p["resumable_parts"]:
         print(f"  {p['resumable_parts']} finished chunk(s) in the output folder (--resume)")
+    if p["earlier_run"]:
+        print(f"  the output folder holds an earlier run's {', '.join(p['earlier_run'])}: "
+              "the run needs --resume or --overwrite")  # fmt: skip
     opts = st["options"]
     print(f"  optimizer {opts['optimizer']}, network {st['network']}, render backend "
           f"{st['render_backend']}, body model {st['model_id']}")  # fmt: skip
@@ -952,6 +1002,12 @@ def main(argv: list[str]) -> int:
     a("--no-overlays", action="store_true", help="write no before / after pictures")
     a("--no-tracks", action="store_true", help="no glTF / BVH per track")
     a("--resume", action="store_true", help="continue an interrupted run in --out")
+    a(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier run's files in --out (refined.npz, report.json, overlays, "
+        "tracks, meshes, parts; nothing else); without it or --resume they are refused",
+    )
     a("--dry-run", action="store_true",
       help="read and check every input (and find the people of photos), print what the run "
            "would do and write, then stop: nothing is fitted or written")  # fmt: skip
@@ -988,6 +1044,7 @@ def main(argv: list[str]) -> int:
         use_landmarks=not args.no_landmarks, video=args.video,
         min_person_score=args.min_person_score, keypoint_images=args.keypoint_images,
         max_people=args.max_people, dry_run=args.dry_run, exif=not args.ignore_exif,
+        overwrite=args.overwrite,
     )  # fmt: skip
     if args.dry_run:
         print_plan(result)

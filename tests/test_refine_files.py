@@ -94,6 +94,35 @@ def test_refine_files_writes_every_output_and_resumes(user_files, monkeypatch):
                      options=FAST, chunk=3, resume=True, progress=False)  # fmt: skip
 
 
+def test_an_earlier_runs_files_are_resumed_replaced_or_refused(user_files, tmp_path, capsys):
+    """A second run into the same --out mixed its files with the first's (the first's extra
+    overlays and tracks stayed beside the new ones): now it is refused, naming them, unless
+    --resume continues the run or --overwrite replaces just its files."""
+    model, root, net = user_files
+    out = tmp_path / "out"
+    kw = dict(model=model, network=net, options=FAST, outputs=Outputs(tracks=False),
+              progress=False)  # fmt: skip
+    refine_files(root / "imgs", root / "est.npz", out, **kw)
+    (out / "overlays" / "frame9_9.png").write_bytes(b"an earlier run's picture")
+    (out / "notes.txt").write_text("the user's own file")
+    with pytest.raises(InputError, match=r"out: holds an earlier run's refined.npz, report.json, "
+                       r"parts/, overlays/; give --resume.*--overwrite"):  # fmt: skip
+        refine_files(root / "imgs", root / "est.npz", out, **kw)
+    with pytest.raises(InputError, match="give one"):
+        refine_files(root / "imgs", root / "est.npz", out, resume=True, overwrite=True, **kw)
+    with pytest.raises(InputError, match="no such estimates file"):  # bad input: nothing removed
+        refine_files(root / "imgs", root / "missing.npz", out, overwrite=True, **kw)
+    assert (out / "overlays" / "frame9_9.png").is_file()
+    args = ["refine", str(root / "imgs"), "--estimates", str(root / "est.npz"), "--out", str(out),
+            "--checkpoint", str(root / "tiny.npz"), "--dry-run"]  # fmt: skip
+    assert cli_main(args) == 0
+    assert "holds an earlier run's refined.npz" in capsys.readouterr().out
+    refine_files(root / "imgs", root / "est.npz", out, overwrite=True, **kw)
+    assert not (out / "overlays" / "frame9_9.png").exists()
+    assert (out / "notes.txt").read_text() == "the user's own file"
+    assert len(list((out / "overlays").glob("*.png"))) == 3 and (out / "refined.npz").is_file()
+
+
 def test_an_optimizer_without_a_version_for_the_data_fails_before_work(
     user_files, tmp_path, dense_only_optimizer
 ):
