@@ -206,9 +206,16 @@ def test_openpose_and_coco_keypoints(tmp_path):
         json.dumps({"people": [{"pose_keypoints_2d": person}]})
     )
     (folder / "img_002_keypoints.json").write_text(json.dumps({"people": []}))
+    missing = np.arange(75, dtype=float)
+    missing[9:12] = [0.0, 0.0, 0.7]  # a missing joint written with a confidence
+    (folder / "img_003_keypoints.json").write_text(
+        json.dumps({"people": [{"pose_keypoints_2d": missing.tolist()}]})
+    )
     kp = read_keypoints(folder)
     assert kp.set_name == "body25" and kp.people("img_001").shape == (1, 25, 3)
     assert kp.people("img_002").shape == (0, 25, 3)
+    conf = kp.people("img_003")[0, :, 2]
+    assert conf[3] == 0 and np.all(conf[[0, 1, 2, 4]] == missing[[2, 5, 8, 14]])  # never at (0, 0)
     coco = {
         "images": [{"id": 7, "file_name": "a/photo.jpg"}],
         "annotations": [{"image_id": 7, "keypoints": [1.0, 2.0, 2] * 17, "num_keypoints": 17}],

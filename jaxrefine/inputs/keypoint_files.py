@@ -22,7 +22,9 @@
   ``pose_world_landmarks`` (metres, hip-centred) are kept too (:meth:`Keypoints2D.
   mediapipe`): photos refined from such a file are initialized from them as from BlazePose's.
 
-Points with confidence 0 are never fitted (a missing joint at (0, 0) is not a target).
+Points with confidence 0 are never fitted, nor points at exactly (0, 0) whatever their
+confidence (how some detectors write a missing joint: a target at the image's corner would
+drag the limb there).
 """
 
 from __future__ import annotations
@@ -163,6 +165,7 @@ def _points(values, k: int, where: str) -> np.ndarray:
         a = a.astype(np.float32)
     if not np.all(np.abs(a) <= MAX_VALUE):  # NaN compares False
         raise InputError(f"{where}: keypoints hold NaN, inf or values beyond {MAX_VALUE:g}")
+    a[(a[:, 0] == 0) & (a[:, 1] == 0), 2] = 0  # a missing joint, never a target
     return a
 
 
