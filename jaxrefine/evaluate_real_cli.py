@@ -254,7 +254,7 @@ def save_row_pictures(model, image, rows, cameras, out: Path, name: str, credit:
 
 def evaluate_photo(model, path, network, options, runner, *, truth=None, out=None,
                    backend="auto", tiles=None, keypoints=None,
-                   min_person_score=None, max_people=None) -> dict:  # fmt: skip
+                   min_person_score=None, max_people=None, size=None) -> dict:  # fmt: skip
     """Rows and scores of one photo: against ``truth`` (the photo's annotated people, person
     dicts of :func:`~jaxrefine.detect.evaluate_real.read_coco_people`; each scored through the
     detected person whose mask matches its outline, :data:`MIN_MATCH_IOU`) or, without it,
@@ -264,11 +264,12 @@ def evaluate_photo(model, path, network, options, runner, *, truth=None, out=Non
 
     ``keypoints``: a :class:`~jaxrefine.inputs.Keypoints2D` whose people replace BlazePose's
     (``truth`` needed; people scoring below ``min_person_score`` left out, None: the
-    default; matched by box, :data:`MIN_BOX_MATCH_IOU`)."""
-    from jaxrefine.detect import read_image
+    default; matched by box, :data:`MIN_BOX_MATCH_IOU`). ``size``: the (height, width) the
+    annotation records (:func:`~jaxrefine.detect.evaluate_real.read_annotated_photo`)."""
+    from jaxrefine.detect.evaluate_real import read_annotated_photo
 
     t0 = time.perf_counter()
-    img = np.asarray(read_image(path), np.float32) / 255.0
+    img = read_annotated_photo(path, size)
     kp, kp_set, left_out = None, "body25", None
     if keypoints is None:
         found = _detected_people(model, path, img, truth, runner, tiles,
@@ -480,9 +481,9 @@ def per_person_csv(path, results: list[dict]) -> None:
     write_csv(path, columns)
 
 
-def truth_of(image, annotation) -> list[dict]:
-    """The annotated people of ``image`` in a COCO file: the file's image of the same name,
-    or its only image."""
+def truth_of(image, annotation) -> tuple[list[dict], tuple[int, int]]:
+    """The annotated people of ``image`` in a COCO file (the file's image of the same name,
+    or its only image) and the (height, width) it records for the image."""
     from jaxrefine.detect.evaluate_real import read_coco_people
 
     images, _ = read_coco_people(annotation)
@@ -495,7 +496,7 @@ def truth_of(image, annotation) -> list[dict]:
     if not named[0]["people"]:
         raise ValueError(f"{annotation}: no scorable person for {Path(image).name} (a person "
                          "with a polygon outline and at least one keypoint)")  # fmt: skip
-    return named[0]["people"]
+    return named[0]["people"], (named[0]["height"], named[0]["width"])
 
 
 def journal_path(json_path) -> Path:
@@ -554,7 +555,7 @@ def evaluate_coco(model, annotation, image_dir, network, options, runner, *, lim
     for p, im in zip(tqdm(paths, desc="eval-real", unit="photo", disable=not progress), images):
         if str(p) not in done:
             done[str(p)] = evaluate_photo(model, p, network, options, runner, truth=im["people"],
-                                          **kw)  # fmt: skip
+                                          size=(im["height"], im["width"]), **kw)  # fmt: skip
             if journal is not None:
                 append_json_line(journal, done[str(p)])
         results.append(done[str(p)])
@@ -659,7 +660,7 @@ def main(argv: list[str]) -> int:
                             rerun_every=args.rerun_every,
                             keypoint_weight=args.keypoint_weight)  # fmt: skip
     check_network((cfg, params), options, args.checkpoint or "the shipped network")
-    truth = truth_of(image, annotation) if image is not None else None
+    truth, size = truth_of(image, annotation) if image is not None else (None, None)
     coco = None
     if args.coco is not None:  # read once: --keypoints' check and the evaluation use it
         from jaxrefine.detect.evaluate_real import read_coco_people
@@ -672,7 +673,7 @@ def main(argv: list[str]) -> int:
     results, dataset, left_out = [], [], {}
     if image is not None:
         results.append(evaluate_photo(model, image, (cfg, params), options, runner, truth=truth,
-                                      **kw))  # fmt: skip
+                                      size=size, **kw))  # fmt: skip
     for p in args.pseudo:
         results.append(evaluate_photo(model, p, (cfg, params), options, runner, **kw))
     journal = None if args.json is None or args.coco is None else journal_path(args.json)

@@ -253,6 +253,30 @@ def test_weighted_nms_merges_overlaps():
 
 
 # ----------------------------------------------------------------------- errors, model files
+def test_an_annotated_photo_is_read_in_the_orientation_of_its_annotation(tmp_path):
+    """A photo with an EXIF orientation tag is scored in the orientation its annotation was
+    made on, told by the image size the annotation records: upright, or as stored (tools
+    that ignore the tag); a size that fits neither is refused (it was scored regardless)."""
+    from PIL import Image
+
+    from jaxrefine.detect.evaluate_real import read_annotated_photo
+    from jaxrefine.inputs import InputError
+
+    stored = np.zeros((30, 50, 3), np.uint8)
+    stored[:, :10] = 255  # a white band on the left of the stored pixels
+    exif = Image.Exif()
+    exif[274] = 6  # shown turned 90 degrees clockwise: the band on top
+    Image.fromarray(stored).save(tmp_path / "tagged.png", exif=exif)
+    up = read_annotated_photo(tmp_path / "tagged.png", (50, 30))
+    assert up.shape == (50, 30, 3) and up[:10].min() == 1.0 and up[10:].max() == 0.0
+    raw = read_annotated_photo(tmp_path / "tagged.png", (30, 50))
+    assert raw.shape == (30, 50, 3) and raw[:, :10].min() == 1.0 and raw[:, 10:].max() == 0.0
+    assert read_annotated_photo(tmp_path / "tagged.png").shape == (50, 30, 3)  # no annotation
+    with pytest.raises(InputError, match=r"tagged.png: a 30x50 photo, but its annotation was "
+                       r"made on a 40x40 image"):  # fmt: skip
+        read_annotated_photo(tmp_path / "tagged.png", (40, 40))
+
+
 def test_unreadable_files(tmp_path):
     with pytest.raises(blazepose.ImageReadError, match="missing.jpg: no such image file"):
         blazepose.read_image(tmp_path / "missing.jpg")

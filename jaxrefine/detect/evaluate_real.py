@@ -32,7 +32,7 @@ import numpy as np
 from matplotlib.path import Path as PolyPath
 
 from jaxrefine import metrics
-from jaxrefine.detect.blazepose import box_iou, detect_people, read_image
+from jaxrefine.detect.blazepose import box_iou, detect_people
 from jaxrefine.keypoints import mediapipe33_to
 
 PCK_THRESHOLDS = (0.05, 0.1)  # fractions of the annotated box diagonal
@@ -63,6 +63,27 @@ def _person(ann: dict, where: str) -> dict:
     return {"keypoints": keypoints, "box": np.array([x, y, x + w, y + h]),
             "polygons": polygons, "id": ann.get("id"),
             "area": float(ann.get("area", 0.0))}  # fmt: skip
+
+
+def read_annotated_photo(path, size=None) -> np.ndarray:
+    """(H, W, 3) float32 photo in the orientation its annotation was made on: ``size``, the
+    annotation's recorded (height, width), or None: upright by its EXIF orientation
+    (:func:`jaxrefine.inputs.images.decode_image`). A photo whose stored pixels have the
+    annotation's size and whose upright ones do not (a tagged photo annotated as stored, as
+    tools that ignore the tag do) is read as stored; a size that fits neither way is refused.
+    """
+    from jaxrefine.inputs import InputError
+    from jaxrefine.inputs.images import decode_image, to_float_rgb
+
+    upright = decode_image(path)
+    if size is None or tuple(upright.shape[:2]) == tuple(size):
+        return to_float_rgb(upright, str(path))
+    stored = decode_image(path, exif=False)
+    if tuple(stored.shape[:2]) == tuple(size):
+        return to_float_rgb(stored, str(path))
+    (h, w), (ah, aw) = upright.shape[:2], size
+    raise InputError(f"{path}: a {w}x{h} photo, but its annotation was made on a {aw}x{ah} "
+                     "image")  # fmt: skip
 
 
 def read_coco_person(path: str | os.PathLike) -> dict:
@@ -198,7 +219,7 @@ def evaluate_coco_photo(
       dict of floats (see the module docstring) plus ``num_people``.
     """
     gt = read_coco_person(annotation_path)
-    image = read_image(image_path)
+    image = read_annotated_photo(image_path, (gt["height"], gt["width"]))
     h, w = image.shape[:2]
     people = detect_people(image, runner=runner)
     ious = [float(box_iou(p.box, gt["box"])[0]) for p in people]
