@@ -70,17 +70,9 @@ def silhouette_target(mask, *, grid: int = GRID, points: int = POINTS) -> Silhou
     side = BOX_ENLARGE * max(xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min())
     cell = side / grid
     x0, y0 = cx - side / 2.0, cy - side / 2.0
-    # Beyond the image nothing is known (a person cut by the border goes on there): the
-    # canvas around the image counts as person, so a body part that leaves the image pays
-    # nothing, and one near the border at most its distance to the border.
-    pad = int(np.ceil(side)) + 1
-    canvas = np.pad(m, pad, constant_values=True)
-    dist = ndimage.distance_transform_edt(~canvas)  # px to the nearest person pixel, 0 inside
     centres = (np.arange(grid) + 0.5) * cell
     gx, gy = np.meshgrid(x0 + centres, y0 + centres)  # each cell reads its centre's pixel
-    px = np.clip(np.floor(gx).astype(int) + pad, 0, canvas.shape[1] - 1)
-    py = np.clip(np.floor(gy).astype(int) + pad, 0, canvas.shape[0] - 1)
-    g = dist[py, px]
+    g = _distance_to_person(m, np.floor(gy).astype(int), np.floor(gx).astype(int))
     edge = m & ~ndimage.binary_erosion(m, border_value=0)
     by, bx = np.nonzero(edge)
     order = np.argsort(np.arctan2(by - cy, bx - cx), kind="stable")
@@ -96,6 +88,30 @@ def silhouette_target(mask, *, grid: int = GRID, points: int = POINTS) -> Silhou
         points=jnp.asarray(pts, jnp.float32),
         point_weights=jnp.asarray(w),
     )
+
+
+def _distance_to_person(m: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Distance (px, between pixel centres) from pixels (``rows``, ``cols``; any shape, may lie
+    beyond the image) to the nearest person pixel: a pixel of mask ``m`` (H, W) or any pixel
+    beyond the image. Beyond the image nothing is known (a person cut by the border goes on
+    there): it counts as person, so a body part that leaves the image pays nothing, and one
+    near the border at most its distance to the border.
+
+    Exactly the distance transform of the whole image padded with person pixels, computed on
+    the window that holds the mask and the asked pixels (a phone photo's padded canvas was
+    tens of megapixels): within it, the transform of the mask with the window's pixels beyond
+    the image as person; beyond it only image-border pixels lie, whose nearest one is straight
+    across the border (``min(r + 1, c + 1, H - r, W - c)`` for a pixel inside)."""
+    h, w = m.shape
+    ys, xs = np.nonzero(m)
+    r0, r1 = min(rows.min(), ys.min()), max(rows.max(), ys.max()) + 1
+    c0, c1 = min(cols.min(), xs.min()), max(cols.max(), xs.max()) + 1
+    window = np.ones((r1 - r0, c1 - c0), bool)  # beyond the image: person
+    ir0, ir1, ic0, ic1 = max(r0, 0), min(r1, h), max(c0, 0), min(c1, w)
+    window[ir0 - r0 : ir1 - r0, ic0 - c0 : ic1 - c0] = m[ir0:ir1, ic0:ic1]
+    inside = ndimage.distance_transform_edt(~window)[rows - r0, cols - c0]
+    border = np.minimum(np.minimum(rows + 1, cols + 1), np.minimum(h - rows, w - cols))
+    return np.minimum(inside, np.maximum(border, 0))
 
 
 def stack_targets(targets: list[SilhouetteTarget]) -> SilhouetteTarget:

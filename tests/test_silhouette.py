@@ -37,6 +37,45 @@ def _filled(radius, n=30):
     return jnp.asarray(np.concatenate(pts), jnp.float32)
 
 
+# the grid is stored in float32: distances of up to a few hundred px round at ~1e-5
+_GRID_TOL = 1e-4
+
+
+def _canvas_grid(m: np.ndarray) -> np.ndarray:
+    """The grid as first written: the distance transform of the whole image padded (by the
+    grid's side) with person pixels, read at the cells' pixels (the reference)."""
+    from scipy import ndimage
+
+    from jaxrefine.silhouette import BOX_ENLARGE, GRID
+
+    ys, xs = np.nonzero(m)
+    cx, cy = (xs.min() + xs.max() + 1) / 2.0, (ys.min() + ys.max() + 1) / 2.0
+    side = BOX_ENLARGE * max(xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min())
+    pad = int(np.ceil(side)) + 1
+    canvas = np.pad(m, pad, constant_values=True)
+    dist = ndimage.distance_transform_edt(~canvas)
+    centres = (np.arange(GRID) + 0.5) * side / GRID
+    gx, gy = np.meshgrid(cx - side / 2.0 + centres, cy - side / 2.0 + centres)
+    return dist[np.floor(gy).astype(int) + pad, np.floor(gx).astype(int) + pad]
+
+
+def test_the_grid_is_the_padded_images_distance_transform():
+    """The grid is computed on a window around the mask (a phone photo's padded canvas was
+    tens of megapixels: 12 s and gigabytes for one person) and equals the whole padded
+    image's transform, for masks anywhere, cut by any border, in pieces."""
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        h, w = rng.integers(20, 200, 2)
+        m = np.zeros((h, w), bool)
+        for _ in range(rng.integers(1, 4)):
+            y, x = rng.integers(-20, h), rng.integers(-20, w)
+            m[max(y, 0) : max(y + rng.integers(3, 80), 0),
+              max(x, 0) : max(x + rng.integers(3, 80), 0)] = True  # fmt: skip
+        if m.any():
+            got = np.asarray(silhouette_target(m).grid)
+            np.testing.assert_allclose(got, _canvas_grid(m), atol=_GRID_TOL, rtol=0)
+
+
 def test_target_distances_and_boundary_points():
     t = silhouette_target(_disc())
     inside = outside_distance(t, jnp.asarray([[CX, CY], [CX + 30, CY]], jnp.float32))
