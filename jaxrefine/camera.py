@@ -76,6 +76,14 @@ class Camera:
         )
 
 
+def scale_pixels(camera: Camera, sx, sy) -> Camera:
+    """The camera of the image resized by ``sx`` (width) and ``sy`` (height): pixel coordinates
+    (edges at integers, centres at +0.5) scale with the image, so fx, cx by ``sx`` and fy, cy
+    by ``sy``; rotation and translation unchanged."""
+    return camera.replace(fx=camera.fx * sx, cx=camera.cx * sx, fy=camera.fy * sy,
+                          cy=camera.cy * sy)  # fmt: skip
+
+
 def focal_from_image_size(height: float, width: float) -> float:
     """The paper's focal-length approximation ``f = sqrt(w^2 + h^2)`` for a full image."""
     return float(np.sqrt(float(width) ** 2 + float(height) ** 2))

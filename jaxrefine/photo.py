@@ -601,7 +601,8 @@ def keypoint_frame_people(
 def people_picture(model, image, param_sets: list[dict], cameras: Camera, *, backend="auto",
                    keypoints=None, labels=None):  # fmt: skip
     """The photo beside each parameter set's people rendered over it (farther people first,
-    nearer ones on top): (H, (1 + S) W + pads, 3) float32.
+    nearer ones on top): (H, (1 + S) W + pads, 3) float32, for a photo larger than
+    :data:`jaxrefine.viz.MAX_PICTURE_SIDE` at that size (:func:`jaxrefine.viz.picture_image`).
 
     Args:
       image: (H, W, 3) float in [0, 1]. param_sets: S dicts of (P, ...) parameters.
@@ -611,14 +612,16 @@ def people_picture(model, image, param_sets: list[dict], cameras: Camera, *, bac
       labels: optional P strings written above each person's body in the last panel (a
         person whose body is off the picture gets none).
     """
+    from jaxrefine.camera import scale_pixels
     from jaxrefine.shading import render_body
-    from jaxrefine.viz import draw_labels, draw_points, image_grid, overlay
+    from jaxrefine.viz import draw_labels, draw_points, image_grid, overlay, picture_image
 
-    img = np.asarray(image, np.float32)
+    img, (sx, sy) = picture_image(image)  # a large photo's picture is drawn smaller
+    cameras = scale_pixels(cameras, sx, sy)
     h, w = img.shape[:2]
     first = img
     if keypoints is not None:
-        pts = np.asarray(keypoints, np.float32).reshape(-1, 3)
+        pts = np.asarray(keypoints, np.float32).reshape(-1, 3) * np.float32([sx, sy, 1.0])
         first = draw_points(img, pts[pts[:, 2] > 0, :2], radius=max(2, round(max(h, w) / 250)))
     panels = [first]
     for p in param_sets:

@@ -353,15 +353,17 @@ def _overlay_path(out: Path, images, est, frame_of, i: int) -> Path:
 
 def write_overlays(model, images, est, frame_of, merged, out: Path, backend: str) -> None:
     """Before / after overlays (PNG) of the estimates ``merged["index"]`` (``merged`` as
-    :func:`run_chunks` returns it)."""
+    :func:`run_chunks` returns it; a large image's at :data:`jaxrefine.viz.MAX_PICTURE_SIDE`)."""
+    from jaxrefine.camera import scale_pixels
     from jaxrefine.shading import render_body
-    from jaxrefine.viz import image_grid, overlay, save_png
+    from jaxrefine.viz import image_grid, overlay, picture_image, save_png
 
     keys = ("global_orient", "body_pose", "betas", "transl")
     for j, i in enumerate(merged["index"].tolist()):
-        img = np.asarray(images[int(frame_of[i])], np.float32)
+        img, (sx, sy) = picture_image(images[int(frame_of[i])])
         h, w = img.shape[:2]
         cam = jax.tree.map(lambda a, i=i: a[i], Camera.from_intrinsics(est.intrinsics))
+        cam = scale_pixels(cam, sx, sy)
         panels = [img]
         for p in (_params(est, i), {k: merged[f"param_{k}"][j] for k in keys}):
             pose = jnp.concatenate([jnp.asarray(p["global_orient"])[None], p["body_pose"]])
@@ -382,12 +384,12 @@ def video_pictures(model, images, est, frame_of, merged, backend: str, keypoints
     from tqdm import tqdm
 
     from jaxrefine.photo import before_after_people
-    from jaxrefine.viz import image_grid
+    from jaxrefine.viz import image_grid, picture_image
 
     for f in tqdm(range(len(images)), unit="frame", desc="video", disable=not progress):
         img = np.asarray(images[f], np.float32)
         sel = np.flatnonzero(frame_of == f)
-        pic = image_grid([img] * 3) if not len(sel) else before_after_people(
+        pic = image_grid([picture_image(img)[0]] * 3) if not len(sel) else before_after_people(
             model, img, est, merged, sel, backend=backend, keypoints=keypoints,
             labels=[str(t) for t in est.track_id[sel]])  # fmt: skip
         yield (np.clip(pic, 0, 1) * 255).astype(np.uint8)

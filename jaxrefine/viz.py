@@ -1,6 +1,6 @@
 """Pictures: overlays of rendered meshes on images, colour maps, and PNG grids.
 
-Plain numpy on the host (no JAX; PIL only to draw text labels); PNGs are written with
+Plain numpy on the host (no JAX; PIL only to draw text labels and resize); PNGs are written with
 ``matplotlib.image.imsave`` (Agg, no display needed). Images are float arrays in [0, 1]
 (H, W, 3) or uint8 (H, W, 3); every function accepts both and returns float32 in [0, 1].
 """
@@ -11,6 +11,28 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
+
+# Pictures of larger images (a phone's 12 MP photo, a 4K video) are drawn at this longer side:
+# the bodies are rendered for the smaller picture (a full-size one took ~20 s a person on 2
+# cores and made 11 MB PNGs three photos wide); results are computed at full size regardless
+MAX_PICTURE_SIDE = 1920
+
+
+def picture_image(image, max_side: int | None = None):
+    """``image`` resized (never enlarged) so that its longer side is at most ``max_side``
+    (None: :data:`MAX_PICTURE_SIDE`): ``((H', W', 3) float32, (sx, sy))``, the scale per axis
+    (W'/W, H'/H), 1 when unchanged."""
+    from PIL import Image
+
+    max_side = MAX_PICTURE_SIDE if max_side is None else max_side
+    img = as_float_image(image)
+    h, w = img.shape[:2]
+    if max(h, w) <= max_side:
+        return img, (1.0, 1.0)
+    f = max_side / max(h, w)
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    u8 = Image.fromarray((img * 255.0 + 0.5).astype(np.uint8)).resize(size, Image.LANCZOS)
+    return np.asarray(u8, np.float32) / 255.0, (size[0] / w, size[1] / h)
 
 
 def as_float_image(image) -> np.ndarray:

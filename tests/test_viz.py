@@ -94,3 +94,79 @@ def test_draw_labels_writes_above_the_anchor_and_stays_inside():
     np.testing.assert_array_equal(viz.draw_labels(img, ["3"], [[np.nan, np.nan]]), img)
     with pytest.raises(ValueError):
         viz.draw_labels(img, ["1", "2"], [[1, 1]])  # one anchor per label
+
+
+# a body's outline drawn small and the full-size outline shrunk differ along the edge only:
+# a pixel row of the outline is ~0.5 % of a 1920-px picture of this body
+_SHRUNK_OUTLINE_IOU = 0.95
+# the same rendering once through an 8-bit PNG: dim shaded pixels cross the 0.05 threshold
+# (measured 0.986)
+_SAME_OUTLINE_IOU = 0.97
+
+
+def test_a_large_photos_picture_is_drawn_smaller_with_the_body_in_place(monkeypatch):
+    """A photo larger than MAX_PICTURE_SIDE gets its picture at that size (a 10.8 MP photo's
+    took ~20 s a person and made 11 MB PNGs): the photo shrunk, the body rendered for the
+    shrunk picture where the full-size rendering, shrunk, has it; labels and keypoints too."""
+    import jax.numpy as jnp
+
+    from jaxrefine.camera import Camera
+    from jaxrefine.photo import people_picture
+    from jaxrefine.smpl_io import load_body_model
+
+    model = load_body_model()
+    photo = np.full((1600, 2400, 3), 0.5, np.float32)
+    params = {"global_orient": jnp.asarray([[np.pi, 0.0, 0.0]]),
+              "body_pose": jnp.zeros((1, 23, 3)), "betas": jnp.zeros((1, model.num_betas)),
+              "transl": jnp.asarray([[0.3, 0.1, 5.0]])}  # fmt: skip
+    cams = Camera.from_intrinsics(np.array([[2800.0, 2800.0, 1200.0, 800.0]]))
+    keypoints = np.array([[[1500.0, 400.0, 1.0]]], np.float32)
+    small = people_picture(model, photo, [params], cams, keypoints=keypoints, labels=["7"])
+    assert small.shape == (1280, 2 * 1920 + 2, 3)  # two panels of 1920 x 1280
+    monkeypatch.setattr(viz, "MAX_PICTURE_SIDE", 10_000)
+    full = people_picture(model, photo, [params], cams)
+    assert full.shape == (1600, 2 * 2400 + 2, 3)
+
+    def body(panel):
+        return np.any(np.abs(panel - 0.5) > 0.05, -1)
+
+    shrunk, _ = viz.picture_image(full[:, 2402:], max_side=1920)
+    a, b = body(small[:, 1922:]), body(shrunk)
+    a[:200] = b[:200] = False  # the label is drawn above the head in the small picture only
+    assert a.sum() > 10_000 and (a & b).sum() / (a | b).sum() > _SHRUNK_OUTLINE_IOU
+    dot = small[:, :1920][320, 1200]  # the keypoint at (1500, 400) x 0.8
+    assert dot[0] > 0.9 and dot[1] < 0.3
+
+
+def test_a_large_images_before_after_overlay_is_drawn_at_the_picture_size(tmp_path):
+    """refine's per-estimate overlay of a large image: three panels at MAX_PICTURE_SIDE, the
+    body where the people picture (tested above against the full size) draws it."""
+    import imageio.v3 as iio
+    import jax.numpy as jnp
+
+    from jaxrefine.camera import Camera
+    from jaxrefine.inputs import Estimates, read_images
+    from jaxrefine.photo import people_picture
+    from jaxrefine.refine_files import write_overlays
+    from jaxrefine.smpl_io import load_body_model
+
+    model = load_body_model()
+    iio.imwrite(tmp_path / "big.png", np.full((1600, 2400, 3), 128, np.uint8))
+    k = np.array([[2800.0, 2800.0, 1200.0, 800.0]])
+    est = Estimates(np.array([[np.pi, 0.0, 0.0]]), np.zeros((1, 23, 3)),
+                    np.zeros((1, model.num_betas)), np.array([[0.3, 0.1, 5.0]]), k,
+                    np.array([0]), np.array([4]), "test", "generic")  # fmt: skip
+    merged = {"index": np.array([0])} | {
+        f"param_{n}": getattr(est, n) for n in ("global_orient", "body_pose", "betas", "transl")
+    }
+    write_overlays(model, read_images(tmp_path / "big.png"), est, np.array([0]), merged,
+                   tmp_path / "out", "auto")  # fmt: skip
+    pic = iio.imread(tmp_path / "out" / "overlays" / "big_4.png")[..., :3] / 255.0
+    assert pic.shape == (1280, 3 * 1920 + 4, 3)
+    params = {n: jnp.asarray(getattr(est, n)) for n in ("global_orient", "body_pose", "betas",
+                                                        "transl")}  # fmt: skip
+    ref = people_picture(model, iio.imread(tmp_path / "big.png") / 255.0, [params],
+                         Camera.from_intrinsics(k))  # fmt: skip
+    a = np.any(np.abs(pic[:, 3844:] - 128 / 255) > 0.05, -1)
+    b = np.any(np.abs(ref[:, 1922:] - 128 / 255) > 0.05, -1)
+    assert a.sum() > 10_000 and (a & b).sum() / (a | b).sum() > _SAME_OUTLINE_IOU
