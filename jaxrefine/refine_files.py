@@ -637,6 +637,7 @@ def refine_files(
     the chunks and returns the report of every frame; process 0 writes the collection's files
     (its report lists them; the others' list none)."""
     from jaxrefine.data.scenes import resolve_backend
+    from jaxrefine.inputs.images import turned_upright
     from jaxrefine.refine import RefineOptions
     from jaxrefine.report import machine_info, write_json
 
@@ -674,7 +675,8 @@ def refine_files(
                 str(keypoint_images), "model_id": model.model_id, "network": network[0].name,
                 "render_backend": backend, "options": {k: str(v) for k, v in
                 dataclasses.asdict(options).items()}, "files": [],
-                "exif_orientation": exif, "machine": machine_info()}  # fmt: skip
+                "exif_orientation": exif, "exif_turned": turned_upright(images),
+                "machine": machine_info()}  # fmt: skip
     if estimates_path is None:
         settings.update(_person_limits(keypoints_path, boxes, min_person_score, max_people))
     if count > 1:
@@ -768,6 +770,14 @@ def plan(images, est, frame_of, kp, groups, out: Path, outputs: Outputs, video: 
             if (out / "parts").is_dir() else 0, "would_write": files}  # fmt: skip
 
 
+def print_turned(names: list[str], indent: str = "refine: ") -> None:
+    """One line naming the images turned upright by their EXIF orientation, if any."""
+    if names:
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        print(f"{indent}{len(names)} image(s) turned upright by their EXIF orientation "
+              f"({', '.join(names[:3])}{more}; --ignore-exif takes them as stored)")  # fmt: skip
+
+
 def print_plan(result: dict) -> None:
     """``--dry-run``'s summary on stdout (:func:`plan`)."""
     p, st = result["plan"], result["settings"]
@@ -776,6 +786,7 @@ def print_plan(result: dict) -> None:
           f"{p['images_with_people']} of them)")  # fmt: skip
     print(f"  {p['estimates']} estimates from {st['estimates']} (format "
           f"{p['estimates_format']}), {p['tracks']} track(s), {p['chunks']} chunk(s)")  # fmt: skip
+    print_turned(st["exif_turned"], "  ")
     if p["estimates_with_keypoints"] is not None:
         print(f"  keypoints ({st['options']['keypoint_set']}) for "
               f"{p['estimates_with_keypoints']} of {p['estimates']} estimates")  # fmt: skip
@@ -1056,6 +1067,7 @@ def main(argv: list[str]) -> int:
     print(f"refine: {len(result['frames'])} estimates -> {args.out} "
           f"({', '.join(f'{k}: {v}' for k, v in result['status_counts'].items())}; "
           f"{result['frames_per_second']:.2f} frames/s)")  # fmt: skip
+    print_turned(result["settings"]["exif_turned"])
     if result["failed"]:
         print("refine: some frames failed (rendering or non-finite fit): see report.json",
               file=sys.stderr)  # fmt: skip

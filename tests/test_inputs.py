@@ -506,6 +506,7 @@ def test_a_phone_photo_is_read_upright_by_its_exif_orientation(tmp_path, tag, tu
     from PIL import Image
 
     from jaxrefine.detect import read_image as detector_read_image
+    from jaxrefine.inputs.images import turned_upright
 
     upright = np.zeros((48, 32, 3), np.uint8)  # tall: red head block, green band, blue feet
     upright[:16, 8:24, 0] = 255
@@ -521,6 +522,7 @@ def test_a_phone_photo_is_read_upright_by_its_exif_orientation(tmp_path, tag, tu
     assert _mean_error(detector_read_image(tmp_path / "phone.jpg"), upright) < LOSSY_MEAN_TOL
     raw = read_images(tmp_path / "phone.jpg", exif=False)
     assert not raw.exif and _mean_error(raw[0] * 255, stored) < LOSSY_MEAN_TOL
+    assert turned_upright(seq) == ["phone"] and turned_upright(raw) == []  # what refine reports
     Image.fromarray(stored).save(tmp_path / "plain.jpg", quality=95)  # no tag: as stored
     assert _mean_error(read_images(tmp_path / "plain.jpg")[0] * 255, stored) < LOSSY_MEAN_TOL
 

@@ -436,6 +436,19 @@ def test_a_dry_run_checks_everything_and_writes_nothing(user_files, tmp_path, mo
     args[3] = str(root / "est.npz")
     assert cli_main(args) == 0 and cli_main([*args, "--ignore-exif"]) == 0
     assert asked == [True, False]
+    # an image its EXIF orientation turns is named (here 180 degrees: the size stays)
+    from PIL import Image
+
+    shutil.copytree(root / "imgs", tmp_path / "tagged")
+    exif = Image.Exif()
+    exif[274] = 3
+    Image.open(root / "imgs" / "frame1.png").save(tmp_path / "tagged" / "frame1.png", exif=exif)
+    capsys.readouterr()
+    assert cli_main(["refine", str(tmp_path / "tagged"), *args[2:]]) == 0
+    assert "1 image(s) turned upright by their EXIF orientation (frame1;" in capsys.readouterr().out
+    got = refine_files(tmp_path / "tagged", root / "est.npz", tmp_path / "o2", model=model,
+                       network=net, options=FAST, progress=False, dry_run=True)  # fmt: skip
+    assert got["settings"]["exif_turned"] == ["frame1"]
 
 
 def test_vibe_output_plans_a_run(user_files, tmp_path):

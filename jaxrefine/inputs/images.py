@@ -237,3 +237,22 @@ def read_images(
         f"{path}: expected a folder of images, an image ({', '.join(IMAGE_SUFFIXES)}) or a "
         f"video ({', '.join(VIDEO_SUFFIXES)})"
     )
+
+
+def turned_upright(images: ImageSequence) -> list[str]:
+    """The names of ``images``' files that their EXIF orientation turns (none when the
+    sequence takes them as stored, or for a video); reads the files' headers only."""
+    from PIL import Image
+
+    if not images.exif or images.paths is None:
+        return []
+    turned = []
+    for name, path in zip(images.names, images.paths):
+        try:
+            with Image.open(path) as img:  # the header only
+                value = img.getexif().get(EXIF_ORIENTATION_TAG, 1)
+        except Exception:  # not Pillow's format: read as stored (decode_image does alike)
+            continue
+        if value in range(2, 9):
+            turned.append(name)
+    return turned
