@@ -61,16 +61,17 @@ def to_float_rgb(array: np.ndarray, source: str) -> np.ndarray:
     raise InputError(f"{source}: unsupported pixel type {a.dtype}")
 
 
-def pillow_header(data: bytes) -> tuple[int, str | None]:
-    """An image file's EXIF orientation tag (274: 1, stored upright, to 8) and Pillow's mode
-    (its pixel layout: ``RGB``, ``CMYK``, ``P``, ...), from the header only; (1, None) where
-    Pillow cannot read the file (imageio's other plugins decode it as stored)."""
+def pillow_header(source: bytes | str | os.PathLike) -> tuple[int, str | None]:
+    """An image file's (its bytes' or its path's) EXIF orientation tag (274: 1, stored
+    upright, to 8) and Pillow's mode (its pixel layout: ``RGB``, ``CMYK``, ``P``, ...), from
+    the header only; (1, None) where Pillow cannot read the file (imageio's other plugins
+    decode it as stored)."""
     from io import BytesIO
 
     from PIL import Image
 
     try:
-        with Image.open(BytesIO(data)) as img:
+        with Image.open(BytesIO(source) if isinstance(source, bytes) else source) as img:
             value, mode = img.getexif().get(EXIF_ORIENTATION_TAG, 1), img.mode
     except Exception:  # not Pillow's format, or damaged metadata
         return 1, None
@@ -242,17 +243,6 @@ def read_images(
 def turned_upright(images: ImageSequence) -> list[str]:
     """The names of ``images``' files that their EXIF orientation turns (none when the
     sequence takes them as stored, or for a video); reads the files' headers only."""
-    from PIL import Image
-
     if not images.exif or images.paths is None:
         return []
-    turned = []
-    for name, path in zip(images.names, images.paths):
-        try:
-            with Image.open(path) as img:  # the header only
-                value = img.getexif().get(EXIF_ORIENTATION_TAG, 1)
-        except Exception:  # not Pillow's format: read as stored (decode_image does alike)
-            continue
-        if value in range(2, 9):
-            turned.append(name)
-    return turned
+    return [n for n, p in zip(images.names, images.paths) if pillow_header(p)[0] > 1]
