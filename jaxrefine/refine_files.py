@@ -353,25 +353,17 @@ def _overlay_path(out: Path, images, est, frame_of, i: int) -> Path:
 
 def write_overlays(model, images, est, frame_of, merged, out: Path, backend: str) -> None:
     """Before / after overlays (PNG) of the estimates ``merged["index"]`` (``merged`` as
-    :func:`run_chunks` returns it; a large image's at :data:`jaxrefine.viz.MAX_PICTURE_SIDE`)."""
-    from jaxrefine.camera import scale_pixels
-    from jaxrefine.shading import render_body
-    from jaxrefine.viz import image_grid, overlay, picture_image, save_png
+    :func:`run_chunks` returns it): each one's image, initial body and refined body
+    (:func:`jaxrefine.photo.before_after_people` of that one estimate)."""
+    from jaxrefine.photo import before_after_people
+    from jaxrefine.viz import save_png
 
     keys = ("global_orient", "body_pose", "betas", "transl")
     for j, i in enumerate(merged["index"].tolist()):
-        img, (sx, sy) = picture_image(images[int(frame_of[i])])
-        h, w = img.shape[:2]
-        cam = jax.tree.map(lambda a, i=i: a[i], Camera.from_intrinsics(est.intrinsics))
-        cam = scale_pixels(cam, sx, sy)
-        panels = [img]
-        for p in (_params(est, i), {k: merged[f"param_{k}"][j] for k in keys}):
-            pose = jnp.concatenate([jnp.asarray(p["global_orient"])[None], p["body_pose"]])
-            verts = pose_batch(model, pose[None], jnp.asarray(p["betas"])[None],
-                               jnp.asarray(p["transl"])[None]).vertices[0]  # fmt: skip
-            ch, _ = render_body(model, verts, cam, h, w, lighting=True, backend=backend)
-            panels.append(overlay(img, np.asarray(ch.rgb), np.asarray(ch.mask) > 0.5))
-        save_png(_overlay_path(out, images, est, frame_of, i), image_grid(panels, ncols=3))
+        one = {f"param_{k}": merged[f"param_{k}"][[j]] for k in keys}
+        pic = before_after_people(model, images[int(frame_of[i])], est.take([i]), one, [0],
+                                  backend=backend)  # fmt: skip
+        save_png(_overlay_path(out, images, est, frame_of, i), pic)
 
 
 def video_pictures(model, images, est, frame_of, merged, backend: str, keypoints=None,
