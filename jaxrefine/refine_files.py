@@ -192,6 +192,7 @@ def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intri
     the person of its image's keypoints it matches (:func:`match_keypoints`) as its
     ``person`` and that person's score; estimates matching nobody are named in a warning."""
     from jaxrefine.inputs import read_estimates, read_images, read_intrinsics, read_keypoints
+    from jaxrefine.inputs.estimates import separate_tracks
     from jaxrefine.inputs.keypoint_files import person_scores
 
     images = read_images(images_src)
@@ -199,6 +200,7 @@ def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intri
     est = read_estimates(estimates_path, image_size=_size_lookup(images),
                          num_betas=model.num_betas, intrinsics=intr, model=model)  # fmt: skip
     frame_of = match_frames(est, images)
+    est = separate_tracks(est, frame_of, images.names)
     size = _size_lookup(images)
     est = est.with_default_intrinsics(lambda i: size(int(frame_of[i])))
     if keypoints_path is None:

@@ -837,6 +837,47 @@ def test_fuzz_joblib_estimates(tmp_path, how, compress, maker):
     _outcome("joblib estimates .pkl", load, p, InputError, _check_estimates)
 
 
+def _romp_arrays() -> dict:
+    """ROMP's outputs of one 300 x 400 image (two people; 71 joints drawn where ROMP draws
+    them: the padded square's weak-perspective camera)."""
+    n, rng = 2, np.random.default_rng(0)
+    joints = rng.normal(0, 0.2, (n, 71, 3)).astype(np.float32)
+    cam = np.tile([0.7, 0.1, -0.1], (n, 1)).astype(np.float32)
+    pj2d = (joints[..., :2] * cam[:, None, :1] + cam[:, None, 1:] + 1) * 200 - [0, 50]
+    return {"smpl_thetas": rng.normal(0, 0.2, (n, 72)).astype(np.float32),
+            "smpl_betas": rng.normal(0, 1, (n, 10)).astype(np.float32), "cam": cam,
+            "joints": joints, "pj2d_org": pj2d.astype(np.float32)}  # fmt: skip
+
+
+def _romp_npz(outputs) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, results=outputs)  # ROMP's ResultSaver
+    return buf.getvalue()
+
+
+@settings(_FUZZ, max_examples=60)
+@given(how=_how())
+def test_fuzz_romp_estimates(tmp_path, how):
+    """ROMP's npz (a pickled dict of arrays inside, unpickled by jaxrefine's restricted
+    reader): damaged ones are refused by name."""
+    from jaxrefine.inputs import InputError, read_estimates
+
+    layer, kind, seed = how
+    arrays = _romp_arrays()
+    data = (_romp_npz(mutate_arrays(arrays, kind, seed)) if layer == "arrays"
+            else mutate_bytes(_romp_npz(arrays), kind, seed))  # fmt: skip
+    p = tmp_path / "img.npz"
+    p.write_bytes(data)
+    load = lambda path: read_estimates(path, image_size=lambda i: (300, 400))  # noqa: E731
+
+    def check(est):
+        for a in (est.global_orient, est.body_pose, est.betas, est.transl):
+            assert np.all(np.isfinite(a))
+        assert len(est.track_id) == len(est.betas)
+
+    _outcome("ROMP estimates .npz", load, p, InputError, check)
+
+
 def _phalp_frames(mutation: str, seed: int) -> dict:
     """Two frames of a PHALP / 4D-Humans ``track.py`` file, with one structural mutation."""
     rng = np.random.default_rng(seed)

@@ -719,6 +719,105 @@ def test_wham_output_is_read_with_its_camera(tmp_path):
         read_estimates(tmp_path / "world.pkl", image_size=lambda i: (h, w))
 
 
+def _romp_outputs(h, w, rng, n=2, track_ids=None):
+    """ROMP's ``outputs`` of one (h, w) image as its ``ResultSaver`` saves them
+    (``np.savez(<image>.npz, results=outputs)``): SMPL parameters, the weak-perspective
+    ``cam`` on the padded square, model-frame ``joints`` (71, standing in for SMPL's) and
+    their drawing ``pj2d_org``, written from its code (``batch_orth_proj`` then
+    ``convert_proejection_from_input_to_orgimg``)."""
+    side = max(h, w)
+    top, left = (side - h) // 2, (side - w) // 2  # ROMP's padding_image
+    joints = np.column_stack([rng.normal(0, 0.25, (n * 71, 2)), rng.normal(0, 0.1, n * 71)])
+    joints = joints.reshape(n, 71, 3).astype(np.float32)
+    cam = np.column_stack([rng.uniform(0.5, 0.9, n), rng.uniform(-0.5, 0.5, (n, 2))])
+    out = {"smpl_thetas": rng.normal(0, 0.2, (n, 72)).astype(np.float32),
+           "smpl_betas": rng.normal(0, 1, (n, 10)).astype(np.float32),
+           "cam": cam.astype(np.float32), "joints": joints,
+           "pj2d_org": _romp_pixels(cam, joints, side, top, left).astype(np.float32),
+           "verts": joints, "center_confs": np.ones((n, 1), np.float32),
+           "cam_trans": np.zeros((n, 3), np.float32)}  # fmt: skip
+    if track_ids is not None:
+        out["track_ids"] = np.asarray(track_ids, np.int32)
+    return out
+
+
+def _romp_pixels(cam, X, side, top, left):
+    """Where ROMP draws model-frame points X (N, P, 3) in the original image's pixels."""
+    norm = X[..., :2] * cam[:, None, :1] + cam[:, None, 1:]  # batch_orth_proj
+    return (norm + 1) * side / 2 - np.array([left, top])
+
+
+@pytest.mark.parametrize("size", [(480, 640), (641, 480), (1080, 1920)])
+def test_romp_output_is_read_with_its_camera(tmp_path, size):
+    """ROMP's file of one image (a pickled dict inside the npz, read running no code): its
+    people, and its ``cam`` on the image padded to a square (odd and even padding, portrait
+    and landscape) as a full-image camera that puts points at the body's depth plane where
+    ROMP draws them."""
+    (h, w), rng = size, np.random.default_rng(0)
+    outputs = _romp_outputs(h, w, rng, n=3)
+    np.savez(tmp_path / "img.npz", results=outputs)
+    est = read_estimates(tmp_path / "img.npz", image_size=lambda i: (h, w))
+    est = est.with_default_intrinsics(lambda i: (h, w))
+    assert est.fmt == "romp" and not est.named_tracks and est.frame is None  # no tracker ran
+    np.testing.assert_allclose(est.pose.reshape(3, 72), outputs["smpl_thetas"])
+    np.testing.assert_allclose(est.betas, outputs["smpl_betas"])
+    side = max(h, w)
+    X = np.array([[0.3, -0.4, 0.0], [-0.2, 0.5, 0.0]])
+    romp = _romp_pixels(outputs["cam"].astype(np.float64), np.tile(X, (3, 1, 1)), side,
+                        (side - h) // 2, (side - w) // 2)  # fmt: skip
+    for i in range(3):
+        np.testing.assert_allclose(_project(est.intrinsics[i], est.transl[i], X), romp[i],
+                                   atol=PIXEL_TOL)  # fmt: skip
+
+
+def test_romp_video_results_and_folder(tmp_path):
+    """ROMP's ``--mode video`` output: each frame's npz and ``video_results.npz`` (frame file
+    name -> outputs). The single file names its frames; the folder gives each file's people
+    to its frame and reads ``video_results.npz`` beside them not a second time; ROMP's
+    tracker's ids are kept."""
+    (h, w), rng = (360, 640), np.random.default_rng(1)
+    frames = {f"{t:08d}.png": _romp_outputs(h, w, rng, n=2, track_ids=[5, 9]) for t in range(3)}
+    for name, out in frames.items():
+        np.savez(tmp_path / name.replace(".png", ".npz"), results=out)
+    np.savez(tmp_path / "video_results.npz", results=frames, sequence_results={})
+    one = read_estimates(tmp_path / "video_results.npz", image_size=lambda key: (h, w))
+    assert one.frame.tolist() == ["00000000"] * 2 + ["00000001"] * 2 + ["00000002"] * 2
+    assert one.track_id.tolist() == [5, 9] * 3 and one.fmt == "romp"
+    folder = read_estimates(tmp_path, image_size=lambda key: (h, w))
+    assert folder.frame.tolist() == one.frame.tolist()
+    np.testing.assert_array_equal(folder.transl, one.transl)
+    assert folder.track_id.tolist() == [5, 9] * 3
+    for out in frames.values():  # ROMP without its tracker: nobody is linked
+        del out["track_ids"]
+    np.savez(tmp_path / "video_results.npz", results=frames)
+    one = read_estimates(tmp_path / "video_results.npz", image_size=lambda key: (h, w))
+    assert not one.named_tracks and one.track_id.tolist() == [0] * 6
+
+
+def test_romp_files_refused_by_name(tmp_path):
+    """BEV's SMPL+A bodies, a root-aligned ROMP run, images of another size than ROMP read,
+    and a pickled object that is not numbers are refused, naming the file and why."""
+    (h, w), rng = (480, 640), np.random.default_rng(2)
+    out = _romp_outputs(h, w, rng)
+    np.savez(tmp_path / "ok.npz", results=out)
+    with pytest.raises(InputError, match=r"ok.npz: ROMP's joints, placed by its camera as "
+                       r"jaxrefine reads it, miss .* give the images ROMP read"):  # fmt: skip
+        read_estimates(tmp_path / "ok.npz", image_size=lambda i: (360, 480))
+    bev = dict(out, smpl_betas=np.zeros((2, 11), np.float32))
+    np.savez(tmp_path / "bev.npz", results=bev)
+    with pytest.raises(InputError, match=r"bev.npz: .*BEV's SMPL\+A bodies"):
+        read_estimates(tmp_path / "bev.npz", image_size=lambda i: (h, w))
+    root = out["joints"] - out["joints"][:, [45, 46]].mean(1, keepdims=True)
+    np.savez(tmp_path / "root.npz", results=dict(out, joints=root))
+    with pytest.raises(InputError, match=r"root.npz: ROMP's bodies were root-aligned"):
+        read_estimates(tmp_path / "root.npz", image_size=lambda i: (h, w))
+    import fractions
+
+    np.savez(tmp_path / "code.npz", results=dict(out, extra=fractions.Fraction(1, 3)))
+    with pytest.raises(InputError, match=r"code.npz: .*refusing to load fractions.Fraction"):
+        read_estimates(tmp_path / "code.npz", image_size=lambda i: (h, w))
+
+
 def test_joblib_files_refuse_what_is_not_numbers(tmp_path):
     import fractions
 
@@ -760,6 +859,36 @@ def test_several_estimates_of_one_image_need_no_frame_entries(tmp_path):
                                             load_body_model())  # fmt: skip
     assert frame_of.tolist() == [0, 0] and len(est) == 2
     assert np.all(est.intrinsics[:, 2:] == [160, 120])  # the image's centre, for both
+    assert est.track_id.tolist() == [0, 1]  # two people, two tracks (no file's ids to keep)
+
+
+def test_a_track_is_one_person_per_image(tmp_path):
+    """Estimates without track ids: one track while every image holds one of them (a person
+    through a video), each their own track where an image holds several (their shapes,
+    motions and overlay files apart: before, two people of one image were track 0 twice and
+    one overlay overwrote the other). A file's own ids repeating in an image: refused."""
+    import imageio.v3 as iio
+
+    from jaxrefine.refine_files import read_inputs
+    from jaxrefine.smpl_io import load_body_model
+
+    (tmp_path / "imgs").mkdir()
+    for i in range(3):
+        iio.imwrite(tmp_path / "imgs" / f"f{i}.png", np.zeros((48, 64, 3), np.uint8))
+    p, model = _params(n=3), load_body_model()
+    np.savez(tmp_path / "video.npz", **p, frame=[0, 1, 2])
+    est = read_inputs(tmp_path / "imgs", tmp_path / "video.npz", model)[1]
+    assert est.track_id.tolist() == [0, 0, 0]
+    np.savez(tmp_path / "two.npz", **p, frame=[0, 0, 1])
+    est = read_inputs(tmp_path / "imgs", tmp_path / "two.npz", model)[1]
+    assert est.track_id.tolist() == [0, 1, 2]
+    np.savez(tmp_path / "ids.npz", **p, frame=[0, 0, 1], track_id=[4, 7, 4])
+    assert read_inputs(tmp_path / "imgs", tmp_path / "ids.npz", model)[1].track_id.tolist() == [
+        4, 7, 4]  # fmt: skip
+    np.savez(tmp_path / "bad.npz", **p, frame=[0, 1, 1], track_id=[4, 7, 7])
+    with pytest.raises(InputError, match=r"bad.npz: track 7 has 2 estimates in image 'f1': a "
+                       "track is one person"):  # fmt: skip
+        read_inputs(tmp_path / "imgs", tmp_path / "bad.npz", model)
 
 
 def test_a_folder_of_per_image_files_is_one_estimates_set(tmp_path):

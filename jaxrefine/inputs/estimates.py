@@ -19,7 +19,9 @@ or written by ``joblib.dump``, compressed or not: :mod:`jaxrefine.inputs.joblib_
 - which person: ``track_id``/``person_id``/``track`` (int);
 - trackers' files (:mod:`jaxrefine.inputs.tracker_files`): VIBE's, PARE's and WHAM's video
   output and 4D-Humans' ``track.py`` (PHALP) output, flattened to the keys above;
-- a folder of such files, one per image and named after it (PARE's image output).
+- ROMP's ``.npz`` of one image or its ``video_results.npz`` (:mod:`jaxrefine.inputs.romp_files`:
+  its ``cam`` is a crop camera of the image padded to a square);
+- a folder of such files, one per image and named after it (PARE's image output, ROMP's).
 
 A crop camera becomes a full-image pinhole camera with
 :func:`jaxrefine.camera.weak_perspective_to_full` (focal ``sqrt(w^2 + h^2)`` and the principal
@@ -36,6 +38,7 @@ import dataclasses
 import io
 import os
 import pickle
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,8 +47,7 @@ from scipy.spatial.transform import Rotation
 
 from jaxrefine import safepickle
 from jaxrefine.camera import focal_from_image_size, weak_perspective_to_full
-from jaxrefine.files import read_npz
-from jaxrefine.inputs import joblib_pickle
+from jaxrefine.inputs import joblib_pickle, romp_files
 from jaxrefine.inputs.errors import InputError
 from jaxrefine.inputs.tracker_files import HMR2_FOCAL_PER_SIDE, TRACKER_FORMAT, flatten
 from jaxrefine.io import model_mismatch
@@ -90,6 +92,9 @@ class Estimates:
       score: (N,) float32 the detection's score (BlazePose's detector score, 1 for a user's
         box; a keypoint file's :func:`~jaxrefine.inputs.keypoint_files.person_scores`; NaN
         where ``person`` is -1), or None with ``person``.
+      named_tracks: whether ``track_id`` says who is who (the file's ids, or ids given by
+        jaxrefine); False: the file had none, and all are 0 until
+        :func:`separate_tracks` knows the images.
     """
 
     global_orient: np.ndarray
@@ -104,6 +109,7 @@ class Estimates:
     focal_rule: str = "diagonal"
     person: np.ndarray | None = None
     score: np.ndarray | None = None
+    named_tracks: bool = True
 
     def __len__(self) -> int:
         return int(self.betas.shape[0])
@@ -145,6 +151,31 @@ def concat_estimates(parts: list[Estimates]) -> Estimates:
     return dataclasses.replace(parts[0], **cat)
 
 
+def separate_tracks(est: Estimates, frame_of: np.ndarray, names) -> Estimates:
+    """``est`` with at most one estimate of each track in an image (a track is one person;
+    two in one image would share a shape, a motion and an overlay's file name).
+
+    Estimates from a file without track ids (:attr:`Estimates.named_tracks` False) stay one
+    track when every image holds at most one of them (one person through a video), and are
+    each their own track otherwise (jaxrefine does not link them). A file whose own track
+    ids repeat within an image is refused.
+
+    Args:
+      frame_of: (N,) each estimate's image index. names: the images' names (for messages).
+    """
+    pairs, counts = np.unique(np.stack([frame_of, est.track_id], 1), axis=0, return_counts=True)
+    if np.all(counts <= 1):
+        return est
+    if not est.named_tracks:
+        return dataclasses.replace(est, track_id=np.arange(len(est), dtype=np.int64),
+                                   named_tracks=True)  # fmt: skip
+    (frame, track), many = pairs[np.argmax(counts)], int(counts.max())
+    raise InputError(
+        f"{est.source}: track {track} has {many} estimates in image {names[frame]!r}: a track "
+        "is one person, seen at most once per image (give each person their own track id)"
+    )
+
+
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickles plain containers and numpy arrays only (a user's file may not run code)."""
 
@@ -159,7 +190,8 @@ def _read_arrays(path: Path) -> dict:
         raise InputError(f"{path}: no such estimates file")
     try:
         if path.suffix == ".npz":
-            return read_npz(path, InputError, "npz of SMPL parameters")
+            arrays = _read_npz(path)
+            return romp_files.romp_rows(arrays, path) if romp_files.is_romp(arrays) else arrays
         if path.suffix in (".pkl", ".pickle"):
             obj = _unpickle(path.read_bytes())
         else:
@@ -173,6 +205,25 @@ def _read_arrays(path: Path) -> dict:
     if isinstance(obj.get("smpl_params"), dict):  # 4D-Humans nests the SMPL parameters
         obj = {**{k: v for k, v in obj.items() if k != "smpl_params"}, **obj["smpl_params"]}
     return flatten(obj, path)
+
+
+def _read_npz(path: Path) -> dict:
+    """Every member of an ``.npz``: arrays of numbers as numpy reads them, pickled objects
+    (ROMP's ``np.savez(results=dict)``) through :func:`_unpickle`, running no code."""
+    out = {}
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            fh = io.BytesIO(z.read(name))
+            version = np.lib.format.read_magic(fh)
+            header = {(1, 0): np.lib.format.read_array_header_1_0,
+                      (2, 0): np.lib.format.read_array_header_2_0}.get(version)  # fmt: skip
+            dtype = header(fh)[2] if header is not None else None
+            key = name.removesuffix(".npy")
+            if dtype is not None and dtype.hasobject:
+                out[key] = _unpickle(fh.read())
+            else:
+                out[key] = np.lib.format.read_array(io.BytesIO(fh.getvalue()), allow_pickle=False)
+    return out
 
 
 def _unpickle(raw: bytes):
@@ -321,6 +372,27 @@ def _orig_camera_transl(arrays, n, intrinsics, image_size, path) -> np.ndarray:
     return out
 
 
+def _romp_camera_transl(arrays, n, intrinsics, image_size, path) -> np.ndarray:
+    """ROMP's ``cam`` (:mod:`jaxrefine.inputs.romp_files`): SPIN's crop camera of the square
+    ROMP padded the image to; checked against ROMP's own drawing of its joints."""
+    cam = _float(arrays, "romp_cam", path).reshape(n, 3)
+    if image_size is None:
+        raise InputError(f"{path}: ROMP's camera needs the image size (give the images)")
+    out, k = np.zeros((n, 3)), np.zeros((n, 4))
+    for i in range(n):
+        size = image_size(i)
+        centre, side = romp_files.padded_box(size)
+        f = intrinsics[i, 0] if np.isfinite(intrinsics[i, 0]) else None
+        c = tuple(intrinsics[i, 2:]) if np.all(np.isfinite(intrinsics[i, 2:])) else None
+        full = weak_perspective_to_full(*romp_files.spin_camera(cam[i]), centre, side, size, f,
+                                        principal_point=c)  # fmt: skip
+        out[i], k[i] = np.asarray(full.t), (full.fx, full.fy, full.cx, full.cy)
+    if "romp_joints" in arrays:
+        romp_files.check_camera(_float(arrays, "romp_joints", path),
+                                _float(arrays, "romp_pj2d", path), out, k, path)  # fmt: skip
+    return out
+
+
 def _check_lengths(path: Path, **arrays: np.ndarray) -> int:
     sizes = {k: len(v) for k, v in arrays.items()}
     if len(set(sizes.values())) != 1:
@@ -369,10 +441,14 @@ def _read_file(path: Path, arrays: dict, image_size, num_betas, intrinsics, mode
 
 def _read_folder(folder: Path, image_size, num_betas, intrinsics, model) -> Estimates:
     """A folder of estimates files, one per image and named after it (PARE's image output
-    writes ``<image>.pkl`` with a row per person): a file's rows belong to the image of its
-    name unless it names images itself, and its people get track ids of their own (unique
+    writes ``<image>.pkl`` with a row per person; ROMP's ``--mode video`` writes
+    ``<frame>.npz`` and :data:`~jaxrefine.inputs.romp_files.VIDEO_RESULTS`, all of them again,
+    left out beside other files): a file's rows belong to the image of its name unless it
+    names images itself, and its people get track ids of their own (unique
     across the files) unless it has track ids."""
     files = sorted(p for p in folder.iterdir() if p.suffix in ESTIMATE_SUFFIXES)
+    if len(files) > 1:  # ROMP's video mode: every frame's file, and all of them again in one
+        files = [p for p in files if p.name != romp_files.VIDEO_RESULTS]
     if not files:
         raise InputError(f"{folder}: no estimates files ({', '.join(ESTIMATE_SUFFIXES)}) in "
                          "the folder")  # fmt: skip
@@ -393,7 +469,7 @@ def _read_folder(folder: Path, image_size, num_betas, intrinsics, model) -> Esti
     if len({p.focal_rule for p in parts}) > 1:
         raise InputError(f"{folder}: its files use different camera conventions (4D-Humans' "
                          "pred_cam_t_full and others): give one kind")  # fmt: skip
-    return dataclasses.replace(concat_estimates(parts), source=str(folder))
+    return dataclasses.replace(concat_estimates(parts), source=str(folder), named_tracks=True)
 
 
 def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
@@ -417,7 +493,9 @@ def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
     tkey = _first(arrays, TRANSL_KEYS)
     size_of = image_size if image_size is None or frame is None else (
         lambda i: image_size(frame[i]))  # fmt: skip
-    if "orig_cam" in arrays and tkey is None:
+    if "romp_cam" in arrays:
+        transl, fmt = _romp_camera_transl(arrays, n, intr, size_of, path), "romp"
+    elif "orig_cam" in arrays and tkey is None:
         transl, fmt = _orig_camera_transl(arrays, n, intr, size_of, path), "crop-camera"
     elif "pred_cam" in arrays and tkey is None:
         transl, fmt = _crop_camera_transl(arrays, n, intr, size_of, path), "crop-camera"
@@ -442,7 +520,7 @@ def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
     return Estimates(
         go.astype(f32), bp.astype(f32), betas.astype(f32), transl.astype(f32), intr.astype(f32),
         frame, track, str(path), str(arrays.get(TRACKER_FORMAT, fmt)),
-        "hmr2" if hmr2 else "diagonal",
+        "hmr2" if hmr2 else "diagonal", named_tracks=tk is not None,
     )  # fmt: skip
 
 
