@@ -855,17 +855,36 @@ def _romp_npz(outputs) -> bytes:
     return buf.getvalue()
 
 
-@settings(_FUZZ, max_examples=60)
-@given(how=_how())
-def test_fuzz_romp_estimates(tmp_path, how):
+def _cliff_arrays() -> dict:
+    """CLIFF's demo file: three images listed, two people detected in the first."""
+    rng = np.random.default_rng(0)
+    det = np.zeros((2, 8))
+    return {"imgname": np.array(["a/0.jpg", "a/1.jpg", "a/2.jpg"]),
+            "pose": rng.normal(0, 0.2, (2, 72)).astype(np.float32),
+            "shape": rng.normal(0, 1, (2, 10)).astype(np.float32),
+            "global_t": np.tile([0.1, 0.2, 5.0], (2, 1)).astype(np.float32),
+            "focal_l": np.full(2, 500.0, np.float32), "detection_all": det}  # fmt: skip
+
+
+def _cliff_npz(arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)  # CLIFF's demo.py
+    return buf.getvalue()
+
+
+@settings(_FUZZ, max_examples=80)
+@given(how=_how(), maker=st.sampled_from(["romp", "cliff"]))
+def test_fuzz_romp_and_cliff_estimates(tmp_path, how, maker):
     """ROMP's npz (a pickled dict of arrays inside, unpickled by jaxrefine's restricted
-    reader): damaged ones are refused by name."""
+    reader) and CLIFF's (estimates placed by their detection rows): damaged ones are
+    refused by name."""
     from jaxrefine.inputs import InputError, read_estimates
 
     layer, kind, seed = how
-    arrays = _romp_arrays()
-    data = (_romp_npz(mutate_arrays(arrays, kind, seed)) if layer == "arrays"
-            else mutate_bytes(_romp_npz(arrays), kind, seed))  # fmt: skip
+    arrays, write = (_romp_arrays(), _romp_npz) if maker == "romp" else (_cliff_arrays(),
+                                                                          _cliff_npz)  # fmt: skip
+    data = (write(mutate_arrays(arrays, kind, seed)) if layer == "arrays"
+            else mutate_bytes(write(arrays), kind, seed))  # fmt: skip
     p = tmp_path / "img.npz"
     p.write_bytes(data)
     load = lambda path: read_estimates(path, image_size=lambda i: (300, 400))  # noqa: E731
@@ -875,7 +894,7 @@ def test_fuzz_romp_estimates(tmp_path, how):
             assert np.all(np.isfinite(a))
         assert len(est.track_id) == len(est.betas)
 
-    _outcome("ROMP estimates .npz", load, p, InputError, check)
+    _outcome(f"{maker} estimates .npz", load, p, InputError, check)
 
 
 def _phalp_frames(mutation: str, seed: int) -> dict:

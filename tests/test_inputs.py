@@ -818,6 +818,43 @@ def test_romp_files_refused_by_name(tmp_path):
         read_estimates(tmp_path / "code.npz", image_size=lambda i: (h, w))
 
 
+def test_cliff_output_is_read_by_its_detection_rows(tmp_path):
+    """CLIFF's demo file (``imgname`` lists every image read, ``detection_all`` says which
+    image each estimate belongs to; ``global_t`` SMPL's translation for ``focal_l`` at the
+    image centre): each estimate goes to its detection's image with CLIFF's camera; axis-angle
+    or rotation matrices; an ``--infill`` file (more detection rows than poses) is refused."""
+    rng, (h, w) = np.random.default_rng(3), (480, 640)
+    imgs = [f"/data/clip/imgs/{i:06d}.jpg" for i in range(4)]  # CLIFF's sorted glob
+    det = np.zeros((3, 8))
+    det[:, 0] = [0, 0, 2]  # two people in the first image, none in the second, one in the third
+    p = _params(n=3)
+    focal = np.full(3, np.hypot(h, w), np.float32)  # CLIFF's estimate_focal_length
+    pose = np.concatenate([p["global_orient"], p["body_pose"]], 1)
+    cliff = {"imgname": imgs, "pose": pose, "shape": p["betas"], "global_t": p["transl"],
+             "pred_joints": rng.normal(0, 0.3, (3, 49, 3)), "focal_l": focal,
+             "detection_all": det}  # fmt: skip
+    np.savez(tmp_path / "clip_cliff_hr48.npz", **cliff)
+    est = read_estimates(tmp_path / "clip_cliff_hr48.npz", image_size=lambda key: (h, w))
+    est = est.with_default_intrinsics(lambda i: (h, w))
+    assert est.fmt == "cliff" and est.frame.tolist() == ["000000", "000000", "000002"]
+    assert not est.named_tracks
+    np.testing.assert_allclose(est.transl, p["transl"])
+    np.testing.assert_allclose(est.intrinsics, np.tile([*focal[:1], focal[0], w / 2, h / 2],
+                                                       (3, 1)))  # fmt: skip
+    np.testing.assert_allclose(est.pose.reshape(3, 72), pose, atol=1e-6)
+    rot = Rotation.from_rotvec(pose.reshape(-1, 3)).as_matrix().reshape(3, 24, 3, 3)
+    np.savez(tmp_path / "rotmat.npz", **dict(cliff, pose=rot))  # --pose_format rotmat
+    got = read_estimates(tmp_path / "rotmat.npz", image_size=lambda key: (h, w))
+    np.testing.assert_allclose(got.pose.reshape(3, 72), pose, atol=ROTATION_TOL)
+    np.savez(tmp_path / "infill.npz", **dict(cliff, detection_all=np.zeros((5, 8))))
+    with pytest.raises(InputError, match=r"infill.npz: CLIFF's 'detection_all' has 5 rows for "
+                       "3 poses .*--infill"):  # fmt: skip
+        read_estimates(tmp_path / "infill.npz", image_size=lambda key: (h, w))
+    np.savez(tmp_path / "beyond.npz", **dict(cliff, detection_all=det + [[4] + [0] * 7]))
+    with pytest.raises(InputError, match=r"beyond.npz: .*images beyond the 4"):
+        read_estimates(tmp_path / "beyond.npz", image_size=lambda key: (h, w))
+
+
 def test_joblib_files_refuse_what_is_not_numbers(tmp_path):
     import fractions
 

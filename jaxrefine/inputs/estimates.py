@@ -19,6 +19,8 @@ or written by ``joblib.dump``, compressed or not: :mod:`jaxrefine.inputs.joblib_
 - which person: ``track_id``/``person_id``/``track`` (int);
 - trackers' files (:mod:`jaxrefine.inputs.tracker_files`): VIBE's, PARE's and WHAM's video
   output and 4D-Humans' ``track.py`` (PHALP) output, flattened to the keys above;
+- CLIFF's demo ``.npz`` (:mod:`jaxrefine.inputs.cliff_files`: its ``global_t`` and
+  ``focal_l``, each estimate's image from its detection row);
 - ROMP's ``.npz`` of one image or its ``video_results.npz`` (:mod:`jaxrefine.inputs.romp_files`:
   its ``cam`` is a crop camera of the image padded to a square);
 - a folder of such files, one per image and named after it (PARE's image output, ROMP's).
@@ -47,7 +49,7 @@ from scipy.spatial.transform import Rotation
 
 from jaxrefine import safepickle
 from jaxrefine.camera import focal_from_image_size, weak_perspective_to_full
-from jaxrefine.inputs import joblib_pickle, romp_files
+from jaxrefine.inputs import cliff_files, joblib_pickle, romp_files
 from jaxrefine.inputs.errors import InputError
 from jaxrefine.inputs.tracker_files import HMR2_FOCAL_PER_SIDE, TRACKER_FORMAT, flatten
 from jaxrefine.io import model_mismatch
@@ -190,8 +192,7 @@ def _read_arrays(path: Path) -> dict:
         raise InputError(f"{path}: no such estimates file")
     try:
         if path.suffix == ".npz":
-            arrays = _read_npz(path)
-            return romp_files.romp_rows(arrays, path) if romp_files.is_romp(arrays) else arrays
+            return _regressor_rows(_read_npz(path), path)
         if path.suffix in (".pkl", ".pickle"):
             obj = _unpickle(path.read_bytes())
         else:
@@ -205,6 +206,14 @@ def _read_arrays(path: Path) -> dict:
     if isinstance(obj.get("smpl_params"), dict):  # 4D-Humans nests the SMPL parameters
         obj = {**{k: v for k, v in obj.items() if k != "smpl_params"}, **obj["smpl_params"]}
     return flatten(obj, path)
+
+
+def _regressor_rows(arrays: dict, path: Path) -> dict:
+    """An ``.npz`` of ROMP's or CLIFF's demo as their rows (one per estimate), any other
+    unchanged."""
+    if romp_files.is_romp(arrays):
+        return romp_files.romp_rows(arrays, path)
+    return cliff_files.cliff_rows(arrays, path) if cliff_files.is_cliff(arrays) else arrays
 
 
 def _read_npz(path: Path) -> dict:
