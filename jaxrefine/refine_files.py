@@ -184,13 +184,37 @@ def _projected_keypoints(model, est: Estimates, set_name: str) -> np.ndarray:
     return np.asarray(jax.vmap(project)(Camera.from_intrinsics(est.intrinsics), kp3d))
 
 
+def link_estimates(model, images: ImageSequence, est: Estimates, frame_of) -> np.ndarray:
+    """(N,) track ids of a video's estimates, linked from frame to frame by
+    :func:`jaxrefine.detect.track.link_tracks` as the people found in a video are: each
+    estimate's box is that of its projected BODY_25 keypoints, its colours those of the
+    image inside the box."""
+    from jaxrefine.detect.track import appearance, link_tracks
+
+    frame_of = np.asarray(frame_of)
+    kp = _projected_keypoints(model, est, "body25")
+    box = np.concatenate([kp.min(1), kp.max(1)], 1)
+    rows = [np.flatnonzero(frame_of == f) for f in range(len(images))]
+    colours = [np.stack([appearance(images[f], box[i]) for i in r]) if len(r) else
+               np.zeros((0, 1)) for f, r in enumerate(rows)]  # fmt: skip
+    ids = link_tracks([box[r] for r in rows], features=colours)
+    out = np.empty(len(est), np.int64)
+    for r, i in zip(rows, ids):
+        out[r] = i
+    return out
+
+
 def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intrinsics=None,
-                keypoint_images=None):  # fmt: skip
+                keypoint_images=None, video=False):  # fmt: skip
     """Read and check everything before any work: ``(images, estimates, frame_of, keypoints
     (N, K, 3) or None, keypoint set name or None)``. ``keypoint_images``: a COCO file naming
     the image ids of a COCO results ``keypoints_path``. With keypoints each estimate gets
     the person of its image's keypoints it matches (:func:`match_keypoints`) as its
-    ``person`` and that person's score; estimates matching nobody are named in a warning."""
+    ``person`` and that person's score; estimates matching nobody are named in a warning.
+    Estimates without track ids, several in an image, are linked into tracks
+    (:func:`link_estimates`) when the images are a video (a video file, or ``video``: a
+    folder or list of one video's frames), else each is its own track
+    (:func:`~jaxrefine.inputs.estimates.separate_tracks`)."""
     from jaxrefine.inputs import read_estimates, read_images, read_intrinsics, read_keypoints
     from jaxrefine.inputs.estimates import separate_tracks
     from jaxrefine.inputs.keypoint_files import person_scores
@@ -200,9 +224,14 @@ def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intri
     est = read_estimates(estimates_path, image_size=_size_lookup(images),
                          num_betas=model.num_betas, intrinsics=intr, model=model)  # fmt: skip
     frame_of = match_frames(est, images)
-    est = separate_tracks(est, frame_of, images.names)
+    if video and est.named_tracks:
+        warnings.warn(f"{est.source}: has track ids of its own; they are kept (--video links "
+                      "only the estimates of a file without them)", stacklevel=2)  # fmt: skip
+    link = (lambda e, f: link_estimates(model, images, e, f)) if (
+        images.is_video or video) else None  # fmt: skip
     size = _size_lookup(images)
     est = est.with_default_intrinsics(lambda i: size(int(frame_of[i])))
+    est = separate_tracks(est, frame_of, images.names, link)
     if keypoints_path is None:
         return images, est, frame_of, None, None
     kp = read_keypoints(keypoints_path, keypoint_images)
@@ -638,9 +667,6 @@ def refine_files(
     out = Path(out)
     with_keypoints = keypoints_path is not None or (estimates_path is None and use_landmarks)
     _check_optimizer(options, model, with_keypoints, photos=estimates_path is None)
-    if video and estimates_path is not None:
-        raise InputError("--video links detected people into tracks: give photos without "
-                         "--estimates (an estimates file brings its own track ids)")  # fmt: skip
     _check_people_source(estimates_path, keypoints_path, boxes, tiles, options)
     if keypoint_images is not None and keypoints_path is None:
         raise InputError("--keypoint-images names the image ids of a COCO results --keypoints "
@@ -714,7 +740,7 @@ def _read_people(images_src, estimates_path, model, *, keypoints_path, intrinsic
     if estimates_path is not None:
         images, est, frame_of, kp, kp_set = read_inputs(
             images_src, estimates_path, model, keypoints_path=keypoints_path,
-            intrinsics=intrinsics, keypoint_images=keypoint_images,
+            intrinsics=intrinsics, keypoint_images=keypoint_images, video=video,
         )  # fmt: skip
         return images, est, frame_of, kp, kp_set, None
     if keypoints_path is not None:
@@ -940,8 +966,9 @@ def main(argv: list[str]) -> int:
            "1 = the whole photo only)")  # fmt: skip
     a("--no-landmarks", action="store_true", help="without --estimates: no landmark term")
     a("--video", action="store_true",
-      help="without --estimates: the images (a folder or list) are one video's frames in "
-           "order; link their people into tracks (a video file always is)")  # fmt: skip
+      help="the images (a folder or list) are one video's frames in order (a video file "
+           "always is): link their people into tracks (the people found in them, or an "
+           "estimates file's people when it has no track ids)")  # fmt: skip
     a("--out", required=True, help="output folder")
     a("--ignore-exif", action="store_true",
       help="take image files as stored, not turned upright by their EXIF orientation (for "

@@ -928,6 +928,38 @@ def test_a_track_is_one_person_per_image(tmp_path):
         read_inputs(tmp_path / "imgs", tmp_path / "bad.npz", model)
 
 
+def test_a_videos_estimates_without_track_ids_are_linked(tmp_path):
+    """Two people in every frame of a video, listed in another order from frame 2 on (ROMP
+    and CLIFF list people by the detector's order): with a video file, or frames given with
+    ``--video``, they are linked into two tracks by their projected boxes (the tracker of
+    videos without estimates); a folder of photos keeps each its own track."""
+    import imageio.v3 as iio
+
+    from jaxrefine.refine_files import read_inputs
+    from jaxrefine.smpl_io import load_body_model
+
+    (tmp_path / "imgs").mkdir()
+    frames = np.zeros((4, 240, 320, 3), np.uint8)
+    for i, img in enumerate(frames):
+        iio.imwrite(tmp_path / "imgs" / f"f{i}.png", img)
+    iio.imwrite(tmp_path / "clip.mp4", frames, fps=10)
+    x = {"a": lambda t: -0.6 + 0.05 * t, "b": lambda t: 0.6 - 0.05 * t}
+    order = [("a", "b"), ("a", "b"), ("b", "a"), ("b", "a")]
+    who = [w for ab in order for w in ab]
+    transl = [[x[w](t), 0.0, 6.0] for t, ab in enumerate(order) for w in ab]
+    n = len(who)
+    np.savez(tmp_path / "est.npz", global_orient=np.tile([np.pi, 0, 0], (n, 1)),
+             body_pose=np.zeros((n, 69)), betas=np.zeros((n, 10)), transl=transl,
+             frame=np.repeat(np.arange(4), 2))  # fmt: skip
+    model = load_body_model()
+    photos = read_inputs(tmp_path / "imgs", tmp_path / "est.npz", model)[1]
+    assert photos.track_id.tolist() == list(range(8))
+    for src, video in ((tmp_path / "imgs", True), (tmp_path / "clip.mp4", False)):
+        track = read_inputs(src, tmp_path / "est.npz", model, video=video)[1].track_id
+        ids = {w: {int(t) for t, ww in zip(track, who) if ww == w} for w in "ab"}
+        assert len(ids["a"]) == len(ids["b"]) == 1 and ids["a"] != ids["b"], (src, track)
+
+
 def test_a_folder_of_per_image_files_is_one_estimates_set(tmp_path):
     """PARE's image output (``pare_results/<image>.pkl``, a row per person, ``orig_cam``):
     ``--estimates pare_results/`` gives each file's people to the image of its name, each

@@ -153,24 +153,26 @@ def concat_estimates(parts: list[Estimates]) -> Estimates:
     return dataclasses.replace(parts[0], **cat)
 
 
-def separate_tracks(est: Estimates, frame_of: np.ndarray, names) -> Estimates:
+def separate_tracks(est: Estimates, frame_of: np.ndarray, names, link=None) -> Estimates:
     """``est`` with at most one estimate of each track in an image (a track is one person;
     two in one image would share a shape, a motion and an overlay's file name).
 
     Estimates from a file without track ids (:attr:`Estimates.named_tracks` False) stay one
-    track when every image holds at most one of them (one person through a video), and are
-    each their own track otherwise (jaxrefine does not link them). A file whose own track
-    ids repeat within an image is refused.
+    track when every image holds at most one of them (one person through a video); otherwise
+    ``link(est, frame_of)`` gives their track ids (a video's people linked from frame to
+    frame), or, without ``link``, each is their own track. A file whose own track ids repeat
+    within an image is refused.
 
     Args:
       frame_of: (N,) each estimate's image index. names: the images' names (for messages).
+      link: None, or a function giving (N,) int64 track ids.
     """
     pairs, counts = np.unique(np.stack([frame_of, est.track_id], 1), axis=0, return_counts=True)
     if np.all(counts <= 1):
         return est
     if not est.named_tracks:
-        return dataclasses.replace(est, track_id=np.arange(len(est), dtype=np.int64),
-                                   named_tracks=True)  # fmt: skip
+        ids = np.arange(len(est), dtype=np.int64) if link is None else link(est, frame_of)
+        return dataclasses.replace(est, track_id=np.asarray(ids, np.int64), named_tracks=True)
     (frame, track), many = pairs[np.argmax(counts)], int(counts.max())
     raise InputError(
         f"{est.source}: track {track} has {many} estimates in image {names[frame]!r}: a track "
