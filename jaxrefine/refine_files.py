@@ -704,7 +704,9 @@ def refine_files(
     if dry_run:
         what = plan(images, est, frame_of, kp, groups, out, outputs, video,
                     photos=estimates_path is None)  # fmt: skip
-        return {"settings": settings, "plan": {**what, "earlier_run": earlier}}
+        then = "resume" if resume else "overwrite" if overwrite else None
+        return {"settings": settings, "plan": {**what, "earlier_run": earlier,
+                                               "earlier_run_then": then}}  # fmt: skip
     if overwrite and earlier:
         if count > 1:
             raise InputError("--overwrite with several processes: empty --out first (one "
@@ -813,8 +815,10 @@ def print_plan(result: dict) -> None:
     if p["resumable_parts"]:
         print(f"  {p['resumable_parts']} finished chunk(s) in the output folder (--resume)")
     if p["earlier_run"]:
+        then = {"resume": "--resume continues it", "overwrite": "--overwrite replaces them",
+                None: "the run needs --resume or --overwrite"}[p["earlier_run_then"]]
         print(f"  the output folder holds an earlier run's {', '.join(p['earlier_run'])}: "
-              "the run needs --resume or --overwrite")  # fmt: skip
+              f"{then}")  # fmt: skip
     opts = st["options"]
     print(f"  optimizer {opts['optimizer']}, network {st['network']}, render backend "
           f"{st['render_backend']}, body model {st['model_id']}")  # fmt: skip

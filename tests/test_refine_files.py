@@ -117,6 +117,9 @@ def test_an_earlier_runs_files_are_resumed_replaced_or_refused(user_files, tmp_p
             "--checkpoint", str(root / "tiny.npz"), "--dry-run"]  # fmt: skip
     assert cli_main(args) == 0
     assert "holds an earlier run's refined.npz" in capsys.readouterr().out
+    for flag, then in (("--overwrite", "--overwrite replaces them"),
+                       ("--resume", "--resume continues it")):  # fmt: skip
+        assert cli_main([*args, flag]) == 0 and then in capsys.readouterr().out
     refine_files(root / "imgs", root / "est.npz", out, overwrite=True, **kw)
     assert not (out / "overlays" / "frame9_9.png").exists()
     assert (out / "notes.txt").read_text() == "the user's own file"

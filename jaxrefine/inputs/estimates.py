@@ -157,22 +157,26 @@ def separate_tracks(est: Estimates, frame_of: np.ndarray, names, link=None) -> E
     """``est`` with at most one estimate of each track in an image (a track is one person;
     two in one image would share a shape, a motion and an overlay's file name).
 
-    Estimates from a file without track ids (:attr:`Estimates.named_tracks` False) stay one
-    track when every image holds at most one of them (one person through a video); otherwise
-    ``link(est, frame_of)`` gives their track ids (a video's people linked from frame to
-    frame), or, without ``link``, each is their own track. A file whose own track ids repeat
-    within an image is refused.
+    Estimates without track ids (:attr:`Estimates.named_tracks` False: a file without them,
+    or a folder of per-image files) keep the ids as read when every image holds at most one
+    of them and they are one track (a person through the images) or there is no ``link``
+    (a folder's files: each their own track). Otherwise ``link(est, frame_of)`` gives their
+    track ids (a video's people linked from frame to frame), or, without ``link``, each is
+    their own track. A file whose own track ids repeat within an image is refused.
 
     Args:
       frame_of: (N,) each estimate's image index. names: the images' names (for messages).
       link: None, or a function giving (N,) int64 track ids.
     """
+    if not est.named_tracks:
+        several = np.bincount(np.asarray(frame_of, np.int64)).max(initial=0) > 1
+        if not several and (link is None or len(np.unique(est.track_id)) <= 1):
+            return est
+        ids = np.arange(len(est), dtype=np.int64) if link is None else link(est, frame_of)
+        return dataclasses.replace(est, track_id=np.asarray(ids, np.int64), named_tracks=True)
     pairs, counts = np.unique(np.stack([frame_of, est.track_id], 1), axis=0, return_counts=True)
     if np.all(counts <= 1):
         return est
-    if not est.named_tracks:
-        ids = np.arange(len(est), dtype=np.int64) if link is None else link(est, frame_of)
-        return dataclasses.replace(est, track_id=np.asarray(ids, np.int64), named_tracks=True)
     (frame, track), many = pairs[np.argmax(counts)], int(counts.max())
     raise InputError(
         f"{est.source}: track {track} has {many} estimates in image {names[frame]!r}: a track "
@@ -463,7 +467,7 @@ def _read_folder(folder: Path, image_size, num_betas, intrinsics, model) -> Esti
     if not files:
         raise InputError(f"{folder}: no estimates files ({', '.join(ESTIMATE_SUFFIXES)}) in "
                          "the folder")  # fmt: skip
-    parts, next_id = [], 0
+    parts, next_id, named = [], 0, True
     for f in files:
         arrays = _read_arrays(f)
         size = None if image_size is None else (
@@ -474,13 +478,14 @@ def _read_folder(folder: Path, image_size, num_betas, intrinsics, model) -> Esti
                              "belongs to the image of its name, or names its images)")  # fmt: skip
         frame = est.frame if est.frame is not None else np.array([f.stem] * len(est), object)
         own = _first(arrays, TRACK_KEYS) is not None
+        named = named and own
         track = est.track_id if own else np.arange(len(est), dtype=np.int64) + next_id
         next_id = max(next_id + len(est), int(track.max(initial=-1)) + 1)
         parts.append(dataclasses.replace(est, frame=frame, track_id=track))
     if len({p.focal_rule for p in parts}) > 1:
         raise InputError(f"{folder}: its files use different camera conventions (4D-Humans' "
                          "pred_cam_t_full and others): give one kind")  # fmt: skip
-    return dataclasses.replace(concat_estimates(parts), source=str(folder), named_tracks=True)
+    return dataclasses.replace(concat_estimates(parts), source=str(folder), named_tracks=named)
 
 
 def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
