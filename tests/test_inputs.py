@@ -958,6 +958,10 @@ def test_a_videos_estimates_without_track_ids_are_linked(tmp_path):
         track = read_inputs(src, tmp_path / "est.npz", model, video=video)[1].track_id
         ids = {w: {int(t) for t, ww in zip(track, who) if ww == w} for w in "ab"}
         assert len(ids["a"]) == len(ids["b"]) == 1 and ids["a"] != ids["b"], (src, track)
+    np.savez(tmp_path / "ids.npz", **np.load(tmp_path / "est.npz"), track_id=np.arange(n))
+    with pytest.warns(UserWarning, match=r"ids.npz: has track ids of its own; they are kept"):
+        est = read_inputs(tmp_path / "imgs", tmp_path / "ids.npz", model, video=True)[1]
+    assert est.track_id.tolist() == list(range(8))
 
 
 def test_a_folder_of_per_image_files_is_one_estimates_set(tmp_path):

@@ -123,15 +123,6 @@ def test_mask_options_with_estimates_are_refused(tmp_path, tiny_checkpoint, caps
     assert not (tmp_path / "o").exists()
 
 
-def test_video_with_estimates_is_refused(tmp_path, tiny_checkpoint, capsys):
-    iio.imwrite(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
-    code = cli_main(["refine", str(tmp_path / "a.png"), "--out", str(tmp_path / "o"),
-                     "--estimates", str(tmp_path / "est.npz"), "--video",
-                     "--checkpoint", str(tiny_checkpoint)])  # fmt: skip
-    assert code == 2 and "--video" in _one_error_line(capsys)
-    assert not (tmp_path / "o").exists()
-
-
 @pytest.mark.parametrize("flags", [["--tiles", "1"], ["--box", "0", "0", "4", "4"]])
 def test_detector_flags_with_estimates_are_refused(tmp_path, tiny_checkpoint, capsys, flags):
     iio.imwrite(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
