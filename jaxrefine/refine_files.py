@@ -816,7 +816,7 @@ def print_plan(result: dict) -> None:
         print(f"  {p['resumable_parts']} finished chunk(s) in the output folder (--resume)")
     if p["earlier_run"]:
         then = {"resume": "--resume continues it", "overwrite": "--overwrite replaces them",
-                None: "the run needs --resume or --overwrite"}[p["earlier_run_then"]]
+                None: "the run needs --resume or --overwrite"}[p["earlier_run_then"]]  # fmt: skip
         print(f"  the output folder holds an earlier run's {', '.join(p['earlier_run'])}: "
               f"{then}")  # fmt: skip
     opts = st["options"]
