@@ -872,29 +872,48 @@ def _cliff_npz(arrays) -> bytes:
     return buf.getvalue()
 
 
-@settings(_FUZZ, max_examples=80)
-@given(how=_how(), maker=st.sampled_from(["romp", "cliff"]))
-def test_fuzz_romp_and_cliff_estimates(tmp_path, how, maker):
+def _hybrik_arrays() -> dict:
+    """HybrIK's ``res.pk`` of two frames (identity rotations, the open model's rest joints)."""
+    model = load_body_model()
+    q = np.tile([1.0, 0, 0, 0], (2, 24))
+    joints = np.asarray(model.J_regressor @ model.v_template)
+    return {"pred_thetas": q, "pred_betas": np.zeros((2, 10)), "pred_phi": np.zeros((2, 23, 2)),
+            "transl": np.tile([0.0, 0.0, 5.0], (2, 1)),
+            "bbox": np.tile([10.0, 10, 110, 110], (2, 1)),
+            "pred_xyz_24_struct": np.tile((joints - joints[:1]).reshape(72) / 2.2, (2, 1)),
+            "img_path": np.array(["a/0.png", "a/1.png"])}  # fmt: skip
+
+
+_MAKERS = {"romp": (_romp_arrays, _romp_npz, "img.npz"),
+           "cliff": (_cliff_arrays, _cliff_npz, "img.npz"),
+           "hybrik": (_hybrik_arrays, lambda a: pickle.dumps(a), "res.pk")}  # fmt: skip
+
+
+@settings(_FUZZ, max_examples=90)
+@given(how=_how(), maker=st.sampled_from(sorted(_MAKERS)))
+def test_fuzz_romp_cliff_and_hybrik_estimates(tmp_path, how, maker):
     """ROMP's npz (a pickled dict of arrays inside, unpickled by jaxrefine's restricted
-    reader) and CLIFF's (estimates placed by their detection rows): damaged ones are
-    refused by name."""
+    reader), CLIFF's (estimates placed by their detection rows) and HybrIK's pickle
+    (quaternions checked against its joints): damaged ones are refused by name."""
     from jaxrefine.inputs import InputError, read_estimates
 
     layer, kind, seed = how
-    arrays, write = (_romp_arrays(), _romp_npz) if maker == "romp" else (_cliff_arrays(),
-                                                                          _cliff_npz)  # fmt: skip
+    make, write, name = _MAKERS[maker]
+    arrays = make()
     data = (write(mutate_arrays(arrays, kind, seed)) if layer == "arrays"
             else mutate_bytes(write(arrays), kind, seed))  # fmt: skip
-    p = tmp_path / "img.npz"
+    p = tmp_path / name
     p.write_bytes(data)
-    load = lambda path: read_estimates(path, image_size=lambda i: (300, 400))  # noqa: E731
+    model = load_body_model()
+    load = lambda path: read_estimates(path, image_size=lambda i: (300, 400),  # noqa: E731
+                                       num_betas=model.num_betas, model=model)  # fmt: skip
 
     def check(est):
         for a in (est.global_orient, est.body_pose, est.betas, est.transl):
             assert np.all(np.isfinite(a))
         assert len(est.track_id) == len(est.betas)
 
-    _outcome(f"{maker} estimates .npz", load, p, InputError, check)
+    _outcome(f"{maker} estimates {name}", load, p, InputError, check)
 
 
 def _phalp_frames(mutation: str, seed: int) -> dict:

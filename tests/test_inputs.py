@@ -855,6 +855,61 @@ def test_cliff_output_is_read_by_its_detection_rows(tmp_path):
         read_estimates(tmp_path / "beyond.npz", image_size=lambda key: (h, w))
 
 
+def _hybrik_res(model, rng, n=3, size=(720, 1280)):
+    """HybrIK's ``res.pk`` as its demo_video.py writes it (one person, a row per frame), the
+    body model standing in for SMPL: rotations as (w, x, y, z) quaternions, ``transl`` the
+    pelvis joint's camera-frame position, ``pred_xyz_24_struct`` the posed joints
+    root-relative in units of 2.2 m, square crop boxes."""
+    import jax
+
+    from jaxrefine.body_model import posed_joints
+
+    pose = rng.normal(0, 0.25, (n, 24, 3))
+    pose[:, 0] = [np.pi, 0, 0]
+    betas = rng.normal(0, 0.5, (n, model.num_betas)).astype(np.float32)
+    q = Rotation.from_rotvec(pose.reshape(-1, 3)).as_quat()[:, [3, 0, 1, 2]]  # w, x, y, z
+    joints = np.asarray(jax.vmap(lambda p, b: posed_joints(model, p, b))(
+        pose.astype(np.float32), betas))  # fmt: skip
+    x0 = rng.uniform(100, 400, n)
+    side = rng.uniform(300, 500, n)
+    return {"pred_thetas": q.reshape(n, 96).astype(np.float32), "pred_betas": betas,
+            "pred_phi": np.zeros((n, 23, 2)), "transl": rng.normal([0, 0, 6], 0.5, (n, 3)),
+            "pred_xyz_24_struct": ((joints - joints[:, :1]) / 2.2).reshape(n, 72),
+            "bbox": np.column_stack([x0, x0 / 2, x0 + side, x0 / 2 + side]),
+            "height": np.full(n, size[0]), "width": np.full(n, size[1]),
+            "img_path": np.array([f"out/raw_images/clip-{i + 1:06d}.png" for i in range(n)])}
+
+
+def test_hybrik_output_is_read_with_its_pelvis_and_focal(tmp_path):
+    """HybrIK's ``res.pk``: quaternions (w first) as axis-angle, SMPL's ``transl`` that puts
+    the posed pelvis joint where HybrIK's ``transl`` says, its crop's focal (1000 / 256 of the
+    box side) at the image centre, the frames its image files; HybrIK's own joints check the
+    rotations (read x-first, they are refused)."""
+    from jaxrefine.body_model import posed_joints
+    from jaxrefine.smpl_io import load_body_model
+
+    model, rng = load_body_model(), np.random.default_rng(4)
+    res = _hybrik_res(model, rng)
+    (tmp_path / "res.pk").write_bytes(pickle.dumps(res))
+    est = read_estimates(tmp_path / "res.pk", image_size=lambda key: (720, 1280),
+                         num_betas=model.num_betas, model=model)  # fmt: skip
+    est = est.with_default_intrinsics(lambda i: (720, 1280))
+    assert est.fmt == "hybrik" and est.frame.tolist() == ["clip-000001", "clip-000002",
+                                                          "clip-000003"]  # fmt: skip
+    side = res["bbox"][:, 2] - res["bbox"][:, 0]
+    np.testing.assert_allclose(est.intrinsics[:, 0], 1000 / 256 * side, rtol=1e-6)
+    np.testing.assert_allclose(est.intrinsics[:, 2:], np.tile([640, 360], (3, 1)))
+    for i in range(3):
+        pelvis = posed_joints(model, est.pose[i], est.betas[i], est.transl[i])[0]
+        np.testing.assert_allclose(pelvis, res["transl"][i], atol=1e-5)
+    wrong = dict(res, pred_thetas=res["pred_thetas"].reshape(3, 24, 4)[..., [1, 2, 3, 0]])
+    (tmp_path / "xyzw.pk").write_bytes(pickle.dumps(wrong))
+    with pytest.raises(InputError, match=r"xyzw.pk: HybrIK's joints .* m \(mean\) from the body"):
+        read_estimates(tmp_path / "xyzw.pk", image_size=lambda key: (720, 1280), model=model)
+    with pytest.raises(InputError, match=r"res.pk: .*needs the body model"):
+        read_estimates(tmp_path / "res.pk", image_size=lambda key: (720, 1280))
+
+
 def test_joblib_files_refuse_what_is_not_numbers(tmp_path):
     import fractions
 

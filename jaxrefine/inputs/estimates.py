@@ -21,6 +21,8 @@ or written by ``joblib.dump``, compressed or not: :mod:`jaxrefine.inputs.joblib_
   output and 4D-Humans' ``track.py`` (PHALP) output, flattened to the keys above;
 - CLIFF's demo ``.npz`` (:mod:`jaxrefine.inputs.cliff_files`: its ``global_t`` and
   ``focal_l``, each estimate's image from its detection row);
+- HybrIK's ``res.pk`` (:mod:`jaxrefine.inputs.hybrik_files`: quaternions, its pelvis
+  position, its crop's focal);
 - ROMP's ``.npz`` of one image or its ``video_results.npz`` (:mod:`jaxrefine.inputs.romp_files`:
   its ``cam`` is a crop camera of the image padded to a square);
 - a folder of such files, one per image and named after it (PARE's image output, ROMP's).
@@ -49,7 +51,7 @@ from scipy.spatial.transform import Rotation
 
 from jaxrefine import safepickle
 from jaxrefine.camera import focal_from_image_size, weak_perspective_to_full
-from jaxrefine.inputs import cliff_files, joblib_pickle, romp_files
+from jaxrefine.inputs import cliff_files, hybrik_files, joblib_pickle, romp_files
 from jaxrefine.inputs.errors import InputError
 from jaxrefine.inputs.tracker_files import HMR2_FOCAL_PER_SIDE, TRACKER_FORMAT, flatten
 from jaxrefine.io import model_mismatch
@@ -68,7 +70,7 @@ MAX_VALUE = 1e8  # no parameter, translation or pixel is this large: a damaged f
 # box over the image side); a frame whose aspect differs by more than this is not the image
 # the regressor saw (float32 storage rounds at 1e-7)
 ORIG_CAM_ASPECT_TOL = 0.01
-ESTIMATE_SUFFIXES = (".npz", ".pkl", ".pickle")
+ESTIMATE_SUFFIXES = (".npz", ".pkl", ".pickle", ".pk")
 # the fields of Estimates with one row per person (the others describe the whole file)
 PER_PERSON = ("global_orient", "body_pose", "betas", "transl", "intrinsics", "frame", "track_id",
               "person", "score")  # fmt: skip
@@ -199,7 +201,7 @@ def _read_arrays(path: Path) -> dict:
     try:
         if path.suffix == ".npz":
             return _regressor_rows(_read_npz(path), path)
-        if path.suffix in (".pkl", ".pickle"):
+        if path.suffix in (".pkl", ".pickle", ".pk"):
             obj = _unpickle(path.read_bytes())
         else:
             raise InputError(f"{path}: expected an .npz or .pkl file of SMPL parameters")
@@ -211,15 +213,18 @@ def _read_arrays(path: Path) -> dict:
         raise InputError(f"{path}: expected a dict of arrays, got {type(obj).__name__}")
     if isinstance(obj.get("smpl_params"), dict):  # 4D-Humans nests the SMPL parameters
         obj = {**{k: v for k, v in obj.items() if k != "smpl_params"}, **obj["smpl_params"]}
-    return flatten(obj, path)
+    return _regressor_rows(flatten(obj, path), path)
 
 
 def _regressor_rows(arrays: dict, path: Path) -> dict:
-    """An ``.npz`` of ROMP's or CLIFF's demo as their rows (one per estimate), any other
+    """A file of ROMP's, CLIFF's or HybrIK's demo as their rows (one per estimate), any other
     unchanged."""
-    if romp_files.is_romp(arrays):
-        return romp_files.romp_rows(arrays, path)
-    return cliff_files.cliff_rows(arrays, path) if cliff_files.is_cliff(arrays) else arrays
+    for known, rows in ((romp_files.is_romp, romp_files.romp_rows),
+                        (cliff_files.is_cliff, cliff_files.cliff_rows),
+                        (hybrik_files.is_hybrik, hybrik_files.hybrik_rows)):  # fmt: skip
+        if known(arrays):
+            return rows(arrays, path)
+    return arrays
 
 
 def _read_npz(path: Path) -> dict:
@@ -387,6 +392,28 @@ def _orig_camera_transl(arrays, n, intrinsics, image_size, path) -> np.ndarray:
     return out
 
 
+def _hybrik_transl(arrays, go, bp, betas, model, path) -> np.ndarray:
+    """SMPL's ``transl`` of HybrIK's bodies (:mod:`jaxrefine.inputs.hybrik_files`): its pelvis
+    position minus the shape's rest pelvis, with the run's body model, whose posed joints
+    check the reading against HybrIK's."""
+    import jax
+
+    from jaxrefine.body_model import posed_joints, rest_joints
+
+    if model is None:
+        raise InputError(f"{path}: HybrIK's translation is its pelvis joint's: reading it "
+                         "needs the body model")  # fmt: skip
+    root = _float(arrays, "hybrik_root", path).reshape(len(betas), 3)
+    b = _fit_betas(np.asarray(betas), model.num_betas, path).astype(np.float32)
+    pelvis = np.asarray(jax.vmap(lambda x: rest_joints(model, x)[0])(b), np.float64)
+    if "hybrik_joints" in arrays:
+        pose = np.concatenate([go[:, None], bp], 1).astype(np.float32)
+        ours = jax.vmap(lambda p, x: posed_joints(model, p, x))(pose, b)
+        hybrik_files.check_joints(np.asarray(ours, np.float64),
+                                  _float(arrays, "hybrik_joints", path), path)  # fmt: skip
+    return root - pelvis
+
+
 def _romp_camera_transl(arrays, n, intrinsics, image_size, path) -> np.ndarray:
     """ROMP's ``cam`` (:mod:`jaxrefine.inputs.romp_files`): SPIN's crop camera of the square
     ROMP padded the image to; checked against ROMP's own drawing of its joints."""
@@ -509,7 +536,9 @@ def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
     tkey = _first(arrays, TRANSL_KEYS)
     size_of = image_size if image_size is None or frame is None else (
         lambda i: image_size(frame[i]))  # fmt: skip
-    if "romp_cam" in arrays:
+    if "hybrik_root" in arrays:
+        transl, fmt = _hybrik_transl(arrays, go, bp, betas, model, path), "hybrik"
+    elif "romp_cam" in arrays:
         transl, fmt = _romp_camera_transl(arrays, n, intr, size_of, path), "romp"
     elif "orig_cam" in arrays and tkey is None:
         transl, fmt = _orig_camera_transl(arrays, n, intr, size_of, path), "crop-camera"
