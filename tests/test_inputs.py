@@ -872,12 +872,17 @@ def _hybrik_res(model, rng, n=3, size=(720, 1280)):
         pose.astype(np.float32), betas))  # fmt: skip
     x0 = rng.uniform(100, 400, n)
     side = rng.uniform(300, 500, n)
-    return {"pred_thetas": q.reshape(n, 96).astype(np.float32), "pred_betas": betas,
-            "pred_phi": np.zeros((n, 23, 2)), "transl": rng.normal([0, 0, 6], 0.5, (n, 3)),
-            "pred_xyz_24_struct": ((joints - joints[:, :1]) / 2.2).reshape(n, 72),
-            "bbox": np.column_stack([x0, x0 / 2, x0 + side, x0 / 2 + side]),
-            "height": np.full(n, size[0]), "width": np.full(n, size[1]),
-            "img_path": np.array([f"out/raw_images/clip-{i + 1:06d}.png" for i in range(n)])}
+    return {
+        "pred_thetas": q.reshape(n, 96).astype(np.float32),
+        "pred_betas": betas,
+        "pred_phi": np.zeros((n, 23, 2)),
+        "transl": rng.normal([0, 0, 6], 0.5, (n, 3)),
+        "pred_xyz_24_struct": ((joints - joints[:, :1]) / 2.2).reshape(n, 72),
+        "bbox": np.column_stack([x0, x0 / 2, x0 + side, x0 / 2 + side]),
+        "height": np.full(n, size[0]),
+        "width": np.full(n, size[1]),
+        "img_path": np.array([f"out/raw_images/clip-{i + 1:06d}.png" for i in range(n)]),
+    }
 
 
 def test_hybrik_output_is_read_with_its_pelvis_and_focal(tmp_path):
