@@ -951,9 +951,10 @@ def main(argv: list[str]) -> int:
     a(
         "--estimates",
         default=None,
-        help="initial estimates (.npz / .pkl, or a folder of them, one per image and named "
-        "after it; see docs); without them people are initialized from --keypoints when "
-        "given, else detected by BlazePose (extra 'detect')",
+        help="initial estimates (.npz / .pkl / .pk, or a folder of them, one per image and "
+        "named after it: SPIN, PARE, VIBE, HMR 2.0 / 4D-Humans, WHAM, ROMP, CLIFF, HybrIK, "
+        "any SMPL parameters; see docs); without them people are initialized from "
+        "--keypoints when given, else detected by BlazePose (extra 'detect')",
     )
     a(
         "--box",
