@@ -863,7 +863,8 @@ def _cliff_arrays() -> dict:
             "pose": rng.normal(0, 0.2, (2, 72)).astype(np.float32),
             "shape": rng.normal(0, 1, (2, 10)).astype(np.float32),
             "global_t": np.tile([0.1, 0.2, 5.0], (2, 1)).astype(np.float32),
-            "focal_l": np.full(2, 500.0, np.float32), "detection_all": det}  # fmt: skip
+            "focal_l": np.full(2, 500.0, np.float32), "detection_all": det,
+            "pred_joints": np.tile([0.1, 0.2, 5.0], (2, 49, 1)).astype(np.float32)}  # fmt: skip
 
 
 def _cliff_npz(arrays) -> bytes:

@@ -830,9 +830,9 @@ def test_cliff_output_is_read_by_its_detection_rows(tmp_path):
     p = _params(n=3)
     focal = np.full(3, np.hypot(h, w), np.float32)  # CLIFF's estimate_focal_length
     pose = np.concatenate([p["global_orient"], p["body_pose"]], 1)
+    joints = p["transl"][:, None] + rng.normal(0, 0.3, (3, 49, 3))  # posed with transl
     cliff = {"imgname": imgs, "pose": pose, "shape": p["betas"], "global_t": p["transl"],
-             "pred_joints": rng.normal(0, 0.3, (3, 49, 3)), "focal_l": focal,
-             "detection_all": det}  # fmt: skip
+             "pred_joints": joints, "focal_l": focal, "detection_all": det}  # fmt: skip
     np.savez(tmp_path / "clip_cliff_hr48.npz", **cliff)
     est = read_estimates(tmp_path / "clip_cliff_hr48.npz", image_size=lambda key: (h, w))
     est = est.with_default_intrinsics(lambda i: (h, w))
@@ -853,6 +853,9 @@ def test_cliff_output_is_read_by_its_detection_rows(tmp_path):
     np.savez(tmp_path / "beyond.npz", **dict(cliff, detection_all=det + [[4] + [0] * 7]))
     with pytest.raises(InputError, match=r"beyond.npz: .*images beyond the 4"):
         read_estimates(tmp_path / "beyond.npz", image_size=lambda key: (h, w))
+    np.savez(tmp_path / "root.npz", **dict(cliff, pred_joints=joints - p["transl"][:, None]))
+    with pytest.raises(InputError, match=r"root.npz: CLIFF's 'global_t' is .* m from its own"):
+        read_estimates(tmp_path / "root.npz", image_size=lambda key: (h, w))
 
 
 def _hybrik_res(model, rng, n=3, size=(720, 1280)):

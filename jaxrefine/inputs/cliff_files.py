@@ -16,7 +16,9 @@ pred_joints, focal_l, detection_all)``, where
   ``cam_crop2full``: SMPL's ``transl``), ``focal_l`` (N,) the focal it was made for
   (``sqrt(w^2 + h^2)``), the principal point at the image centre.
 
-``--infill`` adds detection rows for interpolated frames without poses: refused.
+``pred_joints`` (N, 49, 3), SMPL's joints posed with ``transl=global_t``, check the reading
+(:data:`CLIFF_CENTRE_TOL`). ``--infill`` adds detection rows for interpolated frames without
+poses: refused.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ from jaxrefine.inputs.errors import InputError
 from jaxrefine.inputs.tracker_files import TRACKER_FORMAT
 
 CLIFF_KEYS = ("imgname", "pose", "shape", "global_t", "focal_l", "detection_all")
+# its ``pred_joints`` are SMPL's joints posed with ``transl=global_t``: their mean lies this
+# close to ``global_t`` (SMPL's origin sits within ~0.3 m of the joints in any pose); a
+# translation of another frame or scale misses by metres
+CLIFF_CENTRE_TOL = 0.75
 
 
 def is_cliff(arrays: dict) -> bool:
@@ -61,6 +67,25 @@ def cliff_rows(arrays: dict, path: Path) -> dict:
     if not np.all(np.isfinite(index)) or np.any(index < 0) or np.any(index >= len(names)):
         raise InputError(f"{path}: CLIFF's 'detection_all' names images beyond the "
                          f"{len(names)} of its 'imgname'")  # fmt: skip
+    if "pred_joints" in arrays:
+        _check_joints(arrays["pred_joints"], arrays["global_t"], n, path)
     return {"pose": arrays["pose"], "betas": arrays["shape"], "transl": arrays["global_t"],
             "focal_length": arrays["focal_l"], "imgname": names[index.astype(np.int64)],
             TRACKER_FORMAT: "cliff"}  # fmt: skip
+
+
+def _check_joints(joints, transl, n: int, path: Path) -> None:
+    """CLIFF's camera-frame ``pred_joints`` (N, J, 3) must centre within
+    :data:`CLIFF_CENTRE_TOL` of ``global_t`` read as SMPL's translation."""
+    j = np.asarray(joints, np.float64)
+    t = np.asarray(transl, np.float64).reshape(n, 3)
+    if j.ndim != 3 or len(j) != n or j.shape[2] != 3 or not np.all(np.isfinite(j)):
+        raise InputError(f"{path}: CLIFF's 'pred_joints' must be (N, J, 3) finite joints, one "
+                         f"set per pose; got shape {j.shape}")  # fmt: skip
+    off = np.linalg.norm(j.mean(1) - t, axis=1)
+    if np.any(off > CLIFF_CENTRE_TOL):
+        raise InputError(
+            f"{path}: CLIFF's 'global_t' is {off.max():.2f} m from its own posed joints "
+            f"('pred_joints'; at most {CLIFF_CENTRE_TOL} m for SMPL's camera-frame "
+            "translation): not CLIFF's demo output as jaxrefine reads it"
+        )
