@@ -54,6 +54,7 @@ from jaxrefine.camera import Camera, project
 from jaxrefine.files import atomic_savez
 from jaxrefine.fit import STATUS_NONFINITE, STATUS_RENDER_FAILED, status_name
 from jaxrefine.inputs import Estimates, ImageSequence, InputError
+from jaxrefine.inputs.estimates import TRACKS_FROM
 from jaxrefine.parts import PART_FORMAT, chunk_inputs, load_part, part_path, run_settings
 from jaxrefine.refine import check_network, pose_batch, refine
 
@@ -690,7 +691,9 @@ def refine_files(
     warn_cut_tracks(est.track_id, groups, options, chunk)
     people = "keypoints" if keypoints_path is not None else "blazepose"
     settings = {"images": str(images.source), "estimates": str(estimates_path or people),
-                "estimates_format": est.fmt, "keypoints": None if keypoints_path is None else
+                "estimates_format": est.fmt, "tracks_from": TRACKS_FROM[est.tracks_from]
+                if estimates_path is not None else TRACKS_FROM["detected"],
+                "keypoints": None if keypoints_path is None else
                 str(keypoints_path), "keypoint_images": None if keypoint_images is None else
                 str(keypoint_images), "model_id": model.model_id, "network": network[0].name,
                 "render_backend": backend, "options": {k: str(v) for k, v in
@@ -808,6 +811,7 @@ def print_plan(result: dict) -> None:
           f"{p['images_with_people']} of them)")  # fmt: skip
     print(f"  {p['estimates']} estimates from {st['estimates']} (format "
           f"{p['estimates_format']}), {p['tracks']} track(s), {p['chunks']} chunk(s)")  # fmt: skip
+    print(f"  tracks: {st['tracks_from']}")
     print_turned(st["exif_turned"], "  ")
     if p["estimates_with_keypoints"] is not None:
         print(f"  keypoints ({st['options']['keypoint_set']}) for "
@@ -1094,6 +1098,8 @@ def main(argv: list[str]) -> int:
           f"({', '.join(f'{k}: {v}' for k, v in result['status_counts'].items())}; "
           f"{result['frames_per_second']:.2f} frames/s)")  # fmt: skip
     print_turned(result["settings"]["exif_turned"])
+    if result["settings"]["tracks_from"] in (TRACKS_FROM["linked"], TRACKS_FROM["each"]):
+        print(f"refine: tracks: {result['settings']['tracks_from']}")
     if result["failed"]:
         print("refine: some frames failed (rendering or non-finite fit): see report.json",
               file=sys.stderr)  # fmt: skip

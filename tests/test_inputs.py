@@ -978,7 +978,7 @@ def test_a_track_is_one_person_per_image(tmp_path):
     p, model = _params(n=3), load_body_model()
     np.savez(tmp_path / "video.npz", **p, frame=[0, 1, 2])
     est = read_inputs(tmp_path / "imgs", tmp_path / "video.npz", model)[1]
-    assert est.track_id.tolist() == [0, 0, 0]
+    assert est.track_id.tolist() == [0, 0, 0] and est.tracks_from == "one"
     np.savez(tmp_path / "two.npz", **p, frame=[0, 0, 1])
     est = read_inputs(tmp_path / "imgs", tmp_path / "two.npz", model)[1]
     assert est.track_id.tolist() == [0, 1, 2]
@@ -1016,9 +1016,11 @@ def test_a_videos_estimates_without_track_ids_are_linked(tmp_path):
              frame=np.repeat(np.arange(4), 2))  # fmt: skip
     model = load_body_model()
     photos = read_inputs(tmp_path / "imgs", tmp_path / "est.npz", model)[1]
-    assert photos.track_id.tolist() == list(range(8))
+    assert photos.track_id.tolist() == list(range(8)) and photos.tracks_from == "each"
     for src, video in ((tmp_path / "imgs", True), (tmp_path / "clip.mp4", False)):
-        track = read_inputs(src, tmp_path / "est.npz", model, video=video)[1].track_id
+        est = read_inputs(src, tmp_path / "est.npz", model, video=video)[1]
+        track = est.track_id
+        assert est.tracks_from == "linked"
         ids = {w: {int(t) for t, ww in zip(track, who) if ww == w} for w in "ab"}
         assert len(ids["a"]) == len(ids["b"]) == 1 and ids["a"] != ids["b"], (src, track)
     np.savez(tmp_path / "ids.npz", **np.load(tmp_path / "est.npz"), track_id=np.arange(n))

@@ -422,6 +422,7 @@ def test_a_dry_run_checks_everything_and_writes_nothing(user_files, tmp_path, mo
     assert cli_main(args) == 0
     out = capsys.readouterr().out
     assert "refine (dry run): 3 image(s) of" in out and "1 finished chunk(s)" in out
+    assert "tracks: the file's track ids" in out
     assert sorted(p.name for p in (tmp_path / "o").rglob("*")) == ["part_00000.npz", "parts"]
     args[3] = str(tmp_path / "missing.npz")
     assert cli_main(args) == 2

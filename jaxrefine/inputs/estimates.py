@@ -71,6 +71,15 @@ MAX_VALUE = 1e8  # no parameter, translation or pixel is this large: a damaged f
 # the regressor saw (float32 storage rounds at 1e-7)
 ORIG_CAM_ASPECT_TOL = 0.01
 ESTIMATE_SUFFIXES = (".npz", ".pkl", ".pickle", ".pk")
+# how an Estimates' track ids were made (its tracks_from), in the words the report uses
+TRACKS_FROM = {
+    "file": "the file's track ids",
+    "one": "one track: no track ids, at most one estimate per image",
+    "files": "each file's people their own tracks (a folder of files without track ids)",
+    "linked": "linked by jaxrefine's tracker (a video's estimates without track ids)",
+    "each": "each estimate its own track (images with several estimates, no track ids)",
+    "detected": "jaxrefine's (the people it found or was given)",
+}
 # the fields of Estimates with one row per person (the others describe the whole file)
 PER_PERSON = ("global_orient", "body_pose", "betas", "transl", "intrinsics", "frame", "track_id",
               "person", "score")  # fmt: skip
@@ -99,6 +108,7 @@ class Estimates:
       named_tracks: whether ``track_id`` says who is who (the file's ids, or ids given by
         jaxrefine); False: the file had none, and all are 0 until
         :func:`separate_tracks` knows the images.
+      tracks_from: how ``track_id`` was made (:data:`TRACKS_FROM`).
     """
 
     global_orient: np.ndarray
@@ -114,6 +124,7 @@ class Estimates:
     person: np.ndarray | None = None
     score: np.ndarray | None = None
     named_tracks: bool = True
+    tracks_from: str = "file"
 
     def __len__(self) -> int:
         return int(self.betas.shape[0])
@@ -172,10 +183,13 @@ def separate_tracks(est: Estimates, frame_of: np.ndarray, names, link=None) -> E
     """
     if not est.named_tracks:
         several = np.bincount(np.asarray(frame_of, np.int64)).max(initial=0) > 1
-        if not several and (link is None or len(np.unique(est.track_id)) <= 1):
-            return est
+        if not several and len(np.unique(est.track_id)) <= 1:
+            return dataclasses.replace(est, tracks_from="one")
+        if not several and link is None:
+            return est  # a folder's files, each its people's own tracks
         ids = np.arange(len(est), dtype=np.int64) if link is None else link(est, frame_of)
-        return dataclasses.replace(est, track_id=np.asarray(ids, np.int64), named_tracks=True)
+        return dataclasses.replace(est, track_id=np.asarray(ids, np.int64), named_tracks=True,
+                                   tracks_from="each" if link is None else "linked")  # fmt: skip
     pairs, counts = np.unique(np.stack([frame_of, est.track_id], 1), axis=0, return_counts=True)
     if np.all(counts <= 1):
         return est
@@ -512,7 +526,8 @@ def _read_folder(folder: Path, image_size, num_betas, intrinsics, model) -> Esti
     if len({p.focal_rule for p in parts}) > 1:
         raise InputError(f"{folder}: its files use different camera conventions (4D-Humans' "
                          "pred_cam_t_full and others): give one kind")  # fmt: skip
-    return dataclasses.replace(concat_estimates(parts), source=str(folder), named_tracks=named)
+    return dataclasses.replace(concat_estimates(parts), source=str(folder), named_tracks=named,
+                               tracks_from="file" if named else "files")  # fmt: skip
 
 
 def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
@@ -566,6 +581,7 @@ def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
         go.astype(f32), bp.astype(f32), betas.astype(f32), transl.astype(f32), intr.astype(f32),
         frame, track, str(path), str(arrays.get(TRACKER_FORMAT, fmt)),
         "hmr2" if hmr2 else "diagonal", named_tracks=tk is not None,
+        tracks_from="file" if tk is not None else "one",
     )  # fmt: skip
 
 
