@@ -195,6 +195,7 @@ def link_estimates(model, images: ImageSequence, est: Estimates, frame_of) -> np
     frame_of = np.asarray(frame_of)
     kp = _projected_keypoints(model, est, "body25")
     box = np.concatenate([kp.min(1), kp.max(1)], 1)
+    box = np.nan_to_num(box, nan=0.0, posinf=1e6, neginf=-1e6)  # a body behind the camera
     rows = [np.flatnonzero(frame_of == f) for f in range(len(images))]
     colours = [np.stack([appearance(images[f], box[i]) for i in r]) if len(r) else
                np.zeros((0, 1)) for f, r in enumerate(rows)]  # fmt: skip
