@@ -91,9 +91,12 @@ def match_frames(estimates: Estimates, images: ImageSequence) -> np.ndarray:
     for k, f in enumerate(estimates.frame):
         if isinstance(f, str):
             if f not in names:
+                hint = (f" (a video's frames are named {images.names[0]!r}, ...: give the "
+                        "folder of frames the regressor read, e.g. ROMP's <video>_frames/ or "
+                        "HybrIK's raw_images/)") if images.is_video else ""  # fmt: skip
                 raise InputError(
                     f"{estimates.source}: estimate {k} names image {f!r}, which is not among "
-                    f"the {len(images)} images of {images.source}"
+                    f"the {len(images)} images of {images.source}{hint}"
                 )
             out[k] = names[f]
         else:

@@ -1023,6 +1023,12 @@ def test_a_videos_estimates_without_track_ids_are_linked(tmp_path):
         assert est.tracks_from == "linked"
         ids = {w: {int(t) for t, ww in zip(track, who) if ww == w} for w in "ab"}
         assert len(ids["a"]) == len(ids["b"]) == 1 and ids["a"] != ids["b"], (src, track)
+    named = dict(np.load(tmp_path / "est.npz"))
+    named["frame"] = np.array([f"clip-{i + 1:06d}.png" for i in named.pop("frame")])  # HybrIK's
+    np.savez(tmp_path / "named.npz", **named)
+    with pytest.raises(InputError, match=r"names image 'clip-000001'.* a video's frames are "
+                       r"named 'frame_000000'.*HybrIK's raw_images/"):  # fmt: skip
+        read_inputs(tmp_path / "clip.mp4", tmp_path / "named.npz", model)
     np.savez(tmp_path / "ids.npz", **np.load(tmp_path / "est.npz"), track_id=np.arange(n))
     with pytest.warns(UserWarning, match=r"ids.npz: has track ids of its own; they are kept"):
         est = read_inputs(tmp_path / "imgs", tmp_path / "ids.npz", model, video=True)[1]
