@@ -1026,7 +1026,7 @@ def test_a_videos_estimates_without_track_ids_are_linked(tmp_path):
     named = dict(np.load(tmp_path / "est.npz"))
     named["frame"] = np.array([f"clip-{i + 1:06d}.png" for i in named.pop("frame")])  # HybrIK's
     np.savez(tmp_path / "named.npz", **named)
-    with pytest.raises(InputError, match=r"names image 'clip-000001'.* a video's frames are "
+    with pytest.raises(InputError, match=r"names image 'clip-000001'.*\(a video's frames are "
                        r"named 'frame_000000'.*HybrIK's raw_images/"):  # fmt: skip
         read_inputs(tmp_path / "clip.mp4", tmp_path / "named.npz", model)
     np.savez(tmp_path / "ids.npz", **np.load(tmp_path / "est.npz"), track_id=np.arange(n))
