@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 import warnings
 from pathlib import Path
@@ -73,6 +74,34 @@ class Outputs:
     fps: float | None = None  # of the tracks' animations (default: the video's, else 30)
 
 
+def select_frames(estimates: Estimates, images: ImageSequence) -> tuple[Estimates, int]:
+    """The estimates of the frames ``images`` holds when it is a selection of its source
+    (``--frames``), and how many were left out. An estimate names its frame by its index in
+    the whole source or by name; a name the source does not have at all is kept (for
+    :func:`match_frames` to refuse), as is everything when nothing was selected."""
+    if images.selection is None:
+        return estimates, 0
+    if estimates.frame is None:
+        raise InputError(f"{estimates.source}: --frames needs estimates that name their frames "
+                         "('frame' indices or 'imgname' names)")  # fmt: skip
+    chosen, names = set(images.indices), set(images.names)
+    others = {p.stem for p in images.all_paths or ()} - names
+
+    def keep(f) -> bool:
+        if not isinstance(f, str):
+            return int(f) in chosen or int(f) < 0
+        if f in names or f in others:
+            return f in names
+        number = re.fullmatch(r"frame_(\d+)", f) if images.is_video else None
+        return number is None or int(number.group(1)) in chosen
+
+    rows = np.array([keep(f) for f in estimates.frame], bool)
+    if not rows.any():
+        raise InputError(f"{estimates.source}: none of its estimates is in the frames --frames "
+                         f"selects of {images.source}")  # fmt: skip
+    return estimates.take(rows), int((~rows).sum())
+
+
 def match_frames(estimates: Estimates, images: ImageSequence) -> np.ndarray:
     """(N,) index of each estimate's image (estimates without frame entries: one per image in
     order, or all of a single image's); :class:`InputError` when one has none."""
@@ -99,6 +128,8 @@ def match_frames(estimates: Estimates, images: ImageSequence) -> np.ndarray:
                     f"the {len(images)} images of {images.source}{hint}"
                 )
             out[k] = names[f]
+        elif images.indices is not None:  # --frames: a frame index of the whole source
+            out[k] = images.indices.index(int(f))
         else:
             if not 0 <= int(f) < len(images):
                 raise InputError(f"{estimates.source}: estimate {k} has frame {f}, outside the "
@@ -162,20 +193,39 @@ def _params(est: Estimates, idx) -> dict:
 
 def _size_lookup(images: ImageSequence):
     """``key -> (H, W)`` for a frame name, a frame index or (for one estimate per image, or
-    any number of one image) a position; sizes are cached."""
+    any number of one image) a position; sizes are cached. With ``--frames`` a frame the
+    selection leaves out (its estimates are left out later) has its file's size, or a
+    video's frames' size."""
     cache: dict[int, tuple[int, int]] = {}
     names = {name: i for i, name in enumerate(images.names)}
+    index = {k: i for i, k in enumerate(images.indices or ())}
 
     def size(key) -> tuple[int, int]:
-        if isinstance(key, str) and key not in names:
-            raise InputError(f"no image named {key!r} among the {len(images)} images of "
-                             f"{images.source}")  # fmt: skip
-        i = names[key] if isinstance(key, str) else 0 if len(images) == 1 else int(key)
+        named = isinstance(key, str)
+        if (named and key not in names) or (index and not named and int(key) not in index):
+            return _unselected_size(images, key)
+        i = (names[key] if isinstance(key, str) else index[int(key)] if index else
+             0 if len(images) == 1 else int(key))  # fmt: skip
         if i not in cache:
             cache[i] = tuple(np.shape(images[i])[:2])
         return cache[i]
 
     return size
+
+
+def _unselected_size(images: ImageSequence, key) -> tuple[int, int]:
+    """(H, W) of a frame ``--frames`` left out (see :func:`_size_lookup`)."""
+    from jaxrefine.inputs.images import image_size
+
+    if images.selection is not None and images.is_video:
+        return tuple(images.frames[0].shape[:2])  # a video's frames share one size
+    stems = {p.stem: p for p in images.all_paths or ()}
+    if isinstance(key, str) and key in stems:
+        return image_size(stems[key], exif=images.exif)
+    if not isinstance(key, str) and images.all_paths and 0 <= int(key) < len(images.all_paths):
+        return image_size(images.all_paths[int(key)], exif=images.exif)
+    raise InputError(f"no image named {key!r} among the {len(images)} images of "
+                     f"{images.source}")  # fmt: skip
 
 
 def _projected_keypoints(model, est: Estimates, set_name: str) -> np.ndarray:
@@ -228,6 +278,10 @@ def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intri
     intr = None if intrinsics is None else read_intrinsics(intrinsics)
     est = read_estimates(estimates_path, image_size=_size_lookup(images),
                          num_betas=model.num_betas, intrinsics=intr, model=model)  # fmt: skip
+    est, left_out = select_frames(est, images)
+    if left_out:
+        warnings.warn(f"{est.source}: {left_out} estimates of frames --frames does not select "
+                      "are left out", stacklevel=2)  # fmt: skip
     frame_of = match_frames(est, images)
     if video and est.named_tracks:
         warnings.warn(f"{est.source}: has track ids of its own; they are kept (--video links "
@@ -635,6 +689,7 @@ def refine_files(
     dry_run: bool = False,
     exif: bool = True,
     overwrite: bool = False,
+    frames: str | None = None,
 ) -> dict:
     """The whole command as a function (see the module docstring); returns the report
     (``dry_run``: the settings and :func:`plan` after every input is read and checked, with
@@ -657,7 +712,9 @@ def refine_files(
     approximation. ``exif``: image files are turned upright by their EXIF orientation
     (False: taken as stored; :func:`jaxrefine.inputs.images.decode_image`). An earlier run's
     files in ``out`` are refused unless ``resume`` continues it or ``overwrite`` replaces
-    them (:func:`clear_previous_run`, once every input is read and checked).
+    them (:func:`clear_previous_run`, once every input is read and checked). ``frames``:
+    ``START:STOP[:STEP]`` of the source's frames (:func:`jaxrefine.inputs.images.parse_frames`;
+    an estimates file's estimates of the other frames are left out, with a warning).
     ``options`` default: :class:`~jaxrefine.refine.RefineOptions`'
     defaults, for photos :func:`jaxrefine.photo.photo_options` (mask gate, confidence weights).
 
@@ -682,7 +739,7 @@ def refine_files(
         images_src, estimates_path, model, keypoints_path=keypoints_path, intrinsics=intrinsics,
         boxes=boxes, tiles=tiles, use_landmarks=use_landmarks, video=video, progress=progress,
         min_person_score=min_person_score, max_people=max_people,
-        keypoint_images=keypoint_images, exif=exif,
+        keypoint_images=keypoint_images, exif=exif, frames=frames,
     )  # fmt: skip
     if options is None:  # the defaults; photos with theirs (as on the command line)
         options = _photo_defaults(RefineOptions(), None, None, estimates_path, network[0],
@@ -703,6 +760,7 @@ def refine_files(
                 "render_backend": backend, "options": {k: str(v) for k, v in
                 dataclasses.asdict(options).items()}, "files": [],
                 "exif_orientation": exif, "exif_turned": turned_upright(images),
+                "frames": frames,
                 "machine": machine_info()}  # fmt: skip
     if estimates_path is None:
         settings.update(_person_limits(keypoints_path, boxes, min_person_score, max_people))
@@ -740,12 +798,14 @@ def refine_files(
 
 def _read_people(images_src, estimates_path, model, *, keypoints_path, intrinsics, boxes, tiles,
                  use_landmarks, video, progress, min_person_score, max_people,
-                 keypoint_images, exif):  # fmt: skip
+                 keypoint_images, exif, frames=None):  # fmt: skip
     """The run's people from wherever they come (:func:`refine_files`' three sources):
     ``(images, estimates, frame_of, keypoints or None, keypoint set or None, masks or None)``."""
     from jaxrefine.inputs import read_images
+    from jaxrefine.inputs.images import parse_frames
 
-    images_src = read_images(images_src, exif=exif)  # read once, for every source
+    selection = None if frames is None else parse_frames(frames)
+    images_src = read_images(images_src, exif=exif, frames=selection)  # read once, for all
     if estimates_path is not None:
         images, est, frame_of, kp, kp_set = read_inputs(
             images_src, estimates_path, model, keypoints_path=keypoints_path,
@@ -811,7 +871,8 @@ def print_plan(result: dict) -> None:
     """``--dry-run``'s summary on stdout (:func:`plan`)."""
     p, st = result["plan"], result["settings"]
     kind = "video frame(s)" if p["video"] else "image(s)"
-    print(f"refine (dry run): {p['images']} {kind} of {st['images']} (people in "
+    chosen = f" (--frames {st['frames']})" if st.get("frames") else ""
+    print(f"refine (dry run): {p['images']} {kind} of {st['images']}{chosen} (people in "
           f"{p['images_with_people']} of them)")  # fmt: skip
     print(f"  {p['estimates']} estimates from {st['estimates']} (format "
           f"{p['estimates_format']}), {p['tracks']} track(s), {p['chunks']} chunk(s)")  # fmt: skip
@@ -982,6 +1043,10 @@ def main(argv: list[str]) -> int:
       help="the images (a folder or list) are one video's frames in order (a video file "
            "always is): link their people into tracks (the people found in them, or an "
            "estimates file's people when it has no track ids)")  # fmt: skip
+    a("--frames", default=None, metavar="START:STOP[:STEP]",
+      help="only these frames of the images (counted from 0, as Python slices: 0:100, 250:, "
+           "::5); a video is decoded only up to the last; an estimates file's other frames "
+           "are left out")  # fmt: skip
     a("--out", required=True, help="output folder")
     a("--ignore-exif", action="store_true",
       help="take image files as stored, not turned upright by their EXIF orientation (for "
@@ -1091,7 +1156,7 @@ def main(argv: list[str]) -> int:
         use_landmarks=not args.no_landmarks, video=args.video,
         min_person_score=args.min_person_score, keypoint_images=args.keypoint_images,
         max_people=args.max_people, dry_run=args.dry_run, exif=not args.ignore_exif,
-        overwrite=args.overwrite,
+        overwrite=args.overwrite, frames=args.frames,
     )  # fmt: skip
     if args.dry_run:
         print_plan(result)

@@ -490,6 +490,11 @@ def test_images_folder_video_and_errors(tmp_path):
                        r"-start_number 0 frames/frame_%06d.png"):  # fmt: skip
         read_images(tmp_path / "clip.mp4", memory_budget=3 * 32 * 48 * 3 - 1)
     assert len(read_images(tmp_path / "clip.mp4", memory_budget=6 * 32 * 48 * 3)) == 6
+    from jaxrefine.inputs.images import parse_frames  # only the chosen frames are held
+
+    part = read_images(tmp_path / "clip.mp4", memory_budget=3 * 32 * 48 * 3 - 1,
+                       frames=parse_frames("::3"))  # fmt: skip
+    assert part.names == ("frame_000000", "frame_000003")
     with pytest.raises(InputError, match="no such file"):
         read_images(tmp_path / "nothing")
     (tmp_path / "empty").mkdir()
@@ -1138,3 +1143,46 @@ def test_4dhumans_track_output_is_read_without_joblib_or_torch(tmp_path):
     with pytest.raises(InputError, match=r"other.pkl: PHALP's camera puts only 0% of the "
                        r"people inside their own boxes"):  # fmt: skip
         read_estimates(other)
+
+
+def test_frames_select_part_of_a_folder_or_a_video(tmp_path):
+    """``--frames START:STOP[:STEP]``: a folder's or a video's frames by their place in the
+    source (a video decoded only up to the last; names and frame indices stay the source's,
+    the video's rate divided by the step); an estimates file's other frames are left out
+    with a warning, its crop cameras of those frames sized from their files without a
+    decode error; bad specs are refused."""
+    import imageio.v3 as iio
+
+    from jaxrefine.inputs.images import parse_frames
+    from jaxrefine.refine_files import read_inputs
+    from jaxrefine.smpl_io import load_body_model
+
+    frames = np.zeros((6, 48, 64, 3), np.uint8)
+    iio.imwrite(tmp_path / "clip.mp4", frames, fps=12)
+    (tmp_path / "imgs").mkdir()
+    for i in range(6):
+        iio.imwrite(tmp_path / "imgs" / f"f{i}.png", frames[i])
+    video = read_images(tmp_path / "clip.mp4", frames=parse_frames("1::2"))
+    assert video.names == ("frame_000001", "frame_000003", "frame_000005")
+    assert video.indices == (1, 3, 5) and video.fps == pytest.approx(6.0)
+    folder = read_images(tmp_path / "imgs", frames=parse_frames(":2"))
+    assert folder.names == ("f0", "f1") and folder.indices == (0, 1)
+    for bad in ("5", "1:2:0", "-1:", "a:b"):
+        with pytest.raises(InputError, match="--frames"):
+            parse_frames(bad)
+    with pytest.raises(InputError, match="selects none"):
+        read_images(tmp_path / "imgs", frames=parse_frames("9:"))
+    p, model = _params(n=6), load_body_model()
+    np.savez(tmp_path / "est.npz", **p, frame=np.arange(6))
+    with pytest.warns(UserWarning, match="3 estimates of frames --frames does not select"):
+        _, est, frame_of, *_ = read_inputs(video, tmp_path / "est.npz", model)
+    assert frame_of.tolist() == [0, 1, 2]
+    np.testing.assert_allclose(est.transl, p["transl"][[1, 3, 5]])
+    crop = {"pose": np.zeros((6, 72)), "betas": p["betas"],
+            "pred_cam": np.tile([0.9, 0, 0], (6, 1)), "box_center": np.tile([32, 24], (6, 1)),
+            "box_size": np.full(6, 40.0),
+            "imgname": [f"f{i}.png" for i in range(6)]}  # fmt: skip
+    np.savez(tmp_path / "crop.npz", **crop)
+    with pytest.warns(UserWarning, match="4 estimates of frames"):
+        _, est, frame_of, *_ = read_inputs(folder, tmp_path / "crop.npz", model)
+    assert est.frame.tolist() == ["f0", "f1"] and frame_of.tolist() == [0, 1]

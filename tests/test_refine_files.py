@@ -423,6 +423,10 @@ def test_a_dry_run_checks_everything_and_writes_nothing(user_files, tmp_path, mo
     out = capsys.readouterr().out
     assert "refine (dry run): 3 image(s) of" in out and "1 finished chunk(s)" in out
     assert "tracks: the file's track ids" in out
+    with pytest.warns(UserWarning, match="1 estimates of frames --frames does not select"):
+        assert cli_main([*args, "--frames", "1:"]) == 0
+    out = capsys.readouterr().out
+    assert "2 image(s) of" in out and "(--frames 1:)" in out and "2 estimates from" in out
     assert sorted(p.name for p in (tmp_path / "o").rglob("*")) == ["part_00000.npz", "parts"]
     args[3] = str(tmp_path / "missing.npz")
     assert cli_main(args) == 2

@@ -78,6 +78,21 @@ def pillow_header(source: bytes | str | os.PathLike) -> tuple[int, str | None]:
     return (int(value) if value in range(1, 9) else 1), mode
 
 
+def image_size(path: str | os.PathLike, *, exif: bool = True) -> tuple[int, int]:
+    """(H, W) of an image file as :func:`read_image` would read it (turned by its EXIF
+    orientation unless ``exif`` is False), from its header where Pillow reads it (else the
+    file is decoded)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+    except Exception:  # not Pillow's format: decode it
+        return tuple(decode_image(path, exif=exif).shape[:2])
+    orientation = pillow_header(path)[0] if exif else 1
+    return (w, h) if orientation in (5, 6, 7, 8) else (h, w)  # those turn by 90 degrees
+
+
 def decode_image(path: str | os.PathLike, *, exif: bool = True) -> np.ndarray:
     """An image file's pixels, (H, W[, C]) of its own type; layouts that are not RGB(A) or
     grey (:data:`CONVERTED_MODES`: CMYK, palette, grey with alpha, ...) converted to RGB;
@@ -126,6 +141,9 @@ class ImageSequence:
         for images).
       exif: images are turned upright by their EXIF orientation tags (:func:`decode_image`);
         False: taken as stored (for keypoints or estimates made on the stored pixels).
+      selection: the frames chosen from the source (``--frames``, :func:`parse_frames`), or
+        None for all of them; ``indices`` then holds each frame's place in the whole source
+        and ``all_paths`` the whole source's files (None for a video: not all decoded).
     """
 
     names: tuple[str, ...]
@@ -134,6 +152,9 @@ class ImageSequence:
     paths: tuple[Path, ...] | None = None
     frames: tuple[np.ndarray, ...] | None = None
     exif: bool = True
+    selection: slice | None = None
+    indices: tuple[int, ...] | None = None
+    all_paths: tuple[Path, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.names)
@@ -149,30 +170,79 @@ class ImageSequence:
         return self.frames is not None
 
 
-def _read_video(path: Path, max_frames: int | None, budget: int | None) -> ImageSequence:
+def parse_frames(spec: str) -> slice:
+    """``--frames START:STOP[:STEP]`` (Python's slice of the source's frames, counted from 0;
+    any part may be left out, e.g. ``:100`` or ``::5``) as a slice.
+
+    Raises:
+      InputError: not of that form, a negative number, or a step of 0.
+    """
+    parts = spec.split(":")
+    try:
+        if len(parts) not in (2, 3):
+            raise ValueError
+        start, stop, step = (int(x) if x.strip() else None for x in (*parts, "")[:3])
+    except ValueError:
+        raise InputError(f"--frames {spec!r}: expected START:STOP or START:STOP:STEP, frames "
+                         "counted from 0 (e.g. 0:100, 250:, ::5)") from None  # fmt: skip
+    if any(x is not None and x < 0 for x in (start, stop, step)) or step == 0:
+        raise InputError(f"--frames {spec!r}: frames and step are counted from 0, upwards")
+    return slice(start, stop, step)
+
+
+def _selected(k: int, selection: slice | None) -> bool:
+    """Whether frame ``k`` of a source is among ``selection``'s (None: all)."""
+    if selection is None:
+        return True
+    start, stop, step = selection.start or 0, selection.stop, selection.step or 1
+    return k >= start and (stop is None or k < stop) and (k - start) % step == 0
+
+
+def _read_video(path: Path, max_frames: int | None, budget: int | None,
+                selection: slice | None = None) -> ImageSequence:  # fmt: skip
     import imageio.v3 as iio
 
+    stop = None if selection is None else selection.stop
     try:
         meta = iio.immeta(path)
-        frames, used = [], 0
+        frames, ks, used = [], [], 0
         with iio.imopen(path, "r") as video:  # closed here, also after an early stop
             for k, frame in enumerate(video.iter()):
-                if max_frames is not None and k >= max_frames:
+                if (max_frames is not None and k >= max_frames) or (stop is not None and k >= stop):
                     break
+                if not _selected(k, selection):
+                    continue
                 rgb = to_float_rgb(frame, f"{path} frame {k}")  # checks shape and type
                 frames.append(np.round(rgb * 255.0).astype(np.uint8))
+                ks.append(k)
                 used += frames[-1].nbytes
                 if budget is not None and used > budget:
-                    raise _too_long(path, k + 1, frames[-1].shape, budget)
+                    raise _too_long(path, len(frames), frames[-1].shape, budget)
     except InputError:
         raise
     except Exception as exc:
         raise InputError(f"{path}: not a readable video ({type(exc).__name__}: {exc})") from exc
     if not frames:
-        raise InputError(f"{path}: the video has no frames")
-    fps = meta.get("fps")
-    names = tuple(f"frame_{k:06d}" for k in range(len(frames)))
-    return ImageSequence(names, str(path), float(fps) if fps else None, frames=tuple(frames))
+        raise InputError(f"{path}: the video has no frames" if selection is None else
+                         f"{path}: --frames selects none of the video's frames")  # fmt: skip
+    fps = float(meta["fps"]) if meta.get("fps") else None
+    if fps and selection is not None:
+        fps /= selection.step or 1  # the chosen frames, played in the same time
+    return ImageSequence(tuple(f"frame_{k:06d}" for k in ks), str(path), fps,
+                         frames=tuple(frames), selection=selection,
+                         indices=None if selection is None else tuple(ks))  # fmt: skip
+
+
+def _files(paths: tuple[Path, ...], source: str, exif: bool, selection) -> ImageSequence:
+    names = tuple(p.stem for p in paths)
+    if selection is None:
+        return ImageSequence(names, source, paths=paths, exif=exif)
+    keep = range(len(paths))[selection]
+    if not len(keep):
+        raise InputError(f"{source}: --frames selects none of its {len(paths)} images")
+    return ImageSequence(tuple(names[k] for k in keep), source,
+                         paths=tuple(paths[k] for k in keep), exif=exif, selection=selection,
+                         indices=tuple(keep), all_paths=paths)  # fmt: skip
 
 
 def _too_long(path: Path, frames: int, shape, budget: int) -> InputError:
@@ -182,7 +252,7 @@ def _too_long(path: Path, frames: int, shape, budget: int) -> InputError:
         f"{budget / 2**30:.1f} GB a video may take in memory here; extract its frames to a "
         f"folder (ffmpeg -i {path.name} -start_number 0 frames/frame_%06d.png: the video's own "
         "frame names), which is read frame by frame, and refine the folder (photos without "
-        "--estimates: with --video)"
+        "--estimates: with --video); or refine part of it: --frames START:STOP"
     )
 
 
@@ -191,12 +261,16 @@ def read_images(
     max_frames: int | None = None,
     memory_budget: int | None = -1,
     exif: bool = True,
+    frames: slice | None = None,
 ) -> ImageSequence:
     """Images from a folder (sorted by name), an explicit list of files, or a video file.
 
     ``memory_budget``: bytes a decoded video may take (-1: :data:`VIDEO_MEMORY_FRACTION` of the
     physical memory; None: no limit). ``exif``: image files are turned upright by their EXIF
     orientation (:func:`decode_image`; a video's rotation is applied by ffmpeg's decoder).
+    ``frames``: only these of the source's frames (:func:`parse_frames`; a video is decoded
+    up to the last of them, and keeps only them in memory; its frame names stay the
+    video's numbers).
 
     An :class:`ImageSequence` given as ``source`` is returned as it is.
 
@@ -215,8 +289,7 @@ def read_images(
             raise InputError(f"image files not found: {', '.join(missing[:5])}")
         if not paths:
             raise InputError("an empty list of images was given")
-        return ImageSequence(tuple(p.stem for p in paths), f"{len(paths)} files", paths=paths,
-                             exif=exif)  # fmt: skip
+        return _files(paths, f"{len(paths)} files", exif, frames)
     path = Path(source)
     if path.is_dir():
         paths = tuple(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
@@ -224,16 +297,16 @@ def read_images(
             raise InputError(f"{path}: no image files ({', '.join(IMAGE_SUFFIXES)}) in the folder")
         if max_frames is not None:
             paths = paths[:max_frames]
-        return ImageSequence(tuple(p.stem for p in paths), str(path), paths=paths, exif=exif)
+        return _files(paths, str(path), exif, frames)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     if path.suffix.lower() in VIDEO_SUFFIXES:
         if memory_budget == -1:
             total = physical_memory()
             memory_budget = None if total is None else int(VIDEO_MEMORY_FRACTION * total)
-        return _read_video(path, max_frames, memory_budget)
+        return _read_video(path, max_frames, memory_budget, frames)
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        return ImageSequence((path.stem,), str(path), paths=(path,), exif=exif)
+        return _files((path,), str(path), exif, frames)
     raise InputError(
         f"{path}: expected a folder of images, an image ({', '.join(IMAGE_SUFFIXES)}) or a "
         f"video ({', '.join(VIDEO_SUFFIXES)})"
