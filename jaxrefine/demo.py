@@ -213,7 +213,7 @@ def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None
     opts = photo_options(cfg, backend=backend)
     res = refine_photo(model, image, (cfg, params), options=opts)
     pic = people_picture(model, res["image"], [res["initial"], res["refined"]], res["cameras"],
-                         backend=backend,
+                         backend=backend, side=True,
                          keypoints=mediapipe33_keypoints(res["landmarks"]))  # fmt: skip
     gts = [pseudo_ground_truth(lm, m) for lm, m in zip(res["landmarks"], res["masks"])]
     rows = {"initial": res["initial"], "refined": res["refined"]}
@@ -223,7 +223,7 @@ def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None
     written = save_attributed_png(
         out / "real_photo.png", pic, credit,
         "photo with BlazePose's landmarks (BODY_25, dots) | initial (landmarks) | refined "
-        "(network + landmarks)\n"
+        "(network + landmarks) | both from the side (initial grey, refined blue)\n"
         f"against BlazePose's own landmarks and mask (pseudo ground truth): {scored}",
     )  # fmt: skip
     _say(f"wrote {written} ({', '.join(res['status_name'])}); {scored} (vs BlazePose)")

@@ -598,8 +598,52 @@ def keypoint_frame_people(
     return FramePeople(est, people[index][kept], index[kept], faint, few)
 
 
+# the side view's colours: the first parameter set's bodies (the initial ones) and the last's
+SIDE_COLOURS = ((0.62, 0.62, 0.62), (0.35, 0.62, 0.98))
+SIDE_BACKGROUND = 0.93
+SIDE_MARGIN = 1.25  # the side view frames the bodies' extent this many times over
+
+
+def side_camera(vertices: np.ndarray, focal: float, h: int, w: int) -> Camera:
+    """A camera that sees ``vertices`` (M, 3, camera frame of the photo: x right, y down, z
+    away) from the photo's right, looking along -x at their centre: the picture's x is the
+    photo's depth (farther to the right), its y the photo's y; at a distance that frames
+    them in an (h, w) picture with focal ``focal``."""
+    lo, hi = vertices.min(0), vertices.max(0)
+    centre = (lo + hi) / 2.0
+    extent = SIDE_MARGIN * max(hi[2] - lo[2], hi[1] - lo[1], 0.5)
+    distance = focal * extent / min(h, w) + (hi[0] - lo[0]) / 2.0
+    R = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
+    t = -R @ (centre + np.array([distance, 0.0, 0.0]))
+    return Camera.create(focal, focal, w / 2.0, h / 2.0, R=R, t=t)
+
+
+def side_panel(model, vertex_sets: list[np.ndarray], focal: float, h: int, w: int, *,
+               backend="auto") -> np.ndarray:  # fmt: skip
+    """Everyone of each vertex set ((P, V, 3) each; the first drawn in grey, the last in
+    blue, :data:`SIDE_COLOURS`) seen from the side (:func:`side_camera`), on a plain
+    background: (h, w, 3) float32. Shows what the photo cannot: how far each body is and
+    how it leans towards the camera."""
+    from jaxrefine.shading import render_body
+    from jaxrefine.viz import draw_labels, overlay
+
+    every = np.concatenate([np.asarray(v).reshape(-1, 3) for v in vertex_sets])
+    cam = side_camera(every, focal, h, w)
+    pic = np.full((h, w, 3), SIDE_BACKGROUND, np.float32)
+    for k, verts in enumerate(vertex_sets):
+        colour = SIDE_COLOURS[0 if k < len(vertex_sets) - 1 else 1]
+        tint = jnp.tile(jnp.asarray(colour, jnp.float32), (np.shape(verts)[1], 1))
+        for v in np.asarray(verts):
+            ch, _ = render_body(model, jnp.asarray(v), cam, h, w, lighting=True,
+                                backend=backend, vertex_colors=tint)  # fmt: skip
+            pic = overlay(pic, np.asarray(ch.rgb), np.asarray(ch.mask), alpha=0.8)
+    return draw_labels(
+        pic, ["side, camera at left"], [(w / 2.0, h)], size=max(10, round(max(h, w) / 40))
+    )
+
+
 def people_picture(model, image, param_sets: list[dict], cameras: Camera, *, backend="auto",
-                   keypoints=None, labels=None):  # fmt: skip
+                   keypoints=None, labels=None, side: bool = False):  # fmt: skip
     """The photo beside each parameter set's people rendered over it (farther people first,
     nearer ones on top): (H, (1 + S) W + pads, 3) float32, for a photo larger than
     :data:`jaxrefine.viz.MAX_PICTURE_SIDE` at that size (:func:`jaxrefine.viz.picture_image`).
@@ -611,6 +655,7 @@ def people_picture(model, image, param_sets: list[dict], cameras: Camera, *, bac
         (those with confidence > 0).
       labels: optional P strings written above each person's body in the last panel (a
         person whose body is off the picture gets none).
+      side: add a panel of every set's people seen from the side (:func:`side_panel`).
     """
     from jaxrefine.camera import scale_pixels
     from jaxrefine.shading import render_body
@@ -623,10 +668,11 @@ def people_picture(model, image, param_sets: list[dict], cameras: Camera, *, bac
     if keypoints is not None:
         pts = np.asarray(keypoints, np.float32).reshape(-1, 3) * np.float32([sx, sy, 1.0])
         first = draw_points(img, pts[pts[:, 2] > 0, :2], radius=max(2, round(max(h, w) / 250)))
-    panels = [first]
+    panels, vertex_sets = [first], []
     for p in param_sets:
         pose = jnp.concatenate([jnp.asarray(p["global_orient"])[:, None], p["body_pose"]], 1)
         verts = pose_batch(model, pose, jnp.asarray(p["betas"]), jnp.asarray(p["transl"]))
+        vertex_sets.append(np.asarray(verts.vertices))
         pic, tops = img, np.full((len(pose), 2), np.nan)
         for i in np.argsort(-np.asarray(p["transl"])[:, 2]):
             cam = jax.tree.map(lambda a, i=i: a[i], cameras)
@@ -640,6 +686,9 @@ def people_picture(model, image, param_sets: list[dict], cameras: Camera, *, bac
         panels.append(pic)
     if labels is not None:
         panels[-1] = draw_labels(panels[-1], labels, tops, size=max(10, round(max(h, w) / 40)))
+    if side:
+        focal = float(np.asarray(cameras.fx).reshape(-1)[0])
+        panels.append(side_panel(model, vertex_sets, focal, h, w, backend=backend))
     return image_grid(panels)
 
 
@@ -649,7 +698,8 @@ def write_people_overlays(model, images, est, frame_of, merged, out, backend: st
     image with people), the photo (with ``keypoints`` (N, K, 3),
     the keypoint term of every estimate, as dots, when given), every person's initial and
     refined body (``merged`` as :func:`jaxrefine.refine_files.run_chunks` returns it), each
-    refined body labelled with its ``person`` number (:func:`_labels`)."""
+    refined body labelled with its ``person`` number (:func:`_labels`), and everyone's
+    initial and refined bodies seen from the side (:func:`side_panel`)."""
     from pathlib import Path
 
     from jaxrefine.viz import save_png
@@ -658,24 +708,26 @@ def write_people_overlays(model, images, est, frame_of, merged, out, backend: st
     for f in np.unique(frame_of) if frames is None else frames:
         sel = np.flatnonzero(frame_of == f)
         pic = before_after_people(model, images[int(f)], est, merged, sel, backend=backend,
-                                  keypoints=keypoints, labels=_labels(est, sel))  # fmt: skip
+                                  keypoints=keypoints, labels=_labels(est, sel),
+                                  side=True)  # fmt: skip
         path = Path(out) / "overlays" / f"{images.names[int(f)]}_people.png"
         written.append(save_png(path, pic))
     return written
 
 
 def before_after_people(model, image, est: Estimates, merged: dict, rows, *, backend="auto",
-                        keypoints=None, labels=None):  # fmt: skip
+                        keypoints=None, labels=None, side: bool = False):  # fmt: skip
     """:func:`people_picture` of estimates ``rows`` (one image's people): the image (with
     their rows of ``keypoints``, (N, K, 3) or None, as dots), their initial bodies, their
-    refined ones (``merged`` as :func:`jaxrefine.refine_files.run_chunks` returns it)."""
+    refined ones (``merged`` as :func:`jaxrefine.refine_files.run_chunks` returns it), and
+    with ``side`` both seen from the side (initial grey, refined blue)."""
     keys = ("global_orient", "body_pose", "betas", "transl")
     init = {k: getattr(est, k)[rows] for k in keys}
     refined = {k: merged[f"param_{k}"][rows] for k in keys}
     pts = None if keypoints is None else np.asarray(keypoints)[rows]
     cams = Camera.from_intrinsics(est.intrinsics[rows])
     return people_picture(model, image, [init, refined], cams, backend=backend, keypoints=pts,
-                          labels=labels)  # fmt: skip
+                          labels=labels, side=side)  # fmt: skip
 
 
 def _labels(est: Estimates, rows) -> list[str]:

@@ -443,8 +443,8 @@ def _overlay_path(out: Path, images, est, frame_of, i: int) -> Path:
 
 def write_overlays(model, images, est, frame_of, merged, out: Path, backend: str) -> None:
     """Before / after overlays (PNG) of the estimates ``merged["index"]`` (``merged`` as
-    :func:`run_chunks` returns it): each one's image, initial body and refined body
-    (:func:`jaxrefine.photo.before_after_people` of that one estimate)."""
+    :func:`run_chunks` returns it): each one's image, initial body, refined body, and both
+    seen from the side (:func:`jaxrefine.photo.before_after_people` of that one estimate)."""
     from jaxrefine.photo import before_after_people
     from jaxrefine.viz import save_png
 
@@ -452,7 +452,7 @@ def write_overlays(model, images, est, frame_of, merged, out: Path, backend: str
     for j, i in enumerate(merged["index"].tolist()):
         one = {f"param_{k}": merged[f"param_{k}"][[j]] for k in keys}
         pic = before_after_people(model, images[int(frame_of[i])], est.take([i]), one, [0],
-                                  backend=backend)  # fmt: skip
+                                  backend=backend, side=True)  # fmt: skip
         save_png(_overlay_path(out, images, est, frame_of, i), pic)
 
 

@@ -373,7 +373,7 @@ def test_an_image_with_several_estimates_gets_a_people_overlay(user_files, tmp_p
     assert labels == [["3", "5"]]
     assert str(tmp_path / "out" / "overlays" / "frame0_people.png") in rep["settings"]["files"]
     pic = iio.imread(tmp_path / "out" / "overlays" / "frame0_people.png")
-    assert pic.shape[:2] == (64, 3 * 64 + 2 * 2)  # image | initial bodies | refined bodies
+    assert pic.shape[:2] == (64, 4 * 64 + 3 * 2)  # image | initial | refined | side view
 
 
 def test_a_video_that_fails_midway_leaves_nothing(tmp_path):

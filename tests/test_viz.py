@@ -162,11 +162,45 @@ def test_a_large_images_before_after_overlay_is_drawn_at_the_picture_size(tmp_pa
     write_overlays(model, read_images(tmp_path / "big.png"), est, np.array([0]), merged,
                    tmp_path / "out", "auto")  # fmt: skip
     pic = iio.imread(tmp_path / "out" / "overlays" / "big_4.png")[..., :3] / 255.0
-    assert pic.shape == (1280, 3 * 1920 + 4, 3)
+    assert pic.shape == (1280, 4 * 1920 + 6, 3)  # image | initial | refined | side
     params = {n: jnp.asarray(getattr(est, n)) for n in ("global_orient", "body_pose", "betas",
                                                         "transl")}  # fmt: skip
     ref = people_picture(model, iio.imread(tmp_path / "big.png") / 255.0, [params],
                          Camera.from_intrinsics(k))  # fmt: skip
-    a = np.any(np.abs(pic[:, 3844:] - 128 / 255) > 0.05, -1)
+    a = np.any(np.abs(pic[:, 3844:5764] - 128 / 255) > 0.05, -1)  # the refined panel
     b = np.any(np.abs(ref[:, 1922:] - 128 / 255) > 0.05, -1)
     assert a.sum() > 10_000 and (a & b).sum() / (a | b).sum() > _SAME_OUTLINE_IOU
+
+
+def test_the_side_view_shows_depth_and_lean():
+    """The side panel: the camera on the photo's right looking along -x, so a body farther
+    from the photo's camera lands farther right, at the same height; the first set's bodies
+    grey, the last's blue; everyone in the picture."""
+    import jax.numpy as jnp
+
+    from jaxrefine.camera import project
+    from jaxrefine.photo import SIDE_BACKGROUND, side_camera, side_panel
+    from jaxrefine.smpl_io import load_body_model
+
+    pts = np.array([[0.0, 0.0, 5.0], [0.0, 0.0, 6.0], [0.0, 0.5, 5.0], [0.3, -0.8, 5.5]])
+    cam = side_camera(pts, 800.0, 480, 640)
+    uv = np.asarray(project(cam, jnp.asarray(pts, jnp.float32)))
+    assert uv[1, 0] > uv[0, 0] + 50 and abs(uv[1, 1] - uv[0, 1]) < 1e-3  # deeper: right
+    assert uv[2, 1] > uv[0, 1] + 20  # lower in the photo (y down): lower in the side view
+    assert np.all((uv > 0) & (uv < [640, 480]))
+    model = load_body_model()
+    from jaxrefine.body_model import forward
+
+    def body(z):
+        return np.asarray(forward(model, np.r_[np.pi, 0, 0, np.zeros(69)].astype(np.float32),
+                                  np.zeros(model.num_betas, np.float32),
+                                  np.float32([0, 0.2, z])).vertices)[None]  # fmt: skip
+
+    pic = side_panel(model, [body(5.0), body(6.0)], 800.0, 240, 320)
+    fg = np.any(np.abs(pic - SIDE_BACKGROUND) > 0.05, -1)
+    blue = fg & (pic[..., 2] > pic[..., 0] + 0.15)
+    grey = fg & (np.abs(pic[..., 2] - pic[..., 0]) < 0.05)
+    grey[-30:] = False  # the caption
+    xs_grey, xs_blue = np.nonzero(grey)[1], np.nonzero(blue)[1]
+    assert len(xs_grey) > 500 and len(xs_blue) > 500
+    assert np.median(xs_blue) > np.median(xs_grey) + 20  # the refined body, 1 m deeper
