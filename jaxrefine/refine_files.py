@@ -129,6 +129,9 @@ def match_frames(estimates: Estimates, images: ImageSequence) -> np.ndarray:
                 )
             out[k] = names[f]
         elif images.indices is not None:  # --frames: a frame index of the whole source
+            if int(f) not in images.indices:
+                raise InputError(f"{estimates.source}: estimate {k} has frame {f}, not one of "
+                                 f"the frames --frames selects of {images.source}")  # fmt: skip
             out[k] = images.indices.index(int(f))
         else:
             if not 0 <= int(f) < len(images):

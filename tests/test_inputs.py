@@ -1178,6 +1178,10 @@ def test_frames_select_part_of_a_folder_or_a_video(tmp_path):
         _, est, frame_of, *_ = read_inputs(video, tmp_path / "est.npz", model)
     assert frame_of.tolist() == [0, 1, 2]
     np.testing.assert_allclose(est.transl, p["transl"][[1, 3, 5]])
+    np.savez(tmp_path / "neg.npz", **p, frame=[1, 3, 5, -1, 0, 2])
+    with pytest.warns(UserWarning, match="2 estimates of frames"):  # frames 0 and 2
+        with pytest.raises(InputError, match="neg.npz: estimate 3 has frame -1, not one of"):
+            read_inputs(video, tmp_path / "neg.npz", model)
     crop = {"pose": np.zeros((6, 72)), "betas": p["betas"],
             "pred_cam": np.tile([0.9, 0, 0], (6, 1)), "box_center": np.tile([32, 24], (6, 1)),
             "box_size": np.full(6, 40.0),
