@@ -528,6 +528,10 @@ def test_a_phone_photo_is_read_upright_by_its_exif_orientation(tmp_path, tag, tu
     raw = read_images(tmp_path / "phone.jpg", exif=False)
     assert not raw.exif and _mean_error(raw[0] * 255, stored) < LOSSY_MEAN_TOL
     assert turned_upright(seq) == ["phone"] and turned_upright(raw) == []  # what refine reports
+    from jaxrefine.inputs.images import image_size  # the header's size, turned alike
+
+    assert image_size(tmp_path / "phone.jpg") == seq[0].shape[:2]
+    assert image_size(tmp_path / "phone.jpg", exif=False) == raw[0].shape[:2]
     Image.fromarray(stored).save(tmp_path / "plain.jpg", quality=95)  # no tag: as stored
     assert _mean_error(read_images(tmp_path / "plain.jpg")[0] * 255, stored) < LOSSY_MEAN_TOL
 
