@@ -1,7 +1,8 @@
 """Initial estimates in the formats people have, as camera-frame SMPL parameters.
 
-Accepted files (detected by their keys; ``.npz``, or ``.pkl`` holding a dict of arrays, plain
-or written by ``joblib.dump``, compressed or not: :mod:`jaxrefine.inputs.joblib_pickle`):
+Accepted files (detected by their keys; ``.npz``, or ``.pkl`` / ``.pk`` holding a dict of
+arrays, plain or written by ``joblib.dump``, compressed or not:
+:mod:`jaxrefine.inputs.joblib_pickle`):
 
 - jaxrefine result: ``format == "jaxrefine-result-v1"`` (:mod:`jaxrefine.io`);
 - pose, axis-angle: ``global_orient`` (N,3) + ``body_pose`` (N,69)/(N,23,3), or
@@ -218,7 +219,8 @@ def _read_arrays(path: Path) -> dict:
         if path.suffix in (".pkl", ".pickle", ".pk"):
             obj = _unpickle(path.read_bytes())
         else:
-            raise InputError(f"{path}: expected an .npz or .pkl file of SMPL parameters")
+            raise InputError(f"{path}: expected an .npz or .pkl / .pickle / .pk file of SMPL "
+                             "parameters")  # fmt: skip
     except InputError:
         raise
     except Exception as exc:
