@@ -25,14 +25,22 @@ def scan(raw: bytes) -> None:
     Raises:
       pickle.UnpicklingError: with what is wrong (callers add the file name).
     """
-    count, top = 0, -1
+    scan_stream(io.BytesIO(raw))
+
+
+def scan_stream(fh: io.BytesIO) -> None:
+    """:func:`scan` of the pickle that starts at ``fh``'s position (a stream may hold several
+    one after the other); the position is left where it was."""
+    count, top, start = 0, -1, fh.tell()
     try:
-        for op, arg, _ in pickletools.genops(io.BytesIO(raw)):
+        for op, arg, _ in pickletools.genops(fh):
             count += 1
             if op.name in ("PUT", "BINPUT", "LONG_BINPUT"):
                 top = max(top, int(arg))
     except Exception as exc:  # noqa: BLE001 - ValueError and friends from a malformed stream
         raise pickle.UnpicklingError(f"malformed pickle stream ({exc})") from None
+    finally:
+        fh.seek(start)
     if top >= count:
         raise pickle.UnpicklingError(
             f"pickle stores a memo entry at index {top} with only {count} opcodes"
