@@ -1023,9 +1023,10 @@ def main(argv: list[str]) -> int:
     a(
         "--estimates",
         default=None,
-        help="initial estimates (.npz / .pkl / .pk, or a folder of them, one per image and "
-        "named after it: SPIN, PARE, VIBE, HMR 2.0 / 4D-Humans, WHAM, ROMP, CLIFF, HybrIK, "
-        "any SMPL parameters; see docs); without them people are initialized from "
+        help="initial estimates (.npz / .npy / .pkl / .pk, or a folder of them, one per image "
+        "and named after it, or TRAM's results/<video>/: SPIN, PARE, VIBE, HMR 2.0 / "
+        "4D-Humans, WHAM, ROMP, CLIFF, HybrIK, TRAM, any SMPL parameters; see docs/FORMATS.md); "
+        "without them people are initialized from "
         "--keypoints when given, else detected by BlazePose (extra 'detect')",
     )
     a(

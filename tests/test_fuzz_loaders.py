@@ -917,6 +917,44 @@ def test_fuzz_romp_cliff_and_hybrik_estimates(tmp_path, how, maker):
     _outcome(f"{maker} estimates {name}", load, p, InputError, check)
 
 
+def _tram_arrays() -> dict:
+    """TRAM's track file of two frames (identity rotations, 5 m in front of the camera)."""
+    return {"pred_cam": np.ones((2, 3), np.float32), "pred_pose": np.zeros((2, 144), np.float32),
+            "pred_shape": np.zeros((2, 10), np.float32),
+            "pred_rotmat": np.tile(np.eye(3, dtype=np.float32), (2, 24, 1, 1)),
+            "pred_trans": np.tile([0.1, 0.2, 5.0], (2, 1, 1)).astype(np.float32),
+            "frame": np.arange(2)}  # fmt: skip
+
+
+def _tram_npy(arrays, torch) -> bytes:
+    """``np.save`` of the arrays as torch tensors (numeric ones; others as they are)."""
+    buf = io.BytesIO()
+    np.save(buf, {k: torch.from_numpy(np.ascontiguousarray(v))
+                  if isinstance(v, np.ndarray) and v.dtype.kind in "iufb" else v
+                  for k, v in arrays.items()}, allow_pickle=True)  # fmt: skip
+    return buf.getvalue()
+
+
+@settings(_FUZZ, max_examples=60)
+@given(how=_how())
+def test_fuzz_tram_estimates(tmp_path, how):
+    """TRAM's track files (torch tensors in a pickle, read without torch: their storages'
+    own pickles and raw bytes): damaged ones are refused by name."""
+    from jaxrefine.inputs import InputError, read_estimates
+
+    torch = pytest.importorskip("torch", reason="torch (extra 'ref') writes TRAM's tensors")
+    layer, kind, seed = how
+    arrays = _tram_arrays()
+    data = (_tram_npy(mutate_arrays(arrays, kind, seed), torch) if layer == "arrays"
+            else mutate_bytes(_tram_npy(arrays, torch), kind, seed))  # fmt: skip
+    p = tmp_path / "hps" / "hps_track_0.npy"
+    p.parent.mkdir(exist_ok=True)
+    p.write_bytes(data)
+    np.save(tmp_path / "camera.npy", {"img_focal": np.float64(500), "img_center": [200, 150]})
+    load = lambda path: read_estimates(path, image_size=lambda i: (300, 400))  # noqa: E731
+    _outcome("TRAM estimates .npy", load, p, InputError, _check_estimates)
+
+
 def _phalp_frames(mutation: str, seed: int) -> dict:
     """Two frames of a PHALP / 4D-Humans ``track.py`` file, with one structural mutation."""
     rng = np.random.default_rng(seed)

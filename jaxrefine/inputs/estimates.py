@@ -26,6 +26,8 @@ arrays, plain or written by ``joblib.dump``, compressed or not:
   position, its crop's focal);
 - ROMP's ``.npz`` of one image or its ``video_results.npz`` (:mod:`jaxrefine.inputs.romp_files`:
   its ``cam`` is a crop camera of the image padded to a square);
+- TRAM's ``hps_track_<k>.npy`` (``np.save`` of a dict of PyTorch tensors, read without torch),
+  a file or its ``hps`` folder, with its ``camera.npy`` (:mod:`jaxrefine.inputs.tram_files`);
 - a folder of such files, one per image and named after it (PARE's image output, ROMP's).
 
 A crop camera becomes a full-image pinhole camera with
@@ -52,7 +54,14 @@ from scipy.spatial.transform import Rotation
 
 from jaxrefine import safepickle
 from jaxrefine.camera import focal_from_image_size, weak_perspective_to_full
-from jaxrefine.inputs import cliff_files, hybrik_files, joblib_pickle, romp_files
+from jaxrefine.inputs import (
+    cliff_files,
+    hybrik_files,
+    joblib_pickle,
+    romp_files,
+    torch_pickle,
+    tram_files,
+)
 from jaxrefine.inputs.errors import InputError
 from jaxrefine.inputs.tracker_files import HMR2_FOCAL_PER_SIDE, TRACKER_FORMAT, flatten
 from jaxrefine.io import model_mismatch
@@ -71,7 +80,7 @@ MAX_VALUE = 1e8  # no parameter, translation or pixel is this large: a damaged f
 # box over the image side); a frame whose aspect differs by more than this is not the image
 # the regressor saw (float32 storage rounds at 1e-7)
 ORIG_CAM_ASPECT_TOL = 0.01
-ESTIMATE_SUFFIXES = (".npz", ".pkl", ".pickle", ".pk")
+ESTIMATE_SUFFIXES = (".npz", ".pkl", ".pickle", ".pk", ".npy")
 # how an Estimates' track ids were made (its tracks_from), in the words the report uses
 TRACKS_FROM = {
     "file": "the file's track ids",
@@ -202,9 +211,12 @@ def separate_tracks(est: Estimates, frame_of: np.ndarray, names, link=None) -> E
 
 
 class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles plain containers and numpy arrays only (a user's file may not run code)."""
+    """Unpickles plain containers, numpy arrays and PyTorch tensors (as numpy arrays:
+    :mod:`jaxrefine.inputs.torch_pickle`) only (a user's file may not run code)."""
 
     def find_class(self, module, name):
+        if (tensor := torch_pickle.find_class(module, name)) is not None:
+            return tensor
         if (module, name) in joblib_pickle.ARRAY_CLASSES:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
@@ -218,9 +230,11 @@ def _read_arrays(path: Path) -> dict:
             return _regressor_rows(_read_npz(path), path)
         if path.suffix in (".pkl", ".pickle", ".pk"):
             obj = _unpickle(path.read_bytes())
+        elif path.suffix == ".npy":
+            obj = _read_npy(io.BytesIO(path.read_bytes()))
         else:
-            raise InputError(f"{path}: expected an .npz or .pkl / .pickle / .pk file of SMPL "
-                             "parameters")  # fmt: skip
+            raise InputError(f"{path}: expected an .npz, .npy or .pkl / .pickle / .pk file of "
+                             "SMPL parameters")  # fmt: skip
     except InputError:
         raise
     except Exception as exc:
@@ -233,33 +247,48 @@ def _read_arrays(path: Path) -> dict:
 
 
 def _regressor_rows(arrays: dict, path: Path) -> dict:
-    """A file of ROMP's, CLIFF's or HybrIK's demo as their rows (one per estimate), any other
-    unchanged."""
+    """A file of ROMP's, CLIFF's, HybrIK's or TRAM's as their rows (one per estimate), any
+    other unchanged."""
     for known, rows in ((romp_files.is_romp, romp_files.romp_rows),
                         (cliff_files.is_cliff, cliff_files.cliff_rows),
                         (hybrik_files.is_hybrik, hybrik_files.hybrik_rows)):  # fmt: skip
         if known(arrays):
             return rows(arrays, path)
+    if tram_files.is_tram(arrays):
+        return tram_files.tram_rows(arrays, path, _read_dict_npy)
     return arrays
 
 
 def _read_npz(path: Path) -> dict:
     """Every member of an ``.npz``: arrays of numbers as numpy reads them, pickled objects
     (ROMP's ``np.savez(results=dict)``) through :func:`_unpickle`, running no code."""
-    out = {}
     with zipfile.ZipFile(path) as z:
-        for name in z.namelist():
-            fh = io.BytesIO(z.read(name))
-            version = np.lib.format.read_magic(fh)
-            header = {(1, 0): np.lib.format.read_array_header_1_0,
-                      (2, 0): np.lib.format.read_array_header_2_0}.get(version)  # fmt: skip
-            dtype = header(fh)[2] if header is not None else None
-            key = name.removesuffix(".npy")
-            if dtype is not None and dtype.hasobject:
-                out[key] = _unpickle(fh.read())
-            else:
-                out[key] = np.lib.format.read_array(io.BytesIO(fh.getvalue()), allow_pickle=False)
-    return out
+        return {name.removesuffix(".npy"): _read_npy(io.BytesIO(z.read(name)))
+                for name in z.namelist()}  # fmt: skip
+
+
+def _read_npy(fh: io.BytesIO):
+    """An ``.npy``'s array as numpy reads it, or, for a pickled object (``np.save`` of a dict),
+    the object through :func:`_unpickle` (0-d object arrays unwrapped), running no code."""
+    version = np.lib.format.read_magic(fh)
+    header = {(1, 0): np.lib.format.read_array_header_1_0,
+              (2, 0): np.lib.format.read_array_header_2_0}.get(version)  # fmt: skip
+    dtype = header(fh)[2] if header is not None else None
+    if dtype is not None and dtype.hasobject:
+        obj = _unpickle(fh.read())
+        return obj.item() if isinstance(obj, np.ndarray) and obj.shape == () else obj
+    return np.lib.format.read_array(io.BytesIO(fh.getvalue()), allow_pickle=False)
+
+
+def _read_dict_npy(path: Path) -> dict:
+    """A file written by ``np.save`` of a dict (TRAM's ``camera.npy``), naming it on failure."""
+    try:
+        obj = _read_npy(io.BytesIO(path.read_bytes()))
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable .npy file ({exc})") from exc
+    if not isinstance(obj, dict):
+        raise InputError(f"{path}: expected np.save of a dict, got {type(obj).__name__}")
+    return obj
 
 
 def _unpickle(raw: bytes):
@@ -451,6 +480,21 @@ def _romp_camera_transl(arrays, n, intrinsics, image_size, path) -> np.ndarray:
     return out
 
 
+def _check_tram(transl: np.ndarray, intr: np.ndarray, size_of, path: Path) -> None:
+    """TRAM's translations are for the focal of its ``camera.npy`` (or the user's): without
+    either they are refused; with the images' sizes, the bodies must land in them."""
+    if not np.all(np.isfinite(intr)):
+        raise InputError(
+            f"{path}: TRAM's translations were made for the focal in its "
+            f"{tram_files.CAMERA_FILE}, which is neither in the folder above (TRAM's "
+            "results/<video>/) nor beside it: keep the file there, or give that focal and "
+            "principal point with --intrinsics"
+        )
+    if size_of is not None:
+        sizes = np.array([size_of(i) for i in range(len(transl))], np.float64).reshape(-1, 2)
+        tram_files.check_camera(transl, intr, sizes, path)
+
+
 def _check_lengths(path: Path, **arrays: np.ndarray) -> int:
     sizes = {k: len(v) for k, v in arrays.items()}
     if len(set(sizes.values())) != 1:
@@ -481,6 +525,8 @@ def read_estimates(
         with another model (``model_id``, gender, number of betas) is refused.
     """
     path = Path(path)
+    if path.is_dir() and (tracks := tram_files.track_files(path)):
+        return _read_tracks(path, tracks, image_size, num_betas, intrinsics, model)
     if path.is_dir():
         return _read_folder(path, image_size, num_betas, intrinsics, model)
     return _read_file(path, _read_arrays(path), image_size, num_betas, intrinsics, model)
@@ -495,6 +541,15 @@ def _read_file(path: Path, arrays: dict, image_size, num_betas, intrinsics, mode
         raise InputError(f"{path}: {exc}") from None
     except (ValueError, TypeError, IndexError) as exc:
         raise InputError(f"{path}: inconsistent estimates ({type(exc).__name__}: {exc})") from None
+
+
+def _read_tracks(folder: Path, files: list[Path], image_size, num_betas, intrinsics,
+                 model) -> Estimates:  # fmt: skip
+    """TRAM's folder of track files (:func:`~jaxrefine.inputs.tram_files.track_files`), each
+    file a person's frames, read in the order of their track numbers."""
+    parts = [_read_file(f, _read_arrays(f), image_size, num_betas, intrinsics, model)
+             for f in files]  # fmt: skip
+    return dataclasses.replace(concat_estimates(parts), source=str(folder))
 
 
 def _read_folder(folder: Path, image_size, num_betas, intrinsics, model) -> Estimates:
@@ -565,6 +620,8 @@ def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
         transl = _float(arrays, tkey, path).reshape(n, 3)
         if fmt == "jaxrefine" and "camera_t" in arrays:
             transl = transl + _float(arrays, "camera_t", path).reshape(n, 3)
+        if arrays.get(TRACKER_FORMAT) == "tram":
+            _check_tram(transl, intr, size_of, path)
     else:
         raise InputError(
             f"{path}: no camera found; expected a translation ({', '.join(TRANSL_KEYS)}) or a "

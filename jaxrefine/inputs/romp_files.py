@@ -55,15 +55,8 @@ ROMP_PJ2D_TOL = 0.2
 def is_romp(arrays: dict) -> bool:
     """An ``.npz`` of ROMP's (or BEV's): a single ``results`` entry holding a dict."""
     return set(arrays) <= {"results", "sequence_results"} and isinstance(
-        _item(arrays.get("results")), dict
+        arrays.get("results"), dict
     )
-
-
-def _item(a):
-    """The object a 0-d object array holds (``np.savez`` of a dict), else ``a``."""
-    if isinstance(a, np.ndarray) and a.dtype == object and a.shape == ():
-        return a.item()
-    return a
 
 
 def romp_rows(arrays: dict, path: Path) -> dict:
@@ -76,11 +69,11 @@ def romp_rows(arrays: dict, path: Path) -> dict:
     Raises:
       InputError: BEV's bodies, a root-aligned file, damaged entries (naming ``path``).
     """
-    results = _item(arrays["results"])
+    results = arrays["results"]
     if all(k in results for k in ROMP_KEYS):
         frames = [(None, results)]
     else:
-        frames = [(str(k), _item(v)) for k, v in results.items() if v is not None]
+        frames = [(str(k), v) for k, v in results.items() if v is not None]
         if not frames or not all(isinstance(v, dict) and all(k in v for k in ROMP_KEYS)
                                  for _, v in frames):  # fmt: skip
             raise InputError(f"{path}: a 'results' entry that is neither ROMP's output of one "
