@@ -1023,8 +1023,8 @@ def main(argv: list[str]) -> int:
     a(
         "--estimates",
         default=None,
-        help="initial estimates (.npz / .npy / .pkl / .pk, or a folder of them, one per image "
-        "and named after it, or TRAM's results/<video>/: SPIN, PARE, VIBE, HMR 2.0 / "
+        help="initial estimates (.npz / .npy / .pkl / .pk / .pt, or a folder of them, one per "
+        "image and named after it, or TRAM's results/<video>/: SPIN, PARE, VIBE, HMR 2.0 / "
         "4D-Humans, WHAM, ROMP, CLIFF, HybrIK, TRAM, any SMPL parameters; see docs/FORMATS.md); "
         "without them people are initialized from "
         "--keypoints when given, else detected by BlazePose (extra 'detect')",

@@ -20,6 +20,7 @@ import io
 import json
 import pickle
 import re
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -953,6 +954,51 @@ def test_fuzz_tram_estimates(tmp_path, how):
     np.save(tmp_path / "camera.npy", {"img_focal": np.float64(500), "img_center": [200, 150]})
     load = lambda path: read_estimates(path, image_size=lambda i: (300, 400))  # noqa: E731
     _outcome("TRAM estimates .npy", load, p, InputError, _check_estimates)
+
+
+def _torch_save(arrays, torch, pkl_kind=None, seed=0) -> bytes:
+    """``torch.save`` of the arrays as tensors (numeric ones; others as they are); with
+    ``pkl_kind``, its ``data.pkl`` mutated and the archive written again (checksums made
+    anew, so that the mutation reaches the unpickler)."""
+    buf = io.BytesIO()
+    torch.save({k: torch.from_numpy(np.ascontiguousarray(v))
+                if isinstance(v, np.ndarray) and v.dtype.kind in "iufb" else v
+                for k, v in arrays.items()}, buf)  # fmt: skip
+    if pkl_kind is None:
+        return buf.getvalue()
+    out = io.BytesIO()
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith("/data.pkl"):
+                data = mutate_bytes(data, pkl_kind, seed)
+            dst.writestr(info.filename, data)
+    return out.getvalue()
+
+
+@settings(_FUZZ, max_examples=60)
+@given(how=_how(), in_pickle=st.booleans())
+def test_fuzz_torch_save_estimates(tmp_path, how, in_pickle):
+    """``torch.save`` files of SMPL parameters (a zip archive: its pickle's persistent ids
+    and the storages' raw members, read without torch): damaged ones are refused by name,
+    the whole file's bytes or, checksums made anew, its pickle's."""
+    from jaxrefine.inputs import InputError, read_estimates
+
+    torch = pytest.importorskip("torch", reason="torch (extra 'ref') writes the file")
+    layer, kind, seed = how
+    arrays = {"global_orient": np.tile([np.pi, 0, 0], (2, 1)), "body_pose": np.zeros((2, 69)),
+              "betas": np.zeros((2, 10), np.float32), "transl": np.tile([0.1, 0.2, 5.0], (2, 1)),
+              "focal_length": np.float64(500), "frame": np.arange(2)}  # fmt: skip
+    if layer == "arrays":
+        data = _torch_save(mutate_arrays(arrays, kind, seed), torch)
+    elif in_pickle:
+        data = _torch_save(arrays, torch, kind, seed)
+    else:
+        data = mutate_bytes(_torch_save(arrays, torch), kind, seed)
+    p = tmp_path / "est.pt"
+    p.write_bytes(data)
+    load = lambda path: read_estimates(path, image_size=lambda i: (300, 400))  # noqa: E731
+    _outcome("torch.save estimates .pt", load, p, InputError, _check_estimates)
 
 
 def _phalp_frames(mutation: str, seed: int) -> dict:

@@ -1,10 +1,8 @@
-"""TRAM's results (``np.save`` of dicts of PyTorch tensors) read without torch: the tensors
-against torch's own pickling, the bodies against TRAM's camera, the refusals by name."""
+"""TRAM's results (``np.save`` of dicts of PyTorch tensors) read without torch: the bodies
+against TRAM's camera, the refusals by name (the tensors themselves: test_torch_files.py)."""
 
 from __future__ import annotations
 
-import io
-import pickle
 import subprocess
 import sys
 
@@ -15,7 +13,6 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from jaxrefine.inputs import InputError, read_estimates
-from jaxrefine.inputs.estimates import _read_npy
 
 torch = pytest.importorskip("torch", reason="torch (extra 'ref') writes TRAM's tensors")
 pytestmark = pytest.mark.ref
@@ -25,30 +22,6 @@ ROTATION_TOL = 1e-5
 # float32 vertices at ~5 m and focal ~1,000 px: ~1e-4 px of rounding between the two sides
 PIXEL_TOL = 1e-2
 SIZE = (360, 640)  # (h, w) of the frames TRAM read
-
-
-def _tensor_cases() -> dict:
-    x = torch.randn(5, 24, 3, 3, generator=torch.Generator().manual_seed(0))
-    return {"contiguous": x, "transposed": x.transpose(1, 3), "sliced": x[1:4, ::2, 1],
-            "int64": torch.arange(7), "float64 0-d": torch.tensor(3.5, dtype=torch.float64),
-            "empty": torch.zeros(0, 3), "float16": torch.randn(4).half(),
-            "bool": torch.tensor([True, False]), "uint8": torch.arange(5, dtype=torch.uint8),
-            "int32": torch.arange(6, dtype=torch.int32).reshape(2, 3).t(),
-            "requires_grad": torch.randn(3, requires_grad=True),
-            "shared storage": x[2].reshape(-1)[5:9]}  # fmt: skip
-
-
-def test_tensors_in_a_pickle_are_read_as_torch_wrote_them():
-    """Every dtype numpy has, views with offsets and strides, 0-d and empty tensors, inside
-    ``np.save`` of a dict (TRAM's way): the same values, dtype and shape as torch's."""
-    cases = _tensor_cases()
-    buf = io.BytesIO()
-    np.save(buf, cases, allow_pickle=True)
-    got = _read_npy(io.BytesIO(buf.getvalue()))
-    for name, t in cases.items():
-        want = t.detach().numpy()
-        assert got[name].dtype == want.dtype and got[name].shape == want.shape, name
-        np.testing.assert_array_equal(got[name], want, err_msg=name)
 
 
 def _tram_track(model, rng, frames, transl_xy=0.1):
@@ -204,18 +177,3 @@ def test_tram_output_plans_a_run(tmp_path):
     p = got["plan"]
     assert (p["estimates"], p["tracks"], p["images_with_people"]) == (6, 2, 4)
     assert got["settings"]["estimates_format"] == "tram" and not (tmp_path / "out").exists()
-
-
-def test_a_storage_that_lies_about_its_size_is_refused():
-    """A storage whose data ends early or whose view reaches past it is refused (a damaged
-    file may not read memory or allocate what it declares)."""
-    from jaxrefine.inputs.estimates import _unpickle
-
-    raw = pickle.dumps({"t": torch.arange(6, dtype=torch.float32)})
-    cut = raw.replace(b"\x06\x00\x00\x00\x00\x00\x00\x00", b"\x07\x00\x00\x00\x00\x00\x00\x00")
-    with pytest.raises(pickle.UnpicklingError, match="storage of 6 elements whose data "
-                       "declares 7"):  # fmt: skip
-        _unpickle(cut)
-    view = pickle.dumps({"t": torch.arange(6.0)[4:]}).replace(b"K\x04K\x02\x85", b"K\x04K\x09\x85")
-    with pytest.raises(pickle.UnpicklingError, match="beyond its storage"):
-        _unpickle(view)

@@ -2,7 +2,8 @@
 
 Accepted files (detected by their keys; ``.npz``, or ``.pkl`` / ``.pk`` holding a dict of
 arrays, plain or written by ``joblib.dump``, compressed or not:
-:mod:`jaxrefine.inputs.joblib_pickle`):
+:mod:`jaxrefine.inputs.joblib_pickle`; or ``.pt`` / ``.pth`` written by ``torch.save``,
+read without torch: :mod:`jaxrefine.inputs.torch_pickle`):
 
 - jaxrefine result: ``format == "jaxrefine-result-v1"`` (:mod:`jaxrefine.io`);
 - pose, axis-angle: ``global_orient`` (N,3) + ``body_pose`` (N,69)/(N,23,3), or
@@ -80,7 +81,7 @@ MAX_VALUE = 1e8  # no parameter, translation or pixel is this large: a damaged f
 # box over the image side); a frame whose aspect differs by more than this is not the image
 # the regressor saw (float32 storage rounds at 1e-7)
 ORIG_CAM_ASPECT_TOL = 0.01
-ESTIMATE_SUFFIXES = (".npz", ".pkl", ".pickle", ".pk", ".npy")
+ESTIMATE_SUFFIXES = (".npz", ".pkl", ".pickle", ".pk", ".npy", ".pt", ".pth")
 # how an Estimates' track ids were made (its tracks_from), in the words the report uses
 TRACKS_FROM = {
     "file": "the file's track ids",
@@ -232,15 +233,23 @@ def _read_arrays(path: Path) -> dict:
             obj = _unpickle(path.read_bytes())
         elif path.suffix == ".npy":
             obj = _read_npy(io.BytesIO(path.read_bytes()))
+        elif path.suffix in (".pt", ".pth"):
+            obj = torch_pickle.load_zip(path.read_bytes(), joblib_pickle.ARRAY_CLASSES)
         else:
-            raise InputError(f"{path}: expected an .npz, .npy or .pkl / .pickle / .pk file of "
-                             "SMPL parameters")  # fmt: skip
+            raise InputError(f"{path}: expected an .npz, .npy, .pkl / .pickle / .pk or .pt / "
+                             ".pth file of SMPL parameters")  # fmt: skip
     except InputError:
         raise
     except Exception as exc:
         raise InputError(f"{path}: not a readable {path.suffix} file ({exc})") from exc
     if not isinstance(obj, dict):
         raise InputError(f"{path}: expected a dict of arrays, got {type(obj).__name__}")
+    if isinstance(obj.get("smpl_params_incam"), dict):
+        raise InputError(
+            f"{path}: GVHMR's results (smpl_params_incam): SMPL-X bodies, whose joints and "
+            "shape space differ from SMPL's; jaxrefine refines SMPL-layout bodies (convert "
+            "them to SMPL first, e.g. with smplx's transfer_model)"
+        )
     if isinstance(obj.get("smpl_params"), dict):  # 4D-Humans nests the SMPL parameters
         obj = {**{k: v for k, v in obj.items() if k != "smpl_params"}, **obj["smpl_params"]}
     return _regressor_rows(flatten(obj, path), path)
