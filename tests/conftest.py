@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,27 @@ def dense_only_optimizer(monkeypatch):
     monkeypatch.setitem(registry.OPTIMIZERS, "lgd-dense-only", factory)
     monkeypatch.setattr(registry, "BY_DATA_KIND", {*registry.BY_DATA_KIND, "lgd-dense-only"})
     return "lgd-dense-only"
+
+
+# Python code that makes ``import torch`` fail (put first in a subprocess's program)
+_NO_TORCH = """import sys
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] == 'torch':
+            raise ImportError('no torch here')
+sys.meta_path.insert(0, NoTorch())
+"""
+
+
+@pytest.fixture
+def without_torch():
+    """Runs Python ``code`` in a subprocess where ``import torch`` fails (a user's install
+    without the 'ref' extra) and returns its stdout; a failure shows the subprocess's stderr."""
+
+    def run(code: str) -> str:
+        out = subprocess.run([sys.executable, "-c", _NO_TORCH + code], capture_output=True,
+                             text=True)  # fmt: skip
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout
+
+    return run

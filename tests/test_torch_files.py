@@ -7,8 +7,6 @@ from __future__ import annotations
 import collections
 import io
 import pickle
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
@@ -101,22 +99,15 @@ def test_estimates_from_a_torch_save_file(tmp_path):
     assert len(read_estimates(tmp_path / "est.pth", image_size=lambda i: SIZE)) == 3
 
 
-def test_torch_save_files_are_read_without_torch(tmp_path):
+def test_torch_save_files_are_read_without_torch(tmp_path, without_torch):
     """The reader imports no torch: a Python where ``import torch`` fails reads the file."""
     torch.save({k: torch.from_numpy(np.asarray(v)) for k, v in _smpl_params().items()},
                tmp_path / "est.pt")  # fmt: skip
-    code = ("import sys\n"
-            "class NoTorch:\n"
-            "    def find_spec(self, name, path=None, target=None):\n"
-            "        if name.split('.')[0] == 'torch':\n"
-            "            raise ImportError('no torch here')\n"
-            "sys.meta_path.insert(0, NoTorch())\n"
-            "from jaxrefine.inputs import read_estimates\n"
-            f"est = read_estimates({str(tmp_path / 'est.pt')!r}, image_size=lambda k: {SIZE})\n"
-            "print(len(est), 'torch' in sys.modules)")  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["3", "False"]
+    out = without_torch("from jaxrefine.inputs import read_estimates\n"
+                        f"est = read_estimates({str(tmp_path / 'est.pt')!r}, "
+                        f"image_size=lambda k: {SIZE})\n"
+                        "print(len(est), 'torch' in sys.modules)")  # fmt: skip
+    assert out.split() == ["3", "False"]
 
 
 def _gvhmr_results(n: int = 4) -> dict:

@@ -3,9 +3,6 @@ against TRAM's camera, the refusals by name (the tensors themselves: test_torch_
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import imageio.v3 as iio
 import jax
 import numpy as np
@@ -101,23 +98,16 @@ def _pixels(k, X):
     return k[:2] * X[:, :2] / X[:, 2:] + k[2:]
 
 
-def test_tram_files_are_read_without_torch(tmp_path):
+def test_tram_files_are_read_without_torch(tmp_path, without_torch):
     """The reader imports no torch: a Python where ``import torch`` fails reads the files."""
     from jaxrefine.smpl_io import load_body_model
 
     _write_tram(tmp_path / "clip", load_body_model(), np.random.default_rng(1))
-    code = ("import sys\n"
-            "class NoTorch:\n"
-            "    def find_spec(self, name, path=None, target=None):\n"
-            "        if name.split('.')[0] == 'torch':\n"
-            "            raise ImportError('no torch here')\n"
-            "sys.meta_path.insert(0, NoTorch())\n"
-            "from jaxrefine.inputs import read_estimates\n"
-            f"est = read_estimates({str(tmp_path / 'clip')!r}, image_size=lambda k: {SIZE})\n"
-            "print(len(est), est.fmt, 'torch' in sys.modules)")  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["6", "tram", "False"]
+    out = without_torch("from jaxrefine.inputs import read_estimates\n"
+                        f"est = read_estimates({str(tmp_path / 'clip')!r}, "
+                        f"image_size=lambda k: {SIZE})\n"
+                        "print(len(est), est.fmt, 'torch' in sys.modules)")  # fmt: skip
+    assert out.split() == ["6", "tram", "False"]
 
 
 def test_tram_files_refused_by_name(tmp_path):
