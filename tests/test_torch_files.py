@@ -47,9 +47,10 @@ def _saved(obj) -> bytes:
 
 
 def test_tensors_in_a_pickle_are_read_as_torch_wrote_them():
-    """Every dtype numpy has, views with offsets and strides, 0-d and empty tensors, inside
-    ``np.save`` of a dict (TRAM's way): the same values, dtype and shape as torch's."""
-    cases = _tensor_cases()
+    """Every dtype numpy has, views with offsets and strides, 0-d and empty tensors, a
+    parameter, inside ``np.save`` of a dict (TRAM's way): the same values, dtype and shape
+    as torch's."""
+    cases = {**_tensor_cases(), "param": torch.nn.Parameter(torch.randn(2, 3))}
     buf = io.BytesIO()
     np.save(buf, cases, allow_pickle=True)
     _assert_same(_read_npy(io.BytesIO(buf.getvalue())), cases)

@@ -20,9 +20,10 @@ A ``torch.save`` file (``torch.serialization._save``, read from PyTorch's code a
 against torch in ``tests/test_torch_files.py``) is a zip archive whose members lie, stored
 without compression, under one folder ``<name>/``: ``data.pkl`` the object, each storage a
 persistent id ``("storage", torch.FloatStorage, key, location, numel)``; ``data/<key>`` the
-storage's raw bytes; ``byteorder`` ("little"; missing in files of PyTorch < 1.13, which wrote
-little-endian on the machines people use). Tensors are ``_rebuild_tensor_v2`` as above,
-``nn.Parameter`` ``torch._utils._rebuild_parameter(tensor, requires_grad, hooks)``. Only
+storage's raw bytes; ``byteorder`` ("little"; missing in files of older PyTorch, read as
+little-endian, the byte order of the machines people run it on). Tensors are
+``_rebuild_tensor_v2`` as above, ``nn.Parameter`` (in either kind of file)
+``torch._utils._rebuild_parameter(tensor, requires_grad, hooks)``. Only
 stored members are read (torch compresses none), so no member holds more bytes than the file;
 the older whole-file legacy format (``_use_new_zipfile_serialization=False``) is refused.
 
@@ -52,8 +53,6 @@ STORAGE_DTYPES = {
     "IntStorage": "<i4", "ShortStorage": "<i2", "CharStorage": "i1", "ByteStorage": "u1",
     "BoolStorage": "?", "ComplexDoubleStorage": "<c16", "ComplexFloatStorage": "<c8",
 }  # fmt: skip
-# how a tensor pickles outside torch.save (what find_class maps to the functions below)
-TENSOR_NAMES = {("torch._utils", "_rebuild_tensor_v2"), ("torch.storage", "_load_from_bytes")}
 ZIP_MAGIC = b"PK\x03\x04"
 # a tensor may repeat its storage's elements (stride 0: an expanded tensor) but a regressor's
 # output never holds this many times its storage: a larger one is a damaged size, which would
@@ -62,7 +61,8 @@ MAX_REPEAT = 64
 
 
 class Storage:
-    """A storage read from the legacy format: its elements as a flat numpy array."""
+    """A storage (of the legacy format or a ``torch.save`` archive): its elements as a flat
+    numpy array."""
 
     def __init__(self, data: np.ndarray):
         self.data = data
@@ -74,6 +74,8 @@ def find_class(module: str, name: str):
         return load_storage
     if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
         return rebuild_tensor
+    if (module, name) == ("torch._utils", "_rebuild_parameter"):
+        return rebuild_parameter
     return None
 
 
@@ -266,10 +268,8 @@ class _ZipUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (storage := _storage_class(module, name)) is not None:
             return storage
-        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
-            return rebuild_tensor
-        if (module, name) == ("torch._utils", "_rebuild_parameter"):
-            return rebuild_parameter
+        if (tensor := find_class(module, name)) is not None:
+            return tensor
         if (module, name) == ("collections", "OrderedDict"):
             return collections.OrderedDict
         if (module, name) == ("_codecs", "encode"):
