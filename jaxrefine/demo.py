@@ -251,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     import logging
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("jaxrefine").setLevel(logging.INFO)  # not JAX's own INFO lines
     from jaxrefine.data.contact_sheet import contact_sheet
     from jaxrefine.data.poses import (
         DEMO_POSES_PATH,

@@ -173,24 +173,34 @@ def egl_available(device_index: int = 0) -> bool:
 
 
 def _resolve_backend(backend: str, rasterizer, device_index: int):
-    """Return ("egl", rasterizer) or ("jax", None); log the choice."""
+    """Return ("egl", rasterizer) or ("jax", None); log the choice (once per process at
+    INFO, every later call at DEBUG: a run traces its renderings many times)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "jax":
-        logger.info("rasterize: JAX backend (requested)")
+        _log_choice("rasterize: JAX backend (requested)")
         return "jax", None
     if rasterizer is not None:
-        logger.info("rasterize: EGL backend (%s)", rasterizer.renderer)
+        _log_choice(f"rasterize: EGL backend ({rasterizer.renderer})")
         return "egl", rasterizer
     try:
         raster = default_rasterizer(device_index)
     except EGLUnavailableError as e:
         if backend == "egl":
             raise
-        logger.warning("rasterize: no EGL context (%s); using the JAX backend", e)
+        _log_choice(f"rasterize: no EGL context ({e}); using the JAX backend", logging.WARNING)
         return "jax", None
-    logger.info("rasterize: EGL backend (%s)", raster.renderer)
+    _log_choice(f"rasterize: EGL backend ({raster.renderer})")
     return "egl", raster
+
+
+_LOGGED_CHOICES: set[str] = set()
+
+
+def _log_choice(message: str, level: int = logging.INFO) -> None:
+    """``message`` at ``level`` the first time, at DEBUG after."""
+    logger.log(level if message not in _LOGGED_CHOICES else logging.DEBUG, message)
+    _LOGGED_CHOICES.add(message)
 
 
 # --------------------------------------------------------------------------- validation

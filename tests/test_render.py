@@ -252,7 +252,8 @@ def test_outputs_have_no_gradient_and_validation():
         render.rasterize(verts[0], faces, cams, H, W, "egl")
 
 
-def test_egl_unavailable_raises_with_packages_and_auto_falls_back(caplog):
+def test_egl_unavailable_raises_with_packages_and_auto_falls_back(caplog, monkeypatch):
+    monkeypatch.setattr(render, "_LOGGED_CHOICES", set())  # as in a fresh process
     verts = jnp.array([[-0.5, -0.4, 2.0], [0.6, -0.3, 2.5], [0.0, 0.5, 3.0]])
     faces = jnp.array([[0, 1, 2]])
     cam = Camera.create(50.0, 50.0, 16.0, 16.0)
@@ -312,12 +313,17 @@ def test_truncated_jax_fallback_is_flagged():
 
 
 @pytest.mark.egl
-def test_auto_logs_egl(caplog):
+def test_auto_logs_egl_once(caplog, monkeypatch):
+    """The backend chosen is logged at INFO the first time in a process, at DEBUG after (a
+    run traces its renderings many times: one line, not one per trace)."""
     _need_egl()
+    monkeypatch.setattr(render, "_LOGGED_CHOICES", set())  # as in a fresh process
     verts, faces, cams = _scenes()
-    with caplog.at_level(logging.INFO, logger="jaxrefine.render"):
-        render.rasterize(verts[0], faces, jax.tree.map(lambda x: x[0], cams), H, W)
-    assert "EGL backend" in caplog.text
+    with caplog.at_level(logging.DEBUG, logger="jaxrefine.render"):
+        for _ in range(2):
+            render.rasterize(verts[0], faces, jax.tree.map(lambda x: x[0], cams), H, W)
+    levels = [r.levelno for r in caplog.records if "EGL backend" in r.getMessage()]
+    assert levels == [logging.INFO, logging.DEBUG]
 
 
 # --------------------------------------------------------------------------- gradients

@@ -385,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"])
     ap.add_argument("--overwrite", action="store_true")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    logging.getLogger("jaxrefine").setLevel(logging.INFO)  # not JAX's own INFO lines
     model = load_body_model()
     poses = load_poses(model, args.poses, args.mocap)
     cfg = GeneratorConfig(
