@@ -1025,7 +1025,8 @@ def main(argv: list[str]) -> int:
         default=None,
         help="initial estimates (.npz / .npy / .pkl / .pk / .pt, or a folder of them, one per "
         "image and named after it, or TRAM's results/<video>/: SPIN, PARE, VIBE, HMR 2.0 / "
-        "4D-Humans, WHAM, ROMP, CLIFF, HybrIK, TRAM, any SMPL parameters; see docs/FORMATS.md); "
+        "4D-Humans, WHAM, ROMP, CLIFF, HybrIK, TRAM, FrankMocap, any SMPL parameters; see "
+        "docs/FORMATS.md); "
         "without them people are initialized from "
         "--keypoints when given, else detected by BlazePose (extra 'detect')",
     )

@@ -1001,6 +1001,53 @@ def test_fuzz_torch_save_estimates(tmp_path, how, in_pickle):
     _outcome("torch.save estimates .pt", load, p, InputError, _check_estimates)
 
 
+def _frankmocap_person(model) -> dict:
+    """One person of FrankMocap's prediction file: an upright body in the rest pose, its
+    camera and crop, and its joints drawn as FrankMocap draws them (OpenPose 1-14 from the
+    body model's joints: the reader's check passes)."""
+    from jaxrefine.body_model import posed_joints
+    from jaxrefine.inputs.frankmocap_files import OPENPOSE_FROM_SMPL, draw_joints
+
+    pose = np.zeros((24, 3), np.float32)
+    pose[0] = [np.pi, 0, 0]
+    joints = np.asarray(posed_joints(model, pose, np.zeros(model.num_betas, np.float32)))
+    cam, box = np.array([0.9, 0.05, 0.1]), np.array([120.0, 40.0, 224 / 260])
+    spin49 = np.zeros((49, 3))
+    spin49[1:15, :2] = draw_joints(joints[list(OPENPOSE_FROM_SMPL)], cam, box, (300, 400))
+    rotmat = np.tile(np.eye(3, dtype=np.float32), (1, 24, 1, 1))
+    rotmat[0, 0] = np.diag([1.0, -1.0, -1.0])
+    return {"pred_rotmat": rotmat, "pred_betas": np.zeros((1, 10), np.float32),
+            "pred_camera": cam.astype(np.float32), "bbox_top_left": box[:2],
+            "bbox_scale_ratio": np.float64(box[2]), "pred_joints_img": spin49,
+            "faces": np.zeros((2, 3), np.int64)}  # fmt: skip
+
+
+@settings(_FUZZ, max_examples=60)
+@given(how=_how())
+def test_fuzz_frankmocap_estimates(tmp_path, how):
+    """FrankMocap's prediction pickles (an OrderedDict of the run with a list of people's
+    dicts, checked against its drawing of the joints): damaged ones are refused by name."""
+    from collections import OrderedDict
+
+    from jaxrefine.inputs import InputError, read_estimates
+
+    layer, kind, seed = how
+    model = load_body_model()
+    person = _frankmocap_person(model)
+    if layer == "arrays":
+        person = mutate_arrays(person, kind, seed)
+    data = pickle.dumps(OrderedDict(demo_type="body", smpl_type="smpl", image_path="/x/a.jpg",
+                                    body_bbox_list=[], hand_bbox_list=[None], save_mesh=False,
+                                    pred_output_list=[person]))  # fmt: skip
+    if layer != "arrays":
+        data = mutate_bytes(data, kind, seed)
+    p = tmp_path / "a_prediction_result.pkl"
+    p.write_bytes(data)
+    load = lambda path: read_estimates(path, image_size=lambda i: (300, 400),  # noqa: E731
+                                       model=model)  # fmt: skip
+    _outcome("FrankMocap estimates .pkl", load, p, InputError, _check_estimates)
+
+
 def _phalp_frames(mutation: str, seed: int) -> dict:
     """Two frames of a PHALP / 4D-Humans ``track.py`` file, with one structural mutation."""
     rng = np.random.default_rng(seed)

@@ -27,6 +27,9 @@ read without torch: :mod:`jaxrefine.inputs.torch_pickle`):
   position, its crop's focal);
 - ROMP's ``.npz`` of one image or its ``video_results.npz`` (:mod:`jaxrefine.inputs.romp_files`:
   its ``cam`` is a crop camera of the image padded to a square);
+- FrankMocap's ``mocap/<image>_prediction_result.pkl`` (body module, SMPL; a folder of them)
+  (:mod:`jaxrefine.inputs.frankmocap_files`: its ``s * X + t`` crop camera, checked against
+  its drawing of the joints);
 - TRAM's ``hps_track_<k>.npy`` (``np.save`` of a dict of PyTorch tensors, read without torch),
   a file or its ``hps`` folder, with its ``camera.npy`` (:mod:`jaxrefine.inputs.tram_files`);
 - a folder of such files, one per image and named after it (PARE's image output, ROMP's).
@@ -57,6 +60,7 @@ from jaxrefine import safepickle
 from jaxrefine.camera import focal_from_image_size, weak_perspective_to_full
 from jaxrefine.inputs import (
     cliff_files,
+    frankmocap_files,
     hybrik_files,
     joblib_pickle,
     romp_files,
@@ -244,6 +248,8 @@ def _read_arrays(path: Path) -> dict:
         raise InputError(f"{path}: not a readable {path.suffix} file ({exc})") from exc
     if not isinstance(obj, dict):
         raise InputError(f"{path}: expected a dict of arrays, got {type(obj).__name__}")
+    if frankmocap_files.is_frankmocap(obj):
+        return frankmocap_files.frankmocap_rows(obj, path)
     if isinstance(obj.get("smpl_params_incam"), dict):
         raise InputError(
             f"{path}: GVHMR's results (smpl_params_incam): SMPL-X bodies, whose joints and "
@@ -468,6 +474,27 @@ def _hybrik_transl(arrays, go, bp, betas, model, path) -> np.ndarray:
     return root - pelvis
 
 
+def _check_frankmocap(arrays, go, bp, betas, model, image_size, path) -> None:
+    """FrankMocap's bodies (:mod:`jaxrefine.inputs.frankmocap_files`) drawn with its own
+    camera, the run's body model posed as read, against its drawing of SMPL's joints."""
+    import jax
+
+    from jaxrefine.body_model import posed_joints
+
+    if model is None:
+        raise InputError(f"{path}: FrankMocap's file is checked against its joints with the "
+                         "body model: give it")  # fmt: skip
+    pose = np.concatenate([go[:, None], bp], 1).astype(np.float32)
+    b = _fit_betas(np.asarray(betas), model.num_betas, path).astype(np.float32)
+    joints = np.asarray(jax.vmap(lambda p, x: posed_joints(model, p, x))(pose, b), np.float64)
+    cams, boxes = _float(arrays, "frank_camera", path), _float(arrays, "frank_box", path)
+    picked, draw = list(frankmocap_files.OPENPOSE_FROM_SMPL), frankmocap_files.draw_joints
+    ours = np.stack([draw(joints[i, picked], cams[i], boxes[i], image_size(i))
+                     for i in range(len(pose))])  # fmt: skip
+    theirs = _float(arrays, "frank_joints", path)[:, 1:15]
+    frankmocap_files.check_joints(ours, theirs, path)
+
+
 def _romp_camera_transl(arrays, n, intrinsics, image_size, path) -> np.ndarray:
     """ROMP's ``cam`` (:mod:`jaxrefine.inputs.romp_files`): SPIN's crop camera of the square
     ROMP padded the image to; checked against ROMP's own drawing of its joints."""
@@ -625,6 +652,8 @@ def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
         transl, fmt = _orig_camera_transl(arrays, n, intr, size_of, path), "crop-camera"
     elif "pred_cam" in arrays and tkey is None:
         transl, fmt = _crop_camera_transl(arrays, n, intr, size_of, path), "crop-camera"
+        if "frank_joints" in arrays:
+            _check_frankmocap(arrays, go, bp, betas, model, size_of, path)
     elif tkey is not None:
         transl = _float(arrays, tkey, path).reshape(n, 3)
         if fmt == "jaxrefine" and "camera_t" in arrays:
