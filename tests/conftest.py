@@ -79,3 +79,24 @@ def without_torch():
         return out.stdout
 
     return run
+
+
+@pytest.fixture
+def plan_run():
+    """``refine_files``' dry run (no fit, nothing written) of ``images`` with ``estimates``
+    and the open body model, the ``tiny`` network's random weights: what a run would do."""
+
+    def plan(images, estimates, out) -> dict:
+        import jax
+
+        from jaxrefine import network
+        from jaxrefine.refine import RefineOptions
+        from jaxrefine.refine_files import refine_files
+        from jaxrefine.smpl_io import load_body_model
+
+        cfg = network.get_config("tiny")
+        net = (cfg, network.init_params(cfg, jax.random.key(0)))
+        return refine_files(images, estimates, out, model=load_body_model(), network=net,
+                            options=RefineOptions(), progress=False, dry_run=True)  # fmt: skip
+
+    return plan

@@ -174,15 +174,11 @@ def test_frankmocap_files_refused_by_name(tmp_path):
         read()
 
 
-def test_frankmocap_output_plans_a_run(tmp_path):
+def test_frankmocap_output_plans_a_run(tmp_path, plan_run):
     """The mocap folder with the images FrankMocap read, end to end up to the fit
     (``dry_run``): its people, their images and the format."""
     import imageio.v3 as iio
-    import jax
 
-    from jaxrefine import network
-    from jaxrefine.refine import RefineOptions
-    from jaxrefine.refine_files import refine_files
     from jaxrefine.smpl_io import load_body_model
 
     model, rng = load_body_model(), np.random.default_rng(3)
@@ -192,11 +188,7 @@ def test_frankmocap_output_plans_a_run(tmp_path):
         people = [_person(model, rng, (100 + 250 * j, 60, 150, 380))[0] for j in range(n)]
         _write(tmp_path / "mocap" / f"img_{k}_prediction_result.pkl", people,
                image=f"/run/images/img_{k}.jpg")  # fmt: skip
-    cfg = network.get_config("tiny")
-    net = (cfg, network.init_params(cfg, jax.random.key(0)))
-    opts = RefineOptions()
-    got = refine_files(tmp_path / "images", tmp_path / "mocap", tmp_path / "out", model=model,
-                       network=net, options=opts, progress=False, dry_run=True)  # fmt: skip
+    got = plan_run(tmp_path / "images", tmp_path / "mocap", tmp_path / "out")
     p = got["plan"]
     assert (p["estimates"], p["tracks"], p["images_with_people"]) == (3, 3, 2)
     assert got["settings"]["estimates_format"] == "frankmocap" and not (tmp_path / "out").exists()

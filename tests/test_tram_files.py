@@ -4,7 +4,6 @@ against TRAM's camera, the refusals by name (the tensors themselves: test_torch_
 from __future__ import annotations
 
 import imageio.v3 as iio
-import jax
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -146,12 +145,9 @@ def test_tram_files_refused_by_name(tmp_path):
             read_estimates(p, image_size=size)
 
 
-def test_tram_output_plans_a_run(tmp_path):
+def test_tram_output_plans_a_run(tmp_path, plan_run):
     """TRAM's results folder on the video's frames (``video2frames``' ``%04d.jpg``), end to
     end up to the fit (``dry_run``): its tracks, frames and camera."""
-    from jaxrefine import network
-    from jaxrefine.refine import RefineOptions
-    from jaxrefine.refine_files import refine_files
     from jaxrefine.smpl_io import load_body_model
 
     model = load_body_model()
@@ -159,11 +155,7 @@ def test_tram_output_plans_a_run(tmp_path):
     (tmp_path / "images").mkdir()
     for i in range(4):
         iio.imwrite(tmp_path / "images" / f"{i:04d}.jpg", np.zeros((*SIZE, 3), np.uint8))
-    cfg = network.get_config("tiny")
-    net = (cfg, network.init_params(cfg, jax.random.key(0)))
-    opts = RefineOptions()
-    got = refine_files(tmp_path / "images", tmp_path / "clip", tmp_path / "out", model=model,
-                       network=net, options=opts, progress=False, dry_run=True)  # fmt: skip
+    got = plan_run(tmp_path / "images", tmp_path / "clip", tmp_path / "out")
     p = got["plan"]
     assert (p["estimates"], p["tracks"], p["images_with_people"]) == (6, 2, 4)
     assert got["settings"]["estimates_format"] == "tram" and not (tmp_path / "out").exists()
