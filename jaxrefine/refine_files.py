@@ -1024,7 +1024,7 @@ def main(argv: list[str]) -> int:
         "--estimates",
         default=None,
         help="initial estimates (.npz / .npy / .pkl / .pk / .pt, or a folder of them, one per "
-        "image and named after it, or TRAM's results/<video>/: SPIN, PARE, VIBE, HMR 2.0 / "
+        "image and named after it, or TRAM's results/<video>/: SPIN, PARE, VIBE, PyMAF, HMR 2.0 / "
         "4D-Humans, WHAM, ROMP, CLIFF, HybrIK, TRAM, FrankMocap, any SMPL parameters; see "
         "docs/FORMATS.md); "
         "without them people are initialized from "

@@ -667,6 +667,26 @@ def test_vibe_and_pare_video_output_is_read_without_joblib(tmp_path, compress):
                                    atol=PIXEL_TOL)  # fmt: skip
 
 
+def test_pymaf_video_output_is_read_as_vibe(tmp_path):
+    """PyMAF's demo writes VIBE's layout (``joblib.dump`` of ``{person_id: {pred_cam,
+    orig_cam, verts, pose, betas, joints3d, joints2d, bboxes, frame_ids}}`` to
+    ``_output.pkl``, ``pose`` axis-angle (N, 72)): read as VIBE's, the same bodies."""
+    joblib = pytest.importorskip("joblib", reason="joblib (extra 'ref') writes the reference")
+    (h, w), rng = (480, 640), np.random.default_rng(1)
+    vibe = _vibe_people(h, w, rng)
+    pymaf = {pid: {**p, "pose": Rotation.from_matrix(p["pose"].reshape(-1, 3, 3)).as_rotvec()
+                   .reshape(-1, 72).astype(np.float32),
+                   "joints3d": np.zeros((len(p["betas"]), 49, 3), np.float32)}
+             for pid, p in vibe.items()}  # fmt: skip
+    joblib.dump(vibe, tmp_path / "vibe_output.pkl")
+    joblib.dump(pymaf, tmp_path / "_output.pkl")
+    a = read_estimates(tmp_path / "vibe_output.pkl", image_size=lambda i: (h, w))
+    b = read_estimates(tmp_path / "_output.pkl", image_size=lambda i: (h, w))
+    assert b.fmt == a.fmt == "vibe-pare" and b.frame.tolist() == a.frame.tolist()
+    np.testing.assert_allclose(b.pose, a.pose, atol=ROTATION_TOL)
+    np.testing.assert_array_equal(b.transl, a.transl)
+
+
 def _wham_people(h, w, rng, model):
     """WHAM's ``wham_output.pkl`` for a (h, w) video, as its demo.py writes it: per person
     ``pose`` (N, 72) with the camera-frame root, ``trans`` (SMPL's transl in the camera

@@ -70,7 +70,8 @@ def flatten(obj: dict, path: Path) -> dict:
 
 
 def _is_people_dict(obj: dict) -> bool:
-    """VIBE's and PARE's video output: ``{person_id: {pose, betas, orig_cam, frame_ids, ...}}``."""
+    """VIBE's, PARE's and PyMAF's video output: ``{person_id: {pose, betas, orig_cam,
+    frame_ids, ...}}``."""
     return bool(obj) and all(isinstance(k, int | np.integer) and isinstance(v, dict)
                              and "frame_ids" in v for k, v in obj.items())  # fmt: skip
 
