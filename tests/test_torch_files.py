@@ -194,3 +194,16 @@ def test_a_tensor_larger_than_its_storage_allows_is_refused():
     raw = _restored(_saved({"t": torch.arange(3.0).expand(4, 3)}), pkl=grow)
     with pytest.raises(pickle.UnpicklingError, match=r"size \(1000000000, 3\) from a storage"):
         torch_pickle.load_zip(raw, ARRAY_CLASSES)
+
+
+def test_a_network_checkpoint_is_named_as_such(tmp_path):
+    """A network's ``state_dict`` saved as ``.pt`` (a regressor's weights given by mistake)
+    is named as weights, not listed key by key; a dict of many other keys shows the first 20."""
+    net = torch.nn.Sequential(*[torch.nn.Linear(2, 2) for _ in range(30)])
+    torch.save(net.state_dict(), tmp_path / "hmr2.pt")
+    with pytest.raises(InputError, match=r"hmr2.pt: a network's weights \(a state_dict: 0.bias, "
+                       r"\.\.\.\), not estimates"):  # fmt: skip
+        read_estimates(tmp_path / "hmr2.pt", image_size=lambda i: SIZE)
+    torch.save({f"k{i:02d}": torch.zeros(2) for i in range(30)}, tmp_path / "other.pt")
+    with pytest.raises(InputError, match=r"found keys: k00, .*, k19 and 10 more\)$"):
+        read_estimates(tmp_path / "other.pt", image_size=lambda i: SIZE)

@@ -85,6 +85,7 @@ MAX_VALUE = 1e8  # no parameter, translation or pixel is this large: a damaged f
 # box over the image side); a frame whose aspect differs by more than this is not the image
 # the regressor saw (float32 storage rounds at 1e-7)
 ORIG_CAM_ASPECT_TOL = 0.01
+SHOWN_KEYS = 20  # a message names at most this many of a file's keys
 ESTIMATE_SUFFIXES = (".npz", ".pkl", ".pickle", ".pk", ".npy", ".pt", ".pth")
 # how an Estimates' track ids were made (its tracks_from), in the words the report uses
 TRACKS_FROM = {
@@ -375,9 +376,15 @@ def _pose(arrays: dict, path: Path) -> tuple[np.ndarray, np.ndarray]:
         if key in arrays:
             pose = _axis_angle(_float(arrays, key, path), 24, key, path)
             return pose[:, 0], pose[:, 1:]
+    keys = sorted(map(str, arrays))
+    if sum(k.endswith((".weight", ".bias")) for k in keys) > len(keys) / 2:
+        raise InputError(f"{path}: a network's weights (a state_dict: {keys[0]}, ...), not "
+                         "estimates; give the file its demo wrote")  # fmt: skip
+    shown = ", ".join(keys[:SHOWN_KEYS]) + (f" and {len(keys) - SHOWN_KEYS} more"
+                                            if len(keys) > SHOWN_KEYS else "")  # fmt: skip
     raise InputError(
         f"{path}: no SMPL pose found; expected 'global_orient' + 'body_pose' or one of "
-        f"{', '.join(POSE_KEYS)} (found keys: {', '.join(sorted(arrays))})"
+        f"{', '.join(POSE_KEYS)} (found keys: {shown})"
     )
 
 
