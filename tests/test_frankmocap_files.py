@@ -126,7 +126,8 @@ def test_frankmocap_output_draws_the_body_where_frankmocap_did(tmp_path):
 
 
 def test_a_folder_of_frankmocap_files(tmp_path):
-    """The mocap folder: each file's people to the image its image_path names."""
+    """The mocap folder: each file's people to the image its image_path names; FrankMocap's
+    output folder above it is refused with a hint naming it."""
     from jaxrefine.smpl_io import load_body_model
 
     model, rng = load_body_model(), np.random.default_rng(1)
@@ -136,6 +137,9 @@ def test_a_folder_of_frankmocap_files(tmp_path):
                image=f"/x/frames/f{k}.jpg")  # fmt: skip
     est = read_estimates(tmp_path / "mocap", image_size=lambda k: SIZE, model=model)
     assert list(est.frame) == ["f0", "f1", "f1"] and len(set(est.track_id.tolist())) == 3
+    (tmp_path / "rendered").mkdir()  # FrankMocap's output folder given instead: named
+    with pytest.raises(InputError, match="its subfolder mocap/ holds 2: give that folder"):
+        read_estimates(tmp_path, image_size=lambda k: SIZE, model=model)
 
 
 def test_frankmocap_files_refused_by_name(tmp_path):

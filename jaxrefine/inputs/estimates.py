@@ -595,6 +595,18 @@ def _read_tracks(folder: Path, files: list[Path], image_size, num_betas, intrins
     return dataclasses.replace(concat_estimates(parts), source=str(folder))
 
 
+def _subfolder_hint(folder: Path) -> str:
+    """Where below ``folder`` estimates files lie (a regressor's output folder given instead
+    of its results folder: FrankMocap's ``mocap/``, PARE's ``pare_results/``), as a hint."""
+    found = sorted((sum(p.suffix in ESTIMATE_SUFFIXES for p in sub.iterdir()), sub.name)
+                   for sub in folder.iterdir() if sub.is_dir())  # fmt: skip
+    found = [(n, name) for n, name in found if n]
+    if not found:
+        return ""
+    n, name = found[-1]
+    return f"; its subfolder {name}/ holds {n}: give that folder"
+
+
 def _read_folder(folder: Path, image_size, num_betas, intrinsics, model) -> Estimates:
     """A folder of estimates files, one per image and named after it (PARE's image output
     writes ``<image>.pkl`` with a row per person; ROMP's ``--mode video`` writes
@@ -607,7 +619,7 @@ def _read_folder(folder: Path, image_size, num_betas, intrinsics, model) -> Esti
         files = [p for p in files if p.name != romp_files.VIDEO_RESULTS]
     if not files:
         raise InputError(f"{folder}: no estimates files ({', '.join(ESTIMATE_SUFFIXES)}) in "
-                         "the folder")  # fmt: skip
+                         f"the folder{_subfolder_hint(folder)}")  # fmt: skip
     parts, next_id, named = [], 0, True
     for f in files:
         arrays = _read_arrays(f)
