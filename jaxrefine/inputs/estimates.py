@@ -498,8 +498,7 @@ def _check_frankmocap(arrays, go, bp, betas, model, image_size, path) -> None:
     picked, draw = list(frankmocap_files.OPENPOSE_FROM_SMPL), frankmocap_files.draw_joints
     ours = np.stack([draw(joints[i, picked], cams[i], boxes[i], image_size(i))
                      for i in range(len(pose))])  # fmt: skip
-    theirs = _float(arrays, "frank_joints", path)[:, 1:15]
-    frankmocap_files.check_joints(ours, theirs, path)
+    frankmocap_files.check_joints(ours, _float(arrays, "frank_joints", path), path)
 
 
 def _romp_camera_transl(arrays, n, intrinsics, image_size, path) -> np.ndarray:

@@ -83,7 +83,7 @@ def frankmocap_rows(obj: dict, path: Path) -> dict:
         top_left = _stack(people, "bbox_top_left", (2,))
         out = {"pose": _stack(people, "pred_rotmat", (24, 3, 3)),
                "betas": _stack(people, "pred_betas", (-1,)),
-               "frank_joints": _stack(people, "pred_joints_img", (49, 3))[:, :15, :2]}  # fmt: skip
+               "frank_joints": _stack(people, "pred_joints_img", (49, 3))[:, 1:15, :2]}  # fmt: skip
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise InputError(f"{path}: FrankMocap's output with damaged entries "
                          f"({type(exc).__name__}: {exc})") from None  # fmt: skip

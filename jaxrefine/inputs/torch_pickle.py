@@ -103,9 +103,7 @@ def load_storage(raw: bytes) -> Storage:
     if count != obj.numel or count < 0:
         raise pickle.UnpicklingError(f"a torch storage of {obj.numel} elements whose data "
                                      f"declares {count}")  # fmt: skip
-    dtype = np.dtype(obj.dtype)
-    data = np.frombuffer(_exactly(fh, count * dtype.itemsize), dtype, count)
-    return Storage(data.astype(dtype.newbyteorder("=")))
+    return _storage(_exactly(fh, count * np.dtype(obj.dtype).itemsize), obj.dtype)
 
 
 def rebuild_tensor(storage, offset, size, stride, requires_grad=False, hooks=None,
@@ -281,14 +279,19 @@ class _ZipUnpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         ref = _storage_ref(pid)
         if ref.key not in self.storages:
-            dtype = np.dtype(ref.dtype)
-            raw = _member(self.archive, f"{self.prefix}data/{ref.key}", ref.numel * dtype.itemsize)
-            data = np.frombuffer(raw, dtype, ref.numel)
-            self.storages[ref.key] = Storage(data.astype(dtype.newbyteorder("=")))
+            size = ref.numel * np.dtype(ref.dtype).itemsize
+            raw = _member(self.archive, f"{self.prefix}data/{ref.key}", size)
+            self.storages[ref.key] = _storage(raw, ref.dtype)
         storage = self.storages[ref.key]
         if storage.data.dtype != np.dtype(ref.dtype).newbyteorder("="):
             raise pickle.UnpicklingError(f"a torch storage {ref.key} read as two dtypes")
         return storage
+
+
+def _storage(raw: bytes, dtype: str) -> Storage:
+    """A storage of the little-endian ``raw`` bytes (sized by the caller), in native order."""
+    dtype = np.dtype(dtype)
+    return Storage(np.frombuffer(raw, dtype).astype(dtype.newbyteorder("=")))
 
 
 def _small_pickle(fh: io.BytesIO):
