@@ -746,6 +746,13 @@ def test_wham_output_is_read_with_its_camera(tmp_path):
     with pytest.raises(InputError, match=r"world.pkl: WHAM's 'trans' is .* m from its body's "
                        "vertices"):  # fmt: skip
         read_estimates(tmp_path / "world.pkl", image_size=lambda i: (h, w))
+    for bad, match in ((np.nan, "do not hold one finite body"), (1e300, "is 1732050.81 m from")):
+        people = _wham_people(h, w, rng, model)
+        people[4]["verts"] = people[4]["verts"].astype(np.float64)
+        people[4]["verts"][1, :5] = bad  # damaged vertices: none passes the check unseen
+        joblib.dump(people, tmp_path / "bad.pkl")
+        with pytest.raises(InputError, match=match):
+            read_estimates(tmp_path / "bad.pkl", image_size=lambda i: (h, w))
 
 
 def _romp_outputs(h, w, rng, n=2, track_ids=None):

@@ -49,6 +49,7 @@ WHAM_KEYS = ("trans", "trans_world", "pose_world")
 # sits within ~0.3 m of the vertices' mean in any pose); its world translation, read wrongly
 # as the camera's, misses it by metres
 WHAM_CENTRE_TOL = 0.75
+MISS_CLIP = 1e6  # metres: any miss beyond this is as refused as one at it
 
 
 def flatten(obj: dict, path: Path) -> dict:
@@ -158,10 +159,11 @@ def _check_wham(transl: np.ndarray, verts: list[np.ndarray], path: Path) -> None
     :data:`WHAM_CENTRE_TOL` of it."""
     centre = np.concatenate([np.asarray(v, np.float64).mean(1) for v in verts])
     t = np.asarray(transl, np.float64).reshape(-1, 3)
-    if centre.shape != t.shape or not np.all(np.isfinite(t)):
+    if centre.shape != t.shape or not (np.all(np.isfinite(t)) and np.all(np.isfinite(centre))):
         raise InputError(f"{path}: WHAM's 'trans' and 'verts' do not hold one finite body "
                          "per frame")  # fmt: skip
-    off = np.linalg.norm(centre - t, axis=1)
+    # a damaged file's vertices can be near float64's limit: clipped, their norm stays finite
+    off = np.linalg.norm(np.clip(centre - t, -MISS_CLIP, MISS_CLIP), axis=1)
     if np.any(off > WHAM_CENTRE_TOL):
         raise InputError(
             f"{path}: WHAM's 'trans' is {off.max():.2f} m from its body's vertices (at most "
