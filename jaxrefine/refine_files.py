@@ -194,6 +194,13 @@ def _params(est: Estimates, idx) -> dict:
             "betas": est.betas[idx], "transl": est.transl[idx]}  # fmt: skip
 
 
+def _folder_name(images: ImageSequence) -> str | None:
+    """The name of the folder the images lie in, or None (a video, or several folders): a
+    calibration's camera name for EasyMocap's ``<data>/images/<camera>/``."""
+    folders = {p.parent for p in images.paths or ()}
+    return folders.pop().name if len(folders) == 1 else None
+
+
 def _size_lookup(images: ImageSequence):
     """``key -> (H, W)`` for a frame name, a frame index or (for one estimate per image, or
     any number of one image) a position; sizes are cached. With ``--frames`` a frame the
@@ -280,7 +287,8 @@ def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intri
     images = read_images(images_src)
     intr = None if intrinsics is None else read_intrinsics(intrinsics)
     est = read_estimates(estimates_path, image_size=_size_lookup(images),
-                         num_betas=model.num_betas, intrinsics=intr, model=model)  # fmt: skip
+                         num_betas=model.num_betas, intrinsics=intr, model=model,
+                         camera=_folder_name(images))  # fmt: skip
     est, left_out = select_frames(est, images)
     if left_out:
         warnings.warn(f"{est.source}: {left_out} estimates of frames --frames does not select "
@@ -1023,9 +1031,10 @@ def main(argv: list[str]) -> int:
     a(
         "--estimates",
         default=None,
-        help="initial estimates (.npz / .npy / .pkl / .pk / .pt, or a folder of them, one per "
-        "image and named after it, or TRAM's results/<video>/: SPIN, PARE, VIBE, PyMAF, HMR 2.0 / "
-        "4D-Humans, WHAM, ROMP, CLIFF, HybrIK, TRAM, FrankMocap, any SMPL parameters; see "
+        help="initial estimates (.npz / .npy / .pkl / .pk / .pt / EasyMocap's .json, or a folder "
+        "of them, one per image and named after it, or TRAM's results/<video>/: SPIN, PARE, "
+        "VIBE, PyMAF, HMR 2.0 / 4D-Humans, WHAM, ROMP, CLIFF, HybrIK, TRAM, FrankMocap, "
+        "EasyMocap (its images/<camera>/ folder picks the camera), any SMPL parameters; see "
         "docs/FORMATS.md); "
         "without them people are initialized from "
         "--keypoints when given, else detected by BlazePose (extra 'detect')",

@@ -32,6 +32,9 @@ read without torch: :mod:`jaxrefine.inputs.torch_pickle`):
   its drawing of the joints);
 - TRAM's ``hps_track_<k>.npy`` (``np.save`` of a dict of PyTorch tensors, read without torch),
   a file or its ``hps`` folder, with its ``camera.npy`` (:mod:`jaxrefine.inputs.tram_files`);
+- EasyMocap's ``output/smpl/<frame>.json`` (a file or the folder) with its calibration
+  (``intri.yml`` / ``extri.yml``): its world-frame bodies seen by the images' camera
+  (:mod:`jaxrefine.inputs.easymocap_files`);
 - a folder of such files, one per image and named after it (PARE's image output, ROMP's).
 
 A crop camera becomes a full-image pinhole camera with
@@ -60,6 +63,7 @@ from jaxrefine import safepickle
 from jaxrefine.camera import focal_from_image_size, weak_perspective_to_full
 from jaxrefine.inputs import (
     cliff_files,
+    easymocap_files,
     frankmocap_files,
     hybrik_files,
     joblib_pickle,
@@ -86,7 +90,7 @@ MAX_VALUE = 1e8  # no parameter, translation or pixel is this large: a damaged f
 # the regressor saw (float32 storage rounds at 1e-7)
 ORIG_CAM_ASPECT_TOL = 0.01
 SHOWN_KEYS = 20  # a message names at most this many of a file's keys
-ESTIMATE_SUFFIXES = (".npz", ".pkl", ".pickle", ".pk", ".npy", ".pt", ".pth")
+ESTIMATE_SUFFIXES = (".npz", ".pkl", ".pickle", ".pk", ".npy", ".pt", ".pth", ".json")
 # how an Estimates' track ids were made (its tracks_from), in the words the report uses
 TRACKS_FROM = {
     "file": "the file's track ids",
@@ -228,9 +232,13 @@ class _ArrayUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
 
 
-def _read_arrays(path: Path) -> dict:
+def _read_arrays(path: Path, camera: str | None = None) -> dict:
+    """A file's estimates as a dict of arrays; ``camera``: the name of the images' camera
+    (an EasyMocap calibration's, :mod:`jaxrefine.inputs.easymocap_files`)."""
     if not path.is_file():
         raise InputError(f"{path}: no such estimates file")
+    if path.suffix == ".json":
+        return _read_json(path, camera)
     try:
         if path.suffix == ".npz":
             return _regressor_rows(_read_npz(path), path)
@@ -241,8 +249,8 @@ def _read_arrays(path: Path) -> dict:
         elif path.suffix in (".pt", ".pth"):
             obj = torch_pickle.load_zip(path.read_bytes(), joblib_pickle.ARRAY_CLASSES)
         else:
-            raise InputError(f"{path}: expected an .npz, .npy, .pkl / .pickle / .pk or .pt / "
-                             ".pth file of SMPL parameters")  # fmt: skip
+            raise InputError(f"{path}: expected an .npz, .npy, .pkl / .pickle / .pk, .pt / "
+                             ".pth or EasyMocap's .json file of SMPL parameters")  # fmt: skip
     except InputError:
         raise
     except Exception as exc:
@@ -260,6 +268,17 @@ def _read_arrays(path: Path) -> dict:
     if isinstance(obj.get("smpl_params"), dict):  # 4D-Humans nests the SMPL parameters
         obj = {**{k: v for k, v in obj.items() if k != "smpl_params"}, **obj["smpl_params"]}
     return _regressor_rows(flatten(obj, path), path)
+
+
+def _read_json(path: Path, camera: str | None) -> dict:
+    """EasyMocap's SMPL json (the only json of estimates jaxrefine knows)."""
+    obj = easymocap_files.read_json(path)
+    if not easymocap_files.is_easymocap(obj):
+        raise InputError(
+            f"{path}: not EasyMocap's SMPL output (a list of people, each with "
+            f"{', '.join(easymocap_files.EASYMOCAP_KEYS)}); keypoint files go to --keypoints"
+        )
+    return easymocap_files.easymocap_rows(obj, path, camera)
 
 
 def _regressor_rows(arrays: dict, path: Path) -> dict:
@@ -465,20 +484,45 @@ def _hybrik_transl(arrays, go, bp, betas, model, path) -> np.ndarray:
     check the reading against HybrIK's."""
     import jax
 
-    from jaxrefine.body_model import posed_joints, rest_joints
+    from jaxrefine.body_model import posed_joints
 
-    if model is None:
-        raise InputError(f"{path}: HybrIK's translation is its pelvis joint's: reading it "
-                         "needs the body model")  # fmt: skip
     root = _float(arrays, "hybrik_root", path).reshape(len(betas), 3)
+    pelvis = _rest_root(betas, model, path, "HybrIK's translation is its pelvis joint's")
     b = _fit_betas(np.asarray(betas), model.num_betas, path).astype(np.float32)
-    pelvis = np.asarray(jax.vmap(lambda x: rest_joints(model, x)[0])(b), np.float64)
     if "hybrik_joints" in arrays:
         pose = np.concatenate([go[:, None], bp], 1).astype(np.float32)
         ours = jax.vmap(lambda p, x: posed_joints(model, p, x))(pose, b)
         hybrik_files.check_joints(np.asarray(ours, np.float64),
                                   _float(arrays, "hybrik_joints", path), path)  # fmt: skip
     return root - pelvis
+
+
+def _rest_root(betas: np.ndarray, model, path: Path, why: str) -> np.ndarray:
+    """(N, 3) the rest root joint of each of ``betas``' shapes with the run's body model
+    (``why`` it is needed, for the message when there is no model)."""
+    import jax
+
+    from jaxrefine.body_model import rest_joints
+
+    if model is None:
+        raise InputError(f"{path}: {why}: reading it needs the body model")
+    b = _fit_betas(np.asarray(betas), model.num_betas, path).astype(np.float32)
+    return np.asarray(jax.vmap(lambda x: rest_joints(model, x)[0])(b), np.float64)
+
+
+def _easymocap_transl(arrays, betas, model, size_of, path) -> np.ndarray:
+    """SMPL's ``transl`` of EasyMocap's bodies (:mod:`jaxrefine.inputs.easymocap_files`):
+    ``M J0 - J0 + R Th + T`` with the shape's rest root joint ``J0`` of the run's body model;
+    each image checked against the calibration's size."""
+    turn = _float(arrays, "easymocap_turn", path).reshape(len(betas), 3, 3)
+    j0 = _rest_root(betas, model, path, "EasyMocap turns its bodies about the model's origin")
+    if size_of is not None:
+        k = _float(arrays, "intrinsics", path).reshape(len(betas), 4)
+        for i in range(len(betas)):
+            easymocap_files.check_image_size(arrays.get("easymocap_size"), size_of(i), k[i],
+                                             path)  # fmt: skip
+    shift = _float(arrays, "easymocap_shift", path).reshape(len(betas), 3)
+    return np.einsum("nij,nj->ni", turn, j0) - j0 + shift
 
 
 def _check_frankmocap(arrays, go, bp, betas, model, image_size, path) -> None:
@@ -550,6 +594,7 @@ def read_estimates(
     num_betas: int | None = None,
     intrinsics: tuple[float, float, float, float] | None = None,
     model=None,
+    camera: str | None = None,
 ) -> Estimates:
     """Read and check an estimates file (see the module docstring for the formats).
 
@@ -565,16 +610,25 @@ def read_estimates(
         when converting crop cameras.
       model: the body model the estimates will be refined with: a jaxrefine result fitted
         with another model (``model_id``, gender, number of betas) is refused.
+      camera: the images' camera among a calibration's (EasyMocap's: the images folder's
+        name, :func:`~jaxrefine.inputs.easymocap_files.read_camera`), or None.
     """
     path = Path(path)
     if path.is_dir() and (tracks := tram_files.track_files(path)):
         return _read_tracks(path, tracks, image_size, num_betas, intrinsics, model)
     if path.is_dir():
-        return _read_folder(path, image_size, num_betas, intrinsics, model)
-    return _read_file(path, _read_arrays(path), image_size, num_betas, intrinsics, model)
+        return _read_folder(path, image_size, num_betas, intrinsics, model, camera)
+    return _read_file(path, _read_arrays(path, camera), image_size, num_betas, intrinsics, model)
+
+
+def _no_people(arrays: dict) -> bool:
+    """An EasyMocap frame without people (a folder's such files are left out)."""
+    return arrays.get(TRACKER_FORMAT) == "easymocap" and not len(arrays["betas"])
 
 
 def _read_file(path: Path, arrays: dict, image_size, num_betas, intrinsics, model) -> Estimates:
+    if _no_people(arrays):
+        raise InputError(f"{path}: EasyMocap's frame holds no people")
     try:
         return _read_estimates(path, arrays, image_size, num_betas, intrinsics, model)
     except InputError as exc:  # e.g. from image_size: the message names the file too
@@ -606,13 +660,14 @@ def _subfolder_hint(folder: Path) -> str:
     return f"; its subfolder {name}/ holds {n}: give that folder"
 
 
-def _read_folder(folder: Path, image_size, num_betas, intrinsics, model) -> Estimates:
+def _read_folder(folder: Path, image_size, num_betas, intrinsics, model, camera) -> Estimates:
     """A folder of estimates files, one per image and named after it (PARE's image output
     writes ``<image>.pkl`` with a row per person; ROMP's ``--mode video`` writes
     ``<frame>.npz`` and :data:`~jaxrefine.inputs.romp_files.VIDEO_RESULTS`, all of them again,
     left out beside other files): a file's rows belong to the image of its name unless it
     names images itself, and its people get track ids of their own (unique
-    across the files) unless it has track ids."""
+    across the files) unless it has track ids. EasyMocap's frames without people are left
+    out."""
     files = sorted(p for p in folder.iterdir() if p.suffix in ESTIMATE_SUFFIXES)
     if len(files) > 1:  # ROMP's video mode: every frame's file, and all of them again in one
         files = [p for p in files if p.name != romp_files.VIDEO_RESULTS]
@@ -621,7 +676,9 @@ def _read_folder(folder: Path, image_size, num_betas, intrinsics, model) -> Esti
                          f"the folder{_subfolder_hint(folder)}")  # fmt: skip
     parts, next_id, named = [], 0, True
     for f in files:
-        arrays = _read_arrays(f)
+        arrays = _read_arrays(f, camera)
+        if _no_people(arrays):
+            continue
         size = None if image_size is None else (
             lambda key, stem=f.stem: image_size(key if isinstance(key, str) else stem))  # fmt: skip
         est = _read_file(f, arrays, size, num_betas, intrinsics, model)
@@ -634,6 +691,8 @@ def _read_folder(folder: Path, image_size, num_betas, intrinsics, model) -> Esti
         track = est.track_id if own else np.arange(len(est), dtype=np.int64) + next_id
         next_id = max(next_id + len(est), int(track.max(initial=-1)) + 1)
         parts.append(dataclasses.replace(est, frame=frame, track_id=track))
+    if not parts:
+        raise InputError(f"{folder}: none of its {len(files)} files holds a person")
     if len({p.focal_rule for p in parts}) > 1:
         raise InputError(f"{folder}: its files use different camera conventions (4D-Humans' "
                          "pred_cam_t_full and others): give one kind")  # fmt: skip
@@ -664,6 +723,8 @@ def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
         lambda i: image_size(frame[i]))  # fmt: skip
     if "hybrik_root" in arrays:
         transl, fmt = _hybrik_transl(arrays, go, bp, betas, model, path), "hybrik"
+    elif "easymocap_turn" in arrays:
+        transl = _easymocap_transl(arrays, betas, model, size_of, path)
     elif "romp_cam" in arrays:
         transl, fmt = _romp_camera_transl(arrays, n, intr, size_of, path), "romp"
     elif "orig_cam" in arrays and tkey is None:

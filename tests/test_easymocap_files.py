@@ -1,0 +1,276 @@
+"""EasyMocap's SMPL output and calibration, written the way its code writes them
+(``write_smpl``, its ``FileStorage`` writer, and OpenCV's own YAML): read as camera-frame SMPL
+parameters whose body is EasyMocap's ``R(Rh) @ lbs(poses, shapes) + Th`` seen by the chosen
+camera, refused by name when it is something else."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from jaxrefine.inputs import InputError, read_estimates
+from jaxrefine.inputs.easymocap_files import read_opencv_yaml
+
+SIZE = (480, 640)  # (h, w) of the calibrated images
+# EasyMocap's body and ours from the parameters as read: both are float32 forward passes of
+# bodies a few metres from the camera, posed with differently composed root rotations
+# (float32 relative rounding ~6e-8 of coordinates up to ~6 m, times a few operations)
+VERTEX_TOL = 1e-4  # metres
+
+
+def _matrix_lines(key: str, a: np.ndarray) -> list[str]:
+    """One matrix as EasyMocap's FileStorage.write writes it."""
+    a = np.atleast_2d(a)
+    data = ", ".join(f"{x:.6f}" for x in a.reshape(-1))
+    return [f"{key}: !!opencv-matrix", f"  rows: {a.shape[0]}", f"  cols: {a.shape[1]}",
+            "  dt: d", f"  data: [{data}]"]  # fmt: skip
+
+
+def _write_calibration(folder, cameras: dict, sizes: bool = False) -> None:
+    """``cameras``: name -> (K, dist, rvec, T) written as EasyMocap's write_camera does
+    (CRLF lines, ``%YAML:1.0``)."""
+    intri, extri = ["%YAML:1.0", "---", "names:"], ["%YAML:1.0", "---", "names:"]
+    for name in cameras:
+        intri.append(f'  - "{name}"')
+        extri.append(f'  - "{name}"')
+    for name, (K, dist, rvec, T) in cameras.items():
+        intri += _matrix_lines(f"K_{name}", K) + _matrix_lines(f"dist_{name}", dist)
+        if sizes:
+            intri += [f"H_{name}: {SIZE[0]}", f"W_{name}: {SIZE[1]}"]
+        R = Rotation.from_rotvec(rvec).as_matrix()
+        extri += (_matrix_lines(f"R_{name}", rvec.reshape(3, 1)) + _matrix_lines(f"Rot_{name}", R)
+                  + _matrix_lines(f"T_{name}", T.reshape(3, 1)))  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "intri.yml").write_bytes("\r\n".join(intri + [""]).encode())
+    (folder / "extri.yml").write_bytes("\r\n".join(extri + [""]).encode())
+
+
+def _camera(rng, f=600.0):
+    """A calibrated camera looking at the world origin from ~4 m (values as written: 6
+    decimals)."""
+    K = np.array([[f, 0, 320.5], [0, f, 241.25], [0, 0, 1]])
+    rvec = np.round(rng.normal(0, 0.4, 3), 6)
+    T = np.round(np.array([0.1, -0.2, 4.0]) + rng.normal(0, 0.1, 3), 6)
+    return K, np.zeros(5), rvec, T
+
+
+def _person(rng, pid: int) -> dict:
+    """One person as write_smpl writes it (3 decimals), with a root rotation in ``poses``."""
+    poses = np.round(rng.normal(0, 0.2, 72), 3)
+    return {"id": pid, "Rh": np.round(rng.normal(0, 0.5, (1, 3)), 3).tolist(),
+            "Th": np.round(rng.normal(0, 0.3, (1, 3)), 3).tolist(),
+            "poses": poses.reshape(1, 72).tolist(),
+            "shapes": np.round(rng.normal(0, 1, (1, 10)), 3).tolist()}  # fmt: skip
+
+
+def _write_frame(path, people) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(people, indent=4).replace("\n", "\r\n"))
+
+
+def _their_vertices(model, person: dict, camera) -> np.ndarray:
+    """EasyMocap's SMPLlayer.forward (R(Rh) @ lbs + Th) in the camera frame (R x + T)."""
+    from jaxrefine.body_model import forward
+
+    _, _, rvec, T = camera
+    betas = np.zeros(model.num_betas, np.float32)
+    betas[:10] = np.asarray(person["shapes"]).reshape(10)[: model.num_betas]
+    v = np.asarray(forward(model, np.asarray(person["poses"], np.float32).reshape(24, 3),
+                           betas).vertices, np.float64)  # fmt: skip
+    rh = Rotation.from_rotvec(np.asarray(person["Rh"]).reshape(3)).as_matrix()
+    world = v @ rh.T + np.asarray(person["Th"]).reshape(3)
+    return world @ Rotation.from_rotvec(rvec).as_matrix().T + T
+
+
+def _our_vertices(model, est, i: int) -> np.ndarray:
+    from jaxrefine.body_model import forward
+
+    return np.asarray(forward(model, est.pose[i], est.betas[i], est.transl[i]).vertices)
+
+
+@pytest.fixture(scope="module")
+def model():
+    from jaxrefine.smpl_io import load_body_model
+
+    return load_body_model()
+
+
+def _size(_key):
+    return SIZE
+
+
+def test_bodies_are_easymocaps_seen_by_the_images_camera(tmp_path, model):
+    """Two cameras; the one named like the images folder is used: the body posed with the
+    parameters as read is EasyMocap's body in that camera's frame."""
+    rng = np.random.default_rng(0)
+    cams = {"01": _camera(rng), "02": _camera(rng, 800.0)}
+    _write_calibration(tmp_path, cams)
+    people = [_person(rng, 3), _person(rng, 5)]
+    _write_frame(tmp_path / "output" / "smpl" / "000007.json", people)
+    est = read_estimates(tmp_path / "output" / "smpl" / "000007.json", image_size=_size,
+                         num_betas=model.num_betas, model=model, camera="02")  # fmt: skip
+    assert est.fmt == "easymocap" and list(est.frame) == ["000007"] * 2
+    assert est.track_id.tolist() == [3, 5]
+    np.testing.assert_allclose(est.intrinsics[0], [800.0, 800.0, 320.5, 241.25])
+    for i, person in enumerate(people):
+        ours, theirs = _our_vertices(model, est, i), _their_vertices(model, person, cams["02"])
+        assert np.abs(ours - theirs).max() < VERTEX_TOL
+    # the other camera sees another body: the choice matters
+    other = read_estimates(tmp_path / "output" / "smpl" / "000007.json", image_size=_size,
+                           num_betas=model.num_betas, model=model, camera="01")  # fmt: skip
+    assert np.abs(_our_vertices(model, other, 0) - _our_vertices(model, est, 0)).max() > 0.1
+
+
+def test_opencv_written_yaml_reads_like_easymocaps(tmp_path):
+    """OpenCV's own FileStorage layout (3-space indents, ``1.``-style numbers, data over
+    several lines, unquoted number names) reads to the same matrices."""
+    text = ("%YAML:1.0\n---\nnames:\n   - 1\nK_1: !!opencv-matrix\n   rows: 3\n   cols: 3\n"
+            "   dt: d\n   data: [ 6.0000000000000000e+02, 0., 3.2050000000000000e+02, 0.,\n"
+            "       600., 2.4125000000000000e+02, 0., 0., 1. ]\nH_1: 480\nW_1: 640\n")  # fmt: skip
+    (tmp_path / "intri.yml").write_text(text)
+    got = read_opencv_yaml(tmp_path / "intri.yml")
+    np.testing.assert_array_equal(got["K_1"], [[600, 0, 320.5], [0, 600, 241.25], [0, 0, 1]])
+    assert got["names"] == [1] and got["H_1"] == 480
+
+
+def test_one_camera_needs_no_name_and_its_size_is_checked(tmp_path, model):
+    rng = np.random.default_rng(1)
+    _write_calibration(tmp_path, {"cam": _camera(rng)}, sizes=True)
+    f = tmp_path / "output" / "smpl" / "000000.json"
+    _write_frame(f, [_person(rng, 0)])
+    est = read_estimates(f, image_size=_size, num_betas=model.num_betas, model=model)
+    assert len(est) == 1
+    with pytest.raises(InputError, match="calibrated for 640x480 images and its image is 320x240"):
+        read_estimates(f, image_size=lambda k: (240, 320), num_betas=model.num_betas,
+                       model=model)  # fmt: skip
+
+
+def test_principal_point_outside_the_image_refused(tmp_path, model):
+    """Without H_/W_ the principal point must lie in the image (a calibration of frames of
+    another size)."""
+    rng = np.random.default_rng(2)
+    _write_calibration(tmp_path, {"cam": _camera(rng)})
+    f = tmp_path / "output" / "smpl" / "000000.json"
+    _write_frame(f, [_person(rng, 0)])
+    with pytest.raises(InputError, match=r"principal point \(320.5, 241.2\) lies outside"):
+        read_estimates(f, image_size=lambda k: (200, 300), num_betas=model.num_betas,
+                       model=model)  # fmt: skip
+
+
+def test_several_cameras_and_no_name_refused_naming_them(tmp_path, model):
+    rng = np.random.default_rng(3)
+    _write_calibration(tmp_path, {"01": _camera(rng), "02": _camera(rng)})
+    f = tmp_path / "output" / "smpl" / "000000.json"
+    _write_frame(f, [_person(rng, 0)])
+    with pytest.raises(InputError, match=r"has 2 cameras \(01, 02\) and the images folder's "
+                                         r"name \('frames'\) is none of them"):  # fmt: skip
+        read_estimates(f, image_size=_size, model=model, camera="frames")
+
+
+def test_missing_calibration_refused_naming_where_it_looked(tmp_path, model):
+    rng = np.random.default_rng(4)
+    f = tmp_path / "a" / "b" / "c" / "d" / "000000.json"
+    _write_frame(f, [_person(rng, 0)])
+    _write_calibration(tmp_path, {"01": _camera(rng)})  # 4 folders above: too far
+    with pytest.raises(InputError, match=r"no intri.yml \+ extri.yml was found .*looked in"):
+        read_estimates(f, image_size=_size, model=model)
+
+
+def test_other_layouts_and_damaged_entries_refused(tmp_path, model):
+    rng = np.random.default_rng(5)
+    _write_calibration(tmp_path, {"01": _camera(rng)})
+    f = tmp_path / "000000.json"
+
+    def refused(people, match):
+        _write_frame(f, people)
+        with pytest.raises(InputError, match=match):
+            read_estimates(f, image_size=_size, model=model)
+
+    p = _person(rng, 0)
+    refused([{**p, "poses": [[0.0] * 87], "expression": [[0.0] * 10]}], r"87 numbers \(SMPL-X\)")
+    refused([{**p, "poses": [[0.0] * 78]}], r"78 numbers \(SMPL\+H\)")
+    refused([{**p, "Th": [[1.0, float("nan"), 0.0]]}], "'Th' holds NaN")
+    refused([{**p, "Rh": [[1.0, 2.0]]}], "'Rh' and 'Th' must hold 3 numbers")
+    refused([{**p, "id": "a"}], "'id' must be an integer")
+    refused([{"id": 0, "keypoints": [[1, 2, 3]]}], "not EasyMocap's SMPL output")
+    f.write_text("[{")
+    with pytest.raises(InputError, match="not a readable json file"):
+        read_estimates(f, image_size=_size, model=model)
+    _write_frame(f, [])
+    with pytest.raises(InputError, match="EasyMocap's frame holds no people"):
+        read_estimates(f, image_size=_size, model=model)
+    _write_frame(f, [p])
+    assert len(read_estimates(f.parent, image_size=_size, model=model)) == 1  # beside intri.yml
+    (tmp_path / "extri.yml").write_text("%YAML:1.0\n---\nnames: [01]\nR_01: !!opencv-matrix\n"
+                                        "  rows: 3\n")  # fmt: skip
+    with pytest.raises(InputError, match="extri.yml: not a readable OpenCV YAML file"):
+        read_estimates(f, image_size=_size, model=model)
+
+
+def test_lens_distortion_is_warned_about(tmp_path, model):
+    rng = np.random.default_rng(6)
+    K, _, rvec, T = _camera(rng)
+    _write_calibration(tmp_path, {"01": (K, np.array([-0.2, 0.05, 0, 0, 0]), rvec, T)})
+    f = tmp_path / "000000.json"
+    _write_frame(f, [_person(rng, 0)])
+    with pytest.warns(UserWarning, match=r"lens distortion \(-0.2, 0.05, 0, 0, 0\) is left out"):
+        read_estimates(f, image_size=_size, model=model)
+
+
+def test_folder_leaves_out_frames_without_people(tmp_path, model):
+    rng = np.random.default_rng(7)
+    _write_calibration(tmp_path, {"01": _camera(rng)})
+    smpl = tmp_path / "output" / "smpl"
+    _write_frame(smpl / "000000.json", [_person(rng, 0), _person(rng, 1)])
+    _write_frame(smpl / "000001.json", [])
+    _write_frame(smpl / "000002.json", [_person(rng, 1)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no distortion: nothing to warn about
+        est = read_estimates(smpl, image_size=_size, num_betas=model.num_betas, model=model)
+    assert list(est.frame) == ["000000", "000000", "000002"]
+    assert est.track_id.tolist() == [0, 1, 1] and est.named_tracks
+    _write_frame(smpl / "000000.json", [])
+    _write_frame(smpl / "000002.json", [])
+    with pytest.raises(InputError, match="none of its 3 files holds a person"):
+        read_estimates(smpl, image_size=_size, model=model)
+
+
+def test_damaged_calibration_bytes_are_refused_by_name(tmp_path, model):
+    """Truncated or altered calibration files read or are refused as InputError naming the
+    file, never another exception."""
+    rng = np.random.default_rng(8)
+    _write_calibration(tmp_path, {"01": _camera(rng)})
+    f = tmp_path / "000000.json"
+    _write_frame(f, [_person(rng, 0)])
+    good = (tmp_path / "intri.yml").read_bytes()
+    for trial in range(60):
+        raw = bytearray(good[: rng.integers(1, len(good))] if trial % 2 else good)
+        for k in rng.integers(0, len(raw), 3):
+            raw[k] = int(rng.integers(0, 256))
+        (tmp_path / "intri.yml").write_bytes(bytes(raw))
+        try:
+            read_estimates(f, image_size=_size, model=model)
+        except InputError as exc:
+            assert "intri.yml" in str(exc) or "000000.json" in str(exc)
+
+
+def test_easymocap_dataset_plans_a_run(tmp_path, plan_run):
+    """EasyMocap's dataset layout end to end up to the fit (``dry_run``): the images of
+    camera 02 (its folder's name picks the camera) with the output folder."""
+    import imageio.v3 as iio
+
+    rng = np.random.default_rng(9)
+    _write_calibration(tmp_path, {"01": _camera(rng), "02": _camera(rng)}, sizes=True)
+    for k, n in ((0, 2), (1, 1)):
+        (tmp_path / "images" / "02").mkdir(parents=True, exist_ok=True)
+        iio.imwrite(tmp_path / "images" / "02" / f"{k:06d}.jpg", np.zeros((*SIZE, 3), np.uint8))
+        _write_frame(tmp_path / "output" / "smpl" / f"{k:06d}.json",
+                     [_person(rng, j) for j in range(n)])  # fmt: skip
+    got = plan_run(tmp_path / "images" / "02", tmp_path / "output" / "smpl", tmp_path / "out")
+    p = got["plan"]
+    assert (p["estimates"], p["tracks"], p["images_with_people"]) == (3, 2, 2)
+    assert got["settings"]["estimates_format"] == "easymocap" and not (tmp_path / "out").exists()
