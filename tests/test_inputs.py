@@ -175,6 +175,17 @@ def test_smplx_and_smplh_estimates_are_refused_by_name(tmp_path):
     np.savez(tmp_path / "smplh63.npz", **{**p, "body_pose": np.zeros((3, 63))})
     with pytest.raises(InputError, match="smplh63.npz: has a 21-joint 'body_pose'"):
         read_estimates(tmp_path / "smplh63.npz")
+    for name, poses, body in (("amass", np.zeros((3, 156)), r"SMPL\+H"),
+                              ("smplx_full", np.zeros((3, 55, 3, 3)), "SMPL-X")):  # fmt: skip
+        np.savez(tmp_path / f"{name}.npz", poses=poses, betas=np.zeros((3, 16)),
+                 trans=np.zeros((3, 3)))  # fmt: skip
+        with pytest.raises(InputError, match=rf"{name}.npz: 'poses' holds \d\d joints' "
+                           rf"rotations: an {body} body"):  # fmt: skip
+            read_estimates(tmp_path / f"{name}.npz")
+    np.savez(tmp_path / "humor.npz", root_orient=np.zeros((3, 3)), pose_body=np.zeros((3, 63)),
+             betas=np.zeros((3, 16)), trans=np.zeros((3, 3)))  # fmt: skip
+    with pytest.raises(InputError, match=r"humor.npz: holds pose_body: an SMPL-X or SMPL\+H"):
+        read_estimates(tmp_path / "humor.npz")
     np.savez(tmp_path / "smpl.npz", **p)  # SMPL's own: read
     assert read_estimates(tmp_path / "smpl.npz").body_pose.shape == (3, 23, 3)
 

@@ -80,7 +80,10 @@ BETA_KEYS = ("betas", "pred_betas", "pred_shape", "shape")
 TRANSL_KEYS = ("transl", "cam_t", "pred_cam_t_full")
 # parameters of SMPL-X (face, eyes, hands) and SMPL+H (hands) that SMPL has not
 OTHER_LAYOUT_KEYS = ("jaw_pose", "leye_pose", "reye_pose", "expression", "left_hand_pose",
-                     "right_hand_pose")  # fmt: skip
+                     "right_hand_pose", "pose_body", "pose_hand")  # fmt: skip
+# whole-body pose vectors of other layouts, by their number of joints: SMPL+H's 52 (AMASS's
+# 156-number ``poses``), SMPL-X's 55 (165 numbers)
+OTHER_LAYOUT_JOINTS = {52: "SMPL+H", 55: "SMPL-X"}
 FRAME_KEYS = ("frame", "frame_index", "frame_idx", "frame_ids", "imgname", "image_name")
 TRACK_KEYS = ("track_id", "person_id", "track")
 SPIN_BOX_SCALE = 200.0  # SPIN / PARE store the box side divided by 200 pixels
@@ -368,9 +371,21 @@ def _axis_angle(a: np.ndarray, joints: int, key: str, path: Path) -> np.ndarray:
 
 def _check_smpl_layout(arrays: dict, path: Path) -> None:
     """Refuse, by name, the estimates of bodies in another layout than SMPL's: SMPL-X's face
-    and hand parameters, SMPL+H's hands, a 21-joint ``body_pose`` (theirs; SMPL has 23). Their
+    and hand parameters, SMPL+H's hands, a 21-joint ``body_pose`` (theirs; SMPL has 23) or
+    ``pose_body`` (AMASS's, HuMoR's, SLAHMR's), a whole-body pose of 52 or 55 joints. Their
     joints and shape spaces differ from SMPL's, so reading only the shared keys would
     misplace the body."""
+    for key in (k for k in POSE_KEYS if k in arrays):
+        a = np.asarray(arrays[key])
+        per_joint = 9 if a.shape[-2:] == (3, 3) else 3  # rotation matrices or axis-angle
+        joints = a.size // max(len(a), 1) // per_joint if a.ndim >= 2 else 0
+        if joints in OTHER_LAYOUT_JOINTS:
+            raise InputError(
+                f"{path}: {key!r} holds {joints} joints' rotations: an "
+                f"{OTHER_LAYOUT_JOINTS[joints]} body (SMPL has 24), whose joints and shape space "
+                "differ from SMPL's; jaxrefine refines SMPL-layout bodies (convert it to SMPL "
+                "first, e.g. with smplx's transfer_model)"
+            )
     other = [k for k in OTHER_LAYOUT_KEYS if k in arrays]
     bp = arrays.get("body_pose")
     size = None if bp is None else np.asarray(bp).size
