@@ -40,7 +40,7 @@ import numpy as np
 import yaml
 from scipy.spatial.transform import Rotation
 
-from jaxrefine.inputs.errors import InputError
+from jaxrefine.inputs.errors import InputError, finite_numbers
 from jaxrefine.inputs.tracker_files import TRACKER_FORMAT
 
 EASYMOCAP_KEYS = ("Rh", "Th", "poses", "shapes")
@@ -48,7 +48,6 @@ SMPL_POSES = 72
 OTHER_LAYOUTS = {78: "SMPL+H", 87: "SMPL-X", 165: "SMPL-X", 156: "SMPL+H"}
 CAMERA_FILES = ("intri.yml", "extri.yml")
 CAMERA_SEARCH_UP = 3  # folders above the json's: <data>/output/smpl/ has them in <data>/
-MAX_VALUE = 1e8  # no parameter, focal or translation of a sound file is this large
 # a distortion coefficient below this moves a point at the image corner by well under a
 # pixel for focal lengths near the image size: treated as none
 DISTORTION_TOL = 1e-4
@@ -137,9 +136,7 @@ def _entry(d: dict, key: str, shape: tuple, path: Path) -> np.ndarray:
     a = d.get(key)
     if not isinstance(a, np.ndarray) or a.size != int(np.prod(shape)):
         raise InputError(f"{path}: {key!r} must be a {'x'.join(map(str, shape))} !!opencv-matrix")
-    if not np.all(np.isfinite(a)) or np.any(np.abs(a) > MAX_VALUE):
-        raise InputError(f"{path}: {key!r} holds NaN, inf or values beyond {MAX_VALUE:g}")
-    return a.reshape(shape)
+    return finite_numbers(a, repr(key), path).reshape(shape)
 
 
 def _camera(intri: dict, extri: dict, name: str, folder: Path) -> tuple:
@@ -179,10 +176,7 @@ def _numbers(person: dict, key: str, path: Path) -> np.ndarray:
         a = np.asarray(person[key], np.float64).reshape(-1)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{path}: EasyMocap's {key!r} must hold numbers ({exc})") from None
-    if not np.all(np.isfinite(a)) or np.any(np.abs(a) > MAX_VALUE):
-        raise InputError(f"{path}: EasyMocap's {key!r} holds NaN, inf or values beyond "
-                         f"{MAX_VALUE:g}")  # fmt: skip
-    return a
+    return finite_numbers(a, f"EasyMocap's {key!r}", path)
 
 
 def _person(person: dict, path: Path) -> tuple:

@@ -29,10 +29,9 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from jaxrefine.inputs.errors import InputError
+from jaxrefine.inputs.errors import InputError, finite_numbers
 from jaxrefine.inputs.tracker_files import TRACKER_FORMAT
 
-MAX_VALUE = 1e8  # no rotation, box or joint of a sound file is this large
 HYBRIK_KEYS = ("pred_thetas", "pred_betas", "transl", "bbox", "img_path")
 HYBRIK_FOCAL = 1000.0  # its cfg's MODEL.FOCAL_LENGTH, for its crop of ...
 HYBRIK_CROP = 256.0  # ... MODEL.IMAGE_SIZE pixels
@@ -67,11 +66,7 @@ def hybrik_rows(arrays: dict, path: Path) -> dict:
 
 
 def _numbers(arrays: dict, key: str, path: Path) -> np.ndarray:
-    a = np.asarray(arrays[key], np.float64)
-    if not np.all(np.isfinite(a)) or np.any(np.abs(a) > MAX_VALUE):
-        raise InputError(f"{path}: HybrIK's {key!r} holds NaN, inf or values beyond "
-                         f"{MAX_VALUE:g}")  # fmt: skip
-    return a
+    return finite_numbers(arrays[key], f"HybrIK's {key!r}", path)
 
 
 def _rows(arrays: dict, path: Path) -> dict:
