@@ -102,6 +102,32 @@ def test_crop_camera_matches_hand_computed_projection(tmp_path, style):
     np.testing.assert_allclose(proj, regressor, atol=PIXEL_TOL)
 
 
+def test_bedlam_and_camerahmr_labels_read_in_the_camera_frame(tmp_path):
+    """Training labels as BEDLAM's and CameraHMR's loaders read them (CameraHMR's
+    ``dataset_train.py`` / ``dataset_vis.py``): ``pose_cam`` (not the world ``pose`` beside
+    it), ``shape``, ``cam_int`` and ``trans_cam`` plus ``cam_ext``'s translation."""
+    p, rng = _params(), np.random.default_rng(1)
+    K = np.tile([[1400.0, 0, 955], [0, 1400, 530], [0, 0, 1]], (3, 1, 1))
+    ext = np.tile(np.eye(4), (3, 1, 1))
+    ext[:, :3, :3] = np.linalg.qr(rng.normal(size=(3, 3, 3)))[0]  # BEDLAM's world camera
+    ext[:, :3, 3] = [[0.1, -0.2, 0.3]] * 3
+    pose_cam = np.concatenate([p["global_orient"], p["body_pose"]], 1)
+    labels = {"imgname": np.array([f"aic-train/img_{k}.jpg" for k in range(3)]),
+              "center": rng.uniform(300, 900, (3, 2)), "scale": np.full(3, 2.5),
+              "pose_cam": pose_cam, "pose": pose_cam + 1.0, "shape": p["betas"],
+              "trans_cam": p["transl"], "cam_int": K, "cam_ext": ext,
+              "gtkps": rng.uniform(0, 900, (3, 44, 3))}  # fmt: skip
+    np.savez(tmp_path / "bedlam.npz", **labels)
+    est = read_estimates(tmp_path / "bedlam.npz")
+    np.testing.assert_allclose(est.pose.reshape(3, 72), pose_cam, atol=1e-6)
+    np.testing.assert_allclose(est.transl, p["transl"] + [0.1, -0.2, 0.3], atol=1e-6)
+    np.testing.assert_allclose(est.intrinsics, [[1400, 1400, 955, 530]] * 3)
+    assert list(est.frame) == ["img_0", "img_1", "img_2"]
+    del labels["cam_ext"]  # CameraHMR's 4D-Humans labels: trans_cam alone (dataset_vis.py)
+    np.savez(tmp_path / "camerahmr.npz", **labels)
+    np.testing.assert_allclose(read_estimates(tmp_path / "camerahmr.npz").transl, p["transl"])
+
+
 def _project(k, transl, X):
     fx, fy, cx, cy = k
     Xc = X + transl

@@ -7,12 +7,16 @@ read without torch: :mod:`jaxrefine.inputs.torch_pickle`):
 
 - jaxrefine result: ``format == "jaxrefine-result-v1"`` (:mod:`jaxrefine.io`);
 - pose, axis-angle: ``global_orient`` (N,3) + ``body_pose`` (N,69)/(N,23,3), or
-  ``pose``/``poses``/``thetas``/``pred_pose`` (N,72)/(N,24,3);
+  ``pose_cam``/``pose``/``poses``/``thetas``/``pred_pose`` (N,72)/(N,24,3);
 - pose, rotation matrices: the same keys as (N,24,3,3), or (N,1,3,3) + (N,23,3,3), or
   ``pred_rotmat`` (SPIN);
 - shape: ``betas``/``pred_betas``/``pred_shape``/``shape`` (N,B);
 - full-image camera: ``transl``/``cam_t``/``pred_cam_t_full`` (N,3), optional
-  ``camera_K``/``cam_K`` (N,3,3) or ``intrinsics`` (N,4) or ``focal_length`` (N,)/();
+  ``camera_K``/``cam_K``/``cam_int`` (N,3,3) or ``intrinsics`` (N,4) or ``focal_length``
+  (N,)/();
+- BEDLAM's and CameraHMR's training labels: ``pose_cam`` (the camera-frame pose, read before
+  a ``pose`` beside it), ``shape``, ``cam_int``, ``imgname``, and ``trans_cam`` plus the
+  translation of ``cam_ext`` (N,4,4) when there is one (their loaders' sum);
 - crop camera: ``pred_cam`` (N,3) ``[s, tx, ty]`` with ``box_center`` (N,2) + ``box_size`` (N,)
   (HMR 2.0 / 4D-Humans) or ``center`` (N,2) + ``scale`` (N,) (SPIN / PARE: side = 200 * scale);
 - full-image weak-perspective camera: ``orig_cam`` (N,4) ``[sx, sy, tx, ty]`` (VIBE / PARE);
@@ -75,9 +79,10 @@ from jaxrefine.inputs.errors import InputError
 from jaxrefine.inputs.tracker_files import HMR2_FOCAL_PER_SIDE, TRACKER_FORMAT, flatten
 from jaxrefine.io import model_mismatch
 
-POSE_KEYS = ("pose", "poses", "thetas", "pred_pose", "pred_rotmat", "smpl_pose")
+# ``pose_cam`` first: BEDLAM's / CameraHMR's labels hold it (camera frame) beside ``pose``
+POSE_KEYS = ("pose_cam", "pose", "poses", "thetas", "pred_pose", "pred_rotmat", "smpl_pose")
 BETA_KEYS = ("betas", "pred_betas", "pred_shape", "shape")
-TRANSL_KEYS = ("transl", "cam_t", "pred_cam_t_full")
+TRANSL_KEYS = ("transl", "cam_t", "pred_cam_t_full", "trans_cam")
 # parameters of SMPL-X (face, eyes, hands) and SMPL+H (hands) that SMPL has not
 OTHER_LAYOUT_KEYS = ("jaw_pose", "leye_pose", "reye_pose", "expression", "left_hand_pose",
                      "right_hand_pose", "pose_body", "pose_hand")  # fmt: skip
@@ -428,7 +433,7 @@ def _first(arrays: dict, keys: tuple[str, ...]) -> str | None:
 
 def _intrinsics(arrays: dict, n: int, path: Path) -> np.ndarray:
     k = np.full((n, 4), np.nan)
-    key = _first(arrays, ("camera_K", "cam_K", "K"))
+    key = _first(arrays, ("camera_K", "cam_K", "K", "cam_int"))
     if key:
         K = np.broadcast_to(_float(arrays, key, path), (n, 3, 3)) if n else None
         k = np.stack([K[:, 0, 0], K[:, 1, 1], K[:, 0, 2], K[:, 1, 2]], 1)
@@ -752,6 +757,8 @@ def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
         transl = _float(arrays, tkey, path).reshape(n, 3)
         if fmt == "jaxrefine" and "camera_t" in arrays:
             transl = transl + _float(arrays, "camera_t", path).reshape(n, 3)
+        if tkey == "trans_cam" and "cam_ext" in arrays:  # BEDLAM's labels: the sum is SMPL's
+            transl = transl + _float(arrays, "cam_ext", path).reshape(n, 4, 4)[:, :3, 3]
         if arrays.get(TRACKER_FORMAT) == "tram":
             _check_tram(transl, intr, size_of, path)
     else:
