@@ -72,18 +72,27 @@ def _write_frame(path, people) -> None:
     path.write_text(json.dumps(people, indent=4).replace("\n", "\r\n"))
 
 
-def _their_vertices(model, person: dict, camera) -> np.ndarray:
-    """EasyMocap's SMPLlayer.forward (R(Rh) @ lbs + Th) in the camera frame (R x + T)."""
+def _their_body(model, person: dict, camera):
+    """EasyMocap's SMPLlayer.forward (R(Rh) @ lbs + Th) in the camera frame (R x + T): the
+    body's vertices and joints moved alike."""
     from jaxrefine.body_model import forward
 
     _, _, rvec, T = camera
     betas = np.zeros(model.num_betas, np.float32)
     betas[:10] = np.asarray(person["shapes"]).reshape(10)[: model.num_betas]
-    v = np.asarray(forward(model, np.asarray(person["poses"], np.float32).reshape(24, 3),
-                           betas).vertices, np.float64)  # fmt: skip
+    body = forward(model, np.asarray(person["poses"], np.float32).reshape(24, 3), betas)
     rh = Rotation.from_rotvec(np.asarray(person["Rh"]).reshape(3)).as_matrix()
-    world = v @ rh.T + np.asarray(person["Th"]).reshape(3)
-    return world @ Rotation.from_rotvec(rvec).as_matrix().T + T
+    R = Rotation.from_rotvec(rvec).as_matrix()
+
+    def move(x):
+        x = (np.asarray(x, np.float64) @ rh.T + np.asarray(person["Th"]).reshape(3)) @ R.T + T
+        return x.astype(np.float32)
+
+    return body.__class__(move(body.vertices), move(body.joints), body.keypoint_sets)
+
+
+def _their_vertices(model, person: dict, camera) -> np.ndarray:
+    return np.asarray(_their_body(model, person, camera).vertices)
 
 
 def _our_vertices(model, est, i: int) -> np.ndarray:
@@ -277,3 +286,64 @@ def test_easymocap_dataset_plans_a_run(tmp_path, plan_run):
     p = got["plan"]
     assert (p["estimates"], p["tracks"], p["images_with_people"]) == (3, 2, 2)
     assert got["settings"]["estimates_format"] == "easymocap" and not (tmp_path / "out").exists()
+
+
+def _write_annots(path, people_points) -> None:
+    """EasyMocap's 2D annotation file (its save_annot: json, indent 4)."""
+    annots = [{"bbox": [*pts[:, :2].min(0), *pts[:, :2].max(0), 0.9], "personID": i,
+               "keypoints": pts.tolist(), "isKeyframe": False}
+              for i, pts in enumerate(people_points)]  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"filename": f"images/02/{path.stem}.jpg", "height": SIZE[0],
+                                "width": SIZE[1], "annots": annots, "isKeyframe": False},
+                               indent=4))  # fmt: skip
+
+
+def test_annots_read_as_body25_keypoints(tmp_path):
+    """EasyMocap's ``annots/<camera>/`` folder: BODY_25 people per frame, named by the file's
+    stem; a point at (0, 0) is never a target; damaged people refused by name."""
+    from jaxrefine.inputs import read_keypoints
+
+    rng = np.random.default_rng(10)
+    pts = np.column_stack([rng.uniform(50, 600, (25, 2)), rng.uniform(0.3, 1, 25)])
+    pts[4] = 0  # OpenPose's missing joint
+    folder = tmp_path / "annots" / "02"
+    _write_annots(folder / "000000.json", [pts, pts + [5, 5, 0]])
+    _write_annots(folder / "000001.json", [])
+    kp = read_keypoints(folder)
+    assert kp.set_name == "body25" and sorted(kp.frames) == ["000000", "000001"]
+    np.testing.assert_allclose(kp.people("000000")[1], pts + [5, 5, 0], atol=1e-4)
+    assert kp.people("000000")[0, 4, 2] == 0 and kp.people("000001").shape == (0, 25, 3)
+    _write_annots(folder / "000001.json", [pts[:18]])
+    with pytest.raises(InputError, match=r"000001.json annots\[0\] \(BODY_25: 25 points\): "
+                       r"expected 25 x \(x, y, c\) = 75 numbers, got 54"):  # fmt: skip
+        read_keypoints(folder)
+
+
+def test_easymocap_dataset_plans_a_run_with_its_annots(tmp_path):
+    """The estimates, the images of camera 02 and its annots: every estimate finds its
+    keypoints."""
+    import imageio.v3 as iio
+    import jax
+
+    from jaxrefine import network
+    from jaxrefine.refine import RefineOptions
+    from jaxrefine.refine_files import refine_files
+    from jaxrefine.smpl_io import load_body_model
+
+    rng = np.random.default_rng(11)
+    cam = _camera(rng)
+    _write_calibration(tmp_path, {"02": cam}, sizes=True)
+    model, people = load_body_model(), [_person(rng, 0)]
+    (tmp_path / "images" / "02").mkdir(parents=True)
+    iio.imwrite(tmp_path / "images" / "02" / "000000.jpg", np.zeros((*SIZE, 3), np.uint8))
+    _write_frame(tmp_path / "output" / "smpl" / "000000.json", people)
+    kp3d = np.asarray(_their_body(model, people[0], cam).keypoints("body25"))  # drawn by K
+    pts = np.column_stack([kp3d[:, :2] / kp3d[:, 2:] * 600.0 + [320.5, 241.25], np.ones(25)])
+    _write_annots(tmp_path / "annots" / "02" / "000000.json", [pts])
+    cfg = network.get_config("tiny")
+    got = refine_files(tmp_path / "images" / "02", tmp_path / "output" / "smpl",
+                       tmp_path / "out", model=model, network=(cfg, network.init_params(
+                           cfg, jax.random.key(0))), keypoints_path=tmp_path / "annots" / "02",
+                       options=RefineOptions(), progress=False, dry_run=True)  # fmt: skip
+    assert got["plan"]["estimates_with_keypoints"] == 1

@@ -1,9 +1,14 @@
-"""2D keypoint files: OpenPose BODY_25 JSON, COCO-17 JSON and MediaPipe-33 landmark JSON.
+"""2D keypoint files: OpenPose BODY_25 JSON, EasyMocap's annots, COCO-17 JSON and MediaPipe-33
+landmark JSON.
 
 - OpenPose: one ``<frame>_keypoints.json`` per frame (a folder of them, or one file), each with
   ``people[i].pose_keypoints_2d`` = 25 x (x, y, confidence), pixels (BODY_25); 18 points of
   OpenPose's older COCO model (and its older key ``pose_keypoints``) are read into BODY_25's
   places (:data:`jaxrefine.keypoints.OPENPOSE_COCO18`).
+- EasyMocap's 2D annotations: one ``<data>/annots/<camera>/<frame>.json`` per frame (a folder
+  of them, or one file), ``{"annots": [{"personID", "bbox", "keypoints": 25 x [x, y, c]},
+  ...]}`` in pixels, BODY_25 (what its ``extract_keypoints`` writes with OpenPose's model and
+  its ``read_annot`` reads); hands and face (``handl2d``, ``face2d``) are left.
 - COCO-17: a COCO results list ``[{"image_id", "keypoints": 17 x (x, y, v), "score"}]`` plus an
   annotation file for the image names, or a COCO annotation file with ``images`` and
   ``annotations`` (the ground-truth format; ``v`` = 0 absent, 1 occluded, 2 visible becomes
@@ -193,15 +198,37 @@ def _openpose_file(path: Path) -> np.ndarray:
     return np.stack(people) if people else np.zeros((0, 25, 3), np.float32)
 
 
+def _easymocap_file(path: Path) -> np.ndarray:
+    obj = _load_json(path)
+    if not isinstance(obj, dict) or not isinstance(obj.get("annots"), list):
+        raise InputError(f"{path}: not an EasyMocap annotation file (expected an 'annots' list)")
+    people = []
+    for i, person in enumerate(obj["annots"]):
+        where = f"{path} annots[{i}]"
+        if not isinstance(person, dict) or "keypoints" not in person:
+            raise InputError(f"{where} has no 'keypoints'")
+        people.append(_points(person["keypoints"], 25, f"{where} (BODY_25: 25 points)"))
+    return np.stack(people) if people else np.zeros((0, 25, 3), np.float32)
+
+
+def _per_frame(path: Path, read_file, what: str) -> dict[str, np.ndarray]:
+    """``read_file`` of a folder's ``*.json`` files, or of one file, by frame name (the file's
+    stem without ``_keypoints``)."""
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    if path.is_dir() and not files:
+        raise InputError(f"{path}: no {what} *.json files in the folder")
+    return {f.stem.removesuffix("_keypoints"): read_file(f) for f in files}
+
+
 def read_openpose(path: str | os.PathLike) -> Keypoints2D:
     """A folder of ``*_keypoints.json`` files, or one such file; frame name = file stem without
     ``_keypoints``."""
-    path = Path(path)
-    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
-    if path.is_dir() and not files:
-        raise InputError(f"{path}: no OpenPose *.json files in the folder")
-    frames = {f.stem.removesuffix("_keypoints"): _openpose_file(f) for f in files}
-    return Keypoints2D("body25", frames, str(path))
+    return Keypoints2D("body25", _per_frame(Path(path), _openpose_file, "OpenPose"), str(path))
+
+
+def read_easymocap(path: str | os.PathLike) -> Keypoints2D:
+    """EasyMocap's ``annots/<camera>/`` folder of ``<frame>.json`` files, or one of them."""
+    return Keypoints2D("body25", _per_frame(Path(path), _easymocap_file, "EasyMocap"), str(path))
 
 
 def _coco_entry(entry, where: str) -> tuple[object, np.ndarray]:
@@ -336,19 +363,22 @@ def read_mediapipe(path: str | os.PathLike) -> Keypoints2D:
 def _format_of(path: Path, obj) -> str:
     if isinstance(obj, dict) and "people" in obj:
         return "openpose"
+    if isinstance(obj, dict) and "annots" in obj:
+        return "easymocap"
     if _mediapipe_people(obj) is not None:
         return "mediapipe"
     if isinstance(obj, list) or (isinstance(obj, dict) and "annotations" in obj):
         return "coco"
-    raise InputError(f"{path}: neither an OpenPose file ('people'), COCO ('annotations') nor "
-                     "MediaPipe ('pose_landmarks', 'landmark')")  # fmt: skip
+    raise InputError(f"{path}: neither an OpenPose file ('people'), EasyMocap's ('annots'), "
+                     "COCO ('annotations') nor MediaPipe ('pose_landmarks', "
+                     "'landmark')")  # fmt: skip
 
 
 def read_keypoints(path: str | os.PathLike, images_json=None, *, only_results=True) -> Keypoints2D:
-    """Detect the format (OpenPose or MediaPipe folder/file, or COCO) and read it; a folder's
-    format is its first file's. ``images_json``: a COCO file whose ``images`` name the image
-    ids of a COCO results list; refused for other files unless ``only_results`` is False (then
-    unused for them)."""
+    """Detect the format (OpenPose, EasyMocap or MediaPipe folder/file, or COCO) and read it; a
+    folder's format is its first file's. ``images_json``: a COCO file whose ``images`` name the
+    image ids of a COCO results list; refused for other files unless ``only_results`` is False
+    (then unused for them)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such keypoint file or folder")
@@ -366,4 +396,5 @@ def read_keypoints(path: str | os.PathLike, images_json=None, *, only_results=Tr
         if path.is_dir():
             raise InputError(f"{path}: a folder of COCO files; give the one COCO file")
         return read_coco(path, images_json if results else None)
-    return read_mediapipe(path) if fmt == "mediapipe" else read_openpose(path)
+    readers = {"mediapipe": read_mediapipe, "easymocap": read_easymocap}
+    return readers.get(fmt, read_openpose)(path)
