@@ -1031,10 +1031,11 @@ def main(argv: list[str]) -> int:
     a(
         "--estimates",
         default=None,
-        help="initial estimates (.npz / .npy / .pkl / .pk / .pt / EasyMocap's .json, or a folder "
-        "of them, one per image and named after it, or TRAM's results/<video>/: SPIN, PARE, "
-        "VIBE, PyMAF, HMR 2.0 / 4D-Humans, WHAM, ROMP, CLIFF, HybrIK, TRAM, FrankMocap, "
-        "EasyMocap (its images/<camera>/ folder picks the camera), any SMPL parameters; see "
+        help="initial estimates (.npz / .npy / .pkl / .pk / .pt / EasyMocap's .json / a mesh's "
+        ".obj, or a folder of them, one per image and named after it, or TRAM's "
+        "results/<video>/: SPIN, PARE, VIBE, PyMAF, HMR 2.0 / 4D-Humans (also its demo's "
+        "meshes, with --model), WHAM, ROMP, CLIFF, HybrIK, TRAM, FrankMocap, EasyMocap (its "
+        "images/<camera>/ folder picks the camera), any SMPL parameters; see "
         "docs/FORMATS.md); "
         "without them people are initialized from "
         "--keypoints when given, else detected by BlazePose (extra 'detect')",

@@ -39,6 +39,9 @@ read without torch: :mod:`jaxrefine.inputs.torch_pickle`):
 - EasyMocap's ``output/smpl/<frame>.json`` (a file or the folder) with its calibration
   (``intri.yml`` / ``extri.yml``): its world-frame bodies seen by the images' camera
   (:mod:`jaxrefine.inputs.easymocap_files`);
+- a mesh of the body model's topology (``.obj``, 4D-Humans' ``demo.py --save_mesh``:
+  ``<image>_<person>.obj``), its parameters fitted to the vertices
+  (:mod:`jaxrefine.inputs.mesh_files`);
 - a folder of such files, one per image and named after it (PARE's image output, ROMP's).
 
 A crop camera becomes a full-image pinhole camera with
@@ -71,6 +74,7 @@ from jaxrefine.inputs import (
     frankmocap_files,
     hybrik_files,
     joblib_pickle,
+    mesh_files,
     romp_files,
     torch_pickle,
     tram_files,
@@ -98,7 +102,7 @@ MAX_VALUE = 1e8  # no parameter, translation or pixel is this large: a damaged f
 # the regressor saw (float32 storage rounds at 1e-7)
 ORIG_CAM_ASPECT_TOL = 0.01
 SHOWN_KEYS = 20  # a message names at most this many of a file's keys
-ESTIMATE_SUFFIXES = (".npz", ".pkl", ".pickle", ".pk", ".npy", ".pt", ".pth", ".json")
+ESTIMATE_SUFFIXES = (".npz", ".pkl", ".pickle", ".pk", ".npy", ".pt", ".pth", ".json", ".obj")
 # how an Estimates' track ids were made (its tracks_from), in the words the report uses
 TRACKS_FROM = {
     "file": "the file's track ids",
@@ -247,6 +251,8 @@ def _read_arrays(path: Path, camera: str | None = None) -> dict:
         raise InputError(f"{path}: no such estimates file")
     if path.suffix == ".json":
         return _read_json(path, camera)
+    if path.suffix == ".obj":
+        return mesh_files.mesh_rows(path)
     try:
         if path.suffix == ".npz":
             return _regressor_rows(_read_npz(path), path)
@@ -258,7 +264,8 @@ def _read_arrays(path: Path, camera: str | None = None) -> dict:
             obj = torch_pickle.load_zip(path.read_bytes(), joblib_pickle.ARRAY_CLASSES)
         else:
             raise InputError(f"{path}: expected an .npz, .npy, .pkl / .pickle / .pk, .pt / "
-                             ".pth or EasyMocap's .json file of SMPL parameters")  # fmt: skip
+                             ".pth or EasyMocap's .json file of SMPL parameters, or an .obj "
+                             "mesh")  # fmt: skip
     except InputError:
         raise
     except Exception as exc:
@@ -720,8 +727,25 @@ def _read_folder(folder: Path, image_size, num_betas, intrinsics, model, camera)
                                tracks_from="file" if named else "files")  # fmt: skip
 
 
+def _mesh_params(arrays: dict, model, path: Path) -> dict:
+    """A mesh's parameters fitted with the run's body model
+    (:mod:`jaxrefine.inputs.mesh_files`): its translation is 4D-Humans' ``pred_cam_t_full``."""
+    from jaxrefine.vertex_fit import fit_vertices
+
+    if model is None:
+        raise InputError(f"{path}: a mesh is read by fitting the body model to it: give it")
+    v = arrays["mesh_vertices"]
+    mesh_files.check_vertex_count(v.shape[1], model.v_template.shape[0], model.model_id, path)
+    fit = fit_vertices(model, v)
+    mesh_files.check_fit(fit.miss_mm, path)
+    return {"pose": fit.pose, "betas": fit.betas, "pred_cam_t_full": fit.transl,
+            "imgname": arrays["imgname"], TRACKER_FORMAT: "mesh"}  # fmt: skip
+
+
 def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
                     model) -> Estimates:  # fmt: skip
+    if "mesh_vertices" in arrays:
+        arrays = _mesh_params(arrays, model, path)
     fmt = "jaxrefine" if str(arrays.get("format", "")) == "jaxrefine-result-v1" else "generic"
     why = model_mismatch(arrays, model, path) if model is not None and fmt == "jaxrefine" else None
     if why is not None:
