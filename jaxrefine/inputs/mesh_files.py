@@ -1,6 +1,7 @@
 """Meshes a regressor saved instead of parameters, as estimates: 4D-Humans' (HMR 2.0's)
-``demo.py --save_mesh`` writes ``<image>_<person>.obj`` per person, and tools built on its
-code (TokenHMR, CameraHMR) write the same kind of file.
+``demo.py --save_mesh`` writes ``<image>_<person>.obj`` per person, and TokenHMR's demo (a
+copy of it) the same file. CameraHMR's demo builds its mesh from the vertices alone, without
+the camera translation: such a mesh cannot be placed in its image and is refused.
 
 What such a file holds, from 4D-Humans' code (``demo.py``, ``hmr2/utils/renderer.py``
 ``vertices_to_trimesh``): the body's vertices plus its full-image camera translation
