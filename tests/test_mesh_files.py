@@ -104,6 +104,9 @@ def test_meshes_that_are_not_the_models_are_refused(tmp_path, model):
     _write_4dhumans_obj(tmp_path / "c_0.obj", centred)
     with pytest.raises(InputError, match="c_0.obj: the mesh lies around the camera's plane"):
         read_estimates(tmp_path / "c_0.obj", image_size=lambda k: SIZE, model=model)
+    _write_4dhumans_obj(tmp_path / "f_0.obj", target * 1e6)  # not metres: no body fits
+    with pytest.raises(InputError, match="f_0.obj: the body model fitted to the mesh stays"):
+        read_estimates(tmp_path / "f_0.obj", image_size=lambda k: SIZE, model=model)
     (tmp_path / "d_0.obj").write_text("v 1 2\nf 1 2 3\n")
     with pytest.raises(InputError, match="d_0.obj: an OBJ mesh needs 'v x y z' vertex lines"):
         read_estimates(tmp_path / "d_0.obj", image_size=lambda k: SIZE, model=model)

@@ -84,7 +84,7 @@ def check_vertex_count(count: int, model_count: int, model_id: str, path: Path) 
 
 def check_fit(miss_mm: np.ndarray, path: Path) -> None:
     """The fitted body must lie on the mesh (:data:`MESH_MISS_TOL_MM`)."""
-    if np.any(miss_mm > MESH_MISS_TOL_MM):
+    if not np.all(miss_mm <= MESH_MISS_TOL_MM):  # NaN (a fit that diverged) fails too
         raise InputError(
             f"{path}: the body model fitted to the mesh stays {np.max(miss_mm):.1f} mm (mean) "
             f"from its vertices (at most {MESH_MISS_TOL_MM:g}): the mesh is not a pose of this "
