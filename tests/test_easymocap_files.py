@@ -230,6 +230,23 @@ def test_lens_distortion_is_warned_about(tmp_path, model):
         read_estimates(f, image_size=_size, model=model)
 
 
+def test_damaged_distortion_is_refused_by_name(tmp_path, model):
+    """A ``dist_`` entry that is not finite numbers (it was once read unchecked)."""
+    rng = np.random.default_rng(12)
+    _write_calibration(tmp_path, {"01": _camera(rng)})
+    f = tmp_path / "000000.json"
+    _write_frame(f, [_person(rng, 0)])
+    lines = (tmp_path / "intri.yml").read_bytes().decode().split("\r\n")
+    k = lines.index("dist_01: !!opencv-matrix")
+    nan = list(lines)
+    nan[k + 4] = nan[k + 4].replace("data: [0.000000", "data: [.nan", 1)
+    words = lines[:k] + ["dist_01: [a, b]"] + lines[k + 5 :]  # not a matrix: a list of words
+    for text, match in ((nan, "'dist_01' holds NaN"), (words, "'dist_01' must hold numbers")):
+        (tmp_path / "intri.yml").write_text("\n".join(text))
+        with pytest.raises(InputError, match=f"intri.yml: {match}"):
+            read_estimates(f, image_size=_size, model=model)
+
+
 def test_folder_leaves_out_frames_without_people(tmp_path, model):
     rng = np.random.default_rng(7)
     _write_calibration(tmp_path, {"01": _camera(rng)})

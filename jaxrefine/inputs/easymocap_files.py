@@ -118,8 +118,8 @@ def camera_folder(path: Path) -> Path:
 
 @functools.lru_cache(maxsize=8)
 def _cameras(folder: str, stamp: tuple) -> dict:
-    """Every camera of ``folder``'s calibration: ``name -> (K (3, 3), dist (D,), R (3, 3),
-    T (3,), (H, W) or None)``. ``stamp`` (the files' sizes and times) keys the cache."""
+    """Every camera of ``folder``'s calibration: ``name -> (K (3, 3), dist (D,) or None, R
+    (3, 3), T (3,), (H, W) or None)``. ``stamp`` (the files' sizes and times) keys the cache."""
     intri, extri = (read_opencv_yaml(Path(folder) / name) for name in CAMERA_FILES)
     names = intri.get("names")
     listed = isinstance(names, list) and all(isinstance(n, (str, int, float)) for n in names)
@@ -145,7 +145,8 @@ def _camera(intri: dict, extri: dict, name: str, folder: Path) -> tuple:
     if not (K[0, 0] > 0 and K[1, 1] > 0):
         raise InputError(f"{ipath}: 'K_{name}' must have positive focal lengths")
     dist = intri.get(f"dist_{name}", intri.get(f"D_{name}"))
-    dist = np.zeros(0) if dist is None else np.asarray(dist, np.float64).reshape(-1)
+    if dist is not None:
+        dist = finite_numbers(dist, f"'dist_{name}'", ipath).reshape(-1)
     R = Rotation.from_rotvec(_entry(extri, f"R_{name}", (3,), epath)).as_matrix()
     T = _entry(extri, f"T_{name}", (3,), epath)
     h, w = intri.get(f"H_{name}"), intri.get(f"W_{name}")
@@ -209,7 +210,7 @@ def easymocap_rows(people: list, path: Path, camera_hint: str | None) -> dict:
     file's stem), ``track_id`` (its ``id``), and ``easymocap_size`` the calibrated (H, W)
     when the file has it. The camera: :func:`read_camera`."""
     K, dist, R, T, size = read_camera(path, camera_hint)
-    if np.any(np.abs(dist) > DISTORTION_TOL):
+    if dist is not None and np.any(np.abs(dist) > DISTORTION_TOL):
         warnings.warn(
             f"{path.parent}: the camera's lens distortion ({', '.join(f'{d:.3g}' for d in dist)})"
             " is left out (jaxrefine's camera is a pinhole): refine undistorted images "

@@ -16,9 +16,12 @@ class InputError(JaxrefineError, ValueError):
 
 
 def finite_numbers(a: np.ndarray, what: str, path: Path) -> np.ndarray:
-    """``a`` as float64, refused (naming ``path`` and ``what`` it is) when it holds NaN, inf or
-    values beyond :data:`MAX_VALUE`."""
-    a = np.asarray(a, np.float64)
+    """``a`` as float64, refused (naming ``path`` and ``what`` it is) when it is not numbers or
+    holds NaN, inf or values beyond :data:`MAX_VALUE`."""
+    try:
+        a = np.asarray(a, np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{path}: {what} must hold numbers ({exc})") from None
     if not np.all(np.isfinite(a)) or np.any(np.abs(a) > MAX_VALUE):
         raise InputError(f"{path}: {what} holds NaN, inf or values beyond {MAX_VALUE:g}")
     return a
