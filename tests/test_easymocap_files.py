@@ -72,6 +72,16 @@ def _write_frame(path, people) -> None:
     path.write_text(json.dumps(people, indent=4).replace("\n", "\r\n"))
 
 
+def _one_frame(tmp_path, seed: int, names=("01",), sizes=False, frame="000000.json"):
+    """A calibration of cameras ``names`` in ``tmp_path`` and one frame file of one person
+    (``frame``, relative to it): ``(the frame's path, the rng)``."""
+    rng = np.random.default_rng(seed)
+    _write_calibration(tmp_path, {n: _camera(rng) for n in names}, sizes=sizes)
+    f = tmp_path / frame
+    _write_frame(f, [_person(rng, 0)])
+    return f, rng
+
+
 def _their_body(model, person: dict, camera):
     """EasyMocap's SMPLlayer.forward (R(Rh) @ lbs + Th) in the camera frame (R x + T): the
     body's vertices and joints moved alike."""
@@ -147,10 +157,7 @@ def test_opencv_written_yaml_reads_like_easymocaps(tmp_path):
 
 
 def test_one_camera_needs_no_name_and_its_size_is_checked(tmp_path, model):
-    rng = np.random.default_rng(1)
-    _write_calibration(tmp_path, {"cam": _camera(rng)}, sizes=True)
-    f = tmp_path / "output" / "smpl" / "000000.json"
-    _write_frame(f, [_person(rng, 0)])
+    f, _ = _one_frame(tmp_path, 1, ("cam",), sizes=True, frame="output/smpl/000000.json")
     est = read_estimates(f, image_size=_size, num_betas=model.num_betas, model=model)
     assert len(est) == 1
     with pytest.raises(InputError, match="calibrated for 640x480 images and its image is 320x240"):
@@ -161,20 +168,14 @@ def test_one_camera_needs_no_name_and_its_size_is_checked(tmp_path, model):
 def test_principal_point_outside_the_image_refused(tmp_path, model):
     """Without H_/W_ the principal point must lie in the image (a calibration of frames of
     another size)."""
-    rng = np.random.default_rng(2)
-    _write_calibration(tmp_path, {"cam": _camera(rng)})
-    f = tmp_path / "output" / "smpl" / "000000.json"
-    _write_frame(f, [_person(rng, 0)])
+    f, _ = _one_frame(tmp_path, 2, ("cam",), frame="output/smpl/000000.json")
     with pytest.raises(InputError, match=r"principal point \(320.5, 241.2\) lies outside"):
         read_estimates(f, image_size=lambda k: (200, 300), num_betas=model.num_betas,
                        model=model)  # fmt: skip
 
 
 def test_several_cameras_and_no_name_refused_naming_them(tmp_path, model):
-    rng = np.random.default_rng(3)
-    _write_calibration(tmp_path, {"01": _camera(rng), "02": _camera(rng)})
-    f = tmp_path / "output" / "smpl" / "000000.json"
-    _write_frame(f, [_person(rng, 0)])
+    f, _ = _one_frame(tmp_path, 3, ("01", "02"), frame="output/smpl/000000.json")
     with pytest.raises(InputError, match=r"has 2 cameras \(01, 02\) and the images folder's "
                                          r"name \('frames'\) is none of them"):  # fmt: skip
         read_estimates(f, image_size=_size, model=model, camera="frames")
@@ -232,10 +233,7 @@ def test_lens_distortion_is_warned_about(tmp_path, model):
 
 def test_damaged_distortion_is_refused_by_name(tmp_path, model):
     """A ``dist_`` entry that is not finite numbers (it was once read unchecked)."""
-    rng = np.random.default_rng(12)
-    _write_calibration(tmp_path, {"01": _camera(rng)})
-    f = tmp_path / "000000.json"
-    _write_frame(f, [_person(rng, 0)])
+    f, _ = _one_frame(tmp_path, 12)
     lines = (tmp_path / "intri.yml").read_bytes().decode().split("\r\n")
     k = lines.index("dist_01: !!opencv-matrix")
     nan = list(lines)
@@ -269,10 +267,7 @@ def test_folder_leaves_out_frames_without_people(tmp_path, model):
 def test_damaged_bytes_are_refused_by_name(tmp_path, model, damaged):
     """Truncated or altered calibration and frame files read or are refused as InputError
     naming a file, never another exception."""
-    rng = np.random.default_rng(8)
-    _write_calibration(tmp_path, {"01": _camera(rng)})
-    f = tmp_path / "000000.json"
-    _write_frame(f, [_person(rng, 0)])
+    f, rng = _one_frame(tmp_path, 8)
     good = (tmp_path / damaged).read_bytes()
     for trial in range(40):
         raw = bytearray(good[: rng.integers(1, len(good))] if trial % 2 else good)
