@@ -42,8 +42,9 @@ def read_obj(path: Path) -> np.ndarray:
     try:
         with open(path, encoding="utf-8", errors="strict") as fh:
             for line in fh:
-                if line.startswith("v "):
-                    rows.append([float(x) for x in line.split()[1:4]])
+                parts = line.split()
+                if parts and parts[0] == "v":  # not vt / vn; spaces or tabs
+                    rows.append([float(x) for x in parts[1:4]])
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{path}: not a readable OBJ mesh ({exc})") from None
     if not rows or any(len(r) != 3 for r in rows):
