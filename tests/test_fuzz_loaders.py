@@ -818,14 +818,22 @@ def _check_estimates(est) -> None:
     assert len(est.track_id) == len(est.betas) == len(est.frame)
 
 
+def _estimates_outcome(name: str, path: Path, check=_check_estimates, **read_kw) -> None:
+    """:func:`_outcome` of ``read_estimates`` on a fuzzed file whose images are 300 x 400."""
+    from jaxrefine.inputs import InputError, read_estimates
+
+    def load(p):
+        return read_estimates(p, image_size=lambda i: (300, 400), **read_kw)
+
+    _outcome(name, load, path, InputError, check)
+
+
 @settings(_FUZZ, max_examples=80)
 @given(how=_how(), compress=st.sampled_from([0, 3]), maker=st.sampled_from(["vibe", "wham"]))
 def test_fuzz_joblib_estimates(tmp_path, how, compress, maker):
     """joblib files (VIBE / PARE / WHAM) go through a reader of their own (raw array bytes
     inside the pickle stream, read by jaxrefine, not joblib): damaged ones are refused by
     name."""
-    from jaxrefine.inputs import InputError, read_estimates
-
     layer, kind, seed = how
     arrays = _vibe_arrays() if maker == "vibe" else _wham_arrays()
     if layer == "arrays":
@@ -834,8 +842,7 @@ def test_fuzz_joblib_estimates(tmp_path, how, compress, maker):
         data = mutate_bytes(_vibe_joblib(arrays, compress), kind, seed)
     p = tmp_path / "vibe_output.pkl"
     p.write_bytes(data)
-    load = lambda path: read_estimates(path, image_size=lambda i: (300, 400))  # noqa: E731
-    _outcome("joblib estimates .pkl", load, p, InputError, _check_estimates)
+    _estimates_outcome("joblib estimates .pkl", p)
 
 
 def _romp_arrays() -> dict:
@@ -897,8 +904,6 @@ def test_fuzz_romp_cliff_and_hybrik_estimates(tmp_path, how, maker):
     """ROMP's npz (a pickled dict of arrays inside, unpickled by jaxrefine's restricted
     reader), CLIFF's (estimates placed by their detection rows) and HybrIK's pickle
     (quaternions checked against its joints): damaged ones are refused by name."""
-    from jaxrefine.inputs import InputError, read_estimates
-
     layer, kind, seed = how
     make, write, name = _MAKERS[maker]
     arrays = make()
@@ -907,15 +912,14 @@ def test_fuzz_romp_cliff_and_hybrik_estimates(tmp_path, how, maker):
     p = tmp_path / name
     p.write_bytes(data)
     model = load_body_model()
-    load = lambda path: read_estimates(path, image_size=lambda i: (300, 400),  # noqa: E731
-                                       num_betas=model.num_betas, model=model)  # fmt: skip
 
     def check(est):
         for a in (est.global_orient, est.body_pose, est.betas, est.transl):
             assert np.all(np.isfinite(a))
         assert len(est.track_id) == len(est.betas)
 
-    _outcome(f"{maker} estimates {name}", load, p, InputError, check)
+    _estimates_outcome(f"{maker} estimates {name}", p, check, num_betas=model.num_betas,
+                       model=model)  # fmt: skip
 
 
 def _tram_arrays() -> dict:
@@ -941,7 +945,6 @@ def _tram_npy(arrays, torch) -> bytes:
 def test_fuzz_tram_estimates(tmp_path, how):
     """TRAM's track files (torch tensors in a pickle, read without torch: their storages'
     own pickles and raw bytes): damaged ones are refused by name."""
-    from jaxrefine.inputs import InputError, read_estimates
 
     torch = pytest.importorskip("torch", reason="torch (extra 'ref') writes TRAM's tensors")
     layer, kind, seed = how
@@ -952,8 +955,7 @@ def test_fuzz_tram_estimates(tmp_path, how):
     p.parent.mkdir(exist_ok=True)
     p.write_bytes(data)
     np.save(tmp_path / "camera.npy", {"img_focal": np.float64(500), "img_center": [200, 150]})
-    load = lambda path: read_estimates(path, image_size=lambda i: (300, 400))  # noqa: E731
-    _outcome("TRAM estimates .npy", load, p, InputError, _check_estimates)
+    _estimates_outcome("TRAM estimates .npy", p)
 
 
 def _torch_save(arrays, torch, pkl_kind=None, seed=0) -> bytes:
@@ -982,7 +984,6 @@ def test_fuzz_torch_save_estimates(tmp_path, how, in_pickle):
     """``torch.save`` files of SMPL parameters (a zip archive: its pickle's persistent ids
     and the storages' raw members, read without torch): damaged ones are refused by name,
     the whole file's bytes or, checksums made anew, its pickle's."""
-    from jaxrefine.inputs import InputError, read_estimates
 
     torch = pytest.importorskip("torch", reason="torch (extra 'ref') writes the file")
     layer, kind, seed = how
@@ -997,8 +998,7 @@ def test_fuzz_torch_save_estimates(tmp_path, how, in_pickle):
         data = mutate_bytes(_torch_save(arrays, torch), kind, seed)
     p = tmp_path / "est.pt"
     p.write_bytes(data)
-    load = lambda path: read_estimates(path, image_size=lambda i: (300, 400))  # noqa: E731
-    _outcome("torch.save estimates .pt", load, p, InputError, _check_estimates)
+    _estimates_outcome("torch.save estimates .pt", p)
 
 
 def _frankmocap_person(model) -> dict:
@@ -1029,8 +1029,6 @@ def test_fuzz_frankmocap_estimates(tmp_path, how):
     dicts, checked against its drawing of the joints): damaged ones are refused by name."""
     from collections import OrderedDict
 
-    from jaxrefine.inputs import InputError, read_estimates
-
     layer, kind, seed = how
     model = load_body_model()
     person = _frankmocap_person(model)
@@ -1043,9 +1041,7 @@ def test_fuzz_frankmocap_estimates(tmp_path, how):
         data = mutate_bytes(data, kind, seed)
     p = tmp_path / "a_prediction_result.pkl"
     p.write_bytes(data)
-    load = lambda path: read_estimates(path, image_size=lambda i: (300, 400),  # noqa: E731
-                                       model=model)  # fmt: skip
-    _outcome("FrankMocap estimates .pkl", load, p, InputError, _check_estimates)
+    _estimates_outcome("FrankMocap estimates .pkl", p, model=model)
 
 
 def _phalp_frames(mutation: str, seed: int) -> dict:
