@@ -23,8 +23,9 @@ from scipy.spatial.transform import Rotation
 from jaxrefine.body_model import BodyModel, forward, shape_vertices
 
 FIT_STEPS = 20  # Levenberg-Marquardt steps at most (12 reach 0.01 mm on the checks)
-# its stopping tolerances (atol in metres: 0.01 mm); 1e-6 / 1e-7 took 2.7x the time (1.25 s
-# per SMPL-size mesh on 2 Xeon cores, against 0.46) for the same 0.0001 mm
+# its stopping tolerances (atol in metres: 0.01 mm); 1e-6 / 1e-7 reach the same 0.0001 mm in
+# 1.38 s per SMPL-size mesh on 2 Xeon cores against 0.50 (the open model: 2.04 against 1.22;
+# docs/measurements/2026-12-04/s36_xeon/vertex_fit_check.txt)
 FIT_RTOL, FIT_ATOL = 1e-4, 1e-5
 # betas drift only where the mesh asks for them: a small pull to the mean shape (a residual)
 BETA_WEIGHT = 1e-3
