@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from jaxrefine.body_model import from_arrays
 from jaxrefine.inputs import InputError, read_estimates
 from jaxrefine.inputs.easymocap_files import read_opencv_yaml
+from jaxrefine.testing import make_smpl_size_arrays
 
 SIZE = (480, 640)  # (h, w) of the calibrated images
 # EasyMocap's body and ours from the parameters as read: both are float32 forward passes of
@@ -138,6 +140,14 @@ def test_bodies_are_easymocaps_seen_by_the_images_camera(tmp_path, model):
     for i, person in enumerate(people):
         ours, theirs = _our_vertices(model, est, i), _their_vertices(model, person, cams["02"])
         assert np.abs(ours - theirs).max() < VERTEX_TOL
+    # the model users bring (SMPL-size, pose correctives): its own rest root joint, same body
+    smpl_size = from_arrays(make_smpl_size_arrays(0), model_id="s", gender="neutral",
+                            num_betas=10)  # fmt: skip
+    est_s = read_estimates(tmp_path / "output" / "smpl" / "000007.json", image_size=_size,
+                           num_betas=10, model=smpl_size, camera="02")  # fmt: skip
+    for i, person in enumerate(people):
+        theirs = _their_vertices(smpl_size, person, cams["02"])
+        assert np.abs(_our_vertices(smpl_size, est_s, i) - theirs).max() < VERTEX_TOL
     # the other camera sees another body: the choice matters
     other = read_estimates(tmp_path / "output" / "smpl" / "000007.json", image_size=_size,
                            num_betas=model.num_betas, model=model, camera="01")  # fmt: skip
