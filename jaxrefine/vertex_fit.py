@@ -7,7 +7,7 @@ own rotation is its part's relative to its parent's. From there Levenberg-Marqua
 (optimistix) solves the vertex residuals over pose, betas and translation (betas lightly held
 near zero), which takes up the blending between parts, pose correctives and the shape: a
 model's own meshes come back to within 0.002 mm in about a dozen steps (Adam's 800
-steps left up to 5.6 mm on some poses; docs/measurements/2026-12-04/s36_xeon/).
+steps left up to 2.9 mm mean on 12 poses; docs/measurements/2026-12-04/s36_xeon/).
 """
 
 from __future__ import annotations
