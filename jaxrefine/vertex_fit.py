@@ -6,7 +6,7 @@ skinning) is aligned to the mesh by Kabsch's rotation, in the kinematic order, a
 own rotation is its part's relative to its parent's. From there Levenberg-Marquardt
 (optimistix) solves the vertex residuals over pose, betas and translation (betas lightly held
 near zero), which takes up the blending between parts, pose correctives and the shape: a
-model's own meshes come back to within 0.002 mm in about a dozen steps (Adam's 800
+model's own meshes come back to within 0.002 mm in at most 20 steps (Adam's 800
 steps left up to 2.9 mm mean on 12 poses; docs/measurements/2026-12-04/s36_xeon/).
 """
 
@@ -22,7 +22,7 @@ from scipy.spatial.transform import Rotation
 
 from jaxrefine.body_model import BodyModel, forward, shape_vertices
 
-FIT_STEPS = 20  # Levenberg-Marquardt steps at most (12 reach 0.01 mm on the checks)
+FIT_STEPS = 20  # Levenberg-Marquardt steps at most (the recorded checks end within 0.002 mm)
 # its stopping tolerances (atol in metres: 0.01 mm); 1e-6 / 1e-7 reach the same 0.0001 mm in
 # 1.38 s per SMPL-size mesh on 2 Xeon cores against 0.50 (the open model: 2.04 against 1.22;
 # docs/measurements/2026-12-04/s36_xeon/vertex_fit_check.txt)
