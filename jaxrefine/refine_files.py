@@ -1035,8 +1035,8 @@ def main(argv: list[str]) -> int:
         ".obj, or a folder of them, one per image and named after it, or TRAM's "
         "results/<video>/: SPIN, PARE, VIBE, PyMAF, HMR 2.0 / 4D-Humans (also its demo's "
         "meshes, with --model), WHAM, ROMP, CLIFF, HybrIK, TRAM, FrankMocap, EasyMocap (its "
-        "images/<camera>/ folder picks the camera), any SMPL parameters; see "
-        "docs/FORMATS.md); "
+        "images/<camera>/ folder picks the camera), MMHuman3D's inference_result.npz (with "
+        "its images/ folder), any SMPL parameters; see docs/FORMATS.md); "
         "without them people are initialized from "
         "--keypoints when given, else detected by BlazePose (extra 'detect')",
     )

@@ -893,17 +893,46 @@ def _hybrik_arrays() -> dict:
             "img_path": np.array(["a/0.png", "a/1.png"])}  # fmt: skip
 
 
+def _mmhuman3d_arrays() -> dict:
+    """MMHuman3D's demo file of two frames (the open model's rest vertices upright, a crop
+    camera and the box its drawing fills), its ``smpl`` dict flattened as ``smpl/<key>``."""
+    from jaxrefine.inputs.mmhuman3d_files import demo_projection
+
+    verts = np.tile(np.asarray(load_body_model().v_template) * [1, -1, -1], (2, 1, 1))
+    cam = np.tile([0.9, 0.0, 0.1], (2, 1))
+    uv = demo_projection(verts, cam, np.tile([100.0, 100, 300, 300], (2, 1)))
+    box = np.column_stack([uv.min(1), uv.max(1), np.ones(2)])
+    return {"smpl/global_orient": np.tile([np.pi, 0, 0], (2, 1)),
+            "smpl/body_pose": np.zeros((2, 23, 3)), "smpl/betas": np.zeros((2, 10)),
+            "verts": verts, "pred_cams": cam, "bboxes_xyxy": box,
+            "image_path": np.array(["images/000000.png", "images/000001.png"]),
+            "person_id": np.zeros(2, np.int64), "frame_id": np.arange(2),
+            "__key_strict__": np.array(False), "__temporal_len__": np.array(-1),
+            "__keypoints_compressed__": np.array(False)}  # fmt: skip
+
+
+def _mmhuman3d_npz(arrays) -> bytes:
+    """HumanData.dump: np.savez_compressed, the ``smpl`` dict pickled inside."""
+    smpl = {k.removeprefix("smpl/"): v for k, v in arrays.items() if k.startswith("smpl/")}
+    rest = {k: v for k, v in arrays.items() if not k.startswith("smpl/")}
+    buf = io.BytesIO()
+    np.savez_compressed(buf, smpl=smpl, **rest)
+    return buf.getvalue()
+
+
 _MAKERS = {"romp": (_romp_arrays, _romp_npz, "img.npz"),
            "cliff": (_cliff_arrays, _cliff_npz, "img.npz"),
-           "hybrik": (_hybrik_arrays, lambda a: pickle.dumps(a), "res.pk")}  # fmt: skip
+           "hybrik": (_hybrik_arrays, lambda a: pickle.dumps(a), "res.pk"),
+           "mmhuman3d": (_mmhuman3d_arrays, _mmhuman3d_npz, "inference_result.npz")}  # fmt: skip
 
 
-@settings(_FUZZ, max_examples=90)
+@settings(_FUZZ, max_examples=120)
 @given(how=_how(), maker=st.sampled_from(sorted(_MAKERS)))
 def test_fuzz_romp_cliff_and_hybrik_estimates(tmp_path, how, maker):
     """ROMP's npz (a pickled dict of arrays inside, unpickled by jaxrefine's restricted
-    reader), CLIFF's (estimates placed by their detection rows) and HybrIK's pickle
-    (quaternions checked against its joints): damaged ones are refused by name."""
+    reader), CLIFF's (estimates placed by their detection rows), HybrIK's pickle
+    (quaternions checked against its joints) and MMHuman3D's HumanData (a pickled body dict,
+    cameras checked against its vertices): damaged ones are refused by name."""
     layer, kind, seed = how
     make, write, name = _MAKERS[maker]
     arrays = make()

@@ -29,6 +29,9 @@ read without torch: :mod:`jaxrefine.inputs.torch_pickle`):
   ``focal_l``, each estimate's image from its detection row);
 - HybrIK's ``res.pk`` (:mod:`jaxrefine.inputs.hybrik_files`: quaternions, its pelvis
   position, its crop's focal);
+- MMHuman3D's demo ``inference_result.npz`` (:mod:`jaxrefine.inputs.mmhuman3d_files`: a
+  HumanData of SMPL parameters, crop cameras and detection boxes, checked against its own
+  vertices);
 - ROMP's ``.npz`` of one image or its ``video_results.npz`` (:mod:`jaxrefine.inputs.romp_files`:
   its ``cam`` is a crop camera of the image padded to a square);
 - FrankMocap's ``mocap/<image>_prediction_result.pkl`` (body module, SMPL; a folder of them)
@@ -75,6 +78,7 @@ from jaxrefine.inputs import (
     hybrik_files,
     joblib_pickle,
     mesh_files,
+    mmhuman3d_files,
     romp_files,
     torch_pickle,
     tram_files,
@@ -297,11 +301,13 @@ def _read_json(path: Path, camera: str | None) -> dict:
 
 
 def _regressor_rows(arrays: dict, path: Path) -> dict:
-    """A file of ROMP's, CLIFF's, HybrIK's or TRAM's as their rows (one per estimate), any
-    other unchanged."""
+    """A file of ROMP's, CLIFF's, HybrIK's, MMHuman3D's or TRAM's as their rows (one per
+    estimate), any other unchanged."""
     for known, rows in ((romp_files.is_romp, romp_files.romp_rows),
                         (cliff_files.is_cliff, cliff_files.cliff_rows),
-                        (hybrik_files.is_hybrik, hybrik_files.hybrik_rows)):  # fmt: skip
+                        (hybrik_files.is_hybrik, hybrik_files.hybrik_rows),
+                        (mmhuman3d_files.is_mmhuman3d,
+                         mmhuman3d_files.mmhuman3d_rows)):  # fmt: skip
         if known(arrays):
             return rows(arrays, path)
     if tram_files.is_tram(arrays):
