@@ -166,6 +166,19 @@ def test_a_camera_read_in_another_order_is_refused_by_its_own_vertices(tmp_path,
             read_estimates(g, image_size=_size, model=model)
     # the same cameras as written pass (the check refuses the order, not the file)
     assert len(read_estimates(f, image_size=_size, model=model)) == 3
+    # --speed_up_type: the frames between key frames keep the zero meshes the demo filled in
+    # (their poses, cameras and boxes interpolated): left out of the check, read as written
+    g = tmp_path / "speedup" / "inference_result.npz"
+    zeros = verts.copy()
+    zeros[1] = 0
+    _write_demo_file(g, pose, betas, zeros, cam, box, names, [0] * 3, [0, 1, 2])
+    np.testing.assert_allclose(read_estimates(g, image_size=_size, model=model).transl, transl,
+                               atol=TRANSL_TOL)  # fmt: skip
+    bad = cam.copy()
+    bad[2] = np.abs(cam[2, [1, 2, 0]]) + 0.01  # after the zero mesh: named by its own index
+    _write_demo_file(g, pose, betas, zeros, bad, box, names, [0] * 3, [0, 1, 2])
+    with pytest.raises(InputError, match=r"speedup/inference_result.npz: .*estimate 2, drawn"):
+        read_estimates(g, image_size=_size, model=model)
 
 
 def test_smplx_output_and_damaged_entries_are_refused_by_name(tmp_path, model):

@@ -10,7 +10,9 @@ with ``np.savez_compressed`` to ``DIR/inference_result.npz``, where
   saves), and ``betas`` (N, 10);
 - ``pred_cams`` (N, 3) is the regressor's crop camera ``[s, tx, ty]`` and ``bboxes_xyxy``
   (N, 5) the detection box ``x0, y0, x1, y1, score`` it was made for;
-- ``verts`` (N, 6890, 3) are SMPL's vertices posed without a translation;
+- ``verts`` (N, 6890, 3) are SMPL's vertices posed without a translation (zeros for the
+  frames between key frames of a ``--speed_up_type`` run, whose other entries it
+  interpolates);
 - ``image_path`` (N,) is ``images/<file>``: the demo writes the frames it used into
   ``DIR/images/`` (give that folder); ``frame_id`` (N,) their index in the demo's input;
   ``person_id`` (N,) is 0 in the single-person demo, the tracker's id in the multi-person one;
@@ -112,11 +114,15 @@ def demo_projection(verts: np.ndarray, cam: np.ndarray, box: np.ndarray) -> np.n
 
 def check_boxes(verts: np.ndarray, cam: np.ndarray, box: np.ndarray, path: Path) -> None:
     """The demo's own vertices (N, V, 3) through its camera must land on its boxes: centres
-    and sizes within :data:`MMHUMAN3D_BOX_TOL` of the boxes' longer sides."""
+    and sizes within :data:`MMHUMAN3D_BOX_TOL` of the boxes' longer sides. Meshes of zeros
+    are left out: with ``--speed_up_type`` the demo interpolates the poses, cameras and boxes
+    of the frames between its key frames but saves their vertices as the zeros it filled in."""
     n = len(cam)
     if verts.ndim != 3 or len(verts) != n or verts.shape[2] != 3:
         raise InputError(f"{path}: MMHuman3D's 'verts' must be (N, V, 3), one mesh per "
                          f"estimate; got {verts.shape}")  # fmt: skip
+    drawn = np.flatnonzero(np.any(verts != 0, axis=(1, 2)))
+    verts, cam, box = verts[drawn], cam[drawn], box[drawn]
     uv = demo_projection(verts, cam, box)
     lo, hi = uv.min(1), uv.max(1)
     longer = (box[:, 2:4] - box[:, :2]).max(1)
@@ -124,10 +130,10 @@ def check_boxes(verts: np.ndarray, cam: np.ndarray, box: np.ndarray, path: Path)
     ratio = (hi - lo).max(1) / longer
     bad = (off > MMHUMAN3D_BOX_TOL) | ~(np.abs(np.log(ratio)) <= np.log1p(MMHUMAN3D_BOX_TOL))
     if np.any(bad):
-        i = int(np.argmax(bad))
+        j = int(np.argmax(bad))
         raise InputError(
-            f"{path}: MMHuman3D's vertices of estimate {i}, drawn with its camera, miss their "
-            f"box (centre off by {off[i]:.2f} of the box, size x{ratio[i]:.2f}; at most "
+            f"{path}: MMHuman3D's vertices of estimate {drawn[j]}, drawn with its camera, miss "
+            f"their box (centre off by {off[j]:.2f} of the box, size x{ratio[j]:.2f}; at most "
             f"{MMHUMAN3D_BOX_TOL} and x{1 + MMHUMAN3D_BOX_TOL}): not demo/estimate_smpl.py's "
             "output as jaxrefine reads it"
         )
