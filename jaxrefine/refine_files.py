@@ -1032,7 +1032,7 @@ def main(argv: list[str]) -> int:
         "--estimates",
         default=None,
         help="initial estimates (.npz / .npy / .pkl / .pk / .pt / EasyMocap's .json / a mesh's "
-        ".obj, or a folder of them, one per image and named after it, or TRAM's "
+        ".obj or .ply, or a folder of them, one per image and named after it, or TRAM's "
         "results/<video>/: SPIN, PARE, VIBE, PyMAF, HMR 2.0 / 4D-Humans (also its demo's "
         "meshes, with --model), WHAM, ROMP, CLIFF, HybrIK, TRAM, FrankMocap, EasyMocap (its "
         "images/<camera>/ folder picks the camera), MMHuman3D's inference_result.npz (with "

@@ -20,6 +20,7 @@ import io
 import json
 import pickle
 import re
+import tempfile
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -1113,3 +1114,50 @@ def test_fuzz_phalp_estimates(tmp_path, mutation, seed):
     p = tmp_path / "demo_clip.pkl"
     joblib.dump(_phalp_frames(mutation, seed), p)
     _outcome("PHALP estimates .pkl", read_estimates, p, InputError, _check_estimates)
+
+
+def _mesh_file(kind: str) -> bytes:
+    """A small camera-frame mesh (40 vertices 3-4 m away) as ``refine --ply`` (binary PLY),
+    trimesh's ASCII PLY or an OBJ writes it."""
+    from jaxrefine.io import save_obj, save_ply
+
+    rng = np.random.default_rng(0)
+    v = rng.normal(0, 0.3, (40, 3)) + [0, 0, 3.5]
+    f = rng.integers(0, 40, (20, 3))
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / f"m.{'obj' if kind == 'obj' else 'ply'}"
+        if kind == "ascii_ply":
+            head = ["ply", "format ascii 1.0", "element vertex 40", "property float x",
+                    "property float y", "property float z", "property uchar red",
+                    "element face 20", "property list uchar int vertex_indices",
+                    "end_header"]  # fmt: skip
+            rows = [f"{x:.6f} {y:.6f} {z:.6f} 200" for x, y, z in v]
+            rows += [f"3 {a} {b} {c}" for a, b, c in f]
+            path.write_text("\n".join(head + rows) + "\n")
+        else:
+            (save_obj if kind == "obj" else save_ply)(path, v, f)
+        return path.read_bytes()
+
+
+def _mutated_mesh(fmt: str, kind: str, seed: int) -> bytes:
+    """A text mutation of an ASCII file or of a binary PLY's header, or a byte mutation."""
+    data = _mesh_file(fmt)
+    if kind not in _TEXT_KINDS or kind in _BYTE_KINDS:
+        return mutate_bytes(data, kind, seed)
+    if fmt != "binary_ply":
+        return mutate_text(data.decode(), kind, seed)
+    head, body = data.split(b"end_header\n", 1)
+    return mutate_text(head.decode(), kind, seed) + b"end_header\n" + body
+
+
+@settings(_FUZZ, max_examples=300)
+@given(kind=st.sampled_from(sorted(set(_BYTE_KINDS + _TEXT_KINDS))), seed=_SEEDS,
+       fmt=st.sampled_from(["binary_ply", "ascii_ply", "obj"]))  # fmt: skip
+def test_fuzz_mesh_estimates(tmp_path, kind, seed, fmt):
+    """Damaged meshes (``.ply`` binary or ASCII, ``.obj``; bytes, lines and numbers, a binary
+    file's header too) are refused by name, never a crash or a hang. No body model is given,
+    so a mesh that still parses is refused too (a mesh is read by fitting one to it): this
+    fuzzes the parsers, not the fit."""
+    p = tmp_path / f"a_0.{'obj' if fmt == 'obj' else 'ply'}"
+    p.write_bytes(_mutated_mesh(fmt, kind, seed))
+    _estimates_outcome(f"mesh estimates {fmt}", p)

@@ -1,7 +1,8 @@
 """Meshes as estimates: 4D-Humans' ``demo.py --save_mesh`` files, written the way its code
 writes them (vertices plus ``pred_cam_t_full``, turned 180 degrees about x, vertex colours),
-read back as parameters whose body lies on the mesh in the camera frame; the fit itself
-recovers a model's own meshes; other meshes are refused by name."""
+read back as parameters whose body lies on the mesh in the camera frame; PLY meshes as
+trimesh exports them and as ``refine --ply`` writes them; the fit itself recovers a model's
+own meshes; other meshes are refused by name."""
 
 from __future__ import annotations
 
@@ -131,3 +132,80 @@ def test_demo_output_folder_plans_a_run(tmp_path, model, plan_run):
     p = got["plan"]
     assert (p["estimates"], p["images_with_people"]) == (3, 2)
     assert got["settings"]["estimates_format"] == "mesh"
+
+
+def _write_trimesh_ascii_ply(path, vertices) -> None:
+    """trimesh's ASCII PLY layout (export(encoding="ascii")): vertices in OpenGL's axes with
+    RGBA colours, faces after them."""
+    v = vertices * [1.0, -1.0, -1.0]
+    head = ["ply", "format ascii 1.0", "comment https://github.com/mikedh/trimesh",
+            f"element vertex {len(v)}", "property float x", "property float y",
+            "property float z", "property uchar red", "property uchar green",
+            "property uchar blue", "property uchar alpha", "element face 1",
+            "property list uchar int vertex_indices", "end_header"]  # fmt: skip
+    rows = [f"{x:.8f} {y:.8f} {z:.8f} 166 189 219 255" for x, y, z in v]
+    path.write_text("\n".join(head + rows + ["3 0 1 2"]) + "\n")
+
+
+def _check_body(est, model, target) -> None:
+    assert est.fmt == "mesh"
+    err = np.linalg.norm(_posed(model, est)[0] - target, axis=-1) * 1000
+    assert err.mean() < FIT_MEAN_TOL_MM and err.max() < FIT_MAX_TOL_MM
+
+
+def test_ply_meshes_read_as_their_body(tmp_path, model):
+    """Binary (jaxrefine's ``refine --ply``: OpenCV's axes), ASCII (trimesh's layout, OpenGL's
+    axes, colours) and trimesh's own binary export all read as the mesh's body."""
+    from jaxrefine.io import save_ply
+
+    target = _bodies(model, 1, 7)[0]
+    save_ply(tmp_path / "own_0.ply", target, model.faces)
+    _write_trimesh_ascii_ply(tmp_path / "ascii_2.ply", target)
+    for name in ("own_0.ply", "ascii_2.ply"):
+        est = read_estimates(tmp_path / name, image_size=lambda k: SIZE, model=model,
+                             num_betas=model.num_betas)  # fmt: skip
+        assert list(est.frame) == [name.split("_")[0]]
+        _check_body(est, model, target)
+    trimesh = pytest.importorskip("trimesh", reason="trimesh (installed with pyrender) writes "
+                                  "the exports users have")  # fmt: skip
+    mesh = trimesh.Trimesh(target * [1.0, -1.0, -1.0], np.asarray(model.faces), process=False)
+    mesh.export(tmp_path / "tm_0.ply")
+    est = read_estimates(tmp_path / "tm_0.ply", image_size=lambda k: SIZE, model=model,
+                         num_betas=model.num_betas)  # fmt: skip
+    _check_body(est, model, target)
+
+
+def test_bad_ply_files_are_refused_by_name(tmp_path, model):
+    def refused(name: str, content: bytes, match: str) -> None:
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(InputError, match=f"{name}: {match}"):
+            read_estimates(tmp_path / name, image_size=lambda k: SIZE, model=model)
+
+    refused("a_0.ply", b"not a ply\n", "not a readable PLY mesh")
+    refused("b_0.ply", b"ply\nformat ascii 1.0\nelement face 1\nproperty list uchar int "
+            b"vertex_indices\nend_header\n3 0 1 2\n", "a PLY mesh needs a 'vertex' element "
+            r"\(it has: face\)")  # fmt: skip
+    refused("c_0.ply", b"ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty "
+            b"float y\nend_header\n1 2\n", r"a PLY mesh needs vertices with x, y and z "
+            r"properties \(it has 1 with: x, y\)")  # fmt: skip
+    refused("d_0.ply", b"ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\nproperty "
+            b"float y\nproperty float z\nend_header\n1 2 3\n", "not a readable PLY")  # fmt: skip
+    refused("e_0.ply", b"ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty "
+            b"float y\nproperty float z\nend_header\n1 2 nan\n", "the mesh's vertices holds "
+            "NaN")  # fmt: skip
+
+
+def test_a_folder_with_both_obj_and_ply_of_a_person_is_refused(tmp_path, model):
+    """``refine --obj --ply`` writes both: read together, everyone would be there twice."""
+    from jaxrefine.io import save_obj, save_ply
+
+    target = _bodies(model, 1, 8)[0]
+    save_obj(tmp_path / "meshes" / "a_0.obj", target, model.faces)
+    save_ply(tmp_path / "meshes" / "a_0.ply", target, model.faces)
+    with pytest.raises(InputError, match=r"meshes: the meshes a_0 are there as both .obj and "
+                       r".ply: the same people twice"):  # fmt: skip
+        read_estimates(tmp_path / "meshes", image_size=lambda k: SIZE, model=model)
+    (tmp_path / "meshes" / "a_0.obj").unlink()
+    est = read_estimates(tmp_path / "meshes", image_size=lambda k: SIZE, model=model,
+                         num_betas=model.num_betas)  # fmt: skip
+    _check_body(est, model, target)

@@ -42,8 +42,9 @@ read without torch: :mod:`jaxrefine.inputs.torch_pickle`):
 - EasyMocap's ``output/smpl/<frame>.json`` (a file or the folder) with its calibration
   (``intri.yml`` / ``extri.yml``): its world-frame bodies seen by the images' camera
   (:mod:`jaxrefine.inputs.easymocap_files`);
-- a mesh of the body model's topology (``.obj``, 4D-Humans' ``demo.py --save_mesh``:
-  ``<image>_<person>.obj``), its parameters fitted to the vertices
+- a mesh of the body model's topology in the camera frame (``.obj`` or ``.ply``, 4D-Humans'
+  ``demo.py --save_mesh``: ``<image>_<person>.obj``; trimesh's and Open3D's exports,
+  jaxrefine's own ``refine --obj`` / ``--ply``), its parameters fitted to the vertices
   (:mod:`jaxrefine.inputs.mesh_files`);
 - a folder of such files, one per image and named after it (PARE's image output, ROMP's).
 
@@ -58,6 +59,7 @@ used for it (:data:`HMR2_FOCAL_PER_SIDE`). Everything is checked before any work
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import io
 import os
@@ -106,7 +108,8 @@ MAX_VALUE = 1e8  # no parameter, translation or pixel is this large: a damaged f
 # the regressor saw (float32 storage rounds at 1e-7)
 ORIG_CAM_ASPECT_TOL = 0.01
 SHOWN_KEYS = 20  # a message names at most this many of a file's keys
-ESTIMATE_SUFFIXES = (".npz", ".pkl", ".pickle", ".pk", ".npy", ".pt", ".pth", ".json", ".obj")
+ESTIMATE_SUFFIXES = (".npz", ".pkl", ".pickle", ".pk", ".npy", ".pt", ".pth", ".json", ".obj",
+                     ".ply")  # fmt: skip
 # how an Estimates' track ids were made (its tracks_from), in the words the report uses
 TRACKS_FROM = {
     "file": "the file's track ids",
@@ -255,7 +258,7 @@ def _read_arrays(path: Path, camera: str | None = None) -> dict:
         raise InputError(f"{path}: no such estimates file")
     if path.suffix == ".json":
         return _read_json(path, camera)
-    if path.suffix == ".obj":
+    if path.suffix in (".obj", ".ply"):
         return mesh_files.mesh_rows(path)
     try:
         if path.suffix == ".npz":
@@ -269,7 +272,7 @@ def _read_arrays(path: Path, camera: str | None = None) -> dict:
         else:
             raise InputError(f"{path}: expected an .npz, .npy, .pkl / .pickle / .pk, .pt / "
                              ".pth or EasyMocap's .json file of SMPL parameters, or an .obj "
-                             "mesh")  # fmt: skip
+                             "or .ply mesh")  # fmt: skip
     except InputError:
         raise
     except Exception as exc:
@@ -693,6 +696,17 @@ def _subfolder_hint(folder: Path) -> str:
     return f"; its subfolder {name}/ holds {n}: give that folder"
 
 
+def _check_one_mesh_per_stem(files: list[Path], folder: Path) -> None:
+    """A person's mesh as both ``.obj`` and ``.ply`` (``refine --obj --ply``) would be read
+    twice, as two people in one place."""
+    stems = collections.Counter(p.stem for p in files if p.suffix in (".obj", ".ply"))
+    if twice := sorted(s for s, n in stems.items() if n > 1):
+        raise InputError(
+            f"{folder}: the meshes {', '.join(twice[:3])} are there as both .obj and .ply: "
+            "the same people twice; give a folder of one kind"
+        )
+
+
 def _read_folder(folder: Path, image_size, num_betas, intrinsics, model, camera) -> Estimates:
     """A folder of estimates files, one per image and named after it (PARE's image output
     writes ``<image>.pkl`` with a row per person; ROMP's ``--mode video`` writes
@@ -704,6 +718,7 @@ def _read_folder(folder: Path, image_size, num_betas, intrinsics, model, camera)
     files = sorted(p for p in folder.iterdir() if p.suffix in ESTIMATE_SUFFIXES)
     if len(files) > 1:  # ROMP's video mode: every frame's file, and all of them again in one
         files = [p for p in files if p.name != romp_files.VIDEO_RESULTS]
+    _check_one_mesh_per_stem(files, folder)
     if not files:
         raise InputError(f"{folder}: no estimates files ({', '.join(ESTIMATE_SUFFIXES)}) in "
                          f"the folder{_subfolder_hint(folder)}")  # fmt: skip

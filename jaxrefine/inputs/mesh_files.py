@@ -1,7 +1,10 @@
 """Meshes a regressor saved instead of parameters, as estimates: 4D-Humans' (HMR 2.0's)
 ``demo.py --save_mesh`` writes ``<image>_<person>.obj`` per person, and TokenHMR's demo (a
 copy of it) the same file. CameraHMR's demo builds its mesh from the vertices alone, without
-the camera translation: such a mesh cannot be placed in its image and is refused.
+the camera translation: such a mesh cannot be placed in its image and is refused. PLY meshes
+(``.ply``, ASCII or binary, read with plyfile: trimesh's and Open3D's exports, jaxrefine's
+own ``refine --ply``) are read the same way: the ``x y z`` properties of their ``vertex``
+element, in the camera frame of either axes convention, named ``<image>_<person>``.
 
 What such a file holds, from 4D-Humans' code (``demo.py``, ``hmr2/utils/renderer.py``
 ``vertices_to_trimesh``): the body's vertices plus its full-image camera translation
@@ -20,9 +23,11 @@ its camera translation and is refused.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
+import plyfile
 
 from jaxrefine.inputs.errors import InputError, finite_numbers
 from jaxrefine.inputs.tracker_files import TRACKER_FORMAT
@@ -52,6 +57,35 @@ def read_obj(path: Path) -> np.ndarray:
     return finite_numbers(np.array(rows), "the mesh's vertices", path)
 
 
+def read_ply(path: Path) -> np.ndarray:
+    """(V, 3) the ``x y z`` properties of a PLY file's ``vertex`` element (ASCII or binary;
+    other properties and elements left)."""
+    try:  # plyfile meets damaged data with numpy's errors and warnings as well as its own
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ply = plyfile.PlyData.read(str(path), mmap=False)  # read, not mapped: it closes
+    except (OSError, plyfile.PlyParseError, ValueError, OverflowError, UnicodeDecodeError,
+            Warning) as exc:  # fmt: skip
+        raise InputError(f"{path}: not a readable PLY mesh ({exc})") from None
+    names = [e.name for e in ply.elements]
+    if "vertex" not in names:
+        raise InputError(f"{path}: a PLY mesh needs a 'vertex' element (it has: "
+                         f"{', '.join(names) or 'none'})")  # fmt: skip
+    vertex = ply["vertex"]
+    have = [p.name for p in vertex.properties]
+    if not {"x", "y", "z"} <= set(have) or vertex.count == 0:
+        raise InputError(f"{path}: a PLY mesh needs vertices with x, y and z properties (it "
+                         f"has {vertex.count} with: {', '.join(have) or 'none'})")  # fmt: skip
+    with np.errstate(invalid="ignore"):  # a signalling NaN's cast: NaN, refused just below
+        v = np.stack([np.asarray(vertex[a], np.float64) for a in "xyz"], -1)
+    return finite_numbers(v, "the mesh's vertices", path)
+
+
+def read_mesh(path: Path) -> np.ndarray:
+    """(V, 3) the vertices of an ``.obj`` or ``.ply`` file."""
+    return read_ply(path) if path.suffix == ".ply" else read_obj(path)
+
+
 def camera_frame(v: np.ndarray, path: Path) -> np.ndarray:
     """``v`` (V, 3) in OpenCV's camera axes: OpenGL's (every z negative) turned back."""
     if np.all(v[:, 2] < 0):
@@ -68,7 +102,7 @@ def camera_frame(v: np.ndarray, path: Path) -> np.ndarray:
 def mesh_rows(path: Path) -> dict:
     """One mesh file as a dict: ``mesh_vertices`` (1, V, 3) camera frame, ``imgname`` its
     image (the file's stem without 4D-Humans' ``_<person>``)."""
-    v = camera_frame(read_obj(path), path)
+    v = camera_frame(read_mesh(path), path)
     m = MESH_NAME.fullmatch(path.stem)
     return {"mesh_vertices": v[None], "imgname": np.array([m.group(1) if m else path.stem]),
             TRACKER_FORMAT: "mesh"}  # fmt: skip
