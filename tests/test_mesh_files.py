@@ -18,6 +18,7 @@ from jaxrefine.testing import make_smpl_size_arrays
 from jaxrefine.vertex_fit import fit_vertices
 
 SIZE = (480, 640)
+K = np.array([700.0, 700.0, 320.0, 240.0])  # a camera given with --intrinsics
 # a model's own meshes are fitted to within 0.002 mm at every vertex (12 CMU poses:
 # docs/measurements/2026-12-04/s36_xeon/vertex_fit_check.txt); the OBJ's 8 decimals and the
 # float32 forward pass of bodies 4-8 m away (~5e-4 mm rounding) stay far below these
@@ -163,23 +164,34 @@ def test_ply_meshes_read_as_their_body(tmp_path, model):
     _write_trimesh_ascii_ply(tmp_path / "ascii_2.ply", target)
     for name in ("own_0.ply", "ascii_2.ply"):
         est = read_estimates(tmp_path / name, image_size=lambda k: SIZE, model=model,
-                             num_betas=model.num_betas)  # fmt: skip
+                             num_betas=model.num_betas, intrinsics=K)  # fmt: skip
         assert list(est.frame) == [name.split("_")[0]]
         _check_body(est, model, target)
+        np.testing.assert_allclose(est.intrinsics[0], K)
     trimesh = pytest.importorskip("trimesh", reason="trimesh (installed with pyrender) writes "
                                   "the exports users have")  # fmt: skip
     mesh = trimesh.Trimesh(target * [1.0, -1.0, -1.0], np.asarray(model.faces), process=False)
     mesh.export(tmp_path / "tm_0.ply")
     est = read_estimates(tmp_path / "tm_0.ply", image_size=lambda k: SIZE, model=model,
-                         num_betas=model.num_betas)  # fmt: skip
+                         num_betas=model.num_betas, intrinsics=K)  # fmt: skip
     _check_body(est, model, target)
+
+
+def test_a_ply_mesh_needs_its_camera(tmp_path, model):
+    """No regressor's focal can be assumed for a PLY mesh (an OBJ's is 4D-Humans')."""
+    from jaxrefine.io import save_ply
+
+    save_ply(tmp_path / "a_0.ply", _bodies(model, 1, 9)[0], model.faces)
+    with pytest.raises(InputError, match=r"a_0.ply: a PLY mesh holds no camera: give the one "
+                       r"it was made for with --intrinsics"):  # fmt: skip
+        read_estimates(tmp_path / "a_0.ply", image_size=lambda k: SIZE, model=model)
 
 
 def test_bad_ply_files_are_refused_by_name(tmp_path, model):
     def refused(name: str, content: bytes, match: str) -> None:
         (tmp_path / name).write_bytes(content)
         with pytest.raises(InputError, match=f"{name}: {match}"):
-            read_estimates(tmp_path / name, image_size=lambda k: SIZE, model=model)
+            read_estimates(tmp_path / name, image_size=lambda k: SIZE, model=model, intrinsics=K)
 
     refused("a_0.ply", b"not a ply\n", "not a readable PLY mesh")
     refused("b_0.ply", b"ply\nformat ascii 1.0\nelement face 1\nproperty list uchar int "
@@ -207,5 +219,5 @@ def test_a_folder_with_both_obj_and_ply_of_a_person_is_refused(tmp_path, model):
         read_estimates(tmp_path / "meshes", image_size=lambda k: SIZE, model=model)
     (tmp_path / "meshes" / "a_0.obj").unlink()
     est = read_estimates(tmp_path / "meshes", image_size=lambda k: SIZE, model=model,
-                         num_betas=model.num_betas)  # fmt: skip
+                         num_betas=model.num_betas, intrinsics=K)  # fmt: skip
     _check_body(est, model, target)

@@ -766,6 +766,7 @@ def _mesh_params(arrays: dict, model, path: Path) -> dict:
 def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
                     model) -> Estimates:  # fmt: skip
     if "mesh_vertices" in arrays:
+        mesh_files.check_camera_given(path, intrinsics is not None)
         arrays = _mesh_params(arrays, model, path)
     fmt = "jaxrefine" if str(arrays.get("format", "")) == "jaxrefine-result-v1" else "generic"
     why = model_mismatch(arrays, model, path) if model is not None and fmt == "jaxrefine" else None

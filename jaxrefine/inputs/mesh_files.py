@@ -4,7 +4,8 @@ copy of it) the same file. CameraHMR's demo builds its mesh from the vertices al
 the camera translation: such a mesh cannot be placed in its image and is refused. PLY meshes
 (``.ply``, ASCII or binary, read with plyfile: trimesh's and Open3D's exports, jaxrefine's
 own ``refine --ply``) are read the same way: the ``x y z`` properties of their ``vertex``
-element, in the camera frame of either axes convention, named ``<image>_<person>``.
+element, in the camera frame of either axes convention, named ``<image>_<person>``; they
+come from no regressor whose focal could be assumed, so their camera must be given.
 
 What such a file holds, from 4D-Humans' code (``demo.py``, ``hmr2/utils/renderer.py``
 ``vertices_to_trimesh``): the body's vertices plus its full-image camera translation
@@ -106,6 +107,16 @@ def mesh_rows(path: Path) -> dict:
     m = MESH_NAME.fullmatch(path.stem)
     return {"mesh_vertices": v[None], "imgname": np.array([m.group(1) if m else path.stem]),
             TRACKER_FORMAT: "mesh"}  # fmt: skip
+
+
+def check_camera_given(path: Path, given: bool) -> None:
+    """A PLY mesh names no regressor whose camera could be assumed: its camera is asked for
+    (an OBJ is taken for 4D-Humans', with that demo's focal)."""
+    if path.suffix == ".ply" and not given:
+        raise InputError(
+            f"{path}: a PLY mesh holds no camera: give the one it was made for with "
+            "--intrinsics FX FY CX CY (a jaxrefine result's: its refined.npz camera_K)"
+        )
 
 
 def check_vertex_count(count: int, model_count: int, model_id: str, path: Path) -> None:
