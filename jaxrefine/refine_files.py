@@ -1083,8 +1083,9 @@ def main(argv: list[str]) -> int:
       help=f"without --estimates and --keypoints: at most this many people per image, the "
            f"best detector scores (default {MAX_PEOPLE}; more found: a warning)")  # fmt: skip
     a("--intrinsics", nargs="+", default=None,
-      help="fx fy cx cy, or a JSON file: the camera of every image (default: the estimates "
-           "file's, else focal sqrt(w^2 + h^2) at the image centre)")  # fmt: skip
+      help="fx fy cx cy, a JSON file, or a jaxrefine result (its refined.npz's camera): the "
+           "camera of every image (default: the estimates file's, else focal sqrt(w^2 + h^2) "
+           "at the image centre)")  # fmt: skip
     a("--checkpoint", default=None, help="network checkpoint (default: the shipped one)")
     a("--model", default=None, help="body model file (default: the open model)")
     a("--gender", default=None, help="gender of a model folder (neutral/male/female)")

@@ -638,6 +638,39 @@ def test_intrinsics(tmp_path):
         read_intrinsics(tmp_path / "bad.json")
 
 
+def test_intrinsics_from_a_result(tmp_path):
+    """A jaxrefine result gives the camera its meshes were made for: one camera_K for all its
+    rows; rows of two cameras, another file or a damaged one are refused by name."""
+    import jax
+
+    from jaxrefine.camera import Camera
+    from jaxrefine.io import save_result
+    from jaxrefine.smpl_io import load_body_model
+
+    model = load_body_model()
+
+    def result(name, *cams):
+        n = len(cams)
+        params = {"global_orient": np.zeros((n, 3)), "body_pose": np.zeros((n, 69)),
+                  "betas": np.zeros((n, model.num_betas)), "transl": np.zeros((n, 3))}  # fmt: skip
+        batch = jax.tree.map(lambda *a: np.stack(a), *cams)
+        return save_result(tmp_path / name, model, params, np.zeros((n, 24, 3)), batch)
+
+    one, other = Camera.create(610.5, 600.25, 320.0, 241.5), Camera.create(500.0, 500.0, 1, 2)
+    assert read_intrinsics(result("same.npz", one, one)) == (610.5, 600.25, 320.0, 241.5)
+    with pytest.raises(InputError, match=r"two.npz: its rows hold 2 cameras \(camera_K\), not "
+                       "one: give the images' camera as fx fy cx cy"):  # fmt: skip
+        read_intrinsics(result("two.npz", one, other))
+    np.savez(tmp_path / "plain.npz", K=np.eye(3))
+    with pytest.raises(InputError, match=r"plain.npz: not a jaxrefine result file .* \(--intrin"):
+        read_intrinsics(tmp_path / "plain.npz")
+    (tmp_path / "cut.npz").write_bytes(result("cut.npz", one).read_bytes()[:100])
+    with pytest.raises(InputError, match="cut.npz: not a readable result"):
+        read_intrinsics(tmp_path / "cut.npz")
+    with pytest.raises(InputError, match="gone.npz: no such intrinsics file"):
+        read_intrinsics(tmp_path / "gone.npz")
+
+
 def test_estimates_cut_and_join_every_per_person_field():
     """``take`` and ``concat_estimates`` keep the optional ``person`` / ``score`` rows with
     the others (the people overlays label bodies with ``person``, else the track id)."""

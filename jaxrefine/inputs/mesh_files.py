@@ -115,7 +115,7 @@ def check_camera_given(path: Path, given: bool) -> None:
     if path.suffix == ".ply" and not given:
         raise InputError(
             f"{path}: a PLY mesh holds no camera: give the one it was made for with "
-            "--intrinsics FX FY CX CY (a jaxrefine result's: its refined.npz camera_K)"
+            "--intrinsics FX FY CX CY (a jaxrefine result's meshes: --intrinsics its refined.npz)"
         )
 
 
