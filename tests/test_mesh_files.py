@@ -221,3 +221,30 @@ def test_a_folder_with_both_obj_and_ply_of_a_person_is_refused(tmp_path, model):
     est = read_estimates(tmp_path / "meshes", image_size=lambda k: SIZE, model=model,
                          num_betas=model.num_betas, intrinsics=K)  # fmt: skip
     _check_body(est, model, target)
+
+
+def test_a_refine_output_folder_points_to_its_result_and_meshes(tmp_path, model):
+    """``refine``'s output folder given as estimates is refused, naming its refined.npz and
+    its meshes/; the meshes with the camera read from that refined.npz are their bodies."""
+    from jaxrefine.camera import Camera
+    from jaxrefine.inputs import read_intrinsics
+    from jaxrefine.io import save_ply, save_result
+
+    target, out = _bodies(model, 1, 10)[0], tmp_path / "out"
+    save_ply(out / "meshes" / "a_0.ply", target, model.faces)
+    zeros = {"global_orient": np.zeros((1, 3)), "body_pose": np.zeros((1, 69)),
+             "betas": np.zeros((1, model.num_betas)), "transl": np.zeros((1, 3))}  # fmt: skip
+    cam = jax.tree.map(lambda a: np.asarray(a)[None], Camera.create(*K))
+    save_result(out / "refined.npz", model, zeros, np.zeros((1, 24, 3)), cam)
+    (out / "report.json").write_text("{}")
+    refused = (
+        r"out: a jaxrefine refine output folder: give its refined.npz .*, or its "
+        r"meshes/ folder with --intrinsics .*out/refined.npz"
+    )
+    with pytest.raises(InputError, match=refused):
+        read_estimates(out, image_size=lambda k: SIZE, model=model, intrinsics=K)
+    est = read_estimates(out / "meshes", image_size=lambda k: SIZE, model=model,
+                         num_betas=model.num_betas,
+                         intrinsics=read_intrinsics(out / "refined.npz"))  # fmt: skip
+    _check_body(est, model, target)
+    np.testing.assert_allclose(est.intrinsics[0], K)

@@ -707,6 +707,17 @@ def _check_one_mesh_per_stem(files: list[Path], folder: Path) -> None:
         )
 
 
+def _check_not_an_output_folder(folder: Path) -> None:
+    """``jaxrefine refine``'s own output folder (its ``refined.npz`` beside its
+    ``report.json``: the names :mod:`jaxrefine.refine_files` writes) given as estimates: its
+    report and other files are no estimates, and its result and meshes are the same people."""
+    if (folder / "refined.npz").is_file() and (folder / "report.json").is_file():
+        raise InputError(
+            f"{folder}: a jaxrefine refine output folder: give its refined.npz (its bodies and "
+            f"camera), or its meshes/ folder with --intrinsics {folder / 'refined.npz'}"
+        )
+
+
 def _read_folder(folder: Path, image_size, num_betas, intrinsics, model, camera) -> Estimates:
     """A folder of estimates files, one per image and named after it (PARE's image output
     writes ``<image>.pkl`` with a row per person; ROMP's ``--mode video`` writes
@@ -715,6 +726,7 @@ def _read_folder(folder: Path, image_size, num_betas, intrinsics, model, camera)
     names images itself, and its people get track ids of their own (unique
     across the files) unless it has track ids. EasyMocap's frames without people are left
     out."""
+    _check_not_an_output_folder(folder)
     files = sorted(p for p in folder.iterdir() if p.suffix in ESTIMATE_SUFFIXES)
     if len(files) > 1:  # ROMP's video mode: every frame's file, and all of them again in one
         files = [p for p in files if p.name != romp_files.VIDEO_RESULTS]
