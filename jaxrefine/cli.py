@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "PNG grid of synthetic samples: image, ground truth, initial estimate",
     ),
     "fetch-models": ("jaxrefine.detect.models:fetch_main", "fetch the BlazePose photo models"),
-    "refine": ("jaxrefine.refine_files:main", "refine initial estimates against your images"),
+    "refine": ("jaxrefine.refine_cli:main", "refine initial estimates against your images"),
     "eval": ("jaxrefine.evaluate:main", "learned refinement vs keypoints and GT (paper Table 1)"),
     "eval-video": ("jaxrefine.evaluate_video:main", "temporal smoothness on synthetic videos"),
     "eval-real": ("jaxrefine.evaluate_real_cli:main", "photo pipeline on real photos (PCK, IoU)"),

@@ -10,19 +10,8 @@ one detected person each, the closest (:func:`match_keypoints`).
 Work goes in chunks of frames; each chunk's results are written atomically to
 ``OUT/parts/`` as it finishes, so an interrupted run continues where it stopped with
 ``--resume`` (with the same settings and inputs, else refused: :mod:`jaxrefine.parts`). At the
-end (``OUT/``):
-
-- ``refined.npz``: the documented result format (:mod:`jaxrefine.io`) plus ``status``,
-  ``status_name``, ``frame``, ``track_id``, ``init_loss``, ``final_loss``;
-- ``report.json``: per frame its status, initial and final objective, visible vertices, mean
-  predicted displacement (px) and time; the run's settings and totals;
-- ``overlays/<frame>_<track>.png``: before / after overlays; for videos ``overlays.mp4``
-  (one picture per video frame with every person in it, at the video's rate; for a folder
-  of frames given with ``--video``, at ``--fps`` or 30); ``overlays/<image>_people.png``: every
-  person of an image at once, for photos and for images with several estimates
-  (:func:`people_frames`);
-- ``tracks/track_<id>.glb`` and ``.bvh``: each person's refined sequence (shared shape);
-- ``meshes/<frame>_<track>.obj|.ply`` on request.
+end the run's files are written (``refined.npz``, ``report.json``, overlays, tracks, meshes:
+:mod:`jaxrefine.refine_outputs`); the command line is :mod:`jaxrefine.refine_cli`.
 
 Several processes (machines) share a collection with ``--coordinator HOST:PORT
 --num-processes P --process-id I`` (``jax.distributed``, :mod:`jaxrefine.distributed`): each
@@ -40,7 +29,6 @@ when a frame's rendering failed or a fit met non-finite values (see the report).
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import time
 import warnings
@@ -53,25 +41,23 @@ import numpy as np
 from jaxrefine import distributed
 from jaxrefine.camera import Camera, project
 from jaxrefine.files import atomic_savez
-from jaxrefine.fit import STATUS_NONFINITE, STATUS_RENDER_FAILED, status_name
 from jaxrefine.inputs import Estimates, ImageSequence, InputError
 from jaxrefine.inputs.estimates import TRACKS_FROM
 from jaxrefine.parts import PART_FORMAT, chunk_inputs, load_part, part_path, run_settings
-from jaxrefine.refine import check_network, pose_batch, refine
+from jaxrefine.refine import pose_batch, refine
+from jaxrefine.refine_outputs import (
+    Outputs,
+    check_output,
+    clear_previous_run,
+    failed,
+    plan,
+    report,
+    write_merged,
+    write_meshes,
+    write_overlays,
+)
 
 MATCH_RADIUS = 0.5  # a detection matches an estimate within half the person's size (mean px)
-
-
-@dataclasses.dataclass(frozen=True)
-class Outputs:
-    """Which files to write besides ``refined.npz`` and ``report.json``."""
-
-    overlays: bool = True
-    video: bool = True
-    tracks: bool = True
-    obj: bool = False
-    ply: bool = False
-    fps: float | None = None  # of the tracks' animations (default: the video's, else 30)
 
 
 def select_frames(estimates: Estimates, images: ImageSequence) -> tuple[Estimates, int]:
@@ -444,209 +430,6 @@ def run_chunks(
     return {k: np.concatenate([p[k] for p in parts]) for k in keys}
 
 
-def _label(images: ImageSequence, frame: int, track: int) -> str:
-    return f"{images.names[frame]}_{track}"
-
-
-def _overlay_path(out: Path, images, est, frame_of, i: int) -> Path:
-    return out / "overlays" / f"{_label(images, int(frame_of[i]), est.track_id[i])}.png"
-
-
-def write_overlays(model, images, est, frame_of, merged, out: Path, backend: str) -> None:
-    """Before / after overlays (PNG) of the estimates ``merged["index"]`` (``merged`` as
-    :func:`run_chunks` returns it): each one's image, initial body, refined body, and both
-    seen from the side (:func:`jaxrefine.photo.before_after_people` of that one estimate)."""
-    from jaxrefine.photo import before_after_people
-    from jaxrefine.viz import save_png
-
-    keys = ("global_orient", "body_pose", "betas", "transl")
-    for j, i in enumerate(merged["index"].tolist()):
-        one = {f"param_{k}": merged[f"param_{k}"][[j]] for k in keys}
-        pic = before_after_people(model, images[int(frame_of[i])], est.take([i]), one, [0],
-                                  backend=backend, side=True)  # fmt: skip
-        save_png(_overlay_path(out, images, est, frame_of, i), pic)
-
-
-def video_pictures(model, images, est, frame_of, merged, backend: str, keypoints=None,
-                   progress: bool = False):  # fmt: skip
-    """One uint8 picture per frame of the video, in order (a generator): the frame (with the
-    ``keypoints`` term, (N, K, 3) or None, as dots), every person's initial bodies, their
-    refined bodies labelled with their track ids (:func:`jaxrefine.photo.people_picture`); a
-    frame without anyone shows the frame in all three panels, so the video keeps the input's
-    timing."""
-    from tqdm import tqdm
-
-    from jaxrefine.photo import before_after_people
-    from jaxrefine.viz import image_grid, picture_image
-
-    for f in tqdm(range(len(images)), unit="frame", desc="video", disable=not progress):
-        img = np.asarray(images[f], np.float32)
-        sel = np.flatnonzero(frame_of == f)
-        pic = image_grid([picture_image(img)[0]] * 3) if not len(sel) else before_after_people(
-            model, img, est, merged, sel, backend=backend, keypoints=keypoints,
-            labels=[str(t) for t in est.track_id[sel]])  # fmt: skip
-        yield (np.clip(pic, 0, 1) * 255).astype(np.uint8)
-
-
-def write_video(path: Path, pictures, fps: float) -> None:
-    """An MP4 of ``pictures`` (an iterable of (H, W, 3) uint8, streamed to imageio-ffmpeg, so a
-    long video is never held in memory; cut or padded to the first one's size, even sides),
-    written to a temporary file then moved (removed if anything fails)."""
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    try:
-        if not _stream_video(tmp, pictures, fps):
-            raise ValueError(f"{path}: no pictures for the video")
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
-
-
-def _stream_video(path: Path, pictures, fps: float) -> int:
-    """Send ``pictures`` to an imageio-ffmpeg writer of ``path``; returns how many."""
-    import imageio_ffmpeg
-
-    writer, count = None, 0
-    try:
-        for pic in pictures:
-            if writer is None:
-                h, w = pic.shape[0] // 2 * 2, pic.shape[1] // 2 * 2
-                writer = imageio_ffmpeg.write_frames(str(path), (w, h), fps=fps,
-                                                     macro_block_size=2)  # fmt: skip
-                writer.send(None)
-            pad = ((0, max(h - pic.shape[0], 0)), (0, max(w - pic.shape[1], 0)), (0, 0))
-            writer.send(np.ascontiguousarray(np.pad(pic, pad)[:h, :w]))
-            count += 1
-    finally:
-        if writer is not None:
-            writer.close()
-    return count
-
-
-def write_tracks(model, est, merged, out: Path, fps: float) -> list[str]:
-    """Each person's refined sequence (frames in order, one median shape) as glTF and BVH."""
-    from jaxrefine.export import save_bvh, save_gltf
-
-    written = []
-    for track in np.unique(est.track_id):
-        sel = np.flatnonzero(est.track_id == track)
-        params = {k: merged[f"param_{k}"][sel] for k in ("global_orient", "body_pose", "transl")}
-        betas = np.median(merged["param_betas"][sel], axis=0)
-        base = out / "tracks" / f"track_{int(track)}"
-        save_gltf(base.with_suffix(".glb"), model, params, betas, fps)
-        save_bvh(base.with_suffix(".bvh"), model, params, betas, fps)
-        written += [str(base.with_suffix(".glb")), str(base.with_suffix(".bvh"))]
-    return written
-
-
-def write_meshes(model, images, est, frame_of, merged, out: Path, obj: bool, ply: bool):
-    """OBJ / PLY meshes of the estimates ``merged["index"]``."""
-    from jaxrefine.io import save_obj, save_ply
-
-    for j, i in enumerate(merged["index"].tolist()):
-        pose = jnp.concatenate([jnp.asarray(merged["param_global_orient"][j])[None],
-                                merged["param_body_pose"][j]])  # fmt: skip
-        v = pose_batch(model, pose[None], jnp.asarray(merged["param_betas"][j])[None],
-                       jnp.asarray(merged["param_transl"][j])[None]).vertices[0]  # fmt: skip
-        base = out / "meshes" / _label(images, int(frame_of[i]), est.track_id[i])
-        if obj:
-            save_obj(base.with_suffix(".obj"), np.asarray(v), np.asarray(model.faces))
-        if ply:
-            save_ply(base.with_suffix(".ply"), np.asarray(v), np.asarray(model.faces))
-
-
-def write_results(model, images, est, frame_of, merged, out: Path, backend: str) -> Path:
-    """``refined.npz`` in the documented result format with the per-frame extras (for people
-    found in photos, or estimates given keypoints, also ``person``, their place among their
-    image's detections (-1: no keypoint person matched), and ``person_score``, the
-    detection's score: :class:`~jaxrefine.inputs.Estimates`)."""
-    from jaxrefine.io import save_result
-
-    params = {k: merged[f"param_{k}"] for k in ("global_orient", "body_pose", "betas", "transl")}
-    pose = jnp.concatenate([jnp.asarray(params["global_orient"])[:, None], params["body_pose"]], 1)
-    joints = pose_batch(model, pose, jnp.asarray(params["betas"]),
-                        jnp.asarray(params["transl"])).joints  # fmt: skip
-    status = merged["status"].astype(np.int32)
-    extra = {
-        "status": status, "status_name": np.array([status_name(int(s)) for s in status]),
-        "frame": np.array([images.names[int(f)] for f in frame_of]),
-        "track_id": est.track_id, "init_loss": merged["init_loss"].astype(np.float32),
-        "final_loss": merged["final_loss"].astype(np.float32), "render_backend": np.array(backend),
-    }  # fmt: skip
-    if est.person is not None:  # people found in the photos: which detection each one is
-        extra.update(person=est.person.astype(np.int64), person_score=est.score)
-    cams = Camera.from_intrinsics(est.intrinsics)
-    return save_result(out / "refined.npz", model, params, joints, cams, extra=extra)
-
-
-def report(images, est, frame_of, merged, settings: dict) -> dict:
-    """The JSON report: one entry per estimate and the run's totals."""
-    frames = [
-        {"frame": images.names[int(frame_of[i])], "track_id": int(est.track_id[i]),
-         "status": status_name(int(merged["status"][i])),
-         "initial_objective": float(merged["init_loss"][i]),
-         "final_objective": float(merged["final_loss"][i]),
-         "visible_vertices": int(merged["visible"][i]),
-         "mean_displacement_px": float(merged["mean_displacement"][i]),
-         "terms": {k.removeprefix("term_"): float(v[i]) for k, v in merged.items()
-                   if k.startswith("term_")},
-         "seconds": float(merged["seconds"][i])}
-        for i in range(len(est))
-    ]  # fmt: skip
-    if est.person is not None:
-        for f, p, s in zip(frames, est.person, est.score, strict=True):
-            f.update(person=int(p), person_score=None if np.isnan(s) else round(float(s), 4))
-    counts = {}
-    for f in frames:
-        counts[f["status"]] = counts.get(f["status"], 0) + 1
-    fps = len(frames) / max(float(np.sum(merged["seconds"])), 1e-9)
-    return {"settings": settings, "frames": frames, "status_counts": counts,
-            "frames_per_second": fps}  # fmt: skip
-
-
-def failed(merged) -> bool:
-    """True when a frame's rendering failed or its fit met non-finite values."""
-    return bool(np.any(np.isin(merged["status"], (STATUS_NONFINITE, STATUS_RENDER_FAILED))))
-
-
-# what a run writes in its output folder: found there before a run, they are an earlier run's
-OUTPUT_FILES = ("refined.npz", "report.json", "overlays.mp4")
-OUTPUT_FOLDERS = ("parts", "overlays", "tracks", "meshes")
-
-
-def previous_run(out: Path) -> list[str]:
-    """The files and (non-empty) folders of an earlier run in ``out``, by name."""
-    out = Path(out)
-    found = [n for n in OUTPUT_FILES if (out / n).is_file()]
-    return found + [f"{n}/" for n in OUTPUT_FOLDERS
-                    if (out / n).is_dir() and any((out / n).iterdir())]  # fmt: skip
-
-
-def clear_previous_run(out: Path) -> None:
-    """Remove what an earlier run wrote in ``out`` (:data:`OUTPUT_FILES`,
-    :data:`OUTPUT_FOLDERS`); nothing else in the folder is touched."""
-    import shutil
-
-    for name in OUTPUT_FILES:
-        (Path(out) / name).unlink(missing_ok=True)
-    for name in OUTPUT_FOLDERS:
-        shutil.rmtree(Path(out) / name, ignore_errors=True)
-
-
-def _check_output(out: Path, resume: bool, overwrite: bool, dry_run: bool) -> list[str]:
-    """An earlier run's files in ``out`` (:func:`previous_run`) are continued (``resume``) or
-    replaced (``overwrite``), never mixed with a new run's (its overlays and tracks would stay
-    beside the new ones); returns them."""
-    if resume and overwrite:
-        raise InputError("--resume continues the run in --out, --overwrite replaces it: give "
-                         "one")  # fmt: skip
-    earlier = previous_run(out)
-    if earlier and not (resume or overwrite or dry_run):
-        raise InputError(f"{out}: holds an earlier run's {', '.join(earlier)}; give --resume to "
-                         "continue it, --overwrite to replace it, or another --out")  # fmt: skip
-    return earlier
-
-
 def _check_optimizer(options, model, with_keypoints: bool, photos: bool) -> None:
     """Refuse, before any work, an optimizer with no version for the run's data (a learned
     optimizer registered by data kind without a checkpoint for it, or a user's LGD checkpoint
@@ -703,8 +486,8 @@ def refine_files(
     frames: str | None = None,
 ) -> dict:
     """The whole command as a function (see the module docstring); returns the report
-    (``dry_run``: the settings and :func:`plan` after every input is read and checked, with
-    nothing fitted or written).
+    (``dry_run``: the settings and :func:`~jaxrefine.refine_outputs.plan` after every input is
+    read and checked, with nothing fitted or written).
 
     Without ``estimates_path`` the people of each image are detected and initialized from
     BlazePose landmarks (:func:`jaxrefine.photo.read_photo_inputs`; ``boxes``, ``tiles``: None
@@ -723,9 +506,10 @@ def refine_files(
     approximation. ``exif``: image files are turned upright by their EXIF orientation
     (False: taken as stored; :func:`jaxrefine.inputs.images.decode_image`). An earlier run's
     files in ``out`` are refused unless ``resume`` continues it or ``overwrite`` replaces
-    them (:func:`clear_previous_run`, once every input is read and checked). ``frames``:
-    ``START:STOP[:STEP]`` of the source's frames (:func:`jaxrefine.inputs.images.parse_frames`;
-    an estimates file's estimates of the other frames are left out, with a warning).
+    them (:func:`~jaxrefine.refine_outputs.clear_previous_run`, once every input is read and
+    checked). ``frames``: ``START:STOP[:STEP]`` of the source's frames
+    (:func:`jaxrefine.inputs.images.parse_frames`; an estimates file's estimates of the other
+    frames are left out, with a warning).
     ``options`` default: :class:`~jaxrefine.refine.RefineOptions`'
     defaults, for photos :func:`jaxrefine.photo.photo_options` (mask gate, confidence weights).
 
@@ -745,7 +529,7 @@ def refine_files(
         raise InputError("--keypoint-images names the image ids of a COCO results --keypoints "
                          "file: give the file")  # fmt: skip
     _check_person_limits(estimates_path, keypoints_path, boxes, min_person_score, max_people)
-    earlier = _check_output(out, resume, overwrite, dry_run)
+    earlier = check_output(out, resume, overwrite, dry_run)
     images, est, frame_of, kp, kp_set, masks = _read_people(
         images_src, estimates_path, model, keypoints_path=keypoints_path, intrinsics=intrinsics,
         boxes=boxes, tiles=tiles, use_landmarks=use_landmarks, video=video, progress=progress,
@@ -753,7 +537,7 @@ def refine_files(
         keypoint_images=keypoint_images, exif=exif, frames=frames,
     )  # fmt: skip
     if options is None:  # the defaults; photos with theirs (as on the command line)
-        options = _photo_defaults(RefineOptions(), None, None, estimates_path, network[0],
+        options = photo_defaults(RefineOptions(), None, None, estimates_path, network[0],
                                   keypoints_path)  # fmt: skip
     options = keypoint_options(options, kp_set, photos=estimates_path is None)
     backend = resolve_backend(options.backend)
@@ -797,7 +581,7 @@ def refine_files(
         write_meshes(model, images, est, frame_of, local, out, outputs.obj, outputs.ply)
     merged = distributed.merge(distributed.gather(local))
     if pid == 0:  # process 0 writes the collection's files
-        settings["files"] = _write_merged(model, images, est, frame_of, merged, out, backend,
+        settings["files"] = write_merged(model, images, est, frame_of, merged, out, backend,
                                           outputs, photos=estimates_path is None, keypoints=kp,
                                           progress=progress, video=video)  # fmt: skip
     result = report(images, est, frame_of, merged, settings)
@@ -840,69 +624,6 @@ def _read_people(images_src, estimates_path, model, *, keypoints_path, intrinsic
         min_score=min_person_score, max_people=max_people, intrinsics=intrinsics,
     )  # fmt: skip
     return images, est, frame_of, kp, kp_set, masks
-
-
-def plan(images, est, frame_of, kp, groups, out: Path, outputs: Outputs, video: bool,
-         photos: bool) -> dict:  # fmt: skip
-    """What a run would do (``--dry-run``): the inputs as read, the chunks, and the files it
-    would write to ``out`` (``photos``: people found in the images, with their people
-    overlays; an estimates file's images with several people get them too,
-    :func:`people_frames`); nothing is fitted or written."""
-    n_tracks = len(np.unique(est.track_id))
-    with_kp = None if kp is None else int(np.sum(np.any(np.asarray(kp)[..., 2] > 0, -1)))
-    files = [str(out / "refined.npz"), str(out / "report.json")]
-    if outputs.overlays:
-        n_people = len(people_frames(frame_of, photos, images.is_video))
-        people = f", {n_people} <image>_people.png" if n_people else ""
-        files.append(f"{out / 'overlays'}/ ({len(est)} before / after pictures{people})")
-    if outputs.video and (images.is_video or video):
-        files.append(str(out / "overlays.mp4"))
-    if outputs.tracks:
-        files.append(f"{out / 'tracks'}/ ({n_tracks} .glb and .bvh)")
-    for kind, on in (("obj", outputs.obj), ("ply", outputs.ply)):
-        if on:
-            files.append(f"{out / 'meshes'}/ ({len(est)} .{kind})")
-    return {"images": len(images), "video": bool(images.is_video or video),
-            "images_with_people": len(np.unique(frame_of)), "estimates": len(est),
-            "estimates_format": est.fmt, "tracks": n_tracks,
-            "estimates_with_keypoints": with_kp, "chunks": len(np.unique(groups)),
-            "resumable_parts": len(list((out / "parts").glob("*.npz")))
-            if (out / "parts").is_dir() else 0, "would_write": files}  # fmt: skip
-
-
-def print_turned(names: list[str], indent: str = "refine: ") -> None:
-    """One line naming the images turned upright by their EXIF orientation, if any."""
-    if names:
-        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
-        print(f"{indent}{len(names)} image(s) turned upright by their EXIF orientation "
-              f"({', '.join(names[:3])}{more}; --ignore-exif takes them as stored)")  # fmt: skip
-
-
-def print_plan(result: dict) -> None:
-    """``--dry-run``'s summary on stdout (:func:`plan`)."""
-    p, st = result["plan"], result["settings"]
-    kind = "video frame(s)" if p["video"] else "image(s)"
-    chosen = f" (--frames {st['frames']})" if st.get("frames") else ""
-    print(f"refine (dry run): {p['images']} {kind} of {st['images']}{chosen} (people in "
-          f"{p['images_with_people']} of them)")  # fmt: skip
-    print(f"  {p['estimates']} estimates from {st['estimates']} (format "
-          f"{p['estimates_format']}), {p['tracks']} track(s), {p['chunks']} chunk(s)")  # fmt: skip
-    print(f"  tracks: {st['tracks_from']}")
-    print_turned(st["exif_turned"], "  ")
-    if p["estimates_with_keypoints"] is not None:
-        print(f"  keypoints ({st['options']['keypoint_set']}) for "
-              f"{p['estimates_with_keypoints']} of {p['estimates']} estimates")  # fmt: skip
-    if p["resumable_parts"]:
-        print(f"  {p['resumable_parts']} finished chunk(s) in the output folder (--resume)")
-    if p["earlier_run"]:
-        then = {"resume": "--resume continues it", "overwrite": "--overwrite replaces them",
-                None: "the run needs --resume or --overwrite"}[p["earlier_run_then"]]  # fmt: skip
-        print(f"  the output folder holds an earlier run's {', '.join(p['earlier_run'])}: "
-              f"{then}")  # fmt: skip
-    opts = st["options"]
-    print(f"  optimizer {opts['optimizer']}, network {st['network']}, render backend "
-          f"{st['render_backend']}, body model {st['model_id']}")  # fmt: skip
-    print("  would write:\n" + "\n".join(f"    {f}" for f in p["would_write"]))
 
 
 def _check_person_limits(estimates_path, keypoints_path, boxes, min_person_score, max_people):
@@ -950,42 +671,6 @@ def _check_people_source(estimates_path, keypoints_path, boxes, tiles, options):
                          "brings its own people")  # fmt: skip
 
 
-def people_frames(frame_of: np.ndarray, photos: bool, is_video: bool) -> np.ndarray:
-    """The images whose ``overlays/<image>_people.png`` (every person of the image at once) a
-    run writes: for photos (people found by the run) every image with people; for an estimates
-    file's images each image with two people or more (one person's picture is its own
-    overlay), none of a video file (``overlays.mp4`` shows its frames)."""
-    frames, counts = np.unique(np.asarray(frame_of), return_counts=True)
-    if photos:
-        return frames
-    return np.zeros(0, int) if is_video else frames[counts > 1]
-
-
-def _write_merged(model, images, est, frame_of, merged, out, backend, outputs, *, photos,
-                  keypoints=None, progress=False, video=False):  # fmt: skip
-    """Process 0's part: ``refined.npz``, the video (of a video file, or of images that are
-    one ``video``'s frames, at ``outputs.fps`` or 30), the photos' people overlays (with the
-    ``keypoints`` term, (N, K, 3) or None, as dots) and the tracks, from every estimate's
-    results; returns the files written."""
-    write_results(model, images, est, frame_of, merged, out, backend)
-    fps = outputs.fps or images.fps or 30.0
-    files = [str(out / "refined.npz")]
-    if outputs.video and (images.is_video or video):
-        pictures = video_pictures(model, images, est, frame_of, merged, backend, keypoints,
-                                  progress=progress)  # fmt: skip
-        write_video(out / "overlays.mp4", pictures, images.fps or fps)
-        files.append(str(out / "overlays.mp4"))
-    crowded = people_frames(frame_of, photos, images.is_video)
-    if outputs.overlays and len(crowded):
-        from jaxrefine.photo import write_people_overlays
-
-        files += write_people_overlays(model, images, est, frame_of, merged, out, backend,
-                                       keypoints, frames=crowded)  # fmt: skip
-    if outputs.tracks:
-        files += write_tracks(model, est, merged, out, fps)
-    return files
-
-
 def keypoint_options(options, kp_set: str | None, photos: bool):
     """``options`` with the keypoint term of set ``kp_set`` on (None: no keypoints, unchanged).
     Its weight, unless ``options`` sets one: on photos without ``--estimates`` (BlazePose's
@@ -1001,7 +686,7 @@ def keypoint_options(options, kp_set: str | None, photos: bool):
     return dataclasses.replace(options, keypoint_set=kp_set, keypoint_weight=weight)
 
 
-def _photo_defaults(options, mask_gate, confidence, estimates, network_config, keypoints=None):
+def photo_defaults(options, mask_gate, confidence, estimates, network_config, keypoints=None):
     """``options`` with ``--mask-gate`` / ``--confidence`` as given, else (None) the photos'
     defaults (:func:`jaxrefine.photo.photo_options`) without ``--estimates`` and off with;
     the mask gate also off for photos with ``--keypoints`` (no BlazePose, no masks)."""
@@ -1013,180 +698,3 @@ def _photo_defaults(options, mask_gate, confidence, estimates, network_config, k
     if confidence is None:
         confidence = photo.use_confidence if estimates is None else False
     return dataclasses.replace(options, mask_gate=mask_gate, use_confidence=confidence)
-
-
-def main(argv: list[str]) -> int:
-    import argparse
-    import sys
-
-    from jaxrefine.detect.blazepose import MAX_PEOPLE, MIN_DETECTION_SCORE
-    from jaxrefine.inputs.keypoint_files import MIN_PERSON_SCORE
-    from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
-    from jaxrefine.photo import LANDMARK_WEIGHT
-    from jaxrefine.refine import RefineOptions
-
-    ap = argparse.ArgumentParser(prog="jaxrefine refine", description=__doc__.split("\n\n")[0])
-    a = ap.add_argument
-    a("images", help="a folder of images, one image, or a video file")
-    a(
-        "--estimates",
-        default=None,
-        help="initial estimates (.npz / .npy / .pkl / .pk / .pt / EasyMocap's .json / a mesh's "
-        ".obj or .ply, or a folder of them, one per image and named after it, or TRAM's "
-        "results/<video>/: SPIN, PARE, VIBE, PyMAF, HMR 2.0 / 4D-Humans (also its demo's "
-        "meshes, with --model), WHAM, ROMP, CLIFF, HybrIK, TRAM, FrankMocap, EasyMocap (its "
-        "images/<camera>/ folder picks the camera), MMHuman3D's inference_result.npz (with "
-        "its images/ folder), any SMPL parameters; see docs/FORMATS.md); "
-        "without them people are initialized from "
-        "--keypoints when given, else detected by BlazePose (extra 'detect')",
-    )
-    a(
-        "--box",
-        nargs=4,
-        type=float,
-        action="append",
-        default=None,
-        metavar=("X0", "Y0", "X1", "Y1"),
-        help="without --estimates: a person box in pixels (repeatable; skips the detector)",
-    )
-    a("--tiles", nargs="+", type=float, default=None,
-      help="without --estimates: detector tiles as fractions of the longer side, coarsest "
-           "first (default 1 0.6 0.4 0.3: the whole photo, then tiles that only add people; "
-           "1 = the whole photo only)")  # fmt: skip
-    a("--no-landmarks", action="store_true", help="without --estimates: no landmark term")
-    a("--video", action="store_true",
-      help="the images (a folder or list) are one video's frames in order (a video file "
-           "always is): link their people into tracks (the people found in them, or an "
-           "estimates file's people when it has no track ids)")  # fmt: skip
-    a("--frames", default=None, metavar="START:STOP[:STEP]",
-      help="only these frames of the images (counted from 0, as Python slices: 0:100, 250:, "
-           "::5); a video is decoded only up to the last; an estimates file's other frames "
-           "are left out")  # fmt: skip
-    a("--out", required=True, help="output folder")
-    a("--ignore-exif", action="store_true",
-      help="take image files as stored, not turned upright by their EXIF orientation (for "
-           "estimates or keypoints made on the stored pixels; OpenCV, photo viewers and the "
-           "default turn them)")  # fmt: skip
-    a("--keypoints", default=None,
-      help="OpenPose BODY_25 folder/JSON, COCO-17 JSON, or MediaPipe Pose folder/JSON "
-           "(33 landmarks, normalized; fitted as BODY_25); without --estimates its people "
-           "are initialized from these keypoints and refined (no detector)")  # fmt: skip
-    a("--keypoint-images", default=None,
-      help="a COCO file whose 'images' (id, file_name) name the image ids of a COCO results "
-           "--keypoints file (else an id matches an image whose name ends in it)")  # fmt: skip
-    a("--min-person-score", type=float, default=None,
-      help="without --estimates: refine the people scoring at least this: with --keypoints "
-           f"their keypoints' mean confidence (default {MIN_PERSON_SCORE:g}; a COCO result's "
-           "confidences include its score), else BlazePose's detector score (default "
-           f"{MIN_DETECTION_SCORE:g})")  # fmt: skip
-    a("--max-people", type=int, default=None,
-      help=f"without --estimates and --keypoints: at most this many people per image, the "
-           f"best detector scores (default {MAX_PEOPLE}; more found: a warning)")  # fmt: skip
-    a("--intrinsics", nargs="+", default=None,
-      help="fx fy cx cy, a JSON file, or a jaxrefine result (its refined.npz's camera): the "
-           "camera of every image (default: the estimates file's, else focal sqrt(w^2 + h^2) "
-           "at the image centre)")  # fmt: skip
-    a("--checkpoint", default=None, help="network checkpoint (default: the shipped one)")
-    a("--model", default=None, help="body model file (default: the open model)")
-    a("--gender", default=None, help="gender of a model folder (neutral/male/female)")
-    a("--device", choices=("cpu", "gpu"), default=None, help="JAX platform (default: JAX's)")
-    a("--optimizer", default="adam", type=optimizer_arg, help=optimizer_help())
-    a("--confidence", action=argparse.BooleanOptionalAction, default=None,
-      help="weight vertices by the network's confidence head (default: on for photos when "
-           "the network has one, off with --estimates)")  # fmt: skip
-    a("--keypoint-weight", type=float, default=None,
-      help="weight of the keypoint term beside the dense term (default: 1 for --keypoints "
-           f"with --estimates, {LANDMARK_WEIGHT:g} on photos without --estimates)")  # fmt: skip
-    a("--rerun-every", type=int, default=0,
-      help="re-run the network every k body iterations (0: once, the paper's single "
-           "pass; 10 with --confidence was the most accurate on synthetic frames, `jaxrefine "
-           "eval`, at ~7x the time; on real photos it loses most keypoints: README)")  # fmt: skip
-    a(
-        "--share-betas",
-        action="store_true",
-        help="one body shape per track (chunks keep whole tracks; one longer than --chunk gets a "
-        "shape per chunk, named in a warning)",
-    )
-    a("--silhouette-weight", type=float, default=0.0,
-      help="photos: add the silhouette term on BlazePose's person masks (0 = off)")  # fmt: skip
-    a("--mask-gate", type=float, default=None,
-      help="photos: drop dense targets lying farther outside the person's BlazePose mask "
-           "than this fraction of the mask's size (0 = off; default: 0.03 for photos, "
-           "off with --estimates, which bring no masks)")  # fmt: skip
-    a(
-        "--temporal-weight",
-        type=float,
-        default=0.0,
-        help="video: refit each track's frames together with this weight on joint accelerations "
-        "(0 = off; 1e5 was best in `jaxrefine eval-video`); tracks longer than --chunk are cut",
-    )
-    a("--batch", type=int, default=16, help="frames per compiled batch")
-    a("--chunk", type=int, default=64,
-      help="estimates per saved chunk (resume granularity; with --share-betas or "
-           "--temporal-weight whole tracks per chunk where they fit)")  # fmt: skip
-    a("--fps", type=float, default=None, help="fps of the exported animations")
-    a("--obj", action="store_true", help="write a mesh per frame (.obj)")
-    a("--ply", action="store_true", help="write a mesh per frame (.ply)")
-    a("--no-overlays", action="store_true", help="write no before / after pictures")
-    a("--no-tracks", action="store_true", help="no glTF / BVH per track")
-    a("--resume", action="store_true", help="continue an interrupted run in --out")
-    a(
-        "--overwrite",
-        action="store_true",
-        help="replace an earlier run's files in --out (refined.npz, report.json, overlays, "
-        "tracks, meshes, parts; nothing else); without it or --resume they are refused",
-    )
-    a("--dry-run", action="store_true",
-      help="read and check every input (and find the people of photos), print what the run "
-           "would do and write, then stop: nothing is fitted or written")  # fmt: skip
-    a("--backend", default="auto", choices=["auto", "egl", "jax"])
-    distributed.add_process_flags(ap)
-    args = ap.parse_args(argv)
-    if args.device:
-        jax.config.update("jax_platforms", "cuda" if args.device == "gpu" else "cpu")
-    distributed.initialize(args.coordinator, args.num_processes, args.process_id)
-    from jaxrefine.network import load_pretrained
-    from jaxrefine.smpl_io import load_body_model
-
-    model = load_body_model(args.model, gender=args.gender)
-    cfg, params, _ = load_pretrained(args.checkpoint)
-    intr = args.intrinsics
-    if intr is not None:
-        intr = intr[0] if len(intr) == 1 else [float(v) for v in intr]
-    options = RefineOptions(
-        optimizer=args.optimizer, keypoint_weight=args.keypoint_weight,
-        rerun_every=args.rerun_every, share_betas=args.share_betas, batch_size=args.batch,
-        backend=args.backend, temporal_weight=args.temporal_weight,
-        silhouette_weight=args.silhouette_weight,
-    )  # fmt: skip
-    options = _photo_defaults(options, args.mask_gate, args.confidence, args.estimates, cfg,
-                              args.keypoints)  # fmt: skip
-    check_network((cfg, params), options, args.checkpoint or "the shipped network")
-    outputs = Outputs(overlays=not args.no_overlays, tracks=not args.no_tracks, obj=args.obj,
-                      ply=args.ply, fps=args.fps)  # fmt: skip
-    result = refine_files(
-        args.images, args.estimates, args.out, model=model, network=(cfg, params),
-        keypoints_path=args.keypoints, intrinsics=intr, options=options, outputs=outputs,
-        chunk=args.chunk, resume=args.resume, boxes=args.box,
-        tiles=None if args.tiles is None else tuple(args.tiles),
-        use_landmarks=not args.no_landmarks, video=args.video,
-        min_person_score=args.min_person_score, keypoint_images=args.keypoint_images,
-        max_people=args.max_people, dry_run=args.dry_run, exif=not args.ignore_exif,
-        overwrite=args.overwrite, frames=args.frames,
-    )  # fmt: skip
-    if args.dry_run:
-        print_plan(result)
-        return 0
-    if args.process_id > 0:
-        return 1 if result["failed"] else 0
-    print(f"refine: {len(result['frames'])} estimates -> {args.out} "
-          f"({', '.join(f'{k}: {v}' for k, v in result['status_counts'].items())}; "
-          f"{result['frames_per_second']:.2f} frames/s)")  # fmt: skip
-    print_turned(result["settings"]["exif_turned"])
-    if result["settings"]["tracks_from"] in (TRACKS_FROM["linked"], TRACKS_FROM["each"]):
-        print(f"refine: tracks: {result['settings']['tracks_from']}")
-    if result["failed"]:
-        print("refine: some frames failed (rendering or non-finite fit): see report.json",
-              file=sys.stderr)  # fmt: skip
-        return 1
-    return 0

@@ -25,7 +25,8 @@ from jaxrefine.io import load_result
 from jaxrefine.keypoints import BODY25_IGNORED_BY_SMPLIFY
 from jaxrefine.objective import load_gmm_prior
 from jaxrefine.refine import RefineOptions
-from jaxrefine.refine_files import Outputs, refine_files
+from jaxrefine.refine_files import refine_files
+from jaxrefine.refine_outputs import Outputs
 from jaxrefine.smpl_io import load_body_model
 
 H, W = 480, 640
@@ -245,12 +246,12 @@ def test_keypoint_photos_use_the_photo_defaults_without_masks(photos, tmp_path, 
 
 def test_keypoint_photo_options(photos):
     from jaxrefine.photo import LANDMARK_WEIGHT
-    from jaxrefine.refine_files import _photo_defaults, keypoint_options
+    from jaxrefine.refine_files import keypoint_options, photo_defaults
 
     cfg = network.get_config("tiny")
-    opts = _photo_defaults(FAST, None, None, None, cfg, keypoints="kp.json")
+    opts = photo_defaults(FAST, None, None, None, cfg, keypoints="kp.json")
     assert opts.mask_gate == 0.0 and not opts.needs_masks
-    assert _photo_defaults(FAST, None, None, None, cfg).mask_gate > 0  # BlazePose's photos
+    assert photo_defaults(FAST, None, None, None, cfg).mask_gate > 0  # BlazePose's photos
     opts = keypoint_options(opts, "coco17", photos=True)
     assert (opts.keypoint_set, opts.keypoint_weight) == ("coco17", LANDMARK_WEIGHT)
 

@@ -150,13 +150,13 @@ def test_confidence_without_a_confidence_head_is_refused(tmp_path, tiny_checkpoi
 def test_photos_default_to_the_mask_gate_and_confidence_and_estimates_to_none():
     from jaxrefine.photo import PHOTO_CONFIDENCE, PHOTO_MASK_GATE
     from jaxrefine.refine import RefineOptions
-    from jaxrefine.refine_files import _photo_defaults
+    from jaxrefine.refine_files import photo_defaults
 
     head = dataclasses.replace(network.get_config("tiny"), confidence=True)
     no_head = network.get_config("tiny")
 
     def resolved(gate, conf, estimates, cfg=head):
-        o = _photo_defaults(RefineOptions(), gate, conf, estimates, cfg)
+        o = photo_defaults(RefineOptions(), gate, conf, estimates, cfg)
         return o.mask_gate, o.use_confidence
 
     assert PHOTO_MASK_GATE > 0 and PHOTO_CONFIDENCE
@@ -171,7 +171,8 @@ def test_photos_default_to_the_mask_gate_and_confidence_and_estimates_to_none():
 def test_refine_photo_without_estimates_end_to_end(coco_photo, tiny_checkpoint, tmp_path):
     from jaxrefine.io import load_result
     from jaxrefine.refine import RefineOptions
-    from jaxrefine.refine_files import Outputs, refine_files
+    from jaxrefine.refine_files import refine_files
+    from jaxrefine.refine_outputs import Outputs
     from jaxrefine.smpl_io import load_body_model
 
     model = load_body_model()
@@ -233,7 +234,8 @@ def test_a_folder_of_photos_of_different_sizes_is_one_subject_per_person(
     of different sizes)."""
     from jaxrefine.io import load_result
     from jaxrefine.refine import RefineOptions
-    from jaxrefine.refine_files import Outputs, refine_files
+    from jaxrefine.refine_files import refine_files
+    from jaxrefine.refine_outputs import Outputs
     from jaxrefine.smpl_io import load_body_model
 
     photos = tmp_path / "photos"

@@ -16,7 +16,8 @@ from jaxrefine.data.scenes import GeneratorConfig, generate
 from jaxrefine.inputs import InputError
 from jaxrefine.io import load_result
 from jaxrefine.refine import RefineOptions
-from jaxrefine.refine_files import Outputs, refine_files
+from jaxrefine.refine_files import refine_files
+from jaxrefine.refine_outputs import Outputs
 from jaxrefine.smpl_io import load_body_model
 
 FAST = RefineOptions(batch_size=3, camera_steps=2, body_steps=3, texture_size=32)
@@ -301,7 +302,7 @@ def test_a_videos_overlay_has_one_picture_per_frame_with_everyone(
     people of one frame in one picture, a frame without anyone shown as it is (it was one
     picture per estimate: people took turns and empty frames vanished)."""
     from jaxrefine import photo
-    from jaxrefine import refine_files as rf
+    from jaxrefine import refine_outputs as rf
     from jaxrefine.inputs import read_images
 
     model, root, net = user_files
@@ -377,7 +378,7 @@ def test_an_image_with_several_estimates_gets_a_people_overlay(user_files, tmp_p
 
 
 def test_a_video_that_fails_midway_leaves_nothing(tmp_path):
-    from jaxrefine.refine_files import write_video
+    from jaxrefine.refine_outputs import write_video
 
     def pictures():
         yield np.zeros((33, 41, 3), np.uint8)  # odd sides: cut to even ones

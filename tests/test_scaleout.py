@@ -25,7 +25,8 @@ from jaxrefine.evaluate import (
 )
 from jaxrefine.metrics import METRIC_NAMES
 from jaxrefine.refine import RefineOptions
-from jaxrefine.refine_files import Outputs, refine_files
+from jaxrefine.refine_files import refine_files
+from jaxrefine.refine_outputs import Outputs
 from jaxrefine.smpl_io import load_body_model
 from jaxrefine.testing import launch_local_processes
 
@@ -189,7 +190,8 @@ PROCESS = textwrap.dedent(
     import jax
     assert jax.process_count() == 2
     from jaxrefine.refine import RefineOptions
-    from jaxrefine.refine_files import Outputs, refine_files
+    from jaxrefine.refine_files import refine_files
+    from jaxrefine.refine_outputs import Outputs
     from jaxrefine.smpl_io import load_body_model
     options = RefineOptions(batch_size=2, camera_steps=2, body_steps=3, texture_size=32)
     rep = refine_files(root / "imgs", root / "est.npz", out, model=load_body_model(),

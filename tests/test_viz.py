@@ -147,7 +147,7 @@ def test_a_large_images_before_after_overlay_is_drawn_at_the_picture_size(tmp_pa
     from jaxrefine.camera import Camera
     from jaxrefine.inputs import Estimates, read_images
     from jaxrefine.photo import people_picture
-    from jaxrefine.refine_files import write_overlays
+    from jaxrefine.refine_outputs import write_overlays
     from jaxrefine.smpl_io import load_body_model
 
     model = load_body_model()

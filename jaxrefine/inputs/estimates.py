@@ -709,8 +709,8 @@ def _check_one_mesh_per_stem(files: list[Path], folder: Path) -> None:
 
 def _check_not_an_output_folder(folder: Path) -> None:
     """``jaxrefine refine``'s own output folder (its ``refined.npz`` beside its
-    ``report.json``: the names :mod:`jaxrefine.refine_files` writes) given as estimates: its
-    report and other files are no estimates, and its result and meshes are the same people."""
+    ``report.json``, named in :mod:`jaxrefine.refine_outputs`) given as estimates: its report
+    and other files are no estimates, and its result and meshes are the same people."""
     if (folder / "refined.npz").is_file() and (folder / "report.json").is_file():
         raise InputError(
             f"{folder}: a jaxrefine refine output folder: give its refined.npz (its bodies and "
