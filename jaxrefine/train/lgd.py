@@ -734,18 +734,13 @@ def _logged_wall_s(out: Path) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import os
     import sys
 
-    from jaxrefine.train.run import PLATFORMS, resolve_poses
+    from jaxrefine.train.run import resolve_poses, use_platform
 
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
-    os.environ["JAX_PLATFORMS"] = PLATFORMS[args.platform]
-    from jaxrefine import xla_flags
-
-    xla_flags.apply(host_devices=False)  # before JAX starts: see jaxrefine/xla_flags.py
-    jax.config.update("jax_platforms", PLATFORMS[args.platform])
+    use_platform(args.platform)
     from jaxrefine.data.poses import VALIDATION_SUBJECTS, load_poses
     from jaxrefine.smpl_io import load_body_model
     from jaxrefine.train import logs

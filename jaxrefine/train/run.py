@@ -22,6 +22,18 @@ DEFAULT_BATCH = {"paper": 8, "small": 8, "tiny": 4}
 DEFAULT_MOCAP = Path("..") / "shared" / "mocap"  # from a checkout's root: its sibling
 
 
+def use_platform(platform: str) -> None:
+    """Point JAX at ``platform`` (``cpu`` / ``gpu``: :data:`PLATFORMS`) with the project's XLA
+    flags, set before JAX starts a backend (:mod:`jaxrefine.xla_flags`)."""
+    os.environ["JAX_PLATFORMS"] = PLATFORMS[platform]
+    from jaxrefine import xla_flags
+
+    xla_flags.apply(host_devices=False)
+    import jax
+
+    jax.config.update("jax_platforms", PLATFORMS[platform])
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="train", description=__doc__.split("\n")[0])
     a = p.add_argument
@@ -164,13 +176,9 @@ def prepare(args, cfg):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
-    os.environ["JAX_PLATFORMS"] = PLATFORMS[args.platform]
-    from jaxrefine import xla_flags
-
-    xla_flags.apply(host_devices=False)  # before JAX starts: see jaxrefine/xla_flags.py
+    use_platform(args.platform)
     import jax
 
-    jax.config.update("jax_platforms", PLATFORMS[args.platform])
     from jaxrefine import network
     from jaxrefine.train import displacement, distributed, logs
     from jaxrefine.train.loop import TrainConfig, train
