@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import imageio.v3 as iio
 import jax
@@ -65,6 +66,7 @@ def test_refine_files_writes_every_output_and_resumes(user_files, monkeypatch):
     assert {p.name for p in (out / "tracks").iterdir()} == {
         "track_0.glb", "track_0.bvh", "track_1.glb", "track_1.bvh"}  # fmt: skip
     assert not rep["failed"] and len(list((out / "parts").glob("*.npz"))) == 2
+    _its_files_point_to_its_result(out, model)
 
     def boom(*a, **k):
         raise AssertionError("a finished chunk was refitted")
@@ -93,6 +95,19 @@ def test_refine_files_writes_every_output_and_resumes(user_files, monkeypatch):
                        r"run's chunk \(another --chunk"):  # fmt: skip
         refine_files(root / "imgs", root / "est.npz", out, model=model, network=net,
                      options=FAST, chunk=3, resume=True, progress=False)  # fmt: skip
+
+
+def _its_files_point_to_its_result(out, model) -> None:
+    """A run's folder, report or chunk given back as estimates names what to give instead."""
+    from jaxrefine.inputs import read_estimates
+
+    chunk = r"a chunk of a jaxrefine refine run \(its parts/, kept for --resume\): give the run's"
+    for given, said in ((out, "a jaxrefine refine output folder: give its refined.npz"),
+                        (out / "report.json", "the report of a jaxrefine refine run: give the "
+                         "refined.npz beside it"),
+                        (out / "parts" / "part_00000.npz", chunk)):  # fmt: skip
+        with pytest.raises(InputError, match=f"{re.escape(str(given))}: {said}"):
+            read_estimates(given, image_size=lambda k: (64, 64), model=model)
 
 
 def test_an_earlier_runs_files_are_resumed_replaced_or_refused(user_files, tmp_path, capsys):

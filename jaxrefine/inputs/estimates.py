@@ -107,6 +107,9 @@ MAX_VALUE = 1e8  # no parameter, translation or pixel is this large: a damaged f
 # box over the image side); a frame whose aspect differs by more than this is not the image
 # the regressor saw (float32 storage rounds at 1e-7)
 ORIG_CAM_ASPECT_TOL = 0.01
+# the chunks ``refine`` keeps for --resume (jaxrefine.parts.PART_FORMAT, every version; that
+# module reads user inputs through this package, so it cannot be imported here)
+REFINE_PART_FORMAT = "jaxrefine-refine-part"
 SHOWN_KEYS = 20  # a message names at most this many of a file's keys
 ESTIMATE_SUFFIXES = (".npz", ".pkl", ".pickle", ".pk", ".npy", ".pt", ".pth", ".json", ".obj",
                      ".ply")  # fmt: skip
@@ -295,6 +298,9 @@ def _read_arrays(path: Path, camera: str | None = None) -> dict:
 def _read_json(path: Path, camera: str | None) -> dict:
     """EasyMocap's SMPL json (the only json of estimates jaxrefine knows)."""
     obj = easymocap_files.read_json(path)
+    if isinstance(obj, dict) and {"settings", "frames", "status_counts"} <= obj.keys():
+        raise InputError(f"{path}: the report of a jaxrefine refine run: give the refined.npz "
+                         "beside it")  # fmt: skip
     if not easymocap_files.is_easymocap(obj):
         raise InputError(
             f"{path}: not EasyMocap's SMPL output (a list of people, each with "
@@ -777,6 +783,9 @@ def _mesh_params(arrays: dict, model, path: Path) -> dict:
 
 def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
                     model) -> Estimates:  # fmt: skip
+    if str(arrays.get("format", "")).startswith(REFINE_PART_FORMAT):
+        raise InputError(f"{path}: a chunk of a jaxrefine refine run (its parts/, kept for "
+                         "--resume): give the run's refined.npz")  # fmt: skip
     if "mesh_vertices" in arrays:
         mesh_files.check_camera_given(path, intrinsics is not None)
         arrays = _mesh_params(arrays, model, path)
