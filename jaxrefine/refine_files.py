@@ -256,7 +256,7 @@ def link_estimates(model, images: ImageSequence, est: Estimates, frame_of) -> np
 
 
 def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intrinsics=None,
-                keypoint_images=None, video=False):  # fmt: skip
+                keypoint_images=None, video=False, progress=False):  # fmt: skip
     """Read and check everything before any work: ``(images, estimates, frame_of, keypoints
     (N, K, 3) or None, keypoint set name or None)``. ``keypoint_images``: a COCO file naming
     the image ids of a COCO results ``keypoints_path``. With keypoints each estimate gets
@@ -265,7 +265,8 @@ def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intri
     Estimates without track ids, several in an image, are linked into tracks
     (:func:`link_estimates`) when the images are a video (a video file, or ``video``: a
     folder or list of one video's frames), else each is its own track
-    (:func:`~jaxrefine.inputs.estimates.separate_tracks`)."""
+    (:func:`~jaxrefine.inputs.estimates.separate_tracks`). ``progress``: a progress bar over a
+    folder of meshes (read by fitting the body model to each)."""
     from jaxrefine.inputs import read_estimates, read_images, read_intrinsics, read_keypoints
     from jaxrefine.inputs.estimates import separate_tracks
     from jaxrefine.inputs.keypoint_files import person_scores
@@ -274,7 +275,7 @@ def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intri
     intr = None if intrinsics is None else read_intrinsics(intrinsics)
     est = read_estimates(estimates_path, image_size=_size_lookup(images),
                          num_betas=model.num_betas, intrinsics=intr, model=model,
-                         camera=_folder_name(images))  # fmt: skip
+                         camera=_folder_name(images), progress=progress)  # fmt: skip
     est, left_out = select_frames(est, images)
     if left_out:
         warnings.warn(f"{est.source}: {left_out} estimates of frames --frames does not select "
@@ -605,6 +606,7 @@ def _read_people(images_src, estimates_path, model, *, keypoints_path, intrinsic
         images, est, frame_of, kp, kp_set = read_inputs(
             images_src, estimates_path, model, keypoints_path=keypoints_path,
             intrinsics=intrinsics, keypoint_images=keypoint_images, video=video,
+            progress=progress,
         )  # fmt: skip
         return images, est, frame_of, kp, kp_set, None
     if keypoints_path is not None:

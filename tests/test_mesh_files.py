@@ -6,6 +6,8 @@ own meshes; other meshes are refused by name."""
 
 from __future__ import annotations
 
+import re
+
 import jax
 import numpy as np
 import pytest
@@ -248,3 +250,18 @@ def test_a_refine_output_folder_points_to_its_result_and_meshes(tmp_path, model)
                          intrinsics=read_intrinsics(out / "refined.npz"))  # fmt: skip
     _check_body(est, model, target)
     np.testing.assert_allclose(est.intrinsics[0], K)
+
+
+def test_a_folder_of_meshes_shows_its_fitting_progress(tmp_path, model, capsys):
+    """Each mesh is read by fitting the body model to it (about a second each): a folder of
+    them shows a progress bar when asked, and nothing otherwise."""
+    from jaxrefine.io import save_ply
+
+    for i, body in enumerate(_bodies(model, 2, 11)):
+        save_ply(tmp_path / "meshes" / f"a_{i}.ply", body, model.faces)
+    kw = dict(image_size=lambda k: SIZE, model=model, num_betas=model.num_betas, intrinsics=K)
+    read_estimates(tmp_path / "meshes", **kw)
+    assert "fitting" not in capsys.readouterr().err
+    est = read_estimates(tmp_path / "meshes", progress=True, **kw)
+    assert len(est) == 2
+    assert re.search(r"fitting the body model to the meshes: 100%.* 2/2", capsys.readouterr().err)

@@ -70,6 +70,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
+from tqdm import tqdm
 
 from jaxrefine import safepickle
 from jaxrefine.camera import focal_from_image_size, weak_perspective_to_full
@@ -261,7 +262,7 @@ def _read_arrays(path: Path, camera: str | None = None) -> dict:
         raise InputError(f"{path}: no such estimates file")
     if path.suffix == ".json":
         return _read_json(path, camera)
-    if path.suffix in (".obj", ".ply"):
+    if path.suffix in mesh_files.MESH_SUFFIXES:
         return mesh_files.mesh_rows(path)
     try:
         if path.suffix == ".npz":
@@ -637,6 +638,7 @@ def read_estimates(
     intrinsics: tuple[float, float, float, float] | None = None,
     model=None,
     camera: str | None = None,
+    progress: bool = False,
 ) -> Estimates:
     """Read and check an estimates file (see the module docstring for the formats).
 
@@ -654,12 +656,14 @@ def read_estimates(
         with another model (``model_id``, gender, number of betas) is refused.
       camera: the images' camera among a calibration's (EasyMocap's: the images folder's
         name, :func:`~jaxrefine.inputs.easymocap_files.read_camera`), or None.
+      progress: a progress bar over a folder of meshes (each one is read by fitting the body
+        model to it: about a second each on 2 cores).
     """
     path = Path(path)
     if path.is_dir() and (tracks := tram_files.track_files(path)):
         return _read_tracks(path, tracks, image_size, num_betas, intrinsics, model)
     if path.is_dir():
-        return _read_folder(path, image_size, num_betas, intrinsics, model, camera)
+        return _read_folder(path, image_size, num_betas, intrinsics, model, camera, progress)
     return _read_file(path, _read_arrays(path, camera), image_size, num_betas, intrinsics, model)
 
 
@@ -705,7 +709,7 @@ def _subfolder_hint(folder: Path) -> str:
 def _check_one_mesh_per_stem(files: list[Path], folder: Path) -> None:
     """A person's mesh as both ``.obj`` and ``.ply`` (``refine --obj --ply``) would be read
     twice, as two people in one place."""
-    stems = collections.Counter(p.stem for p in files if p.suffix in (".obj", ".ply"))
+    stems = collections.Counter(p.stem for p in files if p.suffix in mesh_files.MESH_SUFFIXES)
     if twice := sorted(s for s, n in stems.items() if n > 1):
         raise InputError(
             f"{folder}: the meshes {', '.join(twice[:3])} are there as both .obj and .ply: "
@@ -724,7 +728,8 @@ def _check_not_an_output_folder(folder: Path) -> None:
         )
 
 
-def _read_folder(folder: Path, image_size, num_betas, intrinsics, model, camera) -> Estimates:
+def _read_folder(folder: Path, image_size, num_betas, intrinsics, model, camera,
+                 progress: bool = False) -> Estimates:  # fmt: skip
     """A folder of estimates files, one per image and named after it (PARE's image output
     writes ``<image>.pkl`` with a row per person; ROMP's ``--mode video`` writes
     ``<frame>.npz`` and :data:`~jaxrefine.inputs.romp_files.VIDEO_RESULTS`, all of them again,
@@ -741,7 +746,9 @@ def _read_folder(folder: Path, image_size, num_betas, intrinsics, model, camera)
         raise InputError(f"{folder}: no estimates files ({', '.join(ESTIMATE_SUFFIXES)}) in "
                          f"the folder{_subfolder_hint(folder)}")  # fmt: skip
     parts, next_id, named = [], 0, True
-    for f in files:
+    meshes = sum(p.suffix in mesh_files.MESH_SUFFIXES for p in files)
+    for f in tqdm(files, desc="fitting the body model to the meshes", unit="file",
+                  disable=not (progress and meshes > 1)):  # fmt: skip
         arrays = _read_arrays(f, camera)
         if _no_people(arrays):
             continue

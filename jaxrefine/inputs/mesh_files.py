@@ -58,6 +58,9 @@ def read_obj(path: Path) -> np.ndarray:
     return finite_numbers(np.array(rows), "the mesh's vertices", path)
 
 
+MESH_SUFFIXES = (".obj", ".ply")
+
+
 def read_ply(path: Path) -> np.ndarray:
     """(V, 3) the ``x y z`` properties of a PLY file's ``vertex`` element (ASCII or binary;
     other properties and elements left)."""
