@@ -33,6 +33,7 @@ import plyfile
 from jaxrefine.inputs.errors import InputError, finite_numbers
 from jaxrefine.inputs.tracker_files import TRACKER_FORMAT
 
+MESH_SUFFIXES = (".obj", ".ply")
 MESH_NAME = re.compile(r"(.+)_(\d+)")  # 4D-Humans' <image>_<person> (person: detection order)
 # the most mean vertex distance (mm) the fit may leave: a body model's own meshes are fitted
 # to within 0.002 mm at every vertex (12 random CMU poses each, the open model and an
@@ -56,9 +57,6 @@ def read_obj(path: Path) -> np.ndarray:
     if not rows or any(len(r) != 3 for r in rows):
         raise InputError(f"{path}: an OBJ mesh needs 'v x y z' vertex lines")
     return finite_numbers(np.array(rows), "the mesh's vertices", path)
-
-
-MESH_SUFFIXES = (".obj", ".ply")
 
 
 def read_ply(path: Path) -> np.ndarray:
