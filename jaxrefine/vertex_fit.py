@@ -16,6 +16,7 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import lineax as lx
 import numpy as np
 import optimistix as optx
 from scipy.spatial.transform import Rotation
@@ -24,9 +25,14 @@ from jaxrefine.body_model import BodyModel, forward, shape_vertices
 
 FIT_STEPS = 20  # Levenberg-Marquardt steps at most (the recorded checks end within 0.002 mm)
 # its stopping tolerances (atol in metres: 0.01 mm); 1e-6 / 1e-7 reach the same 0.0001 mm in
-# 1.38 s per SMPL-size mesh on 2 Xeon cores against 0.50 (the open model: 2.04 against 1.22;
-# docs/measurements/2026-12-04/s36_xeon/vertex_fit_check.txt)
+# 0.68 s per SMPL-size mesh on 2 Xeon cores against 0.23 (the open model: 0.76 against 0.52;
+# docs/measurements/2026-12-05/s39_xeon/vertex_fit_check_s39.txt)
 FIT_RTOL, FIT_ATOL = 1e-4, 1e-5
+# each step's damped system through its normal equations (85 x 85 for SMPL's parameters)
+# rather than a QR of the tall (3V, 85) Jacobian: the same fits to 0.0001 mm, 2.4x faster on
+# the open model and 1.65x on an SMPL-size one (docs/measurements/2026-12-05/s39_xeon/
+# vertex_fit_solver.txt); the damping and the betas' pull keep the squared system well posed
+FIT_LINEAR_SOLVER = lx.Normal(lx.Cholesky())
 # betas drift only where the mesh asks for them: a small pull to the mean shape (a residual)
 BETA_WEIGHT = 1e-3
 MIN_PART_VERTICES = 4  # a part with fewer is turned with its parent
@@ -76,7 +82,8 @@ def _polish(model: BodyModel, target, pose, steps: int):
         return v - target, BETA_WEIGHT * p["betas"]
 
     start = {"pose": pose, "betas": betas, "transl": transl}
-    solver = optx.LevenbergMarquardt(rtol=FIT_RTOL, atol=FIT_ATOL)
+    solver = optx.LevenbergMarquardt(rtol=FIT_RTOL, atol=FIT_ATOL,
+                                     linear_solver=FIT_LINEAR_SOLVER)  # fmt: skip
     params = optx.least_squares(residuals, solver, start, max_steps=steps, throw=False).value
     v = forward(model, params["pose"], params["betas"], params["transl"]).vertices
     return params, 1000.0 * jnp.mean(jnp.linalg.norm(v - target, axis=-1))

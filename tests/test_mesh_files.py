@@ -253,7 +253,7 @@ def test_a_refine_output_folder_points_to_its_result_and_meshes(tmp_path, model)
 
 
 def test_a_folder_of_meshes_shows_its_fitting_progress(tmp_path, model, capsys):
-    """Each mesh is read by fitting the body model to it (about a second each): a folder of
+    """Each mesh is read by fitting the body model to it (0.2-0.5 s each): a folder of
     them shows a progress bar when asked, and nothing otherwise."""
     from jaxrefine.io import save_ply
 

@@ -657,7 +657,7 @@ def read_estimates(
       camera: the images' camera among a calibration's (EasyMocap's: the images folder's
         name, :func:`~jaxrefine.inputs.easymocap_files.read_camera`), or None.
       progress: a progress bar over a folder of meshes (each one is read by fitting the body
-        model to it: about a second each on 2 cores).
+        model to it: 0.2-0.5 s each on 2 cores).
     """
     path = Path(path)
     if path.is_dir() and (tracks := tram_files.track_files(path)):
