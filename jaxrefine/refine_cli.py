@@ -1,5 +1,7 @@
-"""``jaxrefine refine`` on the command line: flags parsed into a call of
-:func:`jaxrefine.refine_files.refine_files`, its summary printed (``--dry-run``: the plan)."""
+"""``jaxrefine refine``: a user's images and initial estimates in, refined bodies and files out.
+
+The command line: flags parsed into a call of :func:`jaxrefine.refine_files.refine_files`, its
+summary printed (``--dry-run``: the plan)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import jax
 from jaxrefine import distributed
 from jaxrefine.inputs.estimates import TRACKS_FROM
 from jaxrefine.refine import check_network
-from jaxrefine.refine_files import __doc__ as REFINE_DOC
 from jaxrefine.refine_files import photo_defaults, refine_files
 from jaxrefine.refine_outputs import Outputs
 
@@ -23,7 +24,7 @@ def main(argv: list[str]) -> int:
     from jaxrefine.photo import LANDMARK_WEIGHT
     from jaxrefine.refine import RefineOptions
 
-    ap = argparse.ArgumentParser(prog="jaxrefine refine", description=REFINE_DOC.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="jaxrefine refine", description=__doc__.split("\n\n")[0])
     a = ap.add_argument
     a("images", help="a folder of images, one image, or a video file")
     a(
