@@ -254,12 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("jaxrefine").setLevel(logging.INFO)  # not JAX's own INFO lines
     from jaxrefine.data.contact_sheet import contact_sheet
-    from jaxrefine.data.poses import (
-        DEMO_POSES_PATH,
-        load_demo_poses,
-        load_poses,
-        poses_from_mocap,
-    )
+    from jaxrefine.data.poses import given_poses
     from jaxrefine.data.scenes import GeneratorConfig, resolve_backend
     from jaxrefine.evaluate import eval_frames
     from jaxrefine.report import print_table, write_json
@@ -271,12 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"model: {model.describe()}")
     _say(f"rasterizer backend: {backend}; JAX devices: {jax.devices()}")
     body_gallery(model, out / "body_model.png", backend)
-    if args.poses:
-        poses, where = load_poses(args.poses).pose, args.poses
-    elif args.mocap:
-        poses, where = poses_from_mocap(model, args.mocap).pose, args.mocap
-    else:
-        poses, where = load_demo_poses().pose, DEMO_POSES_PATH
+    poses, where = given_poses(model, args.poses, args.mocap)
     _say(f"poses: {len(poses)} from {where}")
     config = GeneratorConfig(difficulty=args.difficulty, backend=backend)
     batch, subjects = eval_frames(model, poses, args.n, args.seed, config, group=args.n // 2 or 1)

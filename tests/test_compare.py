@@ -20,10 +20,10 @@ LOSS_RTOL = 1e-4  # the loss curve's start recomputed in float32 (same program, 
 @pytest.fixture(scope="module")
 def setup():
     import jaxrefine
-    from jaxrefine.data.contact_sheet import load_poses
+    from jaxrefine.data.poses import given_poses
 
     model = jaxrefine.load_body_model()
-    frames = compare.make_frames(model, load_poses(model), N, 0, None,
+    frames = compare.make_frames(model, given_poses(model)[0], N, 0, None,
                                  targets=("sparse_gt", "dense_learned"), image_size=64,
                                  texture_size=32)  # fmt: skip
     return model, frames

@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 
 from jaxrefine.data.poses import (
+    DEMO_POSES_PATH,
     VALIDATION_SUBJECTS,
     PoseFileError,
     PoseSet,
+    given_poses,
+    load_demo_poses,
     load_poses,
     poses_from_mocap,
     split_poses,
@@ -116,3 +119,18 @@ def test_poses_from_mocap(mocap_dir, tmp_path):
     assert ps.pose.shape[1:] == (24, 3) and len(ps) > 5
     assert ps.subjects == ("07",) and set(ps.trial.tolist()) == {"07_01"}
     assert np.isfinite(ps.pose).all()
+
+
+def test_given_poses_in_order_file_folder_shipped(pose_file, tmp_path):
+    """A command's poses: the file it names, else its CMU folder, else the shipped demo set;
+    each says where it came from, and a named file or folder that is missing is an error."""
+    pose, where = given_poses(None, pose_file, tmp_path / "not read")
+    np.testing.assert_array_equal(pose, _arrays()["pose"])
+    assert where == str(pose_file)
+    pose, where = given_poses(None)
+    np.testing.assert_array_equal(pose, load_demo_poses().pose)
+    assert where == str(DEMO_POSES_PATH)
+    with pytest.raises(FileNotFoundError, match="nope.npz"):
+        given_poses(None, tmp_path / "nope.npz")
+    with pytest.raises(FileNotFoundError, match="mocap folder not found"):
+        given_poses(None, None, tmp_path / "missing")

@@ -16,13 +16,13 @@ CONFIG = WalkthroughConfig(image_size=64, texture_size=32, camera_steps=2, body_
 @pytest.fixture(scope="module")
 def result():
     import jaxrefine
-    from jaxrefine.data.contact_sheet import load_poses
+    from jaxrefine.data.poses import given_poses
     from jaxrefine.network import get_config, init_params
 
     model = jaxrefine.load_body_model()
     cfg = get_config("tiny")
     net = (cfg, init_params(cfg, jax.random.key(0)))
-    return model, cfg, walkthrough(model, load_poses(model), net, 0, CONFIG)
+    return model, cfg, walkthrough(model, given_poses(model)[0], net, 0, CONFIG)
 
 
 def test_every_step_has_its_picture(result):

@@ -116,7 +116,7 @@ def _table_rows(results: list[dict]) -> list[list]:
 
 def main(argv: list[str] | None = None) -> int:
     from jaxrefine import load_body_model
-    from jaxrefine.data.contact_sheet import load_poses
+    from jaxrefine.data.poses import given_poses
     from jaxrefine.data.sampling import SceneConfig
     from jaxrefine.data.scenes import GeneratorConfig, make_textures
     from jaxrefine.render import egl_available
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = _parse_args(argv)
     model = load_body_model()
-    poses = load_poses(model, args.poses)
+    poses, _ = given_poses(model, args.poses)
     backends = [b for b in args.backends.split(",") if b]
     notes = []
     if "egl" in backends and not egl_available():

@@ -123,6 +123,7 @@ def contact_sheet(
 def main(argv: list[str] | None = None) -> int:
     """``python -m jaxrefine.data.contact_sheet``: generate frames and write a contact sheet."""
     from jaxrefine import load_body_model
+    from jaxrefine.data.poses import given_poses
     from jaxrefine.data.sampling import SceneConfig
     from jaxrefine.data.scenes import GeneratorConfig, generate
 
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     logging.getLogger("jaxrefine").setLevel(logging.INFO)  # not JAX's own INFO lines
     model = load_body_model()
-    poses = load_poses(model, args.poses, args.mocap)
+    poses, _ = given_poses(model, args.poses, args.mocap)
     cfg = GeneratorConfig(
         scene=SceneConfig(image_size=(args.size, args.size)),
         difficulty=args.difficulty,
@@ -150,22 +151,6 @@ def main(argv: list[str] | None = None) -> int:
     path = contact_sheet(batch, args.out, model=model, rows=args.rows, backend=args.backend)
     print(f"wrote {path}")
     return 0
-
-
-def load_poses(model, poses_path=None, mocap_dir=None, max_trials: int = 6) -> np.ndarray:
-    """(N, 24, 3) poses for demos: a ``jaxrefine mocap`` file
-    (:func:`jaxrefine.data.poses.load_poses`), else a few CMU trials retargeted on the fly
-    (:func:`jaxrefine.data.poses.poses_from_mocap`) from ``mocap_dir``, else the pose set shipped
-    for the demo (:func:`jaxrefine.data.poses.load_demo_poses`). A missing file or folder is an
-    error; nothing outside the package is read unless named."""
-    from jaxrefine.data.poses import load_demo_poses, poses_from_mocap
-    from jaxrefine.data.poses import load_poses as load_pose_file
-
-    if poses_path:
-        return load_pose_file(poses_path).pose
-    if mocap_dir:
-        return poses_from_mocap(model, mocap_dir, max_trials).pose
-    return load_demo_poses().pose
 
 
 if __name__ == "__main__":

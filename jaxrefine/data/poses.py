@@ -183,3 +183,18 @@ def write_demo_poses(src, dst, *, n: int, subjects, command: str) -> Path:
 def load_demo_poses() -> PoseSet:
     """The pose set shipped for the demo (CMU subjects 09 and 16, evenly spaced)."""
     return load_poses(DEMO_POSES_PATH)
+
+
+def given_poses(
+    model, poses_path: str | os.PathLike | None = None, mocap_dir: str | os.PathLike | None = None
+) -> tuple[np.ndarray, str]:
+    """The poses a command was given, and where they came from: (N, 24, 3) poses of a
+    ``jaxrefine mocap`` file (:func:`load_poses`), else a few CMU trials retargeted on the fly
+    from ``mocap_dir`` (:func:`poses_from_mocap`), else the pose set shipped for the demo
+    (:func:`load_demo_poses`). A missing file or folder is an error; nothing outside the
+    package is read unless named."""
+    if poses_path:
+        return load_poses(poses_path).pose, str(poses_path)
+    if mocap_dir:
+        return poses_from_mocap(model, mocap_dir).pose, str(mocap_dir)
+    return load_demo_poses().pose, str(DEMO_POSES_PATH)

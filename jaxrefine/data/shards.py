@@ -368,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     from jaxrefine import load_body_model
-    from jaxrefine.data.contact_sheet import load_poses
+    from jaxrefine.data.poses import given_poses
     from jaxrefine.data.sampling import SceneConfig
 
     ap = argparse.ArgumentParser(prog="jaxrefine shards", description=main.__doc__)
@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     logging.getLogger("jaxrefine").setLevel(logging.INFO)  # not JAX's own INFO lines
     model = load_body_model()
-    poses = load_poses(model, args.poses, args.mocap)
+    poses, _ = given_poses(model, args.poses, args.mocap)
     cfg = GeneratorConfig(
         scene=SceneConfig(image_size=(args.size, args.size)),
         difficulty=args.difficulty,
