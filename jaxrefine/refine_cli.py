@@ -5,6 +5,9 @@ summary printed (``--dry-run``: the plan)."""
 
 from __future__ import annotations
 
+import argparse
+import sys
+
 import jax
 
 from jaxrefine import distributed
@@ -14,45 +17,45 @@ from jaxrefine.refine_files import photo_defaults, refine_files
 from jaxrefine.refine_outputs import Outputs
 
 
-def main(argv: list[str]) -> int:
-    import argparse
-    import sys
-
-    from jaxrefine.detect.blazepose import MAX_PEOPLE, MIN_DETECTION_SCORE
-    from jaxrefine.inputs.keypoint_files import MIN_PERSON_SCORE
-    from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
-    from jaxrefine.photo import LANDMARK_WEIGHT
-    from jaxrefine.refine import RefineOptions
-
+def parser() -> argparse.ArgumentParser:
+    """The command's flags, in groups (so ``--help`` reads by topic)."""
     ap = argparse.ArgumentParser(prog="jaxrefine refine", description=__doc__.split("\n\n")[0])
-    a = ap.add_argument
+    _input_flags(ap.add_argument_group("inputs"))
+    _people_flags(ap.add_argument_group("people in photos without --estimates"))
+    _model_flags(ap.add_argument_group("camera, body model and network"))
+    _fit_flags(ap.add_argument_group("fitting"))
+    _output_flags(ap.add_argument_group("outputs"))
+    running = ap.add_argument_group("running")
+    running.add_argument("--device", choices=("cpu", "gpu"), default=None,
+                         help="JAX platform (default: JAX's)")  # fmt: skip
+    running.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"],
+                         help="rasterizer: the EGL kernel, pure JAX, or auto (EGL where an EGL "
+                              "context can be made, else JAX); refined.npz's render_backend "
+                              "names the one that ran")  # fmt: skip
+    running.add_argument("--batch", type=int, default=16, help="frames per compiled batch")
+    distributed.add_process_flags(running)
+    return ap
+
+
+def _input_flags(g) -> None:
+    a = g.add_argument
     a("images", help="a folder of images, one image, or a video file")
-    a(
-        "--estimates",
-        default=None,
-        help="initial estimates (.npz / .npy / .pkl / .pk / .pt / EasyMocap's .json / a mesh's "
-        ".obj or .ply, or a folder of them, one per image and named after it, or TRAM's "
-        "results/<video>/: SPIN, PARE, VIBE, PyMAF, HMR 2.0 / 4D-Humans (also its demo's "
-        "meshes, with --model), WHAM, ROMP, CLIFF, HybrIK, TRAM, FrankMocap, EasyMocap (its "
-        "images/<camera>/ folder picks the camera), MMHuman3D's inference_result.npz (with "
-        "its images/ folder), any SMPL parameters; see docs/FORMATS.md); "
-        "without them people are initialized from "
-        "--keypoints when given, else detected by BlazePose (extra 'detect')",
-    )
-    a(
-        "--box",
-        nargs=4,
-        type=float,
-        action="append",
-        default=None,
-        metavar=("X0", "Y0", "X1", "Y1"),
-        help="without --estimates: a person box in pixels (repeatable; skips the detector)",
-    )
-    a("--tiles", nargs="+", type=float, default=None,
-      help="without --estimates: detector tiles as fractions of the longer side, coarsest "
-           "first (default 1 0.6 0.4 0.3: the whole photo, then tiles that only add people; "
-           "1 = the whole photo only)")  # fmt: skip
-    a("--no-landmarks", action="store_true", help="without --estimates: no landmark term")
+    a("--estimates", default=None,
+      help="initial estimates (.npz / .npy / .pkl / .pk / .pt / EasyMocap's .json / a mesh's "
+           ".obj or .ply, or a folder of them, one per image and named after it, or TRAM's "
+           "results/<video>/: SPIN, PARE, VIBE, PyMAF, HMR 2.0 / 4D-Humans (also its demo's "
+           "meshes, with --model), WHAM, ROMP, CLIFF, HybrIK, TRAM, FrankMocap, EasyMocap (its "
+           "images/<camera>/ folder picks the camera), MMHuman3D's inference_result.npz (with "
+           "its images/ folder), any SMPL parameters; see docs/FORMATS.md); without them "
+           "people are initialized from --keypoints when given, else detected by BlazePose "
+           "(extra 'detect')")  # fmt: skip
+    a("--keypoints", default=None,
+      help="OpenPose BODY_25 folder/JSON, COCO-17 JSON, or MediaPipe Pose folder/JSON "
+           "(33 landmarks, normalized; fitted as BODY_25); without --estimates its people "
+           "are initialized from these keypoints and refined (no detector)")  # fmt: skip
+    a("--keypoint-images", default=None,
+      help="a COCO file whose 'images' (id, file_name) name the image ids of a COCO results "
+           "--keypoints file (else an id matches an image whose name ends in it)")  # fmt: skip
     a("--video", action="store_true",
       help="the images (a folder or list) are one video's frames in order (a video file "
            "always is): link their people into tracks (the people found in them, or an "
@@ -61,34 +64,51 @@ def main(argv: list[str]) -> int:
       help="only these frames of the images (counted from 0, as Python slices: 0:100, 250:, "
            "::5); a video is decoded only up to the last; an estimates file's other frames "
            "are left out")  # fmt: skip
-    a("--out", required=True, help="output folder")
     a("--ignore-exif", action="store_true",
       help="take image files as stored, not turned upright by their EXIF orientation (for "
            "estimates or keypoints made on the stored pixels; OpenCV, photo viewers and the "
            "default turn them)")  # fmt: skip
-    a("--keypoints", default=None,
-      help="OpenPose BODY_25 folder/JSON, COCO-17 JSON, or MediaPipe Pose folder/JSON "
-           "(33 landmarks, normalized; fitted as BODY_25); without --estimates its people "
-           "are initialized from these keypoints and refined (no detector)")  # fmt: skip
-    a("--keypoint-images", default=None,
-      help="a COCO file whose 'images' (id, file_name) name the image ids of a COCO results "
-           "--keypoints file (else an id matches an image whose name ends in it)")  # fmt: skip
+
+
+def _people_flags(g) -> None:
+    from jaxrefine.detect.blazepose import MAX_PEOPLE, MIN_DETECTION_SCORE
+    from jaxrefine.inputs.keypoint_files import MIN_PERSON_SCORE
+
+    a = g.add_argument
+    a("--box", nargs=4, type=float, action="append", default=None,
+      metavar=("X0", "Y0", "X1", "Y1"),
+      help="a person box in pixels (repeatable; skips the detector)")  # fmt: skip
+    a("--tiles", nargs="+", type=float, default=None,
+      help="detector tiles as fractions of the longer side, coarsest first (default 1 0.6 0.4 "
+           "0.3: the whole photo, then tiles that only add people; 1 = the whole photo "
+           "only)")  # fmt: skip
+    a("--no-landmarks", action="store_true", help="no landmark term")
     a("--min-person-score", type=float, default=None,
-      help="without --estimates: refine the people scoring at least this: with --keypoints "
-           f"their keypoints' mean confidence (default {MIN_PERSON_SCORE:g}; a COCO result's "
-           "confidences include its score), else BlazePose's detector score (default "
-           f"{MIN_DETECTION_SCORE:g})")  # fmt: skip
+      help="refine the people scoring at least this: with --keypoints their keypoints' mean "
+           f"confidence (default {MIN_PERSON_SCORE:g}; a COCO result's confidences include its "
+           "score), else BlazePose's detector score "
+           f"(default {MIN_DETECTION_SCORE:g})")  # fmt: skip
     a("--max-people", type=int, default=None,
-      help=f"without --estimates and --keypoints: at most this many people per image, the "
-           f"best detector scores (default {MAX_PEOPLE}; more found: a warning)")  # fmt: skip
+      help=f"without --keypoints: at most this many people per image, the best detector "
+           f"scores (default {MAX_PEOPLE}; more found: a warning)")  # fmt: skip
+
+
+def _model_flags(g) -> None:
+    a = g.add_argument
     a("--intrinsics", nargs="+", default=None,
       help="fx fy cx cy, a JSON file, or a jaxrefine result (its refined.npz's camera): the "
            "camera of every image (default: the estimates file's, else focal sqrt(w^2 + h^2) "
            "at the image centre)")  # fmt: skip
-    a("--checkpoint", default=None, help="network checkpoint (default: the shipped one)")
     a("--model", default=None, help="body model file (default: the open model)")
     a("--gender", default=None, help="gender of a model folder (neutral/male/female)")
-    a("--device", choices=("cpu", "gpu"), default=None, help="JAX platform (default: JAX's)")
+    a("--checkpoint", default=None, help="network checkpoint (default: the shipped one)")
+
+
+def _fit_flags(g) -> None:
+    from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
+    from jaxrefine.photo import LANDMARK_WEIGHT
+
+    a = g.add_argument
     a("--optimizer", default="adam", type=optimizer_arg, help=optimizer_help())
     a("--confidence", action=argparse.BooleanOptionalAction, default=None,
       help="weight vertices by the network's confidence head (default: on for photos when "
@@ -100,51 +120,60 @@ def main(argv: list[str]) -> int:
       help="re-run the network every k body iterations (0: once, the paper's single "
            "pass; 10 with --confidence was the most accurate on synthetic frames, `jaxrefine "
            "eval`, at ~7x the time; on real photos it loses most keypoints: README)")  # fmt: skip
-    a(
-        "--share-betas",
-        action="store_true",
-        help="one body shape per track (chunks keep whole tracks; one longer than --chunk gets a "
-        "shape per chunk, named in a warning)",
-    )
+    a("--share-betas", action="store_true",
+      help="one body shape per track (chunks keep whole tracks; one longer than --chunk gets "
+           "a shape per chunk, named in a warning)")  # fmt: skip
     a("--silhouette-weight", type=float, default=0.0,
       help="photos: add the silhouette term on BlazePose's person masks (0 = off)")  # fmt: skip
     a("--mask-gate", type=float, default=None,
       help="photos: drop dense targets lying farther outside the person's BlazePose mask "
            "than this fraction of the mask's size (0 = off; default: 0.03 for photos, "
            "off with --estimates, which bring no masks)")  # fmt: skip
-    a(
-        "--temporal-weight",
-        type=float,
-        default=0.0,
-        help="video: refit each track's frames together with this weight on joint accelerations "
-        "(0 = off; 1e5 was best in `jaxrefine eval-video`); tracks longer than --chunk are cut",
-    )
-    a("--batch", type=int, default=16, help="frames per compiled batch")
-    a("--chunk", type=int, default=64,
-      help="estimates per saved chunk (resume granularity; with --share-betas or "
-           "--temporal-weight whole tracks per chunk where they fit)")  # fmt: skip
-    a("--fps", type=float, default=None, help="fps of the exported animations")
+    a("--temporal-weight", type=float, default=0.0,
+      help="video: refit each track's frames together with this weight on joint "
+           "accelerations (0 = off; 1e5 was best in `jaxrefine eval-video`); tracks longer "
+           "than --chunk are cut")  # fmt: skip
+
+
+def _output_flags(g) -> None:
+    a = g.add_argument
+    a("--out", required=True, help="output folder")
     a("--obj", action="store_true", help="write a mesh per frame (.obj)")
     a("--ply", action="store_true", help="write a mesh per frame (.ply)")
     a("--no-overlays", action="store_true", help="write no before / after pictures")
     a("--no-tracks", action="store_true", help="no glTF / BVH per track")
+    a("--fps", type=float, default=None, help="fps of the exported animations")
+    a("--chunk", type=int, default=64,
+      help="estimates per saved chunk (resume granularity; with --share-betas or "
+           "--temporal-weight whole tracks per chunk where they fit)")  # fmt: skip
     a("--resume", action="store_true", help="continue an interrupted run in --out")
-    a(
-        "--overwrite",
-        action="store_true",
-        help="replace an earlier run's files in --out (refined.npz, report.json, overlays, "
-        "tracks, meshes, parts; nothing else); without it or --resume they are refused",
-    )
+    a("--overwrite", action="store_true",
+      help="replace an earlier run's files in --out (refined.npz, report.json, overlays, "
+           "tracks, meshes, parts; nothing else); without it or --resume they are "
+           "refused")  # fmt: skip
     a("--dry-run", action="store_true",
       help="read and check every input (and find the people of photos), print what the run "
            "would do and write, then stop: nothing is fitted or written")  # fmt: skip
-    a("--backend", default="auto", choices=["auto", "egl", "jax"])
-    distributed.add_process_flags(ap)
-    args = ap.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     if args.device:
         jax.config.update("jax_platforms", "cuda" if args.device == "gpu" else "cpu")
     distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    result = _run(args)
+    if args.dry_run:
+        print_plan(result)
+        return 0
+    if args.process_id > 0:
+        return 1 if result["failed"] else 0
+    return print_summary(result, args.out)
+
+
+def _run(args) -> dict:
+    """:func:`~jaxrefine.refine_files.refine_files` called with the parsed flags."""
     from jaxrefine.network import load_pretrained
+    from jaxrefine.refine import RefineOptions
     from jaxrefine.smpl_io import load_body_model
 
     model = load_body_model(args.model, gender=args.gender)
@@ -163,7 +192,7 @@ def main(argv: list[str]) -> int:
     check_network((cfg, params), options, args.checkpoint or "the shipped network")
     outputs = Outputs(overlays=not args.no_overlays, tracks=not args.no_tracks, obj=args.obj,
                       ply=args.ply, fps=args.fps)  # fmt: skip
-    result = refine_files(
+    return refine_files(
         args.images, args.estimates, args.out, model=model, network=(cfg, params),
         keypoints_path=args.keypoints, intrinsics=intr, options=options, outputs=outputs,
         chunk=args.chunk, resume=args.resume, boxes=args.box,
@@ -173,12 +202,12 @@ def main(argv: list[str]) -> int:
         max_people=args.max_people, dry_run=args.dry_run, exif=not args.ignore_exif,
         overwrite=args.overwrite, frames=args.frames,
     )  # fmt: skip
-    if args.dry_run:
-        print_plan(result)
-        return 0
-    if args.process_id > 0:
-        return 1 if result["failed"] else 0
-    print(f"refine: {len(result['frames'])} estimates -> {args.out} "
+
+
+def print_summary(result: dict, out: str) -> int:
+    """A finished run's summary (stdout; failures on stderr); the exit code: 1 when any frame
+    failed."""
+    print(f"refine: {len(result['frames'])} estimates -> {out} "
           f"({', '.join(f'{k}: {v}' for k, v in result['status_counts'].items())}; "
           f"{result['frames_per_second']:.2f} frames/s)")  # fmt: skip
     print_turned(result["settings"]["exif_turned"])

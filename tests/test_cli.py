@@ -147,3 +147,28 @@ def test_installed_entry_point_prints_one_line(tmp_path):
     assert proc.returncode == 2
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("jaxrefine oracle: error: ") and "missing.npz" in line
+
+
+def test_refine_flags_read_by_topic_with_their_defaults():
+    """``jaxrefine refine --help`` groups its flags by topic, and the grouping changed no
+    flag's default."""
+    from jaxrefine import refine_cli
+
+    ap = refine_cli.parser()
+    text = ap.format_help()
+    titles = ["inputs:", "people in photos without --estimates:",
+              "camera, body model and network:", "fitting:", "outputs:", "running:"]  # fmt: skip
+    at = [text.index(t) for t in titles]
+    assert at == sorted(at)
+    body = text[at[0] :]  # below the usage lines, which name every flag
+    at = [body.index(t) for t in titles]
+    assert body.index("--estimates ESTIMATES") < at[1] < body.index("--box X0") < at[2]
+    assert at[3] < body.index("--optimizer OPTIMIZER") < at[4] < body.index("--out OUT") < at[5]
+    assert at[5] < body.index("--num-processes")
+    args = ap.parse_args(["photos", "--out", "o"])
+    assert (args.optimizer, args.batch, args.chunk, args.backend) == ("adam", 16, 64, "auto")
+    assert (args.num_processes, args.process_id, args.rerun_every) == (1, 0, 0)
+    assert args.confidence is None and args.mask_gate is None and args.keypoint_weight is None
+    assert args.box is None and args.silhouette_weight == 0.0 and not args.dry_run
+    with pytest.raises(SystemExit):
+        ap.parse_args(["photos"])  # --out is required
