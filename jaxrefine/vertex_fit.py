@@ -16,12 +16,12 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import lineax as lx
 import numpy as np
 import optimistix as optx
 from scipy.spatial.transform import Rotation
 
 from jaxrefine.body_model import BodyModel, forward, shape_vertices
+from jaxrefine.optimizers.least_squares import LINEAR_SOLVERS
 
 FIT_STEPS = 20  # Levenberg-Marquardt steps at most (the recorded checks end within 0.002 mm)
 # its stopping tolerances (atol in metres: 0.01 mm); 1e-6 / 1e-7 reach the same 0.0001 mm in
@@ -32,7 +32,7 @@ FIT_RTOL, FIT_ATOL = 1e-4, 1e-5
 # rather than a QR of the tall (3V, 85) Jacobian: the same fits to 0.0001 mm, 2.4x faster on
 # the open model and 1.65x on an SMPL-size one (docs/measurements/2026-12-05/s39_xeon/
 # vertex_fit_solver.txt); the damping and the betas' pull keep the squared system well posed
-FIT_LINEAR_SOLVER = lx.Normal(lx.Cholesky())
+FIT_LINEAR_SOLVER = LINEAR_SOLVERS["cholesky"]()  # as SMPLify's Levenberg-Marquardt
 # betas drift only where the mesh asks for them: a small pull to the mean shape (a residual)
 BETA_WEIGHT = 1e-3
 MIN_PART_VERTICES = 4  # a part with fewer is turned with its parent
