@@ -32,7 +32,7 @@ FIT_RTOL, FIT_ATOL = 1e-4, 1e-5
 # rather than a QR of the tall (3V, 85) Jacobian: the same fits to 0.0001 mm, 2.4x faster on
 # the open model and 1.65x on an SMPL-size one (docs/measurements/2026-12-05/s39_xeon/
 # vertex_fit_solver.txt); the damping and the betas' pull keep the squared system well posed
-FIT_LINEAR_SOLVER = LINEAR_SOLVERS["cholesky"]()  # as SMPLify's Levenberg-Marquardt
+FIT_LINEAR_SOLVER = LINEAR_SOLVERS["cholesky"]  # as SMPLify's Levenberg-Marquardt
 # betas drift only where the mesh asks for them: a small pull to the mean shape (a residual)
 BETA_WEIGHT = 1e-3
 MIN_PART_VERTICES = 4  # a part with fewer is turned with its parent

@@ -55,11 +55,12 @@ from jaxrefine.optimizers.base import AbstractObjective, Data, Optimizer, Params
 
 _TAGS: frozenset = frozenset()
 
-# The linear solvers by name (module docstring); "auto" is optimistix's own default choice.
+# The linear solvers by name (module docstring; lineax solvers are immutable, so shared);
+# "auto" is optimistix's own default choice.
 LINEAR_SOLVERS = {
-    "qr": lambda: lx.QR(),
-    "cholesky": lambda: lx.Normal(lx.Cholesky()),
-    "auto": lambda: lx.AutoLinearSolver(well_posed=None),
+    "qr": lx.QR(),
+    "cholesky": lx.Normal(lx.Cholesky()),
+    "auto": lx.AutoLinearSolver(well_posed=None),
 }
 LM_LINEAR_SOLVER = "cholesky"  # Levenberg-Marquardt's default (measured: module docstring)
 GN_LINEAR_SOLVER = "auto"  # Gauss-Newton's default (optimistix's)
@@ -137,7 +138,7 @@ class LeastSquaresOptimizer(Optimizer):
         lm = self.method == "levenberg_marquardt"
         name = self.linear_solver or (LM_LINEAR_SOLVER if lm else GN_LINEAR_SOLVER)
         kind = optx.LevenbergMarquardt if lm else optx.GaussNewton
-        return kind(rtol=self.rtol, atol=self.atol, linear_solver=LINEAR_SOLVERS[name]())
+        return kind(rtol=self.rtol, atol=self.atol, linear_solver=LINEAR_SOLVERS[name])
 
     def init(self, params: Params, objective: AbstractObjective, data: Data) -> LeastSquaresState:
         solver = self.solver()
