@@ -518,9 +518,7 @@ def refine_files(
     the chunks and returns the report of every frame; process 0 writes the collection's files
     (its report lists them; the others' list none)."""
     from jaxrefine.data.scenes import resolve_backend
-    from jaxrefine.inputs.images import turned_upright
     from jaxrefine.refine import RefineOptions
-    from jaxrefine.report import machine_info, write_json
 
     out = Path(out)
     with_keypoints = keypoints_path is not None or (estimates_path is None and use_landmarks)
@@ -546,22 +544,11 @@ def refine_files(
     keep_tracks = options.share_betas or options.temporal_weight > 0
     groups = chunk_groups(est.track_id, chunk, keep_tracks)  # the unit of work and of resuming
     warn_cut_tracks(est.track_id, groups, options, chunk)
-    people = "keypoints" if keypoints_path is not None else "blazepose"
-    settings = {"images": str(images.source), "estimates": str(estimates_path or people),
-                "estimates_format": est.fmt, "tracks_from": TRACKS_FROM[est.tracks_from]
-                if estimates_path is not None else TRACKS_FROM["detected"],
-                "keypoints": None if keypoints_path is None else
-                str(keypoints_path), "keypoint_images": None if keypoint_images is None else
-                str(keypoint_images), "model_id": model.model_id, "network": network[0].name,
-                "render_backend": backend, "options": {k: str(v) for k, v in
-                dataclasses.asdict(options).items()}, "files": [],
-                "exif_orientation": exif, "exif_turned": turned_upright(images),
-                "frames": frames,
-                "machine": machine_info()}  # fmt: skip
+    settings = _settings(images, est, model, network, options, backend,
+                         estimates_path=estimates_path, keypoints_path=keypoints_path,
+                         keypoint_images=keypoint_images, exif=exif, frames=frames)  # fmt: skip
     if estimates_path is None:
         settings.update(_person_limits(keypoints_path, boxes, min_person_score, max_people))
-    if count > 1:
-        settings["processes"] = count
     if dry_run:
         what = plan(images, est, frame_of, kp, groups, out, outputs, video,
                     photos=estimates_path is None)  # fmt: skip
@@ -576,14 +563,88 @@ def refine_files(
     mine = np.unique(groups[distributed.share(len(est), count, pid, groups)])
     local = run_chunks(model, network, images, est, frame_of, kp, options, out, groups=groups,
                        resume=resume, progress=progress, chunks=mine, masks=masks)  # fmt: skip
+    return _write_results(model, images, est, frame_of, local, kp, out, backend, outputs,
+                          settings, photos=estimates_path is None, video=video,
+                          progress=progress)  # fmt: skip
+
+
+def _settings(
+    images,
+    est,
+    model,
+    network,
+    options,
+    backend: str,
+    *,
+    estimates_path,
+    keypoints_path,
+    keypoint_images,
+    exif: bool,
+    frames,
+) -> dict:
+    """What a run read and ran with, as ``report.json``'s ``settings`` records it: the inputs
+    (where the people came from when no estimates file was given), the body model, network,
+    renderer and options, the EXIF handling, the frame selection, the machine, and (with
+    several ``jax.distributed`` processes) their number. ``files`` is filled in once
+    written."""
+    from jaxrefine.inputs.images import turned_upright
+    from jaxrefine.report import machine_info
+
+    people = "keypoints" if keypoints_path is not None else "blazepose"
+    detected = estimates_path is None
+    settings = {
+        "images": str(images.source),
+        "estimates": str(estimates_path or people),
+        "estimates_format": est.fmt,
+        "tracks_from": TRACKS_FROM["detected" if detected else est.tracks_from],
+        "keypoints": None if keypoints_path is None else str(keypoints_path),
+        "keypoint_images": None if keypoint_images is None else str(keypoint_images),
+        "model_id": model.model_id,
+        "network": network[0].name,
+        "render_backend": backend,
+        "options": {k: str(v) for k, v in dataclasses.asdict(options).items()},
+        "files": [],
+        "exif_orientation": exif,
+        "exif_turned": turned_upright(images),
+        "frames": frames,
+        "machine": machine_info(),
+    }
+    count = distributed.process()[1]
+    if count > 1:
+        settings["processes"] = count
+    return settings
+
+
+def _write_results(
+    model,
+    images,
+    est,
+    frame_of,
+    local: dict,
+    kp,
+    out: Path,
+    backend: str,
+    outputs: Outputs,
+    settings: dict,
+    *,
+    photos: bool,
+    video: bool,
+    progress: bool,
+) -> dict:
+    """Write this process's overlays and meshes (``local``: its chunks' arrays, as
+    :func:`run_chunks` returns them), gather every process's rows, and on process 0 the
+    collection's files and ``report.json``; returns the report with ``failed`` added."""
+    from jaxrefine.report import write_json
+
     if outputs.overlays:
         write_overlays(model, images, est, frame_of, local, out, backend)
     if outputs.obj or outputs.ply:
         write_meshes(model, images, est, frame_of, local, out, outputs.obj, outputs.ply)
     merged = distributed.merge(distributed.gather(local))
+    pid = distributed.process()[0]
     if pid == 0:  # process 0 writes the collection's files
         settings["files"] = write_merged(model, images, est, frame_of, merged, out, backend,
-                                          outputs, photos=estimates_path is None, keypoints=kp,
+                                          outputs, photos=photos, keypoints=kp,
                                           progress=progress, video=video)  # fmt: skip
     result = report(images, est, frame_of, merged, settings)
     if pid == 0:
