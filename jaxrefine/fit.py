@@ -301,22 +301,8 @@ def _run_stage(
     select: str = "best",
     return_iterates: bool = False,
 ) -> FitResult:
-    check_objective_for(optimizer, objective)
-    if select not in SELECT_MODES:
-        raise ValueError(f"select must be one of {SELECT_MODES}, got {select!r}")
-    if num_steps < 0:
-        raise ValueError(f"num_steps must be >= 0, got {num_steps}")
-    if not any(mask):
-        raise ValueError("no trainable params: trainable selects no leaf")
-    treedef = jax.tree_util.tree_structure(params)
-    if all(mask):
-        obj, x0, frozen = objective, params, None
-    else:
-        mask_tree = jax.tree_util.tree_unflatten(treedef, list(mask))
-        x0, frozen = eqx.partition(params, mask_tree)
-        specialize = getattr(objective, "specialize", None)  # duck-typed objectives may lack it
-        inner = objective if specialize is None else specialize(frozen, data)
-        obj = _PartialObjective(inner, frozen)
+    _check_stage(objective, optimizer, num_steps, mask, select)
+    obj, x0, frozen = _trainable_part(objective, params, data, mask)
 
     def terms_of(x):
         return obj.terms(x, data) if record_terms else {}
@@ -371,17 +357,10 @@ def _run_stage(
 
     c, (losses, term_hist, xs) = jax.lax.scan(body, carry0, None, length=num_steps)
 
-    # Final guard: re-evaluate the chosen iterate (the best, or the last) and fall back to the
-    # start unless it is finite and no worse (any finite iterate beats a non-finite start).
-    # select="none": the last iterate as is (its loss may be above the start's).
     chosen = c.best_x if select == "best" else c.x
-    best_loss = obj.loss(chosen, data)
-    if select == "none":
-        keep = jnp.asarray(True)
-    else:
-        keep = jnp.isfinite(best_loss) & ((best_loss <= init_loss) | ~jnp.isfinite(init_loss))
+    keep, chosen_loss = _keep_chosen(obj, data, chosen, init_loss, select)
     x_out = _select(keep, chosen, x0)
-    final_loss = jnp.where(keep, best_loss, init_loss)
+    final_loss = jnp.where(keep, chosen_loss, init_loss)
     # the terms where the losses were taken (XLA shares the model evaluation with those), not
     # a third evaluation at x_out
     start_terms = init_terms if record_terms else obj.terms(x0, data)
@@ -395,13 +374,6 @@ def _run_stage(
     out_params = x_out if frozen is None else eqx.combine(x_out, frozen)
     loss_curve = jnp.concatenate([init_loss[None], losses])
     term_curves = {k: jnp.concatenate([init_terms[k][None], term_hist[k]]) for k in init_terms}
-    iterates = None
-    if return_iterates:
-        iterates = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), x0, xs)
-        if frozen is not None:
-            n = num_steps + 1
-            reps = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (n,) + a.shape), frozen)
-            iterates = eqx.combine(iterates, reps)
     return FitResult(
         params=out_params,
         loss_curve=loss_curve,
@@ -411,8 +383,58 @@ def _run_stage(
         init_loss=init_loss,
         final_loss=final_loss,
         num_rejected=c.num_rejected,
-        iterates=iterates,
+        iterates=_stacked_iterates(x0, xs, frozen) if return_iterates else None,
     )
+
+
+def _check_stage(objective, optimizer, num_steps: int, mask: tuple[bool, ...], select: str):
+    """Refuse, before tracing, a stage that cannot run: an objective the optimizer does not
+    take, an unknown ``select``, a negative step count or nothing to fit."""
+    check_objective_for(optimizer, objective)
+    if select not in SELECT_MODES:
+        raise ValueError(f"select must be one of {SELECT_MODES}, got {select!r}")
+    if num_steps < 0:
+        raise ValueError(f"num_steps must be >= 0, got {num_steps}")
+    if not any(mask):
+        raise ValueError("no trainable params: trainable selects no leaf")
+
+
+def _trainable_part(objective, params: Params, data: Data, mask: tuple[bool, ...]):
+    """``(objective of the trainable leaves, their start, the frozen leaves or None)``: with
+    every leaf trainable the objective and ``params`` as they are; otherwise ``params`` split
+    by ``mask`` (one bool per leaf) and the objective specialized to the frozen leaves (its
+    ``specialize(frozen, data)`` when it has one: the SMPLify objective precomputes what they
+    fix) and wrapped to take the trainable ones."""
+    if all(mask):
+        return objective, params, None
+    treedef = jax.tree_util.tree_structure(params)
+    mask_tree = jax.tree_util.tree_unflatten(treedef, list(mask))
+    x0, frozen = eqx.partition(params, mask_tree)
+    specialize = getattr(objective, "specialize", None)  # duck-typed objectives may lack it
+    inner = objective if specialize is None else specialize(frozen, data)
+    return _PartialObjective(inner, frozen), x0, frozen
+
+
+def _keep_chosen(obj, data: Data, chosen, init_loss, select: str):
+    """The final guard: ``(keep, loss)`` of the chosen iterate (the best, or the last),
+    re-evaluated. It is kept only if finite and no worse than the start (any finite iterate
+    beats a non-finite start); otherwise the stage returns its start. ``select="none"``: the
+    last iterate as is (its loss may be above the start's)."""
+    loss = obj.loss(chosen, data)
+    if select == "none":
+        return jnp.asarray(True), loss
+    return jnp.isfinite(loss) & ((loss <= init_loss) | ~jnp.isfinite(init_loss)), loss
+
+
+def _stacked_iterates(x0, xs, frozen):
+    """Every iterate of a stage, the start first (leaves ``(num_steps + 1, ...)``), the
+    frozen leaves repeated so that each row is a whole parameter set."""
+    iterates = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), x0, xs)
+    if frozen is None:
+        return iterates
+    n = jax.tree_util.tree_leaves(iterates)[0].shape[0]
+    reps = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (n,) + a.shape), frozen)
+    return eqx.combine(iterates, reps)
 
 
 # ---------------------------------------------------------------------------------------------
