@@ -309,8 +309,6 @@ def walkthrough(
     """
     import time
 
-    from jaxrefine.viz import values_to_rgb
-
     t, secs = time.perf_counter(), {}
 
     def lap(name):
@@ -354,17 +352,9 @@ def walkthrough(
         res.params["transl"],
     )
     image = np.asarray(batch.image[0])
-    grey = np.full((model.num_vertices, 3), 0.75, np.float32)
-    pic = functools.partial(_picture, model, image, camera=cam, backend=config.backend)
-    errs = {
-        k: np.linalg.norm(np.asarray(v[0] - gt_b.vertices[0]), axis=-1) * M_TO_MM
-        for k, v in (("init", init_b.vertices), ("refined", ref_b.vertices))
-    }
-    vmax = float(max(e.max() for e in errs.values()))
-    metrics = {}
-    for k, b in (("init", init_b), ("refined", ref_b)):
-        m = compute_all(b.joints[0], gt_b.joints[0], b.vertices[0], gt_b.vertices[0])
-        metrics[k] = {name: float(m[name]) for name in METRIC_NAMES}
+    bodies = {"init": init_b, "refined": ref_b, "ground truth": gt_b}
+    errs, metrics = _errors(bodies)
+    pictures = _pictures(model, image, cam, config.backend, bodies, snap_v, errs)
     out = Walkthrough(
         image=image,
         image_crop=np.asarray(nt.prediction.image_crop[0]),
@@ -387,23 +377,56 @@ def walkthrough(
         else None,
         body_loss=np.asarray(body.loss_curve[0]),
         snapshot_steps=steps,
-        snapshots=np.stack([pic(vertices=v, colours=grey) for v in snap_v]),
-        overlays={
-            k: pic(vertices=b.vertices[0], colours=np.full_like(grey, c))
-            for k, b, c in (
-                ("init", init_b, (1.0, 0.6, 0.25)),
-                ("refined", ref_b, (0.95, 0.4, 0.8)),
-                ("ground truth", gt_b, (0.45, 0.9, 0.5)),
-            )
-        },
+        **pictures,
         vertex_error=errs,
-        error_pictures={
-            k: pic(vertices=b.vertices[0], colours=values_to_rgb(errs[k], vmax))
-            for k, b in (("init", init_b), ("refined", ref_b))
-        },
         metrics=metrics,
         status=status_name(int(res.status[0])),
         seconds=secs,
     )
     lap("pictures")  # out.seconds is this dict
     return out
+
+
+# the overlay colours of the three bodies (RGB in [0, 1]) and the snapshots' grey
+BODY_COLOURS = {
+    "init": (1.0, 0.6, 0.25),
+    "refined": (0.95, 0.4, 0.8),
+    "ground truth": (0.45, 0.9, 0.5),
+}
+SNAPSHOT_GREY = 0.75
+
+
+def _errors(bodies: dict) -> tuple[dict, dict]:
+    """``(per-vertex error in mm, metrics)`` of the ``init`` and ``refined`` bodies against the
+    ``ground truth`` (each a batch of one :class:`~jaxrefine.body_model.BodyOutput`)."""
+    gt = bodies["ground truth"]
+    errs, metrics = {}, {}
+    for k in ("init", "refined"):
+        b = bodies[k]
+        errs[k] = np.linalg.norm(np.asarray(b.vertices[0] - gt.vertices[0]), axis=-1) * M_TO_MM
+        m = compute_all(b.joints[0], gt.joints[0], b.vertices[0], gt.vertices[0])
+        metrics[k] = {name: float(m[name]) for name in METRIC_NAMES}
+    return errs, metrics
+
+
+def _pictures(model, image, cam, backend: str, bodies: dict, snap_v, errs: dict) -> dict:
+    """The walkthrough's renderings over ``image``: the fit's ``snapshots`` (``snap_v``, one
+    (V, 3) vertex array each, in grey), an ``overlays`` picture of each body in its colour
+    (:data:`BODY_COLOURS`) and ``error_pictures`` of the init and refined bodies coloured by
+    their vertex error (``errs``, one shared scale)."""
+    from jaxrefine.viz import values_to_rgb
+
+    grey = np.full((model.num_vertices, 3), SNAPSHOT_GREY, np.float32)
+    pic = functools.partial(_picture, model, image, camera=cam, backend=backend)
+    vmax = float(max(e.max() for e in errs.values()))
+    return {
+        "snapshots": np.stack([pic(vertices=v, colours=grey) for v in snap_v]),
+        "overlays": {
+            k: pic(vertices=b.vertices[0], colours=np.full_like(grey, BODY_COLOURS[k]))
+            for k, b in bodies.items()
+        },
+        "error_pictures": {
+            k: pic(vertices=bodies[k].vertices[0], colours=values_to_rgb(errs[k], vmax))
+            for k in errs
+        },
+    }
