@@ -16,9 +16,14 @@ never by library functions. A flag the user already put in ``XLA_FLAGS`` is left
    body model's forward at batch 32 34 % (15.1 -> 9.9 ms) and the ``small`` network's
    training step 9 % (1515 -> 1380 ms); keypoint fits were unchanged within noise (140 ->
    136 ms). With reductions alone given to YNNPACK the dense LGD fit took 915 ms: its slow
-   reductions are the main cause. The flag is experimental and other jaxlib versions may
-   not know it (XLA aborts on an unknown flag), so it is added only for the jaxlib versions
-   measured (:data:`YNN_OFF_JAXLIB`).
+   reductions are the main cause. jaxlib 0.12 (what Python 3.12 installs) knows the flag too: on
+   the 2-core Intel Xeon of docs/METHOD_NOTES.md (2026-12-05, SMPL-size model, batch 32)
+   the keypoint fit took 45-49 ms in all four runs with YNNPACK off and 89-94 ms in three of
+   four with the default (45 ms in one), the dense fit was within the noise either way, and
+   the network's training step about 20 % slower with YNNPACK off, as on that Xeon with
+   jaxlib 0.10. The flag is experimental and other jaxlib versions may not know it (XLA
+   aborts on an unknown flag), so it is added only for the jaxlib versions measured
+   (:data:`YNN_OFF_JAXLIB`).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from importlib import metadata
 
 YNN_FLAG = "--xla_cpu_experimental_ynn_fusion_type"
 DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
-YNN_OFF_JAXLIB = ((0, 10), (0, 11))  # [first, last) jaxlib (major, minor) measured with the flag
+YNN_OFF_JAXLIB = ((0, 10), (0, 12))  # the jaxlib (major, minor) versions measured with the flag
 TUNING_ENV = "JAXREFINE_XLA_TUNING"
 
 
@@ -65,8 +70,7 @@ def tuned_flags(
     added = []
     if host_devices and DEVICE_COUNT_FLAG not in flags:
         added.append(f"{DEVICE_COUNT_FLAG}={host_devices}")
-    first, last = YNN_OFF_JAXLIB
-    known = jaxlib is not None and first <= tuple(jaxlib[:2]) < last
+    known = jaxlib is not None and tuple(jaxlib[:2]) in YNN_OFF_JAXLIB
     if tuning and known and YNN_FLAG not in flags:
         added.append(f"{YNN_FLAG}=")
     return " ".join([flags.strip(), *added]).strip()
