@@ -19,7 +19,8 @@ never by library functions. A flag the user already put in ``XLA_FLAGS`` is left
    reductions are the main cause. jaxlib 0.12 (what Python 3.12 installs) knows the flag too: on
    the 2-core Intel Xeon of docs/METHOD_NOTES.md (2026-12-05, SMPL-size model, batch 32)
    the keypoint fit took 45-49 ms in all four runs with YNNPACK off and 89-94 ms in three of
-   four with the default (45 ms in one), the dense fit was within the noise either way, and
+   four with the default (45 ms in one), the dense fit was within the noise either way (on the
+   open model: keypoints 36 against 80-87 ms, dense 810-822 against 872-913 ms), and
    the network's training step about 20 % slower with YNNPACK off, as on that Xeon with
    jaxlib 0.10. The flag is experimental and other jaxlib versions may not know it (XLA
    aborts on an unknown flag), so it is added only for the jaxlib versions measured
