@@ -51,6 +51,14 @@ from jaxrefine.refine import (
 )
 from jaxrefine.shading import RenderChannels, render_body
 
+# the overlay colours of the three bodies (RGB in [0, 1]) and the snapshots' grey
+BODY_COLOURS = {
+    "init": (1.0, 0.6, 0.25),
+    "refined": (0.95, 0.4, 0.8),
+    "ground truth": (0.45, 0.9, 0.5),
+}
+SNAPSHOT_GREY = 0.75
+
 
 @dataclasses.dataclass(frozen=True)
 class NetworkTargets:
@@ -385,15 +393,6 @@ def walkthrough(
     )
     lap("pictures")  # out.seconds is this dict
     return out
-
-
-# the overlay colours of the three bodies (RGB in [0, 1]) and the snapshots' grey
-BODY_COLOURS = {
-    "init": (1.0, 0.6, 0.25),
-    "refined": (0.95, 0.4, 0.8),
-    "ground truth": (0.45, 0.9, 0.5),
-}
-SNAPSHOT_GREY = 0.75
 
 
 def _errors(bodies: dict) -> tuple[dict, dict]:
