@@ -631,34 +631,18 @@ def build_parser():
 def main(argv: list[str]) -> int:
     from jaxrefine.detect import BlazePose
     from jaxrefine.network import load_pretrained
-    from jaxrefine.parts import run_settings
-    from jaxrefine.photo import landmark_options, photo_options
-    from jaxrefine.refine import RefineOptions, check_network
-    from jaxrefine.report import machine_info, print_table, write_json
+    from jaxrefine.refine import check_network
+    from jaxrefine.report import print_table
     from jaxrefine.smpl_io import load_body_model
 
     ap = build_parser()
     args = ap.parse_args(argv)
+    _check_args(ap, args)
     image = args.image
-    if image is None and not args.pseudo and args.coco is None:
-        ap.error("give --image (a COCO photo with its .json), --coco FILE --coco-images DIR "
-                 "and/or --pseudo PHOTO...")  # fmt: skip
-    if (args.coco is None) != (args.coco_images is None):
-        ap.error("--coco and --coco-images go together")
-    if args.resume and (args.coco is None or args.json is None):
-        ap.error("--resume continues a --coco run that wrote --json: give both")
-    _check_keypoint_flags(ap, args)
     annotation = args.annotation or (str(Path(image).with_suffix(".json")) if image else None)
     model = load_body_model()
-    cfg, params, meta = load_pretrained(args.checkpoint)
-    confidence = photo_options(cfg).use_confidence if args.confidence is None else args.confidence
-    options = RefineOptions(camera_steps=args.camera_steps, body_steps=args.body_steps,
-                            texture_size=args.texture_size, backend=args.backend,
-                            silhouette_weight=args.silhouette_weight,
-                            mask_gate=_mask_gate(args), optimizer=args.optimizer,
-                            use_confidence=confidence,
-                            rerun_every=args.rerun_every,
-                            keypoint_weight=args.keypoint_weight)  # fmt: skip
+    cfg, params, _ = load_pretrained(args.checkpoint)
+    options = _refine_options(args, cfg)
     check_network((cfg, params), options, args.checkpoint or "the shipped network")
     truth, size = truth_of(image, annotation) if image is not None else (None, None)
     coco = None
@@ -678,18 +662,12 @@ def main(argv: list[str]) -> int:
         results.append(evaluate_photo(model, p, (cfg, params), options, runner, **kw))
     journal = None if args.json is None or args.coco is None else journal_path(args.json)
     if args.coco is not None:
-        settings = {"run": run_settings(model, (cfg, params), options),
-                    "annotation": str(Path(args.coco).resolve()),
-                    "images": str(Path(args.coco_images).resolve()),
-                    "tiles": list(args.tiles), "min_keypoints": args.min_keypoints,
-                    "keypoints": _people_from(args),
-                    "min_person_score": args.min_person_score,
-                    "max_people": args.max_people}  # fmt: skip
         dataset, left_out = evaluate_coco(model, args.coco, args.coco_images, (cfg, params),
                                           options, runner, limit=args.limit,
                                           min_keypoints=args.min_keypoints, journal=journal,
-                                          settings=settings, resume=args.resume,
-                                          people=coco, **kw)  # fmt: skip
+                                          settings=_coco_settings(args, model, (cfg, params),
+                                                                  options),
+                                          resume=args.resume, people=coco, **kw)  # fmt: skip
     if results:
         print_table(["photo", "ground truth", "people", "row", *METRICS], table_rows(results))
     totals = summary(dataset) if args.coco is not None else None
@@ -702,24 +680,72 @@ def main(argv: list[str]) -> int:
     per_person_csv(args.csv, results + dataset)
     if args.plot is not None:
         print(f"wrote {plot_people(results + dataset, args.plot)}")
-    write_json(args.json, {"network": args.checkpoint or "shipped", "network_name": cfg.name,
+    coco_part = None if totals is None else {
+        "annotation": args.coco, "summary": totals, "left_out": left_out,
+        "min_keypoints": args.min_keypoints, "results": dataset}  # fmt: skip
+    _write_json(args, cfg.name, options, results, coco_part)
+    if journal is not None:  # everything is in --json now
+        journal.unlink(missing_ok=True)
+    return 0
+
+
+def _check_args(ap, args) -> None:
+    """Flags that only make sense together; ``ap.error`` (exit 2) names what is missing."""
+    if args.image is None and not args.pseudo and args.coco is None:
+        ap.error("give --image (a COCO photo with its .json), --coco FILE --coco-images DIR "
+                 "and/or --pseudo PHOTO...")  # fmt: skip
+    if (args.coco is None) != (args.coco_images is None):
+        ap.error("--coco and --coco-images go together")
+    if args.resume and (args.coco is None or args.json is None):
+        ap.error("--resume continues a --coco run that wrote --json: give both")
+    _check_keypoint_flags(ap, args)
+
+
+def _refine_options(args, cfg):
+    """The flags as :class:`jaxrefine.refine.RefineOptions`; confidence weights by default
+    when the network has a confidence head (:func:`jaxrefine.photo.photo_options`)."""
+    from jaxrefine.photo import photo_options
+    from jaxrefine.refine import RefineOptions
+
+    confidence = photo_options(cfg).use_confidence if args.confidence is None else args.confidence
+    return RefineOptions(camera_steps=args.camera_steps, body_steps=args.body_steps,
+                         texture_size=args.texture_size, backend=args.backend,
+                         silhouette_weight=args.silhouette_weight,
+                         mask_gate=_mask_gate(args), optimizer=args.optimizer,
+                         use_confidence=confidence,
+                         rerun_every=args.rerun_every,
+                         keypoint_weight=args.keypoint_weight)  # fmt: skip
+
+
+def _coco_settings(args, model, network, options) -> dict:
+    """What a ``--coco`` run's journal must match for ``--resume`` to continue it."""
+    from jaxrefine.parts import run_settings
+
+    return {"run": run_settings(model, network, options),
+            "annotation": str(Path(args.coco).resolve()),
+            "images": str(Path(args.coco_images).resolve()),
+            "tiles": list(args.tiles), "min_keypoints": args.min_keypoints,
+            "keypoints": _people_from(args),
+            "min_person_score": args.min_person_score,
+            "max_people": args.max_people}  # fmt: skip
+
+
+def _write_json(args, network_name: str, options, results: list[dict], coco) -> None:
+    """``--json``: the settings, every photo's results and the COCO part (or None)."""
+    from jaxrefine.photo import landmark_options
+    from jaxrefine.report import machine_info, write_json
+
+    write_json(args.json, {"network": args.checkpoint or "shipped", "network_name": network_name,
                            "silhouette_weight": args.silhouette_weight,
                            "mask_gate": options.mask_gate,
                            "people_from": _people_from(args),
                            "min_person_score": args.min_person_score,
                            "max_people": args.max_people,
-                           "confidence": confidence,
+                           "confidence": options.use_confidence,
                            "rerun_every": args.rerun_every,
                            "keypoint_weight": landmark_options(options).keypoint_weight,
-                           "optimizer": args.optimizer, "results": results,
-                           "coco": None if totals is None else {
-                               "annotation": args.coco, "summary": totals,
-                               "left_out": left_out, "min_keypoints": args.min_keypoints,
-                               "results": dataset},
+                           "optimizer": args.optimizer, "results": results, "coco": coco,
                            "machine": machine_info()})  # fmt: skip
-    if journal is not None:  # everything is in --json now
-        journal.unlink(missing_ok=True)
-    return 0
 
 
 def _check_keypoint_flags(ap, args) -> None:
