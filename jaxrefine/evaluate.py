@@ -540,15 +540,11 @@ def format_result(result: dict) -> str:
     return print_table(["row", *cols], rows)
 
 
-def main(argv: list[str]) -> int:
+def parser():
+    """``jaxrefine eval``'s flags."""
     import argparse
-    import sys
 
-    from jaxrefine.data.poses import load_poses
-    from jaxrefine.network import load_pretrained
     from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
-    from jaxrefine.report import machine_info, write_csv, write_json
-    from jaxrefine.smpl_io import load_body_model
 
     ap = argparse.ArgumentParser(prog="jaxrefine eval", description=__doc__.split("\n\n")[0])
     ap.add_argument("--poses", required=True, help="POSES.npz from `jaxrefine mocap` (use your "
@@ -594,6 +590,18 @@ def main(argv: list[str]) -> int:
         help="write every frame's metrics here (frame, subject, <row>/<metric>, mm)",
     )
     distributed.add_process_flags(ap)
+    return ap
+
+
+def main(argv: list[str]) -> int:
+    import sys
+
+    from jaxrefine.data.poses import load_poses
+    from jaxrefine.network import load_pretrained
+    from jaxrefine.report import machine_info, write_csv, write_json
+    from jaxrefine.smpl_io import load_body_model
+
+    ap = parser()
     args = ap.parse_args(argv)
     if args.n < 1:
         ap.error("--n must be >= 1")
