@@ -428,17 +428,26 @@ def outfit(
       labels (S, S) int32 region per texel (:data:`SKIN`, :data:`HAIR`, :data:`UPPER`,
       :data:`LOWER`, :data:`SHOES`, :data:`EYES`) and colours (S, S, 3) float32 in [0, 1].
     """
-    pos = atlas.position
-    x, y, z = pos[..., 0], pos[..., 1], pos[..., 2]
-    part = atlas.part
-    ax = np.abs(x)
-    trunk = np.isin(part, TRUNK_PARTS)
-    arm = np.isin(part, ARM_PARTS)
-    leg = np.isin(part, LEG_PARTS)
-    neck = part == NECK_PART
-    head = part == HEAD_PART
+    labels, shoe_top, socks = _garments(atlas, rng)
+    _hair(atlas, labels, rng)
+    if model is not None and model.landmarks:
+        _eyes(atlas, labels, model)
+    out = _paint(atlas, labels, rng, shoe_top, socks)
+    # shading noise: low-frequency blotches and fine fabric grain
+    low = value_noise(atlas.position, rng.uniform(3, 10), rng)[..., None]
+    out *= 1.0 + rng.uniform(0.0, 0.25) * (low - 0.5)
+    out += rng.normal(0, rng.uniform(0.0, 0.03), out.shape).astype(np.float32)
+    return labels, np.clip(out, 0.0, 1.0).astype(np.float32)
 
-    # ---- outfit geometry (rest T-pose metres)
+
+def _garments(atlas: TexelAtlas, rng: np.random.Generator) -> tuple[np.ndarray, float, bool]:
+    """Skin, upper and lower garments and shoes on the atlas, from lines in rest T-pose metres.
+
+    Returns labels (S, S) int32, the shoes' top height and whether the outfit has socks (drawn
+    here so that :func:`outfit` consumes ``rng`` in one fixed order).
+    """
+    y, ax, part = atlas.position[..., 1], np.abs(atlas.position[..., 0]), atlas.part
+    trunk, arm, leg = (np.isin(part, p) for p in (TRUNK_PARTS, ARM_PARTS, LEG_PARTS))
     # lines relative to the rest joints: arm coordinate 0 = shoulder, 1 = elbow, 2 = wrist;
     # leg coordinate 0 = hip, 1 = knee, 2 = ankle
     J = atlas.joints
@@ -462,45 +471,62 @@ def outfit(
     bare_chest = rng.random() < 0.04
 
     labels = np.full(part.shape, SKIN, np.int32)
-    upper = (trunk & (y > waist)) | (arm & (ax < sleeve)) | (turtleneck & neck)
+    upper = (trunk & (y > waist)) | (arm & (ax < sleeve)) | (turtleneck & (part == NECK_PART))
     if bare_chest:
         upper &= False
-    lower = ((trunk | leg) & (y <= waist) & (y > hem)) | (dress & trunk)
-    shoes = leg & (y < shoe_top)
     labels[upper] = UPPER
-    labels[lower] = LOWER
-    labels[shoes] = SHOES
+    labels[((trunk | leg) & (y <= waist) & (y > hem)) | (dress & trunk)] = LOWER
+    labels[leg & (y < shoe_top)] = SHOES
+    return labels, shoe_top, socks
 
-    # ---- hair on the head: top and back of the skull, style-dependent
+
+def _hair(atlas: TexelAtlas, labels: np.ndarray, rng: np.random.Generator) -> None:
+    """Hair on the top and back of the skull (and the neck's back for long hair), in place."""
     style = rng.choice(["bald", "short", "medium", "long"], p=[0.1, 0.45, 0.25, 0.2])
-    if style != "bald":
-        # hairlines as fractions of the head joint -> head top height
-        hy, hz, hh = J[HEAD_PART, 1], J[HEAD_PART, 2], float(atlas.head_top - J[HEAD_PART, 1])
-        front_line = hy + hh * {"short": 0.7, "medium": 0.6, "long": 0.54}[style]
-        back_line = hy + hh * {"short": 0.14, "medium": -0.25, "long": -0.77}[style]
-        side_line = hy + hh * {"short": 0.4, "medium": 0.14, "long": -0.25}[style]
-        line = np.where(z > hz + 0.05, front_line, np.where(z < hz - 0.02, back_line, side_line))
-        hair = (head | (neck & (z < 0) & (style == "long"))) & (y > line)
-        labels[hair] = HAIR
-    if model is not None and model.landmarks:
-        v = np.asarray(model.v_template, np.float32)
-        for lm in model.landmarks:
-            if lm.name in ("left_eye", "right_eye"):
-                p = np.average(v[list(lm.vertices)], axis=0, weights=lm.weights)
-                d = np.linalg.norm(pos - p, axis=-1)
-                labels[(d < 0.011) & head] = EYES
+    if style == "bald":
+        return
+    y, z, part, J = atlas.position[..., 1], atlas.position[..., 2], atlas.part, atlas.joints
+    # hairlines as fractions of the head joint -> head top height
+    hy, hz, hh = J[HEAD_PART, 1], J[HEAD_PART, 2], float(atlas.head_top - J[HEAD_PART, 1])
+    front_line = hy + hh * {"short": 0.7, "medium": 0.6, "long": 0.54}[style]
+    back_line = hy + hh * {"short": 0.14, "medium": -0.25, "long": -0.77}[style]
+    side_line = hy + hh * {"short": 0.4, "medium": 0.14, "long": -0.25}[style]
+    line = np.where(z > hz + 0.05, front_line, np.where(z < hz - 0.02, back_line, side_line))
+    long_back = (part == NECK_PART) & (z < 0) & (style == "long")
+    labels[((part == HEAD_PART) | long_back) & (y > line)] = HAIR
 
-    # ---- colours
+
+def _eyes(atlas: TexelAtlas, labels: np.ndarray, model) -> None:
+    """Dark eyes around the model's eye landmarks (head texels within 11 mm), in place."""
+    v = np.asarray(model.v_template, np.float32)
+    for lm in model.landmarks:
+        if lm.name in ("left_eye", "right_eye"):
+            p = np.average(v[list(lm.vertices)], axis=0, weights=lm.weights)
+            d = np.linalg.norm(atlas.position - p, axis=-1)
+            labels[(d < 0.011) & (atlas.part == HEAD_PART)] = EYES
+
+
+# per region, the probabilities of :data:`PATTERNS`
+_PATTERN_PROBS = {
+    UPPER: [0.3, 0.15, 0.08, 0.12, 0.08, 0.08, 0.12, 0.07],
+    LOWER: [0.45, 0.05, 0.08, 0.1, 0.04, 0.08, 0.15, 0.05],
+    SHOES: [0.6, 0.1, 0.0, 0.05, 0.0, 0.0, 0.2, 0.05],
+}
+
+
+def _paint(atlas: TexelAtlas, labels, rng, shoe_top: float, socks: bool) -> np.ndarray:
+    """Colours (S, S, 3) float32 of the labelled regions: skin, hair, eyes, socks, and each
+    garment in a drawn colour and pattern (denim for some trousers, prints on some tops)."""
+    pos, part = atlas.position, atlas.part
+    leg = np.isin(part, LEG_PARTS)
     out = np.zeros(part.shape + (3,), np.float32)
-    skin = skin_tone(rng)
-    out[:] = skin
+    out[:] = skin_tone(rng)
     hair_c = _HAIR_COLOURS[rng.integers(len(_HAIR_COLOURS))] * rng.uniform(0.85, 1.15)
     out[labels == HAIR] = np.clip(hair_c, 0, 1)
     out[labels == EYES] = rng.uniform(0.02, 0.15) * np.ones(3)
     sock_c = random_colour(rng)
     if socks:
-        m = leg & (labels == SKIN) & (y < shoe_top + rng.uniform(0.05, 0.2))
-        out[m] = sock_c
+        out[leg & (labels == SKIN) & (pos[..., 1] < shoe_top + rng.uniform(0.05, 0.2))] = sock_c
     for region in (UPPER, LOWER, SHOES):
         m = labels == region
         if not m.any():
@@ -509,17 +535,9 @@ def outfit(
         if region == LOWER and rng.random() < 0.3:  # denim
             c1 = _hsv_to_rgb(rng.uniform(0.58, 0.64), rng.uniform(0.4, 0.8), rng.uniform(0.2, 0.6))
         c2 = _second_colour(c1, rng)
-        probs = {
-            UPPER: [0.3, 0.15, 0.08, 0.12, 0.08, 0.08, 0.12, 0.07],
-            LOWER: [0.45, 0.05, 0.08, 0.1, 0.04, 0.08, 0.15, 0.05],
-            SHOES: [0.6, 0.1, 0.0, 0.05, 0.0, 0.0, 0.2, 0.05],
-        }[region]
-        kind = rng.choice(PATTERNS, p=probs)
+        kind = rng.choice(PATTERNS, p=_PATTERN_PROBS[region])
         out[m] = _pattern(kind, atlas.axial[m], atlas.around[m], pos[m], c1, c2, rng)
         if region == UPPER and rng.random() < 0.25:
+            trunk = np.isin(part, TRUNK_PARTS)
             _chest_print(pos, out, m & trunk, rng, _second_colour(c1, rng))
-    # ---- shading noise: low-frequency blotches and fine fabric grain
-    low = value_noise(pos, rng.uniform(3, 10), rng)[..., None]
-    out *= 1.0 + rng.uniform(0.0, 0.25) * (low - 0.5)
-    out += rng.normal(0, rng.uniform(0.0, 0.03), out.shape).astype(np.float32)
-    return labels, np.clip(out, 0.0, 1.0).astype(np.float32)
+    return out
