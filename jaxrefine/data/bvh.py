@@ -257,6 +257,25 @@ def parse_bvh(text: str, source: str = "<string>") -> Bvh:
         fewer or more frames than ``Frames:`` declares, a bad frame time).
     """
     lines = text.splitlines()
+    out, motion_line = _hierarchy(lines, source)
+    num_frames, frame_time, n = _motion_header(lines, motion_line + 1, source)
+    width = sum(len(c) for c in out["channels"])
+    motion = _frames(lines, n, width, num_frames, source)
+    return Bvh(
+        offsets=np.asarray(out["offsets"], dtype=np.float64),
+        end_offsets=np.asarray(out["ends"], dtype=np.float64),
+        motion=motion,
+        joint_names=tuple(out["names"]),
+        parents=tuple(out["parents"]),
+        channels=tuple(out["channels"]),
+        frame_time=float(frame_time),
+        source=source,
+    )
+
+
+def _hierarchy(lines: list[str], source: str) -> tuple[dict, int]:
+    """The HIERARCHY section: the joints' lists (names, parents, channels, offsets, ends) and
+    the index of the MOTION line."""
     first = next((i for i, s in enumerate(lines) if s.strip()), None)
     if first is None or lines[first].split()[0].upper() != "HIERARCHY":
         raise MocapFileError(f"{source}:{(first or 0) + 1}: a BVH file starts with 'HIERARCHY'")
@@ -272,8 +291,12 @@ def parse_bvh(text: str, source: str = "<string>") -> Bvh:
         raise tk.error(f"unexpected {extra!r} after the root joint (one ROOT supported)", line)
     if tk.motion_line is None:
         raise MocapFileError(f"{source}:{len(lines)}: no MOTION section")
+    return out, tk.motion_line
 
-    n = tk.motion_line + 1
+
+def _motion_header(lines: list[str], n: int, source: str) -> tuple[int, float, int]:
+    """``Frames:`` and ``Frame Time:`` from line index ``n`` on; returns them and the index of
+    the line after them."""
     header = {}
     for key in ("FRAMES:", "FRAME TIME:"):
         while n < len(lines) and not lines[n].strip():
@@ -297,8 +320,12 @@ def parse_bvh(text: str, source: str = "<string>") -> Bvh:
             f"{source}:{n}: need Frames >= 0 and a Frame Time of {lo:g} to {hi:g} seconds, "
             f"found {num_frames} and {frame_time!r}"
         )
+    return num_frames, frame_time, n
 
-    width = sum(len(c) for c in out["channels"])
+
+def _frames(lines: list[str], n: int, width: int, num_frames: int, source: str) -> np.ndarray:
+    """The frame lines from index ``n`` on as a (num_frames, width) float64 table, checked:
+    each line ``width`` numbers, ``num_frames`` lines, every value finite and not huge."""
     rows, row_lines = [], []
     for k in range(n, len(lines)):
         words = lines[k].split()
@@ -331,17 +358,7 @@ def parse_bvh(text: str, source: str = "<string>") -> Bvh:
         raise MocapFileError(
             f"{source}:{k}: frame line holds a non-finite value or one beyond {MAX_ABS_VALUE:g}"
         )
-
-    return Bvh(
-        offsets=np.asarray(out["offsets"], dtype=np.float64),
-        end_offsets=np.asarray(out["ends"], dtype=np.float64),
-        motion=motion,
-        joint_names=tuple(out["names"]),
-        parents=tuple(out["parents"]),
-        channels=tuple(out["channels"]),
-        frame_time=float(frame_time),
-        source=source,
-    )
+    return motion
 
 
 def load_bvh(path: str | os.PathLike) -> Bvh:
