@@ -585,8 +585,6 @@ def convert_folder(
       FileNotFoundError: ``src_dir`` is not a folder.
       MocapConversionError: no ``.bvh`` / ``.amc`` file under ``src_dir``, or none converted.
     """
-    from tqdm import tqdm
-
     t0 = time.perf_counter()
     body = _resolve_model(model)
     if tuple(body.parents) != SMPL_PARENTS:
@@ -599,35 +597,17 @@ def convert_folder(
     files = find_trials(src_dir)
     if not files:
         raise MocapConversionError(f"{src_dir}: no .bvh or .amc files in this folder or below")
-    poses, trials, subjects, frames, segs = [], [], [], [], []
-    trial_names, trial_fps, skipped = [], [], []
-    asf_cache: dict = {}
-    bar = tqdm(files, desc="mocap", unit="trial", disable=not progress, file=sys.stderr)
-    for path in bar:
-        bar.set_postfix_str(path.name)
-        try:
-            tr = load_trial(path, frames_at_fps=fps, asf_cache=asf_cache)
-            p = retarget(tr, rest)
-        except Exception as exc:  # noqa: BLE001 - one bad file is reported and skipped
-            reason = str(exc) if isinstance(exc, (ValueError, OSError)) else repr(exc)
-            msg = reason if reason.startswith(str(path)) else f"{path}: {reason}"
-            print(f"jaxrefine mocap: skipped {msg}", file=sys.stderr)
-            skipped.append(msg)
-            continue
-        keep = drop_near_duplicates(p, duplicate_threshold_deg)
-        poses.append(p[keep])
-        _, s = mocap_segments(tr)
-        segs.append(s[keep])
-        frames.append(tr.source_frames[keep])
-        trials += [tr.trial] * len(keep)
-        subjects += [tr.subject] * len(keep)
-        trial_names.append(tr.trial)
-        trial_fps.append(tr.fps)
-    if not poses:
+    converted, skipped = _convert_trials(files, rest, fps, duplicate_threshold_deg, progress)
+    if not converted:
         raise MocapConversionError(
             f"{src_dir}: none of the {len(files)} trial files converted; nothing written:\n  "
             + "\n  ".join(skipped)
         )
+    runs = [tr for tr, *_ in converted]
+    poses, segs, frames = ([c[k] for c in converted] for k in (1, 2, 3))
+    trials = [tr.trial for tr, p in zip(runs, poses) for _ in range(len(p))]
+    subjects = [tr.subject for tr, p in zip(runs, poses) for _ in range(len(p))]
+    trial_names, trial_fps = [tr.trial for tr in runs], [tr.fps for tr in runs]
     pose = np.concatenate(poses).astype(np.float32)
     joints = _posed_joints_chunked(posed_joints_fn(body), pose, 2048)
     quality = summarize_angles(tuple(REPORT_SEGMENTS), segment_angles(joints, np.concatenate(segs)))
@@ -659,6 +639,33 @@ def convert_folder(
         "seconds": time.perf_counter() - t0,
         "out_path": str(out_path),
     }
+
+
+def _convert_trials(files, rest: np.ndarray, fps: float, threshold_deg: float, progress: bool):
+    """Each file loaded, resampled, retargeted and thinned (:func:`convert_folder`).
+
+    Returns the converted trials as (trial, poses (F, 24, 3), segments (F, ...), source frame
+    indices (F,)) and the skipped files as ``"path: reason"`` strings (also printed).
+    """
+    from tqdm import tqdm
+
+    converted, skipped, asf_cache = [], [], {}
+    bar = tqdm(files, desc="mocap", unit="trial", disable=not progress, file=sys.stderr)
+    for path in bar:
+        bar.set_postfix_str(path.name)
+        try:
+            tr = load_trial(path, frames_at_fps=fps, asf_cache=asf_cache)
+            p = retarget(tr, rest)
+        except Exception as exc:  # noqa: BLE001 - one bad file is reported and skipped
+            reason = str(exc) if isinstance(exc, (ValueError, OSError)) else repr(exc)
+            msg = reason if reason.startswith(str(path)) else f"{path}: {reason}"
+            print(f"jaxrefine mocap: skipped {msg}", file=sys.stderr)
+            skipped.append(msg)
+            continue
+        keep = drop_near_duplicates(p, threshold_deg)
+        _, segments = mocap_segments(tr)
+        converted.append((tr, p[keep], segments[keep], tr.source_frames[keep]))
+    return converted, skipped
 
 
 def format_quality(quality: dict) -> str:

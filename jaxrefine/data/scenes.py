@@ -384,14 +384,7 @@ def generate(
     Returns:
       :class:`SceneBatch` of ``n`` frames.
     """
-    poses = np.asarray(poses, np.float32)
-    if poses.ndim != 3 or poses.shape[1:] != (24, 3):
-        raise ValueError(f"poses must be (M, 24, 3), got {poses.shape}")
-    if model.vt is None or model.ft is None:
-        raise ValueError("the body model has no UV layout (vt, ft); cannot texture it")
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"n must be positive, got {n}")
+    poses, n = _checked(model, poses, n)
     H, W = config.scene.image_size
     ss = np.random.SeedSequence(int(seed))
     s_scene, s_tex, s_bg, s_light, s_perturb, s_noise = (
@@ -401,16 +394,7 @@ def generate(
     if len(params.pose) != n:
         raise ValueError(f"{len(params.pose)} scene parameters given for {n} frames")
     rng_tex = np.random.default_rng(s_tex)
-    if textures is None:
-        textures = make_textures(model, rng_tex.integers(0, 2**31, n), config.texture_size)
-        tex_index = np.arange(n)
-    else:  # pick from the bank; gather first so only n textures travel to the device
-        pick = rng_tex.integers(0, len(textures), n)
-        if isinstance(textures, jax.Array):
-            textures = textures[jnp.asarray(pick)]
-        else:
-            textures = np.asarray(textures, np.float32)[pick]
-        tex_index = np.arange(n)
+    textures = _frame_textures(model, textures, rng_tex, n, config.texture_size)
     gains = (1.0 + rng_tex.normal(0, config.texture_gain, (n, 3))).astype(np.float32)
     pool = default_pool(tuple(config.background_sources))
     rng_bg = np.random.default_rng(s_bg)
@@ -425,7 +409,7 @@ def generate(
         jnp.asarray(params.transl),
         cameras_for(params),
         jnp.asarray(textures),
-        jnp.asarray(tex_index),
+        jnp.arange(n),
         jnp.asarray(backgrounds),
         jnp.asarray(lights),
         jnp.asarray(gains),
@@ -443,6 +427,39 @@ def generate(
     init_pose, init_betas, init_transl = perturb(
         params.pose, params.betas, params.transl, pelvis, config.difficulty, s_perturb
     )
+    return _scene_batch(params, out, (init_pose, init_betas, init_transl), config)
+
+
+def _checked(model: BodyModel, poses, n) -> tuple[np.ndarray, int]:
+    """:func:`generate`'s inputs checked: (M, 24, 3) poses as float32, a UV layout, n >= 1."""
+    poses = np.asarray(poses, np.float32)
+    if poses.ndim != 3 or poses.shape[1:] != (24, 3):
+        raise ValueError(f"poses must be (M, 24, 3), got {poses.shape}")
+    if model.vt is None or model.ft is None:
+        raise ValueError("the body model has no UV layout (vt, ft); cannot texture it")
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"n must be positive, got {n}")
+    return poses, n
+
+
+def _frame_textures(model, textures, rng: np.random.Generator, n: int, size: int):
+    """(n, S, S, 3) one texture per frame: drawn new, or picked from the bank ``textures``
+    (gathered first so that only n textures travel to the device)."""
+    if textures is None:
+        return make_textures(model, rng.integers(0, 2**31, n), size)
+    pick = rng.integers(0, len(textures), n)
+    if isinstance(textures, jax.Array):
+        return textures[jnp.asarray(pick)]
+    return np.asarray(textures, np.float32)[pick]
+
+
+def _scene_batch(params: SceneParams, out: dict, init, config: GeneratorConfig) -> SceneBatch:
+    """The :class:`SceneBatch` of the rendered frames ``out`` (numpy), their parameters and
+    the initial estimates ``init`` = (pose, betas, transl)."""
+    H, W = config.scene.image_size
+    n = len(params.pose)
+    init_pose, init_betas, init_transl = init
     f = params.focal.astype(np.float32)
     intrinsics = np.stack(
         [f, f, np.full(n, W / 2.0, np.float32), np.full(n, H / 2.0, np.float32)], 1
