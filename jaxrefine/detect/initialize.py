@@ -297,50 +297,13 @@ def initialize(
       TooFewLandmarksError: fewer than 4 usable points.
     """
     set_name = canonical_set_name(set_name)
-    k = len(joint_names(set_name))
-    lm = np.asarray(landmarks2d, np.float32)
-    if lm.shape != (k, 3) or set_name not in SET_HIPS:
-        raise ValueError(f"landmarks2d must be ({k}, 3) x, y, visibility of {set_name} (one of "
-                         f"{sorted(SET_HIPS)}); got {lm.shape}")  # fmt: skip
-    if world is not None and set_name != "mediapipe33":
-        raise ValueError(f"world landmarks are MediaPipe's; {set_name} has none")
-    conf = fit_weights(lm[:, 2], config.min_visibility, set_name)
-    if np.count_nonzero(conf) < 4:
-        raise TooFewLandmarksError(
-            f"only {np.count_nonzero(conf)} usable landmarks; need at least 4"
-        )
+    lm, conf = _checked_landmarks(landmarks2d, world, set_name, config.min_visibility)
     camera = _camera(image_size, intrinsics)
     gmm = load_gmm_prior() if gmm is None else gmm
-    nb = model.num_betas
-    zero = {
-        "global_orient": jnp.zeros(3),
-        "body_pose": jnp.zeros((23, 3)),
-        "betas": jnp.zeros(nb),
-        "transl": jnp.zeros(3),
-    }
-    obj = LandmarkObjective(model, gmm, _weights(config, config.world_3d, 0.0), set_name)
-    rest = np.asarray(obj.keypoints(zero), np.float64)
-    hyps = orientation_hypotheses(rest, world)
-    n = len(hyps)
-    init = {
-        "global_orient": jnp.asarray(Rotation.from_matrix(hyps).as_rotvec(), jnp.float32),
-        "body_pose": jnp.zeros((n, 23, 3)),
-        "betas": jnp.zeros((n, nb)),
-        "transl": jnp.zeros((n, 3)),
-    }
     has_world = world is not None
-    world_arr = np.zeros((k, 3), np.float32) if world is None else np.asarray(world, np.float32)
-    size = person_size_px(jnp.asarray(lm[:, :2]), jnp.asarray(conf))
-    data = {
-        "camera": camera,
-        "points2d": jnp.asarray(lm[:, :2]),
-        "conf2d": jnp.asarray(conf),
-        "world": jnp.asarray(world_arr),
-        "conf3d": jnp.asarray(conf if has_world else np.zeros_like(conf)),
-        "pixel_scale": REFERENCE_PERSON_SIZE / size,
-    }
-    batch = jax.tree.map(lambda x: jnp.broadcast_to(x, (n,) + jnp.shape(x)), data)
-    params = init
+    obj = LandmarkObjective(model, gmm, _weights(config, config.world_3d, 0.0), set_name)
+    params = _hypotheses(obj, model.num_betas, world)
+    batch = _fit_data(lm, conf, world, camera, len(params["transl"]))
     if has_world:
         params = _adam_fit(obj, params, batch, config.learning_rate, config.steps)
     kp = jax.vmap(obj.keypoints)(params)
@@ -364,6 +327,60 @@ def initialize(
         losses=losses,
         hypothesis=best,
     )
+
+
+def _checked_landmarks(landmarks2d, world, set_name: str, min_visibility: float):
+    """(K, 3) landmarks as float32 and their (K,) fit weights, checked (see :func:`initialize`'s
+    Raises)."""
+    k = len(joint_names(set_name))
+    lm = np.asarray(landmarks2d, np.float32)
+    if lm.shape != (k, 3) or set_name not in SET_HIPS:
+        raise ValueError(f"landmarks2d must be ({k}, 3) x, y, visibility of {set_name} (one of "
+                         f"{sorted(SET_HIPS)}); got {lm.shape}")  # fmt: skip
+    if world is not None and set_name != "mediapipe33":
+        raise ValueError(f"world landmarks are MediaPipe's; {set_name} has none")
+    conf = fit_weights(lm[:, 2], min_visibility, set_name)
+    if np.count_nonzero(conf) < 4:
+        raise TooFewLandmarksError(
+            f"only {np.count_nonzero(conf)} usable landmarks; need at least 4"
+        )
+    return lm, conf
+
+
+def _hypotheses(obj, num_betas: int, world) -> dict:
+    """The starting parameters, one per global-orientation hypothesis
+    (:func:`orientation_hypotheses` of the rest body's keypoints): (H, ...) each."""
+    zero = {
+        "global_orient": jnp.zeros(3),
+        "body_pose": jnp.zeros((23, 3)),
+        "betas": jnp.zeros(num_betas),
+        "transl": jnp.zeros(3),
+    }
+    hyps = orientation_hypotheses(np.asarray(obj.keypoints(zero), np.float64), world)
+    n = len(hyps)
+    return {
+        "global_orient": jnp.asarray(Rotation.from_matrix(hyps).as_rotvec(), jnp.float32),
+        "body_pose": jnp.zeros((n, 23, 3)),
+        "betas": jnp.zeros((n, num_betas)),
+        "transl": jnp.zeros((n, 3)),
+    }
+
+
+def _fit_data(lm: np.ndarray, conf: np.ndarray, world, camera, n: int) -> dict:
+    """The landmark objective's data, broadcast to the ``n`` hypotheses (no world points:
+    zeros with weight 0)."""
+    has_world = world is not None
+    world_arr = np.asarray(world, np.float32) if has_world else np.zeros((len(lm), 3), np.float32)
+    size = person_size_px(jnp.asarray(lm[:, :2]), jnp.asarray(conf))
+    data = {
+        "camera": camera,
+        "points2d": jnp.asarray(lm[:, :2]),
+        "conf2d": jnp.asarray(conf),
+        "world": jnp.asarray(world_arr),
+        "conf3d": jnp.asarray(conf if has_world else np.zeros_like(conf)),
+        "pixel_scale": REFERENCE_PERSON_SIZE / size,
+    }
+    return jax.tree.map(lambda x: jnp.broadcast_to(x, (n,) + jnp.shape(x)), data)
 
 
 def _camera(image_size, intrinsics) -> Camera:
