@@ -258,13 +258,7 @@ def train(task: Task, config: TrainConfig, out: str | os.PathLike, *, resume: bo
         config.seed, config.steps, jax.process_index(), jax.process_count(),
     )  # fmt: skip
     iterator = iter(input_pipeline.make_dataset(records, config.workers))
-    if resume:  # only shapes are needed: no initialisation is computed
-        abstract = jax.tree.map(
-            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=rep), jax.eval_shape(fresh)
-        )
-        state = checkpoint.restore(mgr, abstract, iterator)
-    else:  # eagerly (compiling a network's initialisation costs more than running it once)
-        state = distributed.replicate(mesh, jax.device_get(fresh()))
+    state = _start_state(fresh, mgr, iterator, mesh, resume)
     start = int(distributed.to_host(state.step))
     step_fn = jax.jit(functools.partial(train_step, task.loss, optimizer),
                       in_shardings=(rep, distributed.batch_sharding(mesh), rep),
@@ -277,16 +271,7 @@ def train(task: Task, config: TrainConfig, out: str | os.PathLike, *, resume: bo
         for step in range(start + 1, config.steps + 1):
             batch = distributed.global_batch(mesh, next(iterator))
             state, metrics = step_fn(state, batch, consts)
-            row = {}
-            log_due = _due(step, config.log_every, config.steps)
-            if log_due or _due(step, config.ckpt_every, config.steps):
-                floats = _floats(metrics)
-                _check_finite(step, floats, mgr)
-                if log_due:
-                    row = floats
-            if task.validate is not None and _due(step, config.val_every, config.steps):
-                val = task.validate(distributed.to_host(state.params)) if lead else {}
-                row.update({f"val_{k}": float(v) for k, v in val.items()})
+            row = _step_row(step, metrics, state, task, config, mgr, lead)
             if row:
                 final.update(logger.log(step, row))
             else:
@@ -299,16 +284,10 @@ def train(task: Task, config: TrainConfig, out: str | os.PathLike, *, resume: bo
         mgr.close()
         if hasattr(iterator, "close"):
             iterator.close()
+    chunk_s = time.perf_counter() - t_start
     summary = {
         **(run_info or {}),
-        "config": dataclasses.asdict(config),
-        "task": task.describe,
-        "seed": config.seed,
-        "steps": config.steps,
-        "resumed_from": start if resume else None,
-        "wall_s_this_chunk": round(time.perf_counter() - t_start, 3),
-        "wall_s_total": round(logger.wall(), 3),
-        "machine": logs.machine_info(),
+        **_run_record(task, config, start if resume else None, chunk_s, logger.wall()),
         "final": final,
     }
     if lead:
@@ -316,3 +295,46 @@ def train(task: Task, config: TrainConfig, out: str | os.PathLike, *, resume: bo
             logs.plot_curves(logger.rows, out / "curves.png")
         logs.write_json(out / "run.json", summary)
     return summary
+
+
+def _start_state(fresh: Callable, mgr, iterator, mesh, resume: bool):
+    """The replicated train state: the newest checkpoint's (and its data position, restored
+    into ``iterator``) when resuming, else ``fresh()``."""
+    if resume:  # only shapes are needed: no initialisation is computed
+        rep = distributed.replicated(mesh)
+        abstract = jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=rep), jax.eval_shape(fresh)
+        )
+        return checkpoint.restore(mgr, abstract, iterator)
+    # eagerly (compiling a network's initialisation costs more than running it once)
+    return distributed.replicate(mesh, jax.device_get(fresh()))
+
+
+def _step_row(step: int, metrics, state, task: Task, config: TrainConfig, mgr, lead: bool):
+    """The step's log row (empty when nothing is due): its metrics on logging steps (checked
+    finite on logging and checkpoint steps) and the validation metrics when due."""
+    row = {}
+    log_due = _due(step, config.log_every, config.steps)
+    if log_due or _due(step, config.ckpt_every, config.steps):
+        floats = _floats(metrics)
+        _check_finite(step, floats, mgr)
+        if log_due:
+            row = floats
+    if task.validate is not None and _due(step, config.val_every, config.steps):
+        val = task.validate(distributed.to_host(state.params)) if lead else {}
+        row.update({f"val_{k}": float(v) for k, v in val.items()})
+    return row
+
+
+def _run_record(task: Task, config: TrainConfig, resumed_from, chunk_s: float, total_s: float):
+    """The run's settings, wall times and machine, as ``run.json`` keeps them."""
+    return {
+        "config": dataclasses.asdict(config),
+        "task": task.describe,
+        "seed": config.seed,
+        "steps": config.steps,
+        "resumed_from": resumed_from,
+        "wall_s_this_chunk": round(chunk_s, 3),
+        "wall_s_total": round(total_s, 3),
+        "machine": logs.machine_info(),
+    }
