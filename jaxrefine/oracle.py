@@ -18,6 +18,7 @@ compilation; compilation is reported separately).
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 
@@ -189,20 +190,10 @@ def run_oracle(
     timings = {"raster_ms_per_frame": info["raster_ms_per_frame"]}
     fit_ms = {"init": 0.0}
     for row, (kind, data) in datas.items():
-
-        def run(data=data, kind=kind):
-            return smplify(
-                model,
-                init_params,
-                data,
-                preset=p,
-                data_kind=kind,
-                optimizer=optimizer,
-                gmm=gmm,
-                chunk_size=chunk_size,
-                render_flags=info["render_flags"] if kind == "dense" else None,
-            )
-
+        flags = info["render_flags"] if kind == "dense" else None
+        run = functools.partial(smplify, model, init_params, data, preset=p, data_kind=kind,
+                                optimizer=optimizer, gmm=gmm, chunk_size=chunk_size,
+                                render_flags=flags)  # fmt: skip
         say(f"[oracle] {row}: compiling and fitting ({optimizer})")
         res, fit_s, compile_s = _timed(run, reps)
         steps = [_stage_steps(res.camera_stage), _stage_steps(res.body_stage)]
@@ -216,10 +207,8 @@ def run_oracle(
         counts = np.bincount(np.asarray(res.status), minlength=len(STATUS_NAMES))
         timings[f"{row}_status_counts"] = counts.tolist()
         say(f"[oracle] {row}: {steps[0]} + {steps[1]} steps, {fit_s:.2f} s for {n} frames")
-    rows = {}
-    for row, ms in per_sample.items():
-        rows[row] = {k: float(np.mean(v)) for k, v in ms.items()}
-        rows[row]["ms_per_frame"] = fit_ms[row]
+    rows = {r: {**{k: float(np.mean(v)) for k, v in ms.items()}, "ms_per_frame": fit_ms[r]}
+            for r, ms in per_sample.items()}  # fmt: skip
     return {
         "rows": rows,
         "n": n,
