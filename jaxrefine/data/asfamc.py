@@ -372,74 +372,33 @@ def parse_amc(text: str, asf: Asf, source: str = "<string>") -> Amc:
         non-numbers, non-finite or huge values, frame numbers beyond int64, bone lines before
         the first frame number, missing or repeated bones.
     """
-    layout, columns, width = {}, [], 0
-    for name, dof in zip(asf.bone_names, asf.dofs):
-        if dof:
-            layout[name] = (width, len(dof))
-            columns += [(name, d) for d in dof]
-            width += len(dof)
+    layout, columns, width = _amc_layout(asf)
     degrees = asf.angle_unit == "deg"
     rows, numbers = [], []
     current, seen, frame_line = None, set(), 0
-
-    def close_frame():
-        if current is not None and len(seen) != len(layout):
-            missing = sorted(set(layout) - seen)
-            raise MocapFileError(
-                f"{source}:{frame_line}: frame {numbers[-1]} lacks bones {missing}"
-            )
-
     for n, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
         if line.startswith(":"):
-            key = line.split()[0].upper()
-            if key == ":DEGREES":
-                degrees = True
-            elif key == ":RADIANS":
-                degrees = False
+            units = {":DEGREES": True, ":RADIANS": False}
+            degrees = units.get(line.split()[0].upper(), degrees)
             continue
         words = line.split()
         if len(words) == 1:
-            try:
-                number = int(words[0])
-            except ValueError:
-                raise MocapFileError(
-                    f"{source}:{n}: expected a frame number, found {line[:40]!r}"
-                ) from None
-            if not _INT64.min <= number <= _INT64.max:
-                raise MocapFileError(f"{source}:{n}: frame number {line[:40]} is out of range")
-            close_frame()
+            number = _frame_number(line, source, n)
+            _check_frame_complete(current, seen, layout, numbers, f"{source}:{frame_line}")
             current = np.zeros(width)
             rows.append(current)
             numbers.append(number)
             seen, frame_line = set(), n
             continue
-        name = words[0]
         if current is None:
             raise MocapFileError(f"{source}:{n}: bone line before the first frame number")
-        if name not in layout:
-            raise MocapFileError(f"{source}:{n}: unknown bone {name!r} (not in {asf.source})")
-        if name in seen:
-            raise MocapFileError(f"{source}:{n}: bone {name!r} given twice in frame {numbers[-1]}")
-        start, count = layout[name]
-        if len(words) - 1 != count:
-            raise MocapFileError(
-                f"{source}:{n}: bone {name!r} has {len(words) - 1} values, its dofs "
-                f"{asf.dofs[asf.bone_names.index(name)]} need {count}"
-            )
-        try:
-            current[start : start + count] = [float(w) for w in words[1:]]
-        except ValueError:
-            raise MocapFileError(f"{source}:{n}: bone {name!r} holds a non-number") from None
-        if not np.all(np.abs(current[start : start + count]) <= MAX_ABS_VALUE):
-            raise MocapFileError(
-                f"{source}:{n}: bone {name!r} holds a non-finite value or one beyond "
-                f"{MAX_ABS_VALUE:g}"
-            )
-        seen.add(name)
-    close_frame()
+        start, values = _bone_values(words, layout, asf, seen, numbers[-1], f"{source}:{n}")
+        current[start : start + len(values)] = values
+        seen.add(words[0])
+    _check_frame_complete(current, seen, layout, numbers, f"{source}:{frame_line}")
     return Amc(
         values=np.asarray(rows, dtype=np.float64).reshape(len(rows), width),
         frame_numbers=np.asarray(numbers, dtype=np.int64),
@@ -447,6 +406,63 @@ def parse_amc(text: str, asf: Asf, source: str = "<string>") -> Amc:
         degrees=degrees,
         source=source,
     )
+
+
+def _amc_layout(asf: Asf) -> tuple[dict, list, int]:
+    """Where each bone's dofs sit in a frame row: {bone: (start, count)}, the (bone, dof)
+    column names and the row width."""
+    layout, columns, width = {}, [], 0
+    for name, dof in zip(asf.bone_names, asf.dofs):
+        if dof:
+            layout[name] = (width, len(dof))
+            columns += [(name, d) for d in dof]
+            width += len(dof)
+    return layout, columns, width
+
+
+def _frame_number(line: str, source: str, n: int) -> int:
+    """A frame number line's value, checked to be an integer within int64."""
+    try:
+        number = int(line)
+    except ValueError:
+        raise MocapFileError(
+            f"{source}:{n}: expected a frame number, found {line[:40]!r}"
+        ) from None
+    if not _INT64.min <= number <= _INT64.max:
+        raise MocapFileError(f"{source}:{n}: frame number {line[:40]} is out of range")
+    return number
+
+
+def _check_frame_complete(current, seen: set, layout: dict, numbers: list, where: str) -> None:
+    """The frame just read (if any) gave every bone with dofs."""
+    if current is not None and len(seen) != len(layout):
+        missing = sorted(set(layout) - seen)
+        raise MocapFileError(f"{where}: frame {numbers[-1]} lacks bones {missing}")
+
+
+def _bone_values(words, layout: dict, asf: Asf, seen: set, frame: int, where: str):
+    """A bone line's (start column, values), checked: a known bone, not yet in this frame,
+    one finite, not huge number per dof."""
+    name = words[0]
+    if name not in layout:
+        raise MocapFileError(f"{where}: unknown bone {name!r} (not in {asf.source})")
+    if name in seen:
+        raise MocapFileError(f"{where}: bone {name!r} given twice in frame {frame}")
+    start, count = layout[name]
+    if len(words) - 1 != count:
+        raise MocapFileError(
+            f"{where}: bone {name!r} has {len(words) - 1} values, its dofs "
+            f"{asf.dofs[asf.bone_names.index(name)]} need {count}"
+        )
+    try:
+        values = np.asarray([float(w) for w in words[1:]])
+    except ValueError:
+        raise MocapFileError(f"{where}: bone {name!r} holds a non-number") from None
+    if not np.all(np.abs(values) <= MAX_ABS_VALUE):
+        raise MocapFileError(
+            f"{where}: bone {name!r} holds a non-finite value or one beyond {MAX_ABS_VALUE:g}"
+        )
+    return start, values
 
 
 def _read_text(path: Path) -> str:
