@@ -572,39 +572,18 @@ def rasterize_jax(
     if vertices.ndim != 2:
         raise ValueError(f"vertices must be (V, 3) for one mesh, got {vertices.shape}")
     s = default_block_size(height, width) if block_size is None else int(block_size)
-    vertices = jnp.asarray(vertices, jnp.float32)
     faces = jnp.asarray(faces, jnp.int32)
     k = _intrinsics(camera).astype(jnp.float32)
-    pc = to_camera_frame(camera, vertices)  # (V, 3)
-    z = pc[:, 2]
-    zs = jnp.where(z > znear, z, 1.0)
-    scr = jnp.stack([k[0] * pc[:, 0] / zs + k[2], k[1] * pc[:, 1] / zs + k[3]], -1)
-    if subpixel_bits is not None:  # snap like OpenGL rasterizers before the coverage test
-        scale = float(2**subpixel_bits)
-        scr = jnp.round(scr * scale) / scale
-    tri_s = scr[faces]  # (F, 3, 2)
-    tri_z = z[faces]  # (F, 3)
-    tri_p = pc[faces]  # (F, 3, 3)
-    valid = jnp.all(tri_z > znear, -1)
-    if cull_backfaces:
-        n = jnp.cross(tri_p[:, 1] - tri_p[:, 0], tri_p[:, 2] - tri_p[:, 0])
-        valid &= jnp.sum(n * tri_p[:, 0], -1) < 0
-    lo = jnp.ceil(jnp.min(tri_s, 1) - 0.5)  # first pixel index whose centre is >= min
+    tri_s, tri_z, tri_p, valid = _screen_triangles(
+        vertices, faces, camera, k, znear, subpixel_bits, cull_backfaces
+    )
+    lo = jnp.maximum(jnp.ceil(jnp.min(tri_s, 1) - 0.5), 0.0)  # first pixel centre >= min
     hi = jnp.floor(jnp.max(tri_s, 1) - 0.5)  # last pixel index whose centre is <= max
-    lo = jnp.maximum(lo, 0.0)
     hi = jnp.minimum(hi, jnp.array([[width - 1, height - 1]], jnp.float32))
     extent = jnp.max(hi - lo + 1, -1)  # pixels spanned (<= 0: none)
     valid &= extent > 0
     num_f = faces.shape[0]
-    ids = jnp.arange(num_f, dtype=jnp.int32)
-    sets = [(ids, s)]
-    n_medium, n_large = min(num_medium, num_f), min(num_large, num_f)
-    if n_medium > 0 or n_large > 0:
-        order = jnp.argsort(-jnp.where(valid, extent, -1.0)).astype(jnp.int32)  # largest first
-        if n_medium > 0:
-            sets.append((order[:n_medium], 2 * s))
-        if n_large > 0:
-            sets.append((order[:n_large], 8 * s))
+    sets = _block_sets(valid, extent, s, min(num_medium, num_f), min(num_large, num_f))
     cands = []
     for sel, size in sets:
         pix, inv_z, ok = _block_candidates(
@@ -637,6 +616,40 @@ def rasterize_jax(
 
 
 _MIN_DEPTH_BITS = 12  # packed z-buffer keys need at least this many bits of depth
+
+
+def _screen_triangles(vertices, faces, camera: Camera, k, znear: float, subpixel_bits,
+                      cull_backfaces: bool):  # fmt: skip
+    """Per face its corners on screen (F, 3, 2) (snapped to ``2**-subpixel_bits`` px), their
+    depths (F, 3) and camera-frame points (F, 3, 3), and (F,) whether it is drawn (every
+    corner beyond ``znear``; front-facing when culling)."""
+    pc = to_camera_frame(camera, jnp.asarray(vertices, jnp.float32))  # (V, 3)
+    z = pc[:, 2]
+    zs = jnp.where(z > znear, z, 1.0)
+    scr = jnp.stack([k[0] * pc[:, 0] / zs + k[2], k[1] * pc[:, 1] / zs + k[3]], -1)
+    if subpixel_bits is not None:  # snap like OpenGL rasterizers before the coverage test
+        scale = float(2**subpixel_bits)
+        scr = jnp.round(scr * scale) / scale
+    tri_z, tri_p = z[faces], pc[faces]
+    valid = jnp.all(tri_z > znear, -1)
+    if cull_backfaces:
+        n = jnp.cross(tri_p[:, 1] - tri_p[:, 0], tri_p[:, 2] - tri_p[:, 0])
+        valid &= jnp.sum(n * tri_p[:, 0], -1) < 0
+    return scr[faces], tri_z, tri_p, valid
+
+
+def _block_sets(valid, extent, s: int, n_medium: int, n_large: int) -> list:
+    """(face ids, block size) pairs: every face on an ``s`` block, the ``n_medium`` largest
+    (by pixel extent) again on a ``2 s`` block and the ``n_large`` largest on ``8 s``."""
+    num_f = valid.shape[0]
+    sets = [(jnp.arange(num_f, dtype=jnp.int32), s)]
+    if n_medium > 0 or n_large > 0:
+        order = jnp.argsort(-jnp.where(valid, extent, -1.0)).astype(jnp.int32)  # largest first
+        if n_medium > 0:
+            sets.append((order[:n_medium], 2 * s))
+        if n_large > 0:
+            sets.append((order[:n_large], 8 * s))
+    return sets
 
 
 def _zbuffer_packed(cands, tri_z, valid, num_pixels: int, id_bits: int):
