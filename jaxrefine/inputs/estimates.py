@@ -802,11 +802,7 @@ def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
         raise InputError(f"{why}: give that model with --model")
     _check_smpl_layout(arrays, path)
     go, bp = _pose(arrays, path)
-    bkey = _first(arrays, BETA_KEYS)
-    if bkey is None:
-        raise InputError(f"{path}: no shape found; expected one of {', '.join(BETA_KEYS)}")
-    betas = _float(arrays, bkey, path)
-    betas = betas.reshape(len(betas), -1) if betas.ndim else betas.reshape(1, 1)
+    betas = _betas(arrays, path)
     n = _check_lengths(path, global_orient=go, body_pose=bp, betas=betas)
     betas = _fit_betas(betas, num_betas, path)
     intr = _intrinsics(arrays, n, path) if intrinsics is None else np.tile(intrinsics, (n, 1))
@@ -815,6 +811,36 @@ def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
     tkey = _first(arrays, TRANSL_KEYS)
     size_of = image_size if image_size is None or frame is None else (
         lambda i: image_size(frame[i]))  # fmt: skip
+    pose = (go, bp, betas)
+    transl, fmt = _translation(arrays, fmt, tkey, pose, n, intr, size_of, model, path)
+    track = np.asarray(arrays[tk]).reshape(-1).astype(np.int64) if tk else np.zeros(n, np.int64)
+    if len(track) != n:
+        raise InputError(f"{path}: {tk!r} has {len(track)} entries for {n} estimates")
+    f32 = np.float32
+    hmr2 = tkey == "pred_cam_t_full" and not np.all(np.isfinite(intr[:, 0]))
+    return Estimates(
+        go.astype(f32), bp.astype(f32), betas.astype(f32), transl.astype(f32), intr.astype(f32),
+        frame, track, str(path), str(arrays.get(TRACKER_FORMAT, fmt)),
+        "hmr2" if hmr2 else "diagonal", named_tracks=tk is not None,
+        tracks_from="file" if tk is not None else "one",
+    )  # fmt: skip
+
+
+def _betas(arrays: dict, path: Path) -> np.ndarray:
+    """(N, B) shape coefficients from the first of :data:`BETA_KEYS` present."""
+    bkey = _first(arrays, BETA_KEYS)
+    if bkey is None:
+        raise InputError(f"{path}: no shape found; expected one of {', '.join(BETA_KEYS)}")
+    betas = _float(arrays, bkey, path)
+    return betas.reshape(len(betas), -1) if betas.ndim else betas.reshape(1, 1)
+
+
+def _translation(arrays: dict, fmt: str, tkey, pose, n: int, intr, size_of, model, path):
+    """(N, 3) camera-frame translations from whichever camera the file holds (a tool's own
+    convention: HybrIK, EasyMocap, ROMP, VIBE's orig_cam, a crop camera, or a translation
+    key), and the format name that convention implies; a jaxrefine result must be in the
+    camera frame (camera_R = I)."""
+    go, bp, betas = pose
     if "hybrik_root" in arrays:
         transl, fmt = _hybrik_transl(arrays, go, bp, betas, model, path), "hybrik"
     elif "easymocap_turn" in arrays:
@@ -844,17 +870,7 @@ def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
         R = _float(arrays, "camera_R", path).reshape(n, 3, 3)
         if not np.allclose(R, np.eye(3), atol=1e-5):
             raise InputError(f"{path}: only camera-frame results (camera_R = I) can be refined")
-    track = np.asarray(arrays[tk]).reshape(-1).astype(np.int64) if tk else np.zeros(n, np.int64)
-    if len(track) != n:
-        raise InputError(f"{path}: {tk!r} has {len(track)} entries for {n} estimates")
-    f32 = np.float32
-    hmr2 = tkey == "pred_cam_t_full" and not np.all(np.isfinite(intr[:, 0]))
-    return Estimates(
-        go.astype(f32), bp.astype(f32), betas.astype(f32), transl.astype(f32), intr.astype(f32),
-        frame, track, str(path), str(arrays.get(TRACKER_FORMAT, fmt)),
-        "hmr2" if hmr2 else "diagonal", named_tracks=tk is not None,
-        tracks_from="file" if tk is not None else "one",
-    )  # fmt: skip
+    return transl, fmt
 
 
 def _fit_betas(betas: np.ndarray, num_betas: int | None, path: Path) -> np.ndarray:
