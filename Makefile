@@ -4,6 +4,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 EXTRAS ?= train,egl,ref,dev,jaxopt,notebooks,data,detect
+comma  := ,
+EXTRA_LIST = $(subst $(comma), ,$(EXTRAS))
 OUT    ?= out
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export MPLBACKEND ?= Agg
@@ -34,8 +36,9 @@ $(VENV)/.installed: pyproject.toml
 	$(MAKE) system-deps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# torch first, pinned, so that smplx does not pull a CUDA build where a CPU wheel is available
-	$(PIP) install -q torch==2.13.0 || echo "warning: torch==2.13.0 unavailable; smplx parity tests will be skipped"
+	# torch first, pinned, so that smplx does not pull a CUDA build where a CPU wheel is available;
+	# only for the ref extra (the PyTorch references: parity tests, benchmarks' reference columns)
+	$(if $(filter ref,$(EXTRA_LIST)),$(PIP) install -q torch==2.13.0 || echo "warning: torch==2.13.0 unavailable; smplx parity tests will be skipped",@echo "note: EXTRAS without ref: PyTorch not installed; the parity tests will be skipped")
 	$(PIP) install -q -e ".[$(EXTRAS)]" || $(PIP) install -q -e ".[train,egl,dev,jaxopt,notebooks,data]"
 	# pyrender (optional reference renderer) pins PyOpenGL 3.1.0, which fails on EGL: override it
 	$(PIP) install -q pyrender==0.1.45 && $(PIP) install -q PyOpenGL==3.1.10 \
