@@ -20,11 +20,12 @@ gives the same ``nw_m``.
 This module holds the only implementation of that energy: the SMPLify objective's pose prior
 (:mod:`jaxrefine.objective`) uses :func:`gmm_component_energies` for its loss and
 :func:`gmm_residuals` for its residual form (Gauss-Newton, Levenberg-Marquardt), and
-``scripts/fit_pose_prior.py`` reports it. Both go through the whitening matrices
+:mod:`jaxrefine.data.pose_prior` reports it. Both go through the whitening matrices
 ``W_m = C_m^-1`` of the Cholesky factors ``Sigma_m = C_m C_m^T``: ``||W_m d||^2 = d^T Lambda_m d``.
 
 The shipped prior (``jaxrefine/assets/gmm_08.npz``) is fitted on CMU motion capture retargeted
-to the shipped open body model by ``scripts/fit_pose_prior.py`` (its inputs, split and
+to the shipped open body model by :mod:`jaxrefine.data.pose_prior` through
+``scripts/fit_pose_prior.py`` (its inputs, split and
 held-out log-likelihood are in ``jaxrefine/assets/gmm_08.json``). :func:`load_gmm` also reads
 SMPLify's own ``gmm_08.pkl`` (a dict, or a pickled old scikit-learn GMM) without running any
 code from the pickle.
