@@ -1,8 +1,10 @@
 """jaxrefine: dense-correspondence refinement of 3D human pose and shape in JAX.
 
 Entry points: :func:`load_body_model`, :func:`body_model.forward`, :func:`smplify`
-(SMPLify on keypoints or dense targets), :mod:`metrics`, :mod:`render` (rasterizer),
-:mod:`oracle` (the paper's Table 2 analog), :mod:`io` (result files).
+(SMPLify on keypoints or dense targets), :func:`jaxrefine.refine.refine` (learned refinement
+with the network of :func:`jaxrefine.network.load_pretrained`; the README's "Using it" shows
+both), :mod:`metrics`, :mod:`render` (rasterizer), :mod:`oracle` (the paper's Table 2 analog),
+:mod:`io` (result files).
 """
 
 from jaxrefine import body_model, camera, geometry, keypoints, metrics
