@@ -319,16 +319,9 @@ def skin_vertices(
     return J, v
 
 
-def from_arrays(arrays: dict, *, model_id: str, gender: str, num_betas: int | None) -> BodyModel:
-    """Build a :class:`BodyModel` from plain numpy arrays in SMPL's naming.
-
-    Keys: ``v_template`` (V,3), ``shapedirs`` (V,3,NB), ``posedirs`` (V,3,207) optional,
-    ``J_regressor`` (24,V), ``weights`` (V,24), ``f`` (F,3), ``kintree_table`` (2,24) or
-    ``parents`` (24,); optional ``vt``, ``ft``, ``landmarks`` (JSON string). Validation of
-    the model family happens in :mod:`jaxrefine.smpl_io`.
-    """
-    f32 = np.float32
-    shapedirs = np.asarray(arrays["shapedirs"], f32)
+def _shape_basis(arrays: dict, model_id: str, num_betas: int | None) -> np.ndarray:
+    """``shapedirs`` as (V, 3, NB) float32, cut to ``num_betas`` (None: all of them)."""
+    shapedirs = np.asarray(arrays["shapedirs"], np.float32)
     if shapedirs.ndim == 2:  # (V*3, NB) flattened
         shapedirs = shapedirs.reshape(-1, 3, shapedirs.shape[-1])
     available = shapedirs.shape[-1]
@@ -339,30 +332,56 @@ def from_arrays(arrays: dict, *, model_id: str, gender: str, num_betas: int | No
             f"asked for num_betas={num_betas}, but model {model_id!r} has {available} shape "
             f"components; use num_betas between 1 and {available}"
         )
-    shapedirs = shapedirs[:, :, :num_betas]
-    v_template = np.asarray(arrays["v_template"], f32)
-    V = v_template.shape[0]
+    return shapedirs[:, :, :num_betas]
+
+
+def _pose_correctives(arrays: dict, V: int) -> np.ndarray | None:
+    """``posedirs`` as (207, V*3) float32, or None when absent or all zero."""
     posedirs = arrays.get("posedirs")
-    if posedirs is not None:
-        posedirs = np.asarray(posedirs, f32)
-        if not np.any(posedirs):
-            posedirs = None  # all-zero correctives: skip the term instead of multiplying zeros
-        else:
-            # smplx: (V, 3, 207) -> (207, V*3), i.e. flatten the vertex axes then transpose
-            posedirs = posedirs.reshape(V * 3, -1).T.copy()
+    if posedirs is None:
+        return None
+    posedirs = np.asarray(posedirs, np.float32)
+    if not np.any(posedirs):
+        return None  # all-zero correctives: skip the term instead of multiplying zeros
+    # smplx: (V, 3, 207) -> (207, V*3), i.e. flatten the vertex axes then transpose
+    return posedirs.reshape(V * 3, -1).T.copy()
+
+
+def _parents(arrays: dict) -> tuple[int, ...]:
+    """The kinematic tree from ``kintree_table`` (2, 24) or ``parents`` (24,); root -1."""
     if "kintree_table" in arrays:
         parents = np.asarray(arrays["kintree_table"])[0].astype(np.int64)
     else:
         parents = np.asarray(arrays["parents"]).astype(np.int64)
     parents = tuple(int(p) for p in parents)
-    parents = (-1,) + parents[1:]  # smplx forces the root's parent to -1
-    landmarks = ()
-    if arrays.get("landmarks") is not None:
-        spec = json.loads(str(np.asarray(arrays["landmarks"])))
-        landmarks = tuple(
-            Landmark(k, tuple(int(i) for i in d["vertices"]), tuple(float(w) for w in d["weights"]))
-            for k, d in spec.items()
-        )
+    return (-1,) + parents[1:]  # smplx forces the root's parent to -1
+
+
+def _landmarks(arrays: dict) -> tuple[Landmark, ...]:
+    """The ``landmarks`` JSON string's named vertex combinations (none when absent)."""
+    if arrays.get("landmarks") is None:
+        return ()
+    spec = json.loads(str(np.asarray(arrays["landmarks"])))
+    return tuple(
+        Landmark(k, tuple(int(i) for i in d["vertices"]), tuple(float(w) for w in d["weights"]))
+        for k, d in spec.items()
+    )
+
+
+def from_arrays(arrays: dict, *, model_id: str, gender: str, num_betas: int | None) -> BodyModel:
+    """Build a :class:`BodyModel` from plain numpy arrays in SMPL's naming.
+
+    Keys: ``v_template`` (V,3), ``shapedirs`` (V,3,NB) or (V*3,NB), ``posedirs`` (V,3,207)
+    optional, ``J_regressor`` (24,V), ``weights`` (V,24), ``f`` (F,3), ``kintree_table``
+    (2,24) or ``parents`` (24,); optional ``vt``, ``ft``, ``landmarks`` (JSON string).
+    Validation of the model family happens in :mod:`jaxrefine.smpl_io`.
+    """
+    f32 = np.float32
+    shapedirs = _shape_basis(arrays, model_id, num_betas)
+    num_betas = shapedirs.shape[-1]
+    v_template = np.asarray(arrays["v_template"], f32)
+    V = v_template.shape[0]
+    posedirs = _pose_correctives(arrays, V)
     vt = arrays.get("vt")
     ft = arrays.get("ft")
     J_reg = np.asarray(arrays["J_regressor"], f32).astype(np.float64)  # same bits as stored
@@ -379,9 +398,9 @@ def from_arrays(arrays: dict, *, model_id: str, gender: str, num_betas: int | No
         ft=None if ft is None else jnp.asarray(np.asarray(ft, np.int32)),
         joint_template=jnp.asarray(joint_template),
         joint_shapedirs=jnp.asarray(joint_shapedirs),
-        parents=parents,
+        parents=_parents(arrays),
         joint_names=SMPL_JOINT_NAMES,
-        landmarks=landmarks,
+        landmarks=_landmarks(arrays),
         model_id=model_id,
         gender=gender,
         kind="smpl",
