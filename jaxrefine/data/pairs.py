@@ -622,17 +622,10 @@ def make_pairs(
     Speed: see the module docstring (14 pairs per CPU-second at S = 128, 6 at S = 256).
     """
     poses = _pose_array(poses)
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"n must be positive, got {n}")
-    if bank.model_id != str(model.model_id):
-        raise ValueError(f"the bank is for model {bank.model_id!r}, not {model.model_id!r}")
+    n, mix = _checked_request(model, bank, n, config)
     gen = config.generator
     H, W = gen.scene.image_size
     S = int(config.crop_size)
-    mix = np.asarray(config.mix, np.float64)
-    if mix.shape != (4,) or (mix < 0).any() or mix.sum() <= 0:
-        raise ValueError(f"mix must be 4 non-negative weights, got {config.mix}")
     s_scene, s_sub, s_pert, s_bg, s_aug, s_tex, s_key, s_app, s_crowd, s_close = (
         int(c.generate_state(1)[0]) for c in np.random.SeedSequence(int(seed)).spawn(10)
     )  # spawned children do not depend on their count: the earlier ones are as before
@@ -642,15 +635,9 @@ def make_pairs(
     codes = rng.choice(4, n, p=mix / mix.sum())
     betas, transl, pelvis = _place(model, params, bank.betas[subject])
     init = _initial_estimates(params, betas, transl, pelvis, codes, config, s_pert)
-    rng_bg = np.random.default_rng(s_bg)
     pool = default_pool(tuple(gen.background_sources))
-    bgs = np.stack([sample_background(S, S, rng_bg, pool)[0] for _ in range(n)])
-    lights = _sample_lights(rng_bg, n, gen)
-    rng_aug = np.random.default_rng(s_aug)
-    aug = _draw_augmentations(rng_aug, n, config)
-    aug["gain"] = 1.0 + rng_aug.normal(0, gen.texture_gain, (n, 3))
-    aug["noise"] = rng_aug.uniform(*gen.pixel_noise, n)
-    aug = {k: jnp.asarray(v, jnp.float32) for k, v in aug.items()}
+    bgs, lights = _backgrounds_and_lights(np.random.default_rng(s_bg), n, S, pool, gen)
+    aug = _augmentation_draws(np.random.default_rng(s_aug), n, config)
     tex, kind = _pick_textures(np.random.default_rng(s_tex), subject, bank, config)
     true_tex = bank.true_texture[subject].astype(np.float32) / 255.0
     cams = cameras_for(params)
@@ -679,6 +666,36 @@ def make_pairs(
         init_pose=init[0], init_betas=init[1], init_transl=init[2],
     )  # fmt: skip
     return out
+
+
+def _checked_request(model: BodyModel, bank: SubjectBank, n, config: PairConfig):
+    """``(n, mix)`` of a :func:`make_pairs` call, after its checks (``ValueError`` naming the
+    bad argument)."""
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"n must be positive, got {n}")
+    if bank.model_id != str(model.model_id):
+        raise ValueError(f"the bank is for model {bank.model_id!r}, not {model.model_id!r}")
+    mix = np.asarray(config.mix, np.float64)
+    if mix.shape != (4,) or (mix < 0).any() or mix.sum() <= 0:
+        raise ValueError(f"mix must be 4 non-negative weights, got {config.mix}")
+    return n, mix
+
+
+def _backgrounds_and_lights(rng: np.random.Generator, n: int, S: int, pool, gen):
+    """(n, S, S, 3) backgrounds from ``pool``, then the lights, from one random stream."""
+    bgs = np.stack([sample_background(S, S, rng, pool)[0] for _ in range(n)])
+    return bgs, _sample_lights(rng, n, gen)
+
+
+def _augmentation_draws(rng: np.random.Generator, n: int, config: PairConfig) -> dict:
+    """The crops' augmentations (:func:`_draw_augmentations`), the texture gain (n, 3) and the
+    pixel noise level (n,), as float32 JAX arrays, from one random stream."""
+    gen = config.generator
+    aug = _draw_augmentations(rng, n, config)
+    aug["gain"] = 1.0 + rng.normal(0, gen.texture_gain, (n, 3))
+    aug["noise"] = rng.uniform(*gen.pixel_noise, n)
+    return {k: jnp.asarray(v, jnp.float32) for k, v in aug.items()}
 
 
 def close_framing(rng: np.random.Generator, cameras: Camera, vertices, config: PairConfig,
