@@ -37,7 +37,13 @@ from jaxrefine.fit import status_name
 from jaxrefine.metrics import M_TO_MM, METRIC_NAMES, compute_all
 from jaxrefine.network.config import NetworkConfig
 from jaxrefine.network.crop import crop_camera
-from jaxrefine.objective import FitData, get_preset, load_gmm_prior, params_from_pose
+from jaxrefine.objective import (
+    FitData,
+    get_preset,
+    load_gmm_prior,
+    params_from_pose,
+    pose_from_params,
+)
 from jaxrefine.refine import (
     CropRendering,
     FieldPrediction,
@@ -325,10 +331,8 @@ def walkthrough(
 
     batch = frame(model, poses, seed, config)
     init = params_from_pose(batch.init_pose, batch.init_betas, batch.init_transl)
-    gt_b = pose_batch(model, *(jnp.asarray(a) for a in (batch.pose, batch.betas, batch.transl)))
-    init_b = pose_batch(
-        model, *(jnp.asarray(a) for a in (batch.init_pose, batch.init_betas, batch.init_transl))
-    )
+    gt_b = _posed(model, batch.pose, batch.betas, batch.transl)
+    init_b = _posed(model, batch.init_pose, batch.init_betas, batch.init_transl)
     cams, cam = batch.cameras, _one(batch.cameras)
     lap("frame")
     nt = network_targets(
@@ -350,36 +354,23 @@ def walkthrough(
     jax.block_until_ready(res.params)
     lap("fit")
     body = res.body_stage
-    T = body.loss_curve.shape[1] - 1
-    steps = np.unique(np.linspace(0, T, max(config.snapshots, 2)).round().astype(int))
+    steps = _snapshot_steps(body.loss_curve.shape[1] - 1, config.snapshots)
     snap_v = _iterate_vertices(model, body.iterates, steps)
-    ref_b = pose_batch(
-        model,
-        jnp.concatenate([res.params["global_orient"][:, None], res.params["body_pose"]], 1),
-        res.params["betas"],
-        res.params["transl"],
-    )
+    ref_b = _posed(model, pose_from_params(res.params), res.params["betas"], res.params["transl"])
     image = np.asarray(batch.image[0])
     bodies = {"init": init_b, "refined": ref_b, "ground truth": gt_b}
     errs, metrics = _errors(bodies)
     pictures = _pictures(model, image, cam, config.backend, bodies, snap_v, errs)
     out = Walkthrough(
         image=image,
-        image_crop=np.asarray(nt.prediction.image_crop[0]),
-        channels=channels_of_input(nt.prediction.renders[0]),
-        box=(
-            *map(float, np.asarray(nt.prediction.box_center[0])),
-            float(nt.prediction.box_size[0]),
-        ),
+        **_network_side(nt),
         gt_field=gt_field,
         pred_field=pred_field,
         foreground=fg,
         epe=epe,
         init_2d=np.asarray(project(cam, init_b.vertices[0])),
         gt_2d=np.asarray(project(cam, gt_b.vertices[0])),
-        pred_targets=np.asarray(nt.targets[0]),
         gt_targets=np.asarray(gt_data["dense_gt"].dense_targets[0]),
-        weights=np.asarray(nt.weights[0]),
         camera_loss=np.asarray(res.camera_stage.loss_curve[0])
         if res.camera_stage is not None
         else None,
@@ -393,6 +384,29 @@ def walkthrough(
     )
     lap("pictures")  # out.seconds is this dict
     return out
+
+
+def _posed(model, pose, betas, transl):
+    """A batch of one posed body (:func:`~jaxrefine.refine.pose_batch`) from array-likes."""
+    return pose_batch(model, *(jnp.asarray(a) for a in (pose, betas, transl)))
+
+
+def _snapshot_steps(last: int, snapshots: int) -> np.ndarray:
+    """``snapshots`` (at least 2) body-stage steps from 0 to ``last``, evenly spaced, unique."""
+    return np.unique(np.linspace(0, last, max(snapshots, 2)).round().astype(int))
+
+
+def _network_side(nt: NetworkTargets) -> dict:
+    """The :class:`Walkthrough` fields of the network's first frame: its crop, input channels,
+    box (cx, cy, size), predicted targets and their weights."""
+    pred = nt.prediction
+    return {
+        "image_crop": np.asarray(pred.image_crop[0]),
+        "channels": channels_of_input(pred.renders[0]),
+        "box": (*map(float, np.asarray(pred.box_center[0])), float(pred.box_size[0])),
+        "pred_targets": np.asarray(nt.targets[0]),
+        "weights": np.asarray(nt.weights[0]),
+    }
 
 
 def _errors(bodies: dict) -> tuple[dict, dict]:
