@@ -485,8 +485,6 @@ def read_keypoint_photo_inputs(
     Raises:
       InputError: unreadable files, or no person to refine in any image.
     """
-    import warnings
-
     from tqdm import tqdm
 
     from jaxrefine.detect.track import BINS, appearance, landmark_box
@@ -524,17 +522,7 @@ def read_keypoint_photo_inputs(
                                        fp.points]).reshape(-1, BINS**3))  # fmt: skip
         bar.set_postfix(people=sum(len(p) for p in parts))
     missing = [images.names[i] for i in range(len(images)) if keys[i] is None]
-    if missing:
-        warnings.warn(f"{kp.source}: no keypoints for {len(missing)} image(s) (e.g. "
-                      f"{missing[0]!r}); they are not refined", stacklevel=2)  # fmt: skip
-    if faint:
-        warnings.warn(f"{kp.source}: {len(faint)} person(s) score below {floor:g} (the mean "
-                      f"confidence of their keypoints; e.g. {faint[0]}); they are not refined "
-                      "(--min-person-score)", stacklevel=2)  # fmt: skip
-    if skipped:
-        warnings.warn(f"{kp.source}: fewer than 4 usable keypoints for {len(skipped)} "
-                      f"person(s) (e.g. {skipped[0]}); they are not refined",
-                      stacklevel=2)  # fmt: skip
+    _warn_left_out(kp.source, missing, faint, skipped, floor)
     if not sum(len(p) for p in parts):
         raise InputError(f"{kp.source}: no person with at least 4 usable keypoints and a score "
                          f"of at least {floor:g} in any of the {len(images)} image(s) of "
@@ -546,6 +534,25 @@ def read_keypoint_photo_inputs(
     if not use_landmarks:
         return images, est, frame_of, None, None, None, None
     return images, est, frame_of, np.concatenate(points), kp.set_name, None, None
+
+
+def _warn_left_out(source, missing: list, faint: list, few: list, floor: float) -> None:
+    """One warning (at the caller of :func:`read_keypoint_photo_inputs`) per kind of what a
+    keypoint file leaves unrefined: images without a frame, people below the score ``floor``,
+    people with fewer than 4 usable keypoints; each names the first."""
+    import warnings
+
+    if missing:
+        warnings.warn(f"{source}: no keypoints for {len(missing)} image(s) (e.g. "
+                      f"{missing[0]!r}); they are not refined", stacklevel=3)  # fmt: skip
+    if faint:
+        warnings.warn(f"{source}: {len(faint)} person(s) score below {floor:g} (the mean "
+                      f"confidence of their keypoints; e.g. {faint[0]}); they are not refined "
+                      "(--min-person-score)", stacklevel=3)  # fmt: skip
+    if few:
+        warnings.warn(f"{source}: fewer than 4 usable keypoints for {len(few)} "
+                      f"person(s) (e.g. {few[0]}); they are not refined",
+                      stacklevel=3)  # fmt: skip
 
 
 class FramePeople(NamedTuple):
