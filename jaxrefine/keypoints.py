@@ -5,7 +5,7 @@ A keypoint is either one of the 24 SMPL joints or a surface landmark of the mode
 combination of vertices: nose, eyes, ears, toes, heels). Landmarks are defined per mesh: for
 real SMPL files they are smplx's vertex ids (:data:`SMPL_LANDMARKS`; docs/METHOD.md, *Body model
 and keypoints*);
-the open model ships its own (chosen on its mesh, see scripts/build_open_body_model.py).
+the open model ships its own (chosen on its mesh, see jaxrefine/data/open_model_build.py).
 
 BODY_25 follows SPIN / smplify-x's SMPL -> OpenPose table: MidHip is the SMPL pelvis joint, Neck
 the SMPL neck joint, hips/knees/ankles/shoulders/elbows/wrists the SMPL joints. COCO-17 uses the
