@@ -25,8 +25,8 @@ This module holds the only implementation of that energy: the SMPLify objective'
 
 The shipped prior (``jaxrefine/assets/gmm_08.npz``) is fitted on CMU motion capture retargeted
 to the shipped open body model by :mod:`jaxrefine.data.pose_prior` through
-``scripts/fit_pose_prior.py`` (its inputs, split and
-held-out log-likelihood are in ``jaxrefine/assets/gmm_08.json``). :func:`load_gmm` also reads
+``scripts/fit_pose_prior.py`` (its inputs, split and held-out log-likelihood are in
+``jaxrefine/assets/gmm_08.json``). :func:`load_gmm` also reads
 SMPLify's own ``gmm_08.pkl`` (a dict, or a pickled old scikit-learn GMM) without running any
 code from the pickle.
 """
