@@ -107,6 +107,26 @@ def gmm_from_arrays(means, covars, weights, dtype=jnp.float32) -> GMMPrior:
         positive or do not sum to 1 (within ``_WEIGHT_SUM_TOL``), covariances that are not
         symmetric positive definite, or precomputed terms that overflow ``dtype``.
     """
+    means, covars, weights = _checked_arrays(means, covars, weights)
+    inv_chol, precisions, nll_weights, log_norms = _precomputed(covars, weights)
+    _check_representable(dtype, precisions=precisions, whitening=inv_chol,
+                         normalisers=nll_weights, log_normalisers=log_norms, means=means,
+                         covariances=covars)  # fmt: skip
+    return GMMPrior(
+        means=jnp.asarray(means, dtype),
+        covars=jnp.asarray(covars, dtype),
+        weights=jnp.asarray(weights, dtype),
+        precisions=jnp.asarray(precisions, dtype),
+        whiten=jnp.asarray(inv_chol, dtype),
+        nll_weights=jnp.asarray(nll_weights, dtype),
+        log_norms=jnp.asarray(log_norms, dtype),
+    )
+
+
+def _checked_arrays(means, covars, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`gmm_from_arrays`' inputs as float64 ``means`` (M, D), symmetric ``covars``
+    (M, D, D) (diagonal ones expanded) and ``weights`` (M,) summing to 1; ``ValueError``
+    naming what is wrong otherwise."""
     means = _real_array(means, "means")
     covars = _real_array(covars, "covars")
     weights = _real_array(weights, "weights")
@@ -126,42 +146,40 @@ def gmm_from_arrays(means, covars, weights, dtype=jnp.float32) -> GMMPrior:
             f"GMM weights must be positive and sum to 1 (+-{_WEIGHT_SUM_TOL}), got sum "
             f"{weights.sum():.6g}, min {weights.min():.6g}"
         )
-    weights = weights / weights.sum()
     scale = np.max(np.abs(covars), axis=(1, 2), keepdims=True)
     if np.any(np.abs(covars - np.swapaxes(covars, 1, 2)) > _SYMMETRY_RTOL * scale):
         raise ValueError(f"GMM covariances must be symmetric (to {_SYMMETRY_RTOL} relative)")
-    covars = 0.5 * (covars + np.swapaxes(covars, 1, 2))
+    return means, 0.5 * (covars + np.swapaxes(covars, 1, 2)), weights / weights.sum()
+
+
+def _precomputed(covars: np.ndarray, weights: np.ndarray):
+    """Float64 whitening ``C^-1`` and precisions (M, D, D), and the per-component normalisers
+    ``nll_weights`` / ``log_norms`` (M,) of the module docstring, from the Cholesky factors."""
+    M, D = covars.shape[:2]
     try:
         chol = np.linalg.cholesky(covars)
     except np.linalg.LinAlgError:
         raise ValueError("GMM covariances must be symmetric positive definite") from None
     log_s = np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)  # log sqrt(det)
     eye = np.broadcast_to(np.eye(D), (M, D, D))
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by the caller
         inv_chol = np.linalg.solve(chol, eye)
         precisions = np.swapaxes(inv_chol, 1, 2) @ inv_chol
     half_log_2pi = 0.5 * D * np.log(2 * np.pi)
     nll_weights = -np.log(weights) + half_log_2pi + (log_s - log_s.min())
     log_norms = np.log(weights) - half_log_2pi - log_s
+    return inv_chol, precisions, nll_weights, log_norms
+
+
+def _check_representable(dtype, **arrays) -> None:
+    """``ValueError`` naming the first of ``arrays`` that is not finite in ``dtype``."""
     limit = float(np.finfo(dtype).max)
-    checked = (("precisions", precisions), ("whitening", inv_chol), ("normalisers", nll_weights),
-               ("log-normalisers", log_norms), ("means", means),
-               ("covariances", covars))  # fmt: skip
-    for name, a in checked:
+    for name, a in arrays.items():
         if not (np.all(np.isfinite(a)) and np.all(np.abs(a) <= limit)):
             raise ValueError(
-                f"GMM {name} are not finite in {np.dtype(dtype).name} (covariances too close "
-                "to singular, or values too large)"
+                f"GMM {name.replace('_', '-')} are not finite in {np.dtype(dtype).name} "
+                "(covariances too close to singular, or values too large)"
             )
-    return GMMPrior(
-        means=jnp.asarray(means, dtype),
-        covars=jnp.asarray(covars, dtype),
-        weights=jnp.asarray(weights, dtype),
-        precisions=jnp.asarray(precisions, dtype),
-        whiten=jnp.asarray(inv_chol, dtype),
-        nll_weights=jnp.asarray(nll_weights, dtype),
-        log_norms=jnp.asarray(log_norms, dtype),
-    )
 
 
 class PriorFileError(JaxrefineError, ValueError):
