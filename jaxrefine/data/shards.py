@@ -146,7 +146,32 @@ def write_shards(
         raise ValueError("num_samples, shard_size and batch_size must be positive")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    header = {
+    header = _header(model, config, num_samples, seed, shard_size, batch_size)
+    index = _starting_index(out, header, overwrite)
+    per_shard = -(-shard_size // batch_size)
+    num_shards = -(-num_samples // shard_size)
+    bar = tqdm(total=num_samples, unit="frame", desc="shards", disable=not progress)
+    bar.update(sum(s["num_samples"] for s in index["shards"]))
+    for k in range(len(index["shards"]), num_shards):
+        n_k = min(shard_size, num_samples - k * shard_size)
+        seeds = [batch_seed(seed, k * per_shard + j) for j in range(-(-n_k // batch_size))]
+        batch = _generated(model, poses, config, n_k, batch_size, seeds, bar)
+        name = f"shard-{k:05d}.npz"
+        digest = save_shard(out / name, batch)
+        index["fields"] = _fields(_to_arrays(batch.select(slice(0, 1))))
+        index["shards"].append({"file": name, "num_samples": n_k, "sha256": digest})
+        index["complete"] = k == num_shards - 1
+        _write_index(out, index)
+    bar.close()
+    if not index["complete"]:  # nothing was left to do: mark a finished resume complete
+        index["complete"] = True
+        _write_index(out, index)
+    return index
+
+
+def _header(model, config: GeneratorConfig, num_samples, seed, shard_size, batch_size) -> dict:
+    """The index fields that say which set this is (a resume must match them all)."""
+    return {
         "format": FORMAT,
         "version": VERSION,
         "complete": False,
@@ -160,6 +185,11 @@ def write_shards(
         "model_id": model.model_id,
         "config": _config_json(config),
     }
+
+
+def _starting_index(out: Path, header: dict, overwrite: bool) -> dict:
+    """A new index, or the folder's unfinished one when it is the same set (a resume);
+    ``FileExistsError`` for a complete set unless ``overwrite``."""
     index = dict(header, fields={}, shards=[])
     if (out / INDEX).exists():
         old = read_index(out)
@@ -168,32 +198,17 @@ def write_shards(
             raise FileExistsError(f"{out} already holds a complete shard set (overwrite=True)")
         if same and not old.get("complete"):
             index = old  # resume
-    per_shard = -(-shard_size // batch_size)
-    num_shards = -(-num_samples // shard_size)
-    bar = tqdm(total=num_samples, unit="frame", desc="shards", disable=not progress)
-    bar.update(sum(s["num_samples"] for s in index["shards"]))
-    for k in range(len(index["shards"]), num_shards):
-        n_k = min(shard_size, num_samples - k * shard_size)
-        parts, done, j = [], 0, 0
-        while done < n_k:
-            nb = min(batch_size, n_k - done)
-            s = batch_seed(seed, k * per_shard + j)
-            parts.append(generate(model, poses, nb, s, config))
-            done += nb
-            j += 1
-            bar.update(nb)
-        batch = _concat(parts)
-        name = f"shard-{k:05d}.npz"
-        digest = save_shard(out / name, batch)
-        index["fields"] = _fields(_to_arrays(batch.select(slice(0, 1))))
-        index["shards"].append({"file": name, "num_samples": n_k, "sha256": digest})
-        index["complete"] = k == num_shards - 1
-        _write_index(out, index)
-    bar.close()
-    if not index["complete"]:  # nothing was left to do: mark a finished resume complete
-        index["complete"] = True
-        _write_index(out, index)
     return index
+
+
+def _generated(model, poses, config, n: int, batch_size: int, seeds: list[int], bar) -> SceneBatch:
+    """``n`` frames generated in batches of ``batch_size``, batch ``j`` with ``seeds[j]``."""
+    parts = []
+    for j, s in enumerate(seeds):
+        nb = min(batch_size, n - j * batch_size)
+        parts.append(generate(model, poses, nb, s, config))
+        bar.update(nb)
+    return _concat(parts)
 
 
 def _write_index(out: Path, index: dict) -> None:
