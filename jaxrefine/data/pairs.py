@@ -255,36 +255,14 @@ def build_bank(model: BodyModel, poses: np.ndarray, config: PairConfig, seed: in
     sc = gen.scene
     betas = np.clip(rng.normal(0, sc.beta_std, (P, model.num_betas)), -sc.beta_clip, sc.beta_clip)
     true = np.stack([procedural_texture(model, int(s), T) for s in tex_seeds])
-    H, W = sc.image_size
     params = sample_scenes(model, poses, P * K, s_scene, sc)
     b, transl, pelvis = _place(model, params, np.repeat(betas, K, 0))
-    rng_l = np.random.default_rng(s_light)
-    pool = default_pool(tuple(gen.background_sources))
-    bgs = np.stack([sample_background(H, W, rng_l, pool)[0] for _ in range(P * K)])
-    lights = _sample_lights(rng_l, P * K, gen)
-    noise = rng_l.uniform(*gen.pixel_noise, P * K).astype(np.float32)
-    gains = np.ones((P * K, 3), np.float32)
     cams = cameras_for(params)
-    be = resolve_backend(gen.backend)
-    out = _render_batch(
-        model, jnp.asarray(params.pose), jnp.asarray(b), jnp.asarray(transl), cams,
-        jnp.asarray(true), jnp.asarray(np.repeat(np.arange(P), K)), jnp.asarray(bgs),
-        jnp.asarray(lights), jnp.asarray(gains), jnp.asarray(noise), s_noise % (2**31),
-        gen.visibility_radius_scale, gen.visibility_margin_m,
-        height=H, width=W, backend=be, keypoint_set=gen.keypoint_set,
-    )  # fmt: skip
-    images = np.asarray(out["image"])
+    images = _reference_photos(model, (params.pose, b, transl), cams, true, K, gen,
+                               np.random.default_rng(s_light), s_noise)  # fmt: skip
     fit = perturb(params.pose, b, transl, pelvis, config.reference_level, s_perturb)
     verts = np.asarray(_vertices(model, *(jnp.asarray(a) for a in fit)))
-    est = np.zeros_like(true)
-    cov = np.zeros((P, T, T), bool)
-    for p in range(P):
-        sl = slice(p * K, (p + 1) * K)
-        e = estimate_texture(
-            model, images[sl], verts[sl], jax.tree.map(lambda a, sl=sl: a[sl], cams),
-            per="texel", size=T, backend=be,
-        )  # fmt: skip
-        est[p], cov[p] = fill_uncovered(e.colours, e.coverage), e.coverage
+    est, cov = _estimated_textures(model, images, verts, cams, K, T, resolve_backend(gen.backend))
     return SubjectBank(
         texture_seed=tex_seeds,
         betas=betas.astype(np.float32),
@@ -296,6 +274,42 @@ def build_bank(model: BodyModel, poses: np.ndarray, config: PairConfig, seed: in
         reference_frames=K,
         reference_level=str(config.reference_level),
     )
+
+
+def _reference_photos(model, body, cams, true, K: int, gen, rng, noise_seed: int) -> np.ndarray:
+    """The P * K reference photos (subject ``p``: frames ``p K ... p K + K - 1``, its true
+    texture) of the posed ``body`` (pose, betas, transl), backgrounds, lights and noise levels
+    drawn from ``rng`` in that order: (P * K, H, W, 3)."""
+    H, W = gen.scene.image_size
+    n = len(cams.fx)
+    bgs, lights = _backgrounds_and_lights(
+        rng, n, (H, W), default_pool(tuple(gen.background_sources)), gen
+    )
+    noise = rng.uniform(*gen.pixel_noise, n).astype(np.float32)
+    out = _render_batch(
+        model, *(jnp.asarray(a) for a in body), cams, jnp.asarray(true),
+        jnp.asarray(np.repeat(np.arange(len(true)), K)), jnp.asarray(bgs), jnp.asarray(lights),
+        jnp.asarray(np.ones((n, 3), np.float32)), jnp.asarray(noise), noise_seed % (2**31),
+        gen.visibility_radius_scale, gen.visibility_margin_m,
+        height=H, width=W, backend=resolve_backend(gen.backend), keypoint_set=gen.keypoint_set,
+    )  # fmt: skip
+    return np.asarray(out["image"])
+
+
+def _estimated_textures(model, images, verts, cams, K: int, T: int, backend: str):
+    """Per subject (K consecutive frames each), the texture estimated from its photos and fits
+    (holes filled) and its texel coverage: (P, T, T, 3), (P, T, T) bool."""
+    P = len(images) // K
+    est = np.zeros((P, T, T, 3), np.float32)
+    cov = np.zeros((P, T, T), bool)
+    for p in range(P):
+        sl = slice(p * K, (p + 1) * K)
+        e = estimate_texture(
+            model, images[sl], verts[sl], jax.tree.map(lambda a, sl=sl: a[sl], cams),
+            per="texel", size=T, backend=backend,
+        )  # fmt: skip
+        est[p], cov[p] = fill_uncovered(e.colours, e.coverage), e.coverage
+    return est, cov
 
 
 _BANK_KEYS = ("texture_seed", "betas", "true_texture", "estimated_texture", "coverage")
@@ -636,7 +650,7 @@ def make_pairs(
     betas, transl, pelvis = _place(model, params, bank.betas[subject])
     init = _initial_estimates(params, betas, transl, pelvis, codes, config, s_pert)
     pool = default_pool(tuple(gen.background_sources))
-    bgs, lights = _backgrounds_and_lights(np.random.default_rng(s_bg), n, S, pool, gen)
+    bgs, lights = _backgrounds_and_lights(np.random.default_rng(s_bg), n, (S, S), pool, gen)
     aug = _augmentation_draws(np.random.default_rng(s_aug), n, config)
     tex, kind = _pick_textures(np.random.default_rng(s_tex), subject, bank, config)
     true_tex = bank.true_texture[subject].astype(np.float32) / 255.0
@@ -682,9 +696,9 @@ def _checked_request(model: BodyModel, bank: SubjectBank, n, config: PairConfig)
     return n, mix
 
 
-def _backgrounds_and_lights(rng: np.random.Generator, n: int, S: int, pool, gen):
-    """(n, S, S, 3) backgrounds from ``pool``, then the lights, from one random stream."""
-    bgs = np.stack([sample_background(S, S, rng, pool)[0] for _ in range(n)])
+def _backgrounds_and_lights(rng: np.random.Generator, n: int, hw: tuple[int, int], pool, gen):
+    """(n, H, W, 3) backgrounds from ``pool``, then the lights, from one random stream."""
+    bgs = np.stack([sample_background(*hw, rng, pool)[0] for _ in range(n)])
     return bgs, _sample_lights(rng, n, gen)
 
 
