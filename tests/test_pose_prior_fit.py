@@ -134,7 +134,15 @@ def test_sklearn_em_without_scikit_learn_names_it(tmp_path):
 def test_a_file_without_the_mocap_arrays_is_named(tmp_path):
     bad = tmp_path / "other.npz"
     np.savez(bad, pose=np.zeros((3, 24, 3), np.float32))
-    with pytest.raises(PoseFileError, match=r"other\.npz.*no subject"):
+    with pytest.raises(PoseFileError, match=r"other\.npz.*missing keys \['subject', 'trial'\]"):
+        read_converted_poses(bad)
+    z = dict(np.load(_poses_file(tmp_path / "poses.npz")))
+    np.savez(bad, **{k: v for k, v in z.items() if k != "model_id"})  # poses, no settings
+    with pytest.raises(PoseFileError, match=r"other\.npz.*no model_id"):
+        read_converted_poses(bad)
+    z["pose"][4, 2, 1] = np.nan  # the pose file's own checks apply
+    np.savez(bad, **z)
+    with pytest.raises(PoseFileError, match=r"other\.npz: 1 poses are not finite"):
         read_converted_poses(bad)
 
 

@@ -23,8 +23,7 @@ import os
 
 import numpy as np
 
-from jaxrefine.data.poses import VALIDATION_SUBJECTS, PoseFileError
-from jaxrefine.files import read_npz
+from jaxrefine.data.poses import VALIDATION_SUBJECTS, PoseFileError, read_pose_file
 
 DESCRIPTION = (
     "jaxrefine GMM body-pose prior (SMPLify format: means (M,69), covars (M,69,69), weights "
@@ -142,8 +141,10 @@ def score(prior, X: np.ndarray) -> dict:
 
 
 def read_converted_poses(path: str | os.PathLike) -> dict:
-    """The arrays of a ``jaxrefine mocap`` output that the fit and its record use."""
-    z = read_npz(path, PoseFileError, "jaxrefine mocap output")
+    """The arrays of a ``jaxrefine mocap`` output that the fit and its record use: the poses
+    as :func:`~jaxrefine.data.poses.read_pose_file` checks them, and the conversion's
+    settings."""
+    z = read_pose_file(path)
     keys = ("pose", "subject", "trial", "model_id", "skipped", "fps", "duplicate_threshold_deg")
     missing = [key for key in keys if key not in z]
     if missing:

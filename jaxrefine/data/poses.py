@@ -60,6 +60,30 @@ def _fail(path, what: str) -> PoseFileError:
     return PoseFileError(f"{path}: {what} (expected a `jaxrefine mocap` pose file)")
 
 
+def read_pose_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every array of a ``jaxrefine mocap`` pose file, once ``pose`` (N, 24, 3) float,
+    ``subject`` and ``trial`` (N,) str are checked (:func:`load_poses`' errors)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"pose file not found: {path} (make it with `jaxrefine mocap`)")
+    z = read_npz(path, PoseFileError, "pose file (expected one made by `jaxrefine mocap`)")
+    missing = [k for k in ("pose", "subject", "trial") if k not in z]
+    if missing:
+        raise _fail(path, f"missing keys {missing} (found {sorted(z)})")
+    pose, subject, trial = z["pose"], z["subject"], z["trial"]
+    if pose.ndim != 3 or pose.shape[1:] != (24, 3) or not np.issubdtype(pose.dtype, np.floating):
+        raise _fail(path, f"'pose' must be float (N, 24, 3), got {pose.dtype} {pose.shape}")
+    n = len(pose)
+    for name, a in (("subject", subject), ("trial", trial)):
+        if a.shape != (n,) or a.dtype.kind != "U":
+            raise _fail(path, f"'{name}' must be a str array ({n},), got {a.dtype} {a.shape}")
+    bad = ~(np.abs(pose) <= MAX_ANGLE).all(axis=(1, 2))  # NaN compares False
+    if bad.any():
+        raise _fail(path, f"{int(bad.sum())} poses are not finite or beyond {MAX_ANGLE} rad "
+                    f"(first: frame {np.argmax(bad)})")  # fmt: skip
+    return z
+
+
 def load_poses(
     path: str | os.PathLike,
     *,
@@ -81,25 +105,9 @@ def load_poses(
       PoseFileError (a ValueError): not an npz, a missing key, wrong shapes or dtypes,
         non-finite poses, or no frame left after the subject filter (each names the file).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"pose file not found: {path} (make it with `jaxrefine mocap`)")
-    z = read_npz(path, PoseFileError, "pose file (expected one made by `jaxrefine mocap`)")
-    missing = [k for k in ("pose", "subject", "trial") if k not in z]
-    if missing:
-        raise _fail(path, f"missing keys {missing} (found {sorted(z)})")
-    pose, subject, trial = z["pose"], z["subject"], z["trial"]
-    if pose.ndim != 3 or pose.shape[1:] != (24, 3) or not np.issubdtype(pose.dtype, np.floating):
-        raise _fail(path, f"'pose' must be float (N, 24, 3), got {pose.dtype} {pose.shape}")
-    n = len(pose)
-    for name, a in (("subject", subject), ("trial", trial)):
-        if a.shape != (n,) or a.dtype.kind != "U":
-            raise _fail(path, f"'{name}' must be a str array ({n},), got {a.dtype} {a.shape}")
-    bad = ~(np.abs(pose) <= MAX_ANGLE).all(axis=(1, 2))  # NaN compares False
-    if bad.any():
-        raise _fail(path, f"{int(bad.sum())} poses are not finite or beyond {MAX_ANGLE} rad "
-                    f"(first: frame {np.argmax(bad)})")  # fmt: skip
-    out = PoseSet(pose.astype(np.float32), subject, trial)
+    z = read_pose_file(path)
+    n, subject = len(z["pose"]), z["subject"]
+    out = PoseSet(z["pose"].astype(np.float32), subject, z["trial"])
     keep = np.ones(n, bool)
     if subjects is not None:
         keep &= np.isin(subject, list(subjects))
