@@ -1,7 +1,8 @@
 """A refine run's saved chunks (``OUT/parts/part_<k>.npz``) and what makes one reusable.
 
 Each part holds its chunk's results plus what produced them: ``settings`` (a JSON string: the
-refinement options, the body model, the network's config name and a hash of its weights) and
+refinement options, the body model, the network's config name and a hash of its weights, a
+hash of the GMM pose prior's arrays) and
 ``inputs`` (a SHA-256 over the chunk's estimates, intrinsics, track ids, image names,
 keypoints and masks; image pixels are not hashed, their names are). ``--resume`` reuses a part
 only when both match the run's: a part made with other settings or inputs is refused by
@@ -20,8 +21,9 @@ import jax
 import numpy as np
 
 from jaxrefine.inputs import InputError
+from jaxrefine.refine import pose_prior
 
-PART_FORMAT = "jaxrefine-refine-part-v2"
+PART_FORMAT = "jaxrefine-refine-part-v3"  # v3: the pose prior's file and hash
 
 
 def part_path(out: Path, k: int) -> Path:
@@ -30,17 +32,24 @@ def part_path(out: Path, k: int) -> Path:
 
 def run_settings(model, network, options) -> str:
     """JSON of what, besides the inputs, decides a chunk's results."""
-    weights = hashlib.sha256()
-    for leaf in jax.tree.leaves(network[1]):
-        weights.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
+    prior = pose_prior(options)
     return json.dumps(
         {
             "options": {k: str(v) for k, v in dataclasses.asdict(options).items()},
             "model": [model.model_id, model.gender, int(model.num_betas)],
-            "network": [network[0].name, weights.hexdigest()[:16]],
+            "network": [network[0].name, _digest(network[1])],
+            "pose_prior": None if prior is None else _digest(prior),
         },
         sort_keys=True,
     )
+
+
+def _digest(tree) -> str:
+    """A short SHA-256 of a pytree's arrays (network weights, a pose prior)."""
+    h = hashlib.sha256()
+    for leaf in jax.tree.leaves(tree):
+        h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
+    return h.hexdigest()[:16]
 
 
 def chunk_inputs(est, names, keypoints, masks, idx: np.ndarray) -> str:
@@ -88,6 +97,8 @@ def load_part(path: Path, idx: np.ndarray, settings: str, inputs: str) -> dict |
 
 
 def _differences(old: dict, new: dict) -> list[str]:
-    """Names of the settings that differ (``options.<field>``, ``model``, ``network``)."""
+    """Names of the settings that differ (``options.<field>``, ``model``, ``network``,
+    ``pose_prior``)."""
     opts = [f"options.{k}" for k, v in new["options"].items() if old["options"].get(k) != v]
-    return opts + [group for group in ("model", "network") if old.get(group) != new[group]]
+    groups = ("model", "network", "pose_prior")
+    return opts + [group for group in groups if old.get(group) != new[group]]

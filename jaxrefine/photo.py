@@ -40,7 +40,7 @@ from jaxrefine.camera import Camera
 from jaxrefine.inputs import Estimates
 from jaxrefine.inputs.estimates import concat_estimates
 from jaxrefine.keypoints import canonical_set_name, joint_names, mediapipe33_keypoints
-from jaxrefine.refine import RefineOptions, pose_batch, refine
+from jaxrefine.refine import RefineOptions, initial_prior, pose_batch, refine
 
 # Photos' default weight of the landmark term beside the dense term (RefineOptions'
 # keypoint_weight). Session 27's rule, written before the runs
@@ -111,6 +111,7 @@ def estimates_from_photo(
     max_people: int | None = None,
     name: str | None = None,
     intrinsics=None,
+    gmm=None,
 ) -> PhotoEstimates:
     """Detect the people of a photo and fit an initial body to each (steps 1-2 above).
 
@@ -128,6 +129,8 @@ def estimates_from_photo(
         :data:`~jaxrefine.detect.blazepose.MAX_PEOPLE`; see ``detect_people``).
       name: the photo's name in errors and warnings (default: its path, or "image").
       intrinsics: the photo's (fx, fy, cx, cy) pixels, or None: the focal approximation.
+      gmm: the initial fits' pose prior (default: the shipped one,
+        :func:`jaxrefine.objective.load_gmm_prior`).
 
     Raises:
       NoPersonError, ImageReadError, ModelsUnavailableError (see ``detect_people``).
@@ -141,7 +144,7 @@ def estimates_from_photo(
     name = name or (None if isinstance(image, np.ndarray) else str(image))
     people = detect_people(img, boxes, tiles=tiles, runner=runner, name=name,
                            **_detector_limits(min_score, max_people))  # fmt: skip
-    gmm = load_gmm_prior()
+    gmm = load_gmm_prior() if gmm is None else gmm
     cfg = InitConfig() if init_config is None else init_config
     fits = [initialize(model, p.landmarks2d, (h, w), p.world, gmm=gmm, config=cfg,
                        intrinsics=intrinsics) for p in people]  # fmt: skip
@@ -198,7 +201,8 @@ def refine_photo(
       network: ``(config, params)`` of the displacement network.
       boxes: optional (N, 4) person boxes. use_landmarks: add the landmarks (or the given
         keypoints) as a keypoint term. options: refinement options (default:
-        :func:`photo_options`; with ``keypoints`` the mask gate off: there are no masks).
+        :func:`photo_options`; with ``keypoints`` the mask gate off: there are no masks; its
+        ``gmm_path`` is the initial fits' prior too).
         tiles / runner: see :func:`estimates_from_photo`.
       keypoints: optional (P, K, 3) x, y (pixels), confidence of ``keypoint_set`` ("body25"
         or "coco17"): the people to refine, initialized from them
@@ -224,7 +228,7 @@ def refine_photo(
     if keypoints is None:
         options = photo_options(network[0]) if options is None else options
         pe = estimates_from_photo(model, img, boxes=boxes, tiles=tiles, runner=runner,
-                                  intrinsics=intrinsics)  # fmt: skip
+                                  intrinsics=intrinsics, gmm=initial_prior(options))  # fmt: skip
         kp = mediapipe33_keypoints(pe.landmarks) if use_landmarks else None
         opts = landmark_options(options) if use_landmarks else options
         extra = {"landmarks": pe.landmarks, "masks": pe.masks}
@@ -264,7 +268,8 @@ def _keypoint_people(model, img, network, keypoints, kp_set, intrinsics, boxes, 
         raise ValueError("the silhouette term and the mask gate need BlazePose's masks")
     people = np.asarray(keypoints, np.float32)
     est, kept = estimates_from_keypoints(model, people, kp_set, img.shape[:2],
-                                         intrinsics=intrinsics)  # fmt: skip
+                                         intrinsics=intrinsics,
+                                         gmm=initial_prior(options))  # fmt: skip
     if not len(kept):
         raise ValueError("no person with at least 4 usable keypoints")
     pe = PhotoEstimates(est, Camera.from_intrinsics(est.intrinsics), None, None)
@@ -286,6 +291,7 @@ def read_photo_inputs(
     min_score=None,
     max_people=None,
     intrinsics=None,
+    gmm=None,
 ):
     """``jaxrefine refine`` without ``--estimates``: the people of each image as estimates.
 
@@ -299,6 +305,7 @@ def read_photo_inputs(
     ``min_score`` / ``max_people``: the detector's limits (:func:`estimates_from_photo`).
     ``intrinsics``: (fx, fy, cx, cy) or a JSON file
     (:func:`~jaxrefine.inputs.read_intrinsics`) for every image, else the focal approximation.
+    ``gmm``: the initial fits' pose prior (None: the shipped one).
 
     Returns ``(images, estimates, frame_of, keypoints (N, 25, 3) or None, "body25" or None,
     landmarks (N, 33, 3), masks)`` (the first five as
@@ -331,7 +338,7 @@ def read_photo_inputs(
             pe = estimates_from_photo(model, img, boxes=boxes, tiles=tiles, runner=runner,
                                       frame=i, source=str(images.source), min_score=min_score,
                                       max_people=max_people, name=name,
-                                      intrinsics=intr)  # fmt: skip
+                                      intrinsics=intr, gmm=gmm)  # fmt: skip
         except NoPersonError as e:  # an empty frame still counts for the tracker's gaps
             nobody.append(e)
             points.append(np.zeros((0, 33, 3), np.float32))
@@ -464,6 +471,7 @@ def read_keypoint_photo_inputs(
     progress=False,
     min_person_score=None,
     keypoint_images=None,
+    gmm=None,
 ):
     """``jaxrefine refine PHOTOS --keypoints FILE`` without ``--estimates``: the people of the
     keypoint file as estimates (see the module docstring; no BlazePose).
@@ -477,7 +485,8 @@ def read_keypoint_photo_inputs(
     below the score, people with fewer than 4 usable keypoints and images without a frame are
     left out with a warning naming them (:func:`keypoint_frame_people` per image). Track ids
     as :func:`read_photo_inputs` gives them (linked by keypoint boxes in a video).
-    ``keypoint_images``: a COCO file naming the image ids of a COCO results list.
+    ``keypoint_images``: a COCO file naming the image ids of a COCO results list. ``gmm``: the
+    initial fits' pose prior (None: the shipped one).
 
     Returns ``(images, estimates, frame_of, keypoints (N, K, 3) or None, set name or None,
     None, None)``: :func:`read_photo_inputs`' tuple without landmarks and masks.
@@ -496,7 +505,7 @@ def read_keypoint_photo_inputs(
     intr = None if intrinsics is None else read_intrinsics(intrinsics)
     kp = read_keypoints(keypoints_path, keypoint_images)
     keys = kp.frames_of(images.names, images.source)
-    gmm = load_gmm_prior()
+    gmm = load_gmm_prior() if gmm is None else gmm
     parts, points, skipped = [], [], []
     bar = tqdm(range(len(images)), unit="image", desc="initialize from keypoints",
                disable=not progress or len(images) < 2)  # fmt: skip

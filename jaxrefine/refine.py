@@ -46,6 +46,7 @@ from jaxrefine.objective import (
     REFERENCE_PERSON_SIZE,
     FitData,
     compact_dense,
+    load_gmm_prior,
     person_size_px,
 )
 from jaxrefine.render import rasterize_batch
@@ -287,6 +288,10 @@ class RefineOptions:
         video frames and refits them together with a penalty on the joints' accelerations
         (:mod:`jaxrefine.temporal`); 0 (default) fits every frame on its own.
       use_gmm: the GMM pose prior.
+      gmm_path: the GMM's file: None (default) the shipped CMU-fitted prior, else SMPLify's
+        ``gmm_08.pkl`` or an ``.npz`` of ``means``, ``covars``, ``weights``
+        (:func:`jaxrefine.priors.load_gmm`); the prior of the fit and, for photos, of their
+        initial fits (needs ``use_gmm``).
       batch_size: frames per compiled batch (the last batch is padded to it).
       backend: rasterizer backend. texture_size: side of estimated UV textures.
       keypoint_set: the set of the given 2D keypoints ("body25" or "coco17").
@@ -307,6 +312,7 @@ class RefineOptions:
     share_betas: bool = False
     temporal_weight: float = 0.0
     use_gmm: bool = True
+    gmm_path: str | None = None
     batch_size: int = 16
     backend: str = "auto"
     texture_size: int = 256
@@ -326,6 +332,25 @@ class RefineOptions:
                if getattr(self, k) is not None and getattr(self, k) < low]  # fmt: skip
         if bad:
             raise ValueError(f"refine options: {', '.join(bad)}; the least allowed: {least}")
+        if self.gmm_path is not None and not self.use_gmm:
+            raise ValueError(f"refine options: gmm_path={self.gmm_path} names a pose prior, "
+                             "but use_gmm=False turns the prior off: give one of them")  # fmt: skip
+
+
+def pose_prior(options: RefineOptions):
+    """The fit's :class:`~jaxrefine.priors.GMMPrior`: ``options.gmm_path``'s (None: the
+    shipped one), or None without ``use_gmm``.
+
+    Raises:
+      FileNotFoundError, PriorFileError: see :func:`jaxrefine.priors.load_gmm`.
+    """
+    return load_gmm_prior(options.gmm_path) if options.use_gmm else None
+
+
+def initial_prior(options: RefineOptions | None):
+    """The pose prior of photos' initial fits (:mod:`jaxrefine.photo`): ``options.gmm_path``'s,
+    else the shipped one (the initial fits use a prior even when ``use_gmm`` is off)."""
+    return load_gmm_prior(None if options is None else options.gmm_path)
 
 
 def check_network(network, options: RefineOptions, source: str = "network") -> None:
@@ -617,15 +642,13 @@ def refine(
     Returns:
       :class:`RefineResult`.
     """
-    from jaxrefine.objective import load_gmm_prior
-
     n = len(images)
     params = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
     _check_counts(n, params, cameras, subjects, keypoints)
     preset = _preset(options)
     sil = _silhouettes(n, masks, options)
     check_network(network, options)
-    gmm = load_gmm_prior() if options.use_gmm else None
+    gmm = pose_prior(options)
     subjects = np.arange(n) if subjects is None else np.asarray(subjects)
     v0 = pose_batch(model, _pose(params), params["betas"], params["transl"]).vertices
     colours, cindex = subject_colours(

@@ -129,6 +129,10 @@ def _fit_flags(g) -> None:
       help="photos: drop dense targets lying farther outside the person's BlazePose mask "
            "than this fraction of the mask's size (0 = off; default: 0.03 for photos, "
            "off with --estimates, which bring no masks)")  # fmt: skip
+    a("--gmm", default=None, metavar="PATH",
+      help="the GMM pose prior: SMPLify's gmm_08.pkl, or an .npz of means, covars, weights "
+           "(default: the shipped prior, fitted on CMU mocap); the fit's prior and, for photos, "
+           "the initial fits'")  # fmt: skip
     a("--temporal-weight", type=float, default=0.0,
       help="video: refit each track's frames together with this weight on joint "
            "accelerations (0 = off; 1e5 was best in `jaxrefine eval-video`); tracks longer "
@@ -185,7 +189,7 @@ def _run(args) -> dict:
         optimizer=args.optimizer, keypoint_weight=args.keypoint_weight,
         rerun_every=args.rerun_every, share_betas=args.share_betas, batch_size=args.batch,
         backend=args.backend, temporal_weight=args.temporal_weight,
-        silhouette_weight=args.silhouette_weight,
+        silhouette_weight=args.silhouette_weight, gmm_path=args.gmm,
     )  # fmt: skip
     options = photo_defaults(options, args.mask_gate, args.confidence, args.estimates, cfg,
                               args.keypoints)  # fmt: skip
@@ -241,9 +245,11 @@ def print_plan(result: dict) -> None:
                 None: "the run needs --resume or --overwrite"}[p["earlier_run_then"]]  # fmt: skip
         print(f"  the output folder holds an earlier run's {', '.join(p['earlier_run'])}: "
               f"{then}")  # fmt: skip
-    opts = st["options"]
+    opts = st["options"]  # as report.json records them: strings
+    prior = opts["gmm_path"] if opts["gmm_path"] != "None" else "the shipped GMM"
     print(f"  optimizer {opts['optimizer']}, network {st['network']}, render backend "
-          f"{st['render_backend']}, body model {st['model_id']}")  # fmt: skip
+          f"{st['render_backend']}, body model {st['model_id']}, pose prior "
+          f"{prior if opts['use_gmm'] == 'True' else 'off'}")  # fmt: skip
     print("  would write:\n" + "\n".join(f"    {f}" for f in p["would_write"]))
 
 

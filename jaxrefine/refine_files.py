@@ -44,7 +44,7 @@ from jaxrefine.files import atomic_savez
 from jaxrefine.inputs import Estimates, ImageSequence, InputError
 from jaxrefine.inputs.estimates import TRACKS_FROM
 from jaxrefine.parts import PART_FORMAT, chunk_inputs, load_part, part_path, run_settings
-from jaxrefine.refine import pose_batch, refine
+from jaxrefine.refine import initial_prior, pose_batch, refine
 from jaxrefine.refine_outputs import (
     Outputs,
     check_output,
@@ -528,12 +528,13 @@ def refine_files(
         raise InputError("--keypoint-images names the image ids of a COCO results --keypoints "
                          "file: give the file")  # fmt: skip
     _check_person_limits(estimates_path, keypoints_path, boxes, min_person_score, max_people)
+    prior = initial_prior(options)  # read now: a bad --gmm file fails before any work
     earlier = check_output(out, resume, overwrite, dry_run)
     images, est, frame_of, kp, kp_set, masks = _read_people(
         images_src, estimates_path, model, keypoints_path=keypoints_path, intrinsics=intrinsics,
         boxes=boxes, tiles=tiles, use_landmarks=use_landmarks, video=video, progress=progress,
         min_person_score=min_person_score, max_people=max_people,
-        keypoint_images=keypoint_images, exif=exif, frames=frames,
+        keypoint_images=keypoint_images, exif=exif, frames=frames, gmm=prior,
     )  # fmt: skip
     if options is None:  # the defaults; photos with theirs (as on the command line)
         options = photo_defaults(RefineOptions(), None, None, estimates_path, network[0],
@@ -655,9 +656,10 @@ def _write_results(
 
 def _read_people(images_src, estimates_path, model, *, keypoints_path, intrinsics, boxes, tiles,
                  use_landmarks, video, progress, min_person_score, max_people,
-                 keypoint_images, exif, frames=None):  # fmt: skip
+                 keypoint_images, exif, frames=None, gmm=None):  # fmt: skip
     """The run's people from wherever they come (:func:`refine_files`' three sources):
-    ``(images, estimates, frame_of, keypoints or None, keypoint set or None, masks or None)``."""
+    ``(images, estimates, frame_of, keypoints or None, keypoint set or None, masks or None)``;
+    ``gmm``: the pose prior of photos' initial fits (None: the shipped one)."""
     from jaxrefine.inputs import read_images
     from jaxrefine.inputs.images import parse_frames
 
@@ -676,7 +678,7 @@ def _read_people(images_src, estimates_path, model, *, keypoints_path, intrinsic
         images, est, frame_of, kp, kp_set, _, masks = read_keypoint_photo_inputs(
             images_src, model, keypoints_path, intrinsics=intrinsics,
             use_landmarks=use_landmarks, video=video, progress=progress,
-            min_person_score=min_person_score, keypoint_images=keypoint_images,
+            min_person_score=min_person_score, keypoint_images=keypoint_images, gmm=gmm,
         )  # fmt: skip
         return images, est, frame_of, kp, kp_set, masks
     from jaxrefine.photo import PHOTO_TILES, read_photo_inputs
@@ -684,7 +686,7 @@ def _read_people(images_src, estimates_path, model, *, keypoints_path, intrinsic
     images, est, frame_of, kp, kp_set, _, masks = read_photo_inputs(
         images_src, model, boxes=boxes, tiles=PHOTO_TILES if tiles is None else tiles,
         use_landmarks=use_landmarks, video=video, progress=progress,
-        min_score=min_person_score, max_people=max_people, intrinsics=intrinsics,
+        min_score=min_person_score, max_people=max_people, intrinsics=intrinsics, gmm=gmm,
     )  # fmt: skip
     return images, est, frame_of, kp, kp_set, masks
 

@@ -30,6 +30,32 @@ def smpl_size_arrays():
     return make_smpl_size_arrays()
 
 
+# the other pose prior's means: the shipped ones turned by this much on every axis (radians),
+# far enough that the two priors' energies of any pose differ clearly
+OTHER_PRIOR_SHIFT = 0.3
+
+
+@pytest.fixture(scope="session")
+def other_prior_file(tmp_path_factory) -> Path:
+    """A GMM pose prior other than the shipped one, as SMPLify's ``gmm_08.pkl`` holds it (a
+    pickled dict of float64 means, covars, weights): the shipped prior with its means turned
+    by :data:`OTHER_PRIOR_SHIFT`."""
+    import pickle
+
+    import numpy as np
+
+    from jaxrefine.priors import load_gmm
+
+    shipped = load_gmm()
+    arrays = {k: np.asarray(getattr(shipped, k), np.float64)
+              for k in ("means", "covars", "weights")}  # fmt: skip
+    arrays["means"] = arrays["means"] + OTHER_PRIOR_SHIFT
+    arrays["weights"] = arrays["weights"] / arrays["weights"].sum()  # float32 -> float64 sum
+    path = tmp_path_factory.mktemp("prior") / "gmm_08.pkl"
+    path.write_bytes(pickle.dumps(arrays, protocol=2))
+    return path
+
+
 @pytest.fixture(scope="session")
 def mocap_dir():
     if not MOCAP_DIR.is_dir():

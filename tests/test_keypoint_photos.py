@@ -244,6 +244,53 @@ def test_keypoint_photos_use_the_photo_defaults_without_masks(photos, tmp_path, 
     assert seen["kp"].shape == (1, 25, 3) and seen["est"].fmt == "keypoints"
 
 
+def test_the_initial_fits_use_the_prior_gmm_names(
+    model, photos, tmp_path, monkeypatch, other_prior_file
+):
+    """``--gmm``: the keypoint file's people are initialized with that prior (each start is
+    more likely under the prior it was fitted with) and the fit's options name it; in Python
+    ``refine_photo`` initializes with ``options.gmm_path``'s prior too."""
+    from jaxrefine import photo
+    from jaxrefine.priors import load_gmm
+
+    root, b, _ = photos
+    _no_detector(monkeypatch)
+    seen = []
+
+    def spy(model, net, images, est, frame_of, kp, options, out, **kw):
+        seen.append((options, est))
+        raise SystemExit(0)  # stop before the fit: the starts are what this test reads
+
+    monkeypatch.setattr("jaxrefine.refine_files.run_chunks", spy)
+    args = ["refine", str(root / "imgs" / "frame0.png"), "--keypoints",
+            str(root / "kp" / "frame0_keypoints.json"), "--out", str(tmp_path / "o"),
+            "--checkpoint", str(root / "tiny.npz")]  # fmt: skip
+    for more in ([], ["--gmm", str(other_prior_file)]):
+        with pytest.raises(SystemExit):
+            cli_main(args + more)
+    (plain_options, plain), (options, theirs) = seen
+    assert plain_options.gmm_path is None and options.gmm_path == str(other_prior_file)
+    other, shipped = load_gmm(other_prior_file), load_gmm()
+
+    def energy(prior, est):
+        return float(prior.energy(jnp.asarray(est.body_pose, jnp.float32).reshape(-1)))
+
+    assert energy(other, theirs) < energy(other, plain)
+    assert energy(shipped, plain) < energy(shipped, theirs)
+    priors = []
+
+    def stop(*a, gmm=None, **kw):
+        priors.append(gmm)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(photo, "estimates_from_keypoints", stop)
+    people = np.concatenate([b.keypoints[0], b.visible[0][:, None]], 1)[None]
+    with pytest.raises(SystemExit):
+        theirs_options = dataclasses.replace(FAST, gmm_path=str(other_prior_file))
+        photo.refine_photo(model, b.image[0], None, keypoints=people, options=theirs_options)
+    np.testing.assert_array_equal(priors[0].means, other.means)
+
+
 def test_keypoint_photo_options(photos):
     from jaxrefine.photo import LANDMARK_WEIGHT
     from jaxrefine.refine_files import keypoint_options, photo_defaults

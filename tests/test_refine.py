@@ -37,6 +37,9 @@ SMOOTH_TOL = 1e-4
 # confidence weights are a median of per-vertex scales over each scale, in float32: equal
 # scales give 1 up to a rounding of the interpolated exp (0.99999988 seen on a Zen 5)
 WEIGHT_TOL = 1e-6
+# the pose-prior term of a fit recomputed outside it: the same float32 sums of 69-dim
+# whitened residuals, in another program (XLA may fuse and order them differently)
+PRIOR_TERM_RTOL = 1e-4
 
 
 @pytest.fixture(scope="module")
@@ -309,6 +312,27 @@ def test_the_body_stage_runs_the_optimizers_own_step_count(model, frames, net, m
     opts = dataclasses.replace(FAST, optimizer="lgd", body_steps=None, camera_steps=2)
     refine(model, list(frames.image), _init(frames), frames.cameras, net, options=opts)
     assert asked == [lgd_steps]  # one batch of 4, one round
+
+
+def test_the_fit_uses_the_pose_prior_file_the_options_name(model, frames, net, other_prior_file):
+    """``gmm_path`` (``--gmm``; here SMPLify's pickle format) is the body stage's prior: its
+    pose-prior term at each frame's result is that file's prior's, not the shipped one's."""
+    from jaxrefine.objective import get_preset
+    from jaxrefine.priors import load_gmm
+
+    res = refine(model, list(frames.image), _init(frames), frames.cameras, net,
+                 options=dataclasses.replace(FAST, gmm_path=str(other_prior_file)))  # fmt: skip
+    w = get_preset("dense").weights.pose_prior
+    poses = jnp.asarray(res.params["body_pose"]).reshape(4, -1)
+
+    def term(prior):  # what the objective sums: (w * residuals)^2
+        return np.asarray(jax.vmap(lambda b: jnp.sum((w * prior.residuals(b)) ** 2))(poses))
+
+    theirs, shipped = term(load_gmm(other_prior_file)), term(load_gmm())
+    np.testing.assert_allclose(res.terms["pose_prior"], theirs, rtol=PRIOR_TERM_RTOL)
+    assert np.all(np.abs(shipped - theirs) > 10 * PRIOR_TERM_RTOL * theirs), (shipped, theirs)
+    with pytest.raises(ValueError, match="gmm_path=p.pkl names a pose prior, but use_gmm=False"):
+        RefineOptions(gmm_path="p.pkl", use_gmm=False)
 
 
 def test_mismatched_counts_are_refused(model, frames, net):

@@ -45,7 +45,7 @@ def user_files(tmp_path_factory):
     return model, root, network.load_params(root / "tiny.npz")[:2]
 
 
-def test_refine_files_writes_every_output_and_resumes(user_files, monkeypatch):
+def test_refine_files_writes_every_output_and_resumes(user_files, monkeypatch, other_prior_file):
     model, root, net = user_files
     out = root / "out"
     rep = refine_files(root / "imgs", root / "est.npz", out, model=model, network=net,
@@ -83,6 +83,11 @@ def test_refine_files_writes_every_output_and_resumes(user_files, monkeypatch):
     other = dataclasses.replace(FAST, body_steps=4)
     with pytest.raises(InputError, match=r"part_00000.npz: made with other settings "
                        r"\(options.body_steps\)"):  # fmt: skip
+        refine_files(root / "imgs", root / "est.npz", out, model=model, network=net,
+                     options=other, chunk=2, resume=True, progress=False)  # fmt: skip
+    other = dataclasses.replace(FAST, gmm_path=str(other_prior_file))
+    with pytest.raises(InputError, match=r"part_00000.npz: made with other settings "
+                       r"\(options.gmm_path, pose_prior\)"):  # fmt: skip
         refine_files(root / "imgs", root / "est.npz", out, model=model, network=net,
                      options=other, chunk=2, resume=True, progress=False)  # fmt: skip
     moved = dict(np.load(root / "est.npz"))
@@ -227,6 +232,36 @@ def test_inconsistent_inputs_fail_before_work(user_files, tmp_path, capsys):
     code = cli_main(args)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "nope" in err[0]
+
+
+def test_a_pose_prior_file_is_read_before_work_and_named_in_the_plan(
+    user_files, tmp_path, monkeypatch, capsys, other_prior_file
+):
+    """``--gmm``: a missing or unreadable file fails before any input is read (exit 2, the
+    file named); a good one is named by the dry run and recorded in the settings."""
+    model, root, net = user_files
+
+    def boom(*a, **k):
+        raise AssertionError("inputs were read before the prior was checked")
+
+    monkeypatch.setattr("jaxrefine.refine_files._read_people", boom)
+    args = ["refine", str(root / "imgs"), "--estimates", str(root / "est.npz"), "--out",
+            str(tmp_path / "o"), "--checkpoint", str(root / "tiny.npz"), "--dry-run"]  # fmt: skip
+    (tmp_path / "bad.pkl").write_bytes(b"not a pickle")
+    for path, why in ((tmp_path / "none.pkl", "GMM file not found: "),
+                      (tmp_path / "bad.pkl", "malformed pickle stream")):  # fmt: skip
+        assert cli_main([*args, "--gmm", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert why in err and str(path) in err, err
+    monkeypatch.undo()
+    assert cli_main([*args, "--gmm", str(other_prior_file)]) == 0
+    assert f"pose prior {other_prior_file}\n" in capsys.readouterr().out
+    assert cli_main(args) == 0 and "pose prior the shipped GMM\n" in capsys.readouterr().out
+    got = refine_files(root / "imgs", root / "est.npz", tmp_path / "o", model=model, network=net,
+                       options=RefineOptions(gmm_path=str(other_prior_file)), progress=False,
+                       dry_run=True)  # fmt: skip
+    assert got["settings"]["options"]["gmm_path"] == str(other_prior_file)
+    assert not (tmp_path / "o").exists()
 
 
 def test_chunks_keep_tracks_whole_where_they_fit():
