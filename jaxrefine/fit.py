@@ -307,15 +307,46 @@ def _run_stage(
     def terms_of(x):
         return obj.terms(x, data) if record_terms else {}
 
+    carry0, static = _start(obj, optimizer, x0, data, terms_of)
+    body = _guarded_step(obj, optimizer, data, static, terms_of, record_terms, return_iterates)
+    c, (losses, term_hist, xs) = jax.lax.scan(body, carry0, None, length=num_steps)
+
+    init_loss, init_terms = carry0.loss, carry0.terms
+    chosen = c.best_x if select == "best" else c.x
+    keep, chosen_loss = _keep_chosen(obj, data, chosen, init_loss, select)
+    x_out = _select(keep, chosen, x0)
+    final_loss = jnp.where(keep, chosen_loss, init_loss)
+    # the terms where the losses were taken (XLA shares the model evaluation with those), not
+    # a third evaluation at x_out
+    start_terms = init_terms if record_terms else obj.terms(x0, data)
+    final_terms = _select(keep, obj.terms(chosen, data), start_terms)
+    status = jnp.where(
+        c.nonfinite,
+        STATUS_NONFINITE,
+        jnp.where(keep & (final_loss < init_loss), STATUS_OK, STATUS_NO_IMPROVEMENT),
+    ).astype(jnp.int32)
+    return FitResult(
+        params=x_out if frozen is None else eqx.combine(x_out, frozen),
+        loss_curve=jnp.concatenate([init_loss[None], losses]),
+        term_curves={k: jnp.concatenate([init_terms[k][None], term_hist[k]]) for k in init_terms},
+        terms=final_terms,
+        status=status,
+        init_loss=init_loss,
+        final_loss=final_loss,
+        num_rejected=c.num_rejected,
+        iterates=_stacked_iterates(x0, xs, frozen) if return_iterates else None,
+    )
+
+
+def _start(obj, optimizer: Optimizer, x0, data: Data, terms_of) -> tuple[_Carry, PyTree]:
+    """The scan's first carry (the start as the best so far when finite) and the static part
+    of the optimizer's state; refuses a loss that is not a scalar."""
     init_loss = obj.loss(x0, data)
     if jnp.ndim(init_loss) != 0:
         raise ValueError(f"objective.loss must return a scalar, got shape {jnp.shape(init_loss)}")
     init_terms = terms_of(x0)
     init_finite = jnp.isfinite(init_loss) & tree_all_finite(x0)
-    state0 = optimizer.init(x0, obj, data)
-    dyn0, static = eqx.partition(state0, eqx.is_array)
-    dyn_treedef = jax.tree_util.tree_structure(dyn0)
-
+    dyn0, static = eqx.partition(optimizer.init(x0, obj, data), eqx.is_array)
     carry0 = _Carry(
         x=x0,
         dyn=dyn0,
@@ -326,16 +357,24 @@ def _run_stage(
         nonfinite=~init_finite,
         num_rejected=jnp.asarray(0, jnp.int32),
     )
+    return carry0, static
+
+
+def _guarded_step(obj, optimizer, data, static, terms_of, record_terms, return_iterates):
+    """The scan's body: one optimizer step, accepted only when its loss and parameters are
+    finite (else the step is undone and the optimizer's state reset), the best iterate kept;
+    it emits ``(loss, terms, iterate or None)``. Refuses an optimizer whose ``step`` or
+    ``reset`` changes the structure of its state."""
 
     def body(c: _Carry, _):
         state = eqx.combine(c.dyn, static)
         x_new, state_new, loss_new = optimizer.step(c.x, state, obj, data)
         dyn_new, _ = eqx.partition(state_new, eqx.is_array)
-        loss_new = jnp.asarray(loss_new).astype(init_loss.dtype)
+        loss_new = jnp.asarray(loss_new).astype(c.loss.dtype)
         ok = jnp.isfinite(loss_new) & tree_all_finite(x_new)
         dyn_reset, _ = eqx.partition(optimizer.reset(c.x, state), eqx.is_array)
         for name, tree in (("step", dyn_new), ("reset", dyn_reset)):
-            if jax.tree_util.tree_structure(tree) != dyn_treedef:
+            if jax.tree_util.tree_structure(tree) != jax.tree_util.tree_structure(c.dyn):
                 raise ValueError(
                     f"{type(optimizer).__name__}.{name} changed the structure of its state"
                 )
@@ -355,36 +394,7 @@ def _run_stage(
         )
         return carry, (loss, terms, x if return_iterates else None)
 
-    c, (losses, term_hist, xs) = jax.lax.scan(body, carry0, None, length=num_steps)
-
-    chosen = c.best_x if select == "best" else c.x
-    keep, chosen_loss = _keep_chosen(obj, data, chosen, init_loss, select)
-    x_out = _select(keep, chosen, x0)
-    final_loss = jnp.where(keep, chosen_loss, init_loss)
-    # the terms where the losses were taken (XLA shares the model evaluation with those), not
-    # a third evaluation at x_out
-    start_terms = init_terms if record_terms else obj.terms(x0, data)
-    final_terms = _select(keep, obj.terms(chosen, data), start_terms)
-    status = jnp.where(
-        c.nonfinite,
-        STATUS_NONFINITE,
-        jnp.where(keep & (final_loss < init_loss), STATUS_OK, STATUS_NO_IMPROVEMENT),
-    ).astype(jnp.int32)
-
-    out_params = x_out if frozen is None else eqx.combine(x_out, frozen)
-    loss_curve = jnp.concatenate([init_loss[None], losses])
-    term_curves = {k: jnp.concatenate([init_terms[k][None], term_hist[k]]) for k in init_terms}
-    return FitResult(
-        params=out_params,
-        loss_curve=loss_curve,
-        term_curves=term_curves,
-        terms=final_terms,
-        status=status,
-        init_loss=init_loss,
-        final_loss=final_loss,
-        num_rejected=c.num_rejected,
-        iterates=_stacked_iterates(x0, xs, frozen) if return_iterates else None,
-    )
+    return body
 
 
 def _check_stage(objective, optimizer, num_steps: int, mask: tuple[bool, ...], select: str):
