@@ -11,7 +11,8 @@ initial estimates against each of these target sets:
 | ``dense_gt`` | dense | ground-truth per-vertex targets (the oracle's) |
 | ``dense_learned`` | dense | the network's targets (:func:`~.walkthrough.network_targets`) |
 
-Each fit is SMPLify with the ``dense`` preset and the GMM pose prior, run as two timed calls,
+Each fit is SMPLify with the ``dense`` preset and the GMM pose prior (the shipped one, or the
+one given), run as two timed calls,
 the camera stage and then the body stage from its result (so the wall-time axis of the body
 stage is measured, not guessed; each call is run twice, the first compiles). A method named
 ``"lgd"`` is learned gradient descent as :func:`jaxrefine.smplify.smplify` runs it by name: the
@@ -52,6 +53,7 @@ from jaxrefine.objective import (
     pose_from_params,
 )
 from jaxrefine.optimizers.registry import resolve_optimizer
+from jaxrefine.priors import GMMPrior
 from jaxrefine.refine import RefineOptions, pose_batch, timed, with_start
 from jaxrefine.report import format_table
 from jaxrefine.walkthrough import network_targets
@@ -226,8 +228,11 @@ def run_method(
     *,
     preset: str = "dense",
     chunk_size: int | None = None,
+    gmm: GMMPrior | None = None,
 ) -> dict:
-    """One method on one target set (see the module docstring for what is measured).
+    """One method on one target set (see the module docstring for what is measured);
+    ``gmm``: the pose prior of the fits and of the loss curves (None: the shipped one; e.g.
+    ``load_gmm_prior("gmm_08.pkl")`` for SMPLify's).
 
     Returns:
       {"metrics": {name: mean mm}, "per_frame": {name: (N,) mm}, "ms_camera", "ms_body",
@@ -242,7 +247,7 @@ def run_method(
 
     kind, data, p = TARGET_KIND[target], frames.data[target], get_preset(preset)
     data = compact_dense(data) if kind == "dense" else data
-    gmm = load_gmm_prior()
+    gmm = load_gmm_prior() if gmm is None else gmm
     # resolved once, outside the timings (a learned optimizer's checkpoint is read from disk)
     opt = resolve_optimizer(method.optimizer, p.learning_rate, kind)
     flags = frames.render_flags[target]
@@ -314,6 +319,7 @@ def compare(
     *,
     targets: tuple[str, ...] | None = None,
     preset: str = "dense",
+    gmm: GMMPrior | None = None,
     say=lambda *a: None,
 ) -> dict:
     """Every method on every target set of ``frames``.
@@ -321,6 +327,7 @@ def compare(
     Args:
       frames: from :func:`make_frames`. methods: the rows (:func:`default_methods`).
       targets: a subset of the frames' target sets (default: all that were made).
+      gmm: the pose prior (None: the shipped one; see :func:`run_method`).
       say: progress callback (e.g. ``print``).
 
     Returns:
@@ -346,7 +353,7 @@ def compare(
                 say(f"[compare] {t}: {m.label} SKIPPED ({why})")
                 continue
             t0 = time.perf_counter()
-            rows[m.label] = run_method(model, frames, t, m, preset=preset)
+            rows[m.label] = run_method(model, frames, t, m, preset=preset, gmm=gmm)
             say(f"[compare] {t}: {m.label} done in {time.perf_counter() - t0:.1f} s")
         out["targets"][t] = {"kind": TARGET_KIND[t], "rows": rows, "skipped": skipped}
     return out

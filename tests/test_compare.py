@@ -75,19 +75,28 @@ def test_compare_measures_every_row_and_shows_skipped_lgd(setup, no_lgd_weights)
     assert "dense_learned" in table  # the skipped target set is in the table too
 
 
-def test_loss_curve_is_the_body_objective_at_the_camera_stage_result(setup):
-    """The curve's start is the reference objective at the params the body stage began from."""
+@pytest.mark.parametrize("prior", ["shipped", "other"])
+def test_loss_curve_is_the_body_objective_at_the_camera_stage_result(setup, prior,
+                                                                     other_prior_file):  # fmt: skip
+    """The curve's start is the reference objective at the params the body stage began from,
+    with the pose prior given (the shipped one by default; here also SMPLify's format)."""
     from jaxrefine.objective import get_preset, load_gmm_prior, make_objectives
     from jaxrefine.smplify import smplify
 
     model, frames = setup
-    row = compare.run_method(model, frames, "sparse_gt", ADAM)
+    gmm = load_gmm_prior(None if prior == "shipped" else other_prior_file)
+    row = compare.run_method(model, frames, "sparse_gt", ADAM,
+                             gmm=None if prior == "shipped" else gmm)  # fmt: skip
     data = frames.data["sparse_gt"]
     cam = smplify(model, frames.init_params, data, preset="dense", optimizer="adam",
-                  gmm=load_gmm_prior(), camera_steps=2, body_steps=0)  # fmt: skip
-    _, body = make_objectives(model, get_preset("dense"), "keypoints", load_gmm_prior())
-    start = jax.vmap(body.loss)(cam.params, data)
-    np.testing.assert_allclose(row["loss_curve"][:, 0], np.asarray(start), rtol=LOSS_RTOL)
+                  gmm=gmm, camera_steps=2, body_steps=0)  # fmt: skip
+    _, body = make_objectives(model, get_preset("dense"), "keypoints", gmm)
+    start = np.asarray(jax.vmap(body.loss)(cam.params, data))
+    np.testing.assert_allclose(row["loss_curve"][:, 0], start, rtol=LOSS_RTOL)
+    if prior == "other":  # the shipped prior's objective there is another
+        _, shipped = make_objectives(model, get_preset("dense"), "keypoints", load_gmm_prior())
+        elsewhere = np.asarray(jax.vmap(shipped.loss)(cam.params, data))
+        assert np.all(np.abs(elsewhere - start) > 10 * LOSS_RTOL * start), (elsewhere, start)
 
 
 def test_default_methods_cover_every_optimizer_and_filter():
