@@ -185,8 +185,7 @@ def run_oracle(
         "sparse_gt": ("keypoints", with_start(sparse, init_params, init.vertices, p)),
         "dense_gt": ("dense", with_start(dense, init_params, init.vertices, p)),
     }
-    gt_j, gt_v = gt.joints, gt.vertices
-    per_sample = {"init": _metrics_rows(init.joints, init.vertices, gt_j, gt_v)}
+    per_sample = {"init": _metrics_rows(init.joints, init.vertices, gt.joints, gt.vertices)}
     timings = {"raster_ms_per_frame": info["raster_ms_per_frame"]}
     fit_ms = {"init": 0.0}
     for row, (kind, data) in datas.items():
@@ -195,17 +194,10 @@ def run_oracle(
                                 optimizer=optimizer, gmm=gmm, chunk_size=chunk_size,
                                 render_flags=flags)  # fmt: skip
         say(f"[oracle] {row}: compiling and fitting ({optimizer})")
-        res, fit_s, compile_s = _timed(run, reps)
-        steps = [_stage_steps(res.camera_stage), _stage_steps(res.body_stage)]
-        timings[f"{row}_steps"] = steps  # camera + body steps (a learned body stage: its own)
-        out = _pose_batch(
-            model, pose_from_params(res.params), res.params["betas"], res.params["transl"]
-        )
-        per_sample[row] = _metrics_rows(out.joints, out.vertices, gt_j, gt_v)
+        per_sample[row], fit_s, row_timings = _fit_row(model, run, reps, gt, row)
         fit_ms[row] = fit_s * 1e3 / n
-        timings[f"{row}_compile_s"] = compile_s
-        counts = np.bincount(np.asarray(res.status), minlength=len(STATUS_NAMES))
-        timings[f"{row}_status_counts"] = counts.tolist()
+        timings.update(row_timings)
+        steps = row_timings[f"{row}_steps"]
         say(f"[oracle] {row}: {steps[0]} + {steps[1]} steps, {fit_s:.2f} s for {n} frames")
     rows = {r: {**{k: float(np.mean(v)) for k, v in ms.items()}, "ms_per_frame": fit_ms[r]}
             for r, ms in per_sample.items()}  # fmt: skip
@@ -228,6 +220,23 @@ def run_oracle(
     }
 
 
+def _fit_row(model, run, reps: int, gt, row: str) -> tuple[dict, float, dict]:
+    """One row's fit (``run``: the SMPLify call), compiled once and timed ``reps`` times:
+    ``(per-frame metrics against the ground truth ``gt``, seconds, the row's timing entries:
+    steps of each stage, compile seconds, status counts)``."""
+    res, fit_s, compile_s = _timed(run, reps)
+    out = _pose_batch(model, pose_from_params(res.params), res.params["betas"],
+                      res.params["transl"])  # fmt: skip
+    counts = np.bincount(np.asarray(res.status), minlength=len(STATUS_NAMES))
+    timings = {
+        # camera + body steps (a learned body stage: its own)
+        f"{row}_steps": [_stage_steps(res.camera_stage), _stage_steps(res.body_stage)],
+        f"{row}_compile_s": compile_s,
+        f"{row}_status_counts": counts.tolist(),
+    }
+    return _metrics_rows(out.joints, out.vertices, gt.joints, gt.vertices), fit_s, timings
+
+
 def format_table(result: dict) -> str:
     headers = ["row", *METRICS, "ms_per_frame"]
     rows = [
@@ -239,7 +248,7 @@ def format_table(result: dict) -> str:
     return print_table(headers, rows)
 
 
-def main(argv: list[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="jaxrefine oracle", description=__doc__.split("\n\n")[0])
     ap.add_argument("--poses", required=True, help="POSES.npz from `jaxrefine mocap`")
     ap.add_argument("--n", type=int, default=64)
@@ -261,6 +270,11 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="instead: dense fits on scaled / noisy ground-truth fields (EPE -> PVE table)",
     )
+    return ap
+
+
+def main(argv: list[str]) -> int:
+    ap = parser()
     args = ap.parse_args(argv)
     if args.n < 1:
         ap.error("--n must be >= 1")
