@@ -254,6 +254,7 @@ def test_the_initial_fits_use_the_prior_gmm_names(
     from jaxrefine.priors import load_gmm
 
     root, b, _ = photos
+    read_photo_inputs = photo.read_photo_inputs  # BlazePose's path, for the end
     _no_detector(monkeypatch)
     seen = []
 
@@ -288,7 +289,19 @@ def test_the_initial_fits_use_the_prior_gmm_names(
     with pytest.raises(SystemExit):
         theirs_options = dataclasses.replace(FAST, gmm_path=str(other_prior_file))
         photo.refine_photo(model, b.image[0], None, keypoints=people, options=theirs_options)
-    np.testing.assert_array_equal(priors[0].means, other.means)
+    # BlazePose's people (a stand-in detector: its people are not what this reads)
+    monkeypatch.setattr(photo, "read_photo_inputs", read_photo_inputs)
+    monkeypatch.setattr("jaxrefine.detect.BlazePose", lambda: None)
+    monkeypatch.setattr(photo, "estimates_from_photo", stop)
+    args = ["refine", str(root / "imgs" / "frame0.png"), "--out", str(tmp_path / "o"),
+            "--checkpoint", str(root / "tiny.npz"), "--gmm", str(other_prior_file)]  # fmt: skip
+    with pytest.raises(SystemExit):
+        cli_main(args)
+    with pytest.raises(SystemExit):
+        photo.refine_photo(model, b.image[0], None, options=theirs_options)
+    assert len(priors) == 3
+    for prior in priors:
+        np.testing.assert_array_equal(prior.means, other.means)
 
 
 def test_keypoint_photo_options(photos):
