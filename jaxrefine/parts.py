@@ -2,9 +2,9 @@
 
 Each part holds its chunk's results plus what produced them: ``settings`` (a JSON string: the
 refinement options, the body model, the network's config name and a hash of its weights, a
-hash of the GMM pose prior's arrays) and
-``inputs`` (a SHA-256 over the chunk's estimates, intrinsics, track ids, image names,
-keypoints and masks; image pixels are not hashed, their names are). ``--resume`` reuses a part
+hash of the GMM pose prior's arrays) and ``inputs`` (a SHA-256 over the chunk's estimates,
+intrinsics, track ids, image names, keypoints and masks; image pixels are not hashed, their
+names are). ``--resume`` reuses a part
 only when both match the run's: a part made with other settings or inputs is refused by
 name, with the settings that differ, so a resumed run never mixes two configurations
 silently. A missing, damaged or older-format part is simply refitted.

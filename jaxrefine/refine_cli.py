@@ -6,6 +6,7 @@ summary printed (``--dry-run``: the plan)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import jax
@@ -189,7 +190,7 @@ def _run(args) -> dict:
         optimizer=args.optimizer, keypoint_weight=args.keypoint_weight,
         rerun_every=args.rerun_every, share_betas=args.share_betas, batch_size=args.batch,
         backend=args.backend, temporal_weight=args.temporal_weight,
-        silhouette_weight=args.silhouette_weight, gmm_path=args.gmm,
+        silhouette_weight=args.silhouette_weight, gmm_path=_absolute(args.gmm),
     )  # fmt: skip
     options = photo_defaults(options, args.mask_gate, args.confidence, args.estimates, cfg,
                               args.keypoints)  # fmt: skip
@@ -206,6 +207,11 @@ def _run(args) -> dict:
         max_people=args.max_people, dry_run=args.dry_run, exif=not args.ignore_exif,
         overwrite=args.overwrite, frames=args.frames,
     )  # fmt: skip
+
+
+def _absolute(path: str | None) -> str | None:
+    """A file flag's path made absolute (recorded and compared by --resume from any folder)."""
+    return None if path is None else os.path.abspath(path)
 
 
 def print_summary(result: dict, out: str) -> int:

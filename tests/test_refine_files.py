@@ -254,8 +254,9 @@ def test_a_pose_prior_file_is_read_before_work_and_named_in_the_plan(
         err = capsys.readouterr().err
         assert why in err and str(path) in err, err
     monkeypatch.undo()
-    assert cli_main([*args, "--gmm", str(other_prior_file)]) == 0
-    assert f"pose prior {other_prior_file}\n" in capsys.readouterr().out
+    monkeypatch.chdir(other_prior_file.parent)  # a relative path is recorded as an absolute one
+    assert cli_main([*args, "--gmm", other_prior_file.name]) == 0
+    assert f"pose prior {other_prior_file.resolve()}\n" in capsys.readouterr().out
     assert cli_main(args) == 0 and "pose prior the shipped GMM\n" in capsys.readouterr().out
     got = refine_files(root / "imgs", root / "est.npz", tmp_path / "o", model=model, network=net,
                        options=RefineOptions(gmm_path=str(other_prior_file)), progress=False,
