@@ -10,7 +10,8 @@ For N synthetic frames (CMU mocap poses, varied shapes and cameras, initial esti
   between ground truth and initial estimate (Eq. 1), the per-pixel field over the rendering
   of the initial mesh (Eq. 2), and the pixel-to-vertex transfer for visible vertices (Eq. 5-6),
 
-with the same SMPLify preset and optimizer, and reports MPJPE, PA-MPJPE, N-MPJPE (24 SMPL
+with the same SMPLify preset, optimizer and pose prior (the shipped GMM, ``--gmm`` SMPLify's
+``gmm_08.pkl``, or none: ``--no-gmm``), and reports MPJPE, PA-MPJPE, N-MPJPE (24 SMPL
 joints) and PVE, PA-PVE, N-PVE (all vertices) in mm, plus the fitting time per frame (after
 compilation; compilation is reported separately).
 """
@@ -153,6 +154,17 @@ def with_start(data: FitData, init_params: dict, init_vertices, preset) -> FitDa
     return refine_with_start(data, init_params["transl"], init_vertices, preset)
 
 
+def pose_prior(use_gmm: bool = True, gmm_path: str | None = None) -> tuple:
+    """``(GMMPrior or None, its name for the result)``: ``gmm_path``'s prior (SMPLify's
+    ``gmm_08.pkl`` or an ``.npz``), the shipped one when None, or none without ``use_gmm``."""
+    if gmm_path is not None and not use_gmm:
+        raise ValueError(f"gmm_path={gmm_path} names a pose prior, but use_gmm=False turns the "
+                         "prior off: give one of them")  # fmt: skip
+    if not use_gmm:
+        return None, "off"
+    return load_gmm_prior(gmm_path), "shipped" if gmm_path is None else str(gmm_path)
+
+
 def run_oracle(
     model: BodyModel,
     poses: np.ndarray,
@@ -166,12 +178,15 @@ def run_oracle(
     backend: str = "auto",
     chunk_size: int | None = None,
     use_gmm: bool = True,
+    gmm_path: str | None = None,
     progress: bool = True,
     reps: int = 1,
 ) -> dict:
     """Run the experiment; returns the JSON-ready result (see the module docstring). Each
-    row's fit runs once to compile, then ``reps`` timed times (ms per frame: their median)."""
+    row's fit runs once to compile, then ``reps`` timed times (ms per frame: their median).
+    The pose prior: :func:`pose_prior` of ``use_gmm`` and ``gmm_path``."""
     t_all = time.perf_counter()
+    gmm, prior_name = pose_prior(use_gmm, gmm_path)  # a bad file fails before any work
     say = (lambda *a: print(*a, file=sys.stderr, flush=True)) if progress else (lambda *a: None)
     cams, gt, init, (ipose, ibetas, itransl) = oracle_frames(
         model, poses, n, seed, difficulty, image_size
@@ -180,7 +195,6 @@ def run_oracle(
     sparse, dense, info = ground_truth_targets(model, gt, init, cams, image_size, backend)
     p = get_preset(preset)
     init_params = params_from_pose(ipose, ibetas, itransl)
-    gmm = load_gmm_prior() if use_gmm else None
     datas = {
         "sparse_gt": ("keypoints", with_start(sparse, init_params, init.vertices, p)),
         "dense_gt": ("dense", with_start(dense, init_params, init.vertices, p)),
@@ -209,6 +223,7 @@ def run_oracle(
         "difficulty": difficulty,
         "optimizer": optimizer,
         "preset": preset,
+        "pose_prior": prior_name,
         "image_size": list(image_size),
         "model_id": model.model_id,
         "mean_visible_vertices": info["mean_visible_vertices"],
@@ -260,7 +275,11 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"])
     ap.add_argument("--model", default=None, help="body model file (default: the open model)")
     ap.add_argument("--chunk-size", type=int, default=None)
-    ap.add_argument("--no-gmm", action="store_true", help="fit without the GMM pose prior")
+    prior = ap.add_mutually_exclusive_group()
+    prior.add_argument("--no-gmm", action="store_true", help="fit without the GMM pose prior")
+    prior.add_argument("--gmm", default=None, metavar="PATH",
+                       help="the GMM pose prior: SMPLify's gmm_08.pkl, or an .npz of means, "
+                            "covars, weights (default: the shipped prior)")  # fmt: skip
     ap.add_argument("--json", default=None, help="write the result here")
     ap.add_argument(
         "--reps", type=int, default=1, help="timed runs of each fit after compiling (median)"
@@ -287,6 +306,7 @@ def main(argv: list[str]) -> int:
             model, poses, args.n, args.seed, difficulty=args.difficulty,
             optimizer=args.optimizer, preset=args.preset,
             image_size=(args.image_size, args.image_size), backend=args.backend,
+            use_gmm=not args.no_gmm, gmm_path=args.gmm,
         )  # fmt: skip
         format_calibration(result)
         write_json(args.json, {**result, "machine": machine_info()})
@@ -303,11 +323,12 @@ def main(argv: list[str]) -> int:
         backend=args.backend,
         chunk_size=args.chunk_size,
         use_gmm=not args.no_gmm,
+        gmm_path=args.gmm,
         reps=args.reps,
     )
     print(
         f"oracle: {args.n} frames, seed {args.seed}, {args.difficulty}, "
-        f"{args.optimizer}, preset {args.preset}"
+        f"{args.optimizer}, preset {args.preset}, pose prior {result['pose_prior']}"
     )
     format_table(result)
     write_json(args.json, {**result, "machine": machine_info()})
@@ -326,8 +347,11 @@ def compare_optimizers(
     preset: str = "dense",
     image_size: tuple[int, int] = (256, 256),
     backend: str = "auto",
+    use_gmm: bool = True,
+    gmm_path: str | None = None,
 ) -> dict:
-    """Refine the same frames with several optimizers on the same ground-truth targets.
+    """Refine the same frames with several optimizers on the same ground-truth targets
+    (the pose prior: :func:`pose_prior` of ``use_gmm`` and ``gmm_path``).
 
     Args:
       optimizers: ``{label: (optimizer name, camera steps, body steps)}``, e.g.
@@ -338,12 +362,12 @@ def compare_optimizers(
       ``{"init": metrics, label: {"metrics": {...}, "ms_per_frame": ..., "compile_s": ...,
       "loss_curve": (n, S) body-stage curves}}`` (means over frames, mm).
     """
+    gmm = pose_prior(use_gmm, gmm_path)[0]
     cams, gt, init, (ip, ib, it) = oracle_frames(model, poses, n, seed, difficulty, image_size)
     sparse, dense, _ = ground_truth_targets(model, gt, init, cams, image_size, backend)
     p = get_preset(preset)
     init_params = params_from_pose(ip, ib, it)
     data = with_start(dense if data_kind == "dense" else sparse, init_params, init.vertices, p)
-    gmm = load_gmm_prior()
     mean = lambda m: {k: float(np.mean(v)) for k, v in m.items()}  # noqa: E731
     out = {"init": mean(_metrics_rows(init.joints, init.vertices, gt.joints, gt.vertices))}
     for label, (opt, cs, bs) in optimizers.items():
@@ -378,8 +402,11 @@ def calibrate_field(
     image_size: tuple[int, int] = (256, 256),
     backend: str = "auto",
     progress: bool = True,
+    use_gmm: bool = True,
+    gmm_path: str | None = None,
 ) -> dict:
-    """What is a field worth? Dense SMPLify on degraded ground-truth fields: EPE -> PVE.
+    """What is a field worth? Dense SMPLify on degraded ground-truth fields: EPE -> PVE
+    (the pose prior: :func:`pose_prior` of ``use_gmm`` and ``gmm_path``).
 
     The oracle's ``dense_gt`` row, with the ground-truth field (:func:`ground_truth_field`, full
     image) replaced by ``alpha * field`` (``alpha = 0`` keeps the initial estimate, 1 is the
@@ -397,6 +424,7 @@ def calibrate_field(
 
     say = (lambda *a: print(*a, file=sys.stderr, flush=True)) if progress else (lambda *a: None)
     H, W = image_size
+    gmm, prior_name = pose_prior(use_gmm, gmm_path)
     cams, gt, init, (ip, ib, it) = oracle_frames(model, poses, n, seed, difficulty, image_size)
     frags = rasterize_batch(init.vertices, model.faces, cams, H, W, backend, cull_backfaces=True)
     faces = model.faces
@@ -407,9 +435,9 @@ def calibrate_field(
     to_targets = jax.jit(jax.vmap(lambda v, c, f, t, b: dense_targets(v, c, f, faces, t, b)))
     p = get_preset(preset)
     init_params = params_from_pose(ip, ib, it)
-    gmm = load_gmm_prior()
     mean = lambda m: {k: float(np.mean(v)) for k, v in m.items()}  # noqa: E731
     out = {
+        "pose_prior": prior_name,
         "init": mean(_metrics_rows(init.joints, init.vertices, gt.joints, gt.vertices)),
         "zero_field_epe_px": float(endpoint_error(jnp.zeros_like(field), field, fg)),
         "rows": [], "n": n, "seed": seed, "difficulty": difficulty, "optimizer": optimizer,

@@ -88,6 +88,45 @@ def test_oracle_64_frames_dense_beats_sparse(poses_file, tmp_path, capsys):
     assert r["sparse_gt"]["pve"] < r["init"]["pve"]
 
 
+def test_the_fits_get_the_pose_prior_asked_for(monkeypatch, capsys, other_prior_file):
+    """``--gmm`` (here SMPLify's pickle format) reaches the oracle's and the calibration's fits,
+    ``--no-gmm`` gives them none, the shipped prior is the default; a file that is not there
+    fails before any frame is made; the two flags together are refused."""
+    from jaxrefine import oracle
+    from jaxrefine.data.poses import DEMO_POSES_PATH
+    from jaxrefine.priors import load_gmm
+
+    seen = []
+
+    def spy(*args, gmm=None, **kw):  # stop at the first fit: its prior is what this reads
+        seen.append(gmm)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(oracle, "smplify", spy)
+    base = ["oracle", "--poses", str(DEMO_POSES_PATH), "--n", "2", "--image-size", "32"]
+    runs = (["--gmm", str(other_prior_file)], ["--calibrate", "--gmm", str(other_prior_file)],
+            ["--no-gmm"], ["--calibrate", "--no-gmm"], [])  # fmt: skip
+    for more in runs:
+        with pytest.raises(SystemExit):
+            cli_main(base + more)
+    other, shipped = load_gmm(other_prior_file), load_gmm()
+    for got, want in zip(seen, (other, other, None, None, shipped), strict=True):
+        if want is None:
+            assert got is None
+        else:
+            np.testing.assert_array_equal(got.means, want.means)
+
+    def boom(*a, **k):
+        raise AssertionError("frames were made before the prior was read")
+
+    monkeypatch.setattr(oracle, "oracle_frames", boom)
+    assert cli_main([*base, "--gmm", "none.pkl"]) == 2
+    assert "GMM file not found: none.pkl" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse: not allowed with
+        cli_main([*base, "--gmm", str(other_prior_file), "--no-gmm"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
 def test_timed_compiles_once_then_takes_the_median_of_reps(monkeypatch):
     """`--reps N`: one untimed (compiling) call, then N timed calls; their median is reported."""
     from types import SimpleNamespace
