@@ -94,6 +94,20 @@ def load_gmm_prior(path=None) -> GMMPrior:
     return load_gmm(path)
 
 
+def check_gmm_choice(use_gmm: bool, path) -> None:
+    """Refuse a prior file (``path``) given together with ``use_gmm=False``."""
+    if path is not None and not use_gmm:
+        raise ValueError(f"gmm_path={path} names a pose prior, but use_gmm=False turns the "
+                         "prior off: give one of them")  # fmt: skip
+
+
+def choose_gmm_prior(use_gmm: bool = True, path=None) -> GMMPrior | None:
+    """A fit's pose prior: ``path``'s (None: the shipped one), or None without ``use_gmm``
+    (:func:`check_gmm_choice` first)."""
+    check_gmm_choice(use_gmm, path)
+    return load_gmm_prior(path) if use_gmm else None
+
+
 @struct.dataclass
 class FitData:
     """Per-sample inputs of a fit (leaves get a leading batch axis for batched fits).

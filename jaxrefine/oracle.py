@@ -37,8 +37,8 @@ from jaxrefine.fit import STATUS_NAMES
 from jaxrefine.metrics import compute_all
 from jaxrefine.objective import (
     FitData,
+    choose_gmm_prior,
     get_preset,
-    load_gmm_prior,
     params_from_pose,
     pose_from_params,
 )
@@ -157,12 +157,8 @@ def with_start(data: FitData, init_params: dict, init_vertices, preset) -> FitDa
 def pose_prior(use_gmm: bool = True, gmm_path: str | None = None) -> tuple:
     """``(GMMPrior or None, its name for the result)``: ``gmm_path``'s prior (SMPLify's
     ``gmm_08.pkl`` or an ``.npz``), the shipped one when None, or none without ``use_gmm``."""
-    if gmm_path is not None and not use_gmm:
-        raise ValueError(f"gmm_path={gmm_path} names a pose prior, but use_gmm=False turns the "
-                         "prior off: give one of them")  # fmt: skip
-    if not use_gmm:
-        return None, "off"
-    return load_gmm_prior(gmm_path), "shipped" if gmm_path is None else str(gmm_path)
+    gmm = choose_gmm_prior(use_gmm, gmm_path)
+    return gmm, "off" if gmm is None else "shipped" if gmm_path is None else str(gmm_path)
 
 
 def run_oracle(

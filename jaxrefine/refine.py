@@ -45,6 +45,8 @@ from jaxrefine.objective import (
     DENSE_AND_KEYPOINTS,
     REFERENCE_PERSON_SIZE,
     FitData,
+    check_gmm_choice,
+    choose_gmm_prior,
     compact_dense,
     load_gmm_prior,
     person_size_px,
@@ -332,9 +334,7 @@ class RefineOptions:
                if getattr(self, k) is not None and getattr(self, k) < low]  # fmt: skip
         if bad:
             raise ValueError(f"refine options: {', '.join(bad)}; the least allowed: {least}")
-        if self.gmm_path is not None and not self.use_gmm:
-            raise ValueError(f"refine options: gmm_path={self.gmm_path} names a pose prior, "
-                             "but use_gmm=False turns the prior off: give one of them")  # fmt: skip
+        check_gmm_choice(self.use_gmm, self.gmm_path)
 
 
 def pose_prior(options: RefineOptions):
@@ -344,7 +344,7 @@ def pose_prior(options: RefineOptions):
     Raises:
       FileNotFoundError, PriorFileError: see :func:`jaxrefine.priors.load_gmm`.
     """
-    return load_gmm_prior(options.gmm_path) if options.use_gmm else None
+    return choose_gmm_prior(options.use_gmm, options.gmm_path)
 
 
 def initial_prior(options: RefineOptions | None):
