@@ -9,9 +9,11 @@ Per person, four rows:
 - ``learned_dense_landmarks``: the network's targets plus the landmark term.
 
 ``--optimizer NAME`` (any registered name, default ``adam``) fits every row but ``initial``
-with that optimizer. A row whose data the optimizer has no version for is skipped and the
-reason printed and kept in the JSON: the learned optimizer (``lgd``) ships checkpoints for
-keypoints and for dense targets, none for both at once, so with it
+with that optimizer, and ``--gmm PATH`` (SMPLify's ``gmm_08.pkl`` or an ``.npz``) replaces
+the shipped pose prior in the initial fits and every fitted row (the JSON's ``pose_prior``
+names it; ``--resume`` refuses to mix priors). A row whose data the optimizer has no version
+for is skipped and the reason printed and kept in the JSON: the learned optimizer (``lgd``)
+ships checkpoints for keypoints and for dense targets, none for both at once, so with it
 ``learned_dense_landmarks`` is skipped.
 
 Against COCO ground truth a fifth row, ``input_keypoints`` (:data:`INPUT_ROW`), scores the
@@ -55,6 +57,7 @@ attribution in the PNG's text metadata and in a caption file beside it.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -113,12 +116,19 @@ def _one(tree, i):
 
 
 def sparse_landmark_fit(
-    model, params: dict, cameras, keypoints: np.ndarray, optimizer="adam", keypoint_set="body25"
+    model,
+    params: dict,
+    cameras,
+    keypoints: np.ndarray,
+    optimizer="adam",
+    keypoint_set="body25",
+    gmm=None,
 ) -> dict:
     """SMPLify on landmarks only (``dense`` preset, data kind "keypoints").
 
     Args: params (P, ...) start; cameras (P); keypoints (P, K, 3) of ``keypoint_set``
-    ("body25" or "coco17"); optimizer: name or object.
+    ("body25" or "coco17"); optimizer: name or object; gmm: the pose prior
+    (:class:`~jaxrefine.priors.GMMPrior`; None: the shipped one).
     Returns fitted params."""
     from jaxrefine.objective import FitData, get_preset, load_gmm_prior
     from jaxrefine.refine import pose_batch, with_start
@@ -134,7 +144,8 @@ def sparse_landmark_fit(
                    keypoint_conf=jnp.asarray(keypoints[..., 2]))  # fmt: skip
     data = with_start(data, p["transl"], verts, preset)
     res = smplify(model, p, data, preset=preset, data_kind="keypoints",
-                  keypoint_set=keypoint_set, gmm=load_gmm_prior(), optimizer=optimizer)  # fmt: skip
+                  keypoint_set=keypoint_set, gmm=load_gmm_prior() if gmm is None else gmm,
+                  optimizer=optimizer)  # fmt: skip
     return {k: np.asarray(v) for k, v in res.params.items()}
 
 
@@ -156,12 +167,13 @@ def fit_rows(model, image: np.ndarray, pe, network, options, keypoints=None,
     """The rows' parameters (P leading) for a photo's estimates ``pe``
     (:class:`~jaxrefine.photo.PhotoEstimates`); ``image`` (H, W, 3) float in [0, 1]. The
     landmark rows fit ``keypoints`` (P, K, 3) of ``keypoint_set`` when given (a keypoint
-    file's people), else BlazePose's landmarks mapped to BODY_25.
+    file's people), else BlazePose's landmarks mapped to BODY_25. Every fitted row uses
+    ``options.gmm_path``'s pose prior (None: the shipped one).
 
     Returns ({row: params}, {skipped row: reason}) (see :func:`unavailable_rows`)."""
     from jaxrefine.keypoints import mediapipe33_keypoints
     from jaxrefine.photo import estimate_params, landmark_options
-    from jaxrefine.refine import refine
+    from jaxrefine.refine import initial_prior, refine
 
     skipped = unavailable_rows(options.optimizer)
     init = estimate_params(pe.estimates)
@@ -172,7 +184,7 @@ def fit_rows(model, image: np.ndarray, pe, network, options, keypoints=None,
     rows = {"initial": init}
     if "sparse_landmarks" not in skipped:
         rows["sparse_landmarks"] = sparse_landmark_fit(
-            model, init, pe.cameras, kp, options.optimizer, keypoint_set
+            model, init, pe.cameras, kp, options.optimizer, keypoint_set, initial_prior(options)
         )
     for row, use in (("learned_dense", False), ("learned_dense_landmarks", True)):
         if row in skipped:
@@ -265,21 +277,24 @@ def evaluate_photo(model, path, network, options, runner, *, truth=None, out=Non
     ``keypoints``: a :class:`~jaxrefine.inputs.Keypoints2D` whose people replace BlazePose's
     (``truth`` needed; people scoring below ``min_person_score`` left out, None: the
     default; matched by box, :data:`MIN_BOX_MATCH_IOU`). ``size``: the (height, width) the
-    annotation records (:func:`~jaxrefine.detect.evaluate_real.read_annotated_photo`)."""
+    annotation records (:func:`~jaxrefine.detect.evaluate_real.read_annotated_photo`). The
+    initial fits use ``options.gmm_path``'s pose prior (None: the shipped one), as the fitted
+    rows do."""
     from jaxrefine.detect.evaluate_real import read_annotated_photo
+    from jaxrefine.refine import initial_prior
 
     t0 = time.perf_counter()
     img = read_annotated_photo(path, size)
-    kp, kp_set, left_out = None, "body25", None
+    kp, kp_set, left_out, prior = None, "body25", None, initial_prior(options)
     if keypoints is None:
         found = _detected_people(model, path, img, truth, runner, tiles,
-                                 min_person_score, max_people)  # fmt: skip
+                                 min_person_score, max_people, prior)  # fmt: skip
         if found is None:
             return _result(path, truth, [], {}, {}, unavailable_rows(options.optimizer), t0)
         pe, gts = found
     else:
         pe, kp, gts, left_out = _keypoint_people(model, path, img, keypoints, truth,
-                                                 min_person_score)  # fmt: skip
+                                                 min_person_score, prior)  # fmt: skip
         kp_set = keypoints.set_name
     rows, skipped, scores, per_person = {}, unavailable_rows(options.optimizer), {}, {}
     if len(gts):
@@ -298,10 +313,10 @@ def evaluate_photo(model, path, network, options, runner, *, truth=None, out=Non
     return result
 
 
-def _detected_people(model, path, img, truth, runner, tiles, min_score, max_people):
-    """BlazePose's people of a photo matched to ``truth`` (by mask) or with their pseudo
-    ground truth: ``(PhotoEstimates of the scored people, [(gt, gt mask)])``, or None when
-    nobody is detected in a photo with ``truth``."""
+def _detected_people(model, path, img, truth, runner, tiles, min_score, max_people, gmm):
+    """BlazePose's people of a photo (initial fits with pose prior ``gmm``) matched to
+    ``truth`` (by mask) or with their pseudo ground truth: ``(PhotoEstimates of the scored
+    people, [(gt, gt mask)])``, or None when nobody is detected in a photo with ``truth``."""
     from jaxrefine.detect import NoPersonError
     from jaxrefine.detect.evaluate_real import match_people, polygon_to_mask
     from jaxrefine.photo import PHOTO_TILES, estimates_from_photo
@@ -311,7 +326,7 @@ def _detected_people(model, path, img, truth, runner, tiles, min_score, max_peop
     try:
         pe = estimates_from_photo(model, img, tiles=tiles, runner=runner, source=str(path),
                                   min_score=min_score, max_people=max_people,
-                                  name=str(path))  # fmt: skip
+                                  name=str(path), gmm=gmm)  # fmt: skip
     except NoPersonError:
         if truth is None:  # pseudo ground truth needs a person
             raise
@@ -332,8 +347,9 @@ def _detected_people(model, path, img, truth, runner, tiles, min_score, max_peop
     return pe, gts
 
 
-def _keypoint_people(model, path, img, keypoints, truth, min_person_score):
-    """A keypoint file's people of a photo matched to ``truth`` by box: ``(PhotoEstimates of
+def _keypoint_people(model, path, img, keypoints, truth, min_person_score, gmm):
+    """A keypoint file's people of a photo (initial fits with pose prior ``gmm``) matched to
+    ``truth`` by box: ``(PhotoEstimates of
     the scored people (no landmarks or masks), their keypoints (P, K, 3), [(gt, gt mask)],
     {"low_score": n people below the score, "few_keypoints": n matched people with fewer than 4
     usable keypoints})``. A photo the file has no frame for has nobody."""
@@ -358,7 +374,7 @@ def _keypoint_people(model, path, img, keypoints, truth, min_person_score):
     pairs = match_boxes(boxes, np.asarray([gt["box"] for gt in truth]), MIN_BOX_MATCH_IOU)
     annotated = {int(ok[d]): g for d, g in pairs}  # place in the frame -> annotated person
     fp = keypoint_frame_people(model, keypoints, key, (h, w), min_person_score=floor,
-                               source=str(path), only=sorted(annotated))  # fmt: skip
+                               source=str(path), only=sorted(annotated), gmm=gmm)  # fmt: skip
     gts = [(truth[annotated[j]], polygon_to_mask(truth[annotated[j]]["polygons"], h, w))
            for j in fp.index]  # fmt: skip
     est = fp.estimates
@@ -620,6 +636,10 @@ def build_parser():
     a("--keypoint-weight", type=float, default=None,
       help="learned_dense_landmarks: the landmark term's weight beside the dense term "
            f"(default: the photos' {LANDMARK_WEIGHT:g})")  # fmt: skip
+    a("--gmm", default=None, metavar="PATH",
+      help="the GMM pose prior: SMPLify's gmm_08.pkl, or an .npz of means, covars, weights "
+           "(default: the shipped prior, fitted on CMU mocap); the initial fits' and every "
+           "fitted row's")  # fmt: skip
     a("--optimizer", default="adam", type=optimizer_arg,
       help=f"optimizer of the fitted rows: {optimizer_help()}; rows it has no checkpoint "
            "for are skipped, with the reason")  # fmt: skip
@@ -631,7 +651,7 @@ def build_parser():
 def main(argv: list[str]) -> int:
     from jaxrefine.detect import BlazePose
     from jaxrefine.network import load_pretrained
-    from jaxrefine.refine import check_network
+    from jaxrefine.refine import check_network, initial_prior
     from jaxrefine.report import print_table
     from jaxrefine.smpl_io import load_body_model
 
@@ -644,6 +664,7 @@ def main(argv: list[str]) -> int:
     cfg, params, _ = load_pretrained(args.checkpoint)
     options = _refine_options(args, cfg)
     check_network((cfg, params), options, args.checkpoint or "the shipped network")
+    initial_prior(options)  # a bad --gmm fails before any photo is read
     truth, size = truth_of(image, annotation) if image is not None else (None, None)
     coco = None
     if args.coco is not None:  # read once: --keypoints' check and the evaluation use it
@@ -714,7 +735,9 @@ def _refine_options(args, cfg):
                          mask_gate=_mask_gate(args), optimizer=args.optimizer,
                          use_confidence=confidence,
                          rerun_every=args.rerun_every,
-                         keypoint_weight=args.keypoint_weight)  # fmt: skip
+                         keypoint_weight=args.keypoint_weight,
+                         gmm_path=None if args.gmm is None else os.path.abspath(args.gmm),
+                         )  # fmt: skip
 
 
 def _coco_settings(args, model, network, options) -> dict:
@@ -744,7 +767,8 @@ def _write_json(args, network_name: str, options, results: list[dict], coco) -> 
                            "confidence": options.use_confidence,
                            "rerun_every": args.rerun_every,
                            "keypoint_weight": landmark_options(options).keypoint_weight,
-                           "optimizer": args.optimizer, "results": results, "coco": coco,
+                           "optimizer": args.optimizer, "pose_prior": options.gmm_path or "shipped",
+                           "results": results, "coco": coco,
                            "machine": machine_info()})  # fmt: skip
 
 

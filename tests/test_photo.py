@@ -419,9 +419,10 @@ def test_eval_real_plots_every_scored_person(tmp_path):
     assert iio.imread(png).shape[:2] == (420, 1500)  # three 5 x 4.2 inch panels at 100 dpi
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def coco_files():
-    """The COCO photo and its annotation (no detector needed)."""
+    """The COCO photo and its annotation (no detector needed; read afresh for each test, which
+    may change it)."""
     if not (COCO_IMAGE.is_file() and COCO_JSON.is_file()):
         pytest.skip(f"real images not found in {REAL_DIR} (set JAXREFINE_REAL_IMAGES_DIR)")
     return COCO_IMAGE, json.loads(COCO_JSON.read_text())
@@ -495,6 +496,87 @@ def test_eval_real_scores_a_keypoint_files_people(coco_files, tiny_checkpoint, t
     (tmp_path / "other.json").write_text(json.dumps([_result(77, ann["keypoints"], 0.9)]))
     refused([*args, "--keypoints", str(tmp_path / "other.json")],
             "other.json: no keypoint frame matches an image")  # fmt: skip
+
+
+@pytest.mark.slow
+def test_eval_real_fits_with_the_prior_gmm_names(coco_files, tiny_checkpoint, tmp_path, capsys,
+                                                 monkeypatch, other_prior_file):  # fmt: skip
+    """``eval-real --gmm FILE``: a keypoint file's people and BlazePose's are initialized with
+    that prior, the sparse row's SMPLify and the learned rows' refine get it, and the JSON
+    names it. A missing file is refused (exit 2, named) before any photo is read; ``--resume``
+    refuses the journal of a run with another prior."""
+    import importlib
+    import shutil
+    import types
+
+    from jaxrefine import photo
+    from jaxrefine.priors import load_gmm
+
+    smplify = importlib.import_module("jaxrefine.smplify")  # the module (the package exports
+    # a function of that name)
+
+    image, doc = coco_files
+    (tmp_path / "imgs").mkdir()
+    shutil.copy(image, tmp_path / "imgs" / Path(image).name)
+    (tmp_path / "ann.json").write_text(json.dumps(doc))
+    (ann,) = doc["annotations"]
+    (img,) = doc["images"]
+    (tmp_path / "res.json").write_text(json.dumps([_result(img["id"], ann["keypoints"], 0.95)]))
+    seen = {"initial": [], "smplify": [], "refine": []}
+    frame_people, fit = photo.keypoint_frame_people, smplify.smplify
+
+    def initial(*a, gmm=None, **k):
+        seen["initial"].append(gmm)
+        return frame_people(*a, gmm=gmm, **k)
+
+    def sparse(*a, gmm=None, **k):
+        seen["smplify"].append(gmm)
+        return fit(*a, gmm=gmm, **k)
+
+    def learned(model, images, params, cameras, network, *, options, **k):
+        seen["refine"].append(options.gmm_path)  # refine's own use: test_refine.py
+        return types.SimpleNamespace(params=params)
+
+    monkeypatch.setattr(photo, "keypoint_frame_people", initial)
+    monkeypatch.setattr(smplify, "smplify", sparse)
+    monkeypatch.setattr("jaxrefine.refine.refine", learned)
+    args = ["eval-real", "--coco", str(tmp_path / "ann.json"), "--coco-images",
+            str(tmp_path / "imgs"), "--checkpoint", str(tiny_checkpoint), *FAST,
+            "--keypoints", str(tmp_path / "res.json"),
+            "--json", str(tmp_path / "r.json")]  # fmt: skip
+    assert cli_main([*args, "--gmm", str(other_prior_file)]) == 0
+    other = load_gmm(other_prior_file)
+    assert len(seen["initial"]) == 1 and len(seen["smplify"]) == 1
+    for prior in seen["initial"] + seen["smplify"]:
+        np.testing.assert_array_equal(prior.means, other.means)
+    assert seen["refine"] == [str(other_prior_file)] * 2  # both learned rows
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["pose_prior"] == str(other_prior_file)
+    assert set(r["coco"]["results"][0]["rows"]) >= {"sparse_landmarks", "learned_dense"}
+    capsys.readouterr()
+    with monkeypatch.context() as m:  # nothing may be read before the prior
+        m.setattr("jaxrefine.detect.evaluate_real.read_coco_people", None)
+        assert cli_main([*args, "--gmm", str(tmp_path / "nope.pkl")]) == 2
+    assert "nope.pkl" in capsys.readouterr().err
+
+    def blazepose_people(*a, gmm=None, **k):  # BlazePose's people (a stand-in detector)
+        seen["initial"].append(gmm)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("jaxrefine.detect.BlazePose", lambda: None)
+    monkeypatch.setattr(photo, "estimates_from_photo", blazepose_people)
+    with pytest.raises(SystemExit):
+        cli_main(["eval-real", "--pseudo", str(image), "--checkpoint", str(tiny_checkpoint),
+                  "--gmm", str(other_prior_file)])  # fmt: skip
+    np.testing.assert_array_equal(seen["initial"][-1].means, other.means)
+
+    def interrupted(*a, **k):
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr("jaxrefine.refine.refine", interrupted)
+    assert cli_main([*args, "--gmm", str(other_prior_file)]) == 1
+    assert cli_main([*args, "--resume"]) == 2
+    assert "an interrupted run with other settings (run)" in capsys.readouterr().err
 
 
 @pytest.mark.slow
