@@ -652,43 +652,67 @@ def main(argv: list[str]) -> int:
     from jaxrefine.detect import BlazePose
     from jaxrefine.network import load_pretrained
     from jaxrefine.refine import check_network, initial_prior
-    from jaxrefine.report import print_table
     from jaxrefine.smpl_io import load_body_model
 
     ap = build_parser()
     args = ap.parse_args(argv)
     _check_args(ap, args)
-    image = args.image
-    annotation = args.annotation or (str(Path(image).with_suffix(".json")) if image else None)
     model = load_body_model()
     cfg, params, _ = load_pretrained(args.checkpoint)
     options = _refine_options(args, cfg)
     check_network((cfg, params), options, args.checkpoint or "the shipped network")
     initial_prior(options)  # a bad --gmm fails before any photo is read
-    truth, size = truth_of(image, annotation) if image is not None else (None, None)
+    truth = truth_of(args.image, _annotation(args)) if args.image is not None else None
     coco = None
     if args.coco is not None:  # read once: --keypoints' check and the evaluation use it
         from jaxrefine.detect.evaluate_real import read_coco_people
 
         coco = read_coco_people(args.coco, args.min_keypoints)
-    kp = None if args.keypoints is None else _read_keypoints(args, image, annotation, coco)
+    kp = None if args.keypoints is None else _read_keypoints(args, _annotation(args), coco)
     runner = BlazePose() if kp is None else None  # a keypoint file's people need no detector
+    journal = None if args.json is None or args.coco is None else journal_path(args.json)
+    results, dataset, left_out = _evaluate_all(args, model, (cfg, params), options, runner, kp,
+                                               truth, coco, journal)  # fmt: skip
+    _report(args, cfg.name, options, results, dataset, left_out)
+    if journal is not None:  # everything is in --json now
+        journal.unlink(missing_ok=True)
+    return 0
+
+
+def _annotation(args) -> str | None:
+    """``--image``'s COCO JSON: ``--annotation``, else the photo's ``.json`` (None without)."""
+    if args.image is None:
+        return args.annotation
+    return args.annotation or str(Path(args.image).with_suffix(".json"))
+
+
+def _evaluate_all(args, model, network, options, runner, kp, truth, coco, journal):
+    """``--image`` (``truth``: its people and size, :func:`truth_of`), ``--pseudo`` and
+    ``--coco`` evaluated: ``(their results, the --coco results, {reason: --coco people left
+    out})``."""
     kw = {"out": args.out, "backend": args.backend, "tiles": tuple(args.tiles), "keypoints": kp,
           "min_person_score": args.min_person_score, "max_people": args.max_people}  # fmt: skip
     results, dataset, left_out = [], [], {}
-    if image is not None:
-        results.append(evaluate_photo(model, image, (cfg, params), options, runner, truth=truth,
+    if args.image is not None:
+        people, size = truth
+        results.append(evaluate_photo(model, args.image, network, options, runner, truth=people,
                                       size=size, **kw))  # fmt: skip
     for p in args.pseudo:
-        results.append(evaluate_photo(model, p, (cfg, params), options, runner, **kw))
-    journal = None if args.json is None or args.coco is None else journal_path(args.json)
+        results.append(evaluate_photo(model, p, network, options, runner, **kw))
     if args.coco is not None:
-        dataset, left_out = evaluate_coco(model, args.coco, args.coco_images, (cfg, params),
-                                          options, runner, limit=args.limit,
+        dataset, left_out = evaluate_coco(model, args.coco, args.coco_images, network, options,
+                                          runner, limit=args.limit,
                                           min_keypoints=args.min_keypoints, journal=journal,
-                                          settings=_coco_settings(args, model, (cfg, params),
-                                                                  options),
+                                          settings=_coco_settings(args, model, network, options),
                                           resume=args.resume, people=coco, **kw)  # fmt: skip
+    return results, dataset, left_out
+
+
+def _report(args, network_name: str, options, results, dataset, left_out) -> None:
+    """The tables, the skipped rows, the keypoint file's people left out, and ``--csv``,
+    ``--plot`` and ``--json``."""
+    from jaxrefine.report import print_table
+
     if results:
         print_table(["photo", "ground truth", "people", "row", *METRICS], table_rows(results))
     totals = summary(dataset) if args.coco is not None else None
@@ -696,7 +720,7 @@ def main(argv: list[str]) -> int:
         print_summary(args.coco, totals, left_out)
     for row, why in unavailable_rows(args.optimizer).items():
         print(f"eval-real: row {row} skipped: {why}")
-    if kp is not None:
+    if args.keypoints is not None:
         _print_keypoint_people_left_out(args.keypoints, results + dataset)
     per_person_csv(args.csv, results + dataset)
     if args.plot is not None:
@@ -704,10 +728,7 @@ def main(argv: list[str]) -> int:
     coco_part = None if totals is None else {
         "annotation": args.coco, "summary": totals, "left_out": left_out,
         "min_keypoints": args.min_keypoints, "results": dataset}  # fmt: skip
-    _write_json(args, cfg.name, options, results, coco_part)
-    if journal is not None:  # everything is in --json now
-        journal.unlink(missing_ok=True)
-    return 0
+    _write_json(args, network_name, options, results, coco_part)
 
 
 def _check_args(ap, args) -> None:
@@ -810,7 +831,7 @@ def _people_from(args) -> str:
     return "blazepose" if args.keypoints is None else str(Path(args.keypoints).resolve())
 
 
-def _read_keypoints(args, image, annotation, coco):
+def _read_keypoints(args, annotation, coco):
     """``--keypoints``, its COCO results' image ids named by ``--coco`` (or the photo's
     annotation); :class:`InputError` when it has no frame for any photo to score (``coco``:
     ``--coco`` as :func:`~jaxrefine.detect.evaluate_real.read_coco_people` read it, or None)."""
@@ -818,7 +839,7 @@ def _read_keypoints(args, image, annotation, coco):
 
     names_from = args.coco if args.coco is not None else annotation
     kp = read_keypoints(args.keypoints, images_json=names_from, only_results=False)
-    names = [] if image is None else [Path(image).stem]
+    names = [] if args.image is None else [Path(args.image).stem]
     if coco is not None:
         names += [Path(im["file_name"]).stem for im in coco[0] if im["people"]]
     kp.frames_of(names, names_from)  # fails naming both when nothing matches
