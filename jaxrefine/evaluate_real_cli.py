@@ -349,10 +349,10 @@ def _detected_people(model, path, img, truth, runner, tiles, min_score, max_peop
 
 def _keypoint_people(model, path, img, keypoints, truth, min_person_score, gmm):
     """A keypoint file's people of a photo (initial fits with pose prior ``gmm``) matched to
-    ``truth`` by box: ``(PhotoEstimates of
-    the scored people (no landmarks or masks), their keypoints (P, K, 3), [(gt, gt mask)],
-    {"low_score": n people below the score, "few_keypoints": n matched people with fewer than 4
-    usable keypoints})``. A photo the file has no frame for has nobody."""
+    ``truth`` by box: ``(PhotoEstimates of the scored people (no landmarks or masks), their
+    keypoints (P, K, 3), [(gt, gt mask)], {"low_score": n people below the score,
+    "few_keypoints": n matched people with fewer than 4 usable keypoints})``. A photo the file
+    has no frame for has nobody."""
     from jaxrefine.camera import Camera
     from jaxrefine.detect.evaluate_real import match_boxes, polygon_to_mask
     from jaxrefine.detect.track import landmark_box
