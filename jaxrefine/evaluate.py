@@ -23,6 +23,10 @@ pve, pa_pve, n_pve; ``epe`` (px, crop pixels, the initial rendering's foreground
 field and of the zero field; ms per frame of each stage after compilation (render, network,
 transfer, fit). ``None`` where a column does not apply.
 
+Every fitted row uses ``options``' pose prior (:func:`jaxrefine.refine.pose_prior`): the
+shipped GMM, or SMPLify's ``gmm_08.pkl`` (or an ``.npz``) given as ``--gmm PATH``; the JSON's
+``pose_prior`` names it.
+
 Several processes (``--coordinator --num-processes --process-id``, :mod:`jaxrefine.distributed`)
 split the synthetic subjects: each makes and evaluates its own subjects' frames (made exactly as
 in a one-process run), and the table is computed from every frame's metrics and the summed pixel
@@ -50,13 +54,14 @@ from jaxrefine.objective import (
     FitData,
     compact_dense,
     get_preset,
-    load_gmm_prior,
     params_from_pose,
 )
+from jaxrefine.priors import GMM_FILE_HELP, prior_file_arg
 from jaxrefine.refine import (
     RefineOptions,
     check_network,
     pose_batch,
+    pose_prior,
     predict_fields,
     refine,
     render_crops,
@@ -406,7 +411,7 @@ def evaluate_share(
     m = len(frames)
     init = params_from_pose(batch.init_pose, batch.init_betas, batch.init_transl)
     preset = get_preset(options.preset)
-    gmm = load_gmm_prior() if options.use_gmm else None
+    gmm = pose_prior(options)  # the given-target rows fit with refine's prior
     v_init = pose_batch(
         model, *(jnp.asarray(a) for a in (batch.init_pose, batch.init_betas, batch.init_transl))
     )
@@ -583,6 +588,8 @@ def parser():
         help=f"rows to run (init always runs); default all: {' '.join(ROWS)}",
     )
     ap.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"])
+    ap.add_argument("--gmm", default=None, metavar="PATH", type=prior_file_arg,
+                    help=GMM_FILE_HELP + "; every fitted row's")  # fmt: skip
     ap.add_argument("--json", default=None, help="write the result here")
     ap.add_argument(
         "--csv",
@@ -610,13 +617,15 @@ def main(argv: list[str]) -> int:
             "--share-betas needs --one-shape (by default a synthetic subject's shape "
             "changes from frame to frame, so there is no one shape to share)"
         )
+    options = RefineOptions(optimizer=args.optimizer, batch_size=args.batch,
+                            use_confidence=args.confidence, rerun_every=args.rerun_every,
+                            share_betas=args.share_betas, backend=args.backend,
+                            gmm_path=args.gmm)  # fmt: skip
+    pose_prior(options)  # a bad --gmm fails before any pose or frame is read
     distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     model = load_body_model()
     poses = load_poses(args.poses, subjects=args.subjects).pose
     net = load_pretrained(args.checkpoint)
-    options = RefineOptions(optimizer=args.optimizer, batch_size=args.batch,
-                            use_confidence=args.confidence, rerun_every=args.rerun_every,
-                            share_betas=args.share_betas, backend=args.backend)  # fmt: skip
     check_network(net, options, args.checkpoint or "the shipped network")
     result = evaluate(
         model, poses, args.n, args.seed, net[:2], difficulty=args.difficulty,
@@ -625,6 +634,7 @@ def main(argv: list[str]) -> int:
         say=lambda *a: print(*a, file=sys.stderr, flush=True),
     )  # fmt: skip
     result["checkpoint"] = args.checkpoint or "shipped"
+    result["pose_prior"] = options.gmm_path or "shipped"
     if args.process_id > 0:  # every process has the table; process 0 reports it
         return 0
     print(f"eval: {args.n} frames, seed {args.seed}, {args.difficulty}, network {net[0].name}")

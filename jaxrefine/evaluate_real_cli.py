@@ -57,7 +57,6 @@ attribution in the PNG's text metadata and in a caption file beside it.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -584,6 +583,7 @@ def build_parser():
 
     from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
     from jaxrefine.photo import LANDMARK_WEIGHT, PHOTO_MASK_GATE, PHOTO_TILES
+    from jaxrefine.priors import GMM_FILE_HELP, prior_file_arg
 
     ap = argparse.ArgumentParser(prog="jaxrefine eval-real", description=__doc__.split("\n\n")[0])
     a = ap.add_argument
@@ -636,10 +636,8 @@ def build_parser():
     a("--keypoint-weight", type=float, default=None,
       help="learned_dense_landmarks: the landmark term's weight beside the dense term "
            f"(default: the photos' {LANDMARK_WEIGHT:g})")  # fmt: skip
-    a("--gmm", default=None, metavar="PATH",
-      help="the GMM pose prior: SMPLify's gmm_08.pkl, or an .npz of means, covars, weights "
-           "(default: the shipped prior, fitted on CMU mocap); the initial fits' and every "
-           "fitted row's")  # fmt: skip
+    a("--gmm", default=None, metavar="PATH", type=prior_file_arg,
+      help=GMM_FILE_HELP + "; the initial fits' and every fitted row's")  # fmt: skip
     a("--optimizer", default="adam", type=optimizer_arg,
       help=f"optimizer of the fitted rows: {optimizer_help()}; rows it has no checkpoint "
            "for are skipped, with the reason")  # fmt: skip
@@ -757,7 +755,7 @@ def _refine_options(args, cfg):
                          use_confidence=confidence,
                          rerun_every=args.rerun_every,
                          keypoint_weight=args.keypoint_weight,
-                         gmm_path=None if args.gmm is None else os.path.abspath(args.gmm),
+                         gmm_path=args.gmm,
                          )  # fmt: skip
 
 

@@ -15,6 +15,10 @@ The pose files store frames at 30 fps with near-duplicate frames dropped (see
 :mod:`jaxrefine.data.mocap`), so a track's time steps are 1/30 s or, where the body stood still,
 longer; the ground truth's accelerations are computed on the same frames, so ``accel`` compares
 like with like.
+
+Every refinement uses ``options``' pose prior (:func:`jaxrefine.refine.pose_prior`): the shipped
+GMM, or SMPLify's ``gmm_08.pkl`` (or an ``.npz``) given as ``--gmm PATH``; the JSON's
+``pose_prior`` names it.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ from jaxrefine.data.sampling import SceneConfig, sample_sequences
 from jaxrefine.data.scenes import GeneratorConfig, SceneBatch, generate, make_textures
 from jaxrefine.metrics import METRIC_NAMES, accel_error, compute_all_batch
 from jaxrefine.objective import params_from_pose
-from jaxrefine.refine import RefineOptions, pose_batch, refine
+from jaxrefine.priors import GMM_FILE_HELP, prior_file_arg
+from jaxrefine.refine import RefineOptions, pose_batch, pose_prior, refine
 
 
 def video_frames(model: BodyModel, poses, num_tracks: int, length: int, seed: int,
@@ -152,6 +157,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--image-size", type=int, default=256)
     ap.add_argument("--checkpoint", default=None, help="network checkpoint (default: shipped)")
     ap.add_argument("--body-steps", type=int, default=None)
+    ap.add_argument("--gmm", default=None, metavar="PATH", type=prior_file_arg, help=GMM_FILE_HELP)
     ap.add_argument("--json", default=None, help="write the result here")
     return ap  # fmt: skip
 
@@ -165,16 +171,18 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if args.length < 3:
         raise SystemExit("eval-video: --length must be at least 3 (one acceleration)")
+    options = RefineOptions(body_steps=args.body_steps, gmm_path=args.gmm)
+    pose_prior(options)  # a bad --gmm fails before any pose is read
     poses = load_poses(args.poses, subjects=args.subjects)
     cfg, params, _ = load_pretrained(args.checkpoint)
     result = evaluate_video(
         load_body_model(), poses, (cfg, params), num_tracks=args.tracks, length=args.length,
         seed=args.seed, weights=tuple(args.weights), difficulty=args.difficulty,
-        image_size=(args.image_size, args.image_size),
-        options=RefineOptions(body_steps=args.body_steps),
+        image_size=(args.image_size, args.image_size), options=options,
         say=lambda m: print(m, file=sys.stderr),
     )  # fmt: skip
     print(format_result(result))
+    result["pose_prior"] = options.gmm_path or "shipped"
     write_json(args.json, {**result, "machine": machine_info()})
     return 0
 

@@ -43,6 +43,7 @@ from jaxrefine.objective import (
     pose_from_params,
 )
 from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
+from jaxrefine.priors import GMM_FILE_HELP, prior_file_arg
 from jaxrefine.refine import with_start as refine_with_start
 from jaxrefine.render import rasterize_batch
 from jaxrefine.report import machine_info, print_table, write_json
@@ -273,9 +274,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--chunk-size", type=int, default=None)
     prior = ap.add_mutually_exclusive_group()
     prior.add_argument("--no-gmm", action="store_true", help="fit without the GMM pose prior")
-    prior.add_argument("--gmm", default=None, metavar="PATH",
-                       help="the GMM pose prior: SMPLify's gmm_08.pkl, or an .npz of means, "
-                            "covars, weights (default: the shipped prior)")  # fmt: skip
+    prior.add_argument(
+        "--gmm", default=None, metavar="PATH", type=prior_file_arg, help=GMM_FILE_HELP
+    )
     ap.add_argument("--json", default=None, help="write the result here")
     ap.add_argument(
         "--reps", type=int, default=1, help="timed runs of each fit after compiling (median)"

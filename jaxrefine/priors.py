@@ -48,6 +48,14 @@ from jaxrefine.errors import JaxrefineError
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 SHIPPED_GMM_PATH = ASSETS / "gmm_08.npz"
+GMM_FILE_HELP = ("the GMM pose prior: SMPLify's gmm_08.pkl, or an .npz of means, covars, weights "
+                 "(default: the shipped prior, fitted on CMU mocap)")  # fmt: skip
+
+
+def prior_file_arg(path: str) -> str:
+    """A ``--gmm PATH`` flag's value (argparse ``type``), made absolute: results record it and
+    ``--resume`` compares it from any folder."""
+    return os.path.abspath(path)
 
 
 @struct.dataclass

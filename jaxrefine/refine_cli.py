@@ -6,7 +6,6 @@ summary printed (``--dry-run``: the plan)."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import jax
@@ -108,6 +107,7 @@ def _model_flags(g) -> None:
 def _fit_flags(g) -> None:
     from jaxrefine.optimizers.registry import optimizer_arg, optimizer_help
     from jaxrefine.photo import LANDMARK_WEIGHT
+    from jaxrefine.priors import GMM_FILE_HELP, prior_file_arg
 
     a = g.add_argument
     a("--optimizer", default="adam", type=optimizer_arg, help=optimizer_help())
@@ -130,10 +130,8 @@ def _fit_flags(g) -> None:
       help="photos: drop dense targets lying farther outside the person's BlazePose mask "
            "than this fraction of the mask's size (0 = off; default: 0.03 for photos, "
            "off with --estimates, which bring no masks)")  # fmt: skip
-    a("--gmm", default=None, metavar="PATH",
-      help="the GMM pose prior: SMPLify's gmm_08.pkl, or an .npz of means, covars, weights "
-           "(default: the shipped prior, fitted on CMU mocap); the fit's prior and, for photos, "
-           "the initial fits'")  # fmt: skip
+    a("--gmm", default=None, metavar="PATH", type=prior_file_arg,
+      help=GMM_FILE_HELP + "; the fit's prior and, for photos, the initial fits'")  # fmt: skip
     a("--temporal-weight", type=float, default=0.0,
       help="video: refit each track's frames together with this weight on joint "
            "accelerations (0 = off; 1e5 was best in `jaxrefine eval-video`); tracks longer "
@@ -190,7 +188,7 @@ def _run(args) -> dict:
         optimizer=args.optimizer, keypoint_weight=args.keypoint_weight,
         rerun_every=args.rerun_every, share_betas=args.share_betas, batch_size=args.batch,
         backend=args.backend, temporal_weight=args.temporal_weight,
-        silhouette_weight=args.silhouette_weight, gmm_path=_absolute(args.gmm),
+        silhouette_weight=args.silhouette_weight, gmm_path=args.gmm,
     )  # fmt: skip
     options = photo_defaults(options, args.mask_gate, args.confidence, args.estimates, cfg,
                               args.keypoints)  # fmt: skip
@@ -207,11 +205,6 @@ def _run(args) -> dict:
         max_people=args.max_people, dry_run=args.dry_run, exif=not args.ignore_exif,
         overwrite=args.overwrite, frames=args.frames,
     )  # fmt: skip
-
-
-def _absolute(path: str | None) -> str | None:
-    """A file flag's path made absolute (recorded and compared by --resume from any folder)."""
-    return None if path is None else os.path.abspath(path)
 
 
 def print_summary(result: dict, out: str) -> int:

@@ -143,3 +143,107 @@ def test_eval_refuses_unknown_rows_and_share_betas_without_one_shape(capsys):
         main(["--poses", "p.npz", "--share-betas"])
     assert e.value.code == 2
     assert "--share-betas needs --one-shape" in capsys.readouterr().err
+
+
+@pytest.fixture
+def eval_inputs(tmp_path):
+    """A pose file (two trials of six random poses) and a tiny random network checkpoint."""
+    rng = np.random.default_rng(0)
+    poses = tmp_path / "poses.npz"
+    np.savez(poses, pose=rng.normal(0, 0.2, (12, 24, 3)).astype(np.float32),
+             subject=np.full(12, "01"), trial=np.repeat(["01_01", "01_02"], 6))  # fmt: skip
+    cfg = network.get_config("tiny")
+    ckpt = tmp_path / "tiny.npz"
+    network.save_params(ckpt, cfg, network.init_params(cfg, jax.random.key(0)), {})
+    return poses, ckpt
+
+
+def _prior_refused_before_poses(command, args, tmp_path, capsys, monkeypatch):
+    """A missing --gmm file: exit 2 naming it, and no pose file read."""
+    from jaxrefine.cli import main as cli_main
+
+    capsys.readouterr()
+    monkeypatch.setattr("jaxrefine.data.poses.load_poses", None)
+    assert cli_main([command, *args, "--gmm", str(tmp_path / "nope.pkl")]) == 2
+    assert "nope.pkl" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_eval_fits_every_row_with_the_prior_gmm_names(eval_inputs, other_prior_file, tmp_path,
+                                                      capsys, monkeypatch):  # fmt: skip
+    """``eval --gmm FILE`` (given relative to the working folder): the given-target rows'
+    SMPLify and the learned rows' refine get that prior, the JSON names it by its absolute
+    path; a missing file is refused before any pose is read."""
+    import importlib
+    import types
+
+    from jaxrefine.cli import main as cli_main
+    from jaxrefine.priors import load_gmm
+
+    smplify = importlib.import_module("jaxrefine.smplify")  # the module (the package exports
+    # a function of that name)
+    seen = {"smplify": [], "refine": []}
+
+    def sparse(model, params, data, *, gmm=None, **k):  # stands in for the fit: only its prior
+        seen["smplify"].append(gmm)
+        return types.SimpleNamespace(params=params)
+
+    def learned(model, images, params, cameras, network, *, options, **k):
+        seen["refine"].append(options.gmm_path)  # refine's own use: test_refine.py
+        stages = ("render", "network", "transfer", "fit")  # refine's timed stages
+        return types.SimpleNamespace(params=params, ms=dict.fromkeys(stages, 0.0))
+
+    monkeypatch.setattr(smplify, "smplify", sparse)
+    monkeypatch.setattr("jaxrefine.evaluate.refine", learned)
+    poses, ckpt = eval_inputs
+    args = ["--poses", str(poses), "--checkpoint", str(ckpt), "--n", "2", "--group", "2",
+            "--image-size", "48", "--batch", "2", "--rows", "sparse_gt", "learned_dense",
+            "--json", str(tmp_path / "r.json")]  # fmt: skip
+    monkeypatch.chdir(other_prior_file.parent)
+    assert cli_main(["eval", *args, "--gmm", other_prior_file.name]) == 0
+    other = load_gmm(other_prior_file)
+    assert len(seen["smplify"]) == 2  # the warm-up batch and the timed one
+    for prior in seen["smplify"]:
+        np.testing.assert_array_equal(prior.means, other.means)
+    assert seen["refine"] == [str(other_prior_file)] * 2
+    assert json.loads((tmp_path / "r.json").read_text())["pose_prior"] == str(other_prior_file)
+    _prior_refused_before_poses("eval", args, tmp_path, capsys, monkeypatch)
+
+
+def test_eval_video_refines_with_the_prior_gmm_names(eval_inputs, other_prior_file, tmp_path,
+                                                     capsys, monkeypatch):  # fmt: skip
+    """``eval-video --gmm FILE``: every smoothness weight's refine gets that prior, the JSON
+    names it; a missing file is refused before any pose is read."""
+    import types
+
+    from jaxrefine.cli import main as cli_main
+
+    seen = []
+
+    def learned(model, images, params, cameras, network, *, options, **k):
+        seen.append(options.gmm_path)  # refine's own use: test_refine.py
+        return types.SimpleNamespace(params=params)
+
+    monkeypatch.setattr("jaxrefine.evaluate_video.refine", learned)
+    poses, ckpt = eval_inputs
+    args = [
+        "--poses",
+        str(poses),
+        "--checkpoint",
+        str(ckpt),
+        "--tracks",
+        "2",
+        "--length",
+        "3",
+        "--image-size",
+        "48",
+        "--weights",
+        "0",
+        "10",
+        "--json",
+        str(tmp_path / "r.json"),
+    ]
+    assert cli_main(["eval-video", *args, "--gmm", str(other_prior_file)]) == 0
+    assert seen == [str(other_prior_file)] * 2  # one refine per weight
+    assert json.loads((tmp_path / "r.json").read_text())["pose_prior"] == str(other_prior_file)
+    _prior_refused_before_poses("eval-video", args, tmp_path, capsys, monkeypatch)

@@ -4,6 +4,7 @@ beat the 25 ground-truth keypoints, as in the paper's Table 2."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -121,7 +122,8 @@ def test_the_fits_get_the_pose_prior_asked_for(monkeypatch, capsys, other_prior_
 
     monkeypatch.setattr(oracle, "oracle_frames", boom)
     assert cli_main([*base, "--gmm", "none.pkl"]) == 2
-    assert "GMM file not found: none.pkl" in capsys.readouterr().err
+    # named by its absolute path (the flag's value is made absolute, as the JSON records it)
+    assert f"GMM file not found: {os.path.abspath('none.pkl')}" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # argparse: not allowed with
         cli_main([*base, "--gmm", str(other_prior_file), "--no-gmm"])
     assert "not allowed with argument" in capsys.readouterr().err
