@@ -71,6 +71,7 @@ from jaxrefine.refine import (
 )
 from jaxrefine.render import rasterize_batch
 from jaxrefine.smplify import release_compiled_fits
+from jaxrefine.uv_layout import MODEL_HELP, require_layout
 
 ROWS = (
     "init",
@@ -588,6 +589,7 @@ def parser():
         help=f"rows to run (init always runs); default all: {' '.join(ROWS)}",
     )
     ap.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"])
+    ap.add_argument("--model", default=None, help=MODEL_HELP)
     ap.add_argument("--gmm", default=None, metavar="PATH", type=prior_file_arg,
                     help=GMM_FILE_HELP + "; every fitted row's")  # fmt: skip
     ap.add_argument("--json", default=None, help="write the result here")
@@ -623,7 +625,8 @@ def main(argv: list[str]) -> int:
                             gmm_path=args.gmm)  # fmt: skip
     pose_prior(options)  # a bad --gmm fails before any pose or frame is read
     distributed.initialize(args.coordinator, args.num_processes, args.process_id)
-    model = load_body_model()
+    model = load_body_model(args.model, gender=None)
+    require_layout(model)  # the synthetic frames texture the body
     poses = load_poses(args.poses, subjects=args.subjects).pose
     net = load_pretrained(args.checkpoint)
     check_network(net, options, args.checkpoint or "the shipped network")

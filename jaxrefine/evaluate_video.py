@@ -39,6 +39,7 @@ from jaxrefine.metrics import METRIC_NAMES, accel_error, compute_all_batch
 from jaxrefine.objective import params_from_pose
 from jaxrefine.priors import GMM_FILE_HELP, prior_file_arg
 from jaxrefine.refine import RefineOptions, pose_batch, pose_prior, refine
+from jaxrefine.uv_layout import MODEL_HELP, require_layout
 
 
 def video_frames(model: BodyModel, poses, num_tracks: int, length: int, seed: int,
@@ -157,6 +158,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--image-size", type=int, default=256)
     ap.add_argument("--checkpoint", default=None, help="network checkpoint (default: shipped)")
     ap.add_argument("--body-steps", type=int, default=None)
+    ap.add_argument("--model", default=None, help=MODEL_HELP)
     ap.add_argument("--gmm", default=None, metavar="PATH", type=prior_file_arg, help=GMM_FILE_HELP)
     ap.add_argument("--json", default=None, help="write the result here")
     return ap  # fmt: skip
@@ -173,10 +175,12 @@ def main(argv: list[str]) -> int:
         raise SystemExit("eval-video: --length must be at least 3 (one acceleration)")
     options = RefineOptions(body_steps=args.body_steps, gmm_path=args.gmm)
     pose_prior(options)  # a bad --gmm fails before any pose is read
+    model = load_body_model(args.model, gender=None)
+    require_layout(model)  # the synthetic frames texture the body
     poses = load_poses(args.poses, subjects=args.subjects)
     cfg, params, _ = load_pretrained(args.checkpoint)
     result = evaluate_video(
-        load_body_model(), poses, (cfg, params), num_tracks=args.tracks, length=args.length,
+        model, poses, (cfg, params), num_tracks=args.tracks, length=args.length,
         seed=args.seed, weights=tuple(args.weights), difficulty=args.difficulty,
         image_size=(args.image_size, args.image_size), options=options,
         say=lambda m: print(m, file=sys.stderr),

@@ -48,6 +48,7 @@ from jaxrefine.refine import with_start as refine_with_start
 from jaxrefine.render import rasterize_batch
 from jaxrefine.report import machine_info, print_table, write_json
 from jaxrefine.smplify import smplify
+from jaxrefine.uv_layout import MODEL_HELP, require_layout
 
 METRICS = ("mpjpe", "pa_mpjpe", "n_mpjpe", "pve", "pa_pve", "n_pve")
 ROWS = ("init", "sparse_gt", "dense_gt")
@@ -270,7 +271,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--preset", default="dense", choices=["dense", "spin"])
     ap.add_argument("--image-size", type=int, default=256)
     ap.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"])
-    ap.add_argument("--model", default=None, help="body model file (default: the open model)")
+    ap.add_argument("--model", default=None, help=MODEL_HELP)
     ap.add_argument("--chunk-size", type=int, default=None)
     prior = ap.add_mutually_exclusive_group()
     prior.add_argument("--no-gmm", action="store_true", help="fit without the GMM pose prior")
@@ -297,6 +298,7 @@ def main(argv: list[str]) -> int:
     from jaxrefine.smpl_io import load_body_model
 
     model = load_body_model(args.model, gender=None if args.model else "neutral")
+    require_layout(model)  # the synthetic frames texture the body
     poses = load_poses(args.poses).pose
     if args.calibrate:
         result = calibrate_field(

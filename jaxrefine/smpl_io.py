@@ -569,22 +569,35 @@ def to_npz_arrays(arrays: dict, *, model_id: str, gender: str) -> dict:
     return out
 
 
-def convert(src: str | os.PathLike, dst: str | os.PathLike, gender: str | None = None) -> Path:
+def convert(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    gender: str | None = None,
+    uv: str | os.PathLike | None = None,
+) -> Path:
     """Convert a model file (e.g. an official chumpy pickle) to a plain-numpy ``.npz``.
 
     The output loads with :func:`load_body_model` and with ``numpy.load`` (no pickles inside).
-    The source and the converted float32 / int32 arrays are validated (:func:`identify`) before
-    anything is written; the file is then written atomically (a temporary file renamed into
-    place), so a failure leaves no output behind.
+    ``uv``: an OBJ file of the model's faces whose texture coordinates become the model's UV
+    layout (``vt``, ``ft``; :mod:`jaxrefine.uv_layout`), which synthetic scenes need; it
+    replaces a layout the file has. The source and the converted float32 / int32 arrays are
+    validated (:func:`identify`) before anything is written; the file is then written
+    atomically (a temporary file renamed into place), so a failure leaves no output behind.
 
     Raises:
-      FileNotFoundError, ModelFileError (see :func:`identify`; also a gender mismatch).
+      FileNotFoundError, ModelFileError (see :func:`identify`; also a gender mismatch),
+      UVLayoutError (:func:`jaxrefine.uv_layout.read_uv_obj`).
     """
     src, dst = Path(src), Path(dst)
     if not src.is_file():
         raise FileNotFoundError(f"body model file not found: {src}")
     arrays = read_model_file(src)
     identify(arrays, source=str(src))
+    if uv is not None:
+        from jaxrefine.uv_layout import read_uv_obj
+
+        vt, ft = read_uv_obj(uv, arrays["f"])
+        arrays = {**arrays, "vt": vt, "ft": ft}
     found = _gender_from(arrays, src) or gender or "neutral"
     if gender is not None and found != gender:
         raise ModelFileError(f"{src} is a {found} model, not {gender}")
@@ -597,7 +610,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, gender: str | None =
 
 
 def convert_main(argv: list[str]) -> int:
-    """``jaxrefine convert SRC DST.npz [--gender G]``."""
+    """``jaxrefine convert SRC DST.npz [--gender G] [--uv UV.obj]``."""
     import argparse
 
     ap = argparse.ArgumentParser(
@@ -608,12 +621,19 @@ def convert_main(argv: list[str]) -> int:
     ap.add_argument("src")
     ap.add_argument("dst")
     ap.add_argument("--gender", choices=GENDERS, default=None)
+    ap.add_argument("--uv", default=None, metavar="UV.obj",
+                    help="an OBJ mesh of the model's faces with texture coordinates (SMPL's UV "
+                         "map, e.g. smpl_uv.obj): stored as the model's UV layout, which "
+                         "synthetic scenes (oracle, eval, training) need")  # fmt: skip
     args = ap.parse_args(argv)
     try:
-        out = convert(args.src, args.dst, gender=args.gender)
+        out = convert(args.src, args.dst, gender=args.gender, uv=args.uv)
     except (ValueError, OSError) as exc:  # ModelFileError, FileNotFoundError, unwritable dst
         print(f"jaxrefine convert: error: {exc}", file=sys.stderr)  # the CLI's one-line form
         return 2
     model = load_body_model(out, gender=None, num_betas=None)
     print(f"wrote {out}: {model.describe()}")
+    if model.vt is not None:
+        source = f" from {args.uv}" if args.uv else ""
+        print(f"UV layout: {len(model.vt)} texture coordinates{source}")
     return 0

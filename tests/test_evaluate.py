@@ -247,3 +247,41 @@ def test_eval_video_refines_with_the_prior_gmm_names(eval_inputs, other_prior_fi
     assert seen == [str(other_prior_file)] * 2  # one refine per weight
     assert json.loads((tmp_path / "r.json").read_text())["pose_prior"] == str(other_prior_file)
     _prior_refused_before_poses("eval-video", args, tmp_path, capsys, monkeypatch)
+
+
+@pytest.mark.slow
+def test_eval_and_eval_video_make_frames_with_the_model_given(eval_inputs, tmp_path, capsys,
+                                                               monkeypatch):  # fmt: skip
+    """``--model FILE``: the synthetic frames are made and scored with that model (the JSON's
+    ``model_id`` names it); a model without a UV layout (SMPL's files have none) is refused
+    before any pose is read, saying how to add one (by the oracle too)."""
+    import types
+
+    from jaxrefine.cli import main as cli_main
+    from jaxrefine.smpl_io import OPEN_MODEL_PATH, read_model_file
+
+    arrays = read_model_file(OPEN_MODEL_PATH)
+    np.savez(tmp_path / "copy.npz", **{**arrays, "model_id": np.array("my-open-copy")})
+    np.savez(tmp_path / "bare.npz", **{k: v for k, v in arrays.items() if k not in ("vt", "ft")})
+
+    def unrefined(model, images, params, *a, **k):  # the fits are not what this checks
+        return types.SimpleNamespace(params=params)
+
+    monkeypatch.setattr("jaxrefine.evaluate_video.refine", unrefined)
+    poses, ckpt = eval_inputs
+    common = ["--poses", str(poses), "--checkpoint", str(ckpt), "--image-size", "48"]
+    runs = (
+        ["eval", *common, "--n", "2", "--group", "2", "--rows", "init"],
+        ["eval-video", *common, "--tracks", "1", "--length", "3", "--weights", "0"],
+    )
+    for args in runs:
+        out = tmp_path / f"{args[0]}.json"
+        assert cli_main([*args, "--model", str(tmp_path / "copy.npz"), "--json", str(out)]) == 0
+        assert json.loads(out.read_text())["model_id"] == "my-open-copy"
+    capsys.readouterr()
+    monkeypatch.setattr("jaxrefine.data.poses.load_poses", None)
+    monkeypatch.setattr("jaxrefine.oracle.load_poses", None)
+    for args in (*runs, ["oracle", "--poses", str(poses), "--n", "2"]):
+        assert cli_main([*args, "--model", str(tmp_path / "bare.npz")]) == 2
+        err = capsys.readouterr().err
+        assert "has no UV layout" in err and "jaxrefine convert MODEL OUT.npz --uv" in err

@@ -50,6 +50,7 @@ from jaxrefine.data.sampling import SceneConfig, SceneParams, cameras_for, sampl
 from jaxrefine.data.textures import procedural_texture
 from jaxrefine.render import rasterize
 from jaxrefine.shading import interpolate, interpolate_corners, sample_texture, vertex_normals
+from jaxrefine.uv_layout import require_layout
 
 logger = logging.getLogger(__name__)
 
@@ -435,8 +436,7 @@ def _checked(model: BodyModel, poses, n) -> tuple[np.ndarray, int]:
     poses = np.asarray(poses, np.float32)
     if poses.ndim != 3 or poses.shape[1:] != (24, 3):
         raise ValueError(f"poses must be (M, 24, 3), got {poses.shape}")
-    if model.vt is None or model.ft is None:
-        raise ValueError("the body model has no UV layout (vt, ft); cannot texture it")
+    require_layout(model)
     n = int(n)
     if n < 1:
         raise ValueError(f"n must be positive, got {n}")

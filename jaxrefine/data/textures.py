@@ -28,6 +28,8 @@ import logging
 import numpy as np
 from flax import struct
 
+from jaxrefine.uv_layout import require_layout
+
 logger = logging.getLogger(__name__)
 
 # Body parts by SMPL joint index (SMPL's joint order, jaxrefine.keypoints.SMPL_JOINT_NAMES).
@@ -125,10 +127,9 @@ def texel_atlas(model, size: int = 256) -> TexelAtlas:
       size: texture side S in texels.
 
     Raises:
-      ValueError: the model has no UV layout.
+      UVLayoutError (a ValueError): the model has no UV layout.
     """
-    if model.vt is None or model.ft is None:
-        raise ValueError(f"model {model.model_id!r} has no UV layout (vt, ft); cannot texture it")
+    require_layout(model)
     key = _model_key(model, size)
     if key not in _ATLAS_CACHE:
         _ATLAS_CACHE[key] = _build_atlas(model, int(size))
