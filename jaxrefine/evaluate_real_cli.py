@@ -11,7 +11,9 @@ Per person, four rows:
 ``--optimizer NAME`` (any registered name, default ``adam``) fits every row but ``initial``
 with that optimizer, and ``--gmm PATH`` (SMPLify's ``gmm_08.pkl`` or an ``.npz``) replaces
 the shipped pose prior in the initial fits and every fitted row (the JSON's ``pose_prior``
-names it; ``--resume`` refuses to mix priors). A row whose data the optimizer has no version
+names it; ``--resume`` refuses to mix priors). ``--model FILE`` (e.g. SMPL's own pickle; no UV
+layout needed) is the body model of every row (the JSON's ``model_id``; ``--resume`` refuses
+to mix models). A row whose data the optimizer has no version
 for is skipped and the reason printed and kept in the JSON: the learned optimizer (``lgd``)
 ships checkpoints for keypoints and for dense targets, none for both at once, so with it
 ``learned_dense_landmarks`` is skipped.
@@ -636,6 +638,9 @@ def build_parser():
     a("--keypoint-weight", type=float, default=None,
       help="learned_dense_landmarks: the landmark term's weight beside the dense term "
            f"(default: the photos' {LANDMARK_WEIGHT:g})")  # fmt: skip
+    a("--model", default=None,
+      help="body model file, e.g. your SMPL_NEUTRAL.pkl as it is (default: the open model); "
+           "every row fits it")  # fmt: skip
     a("--gmm", default=None, metavar="PATH", type=prior_file_arg,
       help=GMM_FILE_HELP + "; the initial fits' and every fitted row's")  # fmt: skip
     a("--optimizer", default="adam", type=optimizer_arg,
@@ -655,7 +660,7 @@ def main(argv: list[str]) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
     _check_args(ap, args)
-    model = load_body_model()
+    model = load_body_model(args.model, gender=None)
     cfg, params, _ = load_pretrained(args.checkpoint)
     options = _refine_options(args, cfg)
     check_network((cfg, params), options, args.checkpoint or "the shipped network")
@@ -671,7 +676,7 @@ def main(argv: list[str]) -> int:
     journal = None if args.json is None or args.coco is None else journal_path(args.json)
     results, dataset, left_out = _evaluate_all(args, model, (cfg, params), options, runner, kp,
                                                truth, coco, journal)  # fmt: skip
-    _report(args, cfg.name, options, results, dataset, left_out)
+    _report(args, (cfg.name, model.model_id), options, results, dataset, left_out)
     if journal is not None:  # everything is in --json now
         journal.unlink(missing_ok=True)
     return 0
@@ -706,9 +711,9 @@ def _evaluate_all(args, model, network, options, runner, kp, truth, coco, journa
     return results, dataset, left_out
 
 
-def _report(args, network_name: str, options, results, dataset, left_out) -> None:
+def _report(args, names: tuple[str, str], options, results, dataset, left_out) -> None:
     """The tables, the skipped rows, the keypoint file's people left out, and ``--csv``,
-    ``--plot`` and ``--json``."""
+    ``--plot`` and ``--json`` (``names``: the network's and the body model's)."""
     from jaxrefine.report import print_table
 
     if results:
@@ -726,7 +731,7 @@ def _report(args, network_name: str, options, results, dataset, left_out) -> Non
     coco_part = None if totals is None else {
         "annotation": args.coco, "summary": totals, "left_out": left_out,
         "min_keypoints": args.min_keypoints, "results": dataset}  # fmt: skip
-    _write_json(args, network_name, options, results, coco_part)
+    _write_json(args, names, options, results, coco_part)
 
 
 def _check_args(ap, args) -> None:
@@ -772,12 +777,15 @@ def _coco_settings(args, model, network, options) -> dict:
             "max_people": args.max_people}  # fmt: skip
 
 
-def _write_json(args, network_name: str, options, results: list[dict], coco) -> None:
-    """``--json``: the settings, every photo's results and the COCO part (or None)."""
+def _write_json(args, names: tuple[str, str], options, results: list[dict], coco) -> None:
+    """``--json``: the settings (``names``: the network's and the body model's), every photo's
+    results and the COCO part (or None)."""
     from jaxrefine.photo import landmark_options
     from jaxrefine.report import machine_info, write_json
 
+    network_name, model_id = names
     write_json(args.json, {"network": args.checkpoint or "shipped", "network_name": network_name,
+                           "model_id": model_id,
                            "silhouette_weight": args.silhouette_weight,
                            "mask_gate": options.mask_gate,
                            "people_from": _people_from(args),

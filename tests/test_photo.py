@@ -640,3 +640,51 @@ def test_an_interrupted_journal_keeps_its_whole_lines(tmp_path):
     assert read_journal(tmp_path / "none.jsonl", settings) == {}
     with pytest.raises(InputError, match=r"other settings \(tiles\)"):
         read_journal(path, {**settings, "tiles": [1.0, 0.6]})
+
+
+@pytest.mark.slow
+def test_eval_real_fits_the_model_given(coco_files, tiny_checkpoint, tmp_path, monkeypatch):
+    """``eval-real --model FILE`` with a model file without a UV layout (as SMPL's are): the
+    initial fits, the sparse row's SMPLify and the learned rows' refine (run for real, with
+    per-vertex colours) all get that model, and the JSON names it."""
+    import importlib
+    import shutil
+
+    from jaxrefine import photo, refine
+    from jaxrefine.smpl_io import OPEN_MODEL_PATH, read_model_file
+
+    smplify = importlib.import_module("jaxrefine.smplify")  # the module (the package exports
+    # a function of that name)
+    arrays = {k: v for k, v in read_model_file(OPEN_MODEL_PATH).items() if k not in ("vt", "ft")}
+    np.savez(tmp_path / "mine.npz", **{**arrays, "model_id": np.array("my-open-copy")})
+    image, doc = coco_files
+    (tmp_path / "imgs").mkdir()
+    shutil.copy(image, tmp_path / "imgs" / Path(image).name)
+    (tmp_path / "ann.json").write_text(json.dumps(doc))
+    (ann,) = doc["annotations"]
+    (tmp_path / "res.json").write_text(
+        json.dumps([_result(doc["images"][0]["id"], ann["keypoints"], 0.95)])
+    )
+    seen = {"initial": [], "smplify": [], "refine": []}
+
+    def spy(name, fn):
+        def wrapped(model, *a, **k):
+            seen[name].append(model.model_id)
+            return fn(model, *a, **k)
+
+        return wrapped
+
+    monkeypatch.setattr(photo, "keypoint_frame_people", spy("initial", photo.keypoint_frame_people))
+    monkeypatch.setattr(smplify, "smplify", spy("smplify", smplify.smplify))
+    monkeypatch.setattr(refine, "refine", spy("refine", refine.refine))
+    args = ["eval-real", "--coco", str(tmp_path / "ann.json"), "--coco-images",
+            str(tmp_path / "imgs"), "--checkpoint", str(tiny_checkpoint), *FAST, "--keypoints",
+            str(tmp_path / "res.json"), "--json", str(tmp_path / "r.json")]  # fmt: skip
+    assert cli_main([*args, "--model", str(tmp_path / "mine.npz")]) == 0
+    assert len(seen["initial"]) == 1 and len(seen["refine"]) == 2  # both learned rows
+    assert len(seen["smplify"]) == 3  # the sparse row's and refine's (it fits with SMPLify)
+    assert {m for ids in seen.values() for m in ids} == {"my-open-copy"}
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["model_id"] == "my-open-copy"
+    rows = r["coco"]["results"][0]["rows"]
+    assert np.isfinite(rows["learned_dense"]["silhouette_iou"])
