@@ -624,7 +624,7 @@ def convert_main(argv: list[str]) -> int:
     ap.add_argument("--uv", default=None, metavar="UV.obj",
                     help="an OBJ mesh of the model's faces with texture coordinates (SMPL's UV "
                          "map, e.g. smpl_uv.obj): stored as the model's UV layout, which "
-                         "synthetic scenes (oracle, eval, eval-video) need")  # fmt: skip
+                         "synthetic scenes (oracle, eval, eval-video, training) need")  # fmt: skip
     args = ap.parse_args(argv)
     try:
         out = convert(args.src, args.dst, gender=args.gender, uv=args.uv)

@@ -3,10 +3,11 @@
 SMPL's model files carry no texture coordinates; SMPL's UV map comes as an OBJ mesh of the
 model's topology (e.g. ``smpl_uv.obj``: ``vt u v`` lines and ``f v/vt`` or ``f v/vt/vn``
 triangles). jaxrefine's synthetic scenes texture the body in such a layout (procedural clothing
-drawn in UV space, :mod:`jaxrefine.data.textures`), so ``jaxrefine oracle``, ``eval`` and
-``eval-video`` need one: ``jaxrefine convert MODEL DST.npz --uv UV.obj`` stores it in the
-converted model as ``vt`` (T, 2) and ``ft`` (F, 3). Refinement does not (a model without one
-is rendered with per-vertex colours).
+drawn in UV space, :mod:`jaxrefine.data.textures`), so ``jaxrefine oracle``, ``eval``,
+``eval-video`` and the network's training (``scripts/train.py --model``) need one:
+``jaxrefine convert MODEL DST.npz --uv UV.obj`` stores it in the converted model as ``vt``
+(T, 2) and ``ft`` (F, 3). Refinement does not (a model without one is rendered with per-vertex
+colours).
 
 The OBJ's triangles must be the model's faces: each is matched to the model's face of the same
 three vertices, so the OBJ may list them in another order, starting at another corner or wound

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from jaxrefine import network
+from jaxrefine.smpl_io import OPEN_MODEL_PATH, read_model_file
 from jaxrefine.train import checkpoint, displacement, loop, toy
 from jaxrefine.train import input as input_pipeline
 from jaxrefine.train.export import export_run
@@ -362,6 +363,14 @@ def test_script_errors_are_one_line_before_any_work(tmp_path):
     assert res.stderr.strip().splitlines() == [res.stderr.strip()]  # one line
     assert "shipped checkpoint: its network config differs" in res.stderr
     assert not (tmp_path / "run").exists()  # checked before the run folder and the data
+    # a --model without the UV layout the pairs' textures need (SMPL's files have none)
+    arrays = read_model_file(OPEN_MODEL_PATH)
+    np.savez(tmp_path / "bare.npz", **{k: v for k, v in arrays.items() if k not in ("vt", "ft")})
+    res = subprocess.run([*cmd[:-4], "--model", str(tmp_path / "bare.npz"), *flags[-2:]],
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)  # fmt: skip
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "has no UV layout" in res.stderr and "--uv" in res.stderr
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.slow
@@ -372,10 +381,12 @@ def test_script_end_to_end(tmp_path):
     np.savez(poses, pose=(rng.normal(0, 0.2, (16, 24, 3))).astype(np.float32), subject=subjects,
              trial=np.char.add(subjects, "_01"))  # fmt: skip
     out = tmp_path / "run"
+    model = tmp_path / "mine.npz"  # the open model under another name: --model reaches the run
+    np.savez(model, **{**read_model_file(OPEN_MODEL_PATH), "model_id": np.array("my-open-copy")})
     flags = "--platform cpu --config tiny --steps 20 --workers 1 --val-frames 4 --ckpt-every 10"
     flags += " --val-every 10 --log-every 5"
     cmd = [sys.executable, str(REPO / "scripts" / "train.py"), *flags.split()]
-    cmd += ["--out", str(out), "--poses", str(poses)]
+    cmd += ["--out", str(out), "--poses", str(poses), "--model", str(model)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "val_zero_epe" in res.stdout
@@ -387,6 +398,7 @@ def test_script_end_to_end(tmp_path):
     ]  # fmt: skip
     run = json.loads((out / "run.json").read_text())
     assert run["steps"] == 20 and run["task"]["train_subjects"] == ["01", "02"]
+    assert run["task"]["model_id"] == "my-open-copy"
     assert {"epe", "zero_epe", "val_epe", "val_zero_epe"} <= set(run["final"])
     assert run["machine"]["jax"] == jax.__version__
     cfg, params, _ = network.load_pretrained(out)  # the run folder loads as a trained model
@@ -395,6 +407,7 @@ def test_script_end_to_end(tmp_path):
     cfg2, params2, meta = network.load_pretrained(shipped)
     assert cfg2 == TINY and meta["step"] == 20 and meta["command"] == "the command"
     assert meta["training_subjects"] == ["01", "02"] and meta["init_from"] is None
+    assert meta["body_model"] == "my-open-copy"
     assert meta["val_epe"] > 0 and meta["val_zero_epe"] > 0
 
 

@@ -40,6 +40,7 @@ from jaxrefine import network
 from jaxrefine.data import pairs
 from jaxrefine.data.poses import VALIDATION_SUBJECTS, PoseSet
 from jaxrefine.files import atomic_savez
+from jaxrefine.optimizers.learned import OPEN_MODEL_ID  # the model of runs begun before --model
 from jaxrefine.train.loop import Task
 
 BATCH_KEYS = ("image", "renders", "field", "mask")
@@ -213,6 +214,7 @@ def make_task(cfg: network.NetworkConfig, data: DisplacementData,
     describe = {
         "network": cfg.to_dict(),
         "pairs": dataclasses.asdict(data.pairs),
+        "model_id": data.model.model_id,
         "confidence_weight": confidence_weight,
         "train_subjects": list(data.train_poses.subjects),
         "train_frames": len(data.train_poses),
@@ -229,7 +231,7 @@ def make_task(cfg: network.NetworkConfig, data: DisplacementData,
         ),
         validate=validate,
         describe=describe,
-        added_settings={"pairs": _ADDED_PAIR_SETTINGS},
+        added_settings={"pairs": _ADDED_PAIR_SETTINGS, "model_id": OPEN_MODEL_ID},
     )
 
 

@@ -3,6 +3,7 @@
     python scripts/train.py --platform cpu --config small --steps 20000 --out runs/small \
         --poses /path/cmu_poses.npz [--resume] [--workers 1] [--precision bfloat16]
         [--init-from shipped|RUN_DIR|NET.npz]   # fine-tune existing weights
+        [--model smpl_uv.npz]   # pairs of your body model (with a UV layout: jaxrefine.uv_layout)
 
 Everything lands in ``--out``: the converted poses (when made from ``--mocap``), the cached
 subject banks and validation set, ``config.json`` (network and data settings), ``checkpoints/``
@@ -47,6 +48,10 @@ def parser() -> argparse.ArgumentParser:
       help="fine-tune: start from these weights (exported .npz or run folder; 'shipped' = the "
            "packaged checkpoint) with a fresh optimizer and schedule")  # fmt: skip
     a("--poses", type=Path, default=None, help="pose file made by `jaxrefine mocap`")
+    a("--model", default=None,
+      help="body model the training pairs are made with: a file with a UV layout, e.g. SMPL "
+           "converted by `jaxrefine convert MODEL OUT.npz --uv smpl_uv.obj` (default: the "
+           "open model); --mocap is retargeted to it")  # fmt: skip
     a("--mocap", type=Path, default=None,
       help=f"CMU mocap folder converted into OUT/poses.npz when --poses is absent "
            f"(default {DEFAULT_MOCAP} where it exists)")  # fmt: skip
@@ -146,15 +151,25 @@ def resolve_poses(args, model=None) -> Path:
     return out
 
 
-def prepare(args, cfg):
-    """Poses, banks and the validation set (cached in ``--out``) -> DisplacementData."""
+def body_model(args):
+    """``--model`` (None: the open model), checked to have the UV layout the pairs' textures
+    need, before the run folder is made."""
     from jaxrefine import load_body_model
+    from jaxrefine.uv_layout import require_layout
+
+    model = load_body_model(args.model, gender=None)
+    require_layout(model)
+    return model
+
+
+def prepare(args, cfg, model):
+    """Poses (retargeted to ``model`` when made from ``--mocap``), banks and the validation set
+    (cached in ``--out``) -> DisplacementData."""
     from jaxrefine.data import pairs
     from jaxrefine.data.poses import VALIDATION_SUBJECTS, load_poses
     from jaxrefine.train import displacement
 
-    model = load_body_model()
-    path = resolve_poses(args)
+    path = resolve_poses(args, model)
     train_poses = load_poses(path, exclude_subjects=VALIDATION_SUBJECTS)
     val_poses = load_poses(path, subjects=VALIDATION_SUBJECTS)
     pc = pair_config(args.config, cfg.crop_size, args.subjects, args.clothing, args.occluders,
@@ -190,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.init_from is not None:  # checked before the data are made
         shipped = str(args.init_from) == "shipped"
         start = displacement.load_start(cfg, None if shipped else args.init_from)
+    model = body_model(args)
     args.out.mkdir(parents=True, exist_ok=True)
-    data = prepare(args, cfg)
+    data = prepare(args, cfg, model)
     task = displacement.make_task(cfg, data, args.confidence_weight)
     if start is not None:
         task = displacement.warm_start(task, start)
