@@ -10,6 +10,10 @@ rasterizer runs (the EGL kernel, with its OpenGL renderer, or the pure-JAX fallb
 whether BlazePose's model files are cached (photos); the shipped assets (the network and its
 training steps and validation EPE, the learned optimizers, the body model); the XLA flags and
 the compilation cache in effect. Nothing is downloaded or changed.
+
+``--model FILE`` adds what jaxrefine makes of a body model file of yours (:func:`model_info`):
+its id, gender, sizes, pose correctives, surface landmarks and UV layout, and what a missing
+layout rules out (the synthetic scenes of ``oracle``, ``eval``, ``eval-video`` and training).
 """
 
 from __future__ import annotations
@@ -113,6 +117,31 @@ def assets() -> dict:
     return out
 
 
+def model_info(path: str) -> dict:
+    """What jaxrefine reads from the body model file ``path`` (any gender, every shape
+    component; errors: :func:`jaxrefine.smpl_io.load_body_model`'s)."""
+    from jaxrefine.smpl_io import load_body_model
+
+    model = load_body_model(path, gender=None, num_betas=None)
+    uv = model.vt is not None and model.ft is not None
+    return {"file": str(path), "model_id": model.model_id, "gender": model.gender,
+            "vertices": model.num_vertices, "faces": int(model.faces.shape[0]),
+            "betas": model.num_betas, "pose_correctives": model.has_pose_correctives,
+            "landmarks": [lm.name for lm in model.landmarks],
+            "uv_coordinates": int(model.vt.shape[0]) if uv else 0}  # fmt: skip
+
+
+def _model_lines(m: dict) -> list[str]:
+    """:func:`model_info` as lines of text."""
+    uv = (f"UV layout: {m['uv_coordinates']} texture coordinates" if m["uv_coordinates"] else
+          "UV layout: none (oracle, eval, eval-video and training need one: jaxrefine convert "
+          "MODEL OUT.npz --uv UV.obj; refine does not)")  # fmt: skip
+    return [f"model {m['file']}: {m['model_id']!r} ({m['gender']}), {m['vertices']} vertices, "
+            f"{m['faces']} faces, {m['betas']} betas, pose correctives "
+            f"{'yes' if m['pose_correctives'] else 'no'}",
+            f"  landmarks: {', '.join(m['landmarks']) or 'none'}; {uv}"]  # fmt: skip
+
+
 def install_info(*, render: bool = True) -> dict:
     """The whole report (see the module docstring); ``render``: also make an EGL context."""
     from jaxrefine.report import machine_info
@@ -164,6 +193,8 @@ def print_info(info: dict) -> None:
     print(f"learned optimizers: {', '.join(lgd)}; body model: {info['assets']['body_model']}")
     print(f"XLA_FLAGS: {info['xla_flags'] or '(none)'}; compilation cache: "
           f"{info['compilation_cache'] or 'off'}")  # fmt: skip
+    if info.get("model") is not None:
+        print("\n".join(_model_lines(info["model"])))
 
 
 def main(argv: list[str]) -> int:
@@ -171,8 +202,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--json", default=None, help="also write the report to this JSON file")
     ap.add_argument("--no-render", action="store_true",
                     help="make no EGL context (no rasterizer line)")  # fmt: skip
+    ap.add_argument("--model", default=None, metavar="FILE",
+                    help="also report what jaxrefine reads from this body model file (e.g. "
+                         "your SMPL_NEUTRAL.pkl)")  # fmt: skip
     args = ap.parse_args(argv)
-    info = install_info(render=not args.no_render)
+    model = None if args.model is None else model_info(args.model)  # a bad file: before the rest
+    info = {**install_info(render=not args.no_render), "model": model}
     print_info(info)
     if args.json:
         from jaxrefine.report import write_json

@@ -51,3 +51,35 @@ def test_the_rasterizer_line_is_the_one_auto_runs(capsys):
     assert info["rasterizer"]["backend"] == resolve_backend("auto")
     assert cli_main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"jaxrefine {metadata.version('jaxrefine')}"
+
+
+def test_info_model_reports_a_users_file(tmp_path, capsys, smpl_size_arrays):
+    """``info --model FILE``: an SMPL-size pickle (no UV layout, as SMPL's are) is described
+    with what its missing layout rules out; a file with one, with its size; a missing file is
+    an error (exit 2) naming it, before the report."""
+    from tests.test_smpl_io import _write_official_style_pickle
+
+    smpl = tmp_path / "basicModel_neutral_lbs_10_207_0_v1.0.0.pkl"
+    _write_official_style_pickle(smpl, smpl_size_arrays)
+    out = tmp_path / "info.json"
+    assert cli_main(["info", "--no-render", "--model", str(smpl), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    m = json.loads(out.read_text())["model"]
+    assert (m["vertices"], m["faces"], m["betas"]) == (6890, 13776, 10)
+    assert m["pose_correctives"] is True and m["uv_coordinates"] == 0
+    assert "nose" in m["landmarks"]  # smplx's landmark vertices for SMPL files
+    assert f"model {smpl}: " in text and "6890 vertices, 13776 faces" in text
+    assert "UV layout: none (oracle, eval, eval-video and training need one" in text
+    assert (
+        cli_main(
+            ["info", "--no-render", "--model", str(ROOT / "jaxrefine/assets/open_body_model.npz")]
+        )
+        == 0
+    )
+    assert "16 betas, pose correctives no" in (text := capsys.readouterr().out)
+    from jaxrefine.smpl_io import load_body_model
+
+    assert f"UV layout: {len(load_body_model().vt)} texture coordinates" in text
+    assert cli_main(["info", "--no-render", "--model", str(tmp_path / "none.pkl")]) == 2
+    captured = capsys.readouterr()
+    assert "none.pkl" in captured.err and captured.out == ""  # nothing reported
