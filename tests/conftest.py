@@ -126,3 +126,24 @@ def plan_run():
                             options=RefineOptions(), progress=False, dry_run=True)  # fmt: skip
 
     return plan
+
+
+@pytest.fixture
+def open_model_file():
+    """Write the open model's file as a user's own: ``uv=False`` without its UV layout (as
+    SMPL's files are), ``model_id`` under another id (to see that a ``--model`` reached a run)."""
+
+    def write(path, *, uv: bool = True, model_id: str | None = None) -> Path:
+        import numpy as np
+
+        from jaxrefine.smpl_io import OPEN_MODEL_PATH, read_model_file
+
+        arrays = read_model_file(OPEN_MODEL_PATH)
+        if not uv:
+            del arrays["vt"], arrays["ft"]
+        if model_id is not None:
+            arrays["model_id"] = np.array(model_id)
+        np.savez(path, **arrays)
+        return Path(path)
+
+    return write

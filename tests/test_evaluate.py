@@ -250,19 +250,18 @@ def test_eval_video_refines_with_the_prior_gmm_names(eval_inputs, other_prior_fi
 
 
 @pytest.mark.slow
-def test_eval_and_eval_video_make_frames_with_the_model_given(eval_inputs, tmp_path, capsys,
-                                                               monkeypatch):  # fmt: skip
+def test_eval_and_eval_video_make_frames_with_the_model_given(
+    eval_inputs, tmp_path, capsys, monkeypatch, open_model_file
+):
     """``--model FILE``: the synthetic frames are made and scored with that model (the JSON's
     ``model_id`` names it); a model without a UV layout (SMPL's files have none) is refused
     before any pose is read, saying how to add one (by the oracle too)."""
     import types
 
     from jaxrefine.cli import main as cli_main
-    from jaxrefine.smpl_io import OPEN_MODEL_PATH, read_model_file
 
-    arrays = read_model_file(OPEN_MODEL_PATH)
-    np.savez(tmp_path / "copy.npz", **{**arrays, "model_id": np.array("my-open-copy")})
-    np.savez(tmp_path / "bare.npz", **{k: v for k, v in arrays.items() if k not in ("vt", "ft")})
+    open_model_file(tmp_path / "copy.npz", model_id="my-open-copy")
+    open_model_file(tmp_path / "bare.npz", uv=False)
 
     def unrefined(model, images, params, *a, **k):  # the fits are not what this checks
         return types.SimpleNamespace(params=params)

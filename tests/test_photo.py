@@ -643,7 +643,8 @@ def test_an_interrupted_journal_keeps_its_whole_lines(tmp_path):
 
 
 @pytest.mark.slow
-def test_eval_real_fits_the_model_given(coco_files, tiny_checkpoint, tmp_path, monkeypatch):
+def test_eval_real_fits_the_model_given(coco_files, tiny_checkpoint, tmp_path, monkeypatch,
+                                        open_model_file):  # fmt: skip
     """``eval-real --model FILE`` with a model file without a UV layout (as SMPL's are): the
     initial fits, the sparse row's SMPLify and the learned rows' refine (run for real, with
     per-vertex colours) all get that model, and the JSON names it."""
@@ -651,12 +652,10 @@ def test_eval_real_fits_the_model_given(coco_files, tiny_checkpoint, tmp_path, m
     import shutil
 
     from jaxrefine import photo, refine
-    from jaxrefine.smpl_io import OPEN_MODEL_PATH, read_model_file
 
     smplify = importlib.import_module("jaxrefine.smplify")  # the module (the package exports
     # a function of that name)
-    arrays = {k: v for k, v in read_model_file(OPEN_MODEL_PATH).items() if k not in ("vt", "ft")}
-    np.savez(tmp_path / "mine.npz", **{**arrays, "model_id": np.array("my-open-copy")})
+    open_model_file(tmp_path / "mine.npz", uv=False, model_id="my-open-copy")
     image, doc = coco_files
     (tmp_path / "imgs").mkdir()
     shutil.copy(image, tmp_path / "imgs" / Path(image).name)

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 
 from jaxrefine import network
-from jaxrefine.smpl_io import OPEN_MODEL_PATH, read_model_file
 from jaxrefine.train import checkpoint, displacement, loop, toy
 from jaxrefine.train import input as input_pipeline
 from jaxrefine.train.export import export_run
@@ -355,7 +354,7 @@ def _params_args():
 
 
 # --------------------------------------------------------------------------- end to end
-def test_script_errors_are_one_line_before_any_work(tmp_path):
+def test_script_errors_are_one_line_before_any_work(tmp_path, open_model_file):
     flags = ["--config", "tiny", "--init-from", "shipped", "--out", str(tmp_path / "run")]
     cmd = [sys.executable, str(REPO / "scripts" / "train.py"), *flags]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
@@ -364,8 +363,7 @@ def test_script_errors_are_one_line_before_any_work(tmp_path):
     assert "shipped checkpoint: its network config differs" in res.stderr
     assert not (tmp_path / "run").exists()  # checked before the run folder and the data
     # a --model without the UV layout the pairs' textures need (SMPL's files have none)
-    arrays = read_model_file(OPEN_MODEL_PATH)
-    np.savez(tmp_path / "bare.npz", **{k: v for k, v in arrays.items() if k not in ("vt", "ft")})
+    open_model_file(tmp_path / "bare.npz", uv=False)
     res = subprocess.run([*cmd[:-4], "--model", str(tmp_path / "bare.npz"), *flags[-2:]],
                          capture_output=True, text=True, timeout=600, cwd=tmp_path)  # fmt: skip
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
@@ -374,7 +372,7 @@ def test_script_errors_are_one_line_before_any_work(tmp_path):
 
 
 @pytest.mark.slow
-def test_script_end_to_end(tmp_path):
+def test_script_end_to_end(tmp_path, open_model_file):
     poses = tmp_path / "poses.npz"
     rng = np.random.default_rng(0)
     subjects = np.array(["01", "02", "09", "16"] * 4)
@@ -382,7 +380,7 @@ def test_script_end_to_end(tmp_path):
              trial=np.char.add(subjects, "_01"))  # fmt: skip
     out = tmp_path / "run"
     model = tmp_path / "mine.npz"  # the open model under another name: --model reaches the run
-    np.savez(model, **{**read_model_file(OPEN_MODEL_PATH), "model_id": np.array("my-open-copy")})
+    open_model_file(model, model_id="my-open-copy")
     flags = "--platform cpu --config tiny --steps 20 --workers 1 --val-frames 4 --ckpt-every 10"
     flags += " --val-every 10 --log-every 5"
     cmd = [sys.executable, str(REPO / "scripts" / "train.py"), *flags.split()]

@@ -9,7 +9,7 @@ import pytest
 
 from jaxrefine.cli import main as cli_main
 from jaxrefine.data.textures import procedural_texture
-from jaxrefine.smpl_io import OPEN_MODEL_PATH, convert, load_body_model, read_model_file
+from jaxrefine.smpl_io import convert, load_body_model
 from jaxrefine.uv_layout import UVLayoutError, read_uv_obj
 from tests.test_smpl_io import _write_official_style_pickle
 
@@ -29,17 +29,15 @@ def _write_obj(path, vt, ft, faces, *, shuffle=True, normals=False):
     return path
 
 
-def _without_uv(tmp_path):
-    """The open model's file without its UV layout, and the layout."""
-    arrays = read_model_file(OPEN_MODEL_PATH)
-    vt, ft = arrays.pop("vt"), arrays.pop("ft")
-    src = tmp_path / "no_uv.npz"
-    np.savez(src, **arrays)
-    return src, vt, ft, arrays["f"]
+def _without_uv(tmp_path, open_model_file):
+    """The open model's file without its UV layout, and the layout (vt, ft, faces)."""
+    shipped = load_body_model()
+    src = open_model_file(tmp_path / "no_uv.npz", uv=False)
+    return src, *(np.asarray(a) for a in (shipped.vt, shipped.ft, shipped.faces))
 
 
-def test_convert_with_uv_restores_the_open_models_layout(tmp_path, capsys):
-    src, vt, ft, faces = _without_uv(tmp_path)
+def test_convert_with_uv_restores_the_open_models_layout(tmp_path, capsys, open_model_file):
+    src, vt, ft, faces = _without_uv(tmp_path, open_model_file)
     bare = load_body_model(src, gender=None)
     with pytest.raises(ValueError, match="no UV layout.*convert MODEL OUT.npz --uv"):
         procedural_texture(bare, 0, 16)
@@ -81,7 +79,7 @@ def _refused(path, faces, text, match):
         read_uv_obj(path, faces)
 
 
-def test_malformed_layouts_are_refused_with_file_and_line(tmp_path, capsys):
+def test_malformed_layouts_are_refused_with_file_and_line(tmp_path, capsys, open_model_file):
     faces = np.array([[0, 1, 2], [0, 2, 3]])
     vt = "vt 0 0\nvt 1 0\nvt 1 1\nvt 0 1\n"
     p = tmp_path / "bad.obj"
@@ -109,7 +107,7 @@ def test_malformed_layouts_are_refused_with_file_and_line(tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="UV layout file not found: .*none.obj"):
         read_uv_obj(tmp_path / "none.obj", faces)
     # the command: one line naming the file, exit 2, nothing written
-    src, _, _, _ = _without_uv(tmp_path)
+    src = open_model_file(tmp_path / "no_uv.npz", uv=False)
     out = tmp_path / "out.npz"
     assert cli_main(["convert", str(src), str(out), "--uv", str(p)]) == 2
     assert f"{p}: not a readable OBJ" in capsys.readouterr().err
