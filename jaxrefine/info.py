@@ -128,7 +128,8 @@ def model_info(path: str) -> dict:
             "vertices": model.num_vertices, "faces": int(model.faces.shape[0]),
             "betas": model.num_betas, "pose_correctives": model.has_pose_correctives,
             "landmarks": [lm.name for lm in model.landmarks],
-            "uv_coordinates": int(model.vt.shape[0]) if uv else 0}  # fmt: skip
+            "uv_coordinates": int(model.vt.shape[0]) if uv else 0,
+            "description": model.describe()}  # fmt: skip
 
 
 def _model_lines(m: dict) -> list[str]:
@@ -136,9 +137,7 @@ def _model_lines(m: dict) -> list[str]:
     uv = (f"UV layout: {m['uv_coordinates']} texture coordinates" if m["uv_coordinates"] else
           "UV layout: none (oracle, eval, eval-video and training need one: jaxrefine convert "
           "MODEL OUT.npz --uv UV.obj; refine does not)")  # fmt: skip
-    return [f"model {m['file']}: {m['model_id']!r} ({m['gender']}), {m['vertices']} vertices, "
-            f"{m['faces']} faces, {m['betas']} betas, pose correctives "
-            f"{'yes' if m['pose_correctives'] else 'no'}",
+    return [f"model {m['file']}: {m['description']}",
             f"  landmarks: {', '.join(m['landmarks']) or 'none'}; {uv}"]  # fmt: skip
 
 
