@@ -39,6 +39,10 @@ SMPL_PARENTS: tuple[int, ...] = (
 )  # fmt: skip
 NUM_JOINTS = 24
 NUM_POSE_FEATURES = 9 * (NUM_JOINTS - 1)  # 207 pose-corrective inputs
+# The shipped open model's id (jaxrefine/assets/open_body_model.json; tests/test_lgd_smplify.py
+# checks): the body model of every learned checkpoint that does not name one (all made before
+# the training scripts took --model).
+OPEN_MODEL_ID = "jaxrefine-open-anny-v1"
 
 
 @struct.dataclass

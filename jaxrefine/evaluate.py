@@ -606,7 +606,7 @@ def main(argv: list[str]) -> int:
     import sys
 
     from jaxrefine.data.poses import load_poses
-    from jaxrefine.network import load_pretrained
+    from jaxrefine.network import load_pretrained, trained_body_model
     from jaxrefine.report import machine_info, write_csv, write_json
     from jaxrefine.smpl_io import load_body_model
 
@@ -637,6 +637,7 @@ def main(argv: list[str]) -> int:
         say=lambda *a: print(*a, file=sys.stderr, flush=True),
     )  # fmt: skip
     result["checkpoint"] = args.checkpoint or "shipped"
+    result["network_body_model"] = trained_body_model(net[2])  # eval measures it on args.model
     result["pose_prior"] = options.gmm_path or "shipped"
     if args.process_id > 0:  # every process has the table; process 0 reports it
         return 0

@@ -654,16 +654,18 @@ def build_parser():
 def main(argv: list[str]) -> int:
     from jaxrefine.detect import BlazePose
     from jaxrefine.network import load_pretrained
-    from jaxrefine.refine import check_network, initial_prior
+    from jaxrefine.refine import check_network, initial_prior, warn_network_model
     from jaxrefine.smpl_io import load_body_model
 
     ap = build_parser()
     args = ap.parse_args(argv)
     _check_args(ap, args)
     model = load_body_model(args.model, gender=None)
-    cfg, params, _ = load_pretrained(args.checkpoint)
+    cfg, params, meta = load_pretrained(args.checkpoint)
     options = _refine_options(args, cfg)
-    check_network((cfg, params), options, args.checkpoint or "the shipped network")
+    source = args.checkpoint or "the shipped network"
+    check_network((cfg, params), options, source)
+    trained_on = warn_network_model(meta, model.model_id, source)
     initial_prior(options)  # a bad --gmm fails before any photo is read
     truth = truth_of(args.image, _annotation(args)) if args.image is not None else None
     coco = None
@@ -676,7 +678,8 @@ def main(argv: list[str]) -> int:
     journal = None if args.json is None or args.coco is None else journal_path(args.json)
     results, dataset, left_out = _evaluate_all(args, model, (cfg, params), options, runner, kp,
                                                truth, coco, journal)  # fmt: skip
-    _report(args, (cfg.name, model.model_id), options, results, dataset, left_out)
+    names = (cfg.name, model.model_id, trained_on)
+    _report(args, names, options, results, dataset, left_out)
     if journal is not None:  # everything is in --json now
         journal.unlink(missing_ok=True)
     return 0
@@ -711,9 +714,10 @@ def _evaluate_all(args, model, network, options, runner, kp, truth, coco, journa
     return results, dataset, left_out
 
 
-def _report(args, names: tuple[str, str], options, results, dataset, left_out) -> None:
+def _report(args, names: tuple[str, str, str], options, results, dataset, left_out) -> None:
     """The tables, the skipped rows, the keypoint file's people left out, and ``--csv``,
-    ``--plot`` and ``--json`` (``names``: the network's and the body model's)."""
+    ``--plot`` and ``--json`` (``names``: the network's, the body model's and the one the
+    network was trained on)."""
     from jaxrefine.report import print_table
 
     if results:
@@ -777,15 +781,15 @@ def _coco_settings(args, model, network, options) -> dict:
             "max_people": args.max_people}  # fmt: skip
 
 
-def _write_json(args, names: tuple[str, str], options, results: list[dict], coco) -> None:
-    """``--json``: the settings (``names``: the network's and the body model's), every photo's
-    results and the COCO part (or None)."""
+def _write_json(args, names: tuple[str, str, str], options, results: list[dict], coco) -> None:
+    """``--json``: the settings (``names``: the network's, the body model's and the one the
+    network was trained on), every photo's results and the COCO part (or None)."""
     from jaxrefine.photo import landmark_options
     from jaxrefine.report import machine_info, write_json
 
-    network_name, model_id = names
+    network_name, model_id, trained_on = names
     write_json(args.json, {"network": args.checkpoint or "shipped", "network_name": network_name,
-                           "model_id": model_id,
+                           "network_body_model": trained_on, "model_id": model_id,
                            "silhouette_weight": args.silhouette_weight,
                            "mask_gate": options.mask_gate,
                            "people_from": _people_from(args),

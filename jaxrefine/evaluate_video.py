@@ -166,7 +166,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     from jaxrefine.data.poses import load_poses
-    from jaxrefine.network import load_pretrained
+    from jaxrefine.network import load_pretrained, trained_body_model
     from jaxrefine.report import machine_info, write_json
     from jaxrefine.smpl_io import load_body_model
 
@@ -178,7 +178,7 @@ def main(argv: list[str]) -> int:
     model = load_body_model(args.model, gender=None)
     require_layout(model)  # the synthetic frames texture the body
     poses = load_poses(args.poses, subjects=args.subjects)
-    cfg, params, _ = load_pretrained(args.checkpoint)
+    cfg, params, meta = load_pretrained(args.checkpoint)
     result = evaluate_video(
         model, poses, (cfg, params), num_tracks=args.tracks, length=args.length,
         seed=args.seed, weights=tuple(args.weights), difficulty=args.difficulty,
@@ -187,6 +187,7 @@ def main(argv: list[str]) -> int:
     )  # fmt: skip
     print(format_result(result))
     result["pose_prior"] = options.gmm_path or "shipped"
+    result["network_body_model"] = trained_body_model(meta)  # measured here on args.model
     write_json(args.json, {**result, "machine": machine_info()})
     return 0
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -39,6 +40,7 @@ from jaxrefine.body_model import BodyModel, forward
 from jaxrefine.camera import Camera, project
 from jaxrefine.correspondence import pixels_to_vertices
 from jaxrefine.network import apply_batch
+from jaxrefine.network.checkpoint import trained_body_model
 from jaxrefine.network.config import NetworkConfig
 from jaxrefine.network.crop import crop_camera, crop_image, image_box
 from jaxrefine.objective import (
@@ -369,6 +371,23 @@ def check_network(network, options: RefineOptions, source: str = "network") -> N
             f"network config {cfg.name!r} has none (train one with scripts/train.py "
             "--confidence)"
         )
+
+
+def warn_network_model(meta: dict, model_id: str, source: str = "network") -> str:
+    """The id of the body model whose renderings trained the network (``meta`` as
+    :func:`jaxrefine.network.load_pretrained` returns it), with a ``UserWarning`` when it is not
+    ``model_id``, the body model a run refines: the network's fields on renderings of another
+    body are unmeasured (the shipped network saw only the open model's)."""
+    trained = trained_body_model(meta)
+    if trained != model_id:
+        warnings.warn(
+            f"{source} was trained on renderings of the body model {trained!r}, this run "
+            f"refines {model_id!r}: its fields on this model are unmeasured (measure them with "
+            "jaxrefine eval --model FILE, or train a network for it: scripts/train.py --model "
+            "FILE, then --checkpoint)",
+            stacklevel=2,
+        )
+    return trained
 
 
 @struct.dataclass

@@ -176,11 +176,11 @@ def main(argv: list[str]) -> int:
 def _run(args) -> dict:
     """:func:`~jaxrefine.refine_files.refine_files` called with the parsed flags."""
     from jaxrefine.network import load_pretrained
-    from jaxrefine.refine import RefineOptions
+    from jaxrefine.refine import RefineOptions, warn_network_model
     from jaxrefine.smpl_io import load_body_model
 
     model = load_body_model(args.model, gender=args.gender)
-    cfg, params, _ = load_pretrained(args.checkpoint)
+    cfg, params, meta = load_pretrained(args.checkpoint)
     intr = args.intrinsics
     if intr is not None:
         intr = intr[0] if len(intr) == 1 else [float(v) for v in intr]
@@ -192,7 +192,9 @@ def _run(args) -> dict:
     )  # fmt: skip
     options = photo_defaults(options, args.mask_gate, args.confidence, args.estimates, cfg,
                               args.keypoints)  # fmt: skip
-    check_network((cfg, params), options, args.checkpoint or "the shipped network")
+    source = args.checkpoint or "the shipped network"
+    check_network((cfg, params), options, source)
+    trained_on = warn_network_model(meta, model.model_id, source)
     outputs = Outputs(overlays=not args.no_overlays, tracks=not args.no_tracks, obj=args.obj,
                       ply=args.ply, fps=args.fps)  # fmt: skip
     return refine_files(
@@ -203,7 +205,7 @@ def _run(args) -> dict:
         use_landmarks=not args.no_landmarks, video=args.video,
         min_person_score=args.min_person_score, keypoint_images=args.keypoint_images,
         max_people=args.max_people, dry_run=args.dry_run, exif=not args.ignore_exif,
-        overwrite=args.overwrite, frames=args.frames,
+        overwrite=args.overwrite, frames=args.frames, network_body_model=trained_on,
     )  # fmt: skip
 
 
@@ -246,7 +248,10 @@ def print_plan(result: dict) -> None:
               f"{then}")  # fmt: skip
     opts = st["options"]  # as report.json records them: strings
     prior = opts["gmm_path"] if opts["gmm_path"] != "None" else "the shipped GMM"
-    print(f"  optimizer {opts['optimizer']}, network {st['network']}, render backend "
+    net = st["network"]
+    if st["network_body_model"] not in (None, st["model_id"]):
+        net += f" (trained on {st['network_body_model']})"
+    print(f"  optimizer {opts['optimizer']}, network {net}, render backend "
           f"{st['render_backend']}, body model {st['model_id']}, pose prior "
           f"{prior if opts['use_gmm'] == 'True' else 'off'}")  # fmt: skip
     print("  would write:\n" + "\n".join(f"    {f}" for f in p["would_write"]))

@@ -485,6 +485,7 @@ def refine_files(
     exif: bool = True,
     overwrite: bool = False,
     frames: str | None = None,
+    network_body_model: str | None = None,
 ) -> dict:
     """The whole command as a function (see the module docstring); returns the report
     (``dry_run``: the settings and :func:`~jaxrefine.refine_outputs.plan` after every input is
@@ -510,7 +511,9 @@ def refine_files(
     them (:func:`~jaxrefine.refine_outputs.clear_previous_run`, once every input is read and
     checked). ``frames``: ``START:STOP[:STEP]`` of the source's frames
     (:func:`jaxrefine.inputs.images.parse_frames`; an estimates file's estimates of the other
-    frames are left out, with a warning).
+    frames are left out, with a warning). ``network_body_model``: the id of the body model the
+    network was trained on (:func:`jaxrefine.refine.warn_network_model`), as ``settings``
+    records it (None: not known, e.g. a bare ``(config, params)``).
     ``options`` default: :class:`~jaxrefine.refine.RefineOptions`'
     defaults, for photos :func:`jaxrefine.photo.photo_options` (mask gate, confidence weights).
 
@@ -547,7 +550,8 @@ def refine_files(
     warn_cut_tracks(est.track_id, groups, options, chunk)
     settings = _settings(images, est, model, network, options, backend,
                          estimates_path=estimates_path, keypoints_path=keypoints_path,
-                         keypoint_images=keypoint_images, exif=exif, frames=frames)  # fmt: skip
+                         keypoint_images=keypoint_images, exif=exif, frames=frames,
+                         network_body_model=network_body_model)  # fmt: skip
     if estimates_path is None:
         settings.update(_person_limits(keypoints_path, boxes, min_person_score, max_people))
     if dry_run:
@@ -582,9 +586,11 @@ def _settings(
     keypoint_images,
     exif: bool,
     frames,
+    network_body_model: str | None = None,
 ) -> dict:
     """What a run read and ran with, as ``report.json``'s ``settings`` records it: the inputs
-    (where the people came from when no estimates file was given), the body model, network,
+    (where the people came from when no estimates file was given), the body model, network
+    (and the body model it was trained on, when known),
     renderer and options, the EXIF handling, the frame selection, the machine, and (with
     several ``jax.distributed`` processes) their number. ``files`` is filled in once
     written."""
@@ -602,6 +608,7 @@ def _settings(
         "keypoint_images": None if keypoint_images is None else str(keypoint_images),
         "model_id": model.model_id,
         "network": network[0].name,
+        "network_body_model": network_body_model,
         "render_backend": backend,
         "options": {k: str(v) for k, v in dataclasses.asdict(options).items()},
         "files": [],

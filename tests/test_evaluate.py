@@ -258,6 +258,7 @@ def test_eval_and_eval_video_make_frames_with_the_model_given(
     before any pose is read, saying how to add one (by the oracle too)."""
     import types
 
+    from jaxrefine.body_model import OPEN_MODEL_ID
     from jaxrefine.cli import main as cli_main
 
     open_model_file(tmp_path / "copy.npz", model_id="my-open-copy")
@@ -276,7 +277,9 @@ def test_eval_and_eval_video_make_frames_with_the_model_given(
     for args in runs:
         out = tmp_path / f"{args[0]}.json"
         assert cli_main([*args, "--model", str(tmp_path / "copy.npz"), "--json", str(out)]) == 0
-        assert json.loads(out.read_text())["model_id"] == "my-open-copy"
+        got = json.loads(out.read_text())
+        assert got["model_id"] == "my-open-copy"  # and the network's, measured on it:
+        assert got["network_body_model"] == OPEN_MODEL_ID
     capsys.readouterr()
     monkeypatch.setattr("jaxrefine.data.poses.load_poses", None)
     monkeypatch.setattr("jaxrefine.oracle.load_poses", None)

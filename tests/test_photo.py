@@ -652,6 +652,7 @@ def test_eval_real_fits_the_model_given(coco_files, tiny_checkpoint, tmp_path, m
     import shutil
 
     from jaxrefine import photo, refine
+    from jaxrefine.body_model import OPEN_MODEL_ID
 
     smplify = importlib.import_module("jaxrefine.smplify")  # the module (the package exports
     # a function of that name)
@@ -679,11 +680,13 @@ def test_eval_real_fits_the_model_given(coco_files, tiny_checkpoint, tmp_path, m
     args = ["eval-real", "--coco", str(tmp_path / "ann.json"), "--coco-images",
             str(tmp_path / "imgs"), "--checkpoint", str(tiny_checkpoint), *FAST, "--keypoints",
             str(tmp_path / "res.json"), "--json", str(tmp_path / "r.json")]  # fmt: skip
-    assert cli_main([*args, "--model", str(tmp_path / "mine.npz")]) == 0
+    with pytest.warns(UserWarning, match="trained on renderings of the body model "
+                      f"'{OPEN_MODEL_ID}', this run refines 'my-open-copy'"):  # fmt: skip
+        assert cli_main([*args, "--model", str(tmp_path / "mine.npz")]) == 0
     assert len(seen["initial"]) == 1 and len(seen["refine"]) == 2  # both learned rows
     assert len(seen["smplify"]) == 3  # the sparse row's and refine's (it fits with SMPLify)
     assert {m for ids in seen.values() for m in ids} == {"my-open-copy"}
     r = json.loads((tmp_path / "r.json").read_text())
-    assert r["model_id"] == "my-open-copy"
+    assert r["model_id"] == "my-open-copy" and r["network_body_model"] == OPEN_MODEL_ID
     rows = r["coco"]["results"][0]["rows"]
     assert np.isfinite(rows["learned_dense"]["silhouette_iou"])

@@ -265,6 +265,34 @@ def test_a_pose_prior_file_is_read_before_work_and_named_in_the_plan(
     assert not (tmp_path / "o").exists()
 
 
+def test_a_network_trained_on_another_body_model_is_named(user_files, tmp_path, capsys):
+    """A checkpoint names the body model whose renderings trained it (one naming none: the
+    open model). ``refine`` on another model warns, naming both and how to measure or train a
+    network for it, and the dry run's plan and ``report.json``'s settings say it; on the same
+    model nothing is said."""
+    import warnings
+
+    from jaxrefine.body_model import OPEN_MODEL_ID
+
+    model, root, net = user_files
+    network.save_params(tmp_path / "theirs.npz", *net, {"body_model": "SMPL_X:0a1b"})
+    args = ["refine", str(root / "imgs"), "--estimates", str(root / "est.npz"), "--out",
+            str(tmp_path / "o"), "--dry-run", "--checkpoint"]  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cli_main([*args, str(root / "tiny.npz")]) == 0  # names none: the open model's
+    assert "network tiny, render backend" in capsys.readouterr().out
+    with pytest.warns(UserWarning, match=r"theirs.npz was trained on renderings of the body "
+                      f"model 'SMPL_X:0a1b', this run refines '{OPEN_MODEL_ID}': .*jaxrefine "
+                      r"eval --model FILE.*scripts/train.py --model FILE"):  # fmt: skip
+        assert cli_main([*args, str(tmp_path / "theirs.npz")]) == 0
+    assert "network tiny (trained on SMPL_X:0a1b), render backend" in capsys.readouterr().out
+    got = refine_files(root / "imgs", root / "est.npz", tmp_path / "o", model=model, network=net,
+                       progress=False, dry_run=True, network_body_model="SMPL_X:0a1b")  # fmt: skip
+    assert got["settings"]["network_body_model"] == "SMPL_X:0a1b"
+    assert not (tmp_path / "o").exists()
+
+
 def test_chunks_keep_tracks_whole_where_they_fit():
     from jaxrefine.refine_files import chunk_groups, cut_tracks
 

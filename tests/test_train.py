@@ -399,8 +399,9 @@ def test_script_end_to_end(tmp_path, open_model_file):
     assert run["task"]["model_id"] == "my-open-copy"
     assert {"epe", "zero_epe", "val_epe", "val_zero_epe"} <= set(run["final"])
     assert run["machine"]["jax"] == jax.__version__
-    cfg, params, _ = network.load_pretrained(out)  # the run folder loads as a trained model
+    cfg, params, meta = network.load_pretrained(out)  # the run folder loads as a trained model
     assert cfg == TINY and network.count_params(params) > 0
+    assert network.trained_body_model(meta) == "my-open-copy"  # refine compares it to its model
     shipped = export_run(out, tmp_path / "net.npz", command="the command")  # as shipped
     cfg2, params2, meta = network.load_pretrained(shipped)
     assert cfg2 == TINY and meta["step"] == 20 and meta["command"] == "the command"

@@ -7,7 +7,12 @@ out = network.apply(cfg, params, image, renders)  # out.fields (stacks, S, S, 2)
 """
 
 from jaxrefine.network import crop
-from jaxrefine.network.checkpoint import load_params, load_pretrained, save_params
+from jaxrefine.network.checkpoint import (
+    load_params,
+    load_pretrained,
+    save_params,
+    trained_body_model,
+)
 from jaxrefine.network.config import CONFIGS, NetworkConfig, get_config, receptive_field
 from jaxrefine.network.model import (
     NetworkOutput,
@@ -36,5 +41,6 @@ __all__ = [
     "param_shapes",
     "receptive_field",
     "save_params",
+    "trained_body_model",
     "unflatten_params",
 ]

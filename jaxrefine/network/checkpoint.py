@@ -19,6 +19,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from jaxrefine.body_model import OPEN_MODEL_ID
 from jaxrefine.extras import require
 from jaxrefine.files import atomic_savez, atomic_write
 from jaxrefine.network.config import NetworkConfig
@@ -119,7 +120,17 @@ def load_run(run_dir) -> tuple[NetworkConfig, dict, dict]:
     restored = mgr.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore(target)))
     params = restored["params"]
     _validate(ckdir / str(step), cfg, flatten_params(params))
-    return cfg, params, {"run_dir": str(run_dir), "step": int(step)}
+    run_file = run_dir / "run.json"  # its task names the body model (if begun after --model)
+    task = (json.loads(run_file.read_text()).get("task") or {}) if run_file.is_file() else {}
+    meta = {"run_dir": str(run_dir), "step": int(step)}
+    return cfg, params, {**meta, "body_model": task.get("model_id", OPEN_MODEL_ID)}
+
+
+def trained_body_model(meta: dict) -> str:
+    """The id of the body model whose renderings trained a network, from its ``meta`` (as
+    :func:`load_pretrained` returns it): ``meta["body_model"]``; checkpoints that name none were
+    all trained on the open model (``scripts/train.py --model`` did not exist before)."""
+    return str(meta.get("body_model", OPEN_MODEL_ID))
 
 
 def load_pretrained(path=None) -> tuple[NetworkConfig, dict, dict]:

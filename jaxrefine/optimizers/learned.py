@@ -57,6 +57,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct, traverse_util
 
+from jaxrefine.body_model import OPEN_MODEL_ID  # checkpoints that name no body model
 from jaxrefine.files import atomic_write
 from jaxrefine.optimizers.base import AbstractObjective, Data, Optimizer, Params
 from jaxrefine.optimizers.lgd_features import FEATURE_KINDS, observation_features
@@ -64,9 +65,6 @@ from jaxrefine.optimizers.lgd_features import FEATURE_KINDS, observation_feature
 CHECKPOINT_FORMAT = "jaxrefine-lgd-v1"
 ASSETS = Path(__file__).resolve().parents[1] / "assets"  # the package's shipped checkpoints
 SHIPPED_KINDS = ("sparse", "dense", "dense_keypoints")
-# the body model of checkpoints that do not name theirs (all made before train_lgd's --model):
-# the open model's id (jaxrefine/assets/open_body_model.json; tests/test_lgd_smplify.py checks)
-OPEN_MODEL_ID = "jaxrefine-open-anny-v1"
 PUBLISHED_HIDDEN = 1024  # hidden width of the public code's MLPs
 PUBLISHED_STEP_SIZE = 0.1  # alpha of the public code
 Layout = tuple[tuple[str, tuple[int, ...]], ...]

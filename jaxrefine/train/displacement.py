@@ -37,10 +37,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrefine import network
+from jaxrefine.body_model import OPEN_MODEL_ID  # the model of runs begun before --model
 from jaxrefine.data import pairs
 from jaxrefine.data.poses import VALIDATION_SUBJECTS, PoseSet
 from jaxrefine.files import atomic_savez
-from jaxrefine.optimizers.learned import OPEN_MODEL_ID  # the model of runs begun before --model
 from jaxrefine.train.loop import Task
 
 BATCH_KEYS = ("image", "renders", "field", "mask")

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from jaxrefine.network.checkpoint import load_run, save_params
-from jaxrefine.optimizers.learned import OPEN_MODEL_ID
 
 
 def _last_rows(log_csv: Path) -> tuple[dict, dict]:
@@ -52,7 +51,7 @@ def export_run(run_dir, out, *, command: str, machine: str | None = None) -> Pat
             "validation_subjects", task.get("validation_subjects", ["09", "16"])
         ),
         "init_from": task.get("init_from"),  # a fine-tuned run: the weights it started from
-        "body_model": task.get("model_id", OPEN_MODEL_ID),  # the pairs' (runs before --model: open)
+        "body_model": info["body_model"],  # the pairs' (load_run reads it from run.json)
         "machine": machine or run.get("machine"),
         "train_epe_last20": _mean_last(run_dir / "log.csv", "epe"),
         "train_zero_epe_last20": _mean_last(run_dir / "log.csv", "zero_epe"),

@@ -67,7 +67,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrefine.body_model import BodyModel, forward, posed_joints, skin_vertices
+from jaxrefine.body_model import OPEN_MODEL_ID, BodyModel, forward, posed_joints, skin_vertices
 from jaxrefine.camera import Camera, project
 from jaxrefine.correspondence import ground_truth_dense_targets
 from jaxrefine.data.perturb import perturb
@@ -82,7 +82,6 @@ from jaxrefine.objective import (
     person_size_px,
 )
 from jaxrefine.optimizers.learned import (
-    OPEN_MODEL_ID,
     LearnedGradientDescent,
     calibrate,
     data_term_objective,
