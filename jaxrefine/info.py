@@ -105,10 +105,13 @@ def blazepose_models() -> dict:
 
 def assets() -> dict:
     """The shipped network, learned optimizers and body model, with their training record."""
+    from jaxrefine.network import trained_body_model
+
     root = Path(__file__).parent / "assets"
     net = json.loads((root / "displacement_small.json").read_text())
     meta = net["meta"]
     out = {"network": {"config": net["config"]["name"], "steps": meta.get("steps"),
+                       "body_model": trained_body_model(meta),
                        "val_epe_px": meta.get("val_epe"),
                        "val_zero_field_epe_px": meta.get("val_zero_epe")}}  # fmt: skip
     for path in sorted(root.glob("lgd_*.json")):
@@ -132,13 +135,19 @@ def model_info(path: str) -> dict:
             "description": model.describe()}  # fmt: skip
 
 
-def _model_lines(m: dict) -> list[str]:
-    """:func:`model_info` as lines of text."""
+def _model_lines(m: dict, network_model: str) -> list[str]:
+    """:func:`model_info` as lines of text (``network_model``: the body model the shipped
+    network was trained on)."""
     uv = (f"UV layout: {m['uv_coordinates']} texture coordinates" if m["uv_coordinates"] else
           "UV layout: none (oracle, eval, eval-video and training need one: jaxrefine convert "
           "MODEL OUT.npz --uv UV.obj; refine does not)")  # fmt: skip
-    return [f"model {m['file']}: {m['description']}",
-            f"  landmarks: {', '.join(m['landmarks']) or 'none'}; {uv}"]  # fmt: skip
+    lines = [f"model {m['file']}: {m['description']}",
+             f"  landmarks: {', '.join(m['landmarks']) or 'none'}; {uv}"]  # fmt: skip
+    if m["model_id"] != network_model:
+        lines.append(f"  the shipped network learned {network_model}'s renderings: its fields on "
+                     "this model are unmeasured (refine warns; jaxrefine eval --model measures "
+                     "them; scripts/train.py --model trains one)")  # fmt: skip
+    return lines
 
 
 def install_info(*, render: bool = True) -> dict:
@@ -185,7 +194,8 @@ def print_info(info: dict) -> None:
     print(f"BlazePose models (photos): {where}")
     net = info["assets"]["network"]
     print(
-        f"network: {net['config']}, {net['steps']} training steps, validation EPE "
+        f"network: {net['config']}, {net['steps']} training steps on {net['body_model']}'s "
+        "renderings, validation EPE "
         f"{net['val_epe_px']:.2f} px (zero field {net['val_zero_field_epe_px']:.2f} px)"
     )
     lgd = [f"{k} ({v['steps']} steps)" for k, v in info["assets"].items() if k.startswith("lgd")]
@@ -193,7 +203,7 @@ def print_info(info: dict) -> None:
     print(f"XLA_FLAGS: {info['xla_flags'] or '(none)'}; compilation cache: "
           f"{info['compilation_cache'] or 'off'}")  # fmt: skip
     if info.get("model") is not None:
-        print("\n".join(_model_lines(info["model"])))
+        print("\n".join(_model_lines(info["model"], net["body_model"])))
 
 
 def main(argv: list[str]) -> int:

@@ -29,7 +29,8 @@ def test_info_reports_versions_extras_and_assets(tmp_path, capsys):
         assert (f"pip install 'jaxrefine[{name}]'" in line) == bool(entry["missing"])
     shipped = json.loads((ROOT / "jaxrefine/assets/displacement_small.json").read_text())
     assert info["assets"]["network"]["steps"] == shipped["meta"]["steps"]
-    assert f"{shipped['meta']['steps']} training steps" in out
+    assert f"{shipped['meta']['steps']} training steps on jaxrefine-open-anny-v1's" in out
+    assert info["assets"]["network"]["body_model"] == "jaxrefine-open-anny-v1"  # names none
     assert info["machine"]["devices"] == [str(d) for d in jax.devices()]
 
 
@@ -70,6 +71,7 @@ def test_info_model_reports_a_users_file(tmp_path, capsys, smpl_size_arrays):
     assert "nose" in m["landmarks"]  # smplx's landmark vertices for SMPL files
     assert f"model {smpl}: " in text and "6890 vertices, 13776 faces" in text
     assert "UV layout: none (oracle, eval, eval-video and training need one" in text
+    assert "the shipped network learned jaxrefine-open-anny-v1's renderings: its fields" in text
     assert (
         cli_main(
             ["info", "--no-render", "--model", str(ROOT / "jaxrefine/assets/open_body_model.npz")]
@@ -77,6 +79,7 @@ def test_info_model_reports_a_users_file(tmp_path, capsys, smpl_size_arrays):
         == 0
     )
     assert "16 betas, pose correctives no" in (text := capsys.readouterr().out)
+    assert "the shipped network learned" not in text  # the open model: the network's own
     from jaxrefine.smpl_io import load_body_model
 
     assert f"UV layout: {len(load_body_model().vt)} texture coordinates" in text
