@@ -371,19 +371,26 @@ def walkthrough(
         init_2d=np.asarray(project(cam, init_b.vertices[0])),
         gt_2d=np.asarray(project(cam, gt_b.vertices[0])),
         gt_targets=np.asarray(gt_data["dense_gt"].dense_targets[0]),
-        camera_loss=np.asarray(res.camera_stage.loss_curve[0])
-        if res.camera_stage is not None
-        else None,
-        body_loss=np.asarray(body.loss_curve[0]),
+        **_fit_side(res),
         snapshot_steps=steps,
         **pictures,
         vertex_error=errs,
         metrics=metrics,
-        status=status_name(int(res.status[0])),
         seconds=secs,
     )
     lap("pictures")  # out.seconds is this dict
     return out
+
+
+def _fit_side(res) -> dict:
+    """The :class:`Walkthrough` fields of the fit's first frame: the camera stage's loss curve
+    (None without that stage), the body stage's, and the fit's status name."""
+    camera = res.camera_stage
+    return {
+        "camera_loss": None if camera is None else np.asarray(camera.loss_curve[0]),
+        "body_loss": np.asarray(res.body_stage.loss_curve[0]),
+        "status": status_name(int(res.status[0])),
+    }
 
 
 def _posed(model, pose, betas, transl):
