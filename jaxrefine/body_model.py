@@ -45,6 +45,14 @@ NUM_POSE_FEATURES = 9 * (NUM_JOINTS - 1)  # 207 pose-corrective inputs
 OPEN_MODEL_ID = "jaxrefine-open-anny-v1"
 
 
+def recorded_model_id(meta: dict) -> str:
+    """The id of the body model a learned checkpoint's ``meta`` says it was trained on: its
+    ``"body_model"`` entry, a dict's ``model_id`` or a string's first word (the shipped LGD
+    checkpoints write the id and a note); a checkpoint naming none: :data:`OPEN_MODEL_ID`."""
+    record = meta.get("body_model", OPEN_MODEL_ID)
+    return str(record["model_id"] if isinstance(record, dict) else str(record).split()[0])
+
+
 @struct.dataclass
 class BodyModel:
     """An SMPL-layout body model.

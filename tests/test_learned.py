@@ -429,7 +429,8 @@ def _pose_file(path, n=24):
 
 @pytest.mark.slow
 def test_train_lgd_smoke_run_exports_a_loadable_checkpoint(tmp_path):
-    from jaxrefine.optimizers.learned import ASSETS, OPEN_MODEL_ID, checkpoint_meta
+    from jaxrefine.body_model import OPEN_MODEL_ID
+    from jaxrefine.optimizers.learned import ASSETS, checkpoint_meta
     from jaxrefine.train.lgd import main
     from jaxrefine.train.loop import ResumeMismatchError
 

@@ -15,6 +15,7 @@ import pytest
 
 import jaxrefine.optimizers.learned as learned
 from jaxrefine.bench.smplify import _fit_data, make_problem
+from jaxrefine.body_model import OPEN_MODEL_ID
 from jaxrefine.fit import Stage, fit_stages_batch
 from jaxrefine.objective import compact_dense, get_preset, make_objectives, params_from_pose
 from jaxrefine.optimizers import adam, make_optimizer, registry
@@ -192,12 +193,12 @@ def test_optimizer_flags_check_names_and_checkpoint_files(setup, tmp_path):
 def test_checkpoints_name_the_body_model_they_learned_on(setup, tmp_path):
     """The shipped checkpoints (no record) learned on the open model; an export records its."""
     shipped = Path(learned.__file__).resolve().parents[1] / "assets" / "lgd_dense"
-    assert learned.trained_body_model(shipped) == learned.OPEN_MODEL_ID
-    assert load_body_model().model_id == learned.OPEN_MODEL_ID
+    assert learned.trained_body_model(shipped) == OPEN_MODEL_ID
+    assert load_body_model().model_id == OPEN_MODEL_ID
     save_lgd(tmp_path / "mine", learned.load_lgd(shipped), {"body_model": {"model_id": "m:1"}})
     assert learned.trained_body_model(tmp_path / "mine.npz") == "m:1"
     save_lgd(tmp_path / "old", learned.load_lgd(shipped), {"note": "no body_model record"})
-    assert learned.trained_body_model(tmp_path / "old") == learned.OPEN_MODEL_ID
+    assert learned.trained_body_model(tmp_path / "old") == OPEN_MODEL_ID
 
 
 def test_classical_optimizers_run_the_stage_as_asked(setup):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from jaxrefine import network
+from jaxrefine.body_model import OPEN_MODEL_ID
 from jaxrefine.cli import main as cli_main
 from jaxrefine.data.sampling import SceneConfig
 from jaxrefine.data.scenes import GeneratorConfig, generate
@@ -205,7 +206,7 @@ def test_a_users_lgd_checkpoint_is_checked_against_the_data_and_the_body_model(
         for spec in (f"lgd:{tmp_path / 'mine'}", "lgd"):
             _check_optimizer(dataclasses.replace(FAST, optimizer=spec), model, False, False)
     with pytest.warns(UserWarning, match="lgd_dense was trained on the body model "
-                      f"'{learned.OPEN_MODEL_ID}', this run fits 'SMPL_X:0a1b'"):  # fmt: skip
+                      f"'{OPEN_MODEL_ID}', this run fits 'SMPL_X:0a1b'"):  # fmt: skip
         _check_optimizer(dataclasses.replace(FAST, optimizer="lgd"),
                          model.replace(model_id="SMPL_X:0a1b"), False, False)  # fmt: skip
 
@@ -271,8 +272,6 @@ def test_a_network_trained_on_another_body_model_is_named(user_files, tmp_path, 
     network for it, and the dry run's plan and ``report.json``'s settings say it; on the same
     model nothing is said."""
     import warnings
-
-    from jaxrefine.body_model import OPEN_MODEL_ID
 
     model, root, net = user_files
     network.save_params(tmp_path / "theirs.npz", *net, {"body_model": "SMPL_X:0a1b"})

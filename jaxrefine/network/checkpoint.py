@@ -19,7 +19,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxrefine.body_model import OPEN_MODEL_ID
+from jaxrefine.body_model import OPEN_MODEL_ID, recorded_model_id
 from jaxrefine.extras import require
 from jaxrefine.files import atomic_savez, atomic_write
 from jaxrefine.network.config import NetworkConfig
@@ -128,9 +128,10 @@ def load_run(run_dir) -> tuple[NetworkConfig, dict, dict]:
 
 def trained_body_model(meta: dict) -> str:
     """The id of the body model whose renderings trained a network, from its ``meta`` (as
-    :func:`load_pretrained` returns it): ``meta["body_model"]``; checkpoints that name none were
-    all trained on the open model (``scripts/train.py --model`` did not exist before)."""
-    return str(meta.get("body_model", OPEN_MODEL_ID))
+    :func:`load_pretrained` returns it; :func:`jaxrefine.body_model.recorded_model_id`):
+    checkpoints that name none were all trained on the open model (``scripts/train.py
+    --model`` did not exist before)."""
+    return recorded_model_id(meta)
 
 
 def load_pretrained(path=None) -> tuple[NetworkConfig, dict, dict]:

@@ -57,7 +57,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct, traverse_util
 
-from jaxrefine.body_model import OPEN_MODEL_ID  # checkpoints that name no body model
+from jaxrefine.body_model import recorded_model_id
 from jaxrefine.files import atomic_write
 from jaxrefine.optimizers.base import AbstractObjective, Data, Optimizer, Params
 from jaxrefine.optimizers.lgd_features import FEATURE_KINDS, observation_features
@@ -567,8 +567,7 @@ def trained_body_model(path: str | os.PathLike) -> str:
     ``model_id`` (``scripts/train_lgd.py`` writes it); the shipped checkpoints record it as a
     note whose first word is the id; checkpoints with no record were all trained on the open
     model (``--model`` did not exist before)."""
-    record = checkpoint_meta(path).get("body_model", OPEN_MODEL_ID)
-    return record["model_id"] if isinstance(record, dict) else str(record).split()[0]
+    return recorded_model_id(checkpoint_meta(path))
 
 
 def checkpoint_meta(path: str | os.PathLike) -> dict:
