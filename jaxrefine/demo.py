@@ -230,7 +230,8 @@ def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """``jaxrefine demo``'s flags."""
     from jaxrefine.optimizers.registry import optimizer_names
 
     ap = argparse.ArgumentParser(prog="jaxrefine demo", description=__doc__.split("\n\n")[0])
@@ -246,7 +247,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="a folder holding coco_000000000785.jpg for the real-photo picture "
                     "(default: scikit-image's astronaut)")  # fmt: skip
     ap.add_argument("--mocap", default=None, help="instead: a CMU folder to retarget trials from")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     import logging
