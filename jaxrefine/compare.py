@@ -251,32 +251,15 @@ def run_method(
     # resolved once, outside the timings (a learned optimizer's checkpoint is read from disk)
     opt = resolve_optimizer(method.optimizer, p.learning_rate, kind)
     flags = frames.render_flags[target]
-    common = dict(preset=p, data_kind=kind, chunk_size=chunk_size, render_flags=flags)
-    cam, s_cam, c_cam = _twice(
-        lambda: smplify(
-            model,
-            frames.init_params,
-            data,
-            optimizer=opt,
-            gmm=gmm,
-            camera_steps=method.camera_steps,
-            body_steps=0,
-            **common,
-        )
-    )
-    body, s_body, c_body = _twice(
-        lambda: smplify(
-            model,
-            cam.params,
-            data,
-            optimizer=opt,
-            gmm=gmm,
-            camera_steps=0,
-            body_steps=method.body_steps,
-            return_iterates=True,
-            **common,
-        )
-    )
+    common = dict(preset=p, data_kind=kind, chunk_size=chunk_size, render_flags=flags,
+                  optimizer=opt, gmm=gmm)  # fmt: skip
+    cam, s_cam, c_cam = _twice(lambda: smplify(
+        model, frames.init_params, data, camera_steps=method.camera_steps, body_steps=0, **common
+    ))  # fmt: skip
+    body, s_body, c_body = _twice(lambda: smplify(
+        model, cam.params, data, camera_steps=0, body_steps=method.body_steps,
+        return_iterates=True, **common,
+    ))  # fmt: skip
     _, reference = make_objectives(model, p, kind, gmm)
     curve = np.asarray(_curve(reference, body.body_stage.iterates, data))
     n, T = curve.shape[0], curve.shape[1] - 1
