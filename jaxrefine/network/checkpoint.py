@@ -4,11 +4,13 @@ Exported format (``save_params`` / ``load_params``): ``NAME.npz`` holds the floa
 flattened to '/'-joined paths (``hourglass0/up/conv1/kernel``); ``NAME.json`` beside it holds
 ``{"format": "jaxrefine.network/1", "config": {...}, "meta": {...}}``. Loading validates the
 parameters against the config (every key present, no extra key, shapes, finite values) and
-names the file in every error.
+names the file in every error. ``meta`` is how it was made (``jaxrefine.train.export``); its
+``body_model`` names the body model whose renderings trained it (:func:`trained_body_model`).
 
 A training run directory (``DIR/checkpoints/`` written by orbax's ``CheckpointManager`` with a
 ``params`` item, and ``DIR/config.json`` holding the network config) loads with
-:func:`load_pretrained` too.
+:func:`load_pretrained` too; its meta is the run folder, the step and the body model of the
+run's ``run.json``.
 """
 
 from __future__ import annotations
