@@ -603,42 +603,43 @@ def convert_folder(
             f"{src_dir}: none of the {len(files)} trial files converted; nothing written:\n  "
             + "\n  ".join(skipped)
         )
-    runs = [tr for tr, *_ in converted]
-    poses, segs, frames = ([c[k] for c in converted] for k in (1, 2, 3))
-    trials = [tr.trial for tr, p in zip(runs, poses) for _ in range(len(p))]
-    subjects = [tr.subject for tr, p in zip(runs, poses) for _ in range(len(p))]
-    trial_names, trial_fps = [tr.trial for tr in runs], [tr.fps for tr in runs]
-    pose = np.concatenate(poses).astype(np.float32)
-    joints = _posed_joints_chunked(posed_joints_fn(body), pose, 2048)
-    quality = summarize_angles(tuple(REPORT_SEGMENTS), segment_angles(joints, np.concatenate(segs)))
-    q_names = np.asarray(list(quality), dtype=str)
-    q_vals = np.asarray([[q["mean"], q["p95"], q["max"]] for q in quality.values()], np.float32)
+    arrays, quality = _collection(body, converted)
     out_path = Path(out_path)
-    _atomic_savez(
-        out_path,
-        {
-            "pose": pose,
-            "trial": np.asarray(trials, dtype=str),
-            "subject": np.asarray(subjects, dtype=str),
-            "frame": np.concatenate(frames).astype(np.int32),
-            "fps": np.float32(fps),
-            "model_id": np.asarray(body.model_id),
-            "skipped": np.asarray(skipped, dtype=str),
-            "quality_names": q_names,
-            "quality_deg": q_vals.reshape(-1, 3),
-            "trials": np.asarray(trial_names, dtype=str),
-            "source_fps": np.asarray(trial_fps, np.float32),
-            "duplicate_threshold_deg": np.float32(duplicate_threshold_deg),
-        },
-    )
+    _atomic_savez(out_path, {
+        **arrays, "fps": np.float32(fps), "model_id": np.asarray(body.model_id),
+        "skipped": np.asarray(skipped, dtype=str),
+        "duplicate_threshold_deg": np.float32(duplicate_threshold_deg),
+    })  # fmt: skip
     return {
-        "frames": int(len(pose)),
-        "trials": len(trial_names),
+        "frames": int(len(arrays["pose"])),
+        "trials": len(arrays["trials"]),
         "skipped": skipped,
         "quality": quality,
         "seconds": time.perf_counter() - t0,
         "out_path": str(out_path),
     }
+
+
+def _collection(body, converted: list) -> tuple[dict, dict]:
+    """The converted trials (:func:`_convert_trials`) as :func:`convert_folder`'s per-frame and
+    per-trial arrays, with the retargeting quality of ``body``'s posed joints (per segment:
+    mean / p95 / max bone-direction angle, degrees)."""
+    runs = [tr for tr, *_ in converted]
+    poses, segs, frames = ([c[k] for c in converted] for k in (1, 2, 3))
+    pose = np.concatenate(poses).astype(np.float32)
+    joints = _posed_joints_chunked(posed_joints_fn(body), pose, 2048)
+    quality = summarize_angles(tuple(REPORT_SEGMENTS), segment_angles(joints, np.concatenate(segs)))
+    stats = [[q["mean"], q["p95"], q["max"]] for q in quality.values()]
+    return {
+        "pose": pose,
+        "trial": np.asarray([tr.trial for tr, p in zip(runs, poses) for _ in p], dtype=str),
+        "subject": np.asarray([tr.subject for tr, p in zip(runs, poses) for _ in p], dtype=str),
+        "frame": np.concatenate(frames).astype(np.int32),
+        "quality_names": np.asarray(list(quality), dtype=str),
+        "quality_deg": np.asarray(stats, np.float32).reshape(-1, 3),
+        "trials": np.asarray([tr.trial for tr in runs], dtype=str),
+        "source_fps": np.asarray([tr.fps for tr in runs], np.float32),
+    }, quality
 
 
 def _convert_trials(files, rest: np.ndarray, fps: float, threshold_deg: float, progress: bool):
