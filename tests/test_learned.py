@@ -451,6 +451,15 @@ def test_train_lgd_smoke_run_exports_a_loadable_checkpoint(tmp_path):
     assert np.isfinite(meta["final"]["loss"]) and "val_joint_mm_final" in meta["final"]
     with pytest.raises(FileExistsError):
         main(args)  # a finished run is not overwritten without --resume
+    # --export-only: the run's newest weights exported again, with no training step
+    assert main([*args, "--export-only", "--export", str(tmp_path / "again")]) == 0
+    for a, b in zip(jax.tree.leaves(load_lgd(tmp_path / "again").weights),
+                    jax.tree.leaves(lgd.weights)):  # fmt: skip
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    again = checkpoint_meta(tmp_path / "again")
+    assert again["steps"] == 20  # the command: the run's flags (--export-only left out)
+    assert again["command"] == f"{meta['command']} --export {tmp_path / 'again'}"
+    assert set(again["final"]) == {k for k in meta["final"] if k.startswith("val_")}
 
     assert meta["body_model"]["model_id"] == OPEN_MODEL_ID
 

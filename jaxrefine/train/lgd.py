@@ -728,8 +728,44 @@ def _logged_wall_s(out: Path) -> float | None:
     log = out / "log.csv"
     if not log.is_file():
         return None
-    rows = list(csv.DictReader(log.open()))
+    with log.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
     return float(rows[-1]["wall_s"]) if rows else None
+
+
+def _configs(args):
+    """The flags as ``(LGDConfig, TrainConfig)``: the optimizer's and the training loop's."""
+    from jaxrefine.train.loop import TrainConfig
+
+    config = LGDConfig(
+        kind=args.kind, num_steps=args.lgd_steps, hidden=args.hidden,
+        num_blocks=args.blocks, image_size=(args.image_size, args.image_size),
+        camera_stage=args.camera_stage, point_loss=args.point_loss,
+        root_weight=args.root_weight, dense_shrink=tuple(args.dense_shrink),
+        dense_part_noise_px=args.dense_part_noise, start_scale=tuple(args.start_scale),
+    )  # fmt: skip
+    tc = TrainConfig(
+        steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, clip=args.clip,
+        seed=args.seed, workers=args.workers, ckpt_every=args.ckpt_every,
+        val_every=args.val_every, log_every=args.log_every,
+    )  # fmt: skip
+    return config, tc
+
+
+def _trained(args, task, tc, template, command: str) -> tuple:
+    """Train (or, with ``--export-only``, take the run as it is): ``(step, params, final
+    metrics, wall seconds, machine)`` of the run's newest checkpoint."""
+    from jaxrefine.train import logs
+    from jaxrefine.train.loop import train
+
+    abstract = {"weights": template.weights}
+    if args.export_only:
+        step, params = latest_params(args.out, abstract)
+        final = {f"val_{k}": v for k, v in task.validate(params).items()}
+        return step, params, final, _logged_wall_s(args.out), logs.machine_info()
+    summary = train(task, tc, args.out, resume=args.resume, run_info={"command": command})
+    step, params = latest_params(args.out, abstract)
+    return step, params, summary["final"], summary["wall_s_total"], summary["machine"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -742,17 +778,8 @@ def main(argv: list[str] | None = None) -> int:
     use_platform(args.platform)
     from jaxrefine.data.poses import VALIDATION_SUBJECTS, load_poses
     from jaxrefine.smpl_io import load_body_model
-    from jaxrefine.train import logs
-    from jaxrefine.train.loop import TrainConfig, train
 
-    size = (args.image_size, args.image_size)
-    config = LGDConfig(
-        kind=args.kind, num_steps=args.lgd_steps, hidden=args.hidden,
-        num_blocks=args.blocks, image_size=size, camera_stage=args.camera_stage,
-        point_loss=args.point_loss, root_weight=args.root_weight,
-        dense_shrink=tuple(args.dense_shrink), dense_part_noise_px=args.dense_part_noise,
-        start_scale=tuple(args.start_scale),
-    )  # fmt: skip
+    config, tc = _configs(args)
     # checked before the data are made
     start, origin = (None, None) if args.init_from is None else load_start(args.init_from, config)
     model = load_body_model(args.model, gender=args.gender)
@@ -761,21 +788,8 @@ def main(argv: list[str] | None = None) -> int:
     val_poses = load_poses(path, subjects=VALIDATION_SUBJECTS).pose
     args.out.mkdir(parents=True, exist_ok=True)
     task, template = make_task(model, train_poses, val_poses, config, start=start)
-    tc = TrainConfig(
-        steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, clip=args.clip,
-        seed=args.seed, workers=args.workers, ckpt_every=args.ckpt_every,
-        val_every=args.val_every, log_every=args.log_every,
-    )  # fmt: skip
     command = " ".join(["train_lgd.py", *(a for a in argv if a != "--export-only")])
-    abstract = {"weights": template.weights}
-    if args.export_only:
-        step, params = latest_params(args.out, abstract)
-        final = {f"val_{k}": v for k, v in task.validate(params).items()}
-        wall_s, machine = _logged_wall_s(args.out), logs.machine_info()
-    else:
-        summary = train(task, tc, args.out, resume=args.resume, run_info={"command": command})
-        step, params = latest_params(args.out, abstract)
-        final, wall_s, machine = summary["final"], summary["wall_s_total"], summary["machine"]
+    step, params, final, wall_s, machine = _trained(args, task, tc, template, command)
     dest = args.export or args.out / f"lgd_{args.kind}"
     meta = {
         "command": command, "poses": str(path), "seed": args.seed, "steps": step,
