@@ -292,6 +292,23 @@ def test_a_network_trained_on_another_body_model_is_named(user_files, tmp_path, 
     assert not (tmp_path / "o").exists()
 
 
+def test_the_output_flags_choose_what_is_written(user_files, tmp_path, capsys):
+    """``refine``'s output flags (``--no-overlays``, ``--no-tracks``, ``--obj``, ``--ply``)
+    reach the run: the dry run's list of what it would write follows them."""
+    model, root, net = user_files
+    args = ["refine", str(root / "imgs"), "--estimates", str(root / "est.npz"), "--out",
+            str(tmp_path / "o"), "--checkpoint", str(root / "tiny.npz"), "--dry-run"]  # fmt: skip
+    assert cli_main(args) == 0
+    out = capsys.readouterr().out
+    assert "overlays/ (3 before / after pictures)" in out and "tracks/ (2 .glb and .bvh)" in out
+    assert "meshes/" not in out
+    assert cli_main([*args, "--no-overlays", "--no-tracks", "--obj", "--ply"]) == 0
+    out = capsys.readouterr().out
+    assert "overlays/" not in out and "tracks/" not in out
+    assert "meshes/ (3 .obj)" in out and "meshes/ (3 .ply)" in out
+    assert not (tmp_path / "o").exists()
+
+
 def test_chunks_keep_tracks_whole_where_they_fit():
     from jaxrefine.refine_files import chunk_groups, cut_tracks
 
