@@ -8,9 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-import jax
-
-from jaxrefine import distributed
+from jaxrefine import distributed, jax_platform
 from jaxrefine.inputs.estimates import TRACKS_FROM
 from jaxrefine.refine import check_network
 from jaxrefine.refine_files import photo_defaults, refine_files
@@ -26,7 +24,7 @@ def parser() -> argparse.ArgumentParser:
     _fit_flags(ap.add_argument_group("fitting"))
     _output_flags(ap.add_argument_group("outputs"))
     running = ap.add_argument_group("running")
-    running.add_argument("--device", choices=("cpu", "gpu"), default=None,
+    running.add_argument("--device", choices=sorted(jax_platform.PLATFORMS), default=None,
                          help="JAX platform (default: JAX's)")  # fmt: skip
     running.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"],
                          help="rasterizer: the EGL kernel, pure JAX, or auto (EGL where an EGL "
@@ -162,8 +160,10 @@ def _output_flags(g) -> None:
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if args.device:
-        jax.config.update("jax_platforms", "cuda" if args.device == "gpu" else "cpu")
+        jax_platform.select(args.device)
     distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    if args.device:
+        jax_platform.check(args.device, "--device")
     result = _run(args)
     if args.dry_run:
         print_plan(result)

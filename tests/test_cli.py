@@ -172,3 +172,32 @@ def test_refine_flags_read_by_topic_with_their_defaults():
     assert args.box is None and args.silhouette_weight == 0.0 and not args.dry_run
     with pytest.raises(SystemExit):
         ap.parse_args(["photos"])  # --out is required
+
+
+def test_a_gpu_asked_for_where_jax_has_none_is_one_line(tmp_path):
+    """``refine --device gpu`` and ``scripts/train.py`` / ``scripts/train_lgd.py --platform
+    gpu`` where JAX has no CUDA backend: exit 2 with one line naming the flag and the extra
+    that installs one, before anything is read or written (jax 0.10 itself raised a bare
+    AssertionError at the first computation)."""
+    from importlib import metadata
+    from pathlib import Path
+
+    if any(d.metadata["Name"].startswith("jax-cuda") for d in metadata.distributions()):
+        pytest.skip("JAX's CUDA plugin is installed here: --platform gpu may well work")
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
+    env = dict(os.environ, JAXREFINE_CACHE_DIR="off")
+    env.pop("JAXREFINE_DEBUG", None)
+    runs = (
+        (["-m", "jaxrefine.cli", "refine", "imgs", "--out", "o", "--device", "gpu"], "--device"),
+        ([str(scripts / "train.py"), "--platform", "gpu", "--config", "tiny", "--out", "r"],
+         "--platform"),
+        ([str(scripts / "train_lgd.py"), "--platform", "gpu", "--out", "r"], "--platform"),
+    )  # fmt: skip
+    for argv, flag in runs:
+        proc = subprocess.run([sys.executable, *argv], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert proc.returncode == 2, proc.stderr
+        (line,) = proc.stderr.strip().splitlines()
+        assert f"error: {flag} gpu: JAX (jax " in line and "has no cuda backend" in line, line
+        assert "pip install 'jaxrefine[cuda]'" in line
+    assert list(tmp_path.iterdir()) == []

@@ -636,7 +636,7 @@ def export(template: LearnedGradientDescent, params: dict, path: str | Path, met
 def parser():
     import argparse
 
-    from jaxrefine.train.run import PLATFORMS
+    from jaxrefine.jax_platform import PLATFORMS
 
     p = argparse.ArgumentParser(prog="train_lgd", description=__doc__.split("\n")[0])
     a = p.add_argument
@@ -771,11 +771,13 @@ def _trained(args, task, tc, template, command: str) -> tuple:
 def main(argv: list[str] | None = None) -> int:
     import sys
 
+    from jaxrefine import jax_platform
     from jaxrefine.train.run import resolve_poses, use_platform
 
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
     use_platform(args.platform)
+    jax_platform.check(args.platform, "--platform")  # one process: nothing to initialize first
     from jaxrefine.data.poses import VALIDATION_SUBJECTS, load_poses
     from jaxrefine.smpl_io import load_body_model
 

@@ -14,25 +14,24 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 from pathlib import Path
 
-PLATFORMS = {"cpu": "cpu", "gpu": "cuda"}
+from jaxrefine.jax_platform import PLATFORMS
+
 DEFAULT_BATCH = {"paper": 8, "small": 8, "tiny": 4}
 DEFAULT_MOCAP = Path("..") / "shared" / "mocap"  # from a checkout's root: its sibling
 
 
 def use_platform(platform: str) -> None:
     """Point JAX at ``platform`` (``cpu`` / ``gpu``: :data:`PLATFORMS`) with the project's XLA
-    flags, set before JAX starts a backend (:mod:`jaxrefine.xla_flags`)."""
-    os.environ["JAX_PLATFORMS"] = PLATFORMS[platform]
-    from jaxrefine import xla_flags
+    flags, set before JAX starts a backend (:mod:`jaxrefine.xla_flags`,
+    :func:`jaxrefine.jax_platform.select`; :func:`~jaxrefine.jax_platform.check` it once
+    ``jax.distributed`` is initialized)."""
+    from jaxrefine import jax_platform, xla_flags
 
     xla_flags.apply(host_devices=False)
-    import jax
-
-    jax.config.update("jax_platforms", PLATFORMS[platform])
+    jax_platform.select(platform)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -194,11 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     use_platform(args.platform)
     import jax
 
-    from jaxrefine import network
+    from jaxrefine import jax_platform, network
     from jaxrefine.train import displacement, distributed, logs
     from jaxrefine.train.loop import TrainConfig, train
 
     distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    jax_platform.check(args.platform, "--platform")
     cfg = network.get_config(args.config, compute_dtype=args.precision,
                              confidence=args.confidence)  # fmt: skip
     start = None
