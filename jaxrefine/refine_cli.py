@@ -6,11 +6,12 @@ summary printed (``--dry-run``: the plan)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from jaxrefine import distributed, jax_platform
 from jaxrefine.inputs.estimates import TRACKS_FROM
-from jaxrefine.refine import check_network
+from jaxrefine.refine import RefineOptions, check_network
 from jaxrefine.refine_files import photo_defaults, refine_files
 from jaxrefine.refine_outputs import Outputs
 
@@ -176,7 +177,7 @@ def main(argv: list[str]) -> int:
 def _run(args) -> dict:
     """:func:`~jaxrefine.refine_files.refine_files` called with the parsed flags."""
     from jaxrefine.network import load_pretrained
-    from jaxrefine.refine import RefineOptions, warn_network_model
+    from jaxrefine.refine import warn_network_model
     from jaxrefine.smpl_io import load_body_model
 
     model = load_body_model(args.model, gender=args.gender)
@@ -254,7 +255,22 @@ def print_plan(result: dict) -> None:
     print(f"  optimizer {opts['optimizer']}, network {net}, render backend "
           f"{st['render_backend']}, body model {st['model_id']}, pose prior "
           f"{prior if opts['use_gmm'] == 'True' else 'off'}")  # fmt: skip
+    print(f"  fit options: {changed_options(opts)}")
     print("  would write:\n" + "\n".join(f"    {f}" for f in p["would_write"]))
+
+
+# Options the plan's optimizer line already names.
+_NAMED_IN_PLAN = ("optimizer", "use_gmm", "gmm_path", "backend")
+
+
+def changed_options(options: dict[str, str]) -> str:
+    """The run's options (as ``report.json`` records them: strings) that differ from
+    :class:`~jaxrefine.refine.RefineOptions`' defaults, ``name value`` each, or "the
+    defaults"."""
+    default = {k: str(v) for k, v in dataclasses.asdict(RefineOptions()).items()}
+    changed = [f"{k} {v}" for k, v in options.items()
+               if k not in _NAMED_IN_PLAN and default.get(k) != v]  # fmt: skip
+    return ", ".join(changed) or "the defaults"
 
 
 def print_turned(names: list[str], indent: str = "refine: ") -> None:

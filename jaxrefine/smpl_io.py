@@ -510,8 +510,9 @@ def load_body_model(
     if path is None:
         if gender not in (None, "neutral"):
             raise ModelFileError(
-                "the shipped open body model is gender-neutral; pass path=... to load a "
-                f"{gender} SMPL model of your own"
+                f"gender {gender!r}: the shipped open body model is gender-neutral; a {gender} "
+                "body needs an SMPL model file of your own (--model FILE on the command line, "
+                "path=... in Python)"
             )
         if not OPEN_MODEL_PATH.is_file():
             raise FileNotFoundError(

@@ -578,3 +578,51 @@ def test_vibe_output_plans_a_run(user_files, tmp_path):
     p = got["plan"]
     assert (p["estimates"], p["tracks"], p["images_with_people"]) == (4, 2, 3)
     assert got["settings"]["estimates_format"] == "vibe-pare" and not (tmp_path / "o").exists()
+
+
+def test_the_fit_flags_reach_the_run(user_files, tmp_path, capsys):
+    """``refine``'s fit flags reach the run: the dry run's plan lists the options that differ
+    from the defaults (as ``report.json`` records them) and its chunk count follows
+    ``--chunk``."""
+    model, root, net = user_files
+    args = ["refine", str(root / "imgs"), "--estimates", str(root / "est.npz"), "--out",
+            str(tmp_path / "o"), "--checkpoint", str(root / "tiny.npz"), "--dry-run"]  # fmt: skip
+    assert cli_main(args) == 0
+    out = capsys.readouterr().out
+    assert "  fit options: the defaults\n" in out and ", 1 chunk(s)" in out
+    assert cli_main([*args, "--keypoint-weight", "2", "--rerun-every", "3", "--share-betas",
+                     "--temporal-weight", "1e5", "--batch", "4", "--chunk", "2"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert ("  fit options: keypoint_weight 2.0, rerun_every 3, share_betas True, "
+            "temporal_weight 100000.0, batch_size 4\n") in out, out  # fmt: skip
+    assert ", 2 chunk(s)" in out
+    assert not (tmp_path / "o").exists()
+
+
+def test_gender_picks_the_model_file_of_a_folder(user_files, tmp_path, capsys):
+    """``refine --model FOLDER --gender G`` refines with the folder's ``SMPL_{G}.pkl`` (the
+    plan names its id); ``--gender male`` on the gender-neutral open model fails in one line
+    naming ``--model``."""
+    import pickle
+
+    from jaxrefine.smpl_io import load_body_model
+    from jaxrefine.testing import make_smpl_size_arrays
+
+    model, root, net = user_files
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for seed, gender in ((1, "FEMALE"), (2, "MALE")):
+        arrays = make_smpl_size_arrays(seed=seed)
+        (folder / f"SMPL_{gender}.pkl").write_bytes(pickle.dumps(arrays, protocol=2))
+    args = ["refine", str(root / "imgs"), "--estimates", str(root / "est.npz"), "--out",
+            str(tmp_path / "o"), "--checkpoint", str(root / "tiny.npz"), "--dry-run"]  # fmt: skip
+    for gender in ("female", "male"):
+        with pytest.warns(UserWarning, match="was trained on renderings of the body model"):
+            assert cli_main([*args, "--model", str(folder), "--gender", gender]) == 0
+        model_id = load_body_model(folder, gender=gender).model_id
+        assert f"body model {model_id}, " in capsys.readouterr().out
+    assert cli_main([*args, "--gender", "male"]) == 2
+    err = capsys.readouterr().err
+    assert "gender 'male': the shipped open body model is gender-neutral" in err
+    assert "--model FILE" in err
+    assert not (tmp_path / "o").exists()
