@@ -328,7 +328,8 @@ def test_eval_real_on_a_coco_keypoint_file(coco_photo, tiny_checkpoint, tmp_path
     them (the COCO photo twice, under two ids, plus a person no detection matches and a blank
     image where the detector finds nobody: counted as missed, not failing the run), with the
     means over people, a per-person CSV and the JSON; an interrupted run resumes without
-    running its finished photos again; a missing image is refused before any work."""
+    running its finished photos again; a missing image is refused before any work, unless
+    ``--limit`` leaves it out."""
     import shutil
 
     doc = json.loads(COCO_JSON.read_text())
@@ -396,6 +397,10 @@ def test_eval_real_on_a_coco_keypoint_file(coco_photo, tiny_checkpoint, tmp_path
     assert cli_main([*args, "--json", str(tmp_path / "r2.json")]) == 2
     assert "b.jpg: an image of" in _one_error_line(capsys)
     assert not (tmp_path / "r2.json").exists()
+    calls.clear()  # --limit 1: the first image only; the missing b.jpg lies past it
+    assert cli_main([*args, "--limit", "1", "--json", str(tmp_path / "r4.json")]) == 0
+    assert [p.name for p in calls] == ["a.jpg"]
+    assert len(json.loads((tmp_path / "r4.json").read_text())["coco"]["results"]) == 1
 
 
 def test_eval_real_plots_every_scored_person(tmp_path):

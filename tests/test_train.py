@@ -383,6 +383,7 @@ def test_script_end_to_end(tmp_path, open_model_file):
     open_model_file(model, model_id="my-open-copy")
     flags = "--platform cpu --config tiny --steps 20 --workers 1 --val-frames 4 --ckpt-every 10"
     flags += " --val-every 10 --log-every 5"
+    flags += " --schedule constant --clip 0.5 --confidence-weight 0.3 --subjects 3"  # recorded
     cmd = [sys.executable, str(REPO / "scripts" / "train.py"), *flags.split()]
     cmd += ["--out", str(out), "--poses", str(poses), "--model", str(model)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, cwd=tmp_path)
@@ -397,6 +398,8 @@ def test_script_end_to_end(tmp_path, open_model_file):
     run = json.loads((out / "run.json").read_text())
     assert run["steps"] == 20 and run["task"]["train_subjects"] == ["01", "02"]
     assert run["task"]["model_id"] == "my-open-copy"
+    assert (run["config"]["schedule"], run["config"]["clip"]) == ("constant", 0.5)
+    assert run["task"]["confidence_weight"] == 0.3 and run["task"]["pairs"]["num_subjects"] == 3
     assert {"epe", "zero_epe", "val_epe", "val_zero_epe"} <= set(run["final"])
     assert run["machine"]["jax"] == jax.__version__
     cfg, params, meta = network.load_pretrained(out)  # the run folder loads as a trained model
@@ -427,6 +430,30 @@ def test_lgd_script_errors_are_one_line(tmp_path):
         f"jaxrefine train-lgd: error: body model file not found: {tmp_path / 'SMPL_NEUTRAL.pkl'}"
     ]
     assert not (tmp_path / "run").exists()
+
+
+def test_lgd_script_flags_reach_its_configs():
+    """Every flag of ``scripts/train_lgd.py`` that shapes the learned optimizer or its training
+    loop lands in the field of ``LGDConfig`` / ``TrainConfig`` named for it (a value unlike
+    the default each)."""
+    from jaxrefine.train import lgd
+    from jaxrefine.train.loop import TrainConfig
+
+    flags = ("--kind dense --lgd-steps 3 --hidden 32 --blocks 1 --image-size 128 --camera-stage "
+             "--point-loss root_vertices --root-weight 5 --dense-shrink 0.3 0.6 "
+             "--dense-part-noise 4 --start-scale 0.5 0.9 --steps 7 --batch 6 --lr 0.002 "
+             "--warmup 3 --clip 0.5 --seed 4 --workers 2 --ckpt-every 5 --val-every 6 "
+             "--log-every 2")  # fmt: skip
+    config, tc = lgd._configs(lgd.parser().parse_args(flags.split()))
+    assert config == lgd.LGDConfig(
+        kind="dense", num_steps=3, hidden=32, num_blocks=1, image_size=(128, 128),
+        camera_stage=True, point_loss="root_vertices", root_weight=5.0,
+        dense_shrink=(0.3, 0.6), dense_part_noise_px=4.0, start_scale=(0.5, 0.9),
+    )  # fmt: skip
+    assert tc == TrainConfig(steps=7, batch=6, lr=0.002, warmup=3, clip=0.5, seed=4, workers=2,
+                             ckpt_every=5, val_every=6, log_every=2)  # fmt: skip
+    default, _ = lgd._configs(lgd.parser().parse_args([]))
+    assert default == lgd.LGDConfig()  # the flags' defaults are the config's
 
 
 def test_mocap_poses_are_retargeted_to_the_model_trained_for(tmp_path, monkeypatch):
