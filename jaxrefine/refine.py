@@ -273,6 +273,13 @@ def timed(fn, *args, **kwargs):
     return out, time.perf_counter() - t0
 
 
+# The least value of each numeric RefineOptions field: counts of steps and a batch, and the
+# weights, which a negative value would turn from a penalty into a reward.
+_LEAST = {"camera_steps": 0, "body_steps": 0, "rerun_every": 0, "batch_size": 1,
+          "texture_size": 1, "keypoint_weight": 0, "temporal_weight": 0,
+          "silhouette_weight": 0, "mask_gate": 0}  # fmt: skip
+
+
 @dataclasses.dataclass(frozen=True)
 class RefineOptions:
     """How :func:`refine` runs (each option's measured effect: docs/BENCHMARKS.md, eval tables).
@@ -304,6 +311,9 @@ class RefineOptions:
       mask_gate: > 0 drops the dense target of every vertex whose target lies farther than
         this fraction of the person mask's longer side outside the mask
         (:func:`jaxrefine.silhouette.gate_weights`; needs the masks); 0 (default): off.
+
+    Raises:
+      ValueError: a value below its least (:data:`_LEAST`), naming each.
     """
 
     preset: str = "dense"
@@ -330,12 +340,10 @@ class RefineOptions:
         return self.silhouette_weight > 0 or self.mask_gate > 0
 
     def __post_init__(self):
-        least = {"camera_steps": 0, "body_steps": 0, "rerun_every": 0, "batch_size": 1,
-                 "mask_gate": 0}  # fmt: skip
-        bad = [f"{k}={getattr(self, k)}" for k, low in least.items()
+        bad = [f"{k}={getattr(self, k)} (at least {low})" for k, low in _LEAST.items()
                if getattr(self, k) is not None and getattr(self, k) < low]  # fmt: skip
         if bad:
-            raise ValueError(f"refine options: {', '.join(bad)}; the least allowed: {least}")
+            raise ValueError(f"refine options: {', '.join(bad)}")
         check_gmm_choice(self.use_gmm, self.gmm_path)
 
 

@@ -531,6 +531,7 @@ def refine_files(
         raise InputError("--keypoint-images names the image ids of a COCO results --keypoints "
                          "file: give the file")  # fmt: skip
     _check_person_limits(estimates_path, keypoints_path, boxes, min_person_score, max_people)
+    _check_chunk(chunk)
     prior = initial_prior(options)  # read now: a bad --gmm file fails before any work
     earlier = check_output(out, resume, overwrite, dry_run)
     images, est, frame_of, kp, kp_set, masks = _read_people(
@@ -712,6 +713,12 @@ def _check_person_limits(estimates_path, keypoints_path, boxes, min_person_score
                          "without --estimates, --keypoints and --box")  # fmt: skip
     if max_people is not None and max_people < 1:
         raise InputError(f"--max-people must be at least 1 (got {max_people})")
+
+
+def _check_chunk(chunk: int) -> None:
+    """``--chunk``: estimates per saved chunk, at least one."""
+    if chunk < 1:
+        raise InputError(f"--chunk (estimates per saved chunk) must be at least 1 (got {chunk})")
 
 
 def _person_limits(keypoints_path, boxes, min_person_score, max_people) -> dict:

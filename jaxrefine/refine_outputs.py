@@ -46,6 +46,10 @@ class Outputs:
     ply: bool = False
     fps: float | None = None  # of the tracks' animations (default: the video's, else 30)
 
+    def __post_init__(self):
+        if self.fps is not None and not self.fps > 0:
+            raise InputError(f"--fps (of the tracks' animations) must be > 0, got {self.fps}")
+
 
 # what a run writes in its output folder: found there before a run, they are an earlier run's
 OUTPUT_FILES = ("refined.npz", "report.json", "overlays.mp4")

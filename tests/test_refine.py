@@ -286,6 +286,19 @@ def test_zero_body_steps_runs_the_camera_stage_only(model, frames, net):
         dataclasses.replace(FAST, batch_size=0)
 
 
+@pytest.mark.parametrize("field, least, below", [
+    ("camera_steps", 0, -1), ("body_steps", 0, -1), ("rerun_every", 0, -1),
+    ("batch_size", 1, 0), ("texture_size", 1, 0), ("keypoint_weight", 0, -0.5),
+    ("temporal_weight", 0, -0.5), ("silhouette_weight", 0, -0.5), ("mask_gate", 0, -0.5),
+])  # fmt: skip
+def test_refine_options_refuse_a_value_below_its_least(field, least, below):
+    """Counts below their least and negative weights (a penalty turned into a reward) are
+    refused, naming the field; the least itself is accepted."""
+    with pytest.raises(ValueError, match=rf"refine options: {field}={below} \(at least {least}\)"):
+        RefineOptions(**{field: below})
+    assert getattr(RefineOptions(**{field: least}), field) == least
+
+
 def test_the_body_stage_runs_the_optimizers_own_step_count(model, frames, net, monkeypatch):
     """Without ``body_steps``, refine fits the preset's count with a classical optimizer and
     LGD's trained count with LGD (refine passes the count to smplify explicitly, so it must

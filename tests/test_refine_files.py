@@ -626,3 +626,27 @@ def test_gender_picks_the_model_file_of_a_folder(user_files, tmp_path, capsys):
     assert "gender 'male': the shipped open body model is gender-neutral" in err
     assert "--model FILE" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_numbers_out_of_range_fail_in_one_line_before_any_work(user_files, tmp_path, capsys,
+                                                              monkeypatch):  # fmt: skip
+    """``--chunk 0``, ``--fps 0`` and a negative weight are refused (exit 2, one line naming
+    them) before any input is read."""
+
+    def boom(*a, **k):
+        raise AssertionError("inputs were read before the flags were checked")
+
+    model, root, net = user_files
+    monkeypatch.setattr("jaxrefine.refine_files._read_people", boom)
+    args = ["refine", str(root / "imgs"), "--estimates", str(root / "est.npz"), "--out",
+            str(tmp_path / "o"), "--checkpoint", str(root / "tiny.npz")]  # fmt: skip
+    for flags, said in (
+        (["--chunk", "0"], "--chunk (estimates per saved chunk) must be at least 1 (got 0)"),
+        (["--fps", "0"], "--fps (of the tracks' animations) must be > 0, got 0.0"),
+        (["--temporal-weight", "-1"], "refine options: temporal_weight=-1.0 (at least 0)"),
+        (["--keypoint-weight", "-2"], "refine options: keypoint_weight=-2.0 (at least 0)"),
+    ):  # fmt: skip
+        assert cli_main([*args, *flags]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"jaxrefine refine: error: {said}"], err
+    assert not (tmp_path / "o").exists()
