@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import functools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -369,6 +370,25 @@ def test_script_errors_are_one_line_before_any_work(tmp_path, open_model_file):
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert "has no UV layout" in res.stderr and "--uv" in res.stderr
     assert not (tmp_path / "run").exists()
+    # --batch 0 (once taken as "the default"): refused before the run folder and the data
+    res = subprocess.run([*cmd[:-4], "--batch", "0", *flags[-2:]], capture_output=True,
+                         text=True, timeout=600, cwd=tmp_path)  # fmt: skip
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "jaxrefine train: error: train config: batch=0 (at least 1)"]  # fmt: skip
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("field, least, below", [
+    ("steps", 1, 0), ("batch", 1, 0), ("lr", 0, -1e-3), ("warmup", 0, -1),
+    ("final_lr_fraction", 0, -0.1), ("clip", 0, -1.0), ("workers", 0, -1),
+    ("ckpt_every", 0, -1), ("val_every", 0, -1), ("log_every", 0, -1), ("keep", 1, 0),
+])  # fmt: skip
+def test_train_config_refuses_a_value_below_its_least(field, least, below):
+    """A count or interval below its least, or a negative rate, is refused naming the field;
+    the least itself is accepted (lr 0: a run that keeps its start's weights)."""
+    with pytest.raises(ValueError, match=rf"train config: {field}={below} \(at least {least}\)"):
+        TrainConfig(**{field: below})
+    assert getattr(TrainConfig(**{field: least}), field) == least
 
 
 @pytest.mark.slow
@@ -454,6 +474,17 @@ def test_lgd_script_flags_reach_its_configs():
                              ckpt_every=5, val_every=6, log_every=2)  # fmt: skip
     default, _ = lgd._configs(lgd.parser().parse_args([]))
     assert default == lgd.LGDConfig()  # the flags' defaults are the config's
+    refused = (
+        ("--lgd-steps 0", "num_steps=0 (at least 1)"),
+        ("--hidden 0", "hidden=0 (at least 1)"),
+        ("--image-size 0", "image_size=(0, 0) (at least 1 each)"),
+        ("--blocks -1", "num_blocks=-1 (at least 0)"),
+        ("--root-weight -1", "root_weight=-1.0 (at least 0)"),
+        ("--dense-part-noise -2", "dense_part_noise_px=-2.0 (at least 0)"),
+    )
+    for bad, said in refused:
+        with pytest.raises(ValueError, match=re.escape(f"LGD config: {said}")):
+            lgd._configs(lgd.parser().parse_args(bad.split()))
 
 
 def test_mocap_poses_are_retargeted_to_the_model_trained_for(tmp_path, monkeypatch):

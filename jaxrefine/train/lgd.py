@@ -109,6 +109,12 @@ _ADDED_CONFIG_SETTINGS = {"dense_shrink": (1.0, 1.0), "dense_part_noise_px": 0.0
                           "start_scale": (1.0, 1.0)}  # fmt: skip
 
 
+# The least value of each numeric LGDConfig field: sizes and step counts at least 1, the
+# block count, noise and weights at least 0.
+_LEAST = {"num_steps": 1, "hidden": 1, "num_blocks": 0, "dense_capacity": 1, "noise_px": 0,
+          "dense_part_noise_px": 0, "joint_weight": 0, "root_weight": 0}  # fmt: skip
+
+
 @dataclasses.dataclass(frozen=True)
 class LGDConfig:
     """What an LGD is trained on and how big it is.
@@ -176,8 +182,12 @@ class LGDConfig:
         lo, hi = self.start_scale
         if not 0.0 <= lo <= hi:
             raise ValueError(f"start_scale must be (lo, hi), 0 <= lo <= hi: {self.start_scale}")
-        if self.dense_part_noise_px < 0:
-            raise ValueError(f"dense_part_noise_px must be >= 0, got {self.dense_part_noise_px}")
+        bad = [f"{k}={getattr(self, k)} (at least {low})" for k, low in _LEAST.items()
+               if getattr(self, k) < low]  # fmt: skip
+        if min(self.image_size) < 1:
+            bad.append(f"image_size={tuple(self.image_size)} (at least 1 each)")
+        if bad:
+            raise ValueError(f"LGD config: {', '.join(bad)}")
 
     @property
     def degrades_dense(self) -> bool:

@@ -56,6 +56,12 @@ class Task:
     added_settings: dict = dataclasses.field(default_factory=dict)
 
 
+# The least value of each numeric TrainConfig field: lr 0 is a run that leaves the weights as
+# they are (a check of a fine-tune's start); intervals 0 mean only at the end.
+_LEAST = {"steps": 1, "batch": 1, "lr": 0, "warmup": 0, "final_lr_fraction": 0, "clip": 0,
+          "workers": 0, "ckpt_every": 0, "val_every": 0, "log_every": 0, "keep": 1}  # fmt: skip
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Settings of a run (everything :func:`train` needs besides the task).
@@ -72,6 +78,9 @@ class TrainConfig:
       workers: grain worker processes generating batches (0 = in the main process).
       ckpt_every, val_every, log_every: intervals in steps (0 = only at the end).
       keep: checkpoints kept.
+
+    Raises:
+      ValueError: a value below its least (:data:`_LEAST`), naming each.
     """
 
     steps: int = 1000
@@ -87,6 +96,12 @@ class TrainConfig:
     val_every: int = 500
     log_every: int = 10
     keep: int = 3
+
+    def __post_init__(self):
+        bad = [f"{k}={getattr(self, k)} (at least {low})" for k, low in _LEAST.items()
+               if getattr(self, k) < low]  # fmt: skip
+        if bad:
+            raise ValueError(f"train config: {', '.join(bad)}")
 
 
 @flax.struct.dataclass

@@ -187,6 +187,24 @@ def prepare(args, cfg, model):
                                          validation)  # fmt: skip
 
 
+def train_config(args):
+    """The flags' :class:`~jaxrefine.train.loop.TrainConfig` (which checks its numbers), after
+    ``--val-frames`` and ``--subjects`` are checked: a bad one fails before any data are made."""
+    from jaxrefine.train.loop import TrainConfig
+
+    if args.val_frames < 0:
+        raise ValueError(f"--val-frames must be at least 0 (got {args.val_frames})")
+    if args.subjects is not None and args.subjects < 1:
+        raise ValueError(f"--subjects must be at least 1 (got {args.subjects})")
+    return TrainConfig(
+        steps=args.steps, lr=args.lr,
+        batch=DEFAULT_BATCH[args.config] if args.batch is None else args.batch,
+        warmup=args.warmup, schedule=args.schedule, clip=args.clip, seed=args.seed,
+        workers=args.workers, ckpt_every=args.ckpt_every, val_every=args.val_every,
+        log_every=args.log_every,
+    )  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
@@ -195,10 +213,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from jaxrefine import jax_platform, network
     from jaxrefine.train import displacement, distributed, logs
-    from jaxrefine.train.loop import TrainConfig, train
+    from jaxrefine.train.loop import train
 
     distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     jax_platform.check(args.platform, "--platform")
+    config = train_config(args)  # checked before the data are made
     cfg = network.get_config(args.config, compute_dtype=args.precision,
                              confidence=args.confidence)  # fmt: skip
     start = None
@@ -211,12 +230,6 @@ def main(argv: list[str] | None = None) -> int:
     task = displacement.make_task(cfg, data, args.confidence_weight)
     if start is not None:
         task = displacement.warm_start(task, start)
-    config = TrainConfig(
-        steps=args.steps, batch=args.batch or DEFAULT_BATCH[args.config], lr=args.lr,
-        warmup=args.warmup, schedule=args.schedule, clip=args.clip, seed=args.seed,
-        workers=args.workers, ckpt_every=args.ckpt_every, val_every=args.val_every,
-        log_every=args.log_every,
-    )  # fmt: skip
     first_chunk = not (args.resume and (args.out / "config.json").exists())
     if jax.process_index() == 0 and first_chunk:  # a resumed chunk's flags go to run.json
         logs.write_json(args.out / "config.json", {**task.describe, "train": vars(args)})
