@@ -93,3 +93,17 @@ def test_bench_usage_goes_to_stderr(capsys):
     assert bench_main(["nonsense"]) == 2
     captured = capsys.readouterr()
     assert "usage: jaxrefine bench" in captured.err and captured.out == ""
+
+
+@pytest.mark.parametrize("argv", [
+    ["body", "--reps", "0"], ["body", "--batches", "1", "0"], ["smplify", "--reps", "0"],
+    ["smplify", "--batches", "0"], ["network", "--reps", "0"], ["network", "--batches", "1,0"],
+    ["raster", "--batches", "0"], ["data", "--batch-sizes", "0"], ["data", "--min-reps", "0"],
+])  # fmt: skip
+def test_bench_counts_below_one_are_usage_errors(argv, capsys):
+    """A batch of 0 or no repetition is argparse's usage error naming the flag (they failed
+    deep inside a benchmark, e.g. "min() arg is an empty sequence", or printed NaN rows)."""
+    with pytest.raises(SystemExit, match="2"):
+        bench_main(argv)
+    flag = [a for a in argv if a.startswith("--")][-1]
+    assert f"error: argument {flag}: must be at least 1, got 0" in capsys.readouterr().err

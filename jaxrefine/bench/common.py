@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 
@@ -46,3 +47,18 @@ def summary(t: np.ndarray) -> dict:
         "max_ms": float(t.max() * 1e3),
         "reps": len(t),
     }
+
+
+def count(text: str) -> int:
+    """An argparse ``type``: a whole number of at least 1 (repetitions, a batch size); less is
+    argparse's usage error naming the flag (a batch of 0 or no repetition failed deep inside
+    a benchmark, or printed a table of NaN)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def counts(text: str) -> list[int]:
+    """An argparse ``type``: comma-separated :func:`count` values ("1,8,32")."""
+    return [count(part) for part in text.split(",")]

@@ -23,6 +23,8 @@ import time
 
 import numpy as np
 
+from jaxrefine.bench.common import count, counts
+
 
 def _per_frame_costs(model, size: int, tex_size: int, reps: int = 8) -> dict:
     from jaxrefine.data.backgrounds import default_pool, sample_background
@@ -48,13 +50,13 @@ def _per_frame_costs(model, size: int, tex_size: int, reps: int = 8) -> dict:
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="jaxrefine bench data", description=__doc__)
     ap.add_argument("--size", type=int, default=256, help="image side in pixels")
-    ap.add_argument("--batch-sizes", default="1,8,32")
+    ap.add_argument("--batch-sizes", type=counts, default="1,8,32")
     ap.add_argument("--backends", default="egl,jax")
     ap.add_argument("--modes", default="fresh,pool")
     ap.add_argument("--texture-size", type=int, default=256)
     ap.add_argument("--pool", type=int, default=64, help="texture bank size of the pool mode")
     ap.add_argument("--budget", type=float, default=10.0, help="seconds of timing per batch size")
-    ap.add_argument("--min-reps", type=int, default=3)
+    ap.add_argument("--min-reps", type=count, default=3)
     ap.add_argument("--poses", default=None, help="POSES.npz from `jaxrefine mocap`")
     ap.add_argument("--json", default=None)
     return ap.parse_args(argv)
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         backends.remove("egl")
         notes.append("egl: no EGL context on this machine; rows skipped")
     modes = [m for m in args.modes.split(",") if m]
-    sizes = [int(s) for s in args.batch_sizes.split(",")]
+    sizes = args.batch_sizes
     bank = make_textures(model, range(args.pool), args.texture_size) if "pool" in modes else None
     costs = _per_frame_costs(model, args.size, args.texture_size)
     scene = SceneConfig(image_size=(args.size, args.size))

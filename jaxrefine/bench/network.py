@@ -28,6 +28,7 @@ import numpy as np
 import optax
 
 from jaxrefine import network
+from jaxrefine.bench.common import count, counts
 from jaxrefine.report import machine_info, machine_line, print_table, write_json
 
 
@@ -149,9 +150,9 @@ def _threads() -> int:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="jaxrefine bench network", description=__doc__)
     ap.add_argument("--configs", default="tiny,small,paper")
-    ap.add_argument("--batches", default="1,8,32")
+    ap.add_argument("--batches", type=counts, default="1,8,32")
     ap.add_argument("--size", default="native", help="input side for all configs, or 'native'")
-    ap.add_argument("--reps", type=int, default=5, help="timed repetitions (each side)")
+    ap.add_argument("--reps", type=count, default=5, help="timed repetitions (each side)")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
@@ -173,7 +174,7 @@ def main(argv: list[str]) -> int:
         if args.size != "native":
             cfg = cfg.replace(crop_size=int(args.size))
         params = jax.jit(network.init_params, static_argnums=0)(cfg, jax.random.key(0))
-        for B in (int(b) for b in args.batches.split(",")):
+        for B in args.batches:
             if name == "paper" and on_cpu and B > 1:
                 rows.append([name, cfg.crop_size, B, "-", "not run: CPU runs paper at batch 1",
                              "", "", "", "", "", ""])  # fmt: skip
