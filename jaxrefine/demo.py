@@ -251,7 +251,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    ap = parser()
+    args = ap.parse_args(argv)
+    if args.n < 1:
+        ap.error(f"--n must be at least 1 (got {args.n})")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     import logging

@@ -613,7 +613,7 @@ def main(argv: list[str]) -> int:
     ap = parser()
     args = ap.parse_args(argv)
     if args.n < 1:
-        ap.error("--n must be >= 1")
+        ap.error(f"--n must be at least 1 (got {args.n})")
     if args.share_betas and not args.one_shape:
         ap.error(
             "--share-betas needs --one-shape (by default a synthetic subject's shape "

@@ -293,8 +293,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     ap = parser()
     args = ap.parse_args(argv)
-    if args.n < 1:
-        ap.error("--n must be >= 1")
+    for flag, value in (("--n", args.n), ("--reps", args.reps), ("--chunk-size", args.chunk_size)):
+        if value is not None and value < 1:
+            ap.error(f"{flag} must be at least 1 (got {value})")
     from jaxrefine.smpl_io import load_body_model
 
     model = load_body_model(args.model, gender=None if args.model else "neutral")

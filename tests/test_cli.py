@@ -201,3 +201,35 @@ def test_a_gpu_asked_for_where_jax_has_none_is_one_line(tmp_path):
         assert f"error: {flag} gpu: JAX (jax " in line and "has no cuda backend" in line, line
         assert "pip install 'jaxrefine[cuda]'" in line
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["oracle", "--n", "0"], "--n must be at least 1 (got 0)"),
+    (["oracle", "--reps", "0"], "--reps must be at least 1 (got 0)"),  # once timed 1, recorded 0
+    (["oracle", "--chunk-size", "0"], "--chunk-size must be at least 1 (got 0)"),
+    (["eval", "--n", "0"], "--n must be at least 1 (got 0)"),
+    (["demo", "--n", "0"], "--n must be at least 1 (got 0)"),  # once a TypeError, after work
+])  # fmt: skip
+def test_counts_below_one_are_usage_errors_before_any_work(argv, said, tmp_path, capsys):
+    """A count below one is argparse's usage error (exit 2) naming the flag, before any file
+    is read or written."""
+    flags = ["--out", str(tmp_path / "out")] if argv[0] == "demo" else ["--poses", "none.npz"]
+    with pytest.raises(SystemExit, match="2"):
+        cli.main([*argv, *flags])
+    assert _error_lines(capsys)[-1] == f"jaxrefine {argv[0]}: error: {said}"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["oracle", "eval", "eval-video"])
+def test_an_image_size_below_one_is_one_line_before_any_frame(command, tmp_path, capsys):
+    """``--image-size 0`` fails in one line (exit 2) when the scene is configured, before any
+    frame is made (``eval`` once died of a ZeroDivisionError, ``oracle`` in the rasterizer
+    after its first progress line)."""
+    subjects = np.array(["01", "02", "09", "16"] * 8)
+    np.savez(tmp_path / "poses.npz", pose=np.zeros((32, 24, 3), np.float32), subject=subjects,
+             trial=np.full(32, "01_01"))  # fmt: skip
+    argv = [command, "--poses", str(tmp_path / "poses.npz"), "--image-size", "0"]
+    assert cli.main(argv) == 2
+    assert _error_lines(capsys) == [  # the only line: no progress, nothing rasterized
+        f"jaxrefine {command}: error: image size must be positive, got 0x0"
+    ]

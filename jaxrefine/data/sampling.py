@@ -43,6 +43,11 @@ class SceneConfig:
     beta_std: float = 1.0
     beta_clip: float = 2.5
 
+    def __post_init__(self):
+        if min(self.image_size) < 1:  # checked before any frame is made, not by the rasterizer
+            height, width = self.image_size
+            raise ValueError(f"image size must be positive, got {height}x{width}")
+
 
 @dataclasses.dataclass
 class SceneParams:
