@@ -739,7 +739,8 @@ def _report(args, names: tuple[str, str, str], options, results, dataset, left_o
 
 
 def _check_args(ap, args) -> None:
-    """Flags that only make sense together; ``ap.error`` (exit 2) names what is missing."""
+    """Flags that only make sense together, and numbers out of range; ``ap.error`` (exit 2)
+    names what is wrong."""
     if args.image is None and not args.pseudo and args.coco is None:
         ap.error("give --image (a COCO photo with its .json), --coco FILE --coco-images DIR "
                  "and/or --pseudo PHOTO...")  # fmt: skip
@@ -747,6 +748,16 @@ def _check_args(ap, args) -> None:
         ap.error("--coco and --coco-images go together")
     if args.resume and (args.coco is None or args.json is None):
         ap.error("--resume continues a --coco run that wrote --json: give both")
+    if args.limit is not None and args.limit < 1:  # a negative one once left out the last
+        ap.error(f"--limit must be at least 1 (got {args.limit})")
+    from jaxrefine.detect.blazepose import check_min_score, check_tiles
+
+    try:
+        check_tiles(args.tiles)
+        if args.min_person_score is not None and args.keypoints is None:
+            check_min_score(args.min_person_score)
+    except ValueError as e:
+        ap.error(str(e))
     _check_keypoint_flags(ap, args)
 
 

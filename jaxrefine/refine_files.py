@@ -713,6 +713,10 @@ def _check_person_limits(estimates_path, keypoints_path, boxes, min_person_score
                          "without --estimates, --keypoints and --box")  # fmt: skip
     if max_people is not None and max_people < 1:
         raise InputError(f"--max-people must be at least 1 (got {max_people})")
+    if min_person_score is not None and keypoints_path is None and estimates_path is None:
+        from jaxrefine.detect.blazepose import check_min_score
+
+        check_min_score(min_person_score)  # before any image is read
 
 
 def _check_chunk(chunk: int) -> None:
@@ -748,6 +752,10 @@ def _check_people_source(estimates_path, keypoints_path, boxes, tiles, options):
         whose = "an estimates file" if estimates_path is not None else "a keypoint file"
         raise InputError(f"--box / --tiles choose the people the detector finds; {whose} "
                          "brings its own people")  # fmt: skip
+    if tiles is not None:
+        from jaxrefine.detect.blazepose import check_tiles
+
+        check_tiles(tiles)
 
 
 def keypoint_options(options, kp_set: str | None, photos: bool):

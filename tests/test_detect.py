@@ -479,8 +479,13 @@ def test_photo_tiles_find_people_in_a_crowd(runner):
     # for (a finer tile can score a person higher than the whole photo: 0.60 -> 0.91 here)
     sure = blazepose.detect_people(path, runner=runner, tiles=PHOTO_TILES, min_score=0.85)
     assert sure and all(p.score >= 0.85 for p in sure)
-    with pytest.raises(blazepose.NoPersonError, match="detector threshold 1.01"):
-        blazepose.detect_people(path, runner=runner, tiles=PHOTO_TILES, min_score=1.01)
+    for score in (1.01, 0.0):  # beyond a sigmoid's range: none, or every anchor (minutes)
+        with pytest.raises(
+            ValueError, match=rf"a score in \(0, 1\] \(default 0.5\), got {score:g}"
+        ):
+            blazepose.detect_people(path, runner=runner, tiles=PHOTO_TILES, min_score=score)
+    with pytest.raises(ValueError, match=r"--tiles are fractions .* got 0.01$"):
+        blazepose.detect_people(path, runner=runner, tiles=(1.0, 0.01))
 
 
 def test_evaluate_coco_photo_without_the_fit(runner, coco):

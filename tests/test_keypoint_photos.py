@@ -514,4 +514,13 @@ def test_low_scoring_people_of_a_keypoint_file_are_left_out_by_name(model, photo
     with pytest.raises(InputError, match="--keypoint-images names the image ids"):
         refine_files(frame, None, tmp_path / "o", keypoint_images=tmp_path / "ann.json",
                      **{**kw, "min_person_score": None})  # fmt: skip
+    # the detector's limits out of range: refused before any image is read (a score of 0 or
+    # a tile of 0 once made the detection of one photo run for minutes, or never end)
+    for changes, said in (
+        ({"min_person_score": 0.0}, r"BlazePose's detector is a score in \(0, 1\].*got 0$"),
+        ({"tiles": (1.0, 0.0, 1.5)}, r"--tiles are fractions .* in \[0.05, 1\].*got 0 1.5$"),
+    ):
+        with pytest.raises(ValueError, match=said):
+            refine_files(frame, None, tmp_path / "o", **{**kw, "min_person_score": None,
+                                                         **changes})  # fmt: skip
     assert not (tmp_path / "o").exists()

@@ -401,6 +401,17 @@ def test_eval_real_on_a_coco_keypoint_file(coco_photo, tiny_checkpoint, tmp_path
     assert cli_main([*args, "--limit", "1", "--json", str(tmp_path / "r4.json")]) == 0
     assert [p.name for p in calls] == ["a.jpg"]
     assert len(json.loads((tmp_path / "r4.json").read_text())["coco"]["results"]) == 1
+    with pytest.raises(SystemExit, match="2"):  # a usage error: -1 once left out the last
+        cli_main([*args, "--limit", "-1"])
+    assert "--limit must be at least 1 (got -1)" in capsys.readouterr().err
+    refused = (
+        ("--tiles", "--tiles are fractions of the photo's longer side"),
+        ("--min-person-score", "BlazePose's detector is a score in (0, 1]"),
+    )
+    for flag, said in refused:
+        with pytest.raises(SystemExit, match="2"):  # 0 once ran a photo for minutes
+            cli_main([*args, flag, "0"])
+        assert said in capsys.readouterr().err
 
 
 def test_eval_real_plots_every_scored_person(tmp_path):

@@ -63,6 +63,10 @@ MIN_DETECTION_SCORE = 0.5
 # a warning naming how many were found
 MAX_PEOPLE = 10
 BOX_MARGIN = 0.15  # the person box may reach this fraction of the landmark box beyond it
+# The least detector tile, as a fraction of the photo's longer side: tiles overlap by half, so
+# their number grows as 1 / fraction^2 (0.05: about 1,500 a photo, each a detector run; 0, once
+# accepted, made 2-pixel tiles, a quarter of a million for a 640 x 425 photo, and never ended).
+MIN_TILE = 0.05
 
 
 class NoPersonError(ValueError):
@@ -212,9 +216,29 @@ def letterbox_transform(height: int, width: int) -> tuple[float, np.ndarray]:
     return scale, offset
 
 
+def check_min_score(min_score: float) -> None:
+    """Raise ``ValueError`` unless the detector's score threshold is in (0, 1]: its scores are
+    sigmoids, and at 0 every one of its anchors in every tile is a candidate (``refine
+    --dry-run`` of one 640 x 425 photo with the default tiles, on 2 cores: 16 s at the default,
+    26 s at 0.02, past 5 minutes at 0)."""
+    if not 0 < min_score <= 1:
+        raise ValueError("--min-person-score for BlazePose's detector is a score in (0, 1] "
+                         f"(default {MIN_DETECTION_SCORE:g}), got {min_score:g}")  # fmt: skip
+
+
+def check_tiles(fractions) -> None:
+    """Raise ``ValueError`` naming the tile fractions outside ``[MIN_TILE, 1]``."""
+    bad = [f for f in fractions if not MIN_TILE <= f <= 1.0]
+    if bad:
+        got = " ".join(f"{f:g}" for f in bad)
+        raise ValueError(f"--tiles are fractions of the photo's longer side in [{MIN_TILE:g}, 1] "
+                         f"(1 = the whole photo), got {got}")  # fmt: skip
+
+
 def tile_grid(height: int, width: int, fractions) -> list[tuple[int, int, int]]:
-    """(x0, y0, side) of square tiles: for each fraction, tiles of side ``fraction * max(H, W)``
-    overlapping by at least half, covering the photo."""
+    """(x0, y0, side) of square tiles: for each fraction (:func:`check_tiles`), tiles of side
+    ``fraction * max(H, W)`` overlapping by at least half, covering the photo."""
+    check_tiles(fractions)
     out = []
     for frac in fractions:
         side = max(int(round(frac * max(height, width))), 2)
@@ -317,8 +341,9 @@ class BlazePose:
         photo. Smaller tiles (overlapping by half) let the detector, trained on people filling
         much of its input, see small people in crowds. The detections of one tile size are
         merged by weighted NMS; sizes are not merged here (:func:`detect_people` lets a finer
-        size only add people).
+        size only add people). ``min_score``: :func:`check_min_score`.
         """
+        check_min_score(min_score)
         h, w = image.shape[:2]
         out = []
         for frac in tiles:
