@@ -46,6 +46,12 @@ def user_files(tmp_path_factory):
     return model, root, network.load_params(root / "tiny.npz")[:2]
 
 
+def _dry_run_args(root, out) -> list[str]:
+    """``jaxrefine refine --dry-run`` of :func:`user_files`' images, estimates and network."""
+    return ["refine", str(root / "imgs"), "--estimates", str(root / "est.npz"), "--out", str(out),
+            "--checkpoint", str(root / "tiny.npz"), "--dry-run"]  # fmt: skip
+
+
 def test_refine_files_writes_every_output_and_resumes(user_files, monkeypatch, other_prior_file):
     model, root, net = user_files
     out = root / "out"
@@ -135,8 +141,7 @@ def test_an_earlier_runs_files_are_resumed_replaced_or_refused(user_files, tmp_p
     with pytest.raises(InputError, match="no such estimates file"):  # bad input: nothing removed
         refine_files(root / "imgs", root / "missing.npz", out, overwrite=True, **kw)
     assert (out / "overlays" / "frame9_9.png").is_file()
-    args = ["refine", str(root / "imgs"), "--estimates", str(root / "est.npz"), "--out", str(out),
-            "--checkpoint", str(root / "tiny.npz"), "--dry-run"]  # fmt: skip
+    args = _dry_run_args(root, out)
     assert cli_main(args) == 0
     assert "holds an earlier run's refined.npz" in capsys.readouterr().out
     for flag, then in (("--overwrite", "--overwrite replaces them"),
@@ -246,8 +251,7 @@ def test_a_pose_prior_file_is_read_before_work_and_named_in_the_plan(
         raise AssertionError("inputs were read before the prior was checked")
 
     monkeypatch.setattr("jaxrefine.refine_files._read_people", boom)
-    args = ["refine", str(root / "imgs"), "--estimates", str(root / "est.npz"), "--out",
-            str(tmp_path / "o"), "--checkpoint", str(root / "tiny.npz"), "--dry-run"]  # fmt: skip
+    args = _dry_run_args(root, tmp_path / "o")
     (tmp_path / "bad.pkl").write_bytes(b"not a pickle")
     for path, why in ((tmp_path / "none.pkl", "GMM file not found: "),
                       (tmp_path / "bad.pkl", "malformed pickle stream")):  # fmt: skip
@@ -296,8 +300,7 @@ def test_the_output_flags_choose_what_is_written(user_files, tmp_path, capsys):
     """``refine``'s output flags (``--no-overlays``, ``--no-tracks``, ``--obj``, ``--ply``)
     reach the run: the dry run's list of what it would write follows them."""
     model, root, net = user_files
-    args = ["refine", str(root / "imgs"), "--estimates", str(root / "est.npz"), "--out",
-            str(tmp_path / "o"), "--checkpoint", str(root / "tiny.npz"), "--dry-run"]  # fmt: skip
+    args = _dry_run_args(root, tmp_path / "o")
     assert cli_main(args) == 0
     out = capsys.readouterr().out
     assert "overlays/ (3 before / after pictures)" in out and "tracks/ (2 .glb and .bvh)" in out
@@ -513,8 +516,7 @@ def test_a_dry_run_checks_everything_and_writes_nothing(user_files, tmp_path, mo
     assert not (tmp_path / "o").exists()
     (tmp_path / "o" / "parts").mkdir(parents=True)  # a run interrupted after one chunk
     shutil.copy(root / "est.npz", tmp_path / "o" / "parts" / "part_00000.npz")
-    args = ["refine", str(root / "imgs"), "--estimates", str(root / "est.npz"), "--out",
-            str(tmp_path / "o"), "--checkpoint", str(root / "tiny.npz"), "--dry-run"]  # fmt: skip
+    args = _dry_run_args(root, tmp_path / "o")
     assert cli_main(args) == 0
     out = capsys.readouterr().out
     assert "refine (dry run): 3 image(s) of" in out and "1 finished chunk(s)" in out
@@ -585,8 +587,7 @@ def test_the_fit_flags_reach_the_run(user_files, tmp_path, capsys):
     from the defaults (as ``report.json`` records them) and its chunk count follows
     ``--chunk``."""
     model, root, net = user_files
-    args = ["refine", str(root / "imgs"), "--estimates", str(root / "est.npz"), "--out",
-            str(tmp_path / "o"), "--checkpoint", str(root / "tiny.npz"), "--dry-run"]  # fmt: skip
+    args = _dry_run_args(root, tmp_path / "o")
     assert cli_main(args) == 0
     out = capsys.readouterr().out
     assert "  fit options: the defaults\n" in out and ", 1 chunk(s)" in out
@@ -614,8 +615,7 @@ def test_gender_picks_the_model_file_of_a_folder(user_files, tmp_path, capsys):
     for seed, gender in ((1, "FEMALE"), (2, "MALE")):
         arrays = make_smpl_size_arrays(seed=seed)
         (folder / f"SMPL_{gender}.pkl").write_bytes(pickle.dumps(arrays, protocol=2))
-    args = ["refine", str(root / "imgs"), "--estimates", str(root / "est.npz"), "--out",
-            str(tmp_path / "o"), "--checkpoint", str(root / "tiny.npz"), "--dry-run"]  # fmt: skip
+    args = _dry_run_args(root, tmp_path / "o")
     for gender in ("female", "male"):
         with pytest.warns(UserWarning, match="was trained on renderings of the body model"):
             assert cli_main([*args, "--model", str(folder), "--gender", gender]) == 0
