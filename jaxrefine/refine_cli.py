@@ -11,7 +11,7 @@ import sys
 
 from jaxrefine import distributed, jax_platform
 from jaxrefine.inputs.estimates import TRACKS_FROM
-from jaxrefine.refine import RefineOptions, check_network
+from jaxrefine.refine import RefineOptions, check_network, warn_network_model
 from jaxrefine.refine_files import photo_defaults, refine_files
 from jaxrefine.refine_outputs import Outputs
 
@@ -177,7 +177,6 @@ def main(argv: list[str]) -> int:
 def _run(args) -> dict:
     """:func:`~jaxrefine.refine_files.refine_files` called with the parsed flags."""
     from jaxrefine.network import load_pretrained
-    from jaxrefine.refine import warn_network_model
     from jaxrefine.smpl_io import load_body_model
 
     model = load_body_model(args.model, gender=args.gender)
