@@ -218,9 +218,9 @@ def letterbox_transform(height: int, width: int) -> tuple[float, np.ndarray]:
 
 def check_min_score(min_score: float) -> None:
     """Raise ``ValueError`` unless the detector's score threshold is in (0, 1]: its scores are
-    sigmoids, and at 0 every one of its anchors in every tile is a candidate (``refine
-    --dry-run`` of one 640 x 425 photo with the default tiles, on 2 cores: 16 s at the default,
-    26 s at 0.02, past 5 minutes at 0)."""
+    sigmoids, and at 0 or below every one of its anchors in every tile is a candidate
+    (``refine --dry-run`` of one 640 x 425 photo with the default tiles, on 2 cores: 16 s at
+    the default, 26 s at 0.02, past 5 minutes at -1, where every anchor passes as at 0)."""
     if not 0 < min_score <= 1:
         raise ValueError("--min-person-score for BlazePose's detector is a score in (0, 1] "
                          f"(default {MIN_DETECTION_SCORE:g}), got {min_score:g}")  # fmt: skip
