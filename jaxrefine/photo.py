@@ -132,11 +132,14 @@ def estimates_from_photo(
       gmm: the initial fits' pose prior (default: the shipped one,
         :func:`jaxrefine.objective.load_gmm_prior`).
 
+    A person whose landmarks have fewer than 4 usable points (e.g. a stray detection) is left
+    out with a warning naming the photo; with none left the photo has no person.
+
     Raises:
       NoPersonError, ImageReadError, ModelsUnavailableError (see ``detect_people``).
     """
     from jaxrefine.detect import detect_people, read_image
-    from jaxrefine.detect.initialize import InitConfig, initialize
+    from jaxrefine.detect.initialize import InitConfig
     from jaxrefine.objective import load_gmm_prior
 
     img = read_image(image) if not isinstance(image, np.ndarray) else image
@@ -146,8 +149,7 @@ def estimates_from_photo(
                            **_detector_limits(min_score, max_people))  # fmt: skip
     gmm = load_gmm_prior() if gmm is None else gmm
     cfg = InitConfig() if init_config is None else init_config
-    fits = [initialize(model, p.landmarks2d, (h, w), p.world, gmm=gmm, config=cfg,
-                       intrinsics=intrinsics) for p in people]  # fmt: skip
+    people, fits = _initial_fits(model, people, (h, w), gmm, cfg, intrinsics, name or "image")
     cams = jax.tree.map(lambda *a: jnp.stack(a), *[f.camera for f in fits])
     src = source or (str(image) if not isinstance(image, np.ndarray) else "photo")
     est = _fits_to_estimates(fits, model.num_betas, frame, src, "blazepose",
@@ -158,6 +160,30 @@ def estimates_from_photo(
         landmarks=np.stack([p.landmarks2d for p in people]).astype(np.float32),
         masks=np.stack([p.mask for p in people]).astype(np.float32),
     )
+
+
+def _initial_fits(model, people, size, gmm, cfg, intrinsics, name: str) -> tuple[list, list]:
+    """``(people, fits)``: an initial fit per detected person
+    (:func:`~jaxrefine.detect.initialize.initialize`), the people with too few usable
+    landmarks left out (a warning names them; none left: ``NoPersonError``)."""
+    import warnings
+
+    from jaxrefine.detect import NoPersonError
+    from jaxrefine.detect.initialize import TooFewLandmarksError, initialize
+
+    kept, fits = [], []
+    for i, p in enumerate(people):
+        try:
+            fits.append(initialize(model, p.landmarks2d, size, p.world, gmm=gmm, config=cfg,
+                                   intrinsics=intrinsics))  # fmt: skip
+        except TooFewLandmarksError as e:
+            warnings.warn(f"{name}: person {i} (detector score {p.score:.2f}) left out: {e}",
+                          stacklevel=3)  # fmt: skip
+            continue
+        kept.append(p)
+    if not kept:
+        raise NoPersonError(f"no person in {name} has 4 usable landmarks (found {len(people)})")
+    return kept, fits
 
 
 def _detector_limits(min_score, max_people) -> dict:

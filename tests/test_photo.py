@@ -706,3 +706,27 @@ def test_eval_real_fits_the_model_given(coco_files, tiny_checkpoint, tmp_path, m
     assert r["model_id"] == "my-open-copy" and r["network_body_model"] == OPEN_MODEL_ID
     rows = r["coco"]["results"][0]["rows"]
     assert np.isfinite(rows["learned_dense"]["silhouette_iou"])
+
+
+def test_a_detected_person_with_too_few_landmarks_is_left_out(coco_photo, monkeypatch):
+    """A detection whose landmarks have fewer than 4 usable points (a stray one, as a very low
+    ``--min-person-score`` finds) is left out with a warning naming the photo, and the photo's
+    other people go on; with none left the photo has no person. (It used to end the whole run
+    with "only 1 usable landmarks; need at least 4", naming no photo.)"""
+    from jaxrefine import detect, photo
+    from jaxrefine.smpl_io import load_body_model
+
+    model = load_body_model()
+    real = detect.detect_people(coco_photo)[0]
+    stray = dataclasses.replace(real, landmarks2d=real.landmarks2d * np.float32([1, 1, 0]))
+    monkeypatch.setattr(detect, "detect_people", lambda *a, **k: [real, stray])
+    said = rf"{re.escape(str(coco_photo))}: person 1 \(detector score \d\.\d\d\) left out: only 0"
+    with pytest.warns(UserWarning, match=said):
+        got = photo.estimates_from_photo(model, coco_photo)
+    assert len(got.estimates.betas) == 1 and got.landmarks.shape[0] == got.masks.shape[0] == 1
+    np.testing.assert_array_equal(got.landmarks[0], real.landmarks2d.astype(np.float32))
+    monkeypatch.setattr(detect, "detect_people", lambda *a, **k: [stray])
+    with pytest.warns(UserWarning, match=said.replace("person 1", "person 0")):
+        with pytest.raises(detect.NoPersonError, match=f"no person in {re.escape(str(coco_photo))}"
+                           r" has 4 usable landmarks \(found 1\)"):  # fmt: skip
+            photo.estimates_from_photo(model, coco_photo)
