@@ -750,6 +750,8 @@ def _check_args(ap, args) -> None:
         ap.error("--resume continues a --coco run that wrote --json: give both")
     if args.limit is not None and args.limit < 1:  # a negative one once left out the last
         ap.error(f"--limit must be at least 1 (got {args.limit})")
+    if args.min_keypoints < 1:  # a person without an annotated keypoint has no PCK or OKS
+        ap.error(f"--min-keypoints must be at least 1 (got {args.min_keypoints})")
     from jaxrefine.detect.blazepose import check_min_score, check_tiles
 
     try:

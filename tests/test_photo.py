@@ -401,9 +401,10 @@ def test_eval_real_on_a_coco_keypoint_file(coco_photo, tiny_checkpoint, tmp_path
     assert cli_main([*args, "--limit", "1", "--json", str(tmp_path / "r4.json")]) == 0
     assert [p.name for p in calls] == ["a.jpg"]
     assert len(json.loads((tmp_path / "r4.json").read_text())["coco"]["results"]) == 1
-    with pytest.raises(SystemExit, match="2"):  # a usage error: -1 once left out the last
-        cli_main([*args, "--limit", "-1"])
-    assert "--limit must be at least 1 (got -1)" in capsys.readouterr().err
+    for flag in ("--limit", "--min-keypoints"):  # usage errors: --limit -1 once left out the
+        with pytest.raises(SystemExit, match="2"):  # last image; a person without keypoints
+            cli_main([*args, flag, "0"])  # has no score
+        assert f"{flag} must be at least 1 (got 0)" in capsys.readouterr().err
     refused = (
         ("--tiles", "--tiles are fractions of the photo's longer side"),
         ("--min-person-score", "BlazePose's detector is a score in (0, 1]"),
