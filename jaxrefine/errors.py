@@ -11,3 +11,12 @@ from __future__ import annotations
 
 class JaxrefineError(Exception):
     """A documented failure caused by an input, with a message that names the input."""
+
+
+def fields_below(settings, least: dict) -> list[str]:
+    """``name=value (at least LOW)`` for each field of the dataclass ``settings`` named in
+    ``least`` whose value is below its least (a value of None is not checked): what a settings
+    class's ``__post_init__`` names in its ``ValueError``."""
+    values = {k: getattr(settings, k) for k in least}
+    return [f"{k}={v} (at least {least[k]})" for k, v in values.items()
+            if v is not None and v < least[k]]  # fmt: skip

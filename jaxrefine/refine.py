@@ -39,6 +39,7 @@ from flax import struct
 from jaxrefine.body_model import BodyModel, forward
 from jaxrefine.camera import Camera, project
 from jaxrefine.correspondence import pixels_to_vertices
+from jaxrefine.errors import fields_below
 from jaxrefine.network import apply_batch
 from jaxrefine.network.checkpoint import trained_body_model
 from jaxrefine.network.config import NetworkConfig
@@ -340,8 +341,7 @@ class RefineOptions:
         return self.silhouette_weight > 0 or self.mask_gate > 0
 
     def __post_init__(self):
-        bad = [f"{k}={getattr(self, k)} (at least {low})" for k, low in _LEAST.items()
-               if getattr(self, k) is not None and getattr(self, k) < low]  # fmt: skip
+        bad = fields_below(self, _LEAST)
         if bad:
             raise ValueError(f"refine options: {', '.join(bad)}")
         check_gmm_choice(self.use_gmm, self.gmm_path)

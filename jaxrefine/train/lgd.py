@@ -72,6 +72,7 @@ from jaxrefine.camera import Camera, project
 from jaxrefine.correspondence import ground_truth_dense_targets
 from jaxrefine.data.perturb import perturb
 from jaxrefine.data.sampling import SceneConfig, cameras_for, sample_scenes
+from jaxrefine.errors import fields_below
 from jaxrefine.fit import fit
 from jaxrefine.objective import (
     REFERENCE_PERSON_SIZE,
@@ -182,8 +183,7 @@ class LGDConfig:
         lo, hi = self.start_scale
         if not 0.0 <= lo <= hi:
             raise ValueError(f"start_scale must be (lo, hi), 0 <= lo <= hi: {self.start_scale}")
-        bad = [f"{k}={getattr(self, k)} (at least {low})" for k, low in _LEAST.items()
-               if getattr(self, k) < low]  # fmt: skip
+        bad = fields_below(self, _LEAST)
         if min(self.image_size) < 1:
             bad.append(f"image_size={tuple(self.image_size)} (at least 1 each)")
         if bad:

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxrefine.errors import JaxrefineError
+from jaxrefine.errors import JaxrefineError, fields_below
 from jaxrefine.train import checkpoint, distributed, logs
 from jaxrefine.train import input as input_pipeline
 
@@ -98,8 +98,7 @@ class TrainConfig:
     keep: int = 3
 
     def __post_init__(self):
-        bad = [f"{k}={getattr(self, k)} (at least {low})" for k, low in _LEAST.items()
-               if getattr(self, k) < low]  # fmt: skip
+        bad = fields_below(self, _LEAST)
         if bad:
             raise ValueError(f"train config: {', '.join(bad)}")
 
