@@ -4,6 +4,7 @@ Errors about what a user handed us (a model file, a mocap trial, a result file, 
 subclass :class:`JaxrefineError` and usually ``ValueError`` too, so ``except ValueError`` keeps
 working. The command line prints them as one line naming the command and exits with 2
 (:func:`jaxrefine.cli.main`); ``jaxrefine --debug`` or ``JAXREFINE_DEBUG=1`` shows the traceback.
+Settings classes name their out-of-range numbers with :func:`fields_below`.
 """
 
 from __future__ import annotations
