@@ -756,6 +756,10 @@ def _check_people_source(estimates_path, keypoints_path, boxes, tiles, options):
         from jaxrefine.detect.blazepose import check_tiles
 
         check_tiles(tiles)
+    if boxes is not None:
+        from jaxrefine.detect.blazepose import check_boxes
+
+        check_boxes(boxes)  # before any image is read
 
 
 def keypoint_options(options, kp_set: str | None, photos: bool):

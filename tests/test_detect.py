@@ -370,6 +370,23 @@ def test_user_box_skips_the_detector(runner, coco):
     np.testing.assert_allclose(people[0].box, coco["box"])
 
 
+def test_user_boxes_are_checked(runner, coco):
+    """A box that is not x0 y0 x1 y1 (inverted, empty, not finite) or that misses the photo
+    is named in a ValueError, before any landmark model runs on it."""
+    assert blazepose.check_boxes([1, 2, 3, 4]).shape == (1, 4)
+    for bad in ([10, 10, 5, 20], [0, 0, 0, 10], [np.nan, 0, 10, 10], [0, 0, np.inf, 10]):
+        with pytest.raises(ValueError, match=r"^--box .*: a box is x0 y0 x1 y1"):
+            blazepose.check_boxes([[1, 2, 3, 4], bad])
+    with pytest.raises(ValueError, match="four numbers"):
+        blazepose.check_boxes([1, 2, 3])
+    with pytest.raises(ValueError, match=r"--box 5000 5000 6000 6000 lies outside .*coco"):
+        blazepose.detect_people(COCO_IMAGE, boxes=[coco["box"], [5000, 5000, 6000, 6000]],
+                                runner=runner)  # fmt: skip
+    with pytest.raises(blazepose.NoPersonError, match="1 given box"):  # a box of grey
+        blazepose.detect_people(np.full((240, 320, 3), 128, np.uint8), boxes=[[0, 0, 320, 240]],
+                                runner=runner)  # fmt: skip
+
+
 def test_no_person_in_a_blank_image(runner):
     with pytest.raises(blazepose.NoPersonError, match="no person"):
         blazepose.detect_people(np.full((240, 320, 3), 128, np.uint8), runner=runner)

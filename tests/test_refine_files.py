@@ -650,3 +650,22 @@ def test_numbers_out_of_range_fail_in_one_line_before_any_work(user_files, tmp_p
         err = capsys.readouterr().err.strip().splitlines()
         assert err == [f"jaxrefine refine: error: {said}"], err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_bad_box_fails_before_any_photo_is_read(user_files, tmp_path, capsys, monkeypatch):
+    """``--box`` inverted or not finite: one line naming the box, before the detector loads
+    or any photo is read (it once failed after the landmark model had loaded)."""
+
+    def boom(*a, **k):
+        raise AssertionError("inputs were read before --box was checked")
+
+    model, root, net = user_files
+    monkeypatch.setattr("jaxrefine.refine_files._read_people", boom)
+    args = ["refine", str(root / "imgs"), "--out", str(tmp_path / "o"), "--checkpoint",
+            str(root / "tiny.npz")]  # fmt: skip
+    for box in (["100", "100", "50", "50"], ["nan", "0", "10", "10"]):
+        assert cli_main([*args, "--box", "0", "0", "9", "9", "--box", *box]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"jaxrefine refine: error: --box {' '.join(box)}: a box is x0 y0 x1 y1 "
+                       "in pixels, finite, with x1 > x0 and y1 > y0"], err  # fmt: skip
+    assert not (tmp_path / "o").exists()

@@ -430,11 +430,35 @@ def roi_from_keypoints(hip: np.ndarray, top: np.ndarray) -> Roi:
     return Roi(float(hip[0]), float(hip[1]), 2.0 * radius * ROI_SCALE, angle)
 
 
+def check_boxes(boxes) -> np.ndarray:
+    """The user's person boxes as an (N, 4) float array x0, y0, x1, y1 (pixels).
+
+    Raises:
+      ValueError: naming the box (as ``--box`` takes it) that is not four finite numbers with
+        x1 > x0 and y1 > y0.
+    """
+    arr = np.asarray(boxes, np.float64)
+    if arr.ndim not in (1, 2) or arr.shape[-1] != 4 or arr.size == 0:
+        raise ValueError(f"a box is four numbers x0 y0 x1 y1, got shape {arr.shape}")
+    arr = arr.reshape(-1, 4)
+    for box in arr:
+        if not (np.isfinite(box).all() and box[2] > box[0] and box[3] > box[1]):
+            raise ValueError(f"--box {' '.join(f'{v:g}' for v in box)}: a box is x0 y0 x1 y1 "
+                             "in pixels, finite, with x1 > x0 and y1 > y0")  # fmt: skip
+    return arr
+
+
+def _check_boxes_meet(boxes: np.ndarray, width: int, height: int, what: str) -> None:
+    """Raise ``ValueError`` naming a user box that lies wholly outside the photo."""
+    for box in boxes:
+        if box[2] <= 0 or box[3] <= 0 or box[0] >= width or box[1] >= height:
+            raise ValueError(f"--box {' '.join(f'{v:g}' for v in box)} lies outside {what} "
+                             f"({width}x{height} px)")  # fmt: skip
+
+
 def roi_from_box(box) -> Roi:
-    """An upright square crop around a user box (x0, y0, x1, y1)."""
-    x0, y0, x1, y1 = (float(v) for v in box)
-    if not (x1 > x0 and y1 > y0):
-        raise ValueError(f"a box is (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {box}")
+    """An upright square crop around a user box (x0, y0, x1, y1; :func:`check_boxes`)."""
+    x0, y0, x1, y1 = check_boxes(box)[0]
     return Roi((x0 + x1) / 2, (y0 + y1) / 2, ROI_SCALE * max(x1 - x0, y1 - y0), 0.0)
 
 
@@ -525,7 +549,8 @@ def detect_people(
     img = read_image(image) if isinstance(image, str | os.PathLike) else as_rgb_uint8(image)
     runner = runner if runner is not None else BlazePose(cache_dir)
     if boxes is not None:
-        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        boxes = check_boxes(boxes)
+        _check_boxes_meet(boxes, img.shape[1], img.shape[0], what)
         people = [runner.landmarks(img, roi_from_box(b), b, 1.0, user_box=True) for b in boxes]
     else:
         levels = runner.detect(img, min_score=min_score, max_people=None, tiles=tiles)
@@ -537,10 +562,11 @@ def detect_people(
             people = people[:max_people]
     people = [p for p in people if p.pose_score >= min_pose_score]
     if not people:
-        raise NoPersonError(
-            f"no person found in {what} ({img.shape[1]}x{img.shape[0]} px; detector threshold "
-            f"{min_score}, pose threshold {min_pose_score}"
-            + ("" if boxes is not None else f", tiles {' '.join(f'{t:g}' for t in tiles)}")
-            + ")"
+        where = (
+            f"{len(boxes)} given box(es)"
+            if boxes is not None
+            else f"detector threshold {min_score}, tiles {' '.join(f'{t:g}' for t in tiles)}"
         )
+        raise NoPersonError(f"no person found in {what} ({img.shape[1]}x{img.shape[0]} px; "
+                            f"{where}, pose threshold {min_pose_score})")  # fmt: skip
     return people
