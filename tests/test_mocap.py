@@ -271,3 +271,30 @@ def test_main_cli(mocap_dir, tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "poses from 1 trials at 15 fps" in out and "left_hip>left_knee" in out
     assert mocap.main([str(tmp_path / "nowhere"), "--out", str(tmp_path / "q.npz")]) == 2
+
+
+def test_main_cli_rates_and_thresholds(mocap_dir, tmp_path, capsys, monkeypatch):
+    """``--duplicate-threshold`` reaches the conversion (10 degrees drops frames 0 keeps);
+    ``--fps 0`` and a negative threshold are refused in one line before any file is read
+    (``--fps 0`` once read and failed each of the 228 CMU trials, then listed them all)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    os.symlink(_trial_path(mocap_dir, "bvh/09/09_03.bvh"), src / "09_03.bvh")
+    monkeypatch.setattr(mocap, "_resolve_model", lambda model: _smpl_like_model())
+    frames = {}
+    for deg in ("0", "10"):
+        out = tmp_path / f"p{deg}.npz"
+        assert mocap.main([str(src), "--out", str(out), "--duplicate-threshold", deg,
+                           "--fps", "120", "--no-progress"]) == 0  # fmt: skip
+        with np.load(out) as z:
+            assert float(z["duplicate_threshold_deg"]) == float(deg)
+            frames[deg] = len(z["pose"])
+    assert frames["0"] > frames["10"]
+    capsys.readouterr()
+    monkeypatch.setattr(mocap, "find_trials", lambda *a: pytest.fail("files read before check"))
+    for flags, said in ((["--fps", "0"], "--fps (output frame rate) must be > 0, got 0"),
+                        (["--duplicate-threshold", "-1"], "must be at least 0, got -1")):  # fmt: skip
+        assert mocap.main([str(src), "--out", str(tmp_path / "q.npz"), *flags]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("jaxrefine mocap: error: ") and said in err[0]
+    assert not (tmp_path / "q.npz").exists()

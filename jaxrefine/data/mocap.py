@@ -582,10 +582,17 @@ def convert_folder(
       (per segment stats), ``seconds``, ``out_path``.
 
     Raises:
+      ValueError: ``fps`` not above 0 or ``duplicate_threshold_deg`` below 0 (before any file
+        is read; a rate above a file's own is that file's failure).
       FileNotFoundError: ``src_dir`` is not a folder.
       MocapConversionError: no ``.bvh`` / ``.amc`` file under ``src_dir``, or none converted.
     """
     t0 = time.perf_counter()
+    if not fps > 0:
+        raise ValueError(f"--fps (output frame rate) must be > 0, got {fps:g}")
+    if not duplicate_threshold_deg >= 0:
+        raise ValueError("--duplicate-threshold (degrees; 0 drops only repeated frames) must be "
+                         f"at least 0, got {duplicate_threshold_deg:g}")  # fmt: skip
     body = _resolve_model(model)
     if tuple(body.parents) != SMPL_PARENTS:
         raise ValueError(f"body model {body.model_id!r} does not have SMPL's kinematic tree")
