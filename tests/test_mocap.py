@@ -292,8 +292,9 @@ def test_main_cli_rates_and_thresholds(mocap_dir, tmp_path, capsys, monkeypatch)
     assert frames["0"] > frames["10"]
     capsys.readouterr()
     monkeypatch.setattr(mocap, "find_trials", lambda *a: pytest.fail("files read before check"))
-    for flags, said in ((["--fps", "0"], "--fps (output frame rate) must be > 0, got 0"),
-                        (["--duplicate-threshold", "-1"], "must be at least 0, got -1")):  # fmt: skip
+    refused = ((["--fps", "0"], "--fps (output frame rate) must be > 0, got 0"),
+               (["--duplicate-threshold", "-1"], "must be at least 0, got -1"))  # fmt: skip
+    for flags, said in refused:
         assert mocap.main([str(src), "--out", str(tmp_path / "q.npz"), *flags]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("jaxrefine mocap: error: ") and said in err[0]
