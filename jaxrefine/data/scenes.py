@@ -48,6 +48,7 @@ from jaxrefine.data.backgrounds import SOURCES, default_pool, sample_background
 from jaxrefine.data.perturb import perturb
 from jaxrefine.data.sampling import SceneConfig, SceneParams, cameras_for, sample_scenes
 from jaxrefine.data.textures import procedural_texture
+from jaxrefine.errors import fields_below
 from jaxrefine.render import rasterize
 from jaxrefine.shading import interpolate, interpolate_corners, sample_texture, vertex_normals
 from jaxrefine.uv_layout import require_layout
@@ -93,9 +94,19 @@ class GeneratorConfig:
     visibility_radius_scale: float = 1.5
     visibility_margin_m: float = 0.03
 
+    def __post_init__(self):  # checked before any frame is drawn, not by the texture sampler
+        below = fields_below(self, _LEAST)
+        if below:
+            raise ValueError(f"generator config: {', '.join(below)}")
+
     @property
     def image_size(self) -> tuple[int, int]:
         return self.scene.image_size
+
+
+# The least value of each number field of GeneratorConfig the generator can run with.
+_LEAST = {"texture_size": 1, "texture_pool": 0, "light_tint": 0, "texture_gain": 0,
+          "visibility_radius_scale": 0, "visibility_margin_m": 0}  # fmt: skip
 
 
 @struct.dataclass

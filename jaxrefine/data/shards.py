@@ -142,8 +142,7 @@ def write_shards(
     from tqdm.auto import tqdm
 
     config = GeneratorConfig() if config is None else config
-    if num_samples < 1 or shard_size < 1 or batch_size < 1:
-        raise ValueError("num_samples, shard_size and batch_size must be positive")
+    check_counts(num_samples, shard_size, batch_size)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     header = _header(model, config, num_samples, seed, shard_size, batch_size)
@@ -377,6 +376,14 @@ def iter_shards(folder: str | os.PathLike, *, verify: bool = True) -> Iterator[S
         yield read_shard(folder, i, verify=verify)
 
 
+def check_counts(num_samples: int, shard_size: int, batch_size: int) -> None:
+    """Raise ``ValueError`` naming the counts of :func:`write_shards` below 1."""
+    counts = {"num_samples": num_samples, "shard_size": shard_size, "batch_size": batch_size}
+    below = [f"{k}={v}" for k, v in counts.items() if v < 1]
+    if below:
+        raise ValueError(f"shards: {', '.join(below)} (each at least 1)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """``jaxrefine shards OUT_DIR -n N``: generate a cached evaluation set (progress bar)."""
     import argparse
@@ -402,14 +409,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     logging.getLogger("jaxrefine").setLevel(logging.INFO)  # not JAX's own INFO lines
-    model = load_body_model()
-    poses, _ = given_poses(model, args.poses, args.mocap)
+    check_counts(args.num_samples, args.shard_size, args.batch_size)  # before any file is read
     cfg = GeneratorConfig(
         scene=SceneConfig(image_size=(args.size, args.size)),
         difficulty=args.difficulty,
         texture_size=args.texture_size,
         backend=args.backend,
     )
+    model = load_body_model()
+    poses, _ = given_poses(model, args.poses, args.mocap)
     index = write_shards(
         args.out_dir, model, poses, args.num_samples, args.seed, cfg,
         shard_size=args.shard_size, batch_size=args.batch_size, overwrite=args.overwrite,
