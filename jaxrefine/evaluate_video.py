@@ -164,15 +164,25 @@ def parser() -> argparse.ArgumentParser:
     return ap  # fmt: skip
 
 
+def _check_args(ap: argparse.ArgumentParser, args) -> None:
+    """Usage errors (exit 2) naming the flag, before any file is read."""
+    for flag, value, least in (("--tracks", args.tracks, 1), ("--length", args.length, 3)):
+        if value < least:
+            why = " (one acceleration)" if flag == "--length" else ""
+            ap.error(f"{flag} must be at least {least}{why} (got {value})")
+    if min(args.weights) < 0:
+        ap.error(f"--weights are smoothness weights, at least 0 (got {min(args.weights):g})")
+
+
 def main(argv: list[str]) -> int:
     from jaxrefine.data.poses import load_poses
     from jaxrefine.network import load_pretrained, trained_body_model
     from jaxrefine.report import machine_info, write_json
     from jaxrefine.smpl_io import load_body_model
 
-    args = parser().parse_args(argv)
-    if args.length < 3:
-        raise SystemExit("eval-video: --length must be at least 3 (one acceleration)")
+    ap = parser()
+    args = ap.parse_args(argv)
+    _check_args(ap, args)
     options = RefineOptions(body_steps=args.body_steps, gmm_path=args.gmm)
     pose_prior(options)  # a bad --gmm fails before any pose is read
     model = load_body_model(args.model, gender=None)

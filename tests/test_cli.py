@@ -209,6 +209,10 @@ def test_a_gpu_asked_for_where_jax_has_none_is_one_line(tmp_path):
     (["oracle", "--chunk-size", "0"], "--chunk-size must be at least 1 (got 0)"),
     (["eval", "--n", "0"], "--n must be at least 1 (got 0)"),
     (["demo", "--n", "0"], "--n must be at least 1 (got 0)"),  # once a TypeError, after work
+    (["eval-video", "--length", "2"], "--length must be at least 3 (one acceleration) (got 2)"),
+    (["eval-video", "--tracks", "0"], "--tracks must be at least 1 (got 0)"),
+    (["eval-video", "--weights", "0", "-1"],
+     "--weights are smoothness weights, at least 0 (got -1)"),  # refused after earlier fits
 ])  # fmt: skip
 def test_counts_below_one_are_usage_errors_before_any_work(argv, said, tmp_path, capsys):
     """A count below one is argparse's usage error (exit 2) naming the flag, before any file
@@ -217,6 +221,21 @@ def test_counts_below_one_are_usage_errors_before_any_work(argv, said, tmp_path,
     with pytest.raises(SystemExit, match="2"):
         cli.main([*argv, *flags])
     assert _error_lines(capsys)[-1] == f"jaxrefine {argv[0]}: error: {said}"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("flags, said", [
+    (["-n", "0"], "shards: num_samples=0 (each at least 1)"),
+    (["--shard-size", "0", "--batch-size", "-1"], "shards: shard_size=0, batch_size=-1 (each"),
+    (["--texture-size", "0"], "generator config: texture_size=0 (at least 1)"),  # once failed
+])  # fmt: skip  # after the progress bar began, in the UV layout ("covers no texel centre")
+def test_shards_counts_below_one_name_the_setting_before_any_frame(flags, said, tmp_path,
+                                                                   capsys):  # fmt: skip
+    np.savez(tmp_path / "poses.npz", pose=np.zeros((4, 24, 3), np.float32))
+    argv = ["shards", str(tmp_path / "out"), "--poses", str(tmp_path / "poses.npz")]
+    assert cli.main([*argv, *([] if "-n" in flags else ["-n", "4"]), *flags]) == 2
+    lines = _error_lines(capsys)
+    assert len(lines) == 1 and lines[0].startswith(f"jaxrefine shards: error: {said}"), lines
     assert not (tmp_path / "out").exists()
 
 
@@ -233,3 +252,26 @@ def test_an_image_size_below_one_is_one_line_before_any_frame(command, tmp_path,
     assert _error_lines(capsys) == [  # the only line: no progress, nothing rasterized
         f"jaxrefine {command}: error: image size must be positive, got 0x0"
     ]
+
+
+def test_contact_sheet_writes_the_grid_and_refuses_counts_below_one(tmp_path, capsys):
+    """``jaxrefine contact-sheet``: per frame three tiles (image, ground truth, initial
+    estimate), ``--rows`` rows; ``-n 0`` / ``--rows 0`` are usage errors before any frame
+    (``--rows 0`` once divided by zero after rendering)."""
+    import imageio.v3 as iio
+
+    from jaxrefine.data.poses import DEMO_POSES_PATH
+
+    poses = str(DEMO_POSES_PATH)
+    out = tmp_path / "sheet.png"
+    args = ["contact-sheet", "--poses", poses, "--size", "32", "--out", str(out)]
+    assert cli.main([*args, "-n", "2", "--rows", "2"]) == 0
+    assert iio.imread(out).shape[:2] == (2 * 32 + 2, 3 * 32 + 2 * 2)  # 2 rows of 3, pad 2
+    out.unlink()
+    refused = ((["-n", "0"], "-n must be at least 1 (got 0)"),
+               (["-n", "2", "--rows", "0"], "--rows must be at least 1 (got 0)"))  # fmt: skip
+    for flags, said in refused:
+        with pytest.raises(SystemExit, match="2"):
+            cli.main([*args, *flags])
+        assert _error_lines(capsys)[-1] == f"jaxrefine contact-sheet: error: {said}"
+    assert not out.exists()

@@ -103,7 +103,12 @@ def contact_sheet(
 
     Returns:
       The path written.
+
+    Raises:
+      ValueError: ``rows`` below 1 (before anything is rendered).
     """
+    if rows is not None and rows < 1:
+        raise ValueError(f"rows must be at least 1, got {rows}")
     if model is None:
         from jaxrefine import load_body_model
 
@@ -138,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=None)
     ap.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"])
     args = ap.parse_args(argv)
+    for flag, value in (("-n", args.n), ("--rows", args.rows)):
+        if value is not None and value < 1:  # --rows 0 once divided by zero after the render
+            ap.error(f"{flag} must be at least 1 (got {value})")
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     logging.getLogger("jaxrefine").setLevel(logging.INFO)  # not JAX's own INFO lines
     model = load_body_model()
