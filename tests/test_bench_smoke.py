@@ -99,11 +99,34 @@ def test_bench_usage_goes_to_stderr(capsys):
     ["body", "--reps", "0"], ["body", "--batches", "1", "0"], ["smplify", "--reps", "0"],
     ["smplify", "--batches", "0"], ["network", "--reps", "0"], ["network", "--batches", "1,0"],
     ["raster", "--batches", "0"], ["data", "--batch-sizes", "0"], ["data", "--min-reps", "0"],
+    ["body", "--block", "0"], ["raster", "--sizes", "0"], ["data", "--pool", "0"],
+    ["data", "--size", "0"], ["data", "--texture-size", "0"], ["network", "--size", "0"],
+    ["smplify", "--max-torch-batch", "0"],
 ])  # fmt: skip
 def test_bench_counts_below_one_are_usage_errors(argv, capsys):
     """A batch of 0 or no repetition is argparse's usage error naming the flag (they failed
-    deep inside a benchmark, e.g. "min() arg is an empty sequence", or printed NaN rows)."""
+    deep inside a benchmark, e.g. "min() arg is an empty sequence", "need at least one array
+    to stack" for ``--pool 0``, or printed NaN rows)."""
     with pytest.raises(SystemExit, match="2"):
         bench_main(argv)
     flag = [a for a in argv if a.startswith("--")][-1]
     assert f"error: argument {flag}: must be at least 1, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["body", "--budget", "-1"], "argument --budget: must be a number of seconds >= 0, got -1"),
+    (["raster", "--budget", "nan"], "argument --budget: must be a number of seconds >= 0, got nan"),
+    (["smplify", "--kinds", "bogus"], "argument --kinds: invalid choice: 'bogus'"),  # once an
+    (["network", "--size", "abc"], "argument --size: 'native' or a side in pixels, got 'abc'"),
+])  # fmt: skip  # empty table
+def test_bench_flags_out_of_range_are_usage_errors(argv, said, capsys):
+    with pytest.raises(SystemExit, match="2"):
+        bench_main(argv)
+    assert said in capsys.readouterr().err
+
+
+def test_bench_smplify_kinds_choose_the_rows(tmp_path, capsys):
+    argv = ["smplify", "--kinds", "dense", "--no-same-work", "--batches", "1", "--steps", "2",
+            "--reps", "1", "--no-torch"]  # fmt: skip
+    _, rec = _run(argv, tmp_path, capsys)
+    assert [r["row"] for r in rec["results"]] == ["dense"]

@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrefine.bench.common import count, interleaved, summary
+from jaxrefine.bench.common import count, interleaved, seconds, summary
 from jaxrefine.bench.smplify import jax_cores, model_arrays
 from jaxrefine.body_model import forward, from_arrays
 from jaxrefine.report import machine_info, machine_line, print_table, write_json
@@ -141,9 +141,9 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--model", nargs="+", default=["open", "smpl-size"],
                     help="open | smpl-size | PATH of a model file (several allowed)")  # fmt: skip
     ap.add_argument("--batches", type=count, nargs="+", default=[1, 32, 256])
-    ap.add_argument("--budget", type=float, default=3.0, help="seconds per measurement cell")
+    ap.add_argument("--budget", type=seconds, default=3.0, help="seconds per measurement cell")
     ap.add_argument("--reps", type=count, default=5, help="least timed turns per side")
-    ap.add_argument("--block", type=int, default=10,
+    ap.add_argument("--block", type=count, default=10,
                     help="timed calls of one side in a row per turn (a fit's loop calls "
                          "the model many times in a row); 1 = alternate single calls")  # fmt: skip
     ap.add_argument("--no-torch", action="store_true", help="skip the smplx reference")

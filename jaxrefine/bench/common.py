@@ -59,6 +59,15 @@ def count(text: str) -> int:
     return value
 
 
+def seconds(text: str) -> float:
+    """An argparse ``type``: a time budget in seconds, finite and at least 0 (0: the least
+    repetitions only)."""
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text}")
+    return value
+
+
 def counts(text: str) -> list[int]:
     """An argparse ``type``: comma-separated :func:`count` values ("1,8,32")."""
     return [count(part) for part in text.split(",")]

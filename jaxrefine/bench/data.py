@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from jaxrefine.bench.common import count, counts
+from jaxrefine.bench.common import count, counts, seconds
 
 
 def _per_frame_costs(model, size: int, tex_size: int, reps: int = 8) -> dict:
@@ -49,13 +49,13 @@ def _per_frame_costs(model, size: int, tex_size: int, reps: int = 8) -> dict:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="jaxrefine bench data", description=__doc__)
-    ap.add_argument("--size", type=int, default=256, help="image side in pixels")
+    ap.add_argument("--size", type=count, default=256, help="image side in pixels")
     ap.add_argument("--batch-sizes", type=counts, default="1,8,32")
     ap.add_argument("--backends", default="egl,jax")
     ap.add_argument("--modes", default="fresh,pool")
-    ap.add_argument("--texture-size", type=int, default=256)
-    ap.add_argument("--pool", type=int, default=64, help="texture bank size of the pool mode")
-    ap.add_argument("--budget", type=float, default=10.0, help="seconds of timing per batch size")
+    ap.add_argument("--texture-size", type=count, default=256)
+    ap.add_argument("--pool", type=count, default=64, help="texture bank size of the pool mode")
+    ap.add_argument("--budget", type=seconds, default=10.0, help="seconds of timing per batch size")
     ap.add_argument("--min-reps", type=count, default=3)
     ap.add_argument("--poses", default=None, help="POSES.npz from `jaxrefine mocap`")
     ap.add_argument("--json", default=None)

@@ -147,11 +147,22 @@ def _threads() -> int:
         return os.cpu_count() or 1
 
 
+def _size(text: str) -> str | int:
+    """``--size``: "native" or an input side of at least 1 pixel (:func:`count`)."""
+    if text == "native":
+        return text
+    try:
+        return count(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'native' or a side in pixels, got {text!r}") from None
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="jaxrefine bench network", description=__doc__)
     ap.add_argument("--configs", default="tiny,small,paper")
     ap.add_argument("--batches", type=counts, default="1,8,32")
-    ap.add_argument("--size", default="native", help="input side for all configs, or 'native'")
+    ap.add_argument("--size", default="native", type=_size,
+                    help="input side for all configs, or 'native'")  # fmt: skip
     ap.add_argument("--reps", type=count, default=5, help="timed repetitions (each side)")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--json", default=None)
@@ -172,7 +183,7 @@ def main(argv: list[str]) -> int:
     for name in args.configs.split(","):
         cfg = network.get_config(name)
         if args.size != "native":
-            cfg = cfg.replace(crop_size=int(args.size))
+            cfg = cfg.replace(crop_size=args.size)
         params = jax.jit(network.init_params, static_argnums=0)(cfg, jax.random.key(0))
         for B in args.batches:
             if name == "paper" and on_cpu and B > 1:

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from jaxrefine.bench.common import count
+from jaxrefine.bench.common import count, seconds
 
 # --------------------------------------------------------------------------- stand-in mesh
 
@@ -244,10 +244,10 @@ BACKENDS = ("egl", "egl-cull", "jax", "pyrender")
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="jaxrefine bench raster", description=__doc__)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--sizes", type=count, nargs="+", default=[256, 512])
     parser.add_argument("--batches", type=count, nargs="+", default=[1, 8, 32])
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
-    parser.add_argument("--budget", type=float, default=3.0, help="seconds per configuration")
+    parser.add_argument("--budget", type=seconds, default=3.0, help="seconds per configuration")
     parser.add_argument("--json", default=None, help="write the results to this file")
     return parser.parse_args(argv)
 

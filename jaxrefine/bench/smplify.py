@@ -107,10 +107,12 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="jaxrefine bench smplify", description=__doc__)
     ap.add_argument("--model", default="open", help="open | smpl-size | PATH of a model file")
     ap.add_argument("--batches", type=count, nargs="+", default=[1, 32, 256])
-    ap.add_argument("--kinds", nargs="+", default=["keypoints", "dense"])
+    ap.add_argument("--kinds", nargs="+", default=["keypoints", "dense"],
+                    choices=["keypoints", "dense"])  # fmt: skip
     ap.add_argument("--steps", type=int, default=100, help="iterations per stage")
     ap.add_argument("--reps", type=count, default=3, help="timed repetitions, each side")
-    ap.add_argument("--max-torch-batch", type=int, default=256)
+    ap.add_argument("--max-torch-batch", type=count, default=256,
+                    help="the PyTorch reference runs batches up to this size")  # fmt: skip
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--no-same-work", action="store_true", help="skip the whole-mesh dense row")
     ap.add_argument(
