@@ -369,6 +369,8 @@ def evaluate(
     unknown = set(rows) - set(ROWS)
     if unknown:
         raise ValueError(f"unknown eval rows {sorted(unknown)}; choose from {list(ROWS)}")
+    if n < 1 or group < 1:
+        raise ValueError(f"eval: n={n}, group={group}: each must be at least 1")
     rows = tuple(r for r in ROWS if r in rows or r == "init")
     config = GeneratorConfig(scene=SceneConfig(image_size=image_size), difficulty=difficulty,
                              backend=options.backend)  # fmt: skip
@@ -612,8 +614,9 @@ def main(argv: list[str]) -> int:
 
     ap = parser()
     args = ap.parse_args(argv)
-    if args.n < 1:
-        ap.error(f"--n must be at least 1 (got {args.n})")
+    for flag, value in (("--n", args.n), ("--group", args.group)):
+        if value < 1:  # --group 0 once divided by zero after the pose file was read
+            ap.error(f"{flag} must be at least 1 (got {value})")
     if args.share_betas and not args.one_shape:
         ap.error(
             "--share-betas needs --one-shape (by default a synthetic subject's shape "

@@ -208,6 +208,7 @@ def test_a_gpu_asked_for_where_jax_has_none_is_one_line(tmp_path):
     (["oracle", "--reps", "0"], "--reps must be at least 1 (got 0)"),  # once timed 1, recorded 0
     (["oracle", "--chunk-size", "0"], "--chunk-size must be at least 1 (got 0)"),
     (["eval", "--n", "0"], "--n must be at least 1 (got 0)"),
+    (["eval", "--group", "0"], "--group must be at least 1 (got 0)"),  # ZeroDivisionError
     (["demo", "--n", "0"], "--n must be at least 1 (got 0)"),  # once a TypeError, after work
     (["eval-video", "--length", "2"], "--length must be at least 3 (one acceleration) (got 2)"),
     (["eval-video", "--tracks", "0"], "--tracks must be at least 1 (got 0)"),

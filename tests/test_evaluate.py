@@ -139,6 +139,8 @@ def test_eval_rows_subset_with_shared_betas():
 def test_eval_refuses_unknown_rows_and_share_betas_without_one_shape(capsys):
     with pytest.raises(ValueError, match="unknown eval rows"):
         evaluate(None, None, 1, 0, None, rows=("nope",))
+    with pytest.raises(ValueError, match="group=0: each must be at least 1"):
+        evaluate(None, None, 1, 0, None, group=0)
     with pytest.raises(SystemExit) as e:
         main(["--poses", "p.npz", "--share-betas"])
     assert e.value.code == 2
