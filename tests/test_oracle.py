@@ -146,3 +146,33 @@ def test_timed_compiles_once_then_takes_the_median_of_reps(monkeypatch):
     res, secs, compile_s = oracle._timed(run, reps=3)
     assert len(calls) == 4 and secs == 2.0 and compile_s == 3.0
     assert res.params.shape == (1,)
+
+
+def test_preset_and_difficulty_reach_the_frames_and_the_fits(monkeypatch):
+    """``--preset`` is the SMPLify preset every fit gets (the oracle's and the calibration's),
+    ``--difficulty`` the level the initial estimates are drawn at."""
+    from jaxrefine import oracle
+    from jaxrefine.data.poses import DEMO_POSES_PATH
+    from jaxrefine.smplify import get_preset
+
+    levels, presets = [], []
+    frames = oracle.oracle_frames
+
+    def frames_spy(model, poses, n, seed, difficulty, image_size):
+        levels.append(difficulty)
+        return frames(model, poses, n, seed, difficulty, image_size)
+
+    def fit_spy(*args, preset=None, **kw):  # stop at the first fit
+        presets.append(preset)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(oracle, "oracle_frames", frames_spy)
+    monkeypatch.setattr(oracle, "smplify", fit_spy)
+    base = ["oracle", "--poses", str(DEMO_POSES_PATH), "--n", "2", "--image-size", "32"]
+    for more in (["--preset", "spin", "--difficulty", "hard"], ["--calibrate", "--preset", "spin",
+                 "--difficulty", "easy"], []):  # fmt: skip
+        with pytest.raises(SystemExit):
+            cli_main(base + more)
+    assert levels == ["hard", "easy", "medium"]
+    assert presets == [get_preset("spin"), get_preset("spin"), get_preset("dense")]
+    assert get_preset("spin") != get_preset("dense")
