@@ -404,6 +404,7 @@ def test_script_end_to_end(tmp_path, open_model_file):
     flags = "--platform cpu --config tiny --steps 20 --workers 1 --val-frames 4 --ckpt-every 10"
     flags += " --val-every 10 --log-every 5"
     flags += " --schedule constant --clip 0.5 --confidence-weight 0.3 --subjects 3"  # recorded
+    flags += " --precision bfloat16"  # activations in bfloat16; parameters stay float32
     cmd = [sys.executable, str(REPO / "scripts" / "train.py"), *flags.split()]
     cmd += ["--out", str(out), "--poses", str(poses), "--model", str(model)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, cwd=tmp_path)
@@ -420,14 +421,15 @@ def test_script_end_to_end(tmp_path, open_model_file):
     assert run["task"]["model_id"] == "my-open-copy"
     assert (run["config"]["schedule"], run["config"]["clip"]) == ("constant", 0.5)
     assert run["task"]["confidence_weight"] == 0.3 and run["task"]["pairs"]["num_subjects"] == 3
+    assert run["task"]["network"]["compute_dtype"] == "bfloat16"
     assert {"epe", "zero_epe", "val_epe", "val_zero_epe"} <= set(run["final"])
     assert run["machine"]["jax"] == jax.__version__
     cfg, params, meta = network.load_pretrained(out)  # the run folder loads as a trained model
-    assert cfg == TINY and network.count_params(params) > 0
+    assert cfg == TINY.replace(compute_dtype="bfloat16") and network.count_params(params) > 0
     assert network.trained_body_model(meta) == "my-open-copy"  # refine compares it to its model
     shipped = export_run(out, tmp_path / "net.npz", command="the command")  # as shipped
     cfg2, params2, meta = network.load_pretrained(shipped)
-    assert cfg2 == TINY and meta["step"] == 20 and meta["command"] == "the command"
+    assert cfg2 == cfg and meta["step"] == 20 and meta["command"] == "the command"
     assert meta["training_subjects"] == ["01", "02"] and meta["init_from"] is None
     assert meta["body_model"] == "my-open-copy"
     assert meta["val_epe"] > 0 and meta["val_zero_epe"] > 0
