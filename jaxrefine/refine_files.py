@@ -524,14 +524,8 @@ def refine_files(
     from jaxrefine.refine import RefineOptions
 
     out = Path(out)
-    with_keypoints = keypoints_path is not None or (estimates_path is None and use_landmarks)
-    _check_optimizer(options, model, with_keypoints, photos=estimates_path is None)
-    _check_people_source(estimates_path, keypoints_path, boxes, tiles, options)
-    if keypoint_images is not None and keypoints_path is None:
-        raise InputError("--keypoint-images names the image ids of a COCO results --keypoints "
-                         "file: give the file")  # fmt: skip
-    _check_person_limits(estimates_path, keypoints_path, boxes, min_person_score, max_people)
-    _check_chunk(chunk)
+    _check_flags(model, options, estimates_path, keypoints_path, keypoint_images, boxes, tiles,
+                 min_person_score, max_people, use_landmarks, chunk)  # fmt: skip
     prior = initial_prior(options)  # read now: a bad --gmm file fails before any work
     earlier = check_output(out, resume, overwrite, dry_run)
     images, est, frame_of, kp, kp_set, masks = _read_people(
@@ -697,6 +691,19 @@ def _read_people(images_src, estimates_path, model, *, keypoints_path, intrinsic
         min_score=min_person_score, max_people=max_people, intrinsics=intrinsics, gmm=gmm,
     )  # fmt: skip
     return images, est, frame_of, kp, kp_set, masks
+
+
+def _check_flags(model, options, estimates_path, keypoints_path, keypoint_images, boxes, tiles,
+                 min_person_score, max_people, use_landmarks, chunk):  # fmt: skip
+    """Refuse, before any input is read, flags that do not fit together or lie out of range."""
+    with_keypoints = keypoints_path is not None or (estimates_path is None and use_landmarks)
+    _check_optimizer(options, model, with_keypoints, photos=estimates_path is None)
+    _check_people_source(estimates_path, keypoints_path, boxes, tiles, options)
+    if keypoint_images is not None and keypoints_path is None:
+        raise InputError("--keypoint-images names the image ids of a COCO results --keypoints "
+                         "file: give the file")  # fmt: skip
+    _check_person_limits(estimates_path, keypoints_path, boxes, min_person_score, max_people)
+    _check_chunk(chunk)
 
 
 def _check_person_limits(estimates_path, keypoints_path, boxes, min_person_score, max_people):
