@@ -721,6 +721,8 @@ def _silhouettes(n: int, masks, options: RefineOptions):
 
 
 def _check_counts(n, params, cameras, subjects, keypoints):
+    if n == 0:  # once "need at least one array to stack", from deep inside
+        raise ValueError("refine: no images given (need at least one frame to refine)")
     sizes = {k: np.shape(v)[0] for k, v in params.items()}
     sizes["cameras"] = np.shape(cameras.fx)[0]
     if subjects is not None:

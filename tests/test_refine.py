@@ -352,6 +352,9 @@ def test_mismatched_counts_are_refused(model, frames, net):
     with pytest.raises(ValueError, match="4 images but"):
         refine(model, list(frames.image), _init(frames), frames.cameras, net,
                subjects=np.zeros(3), options=FAST)  # fmt: skip
+    none = jax.tree.map(lambda a: np.asarray(a)[:0], (_init(frames), frames.cameras))
+    with pytest.raises(ValueError, match="no images given"):
+        refine(model, [], *none, net, options=FAST)
 
 
 def test_mask_gate_drops_exactly_the_targets_outside_the_masks(model, frames, net):
