@@ -78,7 +78,13 @@ def clear_previous_run(out: Path) -> None:
 def check_output(out: Path, resume: bool, overwrite: bool, dry_run: bool) -> list[str]:
     """An earlier run's files in ``out`` (:func:`previous_run`) are continued (``resume``) or
     replaced (``overwrite``), never mixed with a new run's (its overlays and tracks would stay
-    beside the new ones); returns them."""
+    beside the new ones); returns them. An ``out`` that is a file, or lies under one, is
+    refused (it failed when the first chunk was saved, after the people were read)."""
+    for where in (out, *out.parents):
+        if where.exists():
+            if not where.is_dir():
+                raise InputError(f"--out {out}: {where} is a file, not a folder")
+            break
     if resume and overwrite:
         raise InputError("--resume continues the run in --out, --overwrite replaces it: give "
                          "one")  # fmt: skip

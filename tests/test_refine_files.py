@@ -669,3 +669,24 @@ def test_a_bad_box_fails_before_any_photo_is_read(user_files, tmp_path, capsys, 
         assert err == [f"jaxrefine refine: error: --box {' '.join(box)}: a box is x0 y0 x1 y1 "
                        "in pixels, finite, with x1 > x0 and y1 > y0"], err  # fmt: skip
     assert not (tmp_path / "o").exists()
+
+
+def test_an_out_that_is_a_file_fails_before_any_photo_is_read(user_files, tmp_path, capsys,
+                                                              monkeypatch):  # fmt: skip
+    """``--out`` naming a file (or a path under one) is refused in one line before the people
+    are read (it failed when the first chunk was saved, after detection)."""
+
+    def boom(*a, **k):
+        raise AssertionError("inputs were read before --out was checked")
+
+    model, root, net = user_files
+    monkeypatch.setattr("jaxrefine.refine_files._read_people", boom)
+    (tmp_path / "taken").write_text("a file")
+    for out in (tmp_path / "taken", tmp_path / "taken" / "run"):
+        argv = ["refine", str(root / "imgs"), "--estimates", str(root / "est.npz"), "--out",
+                str(out), "--checkpoint", str(root / "tiny.npz")]  # fmt: skip
+        assert cli_main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"jaxrefine refine: error: --out {out}: {tmp_path / 'taken'} is a file, "
+                       "not a folder"], err  # fmt: skip
+    assert (tmp_path / "taken").read_text() == "a file"
