@@ -47,6 +47,7 @@ from jaxrefine.body_model import BodyModel
 from jaxrefine.correspondence import ground_truth_dense_targets, ground_truth_field
 from jaxrefine.data.sampling import sample_scenes, with_one_shape
 from jaxrefine.data.scenes import GeneratorConfig, SceneBatch, generate, make_textures
+from jaxrefine.files import output_file_arg
 from jaxrefine.metrics import METRIC_NAMES, compute_all
 from jaxrefine.network.config import NetworkConfig
 from jaxrefine.network.crop import crop_camera
@@ -594,10 +595,11 @@ def parser():
     ap.add_argument("--model", default=None, help=MODEL_HELP)
     ap.add_argument("--gmm", default=None, metavar="PATH", type=prior_file_arg,
                     help=GMM_FILE_HELP + "; every fitted row's")  # fmt: skip
-    ap.add_argument("--json", default=None, help="write the result here")
+    ap.add_argument("--json", default=None, type=output_file_arg, help="write the result here")
     ap.add_argument(
         "--csv",
         default=None,
+        type=output_file_arg,
         help="write every frame's metrics here (frame, subject, <row>/<metric>, mm)",
     )
     distributed.add_process_flags(ap)

@@ -67,6 +67,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrefine import metrics
+from jaxrefine.files import output_file_arg
 
 ROWS = ("initial", "sparse_landmarks", "learned_dense", "learned_dense_landmarks")
 # Against COCO ground truth, the people's own 2D keypoints (BlazePose's landmarks or the
@@ -609,8 +610,9 @@ def build_parser():
     a("--max-people", type=int, default=None,
       help="without --keypoints: at most this many of BlazePose's people per photo "
            "(default: refine's)")  # fmt: skip
-    a("--csv", default=None, help="write every person's scores per row as CSV")
-    a("--plot", default=None,
+    a("--csv", default=None, type=output_file_arg,
+      help="write every person's scores per row as CSV")  # fmt: skip
+    a("--plot", default=None, type=output_file_arg,
       help="write a PNG of every scored person's PCK@0.05, OKS and IoU per row (box "
            "plots)")  # fmt: skip
     a("--resume", action="store_true",
@@ -647,7 +649,7 @@ def build_parser():
       help=f"optimizer of the fitted rows: {optimizer_help()}; rows it has no checkpoint "
            "for are skipped, with the reason")  # fmt: skip
     a("--out", default=None, help="folder for the overlay pictures")
-    a("--json", default=None, help="write the results as JSON")
+    a("--json", default=None, type=output_file_arg, help="write the results as JSON")
     return ap
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from jaxrefine.body_model import BodyModel
 from jaxrefine.data.sampling import SceneConfig, sample_sequences
 from jaxrefine.data.scenes import GeneratorConfig, SceneBatch, generate, make_textures
+from jaxrefine.files import output_file_arg
 from jaxrefine.metrics import METRIC_NAMES, accel_error, compute_all_batch
 from jaxrefine.objective import params_from_pose
 from jaxrefine.priors import GMM_FILE_HELP, prior_file_arg
@@ -160,7 +161,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--body-steps", type=int, default=None)
     ap.add_argument("--model", default=None, help=MODEL_HELP)
     ap.add_argument("--gmm", default=None, metavar="PATH", type=prior_file_arg, help=GMM_FILE_HELP)
-    ap.add_argument("--json", default=None, help="write the result here")
+    ap.add_argument("--json", default=None, type=output_file_arg, help="write the result here")
     return ap  # fmt: skip
 
 

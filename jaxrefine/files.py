@@ -20,6 +20,22 @@ def _process_umask() -> int:
 _UMASK = _process_umask()
 
 
+def output_file_arg(path: str) -> str:
+    """An output file flag's value (argparse ``type``, e.g. ``--json``): refused at once, as a
+    usage error naming the flag, when it is an existing folder or lies under a file (it would
+    fail only when the result is written, after the work)."""
+    import argparse
+
+    for where in (Path(path), *Path(path).parents):
+        if where.exists():
+            if where.is_dir() and where == Path(path):
+                raise argparse.ArgumentTypeError(f"{path} is a folder, not a file")
+            if not where.is_dir():
+                raise argparse.ArgumentTypeError(f"{path}: {where} is a file, not a folder")
+            break
+    return path
+
+
 def atomic_write(path: str | os.PathLike, write: Callable) -> Path:
     """Call ``write(fh)`` on a temporary file next to ``path`` (binary mode), flush it to disk,
     then move it into place with ``os.replace`` (atomic on POSIX). Creates parent folders.

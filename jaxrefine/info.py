@@ -25,6 +25,8 @@ import os
 import re
 from pathlib import Path
 
+from jaxrefine.files import output_file_arg
+
 DIST = "jaxrefine"
 # the packages whose versions decide how jaxrefine behaves, beside those it requires
 SHOWN = ("jax", "jaxlib", "flax", "optax", "optimistix", "numpy", "scipy", "imageio",
@@ -208,7 +210,8 @@ def print_info(info: dict) -> None:
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="jaxrefine info", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--json", default=None, help="also write the report to this JSON file")
+    ap.add_argument("--json", default=None, type=output_file_arg,
+                    help="also write the report to this JSON file")  # fmt: skip
     ap.add_argument("--no-render", action="store_true",
                     help="make no EGL context (no rasterizer line)")  # fmt: skip
     ap.add_argument("--model", default=None, metavar="FILE",

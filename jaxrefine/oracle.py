@@ -33,6 +33,7 @@ from jaxrefine.correspondence import ground_truth_dense_targets
 from jaxrefine.data.perturb import perturb
 from jaxrefine.data.poses import load_poses
 from jaxrefine.data.sampling import SceneConfig, cameras_for, sample_scenes
+from jaxrefine.files import output_file_arg
 from jaxrefine.fit import STATUS_NAMES
 from jaxrefine.metrics import compute_all
 from jaxrefine.objective import (
@@ -278,7 +279,7 @@ def parser() -> argparse.ArgumentParser:
     prior.add_argument(
         "--gmm", default=None, metavar="PATH", type=prior_file_arg, help=GMM_FILE_HELP
     )
-    ap.add_argument("--json", default=None, help="write the result here")
+    ap.add_argument("--json", default=None, type=output_file_arg, help="write the result here")
     ap.add_argument(
         "--reps", type=int, default=1, help="timed runs of each fit after compiling (median)"
     )

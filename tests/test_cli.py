@@ -276,3 +276,22 @@ def test_contact_sheet_writes_the_grid_and_refuses_counts_below_one(tmp_path, ca
             cli.main([*args, *flags])
         assert _error_lines(capsys)[-1] == f"jaxrefine contact-sheet: error: {said}"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["oracle", "--poses", "p.npz", "--json"], ["eval", "--poses", "p.npz", "--csv"],
+    ["eval-video", "--poses", "p.npz", "--json"], ["eval-real", "x.jpg", "--plot"],
+    ["info", "--json"], ["bench", "body", "--json"], ["mocap", "src", "--out"],
+    ["contact-sheet", "--out"],
+])  # fmt: skip
+def test_an_output_file_under_a_file_or_on_a_folder_is_a_usage_error(argv, tmp_path, capsys):
+    """An output file flag naming a folder, or a path under a file, is refused when the flags
+    are read (it failed only when the result was written, after the work)."""
+    (tmp_path / "taken").write_text("a file")
+    flag, under = argv[-1], tmp_path / "taken" / "r.out"
+    for path, said in ((under, f"{under}: {tmp_path / 'taken'} is a file, not a folder"),
+                       (tmp_path, f"{tmp_path} is a folder, not a file")):  # fmt: skip
+        with pytest.raises(SystemExit, match="2"):
+            cli.main([*argv, str(path)])
+        assert _error_lines(capsys)[-1].endswith(f"error: argument {flag}: {said}")
+    assert (tmp_path / "taken").read_text() == "a file"

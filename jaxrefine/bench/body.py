@@ -32,6 +32,7 @@ import numpy as np
 from jaxrefine.bench.common import count, interleaved, seconds, summary
 from jaxrefine.bench.smplify import jax_cores, model_arrays
 from jaxrefine.body_model import forward, from_arrays
+from jaxrefine.files import output_file_arg
 from jaxrefine.report import machine_info, machine_line, print_table, write_json
 
 
@@ -148,7 +149,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
                          "the model many times in a row); 1 = alternate single calls")  # fmt: skip
     ap.add_argument("--no-torch", action="store_true", help="skip the smplx reference")
     ap.add_argument("--no-peer", action="store_true", help="skip body-models")
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--json", default=None, type=output_file_arg)
     return ap.parse_args(argv)
 
 

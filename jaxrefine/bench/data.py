@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from jaxrefine.bench.common import count, counts, seconds
+from jaxrefine.files import output_file_arg
 
 
 def _per_frame_costs(model, size: int, tex_size: int, reps: int = 8) -> dict:
@@ -58,7 +59,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--budget", type=seconds, default=10.0, help="seconds of timing per batch size")
     ap.add_argument("--min-reps", type=count, default=3)
     ap.add_argument("--poses", default=None, help="POSES.npz from `jaxrefine mocap`")
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--json", default=None, type=output_file_arg)
     return ap.parse_args(argv)
 
 

@@ -29,6 +29,7 @@ import optax
 
 from jaxrefine import network
 from jaxrefine.bench.common import count, counts
+from jaxrefine.files import output_file_arg
 from jaxrefine.report import machine_info, machine_line, print_table, write_json
 
 
@@ -165,7 +166,7 @@ def main(argv: list[str]) -> int:
                     help="input side for all configs, or 'native'")  # fmt: skip
     ap.add_argument("--reps", type=count, default=5, help="timed repetitions (each side)")
     ap.add_argument("--no-torch", action="store_true")
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--json", default=None, type=output_file_arg)
     args = ap.parse_args(argv)
     torch_mod = None
     if not args.no_torch:

@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from jaxrefine.bench.common import count, seconds
+from jaxrefine.files import output_file_arg
 
 # --------------------------------------------------------------------------- stand-in mesh
 
@@ -248,7 +249,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batches", type=count, nargs="+", default=[1, 8, 32])
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
     parser.add_argument("--budget", type=seconds, default=3.0, help="seconds per configuration")
-    parser.add_argument("--json", default=None, help="write the results to this file")
+    parser.add_argument("--json", default=None, type=output_file_arg,
+                        help="write the results to this file")  # fmt: skip
     return parser.parse_args(argv)
 
 

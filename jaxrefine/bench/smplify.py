@@ -35,6 +35,7 @@ import numpy as np
 from jaxrefine.bench.common import count
 from jaxrefine.body_model import forward, from_arrays
 from jaxrefine.camera import Camera, project
+from jaxrefine.files import output_file_arg
 from jaxrefine.keypoints import SMPL_LANDMARKS
 from jaxrefine.objective import FitData, load_gmm_prior, params_from_pose
 from jaxrefine.report import machine_info, machine_line, print_table, write_json
@@ -119,7 +120,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         "--optimizers", nargs="+", default=["adam"], choices=["adam", "lgd"],
         help="body-stage optimizers; lgd rows run the shipped checkpoint's trained steps",
     )  # fmt: skip
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--json", default=None, type=output_file_arg)
     return ap.parse_args(argv)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from jaxrefine import viz
 from jaxrefine.body_model import forward
 from jaxrefine.data.scenes import SceneBatch
+from jaxrefine.files import output_file_arg
 from jaxrefine.render import rasterize
 from jaxrefine.shading import interpolate, shade, vertex_normals
 
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     from jaxrefine.data.scenes import GeneratorConfig, generate
 
     ap = argparse.ArgumentParser(prog="jaxrefine contact-sheet", description=__doc__)
-    ap.add_argument("--out", default="demo/contact_sheet.png")
+    ap.add_argument("--out", default="demo/contact_sheet.png", type=output_file_arg)
     ap.add_argument("--poses", default=None, help="POSES.npz from `jaxrefine mocap` (key pose)")
     ap.add_argument("--mocap", default=None, help="else: a CMU folder to read a few trials from")
     ap.add_argument("-n", type=int, default=8)

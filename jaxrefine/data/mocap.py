@@ -49,7 +49,7 @@ from scipy.spatial.transform import Rotation
 from jaxrefine.body_model import SMPL_PARENTS
 from jaxrefine.data import asfamc, bvh
 from jaxrefine.errors import JaxrefineError
-from jaxrefine.files import atomic_savez
+from jaxrefine.files import atomic_savez, output_file_arg
 
 # The 31 CMU bones (ASF names), the canonical joint order of :class:`MocapTrial`. A joint's
 # position is the start of its bone (the root: the root position).
@@ -691,7 +691,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Convert CMU motion capture (BVH, ASF/AMC; recursive) to SMPL-layout poses.",
     )
     parser.add_argument("src_dir", help="folder with .bvh and/or .asf + .amc files")
-    parser.add_argument("--out", required=True, help="output .npz")
+    parser.add_argument("--out", required=True, type=output_file_arg, help="output .npz")
     parser.add_argument("--fps", type=float, default=30.0, help="output frame rate (<= 120)")
     parser.add_argument("--model", default=None, help="body model file (default: shipped model)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
