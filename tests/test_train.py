@@ -218,6 +218,9 @@ def test_resume_equals_uninterrupted(tmp_path):
         train(crash, config, tmp_path / "cut")
     with pytest.raises(FileExistsError):  # no silent restart over an existing run
         train(toy.task(), config, tmp_path / "cut")
+    with pytest.raises(FileNotFoundError, match="no checkpoint to resume from"):
+        train(toy.task(), config, tmp_path / "never", resume=True)
+    assert not (tmp_path / "never").exists()
     resumed = train(toy.task(), config, tmp_path / "cut", resume=True)
     assert resumed["resumed_from"] == 5
     a, b = (checkpoint.manager(tmp_path / d / "checkpoints") for d in ("full", "cut"))
@@ -376,6 +379,13 @@ def test_script_errors_are_one_line_before_any_work(tmp_path, open_model_file):
     assert res.returncode == 2 and res.stderr.strip().splitlines() == [
         "jaxrefine train: error: train config: batch=0 (at least 1)"]  # fmt: skip
     assert not (tmp_path / "run").exists()
+    # --resume of a folder without a run: refused before the data (it failed after them)
+    res = subprocess.run([*cmd[:-4], "--resume", *flags[-2:]], capture_output=True, text=True,
+                         timeout=600, cwd=tmp_path)  # fmt: skip
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "jaxrefine train: error: --resume: no checkpoint to resume from in "
+        f"{tmp_path / 'run' / 'checkpoints'}"]  # fmt: skip
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("field, least, below", [
@@ -452,6 +462,11 @@ def test_lgd_script_errors_are_one_line(tmp_path):
         f"jaxrefine train-lgd: error: body model file not found: {tmp_path / 'SMPL_NEUTRAL.pkl'}"
     ]
     assert not (tmp_path / "run").exists()
+    res = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600,
+                         cwd=tmp_path)  # fmt: skip
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        "jaxrefine train-lgd: error: --resume: no checkpoint to resume from in "
+        f"{tmp_path / 'run' / 'checkpoints'}"]  # fmt: skip
 
 
 def test_lgd_script_flags_reach_its_configs():

@@ -28,6 +28,12 @@ def manager(directory: str | os.PathLike, keep: int = 3) -> ocp.CheckpointManage
     )
 
 
+def latest_step(directory: str | os.PathLike) -> int | None:
+    """The newest checkpoint step in ``directory``, None when it holds none (or is not there;
+    nothing is created)."""
+    return manager(directory).latest_step() if Path(directory).is_dir() else None
+
+
 def save(mgr: ocp.CheckpointManager, step: int, state, iterator) -> bool:
     """Save ``state`` and the grain ``iterator``'s position at ``step``."""
     args = ocp.args.Composite(

@@ -793,6 +793,10 @@ def main(argv: list[str] | None = None) -> int:
 
     config, tc = _configs(args)
     # checked before the data are made
+    if not args.export_only:
+        from jaxrefine.train.loop import check_out
+
+        check_out(args.out, args.resume)
     start, origin = (None, None) if args.init_from is None else load_start(args.init_from, config)
     model = load_body_model(args.model, gender=args.gender)
     path = resolve_poses(args, model)  # CMU retargeted to the model trained for

@@ -241,6 +241,21 @@ def check_settings(out: Path, settings: dict, resume: bool, lead: bool,
         logs.write_json(path, settings)
 
 
+def check_out(out: str | os.PathLike, resume: bool) -> None:
+    """Refuse a new run in a folder that holds one, and ``resume`` of a folder that holds
+    none; callers check this before their training data are made.
+
+    Raises:
+      FileExistsError: ``out`` holds checkpoints and ``resume`` is False.
+      FileNotFoundError: ``resume`` and ``out`` holds no checkpoint.
+    """
+    step = checkpoint.latest_step(Path(out) / "checkpoints")
+    if not resume and step is not None:
+        raise FileExistsError(f"{out}/checkpoints holds a run: pass --resume or a new --out")
+    if resume and step is None:
+        raise FileNotFoundError(f"--resume: no checkpoint to resume from in {out}/checkpoints")
+
+
 def train(task: Task, config: TrainConfig, out: str | os.PathLike, *, resume: bool = False,
           run_info: dict | None = None, mesh=None) -> dict:  # fmt: skip
     """Train ``task`` for ``config.steps`` steps, writing everything under ``out``.
@@ -254,15 +269,14 @@ def train(task: Task, config: TrainConfig, out: str | os.PathLike, *, resume: bo
       the run summary written to ``run.json`` (``final`` holds the last metrics).
 
     Raises:
-      FileExistsError: ``out`` holds checkpoints and ``resume`` is False.
+      FileExistsError, FileNotFoundError: see :func:`check_out`.
       ResumeMismatchError: ``resume`` with settings other than the run's (:func:`check_settings`).
     """
     out = Path(out)
     mesh = distributed.make_mesh() if mesh is None else mesh
     lead = jax.process_index() == 0
+    check_out(out, resume)
     mgr = checkpoint.manager(out / "checkpoints", config.keep)
-    if not resume and mgr.latest_step() is not None:
-        raise FileExistsError(f"{out}/checkpoints holds a run: pass --resume or a new --out")
     check_settings(out, run_settings(task, config), resume, lead, {"task": task.added_settings})
     optimizer = make_optimizer(config)
     rep = distributed.replicated(mesh)

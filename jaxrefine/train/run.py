@@ -213,11 +213,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from jaxrefine import jax_platform, network
     from jaxrefine.train import displacement, distributed, logs
-    from jaxrefine.train.loop import train
+    from jaxrefine.train.loop import check_out, train
 
     distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     jax_platform.check(args.platform, "--platform")
     config = train_config(args)  # checked before the data are made
+    check_out(args.out, args.resume)
     cfg = network.get_config(args.config, compute_dtype=args.precision,
                              confidence=args.confidence)  # fmt: skip
     start = None
