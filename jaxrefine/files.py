@@ -26,14 +26,14 @@ def output_file_arg(path: str) -> str:
     fail only when the result is written, after the work)."""
     import argparse
 
-    for where in (Path(path), *Path(path).parents):
+    if Path(path).is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a folder, not a file")
+    for where in Path(path).parents:  # the nearest that exists must be a folder
         if where.exists():
-            if where.is_dir() and where == Path(path):
-                raise argparse.ArgumentTypeError(f"{path} is a folder, not a file")
             if not where.is_dir():
                 raise argparse.ArgumentTypeError(f"{path}: {where} is a file, not a folder")
             break
-    return path
+    return path  # an existing file is replaced, as before
 
 
 def atomic_write(path: str | os.PathLike, write: Callable) -> Path:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from jaxrefine import cli
+from jaxrefine.files import output_file_arg
 
 
 @pytest.fixture(autouse=True)
@@ -295,3 +296,5 @@ def test_an_output_file_under_a_file_or_on_a_folder_is_a_usage_error(argv, tmp_p
             cli.main([*argv, str(path)])
         assert _error_lines(capsys)[-1].endswith(f"error: argument {flag}: {said}")
     assert (tmp_path / "taken").read_text() == "a file"
+    for path in (tmp_path / "taken", tmp_path / "new" / "r.out"):  # an earlier result, or a new
+        assert output_file_arg(str(path)) == str(path)  # folder: taken (the file is replaced)
