@@ -29,9 +29,10 @@ def manager(directory: str | os.PathLike, keep: int = 3) -> ocp.CheckpointManage
 
 
 def latest_step(directory: str | os.PathLike) -> int | None:
-    """The newest checkpoint step in ``directory``, None when it holds none (or is not there;
-    nothing is created)."""
-    return manager(directory).latest_step() if Path(directory).is_dir() else None
+    """The newest finished checkpoint step in ``directory``, None when it holds none (or is not
+    there). Reads the folder only: no manager is made (making one is a step every process of a
+    distributed run must take together) and nothing is created."""
+    return max(ocp.utils.checkpoint_steps(Path(directory).absolute()), default=None)
 
 
 def save(mgr: ocp.CheckpointManager, step: int, state, iterator) -> bool:
