@@ -30,6 +30,7 @@ import numpy as np
 from jaxrefine import safepickle
 from jaxrefine.body_model import NUM_JOINTS, NUM_POSE_FEATURES, SMPL_PARENTS, BodyModel, from_arrays
 from jaxrefine.errors import JaxrefineError
+from jaxrefine.files import output_file_arg
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 OPEN_MODEL_PATH = ASSETS / "open_body_model.npz"
@@ -620,7 +621,7 @@ def convert_main(argv: list[str]) -> int:
         "plain-numpy .npz that needs neither chumpy nor pickle.",
     )
     ap.add_argument("src")
-    ap.add_argument("dst")
+    ap.add_argument("dst", type=output_file_arg)
     ap.add_argument("--gender", choices=GENDERS, default=None)
     ap.add_argument("--uv", default=None, metavar="UV.obj",
                     help="an OBJ mesh of the model's faces with texture coordinates (SMPL's UV "

@@ -176,6 +176,10 @@ def test_convert_roundtrip(tmp_path, smpl_size_arrays, capsys):
         forward(a, pose, betas).vertices, forward(b, pose, betas).vertices
     )
     assert convert_main([str(tmp_path / "missing.pkl"), str(dst)]) == 2
+    capsys.readouterr()
+    with pytest.raises(SystemExit, match="2"):  # a folder: once a temporary file beside the
+        convert_main([str(src), str(tmp_path)])  # folder, then "[Errno 21] Is a directory"
+    assert f"argument dst: {tmp_path} is a folder, not a file" in capsys.readouterr().err
     with pytest.raises(ModelFileError):
         convert(src, tmp_path / "x.npz", gender="female")
 
