@@ -20,6 +20,15 @@ def _process_umask() -> int:
 _UMASK = _process_umask()
 
 
+def file_in_the_way(path: str | os.PathLike) -> Path | None:
+    """The nearest existing folder above ``path`` that is a file instead (writing under it
+    would fail), or None."""
+    for where in Path(path).parents:
+        if where.exists():
+            return None if where.is_dir() else where
+    return None
+
+
 def output_file_arg(path: str) -> str:
     """An output file flag's value (argparse ``type``, e.g. ``--json``): refused at once, as a
     usage error naming the flag, when it is an existing folder or lies under a file (it would
@@ -28,11 +37,9 @@ def output_file_arg(path: str) -> str:
 
     if Path(path).is_dir():
         raise argparse.ArgumentTypeError(f"{path} is a folder, not a file")
-    for where in Path(path).parents:  # the nearest that exists must be a folder
-        if where.exists():
-            if not where.is_dir():
-                raise argparse.ArgumentTypeError(f"{path}: {where} is a file, not a folder")
-            break
+    blocker = file_in_the_way(path)
+    if blocker is not None:
+        raise argparse.ArgumentTypeError(f"{path}: {blocker} is a file, not a folder")
     return path  # an existing file is replaced, as before
 
 

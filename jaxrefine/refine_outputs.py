@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrefine.camera import Camera
+from jaxrefine.files import file_in_the_way
 from jaxrefine.fit import STATUS_NONFINITE, STATUS_RENDER_FAILED, status_name
 from jaxrefine.inputs import ImageSequence, InputError
 from jaxrefine.refine import pose_batch
@@ -80,11 +81,9 @@ def check_output(out: Path, resume: bool, overwrite: bool, dry_run: bool) -> lis
     replaced (``overwrite``), never mixed with a new run's (its overlays and tracks would stay
     beside the new ones); returns them. An ``out`` that is a file, or lies under one, is
     refused (it failed when the first chunk was saved, after the people were read)."""
-    for where in (out, *out.parents):
-        if where.exists():
-            if not where.is_dir():
-                raise InputError(f"--out {out}: {where} is a file, not a folder")
-            break
+    blocker = out if out.exists() and not out.is_dir() else file_in_the_way(out)
+    if blocker is not None:
+        raise InputError(f"--out {out}: {blocker} is a file, not a folder")
     if resume and overwrite:
         raise InputError("--resume continues the run in --out, --overwrite replaces it: give "
                          "one")  # fmt: skip
