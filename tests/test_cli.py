@@ -281,7 +281,7 @@ def test_contact_sheet_writes_the_grid_and_refuses_counts_below_one(tmp_path, ca
 
 @pytest.mark.parametrize("argv", [
     ["oracle", "--poses", "p.npz", "--json"], ["eval", "--poses", "p.npz", "--csv"],
-    ["eval-video", "--poses", "p.npz", "--json"], ["eval-real", "x.jpg", "--plot"],
+    ["eval-video", "--poses", "p.npz", "--json"], ["eval-real", "--image", "x.jpg", "--plot"],
     ["info", "--json"], ["bench", "body", "--json"], ["mocap", "src", "--out"],
     ["contact-sheet", "--out"],
 ])  # fmt: skip
