@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrefine.errors import refuse_below
+
 FIT_COLOURS = {"init": (1.0, 0.6, 0.25), "learned_dense": (0.95, 0.4, 0.8),
                "sparse_gt": (0.4, 0.6, 1.0), "dense_gt": (0.45, 0.9, 0.5)}  # fmt: skip
 TITLES = {"init": "initial estimate", "learned_dense": "learned dense (network)",
@@ -253,8 +255,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     ap = parser()
     args = ap.parse_args(argv)
-    if args.n < 1:
-        ap.error(f"--n must be at least 1 (got {args.n})")
+    refuse_below(ap, ("--n", args.n, 1))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     import logging

@@ -47,6 +47,7 @@ from jaxrefine.body_model import BodyModel
 from jaxrefine.correspondence import ground_truth_dense_targets, ground_truth_field
 from jaxrefine.data.sampling import sample_scenes, with_one_shape
 from jaxrefine.data.scenes import GeneratorConfig, SceneBatch, generate, make_textures
+from jaxrefine.errors import refuse_below
 from jaxrefine.files import output_file_arg
 from jaxrefine.metrics import METRIC_NAMES, compute_all
 from jaxrefine.network.config import NetworkConfig
@@ -616,9 +617,8 @@ def main(argv: list[str]) -> int:
 
     ap = parser()
     args = ap.parse_args(argv)
-    for flag, value in (("--n", args.n), ("--group", args.group)):
-        if value < 1:  # --group 0 once divided by zero after the pose file was read
-            ap.error(f"{flag} must be at least 1 (got {value})")
+    # --group 0 once divided by zero after the pose file was read
+    refuse_below(ap, ("--n", args.n, 1), ("--group", args.group, 1))
     if args.share_betas and not args.one_shape:
         ap.error(
             "--share-betas needs --one-shape (by default a synthetic subject's shape "

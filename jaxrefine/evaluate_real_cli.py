@@ -67,6 +67,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrefine import metrics
+from jaxrefine.errors import refuse_below
 from jaxrefine.files import output_file_arg
 
 ROWS = ("initial", "sparse_landmarks", "learned_dense", "learned_dense_landmarks")
@@ -750,10 +751,9 @@ def _check_args(ap, args) -> None:
         ap.error("--coco and --coco-images go together")
     if args.resume and (args.coco is None or args.json is None):
         ap.error("--resume continues a --coco run that wrote --json: give both")
-    if args.limit is not None and args.limit < 1:  # a negative one once left out the last
-        ap.error(f"--limit must be at least 1 (got {args.limit})")
-    if args.min_keypoints < 1:  # a person without an annotated keypoint has no PCK or OKS
-        ap.error(f"--min-keypoints must be at least 1 (got {args.min_keypoints})")
+    # a negative --limit once left out the last image; a person without an annotated
+    # keypoint has no PCK or OKS
+    refuse_below(ap, ("--limit", args.limit, 1), ("--min-keypoints", args.min_keypoints, 1))
     from jaxrefine.detect.blazepose import check_min_score, check_tiles
 
     try:
@@ -820,8 +820,7 @@ def _write_json(args, names: tuple[str, str, str], options, results: list[dict],
 
 def _check_keypoint_flags(ap, args) -> None:
     """``--keypoints`` scores a keypoint file's people against ground truth, without masks."""
-    if args.max_people is not None and args.max_people < 1:
-        ap.error(f"--max-people must be at least 1 (got {args.max_people})")
+    refuse_below(ap, ("--max-people", args.max_people, 1))
     if args.keypoints is None:
         return
     if args.max_people is not None:

@@ -35,6 +35,7 @@ import numpy as np
 from jaxrefine.body_model import BodyModel
 from jaxrefine.data.sampling import SceneConfig, sample_sequences
 from jaxrefine.data.scenes import GeneratorConfig, SceneBatch, generate, make_textures
+from jaxrefine.errors import refuse_below
 from jaxrefine.files import output_file_arg
 from jaxrefine.metrics import METRIC_NAMES, accel_error, compute_all_batch
 from jaxrefine.objective import params_from_pose
@@ -167,10 +168,8 @@ def parser() -> argparse.ArgumentParser:
 
 def _check_args(ap: argparse.ArgumentParser, args) -> None:
     """Usage errors (exit 2) naming the flag, before any file is read."""
-    for flag, value, least in (("--tracks", args.tracks, 1), ("--length", args.length, 3)):
-        if value < least:
-            why = " (one acceleration)" if flag == "--length" else ""
-            ap.error(f"{flag} must be at least {least}{why} (got {value})")
+    refuse_below(ap, ("--tracks", args.tracks, 1),
+                 ("--length", args.length, 3, " (one acceleration)"))  # fmt: skip
     if min(args.weights) < 0:
         ap.error(f"--weights are smoothness weights, at least 0 (got {min(args.weights):g})")
 

@@ -33,6 +33,7 @@ from jaxrefine.correspondence import ground_truth_dense_targets
 from jaxrefine.data.perturb import perturb
 from jaxrefine.data.poses import load_poses
 from jaxrefine.data.sampling import SceneConfig, cameras_for, sample_scenes
+from jaxrefine.errors import refuse_below
 from jaxrefine.files import output_file_arg
 from jaxrefine.fit import STATUS_NAMES
 from jaxrefine.metrics import compute_all
@@ -294,9 +295,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     ap = parser()
     args = ap.parse_args(argv)
-    for flag, value in (("--n", args.n), ("--reps", args.reps), ("--chunk-size", args.chunk_size)):
-        if value is not None and value < 1:
-            ap.error(f"{flag} must be at least 1 (got {value})")
+    refuse_below(ap, ("--n", args.n, 1), ("--reps", args.reps, 1),
+                 ("--chunk-size", args.chunk_size, 1))  # fmt: skip
     from jaxrefine.smpl_io import load_body_model
 
     model = load_body_model(args.model, gender=None if args.model else "neutral")

@@ -21,6 +21,7 @@ import numpy as np
 from jaxrefine import viz
 from jaxrefine.body_model import forward
 from jaxrefine.data.scenes import SceneBatch
+from jaxrefine.errors import refuse_below
 from jaxrefine.files import output_file_arg
 from jaxrefine.render import rasterize
 from jaxrefine.shading import interpolate, shade, vertex_normals
@@ -144,9 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=None)
     ap.add_argument("--backend", default="auto", choices=["auto", "egl", "jax"])
     args = ap.parse_args(argv)
-    for flag, value in (("-n", args.n), ("--rows", args.rows)):
-        if value is not None and value < 1:  # --rows 0 once divided by zero after the render
-            ap.error(f"{flag} must be at least 1 (got {value})")
+    # --rows 0 once divided by zero after the render
+    refuse_below(ap, ("-n", args.n, 1), ("--rows", args.rows, 1))
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     logging.getLogger("jaxrefine").setLevel(logging.INFO)  # not JAX's own INFO lines
     model = load_body_model()
