@@ -29,7 +29,8 @@ from pathlib import Path
 from jaxrefine.data import mocap
 from jaxrefine.data.pose_prior import EM, fit_pose_prior, read_converted_poses
 from jaxrefine.data.poses import VALIDATION_SUBJECTS
-from jaxrefine.files import atomic_savez, atomic_write
+from jaxrefine.errors import refuse_below
+from jaxrefine.files import atomic_savez, atomic_write, output_file_arg
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = "CMU Graphics Lab Motion Capture Database (mocap.cs.cmu.edu), ../shared/mocap subset"
@@ -52,7 +53,8 @@ def parser() -> argparse.ArgumentParser:
                     help="converted poses (made from --mocap if missing)")  # fmt: skip
     ap.add_argument("--reconvert", action="store_true", help="convert even if --poses exists")
     ap.add_argument("--model", default=None, help="body model (default: shipped open model)")
-    ap.add_argument("--out", type=Path, default=REPO / "jaxrefine" / "assets" / "gmm_08.npz")
+    ap.add_argument("--out", type=lambda p: Path(output_file_arg(p)),
+                    default=REPO / "jaxrefine" / "assets" / "gmm_08.npz")  # fmt: skip
     ap.add_argument("--holdout", default=",".join(VALIDATION_SUBJECTS), help="validation subjects")
     ap.add_argument("--components", type=int, default=8)
     ap.add_argument("--ridge-deg", type=float, default=1.0)
@@ -63,8 +65,17 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The flags, with a count or ridge below its least refused as a usage error (before any
+    conversion or fit; ``--fps`` is checked by the conversion, before any file is read)."""
+    ap = parser()
+    args = ap.parse_args(argv)
+    refuse_below(ap, ("--components", args.components, 1), ("--ridge-deg", args.ridge_deg, 0))
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parse_args(argv)
     mocap_dir = args.mocap or default_mocap_dir()
     t0 = time.perf_counter()
     conversion = None

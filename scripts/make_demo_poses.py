@@ -13,14 +13,17 @@ import argparse
 import sys
 
 from jaxrefine.data.poses import VALIDATION_SUBJECTS, write_demo_poses
+from jaxrefine.errors import refuse_below
+from jaxrefine.files import output_file_arg
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--poses", required=True)
     ap.add_argument("--n", type=int, default=240)
-    ap.add_argument("--out", default="jaxrefine/assets/demo_poses.npz")
+    ap.add_argument("--out", type=output_file_arg, default="jaxrefine/assets/demo_poses.npz")
     args = ap.parse_args(argv)
+    refuse_below(ap, ("--n", args.n, 1))
     command = " ".join(["python", "scripts/make_demo_poses.py", *sys.argv[1:]])
     path = write_demo_poses(
         args.poses, args.out, n=args.n, subjects=VALIDATION_SUBJECTS, command=command

@@ -160,3 +160,19 @@ def test_script_writes_the_prior_and_its_record(tmp_path):
     assert record["inputs"]["source"].endswith("(6 trials)")
     assert record["conversion_seconds"] is None  # the poses file was there: no conversion
     assert sorted(p.name for p in out.parent.iterdir()) == ["gmm_02.json", "gmm_02.npz"]
+
+
+def test_counts_below_their_least_are_refused_before_the_fit(tmp_path):
+    poses = read_converted_poses(_poses_file(tmp_path / "poses.npz"))
+    for components, ridge in ((0, 1.0), (2, -1.0), (2, float("nan"))):
+        with pytest.raises(ValueError, match="components must be at least 1 and ridge_deg"):
+            fit_pose_prior(poses, holdout=("09",), components=components, ridge_deg=ridge)
+    out = tmp_path / "gmm.npz"
+    script = [sys.executable, str(REPO / "scripts" / "fit_pose_prior.py"), "--poses", str(poses)]
+    for flags, message in ((["--components", "0"], "--components must be at least 1 (got 0)"),
+                           (["--ridge-deg", "-1"], "--ridge-deg must be at least 0 (got -1.0)"),
+                           (["--out", str(tmp_path)], "is a folder, not a file")):  # fmt: skip
+        argv = [*script, "--out", str(out), *flags]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=REPO)
+        assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]
+    assert not out.exists()

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from jaxrefine.data.poses import (
+    CMU_CREDIT,
     DEMO_POSES_PATH,
     VALIDATION_SUBJECTS,
     PoseFileError,
@@ -19,10 +23,12 @@ from jaxrefine.data.poses import (
     load_poses,
     poses_from_mocap,
     split_poses,
+    write_demo_poses,
 )
 from jaxrefine.files import atomic_savez
 
 SUBJECTS = ("02", "09", "16", "35")
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _arrays(n_per=3) -> dict:
@@ -134,3 +140,33 @@ def test_given_poses_in_order_file_folder_shipped(pose_file, tmp_path):
         given_poses(None, tmp_path / "nope.npz")
     with pytest.raises(FileNotFoundError, match="mocap folder not found"):
         given_poses(None, None, tmp_path / "missing")
+
+
+def _make_demo_poses(*flags):
+    argv = [sys.executable, str(REPO / "scripts" / "make_demo_poses.py"), *flags]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=REPO)
+
+
+def test_make_demo_poses_keeps_evenly_spaced_validation_frames(pose_file, tmp_path):
+    """scripts/make_demo_poses.py: only the validation subjects, ``--n`` evenly spaced frames
+    (all of them when there are fewer), the CMU credit and the command inside; ``--n`` below 1
+    and a folder as ``--out`` are usage errors that write nothing."""
+    out = tmp_path / "demo.npz"
+    done = _make_demo_poses("--poses", str(pose_file), "--n", "4", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    val = load_poses(pose_file, subjects=VALIDATION_SUBJECTS)  # 6 frames of 09 and 16
+    with np.load(out) as z:
+        np.testing.assert_array_equal(z["pose"], val.pose[[0, 2, 3, 5]])
+        assert set(z["subject"].tolist()) == set(VALIDATION_SUBJECTS)
+        assert str(z["credit"]) == CMU_CREDIT and str(z["command"]).endswith(f"--out {out}")
+    assert (
+        _make_demo_poses("--poses", str(pose_file), "--n", "99", "--out", str(out)).returncode == 0
+    )
+    assert len(load_poses(out)) == 6
+    for flags, message in ((["--n", "0"], "--n must be at least 1 (got 0)"),
+                           (["--out", str(tmp_path)], "is a folder, not a file")):  # fmt: skip
+        done = _make_demo_poses("--poses", str(pose_file), "--out", str(tmp_path / "x.npz"), *flags)
+        assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]
+    with pytest.raises(ValueError, match=r"n must be at least 1 \(got 0\)"):
+        write_demo_poses(pose_file, tmp_path / "x.npz", n=0, subjects=("09",), command="")
+    assert not (tmp_path / "x.npz").exists()

@@ -195,11 +195,18 @@ def fit_pose_prior(
       ``(arrays, record)``: ``means`` (M, 69), ``covars`` (M, 69, 69), ``weights`` (M,) as
       float32, and a JSON-ready record (inputs, split, fit settings and result, the train and
       validation scores).
+
+    Raises:
+      ValueError: ``components`` below 1, ``ridge_deg`` below 0 (or not a number), or a
+        hold-out that leaves either side empty (:func:`holdout_mask`).
     """
     import time
 
     from jaxrefine.priors import gmm_from_arrays
 
+    if components < 1 or not ridge_deg >= 0:
+        raise ValueError(f"pose prior: components must be at least 1 and ridge_deg at least 0 "
+                         f"(got {components} and {ridge_deg})")  # fmt: skip
     subject = poses["subject"]
     val = holdout_mask(subject, holdout)
     pose = poses["pose"].astype(np.float64)

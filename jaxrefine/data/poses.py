@@ -176,9 +176,13 @@ CMU_CREDIT = (
 
 def write_demo_poses(src, dst, *, n: int, subjects, command: str) -> Path:
     """Evenly spaced poses of ``subjects`` from a ``jaxrefine mocap`` file, with the CMU credit
-    and the command that made them (``scripts/make_demo_poses.py``)."""
+    and the command that made them (``scripts/make_demo_poses.py``); fewer than ``n`` when the
+    subjects have fewer frames. ``n`` below 1 is a ValueError (an empty set would fail the demo
+    only when it ran)."""
     from jaxrefine.files import atomic_savez
 
+    if n < 1:
+        raise ValueError(f"demo poses: n must be at least 1 (got {n})")
     ps = load_poses(src, subjects=subjects)
     pick = np.linspace(0, len(ps) - 1, min(n, len(ps))).round().astype(int)
     sel = ps.select(pick)
