@@ -14,19 +14,30 @@ import argparse
 import sys
 
 from jaxrefine.data.open_model_build import build
+from jaxrefine.errors import refuse_below
+from jaxrefine.files import output_file_arg
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="jaxrefine/assets/open_body_model.npz")
+    parser.add_argument(
+        "--out", type=output_file_arg, default="jaxrefine/assets/open_body_model.npz"
+    )
     parser.add_argument("--samples", type=int, default=4000, help="training shapes")
     parser.add_argument("--heldout", type=int, default=500, help="held-out shapes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-betas", type=int, default=16)
     parser.add_argument("--regressor-samples", type=int, default=400)
     parser.add_argument("--cache-dir", default=None, help="Anny/Warp cache (default: a temp dir)")
-    parser.add_argument("--check-png", default=None, help="write a matplotlib check image here")
-    return parser.parse_args(argv)
+    parser.add_argument("--check-png", type=output_file_arg, default=None,
+                        help="write a matplotlib check image here")  # fmt: skip
+    args = parser.parse_args(argv)
+    why = " (one more than --num-betas: centred shapes span one dimension fewer)"
+    refuse_below(parser, ("--num-betas", args.num_betas, 1),
+                 ("--samples", args.samples, args.num_betas + 1, why),
+                 ("--heldout", args.heldout, 1),
+                 ("--regressor-samples", args.regressor_samples, 1))  # fmt: skip
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,10 @@ answer is known.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -15,6 +19,7 @@ from scipy.spatial.transform import Rotation
 from jaxrefine.body_model import SMPL_PARENTS
 from jaxrefine.data import open_model_build as omb
 
+REPO = Path(__file__).resolve().parents[1]
 _EXACT = 1e-12  # float64 arithmetic on unit-size numbers: rounding only
 _CLOSEST_TOL = 1e-9  # closest point against a dense barycentric sampling refined by scipy
 
@@ -146,3 +151,21 @@ def test_regressor_row_recovers_a_sparse_convex_combination():
     got = dict(zip(ids.tolist(), w.tolist()))
     for i, wt in zip(true_ids, true_w):
         assert got.get(int(i), 0.0) == pytest.approx(wt, abs=1e-3)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--num-betas", "0"], "--num-betas must be at least 1 (got 0)"),
+    (["--samples", "16"], "--samples must be at least 17 (one more than --num-betas"),
+    (["--num-betas", "4", "--samples", "4"], "--samples must be at least 5"),
+    (["--heldout", "0"], "--heldout must be at least 1 (got 0)"),
+    (["--regressor-samples", "0"], "--regressor-samples must be at least 1 (got 0)"),
+    (["--out", "{tmp}"], "argument --out: {tmp} is a folder, not a file"),
+    (["--check-png", "{tmp}"], "argument --check-png: {tmp} is a folder, not a file"),
+])  # fmt: skip
+def test_build_script_refuses_bad_flags_before_loading_anny(tmp_path, flags, message):
+    """Usage errors (exit 2) before Anny loads: these would fail minutes into a build."""
+    flags = [f.format(tmp=tmp_path) for f in flags]
+    argv = [sys.executable, str(REPO / "scripts" / "build_open_body_model.py"), *flags]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert message.format(tmp=tmp_path) in done.stderr

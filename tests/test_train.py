@@ -443,6 +443,10 @@ def test_script_end_to_end(tmp_path, open_model_file):
     assert meta["training_subjects"] == ["01", "02"] and meta["init_from"] is None
     assert meta["body_model"] == "my-open-copy"
     assert meta["val_epe"] > 0 and meta["val_zero_epe"] > 0
+    script = [sys.executable, str(REPO / "scripts" / "export_network.py"), "--run", str(out)]
+    done = subprocess.run([*script, "--out", str(tmp_path)], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2 and f"{tmp_path} is a folder, not a file" in done.stderr
 
 
 def test_lgd_script_errors_are_one_line(tmp_path):
