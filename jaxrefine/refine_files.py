@@ -534,6 +534,7 @@ def refine_files(
         min_person_score=min_person_score, max_people=max_people,
         keypoint_images=keypoint_images, exif=exif, frames=frames, gmm=prior,
     )  # fmt: skip
+    _warn_principal_point(images, frame_of, intrinsics)
     if options is None:  # the defaults; photos with theirs (as on the command line)
         options = photo_defaults(RefineOptions(), None, None, estimates_path, network[0],
                                   keypoints_path)  # fmt: skip
@@ -691,6 +692,25 @@ def _read_people(images_src, estimates_path, model, *, keypoints_path, intrinsic
         min_score=min_person_score, max_people=max_people, intrinsics=intrinsics, gmm=gmm,
     )  # fmt: skip
     return images, est, frame_of, kp, kp_set, masks
+
+
+def _warn_principal_point(images, frame_of: np.ndarray, intrinsics) -> None:
+    """Warn when ``intrinsics`` (``--intrinsics``) put the principal point outside images the
+    run refines: the camera of another resolution (a video's full-size camera for its resized
+    frames) misplaces every body, and nothing else would say why."""
+    if intrinsics is None:
+        return
+    from jaxrefine.inputs import read_intrinsics
+    from jaxrefine.inputs.images import frame_size
+
+    _, _, cx, cy = read_intrinsics(intrinsics)
+    sizes = {frame_size(images, int(f)) for f in np.unique(frame_of)}
+    off = sorted((h, w) for h, w in sizes if not (0 <= cx <= w and 0 <= cy <= h))
+    if off:
+        h, w = off[0]
+        warnings.warn(f"--intrinsics: the principal point ({cx:g}, {cy:g}) lies outside "
+                      f"{len(off)} of the {len(sizes)} image size(s) refined (e.g. {w}x{h} px); "
+                      "is it the camera of another resolution?", stacklevel=2)  # fmt: skip
 
 
 def _check_flags(model, options, estimates_path, keypoints_path, keypoint_images, boxes, tiles,

@@ -690,3 +690,21 @@ def test_an_out_that_is_a_file_fails_before_any_photo_is_read(user_files, tmp_pa
         assert err == [f"jaxrefine refine: error: --out {out}: {tmp_path / 'taken'} is a file, "
                        "not a folder"], err  # fmt: skip
     assert (tmp_path / "taken").read_text() == "a file"
+
+
+def test_intrinsics_of_another_resolution_are_named(user_files, tmp_path):
+    """``--intrinsics`` whose principal point lies outside the images (the 64x64 frames here):
+    a warning naming the point and a size; a point inside (the edges count) says nothing."""
+    model, root, net = user_files
+
+    def plan(intrinsics):
+        return refine_files(root / "imgs", root / "est.npz", tmp_path / "o", model=model,
+                            network=net, options=FAST, intrinsics=intrinsics, progress=False,
+                            dry_run=True)  # fmt: skip
+
+    with pytest.warns(UserWarning, match=r"principal point \(320, 240\) lies outside 1 of the 1 "
+                      r"image size\(s\) refined \(e\.g\. 64x64 px\)"):  # fmt: skip
+        plan([500.0, 500.0, 320.0, 240.0])
+    with pytest.warns(UserWarning, match=r"principal point \(32, -1\) lies outside"):
+        plan([500.0, 500.0, 32.0, -1.0])
+    assert plan([80.0, 80.0, 64.0, 0.0])["plan"]["images"] == 3

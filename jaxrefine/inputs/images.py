@@ -170,6 +170,14 @@ class ImageSequence:
         return self.frames is not None
 
 
+def frame_size(images: ImageSequence, i: int) -> tuple[int, int]:
+    """(H, W) of frame ``i`` as the run reads it, without decoding an image file (its header,
+    :func:`image_size`; a video's frames are in memory)."""
+    if images.frames is not None:
+        return tuple(images.frames[i].shape[:2])
+    return image_size(images.paths[i], exif=images.exif)
+
+
 def parse_frames(spec: str) -> slice:
     """``--frames START:STOP[:STEP]`` (Python's slice of the source's frames, counted from 0;
     any part may be left out, e.g. ``:100`` or ``::5``) as a slice.
