@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrefine.errors import refuse_below
+from jaxrefine.files import output_folder_arg
 
 FIT_COLOURS = {"init": (1.0, 0.6, 0.25), "learned_dense": (0.95, 0.4, 0.8),
                "sparse_gt": (0.4, 0.6, 1.0), "dense_gt": (0.45, 0.9, 0.5)}  # fmt: skip
@@ -237,7 +238,7 @@ def parser() -> argparse.ArgumentParser:
     from jaxrefine.optimizers.registry import optimizer_names
 
     ap = argparse.ArgumentParser(prog="jaxrefine demo", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default="out")
+    ap.add_argument("--out", default="out", type=output_folder_arg, help="results folder")
     ap.add_argument("--n", type=int, default=6, help="synthetic frames to refine")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--difficulty", default="medium", choices=["easy", "medium", "hard"])

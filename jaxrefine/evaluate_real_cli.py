@@ -68,7 +68,7 @@ import numpy as np
 
 from jaxrefine import metrics
 from jaxrefine.errors import refuse_below
-from jaxrefine.files import output_file_arg
+from jaxrefine.files import output_file_arg, output_folder_arg
 
 ROWS = ("initial", "sparse_landmarks", "learned_dense", "learned_dense_landmarks")
 # Against COCO ground truth, the people's own 2D keypoints (BlazePose's landmarks or the
@@ -649,7 +649,7 @@ def build_parser():
     a("--optimizer", default="adam", type=optimizer_arg,
       help=f"optimizer of the fitted rows: {optimizer_help()}; rows it has no checkpoint "
            "for are skipped, with the reason")  # fmt: skip
-    a("--out", default=None, help="folder for the overlay pictures")
+    a("--out", default=None, type=output_folder_arg, help="folder for the overlay pictures")
     a("--json", default=None, type=output_file_arg, help="write the results as JSON")
     return ap
 

@@ -43,6 +43,20 @@ def output_file_arg(path: str) -> str:
     return path  # an existing file is replaced, as before
 
 
+def output_folder_arg(path: str) -> str:
+    """An output folder flag's value (argparse ``type``, e.g. ``--out`` of a run): refused at
+    once, as a usage error naming the flag, when it is an existing file or lies under one
+    (it would fail when the first file is written, after the inputs were read)."""
+    import argparse
+
+    if Path(path).exists() and not Path(path).is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a file, not a folder")
+    blocker = file_in_the_way(path)
+    if blocker is not None:
+        raise argparse.ArgumentTypeError(f"{path}: {blocker} is a file, not a folder")
+    return path
+
+
 def atomic_write(path: str | os.PathLike, write: Callable) -> Path:
     """Call ``write(fh)`` on a temporary file next to ``path`` (binary mode), flush it to disk,
     then move it into place with ``os.replace`` (atomic on POSIX). Creates parent folders.

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from jaxrefine import cli
-from jaxrefine.files import output_file_arg
+from jaxrefine.files import output_file_arg, output_folder_arg
 
 
 @pytest.fixture(autouse=True)
@@ -298,3 +298,36 @@ def test_an_output_file_under_a_file_or_on_a_folder_is_a_usage_error(argv, tmp_p
     assert (tmp_path / "taken").read_text() == "a file"
     for path in (tmp_path / "taken", tmp_path / "new" / "r.out"):  # an earlier result, or a new
         assert output_file_arg(str(path)) == str(path)  # folder: taken (the file is replaced)
+
+
+@pytest.mark.parametrize("argv", [
+    ["demo", "--out"], ["eval-real", "--image", "x.jpg", "--out"], ["train", "--out"],
+    ["train-lgd", "--out"],
+])  # fmt: skip
+def test_an_output_folder_that_is_a_file_is_a_usage_error(argv, tmp_path, capsys):
+    """A run's output folder that is a file, or lies under one, is refused when the flags are
+    read (it failed when the first file was written, after the inputs; train's after its
+    training data were made)."""
+    (tmp_path / "taken").write_text("a file")
+    flag, taken, under = argv[-1], tmp_path / "taken", tmp_path / "taken" / "run"
+    for path, said in ((taken, f"{taken} is a file, not a folder"),
+                       (under, f"{under}: {taken} is a file, not a folder")):  # fmt: skip
+        with pytest.raises(SystemExit, match="2"):
+            cli.main([*argv, str(path)])
+        assert _error_lines(capsys)[-1].endswith(f"error: argument {flag}: {said}")
+    assert taken.read_text() == "a file"
+    for path in (tmp_path, tmp_path / "new" / "run"):  # an existing folder, or a new one
+        assert output_folder_arg(str(path)) == str(path)
+
+
+def test_train_lgd_export_under_a_file_is_refused_before_training(tmp_path, capsys):
+    """``train-lgd --export`` is written after the whole training: a folder, or a path under
+    a file, is a usage error at once."""
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    for path, said in ((tmp_path, f"{tmp_path} is a folder, not a file"),
+                       (taken / "lgd", f"{taken} is a file")):  # fmt: skip
+        with pytest.raises(SystemExit, match="2"):
+            cli.main(["train-lgd", "--out", str(tmp_path / "run"), "--export", str(path)])
+        assert said in _error_lines(capsys)[-1]
+    assert not (tmp_path / "run").exists()

@@ -646,6 +646,7 @@ def export(template: LearnedGradientDescent, params: dict, path: str | Path, met
 def parser():
     import argparse
 
+    from jaxrefine.files import output_file_arg, output_folder_arg
     from jaxrefine.jax_platform import PLATFORMS
 
     p = argparse.ArgumentParser(prog="train_lgd", description=__doc__.split("\n")[0])
@@ -659,11 +660,12 @@ def parser():
     a("--gender", default=None, help="gender of a model folder (neutral/male/female)")
     a("--steps", type=int, default=20000, help="training steps of the whole run")
     a("--batch", type=int, default=64, help="global batch")
-    a("--out", type=Path, default=Path("runs/lgd"), help="run folder")
+    a("--out", type=lambda p: Path(output_folder_arg(p)), default=Path("runs/lgd"),
+      help="run folder")  # fmt: skip
     a("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     a("--poses", type=Path, default=None, help="pose file made by `jaxrefine mocap`")
     a("--mocap", type=Path, default=None, help="CMU folder converted when --poses is absent")
-    a("--export", type=Path, default=None,
+    a("--export", type=lambda p: Path(output_file_arg(p)), default=None,
       help="write the trained LGD here (.npz + .json; default OUT/lgd_KIND)")  # fmt: skip
     a("--init-from", default=None,
       help="fine-tune: start from this LGD (exported .npz, or 'shipped' = the packaged one of "

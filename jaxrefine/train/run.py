@@ -17,6 +17,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from jaxrefine.files import output_folder_arg
 from jaxrefine.jax_platform import PLATFORMS
 
 DEFAULT_BATCH = {"paper": 8, "small": 8, "tiny": 4}
@@ -41,7 +42,8 @@ def parser() -> argparse.ArgumentParser:
     a("--config", choices=("paper", "small", "tiny"), default="small", help="network config")
     a("--steps", type=int, default=20000, help="optimizer steps of the whole run")
     a("--batch", type=int, default=None, help="global batch (default: 8; tiny: 4)")
-    a("--out", type=Path, default=Path("runs/train"), help="run folder")
+    a("--out", type=lambda p: Path(output_folder_arg(p)), default=Path("runs/train"),
+      help="run folder")  # fmt: skip
     a("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     a("--init-from", type=Path, default=None,
       help="fine-tune: start from these weights (exported .npz or run folder; 'shipped' = the "
