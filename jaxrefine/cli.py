@@ -21,7 +21,7 @@ from jaxrefine.errors import JaxrefineError
 
 # command -> (module:function taking argv, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("jaxrefine.demo:main", "render the embedded open body model (and more) to PNGs"),
+    "demo": ("jaxrefine.demo:main", "the main job on the embedded defaults: refined frames, PNGs"),
     "convert": ("jaxrefine.smpl_io:convert_main", "convert an SMPL .pkl/.npz to plain numpy .npz"),
     "mocap": ("jaxrefine.data.mocap:main", "convert CMU BVH / ASF+AMC trials to SMPL-layout poses"),
     "oracle": ("jaxrefine.oracle:main", "sparse vs dense ground-truth refinement (paper Table 2)"),
@@ -44,7 +44,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def _usage() -> str:
     lines = ["usage: jaxrefine [--debug] COMMAND [ARGS...] | --version", "", "commands:"]
-    lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+    width = max(map(len, COMMANDS))  # the help texts start in one column
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
     lines += ["", "Run 'jaxrefine COMMAND --help' for a command's options; --debug (or"]
     lines += ["JAXREFINE_DEBUG=1) shows the Python traceback of a failure."]
     return "\n".join(lines)

@@ -113,6 +113,10 @@ def test_unknown_or_missing_command_goes_to_stderr(capsys):
     assert cli.main([]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith("usage: jaxrefine")
+    listed = [line for line in captured.err.splitlines() if line.startswith("  ")]
+    assert [line.split()[0] for line in listed] == list(cli.COMMANDS)
+    column = {len(line) - len(line[2:].split(None, 1)[1]) for line in listed}
+    assert len(column) == 1  # every command's help starts in one column
 
 
 def test_mocap_with_only_unreadable_trials_writes_nothing(tmp_path, capsys):
