@@ -23,6 +23,7 @@ lookups clamp to the border.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 from flax import struct
 
@@ -288,7 +289,7 @@ def render_body(
       body models are closed, outward-facing meshes).
     """
     frags = rasterize(vertices, model.faces, camera, height, width, backend, cull_backfaces=True)
-    channels = render_channels(
+    channels = _render_channels_jit(
         vertices,
         model.faces,
         camera,
@@ -302,6 +303,11 @@ def render_body(
         background=background,
     )
     return channels, frags
+
+
+# render_body is called one body at a time (pictures, overlays): op-by-op, its hundreds of
+# primitives were dispatched (and compiled, the first time) one by one; one program instead.
+_render_channels_jit = jax.jit(render_channels, static_argnames=("lighting",))
 
 
 def network_input(channels: RenderChannels, depth_clip: float = 1.0) -> jnp.ndarray:

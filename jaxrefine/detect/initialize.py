@@ -306,7 +306,7 @@ def initialize(
     batch = _fit_data(lm, conf, world, camera, len(params["transl"]))
     if has_world:
         params = _adam_fit(obj, params, batch, config.learning_rate, config.steps)
-    kp = jax.vmap(obj.keypoints)(params)
+    kp = _hypotheses_keypoints(obj, params)
     transl = np.stack(
         [solve_translation(np.asarray(k, np.float64), lm[:, :2], conf, camera) for k in kp]
     )
@@ -327,6 +327,12 @@ def initialize(
         losses=losses,
         hypothesis=best,
     )
+
+
+# The model points outside the fits, one compiled program each: op by op they were dispatched
+# primitive by primitive, about half a second per call on a 2-core CPU, twice per person.
+_rest_keypoints = jax.jit(lambda obj, params: obj.keypoints(params))  # (K, 3)
+_hypotheses_keypoints = jax.jit(lambda obj, params: jax.vmap(obj.keypoints)(params))  # (H, K, 3)
 
 
 def _checked_landmarks(landmarks2d, world, set_name: str, min_visibility: float):
@@ -356,7 +362,7 @@ def _hypotheses(obj, num_betas: int, world) -> dict:
         "betas": jnp.zeros(num_betas),
         "transl": jnp.zeros(3),
     }
-    hyps = orientation_hypotheses(np.asarray(obj.keypoints(zero), np.float64), world)
+    hyps = orientation_hypotheses(np.asarray(_rest_keypoints(obj, zero), np.float64), world)
     n = len(hyps)
     return {
         "global_orient": jnp.asarray(Rotation.from_matrix(hyps).as_rotvec(), jnp.float32),
