@@ -306,7 +306,7 @@ def test_an_output_file_under_a_file_or_on_a_folder_is_a_usage_error(argv, tmp_p
 
 @pytest.mark.parametrize("argv", [
     ["demo", "--out"], ["eval-real", "--image", "x.jpg", "--out"], ["train", "--out"],
-    ["train-lgd", "--out"],
+    ["train-lgd", "--out"], ["fetch-models", "--cache-dir"],
 ])  # fmt: skip
 def test_an_output_folder_that_is_a_file_is_a_usage_error(argv, tmp_path, capsys):
     """A run's output folder that is a file, or lies under one, is refused when the flags are

@@ -176,8 +176,11 @@ def fetch_main(argv: list[str]) -> int:
     """``jaxrefine fetch-models [--cache-dir DIR]``: get and check the BlazePose files."""
     import argparse
 
+    from jaxrefine.files import output_folder_arg
+
     ap = argparse.ArgumentParser(prog="jaxrefine fetch-models", description=fetch_main.__doc__)
-    ap.add_argument("--cache-dir", default=None, help="default: " + str(default_cache_dir()))
+    ap.add_argument("--cache-dir", default=None, type=output_folder_arg,
+                    help="default: " + str(default_cache_dir()))  # fmt: skip
     args = ap.parse_args(argv)
     try:
         where = ensure_models(args.cache_dir)
