@@ -670,7 +670,10 @@ def main(argv: list[str]) -> int:
     check_network((cfg, params), options, source)
     trained_on = warn_network_model(meta, model.model_id, source)
     initial_prior(options)  # a bad --gmm fails before any photo is read
-    truth = truth_of(args.image, _annotation(args)) if args.image is not None else None
+    truth = None
+    if args.image is not None:
+        _check_truth_files(ap, args)
+        truth = truth_of(args.image, _annotation(args))
     coco = None
     if args.coco is not None:  # read once: --keypoints' check and the evaluation use it
         from jaxrefine.detect.evaluate_real import read_coco_people
@@ -693,6 +696,21 @@ def _annotation(args) -> str | None:
     if args.image is None:
         return args.annotation
     return args.annotation or str(Path(args.image).with_suffix(".json"))
+
+
+def _check_truth_files(ap, args) -> None:
+    """``--image`` and its COCO JSON exist: ``ap.error`` (exit 2) names a missing one, and for
+    a photo without ground truth says how to give it or score the photo without."""
+    if not Path(args.image).is_file():
+        ap.error(f"--image {args.image}: no such photo file")
+    ann = _annotation(args)
+    if Path(ann).is_file():
+        return
+    if args.annotation is not None:
+        ap.error(f"--annotation {ann}: no such file")
+    ap.error(f"--image {args.image}: its COCO ground truth {ann} does not exist; give the "
+             f"JSON with --annotation FILE, or score the photo against BlazePose's landmarks "
+             f"and mask (pseudo ground truth) with --pseudo {args.image}")  # fmt: skip
 
 
 def _evaluate_all(args, model, network, options, runner, kp, truth, coco, journal):

@@ -335,3 +335,27 @@ def test_train_lgd_export_under_a_file_is_refused_before_training(tmp_path, caps
             cli.main(["train-lgd", "--out", str(tmp_path / "run"), "--export", str(path)])
         assert said in _error_lines(capsys)[-1]
     assert not (tmp_path / "run").exists()
+
+
+def test_eval_real_names_a_missing_photo_or_ground_truth(tmp_path, capsys):
+    """``eval-real --image``: a missing photo, a missing ``--annotation``, and a photo without
+    its ``.json`` are usage errors naming the file; the last one says how to give the JSON or
+    score the photo without ground truth (it said "X.json: No such file or directory", also
+    of a photo that did not exist)."""
+    import imageio.v3 as iio
+
+    photo, gone = tmp_path / "a.png", tmp_path / "gone.png"
+    iio.imwrite(photo, np.zeros((8, 8, 3), np.uint8))
+    cases = [
+        (["--image", str(gone)], f"--image {gone}: no such photo file"),
+        (["--image", str(photo), "--annotation", str(tmp_path / "n.json")],
+         f"--annotation {tmp_path / 'n.json'}: no such file"),
+        (["--image", str(photo)], f"--image {photo}: its COCO ground truth {tmp_path / 'a.json'} "
+         "does not exist; give the JSON with --annotation FILE, or score the photo against "
+         f"BlazePose's landmarks and mask (pseudo ground truth) with --pseudo {photo}"),
+    ]  # fmt: skip
+    for args, said in cases:
+        with pytest.raises(SystemExit, match="2"):
+            cli.main(["eval-real", *args, "--out", str(tmp_path / "o")])
+        assert _error_lines(capsys)[-1] == f"jaxrefine eval-real: error: {said}"
+    assert not (tmp_path / "o").exists()

@@ -280,6 +280,8 @@ def test_an_annotated_photo_is_read_in_the_orientation_of_its_annotation(tmp_pat
 def test_unreadable_files(tmp_path):
     with pytest.raises(blazepose.ImageReadError, match="missing.jpg: no such image file"):
         blazepose.read_image(tmp_path / "missing.jpg")
+    with pytest.raises(blazepose.ImageReadError, match=" is a folder, not an image file"):
+        blazepose.read_image(tmp_path)  # it said "no such image file" of an existing folder
     bad = tmp_path / "bad.png"
     bad.write_text("not an image")
     with pytest.raises(blazepose.ImageReadError, match="bad.png: not a readable image"):

@@ -107,6 +107,8 @@ def decode_image(path: str | os.PathLike, *, exif: bool = True) -> np.ndarray:
     import imageio.v3 as iio
 
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not an image file")
     if not path.is_file():
         raise InputError(f"{path}: no such image file")
     ext = path.suffix.lower() or None
