@@ -98,6 +98,8 @@ def test_bad_files_name_the_file(tmp_path, change, message):
 def test_unreadable_files(tmp_path, pose_file):
     with pytest.raises(FileNotFoundError, match="nope.npz"):
         load_poses(tmp_path / "nope.npz")
+    with pytest.raises(PoseFileError, match=re.escape(f"{tmp_path}: a folder, not a pose file")):
+        load_poses(tmp_path)  # it said "pose file not found" of an existing folder
     text = tmp_path / "text.npz"
     text.write_text("not an archive")
     # not an archive, or a single .npy array under an .npz name: a PoseFileError naming the file

@@ -386,6 +386,13 @@ def test_script_errors_are_one_line_before_any_work(tmp_path, open_model_file):
         "jaxrefine train: error: --resume: no checkpoint to resume from in "
         f"{tmp_path / 'run' / 'checkpoints'}"]  # fmt: skip
     assert not (tmp_path / "run").exists()
+    # a missing --poses: refused before the run folder (an empty one was left behind)
+    res = subprocess.run([*cmd[:-6], "--poses", str(tmp_path / "gone.npz"), *flags[-2:]],
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)  # fmt: skip
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        f"jaxrefine train: error: pose file not found: {tmp_path / 'gone.npz'} (make it with "
+        "`jaxrefine mocap`)"]  # fmt: skip
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("field, least, below", [

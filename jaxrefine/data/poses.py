@@ -64,6 +64,8 @@ def read_pose_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Every array of a ``jaxrefine mocap`` pose file, once ``pose`` (N, 24, 3) float,
     ``subject`` and ``trial`` (N,) str are checked (:func:`load_poses`' errors)."""
     path = Path(path)
+    if path.is_dir():
+        raise _fail(path, "a folder, not a pose file")
     if not path.is_file():
         raise FileNotFoundError(f"pose file not found: {path} (make it with `jaxrefine mocap`)")
     z = read_npz(path, PoseFileError, "pose file (expected one made by `jaxrefine mocap`)")

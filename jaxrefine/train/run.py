@@ -163,16 +163,23 @@ def body_model(args):
     return model
 
 
-def prepare(args, cfg, model):
-    """Poses (retargeted to ``model`` when made from ``--mocap``), banks and the validation set
-    (cached in ``--out``) -> DisplacementData."""
-    from jaxrefine.data import pairs
+def split_poses(args, model):
+    """``(training, validation)`` :class:`~jaxrefine.data.poses.PoseSet` of :func:`resolve_poses`
+    (validation: :data:`~jaxrefine.data.poses.VALIDATION_SUBJECTS`); a missing or bad
+    ``--poses`` fails here, before the run folder is made."""
     from jaxrefine.data.poses import VALIDATION_SUBJECTS, load_poses
-    from jaxrefine.train import displacement
 
     path = resolve_poses(args, model)
-    train_poses = load_poses(path, exclude_subjects=VALIDATION_SUBJECTS)
-    val_poses = load_poses(path, subjects=VALIDATION_SUBJECTS)
+    return (load_poses(path, exclude_subjects=VALIDATION_SUBJECTS),
+            load_poses(path, subjects=VALIDATION_SUBJECTS))  # fmt: skip
+
+
+def prepare(args, cfg, model, train_poses, val_poses):
+    """Banks and the validation set (cached in ``--out``) for ``train_poses`` and ``val_poses``
+    (:func:`split_poses`) -> DisplacementData."""
+    from jaxrefine.data import pairs
+    from jaxrefine.train import displacement
+
     pc = pair_config(args.config, cfg.crop_size, args.subjects, args.clothing, args.occluders,
                      args.distractors, args.close_framing)  # fmt: skip
     bank = pairs.load_or_build_bank(args.out / "bank_train.npz", model, train_poses.pose, pc,
@@ -228,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         shipped = str(args.init_from) == "shipped"
         start = displacement.load_start(cfg, None if shipped else args.init_from)
     model = body_model(args)
+    poses = split_poses(args, model)
     args.out.mkdir(parents=True, exist_ok=True)
-    data = prepare(args, cfg, model)
+    data = prepare(args, cfg, model, *poses)
     task = displacement.make_task(cfg, data, args.confidence_weight)
     if start is not None:
         task = displacement.warm_start(task, start)
