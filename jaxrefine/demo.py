@@ -16,6 +16,7 @@ Poses: the shipped demo set (CMU subjects 09 and 16, which the network never tra
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -174,18 +175,45 @@ ASTRONAUT_CREDIT = ("scikit-image's data.astronaut(): Eileen Collins, NASA "
                     "(public domain), from the scikit-image package")  # fmt: skip
 
 
+REAL_IMAGES_ENV = "JAXREFINE_REAL_IMAGES_DIR"
+COCO_PHOTO = "coco_000000000785.jpg"  # the shared real images' photo with COCO ground truth
+
+
+def _coco_photo(real_dir) -> Path:
+    """COCO image 785 in ``real_dir``; :class:`InputError` naming the folder without it."""
+    from jaxrefine.inputs import InputError
+
+    path = Path(real_dir) / COCO_PHOTO
+    if not path.is_file():
+        raise InputError(f"{real_dir}: no {COCO_PHOTO} in it (a folder of the shared real "
+                         "images; leave it out for scikit-image's astronaut)")  # fmt: skip
+    return path
+
+
+def real_images_dir(flag: str | None) -> str | None:
+    """The demo photo's folder: ``--real-images``, else ``$JAXREFINE_REAL_IMAGES_DIR``, else
+    None (the astronaut); one given without COCO image 785 is an :class:`InputError` (it
+    silently fell back to the astronaut)."""
+    real_dir = flag or os.environ.get(REAL_IMAGES_ENV) or None
+    if real_dir is not None:
+        _coco_photo(real_dir)
+    return real_dir
+
+
 def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None) -> str | None:
     """One real photo before / after refinement (``real_photo.png`` with its attribution in
     the PNG metadata and ``real_photo.txt``, which also scores both fits against BlazePose's
     own landmarks and mask, as ``eval-real`` does: pseudo ground truth), or None after saying
     why it was skipped.
 
-    The photo: COCO image 785 from ``real_dir`` (the demo's ``--real-images``, or
-    ``$JAXREFINE_REAL_IMAGES_DIR``) when given and present, else scikit-image's
-    public-domain astronaut (upper body). Needs the ``detect`` extra, its model files and a
-    network checkpoint (default: the shipped one)."""
+    The photo: COCO image 785 from ``real_dir`` (:func:`real_images_dir`) when given, else
+    scikit-image's public-domain astronaut (upper body). Needs the ``detect`` extra, its model
+    files and a network checkpoint (default: the shipped one).
+
+    Raises:
+      InputError: ``real_dir`` holds no COCO image 785 (named).
+    """
     import importlib.util
-    import os
 
     from jaxrefine.detect import ModelsUnavailableError, ensure_models
     from jaxrefine.evaluate_real_cli import attribution, pseudo_ground_truth, score_rows
@@ -203,9 +231,8 @@ def real_photo(out: Path, model, backend: str, *, real_dir=None, checkpoint=None
     except (ModelsUnavailableError, FileNotFoundError) as e:
         _say(f"real photo: skipped ({e})")
         return None
-    real_dir = real_dir or os.environ.get("JAXREFINE_REAL_IMAGES_DIR")
-    path = Path(real_dir) / "coco_000000000785.jpg" if real_dir else None
-    if path is not None and path.is_file():
+    if real_dir is not None:
+        path = _coco_photo(real_dir)
         image, credit = str(path), attribution(path)
     else:
         from skimage import data
@@ -247,8 +274,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--poses", default=None, help="POSES.npz from `jaxrefine mocap` (default: "
                     "the shipped demo poses, CMU subjects 09 and 16)")  # fmt: skip
     ap.add_argument("--real-images", default=None,
-                    help="a folder holding coco_000000000785.jpg for the real-photo picture "
-                    "(default: scikit-image's astronaut)")  # fmt: skip
+                    help=f"a folder holding {COCO_PHOTO} for the real-photo picture (default: "
+                    f"${REAL_IMAGES_ENV}, else scikit-image's astronaut)")  # fmt: skip
     ap.add_argument("--mocap", default=None, help="instead: a CMU folder to retarget trials from")
     return ap
 
@@ -257,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = parser()
     args = ap.parse_args(argv)
     refuse_below(ap, ("--n", args.n, 1))
+    real_dir = real_images_dir(args.real_images)  # checked before any work
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -275,8 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     backend = resolve_backend(args.backend)
     _say(f"model: {model.describe()}")
     _say(f"rasterizer backend: {backend}; JAX devices: {jax.devices()}")
+    poses, where = given_poses(model, args.poses, args.mocap)  # before anything is written
+    out.mkdir(parents=True, exist_ok=True)
     body_gallery(model, out / "body_model.png", backend)
-    poses, where = given_poses(model, args.poses, args.mocap)
     _say(f"poses: {len(poses)} from {where}")
     config = GeneratorConfig(difficulty=args.difficulty, backend=backend)
     batch, subjects = eval_frames(model, poses, args.n, args.seed, config, group=args.n // 2 or 1)
@@ -289,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     summary = {"n": args.n, "seed": args.seed, "difficulty": args.difficulty, "rows": rows}
     write_json(out / "refinement.json", summary)
-    real_photo(out, model, backend, real_dir=args.real_images)
+    real_photo(out, model, backend, real_dir=real_dir)
     _say(f"demo finished in {time.perf_counter() - t0:.0f} s; look at {out}/*.png")
     return 0
 

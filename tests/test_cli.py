@@ -359,3 +359,25 @@ def test_eval_real_names_a_missing_photo_or_ground_truth(tmp_path, capsys):
             cli.main(["eval-real", *args, "--out", str(tmp_path / "o")])
         assert _error_lines(capsys)[-1] == f"jaxrefine eval-real: error: {said}"
     assert not (tmp_path / "o").exists()
+
+
+def test_demo_checks_its_photo_folder_and_poses_before_writing(tmp_path, capsys, monkeypatch):
+    """``demo --real-images DIR`` (or ``$JAXREFINE_REAL_IMAGES_DIR``) without the COCO photo is
+    an error naming the folder (it fell back to the astronaut without a word), and a missing
+    ``--poses`` fails before any picture is written (body_model.png was)."""
+    from jaxrefine.demo import COCO_PHOTO, REAL_IMAGES_ENV
+
+    out, gone = tmp_path / "out", tmp_path / "gone.npz"
+    monkeypatch.delenv(REAL_IMAGES_ENV, raising=False)
+    no_photo = (f"{tmp_path}: no {COCO_PHOTO} in it (a folder of the shared real images; leave "
+                "it out for scikit-image's astronaut)")  # fmt: skip
+    no_poses = f"pose file not found: {gone} (make it with `jaxrefine mocap`)"
+    for flags, said in ((["--real-images", str(tmp_path)], no_photo),
+                        (["--poses", str(gone)], no_poses)):  # fmt: skip
+        assert cli.main(["demo", "--out", str(out), *flags]) == 2
+        assert _error_lines(capsys)[-1] == f"jaxrefine demo: error: {said}"
+        assert not out.exists()
+    monkeypatch.setenv(REAL_IMAGES_ENV, str(tmp_path))
+    assert cli.main(["demo", "--out", str(out)]) == 2
+    assert _error_lines(capsys)[-1] == f"jaxrefine demo: error: {no_photo}"
+    assert not out.exists()
