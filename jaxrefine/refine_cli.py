@@ -95,9 +95,9 @@ def _people_flags(g) -> None:
 def _model_flags(g) -> None:
     a = g.add_argument
     a("--intrinsics", nargs="+", default=None,
-      help="fx fy cx cy, a JSON file, or a jaxrefine result (its refined.npz's camera): the "
-           "camera of every image (default: the estimates file's, else focal sqrt(w^2 + h^2) "
-           "at the image centre)")  # fmt: skip
+      help="fx fy cx cy, a file (JSON, a 3x3 K as text or .npy), or a jaxrefine result (its "
+           "refined.npz's camera): the camera of every image (default: the estimates file's, "
+           "else focal sqrt(w^2 + h^2) at the image centre)")  # fmt: skip
     a("--model", default=None, help="body model file (default: the open model)")
     a("--gender", default=None, help="gender of a model folder (neutral/male/female)")
     a("--checkpoint", default=None, help="network checkpoint (default: the shipped one)")

@@ -676,6 +676,7 @@ def test_fuzz_pose_file(tmp_path, how):
 
 # ----------------------------------------------------------------------------- refine's inputs
 _INTRINSICS_JSON = '{"fx": 1000.5, "fy": 1001.25, "cx": 320, "cy": 240.5}\n'
+_INTRINSICS_TEXT = "1.0005e+03 0 3.2e+02\n0 1.00125e+03 2.405e+02\n0 0 1\n"
 _OPENPOSE_JSON = json.dumps(
     {"version": 1.3, "people": [{"person_id": [-1], "pose_keypoints_2d": [
         v for k in range(25) for v in (10.5 + k, 20.25 + 2 * k, 0.5 + k / 100)]}]},
@@ -696,6 +697,9 @@ def test_fuzz_intrinsics_json(tmp_path, kind, seed):
     p = tmp_path / "intrinsics.json"
     p.write_bytes(mutate_text(_INTRINSICS_JSON, kind, seed))
     _outcome("intrinsics .json", read_intrinsics, p, InputError, check)
+    p = tmp_path / "K.txt"  # a calibration's K as numpy.savetxt writes it
+    p.write_bytes(mutate_text(_INTRINSICS_TEXT, kind, seed))
+    _outcome("intrinsics .txt", read_intrinsics, p, InputError, check)
 
 
 @settings(_FUZZ, max_examples=80, phases=[Phase.generate])

@@ -638,6 +638,39 @@ def test_intrinsics(tmp_path):
         read_intrinsics(tmp_path / "bad.json")
 
 
+def test_intrinsics_from_matrix_files(tmp_path):
+    """A calibration's K as numpy.savetxt text, a JSON list or .npy (or fx fy cx cy in any of
+    them) gives the same camera; a transposed K, a wrong count and non-numbers are refused by
+    name (text files were read as JSON only: "not a JSON file")."""
+    K = np.array([[600.0, 0.0, 300.5], [0.0, 610.25, 200.0], [0.0, 0.0, 1.0]])
+    want = (600.0, 610.25, 300.5, 200.0)
+    np.savetxt(tmp_path / "K.txt", K)
+    np.save(tmp_path / "K.npy", K)
+    np.save(tmp_path / "f.npy", np.array(want, np.float32))
+    (tmp_path / "K.json").write_text(json.dumps(K.tolist()))
+    (tmp_path / "f.txt").write_text("# fx fy cx cy\n600, 610.25, 300.5, 200\n")
+    for name in ("K.txt", "K.npy", "f.npy", "K.json", "f.txt"):
+        assert read_intrinsics(tmp_path / name) == want, name
+    np.savetxt(tmp_path / "KT.txt", K.T)
+    (tmp_path / "KT.json").write_text(json.dumps({"K": K.T.tolist()}))
+    for name in ("KT.txt", "KT.json"):  # cx, cy would have been read as 0, 0
+        with pytest.raises(InputError, match=rf"{name}: K's last row must be 0 0 1, got "
+                           r"\[300.5, 200.0, 1.0\] \(is the matrix transposed\?\)"):  # fmt: skip
+            read_intrinsics(tmp_path / name)
+    bad = {"three.txt": "1 2 3", "words.txt": "fx = 600", "list.json": "[[1, 2], [3]]"}
+    said = {"three.txt": r"expected a 3x3 K \(9 numbers\) or fx fy cx cy \(4\), got 3 numbers",
+            "words.txt": r"neither JSON \(.*\) nor numbers", "list.json": "a list that is not"}
+    for name, text in bad.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(InputError, match=rf"{name}: {said[name]}"):
+            read_intrinsics(tmp_path / name)
+    np.save(tmp_path / "s.npy", np.array(["a", "b"]))
+    with pytest.raises(InputError, match="s.npy: expected numbers, got an array of <U1"):
+        read_intrinsics(tmp_path / "s.npy")
+    with pytest.raises(InputError, match="gone.npy: no such intrinsics file"):
+        read_intrinsics(tmp_path / "gone.npy")
+
+
 def test_intrinsics_from_a_result(tmp_path):
     """A jaxrefine result gives the camera its meshes were made for: one camera_K for all its
     rows; rows of two cameras, another file or a damaged one are refused by name."""

@@ -1,7 +1,11 @@
-"""Camera intrinsics given by the user: four numbers, a JSON file or a jaxrefine result.
+"""Camera intrinsics given by the user: four numbers, a file, or a jaxrefine result.
 
 JSON forms: ``{"fx": .., "fy": .., "cx": .., "cy": ..}`` or ``{"K": [[fx, 0, cx], [0, fy, cy],
 [0, 0, 1]]}`` (pixels, OpenCV convention, pixel centres at +0.5 as everywhere in jaxrefine).
+Matrix files as calibration scripts save them: a 3x3 ``K`` as text (``numpy.savetxt``, any
+file that is not JSON: 9 numbers, rows on lines), a JSON list, or ``.npy`` (``numpy.save``),
+or the four numbers ``fx fy cx cy`` in any of them; ``K``'s skew and last row are not used
+(a pinhole camera).
 A jaxrefine result (``refined.npz``, :mod:`jaxrefine.io`) gives its ``camera_K``, the camera
 its meshes (``refine --obj`` / ``--ply``) were made for, when all its rows share one.
 Without intrinsics jaxrefine uses the focal approximation ``sqrt(w^2 + h^2)`` and the image
@@ -20,6 +24,9 @@ import numpy as np
 
 from jaxrefine.inputs.errors import InputError
 from jaxrefine.io import ResultFileError, load_result
+
+# K's last row is 0 0 1 as written; this only absorbs a file's decimal rounding of it
+K_LAST_ROW_TOL = 1e-9
 
 
 def _check(values: Sequence[float], source: str) -> tuple[float, float, float, float]:
@@ -43,17 +50,29 @@ def read_intrinsics(
     path = Path(spec)
     if path.suffix == ".npz":
         return _result_camera(path)
+    if path.suffix == ".npy":
+        return _matrix_file(path)
     try:
-        obj = json.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such intrinsics file") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a JSON file ({exc})") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON or text intrinsics file ({exc})") from exc
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return _matrix_text(text, path, exc)
     if isinstance(obj, dict) and all(k in obj for k in ("fx", "fy", "cx", "cy")):
         try:
             return _check([obj[k] for k in ("fx", "fy", "cx", "cy")], str(path))
         except (TypeError, ValueError) as exc:
             raise InputError(f"{path}: fx, fy, cx, cy must be numbers ({exc})") from exc
+    if isinstance(obj, list):  # a bare matrix or four numbers
+        try:
+            values = np.asarray(obj, np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{path}: a list that is not a 3x3 K or fx fy cx cy") from exc
+        return _from_numbers(values, path)
     if isinstance(obj, dict) and "K" in obj:
         try:
             K = np.asarray(obj["K"], np.float64)
@@ -61,8 +80,51 @@ def read_intrinsics(
             raise InputError(f"{path}: 'K' must be a 3x3 matrix of numbers") from exc
         if K.shape != (3, 3):
             raise InputError(f"{path}: 'K' must be 3x3, got shape {K.shape}")
-        return _check([K[0, 0], K[1, 1], K[0, 2], K[1, 2]], str(path))
+        return _from_K(K, path)
     raise InputError(f"{path}: expected keys fx, fy, cx, cy or K")
+
+
+def _from_K(K: np.ndarray, source: Path) -> tuple[float, float, float, float]:
+    """``(fx, fy, cx, cy)`` of a 3x3 ``K`` whose last row is ``0 0 1`` (a transposed K, with
+    cx and cy in that row, is refused rather than read as a principal point at 0, 0)."""
+    if not np.allclose(K[2], [0.0, 0.0, 1.0], rtol=0.0, atol=K_LAST_ROW_TOL):
+        raise InputError(f"{source}: K's last row must be 0 0 1, got {K[2].tolist()} (is the "
+                         "matrix transposed?)")  # fmt: skip
+    return _check([K[0, 0], K[1, 1], K[0, 2], K[1, 2]], str(source))
+
+
+def _from_numbers(values: np.ndarray, source: Path) -> tuple[float, float, float, float]:
+    """``(fx, fy, cx, cy)`` from a 3x3 ``K`` or the four numbers themselves (any layout)."""
+    if values.size == 9:
+        return _from_K(values.reshape(3, 3), source)
+    if values.size == 4:
+        return _check(values.ravel(), str(source))
+    raise InputError(f"{source}: expected a 3x3 K (9 numbers) or fx fy cx cy (4), got "
+                     f"{values.size} numbers")  # fmt: skip
+
+
+def _matrix_text(text: str, path: Path, json_error) -> tuple[float, float, float, float]:
+    """A text file that is not JSON: whitespace- or comma-separated numbers (``#`` comments)."""
+    lines = [line.split("#", 1)[0].replace(",", " ") for line in text.splitlines()]
+    try:
+        values = np.array(" ".join(lines).split(), np.float64)
+    except ValueError:
+        raise InputError(f"{path}: neither JSON ({json_error}) nor numbers (a 3x3 K or fx fy "
+                         "cx cy)") from None  # fmt: skip
+    return _from_numbers(values, path)
+
+
+def _matrix_file(path: Path) -> tuple[float, float, float, float]:
+    """A ``.npy`` array: a 3x3 K or fx fy cx cy."""
+    try:
+        values = np.load(path, allow_pickle=False)
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such intrinsics file") from exc
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable .npy array ({exc})") from exc
+    if not (np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)):
+        raise InputError(f"{path}: expected numbers, got an array of {values.dtype}")
+    return _from_numbers(np.asarray(values, np.float64), path)
 
 
 def _result_camera(path: Path) -> tuple[float, float, float, float]:
