@@ -658,8 +658,11 @@ def test_intrinsics_from_matrix_files(tmp_path):
                            r"\[300.5, 200.0, 1.0\] \(is the matrix transposed\?\)"):  # fmt: skip
             read_intrinsics(tmp_path / name)
     bad = {"three.txt": "1 2 3", "words.txt": "fx = 600", "list.json": "[[1, 2], [3]]"}
-    said = {"three.txt": r"expected a 3x3 K \(9 numbers\) or fx fy cx cy \(4\), got 3 numbers",
-            "words.txt": r"neither JSON \(.*\) nor numbers", "list.json": "a list that is not"}
+    said = {
+        "three.txt": r"expected a 3x3 K \(9 numbers\) or fx fy cx cy \(4\), got 3 numbers",
+        "words.txt": r"neither JSON \(.*\) nor numbers",
+        "list.json": "a list that is not",
+    }
     for name, text in bad.items():
         (tmp_path / name).write_text(text)
         with pytest.raises(InputError, match=rf"{name}: {said[name]}"):
