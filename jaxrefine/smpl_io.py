@@ -587,10 +587,13 @@ def convert(
     atomically (a temporary file renamed into place), so a failure leaves no output behind.
 
     Raises:
-      FileNotFoundError, ModelFileError (see :func:`identify`; also a gender mismatch),
-      UVLayoutError (:func:`jaxrefine.uv_layout.read_uv_obj`).
+      FileNotFoundError, ModelFileError (see :func:`identify`; also a gender mismatch and a
+      folder as ``src``), UVLayoutError (:func:`jaxrefine.uv_layout.read_uv_obj`).
     """
     src, dst = Path(src), Path(dst)
+    if src.is_dir():  # load_body_model finds SMPL's file in a folder; convert takes the file
+        raise ModelFileError(f"{src} is a folder: convert takes one model file (e.g. "
+                             "SMPL_NEUTRAL.pkl)")  # fmt: skip
     if not src.is_file():
         raise FileNotFoundError(f"body model file not found: {src}")
     arrays = read_model_file(src)

@@ -273,6 +273,9 @@ def test_convert_validates_before_writing(tmp_path, smpl_size_arrays):
             convert(src, out_dir / "converted.npz")
         assert not out_dir.exists() or not list(out_dir.iterdir())  # no output, no temp file
     assert convert_main([str(src), str(out_dir / "converted.npz")]) == 2
+    # a folder (as --model takes): named as one, not "body model file not found"
+    with pytest.raises(ModelFileError, match=f"{tmp_path} is a folder: convert takes one model"):
+        convert(tmp_path, out_dir / "converted.npz")
 
 
 def test_refuses_missing_kinematic_tree(tmp_path, smpl_size_arrays):
