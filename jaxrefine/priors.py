@@ -331,6 +331,8 @@ def load_gmm(path: str | os.PathLike | None = None) -> GMMPrior:
                 "scripts/fit_pose_prior.py"
             )
     path = Path(path)
+    if path.is_dir():
+        raise PriorFileError(f"{path} is a folder, not a GMM file (e.g. SMPLify's gmm_08.pkl)")
     if not path.is_file():
         raise FileNotFoundError(f"GMM file not found: {path}")
     if path.read_bytes()[:2] == b"PK":

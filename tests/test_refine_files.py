@@ -253,8 +253,10 @@ def test_a_pose_prior_file_is_read_before_work_and_named_in_the_plan(
     monkeypatch.setattr("jaxrefine.refine_files._read_people", boom)
     args = _dry_run_args(root, tmp_path / "o")
     (tmp_path / "bad.pkl").write_bytes(b"not a pickle")
+    (tmp_path / "folder").mkdir()
     for path, why in ((tmp_path / "none.pkl", "GMM file not found: "),
-                      (tmp_path / "bad.pkl", "malformed pickle stream")):  # fmt: skip
+                      (tmp_path / "bad.pkl", "malformed pickle stream"),
+                      (tmp_path / "folder", "is a folder, not a GMM file")):  # fmt: skip
         assert cli_main([*args, "--gmm", str(path)]) == 2
         err = capsys.readouterr().err
         assert why in err and str(path) in err, err
