@@ -344,6 +344,11 @@ def test_corrupted_checkpoints_fail_clearly(tmp_path, tiny):
     path.with_suffix(".json").unlink()
     with pytest.raises(checkpoint.CheckpointError, match="config file net.json is missing"):
         network.load_params(path)
+    photo = tmp_path / "photo.jpg"  # its .json (e.g. COCO's annotation) was read as the config
+    photo.write_bytes(b"\xff\xd8 not a checkpoint")
+    said = r"photo.jpg: not a network checkpoint \(an exported .npz with its .json beside it"
+    with pytest.raises(checkpoint.CheckpointError, match=said):
+        network.load_pretrained(photo)
 
 
 def test_load_pretrained_from_a_training_run_directory(tmp_path, tiny):

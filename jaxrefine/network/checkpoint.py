@@ -60,6 +60,9 @@ def load_params(path) -> tuple[NetworkConfig, dict, dict]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such network checkpoint (.npz)")
+    if path.suffix != ".npz":  # as save_params writes them; its sidecar may be another file
+        raise CheckpointError(f"{path}: not a network checkpoint (an exported .npz with its "
+                              ".json beside it, or a training run folder)")  # fmt: skip
     side = _sidecar(path)
     if not side.is_file():
         raise CheckpointError(f"{path}: its config file {side.name} is missing beside it")
