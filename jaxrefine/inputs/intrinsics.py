@@ -4,8 +4,8 @@ JSON forms: ``{"fx": .., "fy": .., "cx": .., "cy": ..}`` or ``{"K": [[fx, 0, cx]
 [0, 0, 1]]}`` (pixels, OpenCV convention, pixel centres at +0.5 as everywhere in jaxrefine).
 Matrix files as calibration scripts save them: a 3x3 ``K`` as text (``numpy.savetxt``, any
 file that is not JSON: 9 numbers, rows on lines), a JSON list, or ``.npy`` (``numpy.save``),
-or the four numbers ``fx fy cx cy`` in any of them; ``K``'s skew and last row are not used
-(a pinhole camera).
+or the four numbers ``fx fy cx cy`` in any of them. ``K``'s skew is not used (a pinhole
+camera); its last row must be ``0 0 1`` (a transposed ``K`` is refused).
 A jaxrefine result (``refined.npz``, :mod:`jaxrefine.io`) gives its ``camera_K``, the camera
 its meshes (``refine --obj`` / ``--ply``) were made for, when all its rows share one.
 Without intrinsics jaxrefine uses the focal approximation ``sqrt(w^2 + h^2)`` and the image
