@@ -767,6 +767,8 @@ def _check_args(ap, args) -> None:
                  "and/or --pseudo PHOTO...")  # fmt: skip
     if (args.coco is None) != (args.coco_images is None):
         ap.error("--coco and --coco-images go together")
+    if args.coco is not None:
+        _check_coco_paths(ap, Path(args.coco), Path(args.coco_images))
     if args.resume and (args.coco is None or args.json is None):
         ap.error("--resume continues a --coco run that wrote --json: give both")
     # a negative --limit once left out the last image; a person without an annotated
@@ -781,6 +783,19 @@ def _check_args(ap, args) -> None:
     except ValueError as e:
         ap.error(str(e))
     _check_keypoint_flags(ap, args)
+
+
+def _check_coco_paths(ap, annotation: Path, images: Path) -> None:
+    """``--coco`` is a file and ``--coco-images`` a folder: ``ap.error`` names the one that is
+    not (they failed as "Is a directory", or as every image of the set missing)."""
+    if annotation.is_dir():
+        ap.error(f"--coco {annotation} is a folder, not a COCO keypoint file (e.g. "
+                 "person_keypoints_val2017.json)")  # fmt: skip
+    if not annotation.is_file():
+        ap.error(f"--coco {annotation}: no such file")
+    if not images.is_dir():
+        what = "a file, not a folder" if images.exists() else "no such folder"
+        ap.error(f"--coco-images {images}: {what} (the set's images, e.g. val2017/)")
 
 
 def _refine_options(args, cfg):

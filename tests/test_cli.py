@@ -381,3 +381,22 @@ def test_demo_checks_its_photo_folder_and_poses_before_writing(tmp_path, capsys,
     assert cli.main(["demo", "--out", str(out)]) == 2
     assert _error_lines(capsys)[-1] == f"jaxrefine demo: error: {no_photo}"
     assert not out.exists()
+
+
+def test_eval_real_coco_paths_are_checked_first(tmp_path, capsys):
+    """``--coco`` must be a file and ``--coco-images`` a folder; each wrong one is a usage error
+    naming it (they failed as "Is a directory", or as every image of the set missing)."""
+    ann, gone = tmp_path / "ann.json", tmp_path / "gone"
+    ann.write_text("{}")
+    cases = [
+        (tmp_path, tmp_path, f"--coco {tmp_path} is a folder, not a COCO keypoint file (e.g. "
+                             "person_keypoints_val2017.json)"),
+        (gone, tmp_path, f"--coco {gone}: no such file"),
+        (ann, gone, f"--coco-images {gone}: no such folder (the set's images, e.g. val2017/)"),
+        (ann, ann, f"--coco-images {ann}: a file, not a folder (the set's images, e.g. "
+                   "val2017/)"),
+    ]  # fmt: skip
+    for coco, images, said in cases:
+        with pytest.raises(SystemExit, match="2"):
+            cli.main(["eval-real", "--coco", str(coco), "--coco-images", str(images)])
+        assert _error_lines(capsys)[-1] == f"jaxrefine eval-real: error: {said}"
