@@ -85,7 +85,16 @@ def error_message(exc: BaseException) -> str:
         msg = str(exc)
     if not isinstance(exc, INPUT_ERRORS) or not msg:
         msg = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
-    return msg
+    return _one_line(msg)
+
+
+def _one_line(msg: str) -> str:
+    """``msg`` on one line: two lines joined; more (e.g. ffmpeg's whole log inside an imageio
+    error) cut to the first and the last, which says what failed (``--debug`` shows all)."""
+    lines = [line.strip() for line in msg.splitlines() if line.strip()]
+    if len(lines) > 2:
+        return f"{lines[0]} ... {lines[-1]}"
+    return " ".join(lines)
 
 
 def _debug_requested(argv: list[str]) -> tuple[bool, list[str]]:

@@ -63,6 +63,24 @@ def test_runtime_failure_exits_1_naming_the_type(monkeypatch, capsys):
     assert line.startswith("jaxrefine boom: error: RuntimeError: the solver diverged (run ")
 
 
+def _ffmpeg_log(argv):
+    from jaxrefine.inputs import InputError
+
+    raise InputError("clip.mp4: not a readable video (OSError: Could not load meta "
+                     "information\n=== stderr ===\n\nffmpeg version n9.0.2\n  libavutil 60.\n"
+                     "Error opening input files: Invalid data)")  # fmt: skip
+
+
+def test_a_message_of_many_lines_is_cut_to_one(monkeypatch, capsys):
+    """A message holding a tool's log (imageio's ffmpeg error printed 19 lines) ends as one
+    line: its first and its last."""
+    monkeypatch.setitem(cli.COMMANDS, "log", (f"{__name__}:_ffmpeg_log", "raises InputError"))
+    assert cli.main(["log"]) == 2
+    assert _error_lines(capsys) == [
+        "jaxrefine log: error: clip.mp4: not a readable video (OSError: Could not load meta "
+        "information ... Error opening input files: Invalid data)"]  # fmt: skip
+
+
 def _warns(argv):
     import warnings
 
