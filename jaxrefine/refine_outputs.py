@@ -198,9 +198,13 @@ def write_video(path: Path, pictures, fps: float) -> None:
     """An MP4 of ``pictures`` (an iterable of (H, W, 3) uint8, streamed to imageio-ffmpeg, so a
     long video is never held in memory; cut or padded to the first one's size, even sides),
     written to a temporary file then moved (removed if anything fails)."""
+    from jaxrefine.inputs.images import ffmpeg_spawned_without_python
+
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     try:
-        if not _stream_video(tmp, pictures, fps):
+        with ffmpeg_spawned_without_python():  # no fork-hook warning from JAX
+            count = _stream_video(tmp, pictures, fps)
+        if not count:
             raise ValueError(f"{path}: no pictures for the video")
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -502,6 +502,31 @@ def test_mediapipe_landmarks_and_world_points_are_kept(tmp_path):
             read_keypoints(tmp_path / f"{name}.json")
 
 
+def test_videos_are_read_and_written_without_jaxs_fork_warning(tmp_path, monkeypatch):
+    """imageio-ffmpeg ran Python in ffmpeg's child (``preexec_fn``), so once JAX was up every
+    video read or written warned "os.fork() was called ... likely lead to a deadlock" to the
+    user; ffmpeg is now spawned without it, and the switch is put back afterwards."""
+    import os
+    import warnings
+
+    import imageio.v3 as iio
+    import jax
+
+    from jaxrefine.inputs.images import FFMPEG_PREEXEC_SWITCH
+    from jaxrefine.refine_outputs import write_video
+
+    monkeypatch.delenv(FFMPEG_PREEXEC_SWITCH, raising=False)
+    jax.devices()  # JAX's fork hook warns once its backends exist
+    frames = np.zeros((4, 32, 48, 3), np.uint8)
+    iio.imwrite(tmp_path / "clip.mp4", frames, fps=10)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert len(read_images(tmp_path / "clip.mp4")) == 4
+        write_video(tmp_path / "out.mp4", list(frames), 10.0)
+    assert [str(w.message) for w in seen if "os.fork" in str(w.message)] == []
+    assert (tmp_path / "out.mp4").is_file() and FFMPEG_PREEXEC_SWITCH not in os.environ
+
+
 def test_images_folder_video_and_errors(tmp_path):
     import imageio.v3 as iio
 

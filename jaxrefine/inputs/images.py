@@ -10,6 +10,7 @@ out (its frames extracted to a folder, which is read lazily).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Sequence
@@ -208,8 +209,34 @@ def _selected(k: int, selection: slice | None) -> bool:
     return k >= start and (stop is None or k < stop) and (k - start) % step == 0
 
 
+FFMPEG_PREEXEC_SWITCH = "IMAGEIO_FFMPEG_NO_PREVENT_SIGINT"
+
+
+@contextlib.contextmanager
+def ffmpeg_spawned_without_python():
+    """Within: imageio-ffmpeg starts ffmpeg without a ``preexec_fn``. By default it passes
+    ``os.setpgrp`` (to keep Ctrl-C from reaching ffmpeg), so the child runs Python between
+    fork and exec, Python calls its fork hooks, and JAX's hook warns on every video read or
+    written that "os.fork() ... will likely lead to a deadlock" (imageio-ffmpeg's issue #58
+    reports such hangs; its switch :data:`FFMPEG_PREEXEC_SWITCH` drops the function). Ctrl-C
+    then reaches ffmpeg as well, which ends a run as it ends ours. A value the user set stays."""
+    before = os.environ.get(FFMPEG_PREEXEC_SWITCH)
+    os.environ.setdefault(FFMPEG_PREEXEC_SWITCH, "1")
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(FFMPEG_PREEXEC_SWITCH, None)
+
+
 def _read_video(path: Path, max_frames: int | None, budget: int | None,
                 selection: slice | None = None) -> ImageSequence:  # fmt: skip
+    with ffmpeg_spawned_without_python():
+        return _read_video_frames(path, max_frames, budget, selection)
+
+
+def _read_video_frames(path: Path, max_frames: int | None, budget: int | None,
+                       selection: slice | None) -> ImageSequence:  # fmt: skip
     import imageio.v3 as iio
 
     stop = None if selection is None else selection.stop
