@@ -150,6 +150,8 @@ class BodyOutput:
 def _check_single(name: str, x: jnp.ndarray, shape: tuple[int, ...]) -> None:
     if x.ndim != len(shape) or tuple(x.shape) != shape:
         hint = " (forward takes ONE body; batch with jax.vmap)" if x.ndim > len(shape) else ""
+        if x.shape[-2:] == (3, 3) and shape[-1:] == (3,):
+            hint = " (rotation matrices? forward takes axis-angle)"
         raise ValueError(f"{name} must have shape {shape}, got {tuple(x.shape)}{hint}")
 
 

@@ -548,9 +548,79 @@ def person_size_px(points2d: jnp.ndarray, weights: jnp.ndarray) -> jnp.ndarray:
     return jnp.maximum(jnp.max(hi - lo), 1.0)
 
 
+# The fit's parameters with their per-sample shapes ("NB": the body model's betas).
+PARAM_SHAPES = {"global_orient": (3,), "body_pose": (23, 3), "betas": ("NB",), "transl": (3,)}
+# Joints of other layouts' body_pose, named when one is given (SMPL-X's and SMPL+H's have 21).
+_OTHER_BODY_POSE_JOINTS = {21: "an SMPL-X or SMPL+H body_pose (21 joints)"}
+
+
+def check_params(params: dict, num_betas: int, who: str = "params") -> dict:
+    """A batch of fit parameters, checked by shape (traced values too: nothing is read).
+
+    ``params``: global_orient (B, 3) (or (B, 1, 3)), body_pose (B, 23, 3) or smplx's (B, 69)
+    (both reshaped), betas (B, ``num_betas``), transl (B, 3), one B; other keys are kept as
+    they are.
+
+    Raises:
+      ValueError: naming ``who``, the key, its shape and what was expected: a key missing,
+        rotation matrices (axis-angle is expected), another layout's body_pose, another
+        number of betas than the body model's, or differing batch sizes.
+    """
+    missing = [k for k in PARAM_SHAPES if k not in params]
+    if missing:
+        raise ValueError(
+            f"{who} lacks {', '.join(map(repr, missing))}; expected {_expected(num_betas)}"
+        )
+    out = dict(params)
+    bp, go = jnp.shape(params["body_pose"]), jnp.shape(params["global_orient"])
+    if len(bp) == 2 and bp[1] == 69:
+        out["body_pose"] = jnp.reshape(params["body_pose"], (bp[0], 23, 3))
+    if len(go) == 3 and go[1:] == (1, 3):
+        out["global_orient"] = jnp.reshape(params["global_orient"], (go[0], 3))
+    for key, shape in PARAM_SHAPES.items():
+        want = tuple(num_betas if d == "NB" else d for d in shape)
+        got = tuple(jnp.shape(out[key]))
+        if got[1:] != want or len(got) != len(want) + 1:
+            raise ValueError(f"{who}[{key!r}] has shape {got}: {_shape_hint(key, got, want)}")
+    sizes = {k: jnp.shape(out[k])[0] for k in PARAM_SHAPES}
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"{who} holds different batch sizes: {sizes}")
+    return out
+
+
+def _expected(num_betas: int) -> str:
+    return ", ".join(
+        f"{k} (B, {', '.join(str(num_betas if d == 'NB' else d) for d in s)})"
+        for k, s in PARAM_SHAPES.items()
+    )
+
+
+def _shape_hint(key: str, got: tuple, want: tuple) -> str:
+    batch = f"(B, {', '.join(map(str, want))})"
+    if got[-2:] == (3, 3) and key in ("global_orient", "body_pose"):
+        return (f"rotation matrices? expected axis-angle {batch} (convert with "
+                "scipy.spatial.transform.Rotation.from_matrix(R).as_rotvec())")  # fmt: skip
+    joints = got[1] if len(got) == 3 and got[2] == 3 else (got[1] // 3 if len(got) == 2 else 0)
+    if key == "body_pose" and joints in _OTHER_BODY_POSE_JOINTS:
+        return (f"{_OTHER_BODY_POSE_JOINTS[joints]}, expected SMPL's {batch} or (B, 69) "
+                "(convert the body to SMPL first, e.g. with smplx's transfer_model)")  # fmt: skip
+    if key == "betas" and len(got) == 2:
+        fix = "pad them with zeros" if got[1] < want[0] else "drop the extra ones if they are 0"
+        return (f"{got[1]} shape coefficients, but the body model has {want[0]} ({fix}, or "
+                "use the body model the estimates were made with)")  # fmt: skip
+    return f"expected {batch}, a leading batch axis first"
+
+
 def params_from_pose(pose: jnp.ndarray, betas: jnp.ndarray, transl: jnp.ndarray) -> dict:
-    """(..., 24, 3) pose, (..., NB) betas, (..., 3) transl -> the fit's parameter dict."""
+    """(..., 24, 3) or (..., 72) axis-angle pose, (..., NB) betas, (..., 3) transl -> the
+    fit's parameter dict."""
     pose = jnp.asarray(pose)
+    if pose.shape[-1:] == (72,):
+        pose = pose.reshape(pose.shape[:-1] + (24, 3))
+    if pose.shape[-2:] != (24, 3):
+        raise ValueError(
+            f"pose has shape {pose.shape}; expected (..., 24, 3) or (..., 72) axis-angle"
+        )
     return {
         "global_orient": pose[..., 0, :],
         "body_pose": pose[..., 1:, :],

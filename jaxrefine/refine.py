@@ -49,6 +49,7 @@ from jaxrefine.objective import (
     REFERENCE_PERSON_SIZE,
     FitData,
     check_gmm_choice,
+    check_params,
     choose_gmm_prior,
     compact_dense,
     load_gmm_prior,
@@ -671,6 +672,7 @@ def refine(
     """
     n = len(images)
     params = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
+    params = check_params(params, model.num_betas, "refine: params")
     _check_counts(n, params, cameras, subjects, keypoints)
     preset = _preset(options)
     sil = _silhouettes(n, masks, options)

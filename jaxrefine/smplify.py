@@ -28,6 +28,7 @@ from jaxrefine.fit import release_compiled_fits as _release_stage_fits
 from jaxrefine.objective import (
     GMMResidualPrior,
     Preset,
+    check_params,
     compact_dense,
     get_preset,
     make_objectives,
@@ -135,6 +136,7 @@ def smplify(
       ValueError: both stages have 0 steps; ``compact=True`` on traced, uncompacted data.
     """
     p = get_preset(preset) if isinstance(preset, str) else preset
+    init_params = check_params(init_params, model.num_betas, "smplify: init_params")
     if "dense" in data_kind and compact:
         if isinstance(data.dense_weights, jax.core.Tracer) and data.dense_ids is None:
             raise ValueError(

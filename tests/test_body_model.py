@@ -195,6 +195,8 @@ def test_flat_pose_accepted_and_batch_refused(model):
         forward(model, pose, betas[0])
     with pytest.raises(ValueError, match="betas"):
         forward(model, pose[0], np.zeros(7, np.float32))
+    with pytest.raises(ValueError, match=r"got \(24, 3, 3\) \(rotation matrices\? forward takes"):
+        forward(model, np.tile(np.eye(3, dtype=np.float32), (24, 1, 1)), betas[0])
 
 
 def test_keypoint_sets_on_smpl_file_model(model):

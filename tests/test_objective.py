@@ -12,6 +12,7 @@ import jaxrefine
 from jaxrefine.camera import Camera, project
 from jaxrefine.objective import (
     FitData,
+    check_params,
     get_preset,
     load_gmm_prior,
     make_objectives,
@@ -150,3 +151,60 @@ def test_loss_equals_sum_of_squared_residuals_and_grads_finite(model):
         make_objectives(model, get_preset("spin"), "silhouette", None)
     with pytest.raises(KeyError, match="unknown SMPLify preset"):
         get_preset("fast")
+
+
+def _batch_params(B=2, nb=10, seed=0):
+    rng = np.random.default_rng(seed)
+    shapes = {"global_orient": (B, 3), "body_pose": (B, 23, 3), "betas": (B, nb), "transl": (B, 3)}
+    return {k: rng.normal(size=s).astype(np.float32) for k, s in shapes.items()}
+
+
+def test_check_params_reads_smplx_layouts_also_traced():
+    p = _batch_params()
+    flat = dict(
+        p, body_pose=p["body_pose"].reshape(2, 69), global_orient=p["global_orient"][:, None]
+    )
+    for given in (p, flat):
+        out = check_params(given, 10)
+        for k in p:
+            np.testing.assert_array_equal(out[k], p[k])
+    traced = jax.jit(lambda q: check_params(q, 10)["body_pose"])(flat)
+    np.testing.assert_array_equal(traced, p["body_pose"])
+    assert check_params(dict(p, extra=1), 10)["extra"] == 1  # other keys stay
+
+
+_Z = np.zeros
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"transl": None}, r"lacks 'transl'; expected global_orient \(B, 3\), "
+                           r"body_pose \(B, 23, 3\), betas \(B, 10\), transl \(B, 3\)"),
+        ({"body_pose": _Z((2, 23, 3, 3))}, r"\['body_pose'\] has shape \(2, 23, 3, 3\): "
+                                           r"rotation matrices\? expected axis-angle \(B, 23, 3\)"),
+        ({"global_orient": _Z((2, 1, 3, 3))}, r"\['global_orient'\].*rotation matrices"),
+        ({"body_pose": _Z((2, 63))}, r"an SMPL-X or SMPL\+H body_pose \(21 joints\)"),
+        ({"body_pose": _Z((2, 21, 3))}, r"SMPL-X.*transfer_model"),
+        ({"betas": _Z((2, 300))}, r"300 shape coefficients, but the body model has 10 \(drop"),
+        ({"betas": _Z((2, 5))}, r"5 shape coefficients, but the body model has 10 \(pad"),
+        ({"transl": _Z(3)}, r"\['transl'\] has shape \(3,\): expected \(B, 3\), a leading"),
+        ({"transl": _Z((3, 3))}, r"different batch sizes: .*'transl': 3"),
+    ],
+)  # fmt: skip
+def test_check_params_names_the_key_and_what_was_expected(change, message):
+    p = {k: v for k, v in dict(_batch_params(), **change).items() if v is not None}
+    with pytest.raises(ValueError, match="^who.*" + message):
+        check_params(p, 10, "who")
+
+
+def test_params_from_pose_reads_a_flat_pose_and_refuses_others():
+    pose = np.random.default_rng(0).normal(size=(2, 24, 3)).astype(np.float32)
+    a, b = (
+        params_from_pose(pose.reshape(2, 72), np.zeros((2, 10)), np.zeros((2, 3))),
+        params_from_pose(pose, np.zeros((2, 10)), np.zeros((2, 3))),
+    )
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    with pytest.raises(ValueError, match=r"pose has shape \(2, 69\); expected \(..., 24, 3\)"):
+        params_from_pose(pose[:, 1:].reshape(2, 69), np.zeros((2, 10)), np.zeros((2, 3)))

@@ -357,6 +357,13 @@ def test_mismatched_counts_are_refused(model, frames, net):
         refine(model, [], *none, net, options=FAST)
 
 
+def test_rotation_matrices_are_refused_naming_the_key(model, frames, net):
+    rot = np.tile(np.eye(3, dtype=np.float32), (4, 23, 1, 1))
+    with pytest.raises(ValueError, match=r"^refine: params\['body_pose'\].*rotation matrices"):
+        refine(model, list(frames.image), dict(_init(frames), body_pose=rot), frames.cameras, net,
+               options=FAST)  # fmt: skip
+
+
 def test_mask_gate_drops_exactly_the_targets_outside_the_masks(model, frames, net):
     from jaxrefine.silhouette import mask_side, outside_distance, silhouette_target
 

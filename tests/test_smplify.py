@@ -196,6 +196,19 @@ def test_optimizer_by_name_object_or_factory_gives_the_same_fit():
         smplify(model, init, data, optimizer="sgd", **kw)
 
 
+def test_smplx_body_pose_layout_fits_alike_and_wrong_shapes_are_named():
+    model = tiny_model()
+    init, data, _ = tiny_problem(model)
+    kw = dict(data_kind="dense", keypoint_set="smpl24", compact=False, **_STEPS)
+    ours = smplify(model, init, data, **kw)
+    flat = smplify(model, dict(init, body_pose=init["body_pose"].reshape(2, 69)), data, **kw)
+    for k in init:
+        np.testing.assert_array_equal(flat.params[k], ours.params[k])
+    betas = jnp.zeros((2, 10))  # the tiny model has 4
+    with pytest.raises(ValueError, match=r"^smplify: init_params\['betas'\].*has 4"):
+        smplify(model, dict(init, betas=betas), data, **kw)
+
+
 def test_registry_is_the_one_list_of_names():
     from jaxrefine.optimizers import adam
     from jaxrefine.optimizers import registry as reg
