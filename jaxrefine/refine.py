@@ -648,8 +648,9 @@ def refine(
 
     Args:
       model: body model of the estimates.
-      images: N full images (H_i, W_i, 3) float in [0, 1] (a list, an array or an
-        :class:`~jaxrefine.inputs.ImageSequence`).
+      images: N full images (H_i, W_i, 3) float in [0, 1] or uint8 (a list, an array or an
+        :class:`~jaxrefine.inputs.ImageSequence`), checked as they are read
+        (:class:`CheckedImages`).
       params: initial estimates, camera frame: global_orient (N,3), body_pose (N,23,3),
         betas (N,NB), transl (N,3).
       cameras: batched full-image cameras (N).
@@ -670,7 +671,7 @@ def refine(
     Returns:
       :class:`RefineResult`.
     """
-    n = len(images)
+    n, images = len(images), CheckedImages(images, "refine: images")
     params = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
     params = check_params(params, model.num_betas, "refine: params")
     _check_counts(n, params, cameras, subjects, keypoints)
@@ -706,6 +707,36 @@ def refine(
         merged = _smooth_tracks(model, merged, datas, runs, frame_index, options, gmm, preset)
     ms = dict(zip(("render", "network", "transfer", "fit"), (secs * 1e3 / n).tolist()))
     return RefineResult(**merged, ms=ms)
+
+
+# Float images may overshoot [0, 1] by this much (resampling filters ring past the range) and
+# are clipped; beyond it they are in another range (0..255 floats), refused rather than clipped.
+IMAGE_RANGE_TOL = 0.05
+
+
+class CheckedImages:
+    """A sequence of images read one at a time, each checked and returned as (H, W, 3) float32
+    in [0, 1]: uint8 / uint16 scaled, greyscale repeated, alpha dropped
+    (:func:`jaxrefine.inputs.images.to_float_rgb`); floats outside [0, 1] (beyond
+    :data:`IMAGE_RANGE_TOL`), NaN and other shapes refused naming the image. Lazy, so a video's
+    frames are still decoded only when used."""
+
+    def __init__(self, images, who: str):
+        self.images, self.who = images, who
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        from jaxrefine.inputs.images import to_float_rgb
+
+        a, who = np.asarray(self.images[i]), f"{self.who}[{i}]"
+        if np.issubdtype(a.dtype, np.floating) and a.size and np.all(np.isfinite(a)):
+            lo, hi = float(a.min()), float(a.max())
+            if lo < -IMAGE_RANGE_TOL or hi > 1 + IMAGE_RANGE_TOL:
+                raise ValueError(f"{who}: float pixels in [{lo:g}, {hi:g}]; expected [0, 1] "
+                                 "(divide 0..255 values by 255, or pass uint8)")  # fmt: skip
+        return to_float_rgb(a, who)
 
 
 def _silhouettes(n: int, masks, options: RefineOptions):

@@ -16,6 +16,8 @@ from jaxrefine.data.scenes import GeneratorConfig, generate
 from jaxrefine.fit import STATUS_NONFINITE
 from jaxrefine.network.crop import person_box
 from jaxrefine.refine import (
+    IMAGE_RANGE_TOL,
+    CheckedImages,
     RefineOptions,
     crop_boxes,
     pose_batch,
@@ -362,6 +364,50 @@ def test_rotation_matrices_are_refused_naming_the_key(model, frames, net):
     with pytest.raises(ValueError, match=r"^refine: params\['body_pose'\].*rotation matrices"):
         refine(model, list(frames.image), dict(_init(frames), body_pose=rot), frames.cameras, net,
                options=FAST)  # fmt: skip
+
+
+def test_images_are_read_lazily_as_floats_in_0_1_and_other_ranges_are_named():
+    rng = np.random.default_rng(0)
+    u8 = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+    u8.flat[:2] = 0, 255
+    reads = []
+
+    class Frames:  # counts reads, as a video would decode them
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            reads.append(i)
+            return [u8, u8[..., 0], np.dstack([u8, u8[..., :1]]), u8 / 255 * 1.04][i]
+
+    checked = CheckedImages(Frames(), "who")
+    assert len(checked) == 4 and reads == []
+    want = u8.astype(np.float32) / 255
+    np.testing.assert_array_equal(checked[0], want)  # uint8 scaled
+    np.testing.assert_array_equal(checked[1], np.repeat(want[..., :1], 3, -1))  # grey
+    np.testing.assert_array_equal(checked[2], want)  # alpha dropped
+    assert checked[3].max() == 1.0  # within IMAGE_RANGE_TOL: clipped
+    assert reads == [0, 1, 2, 3]
+    over = (1 + IMAGE_RANGE_TOL) * 1.01
+    for bad, message in [
+        (
+            u8 * np.float32(1.0),
+            r"^who\[0\]: float pixels in \[0, 255\]; expected \[0, 1\] \(divide",
+        ),
+        (np.full((5, 6, 3), over), r"float pixels in \[1.0"),
+        (np.full((5, 6, 3), -0.1), r"float pixels in \[-0.1, -0.1\]"),
+        (np.full((5, 6, 3), np.nan), r"^who\[0\]: the image holds NaN"),
+        (np.zeros((3, 5, 6)), r"got shape \(3, 5, 6\) \(channels first\? transpose"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            CheckedImages([bad], "who")[0]
+
+
+def test_images_in_0_255_floats_are_refused_by_refine(model, frames, net):
+    images = [np.asarray(im) * 255 for im in frames.image]
+    message = r"^refine: images\[0\]: float pixels in \[[0-9.]+, 255\]; expected \[0, 1\]"
+    with pytest.raises(ValueError, match=message):
+        refine(model, images, _init(frames), frames.cameras, net, options=FAST)
 
 
 def test_mask_gate_drops_exactly_the_targets_outside_the_masks(model, frames, net):

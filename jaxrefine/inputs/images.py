@@ -47,7 +47,9 @@ def to_float_rgb(array: np.ndarray, source: str) -> np.ndarray:
     if a.ndim == 2:
         a = a[..., None]
     if a.ndim != 3 or a.shape[-1] not in (1, 3, 4) or min(a.shape[:2]) < 1:
-        raise InputError(f"{source}: expected an image (H, W[, 1|3|4]), got shape {a.shape}")
+        first = a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4)
+        hint = " (channels first? transpose it to (H, W, C))" if first else ""
+        raise InputError(f"{source}: expected an image (H, W[, 1|3|4]), got shape {a.shape}{hint}")
     if a.shape[-1] == 1:
         a = np.repeat(a, 3, -1)
     a = a[..., :3]
