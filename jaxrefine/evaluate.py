@@ -634,7 +634,7 @@ def main(argv: list[str]) -> int:
     require_layout(model)  # the synthetic frames texture the body
     poses = load_poses(args.poses, subjects=args.subjects).pose
     net = load_pretrained(args.checkpoint)
-    check_network(net, options, args.checkpoint or "the shipped network")
+    check_network(net[:2], options, args.checkpoint or "the shipped network")
     result = evaluate(
         model, poses, args.n, args.seed, net[:2], difficulty=args.difficulty,
         image_size=(args.image_size, args.image_size), group=args.group, options=options,

@@ -588,6 +588,39 @@ def check_params(params: dict, num_betas: int, who: str = "params") -> dict:
     return out
 
 
+def check_fit_data(
+    model: BodyModel, data: FitData, data_kind: str, keypoint_set: str, batch: int,
+    who: str = "data",
+) -> None:  # fmt: skip
+    """Refuse, by shape, a batch of :class:`FitData` that does not fit the data kind: a field
+    it needs is None, or a field's shape is not the one expected for ``batch`` samples,
+    ``keypoint_set``'s keypoints (x, y) and the model's vertices (or the compacted width of
+    ``dense_ids``). Traced data too: nothing is read.
+
+    Raises:
+      ValueError: naming ``who``, the field, its shape and the expected one.
+    """
+    k = len(get_set(keypoint_sets_for(model), keypoint_set).names)
+    want = {"init_transl": (batch, 3), "pixel_scale": (batch,), "camera.fx": (batch,)}
+    if data_kind in ("keypoints", DENSE_AND_KEYPOINTS):
+        want |= {"keypoints": (batch, k, 2), "keypoint_conf": (batch, k)}
+    if "dense" in data_kind:
+        v = model.num_vertices if data.dense_ids is None else jnp.shape(data.dense_ids)[-1]
+        want |= {"dense_targets": (batch, v, 2), "dense_weights": (batch, v)}
+    for name, shape in want.items():
+        value = data.camera.fx if name == "camera.fx" else getattr(data, name)
+        if value is None:
+            raise ValueError(f"{who}.{name} is None; data_kind={data_kind!r} needs it {shape}")
+        got = tuple(jnp.shape(value))
+        if got != shape:
+            hint = ""
+            if name == "keypoints" and got[-1:] == (3,):
+                hint = " (x, y: give the confidences as keypoint_conf)"
+            elif name.startswith("keypoint") and got[:1] == shape[:1] and got[1:2] != (k,):
+                hint = f" ({keypoint_set!r} has {k} keypoints; keypoint_set= names the set)"
+            raise ValueError(f"{who}.{name} has shape {got}; expected {shape}{hint}")
+
+
 def _expected(num_betas: int) -> str:
     return ", ".join(
         f"{k} (B, {', '.join(str(num_betas if d == 'NB' else d) for d in s)})"

@@ -373,6 +373,12 @@ def check_network(network, options: RefineOptions, source: str = "network") -> N
             f"{source}: refine needs the displacement network (config, params), "
             "e.g. jaxrefine.network.load_pretrained()[:2]; got None"
         )
+    if not isinstance(network, (tuple, list)) or len(network) != 2:
+        got = f"a {len(network)}-tuple" if isinstance(network, (tuple, list)) else type(network)
+        raise ValueError(
+            f"{source}: refine's network is (config, params), e.g. "
+            f"jaxrefine.network.load_pretrained()[:2] (it returns config, params, meta); got {got}"
+        )
     cfg = network[0]
     if options.use_confidence and not cfg.confidence:
         raise ValueError(
@@ -757,6 +763,11 @@ def _check_counts(n, params, cameras, subjects, keypoints):
     if n == 0:  # once "need at least one array to stack", from deep inside
         raise ValueError("refine: no images given (need at least one frame to refine)")
     sizes = {k: np.shape(v)[0] for k, v in params.items()}
+    if not np.ndim(cameras.fx):
+        raise ValueError(
+            "refine: cameras holds one camera; give one per image (N), e.g. "
+            "Camera.from_intrinsics(np.tile([fx, fy, cx, cy], (N, 1)))"
+        )
     sizes["cameras"] = np.shape(cameras.fx)[0]
     if subjects is not None:
         sizes["subjects"] = len(subjects)

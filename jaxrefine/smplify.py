@@ -28,6 +28,7 @@ from jaxrefine.fit import release_compiled_fits as _release_stage_fits
 from jaxrefine.objective import (
     GMMResidualPrior,
     Preset,
+    check_fit_data,
     check_params,
     compact_dense,
     get_preset,
@@ -137,6 +138,8 @@ def smplify(
     """
     p = get_preset(preset) if isinstance(preset, str) else preset
     init_params = check_params(init_params, model.num_betas, "smplify: init_params")
+    batch = jnp.shape(init_params["transl"])[0]
+    check_fit_data(model, data, data_kind, keypoint_set, batch, "smplify: data")
     if "dense" in data_kind and compact:
         if isinstance(data.dense_weights, jax.core.Tracer) and data.dense_ids is None:
             raise ValueError(

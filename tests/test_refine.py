@@ -175,9 +175,18 @@ def test_confidence_without_a_confidence_head_is_refused(model, frames, net):
                options=dataclasses.replace(FAST, use_confidence=True))  # fmt: skip
 
 
-def test_no_network_is_refused_by_name(model, frames):
+def test_no_network_is_refused_by_name(model, frames, net):
     with pytest.raises(ValueError, match=r"needs the displacement network.*got None"):
         refine(model, list(frames.image), _init(frames), frames.cameras, None, options=FAST)
+    three = (*net, {"meta": 1})  # load_pretrained()'s whole tuple
+    with pytest.raises(ValueError, match=r"is \(config, params\), e.g.*\[:2\].*got a 3-tuple"):
+        refine(model, list(frames.image), _init(frames), frames.cameras, three, options=FAST)
+
+
+def test_one_camera_for_all_images_is_refused_naming_the_way(model, frames, net):
+    one = jax.tree.map(lambda a: a[0], frames.cameras)
+    with pytest.raises(ValueError, match=r"holds one camera; give one per image \(N\), e.g. Cam"):
+        refine(model, list(frames.image), _init(frames), one, net, options=FAST)
 
 
 def test_refine_end_to_end_never_worse(model, frames, net):

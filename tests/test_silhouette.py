@@ -215,13 +215,14 @@ def test_silhouette_alone_moves_a_shifted_body_towards_the_mask(shifted_body):
 def test_refine_needs_masks_for_the_term():
     from jaxrefine.camera import Camera
     from jaxrefine.refine import RefineOptions, refine
+    from jaxrefine.smpl_io import load_body_model
 
     params = {"global_orient": np.zeros((1, 3)), "body_pose": np.zeros((1, 23, 3)),
               "betas": np.zeros((1, 10)), "transl": np.zeros((1, 3))}  # fmt: skip
     cams = Camera(fx=jnp.ones(1), fy=jnp.ones(1), cx=jnp.ones(1), cy=jnp.ones(1),
                   R=jnp.eye(3)[None], t=jnp.zeros((1, 3)))  # fmt: skip
     with pytest.raises(ValueError, match="one person mask per image"):
-        refine(None, [np.zeros((8, 8, 3))], params, cams, None,
+        refine(load_body_model(), [np.zeros((8, 8, 3))], params, cams, None,
                options=RefineOptions(silhouette_weight=1.0))  # fmt: skip
 
 

@@ -209,6 +209,37 @@ def test_smplx_body_pose_layout_fits_alike_and_wrong_shapes_are_named():
         smplify(model, dict(init, betas=betas), data, **kw)
 
 
+def _ones(*shape):
+    return jnp.ones(shape)
+
+
+@pytest.mark.parametrize(
+    "kind, change, message",
+    [
+        ("keypoints", {"keypoints": _ones(2, 24, 3)},
+         r"keypoints has shape \(2, 24, 3\); expected \(2, 24, 2\) \(x, y: give the confidences"),
+        ("keypoints", {"keypoints": _ones(2, 17, 2)}, r"'smpl24' has 24 keypoints; keypoint_set="),
+        ("keypoints", {"keypoint_conf": None}, r"keypoint_conf is None; data_kind='keypoints'"),
+        ("dense", {"dense_targets": None}, r"dense_targets is None; data_kind='dense' needs it "
+                                           r"\(2, 64, 2\)"),
+        ("dense", {"dense_weights": _ones(2, 100)}, r"dense_weights has shape \(2, 100\); "
+                                                   r"expected \(2, 64\)"),
+        ("dense+keypoints", {"keypoints": None}, r"keypoints is None"),
+        ("dense", {"pixel_scale": jnp.float32(1)}, r"pixel_scale has shape \(\); expected \(2,\)"),
+        ("dense", {"init_transl": _ones(3, 3)}, r"init_transl has shape \(3, 3\); expected "
+                                                r"\(2, 3\)"),
+    ],
+)  # fmt: skip
+def test_fit_data_of_other_shapes_is_refused_naming_the_field(kind, change, message):
+    import dataclasses
+
+    model = tiny_model()
+    init, data, _ = tiny_problem(model)
+    bad = dataclasses.replace(data, **change)
+    with pytest.raises(ValueError, match=r"^smplify: data\..*" + message):
+        smplify(model, init, bad, data_kind=kind, keypoint_set="smpl24", compact=False, **_STEPS)
+
+
 def test_registry_is_the_one_list_of_names():
     from jaxrefine.optimizers import adam
     from jaxrefine.optimizers import registry as reg
