@@ -12,11 +12,15 @@ the edge).
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
 from jaxrefine.geometry import rotate_points
+
+# A K matrix's last row is 0 0 1 by definition; this absorbs float32 rounding of a computed one.
+K_ROW_TOL = 1e-6
 
 
 @struct.dataclass
@@ -54,9 +58,22 @@ class Camera:
 
     @classmethod
     def from_intrinsics(cls, intrinsics, dtype=jnp.float32) -> Camera:
-        """Batched full-image cameras from (N, 4) fx, fy, cx, cy (pixels): R = I, t = 0 (the
-        bodies carry the translation, as estimates files and photos do)."""
-        k = jnp.asarray(intrinsics, dtype).reshape(-1, 4)
+        """Batched full-image cameras from (N, 4) fx, fy, cx, cy (pixels) or (N, 3, 3) K
+        matrices ((4,) and (3, 3): N = 1): R = I, t = 0 (the bodies carry the translation, as
+        estimates files and photos do). A K whose last row is not ``0 0 1`` (transposed) is
+        refused when its values are concrete (not under ``jit``); other shapes are refused."""
+        a = jnp.asarray(intrinsics, dtype)
+        if a.shape[-2:] == (3, 3) and a.ndim <= 3:
+            K = a.reshape(-1, 3, 3)
+            row = None if isinstance(K, jax.core.Tracer) else np.asarray(K[:, 2])
+            if row is not None and not np.allclose(row, [0, 0, 1], rtol=0, atol=K_ROW_TOL):
+                raise ValueError(f"intrinsics: K's last row must be 0 0 1, got {row[0].tolist()} "
+                                 "(is the matrix transposed?)")  # fmt: skip
+            a = jnp.stack([K[:, 0, 0], K[:, 1, 1], K[:, 0, 2], K[:, 1, 2]], -1)
+        elif a.shape[-1:] != (4,) or a.ndim > 2:
+            raise ValueError(f"intrinsics of shape {a.shape}: expected (N, 4) fx, fy, cx, cy "
+                             "or (N, 3, 3) K matrices")  # fmt: skip
+        k = a.reshape(-1, 4)
         eye = jnp.tile(jnp.eye(3, dtype=dtype), (k.shape[0], 1, 1))
         zero = jnp.zeros((k.shape[0], 3), dtype)
         return cls(fx=k[:, 0], fy=k[:, 1], cx=k[:, 2], cy=k[:, 3], R=eye, t=zero)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
+import pytest
 
 from jaxrefine.camera import (
     Camera,
@@ -49,3 +51,14 @@ def test_cameras_from_intrinsics():
     assert cams.R.shape == (2, 3, 3) and np.array_equal(np.asarray(cams.R[1]), np.eye(3))
     assert cams.t.shape == (2, 3) and not np.asarray(cams.t).any()
     assert Camera.from_intrinsics(k[0]).fx.shape == (1,)  # one set: a batch of one
+    K = np.asarray(cams.K)  # (N, 3, 3) K matrices read alike, under jit too
+    for cams_k in (Camera.from_intrinsics(K), jax.jit(Camera.from_intrinsics)(K)):
+        for a, b in zip(jax.tree.leaves(cams_k), jax.tree.leaves(cams)):
+            np.testing.assert_array_equal(a, b)
+    assert Camera.from_intrinsics(K[0]).fx.shape == (1,)
+    # K matrices were once reshaped to rows of four numbers (four K: nine cameras, silently)
+    with pytest.raises(ValueError, match=r"K's last row must be 0 0 1, got \[320.0, 240.0, 1.0\]"):
+        Camera.from_intrinsics(np.swapaxes(K, 1, 2))
+    for bad in (np.zeros((3, 3, 3, 3)), np.zeros((2, 5)), np.zeros(9)):
+        with pytest.raises(ValueError, match=r"expected \(N, 4\) fx, fy, cx, cy or \(N, 3, 3\)"):
+            Camera.from_intrinsics(bad)
