@@ -681,8 +681,10 @@ def refine(
     params = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
     params = check_params(params, model.num_betas, "refine: params")
     _check_counts(n, params, cameras, subjects, keypoints)
+    if keypoints is not None:
+        _check_keypoints(model, keypoints, options)
     preset = _preset(options)
-    sil = _silhouettes(n, masks, options)
+    sil = _silhouettes(n, masks, options, images)
     check_network(network, options)
     gmm = pose_prior(options)
     subjects = np.arange(n) if subjects is None else np.asarray(subjects)
@@ -745,7 +747,7 @@ class CheckedImages:
         return to_float_rgb(a, who)
 
 
-def _silhouettes(n: int, masks, options: RefineOptions):
+def _silhouettes(n: int, masks, options: RefineOptions, images):
     """The frames' stacked silhouette targets, or None when neither the silhouette term nor
     the mask gate is on."""
     from jaxrefine.silhouette import silhouette_target, stack_targets
@@ -756,7 +758,24 @@ def _silhouettes(n: int, masks, options: RefineOptions):
         got = "none" if masks is None else len(masks)
         raise ValueError(f"silhouette_weight > 0 or mask_gate > 0 needs one person mask per "
                          f"image: {n} images, masks: {got}")  # fmt: skip
+    for i, m in enumerate(masks):
+        if np.shape(m) != np.shape(images[i])[:2]:
+            raise ValueError(f"refine: masks[{i}] has shape {np.shape(m)}; its image is "
+                             f"{np.shape(images[i])[:2]} (H, W)")  # fmt: skip
     return stack_targets([silhouette_target(m) for m in masks])
+
+
+def _check_keypoints(model: BodyModel, keypoints, options: RefineOptions) -> None:
+    from jaxrefine.keypoints import get_set, keypoint_sets_for
+
+    k = len(get_set(keypoint_sets_for(model), options.keypoint_set).names)
+    got = np.shape(keypoints)
+    if len(got) != 3 or got[1:] != (k, 3):
+        raise ValueError(
+            f"refine: keypoints has shape {got}; expected (N, {k}, 3) x, y, confidence of "
+            f"options.keypoint_set={options.keypoint_set!r} (RefineOptions(keypoint_set=...) "
+            "names another set)"
+        )
 
 
 def _check_counts(n, params, cameras, subjects, keypoints):

@@ -419,6 +419,24 @@ def test_images_in_0_255_floats_are_refused_by_refine(model, frames, net):
         refine(model, images, _init(frames), frames.cameras, net, options=FAST)
 
 
+def test_keypoints_and_masks_of_other_shapes_are_refused_naming_them(model, frames, net):
+    images, init, cams = list(frames.image), _init(frames), frames.cameras
+    xy = np.zeros((4, 25, 2))  # confidences left out
+    with pytest.raises(
+        ValueError,
+        match=r"^refine: keypoints has shape \(4, 25, 2\); expected "
+        r"\(N, 25, 3\) x, y, confidence of options.keypoint_set=",
+    ):
+        refine(model, images, init, cams, net, keypoints=xy, options=FAST)
+    coco = dataclasses.replace(FAST, keypoint_set="coco17")
+    with pytest.raises(ValueError, match=r"has shape \(4, 25, 3\); expected \(N, 17, 3\)"):
+        refine(model, images, init, cams, net, keypoints=np.zeros((4, 25, 3)), options=coco)
+    half = [np.ones((SIZE // 2, SIZE // 2), bool)] * 4
+    with pytest.raises(ValueError, match=rf"^refine: masks\[0\] has shape \({SIZE // 2}, "):
+        refine(model, images, init, cams, net, masks=half,
+               options=dataclasses.replace(FAST, silhouette_weight=1.0))  # fmt: skip
+
+
 def test_mask_gate_drops_exactly_the_targets_outside_the_masks(model, frames, net):
     from jaxrefine.silhouette import mask_side, outside_distance, silhouette_target
 
