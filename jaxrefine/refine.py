@@ -657,8 +657,9 @@ def refine(
       images: N full images (H_i, W_i, 3) float in [0, 1] or uint8 (a list, an array or an
         :class:`~jaxrefine.inputs.ImageSequence`), checked as they are read
         (:class:`CheckedImages`).
-      params: initial estimates, camera frame: global_orient (N,3), body_pose (N,23,3),
-        betas (N,NB), transl (N,3).
+      params: initial estimates, camera frame, axis-angle: global_orient (N,3), body_pose
+        (N,23,3) or smplx's (N,69), betas (N,NB), transl (N,3)
+        (:func:`~jaxrefine.objective.check_params`).
       cameras: batched full-image cameras (N).
       network: ``(config, params)`` of the displacement network (e.g. ``load_pretrained()``).
       subjects: (N,) subject / track ids: frames of one subject share a personal texture (and

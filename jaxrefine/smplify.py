@@ -134,7 +134,9 @@ def smplify(
         (:attr:`jaxrefine.render.Fragments.flags`); nonzero marks the frame "render failed".
 
     Raises:
-      ValueError: both stages have 0 steps; ``compact=True`` on traced, uncompacted data.
+      ValueError: both stages have 0 steps; ``compact=True`` on traced, uncompacted data;
+        ``init_params`` or ``data`` of other shapes than the model and the data kind need
+        (:func:`~jaxrefine.objective.check_params`, :func:`~jaxrefine.objective.check_fit_data`).
     """
     p = get_preset(preset) if isinstance(preset, str) else preset
     init_params = check_params(init_params, model.num_betas, "smplify: init_params")
