@@ -7,6 +7,7 @@ matrices act on column vectors (``x' = R @ x``).
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 # Below this angle (radians) the Rodrigues coefficients use their Taylor series. At 1e-4 the
 # neglected terms (a^4/120 etc.) are below 1e-18, far under float32/float64 resolution.
@@ -55,3 +56,23 @@ def rotate_points(points: jnp.ndarray, R: jnp.ndarray) -> jnp.ndarray:
         + points[:, 1:2] * R[:, 1][None]
         + points[:, 2:3] * R[:, 2][None]
     )
+
+
+# det(R) of a rotation is 1; this absorbs the rounding of a regressor's float32 matrices (made
+# from its 6D output) while refusing matrices that are not rotations at all.
+ROTATION_DET_TOL = 1e-2
+
+
+def rotvec_from_matrices(R) -> np.ndarray:
+    """(..., 3, 3) rotation matrices -> (..., 3) axis-angle, on the host (scipy; not traced).
+
+    Raises:
+      ValueError: a matrix's determinant is off 1 by more than :data:`ROTATION_DET_TOL`.
+    """
+    from scipy.spatial.transform import Rotation
+
+    R = np.asarray(R, np.float64)
+    flat = R.reshape(-1, 3, 3)
+    if not np.allclose(np.linalg.det(flat), 1.0, rtol=0, atol=ROTATION_DET_TOL):
+        raise ValueError("holds matrices that are not rotations")
+    return Rotation.from_matrix(flat).as_rotvec().reshape(R.shape[:-2] + (3,))

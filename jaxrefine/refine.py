@@ -657,8 +657,9 @@ def refine(
       images: N full images (H_i, W_i, 3) float in [0, 1] or uint8 (a list, an array or an
         :class:`~jaxrefine.inputs.ImageSequence`), checked as they are read
         (:class:`CheckedImages`).
-      params: initial estimates, camera frame, axis-angle: global_orient (N,3), body_pose
-        (N,23,3) or smplx's (N,69), betas (N,NB), transl (N,3)
+      params: initial estimates, camera frame: global_orient (N,3), body_pose (N,23,3) or
+        smplx's (N,69) axis-angle, or rotation matrices (N,3,3) / (N,23,3,3)
+        (:func:`axis_angle_params`), betas (N,NB), transl (N,3)
         (:func:`~jaxrefine.objective.check_params`).
       cameras: batched full-image cameras (N).
       network: ``(config, params)`` of the displacement network (e.g. ``load_pretrained()``).
@@ -679,7 +680,7 @@ def refine(
       :class:`RefineResult`.
     """
     n, images = len(images), CheckedImages(images, "refine: images")
-    params = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
+    params = {k: jnp.asarray(v, jnp.float32) for k, v in axis_angle_params(params).items()}
     params = check_params(params, model.num_betas, "refine: params")
     _check_counts(n, params, cameras, subjects, keypoints)
     if keypoints is not None:
@@ -716,6 +717,23 @@ def refine(
         merged = _smooth_tracks(model, merged, datas, runs, frame_index, options, gmm, preset)
     ms = dict(zip(("render", "network", "transfer", "fit"), (secs * 1e3 / n).tolist()))
     return RefineResult(**merged, ms=ms)
+
+
+def axis_angle_params(params: dict, who: str = "refine: params") -> dict:
+    """``params`` with a global_orient (N, 3, 3) / (N, 1, 3, 3) or body_pose (N, 23, 3, 3) of
+    rotation matrices (HMR 2.0's and SPIN's outputs) turned into axis-angle, on the host
+    (:func:`jaxrefine.geometry.rotvec_from_matrices`); everything else as it is."""
+    from jaxrefine.geometry import rotvec_from_matrices
+
+    out = dict(params)
+    for key in ("global_orient", "body_pose"):
+        a = np.asarray(params[key]) if key in params else None
+        if a is not None and a.ndim >= 3 and a.shape[-2:] == (3, 3):
+            try:
+                out[key] = rotvec_from_matrices(a)
+            except ValueError as exc:
+                raise ValueError(f"{who}[{key!r}] {exc}") from None
+    return out
 
 
 # Float images may overshoot [0, 1] by this much (resampling filters ring past the range) and

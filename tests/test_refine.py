@@ -19,6 +19,7 @@ from jaxrefine.refine import (
     IMAGE_RANGE_TOL,
     CheckedImages,
     RefineOptions,
+    axis_angle_params,
     crop_boxes,
     pose_batch,
     predict_fields,
@@ -368,11 +369,28 @@ def test_mismatched_counts_are_refused(model, frames, net):
         refine(model, [], *none, net, options=FAST)
 
 
-def test_rotation_matrices_are_refused_naming_the_key(model, frames, net):
-    rot = np.tile(np.eye(3, dtype=np.float32), (4, 23, 1, 1))
-    with pytest.raises(ValueError, match=r"^refine: params\['body_pose'\].*rotation matrices"):
-        refine(model, list(frames.image), dict(_init(frames), body_pose=rot), frames.cameras, net,
-               options=FAST)  # fmt: skip
+# float32 rotation matrices through scipy's float64 conversion and back: ~1e-7 per entry
+ROUND_TRIP_TOL = 1e-5
+
+
+def test_rotation_matrices_are_read_as_axis_angle_and_others_named(model, frames, net):
+    from jaxrefine.geometry import rodrigues
+
+    init = _init(frames)
+    to_matrices = jax.vmap(jax.vmap(rodrigues))
+    R = {"global_orient": to_matrices(init["global_orient"][:, None]),  # (4, 1, 3, 3)
+         "body_pose": to_matrices(init["body_pose"])}  # fmt: skip
+    read = axis_angle_params(dict(init, **R))
+    for key, m in R.items():
+        back = to_matrices(jnp.reshape(read[key], (4, -1, 3)))
+        np.testing.assert_allclose(back, m, atol=ROUND_TRIP_TOL)
+    np.testing.assert_array_equal(read["betas"], init["betas"])
+    flat = dict(init, global_orient=R["global_orient"][:, 0])  # (4, 3, 3) also read
+    assert axis_angle_params(flat)["global_orient"].shape == (4, 3)
+    bad = dict(init, body_pose=np.zeros((4, 23, 3, 3), np.float32))
+    with pytest.raises(ValueError, match=r"^refine: params\['body_pose'\] holds matrices that "
+                                         r"are not rotations"):  # fmt: skip
+        refine(model, list(frames.image), bad, frames.cameras, net, options=FAST)
 
 
 def test_images_are_read_lazily_as_floats_in_0_1_and_other_ranges_are_named():

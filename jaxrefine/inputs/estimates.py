@@ -69,11 +69,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 from tqdm import tqdm
 
 from jaxrefine import safepickle
 from jaxrefine.camera import focal_from_image_size, weak_perspective_to_full
+from jaxrefine.geometry import rotvec_from_matrices
 from jaxrefine.inputs import (
     cliff_files,
     easymocap_files,
@@ -384,11 +384,10 @@ def _axis_angle(a: np.ndarray, joints: int, key: str, path: Path) -> np.ndarray:
     matrices -> (N, joints, 3)."""
     n = a.shape[0] if a.ndim else 0
     if a.ndim >= 3 and a.shape[-2:] == (3, 3) and a.size == n * joints * 9:
-        R = a.reshape(n * joints, 3, 3)
-        det = np.linalg.det(R)
-        if not np.allclose(det, 1.0, atol=1e-2):
-            raise InputError(f"{path}: {key!r} holds matrices that are not rotations")
-        return Rotation.from_matrix(R).as_rotvec().reshape(n, joints, 3)
+        try:
+            return rotvec_from_matrices(a.reshape(n, joints, 3, 3))
+        except ValueError as exc:
+            raise InputError(f"{path}: {key!r} {exc}") from None
     if a.size == n * joints * 3 and a.ndim in (2, 3):
         return a.reshape(n, joints, 3)
     raise InputError(
