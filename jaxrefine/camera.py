@@ -19,8 +19,25 @@ from flax import struct
 
 from jaxrefine.geometry import rotate_points
 
-# A K matrix's last row is 0 0 1 by definition; this absorbs float32 rounding of a computed one.
-K_ROW_TOL = 1e-6
+# A K matrix's last row is 0 0 1 by definition; this absorbs a file's decimal rounding of it and
+# float32 rounding of a computed one, while a transposed K (cx, cy in that row) is far outside.
+K_LAST_ROW_TOL = 1e-6
+
+
+def intrinsics_from_K(K) -> np.ndarray:
+    """(..., 3, 3) K matrices (host values) -> (..., 4) fx, fy, cx, cy (float64).
+
+    Raises:
+      ValueError: a last row is not ``0 0 1`` within :data:`K_LAST_ROW_TOL` (a transposed K
+        would otherwise be read with its principal point at 0, 0).
+    """
+    K = np.asarray(K, np.float64)
+    rows = K[..., 2, :].reshape(-1, 3)
+    bad = ~np.all(np.abs(rows - [0.0, 0.0, 1.0]) <= K_LAST_ROW_TOL, axis=-1)
+    if bad.any():
+        raise ValueError(f"K's last row must be 0 0 1, got {rows[bad][0].tolist()} (is the "
+                         "matrix transposed?)")  # fmt: skip
+    return np.stack([K[..., 0, 0], K[..., 1, 1], K[..., 0, 2], K[..., 1, 2]], -1)
 
 
 @struct.dataclass
@@ -64,12 +81,13 @@ class Camera:
         refused when its values are concrete (not under ``jit``); other shapes are refused."""
         a = jnp.asarray(intrinsics, dtype)
         if a.shape[-2:] == (3, 3) and a.ndim <= 3:
-            K = a.reshape(-1, 3, 3)
-            row = None if isinstance(K, jax.core.Tracer) else np.asarray(K[:, 2])
-            if row is not None and not np.allclose(row, [0, 0, 1], rtol=0, atol=K_ROW_TOL):
-                raise ValueError(f"intrinsics: K's last row must be 0 0 1, got {row[0].tolist()} "
-                                 "(is the matrix transposed?)")  # fmt: skip
-            a = jnp.stack([K[:, 0, 0], K[:, 1, 1], K[:, 0, 2], K[:, 1, 2]], -1)
+            if isinstance(a, jax.core.Tracer):  # values unknown: no row check
+                a = jnp.stack([a[..., 0, 0], a[..., 1, 1], a[..., 0, 2], a[..., 1, 2]], -1)
+            else:
+                try:
+                    a = jnp.asarray(intrinsics_from_K(intrinsics), dtype)
+                except ValueError as exc:
+                    raise ValueError(f"intrinsics: {exc}") from None
         elif a.shape[-1:] != (4,) or a.ndim > 2:
             raise ValueError(f"intrinsics of shape {a.shape}: expected (N, 4) fx, fy, cx, cy "
                              "or (N, 3, 3) K matrices")  # fmt: skip

@@ -22,11 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxrefine.camera import intrinsics_from_K
 from jaxrefine.inputs.errors import InputError
 from jaxrefine.io import ResultFileError, load_result
-
-# K's last row is 0 0 1 as written; this only absorbs a file's decimal rounding of it
-K_LAST_ROW_TOL = 1e-9
 
 
 def _check(values: Sequence[float], source: str) -> tuple[float, float, float, float]:
@@ -85,12 +83,13 @@ def read_intrinsics(
 
 
 def _from_K(K: np.ndarray, source: Path) -> tuple[float, float, float, float]:
-    """``(fx, fy, cx, cy)`` of a 3x3 ``K`` whose last row is ``0 0 1`` (a transposed K, with
-    cx and cy in that row, is refused rather than read as a principal point at 0, 0)."""
-    if not np.allclose(K[2], [0.0, 0.0, 1.0], rtol=0.0, atol=K_LAST_ROW_TOL):
-        raise InputError(f"{source}: K's last row must be 0 0 1, got {K[2].tolist()} (is the "
-                         "matrix transposed?)")  # fmt: skip
-    return _check([K[0, 0], K[1, 1], K[0, 2], K[1, 2]], str(source))
+    """``(fx, fy, cx, cy)`` of a 3x3 ``K`` whose last row is ``0 0 1``
+    (:func:`jaxrefine.camera.intrinsics_from_K`; a transposed K is refused)."""
+    try:
+        values = intrinsics_from_K(K).tolist()
+    except ValueError as exc:
+        raise InputError(f"{source}: {exc}") from None
+    return _check(values, str(source))
 
 
 def _from_numbers(values: np.ndarray, source: Path) -> tuple[float, float, float, float]:
