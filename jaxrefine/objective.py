@@ -550,8 +550,8 @@ def person_size_px(points2d: jnp.ndarray, weights: jnp.ndarray) -> jnp.ndarray:
 
 # The fit's parameters with their per-sample shapes ("NB": the body model's betas).
 PARAM_SHAPES = {"global_orient": (3,), "body_pose": (23, 3), "betas": ("NB",), "transl": (3,)}
-# Joints of other layouts' body_pose, named when one is given (SMPL-X's and SMPL+H's have 21).
-_OTHER_BODY_POSE_JOINTS = {21: "an SMPL-X or SMPL+H body_pose (21 joints)"}
+# SMPL-X's and SMPL+H's body_pose has 21 joints (SMPL's 23): named when one is given.
+SMPLX_BODY_POSE_JOINTS = 21
 
 
 def check_params(params: dict, num_betas: int, who: str = "params") -> dict:
@@ -634,9 +634,10 @@ def _shape_hint(key: str, got: tuple, want: tuple) -> str:
         return (f"rotation matrices? expected axis-angle {batch} (convert with "
                 "scipy.spatial.transform.Rotation.from_matrix(R).as_rotvec())")  # fmt: skip
     joints = got[1] if len(got) == 3 and got[2] == 3 else (got[1] // 3 if len(got) == 2 else 0)
-    if key == "body_pose" and joints in _OTHER_BODY_POSE_JOINTS:
-        return (f"{_OTHER_BODY_POSE_JOINTS[joints]}, expected SMPL's {batch} or (B, 69) "
-                "(convert the body to SMPL first, e.g. with smplx's transfer_model)")  # fmt: skip
+    if key == "body_pose" and joints == SMPLX_BODY_POSE_JOINTS:
+        return (f"an SMPL-X or SMPL+H body_pose ({joints} joints), expected SMPL's {batch} "
+                "or (B, 69) (convert the body to SMPL first, e.g. with smplx's "
+                "transfer_model)")  # fmt: skip
     if key == "betas" and len(got) == 2:
         fix = "pad them with zeros" if got[1] < want[0] else "drop the extra ones if they are 0"
         return (f"{got[1]} shape coefficients, but the body model has {want[0]} ({fix}, or "

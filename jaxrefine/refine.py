@@ -463,7 +463,8 @@ def subject_colours(
     out = []
     for k in range(len(keys)):
         idx = np.flatnonzero(index == k)
-        shapes = {np.shape(images[i]) for i in idx}
+        frames = [np.asarray(images[i]) for i in idx]  # each read (and checked) once
+        shapes = {f.shape for f in frames}
         if len(shapes) != 1:
             raise ValueError(
                 f"subject {keys[k].item()!r}: its frames differ in size {sorted(shapes)}; one "
@@ -471,7 +472,7 @@ def subject_colours(
                 "track_id / person_id entries in the estimates)"
             )
         est = estimate_texture(
-            model, np.stack([np.asarray(images[i]) for i in idx]), np.asarray(vertices)[idx],
+            model, np.stack(frames), np.asarray(vertices)[idx],
             jax.tree.map(lambda a, idx=idx: a[idx], cameras), per=per, size=size,
             backend=backend,
         )  # fmt: skip
