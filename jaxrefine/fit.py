@@ -189,13 +189,20 @@ def keep_if_not_better(
     """
     init_loss, final_loss = jnp.asarray(init_loss), jnp.asarray(final_loss)
     kept = jnp.isfinite(init_loss) & ~(final_loss <= init_loss)
-    status = jnp.where(kept, worst_status(status, STATUS_NO_IMPROVEMENT), status)
+    end = KeptResult(params, jnp.asarray(status), init_loss, final_loss, jnp.asarray(False))
+    return keep_initial(end, init_params, kept)
+
+
+def keep_initial(result: KeptResult, init_params: Params, keep: jax.Array) -> KeptResult:
+    """``result`` of ONE sample with its initial params returned where ``keep`` (a () bool):
+    status raised to at least "kept initial", the final loss the initial one."""
+    status = jnp.where(keep, worst_status(result.status, STATUS_NO_IMPROVEMENT), result.status)
     return KeptResult(
-        params=_select(kept, init_params, params),
+        params=_select(keep, init_params, result.params),
         status=status.astype(jnp.int32),
-        init_loss=init_loss,
-        final_loss=jnp.where(kept, init_loss, final_loss),
-        kept=kept,
+        init_loss=result.init_loss,
+        final_loss=jnp.where(keep, result.init_loss, result.final_loss),
+        kept=result.kept | keep,
     )
 
 

@@ -621,6 +621,20 @@ def check_fit_data(
             raise ValueError(f"{who}.{name} has shape {got}; expected {shape}{hint}")
 
 
+def has_data(data: FitData, data_kind: str) -> jnp.ndarray:
+    """(B,) bool: the samples of a batch whose data term has something to fit: a keypoint of
+    confidence > 0 (keypoint kinds) or a vertex of weight > 0 (dense kinds; the silhouette
+    term is taken over those vertices too). Without any, an objective is its priors alone,
+    whose minimum is the mean pose and shape, not the image."""
+    batch = jnp.shape(data.init_transl)[0]
+    found = jnp.zeros(batch, bool)
+    if data_kind in ("keypoints", DENSE_AND_KEYPOINTS):
+        found |= jnp.any(jnp.asarray(data.keypoint_conf) > 0, axis=-1)
+    if "dense" in data_kind:
+        found |= jnp.any(jnp.asarray(data.dense_weights) > 0, axis=-1)
+    return found
+
+
 def _expected(num_betas: int) -> str:
     return ", ".join(
         f"{k} (B, {', '.join(str(num_betas if d == 'NB' else d) for d in s)})"

@@ -10,6 +10,7 @@ independently (as in SPIN, where losses are summed over the batch but Adam is el
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -20,8 +21,10 @@ from jaxrefine.fit import (
     STATUS_OK,
     STATUS_RENDER_FAILED,
     FitResult,
+    KeptResult,
     Stage,
     fit_chain_batch,
+    keep_initial,
     worst_status,
 )
 from jaxrefine.fit import release_compiled_fits as _release_stage_fits
@@ -32,6 +35,7 @@ from jaxrefine.objective import (
     check_params,
     compact_dense,
     get_preset,
+    has_data,
     make_objectives,
 )
 from jaxrefine.optimizers.registry import OptimizerSpec, make_optimizer, resolve_optimizer
@@ -55,8 +59,9 @@ class SMPLifyResult:
       init_loss: (B,) the final objective (the body stage's, or the camera stage's when the
         body stage is skipped) at the initial params.
       final_loss: (B,) the same objective at the returned params.
-      kept_initial: (B,) bool, the whole refinement ended above ``init_loss`` and the initial
-        params were returned instead (status then at least "kept initial").
+      kept_initial: (B,) bool, the whole refinement ended above ``init_loss``, or the sample
+        had no data to fit (:func:`~jaxrefine.objective.has_data`), and the initial params
+        were returned instead (status then at least "kept initial").
     """
 
     params: dict
@@ -122,9 +127,9 @@ def smplify(
       chunk_size: bound memory for large batches (``lax.map`` chunks).
       record_terms: record per-term losses after every step (costs one more evaluation).
       select: "best" (default) returns each stage's best iterate; "last" its last iterate, as
-        SPIN does (for parity); either way a stage never returns worse than its start, and
-        the whole refinement neither. "none": the last iterates as they are, every fallback
-        off (for training through the fit).
+        SPIN does (for parity); either way a stage never returns worse than its start, the
+        whole refinement neither, and a sample without data keeps its start. "none": the
+        last iterates as they are, every fallback off (for training through the fit).
       compact: dense fits skin only each frame's visible vertices (same loss, less work;
         :func:`~jaxrefine.objective.compact_dense`, host-side: not on traced data).
       devices: split the batch over these devices (default: all local devices; see
@@ -178,6 +183,8 @@ def smplify(
         devices=devices,
         return_iterates=return_iterates,
     )
+    if select != "none":
+        kept = _keep_without_data(kept, init_params, data, data_kind)
     status = kept.status if render_flags is None else _mark_render_failed(kept.status, render_flags)
     return SMPLifyResult(
         params=kept.params,
@@ -188,6 +195,16 @@ def smplify(
         final_loss=kept.final_loss,
         kept_initial=kept.kept,
     )
+
+
+@functools.partial(jax.jit, static_argnames="data_kind")
+def _keep_without_data(kept: KeptResult, init_params: dict, data, data_kind: str) -> KeptResult:
+    """The samples without data (:func:`~jaxrefine.objective.has_data`: no visible vertex, no
+    confident keypoint, e.g. a body behind the camera) keep their initial params, "kept
+    initial": fitted, their priors alone pulled them toward the mean pose and shape (0.67 rad
+    of body pose and 0.93 of betas on a body behind the camera, status "kept initial", before
+    this check)."""
+    return jax.vmap(keep_initial)(kept, init_params, ~has_data(data, data_kind))
 
 
 @jax.jit

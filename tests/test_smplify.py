@@ -333,6 +333,27 @@ def test_whole_refinement_that_ends_worse_returns_the_start():
     assert int(res.status[1]) in (STATUS_OK, STATUS_NO_IMPROVEMENT)
 
 
+@pytest.mark.parametrize("kind", ["keypoints", "dense", DENSE_AND_KEYPOINTS])
+def test_a_sample_without_data_keeps_its_start(kind):
+    model = tiny_model()
+    init, data, _ = tiny_problem(model)
+    # frame 0 has nothing to fit (no confident keypoint, no weighted vertex: a body behind the
+    # camera); its priors alone would pull it toward the mean pose and shape
+    data = data.replace(keypoint_conf=data.keypoint_conf.at[0].set(0.0),
+                        dense_weights=data.dense_weights.at[0].set(0.0))  # fmt: skip
+    kw = dict(data_kind=kind, keypoint_set="smpl24", compact=False, **_STEPS)
+    res = smplify(model, init, data, **kw)
+    np.testing.assert_array_equal(res.kept_initial, [True, False])
+    assert int(res.status[0]) == STATUS_NO_IMPROVEMENT
+    for k in init:
+        np.testing.assert_array_equal(res.params[k][0], init[k][0])
+    np.testing.assert_array_equal(res.final_loss[0], res.init_loss[0])
+    assert float(res.final_loss[1]) < float(res.init_loss[1])  # frame 1 is fitted as before
+    # without the check (select="none": every fallback off) the priors move frame 0
+    raw = smplify(model, init, data, select="none", **kw)
+    assert np.abs(np.asarray(raw.params["body_pose"][0]) - init["body_pose"][0]).max() > 1e-3
+
+
 def jax_tree_index_set(tree, values, i):
     return {k: jnp.asarray(tree[k]).at[i].set(values[k][i]) for k in tree}
 
