@@ -140,6 +140,36 @@ def perspective(camera: Camera, x: jnp.ndarray, y: jnp.ndarray, z: jnp.ndarray) 
     return jnp.stack([camera.fx * x / z + camera.cx, camera.fy * y / z + camera.cy], -1)
 
 
+# Where a body lies for a camera (codes of :func:`out_of_view`); a body out of view has no
+# pixel of the image to be refined against.
+IN_VIEW, BEHIND_CAMERA, TOO_SMALL, OUTSIDE_IMAGE = 0, 1, 2, 3
+OUT_OF_VIEW_NAMES = {BEHIND_CAMERA: "behind the camera", TOO_SMALL: "too small in the image",
+                     OUTSIDE_IMAGE: "outside the image"}  # fmt: skip
+# A body whose projection spans fewer pixels than this (its box's longer side) is "too small":
+# the network would see its crop upsampled more than 8x (128 px input of the `small` config)
+# from pixels holding no body part's shape. A translation in centimetres or millimetres read
+# as metres puts a body there: 3.9 m away given as 390 spans 10 px, as 3900 1 px, for a 1.7 m
+# tall body in a 1920x1080 image at the paper's focal (2,203 px).
+MIN_BODY_PIXELS = 16.0
+
+
+def out_of_view(camera: Camera, vertices: jnp.ndarray, size) -> jnp.ndarray:
+    """() int32, where ONE body's (V, 3) world ``vertices`` lie for ``camera`` in an image of
+    ``size`` (H, W) pixels: :data:`IN_VIEW`, or :data:`BEHIND_CAMERA` (no vertex at z > 0:
+    e.g. an OpenGL-style translation, z negative), :data:`TOO_SMALL` (spans fewer than
+    :data:`MIN_BODY_PIXELS`), :data:`OUTSIDE_IMAGE` (no vertex projects into the image)."""
+    pc = to_camera_frame(camera, vertices)
+    front = pc[:, 2] > 0
+    uv = perspective(camera, pc[:, 0], pc[:, 1], jnp.where(front, pc[:, 2], 1.0))
+    lo = jnp.min(jnp.where(front[:, None], uv, jnp.inf), 0)
+    hi = jnp.max(jnp.where(front[:, None], uv, -jnp.inf), 0)
+    h, w = size[0], size[1]
+    inside = front & (uv[:, 0] >= 0) & (uv[:, 0] <= w) & (uv[:, 1] >= 0) & (uv[:, 1] <= h)
+    code = jnp.where(jnp.any(inside), IN_VIEW, OUTSIDE_IMAGE)
+    code = jnp.where(jnp.max(hi - lo) < MIN_BODY_PIXELS, TOO_SMALL, code)
+    return jnp.where(jnp.any(front), code, BEHIND_CAMERA).astype(jnp.int32)
+
+
 def weak_perspective_to_full(
     scale,
     tx,

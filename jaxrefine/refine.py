@@ -37,7 +37,17 @@ import numpy as np
 from flax import struct
 
 from jaxrefine.body_model import BodyModel, forward
-from jaxrefine.camera import Camera, project
+from jaxrefine.camera import (
+    BEHIND_CAMERA,
+    IN_VIEW,
+    MIN_BODY_PIXELS,
+    OUT_OF_VIEW_NAMES,
+    OUTSIDE_IMAGE,
+    TOO_SMALL,
+    Camera,
+    out_of_view,
+    project,
+)
 from jaxrefine.correspondence import pixels_to_vertices
 from jaxrefine.errors import fields_below
 from jaxrefine.network import apply_batch
@@ -680,7 +690,7 @@ def refine(
     Returns:
       :class:`RefineResult`.
     """
-    n, images = len(images), CheckedImages(images, "refine: images")
+    n, sizes, images = len(images), _image_sizes(images), CheckedImages(images, "refine: images")
     params = {k: jnp.asarray(v, jnp.float32) for k, v in axis_angle_params(params).items()}
     params = check_params(params, model.num_betas, "refine: params")
     _check_counts(n, params, cameras, subjects, keypoints)
@@ -692,6 +702,8 @@ def refine(
     gmm = pose_prior(options)
     subjects = np.arange(n) if subjects is None else np.asarray(subjects)
     v0 = pose_batch(model, _pose(params), params["betas"], params["transl"]).vertices
+    views = view_codes(v0, cameras, sizes)
+    warn_out_of_view(views, params["transl"], "refine: params", lambda i: f"frame {i}")
     colours, cindex = subject_colours(
         model, images, v0, cameras, subjects, size=options.texture_size, backend=options.backend
     )
@@ -717,7 +729,72 @@ def refine(
         runs = consecutive_runs(subjects, frame_index)
         merged = _smooth_tracks(model, merged, datas, runs, frame_index, options, gmm, preset)
     ms = dict(zip(("render", "network", "transfer", "fit"), (secs * 1e3 / n).tolist()))
-    return RefineResult(**merged, ms=ms)
+    return RefineResult(**_keep_out_of_view(merged, params, views), ms=ms)
+
+
+class OutOfViewWarning(UserWarning):
+    """Estimates whose bodies lie out of their image's view (:func:`view_codes`)."""
+
+
+# What to check for each way of lying out of view (the codes of camera.out_of_view).
+_VIEW_HINTS = {
+    BEHIND_CAMERA: "the camera looks along +z with y down (OpenCV); an OpenGL-style "
+    "translation has its y and z negated",
+    TOO_SMALL: f"under {MIN_BODY_PIXELS:g} px on their longer side; translations are read "
+    "in metres (centimetres or millimetres?)",
+    OUTSIDE_IMAGE: "check that the camera (focal, principal point) is the images' own",
+}
+
+
+@jax.jit
+def _out_of_view_batch(cameras: Camera, vertices, sizes):
+    return jax.vmap(out_of_view)(cameras, vertices, sizes)
+
+
+def view_codes(vertices, cameras: Camera, sizes) -> np.ndarray:
+    """(N,) where each of N bodies lies in its image (:func:`jaxrefine.camera.out_of_view`):
+    (N, V, 3) ``vertices``, batched ``cameras``, (N, 2) image ``sizes`` (H, W)."""
+    return np.asarray(_out_of_view_batch(cameras, vertices, jnp.asarray(sizes, jnp.float32)))
+
+
+def warn_out_of_view(codes, transl, who: str, name_of) -> None:
+    """One :class:`OutOfViewWarning` per way the bodies of ``codes`` (:func:`view_codes`) lie
+    out of view, naming how many, the first (``name_of(i)``) with its (N, 3) ``transl``, and
+    what to check; :func:`refine` keeps such estimates as they are."""
+    codes, transl = np.asarray(codes), np.asarray(transl)
+    for code, name in OUT_OF_VIEW_NAMES.items():
+        idx = np.flatnonzero(codes == code)
+        if len(idx):
+            t = " ".join(f"{x:.3g}" for x in transl[idx[0]])
+            warnings.warn(f"{who}: {len(idx)} of the {len(codes)} bodies are {name} (e.g. "
+                          f"{name_of(int(idx[0]))}, transl {t}): {_VIEW_HINTS[code]}; they are "
+                          "kept as they are (status 'kept initial')", OutOfViewWarning,
+                          stacklevel=3)  # fmt: skip
+
+
+def _keep_out_of_view(merged: dict, params: dict, codes: np.ndarray) -> dict:
+    """``merged`` results with the initial ``params`` kept, "kept initial", for the bodies out
+    of view (``codes``): the network saw no pixel of them (an image crop beyond the image is
+    padding) and nothing was there to fit."""
+    from jaxrefine.fit import STATUS_NO_IMPROVEMENT, worst_status
+
+    out = np.asarray(codes) != IN_VIEW
+    if not out.any():
+        return merged
+    keep = {k: np.where(out.reshape((-1,) + (1,) * (np.ndim(v) - 1)), np.asarray(params[k]), v)
+            for k, v in merged["params"].items()}  # fmt: skip
+    status = worst_status(merged["status"], np.where(out, STATUS_NO_IMPROVEMENT, 0))
+    return {**merged, "params": keep, "status": np.asarray(status, np.int32),
+            "final_loss": np.where(out, merged["init_loss"], merged["final_loss"])}  # fmt: skip
+
+
+def _image_sizes(images) -> np.ndarray:
+    """(N, 2) (H, W) of a refinement's images (an image file's from its header)."""
+    from jaxrefine.inputs.images import ImageSequence, frame_size
+
+    if isinstance(images, ImageSequence):
+        return np.array([frame_size(images, i) for i in range(len(images))])
+    return np.array([np.shape(images[i])[:2] for i in range(len(images))])
 
 
 def axis_angle_params(params: dict, who: str = "refine: params") -> dict:

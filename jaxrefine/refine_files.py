@@ -44,7 +44,14 @@ from jaxrefine.files import atomic_savez
 from jaxrefine.inputs import Estimates, ImageSequence, InputError
 from jaxrefine.inputs.estimates import TRACKS_FROM
 from jaxrefine.parts import PART_FORMAT, chunk_inputs, load_part, part_path, run_settings
-from jaxrefine.refine import initial_prior, pose_batch, refine
+from jaxrefine.refine import (
+    OutOfViewWarning,
+    initial_prior,
+    pose_batch,
+    refine,
+    view_codes,
+    warn_out_of_view,
+)
 from jaxrefine.refine_outputs import (
     Outputs,
     check_output,
@@ -363,12 +370,14 @@ def warn_cut_tracks(track_id, groups, options, chunk: int) -> None:
 
 def _run_chunk(model, network, images, est, frame_of, idx, keypoints, options, masks) -> dict:
     t0 = time.perf_counter()
-    res = refine(
-        model, [images[int(frame_of[i])] for i in idx], _params(est, idx),
-        Camera.from_intrinsics(est.intrinsics[idx]), network, subjects=est.track_id[idx],
-        frame_index=frame_of[idx], keypoints=None if keypoints is None else keypoints[idx],
-        masks=None if masks is None else [masks[i] for i in idx], options=options,
-    )  # fmt: skip
+    with warnings.catch_warnings():  # said once for the run, before it (_warn_out_of_view)
+        warnings.simplefilter("ignore", OutOfViewWarning)
+        res = refine(
+            model, [images[int(frame_of[i])] for i in idx], _params(est, idx),
+            Camera.from_intrinsics(est.intrinsics[idx]), network, subjects=est.track_id[idx],
+            frame_index=frame_of[idx], keypoints=None if keypoints is None else keypoints[idx],
+            masks=None if masks is None else [masks[i] for i in idx], options=options,
+        )  # fmt: skip
     secs = (time.perf_counter() - t0) / len(idx)
     out = {f"param_{k}": np.asarray(v) for k, v in res.params.items()}
     out.update(index=idx, status=np.asarray(res.status), init_loss=np.asarray(res.init_loss),
@@ -535,6 +544,7 @@ def refine_files(
         keypoint_images=keypoint_images, exif=exif, frames=frames, gmm=prior,
     )  # fmt: skip
     _warn_principal_point(images, frame_of, intrinsics)
+    _warn_out_of_view(model, images, est, frame_of)
     if options is None:  # the defaults; photos with theirs (as on the command line)
         options = photo_defaults(RefineOptions(), None, None, estimates_path, network[0],
                                   keypoints_path)  # fmt: skip
@@ -711,6 +721,28 @@ def _warn_principal_point(images, frame_of: np.ndarray, intrinsics) -> None:
         warnings.warn(f"--intrinsics: the principal point ({cx:g}, {cy:g}) lies outside "
                       f"{len(off)} of the {len(sizes)} image size(s) refined (e.g. {w}x{h} px); "
                       "is it the camera of another resolution?", stacklevel=2)  # fmt: skip
+
+
+def _warn_out_of_view(model, images, est: Estimates, frame_of: np.ndarray) -> None:
+    """Warn, before any work, of estimates whose bodies lie out of their image's view (behind
+    the camera, too small, outside it: :func:`jaxrefine.refine.view_codes`), naming the first
+    estimate and its image; :func:`~jaxrefine.refine.refine` keeps them as they are. Posed
+    ``VIEW_BATCH`` at a time (a long video's every vertex at once would not fit memory)."""
+    from jaxrefine.inputs.images import frame_size
+
+    sizes = np.array([frame_size(images, int(f)) for f in frame_of]).reshape(-1, 2)
+    codes = []
+    for s in range(0, len(est), VIEW_BATCH):
+        i = slice(s, s + VIEW_BATCH)
+        body = pose_batch(model, jnp.asarray(est.pose[i]), jnp.asarray(est.betas[i]),
+                          jnp.asarray(est.transl[i]))  # fmt: skip
+        codes.append(view_codes(body.vertices, Camera.from_intrinsics(est.intrinsics[i]),
+                                sizes[i]))  # fmt: skip
+    name = lambda i: f"estimate {i}, image {images.names[int(frame_of[i])]!r}"  # noqa: E731
+    warn_out_of_view(np.concatenate(codes), est.transl, str(est.source), name)
+
+
+VIEW_BATCH = 256  # estimates posed at a time by _warn_out_of_view
 
 
 def _check_flags(model, options, estimates_path, keypoints_path, keypoint_images, boxes, tiles,

@@ -7,9 +7,15 @@ import numpy as np
 import pytest
 
 from jaxrefine.camera import (
+    BEHIND_CAMERA,
+    IN_VIEW,
+    MIN_BODY_PIXELS,
+    OUTSIDE_IMAGE,
+    TOO_SMALL,
     Camera,
     crop_to_full_pixels,
     focal_from_image_size,
+    out_of_view,
     project,
     weak_perspective_to_full,
 )
@@ -62,3 +68,29 @@ def test_cameras_from_intrinsics():
     for bad in (np.zeros((3, 3, 3, 3)), np.zeros((2, 5)), np.zeros(9)):
         with pytest.raises(ValueError, match=r"expected \(N, 4\) fx, fy, cx, cy or \(N, 3, 3\)"):
             Camera.from_intrinsics(bad)
+
+
+def test_out_of_view_codes():
+    """A 1.7 m tall body 4 m in front of a 1920x1080 camera is in view; the ways a regressor's
+    translation read in another convention or unit puts it out of view are told apart."""
+    rng = np.random.default_rng(0)
+    body = rng.uniform([-0.25, -0.85, -0.15], [0.25, 0.85, 0.15], (200, 3)).astype(np.float32)
+    h, w = 1080, 1920
+    f = focal_from_image_size(h, w)
+    cam = Camera.create(f, f, w / 2, h / 2)
+    one = jax.jit(out_of_view)
+
+    def code(transl, rotation=None, size=(h, w)):
+        c = cam if rotation is None else cam.replace(R=np.asarray(rotation, np.float32))
+        return int(one(c, body + np.float32(transl), np.float32(size)))
+
+    assert code([0.1, 0.2, 4.0]) == IN_VIEW
+    assert code([0.1, -0.2, -4.0]) == BEHIND_CAMERA  # OpenGL: y and z negated
+    assert code([0.1, 0.2, 4.0], rotation=np.diag([1.0, -1.0, -1.0])) == BEHIND_CAMERA
+    assert code([100.0, 200.0, 4000.0]) == TOO_SMALL  # millimetres: ~1 px tall
+    assert code([10.0, 20.0, 400.0]) == TOO_SMALL  # centimetres: 9.4 px tall
+    assert 1.7 * f / 230.0 >= MIN_BODY_PIXELS and code([0.0, 0.0, 230.0]) == IN_VIEW
+    assert code([20.0, 0.0, 4.0]) == OUTSIDE_IMAGE  # the body lies beside the image
+    assert code([0.0, 0.0, 4.0], size=(100, 100)) == OUTSIDE_IMAGE  # not these images' camera
+    # a body partly in the image is in view
+    assert code([(w / 2 + 20) * 4.0 / f, 0.0, 4.0]) == IN_VIEW

@@ -16,6 +16,7 @@ from scipy.spatial.transform import Rotation
 from jaxrefine.body_model import forward, from_arrays
 from jaxrefine.inputs import InputError, read_estimates
 from jaxrefine.inputs.tracker_files import HMR2_FOCAL_PER_SIDE
+from jaxrefine.refine import OutOfViewWarning
 from jaxrefine.testing import make_smpl_size_arrays
 from jaxrefine.vertex_fit import fit_vertices
 
@@ -131,7 +132,10 @@ def test_demo_output_folder_plans_a_run(tmp_path, model, plan_run):
     for (name, person), v in zip((("a", 0), ("a", 1), ("b", 0)), meshes, strict=True):
         _write_4dhumans_obj(tmp_path / "demo_out" / f"{name}_{person}.obj", v)
     (tmp_path / "demo_out" / "a_0.png").write_bytes(b"")  # its renderings beside them
-    got = plan_run(tmp_path / "images", tmp_path / "demo_out", tmp_path / "out")
+    # _bodies places people 4-8 m away for K's 700 px focal; the demo's focal for a 640 px
+    # wide image (12,500 px) sees two of them beside the image, and says so
+    with pytest.warns(OutOfViewWarning, match="2 of the 3 bodies are outside the image"):
+        got = plan_run(tmp_path / "images", tmp_path / "demo_out", tmp_path / "out")
     p = got["plan"]
     assert (p["estimates"], p["images_with_people"]) == (3, 2)
     assert got["settings"]["estimates_format"] == "mesh"

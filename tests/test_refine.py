@@ -13,11 +13,12 @@ from jaxrefine import network
 from jaxrefine.camera import project
 from jaxrefine.data.sampling import SceneConfig
 from jaxrefine.data.scenes import GeneratorConfig, generate
-from jaxrefine.fit import STATUS_NONFINITE
+from jaxrefine.fit import STATUS_NO_IMPROVEMENT, STATUS_NONFINITE
 from jaxrefine.network.crop import person_box
 from jaxrefine.refine import (
     IMAGE_RANGE_TOL,
     CheckedImages,
+    OutOfViewWarning,
     RefineOptions,
     axis_angle_params,
     crop_boxes,
@@ -199,6 +200,29 @@ def test_refine_end_to_end_never_worse(model, frames, net):
     assert np.all(res.final_loss <= res.init_loss * (1 + 1e-6))
     assert np.all(res.visible > 0)
     assert set(res.ms) == {"render", "network", "transfer", "fit"}
+
+
+def test_bodies_out_of_view_are_named_and_kept_as_they_are(model, frames, net):
+    init = {k: np.array(v, np.float32) for k, v in _init(frames).items()}
+    init["transl"][1] *= [1, -1, -1]  # an OpenGL-style translation: behind the camera
+    init["transl"][2] += [30.0, 0, 0]  # beside the image: its crop is padding, yet rendered
+    init["transl"][3] *= 1000  # millimetres read as metres: a speck
+    with pytest.warns(OutOfViewWarning) as caught:
+        res = refine(model, list(frames.image), init, frames.cameras, net, options=FAST)
+    said = sorted(str(w.message) for w in caught)
+    assert len(said) == 3, said
+    assert said[0].startswith("refine: params: 1 of the 4 bodies are behind the camera (e.g. "
+                              "frame 1, transl ") and "y and z negated" in said[0]  # fmt: skip
+    assert said[1].startswith("refine: params: 1 of the 4 bodies are outside the image (e.g. "
+                              "frame 2, transl ")  # fmt: skip
+    assert "frame 3" in said[2] and "millimetres?" in said[2]
+    assert all(m.endswith("they are kept as they are (status 'kept initial')") for m in said)
+    np.testing.assert_array_equal(res.status[1:], STATUS_NO_IMPROVEMENT)
+    for k, v in init.items():
+        np.testing.assert_array_equal(res.params[k][1:], v[1:])
+        assert k == "transl" or not np.array_equal(res.params[k][0], v[0])  # frame 0 fitted
+    np.testing.assert_array_equal(res.final_loss[1:], res.init_loss[1:])
+    assert res.visible[2] > 0  # the one kept by the view check alone (the others have no data)
 
 
 def test_share_betas_and_rerun(model, frames, net):

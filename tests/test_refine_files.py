@@ -17,7 +17,7 @@ from jaxrefine.data.sampling import SceneConfig
 from jaxrefine.data.scenes import GeneratorConfig, generate
 from jaxrefine.inputs import InputError
 from jaxrefine.io import load_result
-from jaxrefine.refine import RefineOptions
+from jaxrefine.refine import OutOfViewWarning, RefineOptions
 from jaxrefine.refine_files import refine_files
 from jaxrefine.refine_outputs import Outputs
 from jaxrefine.smpl_io import load_body_model
@@ -704,9 +704,33 @@ def test_intrinsics_of_another_resolution_are_named(user_files, tmp_path):
                             network=net, options=FAST, intrinsics=intrinsics, progress=False,
                             dry_run=True)  # fmt: skip
 
-    with pytest.warns(UserWarning, match=r"principal point \(320, 240\) lies outside 1 of the 1 "
-                      r"image size\(s\) refined \(e\.g\. 64x64 px\)"):  # fmt: skip
+    with pytest.warns(UserWarning) as caught:
         plan([500.0, 500.0, 320.0, 240.0])
+    said = [str(w.message) for w in caught]
+    assert said[0].startswith("--intrinsics: the principal point (320, 240) lies outside 1 of "
+                              "the 1 image size(s) refined (e.g. 64x64 px)")  # fmt: skip
+    assert said[1:] == [said[1]] and "3 of the 3 bodies are outside the image" in said[1]
     with pytest.warns(UserWarning, match=r"principal point \(32, -1\) lies outside"):
         plan([500.0, 500.0, 32.0, -1.0])
     assert plan([80.0, 80.0, 64.0, 0.0])["plan"]["images"] == 3
+
+
+def test_estimates_out_of_view_are_named_once_before_the_run(user_files, tmp_path):
+    """An estimate behind the camera (an OpenGL-style translation) is named once, with its
+    image, before any chunk is refined (not again by each chunk's refine()), and kept."""
+    model, root, net = user_files
+    est = dict(np.load(root / "est.npz"))
+    est["transl"][1] *= [1, -1, -1]
+    np.savez(tmp_path / "est.npz", **est)
+    with pytest.warns(OutOfViewWarning) as caught:
+        refine_files(root / "imgs", tmp_path / "est.npz", tmp_path / "out", model=model,
+                     network=net, options=FAST, chunk=1, progress=False,
+                     outputs=Outputs(overlays=False, tracks=False))  # fmt: skip
+    assert [str(w.message) for w in caught] == [
+        f"{tmp_path / 'est.npz'}: 1 of the 3 bodies are behind the camera (e.g. estimate 1, "
+        f"image 'frame1', transl {' '.join(f'{x:.3g}' for x in est['transl'][1])}): the camera "
+        "looks along +z with y down (OpenCV); an OpenGL-style translation has its y and z "
+        "negated; they are kept as they are (status 'kept initial')"
+    ]
+    result = load_result(tmp_path / "out" / "refined.npz")
+    np.testing.assert_array_equal(result["transl"][1], est["transl"][1].astype(np.float32))
