@@ -776,16 +776,16 @@ def _keep_out_of_view(merged: dict, params: dict, codes: np.ndarray) -> dict:
     """``merged`` results with the initial ``params`` kept, "kept initial", for the bodies out
     of view (``codes``): the network saw no pixel of them (an image crop beyond the image is
     padding) and nothing was there to fit."""
-    from jaxrefine.fit import STATUS_NO_IMPROVEMENT, worst_status
+    from jaxrefine.fit import KeptResult, keep_initial
 
     out = np.asarray(codes) != IN_VIEW
     if not out.any():
         return merged
-    keep = {k: np.where(out.reshape((-1,) + (1,) * (np.ndim(v) - 1)), np.asarray(params[k]), v)
-            for k, v in merged["params"].items()}  # fmt: skip
-    status = worst_status(merged["status"], np.where(out, STATUS_NO_IMPROVEMENT, 0))
-    return {**merged, "params": keep, "status": np.asarray(status, np.int32),
-            "final_loss": np.where(out, merged["init_loss"], merged["final_loss"])}  # fmt: skip
+    end = KeptResult(merged["params"], merged["status"], merged["init_loss"],
+                     merged["final_loss"], np.zeros(len(out), bool))  # fmt: skip
+    kept = jax.tree.map(np.asarray, jax.vmap(keep_initial)(end, params, out))
+    return {**merged, "params": kept.params, "status": kept.status,
+            "final_loss": kept.final_loss}  # fmt: skip
 
 
 def _image_sizes(images) -> np.ndarray:

@@ -723,6 +723,9 @@ def _warn_principal_point(images, frame_of: np.ndarray, intrinsics) -> None:
                       "is it the camera of another resolution?", stacklevel=2)  # fmt: skip
 
 
+VIEW_BATCH = 256  # estimates posed at a time by _warn_out_of_view
+
+
 def _warn_out_of_view(model, images, est: Estimates, frame_of: np.ndarray) -> None:
     """Warn, before any work, of estimates whose bodies lie out of their image's view (behind
     the camera, too small, outside it: :func:`jaxrefine.refine.view_codes`), naming the first
@@ -738,11 +741,11 @@ def _warn_out_of_view(model, images, est: Estimates, frame_of: np.ndarray) -> No
                           jnp.asarray(est.transl[i]))  # fmt: skip
         codes.append(view_codes(body.vertices, Camera.from_intrinsics(est.intrinsics[i]),
                                 sizes[i]))  # fmt: skip
-    name = lambda i: f"estimate {i}, image {images.names[int(frame_of[i])]!r}"  # noqa: E731
+
+    def name(i: int) -> str:
+        return f"estimate {i}, image {images.names[int(frame_of[i])]!r}"
+
     warn_out_of_view(np.concatenate(codes), est.transl, str(est.source), name)
-
-
-VIEW_BATCH = 256  # estimates posed at a time by _warn_out_of_view
 
 
 def _check_flags(model, options, estimates_path, keypoints_path, keypoint_images, boxes, tiles,
