@@ -726,7 +726,10 @@ def refine(
     if options.temporal_weight > 0:
         from jaxrefine.temporal import consecutive_runs
 
-        runs = consecutive_runs(subjects, frame_index)
+        # a body out of view is nobody's neighbour: its kept estimate would pull the others
+        ids = np.unique(subjects, return_inverse=True)[1].reshape(-1)
+        ids = np.where(views == IN_VIEW, ids, -1 - np.arange(n))
+        runs = consecutive_runs(ids, frame_index)
         merged = _smooth_tracks(model, merged, datas, runs, frame_index, options, gmm, preset)
     ms = dict(zip(("render", "network", "transfer", "fit"), (secs * 1e3 / n).tolist()))
     return RefineResult(**_keep_out_of_view(merged, params, views), ms=ms)

@@ -309,6 +309,23 @@ def test_temporal_runs_follow_frame_numbers(model, frames, net):
                                atol=SMOOTH_TOL)  # fmt: skip
 
 
+def test_a_body_out_of_view_cuts_its_temporal_run(model, frames, net):
+    """Frame 3 of a four-frame track lies behind the camera: frames 0-2 are smoothed as the
+    track of those three alone, not pulled toward frame 3's kept estimate."""
+    opts = dataclasses.replace(FAST, temporal_weight=1e3)
+    init = {k: np.array(v, np.float32) for k, v in _init(frames).items()}
+    init["transl"][3] *= [1, -1, -1]
+    with pytest.warns(OutOfViewWarning, match="1 of the 4 bodies are behind the camera"):
+        four = refine(model, list(frames.image), init, frames.cameras, net, options=opts,
+                      subjects=np.zeros(4, int), frame_index=np.arange(4))  # fmt: skip
+    three = refine(model, list(frames.image[:3]), {k: v[:3] for k, v in init.items()},
+                   jax.tree.map(lambda a: a[:3], frames.cameras), net,
+                   subjects=np.zeros(3, int), frame_index=np.arange(3), options=opts)  # fmt: skip
+    np.testing.assert_allclose(four.params["body_pose"][:3], three.params["body_pose"],
+                               atol=SMOOTH_TOL)  # fmt: skip
+    np.testing.assert_array_equal(four.params["body_pose"][3], init["body_pose"][3])
+
+
 def test_zero_body_steps_runs_the_camera_stage_only(model, frames, net):
     """``body_steps=0`` (e.g. ``--body-steps 0``): one round whose fit is the camera stage;
     the pose is the start's."""
