@@ -619,6 +619,29 @@ def check_fit_data(
             elif name.startswith("keypoint") and got[:1] == shape[:1] and got[1:2] != (k,):
                 hint = f" ({keypoint_set!r} has {k} keypoints; keypoint_set= names the set)"
             raise ValueError(f"{who}.{name} has shape {got}; expected {shape}{hint}")
+    if data_kind in ("keypoints", DENSE_AND_KEYPOINTS):
+        check_keypoint_pixels(data.keypoints, data.keypoint_conf, f"{who}.keypoints")
+
+
+# Keypoints of confidence > 0 all within this of the origin are normalised coordinates
+# (MediaPipe's [0, 1], SPIN's crop [-1, 1]), not full-image pixels: no person fits in 3x3 px.
+NORMALISED_KEYPOINT_BOUND = 1.5
+
+
+def check_keypoint_pixels(xy, conf, who: str) -> None:
+    """Refuse keypoints (..., K, 2) whose every point of (..., K) confidence > 0 lies within
+    :data:`NORMALISED_KEYPOINT_BOUND` of the origin: normalised coordinates, fitted as pixels
+    they pull the body into the image's corner. Traced values are not checked (unknown)."""
+    if isinstance(xy, jax.core.Tracer) or isinstance(conf, jax.core.Tracer):
+        return
+    xy, sure = np.asarray(xy, np.float64), np.asarray(conf) > 0
+    if sure.any() and np.all(np.abs(xy[sure]) <= NORMALISED_KEYPOINT_BOUND):
+        raise ValueError(
+            f"{who}: every keypoint of confidence > 0 lies within "
+            f"[-{NORMALISED_KEYPOINT_BOUND:g}, {NORMALISED_KEYPOINT_BOUND:g}]; full-image "
+            "pixels are expected (normalised coordinates? multiply x by the image's width "
+            "and y by its height)"
+        )
 
 
 def has_data(data: FitData, data_kind: str) -> jnp.ndarray:

@@ -59,6 +59,7 @@ from jaxrefine.objective import (
     REFERENCE_PERSON_SIZE,
     FitData,
     check_gmm_choice,
+    check_keypoint_pixels,
     check_params,
     choose_gmm_prior,
     compact_dense,
@@ -876,6 +877,8 @@ def _check_keypoints(model: BodyModel, keypoints, options: RefineOptions) -> Non
             f"options.keypoint_set={options.keypoint_set!r} (RefineOptions(keypoint_set=...) "
             "names another set)"
         )
+    check_keypoint_pixels(np.asarray(keypoints)[..., :2], np.asarray(keypoints)[..., 2],
+                          "refine: keypoints")  # fmt: skip
 
 
 def _check_counts(n, params, cameras, subjects, keypoints):

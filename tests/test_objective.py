@@ -208,3 +208,22 @@ def test_params_from_pose_reads_a_flat_pose_and_refuses_others():
         np.testing.assert_array_equal(a[k], b[k])
     with pytest.raises(ValueError, match=r"pose has shape \(2, 69\); expected \(..., 24, 3\)"):
         params_from_pose(pose[:, 1:].reshape(2, 69), np.zeros((2, 10)), np.zeros((2, 3)))
+
+
+def test_normalised_keypoints_are_refused_and_pixels_kept():
+    """Keypoints of confidence > 0 all within 1.5 of the origin are normalised coordinates
+    (MediaPipe's [0, 1], SPIN's crop [-1, 1]); pixels, unconfident points and traced values
+    pass."""
+    from jaxrefine.objective import check_keypoint_pixels
+
+    rng = np.random.default_rng(0)
+    conf = np.ones((2, 25))
+    for xy in (rng.uniform(0, 1, (2, 25, 2)), rng.uniform(-1, 1, (2, 25, 2))):
+        with pytest.raises(ValueError, match=r"^kp: every keypoint of confidence > 0 lies "
+                           r"within \[-1.5, 1.5\]; full-image pixels are expected"):  # fmt: skip
+            check_keypoint_pixels(xy, conf, "kp")
+    pixels = rng.uniform(0, 1, (2, 25, 2))
+    pixels[1, 3] = [320.0, 240.0]  # one confident point in pixels: not normalised
+    check_keypoint_pixels(pixels, conf, "kp")
+    check_keypoint_pixels(np.zeros((2, 25, 2)), np.zeros((2, 25)), "kp")  # nothing confident
+    jax.jit(lambda a, c: check_keypoint_pixels(a, c, "kp") or a)(np.zeros((25, 2)), conf[0])

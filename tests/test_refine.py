@@ -490,6 +490,10 @@ def test_keypoints_and_masks_of_other_shapes_are_refused_naming_them(model, fram
     coco = dataclasses.replace(FAST, keypoint_set="coco17")
     with pytest.raises(ValueError, match=r"has shape \(4, 25, 3\); expected \(N, 17, 3\)"):
         refine(model, images, init, cams, net, keypoints=np.zeros((4, 25, 3)), options=coco)
+    normalised = np.concatenate([frames.keypoints / SIZE, np.ones((4, 25, 1))], -1)
+    with pytest.raises(ValueError, match=r"^refine: keypoints: every keypoint of confidence > 0 "
+                       r"lies within \[-1.5, 1.5\]; full-image pixels are expected"):  # fmt: skip
+        refine(model, images, init, cams, net, keypoints=normalised, options=FAST)
     half = [np.ones((SIZE // 2, SIZE // 2), bool)] * 4
     with pytest.raises(ValueError, match=rf"^refine: masks\[0\] has shape \({SIZE // 2}, "):
         refine(model, images, init, cams, net, masks=half,

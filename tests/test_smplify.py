@@ -228,6 +228,9 @@ def _ones(*shape):
         ("dense", {"pixel_scale": jnp.float32(1)}, r"pixel_scale has shape \(\); expected \(2,\)"),
         ("dense", {"init_transl": _ones(3, 3)}, r"init_transl has shape \(3, 3\); expected "
                                                 r"\(2, 3\)"),
+        ("keypoints", {"keypoints": _ones(2, 24, 2) * 0.5},  # MediaPipe's normalised [0, 1]
+         r"keypoints: every keypoint of confidence > 0 lies within \[-1.5, 1.5\]; full-image "
+         r"pixels are expected \(normalised coordinates\? multiply x by the image's width"),
     ],
 )  # fmt: skip
 def test_fit_data_of_other_shapes_is_refused_naming_the_field(kind, change, message):
