@@ -859,11 +859,16 @@ def _silhouettes(n: int, masks, options: RefineOptions, images):
         got = "none" if masks is None else len(masks)
         raise ValueError(f"silhouette_weight > 0 or mask_gate > 0 needs one person mask per "
                          f"image: {n} images, masks: {got}")  # fmt: skip
+    targets = []
     for i, m in enumerate(masks):
         if np.shape(m) != np.shape(images[i])[:2]:
             raise ValueError(f"refine: masks[{i}] has shape {np.shape(m)}; its image is "
                              f"{np.shape(images[i])[:2]} (H, W)")  # fmt: skip
-    return stack_targets([silhouette_target(m) for m in masks])
+        try:
+            targets.append(silhouette_target(m))
+        except ValueError as exc:  # e.g. a mask without a person pixel
+            raise ValueError(f"refine: masks[{i}]: {exc}") from None
+    return stack_targets(targets)
 
 
 def _check_keypoints(model: BodyModel, keypoints, options: RefineOptions) -> None:

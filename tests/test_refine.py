@@ -494,6 +494,11 @@ def test_keypoints_and_masks_of_other_shapes_are_refused_naming_them(model, fram
     with pytest.raises(ValueError, match=r"^refine: keypoints: every keypoint of confidence > 0 "
                        r"lies within \[-1.5, 1.5\]; full-image pixels are expected"):  # fmt: skip
         refine(model, images, init, cams, net, keypoints=normalised, options=FAST)
+    empty = [np.ones((SIZE, SIZE), bool)] * 3 + [np.zeros((SIZE, SIZE), bool)]
+    with pytest.raises(ValueError, match=r"^refine: masks\[3\]: the silhouette mask holds no "
+                       "person pixel"):  # fmt: skip
+        refine(model, images, init, cams, net, masks=empty,
+               options=dataclasses.replace(FAST, silhouette_weight=1.0))  # fmt: skip
     half = [np.ones((SIZE // 2, SIZE // 2), bool)] * 4
     with pytest.raises(ValueError, match=rf"^refine: masks\[0\] has shape \({SIZE // 2}, "):
         refine(model, images, init, cams, net, masks=half,
