@@ -695,6 +695,7 @@ def refine(
     params = {k: jnp.asarray(v, jnp.float32) for k, v in axis_angle_params(params).items()}
     params = check_params(params, model.num_betas, "refine: params")
     _check_counts(n, params, cameras, subjects, keypoints)
+    _check_finite(params)
     if keypoints is not None:
         _check_keypoints(model, keypoints, options)
     preset = _preset(options)
@@ -884,6 +885,18 @@ def _check_keypoints(model: BodyModel, keypoints, options: RefineOptions) -> Non
         )
     check_keypoint_pixels(np.asarray(keypoints)[..., :2], np.asarray(keypoints)[..., 2],
                           "refine: keypoints")  # fmt: skip
+
+
+def _check_finite(params: dict) -> None:
+    """Refuse NaN or inf in the estimates (a regressor's failed frame), naming the key and the
+    first frame, as the estimates file reader does (they were fitted as "non-finite", and a
+    body of NaN vertices read as one behind the camera)."""
+    for key, v in params.items():
+        bad = np.flatnonzero(~np.all(np.isfinite(np.asarray(v).reshape(len(v), -1)), 1))
+        if len(bad):
+            raise ValueError(f"refine: params[{key!r}] holds NaN or inf in {len(bad)} of "
+                             f"{len(v)} frames (e.g. frame {bad[0]}); leave those frames out "
+                             "or give them a start")  # fmt: skip
 
 
 def _check_counts(n, params, cameras, subjects, keypoints):

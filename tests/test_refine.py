@@ -414,6 +414,14 @@ def test_mismatched_counts_are_refused(model, frames, net):
 ROUND_TRIP_TOL = 1e-5
 
 
+def test_estimates_with_nan_are_refused_naming_the_frame(model, frames, net):
+    init = {k: np.array(v, np.float32) for k, v in _init(frames).items()}
+    init["transl"][2, 1] = np.nan  # a regressor's failed frame
+    with pytest.raises(ValueError, match=r"^refine: params\['transl'\] holds NaN or inf in 1 "
+                       r"of 4 frames \(e\.g\. frame 2\); leave those frames out"):  # fmt: skip
+        refine(model, list(frames.image), init, frames.cameras, net, options=FAST)
+
+
 def test_rotation_matrices_are_read_as_axis_angle_and_others_named(model, frames, net):
     from jaxrefine.geometry import rodrigues
 
