@@ -422,6 +422,15 @@ def test_estimates_with_nan_are_refused_naming_the_frame(model, frames, net):
         refine(model, list(frames.image), init, frames.cameras, net, options=FAST)
 
 
+@pytest.mark.parametrize("field, value", [("fx", 0.0), ("fy", -90.0), ("cx", np.nan)])
+def test_cameras_without_a_positive_focal_or_with_nan_are_refused(model, frames, net, field,
+                                                                   value):  # fmt: skip
+    cams = frames.cameras.replace(**{field: getattr(frames.cameras, field).at[1].set(value)})
+    with pytest.raises(ValueError, match=r"^refine: cameras\[1\] has fx .*; focal lengths are "
+                       r"pixels > 0 and every value finite"):  # fmt: skip
+        refine(model, list(frames.image), _init(frames), cams, net, options=FAST)
+
+
 def test_rotation_matrices_are_read_as_axis_angle_and_others_named(model, frames, net):
     from jaxrefine.geometry import rodrigues
 
