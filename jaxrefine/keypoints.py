@@ -158,6 +158,22 @@ def mediapipe33_keypoints(landmarks, set_name: str = "body25") -> np.ndarray:
 
 # --- end MediaPipe-33 ----------------------------------------------------------------------------
 
+# Keypoints of confidence > 0 (and not at exactly (0, 0), some detectors' missing joint) all
+# within this of the origin are normalised coordinates (MediaPipe's and OpenPose's
+# --keypoint_scale 3 [0, 1]; SPIN's crop and --keypoint_scale 4 [-1, 1]), not pixels: no
+# person fits in 3x3 pixels.
+NORMALISED_KEYPOINT_BOUND = 1.5
+
+
+def looks_normalised(xy, conf) -> bool:
+    """Whether host keypoints (..., K, 2) with (..., K) confidences are in normalised
+    coordinates: some are confident and all of those lie within
+    :data:`NORMALISED_KEYPOINT_BOUND` of the origin."""
+    xy = np.asarray(xy, np.float64)
+    sure = (np.asarray(conf) > 0) & np.any(xy != 0, -1)
+    return bool(sure.any() and np.all(np.abs(xy[sure]) <= NORMALISED_KEYPOINT_BOUND))
+
+
 SET_DEFINITIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "smpl24": _SMPL24,
     "body25": _BODY25,

@@ -62,7 +62,13 @@ from jaxrefine.body_model import (
 )
 from jaxrefine.camera import Camera, perspective, project
 from jaxrefine.geometry import rodrigues, rotate_points
-from jaxrefine.keypoints import BODY25_IGNORED_BY_SMPLIFY, get_set, keypoint_sets_for
+from jaxrefine.keypoints import (
+    BODY25_IGNORED_BY_SMPLIFY,
+    NORMALISED_KEYPOINT_BOUND,
+    get_set,
+    keypoint_sets_for,
+    looks_normalised,
+)
 from jaxrefine.optimizers.base import AbstractObjective, geman_mcclure_residual
 from jaxrefine.priors import GMMPrior, load_gmm
 from jaxrefine.silhouette import SilhouetteTarget, silhouette_residuals
@@ -623,22 +629,16 @@ def check_fit_data(
         check_keypoint_pixels(data.keypoints, data.keypoint_conf, f"{who}.keypoints")
 
 
-# Keypoints of confidence > 0 all within this of the origin are normalised coordinates
-# (MediaPipe's [0, 1], SPIN's crop [-1, 1]), not full-image pixels: no person fits in 3x3 px.
-NORMALISED_KEYPOINT_BOUND = 1.5
-
-
 def check_keypoint_pixels(xy, conf, who: str) -> None:
-    """Refuse keypoints (..., K, 2) whose every point of (..., K) confidence > 0 lies within
-    :data:`NORMALISED_KEYPOINT_BOUND` of the origin: normalised coordinates, fitted as pixels
-    they pull the body into the image's corner. Traced values are not checked (unknown)."""
+    """Refuse keypoints (..., K, 2) with (..., K) confidences in normalised coordinates
+    (:func:`jaxrefine.keypoints.looks_normalised`): fitted as pixels they pull the body into
+    the image's corner. Traced values are not checked (unknown)."""
     if isinstance(xy, jax.core.Tracer) or isinstance(conf, jax.core.Tracer):
         return
-    xy, sure = np.asarray(xy, np.float64), np.asarray(conf) > 0
-    if sure.any() and np.all(np.abs(xy[sure]) <= NORMALISED_KEYPOINT_BOUND):
+    if looks_normalised(xy, conf):
+        b = NORMALISED_KEYPOINT_BOUND
         raise ValueError(
-            f"{who}: every keypoint of confidence > 0 lies within "
-            f"[-{NORMALISED_KEYPOINT_BOUND:g}, {NORMALISED_KEYPOINT_BOUND:g}]; full-image "
+            f"{who}: every keypoint of confidence > 0 lies within [-{b:g}, {b:g}]; full-image "
             "pixels are expected (normalised coordinates? multiply x by the image's width "
             "and y by its height)"
         )

@@ -270,6 +270,13 @@ def test_openpose_and_coco_keypoints(tmp_path):
     (tmp_path / "junk.json").write_text("{not json")
     with pytest.raises(InputError, match="junk.json: not a JSON file"):
         read_keypoints(tmp_path / "junk.json")
+    scaled = np.random.default_rng(0).uniform(0, 1, (25, 3))  # OpenPose's --keypoint_scale 3
+    (tmp_path / "scaled.json").write_text(
+        json.dumps({"people": [{"pose_keypoints_2d": scaled.ravel().tolist()}]})
+    )
+    message = r"scaled.json: every keypoint lies within \[-1.5, 1.5\]: normalised coordinates"
+    with pytest.raises(InputError, match=message + r" \(OpenPose's --keypoint_scale 3 or 4\?\)"):
+        read_keypoints(tmp_path / "scaled.json")
 
 
 def test_a_coco_results_lists_image_ids_are_named_by_an_images_file(tmp_path):

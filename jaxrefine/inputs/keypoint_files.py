@@ -29,7 +29,8 @@ landmark JSON.
 
 Points with confidence 0 are never fitted, nor points at exactly (0, 0) whatever their
 confidence (how some detectors write a missing joint: a target at the image's corner would
-drag the limb there).
+drag the limb there). A file of a pixel format whose every other point lies within
+[-1.5, 1.5] is refused: normalised coordinates (:func:`jaxrefine.keypoints.looks_normalised`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,13 @@ from pathlib import Path
 import numpy as np
 
 from jaxrefine.inputs.errors import InputError
-from jaxrefine.keypoints import OPENPOSE_COCO18, joint_names, mediapipe33_keypoints
+from jaxrefine.keypoints import (
+    NORMALISED_KEYPOINT_BOUND,
+    OPENPOSE_COCO18,
+    joint_names,
+    looks_normalised,
+    mediapipe33_keypoints,
+)
 
 SIZES = {"body25": 25, "coco17": 17}
 MAX_VALUE = 1e8  # pixels and confidences are never this large: a damaged file
@@ -84,6 +91,18 @@ class Keypoints2D:
     normalized: bool = False
     landmarks: dict[str, np.ndarray] | None = None
     world: dict[str, np.ndarray | None] | None = None
+
+    def __post_init__(self):
+        if self.normalized or not self.frames:
+            return
+        pts = np.concatenate([p.reshape(-1, 3) for p in self.frames.values()])
+        if looks_normalised(pts[:, :2], pts[:, 2]):
+            b = NORMALISED_KEYPOINT_BOUND
+            raise InputError(
+                f"{self.source}: every keypoint lies within [-{b:g}, {b:g}]: normalised "
+                "coordinates (OpenPose's --keypoint_scale 3 or 4?); pixels are expected (its "
+                "default scale, 0)"
+            )
 
     def people(self, frame: str | None, image_size: tuple[int, int] | None = None) -> np.ndarray:
         """(P, K, 3) of ``frame`` in pixels ((0, K, 3) if the file had no entry for it, or
