@@ -672,13 +672,15 @@ def refine(
       params: initial estimates, camera frame: global_orient (N,3), body_pose (N,23,3) or
         smplx's (N,69) axis-angle, or rotation matrices (N,3,3) / (N,23,3,3)
         (:func:`axis_angle_params`), betas (N,NB), transl (N,3)
-        (:func:`~jaxrefine.objective.check_params`).
-      cameras: batched full-image cameras (N).
+        (:func:`~jaxrefine.objective.check_params`), finite. Bodies out of their image's
+        view are named in an :class:`OutOfViewWarning` and kept as they are.
+      cameras: batched full-image cameras (N), focal lengths > 0.
       network: ``(config, params)`` of the displacement network (e.g. ``load_pretrained()``).
       subjects: (N,) subject / track ids: frames of one subject share a personal texture (and
         a shape with ``share_betas``); default: one subject per frame.
       keypoints: optional (N, K, 3) detected 2D keypoints (x, y, confidence) of the preset's
-        keypoint set (BODY_25), fitted beside the dense targets with ``keypoint_weight``.
+        keypoint set (BODY_25), full-image pixels (normalised ones are refused), fitted
+        beside the dense targets with ``keypoint_weight``.
       masks: optional N person masks (H_i, W_i) (e.g. BlazePose's), for the silhouette term
         and the mask gate; used when ``options.needs_masks``, which needs them.
       frame_index: optional (N,) video frame numbers: with ``temporal_weight`` a subject's
