@@ -606,9 +606,10 @@ def check_fit_data(
     Raises:
       ValueError: naming ``who``, the field, its shape and the expected one.
     """
-    k = len(get_set(keypoint_sets_for(model), keypoint_set).names)
     want = {"init_transl": (batch, 3), "pixel_scale": (batch,), "camera.fx": (batch,)}
+    k = None  # the keypoint set is read only where keypoints are fitted
     if data_kind in ("keypoints", DENSE_AND_KEYPOINTS):
+        k = len(get_set(keypoint_sets_for(model), keypoint_set).names)
         want |= {"keypoints": (batch, k, 2), "keypoint_conf": (batch, k)}
     if "dense" in data_kind:
         v = model.num_vertices if data.dense_ids is None else jnp.shape(data.dense_ids)[-1]

@@ -357,6 +357,17 @@ def test_a_sample_without_data_keeps_its_start(kind):
     assert np.abs(np.asarray(raw.params["body_pose"][0]) - init["body_pose"][0]).max() > 1e-3
 
 
+def test_a_dense_fit_needs_no_keypoint_set():
+    """A model without surface landmarks (a user's arrays through from_arrays) has no BODY_25,
+    the default keypoint set; a dense fit reads none (session 51's data check asked for it)."""
+    model = tiny_model()
+    init, data, _ = tiny_problem(model)
+    res = smplify(model, init, data, data_kind="dense", compact=False, **_STEPS)
+    assert np.all(np.asarray(res.final_loss) < np.asarray(res.init_loss))
+    with pytest.raises(KeyError, match="'body25' needs surface landmarks"):
+        smplify(model, init, data, data_kind="keypoints", **_STEPS)
+
+
 def jax_tree_index_set(tree, values, i):
     return {k: jnp.asarray(tree[k]).at[i].set(values[k][i]) for k in tree}
 
