@@ -170,6 +170,25 @@ def out_of_view(camera: Camera, vertices: jnp.ndarray, size) -> jnp.ndarray:
     return jnp.where(jnp.any(front), code, BEHIND_CAMERA).astype(jnp.int32)
 
 
+# A camera's principal point lies within a few per cent of its image's centre (a calibration's
+# typical offset), and the regressors' cameras put it at the centre. The camera of the same
+# view at s times the resolution (a video's full-size camera, its frames given resized) puts
+# it at s times the centre, (s - 1) / 2 of the side away: more than this fraction for s > 1.4
+# or s < 0.6, where every body is drawn away from its person (a crop's camera, moved with the
+# crop, can be off-centre by right: hence a warning, never a refusal).
+PRINCIPAL_POINT_OFF_CENTRE = 0.2
+
+
+def principal_point_off_centre(cx, cy, sizes) -> np.ndarray:
+    """(N,) bool: whether each camera's principal point (``cx``, ``cy``, (N,) pixels) lies more
+    than :data:`PRINCIPAL_POINT_OFF_CENTRE` of its image's side from the centre of its image
+    of (N, 2) ``sizes`` (H, W)."""
+    sizes = np.asarray(sizes, np.float64).reshape(-1, 2)
+    off_x = np.abs(np.asarray(cx, np.float64) - sizes[:, 1] / 2) / sizes[:, 1]
+    off_y = np.abs(np.asarray(cy, np.float64) - sizes[:, 0] / 2) / sizes[:, 0]
+    return (off_x > PRINCIPAL_POINT_OFF_CENTRE) | (off_y > PRINCIPAL_POINT_OFF_CENTRE)
+
+
 def weak_perspective_to_full(
     scale,
     tx,

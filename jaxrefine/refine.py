@@ -43,9 +43,11 @@ from jaxrefine.camera import (
     MIN_BODY_PIXELS,
     OUT_OF_VIEW_NAMES,
     OUTSIDE_IMAGE,
+    PRINCIPAL_POINT_OFF_CENTRE,
     TOO_SMALL,
     Camera,
     out_of_view,
+    principal_point_off_centre,
     project,
 )
 from jaxrefine.correspondence import pixels_to_vertices
@@ -674,7 +676,8 @@ def refine(
         (:func:`axis_angle_params`), betas (N,NB), transl (N,3)
         (:func:`~jaxrefine.objective.check_params`), finite. Bodies out of their image's
         view are named in an :class:`OutOfViewWarning` and kept as they are.
-      cameras: batched full-image cameras (N), focal lengths > 0.
+      cameras: batched full-image cameras (N), focal lengths > 0; a principal point far from
+        its image's centre is named in a :class:`CameraWarning`.
       network: ``(config, params)`` of the displacement network (e.g. ``load_pretrained()``).
       subjects: (N,) subject / track ids: frames of one subject share a personal texture (and
         a shape with ``share_betas``); default: one subject per frame.
@@ -699,6 +702,7 @@ def refine(
     _check_counts(n, params, cameras, subjects, keypoints)
     _check_finite(params)
     _check_cameras(cameras)
+    warn_off_centre(cameras.cx, cameras.cy, sizes, "refine: cameras", lambda i: f"frame {i}")
     if keypoints is not None:
         _check_keypoints(model, keypoints, options)
     preset = _preset(options)
@@ -778,6 +782,29 @@ def warn_out_of_view(codes, transl, who: str, name_of) -> None:
                           f"{name_of(int(idx[0]))}, transl {t}): {_VIEW_HINTS[code]}; they are "
                           "kept as they are (status 'kept initial')", OutOfViewWarning,
                           stacklevel=3)  # fmt: skip
+
+
+class CameraWarning(UserWarning):
+    """Cameras whose principal point lies far from their image's centre
+    (:func:`~jaxrefine.camera.principal_point_off_centre`): another resolution's camera?"""
+
+
+def warn_off_centre(cx, cy, sizes, who: str, name_of) -> None:
+    """A :class:`CameraWarning` when some of N cameras (``cx``, ``cy``: (N,) pixels) have
+    their principal point far from the centre of their image of (N, 2) ``sizes`` (H, W),
+    naming how many, the first (``name_of(i)``) and its image size. Nothing is changed:
+    the bodies are refined with the cameras given."""
+    sizes = np.asarray(sizes).reshape(-1, 2)
+    off = np.flatnonzero(principal_point_off_centre(cx, cy, sizes))
+    if len(off):
+        i, (h, w) = int(off[0]), sizes[off[0]]
+        warnings.warn(f"{who}: {len(off)} of the {len(sizes)} cameras have their principal "
+                      f"point more than {PRINCIPAL_POINT_OFF_CENTRE:.0%} of the image from its "
+                      f"centre (e.g. {name_of(i)}: ({float(np.asarray(cx)[i]):g}, "
+                      f"{float(np.asarray(cy)[i]):g}) in {w}x{h} px): is it the camera of "
+                      "another resolution (a video's full-size camera, its frames resized)? "
+                      "The bodies are then drawn away from their people; a crop's camera can "
+                      "be off-centre by right", CameraWarning, stacklevel=3)  # fmt: skip
 
 
 def _keep_out_of_view(merged: dict, params: dict, codes: np.ndarray) -> dict:

@@ -45,11 +45,13 @@ from jaxrefine.inputs import Estimates, ImageSequence, InputError
 from jaxrefine.inputs.estimates import TRACKS_FROM
 from jaxrefine.parts import PART_FORMAT, chunk_inputs, load_part, part_path, run_settings
 from jaxrefine.refine import (
+    CameraWarning,
     OutOfViewWarning,
     initial_prior,
     pose_batch,
     refine,
     view_codes,
+    warn_off_centre,
     warn_out_of_view,
 )
 from jaxrefine.refine_outputs import (
@@ -370,8 +372,10 @@ def warn_cut_tracks(track_id, groups, options, chunk: int) -> None:
 
 def _run_chunk(model, network, images, est, frame_of, idx, keypoints, options, masks) -> dict:
     t0 = time.perf_counter()
-    with warnings.catch_warnings():  # said once for the run, before it (_warn_out_of_view)
+    # said once for the run, before it (_warn_out_of_view, _warn_off_centre)
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", OutOfViewWarning)
+        warnings.simplefilter("ignore", CameraWarning)
         res = refine(
             model, [images[int(frame_of[i])] for i in idx], _params(est, idx),
             Camera.from_intrinsics(est.intrinsics[idx]), network, subjects=est.track_id[idx],
@@ -543,7 +547,7 @@ def refine_files(
         min_person_score=min_person_score, max_people=max_people,
         keypoint_images=keypoint_images, exif=exif, frames=frames, gmm=prior,
     )  # fmt: skip
-    _warn_principal_point(images, frame_of, intrinsics)
+    _warn_off_centre(images, est, frame_of, intrinsics)
     _warn_out_of_view(model, images, est, frame_of)
     if options is None:  # the defaults; photos with theirs (as on the command line)
         options = photo_defaults(RefineOptions(), None, None, estimates_path, network[0],
@@ -704,23 +708,20 @@ def _read_people(images_src, estimates_path, model, *, keypoints_path, intrinsic
     return images, est, frame_of, kp, kp_set, masks
 
 
-def _warn_principal_point(images, frame_of: np.ndarray, intrinsics) -> None:
-    """Warn when ``intrinsics`` (``--intrinsics``) put the principal point outside images the
-    run refines: the camera of another resolution (a video's full-size camera for its resized
-    frames) misplaces every body, and nothing else would say why."""
-    if intrinsics is None:
-        return
-    from jaxrefine.inputs import read_intrinsics
+def _warn_off_centre(images, est: Estimates, frame_of: np.ndarray, intrinsics) -> None:
+    """Warn, before any work, of estimates whose camera (the file's, or ``intrinsics``:
+    ``--intrinsics``) has its principal point far from the centre of their image
+    (:func:`jaxrefine.refine.warn_off_centre`): the camera of another resolution, a video's
+    full-size one for its resized frames, draws every body away from its person."""
     from jaxrefine.inputs.images import frame_size
 
-    _, _, cx, cy = read_intrinsics(intrinsics)
-    sizes = {frame_size(images, int(f)) for f in np.unique(frame_of)}
-    off = sorted((h, w) for h, w in sizes if not (0 <= cx <= w and 0 <= cy <= h))
-    if off:
-        h, w = off[0]
-        warnings.warn(f"--intrinsics: the principal point ({cx:g}, {cy:g}) lies outside "
-                      f"{len(off)} of the {len(sizes)} image size(s) refined (e.g. {w}x{h} px); "
-                      "is it the camera of another resolution?", stacklevel=2)  # fmt: skip
+    sizes = np.array([frame_size(images, int(f)) for f in frame_of]).reshape(-1, 2)
+
+    def name(i: int) -> str:
+        return f"estimate {i}, image {images.names[int(frame_of[i])]!r}"
+
+    who = "--intrinsics" if intrinsics is not None else str(est.source)
+    warn_off_centre(est.intrinsics[:, 2], est.intrinsics[:, 3], sizes, who, name)
 
 
 VIEW_BATCH = 256  # estimates posed at a time by _warn_out_of_view

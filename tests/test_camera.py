@@ -11,11 +11,13 @@ from jaxrefine.camera import (
     IN_VIEW,
     MIN_BODY_PIXELS,
     OUTSIDE_IMAGE,
+    PRINCIPAL_POINT_OFF_CENTRE,
     TOO_SMALL,
     Camera,
     crop_to_full_pixels,
     focal_from_image_size,
     out_of_view,
+    principal_point_off_centre,
     project,
     weak_perspective_to_full,
 )
@@ -94,3 +96,19 @@ def test_out_of_view_codes():
     assert code([0.0, 0.0, 4.0], size=(100, 100)) == OUTSIDE_IMAGE  # not these images' camera
     # a body partly in the image is in view
     assert code([(w / 2 + 20) * 4.0 / f, 0.0, 4.0]) == IN_VIEW
+
+
+def test_a_principal_point_far_from_the_centre_is_told_apart():
+    """The camera of a 1920x1080 video at its own size, and with fractions of the threshold's
+    off-centre offsets; the camera of the frames at 2x, 1.5x, 0.5x the size is flagged."""
+    h, w = 1080, 1920
+    sizes = np.tile([h, w], (7, 1))
+    lim = PRINCIPAL_POINT_OFF_CENTRE
+    cx = np.array([w / 2, w / 2 + 0.99 * lim * w, w / 2, w / 2 - 1.01 * lim * w, w, 1.5 * w / 2,
+                   w / 4])  # fmt: skip
+    cy = np.array([h / 2, h / 2, h / 2 - 0.99 * lim * h, h / 2, h, 1.5 * h / 2, h / 4])
+    assert principal_point_off_centre(cx, cy, sizes).tolist() == [False] * 3 + [True] * 4
+    # each axis is checked against its own side: cy off only
+    assert principal_point_off_centre([w / 2], [h / 2 + 1.01 * lim * h], [(h, w)]).tolist() == [
+        True
+    ]

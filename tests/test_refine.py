@@ -17,6 +17,7 @@ from jaxrefine.fit import STATUS_NO_IMPROVEMENT, STATUS_NONFINITE
 from jaxrefine.network.crop import person_box
 from jaxrefine.refine import (
     IMAGE_RANGE_TOL,
+    CameraWarning,
     CheckedImages,
     OutOfViewWarning,
     RefineOptions,
@@ -422,6 +423,9 @@ def test_estimates_with_nan_are_refused_naming_the_frame(model, frames, net):
         refine(model, list(frames.image), init, frames.cameras, net, options=FAST)
 
 
+
+
+
 @pytest.mark.parametrize("field, value", [("fx", 0.0), ("fy", -90.0), ("cx", np.nan)])
 def test_cameras_without_a_positive_focal_or_with_nan_are_refused(model, frames, net, field,
                                                                    value):  # fmt: skip
@@ -429,6 +433,24 @@ def test_cameras_without_a_positive_focal_or_with_nan_are_refused(model, frames,
     with pytest.raises(ValueError, match=r"^refine: cameras\[1\] has fx .*; focal lengths are "
                        r"pixels > 0 and every value finite"):  # fmt: skip
         refine(model, list(frames.image), _init(frames), cams, net, options=FAST)
+
+
+def test_cameras_of_another_resolution_are_named_and_used(model, frames, net):
+    """Frame 2's camera is that of its image at twice the size (focal and principal point
+    doubled): a warning names it; the fit runs with the cameras given."""
+    cams = frames.cameras
+    cams = cams.replace(**{k: getattr(cams, k).at[2].multiply(2.0) for k in ("fx", "fy", "cx",
+                                                                            "cy")})  # fmt: skip
+    with pytest.warns(CameraWarning) as caught:
+        res = refine(model, list(frames.image), _init(frames), cams, net, options=FAST)
+    assert [str(w.message) for w in caught] == [
+        "refine: cameras: 1 of the 4 cameras have their principal point more than 20% of the "
+        f"image from its centre (e.g. frame 2: ({SIZE:g}, {SIZE:g}) in {SIZE}x{SIZE} px): is "
+        "it the camera of another resolution (a video's full-size camera, its frames "
+        "resized)? The bodies are then drawn away from their people; a crop's camera can be "
+        "off-centre by right"
+    ]
+    assert np.all(res.status != STATUS_NONFINITE)
 
 
 def test_rotation_matrices_are_read_as_axis_angle_and_others_named(model, frames, net):

@@ -17,7 +17,7 @@ from jaxrefine.data.sampling import SceneConfig
 from jaxrefine.data.scenes import GeneratorConfig, generate
 from jaxrefine.inputs import InputError
 from jaxrefine.io import load_result
-from jaxrefine.refine import OutOfViewWarning, RefineOptions
+from jaxrefine.refine import CameraWarning, OutOfViewWarning, RefineOptions
 from jaxrefine.refine_files import refine_files
 from jaxrefine.refine_outputs import Outputs
 from jaxrefine.smpl_io import load_body_model
@@ -694,43 +694,63 @@ def test_an_out_that_is_a_file_fails_before_any_photo_is_read(user_files, tmp_pa
     assert (tmp_path / "taken").read_text() == "a file"
 
 
-def test_intrinsics_of_another_resolution_are_named(user_files, tmp_path):
-    """``--intrinsics`` whose principal point lies outside the images (the 64x64 frames here):
-    a warning naming the point and a size; a point inside (the edges count) says nothing."""
+def test_cameras_of_another_resolution_are_named(user_files, tmp_path):
+    """``--intrinsics``, or an estimates file's ``camera_K``, whose principal point lies far
+    from the centre of the images (64x64 here): a camera of another resolution. One warning
+    before the run names the source, how many, the first estimate and its image; a point
+    near the centre says nothing."""
     model, root, net = user_files
 
-    def plan(intrinsics):
-        return refine_files(root / "imgs", root / "est.npz", tmp_path / "o", model=model,
-                            network=net, options=FAST, intrinsics=intrinsics, progress=False,
+    def plan(intrinsics, est=root / "est.npz"):
+        return refine_files(root / "imgs", est, tmp_path / "o", model=model, network=net,
+                            options=FAST, intrinsics=intrinsics, progress=False,
                             dry_run=True)  # fmt: skip
 
     with pytest.warns(UserWarning) as caught:
         plan([500.0, 500.0, 320.0, 240.0])
     said = [str(w.message) for w in caught]
-    assert said[0].startswith("--intrinsics: the principal point (320, 240) lies outside 1 of "
-                              "the 1 image size(s) refined (e.g. 64x64 px)")  # fmt: skip
+    assert said[0].startswith("--intrinsics: 3 of the 3 cameras have their principal point "
+                              "more than 20% of the image from its centre (e.g. estimate 0, "
+                              "image 'frame0': (320, 240) in 64x64 px): is it the camera of "
+                              "another resolution")  # fmt: skip
     assert said[1:] == [said[1]] and "3 of the 3 bodies are outside the image" in said[1]
-    with pytest.warns(UserWarning, match=r"principal point \(32, -1\) lies outside"):
-        plan([500.0, 500.0, 32.0, -1.0])
-    assert plan([80.0, 80.0, 64.0, 0.0])["plan"]["images"] == 3
+    with pytest.warns(CameraWarning, match=r"^--intrinsics: 3 of the 3 .* \(64, 64\) in"):
+        plan([100.0, 100.0, 64.0, 64.0])  # the camera of the frames at twice their size
+    assert plan([80.0, 80.0, 36.0, 30.0])["plan"]["images"] == 3
+    est = dict(np.load(root / "est.npz"))
+    est["camera_K"][1, :2] *= 2  # the file's camera of frame1, for the frame at twice its size
+    np.savez(tmp_path / "est.npz", **est)
+    with pytest.warns(CameraWarning) as caught:
+        plan(None, tmp_path / "est.npz")
+    assert [str(w.message) for w in caught if w.category is CameraWarning] == [
+        f"{tmp_path / 'est.npz'}: 1 of the 3 cameras have their principal point more than 20% "
+        f"of the image from its centre (e.g. estimate 1, image 'frame1': "
+        f"({est['camera_K'][1, 0, 2]:g}, {est['camera_K'][1, 1, 2]:g}) in 64x64 px): is it the "
+        "camera of another resolution (a video's full-size camera, its frames resized)? The "
+        "bodies are then drawn away from their people; a crop's camera can be off-centre by "
+        "right"
+    ]
 
 
 def test_estimates_out_of_view_are_named_once_before_the_run(user_files, tmp_path):
     """An estimate behind the camera (an OpenGL-style translation) is named once, with its
-    image, before any chunk is refined (not again by each chunk's refine()), and kept."""
+    image, before any chunk is refined (not again by each chunk's refine()), and kept; so is
+    a camera of another resolution (estimate 2's), which is used as it is."""
     model, root, net = user_files
     est = dict(np.load(root / "est.npz"))
     est["transl"][1] *= [1, -1, -1]
+    est["camera_K"][2, :2] *= 1.5
     np.savez(tmp_path / "est.npz", **est)
-    with pytest.warns(OutOfViewWarning) as caught:
+    with pytest.warns(UserWarning) as caught:
         refine_files(root / "imgs", tmp_path / "est.npz", tmp_path / "out", model=model,
                      network=net, options=FAST, chunk=1, progress=False,
                      outputs=Outputs(overlays=False, tracks=False))  # fmt: skip
-    assert [str(w.message) for w in caught] == [
+    assert [w.category for w in caught] == [CameraWarning, OutOfViewWarning]
+    assert str(caught[1].message) == (
         f"{tmp_path / 'est.npz'}: 1 of the 3 bodies are behind the camera (e.g. estimate 1, "
         f"image 'frame1', transl {' '.join(f'{x:.3g}' for x in est['transl'][1])}): the camera "
         "looks along +z with y down (OpenCV); an OpenGL-style translation has its y and z "
         "negated; they are kept as they are (status 'kept initial')"
-    ]
+    )
     result = load_result(tmp_path / "out" / "refined.npz")
     np.testing.assert_array_equal(result["transl"][1], est["transl"][1].astype(np.float32))
