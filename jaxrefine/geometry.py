@@ -76,3 +76,24 @@ def rotvec_from_matrices(R) -> np.ndarray:
     if not np.allclose(np.linalg.det(flat), 1.0, rtol=0, atol=ROTATION_DET_TOL):
         raise ValueError("holds matrices that are not rotations")
     return Rotation.from_matrix(flat).as_rotvec().reshape(R.shape[:-2] + (3,))
+
+
+# A joint's rotation vector from any conversion (a matrix, a quaternion) has an angle within
+# pi, and a fit's may drift past pi, never past a full turn; the same pose in degrees (a knee
+# bent 10 degrees read as 10 radians) goes past it in any pose but a near-rest one. Body joints
+# only: a global orientation unwrapped along a video (a spinning person) may pass a turn.
+MAX_JOINT_ANGLE = 2 * np.pi
+
+
+def first_joint_past_a_turn(body_pose) -> tuple[int, int, float] | None:
+    """``(frame, joint, angle)`` of the first joint rotation of host (N, J, 3) axis-angle
+    ``body_pose`` whose angle exceeds :data:`MAX_JOINT_ANGLE` (joint counted from 1, the
+    global orientation being joint 0), or None."""
+    angles = np.linalg.norm(
+        np.asarray(body_pose, np.float64).reshape(len(body_pose), -1, 3), axis=-1
+    )
+    past = np.argwhere(angles > MAX_JOINT_ANGLE)
+    if not len(past):
+        return None
+    i, j = (int(x) for x in past[0])
+    return i, j + 1, float(angles[i, j])

@@ -61,7 +61,7 @@ from jaxrefine.body_model import (
     skin_vertices,
 )
 from jaxrefine.camera import Camera, perspective, project
-from jaxrefine.geometry import rodrigues, rotate_points
+from jaxrefine.geometry import first_joint_past_a_turn, rodrigues, rotate_points
 from jaxrefine.keypoints import (
     BODY25_IGNORED_BY_SMPLIFY,
     NORMALISED_KEYPOINT_BOUND,
@@ -642,6 +642,22 @@ def check_keypoint_pixels(xy, conf, who: str) -> None:
             f"{who}: every keypoint of confidence > 0 lies within [-{b:g}, {b:g}]; full-image "
             "pixels are expected (normalised coordinates? multiply x by the image's width "
             "and y by its height)"
+        )
+
+
+def check_joint_angles(body_pose, who: str) -> None:
+    """Refuse a (N, 23, 3) axis-angle ``body_pose`` with a joint rotated past a full turn
+    (:func:`jaxrefine.geometry.first_joint_past_a_turn`): degrees read as radians, which
+    twist the body beyond recognition. Traced values are not checked (unknown)."""
+    if isinstance(body_pose, jax.core.Tracer):
+        return
+    past = first_joint_past_a_turn(body_pose)
+    if past is not None:
+        i, j, angle = past
+        raise ValueError(
+            f"{who}['body_pose'] holds a joint rotated by {angle:.3g} (frame {i}, joint {j}); "
+            "axis-angle is in radians, a joint's within a turn (2 pi): degrees? (np.radians "
+            "converts them)"
         )
 
 

@@ -61,6 +61,7 @@ from jaxrefine.objective import (
     REFERENCE_PERSON_SIZE,
     FitData,
     check_gmm_choice,
+    check_joint_angles,
     check_keypoint_pixels,
     check_params,
     choose_gmm_prior,
@@ -701,6 +702,7 @@ def refine(
     params = check_params(params, model.num_betas, "refine: params")
     _check_counts(n, params, cameras, subjects, keypoints)
     _check_finite(params)
+    check_joint_angles(params["body_pose"], "refine: params")
     _check_cameras(cameras)
     warn_off_centre(cameras.cx, cameras.cy, sizes, "refine: cameras", lambda i: f"frame {i}")
     if keypoints is not None:

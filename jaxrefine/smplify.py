@@ -32,6 +32,7 @@ from jaxrefine.objective import (
     GMMResidualPrior,
     Preset,
     check_fit_data,
+    check_joint_angles,
     check_params,
     compact_dense,
     get_preset,
@@ -141,10 +142,12 @@ def smplify(
     Raises:
       ValueError: both stages have 0 steps; ``compact=True`` on traced, uncompacted data;
         ``init_params`` or ``data`` of other shapes than the model and the data kind need
-        (:func:`~jaxrefine.objective.check_params`, :func:`~jaxrefine.objective.check_fit_data`).
+        (:func:`~jaxrefine.objective.check_params`, :func:`~jaxrefine.objective.check_fit_data`);
+        a body pose in degrees (:func:`~jaxrefine.objective.check_joint_angles`).
     """
     p = get_preset(preset) if isinstance(preset, str) else preset
     init_params = check_params(init_params, model.num_betas, "smplify: init_params")
+    check_joint_angles(init_params["body_pose"], "smplify: init_params")
     batch = jnp.shape(init_params["transl"])[0]
     check_fit_data(model, data, data_kind, keypoint_set, batch, "smplify: data")
     if "dense" in data_kind and compact:

@@ -186,6 +186,27 @@ def test_estimate_errors_name_file_and_key(tmp_path):
         read_estimates(tmp_path / "missing.npz")
 
 
+def test_a_body_pose_in_degrees_is_refused_naming_the_joint(tmp_path):
+    """Axis-angle in degrees (joint 5 of estimate 1 at 40 degrees); a joint just within a turn
+    and a global orientation past one (unwrapped along a video) are read."""
+    p = _params()
+    deg = {**p, "body_pose": np.degrees(p["body_pose"])}
+    deg["body_pose"][:, :] = 0.1
+    deg["body_pose"][1, 12:15] = [0.0, 40.0, 0.0]
+    np.savez(tmp_path / "deg.npz", **deg)
+    with pytest.raises(InputError) as caught:
+        read_estimates(tmp_path / "deg.npz")
+    assert str(caught.value) == (
+        f"{tmp_path / 'deg.npz'}: the body pose has a joint rotated by 40 (estimate 1, joint 5); "
+        "axis-angle in radians is expected, a joint's within a turn (2 pi): degrees? "
+        "(np.radians converts them)"
+    )
+    ok = {**p, "global_orient": np.tile([0.0, 0.0, 9.0], (3, 1)).astype(np.float32)}
+    ok["body_pose"][0, :3] = [0.0, 2 * np.pi - 1e-3, 0.0]
+    np.savez(tmp_path / "ok.npz", **ok)
+    assert len(read_estimates(tmp_path / "ok.npz")) == 3
+
+
 def test_smplx_and_smplh_estimates_are_refused_by_name(tmp_path):
     """An SMPL-X / SMPL+H file was read by its shared keys (a 69-value body pose beside
     SMPL-X's face and hands) or refused as a bad shape (their 21-joint body pose): both now

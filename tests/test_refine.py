@@ -423,7 +423,13 @@ def test_estimates_with_nan_are_refused_naming_the_frame(model, frames, net):
         refine(model, list(frames.image), init, frames.cameras, net, options=FAST)
 
 
-
+def test_a_body_pose_in_degrees_is_refused_naming_the_frame(model, frames, net):
+    init = dict(_init(frames), body_pose=np.degrees(frames.init_pose[:, 1:]))
+    past = np.argwhere(np.linalg.norm(init["body_pose"], axis=-1) > 2 * np.pi)[0]
+    with pytest.raises(ValueError, match=rf"^refine: params\['body_pose'\] holds a joint "
+                       rf"rotated by .* \(frame {past[0]}, joint {past[1] + 1}\); axis-angle is "
+                       r"in radians, a joint's within a turn \(2 pi\): degrees\?"):  # fmt: skip
+        refine(model, list(frames.image), init, frames.cameras, net, options=FAST)
 
 
 @pytest.mark.parametrize("field, value", [("fx", 0.0), ("fy", -90.0), ("cx", np.nan)])

@@ -196,7 +196,7 @@ def test_optimizer_by_name_object_or_factory_gives_the_same_fit():
         smplify(model, init, data, optimizer="sgd", **kw)
 
 
-def test_smplx_body_pose_layout_fits_alike_and_wrong_shapes_are_named():
+def test_smplx_body_pose_layout_fits_alike_and_wrong_shapes_or_degrees_are_named():
     model = tiny_model()
     init, data, _ = tiny_problem(model)
     kw = dict(data_kind="dense", keypoint_set="smpl24", compact=False, **_STEPS)
@@ -207,6 +207,10 @@ def test_smplx_body_pose_layout_fits_alike_and_wrong_shapes_are_named():
     betas = jnp.zeros((2, 10))  # the tiny model has 4
     with pytest.raises(ValueError, match=r"^smplify: init_params\['betas'\].*has 4"):
         smplify(model, dict(init, betas=betas), data, **kw)
+    degrees = jnp.zeros_like(init["body_pose"]).at[:, 2].set(jnp.array([0.0, 30.0, 0.0]))
+    said = r"^smplify: init_params\['body_pose'\] holds a joint rotated by 30 \(frame 0, joint 3\)"
+    with pytest.raises(ValueError, match=said + "; axis-angle is in radians"):
+        smplify(model, dict(init, body_pose=degrees), data, **kw)
 
 
 def _ones(*shape):

@@ -73,7 +73,7 @@ from tqdm import tqdm
 
 from jaxrefine import safepickle
 from jaxrefine.camera import focal_from_image_size, weak_perspective_to_full
-from jaxrefine.geometry import rotvec_from_matrices
+from jaxrefine.geometry import first_joint_past_a_turn, rotvec_from_matrices
 from jaxrefine.inputs import (
     cliff_files,
     easymocap_files,
@@ -449,6 +449,17 @@ def _pose(arrays: dict, path: Path) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def _check_joint_angles(body_pose: np.ndarray, path: Path) -> None:
+    """Refuse a body pose in degrees: a joint rotated past a full turn
+    (:func:`jaxrefine.geometry.first_joint_past_a_turn`)."""
+    past = first_joint_past_a_turn(body_pose)
+    if past is not None:
+        i, j, angle = past
+        raise InputError(f"{path}: the body pose has a joint rotated by {angle:.3g} (estimate "
+                         f"{i}, joint {j}); axis-angle in radians is expected, a joint's within "
+                         "a turn (2 pi): degrees? (np.radians converts them)")  # fmt: skip
+
+
 def _first(arrays: dict, keys: tuple[str, ...]) -> str | None:
     return next((k for k in keys if k in arrays), None)
 
@@ -801,6 +812,7 @@ def _read_estimates(path: Path, arrays: dict, image_size, num_betas, intrinsics,
         raise InputError(f"{why}: give that model with --model")
     _check_smpl_layout(arrays, path)
     go, bp = _pose(arrays, path)
+    _check_joint_angles(bp, path)
     betas = _betas(arrays, path)
     n = _check_lengths(path, global_orient=go, body_pose=bp, betas=betas)
     betas = _fit_betas(betas, num_betas, path)
