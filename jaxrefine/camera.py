@@ -189,6 +189,22 @@ def principal_point_off_centre(cx, cy, sizes) -> np.ndarray:
     return (off_x > PRINCIPAL_POINT_OFF_CENTRE) | (off_y > PRINCIPAL_POINT_OFF_CENTRE)
 
 
+# A pinhole camera's focal is at least this fraction of its image's longer side: a field of
+# view under 136 degrees across that side (the widest phone lenses' focal is about half the
+# side; a wider lens is a fisheye, not a pinhole). A focal in millimetres (28-85 for a
+# full-frame lens) read as pixels of a 640 px or larger image, or one normalised by the image
+# size (about 1), lies far below it, and draws every body a few pixels tall.
+MIN_FOCAL_FRACTION = 0.2
+
+
+def focal_too_short(fx, fy, sizes) -> np.ndarray:
+    """(N,) bool: whether each camera's focal (``fx`` or ``fy``, (N,) pixels) is under
+    :data:`MIN_FOCAL_FRACTION` of the longer side of its image of (N, 2) ``sizes`` (H, W)."""
+    side = np.asarray(sizes, np.float64).reshape(-1, 2).max(1)
+    least = np.minimum(np.asarray(fx, np.float64), np.asarray(fy, np.float64))
+    return least < MIN_FOCAL_FRACTION * side
+
+
 def weak_perspective_to_full(
     scale,
     tx,

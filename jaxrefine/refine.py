@@ -41,11 +41,13 @@ from jaxrefine.camera import (
     BEHIND_CAMERA,
     IN_VIEW,
     MIN_BODY_PIXELS,
+    MIN_FOCAL_FRACTION,
     OUT_OF_VIEW_NAMES,
     OUTSIDE_IMAGE,
     PRINCIPAL_POINT_OFF_CENTRE,
     TOO_SMALL,
     Camera,
+    focal_too_short,
     out_of_view,
     principal_point_off_centre,
     project,
@@ -677,8 +679,9 @@ def refine(
         (:func:`axis_angle_params`), betas (N,NB), transl (N,3)
         (:func:`~jaxrefine.objective.check_params`), finite. Bodies out of their image's
         view are named in an :class:`OutOfViewWarning` and kept as they are.
-      cameras: batched full-image cameras (N), focal lengths > 0; a principal point far from
-        its image's centre is named in a :class:`CameraWarning`.
+      cameras: batched full-image cameras (N), focal lengths > 0; a focal too short for
+        pixels or a principal point far from its image's centre is named in a
+        :class:`CameraWarning`.
       network: ``(config, params)`` of the displacement network (e.g. ``load_pretrained()``).
       subjects: (N,) subject / track ids: frames of one subject share a personal texture (and
         a shape with ``share_betas``); default: one subject per frame.
@@ -704,7 +707,9 @@ def refine(
     _check_finite(params)
     check_joint_angles(params["body_pose"], "refine: params")
     _check_cameras(cameras)
-    warn_off_centre(cameras.cx, cameras.cy, sizes, "refine: cameras", lambda i: f"frame {i}")
+    warn_camera_values(np.stack([np.asarray(getattr(cameras, k)) for k in ("fx", "fy", "cx",
+                                                                           "cy")], -1),
+                       sizes, "refine: cameras", lambda i: f"frame {i}")  # fmt: skip
     if keypoints is not None:
         _check_keypoints(model, keypoints, options)
     preset = _preset(options)
@@ -755,7 +760,7 @@ _VIEW_HINTS = {
     BEHIND_CAMERA: "the camera looks along +z with y down (OpenCV); an OpenGL-style "
     "translation has its y and z negated",
     TOO_SMALL: f"under {MIN_BODY_PIXELS:g} px on their longer side; translations are read "
-    "in metres (centimetres or millimetres?)",
+    "in metres (centimetres or millimetres?) and focal lengths in pixels",
     OUTSIDE_IMAGE: "check that the camera (focal, principal point) is the images' own",
 }
 
@@ -787,26 +792,37 @@ def warn_out_of_view(codes, transl, who: str, name_of) -> None:
 
 
 class CameraWarning(UserWarning):
-    """Cameras whose principal point lies far from their image's centre
-    (:func:`~jaxrefine.camera.principal_point_off_centre`): another resolution's camera?"""
+    """Cameras whose focal or principal point does not fit their images
+    (:func:`~jaxrefine.camera.focal_too_short`,
+    :func:`~jaxrefine.camera.principal_point_off_centre`)."""
 
 
-def warn_off_centre(cx, cy, sizes, who: str, name_of) -> None:
-    """A :class:`CameraWarning` when some of N cameras (``cx``, ``cy``: (N,) pixels) have
-    their principal point far from the centre of their image of (N, 2) ``sizes`` (H, W),
-    naming how many, the first (``name_of(i)``) and its image size. Nothing is changed:
-    the bodies are refined with the cameras given."""
-    sizes = np.asarray(sizes).reshape(-1, 2)
-    off = np.flatnonzero(principal_point_off_centre(cx, cy, sizes))
+def warn_camera_values(intrinsics, sizes, who: str, name_of) -> None:
+    """A :class:`CameraWarning` for each way some of N cameras ((N, 4) ``intrinsics`` fx, fy,
+    cx, cy in pixels) do not fit their images of (N, 2) ``sizes`` (H, W): a focal too short
+    for pixels (millimetres or normalised?), a principal point far from the image's centre
+    (another resolution's camera?); each names how many, the first (``name_of(i)``) and its
+    image size. Nothing is changed: the bodies are refined with the cameras given."""
+    k, sizes = np.asarray(intrinsics, np.float64).reshape(-1, 4), np.asarray(sizes).reshape(-1, 2)
+    short = np.flatnonzero(focal_too_short(k[:, 0], k[:, 1], sizes))
+    if len(short):
+        i, (h, w) = int(short[0]), sizes[short[0]]
+        warnings.warn(f"{who}: {len(short)} of the {len(sizes)} cameras have a focal under "
+                      f"{MIN_FOCAL_FRACTION:g} of their image's longer side (e.g. {name_of(i)}: "
+                      f"fx {k[i, 0]:g}, fy {k[i, 1]:g} in {w}x{h} px, a field of view over 136 "
+                      "degrees): focal lengths are read in pixels (millimetres? normalised by "
+                      "the image size?); the bodies are then drawn a few pixels tall",
+                      CameraWarning, stacklevel=3)  # fmt: skip
+    off = np.flatnonzero(principal_point_off_centre(k[:, 2], k[:, 3], sizes))
     if len(off):
         i, (h, w) = int(off[0]), sizes[off[0]]
         warnings.warn(f"{who}: {len(off)} of the {len(sizes)} cameras have their principal "
                       f"point more than {PRINCIPAL_POINT_OFF_CENTRE:.0%} of the image from its "
-                      f"centre (e.g. {name_of(i)}: ({float(np.asarray(cx)[i]):g}, "
-                      f"{float(np.asarray(cy)[i]):g}) in {w}x{h} px): is it the camera of "
-                      "another resolution (a video's full-size camera, its frames resized)? "
-                      "The bodies are then drawn away from their people; a crop's camera can "
-                      "be off-centre by right", CameraWarning, stacklevel=3)  # fmt: skip
+                      f"centre (e.g. {name_of(i)}: ({k[i, 2]:g}, {k[i, 3]:g}) in {w}x{h} px): "
+                      "is it the camera of another resolution (a video's full-size camera, its "
+                      "frames resized)? The bodies are then drawn away from their people; a "
+                      "crop's camera can be off-centre by right", CameraWarning,
+                      stacklevel=3)  # fmt: skip
 
 
 def _keep_out_of_view(merged: dict, params: dict, codes: np.ndarray) -> dict:

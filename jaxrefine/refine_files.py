@@ -51,7 +51,7 @@ from jaxrefine.refine import (
     pose_batch,
     refine,
     view_codes,
-    warn_off_centre,
+    warn_camera_values,
     warn_out_of_view,
 )
 from jaxrefine.refine_outputs import (
@@ -372,7 +372,7 @@ def warn_cut_tracks(track_id, groups, options, chunk: int) -> None:
 
 def _run_chunk(model, network, images, est, frame_of, idx, keypoints, options, masks) -> dict:
     t0 = time.perf_counter()
-    # said once for the run, before it (_warn_out_of_view, _warn_off_centre)
+    # said once for the run, before it (_warn_out_of_view, _warn_camera_values)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OutOfViewWarning)
         warnings.simplefilter("ignore", CameraWarning)
@@ -547,7 +547,7 @@ def refine_files(
         min_person_score=min_person_score, max_people=max_people,
         keypoint_images=keypoint_images, exif=exif, frames=frames, gmm=prior,
     )  # fmt: skip
-    _warn_off_centre(images, est, frame_of, intrinsics)
+    _warn_camera_values(images, est, frame_of, intrinsics)
     _warn_out_of_view(model, images, est, frame_of)
     if options is None:  # the defaults; photos with theirs (as on the command line)
         options = photo_defaults(RefineOptions(), None, None, estimates_path, network[0],
@@ -708,11 +708,12 @@ def _read_people(images_src, estimates_path, model, *, keypoints_path, intrinsic
     return images, est, frame_of, kp, kp_set, masks
 
 
-def _warn_off_centre(images, est: Estimates, frame_of: np.ndarray, intrinsics) -> None:
+def _warn_camera_values(images, est: Estimates, frame_of: np.ndarray, intrinsics) -> None:
     """Warn, before any work, of estimates whose camera (the file's, or ``intrinsics``:
-    ``--intrinsics``) has its principal point far from the centre of their image
-    (:func:`jaxrefine.refine.warn_off_centre`): the camera of another resolution, a video's
-    full-size one for its resized frames, draws every body away from its person."""
+    ``--intrinsics``) does not fit their image (:func:`jaxrefine.refine.warn_camera_values`):
+    a focal in millimetres draws every body a few pixels tall, the camera of another
+    resolution (a video's full-size one for its resized frames) draws it away from its
+    person."""
     from jaxrefine.inputs.images import frame_size
 
     sizes = np.array([frame_size(images, int(f)) for f in frame_of]).reshape(-1, 2)
@@ -721,7 +722,7 @@ def _warn_off_centre(images, est: Estimates, frame_of: np.ndarray, intrinsics) -
         return f"estimate {i}, image {images.names[int(frame_of[i])]!r}"
 
     who = "--intrinsics" if intrinsics is not None else str(est.source)
-    warn_off_centre(est.intrinsics[:, 2], est.intrinsics[:, 3], sizes, who, name)
+    warn_camera_values(est.intrinsics, sizes, who, name)
 
 
 VIEW_BATCH = 256  # estimates posed at a time by _warn_out_of_view

@@ -10,12 +10,14 @@ from jaxrefine.camera import (
     BEHIND_CAMERA,
     IN_VIEW,
     MIN_BODY_PIXELS,
+    MIN_FOCAL_FRACTION,
     OUTSIDE_IMAGE,
     PRINCIPAL_POINT_OFF_CENTRE,
     TOO_SMALL,
     Camera,
     crop_to_full_pixels,
     focal_from_image_size,
+    focal_too_short,
     out_of_view,
     principal_point_off_centre,
     project,
@@ -112,3 +114,14 @@ def test_a_principal_point_far_from_the_centre_is_told_apart():
     assert principal_point_off_centre([w / 2], [h / 2 + 1.01 * lim * h], [(h, w)]).tolist() == [
         True
     ]
+
+
+def test_a_focal_too_short_for_pixels_is_told_apart():
+    """A 1920x1080 frame: the paper's focal, 4D-Humans' and a wide phone lens's (half the
+    side) pass; just under the bound, a 50 mm lens's millimetres and a focal normalised by
+    the width are flagged, by either axis."""
+    h, w = 1080, 1920
+    fx = np.array([focal_from_image_size(h, w), 5000 / 256 * w, w / 2, 1.01 * MIN_FOCAL_FRACTION
+                   * w, 0.99 * MIN_FOCAL_FRACTION * w, 50.0, 1.2, w / 2])  # fmt: skip
+    fy = np.where(np.arange(8) == 7, 1.2, fx)
+    assert focal_too_short(fx, fy, np.tile([h, w], (8, 1))).tolist() == [False] * 4 + [True] * 4

@@ -423,6 +423,24 @@ def test_estimates_with_nan_are_refused_naming_the_frame(model, frames, net):
         refine(model, list(frames.image), init, frames.cameras, net, options=FAST)
 
 
+def test_a_focal_in_millimetres_is_named_and_its_bodies_kept(model, frames, net):
+    """Frame 1's focal is a 50 mm lens's millimetres read as pixels (scaled to the 64 px frame
+    from a 1920 px one): a CameraWarning says why its body is too small to refine."""
+    cams = frames.cameras
+    f = 50.0 * SIZE / 1920
+    cams = cams.replace(fx=cams.fx.at[1].set(f), fy=cams.fy.at[1].set(f))
+    with pytest.warns(UserWarning) as caught:
+        res = refine(model, list(frames.image), _init(frames), cams, net, options=FAST)
+    said = [(w.category, str(w.message)) for w in caught]
+    assert said[0] == (CameraWarning, (
+        "refine: cameras: 1 of the 4 cameras have a focal under 0.2 of their image's longer "
+        f"side (e.g. frame 1: fx {f:g}, fy {f:g} in {SIZE}x{SIZE} px, a field of view over 136 "
+        "degrees): focal lengths are read in pixels (millimetres? normalised by the image "
+        "size?); the bodies are then drawn a few pixels tall"))  # fmt: skip
+    assert said[1][0] is OutOfViewWarning and "too small" in said[1][1] and len(said) == 2
+    np.testing.assert_array_equal(res.status[1], STATUS_NO_IMPROVEMENT)
+
+
 def test_a_body_pose_in_degrees_is_refused_naming_the_frame(model, frames, net):
     init = dict(_init(frames), body_pose=np.degrees(frames.init_pose[:, 1:]))
     past = np.argwhere(np.linalg.norm(init["body_pose"], axis=-1) > 2 * np.pi)[0]

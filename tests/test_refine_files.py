@@ -696,9 +696,9 @@ def test_an_out_that_is_a_file_fails_before_any_photo_is_read(user_files, tmp_pa
 
 def test_cameras_of_another_resolution_are_named(user_files, tmp_path):
     """``--intrinsics``, or an estimates file's ``camera_K``, whose principal point lies far
-    from the centre of the images (64x64 here): a camera of another resolution. One warning
-    before the run names the source, how many, the first estimate and its image; a point
-    near the centre says nothing."""
+    from the centre of the images (64x64 here): a camera of another resolution; or whose
+    focal is too short for pixels. One warning before the run names the source, how many,
+    the first estimate and its image; a point near the centre says nothing."""
     model, root, net = user_files
 
     def plan(intrinsics, est=root / "est.npz"):
@@ -717,6 +717,14 @@ def test_cameras_of_another_resolution_are_named(user_files, tmp_path):
     with pytest.warns(CameraWarning, match=r"^--intrinsics: 3 of the 3 .* \(64, 64\) in"):
         plan([100.0, 100.0, 64.0, 64.0])  # the camera of the frames at twice their size
     assert plan([80.0, 80.0, 36.0, 30.0])["plan"]["images"] == 3
+    with pytest.warns(UserWarning) as caught:
+        plan([1.3, 1.3, 32.0, 32.0])  # a focal normalised by the image size
+    assert [str(w.message) for w in caught if w.category is CameraWarning] == [
+        "--intrinsics: 3 of the 3 cameras have a focal under 0.2 of their image's longer side "
+        "(e.g. estimate 0, image 'frame0': fx 1.3, fy 1.3 in 64x64 px, a field of view over "
+        "136 degrees): focal lengths are read in pixels (millimetres? normalised by the image "
+        "size?); the bodies are then drawn a few pixels tall"
+    ]
     est = dict(np.load(root / "est.npz"))
     est["camera_K"][1, :2] *= 2  # the file's camera of frame1, for the frame at twice its size
     np.savez(tmp_path / "est.npz", **est)

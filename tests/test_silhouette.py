@@ -219,9 +219,9 @@ def test_refine_needs_masks_for_the_term():
 
     params = {"global_orient": np.zeros((1, 3)), "body_pose": np.zeros((1, 23, 3)),
               "betas": np.zeros((1, 10)), "transl": np.zeros((1, 3))}  # fmt: skip
-    # principal point at the 8x8 image's centre (elsewhere a CameraWarning would come first)
-    cams = Camera(fx=jnp.ones(1), fy=jnp.ones(1), cx=jnp.full(1, 4.0), cy=jnp.full(1, 4.0),
-                  R=jnp.eye(3)[None], t=jnp.zeros((1, 3)))  # fmt: skip
+    # a camera that fits the 8x8 image (else a CameraWarning would come first)
+    cams = Camera(fx=jnp.full(1, 10.0), fy=jnp.full(1, 10.0), cx=jnp.full(1, 4.0),
+                  cy=jnp.full(1, 4.0), R=jnp.eye(3)[None], t=jnp.zeros((1, 3)))  # fmt: skip
     with pytest.raises(ValueError, match="one person mask per image"):
         refine(load_body_model(), [np.zeros((8, 8, 3))], params, cams, None,
                options=RefineOptions(silhouette_weight=1.0))  # fmt: skip
