@@ -804,25 +804,30 @@ def warn_camera_values(intrinsics, sizes, who: str, name_of) -> None:
     (another resolution's camera?); each names how many, the first (``name_of(i)``) and its
     image size. Nothing is changed: the bodies are refined with the cameras given."""
     k, sizes = np.asarray(intrinsics, np.float64).reshape(-1, 4), np.asarray(sizes).reshape(-1, 2)
-    short = np.flatnonzero(focal_too_short(k[:, 0], k[:, 1], sizes))
-    if len(short):
-        i, (h, w) = int(short[0]), sizes[short[0]]
-        warnings.warn(f"{who}: {len(short)} of the {len(sizes)} cameras have a focal under "
-                      f"{MIN_FOCAL_FRACTION:g} of their image's longer side (e.g. {name_of(i)}: "
-                      f"fx {k[i, 0]:g}, fy {k[i, 1]:g} in {w}x{h} px, a field of view over 136 "
-                      "degrees): focal lengths are read in pixels (millimetres? normalised by "
-                      "the image size?); the bodies are then drawn a few pixels tall",
-                      CameraWarning, stacklevel=3)  # fmt: skip
-    off = np.flatnonzero(principal_point_off_centre(k[:, 2], k[:, 3], sizes))
-    if len(off):
-        i, (h, w) = int(off[0]), sizes[off[0]]
-        warnings.warn(f"{who}: {len(off)} of the {len(sizes)} cameras have their principal "
-                      f"point more than {PRINCIPAL_POINT_OFF_CENTRE:.0%} of the image from its "
-                      f"centre (e.g. {name_of(i)}: ({k[i, 2]:g}, {k[i, 3]:g}) in {w}x{h} px): "
-                      "is it the camera of another resolution (a video's full-size camera, its "
-                      "frames resized)? The bodies are then drawn away from their people; a "
-                      "crop's camera can be off-centre by right", CameraWarning,
-                      stacklevel=3)  # fmt: skip
+    found = ((focal_too_short(k[:, 0], k[:, 1], sizes), _short_focal),
+             (principal_point_off_centre(k[:, 2], k[:, 3], sizes), _off_centre))  # fmt: skip
+    for flags, say in found:
+        idx = np.flatnonzero(flags)
+        if len(idx):
+            i, (h, w) = int(idx[0]), sizes[idx[0]]
+            warnings.warn(f"{who}: {len(idx)} of the {len(sizes)} cameras "
+                          + say(k[i], f"{name_of(i)}: ", f" in {w}x{h} px"), CameraWarning,
+                          stacklevel=3)  # fmt: skip
+
+
+def _short_focal(k, name: str, size: str) -> str:
+    return (f"have a focal under {MIN_FOCAL_FRACTION:g} of their image's longer side (e.g. "
+            f"{name}fx {k[0]:g}, fy {k[1]:g}{size}, a field of view over 136 degrees): focal "
+            "lengths are read in pixels (millimetres? normalised by the image size?); the "
+            "bodies are then drawn a few pixels tall")  # fmt: skip
+
+
+def _off_centre(k, name: str, size: str) -> str:
+    return (f"have their principal point more than {PRINCIPAL_POINT_OFF_CENTRE:.0%} of the "
+            f"image from its centre (e.g. {name}({k[2]:g}, {k[3]:g}){size}): is it the camera "
+            "of another resolution (a video's full-size camera, its frames resized)? The "
+            "bodies are then drawn away from their people; a crop's camera can be off-centre "
+            "by right")  # fmt: skip
 
 
 def _keep_out_of_view(merged: dict, params: dict, codes: np.ndarray) -> dict:
