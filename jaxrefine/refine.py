@@ -707,9 +707,8 @@ def refine(
     _check_finite(params)
     check_joint_angles(params["body_pose"], "refine: params")
     _check_cameras(cameras)
-    warn_camera_values(np.stack([np.asarray(getattr(cameras, k)) for k in ("fx", "fy", "cx",
-                                                                           "cy")], -1),
-                       sizes, "refine: cameras", lambda i: f"frame {i}")  # fmt: skip
+    intr = np.stack([np.asarray(a) for a in (cameras.fx, cameras.fy, cameras.cx, cameras.cy)], -1)
+    warn_camera_values(intr, sizes, "refine: cameras", lambda i: f"frame {i}")
     if keypoints is not None:
         _check_keypoints(model, keypoints, options)
     preset = _preset(options)
