@@ -131,9 +131,19 @@ def match_frames(estimates: Estimates, images: ImageSequence) -> np.ndarray:
         else:
             if not 0 <= int(f) < len(images):
                 raise InputError(f"{estimates.source}: estimate {k} has frame {f}, outside the "
-                                 f"{len(images)} images of {images.source}")  # fmt: skip
+                                 f"{len(images)} images of {images.source}"
+                                 f"{_one_based_hint(estimates.frame, len(images))}")  # fmt: skip
             out[k] = int(f)
     return out
+
+
+def _one_based_hint(frames, count: int) -> str:
+    """A hint for integer ``frames`` counted from 1 (the last one is ``count``, none is 0):
+    each estimate would otherwise have been matched to the next image."""
+    numbers = [int(f) for f in frames if not isinstance(f, str)]
+    if numbers and min(numbers) >= 1 and max(numbers) == count:
+        return " (frames counted from 1? they are counted from 0 here: subtract 1)"
+    return ""
 
 
 def match_keypoints(

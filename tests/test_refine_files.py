@@ -240,6 +240,26 @@ def test_inconsistent_inputs_fail_before_work(user_files, tmp_path, capsys):
     assert code == 2 and len(err) == 1 and "nope" in err[0]
 
 
+def test_frames_counted_from_one_are_named_as_such(user_files, tmp_path):
+    """Frame numbers 1..3 for the 3 images: the error says they may count from 1; a frame
+    past the end among numbers from 0 gets no such hint."""
+    model, root, net = user_files
+    est = {k: v for k, v in np.load(root / "est.npz").items() if k != "imgname"}
+
+    def read(frames):
+        np.savez(tmp_path / "est.npz", **est, frame=np.asarray(frames))
+        with pytest.raises(InputError) as caught:
+            refine_files(root / "imgs", tmp_path / "est.npz", tmp_path / "o", model=model,
+                         network=net, options=FAST, progress=False, dry_run=True)  # fmt: skip
+        return str(caught.value)
+
+    said = read([1, 2, 3])
+    assert said.endswith("estimate 2 has frame 3, outside the 3 images of "
+                         f"{root / 'imgs'} (frames counted from 1? they are counted from 0 "
+                         "here: subtract 1)")  # fmt: skip
+    assert read([0, 1, 3]).endswith(f"outside the 3 images of {root / 'imgs'}")
+
+
 def test_a_pose_prior_file_is_read_before_work_and_named_in_the_plan(
     user_files, tmp_path, monkeypatch, capsys, other_prior_file
 ):
