@@ -37,6 +37,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _input_flags(g) -> None:
+    from jaxrefine.inputs.images import IMAGE_ORDERS
+
     a = g.add_argument
     a("images", help="a folder of images, one image, or a video file")
     a("--estimates", default=None,
@@ -63,6 +65,10 @@ def _input_flags(g) -> None:
       help="only these frames of the images (counted from 0, as Python slices: 0:100, 250:, "
            "::5); a video is decoded only up to the last; an estimates file's other frames "
            "are left out")  # fmt: skip
+    a("--image-order", choices=IMAGE_ORDERS, default=None,
+      help="a folder's images sorted by name or by the numbers in their names (frame_2 "
+           "before frame_10); default: by name, and when the two differ, frame indices, "
+           "--video and --frames are refused until this is given")  # fmt: skip
     a("--ignore-exif", action="store_true",
       help="take image files as stored, not turned upright by their EXIF orientation (for "
            "estimates or keypoints made on the stored pixels; OpenCV, photo viewers and the "
@@ -206,6 +212,7 @@ def _run(args) -> dict:
         min_person_score=args.min_person_score, keypoint_images=args.keypoint_images,
         max_people=args.max_people, dry_run=args.dry_run, exif=not args.ignore_exif,
         overwrite=args.overwrite, frames=args.frames, network_body_model=trained_on,
+        image_order=args.image_order,
     )  # fmt: skip
 
 

@@ -137,6 +137,26 @@ def match_frames(estimates: Estimates, images: ImageSequence) -> np.ndarray:
     return out
 
 
+def check_image_order(images: ImageSequence, est: Estimates | None, video: bool) -> None:
+    """Refuse, for a folder whose order by name and by number differ (``images.order_doubt``:
+    ``frame_10.png`` before ``frame_2.png`` by name), what depends on the frames' order:
+    ``video`` (tracks linked from frame to frame), estimates matched to the images by index
+    or one per image in order. Estimates naming their images need no order."""
+    from jaxrefine.inputs.images import order_error
+
+    if images.order_doubt is None:
+        return
+    if video:
+        what = "--video links the people from frame to frame in one of them"
+    elif est is not None and est.frame is None:
+        what = f"{est.source} has one estimate per image, in one of them"
+    elif est is not None and any(not isinstance(f, str) for f in est.frame):
+        what = f"the frame indices of {est.source} count them in one of them"
+    else:
+        return
+    raise InputError(order_error(images.source, images.order_doubt, what))
+
+
 def _one_based_hint(frames, count: int) -> str:
     """A hint for integer ``frames`` counted from 1 (the last one is ``count``, none is 0):
     each estimate would otherwise have been matched to the next image."""
@@ -299,6 +319,7 @@ def read_inputs(images_src, estimates_path, model, *, keypoints_path=None, intri
     if left_out:
         warnings.warn(f"{est.source}: {left_out} estimates of frames --frames does not select "
                       "are left out", stacklevel=2)  # fmt: skip
+    check_image_order(images, est, video)
     frame_of = match_frames(est, images)
     if video and est.named_tracks:
         warnings.warn(f"{est.source}: has track ids of its own; they are kept (--video links "
@@ -509,6 +530,7 @@ def refine_files(
     overwrite: bool = False,
     frames: str | None = None,
     network_body_model: str | None = None,
+    image_order: str | None = None,
 ) -> dict:
     """The whole command as a function (see the module docstring); returns the report
     (``dry_run``: the settings and :func:`~jaxrefine.refine_outputs.plan` after every input is
@@ -536,7 +558,10 @@ def refine_files(
     (:func:`jaxrefine.inputs.images.parse_frames`; an estimates file's estimates of the other
     frames are left out, with a warning). ``network_body_model``: the id of the body model the
     network was trained on (:func:`jaxrefine.refine.warn_network_model`), as ``settings``
-    records it (None: not known, e.g. a bare ``(config, params)``).
+    records it (None: not known, e.g. a bare ``(config, params)``). ``image_order``: a
+    folder's images sorted by ``"name"`` or by the ``"number"`` in their names; None: by
+    name, refusing what depends on the order when the two differ
+    (:func:`check_image_order`).
     ``options`` default: :class:`~jaxrefine.refine.RefineOptions`'
     defaults, for photos :func:`jaxrefine.photo.photo_options` (mask gate, confidence weights).
 
@@ -556,6 +581,7 @@ def refine_files(
         boxes=boxes, tiles=tiles, use_landmarks=use_landmarks, video=video, progress=progress,
         min_person_score=min_person_score, max_people=max_people,
         keypoint_images=keypoint_images, exif=exif, frames=frames, gmm=prior,
+        image_order=image_order,
     )  # fmt: skip
     _warn_camera_values(images, est, frame_of, intrinsics)
     _warn_out_of_view(model, images, est, frame_of)
@@ -571,7 +597,8 @@ def refine_files(
     settings = _settings(images, est, model, network, options, backend,
                          estimates_path=estimates_path, keypoints_path=keypoints_path,
                          keypoint_images=keypoint_images, exif=exif, frames=frames,
-                         network_body_model=network_body_model)  # fmt: skip
+                         network_body_model=network_body_model,
+                         image_order=image_order)  # fmt: skip
     if estimates_path is None:
         settings.update(_person_limits(keypoints_path, boxes, min_person_score, max_people))
     if dry_run:
@@ -607,11 +634,13 @@ def _settings(
     exif: bool,
     frames,
     network_body_model: str | None = None,
+    image_order: str | None = None,
 ) -> dict:
     """What a run read and ran with, as ``report.json``'s ``settings`` records it: the inputs
     (where the people came from when no estimates file was given), the body model, network
     (and the body model it was trained on, when known),
-    renderer and options, the EXIF handling, the frame selection, the machine, and (with
+    renderer and options, the EXIF handling, the frame selection and the image order asked
+    for (``image_order``, None: by name), the machine, and (with
     several ``jax.distributed`` processes) their number. ``files`` is filled in once
     written."""
     from jaxrefine.inputs.images import turned_upright
@@ -635,6 +664,7 @@ def _settings(
         "exif_orientation": exif,
         "exif_turned": turned_upright(images),
         "frames": frames,
+        "image_order": image_order,
         "machine": machine_info(),
     }
     count = distributed.process()[1]
@@ -683,7 +713,7 @@ def _write_results(
 
 def _read_people(images_src, estimates_path, model, *, keypoints_path, intrinsics, boxes, tiles,
                  use_landmarks, video, progress, min_person_score, max_people,
-                 keypoint_images, exif, frames=None, gmm=None):  # fmt: skip
+                 keypoint_images, exif, frames=None, gmm=None, image_order=None):  # fmt: skip
     """The run's people from wherever they come (:func:`refine_files`' three sources):
     ``(images, estimates, frame_of, keypoints or None, keypoint set or None, masks or None)``;
     ``gmm``: the pose prior of photos' initial fits (None: the shipped one)."""
@@ -691,7 +721,9 @@ def _read_people(images_src, estimates_path, model, *, keypoints_path, intrinsic
     from jaxrefine.inputs.images import parse_frames
 
     selection = None if frames is None else parse_frames(frames)
-    images_src = read_images(images_src, exif=exif, frames=selection)  # read once, for all
+    images_src = read_images(images_src, exif=exif, frames=selection, order=image_order)
+    if estimates_path is None:  # estimates are checked with their frame entries
+        check_image_order(images_src, None, video)
     if estimates_path is not None:
         images, est, frame_of, kp, kp_set = read_inputs(
             images_src, estimates_path, model, keypoints_path=keypoints_path,

@@ -592,6 +592,44 @@ def test_images_folder_video_and_errors(tmp_path):
         read_images(tmp_path / "empty")
 
 
+def test_a_folder_numbered_without_leading_zeros_is_sorted_as_asked(tmp_path):
+    """Names 0..11 without leading zeros: by name frame_10 comes before frame_2, and the
+    sequence records the doubt; ``order`` sorts by name or number without doubt; names with
+    leading zeros leave none; ``--frames`` of a doubtful folder is refused."""
+    from pathlib import Path
+
+    import imageio.v3 as iio
+
+    from jaxrefine.inputs.images import number_key, order_doubt, parse_frames
+
+    for folder, name in (("bare", "frame_{}.png"), ("zeros", "frame_{:02d}.png")):
+        (tmp_path / folder).mkdir()
+        for i in range(12):
+            iio.imwrite(tmp_path / folder / name.format(i), np.full((4, 4, 3), i, np.uint8))
+    by_name = [f"frame_{i}" for i in (0, 1, 10, 11, *range(2, 10))]
+    seq = read_images(tmp_path / "bare")
+    assert list(seq.names) == by_name and seq.order_doubt == ("frame_10.png", "frame_2.png")
+    assert seq[2][0, 0, 0] == pytest.approx(10 / 255)  # the file of its name
+    seq = read_images(tmp_path / "bare", order="name")
+    assert list(seq.names) == by_name and seq.order_doubt is None
+    seq = read_images(tmp_path / "bare", order="number")
+    assert seq.names == tuple(f"frame_{i}" for i in range(12)) and seq.order_doubt is None
+    assert seq[2][0, 0, 0] == pytest.approx(2 / 255)
+    assert read_images(tmp_path / "zeros").order_doubt is None
+    assert read_images(tmp_path / "bare", frames=parse_frames("0:2"),
+                       order="number").names == ("frame_0", "frame_1")  # fmt: skip
+    with pytest.raises(InputError, match=r"bare: its image names number the frames without "
+                       r"leading zeros.*; --frames counts them in one of them: give "
+                       r"--image-order number"):  # fmt: skip
+        read_images(tmp_path / "bare", frames=parse_frames("0:2"))
+    with pytest.raises(InputError, match="image order 'natural': expected one of name, number"):
+        read_images(tmp_path / "bare", order="natural")
+    names = ["b2.png", "a10.png", "a9.png", "a01.png", "a1.png", "a1b2.png", "a1b10.png"]
+    in_order = ["a01.png", "a1.png", "a1b2.png", "a1b10.png", "a9.png", "a10.png", "b2.png"]
+    assert [p.name for p in sorted(map(Path, names), key=number_key)] == in_order
+    assert order_doubt(sorted(map(Path, ["x1.png", "x2.png", "y10.png"]))) is None
+
+
 @pytest.mark.parametrize("tag,turns", [(6, 1), (3, 2), (8, -1)])
 def test_a_phone_photo_is_read_upright_by_its_exif_orientation(tmp_path, tag, turns):
     """A portrait photo stored on its side with EXIF orientation ``tag`` (6: shown turned 90

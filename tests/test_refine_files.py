@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import imageio.v3 as iio
 import jax
@@ -258,6 +259,62 @@ def test_frames_counted_from_one_are_named_as_such(user_files, tmp_path):
                          f"{root / 'imgs'} (frames counted from 1? they are counted from 0 "
                          "here: subtract 1)")  # fmt: skip
     assert read([0, 1, 3]).endswith(f"outside the 3 images of {root / 'imgs'}")
+
+
+def test_frames_numbered_without_leading_zeros_need_an_order(user_files, tmp_path, capsys):
+    """Images frame_1, frame_2, frame_10 (frame_10 before frame_2 by name): frame indices,
+    one estimate per image, --video and --frames are refused naming both orders and the way
+    out; estimates naming their images need no order; --image-order chooses one."""
+    from jaxrefine.inputs import read_images
+    from jaxrefine.refine_files import read_inputs
+
+    model, root, net = user_files
+    (tmp_path / "imgs").mkdir()
+    for i, n in enumerate((1, 2, 10)):
+        shutil.copy(root / "imgs" / f"frame{i}.png", tmp_path / "imgs" / f"frame_{n}.png")
+    est = {k: v for k, v in np.load(root / "est.npz").items() if k != "imgname"}
+    where = tmp_path / "est.npz"
+
+    def dry(estimates=where, **flags) -> dict:
+        return refine_files(tmp_path / "imgs", estimates, tmp_path / "o", model=model,
+                            network=net, options=FAST, progress=False, dry_run=True,
+                            **flags)  # fmt: skip
+
+    def refused(estimates=where, **flags) -> str:
+        with pytest.raises(InputError) as caught:
+            dry(estimates, **flags)
+        said = str(caught.value)
+        assert said.startswith(f"{tmp_path / 'imgs'}: its image names number the frames "
+                               "without leading zeros, so frame_10.png comes before "
+                               "frame_2.png by name and after it by number; ")  # fmt: skip
+        assert said.endswith("give --image-order number (by the numbers in the names, as a "
+                             "video's frames written by ffmpeg's %d) or --image-order name "
+                             "(as sorted() lists them, for a program that read this folder "
+                             "that way); or rename the files with leading zeros "
+                             "(frame_000002.png)")  # fmt: skip
+        return said
+
+    np.savez(where, **est, frame=np.arange(3))
+    assert f"; the frame indices of {where} count them in one of them:" in refused()
+    assert "; --frames counts them in one of them:" in refused(frames="0:2")
+    assert dry(image_order="number")["settings"]["image_order"] == "number"
+    np.savez(where, **est)
+    assert f"; {where} has one estimate per image, in one of them:" in refused()
+    said = refused(None, video=True)  # checked before any person is detected
+    assert "; --video links the people from frame to frame in one of them:" in said
+    np.savez(where, **est, imgname=["frame_1.png", "frame_2.png", "frame_10.png"])
+    assert dry()["plan"]["estimates"] == 3  # estimates naming their images need no order
+    refused(video=True)
+    np.savez(where, **est, frame=np.arange(3))
+    for order, names in (("number", ["frame_1", "frame_2", "frame_10"]),
+                         ("name", ["frame_1", "frame_10", "frame_2"])):  # fmt: skip
+        images, _, frame_of, *_ = read_inputs(read_images(tmp_path / "imgs", order=order),
+                                              where, model)  # fmt: skip
+        assert [images.names[f] for f in frame_of] == names
+    args = ["refine", str(tmp_path / "imgs"), "--estimates", str(where), "--out",
+            str(tmp_path / "o"), "--checkpoint", str(root / "tiny.npz"), "--dry-run"]  # fmt: skip
+    assert cli_main(args) == 2 and "--image-order number" in capsys.readouterr().err
+    assert cli_main([*args, "--image-order", "number"]) == 0
 
 
 def test_a_pose_prior_file_is_read_before_work_and_named_in_the_plan(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -149,6 +150,10 @@ class ImageSequence:
       selection: the frames chosen from the source (``--frames``, :func:`parse_frames`), or
         None for all of them; ``indices`` then holds each frame's place in the whole source
         and ``all_paths`` the whole source's files (None for a video: not all decoded).
+      order_doubt: for a folder sorted by name whose names number the frames without leading
+        zeros, the first two files that name and number put in another order, e.g.
+        ``("frame_10.png", "frame_2.png")`` (:func:`order_doubt`); None when the two orders
+        agree or the order was chosen (``order``).
     """
 
     names: tuple[str, ...]
@@ -160,6 +165,7 @@ class ImageSequence:
     selection: slice | None = None
     indices: tuple[int, ...] | None = None
     all_paths: tuple[Path, ...] | None = None
+    order_doubt: tuple[str, str] | None = None
 
     def __len__(self) -> int:
         return len(self.names)
@@ -272,16 +278,54 @@ def _read_video_frames(path: Path, max_frames: int | None, budget: int | None,
                          indices=None if selection is None else tuple(ks))  # fmt: skip
 
 
-def _files(paths: tuple[Path, ...], source: str, exif: bool, selection) -> ImageSequence:
+def _files(paths: tuple[Path, ...], source: str, exif: bool, selection,
+           doubt: tuple[str, str] | None = None) -> ImageSequence:  # fmt: skip
     names = tuple(p.stem for p in paths)
     if selection is None:
-        return ImageSequence(names, source, paths=paths, exif=exif)
+        return ImageSequence(names, source, paths=paths, exif=exif, order_doubt=doubt)
+    if doubt is not None:
+        raise InputError(order_error(source, doubt, "--frames counts them in one of them"))
     keep = range(len(paths))[selection]
     if not len(keep):
         raise InputError(f"{source}: --frames selects none of its {len(paths)} images")
     return ImageSequence(tuple(names[k] for k in keep), source,
                          paths=tuple(paths[k] for k in keep), exif=exif, selection=selection,
                          indices=tuple(keep), all_paths=paths)  # fmt: skip
+
+
+IMAGE_ORDERS = ("name", "number")  # a folder's images sorted by name, or by the numbers in it
+
+
+def number_key(path: Path) -> tuple[list, str]:
+    """Sort key of a file name whose runs of digits compare as numbers (``frame_2`` before
+    ``frame_10``); names equal as numbers (``f01``, ``f1``) by name."""
+    parts = re.split(r"(\d+)", path.name)  # text, digits, text, ...: the kinds line up
+    return [int(x) if k % 2 else x for k, x in enumerate(parts)], path.name
+
+
+def order_doubt(paths: Sequence[Path]) -> tuple[str, str] | None:
+    """For ``paths`` sorted by name: the first place where the order by the numbers in the
+    names (:func:`number_key`) differs, as (the file there by name, the file there by
+    number), e.g. ``("frame_10.png", "frame_2.png")``; None when both orders agree (numbers
+    with leading zeros, or none)."""
+    for by_name, by_number in zip(paths, sorted(paths, key=number_key)):
+        if by_name != by_number:
+            return by_name.name, by_number.name
+    return None
+
+
+def order_error(source: str, doubt: tuple[str, str], what: str) -> str:
+    """The message refusing what depends on the frames' order (``what``, a clause: "the
+    frame indices of est.npz count them in one of them") for a folder whose order is in
+    doubt (:func:`order_doubt`), with the way out."""
+    first, second = doubt
+    return (
+        f"{source}: its image names number the frames without leading zeros, so {first} "
+        f"comes before {second} by name and after it by number; {what}: give "
+        "--image-order number (by the numbers in the names, as a video's frames written by "
+        "ffmpeg's %d) or --image-order name (as sorted() lists them, for a program that read "
+        "this folder that way); or rename the files with leading zeros (frame_000002.png)"
+    )
 
 
 def _too_long(path: Path, frames: int, shape, budget: int) -> InputError:
@@ -301,8 +345,14 @@ def read_images(
     memory_budget: int | None = -1,
     exif: bool = True,
     frames: slice | None = None,
+    order: str | None = None,
 ) -> ImageSequence:
     """Images from a folder (sorted by name), an explicit list of files, or a video file.
+
+    ``order``: a folder's images sorted by ``"name"`` or by the ``"number"`` in their names
+    (:func:`number_key`); None: by name, and where the two orders differ the sequence records
+    it (``order_doubt``) for the caller to refuse what depends on the order (``frames`` is
+    refused here).
 
     ``memory_budget``: bytes a decoded video may take (-1: :data:`VIDEO_MEMORY_FRACTION` of the
     physical memory; None: no limit). ``exif``: image files are turned upright by their EXIF
@@ -315,12 +365,14 @@ def read_images(
 
     Raises:
       InputError: missing source, a folder without images, an unreadable video or one over
-        the memory budget, a list entry
-        that is not an image file. Unreadable image files in a folder or list are reported when
-        their frame is read (:func:`read_image` names the file).
+        the memory budget, a list entry that is not an image file, ``frames`` of a folder
+        whose order is in doubt, an unknown ``order``. Unreadable image files in a folder or
+        list are reported when their frame is read (:func:`read_image` names the file).
     """
     if isinstance(source, ImageSequence):
         return source
+    if order not in (None, *IMAGE_ORDERS):
+        raise InputError(f"image order {order!r}: expected one of {', '.join(IMAGE_ORDERS)}")
     if isinstance(source, (list, tuple)):
         paths = tuple(Path(p) for p in source)
         missing = [str(p) for p in paths if not p.is_file()]
@@ -331,12 +383,15 @@ def read_images(
         return _files(paths, f"{len(paths)} files", exif, frames)
     path = Path(source)
     if path.is_dir():
-        paths = tuple(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+        key = number_key if order == "number" else None
+        paths = tuple(sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
+                             key=key))  # fmt: skip
         if not paths:
             raise InputError(f"{path}: no image files ({', '.join(IMAGE_SUFFIXES)}) in the folder")
+        doubt = order_doubt(paths) if order is None else None
         if max_frames is not None:
             paths = paths[:max_frames]
-        return _files(paths, str(path), exif, frames)
+        return _files(paths, str(path), exif, frames, doubt)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     if path.suffix.lower() in VIDEO_SUFFIXES:
