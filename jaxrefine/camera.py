@@ -205,6 +205,22 @@ def focal_too_short(fx, fy, sizes) -> np.ndarray:
     return least < MIN_FOCAL_FRACTION * side
 
 
+def box_centre_outside(centres, sizes) -> np.ndarray:
+    """(N,) bool: whether each crop box's centre ((N, 2) ``centres`` x, y in pixels) lies
+    outside its image of (N, 2) ``sizes`` (H, W). A detector's box is cut to its image, so its
+    centre lies inside; a box made on frames of another size (a video's full-size frames, the
+    images given resized; a photo's other orientation) can lie outside: the body its crop
+    camera draws is then scaled and moved with it, away from its person."""
+    c, sizes = np.asarray(centres, np.float64).reshape(-1, 2), np.asarray(sizes).reshape(-1, 2)
+    return (c[:, 0] < 0) | (c[:, 0] > sizes[:, 1]) | (c[:, 1] < 0) | (c[:, 1] > sizes[:, 0])
+
+
+class CameraWarning(UserWarning):
+    """Cameras that do not fit their images: a focal or principal point
+    (:func:`focal_too_short`, :func:`principal_point_off_centre`), a crop camera's box
+    (:func:`box_centre_outside`)."""
+
+
 def weak_perspective_to_full(
     scale,
     tx,

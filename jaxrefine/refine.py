@@ -47,6 +47,7 @@ from jaxrefine.camera import (
     PRINCIPAL_POINT_OFF_CENTRE,
     TOO_SMALL,
     Camera,
+    CameraWarning,
     focal_too_short,
     out_of_view,
     principal_point_off_centre,
@@ -788,12 +789,6 @@ def warn_out_of_view(codes, transl, who: str, name_of) -> None:
                           f"{name_of(int(idx[0]))}, transl {t}): {_VIEW_HINTS[code]}; they are "
                           "kept as they are (status 'kept initial')", OutOfViewWarning,
                           stacklevel=3)  # fmt: skip
-
-
-class CameraWarning(UserWarning):
-    """Cameras whose focal or principal point does not fit their images
-    (:func:`~jaxrefine.camera.focal_too_short`,
-    :func:`~jaxrefine.camera.principal_point_off_centre`)."""
 
 
 def warn_camera_values(intrinsics, sizes, who: str, name_of) -> None:

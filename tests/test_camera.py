@@ -15,6 +15,7 @@ from jaxrefine.camera import (
     PRINCIPAL_POINT_OFF_CENTRE,
     TOO_SMALL,
     Camera,
+    box_centre_outside,
     crop_to_full_pixels,
     focal_from_image_size,
     focal_too_short,
@@ -125,3 +126,15 @@ def test_a_focal_too_short_for_pixels_is_told_apart():
                    * w, 0.99 * MIN_FOCAL_FRACTION * w, 50.0, 1.2, w / 2])  # fmt: skip
     fy = np.where(np.arange(8) == 7, 1.2, fx)
     assert focal_too_short(fx, fy, np.tile([h, w], (8, 1))).tolist() == [False] * 4 + [True] * 4
+
+
+def test_a_box_centred_outside_its_image_is_told_apart():
+    """A 1920x1080 frame: boxes centred inside or on its edges pass; a pixel past any edge
+    is flagged. The box of a person in the right half, made on frames twice the size, is
+    flagged; the same in the left upper quarter is not (the check's known limit)."""
+    h, w = 1080, 1920
+    centres = [(w / 2, h / 2), (0, 0), (w, h), (2 * 400, 2 * 300), (w + 1, h / 2), (-1, h / 2),
+               (w / 2, h + 1), (w / 2, -0.5), (2 * 1500, 2 * 300)]  # fmt: skip
+    flags = box_centre_outside(centres, np.tile([h, w], (len(centres), 1)))
+    assert flags.tolist() == [False] * 4 + [True] * 5
+    assert box_centre_outside([(1000, 500)], [(1080, 960)]).tolist() == [True]  # x by the width

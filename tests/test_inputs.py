@@ -102,6 +102,27 @@ def test_crop_camera_matches_hand_computed_projection(tmp_path, style):
     np.testing.assert_allclose(proj, regressor, atol=PIXEL_TOL)
 
 
+def test_crop_boxes_centred_outside_their_images_are_named(tmp_path):
+    """SPIN's boxes of two people in a 640x480 image, one centred past its right edge (made
+    on frames of another size): a CameraWarning names how many, the first and its image; the
+    estimates are read as given."""
+    from jaxrefine.camera import CameraWarning
+
+    p = _params(n=2)
+    np.savez(tmp_path / "e.npz", pose=np.zeros((2, 72)), betas=p["betas"],
+             pred_cam=np.array([[0.9, 0.0, 0.2]] * 2), center=np.array([[300.0, 200], [700, 200]]),
+             scale=np.array([0.9, 0.9]))  # fmt: skip
+    with pytest.warns(CameraWarning) as caught:
+        est = read_estimates(tmp_path / "e.npz", image_size=lambda i: (480, 640))
+    assert [str(w.message) for w in caught] == [
+        f"{tmp_path / 'e.npz'}: 1 of the 2 crop boxes are centred outside their image (e.g. "
+        "estimate 1: (700, 200) in 640x480 px): were they made on frames of another size (a "
+        "video's full-size frames, given resized? a photo in its other orientation?) The "
+        "bodies are then drawn away from their people"
+    ]
+    assert len(est) == 2 and np.all(np.isfinite(est.transl))
+
+
 def test_bedlam_and_camerahmr_labels_read_in_the_camera_frame(tmp_path):
     """Training labels as BEDLAM's and CameraHMR's loaders read them (CameraHMR's
     ``dataset_train.py`` / ``dataset_vis.py``): ``pose_cam`` (not the world ``pose`` beside

@@ -64,6 +64,7 @@ import dataclasses
 import io
 import os
 import pickle
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -72,7 +73,12 @@ import numpy as np
 from tqdm import tqdm
 
 from jaxrefine import safepickle
-from jaxrefine.camera import focal_from_image_size, weak_perspective_to_full
+from jaxrefine.camera import (
+    CameraWarning,
+    box_centre_outside,
+    focal_from_image_size,
+    weak_perspective_to_full,
+)
 from jaxrefine.geometry import first_joint_past_a_turn, rotvec_from_matrices
 from jaxrefine.inputs import (
     cliff_files,
@@ -495,6 +501,7 @@ def _crop_camera_transl(arrays, n, intrinsics, image_size, path) -> np.ndarray:
         )
     if image_size is None:
         raise InputError(f"{path}: a crop camera needs the image size (give the images)")
+    _warn_box_outside(centre, [image_size(i) for i in range(n)], path)
     out = np.zeros((n, 3))
     for i in range(n):
         f = intrinsics[i, 0] if np.isfinite(intrinsics[i, 0]) else None
@@ -504,6 +511,21 @@ def _crop_camera_transl(arrays, n, intrinsics, image_size, path) -> np.ndarray:
         )
         out[i] = np.asarray(cam_i.t)
     return out
+
+
+def _warn_box_outside(centre, sizes, path) -> None:
+    """A :class:`~jaxrefine.camera.CameraWarning` when crop boxes ((N, 2) ``centre``) are
+    centred outside their images of (N) (H, W) ``sizes`` (:func:`box_centre_outside`),
+    naming how many and the first; the estimates are read as given."""
+    idx = np.flatnonzero(box_centre_outside(centre, sizes))
+    if len(idx):
+        i, (h, w) = int(idx[0]), sizes[idx[0]]
+        warnings.warn(f"{path}: {len(idx)} of the {len(sizes)} crop boxes are centred outside "
+                      f"their image (e.g. estimate {i}: ({centre[i][0]:.0f}, "
+                      f"{centre[i][1]:.0f}) in {w}x{h} px): were they made on frames of another "
+                      "size (a video's full-size frames, given resized? a photo in its other "
+                      "orientation?) The bodies are then drawn away from their people",
+                      CameraWarning, stacklevel=4)  # fmt: skip
 
 
 def _orig_camera_transl(arrays, n, intrinsics, image_size, path) -> np.ndarray:
