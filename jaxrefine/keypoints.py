@@ -174,6 +174,24 @@ def looks_normalised(xy, conf) -> bool:
     return bool(sure.any() and np.all(np.abs(xy[sure]) <= NORMALISED_KEYPOINT_BOUND))
 
 
+# A detector's keypoints lie in the image it ran on, give or take a guess for a joint just cut
+# off (a top-down model's crop reaches a little past the edge). A keypoint more than this
+# fraction of the image's side past an edge was found on a frame of another size (a video's
+# full-size frames, the images given resized): its person is drawn away from the image's.
+KEYPOINT_PAST_EDGE = 0.25
+
+
+def keypoints_past_edge(kp, sizes) -> np.ndarray:
+    """(N, K) bool: which of N people's keypoints ((N, K, 3) x, y in pixels, confidence; only
+    confidence > 0 counts) lie more than :data:`KEYPOINT_PAST_EDGE` of their image's side past
+    an edge of their image of (N, 2) ``sizes`` (H, W)."""
+    kp, sizes = np.asarray(kp, np.float64), np.asarray(sizes, np.float64).reshape(-1, 1, 2)
+    h, w, m = sizes[..., 0], sizes[..., 1], KEYPOINT_PAST_EDGE
+    x, y = kp[..., 0], kp[..., 1]
+    past = (x < -m * w) | (x > (1 + m) * w) | (y < -m * h) | (y > (1 + m) * h)
+    return past & (kp[..., 2] > 0)
+
+
 SET_DEFINITIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "smpl24": _SMPL24,
     "body25": _BODY25,

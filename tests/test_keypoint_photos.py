@@ -22,7 +22,7 @@ from jaxrefine.data.scenes import GeneratorConfig, generate
 from jaxrefine.detect import initialize as ini
 from jaxrefine.inputs import InputError
 from jaxrefine.io import load_result
-from jaxrefine.keypoints import BODY25_IGNORED_BY_SMPLIFY
+from jaxrefine.keypoints import BODY25_IGNORED_BY_SMPLIFY, KEYPOINT_PAST_EDGE, keypoints_past_edge
 from jaxrefine.objective import load_gmm_prior
 from jaxrefine.refine import RefineOptions
 from jaxrefine.refine_files import refine_files
@@ -218,6 +218,46 @@ def test_a_dry_run_on_photos_finds_the_people_and_fits_nothing(
     assert any(f.endswith("(3 before / after pictures, 3 <image>_people.png)")
                for f in p["would_write"])  # fmt: skip
     assert got["settings"]["min_person_score"] == 0.2 and not (tmp_path / "o").exists()
+
+
+def test_keypoints_far_past_the_image_edge_are_told_apart():
+    """A 1920x1080 frame: keypoints inside, on the edges and just within the margin pass;
+    just past it on any side they are flagged, unless their confidence is 0."""
+    h, w, m = 1080, 1920, KEYPOINT_PAST_EDGE
+    pts = [(w / 2, h / 2, 1), (0, h, 1), ((1 + 0.99 * m) * w, h / 2, 1), (w / 2, -0.99 * m * h, 1),
+           ((1 + 1.01 * m) * w, h / 2, 1), (-1.01 * m * w, 0, 1), (0, (1 + 1.01 * m) * h, 0.1),
+           (w / 2, -1.01 * m * h, 1), (5 * w, 5 * h, 0)]  # fmt: skip
+    past = keypoints_past_edge(np.array(pts)[None], [(h, w)])
+    assert past.tolist() == [[False] * 4 + [True] * 4 + [False]]
+
+
+def test_keypoints_of_frames_of_another_size_are_named(model, photos, tmp_path, monkeypatch):
+    """A keypoint file whose first frame's people were found on a frame of another size (its
+    keypoints moved 200 px right, past the 64 px image's edge): one warning before any work
+    names how many people, the first, a keypoint and the image's size; the others pass."""
+    root, b, net = photos
+    _no_detector(monkeypatch)
+    (tmp_path / "kp").mkdir()
+    for i in range(3):
+        doc = json.loads((root / "kp" / f"frame{i}_keypoints.json").read_text())
+        if i == 0:
+            pts = np.array(doc["people"][0]["pose_keypoints_2d"]).reshape(25, 3)
+            pts[:, 0] += 200.0
+            doc["people"][0]["pose_keypoints_2d"] = pts.reshape(-1).tolist()
+            j = int(np.argmax(pts[:, 2] > 0))  # the first keypoint it has
+            x, y = pts[j, :2]
+        (tmp_path / "kp" / f"frame{i}_keypoints.json").write_text(json.dumps(doc))
+    with pytest.warns(UserWarning) as caught:
+        refine_files(root / "imgs", None, tmp_path / "o", model=model, network=net,
+                     keypoints_path=tmp_path / "kp", options=FAST, progress=False,
+                     dry_run=True)  # fmt: skip
+    said = [str(w.message) for w in caught if "past its edge" in str(w.message)]
+    assert said == [
+        f"{tmp_path / 'kp'}: the keypoints of 1 of the 3 people reach more than 25% of the "
+        f"image's side past its edge (e.g. estimate 0, image 'frame0': ({x:.0f}, {y:.0f}) in "
+        "64x64 px): were they detected on frames of another size (a video's full-size frames, "
+        "given resized)? The bodies are fitted to them as given"
+    ]
 
 
 def test_keypoint_photos_use_the_photo_defaults_without_masks(photos, tmp_path, monkeypatch):
