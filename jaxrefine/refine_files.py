@@ -403,7 +403,7 @@ def warn_cut_tracks(track_id, groups, options, chunk: int) -> None:
 
 def _run_chunk(model, network, images, est, frame_of, idx, keypoints, options, masks) -> dict:
     t0 = time.perf_counter()
-    # said once for the run, before it (_warn_out_of_view, _warn_camera_values)
+    # said once for the run, before it (_warn_before_run)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OutOfViewWarning)
         warnings.simplefilter("ignore", CameraWarning)
@@ -583,10 +583,7 @@ def refine_files(
         keypoint_images=keypoint_images, exif=exif, frames=frames, gmm=prior,
         image_order=image_order,
     )  # fmt: skip
-    _warn_camera_values(images, est, frame_of, intrinsics)
-    _warn_keypoints_past_edge(images, None if keypoints_path is None else kp, frame_of,
-                              keypoints_path)  # fmt: skip
-    _warn_out_of_view(model, images, est, frame_of)
+    _warn_before_run(model, images, est, frame_of, intrinsics, kp, keypoints_path)
     if options is None:  # the defaults; photos with theirs (as on the command line)
         options = photo_defaults(RefineOptions(), None, None, estimates_path, network[0],
                                   keypoints_path)  # fmt: skip
@@ -752,38 +749,36 @@ def _read_people(images_src, estimates_path, model, *, keypoints_path, intrinsic
     return images, est, frame_of, kp, kp_set, masks
 
 
-def _warn_camera_values(images, est: Estimates, frame_of: np.ndarray, intrinsics) -> None:
-    """Warn, before any work, of estimates whose camera (the file's, or ``intrinsics``:
-    ``--intrinsics``) does not fit their image (:func:`jaxrefine.refine.warn_camera_values`):
-    a focal in millimetres draws every body a few pixels tall, the camera of another
-    resolution (a video's full-size one for its resized frames) draws it away from its
-    person."""
-    who = "--intrinsics" if intrinsics is not None else str(est.source)
-    warn_camera_values(est.intrinsics, _sizes(images, frame_of), who, _namer(images, frame_of))
-
-
-def _sizes(images, frame_of: np.ndarray) -> np.ndarray:
-    """(N, 2) (H, W) of each estimate's image (headers only)."""
+def _warn_before_run(model, images, est: Estimates, frame_of: np.ndarray, intrinsics, kp,
+                     keypoints_path) -> None:  # fmt: skip
+    """The warnings before any work, each naming how many, the first estimate and its image:
+    cameras that do not fit their images (the file's, or ``intrinsics``: ``--intrinsics``;
+    :func:`jaxrefine.refine.warn_camera_values`: a focal in millimetres draws every body a
+    few pixels tall, the camera of another resolution, a video's full-size one for its
+    resized frames, draws it away from its person), a keypoint file's keypoints far past their
+    image's edge (``kp`` of ``keypoints_path``, None without one), bodies out of view."""
     from jaxrefine.inputs.images import frame_size
 
-    return np.array([frame_size(images, int(f)) for f in frame_of]).reshape(-1, 2)
+    sizes = np.array([frame_size(images, int(f)) for f in frame_of]).reshape(-1, 2)
+
+    def name(i: int) -> str:
+        return f"estimate {i}, image {images.names[int(frame_of[i])]!r}"
+
+    who = "--intrinsics" if intrinsics is not None else str(est.source)
+    warn_camera_values(est.intrinsics, sizes, who, name)
+    if keypoints_path is not None:
+        _warn_keypoints_past_edge(kp, sizes, str(keypoints_path), name)
+    _warn_out_of_view(model, est, sizes, name)
 
 
-def _namer(images, frame_of: np.ndarray):
-    """``i -> "estimate i, image 'name'"``, how the warnings before a run name an estimate."""
-    return lambda i: f"estimate {i}, image {images.names[int(frame_of[i])]!r}"
-
-
-def _warn_keypoints_past_edge(images, kp, frame_of: np.ndarray, source) -> None:
-    """Warn, before any work, of people whose keypoints (``kp``: (N, K, 3) pixels, one person
-    per estimate; None: none) reach far past their image's edge
-    (:func:`jaxrefine.keypoints.keypoints_past_edge`): keypoints detected on frames of another
-    size (a video's full-size frames, its frames given resized). They are used as given."""
+def _warn_keypoints_past_edge(kp, sizes, source: str, name_of) -> None:
+    """Warn of people whose keypoints ((N, K, 3) pixels, one person per estimate) reach far
+    past the edge of their images of (N, 2) ``sizes``
+    (:func:`jaxrefine.keypoints.keypoints_past_edge`): keypoints detected on frames of
+    another size (a video's full-size frames, its frames given resized). They are used as
+    given."""
     from jaxrefine.keypoints import KEYPOINT_PAST_EDGE, keypoints_past_edge
 
-    if kp is None:
-        return
-    sizes = _sizes(images, frame_of)
     past = keypoints_past_edge(kp, sizes)
     idx = np.flatnonzero(past.any(-1))
     if len(idx):
@@ -791,21 +786,19 @@ def _warn_keypoints_past_edge(images, kp, frame_of: np.ndarray, source) -> None:
         (h, w), (x, y, _) = sizes[i], np.asarray(kp)[i, np.argmax(past[i])]
         warnings.warn(f"{source}: the keypoints of {len(idx)} of the {len(past)} people reach "
                       f"more than {KEYPOINT_PAST_EDGE:.0%} of the image's side past its edge "
-                      f"(e.g. {_namer(images, frame_of)(i)}: ({x:.0f}, {y:.0f}) in {w}x{h} px): "
-                      "were they detected on frames of another size (a video's full-size "
-                      "frames, given resized)? The bodies are fitted to them as given",
-                      stacklevel=3)  # fmt: skip
+                      f"(e.g. {name_of(i)}: ({x:.0f}, {y:.0f}) in {w}x{h} px): were they "
+                      "detected on frames of another size (a video's full-size frames, given "
+                      "resized)? The bodies are fitted to them as given", stacklevel=3)  # fmt: skip
 
 
 VIEW_BATCH = 256  # estimates posed at a time by _warn_out_of_view
 
 
-def _warn_out_of_view(model, images, est: Estimates, frame_of: np.ndarray) -> None:
-    """Warn, before any work, of estimates whose bodies lie out of their image's view (behind
-    the camera, too small, outside it: :func:`jaxrefine.refine.view_codes`), naming the first
-    estimate and its image; :func:`~jaxrefine.refine.refine` keeps them as they are. Posed
-    ``VIEW_BATCH`` at a time (a long video's every vertex at once would not fit memory)."""
-    sizes = _sizes(images, frame_of)
+def _warn_out_of_view(model, est: Estimates, sizes: np.ndarray, name_of) -> None:
+    """Warn of estimates whose bodies lie out of their images' view ((N, 2) ``sizes``; behind
+    the camera, too small, outside it: :func:`jaxrefine.refine.view_codes`);
+    :func:`~jaxrefine.refine.refine` keeps them as they are. Posed ``VIEW_BATCH`` at a time
+    (a long video's every vertex at once would not fit memory)."""
     codes = []
     for s in range(0, len(est), VIEW_BATCH):
         i = slice(s, s + VIEW_BATCH)
@@ -813,8 +806,7 @@ def _warn_out_of_view(model, images, est: Estimates, frame_of: np.ndarray) -> No
                           jnp.asarray(est.transl[i]))  # fmt: skip
         codes.append(view_codes(body.vertices, Camera.from_intrinsics(est.intrinsics[i]),
                                 sizes[i]))  # fmt: skip
-
-    warn_out_of_view(np.concatenate(codes), est.transl, str(est.source), _namer(images, frame_of))
+    warn_out_of_view(np.concatenate(codes), est.transl, str(est.source), name_of)
 
 
 def _check_flags(model, options, estimates_path, keypoints_path, keypoint_images, boxes, tiles,
