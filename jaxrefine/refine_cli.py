@@ -68,7 +68,7 @@ def _input_flags(g) -> None:
     a("--image-order", choices=IMAGE_ORDERS, default=None,
       help="a folder's images sorted by name or by the numbers in their names (frame_2 "
            "before frame_10); default: by name, and when the two differ, frame indices, "
-           "--video and --frames are refused until this is given")  # fmt: skip
+           "--video, --frames and --temporal-weight are refused until this is given")  # fmt: skip
     a("--ignore-exif", action="store_true",
       help="take image files as stored, not turned upright by their EXIF orientation (for "
            "estimates or keypoints made on the stored pixels; OpenCV, photo viewers and the "

@@ -137,16 +137,20 @@ def match_frames(estimates: Estimates, images: ImageSequence) -> np.ndarray:
     return out
 
 
-def check_image_order(images: ImageSequence, est: Estimates | None, video: bool) -> None:
+def check_image_order(images: ImageSequence, est: Estimates | None, video: bool,
+                      temporal: bool = False) -> None:  # fmt: skip
     """Refuse, for a folder whose order by name and by number differ (``images.order_doubt``:
     ``frame_10.png`` before ``frame_2.png`` by name), what depends on the frames' order:
-    ``video`` (tracks linked from frame to frame), estimates matched to the images by index
-    or one per image in order. Estimates naming their images need no order."""
+    ``temporal`` (``--temporal-weight``: a track's frames smoothed as neighbours), ``video``
+    (tracks linked from frame to frame), estimates matched to the images by index or one per
+    image in order. Estimates naming their images need no order otherwise."""
     from jaxrefine.inputs.images import order_error
 
     if images.order_doubt is None:
         return
-    if video:
+    if temporal:
+        what = "--temporal-weight smooths each track's frames as neighbours in one of them"
+    elif video:
         what = "--video links the people from frame to frame in one of them"
     elif est is not None and est.frame is None:
         what = f"{est.source} has one estimate per image, in one of them"
@@ -583,6 +587,7 @@ def refine_files(
         keypoint_images=keypoint_images, exif=exif, frames=frames, gmm=prior,
         image_order=image_order,
     )  # fmt: skip
+    check_image_order(images, None, False, options is not None and options.temporal_weight > 0)
     _warn_before_run(model, images, est, frame_of, intrinsics, kp, keypoints_path)
     if options is None:  # the defaults; photos with theirs (as on the command line)
         options = photo_defaults(RefineOptions(), None, None, estimates_path, network[0],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -263,8 +264,9 @@ def test_frames_counted_from_one_are_named_as_such(user_files, tmp_path):
 
 def test_frames_numbered_without_leading_zeros_need_an_order(user_files, tmp_path, capsys):
     """Images frame_1, frame_2, frame_10 (frame_10 before frame_2 by name): frame indices,
-    one estimate per image, --video and --frames are refused naming both orders and the way
-    out; estimates naming their images need no order; --image-order chooses one."""
+    one estimate per image, --video, --frames and --temporal-weight are refused naming both
+    orders and the way out; estimates naming their images need no order otherwise;
+    --image-order chooses one."""
     from jaxrefine.inputs import read_images
     from jaxrefine.refine_files import read_inputs
 
@@ -276,9 +278,9 @@ def test_frames_numbered_without_leading_zeros_need_an_order(user_files, tmp_pat
     where = tmp_path / "est.npz"
 
     def dry(estimates=where, **flags) -> dict:
+        flags = {"options": FAST, **flags}
         return refine_files(tmp_path / "imgs", estimates, tmp_path / "o", model=model,
-                            network=net, options=FAST, progress=False, dry_run=True,
-                            **flags)  # fmt: skip
+                            network=net, progress=False, dry_run=True, **flags)  # fmt: skip
 
     def refused(estimates=where, **flags) -> str:
         with pytest.raises(InputError) as caught:
@@ -305,6 +307,9 @@ def test_frames_numbered_without_leading_zeros_need_an_order(user_files, tmp_pat
     np.savez(where, **est, imgname=["frame_1.png", "frame_2.png", "frame_10.png"])
     assert dry()["plan"]["estimates"] == 3  # estimates naming their images need no order
     refused(video=True)
+    smooth = dataclasses.replace(FAST, temporal_weight=1.0)
+    assert "; --temporal-weight smooths each track's frames as neighbours in one of them:" in (
+        refused(options=smooth))  # fmt: skip
     np.savez(where, **est, frame=np.arange(3))
     for order, names in (("number", ["frame_1", "frame_2", "frame_10"]),
                          ("name", ["frame_1", "frame_10", "frame_2"])):  # fmt: skip
