@@ -280,12 +280,13 @@ def test_betas_padding_and_refusal(tmp_path):
 def test_openpose_and_coco_keypoints(tmp_path):
     folder = tmp_path / "op"
     folder.mkdir()
-    person = np.arange(75, dtype=float).tolist()
+    person = np.arange(75, dtype=float)
+    person[2::3] = np.linspace(0.04, 1.0, 25)  # confidences
     (folder / "img_001_keypoints.json").write_text(
-        json.dumps({"people": [{"pose_keypoints_2d": person}]})
+        json.dumps({"people": [{"pose_keypoints_2d": person.tolist()}]})
     )
     (folder / "img_002_keypoints.json").write_text(json.dumps({"people": []}))
-    missing = np.arange(75, dtype=float)
+    missing = person.copy()
     missing[9:12] = [0.0, 0.0, 0.7]  # a missing joint written with a confidence
     (folder / "img_003_keypoints.json").write_text(
         json.dumps({"people": [{"pose_keypoints_2d": missing.tolist()}]})
@@ -294,7 +295,8 @@ def test_openpose_and_coco_keypoints(tmp_path):
     assert kp.set_name == "body25" and kp.people("img_001").shape == (1, 25, 3)
     assert kp.people("img_002").shape == (0, 25, 3)
     conf = kp.people("img_003")[0, :, 2]
-    assert conf[3] == 0 and np.all(conf[[0, 1, 2, 4]] == missing[[2, 5, 8, 14]])  # never at (0, 0)
+    assert conf[3] == 0  # never at (0, 0)
+    np.testing.assert_array_equal(conf[[0, 1, 2, 4]], missing[[2, 5, 8, 14]].astype(np.float32))
     coco = {
         "images": [{"id": 7, "file_name": "a/photo.jpg"}],
         "annotations": [{"image_id": 7, "keypoints": [1.0, 2.0, 2] * 17, "num_keypoints": 17}],
@@ -319,6 +321,33 @@ def test_openpose_and_coco_keypoints(tmp_path):
     message = r"scaled.json: every keypoint lies within \[-1.5, 1.5\]: normalised coordinates"
     with pytest.raises(InputError, match=message + r" \(OpenPose's --keypoint_scale 3 or 4\?\)"):
         read_keypoints(tmp_path / "scaled.json")
+
+
+def test_openpose_confidences_on_another_scale_are_clipped_and_named(tmp_path):
+    """OpenPose confidences are fractions of 1: a pose model's overshoot (1.1) is clipped to 1
+    without a word; percentages (up to 90) and negative values (logits) are clipped to
+    [0, 1] with a warning naming the file and their range."""
+    person = np.arange(75, dtype=float)
+    person[2::3] = np.linspace(0.0, 1.1, 25)
+    (tmp_path / "over.json").write_text(json.dumps({"people": [{"pose_keypoints_2d":
+                                                                 person.tolist()}]}))  # fmt: skip
+    conf = read_keypoints(tmp_path / "over.json").people("over")[0, :, 2]
+    assert conf.max() == 1.0 and conf[10] == pytest.approx(1.1 * 10 / 24)
+    for name, scale, shift, said in (("percent", 90 / 1.1, 0.0, "from 0 to 90"),
+                                     ("logits", 1.0, -0.5, "from -0.5 to 0.6")):  # fmt: skip
+        values = person.copy()
+        values[2::3] = person[2::3] * scale + shift
+        doc = {"people": [{"pose_keypoints_2d": values.tolist()}]}
+        (tmp_path / f"{name}.json").write_text(json.dumps(doc))
+        with pytest.warns(UserWarning) as caught:
+            conf = read_keypoints(tmp_path / f"{name}.json").people(name)[0, :, 2]
+        assert [str(w.message) for w in caught] == [
+            f"{tmp_path / name}.json: OpenPose confidences {said}, not fractions of 1 (percent? "
+            "a detector's unnormalised scores?): they are clipped to [0, 1], so every keypoint "
+            "at 1 or more counts as sure and none below 0 counts; divide them by their scale to "
+            "keep their weighting"
+        ]
+        assert conf.min() == 0.0 and conf.max() == pytest.approx(min(1.0, 1.1 * scale + shift))
 
 
 def test_a_coco_results_lists_image_ids_are_named_by_an_images_file(tmp_path):

@@ -39,6 +39,7 @@ import dataclasses
 import json
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -55,6 +56,13 @@ from jaxrefine.keypoints import (
 
 SIZES = {"body25": 25, "coco17": 17}
 MAX_VALUE = 1e8  # pixels and confidences are never this large: a damaged file
+# OpenPose's and EasyMocap's confidences are fractions of 1. A pose model's scores written in
+# their format overshoot 1 a little (a heatmap's or SimCC's peak: RTMPose's reach about 1.1)
+# and are clipped to [0, 1], as COCO's and MediaPipe's values are. Beyond this bound (or below
+# 0) they are on another scale (percent, a detector's unnormalised scores, logits), and a
+# warning says so: the fit weighs a keypoint by its confidence squared, so percent would
+# weigh the keypoints 10^4 times against the priors.
+MAX_CONFIDENCE = 1.5
 # MediaPipe's x, y are fractions of the image's size, a little beyond [0, 1] for landmarks it
 # guesses outside the image; values beyond this are pixels (a file written in other units)
 MAX_NORMALIZED = 10.0
@@ -236,7 +244,24 @@ def _per_frame(path: Path, read_file, what: str) -> dict[str, np.ndarray]:
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
     if path.is_dir() and not files:
         raise InputError(f"{path}: no {what} *.json files in the folder")
-    return {f.stem.removesuffix("_keypoints"): read_file(f) for f in files}
+    frames = {f.stem.removesuffix("_keypoints"): read_file(f) for f in files}
+    return _clip_confidences(frames, path, what)
+
+
+def _clip_confidences(frames: dict[str, np.ndarray], path: Path, what: str) -> dict:
+    """``frames``' (P, K, 3) confidences clipped to [0, 1] in place, with a warning naming
+    their range when it passes :data:`MAX_CONFIDENCE` or 0 (another scale)."""
+    conf = [p[..., 2] for p in frames.values() if p.size]
+    lo, hi = (min(c.min() for c in conf), max(c.max() for c in conf)) if conf else (0, 0)
+    if hi > MAX_CONFIDENCE or lo < 0:
+        warnings.warn(f"{path}: {what} confidences from {lo:g} to {hi:g}, not fractions of 1 "
+                      "(percent? a detector's unnormalised scores?): they are clipped to [0, "
+                      "1], so every keypoint at 1 or more counts as sure and none below 0 "
+                      "counts; divide them by their scale to keep their weighting",
+                      stacklevel=4)  # fmt: skip
+    for p in frames.values():
+        p[..., 2] = np.clip(p[..., 2], 0.0, 1.0)
+    return frames
 
 
 def read_openpose(path: str | os.PathLike) -> Keypoints2D:
