@@ -21,6 +21,7 @@ import json
 import pickle
 import re
 import tempfile
+import warnings
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -712,10 +713,21 @@ def test_fuzz_openpose_json(tmp_path, kind, seed):
         for people in kp.frames.values():
             assert people.ndim == 3 and people.shape[1:] == (25, 3)
             assert np.all(np.isfinite(people))
+            assert np.all((people[..., 2] >= 0) & (people[..., 2] <= 1))
+
+    def load(path):
+        """The reader; its one documented warning (a mutation that moves a coordinate into a
+        confidence: confidences on another scale, clipped) must name the file."""
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            kp = read_keypoints(path)
+        for w in said:
+            assert str(path) in str(w.message) and "not fractions of 1" in str(w.message), w
+        return kp
 
     p = tmp_path / "000001_keypoints.json"
     p.write_bytes(mutate_text(_OPENPOSE_JSON, kind, seed))
-    _outcome("OpenPose .json", read_keypoints, p, InputError, check)
+    _outcome("OpenPose .json", load, p, InputError, check)
 
 
 _MEDIAPIPE_JSON = json.dumps(
