@@ -174,6 +174,14 @@ def looks_normalised(xy, conf) -> bool:
     return bool(sure.any() and np.all(np.abs(xy[sure]) <= NORMALISED_KEYPOINT_BOUND))
 
 
+# Confidences are fractions of 1. A pose model's scores overshoot 1 a little (a heatmap's or
+# SimCC's peak: RTMPose's reach about 1.1; the OpenPose / EasyMocap readers clip them to [0, 1],
+# as COCO's and MediaPipe's values are). Beyond this bound (or below 0) they are on another
+# scale (percent, a detector's unnormalised scores, logits): the fit weighs a keypoint by its
+# confidence squared, so percent would weigh the keypoints 10^4 times against the priors.
+MAX_CONFIDENCE = 1.5
+
+
 # A detector's keypoints lie in the image it ran on, give or take a guess for a joint just cut
 # off (a top-down model's crop reaches a little past the edge). A keypoint more than this
 # fraction of the image's side past an edge was found on a frame of another size (a video's

@@ -64,6 +64,7 @@ from jaxrefine.camera import Camera, perspective, project
 from jaxrefine.geometry import first_joint_past_a_turn, rodrigues, rotate_points
 from jaxrefine.keypoints import (
     BODY25_IGNORED_BY_SMPLIFY,
+    MAX_CONFIDENCE,
     NORMALISED_KEYPOINT_BOUND,
     get_set,
     keypoint_sets_for,
@@ -627,15 +628,33 @@ def check_fit_data(
                 hint = f" ({keypoint_set!r} has {k} keypoints; keypoint_set= names the set)"
             raise ValueError(f"{who}.{name} has shape {got}; expected {shape}{hint}")
     if data_kind in ("keypoints", DENSE_AND_KEYPOINTS):
-        check_keypoint_pixels(data.keypoints, data.keypoint_conf, f"{who}.keypoints")
+        check_keypoint_values(data.keypoints, data.keypoint_conf, f"{who}.keypoints")
 
 
-def check_keypoint_pixels(xy, conf, who: str) -> None:
-    """Refuse keypoints (..., K, 2) with (..., K) confidences in normalised coordinates
-    (:func:`jaxrefine.keypoints.looks_normalised`): fitted as pixels they pull the body into
-    the image's corner. Traced values are not checked (unknown)."""
+def check_keypoint_values(xy, conf, who: str) -> None:
+    """Refuse keypoints (..., K, 2) with (..., K) confidences that the fit would misread:
+    NaN or inf (0 * NaN is NaN: a missing keypoint of confidence 0 at NaN ends every fit of
+    its batch "non-finite"), confidences beyond [0, :data:`MAX_CONFIDENCE`] (another scale;
+    the fit weighs a keypoint by its confidence squared), or normalised coordinates
+    (:func:`jaxrefine.keypoints.looks_normalised`: fitted as pixels they pull the body into
+    the image's corner). Traced values are not checked (unknown)."""
     if isinstance(xy, jax.core.Tracer) or isinstance(conf, jax.core.Tracer):
         return
+    xy, conf = np.asarray(xy, np.float64), np.asarray(conf, np.float64)
+    bad = ~(np.isfinite(conf) & np.all(np.isfinite(xy), -1))
+    if bad.any():
+        at = ", ".join(map(str, np.argwhere(bad)[0]))
+        raise ValueError(
+            f"{who}: {int(bad.sum())} keypoints hold NaN or inf (e.g. [{at}]); a missing "
+            "keypoint is one of confidence 0 at any finite x, y (np.nan_to_num gives both)"
+        )
+    lo, hi = (float(conf.min()), float(conf.max())) if conf.size else (0.0, 0.0)
+    if lo < 0 or hi > MAX_CONFIDENCE:
+        raise ValueError(
+            f"{who}: confidences from {lo:g} to {hi:g}; fractions of 1 are expected (percent? "
+            "a detector's unnormalised scores? divide them by their scale), up to "
+            f"{MAX_CONFIDENCE:g} (a pose model's overshoot) taken as given"
+        )
     if looks_normalised(xy, conf):
         b = NORMALISED_KEYPOINT_BOUND
         raise ValueError(

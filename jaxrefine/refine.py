@@ -65,7 +65,7 @@ from jaxrefine.objective import (
     FitData,
     check_gmm_choice,
     check_joint_angles,
-    check_keypoint_pixels,
+    check_keypoint_values,
     check_params,
     choose_gmm_prior,
     compact_dense,
@@ -705,6 +705,7 @@ def refine(
     params = {k: jnp.asarray(v, jnp.float32) for k, v in axis_angle_params(params).items()}
     params = check_params(params, model.num_betas, "refine: params")
     _check_counts(n, params, cameras, subjects, keypoints)
+    _check_frame_index(frame_index, np.arange(n) if subjects is None else subjects, n)
     _check_finite(params)
     check_joint_angles(params["body_pose"], "refine: params")
     _check_cameras(cameras)
@@ -930,7 +931,7 @@ def _check_keypoints(model: BodyModel, keypoints, options: RefineOptions) -> Non
             f"options.keypoint_set={options.keypoint_set!r} (RefineOptions(keypoint_set=...) "
             "names another set)"
         )
-    check_keypoint_pixels(np.asarray(keypoints)[..., :2], np.asarray(keypoints)[..., 2],
+    check_keypoint_values(np.asarray(keypoints)[..., :2], np.asarray(keypoints)[..., 2],
                           "refine: keypoints")  # fmt: skip
 
 
@@ -979,6 +980,30 @@ def _check_counts(n, params, cameras, subjects, keypoints):
     bad = {k: v for k, v in sizes.items() if v != n}
     if bad:
         raise ValueError(f"{n} images but the other inputs have other counts: {bad}")
+
+
+def _check_frame_index(frame_index, subjects, n: int) -> None:
+    """Refuse ``frame_index`` unless it holds N whole frame numbers, each subject seen at most
+    once per frame: one subject twice in a frame (two people under one id, or times in
+    seconds cut to whole numbers) would be smoothed as one body's neighbouring frames."""
+    if frame_index is None:
+        return
+    f = np.asarray(frame_index)
+    if f.shape != (n,):
+        raise ValueError(f"refine: frame_index has shape {f.shape}; expected ({n},), one "
+                         "video frame number per image")  # fmt: skip
+    whole = np.issubdtype(f.dtype, np.number) and np.isfinite(f) & (f % 1 == 0)
+    if not np.all(whole):
+        raise ValueError(f"refine: frame_index holds {f[np.argmin(whole)]}; whole video "
+                         "frame numbers are expected (seconds? times the frame rate)")  # fmt: skip
+    key = np.stack([np.asarray(subjects), f.astype(np.int64)], 1)
+    pairs, counts = np.unique(key, axis=0, return_counts=True)
+    if (counts > 1).any():
+        twice = pairs[np.argmax(counts)]
+        at = ", ".join(map(str, np.flatnonzero(np.all(key == twice, 1))))
+        raise ValueError(f"refine: subject {twice[0]} has frame_index {twice[1]} in images "
+                         f"{at}: a subject is one person, seen at most once per frame (give "
+                         "each person their own subject id)")  # fmt: skip
 
 
 def _share_betas(model, merged, datas, subjects, options, gmm, preset, width):

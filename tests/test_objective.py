@@ -210,20 +210,44 @@ def test_params_from_pose_reads_a_flat_pose_and_refuses_others():
         params_from_pose(pose[:, 1:].reshape(2, 69), np.zeros((2, 10)), np.zeros((2, 3)))
 
 
-def test_normalised_keypoints_are_refused_and_pixels_kept():
+def test_keypoints_the_fit_would_misread_are_refused_and_others_kept():
     """Keypoints of confidence > 0 all within 1.5 of the origin are normalised coordinates
-    (MediaPipe's [0, 1], SPIN's crop [-1, 1]); pixels, unconfident points and traced values
+    (MediaPipe's [0, 1], SPIN's crop [-1, 1]); NaN or inf anywhere (0 * NaN is NaN, even at
+    confidence 0) and confidences beyond [0, MAX_CONFIDENCE] (percent, logits) are refused;
+    pixels, unconfident points, a pose model's overshoot to MAX_CONFIDENCE and traced values
     pass."""
-    from jaxrefine.objective import check_keypoint_pixels
+    from jaxrefine.keypoints import MAX_CONFIDENCE
+    from jaxrefine.objective import check_keypoint_values
 
     rng = np.random.default_rng(0)
     conf = np.ones((2, 25))
     for xy in (rng.uniform(0, 1, (2, 25, 2)), rng.uniform(-1, 1, (2, 25, 2))):
         with pytest.raises(ValueError, match=r"^kp: every keypoint of confidence > 0 lies "
                            r"within \[-1.5, 1.5\]; full-image pixels are expected"):  # fmt: skip
-            check_keypoint_pixels(xy, conf, "kp")
+            check_keypoint_values(xy, conf, "kp")
     pixels = rng.uniform(0, 1, (2, 25, 2))
     pixels[1, 3] = [320.0, 240.0]  # one confident point in pixels: not normalised
-    check_keypoint_pixels(pixels, conf, "kp")
-    check_keypoint_pixels(np.zeros((2, 25, 2)), np.zeros((2, 25)), "kp")  # nothing confident
-    jax.jit(lambda a, c: check_keypoint_pixels(a, c, "kp") or a)(np.zeros((25, 2)), conf[0])
+    check_keypoint_values(pixels, conf, "kp")
+    check_keypoint_values(np.zeros((2, 25, 2)), np.zeros((2, 25)), "kp")  # nothing confident
+    jax.jit(lambda a, c: check_keypoint_values(a, c, "kp") or a)(np.zeros((25, 2)), conf[0])
+    pixels = pixels * 100
+    for i, bad in enumerate((np.nan, np.inf)):
+        xy, unsure = pixels.copy(), conf.copy()
+        xy[1, 7, i], unsure[1, 7] = bad, 0.0  # a missing keypoint written as NaN / inf
+        with pytest.raises(ValueError, match=r"^kp: 1 keypoints hold NaN or inf \(e.g. \[1, 7\]"
+                           r"\); a missing keypoint is one of confidence 0 at any finite x, y "
+                           r"\(np.nan_to_num gives both\)$"):  # fmt: skip
+            check_keypoint_values(xy, unsure, "kp")
+        odd = conf.copy()
+        odd[0, 2] = bad  # a confidence
+        with pytest.raises(ValueError, match=r"^kp: 1 keypoints hold NaN or inf \(e.g. \[0, 2\]"):
+            check_keypoint_values(pixels, odd, "kp")
+    check_keypoint_values(pixels, conf * MAX_CONFIDENCE, "kp")  # the overshoot bound passes
+    for scale, low, high in ((100.0, 0, 100), (-1.0, -1, 0), (MAX_CONFIDENCE * 1.01, 0, 1.515)):
+        scaled = conf * scale
+        scaled[0, 0] = 0.0
+        with pytest.raises(ValueError, match=rf"^kp: confidences from {low:g} to {high:g}; "
+                           r"fractions of 1 are expected \(percent\? a detector's unnormalised "
+                           r"scores\? divide them by their scale\), up to 1.5 \(a pose "
+                           r"model's overshoot\) taken as given$"):  # fmt: skip
+            check_keypoint_values(pixels, scaled, "kp")

@@ -310,6 +310,49 @@ def test_temporal_runs_follow_frame_numbers(model, frames, net):
                                atol=SMOOTH_TOL)  # fmt: skip
 
 
+def test_frame_numbers_the_smoothing_would_misread_are_refused(model, frames, net):
+    """frame_index must hold N whole frame numbers with each subject once per frame: before,
+    one of another length failed deep inside ("all keys need to be the same shape"), and one
+    subject twice in a frame or times in seconds (all cut to frame 0) were smoothed without a
+    word (docs/measurements/2026-12-08/s55_zen4/frame_index_probe_*.txt)."""
+    opts = dataclasses.replace(FAST, temporal_weight=1e3)
+    for fi, subjects, message in [
+        (np.arange(3), None, r"frame_index has shape \(3,\); expected \(4,\), one video frame "
+                             r"number per image$"),
+        (np.array([0, 1, 1, 2]), np.zeros(4, int), r"subject 0 has frame_index 1 in images 1, "
+         r"2: a subject is one person, seen at most once per frame \(give each person their "
+         r"own subject id\)$"),
+        (np.arange(4) / 30, None, r"frame_index holds 0.0333333+; whole video frame numbers "
+                                  r"are expected \(seconds\? times the frame rate\)$"),
+        (np.array([0, 1, np.nan, 3]), None, r"frame_index holds nan; whole video frame"),
+    ]:  # fmt: skip
+        with pytest.raises(ValueError, match=r"^refine: " + message):
+            refine(model, list(frames.image), _init(frames), frames.cameras, net,
+                   subjects=subjects, frame_index=fi, options=opts)  # fmt: skip
+    # the same frame number for two subjects is two people in one frame: accepted
+    refine(model, list(frames.image), _init(frames), frames.cameras, net,
+           subjects=np.array([0, 1, 0, 1]), frame_index=np.array([5, 5, 6, 6.0]),
+           options=opts)  # fmt: skip
+
+
+def test_keypoints_with_nan_or_percent_confidences_are_refused(model, frames, net):
+    """Before, NaN keypoints (missing ones, at confidence 0) ended every frame "non-finite"
+    and percent confidences were fitted as given, both without a word
+    (docs/measurements/2026-12-08/s55_zen4/keypoint_values_probe_*.txt)."""
+    kp = np.concatenate([frames.keypoints, np.full((4, 25, 1), 0.9)], -1)
+    missing = kp.copy()
+    missing[:, 3, :2], missing[:, 3, 2] = np.nan, 0.0
+    percent = kp * np.array([1, 1, 100])
+    for bad, message in [
+        (missing, r"4 keypoints hold NaN or inf \(e.g. \[0, 3\]\); a missing keypoint is one "
+                  r"of confidence 0 at any finite x, y"),
+        (percent, r"confidences from 90 to 90; fractions of 1 are expected \(percent\?"),
+    ]:  # fmt: skip
+        with pytest.raises(ValueError, match=r"^refine: keypoints: " + message):
+            refine(model, list(frames.image), _init(frames), frames.cameras, net, keypoints=bad,
+                   options=FAST)  # fmt: skip
+
+
 def test_a_body_out_of_view_cuts_its_temporal_run(model, frames, net):
     """Frame 3 of a four-frame track lies behind the camera: frames 0-2 are smoothed as the
     track of those three alone, not pulled toward frame 3's kept estimate."""

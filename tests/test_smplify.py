@@ -235,6 +235,11 @@ def _ones(*shape):
         ("keypoints", {"keypoints": _ones(2, 24, 2) * 0.5},  # MediaPipe's normalised [0, 1]
          r"keypoints: every keypoint of confidence > 0 lies within \[-1.5, 1.5\]; full-image "
          r"pixels are expected \(normalised coordinates\? multiply x by the image's width"),
+        ("keypoints", {"keypoints": jnp.full((2, 24, 2), jnp.nan)},  # missing written as NaN
+         r"keypoints: 48 keypoints hold NaN or inf \(e.g. \[0, 0\]\); a missing keypoint is "
+         r"one of confidence 0 at any finite x, y"),
+        ("dense+keypoints", {"keypoint_conf": _ones(2, 24) * 90},  # percent
+         r"keypoints: confidences from 90 to 90; fractions of 1 are expected \(percent\?"),
     ],
 )  # fmt: skip
 def test_fit_data_of_other_shapes_is_refused_naming_the_field(kind, change, message):

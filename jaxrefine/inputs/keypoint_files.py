@@ -47,6 +47,7 @@ import numpy as np
 
 from jaxrefine.inputs.errors import InputError
 from jaxrefine.keypoints import (
+    MAX_CONFIDENCE,
     NORMALISED_KEYPOINT_BOUND,
     OPENPOSE_COCO18,
     joint_names,
@@ -56,13 +57,6 @@ from jaxrefine.keypoints import (
 
 SIZES = {"body25": 25, "coco17": 17}
 MAX_VALUE = 1e8  # pixels and confidences are never this large: a damaged file
-# OpenPose's and EasyMocap's confidences are fractions of 1. A pose model's scores written in
-# their format overshoot 1 a little (a heatmap's or SimCC's peak: RTMPose's reach about 1.1)
-# and are clipped to [0, 1], as COCO's and MediaPipe's values are. Beyond this bound (or below
-# 0) they are on another scale (percent, a detector's unnormalised scores, logits), and a
-# warning says so: the fit weighs a keypoint by its confidence squared, so percent would
-# weigh the keypoints 10^4 times against the priors.
-MAX_CONFIDENCE = 1.5
 # MediaPipe's x, y are fractions of the image's size, a little beyond [0, 1] for landmarks it
 # guesses outside the image; values beyond this are pixels (a file written in other units)
 MAX_NORMALIZED = 10.0
@@ -250,7 +244,8 @@ def _per_frame(path: Path, read_file, what: str) -> dict[str, np.ndarray]:
 
 def _clip_confidences(frames: dict[str, np.ndarray], path: Path, what: str) -> dict:
     """``frames``' (P, K, 3) confidences clipped to [0, 1] in place, with a warning naming
-    their range when it passes :data:`MAX_CONFIDENCE` or 0 (another scale)."""
+    their range when it passes :data:`~jaxrefine.keypoints.MAX_CONFIDENCE` or 0 (another
+    scale)."""
     conf = [p[..., 2] for p in frames.values() if p.size]
     lo, hi = (min(c.min() for c in conf), max(c.max() for c in conf)) if conf else (0, 0)
     if hi > MAX_CONFIDENCE or lo < 0:
