@@ -121,8 +121,9 @@ class FitData:
 
     Attributes:
       camera: the :class:`~jaxrefine.camera.Camera`.
-      keypoints: (K, 2) target pixels or None.
-      keypoint_conf: (K,) confidences (0 = missing; never fitted to) or None.
+      keypoints: (K, 2) target pixels (finite, also where missing) or None.
+      keypoint_conf: (K,) confidences in [0, 1] (0 = missing; never fitted to; to
+        :data:`~jaxrefine.keypoints.MAX_CONFIDENCE` taken as given) or None.
       dense_targets: (V, 2) target pixels per vertex or None.
       dense_weights: (V,) per-vertex weights (visibility / confidence) or None.
       dense_ids: (K,) int32 or None. When given, ``dense_targets`` (K, 2) and ``dense_weights``

@@ -687,11 +687,15 @@ def refine(
       subjects: (N,) subject / track ids: frames of one subject share a personal texture (and
         a shape with ``share_betas``); default: one subject per frame.
       keypoints: optional (N, K, 3) detected 2D keypoints (x, y, confidence) of the preset's
-        keypoint set (BODY_25), full-image pixels (normalised ones are refused), fitted
-        beside the dense targets with ``keypoint_weight``.
+        keypoint set (BODY_25), full-image pixels (normalised ones are refused), finite (a
+        missing one has confidence 0 at any finite x, y), confidences in [0, 1] (to
+        :data:`~jaxrefine.keypoints.MAX_CONFIDENCE` taken as given; beyond, refused:
+        :func:`~jaxrefine.objective.check_keypoint_values`), fitted beside the dense
+        targets with ``keypoint_weight``.
       masks: optional N person masks (H_i, W_i) (e.g. BlazePose's), for the silhouette term
         and the mask gate; used when ``options.needs_masks``, which needs them.
-      frame_index: optional (N,) video frame numbers: with ``temporal_weight`` a subject's
+      frame_index: optional (N,) whole video frame numbers, each subject at most once per
+        frame (else refused): with ``temporal_weight`` a subject's
         frames are smoothed in frame order, in runs of consecutive numbers (a gap starts a
         new run, :func:`jaxrefine.temporal.consecutive_runs`); default: each subject's frames
         in the order given are one run.
