@@ -124,8 +124,8 @@ class FitData:
       keypoints: (K, 2) target pixels (finite, also where missing) or None.
       keypoint_conf: (K,) confidences in [0, 1] (0 = missing; never fitted to; to
         :data:`~jaxrefine.keypoints.MAX_CONFIDENCE` taken as given) or None.
-      dense_targets: (V, 2) target pixels per vertex or None.
-      dense_weights: (V,) per-vertex weights (visibility / confidence) or None.
+      dense_targets: (V, 2) target pixels per vertex (finite, also at weight 0) or None.
+      dense_weights: (V,) per-vertex weights >= 0 (visibility / confidence) or None.
       dense_ids: (K,) int32 or None. When given, ``dense_targets`` (K, 2) and ``dense_weights``
         (K,) belong to these vertices only and only they are skinned (see :func:`compact_dense`).
       silhouette: a :class:`~jaxrefine.silhouette.SilhouetteTarget` (a person mask) or None;
@@ -630,6 +630,8 @@ def check_fit_data(
             raise ValueError(f"{who}.{name} has shape {got}; expected {shape}{hint}")
     if data_kind in ("keypoints", DENSE_AND_KEYPOINTS):
         check_keypoint_values(data.keypoints, data.keypoint_conf, f"{who}.keypoints")
+    if "dense" in data_kind:
+        check_dense_values(data.dense_targets, data.dense_weights, f"{who}.dense_targets")
 
 
 def check_keypoint_values(xy, conf, who: str) -> None:
@@ -663,6 +665,26 @@ def check_keypoint_values(xy, conf, who: str) -> None:
             "pixels are expected (normalised coordinates? multiply x by the image's width "
             "and y by its height)"
         )
+
+
+def check_dense_values(targets, weights, who: str) -> None:
+    """Refuse dense targets (..., V, 2) with (..., V) weights holding NaN or inf (0 * NaN is
+    NaN: a vertex without a target, at weight 0 and NaN x, y, ends every fit of its batch
+    "non-finite") or negative weights. Traced values are not checked (unknown)."""
+    if isinstance(targets, jax.core.Tracer) or isinstance(weights, jax.core.Tracer):
+        return
+    targets, weights = np.asarray(targets, np.float64), np.asarray(weights, np.float64)
+    bad = ~(np.isfinite(weights) & np.all(np.isfinite(targets), -1))
+    if bad.any():
+        at = ", ".join(map(str, np.argwhere(bad)[0]))
+        raise ValueError(
+            f"{who}: {int(bad.sum())} dense targets hold NaN or inf (e.g. [{at}]); a vertex "
+            "without a target is one of weight 0 at any finite x, y (np.nan_to_num gives both)"
+        )
+    if weights.size and weights.min() < 0:
+        at = ", ".join(map(str, np.argwhere(weights < 0)[0]))
+        raise ValueError(f"{who}: dense weights below 0 (e.g. {weights.min():g} at [{at}]); "
+                         "weights are >= 0 (0: no target)")  # fmt: skip
 
 
 def check_joint_angles(body_pose, who: str) -> None:

@@ -251,3 +251,33 @@ def test_keypoints_the_fit_would_misread_are_refused_and_others_kept():
                            r"scores\? divide them by their scale\), up to 1.5 \(a pose "
                            r"model's overshoot\) taken as given$"):  # fmt: skip
             check_keypoint_values(pixels, scaled, "kp")
+
+
+def test_dense_targets_with_nan_or_negative_weights_are_refused():
+    """A vertex without a target written as NaN (0 * NaN is NaN: every fit of the batch ended
+    "non-finite", docs/measurements/2026-12-08/s55_zen4/dense_values_probe_*.txt) and
+    negative weights (their square root is NaN) are refused; finite targets at weight 0, any
+    weight >= 0 and traced values pass."""
+    from jaxrefine.objective import check_dense_values
+
+    targets, weights = np.full((2, 50, 2), 40.0), np.ones((2, 50))
+    weights[:, 20:] = 0.0
+    check_dense_values(targets, weights * 3.5, "d")  # confidence weights may pass 1
+    jax.jit(lambda t, w: check_dense_values(t, w, "d") or t)(targets[0], weights[0])
+    for i, bad in enumerate((np.nan, np.inf)):
+        t = targets.copy()
+        t[1, 30, i] = bad  # at weight 0
+        with pytest.raises(ValueError, match=r"^d: 1 dense targets hold NaN or inf \(e.g. "
+                           r"\[1, 30\]\); a vertex without a target is one of weight 0 at "
+                           r"any finite x, y \(np.nan_to_num gives both\)$"):  # fmt: skip
+            check_dense_values(t, weights, "d")
+        w = weights.copy()
+        w[0, 4] = bad
+        with pytest.raises(ValueError, match=r"^d: 1 dense targets hold NaN or inf \(e.g. "
+                           r"\[0, 4\]\)"):  # fmt: skip
+            check_dense_values(targets, w, "d")
+    w = weights.copy()
+    w[1, 2] = -0.25
+    with pytest.raises(ValueError, match=r"^d: dense weights below 0 \(e.g. -0.25 at \[1, 2\]\);"
+                       r" weights are >= 0 \(0: no target\)$"):  # fmt: skip
+        check_dense_values(targets, w, "d")

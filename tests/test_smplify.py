@@ -240,6 +240,11 @@ def _ones(*shape):
          r"one of confidence 0 at any finite x, y"),
         ("dense+keypoints", {"keypoint_conf": _ones(2, 24) * 90},  # percent
          r"keypoints: confidences from 90 to 90; fractions of 1 are expected \(percent\?"),
+        ("dense", {"dense_targets": jnp.full((2, 64, 2), jnp.nan)},  # no target written as NaN
+         r"dense_targets: 128 dense targets hold NaN or inf \(e.g. \[0, 0\]\); a vertex "
+         r"without a target is one of weight 0 at any finite x, y"),
+        ("dense+keypoints", {"dense_weights": -_ones(2, 64)},
+         r"dense_targets: dense weights below 0 \(e.g. -1 at \[0, 0\]\); weights are >= 0"),
     ],
 )  # fmt: skip
 def test_fit_data_of_other_shapes_is_refused_naming_the_field(kind, change, message):
