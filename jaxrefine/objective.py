@@ -653,10 +653,13 @@ def check_keypoint_values(xy, conf, who: str) -> None:
         )
     lo, hi = (float(conf.min()), float(conf.max())) if conf.size else (0.0, 0.0)
     if lo < 0 or hi > MAX_CONFIDENCE:
+        flags = np.all(np.isin(conf, (0.0, 1.0, 2.0)))  # COCO's annotation visibility v
+        hint = ("COCO's visibility flags (0, 1, 2)? np.minimum(v, 1) reads them as its "
+                "reader does" if flags else "percent? a detector's unnormalised scores? "
+                "divide them by their scale")  # fmt: skip
         raise ValueError(
-            f"{who}: confidences from {lo:g} to {hi:g}; fractions of 1 are expected (percent? "
-            "a detector's unnormalised scores? divide them by their scale), up to "
-            f"{MAX_CONFIDENCE:g} (a pose model's overshoot) taken as given"
+            f"{who}: confidences from {lo:g} to {hi:g}; fractions of 1 are expected ({hint}), "
+            f"up to {MAX_CONFIDENCE:g} (a pose model's overshoot) taken as given"
         )
     if looks_normalised(xy, conf):
         b = NORMALISED_KEYPOINT_BOUND

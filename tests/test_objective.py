@@ -251,6 +251,11 @@ def test_keypoints_the_fit_would_misread_are_refused_and_others_kept():
                            r"scores\? divide them by their scale\), up to 1.5 \(a pose "
                            r"model's overshoot\) taken as given$"):  # fmt: skip
             check_keypoint_values(pixels, scaled, "kp")
+    coco = np.where(np.arange(25) % 3 == 0, 0.0, np.where(np.arange(25) % 3 == 1, 1.0, 2.0))
+    with pytest.raises(ValueError, match=r"^kp: confidences from 0 to 2; fractions of 1 are "
+                       r"expected \(COCO's visibility flags \(0, 1, 2\)\? np.minimum\(v, 1\) "
+                       r"reads them as its reader does\), up to 1.5"):  # fmt: skip
+        check_keypoint_values(pixels, np.broadcast_to(coco, (2, 25)), "kp")
 
 
 def test_dense_targets_with_nan_or_negative_weights_are_refused():
