@@ -634,6 +634,14 @@ def check_fit_data(
         check_dense_values(data.dense_targets, data.dense_weights, f"{who}.dense_targets")
 
 
+# what refusing normalised keypoints or dense targets says (no person fits in 3x3 pixels)
+_NORMALISED_HINT = (
+    f"every {{what}} > 0 lies within [-{NORMALISED_KEYPOINT_BOUND:g}, "
+    f"{NORMALISED_KEYPOINT_BOUND:g}]; full-image pixels are expected (normalised coordinates? "
+    "multiply x by the image's width and y by its height)"
+)
+
+
 def check_keypoint_values(xy, conf, who: str) -> None:
     """Refuse keypoints (..., K, 2) with (..., K) confidences that the fit would misread:
     NaN or inf (0 * NaN is NaN: a missing keypoint of confidence 0 at NaN ends every fit of
@@ -662,18 +670,14 @@ def check_keypoint_values(xy, conf, who: str) -> None:
             f"up to {MAX_CONFIDENCE:g} (a pose model's overshoot) taken as given"
         )
     if looks_normalised(xy, conf):
-        b = NORMALISED_KEYPOINT_BOUND
-        raise ValueError(
-            f"{who}: every keypoint of confidence > 0 lies within [-{b:g}, {b:g}]; full-image "
-            "pixels are expected (normalised coordinates? multiply x by the image's width "
-            "and y by its height)"
-        )
+        raise ValueError(f"{who}: {_NORMALISED_HINT.format(what='keypoint of confidence')}")
 
 
 def check_dense_values(targets, weights, who: str) -> None:
     """Refuse dense targets (..., V, 2) with (..., V) weights holding NaN or inf (0 * NaN is
     NaN: a vertex without a target, at weight 0 and NaN x, y, ends every fit of its batch
-    "non-finite") or negative weights. Traced values are not checked (unknown)."""
+    "non-finite"), negative weights, or normalised coordinates (as for keypoints:
+    :func:`jaxrefine.keypoints.looks_normalised`). Traced values are not checked (unknown)."""
     if isinstance(targets, jax.core.Tracer) or isinstance(weights, jax.core.Tracer):
         return
     targets, weights = np.asarray(targets, np.float64), np.asarray(weights, np.float64)
@@ -688,6 +692,8 @@ def check_dense_values(targets, weights, who: str) -> None:
         at = ", ".join(map(str, np.argwhere(weights < 0)[0]))
         raise ValueError(f"{who}: dense weights below 0 (e.g. {weights.min():g} at [{at}]); "
                          "weights are >= 0 (0: no target)")  # fmt: skip
+    if looks_normalised(targets, weights):
+        raise ValueError(f"{who}: {_NORMALISED_HINT.format(what='target of weight')}")
 
 
 def check_joint_angles(body_pose, who: str) -> None:

@@ -261,8 +261,8 @@ def test_keypoints_the_fit_would_misread_are_refused_and_others_kept():
 def test_dense_targets_with_nan_or_negative_weights_are_refused():
     """A vertex without a target written as NaN (0 * NaN is NaN: every fit of the batch ended
     "non-finite", docs/measurements/2026-12-08/s55_zen4/dense_values_probe_*.txt) and
-    negative weights (their square root is NaN) are refused; finite targets at weight 0, any
-    weight >= 0 and traced values pass."""
+    negative weights (their square root is NaN) and normalised coordinates are refused;
+    finite targets at weight 0, any weight >= 0 and traced values pass."""
     from jaxrefine.objective import check_dense_values
 
     targets, weights = np.full((2, 50, 2), 40.0), np.ones((2, 50))
@@ -286,3 +286,6 @@ def test_dense_targets_with_nan_or_negative_weights_are_refused():
     with pytest.raises(ValueError, match=r"^d: dense weights below 0 \(e.g. -0.25 at \[1, 2\]\);"
                        r" weights are >= 0 \(0: no target\)$"):  # fmt: skip
         check_dense_values(targets, w, "d")
+    with pytest.raises(ValueError, match=r"^d: every target of weight > 0 lies within "
+                       r"\[-1.5, 1.5\]; full-image pixels are expected \(normalised"):  # fmt: skip
+        check_dense_values(targets / 80.0, weights, "d")  # 0.5: a fraction of the image
