@@ -642,6 +642,21 @@ _NORMALISED_HINT = (
 )
 
 
+def _finite_points(points, weights, who: str, what: str, missing: str):
+    """Host float64 (..., P, 2) ``points`` and (..., P) ``weights``, or None when traced
+    (unknown); NaN or inf in either is refused, naming how many and the first (0 * NaN is
+    NaN: a point of weight 0 at NaN x, y ends every fit of its batch "non-finite")."""
+    if isinstance(points, jax.core.Tracer) or isinstance(weights, jax.core.Tracer):
+        return None
+    points, weights = np.asarray(points, np.float64), np.asarray(weights, np.float64)
+    bad = ~(np.isfinite(weights) & np.all(np.isfinite(points), -1))
+    if bad.any():
+        at = ", ".join(map(str, np.argwhere(bad)[0]))
+        raise ValueError(f"{who}: {int(bad.sum())} {what} hold NaN or inf (e.g. [{at}]); "
+                         f"{missing} at any finite x, y (np.nan_to_num gives both)")  # fmt: skip
+    return points, weights
+
+
 def check_keypoint_values(xy, conf, who: str) -> None:
     """Refuse keypoints (..., K, 2) with (..., K) confidences that the fit would misread:
     NaN or inf (0 * NaN is NaN: a missing keypoint of confidence 0 at NaN ends every fit of
@@ -649,16 +664,10 @@ def check_keypoint_values(xy, conf, who: str) -> None:
     the fit weighs a keypoint by its confidence squared), or normalised coordinates
     (:func:`jaxrefine.keypoints.looks_normalised`: fitted as pixels they pull the body into
     the image's corner). Traced values are not checked (unknown)."""
-    if isinstance(xy, jax.core.Tracer) or isinstance(conf, jax.core.Tracer):
+    host = _finite_points(xy, conf, who, "keypoints", "a missing keypoint is one of confidence 0")
+    if host is None:
         return
-    xy, conf = np.asarray(xy, np.float64), np.asarray(conf, np.float64)
-    bad = ~(np.isfinite(conf) & np.all(np.isfinite(xy), -1))
-    if bad.any():
-        at = ", ".join(map(str, np.argwhere(bad)[0]))
-        raise ValueError(
-            f"{who}: {int(bad.sum())} keypoints hold NaN or inf (e.g. [{at}]); a missing "
-            "keypoint is one of confidence 0 at any finite x, y (np.nan_to_num gives both)"
-        )
+    xy, conf = host
     lo, hi = (float(conf.min()), float(conf.max())) if conf.size else (0.0, 0.0)
     if lo < 0 or hi > MAX_CONFIDENCE:
         flags = np.all(np.isin(conf, (0.0, 1.0, 2.0)))  # COCO's annotation visibility v
@@ -678,16 +687,11 @@ def check_dense_values(targets, weights, who: str) -> None:
     NaN: a vertex without a target, at weight 0 and NaN x, y, ends every fit of its batch
     "non-finite"), negative weights, or normalised coordinates (as for keypoints:
     :func:`jaxrefine.keypoints.looks_normalised`). Traced values are not checked (unknown)."""
-    if isinstance(targets, jax.core.Tracer) or isinstance(weights, jax.core.Tracer):
+    missing = "a vertex without a target is one of weight 0"
+    host = _finite_points(targets, weights, who, "dense targets", missing)
+    if host is None:
         return
-    targets, weights = np.asarray(targets, np.float64), np.asarray(weights, np.float64)
-    bad = ~(np.isfinite(weights) & np.all(np.isfinite(targets), -1))
-    if bad.any():
-        at = ", ".join(map(str, np.argwhere(bad)[0]))
-        raise ValueError(
-            f"{who}: {int(bad.sum())} dense targets hold NaN or inf (e.g. [{at}]); a vertex "
-            "without a target is one of weight 0 at any finite x, y (np.nan_to_num gives both)"
-        )
+    targets, weights = host
     if weights.size and weights.min() < 0:
         at = ", ".join(map(str, np.argwhere(weights < 0)[0]))
         raise ValueError(f"{who}: dense weights below 0 (e.g. {weights.min():g} at [{at}]); "
