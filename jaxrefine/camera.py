@@ -179,6 +179,22 @@ def out_of_view(camera: Camera, vertices: jnp.ndarray, size) -> jnp.ndarray:
 PRINCIPAL_POINT_OFF_CENTRE = 0.2
 
 
+def check_cameras(cameras: Camera, who: str) -> None:
+    """Refuse a batch of cameras with one whose focal lengths are not finite and > 0 (pixels;
+    0 divides by zero, a negative one mirrors the image) or whose other values are not
+    finite, naming the first as ``who[i]``. Traced values are not checked (unknown)."""
+    leaves = (cameras.fx, cameras.fy, cameras.cx, cameras.cy, cameras.R, cameras.t)
+    if any(isinstance(a, jax.core.Tracer) for a in leaves):
+        return
+    f = np.stack([np.asarray(cameras.fx), np.asarray(cameras.fy)], -1).reshape(-1, 2)
+    rest = np.hstack([np.asarray(a).reshape(len(f), -1) for a in leaves[2:]])
+    bad = np.flatnonzero(~(np.all(np.isfinite(f) & (f > 0), -1) & np.all(np.isfinite(rest), -1)))
+    if len(bad):
+        i, (cx, cy) = bad[0], rest[bad[0], :2]
+        raise ValueError(f"{who}[{i}] has fx {f[i, 0]:g}, fy {f[i, 1]:g}, cx {cx:g}, cy {cy:g}; "
+                         "focal lengths are pixels > 0 and every value finite")  # fmt: skip
+
+
 def principal_point_off_centre(cx, cy, sizes) -> np.ndarray:
     """(N,) bool: whether each camera's principal point (``cx``, ``cy``, (N,) pixels) lies more
     than :data:`PRINCIPAL_POINT_OFF_CENTRE` of its image's side from the centre of its image

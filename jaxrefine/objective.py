@@ -60,7 +60,7 @@ from jaxrefine.body_model import (
     skin,
     skin_vertices,
 )
-from jaxrefine.camera import Camera, perspective, project
+from jaxrefine.camera import Camera, check_cameras, perspective, project
 from jaxrefine.geometry import first_joint_past_a_turn, rodrigues, rotate_points
 from jaxrefine.keypoints import (
     BODY25_IGNORED_BY_SMPLIFY,
@@ -603,10 +603,13 @@ def check_fit_data(
     """Refuse, by shape, a batch of :class:`FitData` that does not fit the data kind: a field
     it needs is None, or a field's shape is not the one expected for ``batch`` samples,
     ``keypoint_set``'s keypoints (x, y) and the model's vertices (or the compacted width of
-    ``dense_ids``). Traced data too: nothing is read.
+    ``dense_ids``); traced data too. Then, where the values are on the host, values the fit
+    would misread: cameras (:func:`~jaxrefine.camera.check_cameras`), keypoints
+    (:func:`check_keypoint_values`), dense targets (:func:`check_dense_values`).
 
     Raises:
-      ValueError: naming ``who``, the field, its shape and the expected one.
+      ValueError: naming ``who``, the field, and its shape and the expected one, or the
+        value found and what is expected.
     """
     want = {"init_transl": (batch, 3), "pixel_scale": (batch,), "camera.fx": (batch,)}
     k = None  # the keypoint set is read only where keypoints are fitted
@@ -628,6 +631,7 @@ def check_fit_data(
             elif name.startswith("keypoint") and got[:1] == shape[:1] and got[1:2] != (k,):
                 hint = f" ({keypoint_set!r} has {k} keypoints; keypoint_set= names the set)"
             raise ValueError(f"{who}.{name} has shape {got}; expected {shape}{hint}")
+    check_cameras(data.camera, f"{who}.camera")
     if data_kind in ("keypoints", DENSE_AND_KEYPOINTS):
         check_keypoint_values(data.keypoints, data.keypoint_conf, f"{who}.keypoints")
     if "dense" in data_kind:

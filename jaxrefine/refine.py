@@ -48,6 +48,7 @@ from jaxrefine.camera import (
     TOO_SMALL,
     Camera,
     CameraWarning,
+    check_cameras,
     focal_too_short,
     out_of_view,
     principal_point_off_centre,
@@ -712,7 +713,7 @@ def refine(
     _check_frame_index(frame_index, np.arange(n) if subjects is None else subjects, n)
     _check_finite(params)
     check_joint_angles(params["body_pose"], "refine: params")
-    _check_cameras(cameras)
+    check_cameras(cameras, "refine: cameras")
     intr = np.stack([np.asarray(a) for a in (cameras.fx, cameras.fy, cameras.cx, cameras.cy)], -1)
     warn_camera_values(intr, sizes, "refine: cameras", lambda i: f"frame {i}")
     if keypoints is not None:
@@ -949,22 +950,6 @@ def _check_finite(params: dict) -> None:
             raise ValueError(f"refine: params[{key!r}] holds NaN or inf in {len(bad)} of "
                              f"{len(v)} frames (e.g. frame {bad[0]}); leave those frames out "
                              "or give them a start")  # fmt: skip
-
-
-def _check_cameras(cameras: Camera) -> None:
-    """Refuse a camera whose focal lengths are not finite and > 0 (pixels; 0 divides by zero,
-    a negative one mirrors the image) or whose other values are not finite, naming it."""
-    f = np.stack([np.asarray(cameras.fx), np.asarray(cameras.fy)], -1)
-    rest = [np.asarray(a).reshape(len(f), -1) for a in (cameras.cx, cameras.cy, cameras.R,
-                                                          cameras.t)]  # fmt: skip
-    ok = np.all(np.isfinite(f) & (f > 0), -1) & np.all(np.isfinite(np.hstack(rest)), -1)
-    bad = np.flatnonzero(~ok)
-    if len(bad):
-        i = bad[0]
-        raise ValueError(f"refine: cameras[{i}] has fx {f[i, 0]:g}, fy {f[i, 1]:g}, cx "
-                         f"{float(np.asarray(cameras.cx)[i]):g}, cy "
-                         f"{float(np.asarray(cameras.cy)[i]):g}; focal lengths are pixels > 0 "
-                         "and every value finite")  # fmt: skip
 
 
 def _check_counts(n, params, cameras, subjects, keypoints):

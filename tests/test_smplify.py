@@ -8,6 +8,7 @@ import pytest
 
 from jaxrefine.bench.smplify import make_problem
 from jaxrefine.body_model import from_arrays
+from jaxrefine.camera import Camera
 from jaxrefine.fit import STATUS_NO_IMPROVEMENT, STATUS_NONFINITE, STATUS_RENDER_FAILED
 from jaxrefine.keypoints import SMPL_LANDMARKS
 from jaxrefine.objective import (
@@ -245,6 +246,9 @@ def _ones(*shape):
          r"without a target is one of weight 0 at any finite x, y"),
         ("dense+keypoints", {"dense_weights": -_ones(2, 64)},
          r"dense_targets: dense weights below 0 \(e.g. -1 at \[0, 0\]\); weights are >= 0"),
+        ("dense", {"camera": Camera.from_intrinsics(np.tile([0.0, 0.0, 32.0, 24.0], (2, 1)))},
+         r"camera\[0\] has fx 0, fy 0, cx 32, cy 24; focal lengths are pixels > 0 and every "
+         r"value finite$"),
     ],
 )  # fmt: skip
 def test_fit_data_of_other_shapes_is_refused_naming_the_field(kind, change, message):
