@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrefine.errors import refuse_below
-from jaxrefine.files import output_folder_arg
+from jaxrefine.files import atomic_write, output_folder_arg
 
 FIT_COLOURS = {"init": (1.0, 0.6, 0.25), "learned_dense": (0.95, 0.4, 0.8),
                "sparse_gt": (0.4, 0.6, 1.0), "dense_gt": (0.45, 0.9, 0.5)}  # fmt: skip
@@ -166,7 +166,7 @@ def _overlay_figure(batch, fits, renders, metrics, path: Path, viz) -> None:
         for a in axes[i]:
             a.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    atomic_write(path, lambda fh: fig.savefig(fh, dpi=80, format="png"))
     plt.close(fig)
     _say(f"wrote {path}")
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from jaxrefine.body_model import BodyModel
 from jaxrefine.errors import JaxrefineError
-from jaxrefine.files import atomic_savez
+from jaxrefine.files import atomic_savez, atomic_write
 
 RESULT_FORMAT = "jaxrefine-result-v1"
 
@@ -160,19 +160,18 @@ def model_mismatch(arrays: dict, model: BodyModel, path) -> str | None:
 
 
 def save_obj(path, vertices, faces) -> Path:
-    """Wavefront OBJ of one mesh: vertices (V, 3), faces (F, 3) (0-based in, 1-based out)."""
+    """Wavefront OBJ of one mesh: vertices (V, 3), faces (F, 3) (0-based in, 1-based out),
+    written atomically (:func:`~jaxrefine.files.atomic_write`)."""
     v = np.asarray(vertices, np.float64)
     f = np.asarray(faces, np.int64) + 1
     lines = [f"v {a:.6f} {b:.6f} {c:.6f}" for a, b, c in v]
     lines += [f"f {a} {b} {c}" for a, b, c in f]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return atomic_write(path, lambda fh: fh.write(("\n".join(lines) + "\n").encode()))
 
 
 def save_ply(path, vertices, faces, colors=None) -> Path:
-    """Binary little-endian PLY of one mesh, optional per-vertex colours (V, 3) in [0, 1]."""
+    """Binary little-endian PLY of one mesh, optional per-vertex colours (V, 3) in [0, 1],
+    written atomically (:func:`~jaxrefine.files.atomic_write`)."""
     v = np.asarray(vertices, np.float32)
     f = np.asarray(faces, np.int32)
     header = ["ply", "format binary_little_endian 1.0", f"element vertex {len(v)}",
@@ -189,10 +188,5 @@ def save_ply(path, vertices, faces, colors=None) -> Path:
         vert["r"], vert["g"], vert["b"] = c[:, 0], c[:, 1], c[:, 2]
     face = np.empty(len(f), dtype=[("n", "u1"), ("i", "<i4", (3,))])
     face["n"], face["i"] = 3, f
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        fh.write(("\n".join(header) + "\n").encode("ascii"))
-        fh.write(vert.tobytes())
-        fh.write(face.tobytes())
-    return path
+    data = ("\n".join(header) + "\n").encode("ascii") + vert.tobytes() + face.tobytes()
+    return atomic_write(path, lambda fh: fh.write(data))

@@ -781,17 +781,20 @@ def _labels(est: Estimates, rows) -> list[str]:
 
 def save_attributed_png(path, picture, credit: str, description: str = "") -> str:
     """Save an (H, W, 3) float picture as PNG with the photo's ``credit`` (attribution line) in
-    its text metadata ("Attribution", "Description") and in a caption file ``path.txt``."""
+    its text metadata ("Attribution", "Description") and in a caption file ``path.txt``, each
+    written atomically."""
     from pathlib import Path
 
     from PIL import Image, PngImagePlugin
 
+    from jaxrefine.files import atomic_write
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     info = PngImagePlugin.PngInfo()
     info.add_text("Attribution", credit)
     info.add_text("Description", description)
     u8 = (np.clip(np.asarray(picture), 0, 1) * 255).astype(np.uint8)
-    Image.fromarray(u8).save(path, pnginfo=info)
-    path.with_suffix(".txt").write_text(f"{credit}\n{description}\n")
+    atomic_write(path, lambda fh: Image.fromarray(u8).save(fh, format="PNG", pnginfo=info))
+    caption = f"{credit}\n{description}\n".encode()
+    atomic_write(path.with_suffix(".txt"), lambda fh: fh.write(caption))
     return str(path)

@@ -157,13 +157,15 @@ def image_grid(images: Sequence, ncols: int | None = None, pad: int = 2, fill=1.
 
 
 def save_png(path: str | os.PathLike, image) -> str:
-    """Write an (H, W, 3) image as PNG (parent folders are created). Returns the path."""
+    """Write an (H, W, 3) image as PNG, atomically (:func:`~jaxrefine.files.atomic_write`;
+    parent folders are created). Returns the path."""
     from matplotlib import image as mpimg
 
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    mpimg.imsave(path, as_float_image(image))
-    return path
+    from jaxrefine.files import atomic_write
+
+    picture = as_float_image(image)
+    atomic_write(path, lambda fh: mpimg.imsave(fh, picture, format="png"))
+    return os.fspath(path)
 
 
 def save_grid(path: str | os.PathLike, images: Sequence, ncols: int | None = None, pad: int = 2):

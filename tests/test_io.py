@@ -94,3 +94,57 @@ def test_broken_result_files_raise_result_file_error(tmp_path):
             load_result(q)
     with pytest.raises(FileNotFoundError):
         load_result(tmp_path / "missing.npz")
+
+
+@pytest.fixture
+def file_size_limit():
+    """While active, a process may write at most LIMIT bytes to one file (RLIMIT_FSIZE: a full
+    disk's stand-in), and a write past it raises OSError (SIGXFSZ ignored) instead of killing
+    the process."""
+    import contextlib
+    import resource
+    import signal
+
+    @contextlib.contextmanager
+    def limit(nbytes: int):
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, hard))
+        try:
+            yield
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            signal.signal(signal.SIGXFSZ, handler)
+
+    return limit
+
+
+def test_a_write_failing_part_way_leaves_the_earlier_file_whole(tmp_path, file_size_limit):
+    """Meshes, overlays and attributed pictures are written atomically: a write that fails
+    part-way (the disk full) leaves the earlier file of that name as it was and no temporary
+    file. Before, each was left cut at the limit
+    (docs/measurements/2026-12-08/s55_zen4/half_written_probe_before.txt)."""
+    from jaxrefine.photo import save_attributed_png
+    from jaxrefine.viz import save_png
+
+    model = jaxrefine.load_body_model()
+    v, f = np.asarray(model.v_template), np.asarray(model.faces)
+    rng = np.random.default_rng(0)
+    picture = rng.random((256, 256, 3))  # noise: a PNG of ~200 kB
+    writers = {
+        "m.obj": lambda p, x: save_obj(p, v + x, f),
+        "m.ply": lambda p, x: save_ply(p, v + x, f),
+        "o.png": lambda p, x: save_png(p, np.clip(picture + x, 0, 1)),
+        "a.png": lambda p, x: save_attributed_png(p, np.clip(picture + x, 0, 1), f"credit {x}"),
+    }
+    for name, write in writers.items():
+        path = tmp_path / name
+        write(path, 0.0)
+        before = {p.name: p.read_bytes() for p in tmp_path.glob(path.stem + ".*")}
+        assert min(len(b) for n, b in before.items() if n == name) > 64 * 1024
+        with file_size_limit(64 * 1024), pytest.raises(OSError):
+            write(path, 0.5)
+        assert {p.name: p.read_bytes() for p in tmp_path.glob(path.stem + ".*")} == before
+        assert not list(tmp_path.glob(".*")), name  # no temporary file left
+        write(path, 0.5)  # without the limit: replaced
+        assert path.read_bytes() != before[name]

