@@ -673,9 +673,10 @@ def refine(
 
     Args:
       model: body model of the estimates.
-      images: N full images (H_i, W_i, 3) float in [0, 1] or uint8 (a list, an array or an
-        :class:`~jaxrefine.inputs.ImageSequence`), checked as they are read
-        (:class:`CheckedImages`).
+      images: N full RGB images (H_i, W_i, 3) float in [0, 1] or uint8 (a list, an array
+        or an :class:`~jaxrefine.inputs.ImageSequence`), checked as they are read
+        (:class:`CheckedImages`); OpenCV's ``cv2.imread`` gives BGR (``image[..., ::-1]``
+        is RGB), which nothing here can tell from RGB.
       params: initial estimates, camera frame: global_orient (N,3), body_pose (N,23,3) or
         smplx's (N,69) axis-angle, or rotation matrices (N,3,3) / (N,23,3,3)
         (:func:`axis_angle_params`), betas (N,NB), transl (N,3)
