@@ -98,9 +98,9 @@ def test_broken_result_files_raise_result_file_error(tmp_path):
 
 @pytest.fixture
 def file_size_limit():
-    """While active, a process may write at most LIMIT bytes to one file (RLIMIT_FSIZE: a full
-    disk's stand-in), and a write past it raises OSError (SIGXFSZ ignored) instead of killing
-    the process."""
+    """``limit(nbytes)``: while active, the process may write at most ``nbytes`` to one file
+    (RLIMIT_FSIZE: a full disk's stand-in), and a write past it raises OSError (SIGXFSZ
+    ignored) instead of killing the process."""
     import contextlib
     import resource
     import signal
