@@ -249,7 +249,8 @@ def targets_from_fields(
     model: BodyModel, pred: FieldPrediction, vertices, cameras: Camera, *, use_confidence: bool
 ):
     """Per-vertex targets of a batch (steps 4): ``(targets (B, V, 2), weights (B, V),
-    mean displacement (B,) in full-image pixels)``.
+    mean displacement (B,) in full-image pixels)``; a vertex without a target (weight 0)
+    gets (0, 0).
 
     With ``use_confidence`` the weight of a visible vertex is ``median(b) / b_i`` (clipped to
     [CONFIDENCE_FLOOR, 1]), ``b_i`` the barycentric-weighted mean Laplace scale of the pixels that
@@ -272,7 +273,10 @@ def targets_from_fields(
         mean_disp = jnp.sum(jnp.linalg.norm(disp, axis=-1) * vt.visible) / jnp.maximum(
             jnp.sum(vt.visible), 1
         )
-        return project(cam, v) + disp, weights, mean_disp
+        # a vertex without a target gets (0, 0), finite wherever it projects (one at z = 0
+        # projects to inf): what check_dense_values asks of every fit's data
+        targets = jnp.where(vt.visible[:, None], project(cam, v) + disp, 0.0)
+        return targets, weights, mean_disp
 
     log_scale = pred.log_scale if use_confidence else jnp.zeros(pred.field.shape[:3])
     return jax.vmap(one)(

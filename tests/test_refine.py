@@ -128,6 +128,7 @@ def test_constant_field_moves_every_visible_vertex_by_its_image_size(model, fram
     np.testing.assert_allclose(np.asarray(targets)[vis], expect[vis], atol=PIXEL_TOL)
     np.testing.assert_allclose(mean, np.sqrt(5.0) * scale, rtol=1e-5)
     assert np.all(np.asarray(weights)[~vis] == 0)
+    assert np.all(np.asarray(targets)[~vis] == 0)  # finite wherever those vertices project
 
 
 def _initial_renderings(model, frames, cfg, subjects):
